@@ -1,0 +1,545 @@
+"""The one HTTP layer every collector uses: session, timeouts, retries, paging, errors, redaction.
+
+Nothing else in the project talks to ``requests`` directly.  A collector gets a :class:`Client`
+(one per account run, so one ``requests.Session`` per platform call chain), calls
+:meth:`Client.get_json` / :meth:`Client.post_json`, and never sleeps or retries itself.
+
+Retry policy
+    Every call has a ``(connect, read)`` timeout.  429, 5xx, timeouts and dropped connections
+    (including a body cut short) are retried with exponential backoff and full jitter, up to
+    ``RetryPolicy.attempts`` tries.  A server's ``Retry-After`` (seconds or an HTTP date), or the
+    platform's own reset signal that the classifier reads, is honoured but capped at
+    ``RetryPolicy.max_retry_after``; a wait longer than the cap is not slept through: the call
+    fails at once with :class:`RateLimited` carrying the reset time, so a cron run never hangs.
+
+Error classification
+    Only this module decides what a response means.  Each platform may pass a *classifier*: a
+    function ``(status, headers, body) -> Verdict | None`` that reads that platform's error JSON
+    (Meta's ``error.code``, Google's ``error.status`` ...).  ``None`` falls back to the HTTP status.
+
+    CollectorError            base; ``kind``, ``platform``, ``status``, a sanitized ``url``
+    ├── AuthError             token missing, expired or revoked: fix the credential
+    ├── PermissionDenied      the token lacks a scope / role / App Review feature
+    ├── RateLimited           throttled and retries exhausted (or the reset is too far away)
+    ├── BadRequest            the request was refused as invalid (``code`` says why, e.g. a retired metric)
+    ├── ServerError           5xx or network failures that outlived the retries
+    └── PayloadError          the response is not the JSON shape the collector expects
+
+Secrets
+    Tokens travel in headers wherever the platform allows.  Every message this module builds goes
+    through :func:`redact`: known secret values (registered with :func:`register_secret`) and the
+    values of secret-looking query parameters (``access_token``, ``key``, ``client_secret`` ...)
+    are replaced by ``***``; response bodies are cut to 300 characters.  Meta's paging URLs embed
+    ``access_token``: they are followed, never logged.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import random
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import requests
+
+log = logging.getLogger("socialkpi.http")
+
+USER_AGENT = "socialkpi/0.1 (+https://github.com/socialkpi/socialkpi)"
+DEFAULT_TIMEOUT = (5.0, 30.0)
+
+SECRET_PARAMS = frozenset(
+    {
+        "access_token",
+        "token",
+        "key",
+        "api_key",
+        "apikey",
+        "client_secret",
+        "refresh_token",
+        "token_auth",
+        "password",
+        "appsecret_proof",
+        "fb_exchange_token",
+        "input_token",
+        "code",
+        "assertion",
+    }
+)
+
+# ---------------------------------------------------------------------------------------------
+# Redaction
+# ---------------------------------------------------------------------------------------------
+
+_SECRETS: set[str] = set()
+_SECRETS_LOCK = threading.Lock()
+_PARAM_RE = re.compile(
+    r"(?i)\b(" + "|".join(sorted(SECRET_PARAMS, key=len, reverse=True)) + r")=([^&\s\"'#]+)"
+)
+_BEARER_RE = re.compile(r"(?i)\b(bearer|token)\s+[A-Za-z0-9._~+/=-]{8,}")
+
+
+def register_secret(value: str | None) -> None:
+    """Remember a secret so that :func:`redact` removes it from any text (min. 6 characters)."""
+    if value and len(value) >= 6:
+        with _SECRETS_LOCK:
+            _SECRETS.add(value)
+
+
+def redact(text: str) -> str:
+    """Remove registered secrets and secret query-parameter values from ``text``."""
+    with _SECRETS_LOCK:
+        secrets = sorted(_SECRETS, key=len, reverse=True)
+    for secret in secrets:
+        if secret in text:
+            text = text.replace(secret, "***")
+    text = _PARAM_RE.sub(lambda m: f"{m.group(1)}=***", text)
+    return _BEARER_RE.sub(lambda m: f"{m.group(1)} ***", text)
+
+
+def sanitize_url(url: str) -> str:
+    """The URL with secret query parameters masked, for messages and logs."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return redact(url)
+    query = [(k, "***" if k.lower() in SECRET_PARAMS else v) for k, v in parse_qsl(parts.query, True)]
+    clean = urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query, safe="*,()"), ""))
+    return redact(clean)
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that redacts every record's final message (installed by the CLI)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = redact(message)
+        if clean != message or record.args:
+            record.msg, record.args = clean, None
+        if record.exc_info:
+            exc = record.exc_info[1]
+            record.exc_info = None
+            record.exc_text = None
+            if exc is not None:
+                record.msg = f"{record.msg}: {redact(str(exc))}"
+        return True
+
+
+# ---------------------------------------------------------------------------------------------
+# Errors
+# ---------------------------------------------------------------------------------------------
+
+
+class CollectorError(Exception):
+    kind = "error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        platform: str = "",
+        status: int | None = None,
+        url: str = "",
+        code: str = "",
+        reset_at: datetime | None = None,
+    ) -> None:
+        self.message = redact(message)
+        self.platform = platform
+        self.status = status
+        self.url = sanitize_url(url) if url else ""
+        self.code = code
+        self.reset_at = reset_at
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.message!r}, status={self.status!r})"
+
+
+class AuthError(CollectorError):
+    kind = "auth"
+
+
+class PermissionDenied(CollectorError):
+    kind = "permission"
+
+
+class RateLimited(CollectorError):
+    kind = "throttled"
+
+
+class BadRequest(CollectorError):
+    kind = "bad_request"
+
+
+class ServerError(CollectorError):
+    kind = "server"
+
+
+class PayloadError(CollectorError):
+    kind = "payload"
+
+
+ERRORS: dict[str, type[CollectorError]] = {
+    cls.kind: cls for cls in (AuthError, PermissionDenied, RateLimited, BadRequest, ServerError, PayloadError)
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What a platform's classifier makes of a response.
+
+    ``kind`` is ``ok`` or one of the error kinds above; ``retry_after`` is seconds to wait
+    (throttling); ``code`` a short machine reason (``invalid_metric``, ``quota_exceeded`` ...).
+    """
+
+    kind: str
+    message: str = ""
+    retry_after: float | None = None
+    code: str = ""
+
+
+Classifier = Callable[[int, Mapping[str, str], Any], "Verdict | None"]
+
+
+def default_classify(status: int, headers: Mapping[str, str], body: Any) -> Verdict:
+    """Classify by HTTP status alone."""
+    if status < 400:
+        return Verdict("ok")
+    message = _body_message(body) or f"HTTP {status}"
+    if status == 401:
+        return Verdict("auth", message)
+    if status == 403:
+        return Verdict("permission", message)
+    if status == 429:
+        return Verdict("throttled", message, parse_retry_after(headers.get("Retry-After")))
+    if status >= 500:
+        return Verdict("server", message, parse_retry_after(headers.get("Retry-After")))
+    return Verdict("bad_request", message)
+
+
+def _body_message(body: Any) -> str:
+    if isinstance(body, dict):
+        err = body.get("error")
+        if isinstance(err, dict) and isinstance(err.get("message"), str):
+            return str(err["message"])
+        if isinstance(err, str):
+            return str(body.get("error_description") or body.get("message") or err)
+        for key in ("message", "detail", "error_description", "title"):
+            if isinstance(body.get(key), str):
+                return str(body[key])
+    if isinstance(body, str):
+        return body
+    return ""
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds from a ``Retry-After`` header: delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    current = time.time() if now is None else now
+    return max(0.0, when.timestamp() - current)
+
+
+def seconds_until_epoch(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds until a reset given as a Unix epoch (X's ``x-rate-limit-reset``, Bluesky's ``RateLimit-Reset``)."""
+    if not value:
+        return None
+    try:
+        epoch = float(value)
+    except ValueError:
+        return None
+    current = time.time() if now is None else now
+    return max(0.0, epoch - current)
+
+
+# ---------------------------------------------------------------------------------------------
+# Client
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    attempts: int = 5  # tries in total, the first included
+    backoff: float = 0.5  # first backoff in seconds; doubles each try, full jitter
+    max_backoff: float = 30.0
+    max_retry_after: float = 120.0  # a longer server-requested wait fails at once instead
+    timeout: tuple[float, float] = DEFAULT_TIMEOUT
+
+
+RETRYABLE = frozenset({"throttled", "server"})
+
+
+@dataclass
+class Client:
+    """A ``requests.Session`` for one platform, with the policy above.
+
+    ``auth_headers`` is called before every request (so a refreshed token is picked up);
+    ``refresh`` is called once after an auth error, and the request retried if it returns True.
+    """
+
+    platform: str
+    policy: RetryPolicy = field(default_factory=RetryPolicy)
+    classify: Classifier | None = None
+    auth_headers: Callable[[], dict[str, str]] | None = None
+    refresh: Callable[[], bool] | None = None
+    sleep: Callable[[float], None] = time.sleep
+    session: requests.Session = field(default_factory=requests.Session)
+    requests_made: int = 0
+    waits: list[float] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.session.headers["User-Agent"] = USER_AGENT
+        self.session.headers["Accept"] = "application/json"
+
+    def close(self) -> None:
+        self.session.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- public ---------------------------------------------------------------------------
+    def get_json(
+        self,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Any:
+        return self.request_json("GET", url, params=params, headers=headers)
+
+    def post_json(
+        self,
+        url: str,
+        *,
+        json_body: Any = None,
+        data: Mapping[str, Any] | None = None,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        retry: bool = True,
+    ) -> Any:
+        return self.request_json(
+            "POST", url, params=params, json_body=json_body, data=data, headers=headers, retry=retry
+        )
+
+    def request_json(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json_body: Any = None,
+        data: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        retry: bool = True,
+    ) -> Any:
+        """Send one request, retrying as the policy says; return the decoded JSON body."""
+        attempts = self.policy.attempts if retry else 1
+        refreshed = False
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                status, resp_headers, body = self._send(method, url, params, json_body, data, headers)
+            except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
+                reason = _network_reason(exc)
+                if attempt < attempts:
+                    self._wait(attempt, None, f"{reason}; retrying")
+                    continue
+                raise ServerError(
+                    f"{self.platform}: {reason} after {attempt} tries ({sanitize_url(url)})",
+                    platform=self.platform,
+                    url=url,
+                ) from None
+            verdict = (self.classify(status, resp_headers, body) if self.classify else None) or default_classify(
+                status, resp_headers, body
+            )
+            if verdict.kind == "ok":
+                if isinstance(body, _Undecodable):
+                    raise PayloadError(
+                        f"{self.platform}: the response is not valid JSON ({body.snippet})",
+                        platform=self.platform,
+                        status=status,
+                        url=url,
+                    )
+                return body
+            if verdict.kind == "auth" and self.refresh is not None and not refreshed:
+                refreshed = True
+                if self.refresh():
+                    continue
+            if verdict.kind in RETRYABLE and attempt < attempts:
+                wait = verdict.retry_after
+                if wait is not None and wait > self.policy.max_retry_after:
+                    raise self._error(verdict, status, url, reset_in=wait)
+                self._wait(attempt, wait, f"HTTP {status} {verdict.kind}; retrying")
+                continue
+            raise self._error(verdict, status, url, reset_in=verdict.retry_after)
+
+    # -- internals ------------------------------------------------------------------------
+    def _send(
+        self,
+        method: str,
+        url: str,
+        params: Mapping[str, Any] | None,
+        json_body: Any,
+        data: Mapping[str, Any] | None,
+        headers: Mapping[str, str] | None,
+    ) -> tuple[int, Mapping[str, str], Any]:
+        merged: dict[str, str] = {}
+        if self.auth_headers is not None:
+            merged.update(self.auth_headers())
+        if headers:
+            merged.update(headers)
+        self.requests_made += 1
+        with self.session.request(
+            method,
+            url,
+            params=params,
+            json=json_body,
+            data=data,
+            headers=merged,
+            timeout=self.policy.timeout,
+            stream=False,
+        ) as resp:
+            raw = resp.content  # a body cut short raises ChunkedEncodingError / ConnectionError here
+            return resp.status_code, resp.headers, _decode(raw)
+
+    def _wait(self, attempt: int, retry_after: float | None, why: str) -> None:
+        if retry_after is not None:
+            delay = min(retry_after, self.policy.max_retry_after)
+        else:
+            cap = min(self.policy.max_backoff, self.policy.backoff * (2 ** (attempt - 1)))
+            delay = random.uniform(cap / 2, cap)  # jitter, never zero so a burst spreads out
+        self.waits.append(delay)
+        log.info("%s: %s in %.2fs (try %d of %d)", self.platform, why, delay, attempt + 1, self.policy.attempts)
+        self.sleep(delay)
+
+    def _error(self, verdict: Verdict, status: int, url: str, *, reset_in: float | None) -> CollectorError:
+        cls = ERRORS.get(verdict.kind, BadRequest)
+        reset_at = datetime.fromtimestamp(time.time() + reset_in, UTC) if reset_in else None
+        text = verdict.message or f"HTTP {status}"
+        if len(text) > 300:
+            text = text[:300] + "…"
+        if cls is RateLimited and reset_at is not None:
+            text = f"{text} (resets at {reset_at:%Y-%m-%d %H:%M} UTC)"
+        return cls(
+            f"{self.platform}: {text}",
+            platform=self.platform,
+            status=status,
+            url=url,
+            code=verdict.code,
+            reset_at=reset_at,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Undecodable:
+    snippet: str
+
+
+def _decode(raw: bytes) -> Any:
+    if not raw.strip():
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        text = raw[:120].decode("utf-8", "replace").replace("\n", " ")
+        return _Undecodable(redact(text))
+
+
+def _network_reason(exc: Exception) -> str:
+    if isinstance(exc, requests.Timeout):
+        return "timed out"
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+        return "connection dropped mid-body"
+    return "connection failed or dropped"
+
+
+# ---------------------------------------------------------------------------------------------
+# Pagination
+# ---------------------------------------------------------------------------------------------
+
+MAX_PAGES = 1000
+
+
+def paginate_next_url(
+    client: Client,
+    url: str,
+    *,
+    params: Mapping[str, Any] | None = None,
+    next_url: Callable[[Any], str | None],
+    max_pages: int = MAX_PAGES,
+) -> Iterator[Any]:
+    """Follow a "next" link (Meta's ``paging.next``, Mastodon's ``Link``): yield each page's JSON.
+
+    The first request carries ``params``; later ones use the server's full URL as given, which
+    may embed a token (Meta) and so is never logged unredacted.
+    """
+    page = client.get_json(url, params=params)
+    seen = {url}
+    for _ in range(max_pages):
+        yield page
+        nxt = next_url(page)
+        if not nxt or nxt in seen:
+            return
+        seen.add(nxt)
+        page = client.get_json(nxt)
+    raise PayloadError(f"{client.platform}: more than {max_pages} pages; stopping", platform=client.platform)
+
+
+def paginate_offset(
+    fetch: Callable[[int, int], Any],
+    *,
+    total: Callable[[Any], int],
+    limit: int,
+    max_pages: int = MAX_PAGES,
+) -> Iterator[Any]:
+    """Offset/limit paging (GA4's ``rowCount``): call ``fetch(offset, limit)`` while rows remain."""
+    offset = 0
+    for _ in range(max_pages):
+        page = fetch(offset, limit)
+        yield page
+        offset += limit
+        if offset >= total(page):
+            return
+    raise PayloadError(f"more than {max_pages} pages; stopping")
+
+
+def paginate_cursor(
+    fetch: Callable[[str | None], Any],
+    *,
+    cursor: Callable[[Any], str | None],
+    max_pages: int = MAX_PAGES,
+) -> Iterator[Any]:
+    """Cursor paging (``pagination_token``, ``bookmark``, ``cursor``): ``fetch(None)`` first."""
+    token: str | None = None
+    for _ in range(max_pages):
+        page = fetch(token)
+        yield page
+        token = cursor(page)
+        if not token:
+            return
+    raise PayloadError(f"more than {max_pages} pages; stopping")

@@ -1,0 +1,79 @@
+"""The one row type every collector returns, and what a collector is given.
+
+An :class:`Observation` is one value of one canonical metric (see docs/metrics.md) for one
+account on one day.  Collectors return them; the warehouse stores them in the long
+``observations`` table keyed ``(platform, account_id, metric, observed_on)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    platform: str
+    account_id: str
+    metric: str
+    observed_on: date
+    value: float
+    source_metric: str
+    collected_at: datetime  # UTC, timezone-aware
+
+    def key(self) -> tuple[str, str, str, date]:
+        return (self.platform, self.account_id, self.metric, self.observed_on)
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """One configured account (a ``[[accounts]]`` entry of socialkpi.toml)."""
+
+    platform: str
+    id: str
+    name: str
+    competitor: bool = False
+    token_env: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """Secrets and endpoints for one account, resolved from the environment at the edge.
+
+    Collectors never read ``os.environ``; the command line builds this and passes it down.
+    """
+
+    token: str | None = None
+    base_url: str | None = None
+    token_url: str | None = None
+    refresh_token: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = None
+    google_credentials: str | None = None  # path of a service-account / authorized-user JSON
+    token_env: str = ""  # the variable the token came from, named in error messages
+
+
+@dataclass(frozen=True, slots=True)
+class CollectContext:
+    """Everything one ``collect()`` call needs besides the HTTP client."""
+
+    account: Account
+    credentials: Credentials
+    collected_at: datetime  # UTC
+    business_tz: ZoneInfo
+    options: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def today(self) -> date:
+        """The collection day in the business's time zone (dates "now"-only levels)."""
+        return self.collected_at.astimezone(self.business_tz).date()
+
+
+@dataclass(slots=True)
+class Collected:
+    """What a collector hands back: rows, plus notes on metrics it had to skip."""
+
+    observations: list[Observation] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (source metric, reason)
+    requests: int = 0
