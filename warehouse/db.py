@@ -1,0 +1,93 @@
+"""Short-lived DuckDB connections with a bounded retry on the file lock.
+
+DuckDB lets one process write a file, or many processes read it (docs: tech-notes §1).  The
+collector opens read-write only while it writes one batch; the dashboard opens read-only per
+query.  Both retry on a lock with exponential backoff (20 ms doubling to 0.5 s, jittered) for at
+most ``timeout`` seconds, then give up with :class:`WarehouseBusy`.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+LOCK_TIMEOUT = 30.0
+
+
+class WarehouseError(Exception):
+    """The warehouse file cannot be used (foreign file, newer schema, unwritable path)."""
+
+
+class WarehouseBusy(WarehouseError):
+    """Another process held the file longer than the bounded wait."""
+
+
+def _is_lock_error(exc: Exception) -> bool:
+    text = str(exc).lower()
+    return "lock" in text or "conflicting" in text or "already open" in text
+
+
+def connect(path: str | os.PathLike[str], *, read_only: bool, timeout: float = LOCK_TIMEOUT) -> duckdb.DuckDBPyConnection:
+    """Open ``path``; on a lock held by another process, retry for up to ``timeout`` seconds."""
+    target = str(path)
+    if not read_only:
+        parent = Path(target).parent
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise WarehouseError(f"cannot create the warehouse folder {parent}: {exc.strerror}") from None
+    elif not Path(target).exists():
+        raise FileNotFoundError(target)
+    start, delay = time.monotonic(), 0.02
+    while True:
+        try:
+            return duckdb.connect(target, read_only=read_only)
+        except duckdb.IOException as exc:
+            if not _is_lock_error(exc):
+                raise WarehouseError(_explain_open_error(target, exc)) from None
+            if time.monotonic() - start > timeout:
+                raise WarehouseBusy(
+                    f"the warehouse {target} stayed locked by another process for {timeout:.0f}s"
+                ) from None
+            time.sleep(delay + random.random() * delay)
+            delay = min(delay * 2, 0.5)
+        except duckdb.Error as exc:
+            raise WarehouseError(_explain_open_error(target, exc)) from None
+
+
+def _explain_open_error(path: str, exc: Exception) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if "not a valid DuckDB database" in text or "database file" in text.lower() or "magic" in text.lower():
+        return f"{path} is not a socialkpi warehouse (not a DuckDB file): move it away or set SOCIALKPI_DB"
+    if "permission" in text.lower() or "read-only file system" in text.lower():
+        return f"cannot write the warehouse {path}: check the folder's permissions or set SOCIALKPI_DB"
+    return f"cannot open the warehouse {path}: {text}"
+
+
+@contextmanager
+def reading(path: str | os.PathLike[str], *, timeout: float = LOCK_TIMEOUT) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only connection closed on exit (one per query in the dashboard)."""
+    con = connect(path, read_only=True, timeout=timeout)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+@contextmanager
+def writing(path: str | os.PathLike[str], *, timeout: float = LOCK_TIMEOUT) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-write connection with the schema ensured, closed on exit."""
+    from warehouse.schema import ensure_schema
+
+    con = connect(path, read_only=False, timeout=timeout)
+    try:
+        ensure_schema(con)
+        yield con
+    finally:
+        con.close()

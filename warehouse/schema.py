@@ -1,0 +1,143 @@
+"""The warehouse schema, its version, and forward migrations.
+
+``meta.schema_version`` records the version a file is at.  :func:`ensure_schema` applies the
+missing migrations in order, each in its own transaction; a file written by a newer socialkpi
+(a higher version) is refused rather than guessed at.  A migration is only ever appended.
+
+Tables (version 1)
+    accounts       (platform, account_id) -> name, competitor, first/last seen
+    observations   (platform, account_id, metric, observed_on) -> value, source_metric,
+                   collected_at (UTC), run_id: the long table every collector feeds
+    runs           one row per ``socialkpi collect``: start, end, status, counts, reads used
+    run_accounts   (run_id, platform, account_id): status, reason (redacted), rows, range asked
+    metric_notes   (platform, account_id, source_metric): a metric the platform refused (retired,
+                   not available) and why, last seen in which run
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from warehouse.db import WarehouseError
+
+SCHEMA_VERSION = 1
+
+MIGRATIONS: list[tuple[int, str]] = [
+    (
+        1,
+        """
+        CREATE TABLE IF NOT EXISTS accounts (
+            platform      VARCHAR NOT NULL,
+            account_id    VARCHAR NOT NULL,
+            name          VARCHAR NOT NULL,
+            competitor    BOOLEAN NOT NULL DEFAULT false,
+            first_seen_at TIMESTAMP NOT NULL,
+            last_seen_at  TIMESTAMP NOT NULL,
+            PRIMARY KEY (platform, account_id)
+        );
+        CREATE TABLE IF NOT EXISTS observations (
+            platform      VARCHAR NOT NULL,
+            account_id    VARCHAR NOT NULL,
+            metric        VARCHAR NOT NULL,
+            observed_on   DATE NOT NULL,
+            value         DOUBLE NOT NULL,
+            source_metric VARCHAR NOT NULL,
+            collected_at  TIMESTAMP NOT NULL,
+            run_id        VARCHAR NOT NULL,
+            PRIMARY KEY (platform, account_id, metric, observed_on)
+        );
+        CREATE TABLE IF NOT EXISTS runs (
+            run_id          VARCHAR PRIMARY KEY,
+            started_at      TIMESTAMP NOT NULL,
+            finished_at     TIMESTAMP,
+            status          VARCHAR NOT NULL,
+            accounts_ok     INTEGER NOT NULL DEFAULT 0,
+            accounts_failed INTEGER NOT NULL DEFAULT 0,
+            rows_written    BIGINT NOT NULL DEFAULT 0,
+            requests        BIGINT NOT NULL DEFAULT 0,
+            command         VARCHAR NOT NULL DEFAULT ''
+        );
+        CREATE TABLE IF NOT EXISTS run_accounts (
+            run_id      VARCHAR NOT NULL,
+            platform    VARCHAR NOT NULL,
+            account_id  VARCHAR NOT NULL,
+            status      VARCHAR NOT NULL,
+            error_kind  VARCHAR,
+            reason      VARCHAR,
+            rows_written BIGINT NOT NULL DEFAULT 0,
+            requests    BIGINT NOT NULL DEFAULT 0,
+            since       DATE,
+            until       DATE,
+            started_at  TIMESTAMP NOT NULL,
+            finished_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (run_id, platform, account_id)
+        );
+        CREATE TABLE IF NOT EXISTS metric_notes (
+            platform      VARCHAR NOT NULL,
+            account_id    VARCHAR NOT NULL,
+            source_metric VARCHAR NOT NULL,
+            note          VARCHAR NOT NULL,
+            run_id        VARCHAR NOT NULL,
+            noted_at      TIMESTAMP NOT NULL,
+            PRIMARY KEY (platform, account_id, source_metric)
+        );
+        """,
+    ),
+]
+
+
+def current_version(con: duckdb.DuckDBPyConnection) -> int:
+    """The schema version of an open file: 0 for a new, empty file."""
+    has_meta = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta' AND table_schema = 'main'"
+    ).fetchone()
+    if not has_meta or not has_meta[0]:
+        others = con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main'"
+        ).fetchone()
+        if others and others[0]:
+            raise WarehouseError(
+                "this DuckDB file holds tables but is not a socialkpi warehouse: point SOCIALKPI_DB elsewhere"
+            )
+        return 0
+    row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    return int(row[0]) if row else 0
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> int:
+    """Bring the file to :data:`SCHEMA_VERSION`; idempotent.  Returns the version."""
+    version = current_version(con)
+    if version > SCHEMA_VERSION:
+        raise WarehouseError(
+            f"the warehouse is at schema version {version}, newer than this socialkpi "
+            f"understands ({SCHEMA_VERSION}): upgrade socialkpi"
+        )
+    if version == SCHEMA_VERSION:
+        return version
+    for target, ddl in MIGRATIONS:
+        if target <= version:
+            continue
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(ddl)
+            con.execute("CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)")
+            con.execute(
+                "INSERT INTO meta VALUES ('schema_version', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [str(target)],
+            )
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+    return SCHEMA_VERSION
+
+
+def check_readable(con: duckdb.DuckDBPyConnection) -> int:
+    """For read-only users: the version, or a clear error for a foreign or newer file."""
+    version = current_version(con)
+    if version > SCHEMA_VERSION:
+        raise WarehouseError(
+            f"the warehouse is at schema version {version}, newer than this socialkpi "
+            f"understands ({SCHEMA_VERSION}): upgrade socialkpi"
+        )
+    return version
