@@ -1,0 +1,83 @@
+"""The platform registry: a literal table, no discovery, no plugins.
+
+Each entry names the module whose ``collect(client, ctx, *, since, until) -> Collected`` does the
+work, and the facts the runner and the config check need about the platform.  Modules are
+imported only when a collect runs (:func:`load_collector`) so that ``socialkpi --help`` and the
+config check stay fast (importing requests alone costs ~0.3 s; tech-notes §6).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collectors.http import Client
+    from collectors.observation import CollectContext, Collected
+
+    CollectFn = Callable[..., Collected]
+
+
+@dataclass(frozen=True, slots=True)
+class Platform:
+    id: str
+    label: str
+    module: str
+    lookback_days: int  # recent days re-fetched on every run (the platform revises them)
+    max_history_days: int  # how far back the API answers at all
+    concurrency: int  # accounts of this platform collected at once
+    needs_token: bool  # an own account needs SOCIALKPI_<PLATFORM>_TOKEN (or Google credentials)
+    google: bool = False  # accepts SOCIALKPI_GOOGLE_CREDENTIALS
+    competitor_support: str = ""  # "" = supported; otherwise why competitors cannot be collected
+    id_pattern: str = r".+"  # what an account id looks like
+    id_hint: str = ""
+
+
+PLATFORMS: dict[str, Platform] = {
+    "facebook": Platform(
+        id="facebook",
+        label="Facebook Page",
+        module="collectors.facebook",
+        lookback_days=3,
+        max_history_days=730,
+        concurrency=4,
+        needs_token=True,
+        id_pattern=r"\d{5,20}",
+        id_hint="the numeric Page id (Page > About > Page transparency, or Meta Business Suite)",
+    ),
+    "ga4": Platform(
+        id="ga4",
+        label="Google Analytics 4",
+        module="collectors.ga4",
+        lookback_days=3,
+        max_history_days=3650,
+        concurrency=2,
+        needs_token=True,
+        google=True,
+        competitor_support="a competitor's website analytics are private",
+        id_pattern=r"\d{6,12}",
+        id_hint="the numeric GA4 property id (Admin > Property details)",
+    ),
+}
+
+
+def load_collector(platform_id: str) -> CollectFn:
+    """The ``collect`` function of a registered platform."""
+    platform = PLATFORMS[platform_id]
+    module: Any = importlib.import_module(platform.module)
+    fn: CollectFn = module.collect
+    return fn
+
+
+def clamp_since(platform_id: str, since: date, until: date) -> date:
+    """``since`` moved forward to the oldest day the platform still answers for."""
+    from datetime import timedelta
+
+    oldest = until - timedelta(days=PLATFORMS[platform_id].max_history_days)
+    return max(since, oldest)
+
+
+__all__ = ["PLATFORMS", "Platform", "load_collector", "clamp_since"]

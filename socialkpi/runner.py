@@ -1,0 +1,224 @@
+"""``socialkpi collect``: every selected account, concurrently, each in its own batch.
+
+* Ranges: ``--since/--until`` when given; otherwise from the newest stored day minus the
+  platform's look-back window (platforms revise recent days), or ``history_days`` back on an
+  empty warehouse.  ``until`` defaults to yesterday in the business's time zone; levels a
+  platform only gives as "now" are dated today.
+* Concurrency: a thread pool; accounts of one platform are bounded by that platform's limit.
+* Isolation: an account that fails is recorded with its reason and writes no rows; the others
+  go on.  Each account's rows are written in one transaction on a connection opened for that
+  batch only, so readers (the dashboard) are locked out for milliseconds, not for the run.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from collectors import PLATFORMS, clamp_since, load_collector
+from collectors.http import Client, CollectorError, RetryPolicy, redact, register_secret
+from collectors.observation import Account, CollectContext, Collected, Credentials
+from socialkpi.lock import RunLock
+from socialkpi.settings import Settings
+from warehouse import db as wdb
+from warehouse.load import AccountOutcome, finish_run, newest_days, start_run, write_account_batch
+
+log = logging.getLogger("socialkpi.collect")
+
+
+@dataclass
+class AccountResult:
+    account: Account
+    status: str
+    rows: int = 0
+    reason: str = ""
+    since: date | None = None
+    until: date | None = None
+    requests: int = 0
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    results: list[AccountResult] = field(default_factory=list)
+
+    @property
+    def ok(self) -> int:
+        return sum(r.status == "ok" for r in self.results)
+
+    @property
+    def failed(self) -> int:
+        return sum(r.status != "ok" for r in self.results)
+
+    @property
+    def rows(self) -> int:
+        return sum(r.rows for r in self.results)
+
+    @property
+    def requests(self) -> int:
+        return sum(r.requests for r in self.results)
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.failed else 0
+
+
+def plan_range(
+    settings: Settings,
+    account: Account,
+    newest: date | None,
+    *,
+    today: date,
+    since: date | None,
+    until: date | None,
+) -> tuple[date, date]:
+    end = until or (today - timedelta(days=1))
+    if since is not None:
+        start = since
+    elif newest is not None:
+        start = min(newest, end) - timedelta(days=settings.lookback_for(account.platform))
+    else:
+        start = end - timedelta(days=settings.history_days - 1)
+    return clamp_since(account.platform, start, end), end
+
+
+def run_collect(
+    settings: Settings,
+    accounts: Sequence[Account],
+    credentials: dict[tuple[str, str], Credentials],
+    *,
+    since: date | None = None,
+    until: date | None = None,
+    policy: RetryPolicy | None = None,
+    command: str = "collect",
+    now: datetime | None = None,
+    on_progress: Callable[[AccountResult, int, int], None] | None = None,
+) -> RunSummary:
+    """Collect ``accounts`` into the warehouse; the caller holds the :class:`RunLock`."""
+    for creds in credentials.values():
+        for secret in (creds.token, creds.refresh_token, creds.client_secret):
+            register_secret(secret)
+    policy = policy or RetryPolicy()
+    run_id = uuid.uuid4().hex[:12]
+    started = now or datetime.now(UTC)
+    db_path = settings.db_path
+    with wdb.writing(db_path) as con:
+        start_run(con, run_id, started, command)
+        newest = newest_days(con)
+    summary = RunSummary(run_id)
+    write_lock = threading.Lock()
+    semaphores = {pid: threading.Semaphore(settings.concurrency_for(pid)) for pid in PLATFORMS}
+    today = started.astimezone(settings.timezone).date()
+    total = len(accounts)
+
+    def one(account: Account) -> AccountResult:
+        with semaphores[account.platform]:
+            return _collect_one(
+                settings,
+                account,
+                credentials[(account.platform, account.id)],
+                run_id=run_id,
+                policy=policy,
+                newest=newest.get((account.platform, account.id)),
+                today=today,
+                since=since,
+                until=until,
+                write_lock=write_lock,
+            )
+
+    workers = max(1, min(32, sum(settings.concurrency_for(a.platform) for a in {a.platform: a for a in accounts}.values())))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="collect") as pool:
+        futures = [pool.submit(one, a) for a in accounts]
+        for done, future in enumerate(as_completed(futures), start=1):
+            result = future.result()
+            summary.results.append(result)
+            if on_progress:
+                on_progress(result, done, total)
+
+    with write_lock, wdb.writing(db_path) as con:
+        finish_run(
+            con,
+            run_id,
+            datetime.now(UTC),
+            status="ok" if not summary.failed else ("failed" if not summary.ok else "partial"),
+            accounts_ok=summary.ok,
+            accounts_failed=summary.failed,
+            rows_written=summary.rows,
+            requests=summary.requests,
+        )
+    return summary
+
+
+def _collect_one(
+    settings: Settings,
+    account: Account,
+    creds: Credentials,
+    *,
+    run_id: str,
+    policy: RetryPolicy,
+    newest: date | None,
+    today: date,
+    since: date | None,
+    until: date | None,
+    write_lock: threading.Lock,
+) -> AccountResult:
+    started = datetime.now(UTC)
+    start, end = plan_range(settings, account, newest, today=today, since=since, until=until)
+    collected = Collected()
+    status, kind, reason = "ok", None, None
+    client = Client(account.platform, policy=policy)
+    try:
+        collect = load_collector(account.platform)
+        module = sys.modules[PLATFORMS[account.platform].module]
+        client.classify = getattr(module, "classify", None)
+        ctx = CollectContext(account=account, credentials=creds, collected_at=started, business_tz=settings.timezone)
+        collected = collect(client, ctx, since=start, until=end)
+    except CollectorError as exc:
+        status, kind, reason = "failed", exc.kind, str(exc)
+    except Exception as exc:  # a collector bug must not sink the other accounts
+        status, kind, reason = "failed", "internal", f"{account.platform}: internal error: {type(exc).__name__}: {exc}"
+        log.debug("internal error", exc_info=True)
+    finally:
+        client.close()
+    if reason:
+        reason = redact(f"{account.platform}/{account.id}: {reason.removeprefix(account.platform + ': ')}")
+    outcome = AccountOutcome(
+        run_id=run_id,
+        account=account,
+        status=status,
+        started_at=started,
+        finished_at=datetime.now(UTC),
+        since=start,
+        until=end,
+        error_kind=kind,
+        reason=reason,
+        requests=client.requests_made,
+    )
+    rows = collected.observations if status == "ok" else []
+    try:
+        with write_lock, wdb.writing(settings.db_path) as con:
+            written = write_account_batch(con, outcome, rows, collected.skipped)
+    except wdb.WarehouseError as exc:
+        return AccountResult(account, "failed", 0, redact(f"{account.platform}/{account.id}: {exc}"), start, end, client.requests_made)
+    for metric, note in collected.skipped:
+        log.warning("%s/%s: skipped %s: %s", account.platform, account.id, metric, note)
+    if status == "ok":
+        log.info("%s/%s: ok, %d rows changed (%s..%s)", account.platform, account.id, written, start, end)
+    else:
+        log.error("%s", reason)
+    return AccountResult(account, status, written, reason or "", start, end, client.requests_made)
+
+
+def elapsed(t0: float) -> float:
+    return time.monotonic() - t0
+
+
+__all__ = ["RunLock", "RunSummary", "AccountResult", "run_collect", "plan_range", "Path"]

@@ -1,0 +1,239 @@
+"""A ``ThreadingHTTPServer`` on 127.0.0.1, port 0, routing to each platform's part.
+
+A platform part is a module in this package with ``ROUTES``: a list of
+``(method, path_regex, handler)``; a handler takes a :class:`Request` (with the regex groups in
+``request.groups``) and returns a :class:`Reply`.  The parts are listed literally in
+:data:`PARTS`.
+
+Faults are scripted per path: ``sandbox.script(r"/insights", Reply(429, ...), Reply.drop())``
+makes the next matching requests get those replies, in order, before the normal handler answers
+again.  ``sandbox.requests`` records what arrived (method, path, query, headers, body) so tests
+can check what a collector really sent.  A delay per response (``sandbox.delay``) imitates a
+distant API for benchmarks.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import re
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+PARTS: tuple[str, ...] = (
+    "socialkpi.sandbox.facebook",
+    "socialkpi.sandbox.ga4",
+)
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: bytes
+    groups: tuple[str, ...] = ()
+    base_url: str = ""
+
+    def arg(self, name: str, default: str | None = None) -> str | None:
+        values = self.query.get(name)
+        return values[0] if values else default
+
+    def json(self) -> Any:
+        return json.loads(self.body or b"null")
+
+    def form(self) -> dict[str, str]:
+        return {k: v[0] for k, v in parse_qs(self.body.decode("utf-8"), keep_blank_values=True).items()}
+
+    def header(self, name: str) -> str | None:
+        for key, value in self.headers.items():
+            if key.lower() == name.lower():
+                return value
+        return None
+
+    def bearer(self) -> str | None:
+        auth = self.header("Authorization") or ""
+        return auth[7:] if auth.lower().startswith("bearer ") else None
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    body: Any = None  # dict/list -> JSON; str/bytes -> sent as is
+    headers: dict[str, str] = field(default_factory=dict)
+    action: str = ""  # "" | "drop" (close without answering) | "truncate" (cut the body short)
+
+    @classmethod
+    def drop(cls) -> Reply:
+        return cls(action="drop")
+
+    @classmethod
+    def truncated(cls, body: Any) -> Reply:
+        return cls(200, body, action="truncate")
+
+    @classmethod
+    def raw(cls, text: str, status: int = 200) -> Reply:
+        return cls(status, text.encode("utf-8"), {"Content-Type": "application/json"})
+
+
+Handler = Callable[[Request], Reply]
+
+
+class Sandbox:
+    """Start with ``with Sandbox() as sb:``; ``sb.url`` is ``http://127.0.0.1:<port>``."""
+
+    def __init__(self, *, delay: float = 0.0, parts: tuple[str, ...] = PARTS) -> None:
+        self.delay = delay
+        self.routes: list[tuple[str, re.Pattern[str], Handler]] = []
+        for name in parts:
+            module = importlib.import_module(name)
+            for method, pattern, handler in module.ROUTES:
+                self.routes.append((method, re.compile(pattern), handler))
+        self.requests: list[Request] = []
+        self._scripts: list[tuple[re.Pattern[str], list[Reply]]] = []
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self, port: int = 0) -> Sandbox:
+        sandbox = self
+
+        class _Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # tech-notes §5: else ~40 ms per keep-alive request
+
+            def do_GET(self) -> None:
+                sandbox._serve(self)
+
+            def do_POST(self) -> None:
+                sandbox._serve(self)
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+                return
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), _Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="sandbox", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None, "sandbox not started"
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    # -- scripting ---------------------------------------------------------------------------
+    def script(self, path_regex: str, *replies: Reply) -> None:
+        """The next requests whose path matches get ``replies`` in order."""
+        with self._lock:
+            self._scripts.append((re.compile(path_regex), list(replies)))
+
+    def clear(self) -> None:
+        with self._lock:
+            self._scripts.clear()
+            self.requests.clear()
+
+    def requests_to(self, path_regex: str) -> list[Request]:
+        pattern = re.compile(path_regex)
+        with self._lock:
+            return [r for r in self.requests if pattern.search(r.path)]
+
+    # -- serving -------------------------------------------------------------------------------
+    def _next_scripted(self, path: str) -> Reply | None:
+        with self._lock:
+            for pattern, replies in self._scripts:
+                if replies and pattern.search(path):
+                    return replies.pop(0)
+        return None
+
+    def _serve(self, h: BaseHTTPRequestHandler) -> None:
+        parts = urlsplit(h.path)
+        length = int(h.headers.get("Content-Length") or 0)
+        body = h.rfile.read(length) if length else b""
+        host = h.headers.get("Host") or "127.0.0.1"
+        request = Request(
+            method=h.command,
+            path=parts.path,
+            query=parse_qs(parts.query, keep_blank_values=True),
+            headers=dict(h.headers.items()),
+            body=body,
+            base_url=f"http://{host}",
+        )
+        with self._lock:
+            self.requests.append(request)
+        if self.delay:
+            time.sleep(self.delay)
+        reply = self._next_scripted(parts.path) or self._route(request)
+        self._send(h, reply)
+
+    def _route(self, request: Request) -> Reply:
+        for method, pattern, handler in self.routes:
+            if method != request.method:
+                continue
+            match = pattern.fullmatch(request.path)
+            if match:
+                request.groups = match.groups()
+                try:
+                    return handler(request)
+                except Exception as exc:  # a sandbox bug shows as a 500 with the reason
+                    return Reply(500, {"error": {"message": f"sandbox error: {type(exc).__name__}: {exc}"}})
+        return Reply(404, {"error": {"message": f"no sandbox route for {request.method} {request.path}"}})
+
+    @staticmethod
+    def _send(h: BaseHTTPRequestHandler, reply: Reply) -> None:
+        if reply.action == "drop":
+            h.close_connection = True
+            try:
+                h.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            return
+        body = reply.body
+        if isinstance(body, (dict, list)):
+            data = json.dumps(body).encode("utf-8")
+        elif isinstance(body, str):
+            data = body.encode("utf-8")
+        elif body is None:
+            data = b""
+        else:
+            data = bytes(body)
+        h.send_response(reply.status)
+        headers = {"Content-Type": "application/json; charset=UTF-8", **reply.headers}
+        for key, value in headers.items():
+            h.send_header(key, value)
+        if reply.action == "truncate":
+            h.send_header("Content-Length", str(len(data)))
+            h.send_header("Connection", "close")
+            h.end_headers()
+            h.wfile.write(data[: max(1, len(data) // 2)])
+            h.wfile.flush()
+            h.close_connection = True
+            try:
+                h.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            return
+        h.send_header("Content-Length", str(len(data)))
+        h.end_headers()
+        h.wfile.write(data)
