@@ -1,0 +1,367 @@
+"""The ``socialkpi`` command: collect, export, dashboard, demo, status.
+
+Exit statuses (contract.md): 0 success; 1 some source failed, everything else saved; 2 bad usage
+or configuration (one line naming the key and the fix, never a traceback); 75 another collect
+holds the lock.  Heavy modules (requests, duckdb, pandas, streamlit) are imported inside the
+subcommands so that ``socialkpi --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from datetime import date
+from typing import TYPE_CHECKING, NoReturn
+
+if TYPE_CHECKING:
+    from socialkpi.runner import AccountResult
+    from socialkpi.settings import Settings
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 75
+
+log = logging.getLogger("socialkpi")
+
+
+class UsageError(Exception):
+    """A mistake in the command line or configuration: printed as one line, exit 2."""
+
+
+def _date(value: str) -> date:
+    from socialkpi.settings import ConfigError, parse_date
+
+    try:
+        return parse_date(value, "date")
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("date: ")) from None
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"socialkpi: error: {message} (see socialkpi {self.prog.split()[-1]} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="socialkpi",
+        description="Self-hosted social and website analytics for small businesses.",
+        epilog="Configuration: socialkpi.toml (or --config / SOCIALKPI_CONFIG) and .env. See README.md.",
+    )
+    from socialkpi import __version__
+
+    parser.add_argument("--version", action="version", version=f"socialkpi {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    p = sub.add_parser("collect", help="pull every configured account into the warehouse (for cron)")
+    p.add_argument("--platform", action="append", default=[], metavar="ID", help="only this platform (repeatable)")
+    p.add_argument("--account", action="append", default=[], metavar="ID", help="only this account id (repeatable)")
+    p.add_argument("--since", type=_date, metavar="DATE", help="first day to fetch (YYYY-MM-DD): a backfill")
+    p.add_argument("--until", type=_date, metavar="DATE", help="last day to fetch (YYYY-MM-DD); default yesterday")
+    p.add_argument("--config", metavar="PATH", help="socialkpi.toml to use")
+    p.add_argument("--quiet", action="store_true", help="only warnings, errors and the summary")
+
+    p = sub.add_parser("export", help="write a CSV of observations or KPI snapshots")
+    p.add_argument("--table", choices=("observations", "kpis"), default="observations")
+    p.add_argument("--since", type=_date, metavar="DATE")
+    p.add_argument("--until", type=_date, metavar="DATE")
+    p.add_argument("--period", choices=("week", "month"), default="month", help="kpis: one row per week or month")
+    p.add_argument("--out", default="-", metavar="PATH", help="file to write, or - for standard output (default)")
+    p.add_argument("--config", metavar="PATH")
+
+    p = sub.add_parser("dashboard", help="serve the dashboard on http://127.0.0.1:8501")
+    p.add_argument("--port", type=int, default=8501)
+    p.add_argument("--config", metavar="PATH")
+
+    p = sub.add_parser("demo", help="build a demo warehouse through the built-in sandbox and serve the dashboard")
+    p.add_argument("--no-dashboard", action="store_true", help="only build the demo warehouse")
+    p.add_argument("--db", default="data/demo.duckdb", metavar="PATH", help="demo warehouse (default data/demo.duckdb)")
+    p.add_argument("--port", type=int, default=8501)
+
+    p = sub.add_parser("status", help="last runs, freshness per account, what failed and why")
+    p.add_argument("--config", metavar="PATH")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return EXIT_USAGE
+    _setup_logging(verbose=args.verbose, quiet=getattr(args, "quiet", False))
+    handler = {
+        "collect": cmd_collect,
+        "export": cmd_export,
+        "dashboard": cmd_dashboard,
+        "demo": cmd_demo,
+        "status": cmd_status,
+    }[args.command]
+    from socialkpi.settings import ConfigError
+    from warehouse.db import WarehouseError
+
+    try:
+        return handler(args)
+    except (ConfigError, UsageError, WarehouseError) as exc:
+        from collectors.http import redact
+
+        _err(redact(str(exc)))
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        _err("interrupted")
+        return 130
+
+
+def _err(message: str) -> None:
+    sys.stderr.write(f"socialkpi: error: {message}\n")
+
+
+def _out(text: str = "") -> None:
+    sys.stdout.write(text + "\n")
+
+
+def _setup_logging(*, verbose: bool, quiet: bool) -> None:
+    from collectors.http import RedactingFilter
+
+    root = logging.getLogger()
+    for h in list(root.handlers):
+        root.removeHandler(h)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(RedactingFilter())
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S%z"))
+    root.addHandler(handler)
+    level = logging.DEBUG if verbose else logging.WARNING if quiet or sys.stderr.isatty() else logging.INFO
+    root.setLevel(level)
+    for noisy in ("urllib3", "google", "streamlit"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+
+
+def _settings(args: argparse.Namespace, *, require_config: bool = True) -> Settings:
+    from socialkpi.settings import load_settings
+
+    return load_settings(getattr(args, "config", None), require_config=require_config)
+
+
+# ---------------------------------------------------------------------------------------------
+# collect
+# ---------------------------------------------------------------------------------------------
+
+
+def cmd_collect(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    return collect_with(settings, platforms=args.platform, account_ids=args.account, since=args.since, until=args.until)
+
+
+def collect_with(
+    settings: Settings,
+    *,
+    platforms: Sequence[str] = (),
+    account_ids: Sequence[str] = (),
+    since: date | None = None,
+    until: date | None = None,
+    command: str = "collect",
+    policy: object = None,
+) -> int:
+    from collectors import PLATFORMS
+    from socialkpi.lock import LockHeld, RunLock
+    from socialkpi.runner import run_collect
+    from socialkpi.settings import credentials_for
+
+    for pid in platforms:
+        if pid not in PLATFORMS:
+            raise UsageError(f"--platform: unknown platform {pid!r}: use one of {', '.join(sorted(PLATFORMS))}")
+    accounts = [
+        a
+        for a in settings.accounts
+        if (not platforms or a.platform in platforms) and (not account_ids or a.id in account_ids)
+    ]
+    for wanted in account_ids:
+        if not any(a.id == wanted for a in settings.accounts):
+            raise UsageError(f"--account: no account with id {wanted!r} in {settings.config_path or 'the configuration'}")
+    if not accounts:
+        raise UsageError("no accounts to collect: add [[accounts]] entries to socialkpi.toml (see README)")
+    if since and until and since > until:
+        raise UsageError(f"--since {since} is after --until {until}")
+    credentials = {(a.platform, a.id): credentials_for(a, settings.env) for a in accounts}
+
+    progress = _Progress(len(accounts)) if sys.stderr.isatty() else None
+    try:
+        with RunLock(settings.db_path):
+            summary = run_collect(
+                settings,
+                accounts,
+                credentials,
+                since=since,
+                until=until,
+                command=command,
+                on_progress=progress.update if progress else None,
+                **({"policy": policy} if policy is not None else {}),  # type: ignore[arg-type]
+            )
+    except LockHeld as exc:
+        _err(f"{exc}; nothing was done")
+        return EXIT_LOCKED
+    if progress:
+        progress.done()
+    for result in summary.results:
+        if result.status != "ok":
+            _err(f"failed: {result.reason}")
+    _out(
+        f"collect {summary.run_id}: {summary.ok} account(s) ok, {summary.failed} failed, "
+        f"{summary.rows} row(s) written, {summary.requests} request(s)"
+    )
+    return summary.exit_code
+
+
+class _Progress:
+    """A one-line progress bar on a terminal (cron gets plain log lines instead)."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+
+    def update(self, result: AccountResult, done: int, total: int) -> None:
+        width = 30
+        filled = int(width * done / max(total, 1))
+        mark = "ok" if result.status == "ok" else "FAILED"
+        line = f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {result.account.platform}/{result.account.id} {mark}"
+        sys.stderr.write(line[:120].ljust(120))
+        sys.stderr.flush()
+
+    def done(self) -> None:
+        sys.stderr.write("\n")
+
+
+# ---------------------------------------------------------------------------------------------
+# export
+# ---------------------------------------------------------------------------------------------
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    settings = _settings(args, require_config=False)
+    from warehouse import export
+
+    if not settings.db_path.exists():
+        raise UsageError(f"no warehouse at {settings.db_path}: run `socialkpi collect` (or `make demo`) first")
+    if args.since and args.until and args.since > args.until:
+        raise UsageError(f"--since {args.since} is after --until {args.until}")
+    if args.out == "-":
+        out: object = sys.stdout.buffer if hasattr(sys.stdout, "buffer") else sys.stdout
+    else:
+        out = args.out
+        parent = os.path.dirname(os.path.abspath(args.out))
+        if not os.path.isdir(parent):
+            raise UsageError(f"--out: the folder {parent} does not exist")
+    if args.table == "observations":
+        rows = export.write_observations_csv(settings.db_path, out, since=args.since, until=args.until)
+    else:
+        rows = export.write_kpis_csv(settings.db_path, out, since=args.since, until=args.until, period=args.period)
+    if args.out != "-":
+        log.info("wrote %d row(s) to %s", rows, args.out)
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------------------------------
+# status
+# ---------------------------------------------------------------------------------------------
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    settings = _settings(args, require_config=False)
+    from warehouse import runs
+
+    if not settings.db_path.exists():
+        _out(f"No warehouse yet at {settings.db_path}. Run `socialkpi collect` (or `make demo` for sample data).")
+        return EXIT_OK
+    report = runs.status_report(settings.db_path)
+    _out(f"Warehouse: {settings.db_path}")
+    _out("")
+    _out("Last runs:")
+    if not report.runs:
+        _out("  (none)")
+    for r in report.runs:
+        _out(
+            f"  {r['started_at']:%Y-%m-%d %H:%M} UTC  {r['status']:<8} {r['accounts_ok']} ok, "
+            f"{r['accounts_failed']} failed, {r['rows_written']} rows, {r['requests']} requests  ({r['run_id']})"
+        )
+    _out("")
+    _out("Accounts:")
+    configured = {(a.platform, a.id) for a in settings.accounts}
+    for a in report.accounts:
+        newest = a["newest_day"].isoformat() if a["newest_day"] else "no data"
+        last_ok = f"{a['last_ok']:%Y-%m-%d %H:%M} UTC" if a["last_ok"] else "never"
+        state = "ok" if a["last_status"] == "ok" else f"FAILED: {a['last_reason']}"
+        flag = "" if not configured or (a["platform"], a["account_id"]) in configured else "  (no longer configured)"
+        _out(f"  {a['platform']:<10} {a['account_id']:<22} newest day {newest}, last ok {last_ok}, {state}{flag}")
+    for platform, account_id in sorted(configured - {(a["platform"], a["account_id"]) for a in report.accounts}):
+        _out(f"  {platform:<10} {account_id:<22} not collected yet")
+    if report.notes:
+        _out("")
+        _out("Metrics skipped (the platform refused or retired them):")
+        for n in report.notes:
+            _out(f"  {n['platform']}/{n['account_id']} {n['source_metric']}: {n['note']}")
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------------------------------
+# dashboard and demo
+# ---------------------------------------------------------------------------------------------
+
+
+def dashboard_command(db_path: str, port: int, address: str = "127.0.0.1") -> tuple[list[str], dict[str, str]]:
+    import importlib.util
+
+    spec = importlib.util.find_spec("dashboard")
+    if spec is None or spec.origin is None:
+        raise UsageError("dashboard.py is not installed: reinstall socialkpi (pip install -e .)")
+    cmd = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        spec.origin,
+        "--server.headless",
+        "true",
+        "--server.address",
+        address,
+        "--server.port",
+        str(port),
+        "--browser.gatherUsageStats",
+        "false",
+    ]
+    env = {**os.environ, "SOCIALKPI_DB": db_path}
+    return cmd, env
+
+
+def _serve(db_path: str, port: int) -> int:
+    import subprocess
+
+    cmd, env = dashboard_command(db_path, port)
+    _out(f"Dashboard: http://127.0.0.1:{port}  (warehouse {db_path}; Ctrl+C to stop)")
+    proc = subprocess.Popen(cmd, env=env)
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        proc.terminate()
+        proc.wait(timeout=10)
+        return EXIT_OK
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    settings = _settings(args, require_config=False)
+    return _serve(str(settings.db_path), args.port)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from socialkpi.demo import build_demo
+
+    code = build_demo(args.db)
+    if code not in (EXIT_OK, EXIT_FAILED):
+        return code
+    if args.no_dashboard:
+        return code
+    return _serve(os.path.abspath(args.db), args.port)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,67 @@
+"""What ``socialkpi status`` reports: the last runs, per-account freshness, failures, skipped metrics."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from warehouse.db import reading
+from warehouse.schema import check_readable
+
+
+@dataclass
+class StatusReport:
+    runs: list[dict[str, Any]] = field(default_factory=list)
+    accounts: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _dicts(cursor: Any) -> list[dict[str, Any]]:
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def status_report(db_path: str | os.PathLike[str], *, last_runs: int = 5) -> StatusReport:
+    """Last ``last_runs`` runs (newest first); per account: newest stored day, the last successful
+    run, the status and reason of its latest attempt; metrics the platforms refused."""
+    with reading(db_path) as con:
+        if check_readable(con) == 0:
+            return StatusReport()
+        runs = _dicts(
+            con.execute(
+                """
+                SELECT run_id, started_at, finished_at, status, accounts_ok, accounts_failed, rows_written, requests
+                FROM runs ORDER BY started_at DESC LIMIT ?
+                """,
+                [last_runs],
+            )
+        )
+        accounts = _dicts(
+            con.execute(
+                """
+                WITH latest AS (
+                    SELECT platform, account_id,
+                           arg_max(status, finished_at) AS last_status,
+                           arg_max(reason, finished_at) AS last_reason,
+                           max(finished_at) FILTER (WHERE status = 'ok') AS last_ok
+                    FROM run_accounts GROUP BY platform, account_id
+                ), newest AS (
+                    SELECT platform, account_id, max(observed_on) AS newest_day
+                    FROM observations GROUP BY platform, account_id
+                )
+                SELECT a.platform, a.account_id, a.name, a.competitor, n.newest_day,
+                       l.last_ok, l.last_status, l.last_reason
+                FROM accounts a
+                LEFT JOIN latest l USING (platform, account_id)
+                LEFT JOIN newest n USING (platform, account_id)
+                ORDER BY a.platform, a.account_id
+                """
+            )
+        )
+        notes = _dicts(
+            con.execute(
+                "SELECT platform, account_id, source_metric, note, noted_at FROM metric_notes ORDER BY 1, 2, 3"
+            )
+        )
+    return StatusReport(runs=runs, accounts=accounts, notes=notes)
