@@ -9,7 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
+
+if TYPE_CHECKING:
+    from collectors.tokens import TokenStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +67,7 @@ class CollectContext:
     collected_at: datetime  # UTC
     business_tz: ZoneInfo
     options: dict[str, str] = field(default_factory=dict)
+    token_store: TokenStore | None = None  # where refreshed OAuth tokens are kept (0600, beside the warehouse)
 
     @property
     def today(self) -> date:

@@ -26,6 +26,7 @@ from pathlib import Path
 from collectors import PLATFORMS, clamp_since, load_collector
 from collectors.http import Client, CollectorError, RetryPolicy, redact, register_secret
 from collectors.observation import Account, CollectContext, Collected, Credentials
+from collectors.tokens import TokenStore
 from socialkpi.lock import RunLock
 from socialkpi.settings import Settings
 from warehouse import db as wdb
@@ -179,7 +180,13 @@ def _collect_one(
         collect = load_collector(account.platform)
         module = sys.modules[PLATFORMS[account.platform].module]
         client.classify = getattr(module, "classify", None)
-        ctx = CollectContext(account=account, credentials=creds, collected_at=started, business_tz=settings.timezone)
+        ctx = CollectContext(
+            account=account,
+            credentials=creds,
+            collected_at=started,
+            business_tz=settings.timezone,
+            token_store=TokenStore.beside(settings.db_path),
+        )
         collected = collect(client, ctx, since=start, until=end)
     except CollectorError as exc:
         status, kind, reason = "failed", exc.kind, str(exc)
