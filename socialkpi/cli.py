@@ -82,6 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("status", help="last runs, freshness per account, what failed and why")
     p.add_argument("--config", metavar="PATH")
+
+    p = sub.add_parser("doctor", help="check the configuration and every credential with one cheap call each")
+    p.add_argument("--platform", action="append", default=[], metavar="ID", help="only this platform (repeatable)")
+    p.add_argument("--config", metavar="PATH")
     return parser
 
 
@@ -98,6 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "dashboard": cmd_dashboard,
         "demo": cmd_demo,
         "status": cmd_status,
+        "doctor": cmd_doctor,
     }[args.command]
     from socialkpi.settings import ConfigError
     from warehouse.db import WarehouseError
@@ -301,6 +306,36 @@ def cmd_status(args: argparse.Namespace) -> int:
         for n in report.notes:
             _out(f"  {n['platform']}/{n['account_id']} {n['source_metric']}: {n['note']}")
     return EXIT_OK
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from collectors import PLATFORMS
+    from socialkpi.runner import run_checks
+    from socialkpi.settings import ConfigError, credentials_for
+
+    settings = _settings(args)
+    _out(f"Configuration {settings.config_path}: ok ({len(settings.accounts)} account(s))")
+    accounts = [a for a in settings.accounts if not args.platform or a.platform in args.platform]
+    problems = 0
+    credentials = {}
+    checkable = []
+    for account in accounts:
+        try:
+            credentials[(account.platform, account.id)] = credentials_for(account, settings.env)
+            checkable.append(account)
+        except ConfigError as exc:
+            problems += 1
+            _out(f"  {account.platform:<15} {account.id:<24} FAILED: {exc}")
+    for result in run_checks(settings, checkable, credentials):
+        a = result.account
+        label = PLATFORMS[a.platform].label
+        if result.ok:
+            _out(f"  {a.platform:<15} {a.id:<24} ok: {result.detail}")
+        else:
+            problems += 1
+            _out(f"  {a.platform:<15} {a.id:<24} FAILED ({label}): {result.detail}")
+    _out(f"{len(accounts) - problems} ok, {problems} with problems")
+    return EXIT_FAILED if problems else EXIT_OK
 
 
 # ---------------------------------------------------------------------------------------------

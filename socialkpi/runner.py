@@ -229,3 +229,51 @@ def elapsed(t0: float) -> float:
 
 
 __all__ = ["RunLock", "RunSummary", "AccountResult", "run_collect", "plan_range", "Path"]
+
+
+@dataclass
+class CheckResult:
+    account: Account
+    ok: bool
+    detail: str
+
+
+def run_checks(
+    settings: Settings,
+    accounts: Sequence[Account],
+    credentials: dict[tuple[str, str], Credentials],
+    *,
+    policy: RetryPolicy | None = None,
+) -> list[CheckResult]:
+    """``socialkpi doctor``: each account's cheapest authenticated call (the collector's ``check``)."""
+    for creds in credentials.values():
+        for secret in (creds.token, creds.refresh_token, creds.client_secret):
+            register_secret(secret)
+    policy = policy or RetryPolicy(attempts=2, backoff=0.5, max_retry_after=5.0)
+    now = datetime.now(UTC)
+    results: list[CheckResult] = []
+    for account in accounts:
+        client = Client(account.platform, policy=policy)
+        try:
+            load_collector(account.platform)
+            module = sys.modules[PLATFORMS[account.platform].module]
+            client.classify = getattr(module, "classify", None)
+            check = getattr(module, "check", None)
+            if check is None:
+                results.append(CheckResult(account, True, "configured (this platform has no credential check)"))
+                continue
+            ctx = CollectContext(
+                account=account,
+                credentials=credentials[(account.platform, account.id)],
+                collected_at=now,
+                business_tz=settings.timezone,
+                token_store=TokenStore.beside(settings.db_path),
+            )
+            results.append(CheckResult(account, True, redact(str(check(client, ctx)))))
+        except CollectorError as exc:
+            results.append(CheckResult(account, False, str(exc)))
+        except Exception as exc:
+            results.append(CheckResult(account, False, redact(f"internal error: {type(exc).__name__}: {exc}")))
+        finally:
+            client.close()
+    return results

@@ -1,0 +1,290 @@
+"""Sandbox part: the GA4 Data API ``runReport`` and a Google OAuth token endpoint.
+
+Answers the way platform-apis-web.md §1 documents it: ``RunReportResponse`` with
+``dimensionHeaders``, typed ``metricHeaders``, string values, ``rowCount`` (left out when 0, as
+proto-JSON does), ``metadata`` and ``kind``; ``limit``/``offset`` honoured; rows with no data left
+out (``keepEmptyRows`` false); nothing for today or later (data up to yesterday, Europe/Paris).
+
+The numbers come from :mod:`socialkpi.sandbox.world`: per day, the channel sessions add up to the
+date-only sessions, page views likewise, and active users never exceed sessions.  Use the
+``*_for`` functions below to compute what the sandbox serves (the tests do).
+
+``POST /token`` stands in for ``https://oauth2.googleapis.com/token``: the ``refresh_token`` grant
+and the service-account ``jwt-bearer`` grant both issue a bearer the report route then accepts.
+A refresh token starting with ``revoked`` gets Google's ``invalid_grant``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import threading
+import uuid
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from socialkpi.sandbox import world
+from socialkpi.sandbox.server import Reply, Request
+
+PLATFORM = "ga4"
+TIME_ZONE = "Europe/Paris"
+PROPERTY_START = date(2024, 1, 1)  # the property collects nothing before this day
+OUTAGE_DAYS = frozenset({date(2026, 2, 17)})  # the tag was broken: GA4 has no row at all that day
+SCOPES_OK = ("https://www.googleapis.com/auth/analytics.readonly", "https://www.googleapis.com/auth/analytics")
+
+# Channel groups and their typical share of a bakery's sessions (shares wobble per day).
+CHANNELS: dict[str, float] = {
+    "Direct": 0.30,
+    "Organic Search": 0.34,
+    "Organic Social": 0.18,
+    "Paid Social": 0.05,
+    "Referral": 0.09,
+    "Email": 0.04,
+}
+METRIC_TYPES = {"screenPageViews": "TYPE_INTEGER", "sessions": "TYPE_INTEGER", "activeUsers": "TYPE_INTEGER"}
+DIMENSIONS = frozenset({"date", "sessionDefaultChannelGroup"})
+
+_issued: dict[str, str] = {}  # access token -> granted scope
+_issued_lock = threading.Lock()
+
+
+# -- the world's numbers -------------------------------------------------------------------------
+def has_data(property_id: str, day: date) -> bool:
+    return day >= PROPERTY_START and day not in OUTAGE_DAYS
+
+
+def sessions_for(property_id: str, day: date) -> int:
+    return world.daily(PLATFORM, property_id, "sessions", day, 60) if has_data(property_id, day) else 0
+
+
+def page_views_for(property_id: str, day: date) -> int:
+    if not has_data(property_id, day):
+        return 0
+    return sessions_for(property_id, day) + world.daily(PLATFORM, property_id, "extra_pages", day, 95)
+
+
+def active_users_for(property_id: str, day: date) -> int:
+    if not has_data(property_id, day):
+        return 0
+    return min(sessions_for(property_id, day), world.daily(PLATFORM, property_id, "activeUsers", day, 48))
+
+
+def _split(total: int, weights: dict[str, float]) -> dict[str, int]:
+    """``total`` in whole parts proportional to ``weights`` (largest remainder: the sum is exact)."""
+    whole = sum(weights.values()) or 1.0
+    raw = {k: total * w / whole for k, w in weights.items()}
+    parts = {k: int(v) for k, v in raw.items()}
+    left = total - sum(parts.values())
+    for k in sorted(raw, key=lambda k: (parts[k] - raw[k], k))[:left]:
+        parts[k] += 1
+    return parts
+
+
+def _weights(property_id: str, day: date) -> dict[str, float]:
+    weights = {}
+    for channel, share in CHANNELS.items():
+        w = world.daily(PLATFORM, property_id, f"share:{channel}", day, share * 1000)
+        if channel == "Paid Social" and day.isocalendar().week % 3:
+            w = 0  # ads run one week in three
+        weights[channel] = float(w)
+    return weights
+
+
+def channels_for(property_id: str, day: date) -> dict[str, dict[str, int]]:
+    """Per channel group: sessions, screenPageViews and activeUsers on ``day`` (zeros included)."""
+    sessions = _split(sessions_for(property_id, day), _weights(property_id, day))
+    extra = _split(page_views_for(property_id, day) - sessions_for(property_id, day), _weights(property_id, day))
+    total_s = sessions_for(property_id, day) or 1
+    users = active_users_for(property_id, day)
+    return {
+        ch: {
+            "sessions": sessions[ch],
+            "screenPageViews": sessions[ch] + extra[ch],
+            "activeUsers": min(sessions[ch], round(sessions[ch] * users / total_s)),
+        }
+        for ch in CHANNELS
+    }
+
+
+# -- runReport ---------------------------------------------------------------------------------
+def _google_error(code: int, status: str, message: str, **extra: Any) -> Reply:
+    return Reply(code, {"error": {"code": code, "message": message, "status": status, **extra}})
+
+
+def _today() -> date:
+    return datetime.now(ZoneInfo(TIME_ZONE)).date()
+
+
+def _resolve_date(text: Any) -> date:
+    today = _today()
+    if text == "today":
+        return today
+    if text == "yesterday":
+        return today - timedelta(days=1)
+    match = re.fullmatch(r"(\d+)daysAgo", str(text))
+    if match:
+        return today - timedelta(days=int(match.group(1)))
+    return date.fromisoformat(str(text))
+
+
+def _check_bearer(request: Request) -> Reply | None:
+    token = request.bearer()
+    if token is None:
+        return _google_error(
+            401,
+            "UNAUTHENTICATED",
+            "Request is missing required authentication credential. Expected OAuth 2 access token, "
+            "login cookie or other valid authentication credential.",
+        )
+    with _issued_lock:
+        scope = SCOPES_OK[0] if token == world.TOKEN else _issued.get(token)
+    if scope is None:  # world.EXPIRED_TOKEN and anything unknown
+        return _google_error(
+            401,
+            "UNAUTHENTICATED",
+            "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie "
+            "or other valid authentication credential.",
+        )
+    if not any(s in scope.split() for s in SCOPES_OK):
+        return _google_error(
+            403,
+            "PERMISSION_DENIED",
+            "Request had insufficient authentication scopes.",
+            details=[{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "ACCESS_TOKEN_SCOPE_INSUFFICIENT"}],
+        )
+    return None
+
+
+def run_report(request: Request) -> Reply:
+    refused = _check_bearer(request)
+    if refused:
+        return refused
+    property_id = request.groups[0]
+    try:
+        body = request.json()
+        ranges = body["dateRanges"]
+        if not isinstance(ranges, list) or len(ranges) != 1:
+            raise ValueError("the sandbox answers exactly one date range")
+        start, end = _resolve_date(ranges[0]["startDate"]), _resolve_date(ranges[0]["endDate"])
+        dims = [d["name"] for d in body.get("dimensions", [])]
+        metrics = [m["name"] for m in body.get("metrics", [])]
+        limit = int(body.get("limit", 10000))
+        offset = int(body.get("offset", 0))
+    except (KeyError, TypeError, ValueError) as exc:
+        return _google_error(400, "INVALID_ARGUMENT", f"Invalid request: {exc}")
+    for name in dims:
+        if name not in DIMENSIONS:
+            return _google_error(400, "INVALID_ARGUMENT", f"Field {name} is not a valid dimension.")
+    for name in metrics:
+        if name not in METRIC_TYPES:
+            return _google_error(400, "INVALID_ARGUMENT", f"Field {name} is not a valid metric.")
+    if not metrics or (dims and dims[0] != "date"):
+        return _google_error(400, "INVALID_ARGUMENT", "The sandbox answers metrics by [date] or [date, channel].")
+    if end < start:
+        return _google_error(400, "INVALID_ARGUMENT", "endDate must not be before startDate.")
+    if limit <= 0 or offset < 0:
+        return _google_error(400, "INVALID_ARGUMENT", "limit must be positive and offset not negative.")
+
+    rows: list[dict[str, Any]] = []
+    last = min(end, _today() - timedelta(days=1))  # data up to yesterday
+    day = start
+    while day <= last:
+        if has_data(property_id, day):
+            if "sessionDefaultChannelGroup" in dims:
+                split = channels_for(property_id, day)
+                for channel in sorted(split):
+                    values = split[channel]
+                    if any(values[m] for m in metrics):
+                        rows.append(_row([day.strftime("%Y%m%d"), channel], [values[m] for m in metrics]))
+            else:
+                total = {
+                    "sessions": sessions_for(property_id, day),
+                    "screenPageViews": page_views_for(property_id, day),
+                    "activeUsers": active_users_for(property_id, day),
+                }
+                rows.append(_row([day.strftime("%Y%m%d")], [total[m] for m in metrics]))
+        day += timedelta(days=1)
+
+    reply: dict[str, Any] = {
+        "dimensionHeaders": [{"name": d} for d in dims],
+        "metricHeaders": [{"name": m, "type": METRIC_TYPES[m]} for m in metrics],
+    }
+    page = rows[offset : offset + min(limit, 250_000)]
+    if page:  # proto-JSON leaves out empty lists and zero counts
+        reply["rows"] = page
+    if rows:
+        reply["rowCount"] = len(rows)
+    reply["metadata"] = {"currencyCode": "EUR", "timeZone": TIME_ZONE}
+    if body.get("returnPropertyQuota"):
+        reply["propertyQuota"] = {
+            "tokensPerDay": {"consumed": 6, "remaining": 199870},
+            "tokensPerHour": {"consumed": 6, "remaining": 39950},
+            "concurrentRequests": {"consumed": 0, "remaining": 10},
+            "serverErrorsPerProjectPerHour": {"consumed": 0, "remaining": 10},
+            "potentiallyThresholdedRequestsPerHour": {"consumed": 0, "remaining": 120},
+            "tokensPerProjectPerHour": {"consumed": 6, "remaining": 13990},
+        }
+    reply["kind"] = "analyticsData#runReport"
+    return Reply(200, reply)
+
+
+def _row(dims: list[str], values: list[int]) -> dict[str, Any]:
+    return {
+        "dimensionValues": [{"value": d} for d in dims],
+        "metricValues": [{"value": str(v)} for v in values],
+    }
+
+
+# -- OAuth token endpoint ----------------------------------------------------------------------
+def _oauth_error(error: str, description: str, status: int = 400) -> Reply:
+    return Reply(status, {"error": error, "error_description": description})
+
+
+def _issue(scope: str) -> Reply:
+    token = f"ya29.sandbox-{uuid.uuid4().hex}"
+    with _issued_lock:
+        _issued[token] = scope
+    body = {"access_token": token, "expires_in": 3599, "token_type": "Bearer"}
+    if scope:
+        body["scope"] = scope
+    return Reply(200, body)
+
+
+def _jwt_claims(assertion: str) -> dict[str, Any]:
+    """The payload of a JWT, unverified (the sandbox has no way to know the public key)."""
+    payload = assertion.split(".")[1]
+    data = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    if not isinstance(data, dict):
+        raise ValueError("not an object")
+    return data
+
+
+def token(request: Request) -> Reply:
+    form = request.form()
+    grant = form.get("grant_type")
+    if grant == "refresh_token":
+        refresh = form.get("refresh_token", "")
+        if not refresh or not form.get("client_id") or not form.get("client_secret"):
+            return _oauth_error("invalid_request", "Missing required parameter: refresh_token or client.")
+        if refresh.startswith("revoked"):
+            return _oauth_error("invalid_grant", "Token has been expired or revoked.")
+        return _issue(form.get("scope") or SCOPES_OK[0])
+    if grant == "urn:ietf:params:oauth:grant-type:jwt-bearer":
+        try:
+            claims = _jwt_claims(form.get("assertion", ""))
+        except (IndexError, ValueError):
+            return _oauth_error("invalid_grant", "Invalid JWT Signature.")
+        if not claims.get("iss") or not claims.get("exp"):
+            return _oauth_error("invalid_grant", "Invalid JWT: missing iss or exp.")
+        if not claims.get("scope"):
+            return _oauth_error("invalid_scope", "Invalid OAuth scope or ID token audience provided.")
+        return _issue(str(claims["scope"]))
+    return _oauth_error("unsupported_grant_type", f"Invalid grant_type: {grant}")
+
+
+ROUTES = [
+    ("POST", r"/v1beta/properties/(\d+):runReport", run_report),
+    ("POST", r"/token", token),
+]
