@@ -300,6 +300,11 @@ def cmd_status(args: argparse.Namespace) -> int:
         _out(f"  {a['platform']:<10} {a['account_id']:<22} newest day {newest}, last ok {last_ok}, {state}{flag}")
     for platform, account_id in sorted(configured - {(a["platform"], a["account_id"]) for a in report.accounts}):
         _out(f"  {platform:<10} {account_id:<22} not collected yet")
+    if report.requests_this_month:
+        _out("")
+        _out("API requests this month (X bills every read):")
+        for platform, count in report.requests_this_month.items():
+            _out(f"  {platform:<15} {count}")
     if report.notes:
         _out("")
         _out("Metrics skipped (the platform refused or retired them):")

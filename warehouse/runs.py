@@ -15,6 +15,7 @@ class StatusReport:
     runs: list[dict[str, Any]] = field(default_factory=list)
     accounts: list[dict[str, Any]] = field(default_factory=list)
     notes: list[dict[str, Any]] = field(default_factory=list)
+    requests_this_month: dict[str, int] = field(default_factory=dict)  # platform -> API requests (X bills reads)
 
 
 def _dicts(cursor: Any) -> list[dict[str, Any]]:
@@ -64,4 +65,12 @@ def status_report(db_path: str | os.PathLike[str], *, last_runs: int = 5) -> Sta
                 "SELECT platform, account_id, source_metric, note, noted_at FROM metric_notes ORDER BY 1, 2, 3"
             )
         )
-    return StatusReport(runs=runs, accounts=accounts, notes=notes)
+        month = dict(
+            con.execute(
+                """
+                SELECT platform, sum(requests)::BIGINT FROM run_accounts
+                WHERE started_at >= date_trunc('month', current_date) GROUP BY platform ORDER BY platform
+                """
+            ).fetchall()
+        )
+    return StatusReport(runs=runs, accounts=accounts, notes=notes, requests_this_month=month)
