@@ -1,0 +1,276 @@
+"""The socialkpi command end to end: real sandbox server, real DuckDB file, the contract's exit codes."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from socialkpi.cli import main
+from socialkpi.lock import RunLock
+from socialkpi.sandbox import Sandbox
+from socialkpi.sandbox.world import EXPIRED_TOKEN, TOKEN
+
+CONFIG = """
+[business]
+name = "Corner Bakery"
+timezone = "Europe/Paris"
+
+[warehouse]
+path = "wh/socialkpi.duckdb"
+
+[collect]
+history_days = 10
+
+[[accounts]]
+platform = "facebook"
+id = "104512345678901"
+name = "Corner Bakery"
+
+[[accounts]]
+platform = "facebook"
+id = "104512345678902"
+name = "Corner Bakery Croix-Rousse"
+{extra}
+
+[[accounts]]
+platform = "facebook"
+id = "209876543210987"
+name = "Rival Patisserie"
+competitor = true
+
+[[accounts]]
+platform = "ga4"
+id = "312345678"
+name = "cornerbakery.fr"
+"""
+
+FB_OWN = {
+    "followers",
+    "impressions",
+    "reach",
+    "engagements",
+    "profile_views",
+    "followers_gained",
+    "followers_lost",
+}
+GA4 = {"page_views", "visits", "visitors", "social_visits", "social_page_views"}
+
+
+@pytest.fixture
+def project(tmp_path: Path, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A working directory with socialkpi.toml and .env pointing every platform at the sandbox."""
+    monkeypatch.chdir(tmp_path)
+    for name in list(os.environ):
+        if name.startswith("SOCIALKPI_"):
+            monkeypatch.delenv(name)
+    (tmp_path / "socialkpi.toml").write_text(CONFIG.format(extra=""), encoding="utf-8")
+    (tmp_path / ".env").write_text(
+        "\n".join(
+            [
+                f"SOCIALKPI_FACEBOOK_TOKEN={TOKEN}",
+                f"SOCIALKPI_FACEBOOK_BASE_URL={sandbox.url}",
+                f"SOCIALKPI_GA4_TOKEN={TOKEN}",
+                f"SOCIALKPI_GA4_BASE_URL={sandbox.url}",
+            ]
+        ),
+        encoding="utf-8",
+    )
+    return tmp_path
+
+
+def db_rows(project: Path) -> list[tuple[object, ...]]:
+    con = duckdb.connect(str(project / "wh/socialkpi.duckdb"), read_only=True)
+    try:
+        return con.execute(
+            "SELECT platform, account_id, metric, observed_on, value, source_metric, collected_at "
+            "FROM observations ORDER BY ALL"
+        ).fetchall()
+    finally:
+        con.close()
+
+
+def metrics_by_account(project: Path) -> dict[tuple[str, str], set[str]]:
+    out: dict[tuple[str, str], set[str]] = {}
+    for platform, account, metric, *_ in db_rows(project):
+        out.setdefault((str(platform), str(account)), set()).add(str(metric))
+    return out
+
+
+def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    for command in ("collect", "export", "dashboard", "demo", "status", "doctor"):
+        assert command in out
+
+
+def test_collect_writes_the_metrics_and_a_second_run_changes_nothing(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["collect"]) == 0
+    first = db_rows(project)
+    found = metrics_by_account(project)
+    assert found[("facebook", "104512345678901")] == FB_OWN
+    assert found[("facebook", "104512345678902")] == FB_OWN
+    assert found[("facebook", "209876543210987")] == {"followers"}  # competitor: public numbers only
+    assert found[("ga4", "312345678")] == GA4
+    days = {row[3] for row in first if row[0] == "ga4"}
+    assert len(days) == 10  # history_days on an empty warehouse
+    summary = capsys.readouterr().out
+    assert "4 account(s) ok, 0 failed" in summary
+
+    assert main(["collect"]) == 0
+    assert db_rows(project) == first  # not even collected_at moved
+    assert "0 row(s) written" in capsys.readouterr().out
+
+
+def test_a_failing_account_fails_alone_with_exit_1(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = CONFIG.format(extra='token_env = "FB_SHOP2_TOKEN"')
+    (project / "socialkpi.toml").write_text(config, encoding="utf-8")
+    os.environ["FB_SHOP2_TOKEN"] = EXPIRED_TOKEN
+    try:
+        assert main(["collect"]) == 1
+    finally:
+        del os.environ["FB_SHOP2_TOKEN"]
+    err = capsys.readouterr().err
+    failed = [line for line in err.splitlines() if "failed:" in line]
+    assert len(failed) == 1
+    assert "facebook/104512345678902" in failed[0]
+    assert "FB_SHOP2_TOKEN" in failed[0]  # says which variable to fix
+    assert EXPIRED_TOKEN not in err
+    found = metrics_by_account(project)
+    assert ("facebook", "104512345678902") not in found  # nothing partial
+    assert found[("facebook", "104512345678901")] == FB_OWN
+    assert found[("ga4", "312345678")] == GA4
+
+    assert main(["status"]) == 0
+    status = capsys.readouterr().out
+    assert "FAILED" in status and "104512345678902" in status
+
+
+def test_a_second_collect_exits_75_while_the_lock_is_held(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with RunLock(project / "wh/socialkpi.duckdb"):
+        assert main(["collect"]) == 75
+    assert "another socialkpi collect" in capsys.readouterr().err
+    assert not (project / "wh/socialkpi.duckdb").exists()  # nothing was done
+
+
+def test_lock_held_by_another_process(project: Path) -> None:
+    db = project / "wh/socialkpi.duckdb"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"from socialkpi.lock import RunLock\nimport time\nwith RunLock(__import__('pathlib').Path({str(db)!r})):\n    print('held', flush=True)\n    time.sleep(30)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "held"
+        done = subprocess.run(
+            [sys.executable, "-m", "socialkpi.cli", "collect"],
+            cwd=project,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 75, done.stderr
+    finally:
+        holder.kill()
+        holder.wait()
+    # the killed holder's lock is gone with it: the next run takes over
+    assert main(["collect", "--platform", "ga4"]) == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "config", "expected"),
+    [
+        (["collect"], CONFIG.format(extra="").replace('"ga4"', '"myspace"'), "accounts[5].platform"),
+        (["collect", "--since", "2026-13-01"], None, "YYYY-MM-DD"),
+        (["collect", "--since", "2026-03-10", "--until", "2026-03-01"], None, "after --until"),
+        (["collect", "--platform", "friendster"], None, "unknown platform"),
+        (["collect", "--account", "999"], None, "no account with id"),
+        (["export", "--table", "nope"], None, "invalid choice"),
+    ],
+)
+def test_usage_and_config_mistakes_exit_2_with_one_line(
+    project: Path, capsys: pytest.CaptureFixture[str], args: list[str], config: str | None, expected: str
+) -> None:
+    if config is not None:
+        (project / "socialkpi.toml").write_text(config, encoding="utf-8")
+    try:
+        code = main(args)
+    except SystemExit as exc:  # argparse's own errors
+        code = int(exc.code or 0)
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert expected in err
+    assert len(err.splitlines()) == 1
+    assert "Traceback" not in err
+
+
+def test_missing_token_exits_2_naming_the_variable(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (project / ".env").write_text("", encoding="utf-8")
+    assert main(["collect"]) == 2
+    err = capsys.readouterr().err
+    assert "SOCIALKPI_FACEBOOK_TOKEN" in err and ".env" in err
+
+
+def test_export_observations_matches_the_warehouse(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["collect"]) == 0
+    capsys.readouterr()
+    out = project / "obs.csv"
+    assert main(["export", "--table", "observations", "--out", str(out)]) == 0
+    with out.open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.reader(fh))
+    assert rows[0] == [
+        "date",
+        "platform",
+        "account_id",
+        "account_name",
+        "competitor",
+        "metric",
+        "value",
+        "source_metric",
+        "collected_at",
+    ]
+    assert len(rows) - 1 == len(db_rows(project))
+    assert main(["export", "--table", "kpis"]) == 0
+    kpis = list(csv.reader(io.StringIO(capsys.readouterr().out)))
+    assert len(kpis) > 1
+
+
+def test_export_without_a_warehouse_says_how_to_start(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["export"]) == 2
+    assert "socialkpi collect" in capsys.readouterr().err
+
+
+def test_demo_builds_every_demo_account(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from socialkpi.sandbox.world import DEMO_ACCOUNTS
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["demo", "--no-dashboard", "--db", str(tmp_path / "demo.duckdb")]) == 0
+    con = duckdb.connect(str(tmp_path / "demo.duckdb"), read_only=True)
+    try:
+        have = set(con.execute("SELECT DISTINCT platform, account_id FROM observations").fetchall())
+        span = con.execute(
+            "SELECT max(observed_on) - min(observed_on) FROM observations WHERE platform = 'ga4'"
+        ).fetchone()
+    finally:
+        con.close()
+    assert {(a.platform, a.id) for a in DEMO_ACCOUNTS} <= have
+    assert span is not None and span[0] >= 300  # about a year of history
