@@ -67,7 +67,9 @@ class CollectContext:
     collected_at: datetime  # UTC
     business_tz: ZoneInfo
     options: dict[str, str] = field(default_factory=dict)
-    token_store: TokenStore | None = None  # where refreshed OAuth tokens are kept (0600, beside the warehouse)
+    token_store: TokenStore | None = (
+        None  # where refreshed OAuth tokens are kept (0600, beside the warehouse)
+    )
 
     @property
     def today(self) -> date:

@@ -69,7 +69,9 @@ class TokenStore:
         token = StoredToken(
             access_token=entry["access_token"],
             refresh_token=entry.get("refresh_token") if isinstance(entry.get("refresh_token"), str) else None,
-            expires_at=float(entry["expires_at"]) if isinstance(entry.get("expires_at"), (int, float)) else None,
+            expires_at=float(entry["expires_at"])
+            if isinstance(entry.get("expires_at"), (int, float))
+            else None,
         )
         register_secret(token.access_token)
         register_secret(token.refresh_token)
@@ -141,11 +143,16 @@ def refresh_access_token(
     finally:
         client.auth_headers = saved_auth
     if not isinstance(body, dict):
-        raise AuthError(f"{client.platform}: the token endpoint answered without a token", platform=client.platform)
+        raise AuthError(
+            f"{client.platform}: the token endpoint answered without a token", platform=client.platform
+        )
     data = body.get("data") if isinstance(body.get("data"), dict) else body  # TikTok wraps it in "data"
     access = data.get("access_token")
     if not isinstance(access, str) or not access:
-        raise AuthError(f"{client.platform}: the token endpoint answered without an access_token", platform=client.platform)
+        raise AuthError(
+            f"{client.platform}: the token endpoint answered without an access_token",
+            platform=client.platform,
+        )
     register_secret(access)
     rotated = data.get("refresh_token") if isinstance(data.get("refresh_token"), str) else None
     register_secret(rotated)

@@ -56,10 +56,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     p = sub.add_parser("collect", help="pull every configured account into the warehouse (for cron)")
-    p.add_argument("--platform", action="append", default=[], metavar="ID", help="only this platform (repeatable)")
-    p.add_argument("--account", action="append", default=[], metavar="ID", help="only this account id (repeatable)")
+    p.add_argument(
+        "--platform", action="append", default=[], metavar="ID", help="only this platform (repeatable)"
+    )
+    p.add_argument(
+        "--account", action="append", default=[], metavar="ID", help="only this account id (repeatable)"
+    )
     p.add_argument("--since", type=_date, metavar="DATE", help="first day to fetch (YYYY-MM-DD): a backfill")
-    p.add_argument("--until", type=_date, metavar="DATE", help="last day to fetch (YYYY-MM-DD); default yesterday")
+    p.add_argument(
+        "--until", type=_date, metavar="DATE", help="last day to fetch (YYYY-MM-DD); default yesterday"
+    )
     p.add_argument("--config", metavar="PATH", help="socialkpi.toml to use")
     p.add_argument("--quiet", action="store_true", help="only warnings, errors and the summary")
 
@@ -67,24 +73,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--table", choices=("observations", "kpis"), default="observations")
     p.add_argument("--since", type=_date, metavar="DATE")
     p.add_argument("--until", type=_date, metavar="DATE")
-    p.add_argument("--period", choices=("week", "month"), default="month", help="kpis: one row per week or month")
-    p.add_argument("--out", default="-", metavar="PATH", help="file to write, or - for standard output (default)")
+    p.add_argument(
+        "--period", choices=("week", "month"), default="month", help="kpis: one row per week or month"
+    )
+    p.add_argument(
+        "--out", default="-", metavar="PATH", help="file to write, or - for standard output (default)"
+    )
     p.add_argument("--config", metavar="PATH")
 
     p = sub.add_parser("dashboard", help="serve the dashboard on http://127.0.0.1:8501")
     p.add_argument("--port", type=int, default=8501)
     p.add_argument("--config", metavar="PATH")
 
-    p = sub.add_parser("demo", help="build a demo warehouse through the built-in sandbox and serve the dashboard")
+    p = sub.add_parser(
+        "demo", help="build a demo warehouse through the built-in sandbox and serve the dashboard"
+    )
     p.add_argument("--no-dashboard", action="store_true", help="only build the demo warehouse")
-    p.add_argument("--db", default="data/demo.duckdb", metavar="PATH", help="demo warehouse (default data/demo.duckdb)")
+    p.add_argument(
+        "--db", default="data/demo.duckdb", metavar="PATH", help="demo warehouse (default data/demo.duckdb)"
+    )
     p.add_argument("--port", type=int, default=8501)
 
     p = sub.add_parser("status", help="last runs, freshness per account, what failed and why")
     p.add_argument("--config", metavar="PATH")
 
     p = sub.add_parser("doctor", help="check the configuration and every credential with one cheap call each")
-    p.add_argument("--platform", action="append", default=[], metavar="ID", help="only this platform (repeatable)")
+    p.add_argument(
+        "--platform", action="append", default=[], metavar="ID", help="only this platform (repeatable)"
+    )
     p.add_argument("--config", metavar="PATH")
     return parser
 
@@ -156,7 +172,9 @@ def _settings(args: argparse.Namespace, *, require_config: bool = True) -> Setti
 
 def cmd_collect(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    return collect_with(settings, platforms=args.platform, account_ids=args.account, since=args.since, until=args.until)
+    return collect_with(
+        settings, platforms=args.platform, account_ids=args.account, since=args.since, until=args.until
+    )
 
 
 def collect_with(
@@ -176,7 +194,9 @@ def collect_with(
 
     for pid in platforms:
         if pid not in PLATFORMS:
-            raise UsageError(f"--platform: unknown platform {pid!r}: use one of {', '.join(sorted(PLATFORMS))}")
+            raise UsageError(
+                f"--platform: unknown platform {pid!r}: use one of {', '.join(sorted(PLATFORMS))}"
+            )
     accounts = [
         a
         for a in settings.accounts
@@ -184,7 +204,9 @@ def collect_with(
     ]
     for wanted in account_ids:
         if not any(a.id == wanted for a in settings.accounts):
-            raise UsageError(f"--account: no account with id {wanted!r} in {settings.config_path or 'the configuration'}")
+            raise UsageError(
+                f"--account: no account with id {wanted!r} in {settings.config_path or 'the configuration'}"
+            )
     if not accounts:
         raise UsageError("no accounts to collect: add [[accounts]] entries to socialkpi.toml (see README)")
     if since and until and since > until:
@@ -247,7 +269,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     from warehouse import export
 
     if not settings.db_path.exists():
-        raise UsageError(f"no warehouse at {settings.db_path}: run `socialkpi collect` (or `make demo`) first")
+        raise UsageError(
+            f"no warehouse at {settings.db_path}: run `socialkpi collect` (or `make demo`) first"
+        )
     if args.since and args.until and args.since > args.until:
         raise UsageError(f"--since {args.since} is after --until {args.until}")
     if args.out == "-":
@@ -260,7 +284,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.table == "observations":
         rows = export.write_observations_csv(settings.db_path, out, since=args.since, until=args.until)
     else:
-        rows = export.write_kpis_csv(settings.db_path, out, since=args.since, until=args.until, period=args.period)
+        rows = export.write_kpis_csv(
+            settings.db_path, out, since=args.since, until=args.until, period=args.period
+        )
     if args.out != "-":
         log.info("wrote %d row(s) to %s", rows, args.out)
     return EXIT_OK
@@ -276,7 +302,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     from warehouse import runs
 
     if not settings.db_path.exists():
-        _out(f"No warehouse yet at {settings.db_path}. Run `socialkpi collect` (or `make demo` for sample data).")
+        _out(
+            f"No warehouse yet at {settings.db_path}. Run `socialkpi collect` (or `make demo` for sample data)."
+        )
         return EXIT_OK
     report = runs.status_report(settings.db_path)
     _out(f"Warehouse: {settings.db_path}")
@@ -296,9 +324,17 @@ def cmd_status(args: argparse.Namespace) -> int:
         newest = a["newest_day"].isoformat() if a["newest_day"] else "no data"
         last_ok = f"{a['last_ok']:%Y-%m-%d %H:%M} UTC" if a["last_ok"] else "never"
         state = "ok" if a["last_status"] == "ok" else f"FAILED: {a['last_reason']}"
-        flag = "" if not configured or (a["platform"], a["account_id"]) in configured else "  (no longer configured)"
-        _out(f"  {a['platform']:<10} {a['account_id']:<22} newest day {newest}, last ok {last_ok}, {state}{flag}")
-    for platform, account_id in sorted(configured - {(a["platform"], a["account_id"]) for a in report.accounts}):
+        flag = (
+            ""
+            if not configured or (a["platform"], a["account_id"]) in configured
+            else "  (no longer configured)"
+        )
+        _out(
+            f"  {a['platform']:<10} {a['account_id']:<22} newest day {newest}, last ok {last_ok}, {state}{flag}"
+        )
+    for platform, account_id in sorted(
+        configured - {(a["platform"], a["account_id"]) for a in report.accounts}
+    ):
         _out(f"  {platform:<10} {account_id:<22} not collected yet")
     if report.requests_this_month:
         _out("")
@@ -348,7 +384,9 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------------------------
 
 
-def dashboard_command(db_path: str, port: int, address: str = "127.0.0.1") -> tuple[list[str], dict[str, str]]:
+def dashboard_command(
+    db_path: str, port: int, address: str = "127.0.0.1"
+) -> tuple[list[str], dict[str, str]]:
     import importlib.util
 
     spec = importlib.util.find_spec("dashboard")

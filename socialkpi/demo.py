@@ -20,7 +20,9 @@ log = logging.getLogger("socialkpi.demo")
 DEMO_HISTORY_DAYS = 365
 
 
-def demo_settings(db_path: str | Path, sandbox_url: str, *, history_days: int = DEMO_HISTORY_DAYS) -> Settings:
+def demo_settings(
+    db_path: str | Path, sandbox_url: str, *, history_days: int = DEMO_HISTORY_DAYS
+) -> Settings:
     """Settings for the demo business with every platform pointed at the sandbox."""
     env: dict[str, str] = {}
     for platform in {a.platform for a in DEMO_ACCOUNTS}:
@@ -33,7 +35,8 @@ def demo_settings(db_path: str | Path, sandbox_url: str, *, history_days: int = 
         "business": dict(DEMO_BUSINESS),
         "collect": {"history_days": history_days},
         "accounts": [
-            {"platform": a.platform, "id": a.id, "name": a.name, "competitor": a.competitor} for a in DEMO_ACCOUNTS
+            {"platform": a.platform, "id": a.id, "name": a.name, "competitor": a.competitor}
+            for a in DEMO_ACCOUNTS
         ],
     }
     return settings_from_dict(config, env=env, base=Path.cwd())

@@ -36,7 +36,9 @@ class RunLock:
             raise LockHeld(f"another socialkpi collect (pid {holder}) is running on this warehouse") from None
         previous = os.pread(fd, 64, 0).decode("ascii", "replace").strip()
         if previous:
-            log.warning("a previous collect (pid %s) ended without releasing its lock; taking it over", previous)
+            log.warning(
+                "a previous collect (pid %s) ended without releasing its lock; taking it over", previous
+            )
         os.ftruncate(fd, 0)
         os.pwrite(fd, str(os.getpid()).encode(), 0)
         self._fd = fd

@@ -135,7 +135,12 @@ def run_collect(
                 write_lock=write_lock,
             )
 
-    workers = max(1, min(32, sum(settings.concurrency_for(a.platform) for a in {a.platform: a for a in accounts}.values())))
+    workers = max(
+        1,
+        min(
+            32, sum(settings.concurrency_for(a.platform) for a in {a.platform: a for a in accounts}.values())
+        ),
+    )
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="collect") as pool:
         futures = [pool.submit(one, a) for a in accounts]
         for done, future in enumerate(as_completed(futures), start=1):
@@ -191,7 +196,11 @@ def _collect_one(
     except CollectorError as exc:
         status, kind, reason = "failed", exc.kind, str(exc)
     except Exception as exc:  # a collector bug must not sink the other accounts
-        status, kind, reason = "failed", "internal", f"{account.platform}: internal error: {type(exc).__name__}: {exc}"
+        status, kind, reason = (
+            "failed",
+            "internal",
+            f"{account.platform}: internal error: {type(exc).__name__}: {exc}",
+        )
         log.debug("internal error", exc_info=True)
     finally:
         client.close()
@@ -214,7 +223,15 @@ def _collect_one(
         with write_lock, wdb.writing(settings.db_path) as con:
             written = write_account_batch(con, outcome, rows, collected.skipped)
     except wdb.WarehouseError as exc:
-        return AccountResult(account, "failed", 0, redact(f"{account.platform}/{account.id}: {exc}"), start, end, client.requests_made)
+        return AccountResult(
+            account,
+            "failed",
+            0,
+            redact(f"{account.platform}/{account.id}: {exc}"),
+            start,
+            end,
+            client.requests_made,
+        )
     for metric, note in collected.skipped:
         log.warning("%s/%s: skipped %s: %s", account.platform, account.id, metric, note)
     if status == "ok":
@@ -260,7 +277,9 @@ def run_checks(
             client.classify = getattr(module, "classify", None)
             check = getattr(module, "check", None)
             if check is None:
-                results.append(CheckResult(account, True, "configured (this platform has no credential check)"))
+                results.append(
+                    CheckResult(account, True, "configured (this platform has no credential check)")
+                )
                 continue
             ctx = CollectContext(
                 account=account,
@@ -273,7 +292,9 @@ def run_checks(
         except CollectorError as exc:
             results.append(CheckResult(account, False, str(exc)))
         except Exception as exc:
-            results.append(CheckResult(account, False, redact(f"internal error: {type(exc).__name__}: {exc}")))
+            results.append(
+                CheckResult(account, False, redact(f"internal error: {type(exc).__name__}: {exc}"))
+            )
         finally:
             client.close()
     return results

@@ -140,7 +140,7 @@ def settings_from_dict(
     business = _table(data, "business")
     name = business.get("name", "")
     if not isinstance(name, str):
-        raise ConfigError("business.name", "must be text, e.g. name = \"Corner Bakery\"")
+        raise ConfigError("business.name", 'must be text, e.g. name = "Corner Bakery"')
     tz_name = business.get("timezone", "UTC")
     try:
         if not isinstance(tz_name, str):
@@ -148,12 +148,12 @@ def settings_from_dict(
         tz = ZoneInfo(tz_name)
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(
-            "business.timezone", f"{tz_name!r} is not a time zone: use an IANA name such as \"Europe/Paris\""
+            "business.timezone", f'{tz_name!r} is not a time zone: use an IANA name such as "Europe/Paris"'
         ) from None
     warehouse = _table(data, "warehouse")
     configured_db = warehouse.get("path")
     if configured_db is not None and not isinstance(configured_db, str):
-        raise ConfigError("warehouse.path", "must be a path in quotes, e.g. \"data/socialkpi.duckdb\"")
+        raise ConfigError("warehouse.path", 'must be a path in quotes, e.g. "data/socialkpi.duckdb"')
     collect = _table(data, "collect")
     history = _positive_int(collect.get("history_days", DEFAULT_HISTORY_DAYS), "collect.history_days")
     lookback = {}
@@ -206,7 +206,9 @@ def _account(entry: object, index: int, seen: set[tuple[str, str]]) -> Account:
     if isinstance(account_id, int) and not isinstance(account_id, bool):
         account_id = str(account_id)
     if not isinstance(account_id, str) or not account_id.strip():
-        raise ConfigError(f"{where}.id", f"missing: give {spec.id_hint or 'the platform account id'} in quotes")
+        raise ConfigError(
+            f"{where}.id", f"missing: give {spec.id_hint or 'the platform account id'} in quotes"
+        )
     account_id = account_id.strip()
     if not re.fullmatch(spec.id_pattern, account_id):
         raise ConfigError(f"{where}.id", f"{account_id!r} is not a {spec.label} id: give {spec.id_hint}")
@@ -217,15 +219,23 @@ def _account(entry: object, index: int, seen: set[tuple[str, str]]) -> Account:
     if not isinstance(competitor, bool):
         raise ConfigError(f"{where}.competitor", "must be true or false (no quotes)")
     if competitor and spec.competitor_support:
-        raise ConfigError(f"{where}.competitor", f"{spec.label} cannot collect competitors: {spec.competitor_support}")
+        raise ConfigError(
+            f"{where}.competitor", f"{spec.label} cannot collect competitors: {spec.competitor_support}"
+        )
     token_env = entry.get("token_env")
-    if token_env is not None and (not isinstance(token_env, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", token_env)):
-        raise ConfigError(f"{where}.token_env", "must be the name of an environment variable, e.g. \"FB_TOKEN_SHOP2\"")
+    if token_env is not None and (
+        not isinstance(token_env, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", token_env)
+    ):
+        raise ConfigError(
+            f"{where}.token_env", 'must be the name of an environment variable, e.g. "FB_TOKEN_SHOP2"'
+        )
     key = (platform, account_id)
     if key in seen:
         raise ConfigError(f"{where}.id", f"{platform} account {account_id!r} is listed twice: remove one")
     seen.add(key)
-    return Account(platform=platform, id=account_id, name=name.strip(), competitor=competitor, token_env=token_env)
+    return Account(
+        platform=platform, id=account_id, name=name.strip(), competitor=competitor, token_env=token_env
+    )
 
 
 def credentials_for(account: Account, env: Mapping[str, str]) -> Credentials:

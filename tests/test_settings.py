@@ -32,7 +32,9 @@ def test_good_config_reads(tmp_path: Path) -> None:
     assert settings.business_name == "Corner Bakery"
     assert str(settings.timezone) == "Europe/Paris"
     assert settings.db_path == tmp_path / "data/socialkpi.duckdb"
-    assert [(a.platform, a.id, a.competitor) for a in settings.accounts] == [("facebook", "104512345678901", False)]
+    assert [(a.platform, a.id, a.competitor) for a in settings.accounts] == [
+        ("facebook", "104512345678901", False)
+    ]
 
 
 def test_env_file_read_and_real_environment_wins(tmp_path: Path) -> None:
@@ -50,13 +52,24 @@ def test_env_file_read_and_real_environment_wins(tmp_path: Path) -> None:
         (GOOD.replace('"Europe/Paris"', '"Paris"'), "business.timezone", "IANA"),
         (GOOD.replace('id = "104512345678901"', 'id = "abc"'), "accounts[1].id", "Page id"),
         (GOOD.replace('id = "104512345678901"\n', ""), "accounts[1].id", "missing"),
-        (GOOD + '\n[[accounts]]\nplatform = "facebook"\nid = "104512345678901"\n', "accounts[2].id", "listed twice"),
+        (
+            GOOD + '\n[[accounts]]\nplatform = "facebook"\nid = "104512345678901"\n',
+            "accounts[2].id",
+            "listed twice",
+        ),
         (GOOD + "\n[broken\n", "socialkpi.toml", "TOML"),
-        (GOOD + "\ncompetitor = \"yes\"\n", "accounts[1].competitor", "true or false"),
+        (GOOD + '\ncompetitor = "yes"\n', "accounts[1].competitor", "true or false"),
         (GOOD + "\nsecret = 1\n", "accounts[1].secret", "unknown key"),
-        (GOOD.replace("[business]", "[collect]\nhistory_days = 0\n[business]"), "collect.history_days", "1 or more"),
-        (GOOD + '\n[[accounts]]\nplatform = "ga4"\nid = "312345678"\ncompetitor = true\n', "accounts[2].competitor",
-         "cannot collect competitors"),
+        (
+            GOOD.replace("[business]", "[collect]\nhistory_days = 0\n[business]"),
+            "collect.history_days",
+            "1 or more",
+        ),
+        (
+            GOOD + '\n[[accounts]]\nplatform = "ga4"\nid = "312345678"\ncompetitor = true\n',
+            "accounts[2].competitor",
+            "cannot collect competitors",
+        ),
     ],
 )
 def test_mistakes_name_the_key_and_the_fix(tmp_path: Path, text: str, key: str, fix: str) -> None:
@@ -83,8 +96,13 @@ def test_missing_token_names_the_variable(tmp_path: Path) -> None:
 
 
 def test_token_env_overrides_per_account(tmp_path: Path) -> None:
-    write(tmp_path, GOOD.replace('name = "Corner Bakery"\n', 'name = "Corner Bakery"\ntoken_env = "FB_SHOP2"\n', 2))
-    settings = load_settings(cwd=tmp_path, environ={"FB_SHOP2": "tok-shop-2", "SOCIALKPI_FACEBOOK_TOKEN": "other"})
+    write(
+        tmp_path,
+        GOOD.replace('name = "Corner Bakery"\n', 'name = "Corner Bakery"\ntoken_env = "FB_SHOP2"\n', 2),
+    )
+    settings = load_settings(
+        cwd=tmp_path, environ={"FB_SHOP2": "tok-shop-2", "SOCIALKPI_FACEBOOK_TOKEN": "other"}
+    )
     creds = credentials_for(settings.accounts[0], settings.env)
     assert creds.token == "tok-shop-2"
     assert creds.token_env == "FB_SHOP2"
@@ -92,8 +110,9 @@ def test_token_env_overrides_per_account(tmp_path: Path) -> None:
 
 def test_base_url_must_be_http(tmp_path: Path) -> None:
     write(tmp_path, GOOD)
-    settings = load_settings(cwd=tmp_path, environ={"SOCIALKPI_FACEBOOK_TOKEN": "t" * 10,
-                                                   "SOCIALKPI_FACEBOOK_BASE_URL": "ftp://x"})
+    settings = load_settings(
+        cwd=tmp_path, environ={"SOCIALKPI_FACEBOOK_TOKEN": "t" * 10, "SOCIALKPI_FACEBOOK_BASE_URL": "ftp://x"}
+    )
     with pytest.raises(ConfigError, match="SOCIALKPI_FACEBOOK_BASE_URL"):
         credentials_for(settings.accounts[0], settings.env)
 
