@@ -1,0 +1,571 @@
+"""KPI and dashboard queries: one function per number, each defining what it means.
+
+Every function takes ``db_path`` (a ``str`` or ``Path``, hashable for ``st.cache_data``), opens a
+short read-only connection with :func:`warehouse.db.reading`, runs bound-parameter SQL and closes
+it before returning a pandas DataFrame or a small dataclass.  Nothing here keeps a connection, so
+the collector can always take the write lock between two dashboard reruns.
+
+Conventions shared by every KPI (see docs/kpis.md):
+
+- days are the ``observed_on`` dates of docs/metrics.md (each platform's own reporting day);
+  a window ``[start, end]`` includes both ends;
+- KPIs are about the business's **own** accounts: competitor accounts (``accounts.competitor``)
+  are left out of every KPI and total, and appear only as their own rows in :func:`kpi_snapshot`;
+- *counts* (impressions, page_views, ...) are summed over days and accounts;
+- *levels* (followers) are never summed over days: the last stored value of the window per
+  account, then summed across accounts;
+- *distinct counts* (reach, visitors) are never summed over days either: a window's value is the
+  **average daily** value (per account, over the days that account has a value), summed across
+  accounts.  Summing across accounts may count a person who follows two pages twice; summing
+  across days would count a person seen on 20 days 20 times, which is why we never do that.
+
+A missing file, or a file with no socialkpi schema yet, raises :class:`WarehouseMissing` (a
+:class:`~warehouse.db.WarehouseError`) whose message says how to start.  A warehouse with the
+schema but no rows gives ``None`` / empty frames.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import duckdb
+import pandas as pd
+
+from warehouse.db import WarehouseError, reading
+from warehouse.schema import check_readable
+
+DbPath = str | os.PathLike[str]
+Period = Literal["month", "week"]
+
+HOW_TO_START = "run `make demo` for sample data, or `socialkpi collect` after filling socialkpi.toml"
+
+
+class WarehouseMissing(WarehouseError):
+    """There is no warehouse yet at the path (or the file has no socialkpi tables yet)."""
+
+
+@contextmanager
+def read_warehouse(db_path: DbPath) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A short read-only connection to a socialkpi warehouse; :class:`WarehouseMissing` if there is none."""
+    if not Path(db_path).exists():
+        raise WarehouseMissing(f"no warehouse at {os.fspath(db_path)}: {HOW_TO_START}")
+    with reading(db_path) as con:
+        if check_readable(con) == 0:
+            raise WarehouseMissing(f"the warehouse at {os.fspath(db_path)} is empty: {HOW_TO_START}")
+        yield con
+
+
+def _platform_list(platforms: Sequence[str] | None) -> list[str] | None:
+    return None if platforms is None else [str(p) for p in platforms]
+
+
+# A platform filter: NULL means every platform.  Bound twice (DuckDB `?` is positional).
+_PLATFORM_FILTER = "(?::VARCHAR[] IS NULL OR list_contains(?::VARCHAR[], o.platform))"
+
+# Own accounts: an account missing from `accounts` (rows loaded without one) counts as own.
+_OWN = "NOT coalesce(a.competitor, false)"
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    """DuckDB TIMESTAMP columns hold naive UTC; hand back aware datetimes."""
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+# ---------------------------------------------------------------------------------------------
+# Lookups for filters
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DateBounds:
+    first: date
+    last: date
+
+
+def date_bounds(db_path: DbPath) -> DateBounds | None:
+    """The oldest and newest ``observed_on`` in the warehouse (all accounts); ``None`` when no rows."""
+    with read_warehouse(db_path) as con:
+        row = con.execute("SELECT min(observed_on), max(observed_on) FROM observations").fetchone()
+    if not row or row[0] is None:
+        return None
+    return DateBounds(first=row[0], last=row[1])
+
+
+def platforms(db_path: DbPath) -> list[str]:
+    """The platform ids that have at least one stored observation, sorted."""
+    with read_warehouse(db_path) as con:
+        rows = con.execute("SELECT DISTINCT platform FROM observations ORDER BY platform").fetchall()
+    return [r[0] for r in rows]
+
+
+def accounts(db_path: DbPath) -> pd.DataFrame:
+    """Known accounts: platform, account_id, account_name, competitor, first_day, newest_day, rows.
+
+    Accounts with observations but no ``accounts`` row are listed with their id as the name.
+    """
+    sql = """
+        WITH obs AS (
+            SELECT platform, account_id, min(observed_on) AS first_day, max(observed_on) AS newest_day,
+                   count(*) AS rows
+            FROM observations GROUP BY platform, account_id
+        )
+        SELECT coalesce(a.platform, obs.platform) AS platform,
+               coalesce(a.account_id, obs.account_id) AS account_id,
+               coalesce(a.name, obs.account_id) AS account_name,
+               coalesce(a.competitor, false) AS competitor,
+               obs.first_day, obs.newest_day, coalesce(obs.rows, 0) AS rows
+        FROM accounts a FULL OUTER JOIN obs USING (platform, account_id)
+        ORDER BY platform, account_id
+    """
+    with read_warehouse(db_path) as con:
+        return con.execute(sql).df()
+
+
+# ---------------------------------------------------------------------------------------------
+# KPI cards
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class KpiDef:
+    key: str
+    metric: str
+    label: str
+    unit: str
+    how: Literal["last", "sum", "avg_daily"]
+    help: str
+
+
+KPI_DEFS: tuple[KpiDef, ...] = (
+    KpiDef(
+        "audience",
+        "followers",
+        "Audience",
+        "followers",
+        "last",
+        "Followers of your own accounts: the last value in the period per account, summed across "
+        "accounts. Competitors are excluded.",
+    ),
+    KpiDef(
+        "impressions",
+        "impressions",
+        "Impressions",
+        "impressions",
+        "sum",
+        "Times your content was shown, summed over the days and accounts of the period.",
+    ),
+    KpiDef(
+        "reach",
+        "reach",
+        "Reach",
+        "people per day (average)",
+        "avg_daily",
+        "Reach is a distinct count, so it is never summed over days: the average daily reach of "
+        "each account over the period, summed across accounts.",
+    ),
+    KpiDef(
+        "page_views",
+        "page_views",
+        "Website page views",
+        "page views",
+        "sum",
+        "Website page views summed over the days and sites of the period.",
+    ),
+    KpiDef(
+        "social_visits",
+        "social_visits",
+        "Visits from social",
+        "visits",
+        "sum",
+        "Website sessions whose source is a social network, summed over the days and sites of the period.",
+    ),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Kpi:
+    """One KPI card: the value for ``[start, end]`` and for the previous period of the same length."""
+
+    key: str
+    label: str
+    unit: str
+    help: str
+    value: float | None
+    previous: float | None
+    change_pct: float | None  # (value - previous) / previous * 100; None without a non-zero previous
+    start: date
+    end: date
+    previous_start: date
+    previous_end: date
+
+
+def previous_period(start: date, end: date) -> tuple[date, date]:
+    """The period of the same number of days that ends the day before ``start``."""
+    days = (end - start).days + 1
+    return start - timedelta(days=days), start - timedelta(days=1)
+
+
+def change_pct(value: float | None, previous: float | None) -> float | None:
+    """Percentage change from ``previous`` to ``value``; None when either is missing or previous is 0."""
+    if value is None or previous is None or previous == 0:
+        return None
+    return (value - previous) / abs(previous) * 100.0
+
+
+_KPI_SQL = f"""
+WITH o AS (
+    SELECT o.platform, o.account_id, o.metric, o.observed_on, o.value,
+           o.observed_on >= ? AS current
+    FROM observations o
+    LEFT JOIN accounts a USING (platform, account_id)
+    WHERE o.observed_on BETWEEN ? AND ?
+      AND list_contains(?::VARCHAR[], o.metric)
+      AND {_OWN}
+      AND {_PLATFORM_FILTER}
+),
+per_account AS (
+    SELECT current, metric, platform, account_id,
+           arg_max(value, observed_on) AS last_value,
+           sum(value) AS total,
+           avg(value) AS avg_daily
+    FROM o
+    GROUP BY current, metric, platform, account_id
+)
+SELECT current, metric,
+       sum(last_value) AS last_value, sum(total) AS total, sum(avg_daily) AS avg_daily
+FROM per_account
+GROUP BY current, metric
+"""
+
+
+def kpi_cards(db_path: DbPath, start: date, end: date, platforms: Sequence[str] | None = None) -> list[Kpi]:
+    """The headline KPIs for ``[start, end]`` (inclusive), own accounts only, with the change vs
+    the previous period of the same length (see :func:`previous_period`).
+
+    - ``audience`` (followers): per account the last stored ``followers`` value inside the period,
+      summed across accounts; competitors excluded.
+    - ``impressions`` (impressions): sum over days and accounts.
+    - ``reach`` (people per day): a distinct count, never summed over days; per account the average
+      of its daily reach over the days it has a value in the period, summed across accounts.
+    - ``page_views`` (page views): sum of ``page_views`` over days and sites.
+    - ``social_visits`` (visits): sum of ``social_visits`` over days and sites.
+
+    ``value``/``previous`` are ``None`` when no own account has that metric in the period.
+    ``platforms``: restrict to these platform ids (``None``: all).
+    """
+    if end < start:
+        raise ValueError(f"end {end} is before start {start}")
+    prev_start, prev_end = previous_period(start, end)
+    plats = _platform_list(platforms)
+    metrics = [d.metric for d in KPI_DEFS]
+    with read_warehouse(db_path) as con:
+        rows = con.execute(_KPI_SQL, [start, prev_start, end, metrics, plats, plats]).fetchall()
+    found: dict[tuple[bool, str], dict[str, float | None]] = {
+        (bool(cur), metric): {"last": last, "sum": total, "avg_daily": avg}
+        for cur, metric, last, total, avg in rows
+    }
+    cards = []
+    for d in KPI_DEFS:
+        value = found.get((True, d.metric), {}).get(d.how)
+        previous = found.get((False, d.metric), {}).get(d.how)
+        cards.append(
+            Kpi(
+                key=d.key,
+                label=d.label,
+                unit=d.unit,
+                help=d.help,
+                value=value,
+                previous=previous,
+                change_pct=change_pct(value, previous),
+                start=start,
+                end=end,
+                previous_start=prev_start,
+                previous_end=prev_end,
+            )
+        )
+    return cards
+
+
+# ---------------------------------------------------------------------------------------------
+# Trend chart
+# ---------------------------------------------------------------------------------------------
+
+
+def daily_series(
+    db_path: DbPath,
+    start: date,
+    end: date,
+    metrics: Sequence[str],
+    platforms: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """One row per (day, metric) for own accounts in ``[start, end]``: columns ``date``, ``metric``,
+    ``value``, sorted by date then metric.
+
+    ``value`` is the sum across own accounts of that day's value (a day is one day, so counts,
+    levels and daily distinct counts can all be added across accounts; a level drops on a day an
+    account has no value).  Days without any value are absent, not 0.
+    """
+    sql = f"""
+        SELECT o.observed_on AS date, o.metric, sum(o.value) AS value
+        FROM observations o
+        LEFT JOIN accounts a USING (platform, account_id)
+        WHERE o.observed_on BETWEEN ? AND ?
+          AND list_contains(?::VARCHAR[], o.metric)
+          AND {_OWN}
+          AND {_PLATFORM_FILTER}
+        GROUP BY o.observed_on, o.metric
+        ORDER BY date, metric
+    """
+    plats = _platform_list(platforms)
+    with read_warehouse(db_path) as con:
+        return con.execute(sql, [start, end, list(metrics), plats, plats]).df()
+
+
+# ---------------------------------------------------------------------------------------------
+# Freshness
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Freshness:
+    """How current the warehouse is.
+
+    ``accounts`` columns: platform, account_id, account_name, competitor, newest_day (newest
+    ``observed_on``), last_ok_at (UTC, end of the account's newest successful collection),
+    last_status / error_kind / reason (from ``run_accounts`` of the account's latest run),
+    failing (last_status is not ``ok``).
+    """
+
+    last_success_at: datetime | None  # UTC: end of the newest run whose status is "ok"
+    last_run_at: datetime | None  # UTC: start of the newest run, whatever its status
+    last_run_status: str | None
+    accounts: pd.DataFrame
+
+    @property
+    def failing(self) -> pd.DataFrame:
+        return self.accounts[self.accounts["failing"]].reset_index(drop=True)
+
+    @property
+    def n_failing(self) -> int:
+        return int(self.accounts["failing"].sum())
+
+
+def freshness(db_path: DbPath) -> Freshness:
+    """Last successful run, and per account: newest day, last ok collection, failing with reason."""
+    accounts_sql = """
+        WITH latest AS (
+            SELECT platform, account_id,
+                   arg_max(status, started_at) AS last_status,
+                   arg_max(error_kind, started_at) AS error_kind,
+                   arg_max(reason, started_at) AS reason,
+                   max(finished_at) FILTER (WHERE status = 'ok') AS last_ok_at
+            FROM run_accounts GROUP BY platform, account_id
+        ),
+        newest AS (
+            SELECT platform, account_id, max(observed_on) AS newest_day
+            FROM observations GROUP BY platform, account_id
+        ),
+        keys AS (
+            SELECT platform, account_id FROM accounts
+            UNION SELECT platform, account_id FROM latest
+            UNION SELECT platform, account_id FROM newest
+        )
+        SELECT k.platform, k.account_id,
+               coalesce(a.name, k.account_id) AS account_name,
+               coalesce(a.competitor, false) AS competitor,
+               n.newest_day, l.last_ok_at, l.last_status, l.error_kind, l.reason,
+               coalesce(l.last_status <> 'ok', false) AS failing
+        FROM keys k
+        LEFT JOIN accounts a USING (platform, account_id)
+        LEFT JOIN latest l USING (platform, account_id)
+        LEFT JOIN newest n USING (platform, account_id)
+        ORDER BY k.platform, k.account_id
+    """
+    with read_warehouse(db_path) as con:
+        ok = con.execute("SELECT max(finished_at) FROM runs WHERE status = 'ok'").fetchone()
+        last = con.execute("SELECT started_at, status FROM runs ORDER BY started_at DESC LIMIT 1").fetchone()
+        frame = con.execute(accounts_sql).df()
+    frame["last_ok_at"] = pd.to_datetime(frame["last_ok_at"]).dt.tz_localize("UTC")
+    frame["failing"] = frame["failing"].astype(bool)
+    return Freshness(
+        last_success_at=_utc(ok[0]) if ok else None,
+        last_run_at=_utc(last[0]) if last else None,
+        last_run_status=last[1] if last else None,
+        accounts=frame,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# KPI snapshot (the kpis CSV)
+# ---------------------------------------------------------------------------------------------
+
+SNAPSHOT_COLUMNS: tuple[str, ...] = (
+    "period", "period_start", "period_end", "platform", "account_id", "account_name", "competitor",
+    "followers", "followers_change", "impressions", "reach_avg_daily", "engagements", "engagement_rate",
+    "profile_views", "link_clicks", "page_views", "visits", "visitors_avg_daily", "social_visits",
+    "social_page_views", "social_share_of_visits",
+)  # fmt: skip
+
+TOTAL_NAME = "All own accounts"
+
+_SUMMED = ("impressions", "engagements", "profile_views", "link_clicks", "page_views", "visits",
+           "social_visits", "social_page_views")  # fmt: skip
+_AVERAGED = {"reach": "reach_avg_daily", "visitors": "visitors_avg_daily"}
+_PERIOD_LABEL = {"month": "strftime(p, '%Y-%m')", "week": "strftime(p, '%G-W%V')"}
+
+
+def _snapshot_sql(period: Period) -> str:
+    unit = {"month": "MONTH", "week": "WEEK"}[period]  # whitelisted identifiers only
+    label = _PERIOD_LABEL[period]
+    metrics = ("followers", *_SUMMED, *_AVERAGED)
+    metric_list = ", ".join(f"'{m}'" for m in metrics)
+    summed = ",\n".join(f"sum(value) FILTER (WHERE metric = '{m}') AS {m}" for m in _SUMMED)
+    averaged = ",\n".join(
+        f"avg(value) FILTER (WHERE metric = '{m}') AS {col}" for m, col in _AVERAGED.items()
+    )
+    return f"""
+WITH params AS (
+    SELECT ?::DATE AS since, ?::DATE AS until,
+           date_trunc('{unit.lower()}', ?::DATE)::DATE AS first_p
+),
+base AS (
+    SELECT o.platform, o.account_id, o.metric, o.observed_on, o.value,
+           date_trunc('{unit.lower()}', o.observed_on)::DATE AS p
+    FROM observations o, params
+    WHERE o.metric IN ({metric_list})
+      AND o.observed_on <= params.until
+      AND (o.observed_on >= params.since
+           OR (o.metric = 'followers' AND o.observed_on >= params.first_p - INTERVAL 1 {unit}
+               AND o.observed_on < params.first_p))
+),
+per_account AS (
+    SELECT p, platform, account_id,
+           arg_max(value, observed_on) FILTER (WHERE metric = 'followers') AS followers,
+           {summed},
+           {averaged}
+    FROM base
+    GROUP BY p, platform, account_id
+),
+changed AS (
+    SELECT *,
+           CASE WHEN lag(p) OVER w = p - INTERVAL 1 {unit}
+                THEN followers - lag(followers) OVER w END AS followers_change
+    FROM per_account
+    WINDOW w AS (PARTITION BY platform, account_id ORDER BY p)
+),
+accounts_rows AS (
+    SELECT c.*, coalesce(a.name, c.account_id) AS account_name,
+           coalesce(a.competitor, false) AS competitor
+    FROM changed c
+    LEFT JOIN accounts a USING (platform, account_id)
+    CROSS JOIN params
+    WHERE c.p >= params.first_p
+),
+totals AS (
+    SELECT p, 'all' AS platform, 'all' AS account_id, '{TOTAL_NAME}' AS account_name, false AS competitor,
+           sum(followers) AS followers,
+           sum(followers_change) AS followers_change,
+           sum(impressions) AS impressions,
+           sum(reach_avg_daily) AS reach_avg_daily,
+           sum(engagements) AS engagements,
+           sum(engagements) FILTER (WHERE impressions > 0)
+               / nullif(sum(impressions) FILTER (WHERE engagements IS NOT NULL), 0) AS engagement_rate,
+           sum(profile_views) AS profile_views,
+           sum(link_clicks) AS link_clicks,
+           sum(page_views) AS page_views,
+           sum(visits) AS visits,
+           sum(visitors_avg_daily) AS visitors_avg_daily,
+           sum(social_visits) AS social_visits,
+           sum(social_page_views) AS social_page_views,
+           sum(social_visits) FILTER (WHERE visits > 0)
+               / nullif(sum(visits) FILTER (WHERE social_visits IS NOT NULL), 0) AS social_share_of_visits
+    FROM accounts_rows
+    WHERE NOT competitor
+    GROUP BY p
+),
+unioned AS (
+    SELECT p, platform, account_id, account_name, competitor, followers, followers_change, impressions,
+           reach_avg_daily, engagements,
+           engagements / nullif(impressions, 0) AS engagement_rate,
+           profile_views, link_clicks, page_views, visits, visitors_avg_daily, social_visits,
+           social_page_views,
+           social_visits / nullif(visits, 0) AS social_share_of_visits,
+           0 AS is_total
+    FROM accounts_rows
+    UNION ALL
+    SELECT *, 1 AS is_total FROM totals
+)
+SELECT {label} AS period,
+       greatest(p, params.since) AS period_start,
+       least((p + INTERVAL 1 {unit} - INTERVAL 1 DAY)::DATE, params.until) AS period_end,
+       platform, account_id, account_name, competitor,
+       followers, followers_change, impressions,
+       round(reach_avg_daily, 1) AS reach_avg_daily,
+       engagements, round(engagement_rate, 4) AS engagement_rate,
+       profile_views, link_clicks, page_views, visits,
+       round(visitors_avg_daily, 1) AS visitors_avg_daily,
+       social_visits, social_page_views,
+       round(social_share_of_visits, 4) AS social_share_of_visits
+FROM unioned, params
+ORDER BY p, is_total, platform, account_id
+"""
+
+
+def snapshot_query(period: Period) -> str:
+    """The SQL of :func:`kpi_snapshot` (parameters: since, until, since); used by the CSV export."""
+    if period not in _PERIOD_LABEL:
+        raise ValueError(f"period must be 'month' or 'week', not {period!r}")
+    return _snapshot_sql(period)
+
+
+def kpi_snapshot(
+    db_path: DbPath, since: date | None = None, until: date | None = None, period: Period = "month"
+) -> pd.DataFrame:
+    """KPIs per calendar period x platform x account, plus one total row per period.
+
+    Columns are :data:`SNAPSHOT_COLUMNS`, in that order; rows sorted by period, then accounts by
+    platform and account_id, the total row (platform ``all``, account_id ``all``) last.
+
+    - ``period``: ``YYYY-MM`` (month) or ISO week ``YYYY-Www`` (weeks start on Monday);
+      ``period_start``/``period_end``: the calendar period clipped to ``[since, until]``.
+    - ``followers``: last stored value in the period; ``followers_change``: that minus the last
+      value of the previous calendar period (looked up even before ``since``), else empty.
+    - counts (impressions, engagements, profile_views, link_clicks, page_views, visits,
+      social_visits, social_page_views): sums over the period's days.
+    - ``reach_avg_daily``, ``visitors_avg_daily``: distinct counts, averaged over the days with a
+      value (rounded to 0.1), never summed over days.
+    - ``engagement_rate`` = engagements / impressions; ``social_share_of_visits`` = social_visits /
+      visits: fractions (0.0123 = 1.23 %), rounded to 4 decimals; empty when the denominator is 0.
+    - total rows: own accounts only (competitors excluded); followers, counts, averages and
+      followers_change are summed across accounts; the ratios are recomputed from the sums of
+      the accounts that report both numerator and denominator.
+
+    ``since``/``until`` default to the oldest/newest stored day.  Empty frame when no data.
+    """
+    sql = snapshot_query(period)
+    with read_warehouse(db_path) as con:
+        bounds = bounds_on(con, since, until)
+        if bounds is None:
+            return pd.DataFrame({c: pd.Series(dtype="object") for c in SNAPSHOT_COLUMNS})
+        lo, hi = bounds
+        return con.execute(sql, [lo, hi, lo]).df()
+
+
+def bounds_on(
+    con: duckdb.DuckDBPyConnection, since: date | None, until: date | None
+) -> tuple[date, date] | None:
+    """``since``/``until`` with a missing end filled from the stored days; None when nothing is stored."""
+    if since is not None and until is not None:
+        return since, until
+    row: Any = con.execute("SELECT min(observed_on), max(observed_on) FROM observations").fetchone()
+    if not row or row[0] is None:
+        return None
+    return (since if since is not None else row[0]), (until if until is not None else row[1])
