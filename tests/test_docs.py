@@ -1,0 +1,67 @@
+"""Docs stay honest (sqlite-utils' test_docs idea): every platform is documented and configurable."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from collectors import PLATFORMS
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+ENV_EXAMPLE = (ROOT / ".env.example").read_text(encoding="utf-8")
+METRICS = (ROOT / "docs" / "metrics.md").read_text(encoding="utf-8")
+
+
+def table_rows() -> dict[str, str]:
+    block = README.split("<!-- platforms-table -->")[1].split("<!-- /platforms-table -->")[0]
+    rows = {}
+    for line in block.splitlines():
+        match = re.match(r"\| `([a-z_0-9]+)` \|", line)
+        if match:
+            rows[match.group(1)] = line
+    return rows
+
+
+@pytest.mark.parametrize("platform", sorted(PLATFORMS))
+def test_every_platform_has_a_readme_row(platform: str) -> None:
+    assert platform in table_rows(), f"README platforms table lacks {platform}"
+
+
+@pytest.mark.parametrize("platform", sorted(PLATFORMS))
+def test_every_platform_variable_is_in_env_example(platform: str) -> None:
+    for suffix in ("TOKEN", "BASE_URL"):
+        assert f"SOCIALKPI_{platform.upper()}_{suffix}=" in ENV_EXAMPLE
+
+
+def test_every_variable_the_code_reads_is_in_env_example() -> None:
+    names: set[str] = set()
+    for folder in ("collectors", "socialkpi", "warehouse"):
+        for path in (ROOT / folder).rglob("*.py"):
+            names |= set(re.findall(r"SOCIALKPI_[A-Z_]*[A-Z]", path.read_text(encoding="utf-8")))
+    generic = {n for n in names if n.endswith("_") or n in {"SOCIALKPI_PLATFORM_TOKEN"}}
+    for name in sorted(names - generic):
+        if name.startswith(tuple(f"SOCIALKPI_{p.upper()}_" for p in PLATFORMS)) or name in {
+            "SOCIALKPI_CONFIG",
+            "SOCIALKPI_DB",
+            "SOCIALKPI_GOOGLE_CREDENTIALS",
+        }:
+            assert f"{name}=" in ENV_EXAMPLE, f"{name} is read by the code but missing from .env.example"
+
+
+def test_readme_opens_with_the_two_commands() -> None:
+    first_block = README.split("```sh", 1)[1].split("```", 1)[0]
+    assert "make demo" in first_block and "make test" in first_block
+
+
+def test_readme_metric_names_are_canonical() -> None:
+    vocabulary = set(re.findall(r"^\| ([a-z_]+) \|", METRICS, flags=re.M))
+    assert {"followers", "impressions", "reach", "page_views", "social_visits"} <= vocabulary
+    for platform, row in table_rows().items():
+        cell = re.sub(r"\([^)]*\)", "", row.split("|")[3])  # drop the platform's own names in brackets
+        cell = re.sub(r"competitors?:", ",", cell)
+        named = {item.strip() for item in re.split(r"[,;]", cell) if item.strip()}
+        assert named, platform
+        assert named <= vocabulary, f"{platform}: not in docs/metrics.md: {sorted(named - vocabulary)}"
