@@ -32,7 +32,10 @@ PLATFORM = "ga4"
 TIME_ZONE = "Europe/Paris"
 PROPERTY_START = date(2024, 1, 1)  # the property collects nothing before this day
 OUTAGE_DAYS = frozenset({date(2026, 2, 17)})  # the tag was broken: GA4 has no row at all that day
-SCOPES_OK = ("https://www.googleapis.com/auth/analytics.readonly", "https://www.googleapis.com/auth/analytics")
+SCOPES_OK = (
+    "https://www.googleapis.com/auth/analytics.readonly",
+    "https://www.googleapis.com/auth/analytics",
+)
 
 # Channel groups and their typical share of a bakery's sessions (shares wobble per day).
 CHANNELS: dict[str, float] = {
@@ -95,7 +98,9 @@ def _weights(property_id: str, day: date) -> dict[str, float]:
 def channels_for(property_id: str, day: date) -> dict[str, dict[str, int]]:
     """Per channel group: sessions, screenPageViews and activeUsers on ``day`` (zeros included)."""
     sessions = _split(sessions_for(property_id, day), _weights(property_id, day))
-    extra = _split(page_views_for(property_id, day) - sessions_for(property_id, day), _weights(property_id, day))
+    extra = _split(
+        page_views_for(property_id, day) - sessions_for(property_id, day), _weights(property_id, day)
+    )
     total_s = sessions_for(property_id, day) or 1
     users = active_users_for(property_id, day)
     return {
@@ -152,7 +157,12 @@ def _check_bearer(request: Request) -> Reply | None:
             403,
             "PERMISSION_DENIED",
             "Request had insufficient authentication scopes.",
-            details=[{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "ACCESS_TOKEN_SCOPE_INSUFFICIENT"}],
+            details=[
+                {
+                    "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                    "reason": "ACCESS_TOKEN_SCOPE_INSUFFICIENT",
+                }
+            ],
         )
     return None
 
@@ -181,7 +191,9 @@ def run_report(request: Request) -> Reply:
         if name not in METRIC_TYPES:
             return _google_error(400, "INVALID_ARGUMENT", f"Field {name} is not a valid metric.")
     if not metrics or (dims and dims[0] != "date"):
-        return _google_error(400, "INVALID_ARGUMENT", "The sandbox answers metrics by [date] or [date, channel].")
+        return _google_error(
+            400, "INVALID_ARGUMENT", "The sandbox answers metrics by [date] or [date, channel]."
+        )
     if end < start:
         return _google_error(400, "INVALID_ARGUMENT", "endDate must not be before startDate.")
     if limit <= 0 or offset < 0:
