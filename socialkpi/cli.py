@@ -97,6 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("status", help="last runs, freshness per account, what failed and why")
     p.add_argument("--config", metavar="PATH")
 
+    p = sub.add_parser("import-csv", help="load manual metrics (newsletter, Yelp, ...) from a CSV as platform manual")
+    p.add_argument("file", metavar="FILE", help="CSV with the columns of the observations export")
+    p.add_argument("--config", metavar="PATH")
+
     p = sub.add_parser("doctor", help="check the configuration and every credential with one cheap call each")
     p.add_argument(
         "--platform", action="append", default=[], metavar="ID", help="only this platform (repeatable)"
@@ -119,6 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "demo": cmd_demo,
         "status": cmd_status,
         "doctor": cmd_doctor,
+        "import-csv": cmd_import_csv,
     }[args.command]
     from socialkpi.settings import ConfigError
     from warehouse.db import WarehouseError
@@ -346,6 +351,21 @@ def cmd_status(args: argparse.Namespace) -> int:
         _out("Metrics skipped (the platform refused or retired them):")
         for n in report.notes:
             _out(f"  {n['platform']}/{n['account_id']} {n['source_metric']}: {n['note']}")
+    return EXIT_OK
+
+
+def cmd_import_csv(args: argparse.Namespace) -> int:
+    settings = _settings(args, require_config=False)
+    from warehouse.imports import ImportRejected, import_csv
+
+    try:
+        result = import_csv(settings.db_path, args.file)
+    except ImportRejected as exc:
+        _err(str(exc))
+        for line, reason in exc.errors:
+            sys.stderr.write(f"  line {line}: {reason}\n")
+        return EXIT_USAGE
+    _out(f"imported {result.rows} row(s) from {args.file}: {result.written} new or changed")
     return EXIT_OK
 
 
