@@ -146,7 +146,8 @@ def refresh_access_token(
         raise AuthError(
             f"{client.platform}: the token endpoint answered without a token", platform=client.platform
         )
-    data = body.get("data") if isinstance(body.get("data"), dict) else body  # TikTok wraps it in "data"
+    inner = body.get("data")
+    data: dict[str, Any] = inner if isinstance(inner, dict) else body  # TikTok wraps it in "data"
     access = data.get("access_token")
     if not isinstance(access, str) or not access:
         raise AuthError(
