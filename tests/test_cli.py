@@ -197,7 +197,7 @@ def test_lock_held_by_another_process(project: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "config", "expected"),
     [
-        (["collect"], CONFIG.format(extra="").replace('"ga4"', '"myspace"'), "accounts[5].platform"),
+        (["collect"], CONFIG.format(extra="").replace('"ga4"', '"myspace"'), "accounts[4].platform"),
         (["collect", "--since", "2026-13-01"], None, "YYYY-MM-DD"),
         (["collect", "--since", "2026-03-10", "--until", "2026-03-01"], None, "after --until"),
         (["collect", "--platform", "friendster"], None, "unknown platform"),
