@@ -46,7 +46,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit, urlunsplit
 
 import requests
 
@@ -87,10 +87,14 @@ _BEARER_RE = re.compile(r"(?i)\b(bearer|token)\s+[A-Za-z0-9._~+/=-]{8,}")
 
 
 def register_secret(value: str | None) -> None:
-    """Remember a secret so that :func:`redact` removes it from any text (min. 6 characters)."""
+    """Remember a secret so that :func:`redact` removes it from any text (min. 6 characters).
+
+    Its URL-encoded forms are remembered too: a secret sent as a query value reaches logs (urllib3
+    logs every request line at DEBUG) as ``a%2Fb`` or ``a+b``, not as itself.
+    """
     if value and len(value) >= 6:
         with _SECRETS_LOCK:
-            _SECRETS.add(value)
+            _SECRETS.update({value, quote(value, safe=""), quote(value, safe="/"), quote_plus(value)})
 
 
 def redact(text: str) -> str:
@@ -111,7 +115,12 @@ def sanitize_url(url: str) -> str:
     except ValueError:
         return redact(url)
     query = [(k, "***" if k.lower() in SECRET_PARAMS else v) for k, v in parse_qsl(parts.query, True)]
-    clean = urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query, safe="*,()"), ""))
+    netloc = parts.netloc
+    if "@" in netloc:  # user:password@host
+        userinfo, _, host = netloc.rpartition("@")
+        user = userinfo.split(":", 1)[0]
+        netloc = f"{user}:***@{host}" if ":" in userinfo else f"{user}@{host}"
+    clean = urlunsplit((parts.scheme, netloc, parts.path, urlencode(query, safe="*,()"), ""))
     return redact(clean)
 
 
@@ -262,7 +271,10 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
 
 
 def seconds_until_epoch(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds until a reset given as a Unix epoch (X's ``x-rate-limit-reset``, Bluesky's ``RateLimit-Reset``)."""
+    """Seconds until a reset given as a Unix epoch.
+
+    X's ``x-rate-limit-reset``, Bluesky's ``RateLimit-Reset``.
+    """
     if not value:
         return None
     try:
@@ -364,7 +376,11 @@ class Client:
             attempt += 1
             try:
                 status, resp_headers, body = self._send(method, url, params, json_body, data, headers)
-            except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
+            except (
+                requests.ConnectionError,
+                requests.Timeout,
+                requests.exceptions.ChunkedEncodingError,
+            ) as exc:
                 reason = _network_reason(exc)
                 if attempt < attempts:
                     self._wait(attempt, None, f"{reason}; retrying")
@@ -374,9 +390,9 @@ class Client:
                     platform=self.platform,
                     url=url,
                 ) from None
-            verdict = (self.classify(status, resp_headers, body) if self.classify else None) or default_classify(
-                status, resp_headers, body
-            )
+            verdict = (
+                self.classify(status, resp_headers, body) if self.classify else None
+            ) or default_classify(status, resp_headers, body)
             if verdict.kind == "ok":
                 if isinstance(body, _Undecodable):
                     raise PayloadError(
@@ -434,7 +450,9 @@ class Client:
             cap = min(self.policy.max_backoff, self.policy.backoff * (2 ** (attempt - 1)))
             delay = random.uniform(cap / 2, cap)  # jitter, never zero so a burst spreads out
         self.waits.append(delay)
-        log.info("%s: %s in %.2fs (try %d of %d)", self.platform, why, delay, attempt + 1, self.policy.attempts)
+        log.info(
+            "%s: %s in %.2fs (try %d of %d)", self.platform, why, delay, attempt + 1, self.policy.attempts
+        )
         self.sleep(delay)
 
     def _error(self, verdict: Verdict, status: int, url: str, *, reset_in: float | None) -> CollectorError:
@@ -496,18 +514,25 @@ def paginate_next_url(
     """Follow a "next" link (Meta's ``paging.next``, Mastodon's ``Link``): yield each page's JSON.
 
     The first request carries ``params``; later ones use the server's full URL as given, which
-    may embed a token (Meta) and so is never logged unredacted.
+    may embed a token (Meta) and so is never logged unredacted.  A link already followed (the
+    first request's URL with its ``params`` included, query order ignored) ends the walk: a stuck
+    API that keeps answering the same "next" would otherwise be fetched ``max_pages`` times.
     """
     page = client.get_json(url, params=params)
-    seen = {url}
+    seen = {_page_key(url), _page_key(requests.Request("GET", url, params=params).prepare().url or url)}
     for _ in range(max_pages):
         yield page
         nxt = next_url(page)
-        if not nxt or nxt in seen:
+        if not nxt or _page_key(nxt) in seen:
             return
-        seen.add(nxt)
+        seen.add(_page_key(nxt))
         page = client.get_json(nxt)
     raise PayloadError(f"{client.platform}: more than {max_pages} pages; stopping", platform=client.platform)
+
+
+def _page_key(url: str) -> tuple[str, str, str, tuple[tuple[str, str], ...]]:
+    parts = urlsplit(url)
+    return (parts.scheme, parts.netloc, parts.path, tuple(sorted(parse_qsl(parts.query, True))))
 
 
 def paginate_offset(
@@ -534,12 +559,18 @@ def paginate_cursor(
     cursor: Callable[[Any], str | None],
     max_pages: int = MAX_PAGES,
 ) -> Iterator[Any]:
-    """Cursor paging (``pagination_token``, ``bookmark``, ``cursor``): ``fetch(None)`` first."""
+    """Cursor paging (``pagination_token``, ``bookmark``, ``cursor``): ``fetch(None)`` first.
+
+    Stops when there is no cursor or when a cursor comes back a second time (it would fetch a
+    page already yielded).
+    """
     token: str | None = None
+    seen: set[str] = set()
     for _ in range(max_pages):
         page = fetch(token)
         yield page
         token = cursor(page)
-        if not token:
+        if not token or token in seen:
             return
+        seen.add(token)
     raise PayloadError(f"more than {max_pages} pages; stopping")
