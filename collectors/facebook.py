@@ -1,0 +1,313 @@
+"""Facebook Pages: follower counts and Page Insights through Meta's Graph API.
+
+Docs: https://developers.facebook.com/docs/graph-api/reference/page/insights/ and
+docs/platform-apis-social.md §1 (shapes, limits, error codes, the 2025-11-15 and 2026-06-15 removals).
+
+Environment (read by the command line, passed in as ``ctx.credentials``):
+    SOCIALKPI_FACEBOOK_TOKEN      required: a Page access token (from a long-lived user token via
+                                  ``/me/accounts``: it does not expire); an account's ``token_env``
+                                  names another variable for that account
+    SOCIALKPI_FACEBOOK_BASE_URL   optional: replaces https://graph.facebook.com (the sandbox)
+
+Metrics (docs/metrics.md): followers (Page field ``followers_count``, dated today in the business's
+time zone; insights ``page_follows`` for past days), impressions, reach, engagements, profile_views,
+followers_gained, followers_lost.  A competitor Page gives followers only (Page Public Metadata Access).
+Daily values are dated by Meta's Pacific reporting day.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from collectors.http import (
+    AuthError,
+    BadRequest,
+    Client,
+    PayloadError,
+    Verdict,
+    parse_retry_after,
+    register_secret,
+)
+from collectors.observation import CollectContext, Collected, Observation
+
+PLATFORM = "facebook"
+API_ROOT = "https://graph.facebook.com"
+VERSION = "v26.0"
+PAGE_ENDPOINT = "/{version}/{page_id}"
+INSIGHTS_ENDPOINT = "/{version}/{page_id}/insights"
+PAGE_FIELDS = "id,name,followers_count,fan_count"
+CHUNK_DAYS = 90  # "only 90 days of insights can be viewed at one time" (93 enforced)
+PACIFIC = ZoneInfo("America/Los_Angeles")
+
+# Meta's metric -> canonical metric.  Only metrics still served after the 2026-06-15 wave.
+METRICS: dict[str, str] = {
+    "page_media_view": "impressions",
+    "page_total_media_view_unique": "reach",
+    "page_post_engagements": "engagements",
+    "page_views_total": "profile_views",
+    "page_daily_follows_unique": "followers_gained",
+    "page_daily_unfollows_unique": "followers_lost",
+    "page_follows": "followers",
+}
+# Small groups, so that one refused metric cannot sink the others (§1.9).
+GROUPS: tuple[tuple[str, ...], ...] = (
+    ("page_media_view", "page_total_media_view_unique", "page_post_engagements"),
+    ("page_views_total", "page_daily_follows_unique", "page_daily_unfollows_unique"),
+    ("page_follows",),
+)
+# Counts: a day missing inside the asked range is a 0 (metrics.md).  Reach (distinct) and
+# followers (level) are never invented.
+COUNTS = frozenset({"impressions", "engagements", "profile_views", "followers_gained", "followers_lost"})
+# Removed for every API version (2023-11-01, 2024-03-14, 2025-11-15, 2026-06-15): never request.
+REMOVED = frozenset(
+    """
+    page_impressions page_impressions_unique page_impressions_paid page_impressions_paid_unique
+    page_impressions_organic page_impressions_organic_unique page_impressions_viral
+    page_impressions_viral_unique page_impressions_nonviral page_impressions_nonviral_unique page_fans
+    page_fans_locale page_fans_city page_fans_country page_fans_gender_age page_fan_adds
+    page_fan_adds_unique page_fan_removes page_fan_removes_unique page_engaged_users page_consumptions
+    page_consumptions_unique page_content_activity page_content_activity_unique page_posts_impressions
+    page_posts_impressions_unique page_posts_impressions_paid page_posts_impressions_paid_unique
+    page_posts_impressions_organic page_posts_impressions_organic_unique page_posts_impressions_viral
+    page_posts_impressions_viral_unique page_posts_impressions_nonviral
+    page_posts_impressions_nonviral_unique page_posts_served_impressions_organic_unique
+    page_video_views_unique
+    """.split()  # noqa: SIM905 (a word list reads better than 36 quoted lines)
+)
+AUTH_CODES = frozenset({102, 190, 2500})  # 2500: no token sent ("An active access token must be used")
+THROTTLE_CODES = frozenset({4, 17, 32, 341, 613, 80001})
+
+
+# -- classification ----------------------------------------------------------------------------
+
+
+def classify(status: int, headers: Mapping[str, str], body: Any) -> Verdict | None:
+    """Read Meta's error envelope; the HTTP status is not reliable (§1.6, §1.7)."""
+    err = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(err, dict):
+        return None  # no envelope: judge by the HTTP status
+    code, sub = _int(err.get("code")), _int(err.get("error_subcode"))
+    message = str(err.get("message") or f"HTTP {status}")
+    detail = f"{message} (code {code}{f', subcode {sub}' if sub else ''})"
+    if code in AUTH_CODES:
+        return Verdict("auth", f"{detail}; create a new Page access token", code="token_invalid")
+    if code == 10 or (code is not None and 200 <= code <= 299):
+        return Verdict("permission", f"{detail}; the token needs pages_read_engagement and read_insights")
+    if code in THROTTLE_CODES:
+        return Verdict("throttled", detail, retry_after=_throttle_wait(headers))
+    if code == 368:  # blocked for policy: waiting minutes is no use, fail now with a reset time
+        return Verdict("throttled", detail, retry_after=3600.0, code="blocked")
+    if code == 100:
+        if "valid insights metric" in message:
+            return Verdict("bad_request", detail, code="invalid_metric")
+        return Verdict("bad_request", detail, code="unknown_object" if sub == 33 else "invalid_parameter")
+    if code == 1 and "days" in message and "between since and until" in message:
+        return Verdict("bad_request", detail, code="range_too_long")  # code 1, but not transient
+    if code in (1, 2) or err.get("is_transient") is True:
+        return Verdict("server", detail)
+    return None
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    for key, value in headers.items():
+        if key.lower() == name.lower():
+            return value
+    return None
+
+
+def _throttle_wait(headers: Mapping[str, str]) -> float | None:
+    """Seconds to wait, from BUC ``estimated_time_to_regain_access`` (minutes), then Retry-After.
+
+    X-App-Usage normally carries only percentages; an ``estimated_time_to_regain_access`` in it
+    is honoured too.  0 minutes means no hint: the client backs off on its own schedule.
+    """
+    minutes: list[float] = []
+    for name in ("X-Business-Use-Case-Usage", "X-App-Usage"):
+        try:
+            usage = json.loads(_header(headers, name) or "null")
+        except ValueError:
+            continue
+        if not isinstance(usage, dict):
+            continue
+        entries = [e for v in usage.values() if isinstance(v, list) for e in v]
+        for entry in [usage, *entries]:
+            wait = entry.get("estimated_time_to_regain_access") if isinstance(entry, dict) else None
+            if isinstance(wait, int | float) and not isinstance(wait, bool):
+                minutes.append(float(wait))
+        if minutes:
+            return max(minutes) * 60.0 or None
+    return parse_retry_after(_header(headers, "Retry-After"))
+
+
+# -- parsers -----------------------------------------------------------------------------------
+
+
+def parse_page(payload: Any, *, account_id: str, day: date, collected_at: datetime) -> list[Observation]:
+    """``GET /{page-id}?fields=...`` -> today's followers (a level only given as "now")."""
+    if not isinstance(payload, dict):
+        raise PayloadError("facebook: the Page answer is not an object", platform=PLATFORM)
+    count = payload.get("followers_count")
+    if count is None:
+        return []  # the field is left out when the token may not read it
+    if not _is_number(count):
+        raise PayloadError(f"facebook: followers_count is {type(count).__name__}", platform=PLATFORM)
+    return [Observation(PLATFORM, account_id, "followers", day, count, "followers_count", collected_at)]
+
+
+def parse_insights(
+    payload: Any, *, account_id: str, since: date, until: date, collected_at: datetime
+) -> list[Observation]:
+    """``GET /{page-id}/insights?period=day`` -> one row per metric per Pacific day in since..until."""
+    data = payload.get("data") if isinstance(payload, dict) else None
+    if not isinstance(data, list):
+        raise PayloadError("facebook: the insights answer has no data list", platform=PLATFORM)
+    rows: list[Observation] = []
+    for entry in data:
+        if not isinstance(entry, dict) or not isinstance(entry.get("values"), list):
+            raise PayloadError("facebook: an insights entry has no values list", platform=PLATFORM)
+        source = entry.get("name")
+        if source not in METRICS or entry.get("period", "day") != "day":
+            continue
+        metric = METRICS[source]
+        seen: set[date] = set()
+        for item in entry["values"]:
+            if not isinstance(item, dict) or not isinstance(item.get("end_time"), str):
+                raise PayloadError(f"facebook: a {source} value has no end_time", platform=PLATFORM)
+            day = pacific_day(item["end_time"])
+            value = item.get("value")
+            if not since <= day <= until or day in seen:
+                continue
+            if value is None:  # an omitted value: a 0 for a count, below
+                continue
+            seen.add(day)
+            if isinstance(value, dict):  # a breakdown object, not a total: nothing to store
+                continue
+            if not _is_number(value):
+                raise PayloadError(f"facebook: a {source} value is {type(value).__name__}", platform=PLATFORM)
+            rows.append(Observation(PLATFORM, account_id, metric, day, value, source, collected_at))
+        if metric in COUNTS:
+            rows += [
+                Observation(PLATFORM, account_id, metric, day, 0, source, collected_at)
+                for day in _days(since, until)
+                if day not in seen
+            ]
+    return rows
+
+
+def pacific_day(end_time: str) -> date:
+    """The day a daily value describes: ``end_time`` read in Los Angeles, minus one day.
+
+    Converting first matters: across a DST change, subtracting 24 h from the UTC instant first
+    would land on 23:00 of the day before.
+    """
+    try:
+        moment = datetime.strptime(end_time, "%Y-%m-%dT%H:%M:%S%z")
+    except ValueError:
+        raise PayloadError(f"facebook: unexpected end_time {end_time[:40]!r}", platform=PLATFORM) from None
+    return moment.astimezone(PACIFIC).date() - timedelta(days=1)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _days(since: date, until: date) -> Iterator[date]:
+    for n in range((until - since).days + 1):
+        yield since + timedelta(days=n)
+
+
+def chunks(since: date, until: date, size: int = CHUNK_DAYS) -> Iterator[tuple[date, date]]:
+    """Inclusive day ranges of at most ``size`` days covering since..until."""
+    start = since
+    while start <= until:
+        end = min(until, start + timedelta(days=size - 1))
+        yield start, end
+        start = end + timedelta(days=1)
+
+
+# -- I/O ---------------------------------------------------------------------------------------
+
+
+def collect(client: Client, ctx: CollectContext, *, since: date, until: date) -> Collected:
+    """Today's followers, plus (own Pages) Page Insights for since..until, both days included."""
+    creds, page_id = ctx.credentials, ctx.account.id
+    env = creds.token_env or "SOCIALKPI_FACEBOOK_TOKEN"
+    if not creds.token:
+        raise AuthError(f"facebook: no Page access token; set {env}", platform=PLATFORM)
+    token = creds.token
+    register_secret(token)
+    client.auth_headers = lambda: {"Authorization": f"Bearer {token}"}  # never access_token= in a URL
+    client.classify = client.classify or classify
+    root = (creds.base_url or API_ROOT).rstrip("/")
+    out, before = Collected(), client.requests_made
+    try:
+        page_url = root + PAGE_ENDPOINT.format(version=VERSION, page_id=page_id)
+        page = client.get_json(page_url, params={"fields": PAGE_FIELDS})
+        out.observations += parse_page(page, account_id=page_id, day=ctx.today, collected_at=ctx.collected_at)
+        if not ctx.account.competitor:
+            url = root + INSIGHTS_ENDPOINT.format(version=VERSION, page_id=page_id)
+            refused: set[str] = set()
+            for start, end in chunks(since, until):
+                for group in GROUPS:
+                    _insights(client, ctx, url, group, start, end, refused, out)
+    except AuthError as exc:
+        raise AuthError(
+            f"{exc.message} (Graph API Explorer, then /me/accounts with a long-lived user token) and put it in {env}",
+            platform=PLATFORM,
+            status=exc.status,
+            url=exc.url,
+            code=exc.code,
+        ) from None
+    # The snapshot owns today: a page_follows value on or after today would be a partial day.
+    out.observations = [
+        o for o in out.observations if not (o.source_metric == "page_follows" and o.observed_on >= ctx.today)
+    ]
+    out.requests = client.requests_made - before
+    return out
+
+
+def _insights(
+    client: Client,
+    ctx: CollectContext,
+    url: str,
+    group: Sequence[str],
+    start: date,
+    end: date,
+    refused: set[str],
+    out: Collected,
+) -> None:
+    """One group for one chunk; on an invalid-metric refusal, each metric alone; skip what stays refused."""
+    metrics = [m for m in group if m not in refused and m not in REMOVED]
+    tries = [metrics] if metrics else []
+    while tries:
+        batch = tries.pop(0)
+        # Graph's until is exclusive in days; the answer covers exactly this chunk, so paging.next
+        # (the *following* time window, with the token embedded) is never followed: we chunk ourselves.
+        params = {
+            "metric": ",".join(batch),
+            "period": "day",
+            "since": start.isoformat(),
+            "until": (end + timedelta(days=1)).isoformat(),
+        }
+        try:
+            payload = client.get_json(url, params=params)
+        except BadRequest as exc:
+            if exc.code != "invalid_metric":
+                raise
+            if len(batch) > 1:
+                tries = [[m] for m in batch] + tries
+                continue
+            refused.add(batch[0])
+            out.skipped.append((batch[0], f"refused by the Graph API: {exc.message}"))
+            continue
+        out.observations += parse_insights(
+            payload, account_id=ctx.account.id, since=start, until=end, collected_at=ctx.collected_at
+        )
