@@ -146,7 +146,7 @@ else:
     st.line_chart(series, x="date", y="value", color="metric")
 
 # --- snapshot table and CSV --------------------------------------------------------------------
-st.subheader(f"KPI snapshot per {period}")
+st.subheader(f"KPI snapshot per {period} (all platforms and accounts)")
 snapshot = load_snapshot(DB_PATH, start, end, period)
 if snapshot.empty:
     st.info("No KPIs for this date range.")

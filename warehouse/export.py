@@ -32,19 +32,14 @@ from warehouse.queries import DbPath, Period, bounds_on, read_warehouse, snapsho
 
 Out = str | os.PathLike[str] | IO[str] | IO[bytes]
 
-OBSERVATIONS_HEADER = (
-    "date,platform,account_id,account_name,competitor,metric,value,source_metric,collected_at"
-)
+OBSERVATIONS_HEADER = "date,platform,account_id,account_name,competitor,metric,value,source_metric,collected_at"
 
 _CHUNK = 1 << 20
 
 
 def _text(expr: str) -> str:
     """SQL for a text cell with spreadsheet-formula neutralisation."""
-    return (
-        f"CASE WHEN left({expr}, 1) IN ('=', '+', '-', '@', chr(9), chr(13)) "
-        f"THEN '''' || {expr} ELSE {expr} END"
-    )
+    return f"CASE WHEN left({expr}, 1) IN ('=', '+', '-', '@', chr(9), chr(13)) THEN '''' || {expr} ELSE {expr} END"
 
 
 def _number(expr: str) -> str:
@@ -110,9 +105,7 @@ ORDER BY s.period_start, s.platform = 'all', s.platform, s.account_id
 """
 
 
-def write_observations_csv(
-    db_path: DbPath, out: Out, *, since: date | None = None, until: date | None = None
-) -> int:
+def write_observations_csv(db_path: DbPath, out: Out, *, since: date | None = None, until: date | None = None) -> int:
     """Write the observations CSV of contract.md to ``out``; returns the number of data rows.
 
     Header exactly :data:`OBSERVATIONS_HEADER`; one row per (date, platform, account_id, metric),
@@ -156,9 +149,7 @@ def _copy(db_path: DbPath, out: Out, plan: object) -> int:
         with read_warehouse(db_path) as con:
             sql, params = plan(con)  # type: ignore[operator]
             literal = str(tmp).replace("'", "''")
-            row = con.execute(
-                f"COPY ({sql}) TO '{literal}' (FORMAT csv, HEADER, DELIMITER ',')", params
-            ).fetchone()
+            row = con.execute(f"COPY ({sql}) TO '{literal}' (FORMAT csv, HEADER, DELIMITER ',')", params).fetchone()
         count = int(row[0]) if row else 0
         if isinstance(out, str | os.PathLike):
             os.replace(tmp, out)

@@ -269,8 +269,7 @@ def kpi_cards(db_path: DbPath, start: date, end: date, platforms: Sequence[str] 
     with read_warehouse(db_path) as con:
         rows = con.execute(_KPI_SQL, [start, prev_start, end, metrics, plats, plats]).fetchall()
     found: dict[tuple[bool, str], dict[str, float | None]] = {
-        (bool(cur), metric): {"last": last, "sum": total, "avg_daily": avg}
-        for cur, metric, last, total, avg in rows
+        (bool(cur), metric): {"last": last, "sum": total, "avg_daily": avg} for cur, metric, last, total, avg in rows
     }
     cards = []
     for d in KPI_DEFS:
@@ -428,9 +427,7 @@ def _snapshot_sql(period: Period) -> str:
     metrics = ("followers", *_SUMMED, *_AVERAGED)
     metric_list = ", ".join(f"'{m}'" for m in metrics)
     summed = ",\n".join(f"sum(value) FILTER (WHERE metric = '{m}') AS {m}" for m in _SUMMED)
-    averaged = ",\n".join(
-        f"avg(value) FILTER (WHERE metric = '{m}') AS {col}" for m, col in _AVERAGED.items()
-    )
+    averaged = ",\n".join(f"avg(value) FILTER (WHERE metric = '{m}') AS {col}" for m, col in _AVERAGED.items())
     return f"""
 WITH params AS (
     SELECT ?::DATE AS since, ?::DATE AS until,
@@ -559,9 +556,7 @@ def kpi_snapshot(
         return con.execute(sql, [lo, hi, lo]).df()
 
 
-def bounds_on(
-    con: duckdb.DuckDBPyConnection, since: date | None, until: date | None
-) -> tuple[date, date] | None:
+def bounds_on(con: duckdb.DuckDBPyConnection, since: date | None, until: date | None) -> tuple[date, date] | None:
     """``since``/``until`` with a missing end filled from the stored days; None when nothing is stored."""
     if since is not None and until is not None:
         return since, until
