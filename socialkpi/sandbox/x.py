@@ -1,0 +1,252 @@
+"""Sandbox part: X API v2 user lookup by username and the OAuth 2.0 token endpoint.
+
+Answers as docs/platform-apis-social.md §4 shows:
+
+* ``GET /2/users/by/username/{username}?user.fields=...``: ``{"data": {id, name, username,
+  public_metrics?}}``; ``public_metrics`` only when asked for; an unknown ``user.fields`` value
+  gets the 400 ``invalid-request`` problem; a username starting with ``nosuch`` gets the HTTP 200
+  partial error ``resource-not-found``, one starting with ``suspended`` the 200 "User has been
+  suspended" error.  Numbers are X's current values ("now", the UTC day of the request).
+* Auth: ``Authorization: Bearer`` with :data:`world.TOKEN` (an app-only Bearer Token) or a token this
+  sandbox issued and that has not expired; anything else (``world.EXPIRED_TOKEN`` included) gets
+  X's 401 ``{"title": "Unauthorized", "type": "about:blank", "status": 401, "detail": "Unauthorized"}``.
+* Every authenticated answer carries ``x-rate-limit-limit``, ``x-rate-limit-remaining`` and
+  ``x-rate-limit-reset`` (epoch seconds, end of the 15-minute window); over the limit (300 per
+  window for an app token, 900 for a user token) the 429 "Too Many Requests" problem, no Retry-After.
+* ``POST /2/oauth2/token`` (``grant_type=refresh_token``): a public client sends ``client_id`` in
+  the form, a confidential one HTTP Basic.  Refresh tokens starting with ``sandbox-refresh`` or
+  issued here are accepted once (X rotates them); a reused or unknown one gets
+  ``{"error": "invalid_request", "error_description": "Value passed for the token was invalid."}``.
+  Access tokens last 7200 s.
+
+Numbers: :func:`followers_for` and :func:`tweets_for`, pure functions of the world.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import threading
+import time
+import uuid
+from datetime import UTC, date, datetime
+from typing import Any
+
+from socialkpi.sandbox import world
+from socialkpi.sandbox.server import Reply, Request
+
+PLATFORM = "x"
+FOLLOWERS_BASE = 1320
+TWEETS_BASE = 870
+WINDOW = 15 * 60
+APP_LIMIT, USER_LIMIT = 300, 900
+ACCESS_TTL = 7200
+SCOPE = "tweet.read users.read offline.access"
+USER_FIELDS = frozenset(
+    (
+        "affiliation",
+        "confirmed_email",
+        "connection_status",
+        "created_at",
+        "description",
+        "entities",
+        "id",
+        "is_identity_verified",
+        "location",
+        "most_recent_tweet_id",
+        "name",
+        "parody",
+        "pinned_tweet_id",
+        "profile_banner_url",
+        "profile_image_url",
+        "protected",
+        "public_metrics",
+        "receives_your_dm",
+        "subscription",
+        "subscription_type",
+        "url",
+        "username",
+        "verified",
+        "verified_followers_count",
+        "verified_type",
+        "withheld",
+    )
+)
+
+_lock = threading.Lock()
+_access: dict[str, float] = {}  # issued access token -> expiry (epoch)
+_refresh_ok: set[str] = set()  # issued refresh tokens not used yet
+_refresh_used: set[str] = set()  # refresh tokens already exchanged (rotated away)
+_calls: dict[tuple[str, int], int] = {}  # (token, window start) -> requests in that window
+
+
+# -- the world's numbers -------------------------------------------------------------------------
+def _account(username: str) -> tuple[str, str]:
+    """(the account id as the world knows it, display name) for a username, case-insensitively."""
+    for acc in world.DEMO_ACCOUNTS:
+        if acc.platform == PLATFORM and acc.id.lower() == username.lower():
+            return acc.id, acc.name
+    return username, username.replace("_", " ").title()
+
+
+def followers_for(username: str, day: date) -> int:
+    return world.followers(PLATFORM, _account(username)[0], day, FOLLOWERS_BASE)
+
+
+def tweets_for(username: str, day: date) -> int:
+    return world.followers(PLATFORM, _account(username)[0], day, TWEETS_BASE)
+
+
+def _user_id(username: str) -> str:
+    digest = hashlib.blake2b(username.lower().encode(), digest_size=8).digest()
+    return str(1_400_000_000_000_000_000 + int.from_bytes(digest, "big") % 10**17)
+
+
+# -- replies -------------------------------------------------------------------------------------
+def _problem(status: int, title: str, detail: str, kind: str = "about:blank", **extra: Any) -> Reply:
+    return Reply(status, {"title": title, "type": kind, "status": status, "detail": detail, **extra})
+
+
+def _invalid(parameter: str, value: str, why: str, headers: dict[str, str]) -> Reply:
+    """X's 400 ``invalid-request`` problem for one bad query or path parameter."""
+    body = {
+        "errors": [
+            {"parameters": {parameter: [value]}, "message": f"The `{parameter}` query parameter value [{value}] {why}"}
+        ],
+        "title": "Invalid Request",
+        "detail": "One or more parameters to your request was invalid.",
+        "type": "https://api.x.com/2/problems/invalid-request",
+    }
+    return Reply(400, body, headers)
+
+
+def _unauthorized() -> Reply:
+    return _problem(401, "Unauthorized", "Unauthorized")
+
+
+def _authorize(request: Request) -> tuple[str, int] | Reply:
+    """(token, limit) for a valid bearer, else X's 401."""
+    token = request.bearer()
+    if token == world.TOKEN:
+        return token, APP_LIMIT
+    with _lock:
+        expiry = _access.get(token or "")
+    if token and expiry is not None and expiry > time.time():
+        return token, USER_LIMIT
+    return _unauthorized()
+
+
+def _count(token: str, limit: int) -> tuple[dict[str, str], bool]:
+    """Rate-limit headers for this call, and whether it is over the window's limit."""
+    now = int(time.time())
+    window = now - now % WINDOW
+    with _lock:
+        used = _calls.get((token, window), 0) + 1
+        _calls[(token, window)] = used
+    headers = {
+        "x-rate-limit-limit": str(limit),
+        "x-rate-limit-remaining": str(max(0, limit - used)),
+        "x-rate-limit-reset": str(window + WINDOW),
+    }
+    return headers, used > limit
+
+
+def user_by_username(request: Request) -> Reply:
+    auth = _authorize(request)
+    if isinstance(auth, Reply):
+        return auth
+    headers, over = _count(*auth)
+    if over:
+        reply = _problem(429, "Too Many Requests", "Too Many Requests")
+        reply.headers.update(headers)
+        return reply
+    username = request.groups[0]
+    if not re.fullmatch(r"[A-Za-z0-9_]{1,15}", username):
+        return _invalid("username", username, "does not match ^[A-Za-z0-9_]{1,15}$", headers)
+    fields = [f for f in (request.arg("user.fields") or "").split(",") if f]
+    bad = [f for f in fields if f not in USER_FIELDS]
+    if bad:
+        return _invalid("user.fields", bad[0], f"is not one of [{','.join(sorted(USER_FIELDS))}]", headers)
+    lowered = username.lower()
+    if lowered.startswith(("nosuch", "suspended")):
+        detail = (
+            f"Could not find user with username: [{username}]."
+            if lowered.startswith("nosuch")
+            else f"User has been suspended: [{username}]."
+        )
+        error = {
+            "value": username,
+            "detail": detail,
+            "title": "Not Found Error" if lowered.startswith("nosuch") else "Forbidden",
+            "resource_type": "user",
+            "parameter": "username",
+            "resource_id": username,
+            "type": "https://api.twitter.com/2/problems/resource-not-found",
+        }
+        return Reply(200, {"errors": [error]}, headers)
+    account_id, name = _account(username)
+    today = datetime.now(UTC).date()
+    user: dict[str, Any] = {"id": _user_id(account_id), "name": name, "username": account_id}
+    if "public_metrics" in fields:
+        user["public_metrics"] = {
+            "followers_count": followers_for(username, today),
+            "following_count": 150 + int(world._noise(PLATFORM, account_id, "following") * 200),
+            "tweet_count": tweets_for(username, today),
+            "listed_count": 3 + int(world._noise(PLATFORM, account_id, "listed") * 12),
+            "like_count": world.followers(PLATFORM, account_id, today, 1560),
+            "media_count": world.followers(PLATFORM, account_id, today, 203),
+        }
+    return Reply(200, {"data": user}, headers)
+
+
+# -- OAuth 2.0 token endpoint ----------------------------------------------------------------------
+def _oauth_error(error: str, description: str, status: int = 400) -> Reply:
+    return Reply(status, {"error": error, "error_description": description})
+
+
+def _client_id(request: Request, form: dict[str, str]) -> str | None:
+    auth = request.header("Authorization") or ""
+    if auth.lower().startswith("basic "):
+        try:
+            pair = base64.b64decode(auth[6:]).decode("utf-8")
+        except (ValueError, UnicodeDecodeError):
+            return None
+        client_id, _, secret = pair.partition(":")
+        return client_id if client_id and secret else None
+    return form.get("client_id") or None
+
+
+def token(request: Request) -> Reply:
+    form = request.form()
+    if form.get("grant_type") != "refresh_token":
+        return _oauth_error("invalid_request", "Value passed for the grant type was invalid.")
+    if _client_id(request, form) is None:
+        return _oauth_error("unauthorized_client", "Missing valid authorization header", 401)
+    refresh = form.get("refresh_token", "")
+    with _lock:
+        known = refresh in _refresh_ok or (refresh.startswith("sandbox-refresh") and refresh not in _refresh_used)
+        if not known:
+            return _oauth_error("invalid_request", "Value passed for the token was invalid.")
+        _refresh_ok.discard(refresh)
+        _refresh_used.add(refresh)
+        access = f"x-sandbox-access-{uuid.uuid4().hex}"
+        rotated = f"x-sandbox-refresh-{uuid.uuid4().hex}"
+        _access[access] = time.time() + ACCESS_TTL
+        _refresh_ok.add(rotated)
+    return Reply(
+        200,
+        {
+            "token_type": "bearer",
+            "expires_in": ACCESS_TTL,
+            "access_token": access,
+            "scope": SCOPE,
+            "refresh_token": rotated,
+        },
+    )
+
+
+ROUTES = [
+    ("GET", r"/2/users/by/username/([^/]+)", user_by_username),
+    ("POST", r"/2/oauth2/token", token),
+]
