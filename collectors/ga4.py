@@ -189,10 +189,7 @@ def parse_report(
         mvals = [_value(v) for v in _list(row, "metricValues")]
         if len(dvals) != len(dims) or len(mvals) != len(headers):
             raise PayloadError(f"{PLATFORM}: a row's values do not match the headers")
-        day = _day(dvals[0])
-        if not since <= day <= until:
-            continue
-        per_day = sums.setdefault(day, {})
+        per_day = sums.setdefault(_day(dvals[0]), {})  # days outside since..until are never read
         if social and dvals[1] not in SOCIAL_CHANNELS:
             continue
         for (name, kind), raw in zip(headers, mvals, strict=True):
@@ -256,9 +253,7 @@ def _zone(metadata: Any) -> ZoneInfo:
 
 
 # -- credentials ----------------------------------------------------------------------------------
-def _auth(
-    client: Client, creds: Credentials
-) -> tuple[Callable[[], dict[str, str]], Callable[[], bool] | None]:
+def _auth(client: Client, creds: Credentials) -> tuple[Callable[[], dict[str, str]], Callable[[], bool] | None]:
     """``(auth_headers, refresh)`` hooks for the client: a static bearer, or Google credentials."""
     if creds.token:
         header = {"Authorization": f"Bearer {creds.token}"}
@@ -316,15 +311,13 @@ def load_google_credentials(path: str, *, token_url: str | None = None) -> Googl
                 cred = cred.with_token_uri(str(info["token_uri"]))
         else:
             raise AuthError(
-                f"{PLATFORM}: {where} has type {str(kind)[:40]!r}: expected a service_account or "
-                "authorized_user file",
+                f"{PLATFORM}: {where} has type {str(kind)[:40]!r}: expected a service_account or authorized_user file",
                 platform=PLATFORM,
             )
     except (ValueError, TypeError, KeyError, AttributeError, google.auth.exceptions.GoogleAuthError) as exc:
         reason = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
         raise AuthError(
-            f"{PLATFORM}: {where} is not a usable {kind} file ({reason}): "
-            "download it from Google Cloud again",
+            f"{PLATFORM}: {where} is not a usable {kind} file ({reason}): download it from Google Cloud again",
             platform=PLATFORM,
         ) from None
     if token_url:
@@ -340,7 +333,7 @@ def _refresh(cred: GoogleCredentials, request: google.auth.transport.requests.Re
         raise AuthError(_refresh_advice(cred, exc), platform=PLATFORM) from None
     except google.auth.exceptions.TransportError:
         raise AuthError(
-            f"{PLATFORM}: could not reach the OAuth token endpoint: check the network, or the token_uri "
+            f"{PLATFORM}: could not reach the OAuth endpoint (token_uri): check the network, or the token_uri "
             f"in {CREDENTIALS_ENV}",
             platform=PLATFORM,
         ) from None
@@ -367,5 +360,5 @@ def _refresh_advice(cred: GoogleCredentials, exc: google.auth.exceptions.Refresh
     elif error in {"invalid_client", "unauthorized_client"}:
         advice = f"the OAuth client was refused: check client_id and client_secret in {CREDENTIALS_ENV}"
     else:
-        advice = f"the token endpoint refused the credentials: check {CREDENTIALS_ENV}"
+        advice = f"the OAuth endpoint refused the credentials: check {CREDENTIALS_ENV}"
     return f"{PLATFORM}: {advice} ({said})"

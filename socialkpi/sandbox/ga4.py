@@ -98,9 +98,7 @@ def _weights(property_id: str, day: date) -> dict[str, float]:
 def channels_for(property_id: str, day: date) -> dict[str, dict[str, int]]:
     """Per channel group: sessions, screenPageViews and activeUsers on ``day`` (zeros included)."""
     sessions = _split(sessions_for(property_id, day), _weights(property_id, day))
-    extra = _split(
-        page_views_for(property_id, day) - sessions_for(property_id, day), _weights(property_id, day)
-    )
+    extra = _split(page_views_for(property_id, day) - sessions_for(property_id, day), _weights(property_id, day))
     total_s = sessions_for(property_id, day) or 1
     users = active_users_for(property_id, day)
     return {
@@ -191,9 +189,7 @@ def run_report(request: Request) -> Reply:
         if name not in METRIC_TYPES:
             return _google_error(400, "INVALID_ARGUMENT", f"Field {name} is not a valid metric.")
     if not metrics or (dims and dims[0] != "date"):
-        return _google_error(
-            400, "INVALID_ARGUMENT", "The sandbox answers metrics by [date] or [date, channel]."
-        )
+        return _google_error(400, "INVALID_ARGUMENT", "The sandbox answers metrics by [date] or [date, channel].")
     if end < start:
         return _google_error(400, "INVALID_ARGUMENT", "endDate must not be before startDate.")
     if limit <= 0 or offset < 0:
