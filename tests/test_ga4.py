@@ -1,0 +1,643 @@
+"""GA4: the pure parser on documented payloads, the classifier, and collect() against the sandbox."""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import google.auth.jwt
+import pytest
+import requests
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from collectors import ga4
+from collectors.http import AuthError, Client, PayloadError, PermissionDenied, RateLimited, RetryPolicy, redact
+from collectors.observation import Observation
+from socialkpi.sandbox import Reply, Sandbox
+from socialkpi.sandbox import ga4 as sb_ga4
+from socialkpi.sandbox.world import EXPIRED_TOKEN, TOKEN
+from tests.conftest import COLLECTED_AT, FAST, make_client, make_ctx
+
+FIXTURES = Path(__file__).parent / "fixtures" / "ga4"
+PROPERTY = "312345678"
+REPORT = r":runReport$"
+SOCIAL = "[Organic Social+Paid Social]"
+
+
+def fixture(name: str) -> Any:
+    return json.loads((FIXTURES / name).read_text())
+
+
+def obs(metric: str, day: date, value: float, source: str, account: str = "42") -> Observation:
+    return Observation("ga4", account, metric, day, value, source, COLLECTED_AT)
+
+
+def by_key(rows: list[Observation]) -> dict[tuple[str, date], Observation]:
+    keyed = {(o.metric, o.observed_on): o for o in rows}
+    assert len(keyed) == len(rows), "one row per (metric, day)"
+    return keyed
+
+
+def days(since: date, until: date) -> list[date]:
+    return [since + timedelta(days=i) for i in range((until - since).days + 1)]
+
+
+# -- parser ------------------------------------------------------------------------------------
+# Shape: platform-apis-web.md §1 Example response (dimensionHeaders, typed metricHeaders, rows of
+# string values, rowCount, metadata{currencyCode,timeZone}, propertyQuota, kind).
+
+OCT1, OCT2, OCT3 = date(2025, 10, 1), date(2025, 10, 2), date(2025, 10, 3)
+
+
+def test_parse_date_report_maps_totals_and_fills_the_omitted_day_with_zero() -> None:
+    rows = ga4.parse_report(
+        fixture("run_report_date.json"), account_id="42", since=OCT1, until=OCT3, collected_at=COLLECTED_AT
+    )
+    assert sorted(rows, key=lambda o: (o.observed_on, o.metric)) == [
+        obs("page_views", OCT1, 412, "screenPageViews"),
+        obs("visitors", OCT1, 118, "activeUsers"),
+        obs("visits", OCT1, 137, "sessions"),
+        obs("page_views", OCT2, 0, "screenPageViews"),
+        obs("visitors", OCT2, 0, "activeUsers"),
+        obs("visits", OCT2, 0, "sessions"),
+        obs("page_views", OCT3, 389, "screenPageViews"),
+        obs("visitors", OCT3, 104, "activeUsers"),
+        obs("visits", OCT3, 129, "sessions"),
+    ]
+    assert all(type(o.value) is int for o in rows)  # TYPE_INTEGER strings become ints
+
+
+def test_parse_channel_report_sums_organic_and_paid_social_only() -> None:
+    rows = by_key(
+        ga4.parse_report(
+            fixture("run_report_channels.json"),
+            account_id="42",
+            since=OCT1,
+            until=OCT3,
+            collected_at=COLLECTED_AT,
+        )
+    )
+    assert {k: o.value for k, o in rows.items()} == {
+        ("social_visits", OCT1): 17 + 6,
+        ("social_page_views", OCT1): 42 + 9,
+        ("social_visits", OCT2): 0,  # only Direct that day
+        ("social_page_views", OCT2): 0,
+        ("social_visits", OCT3): 23,  # "(other)" is not social
+        ("social_page_views", OCT3): 58,
+    }
+    assert rows[("social_visits", OCT1)].source_metric == "sessions" + SOCIAL
+    assert rows[("social_page_views", OCT1)].source_metric == "screenPageViews" + SOCIAL
+
+
+def test_parse_report_without_rows_gives_zeros_for_past_days() -> None:
+    rows = ga4.parse_report(
+        fixture("run_report_empty.json"), account_id="42", since=OCT1, until=OCT2, collected_at=COLLECTED_AT
+    )
+    assert len(rows) == 6 and {o.value for o in rows} == {0}
+
+
+def test_parse_report_leaves_out_empty_days_not_over_in_the_property_time_zone() -> None:
+    payload = fixture("run_report_date.json")
+    # 23:30 UTC on Oct 2 is already Oct 3 in Berlin: Oct 3 is "today" there, Oct 2 is over.
+    late = datetime(2025, 10, 2, 23, 30, tzinfo=UTC)
+    del payload["rows"][1]  # no row for Oct 3
+    rows = ga4.parse_report(payload, account_id="42", since=OCT1, until=date(2025, 10, 4), collected_at=late)
+    assert sorted({o.observed_on for o in rows}) == [OCT1, OCT2]
+    payload["metadata"]["timeZone"] = "America/Los_Angeles"  # still Oct 2 there: Oct 2 not over
+    rows = ga4.parse_report(payload, account_id="42", since=OCT1, until=date(2025, 10, 4), collected_at=late)
+    assert sorted({o.observed_on for o in rows}) == [OCT1]
+
+
+def test_parse_report_keeps_only_days_inside_the_range() -> None:
+    rows = ga4.parse_report(
+        fixture("run_report_date.json"), account_id="42", since=OCT2, until=OCT2, collected_at=COLLECTED_AT
+    )
+    assert {(o.observed_on, o.value) for o in rows} == {(OCT2, 0)}
+
+
+def test_parse_report_does_not_mutate_its_input() -> None:
+    payload = fixture("run_report_channels.json")
+    before = copy.deepcopy(payload)
+    ga4.parse_report(payload, account_id="42", since=OCT1, until=OCT3, collected_at=COLLECTED_AT)
+    assert payload == before
+
+
+def test_parse_report_casts_by_metric_type() -> None:
+    payload = fixture("run_report_date.json")
+    payload["metricHeaders"][0]["type"] = "TYPE_FLOAT"
+    payload["rows"][0]["metricValues"][0]["value"] = "412.5"
+    rows = by_key(ga4.parse_report(payload, account_id="42", since=OCT1, until=OCT1, collected_at=COLLECTED_AT))
+    assert rows[("page_views", OCT1)].value == 412.5
+    assert type(rows[("visits", OCT1)].value) is int
+
+
+def _broken(path: str, value: Any) -> Any:
+    payload = fixture("run_report_date.json")
+    target = payload
+    *parents, last = path.split(".")
+    for part in parents:
+        target = target[int(part)] if isinstance(target, list) else target[part]
+    if isinstance(target, list):
+        target[int(last)] = value
+    else:
+        target[last] = value
+    return payload
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        pytest.param([], id="not-an-object"),
+        pytest.param(_broken("rows", {"a": 1}), id="rows-not-a-list"),
+        pytest.param(_broken("rows.0.dimensionValues.0", {"value": "2025-10-01"}), id="iso-date"),
+        pytest.param(_broken("rows.0.metricValues.1", {"value": "many"}), id="not-a-number"),
+        pytest.param(_broken("rows.0.metricValues.1", {"value": 137}), id="value-not-a-string"),
+        pytest.param(_broken("rows.0.metricValues", [{"value": "1"}]), id="too-few-values"),
+        pytest.param(_broken("dimensionHeaders", [{"name": "pagePath"}]), id="unknown-dimensions"),
+        pytest.param(_broken("metricHeaders.2", {"name": "totalUsers", "type": "TYPE_INTEGER"}), id="no-activeUsers"),
+        pytest.param(_broken("rows.0", "20251001"), id="row-not-an-object"),
+    ],
+)
+def test_parse_report_rejects_a_wrong_shape(payload: Any) -> None:
+    with pytest.raises(PayloadError):
+        ga4.parse_report(payload, account_id="42", since=OCT1, until=OCT3, collected_at=COLLECTED_AT)
+
+
+# -- classifier --------------------------------------------------------------------------------
+def envelope(code: int, status: str, message: str, **extra: Any) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "status": status, **extra}}
+
+
+SERVICE_DISABLED = [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "SERVICE_DISABLED"}]
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "kind", "retry_after", "says"),
+    [
+        (
+            401,
+            envelope(401, "UNAUTHENTICATED", "Request had invalid authentication credentials."),
+            "auth",
+            None,
+            "SOCIALKPI_GOOGLE_CREDENTIALS",
+        ),
+        (
+            403,
+            envelope(403, "PERMISSION_DENIED", "User does not have sufficient permissions for this property."),
+            "permission",
+            None,
+            "as Viewer in GA4 property access management",
+        ),
+        (
+            403,
+            envelope(403, "PERMISSION_DENIED", "API has not been used.", details=SERVICE_DISABLED),
+            "permission",
+            None,
+            "enable the Google Analytics Data API in the Cloud project",
+        ),
+        (
+            429,
+            envelope(429, "RESOURCE_EXHAUSTED", "Exhausted concurrent requests quota."),
+            "throttled",
+            30.0,
+            "concurrent",
+        ),
+        (
+            429,
+            envelope(
+                429,
+                "RESOURCE_EXHAUSTED",
+                "Exhausted property tokens per hour. These quota tokens will return in under an hour.",
+            ),
+            "throttled",
+            1800.0,
+            "per hour",
+        ),
+        (
+            429,
+            envelope(429, "RESOURCE_EXHAUSTED", "Exhausted property tokens for a project per hour."),
+            "throttled",
+            1800.0,
+            "project",
+        ),
+        (
+            429,
+            envelope(429, "RESOURCE_EXHAUSTED", "Exhausted potentially thresholded requests quota."),
+            "throttled",
+            1800.0,
+            "thresholded",
+        ),
+        (
+            400,
+            envelope(400, "INVALID_ARGUMENT", "Field customEvent:x is not a valid dimension."),
+            "bad_request",
+            None,
+            "customEvent:x",
+        ),
+        (500, envelope(500, "INTERNAL", "Internal error encountered."), "server", None, "Internal"),
+        (503, envelope(503, "UNAVAILABLE", "The service is currently unavailable."), "server", None, "unavailable"),
+    ],
+)
+def test_classify_reads_googles_envelope(
+    status: int, body: dict[str, Any], kind: str, retry_after: float | None, says: str
+) -> None:
+    verdict = ga4.classify(status, {}, body)
+    assert verdict is not None
+    assert (verdict.kind, verdict.retry_after) == (kind, retry_after)
+    assert says in verdict.message
+
+
+def test_classify_daily_quota_waits_until_the_next_day() -> None:
+    verdict = ga4.classify(429, {}, envelope(429, "RESOURCE_EXHAUSTED", "Exhausted property tokens per day."))
+    assert verdict is not None and verdict.kind == "throttled" and verdict.code == "daily_quota"
+    assert verdict.retry_after is not None and 60 <= verdict.retry_after <= 25 * 3600
+
+
+@pytest.mark.parametrize(("status", "body"), [(200, {"rows": []}), (502, "<html>Bad Gateway</html>"), (404, None)])
+def test_classify_leaves_non_envelopes_to_the_http_status(status: int, body: Any) -> None:
+    assert ga4.classify(status, {}, body) is None
+
+
+# -- collect() against the sandbox -------------------------------------------------------------
+def expected_rows(property_id: str, since: date, until: date) -> dict[tuple[str, date], float]:
+    """What the sandbox serves, from its world functions (not from the parser)."""
+    out: dict[tuple[str, date], float] = {}
+    for day in days(since, until):
+        out[("page_views", day)] = sb_ga4.page_views_for(property_id, day)
+        out[("visits", day)] = sb_ga4.sessions_for(property_id, day)
+        out[("visitors", day)] = sb_ga4.active_users_for(property_id, day)
+        split = sb_ga4.channels_for(property_id, day)
+        social = [split["Organic Social"], split["Paid Social"]]
+        out[("social_visits", day)] = sum(c["sessions"] for c in social)
+        out[("social_page_views", day)] = sum(c["screenPageViews"] for c in social)
+    return out
+
+
+def report_bodies(sandbox: Sandbox) -> list[dict[str, Any]]:
+    return [json.loads(r.body) for r in sandbox.requests_to(REPORT)]
+
+
+def run(sandbox: Sandbox, since: date, until: date, client: Client | None = None, **ctx_kw: Any) -> list[Observation]:
+    client = client or make_client("ga4", ga4.classify)
+    options = ctx_kw.pop("options", {})
+    ctx = replace(make_ctx("ga4", ctx_kw.pop("account", PROPERTY), sandbox.url, **ctx_kw), options=options)
+    with client:
+        return ga4.collect(client, ctx, since=since, until=until).observations
+
+
+# Feb 8 2026 is a Sunday of ISO week 6 (Paid Social running); Feb 9-10 are in week 7 (no ads).
+FEB8, FEB10 = date(2026, 2, 8), date(2026, 2, 10)
+
+
+def test_collect_three_days_matches_the_sandbox_exactly(sandbox: Sandbox) -> None:
+    rows = by_key(run(sandbox, FEB8, FEB10))
+    assert {k: o.value for k, o in rows.items()} == expected_rows(PROPERTY, FEB8, FEB10)
+    assert rows[("visits", FEB8)].source_metric == "sessions"
+    assert rows[("social_page_views", FEB8)].source_metric == "screenPageViews" + SOCIAL
+    # hand checks: the world is plausible and the Sunday ads show up in social_visits
+    organic = sb_ga4.channels_for(PROPERTY, FEB8)["Organic Social"]["sessions"]
+    assert rows[("social_visits", FEB8)].value > organic > 0
+    assert rows[("social_visits", FEB10)].value == sb_ga4.channels_for(PROPERTY, FEB10)["Organic Social"]["sessions"]
+    for day in days(FEB8, FEB10):
+        assert 0 < rows[("visitors", day)].value <= rows[("visits", day)].value < rows[("page_views", day)].value
+    sent = report_bodies(sandbox)
+    assert [[d["name"] for d in b["dimensions"]] for b in sent] == [["date"], ["date", "sessionDefaultChannelGroup"]]
+    assert [[m["name"] for m in b["metrics"]] for b in sent] == [
+        ["screenPageViews", "sessions", "activeUsers"],
+        ["sessions", "screenPageViews"],
+    ]
+    assert all(b["dateRanges"] == [{"startDate": "2026-02-08", "endDate": "2026-02-10"}] for b in sent)
+    assert all(r.bearer() == TOKEN for r in sandbox.requests_to(REPORT))
+
+
+def test_collect_pages_with_limit_and_offset(sandbox: Sandbox) -> None:
+    whole = run(sandbox, FEB8, FEB10)
+    sandbox.clear()
+    paged = run(sandbox, FEB8, FEB10, options={"page_limit": "4"})
+    assert sorted(paged, key=Observation.key) == sorted(whole, key=Observation.key)
+    channel_rows = sum(
+        1 for day in days(FEB8, FEB10) for c in sb_ga4.channels_for(PROPERTY, day).values() if any(c.values())
+    )
+    assert channel_rows == 6 + 5 + 5  # Paid Social only on the Sunday
+    sent = [(len(b["dimensions"]), b["offset"], b["limit"]) for b in report_bodies(sandbox)]
+    assert sent == [(1, 0, 4)] + [(2, offset, 4) for offset in range(0, channel_rows, 4)]
+
+
+def test_days_without_data_are_zero(sandbox: Sandbox) -> None:
+    outage = next(iter(sb_ga4.OUTAGE_DAYS))
+    rows = by_key(run(sandbox, outage - timedelta(days=1), outage + timedelta(days=1)))
+    assert {metric: rows[(metric, outage)].value for metric in ga4.TOTALS.values()} == {
+        "page_views": 0,
+        "visits": 0,
+        "visitors": 0,
+    }
+    assert rows[("social_visits", outage)].value == rows[("social_page_views", outage)].value == 0
+    assert rows[("visits", outage - timedelta(days=1))].value > 0
+    # before the property existed: no rows at all (and no rowCount) in either report
+    start = sb_ga4.PROPERTY_START
+    rows = by_key(run(sandbox, start - timedelta(days=2), start))
+    assert [rows[("visits", d)].value for d in days(start - timedelta(days=2), start)][:2] == [0, 0]
+    assert rows[("visits", start)].value == sb_ga4.sessions_for(PROPERTY, start) > 0
+
+
+def test_unknown_property_ids_still_get_data(sandbox: Sandbox) -> None:
+    rows = by_key(run(sandbox, FEB8, FEB8, account="987654321"))
+    assert rows[("visits", FEB8)].value == sb_ga4.sessions_for("987654321", FEB8) > 0
+    assert rows[("visits", FEB8)].value != sb_ga4.sessions_for(PROPERTY, FEB8)
+
+
+def quota(message: str) -> Reply:
+    return Reply(429, envelope(429, "RESOURCE_EXHAUSTED", message))
+
+
+def test_concurrency_quota_waits_30_s_then_succeeds(sandbox: Sandbox) -> None:
+    slept: list[float] = []
+    client = Client("ga4", policy=replace(FAST, max_retry_after=60), classify=ga4.classify, sleep=slept.append)
+    sandbox.script(REPORT, quota("Exhausted concurrent requests quota."))
+    rows = run(sandbox, FEB8, FEB10, client=client)
+    assert slept == [30.0]
+    assert {(o.metric, o.observed_on): o.value for o in rows} == expected_rows(PROPERTY, FEB8, FEB10)
+    assert len(sandbox.requests_to(REPORT)) == 3
+
+
+@pytest.mark.parametrize(
+    ("message", "at_least"),
+    [
+        ("Exhausted property tokens per hour. These quota tokens will return in under an hour.", 1700),
+        ("Exhausted property tokens for a project per hour.", 1700),
+        ("Exhausted property tokens per day. Please wait until tomorrow.", 60),
+    ],
+)
+def test_hourly_and_daily_quotas_fail_fast_with_the_reset_time(sandbox: Sandbox, message: str, at_least: int) -> None:
+    slept: list[float] = []
+    client = Client("ga4", policy=RetryPolicy(), classify=ga4.classify, sleep=slept.append)  # default policy
+    sandbox.script(REPORT, quota(message))
+    t0 = time.monotonic()
+    with pytest.raises(RateLimited) as caught:
+        run(sandbox, FEB8, FEB10, client=client)
+    assert time.monotonic() - t0 < 2 and slept == []
+    assert len(sandbox.requests_to(REPORT)) == 1
+    assert caught.value.reset_at is not None
+    assert caught.value.reset_at >= datetime.now(UTC) + timedelta(seconds=at_least)
+
+
+def test_expired_static_token_is_an_auth_error(sandbox: Sandbox) -> None:
+    with pytest.raises(AuthError) as caught:
+        run(sandbox, FEB8, FEB10, token=EXPIRED_TOKEN)
+    assert caught.value.status == 401 and "SOCIALKPI_GA4_TOKEN" in str(caught.value)
+    assert EXPIRED_TOKEN not in str(caught.value)
+    assert len(sandbox.requests_to(REPORT)) == 1  # a static token has nothing to refresh
+
+
+def test_no_credentials_at_all(sandbox: Sandbox) -> None:
+    with pytest.raises(AuthError, match="SOCIALKPI_GA4_TOKEN or SOCIALKPI_GOOGLE_CREDENTIALS"):
+        run(sandbox, FEB8, FEB10, token=None)
+    assert sandbox.requests == []
+
+
+@pytest.mark.parametrize(
+    ("details", "says"),
+    [
+        (None, "as Viewer in GA4 property access management"),
+        (SERVICE_DISABLED, "enable the Google Analytics Data API in the Cloud project"),
+    ],
+)
+def test_permission_denied(sandbox: Sandbox, details: Any, says: str) -> None:
+    extra = {"details": details} if details else {}
+    message = "User does not have sufficient permissions for this property."
+    sandbox.script(REPORT, Reply(403, envelope(403, "PERMISSION_DENIED", message, **extra)))
+    with pytest.raises(PermissionDenied, match=says):
+        run(sandbox, FEB8, FEB10)
+    assert len(sandbox.requests_to(REPORT)) == 1
+
+
+# -- Google credential files -------------------------------------------------------------------
+REFRESH_SECRET = "1//0gSandboxRefreshToken-x7Yq"
+CLIENT_SECRET = "GOCSPX-sandbox-client-secret"
+GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
+
+
+def user_file(tmp_path: Path, token_uri: str | None, refresh_token: str = REFRESH_SECRET) -> Path:
+    info = {
+        "type": "authorized_user",
+        "client_id": "1234-sandbox.apps.googleusercontent.com",
+        "client_secret": CLIENT_SECRET,
+        "refresh_token": refresh_token,
+    }
+    if token_uri:
+        info["token_uri"] = token_uri
+    path = tmp_path / "authorized_user.json"
+    path.write_text(json.dumps(info))
+    return path
+
+
+@pytest.fixture(scope="module")
+def rsa_key() -> tuple[str, str]:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    return private, public
+
+
+def service_file(tmp_path: Path, private_key: str, token_uri: str) -> Path:
+    info = {
+        "type": "service_account",
+        "project_id": "sandbox-project",
+        "private_key_id": "0123456789abcdef",
+        "private_key": private_key,
+        "client_email": "socialkpi@sandbox-project.iam.gserviceaccount.com",
+        "client_id": "100000000000000000001",
+        "token_uri": token_uri,
+    }
+    path = tmp_path / "service_account.json"
+    path.write_text(json.dumps(info))
+    return path
+
+
+@pytest.mark.parametrize("via", ["file token_uri", "SOCIALKPI_GA4_TOKEN_URL"])
+def test_authorized_user_refreshes_through_the_token_endpoint(sandbox: Sandbox, tmp_path: Path, via: str) -> None:
+    token_url = f"{sandbox.url}/token"
+    if via == "file token_uri":
+        path, extra = user_file(tmp_path, token_url), {}
+    else:
+        path, extra = user_file(tmp_path, GOOGLE_TOKEN_URI), {"token_url": token_url}
+    rows = run(sandbox, FEB8, FEB10, token=None, google_credentials=str(path), **extra)
+    assert {(o.metric, o.observed_on): o.value for o in rows} == expected_rows(PROPERTY, FEB8, FEB10)
+    [grant] = sandbox.requests_to(r"^/token$")
+    form = grant.form()
+    assert form["grant_type"] == "refresh_token" and form["refresh_token"] == REFRESH_SECRET
+    assert form["scope"] == ga4.SCOPE
+    bearers = {r.bearer() for r in sandbox.requests_to(REPORT)}
+    assert len(bearers) == 1 and next(iter(bearers)).startswith("ya29.sandbox-")  # the issued token
+
+
+def test_a_refused_access_token_is_refreshed_once(sandbox: Sandbox, tmp_path: Path) -> None:
+    path = user_file(tmp_path, f"{sandbox.url}/token")
+    sandbox.script(
+        REPORT, Reply(401, envelope(401, "UNAUTHENTICATED", "Request had invalid authentication credentials."))
+    )
+    rows = run(sandbox, FEB8, FEB10, token=None, google_credentials=str(path))
+    assert len(rows) == 15
+    assert len(sandbox.requests_to(r"^/token$")) == 2
+    first, retried, *_ = sandbox.requests_to(REPORT)
+    assert first.bearer() != retried.bearer()
+
+
+def test_service_account_signs_a_jwt_for_the_sandbox_endpoint(
+    sandbox: Sandbox, tmp_path: Path, rsa_key: tuple[str, str]
+) -> None:
+    private, public = rsa_key
+    token_url = f"{sandbox.url}/token"
+    rows = run(sandbox, FEB8, FEB10, token=None, google_credentials=str(service_file(tmp_path, private, token_url)))
+    assert len(rows) == 15
+    [grant] = sandbox.requests_to(r"^/token$")
+    form = grant.form()
+    assert form["grant_type"] == "urn:ietf:params:oauth:grant-type:jwt-bearer"
+    # google-auth always signs for Google's audience, whatever token_uri it posts to
+    claims = google.auth.jwt.decode(form["assertion"], certs=public, audience=GOOGLE_TOKEN_URI)
+    assert claims["iss"] == "socialkpi@sandbox-project.iam.gserviceaccount.com"
+    assert claims["scope"] == ga4.SCOPE
+    assert {r.bearer() for r in sandbox.requests_to(REPORT)} != {TOKEN}
+
+
+def test_revoked_refresh_token_says_what_to_do_without_the_secret(sandbox: Sandbox, tmp_path: Path) -> None:
+    secret = "revoked-1//0gThisRefreshTokenIsSecret"
+    path = user_file(tmp_path, f"{sandbox.url}/token", refresh_token=secret)
+    with pytest.raises(AuthError) as caught:
+        run(sandbox, FEB8, FEB10, token=None, google_credentials=str(path))
+    text = str(caught.value) + repr(caught.value)
+    assert "create new credentials and update SOCIALKPI_GOOGLE_CREDENTIALS" in text
+    assert "invalid_grant" in text
+    assert secret not in text and CLIENT_SECRET not in text
+    assert redact(f"log: {secret}") == "log: ***"  # registered, so the runner's log filter hides it too
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__
+    assert sandbox.requests_to(REPORT) == []
+
+
+def test_unreachable_token_endpoint_is_an_auth_error(sandbox: Sandbox, tmp_path: Path) -> None:
+    with Sandbox(parts=()) as gone:
+        dead = f"{gone.url}/token"
+    with pytest.raises(AuthError, match="could not reach the OAuth endpoint"):
+        run(sandbox, FEB8, FEB10, token=None, google_credentials=str(user_file(tmp_path, dead)))
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        (None, "cannot read"),
+        ("{not json", "is not JSON"),
+        ("[1, 2]", "is not a JSON object"),
+        (json.dumps({"type": "external_account"}), "expected a service_account or authorized_user file"),
+        (json.dumps({"type": "authorized_user", "client_id": "x", "client_secret": CLIENT_SECRET}), "refresh_token"),
+        (json.dumps({"type": "service_account", "client_email": "a@b", "token_uri": "http://x"}), "private_key"),
+        (
+            json.dumps(
+                {
+                    "type": "service_account",
+                    "client_email": "a@b",
+                    "token_uri": "http://x",
+                    "private_key": "-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5IGF0IGFsbA==\n-----END PRIVATE KEY-----\n",
+                }
+            ),
+            "not a usable service_account file",
+        ),
+    ],
+    ids=["missing", "not-json", "not-object", "unknown-type", "user-without-refresh", "sa-without-key", "bad-key"],
+)
+def test_malformed_credentials_file_is_a_clear_auth_error(
+    sandbox: Sandbox, tmp_path: Path, content: str | None, says: str
+) -> None:
+    path = tmp_path / "google.json"
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(AuthError) as caught:
+        run(sandbox, FEB8, FEB10, token=None, google_credentials=str(path))
+    assert says in str(caught.value) and "SOCIALKPI_GOOGLE_CREDENTIALS" in str(caught.value)
+    assert "bm90IGEga2V5" not in str(caught.value) and CLIENT_SECRET not in str(caught.value)
+    assert sandbox.requests == []
+
+
+# -- the sandbox itself: its numbers must add up the way GA4's do ------------------------------
+def post_report(sandbox: Sandbox, body: dict[str, Any], token: str = TOKEN, property_id: str = PROPERTY) -> Any:
+    resp = requests.post(
+        f"{sandbox.url}/v1beta/properties/{property_id}:runReport",
+        json=body,
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=5,
+    )
+    return resp.status_code, resp.json()
+
+
+def report_body(since: date, until: date, *dims: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "dateRanges": [{"startDate": since.isoformat(), "endDate": until.isoformat()}],
+        "dimensions": [{"name": d} for d in dims],
+        "metrics": [{"name": m} for m in ("sessions", "screenPageViews", "activeUsers")],
+        **extra,
+    }
+
+
+def test_sandbox_channels_add_up_to_the_daily_totals(sandbox: Sandbox) -> None:
+    since, until = date(2025, 12, 1), date(2026, 2, 28)  # includes the Christmas spikes and the outage
+    _, totals = post_report(sandbox, report_body(since, until, "date"))
+    _, channels = post_report(sandbox, report_body(since, until, "date", "sessionDefaultChannelGroup"))
+    assert channels["rowCount"] == len(channels["rows"]) > totals["rowCount"] == len(totals["rows"])
+    day_totals = {
+        r["dimensionValues"][0]["value"]: [int(v["value"]) for v in r["metricValues"]] for r in totals["rows"]
+    }
+    assert "20260217" not in day_totals and len(day_totals) == (until - since).days  # one outage day
+    sums: dict[str, list[int]] = {}
+    for row in channels["rows"]:
+        values = [int(v["value"]) for v in row["metricValues"]]
+        assert any(values), "rows with no data are left out"
+        assert row["dimensionValues"][1]["value"] in sb_ga4.CHANNELS
+        acc = sums.setdefault(row["dimensionValues"][0]["value"], [0, 0, 0])
+        for i, v in enumerate(values):
+            acc[i] += v
+    for day, (sessions, views, users) in day_totals.items():
+        assert sums[day][:2] == [sessions, views]
+        assert 0 < users <= sessions < views
+
+
+def test_sandbox_answers_up_to_yesterday_and_honours_paging(sandbox: Sandbox) -> None:
+    today = datetime.now(sb_ga4.ZoneInfo(sb_ga4.TIME_ZONE)).date()
+    body = report_body(today - timedelta(days=5), today + timedelta(days=3), "date")
+    status, whole = post_report(sandbox, body)
+    yesterday = (today - timedelta(days=1)).strftime("%Y%m%d")
+    assert status == 200 and whole["rows"][-1]["dimensionValues"][0]["value"] == yesterday
+    assert whole["metadata"] == {"currencyCode": "EUR", "timeZone": "Europe/Paris"}
+    assert whole["kind"] == "analyticsData#runReport"
+    _, page = post_report(sandbox, {**body, "limit": 2, "offset": 3})
+    assert page["rows"] == whole["rows"][3:5] and page["rowCount"] == whole["rowCount"]
+    _, past_end = post_report(sandbox, {**body, "offset": 50})
+    assert "rows" not in past_end and past_end["rowCount"] == whole["rowCount"]
+    _, empty = post_report(sandbox, report_body(date(2023, 1, 1), date(2023, 1, 3), "date"))
+    assert "rows" not in empty and "rowCount" not in empty
+
+
+@pytest.mark.parametrize(
+    ("token", "body", "status", "state"),
+    [
+        (EXPIRED_TOKEN, report_body(FEB8, FEB10, "date"), 401, "UNAUTHENTICATED"),
+        ("ya29.never-issued", report_body(FEB8, FEB10, "date"), 401, "UNAUTHENTICATED"),
+        (TOKEN, report_body(FEB8, FEB10, "pagePath"), 400, "INVALID_ARGUMENT"),
+        (TOKEN, report_body(FEB10, FEB8, "date"), 400, "INVALID_ARGUMENT"),
+    ],
+)
+def test_sandbox_errors_use_googles_envelope(
+    sandbox: Sandbox, token: str, body: dict[str, Any], status: int, state: str
+) -> None:
+    got_status, got = post_report(sandbox, body, token=token)
+    assert got_status == status and got["error"]["status"] == state and got["error"]["code"] == status
