@@ -1,0 +1,487 @@
+"""Pinterest: the token owner's follower count and daily account analytics through API v5.
+
+Docs: https://developers.pinterest.com/docs/api/v5/ (``user_account/get``,
+``user_account/analytics``, ``oauth/token``), https://developers.pinterest.com/docs/reference/rate-limits/
+and docs/platform-apis-social.md §6 (shapes, the 90-day window, PROCESSING days, errors, throttling).
+
+Environment (read by the command line, passed in as ``ctx.credentials``):
+    SOCIALKPI_PINTEREST_TOKEN          an access token (``pina_…``, about 30 days) with the
+                                       ``user_accounts:read`` scope; optional when a refresh token is set
+    SOCIALKPI_PINTEREST_REFRESH_TOKEN  optional: a continuous refresh token (``pinr_…``, 60 days, rotated
+                                       on every refresh); needs the two below
+    SOCIALKPI_PINTEREST_CLIENT_ID      optional: the app id (sent as HTTP Basic to the token endpoint)
+    SOCIALKPI_PINTEREST_CLIENT_SECRET  optional: the app secret
+    SOCIALKPI_PINTEREST_BASE_URL       optional: replaces https://api.pinterest.com (the sandbox)
+    SOCIALKPI_PINTEREST_TOKEN_URL      optional: replaces https://api.pinterest.com/v5/oauth/token
+
+Metrics (docs/metrics.md): followers ← ``follower_count`` (a level only given as "now": dated today
+in the business's time zone); impressions ← ``IMPRESSION``, engagements ← ``ENGAGEMENT``,
+link_clicks ← ``OUTBOUND_CLICK``, each dated by the answer's ``date`` field (a UTC day).  Only
+``READY`` days are written; ``PROCESSING`` and ``ESTIMATE`` days are left out and fetched again by a
+later run (keep ``lookback_days`` at a week); other statuses (``BEFORE_BUSINESS_CREATED`` ...) carry
+no value and are noted.  Pinterest answers at most 90 days back: an older ``since`` is clamped and
+the clamp noted in ``Collected.skipped``.  The account id is the username of the token's own account:
+a token of another account fails the run.  Competitors: Pinterest's API has no public profile lookup.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from collectors.http import (
+    AuthError,
+    BadRequest,
+    Client,
+    PayloadError,
+    PermissionDenied,
+    Verdict,
+    parse_retry_after,
+    register_secret,
+    seconds_until_epoch,
+)
+from collectors.observation import CollectContext, Collected, Observation
+from collectors.tokens import StoredToken, refresh_access_token
+
+PLATFORM = "pinterest"
+API_ROOT = "https://api.pinterest.com"
+VERSION = "v5"
+USER_ACCOUNT_ENDPOINT = "/{version}/user_account"
+ANALYTICS_ENDPOINT = "/{version}/user_account/analytics"
+TOKEN_ENDPOINT = "/{version}/oauth/token"  # noqa: S105 (a path, not a secret)
+MAX_DAYS_BACK = 90  # start_date "not more than 90 days back from today" (UTC)
+MAX_RANGE_DAYS = 90  # end_date "not more than 90 days after start_date"
+SCOPE = "user_accounts:read"
+ENV_HINT = "SOCIALKPI_PINTEREST_REFRESH_TOKEN"
+
+# Pinterest's metric type -> canonical metric (docs/metrics.md).  All three are additive counts.
+METRICS: dict[str, str] = {
+    "IMPRESSION": "impressions",
+    "ENGAGEMENT": "engagements",
+    "OUTBOUND_CLICK": "link_clicks",
+}
+READY = "READY"
+NOT_READY = frozenset({"PROCESSING", "ESTIMATE"})  # not final yet: left out, fetched again later
+AUTH_CODES = frozenset({2, 283})  # "Authentication failed.", "The authorization grant is invalid"
+PERMISSION_CODES = frozenset({29, 403})
+THROTTLE_CODES = frozenset({8})
+
+
+# -- classification ----------------------------------------------------------------------------
+
+
+def classify(status: int, headers: Mapping[str, str], body: Any) -> Verdict | None:
+    """Read Pinterest's ``{code, message}`` envelope and its ``X-RateLimit-Reset`` (seconds) signal."""
+    if status < 400:
+        return None
+    code = body.get("code") if isinstance(body, dict) else None
+    code = code if isinstance(code, int) and not isinstance(code, bool) else None
+    message = body.get("message") if isinstance(body, dict) else None
+    text = f"{message if isinstance(message, str) and message else f'HTTP {status}'}" + (
+        f" (code {code})" if code is not None else ""
+    )
+    if status == 429 or code in THROTTLE_CODES:
+        return Verdict("throttled", text, retry_after=reset_seconds(headers), code="rate_limited")
+    if status == 401 or code in AUTH_CODES:
+        return Verdict("auth", text, code="invalid_grant" if code == 283 else "token_invalid")
+    if status == 403 or code in PERMISSION_CODES:
+        return Verdict(
+            "permission",
+            f"{text}; the token needs the {SCOPE} scope on a business account: authorize the app again with it",
+            code="forbidden",
+        )
+    if status >= 500:
+        return Verdict("server", text, retry_after=parse_retry_after(_header(headers, "Retry-After")))
+    if status == 400 and isinstance(message, str) and "metric_types" in message:
+        return Verdict("bad_request", text, code="invalid_metric")
+    return Verdict("bad_request", text, code="invalid_parameters")
+
+
+def reset_seconds(headers: Mapping[str, str]) -> float | None:
+    """Seconds until the limit resets: ``X-RateLimit-Reset`` (seconds to wait), else ``Retry-After``."""
+    raw = _header(headers, "X-RateLimit-Reset")
+    if raw:
+        try:
+            value = float(raw)
+        except ValueError:
+            value = None
+        if value is not None:
+            # Pinterest sends the seconds left; an epoch (some proxies rewrite it) is read as one.
+            return seconds_until_epoch(raw) if value > 1_000_000_000 else max(0.0, value)
+    return parse_retry_after(_header(headers, "Retry-After"))
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    for key, value in headers.items():
+        if key.lower() == name.lower():
+            return value
+    return None
+
+
+# -- parsers -----------------------------------------------------------------------------------
+
+
+def parse_user_account(payload: Any, *, account_id: str, day: date, collected_at: datetime) -> list[Observation]:
+    """``GET /v5/user_account`` -> today's followers (a level Pinterest only gives as "now")."""
+    if not isinstance(payload, dict) or not isinstance(payload.get("username"), str):
+        raise PayloadError("pinterest: the user_account answer has no username", platform=PLATFORM)
+    count = payload.get("follower_count")
+    if count is None:
+        return []
+    if not _is_number(count):
+        raise PayloadError(f"pinterest: follower_count is {type(count).__name__}", platform=PLATFORM)
+    return [Observation(PLATFORM, account_id, "followers", day, count, "follower_count", collected_at)]
+
+
+def _daily_metrics(payload: Any) -> list[dict[str, Any]]:
+    """The ``all`` split's ``daily_metrics``, shape-checked (an empty object means no data)."""
+    if not isinstance(payload, dict):
+        raise PayloadError("pinterest: the analytics answer is not an object", platform=PLATFORM)
+    if not payload:
+        return []
+    split = payload.get("all")
+    if not isinstance(split, dict) or not isinstance(split.get("daily_metrics", []), list):
+        raise PayloadError("pinterest: the analytics answer has no all.daily_metrics list", platform=PLATFORM)
+    entries: list[dict[str, Any]] = split.get("daily_metrics", [])
+    for entry in entries:
+        if not isinstance(entry, dict) or not isinstance(entry.get("date"), str):
+            raise PayloadError("pinterest: a daily_metrics entry has no date", platform=PLATFORM)
+        if not isinstance(entry.get("metrics", {}), dict):
+            raise PayloadError("pinterest: a daily_metrics entry has no metrics object", platform=PLATFORM)
+    return entries
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise PayloadError(f"pinterest: unexpected date {text[:20]!r}", platform=PLATFORM) from None
+
+
+def served_metrics(payload: Any, requested: tuple[str, ...]) -> set[str]:
+    """The requested metric types the answer carries at all (a retired one is in no day and no summary)."""
+    entries = _daily_metrics(payload)
+    if not entries:
+        return set(requested)  # nothing at all: every count is 0, none is retired
+    seen: set[str] = set()
+    for entry in entries:
+        seen.update(entry.get("metrics", {}))
+    summary = payload.get("all", {}).get("summary_metrics")
+    if isinstance(summary, dict):
+        seen.update(summary)
+    return seen & set(requested)
+
+
+def parse_analytics(
+    payload: Any,
+    *,
+    account_id: str,
+    since: date,
+    until: date,
+    collected_at: datetime,
+    metric_types: tuple[str, ...] = tuple(METRICS),
+) -> list[Observation]:
+    """``GET /v5/user_account/analytics`` -> one row per metric per READY day in since..until.
+
+    A READY day without a metric, and a day inside the range the answer leaves out, are 0 (counts);
+    a day not READY (PROCESSING, ESTIMATE, BEFORE_*) gives no row.  A metric type the answer carries
+    nowhere is not invented (see :func:`served_metrics`).
+    """
+    entries = _daily_metrics(payload)
+    wanted = [m for m in metric_types if m in METRICS and m in served_metrics(payload, metric_types)]
+    rows: list[Observation] = []
+    answered: set[date] = set()
+    for entry in entries:
+        day = _day(entry["date"])
+        if not since <= day <= until or day in answered:
+            continue
+        answered.add(day)
+        if entry.get("data_status") != READY:
+            continue
+        metrics = entry.get("metrics", {})
+        for source in wanted:
+            value = metrics.get(source, 0)
+            if value is None:
+                value = 0
+            if not _is_number(value):
+                raise PayloadError(f"pinterest: {source} on {day} is {type(value).__name__}", platform=PLATFORM)
+            value = int(value) if float(value).is_integer() else value
+            rows.append(Observation(PLATFORM, account_id, METRICS[source], day, value, source, collected_at))
+    for day in _days(since, until):
+        if day not in answered:
+            rows += [Observation(PLATFORM, account_id, METRICS[s], day, 0, s, collected_at) for s in wanted]
+    return rows
+
+
+def unready_days(payload: Any) -> dict[str, list[date]]:
+    """Days of the answer that are not READY, by ``data_status``."""
+    out: dict[str, list[date]] = {}
+    for entry in _daily_metrics(payload):
+        status = entry.get("data_status")
+        if status != READY:
+            out.setdefault(str(status), []).append(_day(entry["date"]))
+    return out
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _days(since: date, until: date) -> Iterator[date]:
+    for n in range((until - since).days + 1):
+        yield since + timedelta(days=n)
+
+
+def chunks(since: date, until: date, size: int = MAX_RANGE_DAYS) -> Iterator[tuple[date, date]]:
+    """Inclusive day ranges of at most ``size`` days covering since..until."""
+    start = since
+    while start <= until:
+        end = min(until, start + timedelta(days=size - 1))
+        yield start, end
+        start = end + timedelta(days=1)
+
+
+# -- tokens ------------------------------------------------------------------------------------
+
+
+def _token_url(ctx: CollectContext) -> str:
+    creds = ctx.credentials
+    if creds.token_url:
+        return creds.token_url
+    return (creds.base_url or API_ROOT).rstrip("/") + TOKEN_ENDPOINT.format(version=VERSION)
+
+
+def authorize(client: Client, ctx: CollectContext) -> Callable[[], StoredToken | None]:
+    """Put the right bearer on ``client`` and install the refresh hook; returns "the token in use".
+
+    A fresh token in the token store wins over ``SOCIALKPI_PINTEREST_TOKEN``; a stored token that has
+    expired (or none at all) is refreshed first when a refresh token and the app's id and secret are
+    set; an auth error later refreshes once more.  Each new pair is stored (0600) for the next run.
+    """
+    creds, store, account = ctx.credentials, ctx.token_store, ctx.account.id
+    env = creds.token_env or "SOCIALKPI_PINTEREST_TOKEN"
+    stored = store.get(PLATFORM, account) if store is not None else None
+    candidates = [t for t in dict.fromkeys([stored.refresh_token if stored else None, creds.refresh_token]) if t]
+    can_refresh = bool(candidates and creds.client_id and creds.client_secret)
+    current: list[StoredToken] = []
+
+    def refresh() -> bool:
+        if not can_refresh:
+            return False
+        client.refresh = None  # the token endpoint's own 401 must not recurse into this hook
+        try:
+            new = _exchange(client, ctx, candidates)
+        finally:
+            client.refresh = refresh
+        candidates[:] = [t for t in dict.fromkeys([new.refresh_token, *candidates]) if t]
+        if store is not None:
+            store.put(PLATFORM, account, new)
+        current[:] = [new]
+        return True
+
+    if stored is not None and stored.fresh():
+        current.append(stored)
+    elif can_refresh and (stored is not None or not creds.token):
+        refresh()
+    elif creds.token:
+        current.append(StoredToken(creds.token))
+    elif stored is not None:
+        current.append(stored)  # expired and nothing to refresh it with: the API will say so
+    else:
+        raise AuthError(
+            f"pinterest: no access token; set {env}, or {ENV_HINT} with SOCIALKPI_PINTEREST_CLIENT_ID "
+            "and SOCIALKPI_PINTEREST_CLIENT_SECRET",
+            platform=PLATFORM,
+        )
+    register_secret(current[0].access_token)
+    client.auth_headers = lambda: {"Authorization": f"Bearer {current[0].access_token}"}
+    client.refresh = refresh if can_refresh else None
+    return lambda: current[0] if current else None
+
+
+def _exchange(client: Client, ctx: CollectContext, candidates: list[str]) -> StoredToken:
+    """The refresh_token grant with HTTP Basic client auth; the newest refresh token first."""
+    creds = ctx.credentials
+    last: AuthError | None = None
+    for refresh_token in candidates:
+        try:
+            return refresh_access_token(
+                client,
+                _token_url(ctx),
+                refresh_token=refresh_token,
+                client_id=creds.client_id,
+                client_secret=creds.client_secret,
+                env_hint=ENV_HINT,
+                basic_auth=True,
+                extra={"continuous_refresh": "true"},  # apps from before 2025-09-25 must ask for it
+            )
+        except AuthError as exc:
+            last = exc
+    assert last is not None
+    raise AuthError(last.message, platform=PLATFORM, status=last.status, code="refresh_refused")
+
+
+# -- I/O ---------------------------------------------------------------------------------------
+
+
+def _root(ctx: CollectContext) -> str:
+    return (ctx.credentials.base_url or API_ROOT).rstrip("/")
+
+
+def _competitor_refused(ctx: CollectContext) -> None:
+    if ctx.account.competitor:
+        raise BadRequest(
+            f"pinterest: {ctx.account.id!r} is marked competitor, but Pinterest's API has no public profile "
+            "lookup: only the token's own account can be collected; remove competitor = true or the account",
+            platform=PLATFORM,
+            code="no_competitors",
+        )
+
+
+def _owner(client: Client, ctx: CollectContext) -> dict[str, Any]:
+    """``GET /v5/user_account``, checked to be the configured account."""
+    payload = client.get_json(_root(ctx) + USER_ACCOUNT_ENDPOINT.format(version=VERSION))
+    if not isinstance(payload, dict) or not isinstance(payload.get("username"), str):
+        raise PayloadError("pinterest: the user_account answer has no username", platform=PLATFORM)
+    username = payload["username"]
+    if username.casefold() != ctx.account.id.lstrip("@").casefold():
+        env = ctx.credentials.token_env or "SOCIALKPI_PINTEREST_TOKEN"
+        raise PermissionDenied(
+            f"pinterest: the token belongs to {username!r}, not to the configured account {ctx.account.id!r}: "
+            f"put the token of {ctx.account.id!r} in {env} (or the account's token_env), or set id = {username!r}",
+            platform=PLATFORM,
+            code="wrong_account",
+        )
+    return payload
+
+
+def _with_advice(exc: AuthError, ctx: CollectContext) -> AuthError:
+    if exc.code == "refresh_refused":
+        return exc
+    env = ctx.credentials.token_env or "SOCIALKPI_PINTEREST_TOKEN"
+    return AuthError(
+        f"{exc.message}: create a new access token (developers.pinterest.com > My apps, or the OAuth flow "
+        f"with {SCOPE}) and put it in {env}, or set {ENV_HINT} with the app's id and secret",
+        platform=PLATFORM,
+        status=exc.status,
+        url=exc.url,
+        code=exc.code,
+    )
+
+
+def collect(client: Client, ctx: CollectContext, *, since: date, until: date) -> Collected:
+    """Today's followers and READY daily analytics for since..until (clamped to Pinterest's 90 days)."""
+    _competitor_refused(ctx)
+    client.classify = client.classify or classify
+    out, before = Collected(), client.requests_made
+    try:
+        authorize(client, ctx)
+        owner = _owner(client, ctx)
+        out.observations += parse_user_account(
+            owner, account_id=ctx.account.id, day=ctx.today, collected_at=ctx.collected_at
+        )
+        if "follower_count" not in owner:
+            out.skipped.append(("follower_count", "not in Pinterest's user_account answer"))
+        _analytics(client, ctx, since, until, out)
+    except AuthError as exc:
+        raise _with_advice(exc, ctx) from None
+    out.requests = client.requests_made - before
+    return out
+
+
+def _analytics(client: Client, ctx: CollectContext, since: date, until: date, out: Collected) -> None:
+    utc_today = ctx.collected_at.astimezone(UTC).date()
+    oldest = utc_today - timedelta(days=MAX_DAYS_BACK)
+    if since < oldest:
+        out.skipped.append(
+            (
+                "user_account/analytics",
+                f"{since}..{min(until, oldest - timedelta(days=1))} is more than {MAX_DAYS_BACK} days back: "
+                f"Pinterest no longer answers for it (asked from {oldest})",
+            )
+        )
+        since = oldest
+    until = min(until, utc_today - timedelta(days=1))  # a UTC day not over yet has no final numbers
+    url = _root(ctx) + ANALYTICS_ENDPOINT.format(version=VERSION)
+    active: tuple[str, ...] = tuple(METRICS)
+    no_value: dict[str, list[date]] = {}
+    for start, end in chunks(since, until):
+        payload, active = _fetch(client, url, start, end, active, out)
+        if not active:
+            return
+        served = served_metrics(payload, active)
+        for metric in active:
+            if metric not in served:
+                out.skipped.append((metric, "not in Pinterest's analytics answer (retired?): skipped"))
+        active = tuple(m for m in active if m in served)
+        out.observations += parse_analytics(
+            payload,
+            account_id=ctx.account.id,
+            since=start,
+            until=end,
+            collected_at=ctx.collected_at,
+            metric_types=active,
+        )
+        for status, days in unready_days(payload).items():
+            if status not in NOT_READY:  # PROCESSING/ESTIMATE: expected, fetched again by the next run
+                no_value.setdefault(status, []).extend(d for d in days if start <= d <= end)
+    for status, days in sorted(no_value.items()):
+        if days:
+            note = f"{len(days)} day(s) in {min(days)}..{max(days)} carry no value"
+            out.skipped.append((f"data_status:{status}", note))
+
+
+def _fetch(
+    client: Client, url: str, start: date, end: date, metrics: tuple[str, ...], out: Collected
+) -> tuple[Any, tuple[str, ...]]:
+    """One range; metric types Pinterest refuses are skipped and noted, the others still asked."""
+
+    def get(batch: tuple[str, ...]) -> Any:
+        params = {"start_date": start.isoformat(), "end_date": end.isoformat(), "metric_types": ",".join(batch)}
+        return client.get_json(url, params=params)
+
+    batch = metrics
+    while batch:
+        try:
+            return get(batch), batch
+        except BadRequest as exc:
+            if exc.code != "invalid_metric":
+                raise
+            # The message may list the allowed types too: ask each one alone to find the refused ones.
+            refused = list(batch) if len(batch) == 1 else [m for m in batch if _refused_alone(get, m)]
+            if not refused:
+                raise
+            for metric in refused:
+                out.skipped.append((metric, f"refused by Pinterest: {exc.message}"))
+            batch = tuple(m for m in batch if m not in refused)
+    return None, ()
+
+
+def _refused_alone(get: Callable[[tuple[str, ...]], Any], metric: str) -> bool:
+    try:
+        get((metric,))
+    except BadRequest as exc:
+        if exc.code == "invalid_metric":
+            return True
+        raise
+    return False
+
+
+def check(client: Client, ctx: CollectContext) -> str:
+    """``socialkpi doctor``: one ``GET /v5/user_account`` (refreshing first when the token has expired)."""
+    _competitor_refused(ctx)
+    client.classify = client.classify or classify
+    try:
+        token = authorize(client, ctx)
+        owner = _owner(client, ctx)
+    except AuthError as exc:
+        raise _with_advice(exc, ctx) from None
+    kind = str(owner.get("account_type") or "").lower() or "unknown"
+    detail = f"token valid for {owner['username']!r} ({kind} account)"
+    used = token()
+    if used is not None and used.expires_at is not None:
+        detail += f", access token expires {datetime.fromtimestamp(used.expires_at, UTC):%Y-%m-%d}"
+    if kind != "business":
+        detail += "; analytics need a business account (pinterest.com > Settings > Convert to business)"
+    return detail
