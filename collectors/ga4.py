@@ -265,7 +265,9 @@ def _auth(client: Client, creds: Credentials) -> tuple[Callable[[], dict[str, st
             platform=PLATFORM,
         )
     cred = load_google_credentials(creds.google_credentials, token_url=creds.token_url)
-    request = google.auth.transport.requests.Request(session=client.session)  # our session, our sockets
+    # google-auth posts to token_uri through our session, with our timeouts (its own default is 120 s).
+    transport = google.auth.transport.requests.Request(session=client.session)
+    request = partial(transport, timeout=client.policy.timeout)
 
     def headers() -> dict[str, str]:
         if not cred.valid:
@@ -326,7 +328,7 @@ def load_google_credentials(path: str, *, token_url: str | None = None) -> Googl
     return result
 
 
-def _refresh(cred: GoogleCredentials, request: google.auth.transport.requests.Request) -> None:
+def _refresh(cred: GoogleCredentials, request: Callable[..., Any]) -> None:
     try:
         cred.refresh(request)  # type: ignore[no-untyped-call]
     except google.auth.exceptions.RefreshError as exc:
