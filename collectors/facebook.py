@@ -154,6 +154,8 @@ def parse_page(payload: Any, *, account_id: str, day: date, collected_at: dateti
     """``GET /{page-id}?fields=...`` -> today's followers (a level only given as "now")."""
     if not isinstance(payload, dict):
         raise PayloadError("facebook: the Page answer is not an object", platform=PLATFORM)
+    if "id" not in payload:  # every Page node answer carries its id: anything else is another shape
+        raise PayloadError("facebook: the Page answer has no id (the response shape changed)", platform=PLATFORM)
     count = payload.get("followers_count")
     if count is None:
         return []  # the field is left out when the token may not read it

@@ -45,11 +45,14 @@ def make_ctx(
     competitor: bool = False,
     collected_at: datetime = COLLECTED_AT,
     tz: str = "Europe/Paris",
+    token_env: str | None = None,
     **creds: str,
 ) -> CollectContext:
     return CollectContext(
         account=Account(platform=platform, id=account_id, name=name, competitor=competitor),
-        credentials=Credentials(token=token, base_url=base_url, token_env=f"SOCIALKPI_{platform.upper()}_TOKEN", **creds),
+        credentials=Credentials(
+            token=token, base_url=base_url, token_env=token_env or f"SOCIALKPI_{platform.upper()}_TOKEN", **creds
+        ),
         collected_at=collected_at,
         business_tz=ZoneInfo(tz),
     )
