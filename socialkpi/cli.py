@@ -83,6 +83,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("dashboard", help="serve the dashboard on http://127.0.0.1:8501")
     p.add_argument("--port", type=int, default=8501)
+    p.add_argument(
+        "--address",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1; any other needs SOCIALKPI_DASHBOARD_PASSWORD)",
+    )
     p.add_argument("--config", metavar="PATH")
 
     p = sub.add_parser(
@@ -431,11 +436,26 @@ def dashboard_command(
     return cmd, env
 
 
-def _serve(db_path: str, port: int) -> int:
+LOOPBACK = ("127.", "localhost", "::1")
+
+
+def check_address(address: str, env: dict[str, str] | os._Environ[str]) -> None:
+    """Listening beyond this machine requires a password (README: Serving on a network)."""
+    if address.startswith(LOOPBACK):
+        return
+    if not env.get("SOCIALKPI_DASHBOARD_PASSWORD"):
+        raise UsageError(
+            f"--address {address}: serving beyond 127.0.0.1 needs a password: set SOCIALKPI_DASHBOARD_PASSWORD "
+            "(and put the dashboard behind a TLS reverse proxy, see README)"
+        )
+
+
+def _serve(db_path: str, port: int, address: str = "127.0.0.1") -> int:
     import subprocess
 
-    cmd, env = dashboard_command(db_path, port)
-    _out(f"Dashboard: http://127.0.0.1:{port}  (warehouse {db_path}; Ctrl+C to stop)")
+    check_address(address, os.environ)
+    cmd, env = dashboard_command(db_path, port, address)
+    _out(f"Dashboard: http://{address}:{port}  (warehouse {db_path}; Ctrl+C to stop)")
     proc = subprocess.Popen(cmd, env=env)
     try:
         return proc.wait()
@@ -447,7 +467,10 @@ def _serve(db_path: str, port: int) -> int:
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
     settings = _settings(args, require_config=False)
-    return _serve(str(settings.db_path), args.port)
+    check_address(args.address, settings.env)
+    if settings.env.get("SOCIALKPI_DASHBOARD_PASSWORD"):
+        os.environ.setdefault("SOCIALKPI_DASHBOARD_PASSWORD", settings.env["SOCIALKPI_DASHBOARD_PASSWORD"])
+    return _serve(str(settings.db_path), args.port, args.address)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
