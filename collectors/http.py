@@ -83,7 +83,7 @@ _SECRETS_LOCK = threading.Lock()
 _PARAM_RE = re.compile(
     r"(?i)\b(" + "|".join(sorted(SECRET_PARAMS, key=len, reverse=True)) + r")=([^&\s\"'#]+)"
 )
-_BEARER_RE = re.compile(r"(?i)\b(bearer|token)\s+[A-Za-z0-9._~+/=-]{8,}")
+_BEARER_RE = re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=-]{8,}")
 
 
 def register_secret(value: str | None) -> None:

@@ -40,7 +40,7 @@ def test_every_variable_the_code_reads_is_in_env_example() -> None:
     names: set[str] = set()
     for folder in ("collectors", "socialkpi", "warehouse"):
         for path in (ROOT / folder).rglob("*.py"):
-            names |= set(re.findall(r"SOCIALKPI_[A-Z_]*[A-Z]", path.read_text(encoding="utf-8")))
+            names |= set(re.findall(r"SOCIALKPI_[A-Z0-9_]*[A-Z0-9]", path.read_text(encoding="utf-8")))
     generic = {n for n in names if n.endswith("_") or n in {"SOCIALKPI_PLATFORM_TOKEN"}}
     for name in sorted(names - generic):
         if name.startswith(tuple(f"SOCIALKPI_{p.upper()}_" for p in PLATFORMS)) or name in {
