@@ -1,0 +1,243 @@
+"""Sandbox part: YouTube Data API v3 ``channels.list``, YouTube Analytics v2 ``reports.query`` and a
+Google OAuth token endpoint.
+
+Answers as platform-apis-web.md §2 documents it:
+
+* ``GET /youtube/v3/channels?part=statistics&id=...`` (or ``mine=true`` with OAuth): a
+  ``youtube#channelListResponse`` whose ``statistics`` counts are **strings**, the subscriber count
+  rounded down to 3 significant figures; channels whose id starts ``UChidden`` hide it
+  (``hiddenSubscriberCount: true``, no ``subscriberCount``); an unknown id (``UCunknown...``) gives
+  HTTP 200 with ``totalResults: 0`` and no ``items``.  An API key is accepted as ``key=`` or in the
+  ``X-Goog-Api-Key`` header, an OAuth token as a bearer.
+* ``GET /v2/reports?ids=channel==MINE&metrics=...&dimensions=day``: a ``youtubeAnalytics#resultTable``
+  with positional ``rows`` (numbers), one per day up to three days ago (UTC): later days are not
+  ready, and ``rows`` is left out when there is none.  OAuth only: an API key gets 401.
+* Errors in Google's envelope with the legacy ``errors[]``: 401 ``authError`` for ``world.EXPIRED_TOKEN``
+  and unknown bearers, 400 ``keyInvalid`` for a wrong key; :func:`quota_exceeded` builds the **403**
+  ``quotaExceeded`` reply tests script.
+* ``POST /token`` stands in for https://oauth2.googleapis.com/token: the ``refresh_token`` grant issues
+  ``ya29.sandbox-...`` tokens (accepted by the routes above); a refresh token starting ``revoked``
+  gets ``invalid_grant``.  Google does not rotate refresh tokens, and neither does this.
+
+The world's numbers: :func:`subscribers_for`, :func:`videos_for` and :func:`daily_for`.  The token
+(``world.TOKEN`` or an issued one) belongs to :data:`OWN_CHANNEL`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from socialkpi.sandbox import world
+from socialkpi.sandbox.server import Reply, Request
+
+PLATFORM = "youtube"
+OWN_CHANNEL = "UCcornerBakeryLyon00001A"  # the channel world.TOKEN's owner manages
+SUBSCRIBERS_BASE = 2400
+READY_LAG_DAYS = 3  # Analytics data up to three days ago
+DAILY_BASE = {"views": 150.0, "subscribersGained": 6.0, "subscribersLost": 1.5, "estimatedMinutesWatched": 520.0}
+ISSUED_PREFIX = "ya29.sandbox-"
+
+
+# -- the world's numbers -------------------------------------------------------------------------
+def round_3_significant(n: int) -> int:
+    """The public subscriber count: above 1,000 rounded down to 3 significant figures."""
+    if n < 1000:
+        return n
+    step = 10 ** (len(str(n)) - 3)
+    return n // step * step
+
+
+def subscribers_for(channel: str, day: date) -> int:
+    return round_3_significant(world.followers(PLATFORM, channel, day, SUBSCRIBERS_BASE))
+
+
+def videos_for(channel: str, day: date) -> int:
+    return int(40 * world.scale_of(PLATFORM, channel) + (day - date(2019, 5, 1)).days / 9)
+
+
+def daily_for(channel: str, metric: str, day: date) -> int:
+    return world.daily(PLATFORM, channel, metric, day, DAILY_BASE[metric])
+
+
+def _today() -> date:
+    return datetime.now(UTC).date()
+
+
+# -- errors ----------------------------------------------------------------------------------------
+def google_error(code: int, message: str, reason: str, *, status: str = "", domain: str = "global") -> Reply:
+    err: dict[str, Any] = {
+        "code": code,
+        "message": message,
+        "errors": [{"message": message, "domain": domain, "reason": reason}],
+    }
+    if status:
+        err["status"] = status
+    return Reply(code, {"error": err})
+
+
+def quota_exceeded() -> Reply:
+    """YouTube's daily quota: HTTP 403 (not 429), reason ``quotaExceeded``."""
+    message = (
+        'The request cannot be completed because you have exceeded your <a href="/youtube/v3/getting-started#quota">'
+        "quota</a>."
+    )
+    return google_error(403, message, "quotaExceeded", domain="youtube.quota")
+
+
+def _unauthenticated() -> Reply:
+    return google_error(
+        401,
+        "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or "
+        "other valid authentication credential. See https://developers.google.com/identity/sign-in/web/devconsole-project.",
+        "authError",
+        status="UNAUTHENTICATED",
+    )
+
+
+def _bearer_ok(token: str) -> bool:
+    return token == world.TOKEN or token.startswith(ISSUED_PREFIX)
+
+
+def _api_key(request: Request) -> str | None:
+    return request.header("X-Goog-Api-Key") or request.arg("key")
+
+
+# -- channels.list ---------------------------------------------------------------------------------
+def _channel(channel: str, today: date, parts: list[str]) -> dict[str, Any]:
+    item: dict[str, Any] = {"kind": "youtube#channel", "etag": f"etag-{channel[-6:]}", "id": channel}
+    if "statistics" in parts:
+        stats: dict[str, Any] = {"viewCount": str(40 * subscribers_for(channel, today) + 1843)}
+        if channel.startswith("UChidden"):
+            stats["hiddenSubscriberCount"] = True
+        else:
+            stats["subscriberCount"] = str(subscribers_for(channel, today))
+            stats["hiddenSubscriberCount"] = False
+        stats["videoCount"] = str(videos_for(channel, today))
+        item["statistics"] = stats
+    return item
+
+
+def channels(request: Request) -> Reply:
+    bearer, key = request.bearer(), _api_key(request)
+    if bearer is not None:
+        if not _bearer_ok(bearer):
+            return _unauthenticated()
+    elif key is not None:
+        if key != world.TOKEN:
+            return google_error(
+                400, "API key not valid. Please pass a valid API key.", "keyInvalid", status="INVALID_ARGUMENT"
+            )
+    else:
+        return google_error(
+            403,
+            "The request is missing a valid API key.",
+            "forbidden",
+            status="PERMISSION_DENIED",
+        )
+    parts = (request.arg("part") or "").split(",")
+    if not request.arg("part"):
+        return google_error(400, "No filter selected. Expected one of: id, mine, forHandle", "missingRequiredParameter")
+    if request.arg("mine") == "true":
+        if bearer is None:
+            return _unauthenticated()
+        ids = [OWN_CHANNEL]
+    else:
+        ids = [i for i in (request.arg("id") or "").split(",") if i]
+        if not ids:
+            return google_error(
+                400, "No filter selected. Expected one of: id, mine, forHandle", "missingRequiredParameter"
+            )
+        if len(ids) > 50:
+            return google_error(400, "The request specifies more than 50 ids.", "invalidParameter")
+    items = [_channel(c, _today(), parts) for c in ids if not c.startswith("UCunknown")]
+    body: dict[str, Any] = {
+        "kind": "youtube#channelListResponse",
+        "etag": "sandbox-etag",
+        "pageInfo": {"totalResults": len(items), "resultsPerPage": 5},
+    }
+    if items:
+        body["items"] = items
+    return Reply(200, body)
+
+
+# -- reports.query ---------------------------------------------------------------------------------
+def reports(request: Request) -> Reply:
+    bearer = request.bearer()
+    if bearer is None:
+        if _api_key(request) is not None:
+            return google_error(
+                401,
+                "API keys are not supported by this API. Expected OAuth2 access token or other authentication "
+                "credentials that assert a principal.",
+                "required",
+                status="UNAUTHENTICATED",
+            )
+        return _unauthenticated()
+    if not _bearer_ok(bearer):
+        return _unauthenticated()
+    ids = request.arg("ids")
+    if ids not in ("channel==MINE", f"channel=={OWN_CHANNEL}"):
+        return google_error(403, "Forbidden", "forbidden", status="PERMISSION_DENIED")
+    metrics = [m for m in (request.arg("metrics") or "").split(",") if m]
+    for metric in metrics:
+        if metric not in DAILY_BASE:
+            return google_error(
+                400,
+                f"Unknown identifier ({metric}) given in field parameters.metrics.",
+                "badRequest",
+                status="INVALID_ARGUMENT",
+            )
+    if not metrics or request.arg("dimensions") != "day":
+        return google_error(400, "The query is not supported.", "badRequest", status="INVALID_ARGUMENT")
+    try:
+        start = date.fromisoformat(request.arg("startDate") or "")
+        end = date.fromisoformat(request.arg("endDate") or "")
+    except ValueError:
+        return google_error(400, "Invalid value for startDate or endDate.", "badRequest", status="INVALID_ARGUMENT")
+    if end < start:
+        return google_error(400, "The end date is before the start date.", "badRequest", status="INVALID_ARGUMENT")
+    last = min(end, _today() - timedelta(days=READY_LAG_DAYS))
+    rows: list[list[Any]] = []
+    day = start
+    while day <= last:
+        rows.append([day.isoformat(), *[daily_for(OWN_CHANNEL, m, day) for m in metrics]])
+        day += timedelta(days=1)
+    body: dict[str, Any] = {
+        "kind": "youtubeAnalytics#resultTable",
+        "columnHeaders": [
+            {"name": "day", "columnType": "DIMENSION", "dataType": "STRING"},
+            *[{"name": m, "columnType": "METRIC", "dataType": "INTEGER"} for m in metrics],
+        ],
+    }
+    if rows:
+        body["rows"] = rows
+    return Reply(200, body)
+
+
+# -- OAuth token endpoint ----------------------------------------------------------------------------
+def token(request: Request) -> Reply:
+    form = request.form()
+    if form.get("grant_type") != "refresh_token":
+        return Reply(400, {"error": "unsupported_grant_type", "error_description": "Invalid grant_type"})
+    if not form.get("refresh_token") or not form.get("client_id") or not form.get("client_secret"):
+        return Reply(400, {"error": "invalid_request", "error_description": "Missing required parameter."})
+    if form["refresh_token"].startswith("revoked"):
+        return Reply(400, {"error": "invalid_grant", "error_description": "Token has been expired or revoked."})
+    return Reply(
+        200,
+        {
+            "access_token": f"{ISSUED_PREFIX}{uuid.uuid4().hex}",
+            "expires_in": 3599,
+            "scope": "https://www.googleapis.com/auth/youtube.readonly https://www.googleapis.com/auth/yt-analytics.readonly",
+            "token_type": "Bearer",
+        },
+    )
+
+
+ROUTES = [
+    ("GET", r"/youtube/v3/channels", channels),
+    ("GET", r"/v2/reports", reports),
+    ("POST", r"/token", token),
+]
