@@ -1,0 +1,309 @@
+"""TikTok: the token owner's follower and video counts through the Display API v2 (Login Kit).
+
+Docs: https://developers.tiktok.com/doc/tiktok-api-v2-get-user-info,
+https://developers.tiktok.com/doc/oauth-user-access-token-management,
+https://developers.tiktok.com/doc/tiktok-api-v2-error-handling, .../tiktok-api-v2-rate-limit and
+docs/platform-apis-web.md §4a (shapes, scopes, the ``error`` object that is there on success too).
+
+Environment (read by the command line, passed in as ``ctx.credentials``):
+    SOCIALKPI_TIKTOK_TOKEN          a user access token (``act.…``, 24 h) with user.info.basic,
+                                    user.info.profile and user.info.stats; optional when a refresh token is set
+    SOCIALKPI_TIKTOK_REFRESH_TOKEN  optional but needed for cron: the refresh token (``rft.…``, 365 days,
+                                    rotated: the newest is kept in the token store); needs the two below
+    SOCIALKPI_TIKTOK_CLIENT_ID      optional: the app's client key
+    SOCIALKPI_TIKTOK_CLIENT_SECRET  optional: the app's client secret
+    SOCIALKPI_TIKTOK_BASE_URL       optional: replaces https://open.tiktokapis.com (the sandbox)
+    SOCIALKPI_TIKTOK_TOKEN_URL      optional: replaces https://open.tiktokapis.com/v2/oauth/token/
+
+Metrics (docs/metrics.md): followers ← ``follower_count``, posts ← ``video_count`` (public videos).
+Both are levels TikTok only gives as "now": dated today in the business's time zone; ``since`` and
+``until`` do not apply.  The account id is the username of the token's own account: a token of another
+account fails the run.  Competitors: the Display API only answers for the account that authorized the
+token (the Research API is for approved researchers only).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import UTC, date, datetime
+from typing import Any
+
+from collectors.http import (
+    AuthError,
+    BadRequest,
+    Client,
+    PayloadError,
+    PermissionDenied,
+    Verdict,
+    parse_retry_after,
+    register_secret,
+)
+from collectors.observation import CollectContext, Collected, Observation
+from collectors.tokens import StoredToken, refresh_access_token
+
+PLATFORM = "tiktok"
+API_ROOT = "https://open.tiktokapis.com"
+VERSION = "v2"
+USER_INFO_ENDPOINT = "/{version}/user/info/"
+TOKEN_ENDPOINT = "/{version}/oauth/token/"  # noqa: S105 (a path, not a secret)
+FIELDS = "open_id,username,display_name,follower_count,video_count"
+SCOPES = "user.info.basic, user.info.profile and user.info.stats"
+ENV_HINT = "SOCIALKPI_TIKTOK_REFRESH_TOKEN"
+
+# TikTok's field -> canonical metric (docs/metrics.md); both are "now" levels.
+METRICS: dict[str, str] = {"follower_count": "followers", "video_count": "posts"}
+
+# v2 API ``error.code`` -> kind (tiktok-api-v2-error-handling).
+API_CODES: dict[str, str] = {
+    "access_token_invalid": "auth",
+    "scope_not_authorized": "permission",
+    "scope_permission_missed": "permission",
+    "rate_limit_exceeded": "throttled",
+    "internal_error": "server",
+    "invalid_params": "bad_request",
+}
+# OAuth ``error`` (a string, with error_description) -> kind (oauth-error-handling).
+OAUTH_CODES: dict[str, str] = {
+    "invalid_grant": "auth",
+    "invalid_client": "auth",
+    "unauthorized_client": "auth",
+    "access_denied": "permission",
+    "invalid_scope": "permission",
+    "server_error": "server",
+    "temporarily_unavailable": "server",
+}
+
+
+# -- classification ----------------------------------------------------------------------------
+
+
+def classify(status: int, headers: Mapping[str, str], body: Any) -> Verdict | None:
+    """Classify on ``error.code`` (``"ok"`` is success), or the OAuth ``error`` string; never on presence."""
+    err = body.get("error") if isinstance(body, dict) else None
+    if isinstance(err, dict):
+        code = str(err.get("code") or "")
+        if code == "ok":
+            return Verdict("ok") if status < 400 else None
+        message = str(err.get("message") or code or f"HTTP {status}")
+        text = f"{message} (error.code {code or '?'}, log_id {err.get('log_id') or '?'})"
+        kind = API_CODES.get(code) or _by_status(status)
+    elif isinstance(err, str) and err:
+        code = err
+        text = f"{body.get('error_description') or err} ({err}, log_id {body.get('log_id') or '?'})"
+        kind = OAUTH_CODES.get(code) or ("bad_request" if status < 500 else "server")
+    else:
+        return None
+    if kind == "permission":
+        text += f"; the token needs {SCOPES}: authorize the app again with them"
+    retry = parse_retry_after(_header(headers, "Retry-After")) if kind in ("throttled", "server") else None
+    return Verdict(kind, text, retry_after=retry, code=code)
+
+
+def _by_status(status: int) -> str:
+    if status == 401:
+        return "auth"
+    if status == 403:
+        return "permission"
+    if status == 429:
+        return "throttled"
+    return "server" if status >= 500 else "bad_request"
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    for key, value in headers.items():
+        if key.lower() == name.lower():
+            return value
+    return None
+
+
+# -- parser ------------------------------------------------------------------------------------
+
+
+def _user(payload: Any) -> dict[str, Any]:
+    data = payload.get("data") if isinstance(payload, dict) else None
+    user = data.get("user") if isinstance(data, dict) else None
+    if not isinstance(user, dict):
+        raise PayloadError("tiktok: the user/info answer has no data.user object", platform=PLATFORM)
+    return user
+
+
+def parse_user_info(payload: Any, *, account_id: str, day: date, collected_at: datetime) -> list[Observation]:
+    """``GET /v2/user/info/`` -> today's followers and posts (a field left out gives no row)."""
+    user = _user(payload)
+    rows: list[Observation] = []
+    for source, metric in METRICS.items():
+        value = user.get(source)
+        if value is None:
+            continue
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise PayloadError(f"tiktok: {source} is {type(value).__name__}, not an integer", platform=PLATFORM)
+        rows.append(Observation(PLATFORM, account_id, metric, day, value, source, collected_at))
+    return rows
+
+
+# -- tokens ------------------------------------------------------------------------------------
+
+
+def _root(ctx: CollectContext) -> str:
+    return (ctx.credentials.base_url or API_ROOT).rstrip("/")
+
+
+def _token_url(ctx: CollectContext) -> str:
+    return ctx.credentials.token_url or _root(ctx) + TOKEN_ENDPOINT.format(version=VERSION)
+
+
+def authorize(client: Client, ctx: CollectContext) -> Callable[[], StoredToken | None]:
+    """Put the right bearer on ``client`` and install the refresh hook; returns "the token in use".
+
+    A fresh token in the token store wins over ``SOCIALKPI_TIKTOK_TOKEN``; an expired stored token (the
+    usual case: they last a day) or none at all is refreshed first when a refresh token, the client
+    key and the secret are set; an auth error refreshes once more.  Each new pair is stored (0600).
+    """
+    creds, store, account = ctx.credentials, ctx.token_store, ctx.account.id
+    env = creds.token_env or "SOCIALKPI_TIKTOK_TOKEN"
+    stored = store.get(PLATFORM, account) if store is not None else None
+    candidates = [t for t in dict.fromkeys([stored.refresh_token if stored else None, creds.refresh_token]) if t]
+    can_refresh = bool(candidates and creds.client_id and creds.client_secret)
+    current: list[StoredToken] = []
+
+    def refresh() -> bool:
+        if not can_refresh:
+            return False
+        client.refresh = None  # the token endpoint's own errors must not recurse into this hook
+        try:
+            new = _exchange(client, ctx, candidates)
+        finally:
+            client.refresh = refresh
+        candidates[:] = [t for t in dict.fromkeys([new.refresh_token, *candidates]) if t]
+        if store is not None:
+            store.put(PLATFORM, account, new)
+        current[:] = [new]
+        return True
+
+    if stored is not None and stored.fresh():
+        current.append(stored)
+    elif can_refresh and (stored is not None or not creds.token):
+        refresh()
+    elif creds.token:
+        current.append(StoredToken(creds.token))
+    elif stored is not None:
+        current.append(stored)  # expired and nothing to refresh it with: the API will say so
+    else:
+        raise AuthError(
+            f"tiktok: no access token; set {env}, or {ENV_HINT} with SOCIALKPI_TIKTOK_CLIENT_ID (the client "
+            "key) and SOCIALKPI_TIKTOK_CLIENT_SECRET",
+            platform=PLATFORM,
+        )
+    register_secret(current[0].access_token)
+    client.auth_headers = lambda: {"Authorization": f"Bearer {current[0].access_token}"}
+    client.refresh = refresh if can_refresh else None
+    return lambda: current[0] if current else None
+
+
+def _exchange(client: Client, ctx: CollectContext, candidates: list[str]) -> StoredToken:
+    """The refresh_token grant: form body with client_key and client_secret; the newest token first."""
+    creds = ctx.credentials
+    last: AuthError | None = None
+    for refresh_token in candidates:
+        try:
+            return refresh_access_token(
+                client,
+                _token_url(ctx),
+                refresh_token=refresh_token,
+                client_id=None,  # TikTok names it client_key
+                client_secret=None,
+                env_hint=ENV_HINT,
+                extra={"client_key": creds.client_id or "", "client_secret": creds.client_secret or ""},
+            )
+        except AuthError as exc:
+            last = exc
+    assert last is not None
+    raise AuthError(last.message, platform=PLATFORM, status=last.status, code="refresh_refused")
+
+
+# -- I/O ---------------------------------------------------------------------------------------
+
+
+def _competitor_refused(ctx: CollectContext) -> None:
+    if ctx.account.competitor:
+        raise BadRequest(
+            f"tiktok: {ctx.account.id!r} is marked competitor, but TikTok's Display API only answers for the "
+            "account that authorized the token (no competitor endpoint): remove competitor = true or the account",
+            platform=PLATFORM,
+            code="no_competitors",
+        )
+
+
+def _user_info(client: Client, ctx: CollectContext) -> Any:
+    """``GET /v2/user/info/``, checked to be the configured account."""
+    payload = client.get_json(_root(ctx) + USER_INFO_ENDPOINT.format(version=VERSION), params={"fields": FIELDS})
+    user = _user(payload)
+    username = user.get("username")
+    wanted = ctx.account.id.lstrip("@")
+    if not isinstance(username, str) or not username:
+        raise PermissionDenied(
+            f"tiktok: the answer has no username, so it cannot be matched to {wanted!r}: the token needs "
+            f"{SCOPES}: authorize the app again with them",
+            platform=PLATFORM,
+            code="no_username",
+        )
+    if username.lstrip("@").casefold() != wanted.casefold():
+        env = ctx.credentials.token_env or "SOCIALKPI_TIKTOK_TOKEN"
+        raise PermissionDenied(
+            f"tiktok: the token belongs to {username!r}, not to the configured account {wanted!r}: put the "
+            f"token of {wanted!r} in {env} (or the account's token_env), or set id = {username!r}",
+            platform=PLATFORM,
+            code="wrong_account",
+        )
+    return payload
+
+
+def _with_advice(exc: AuthError, ctx: CollectContext) -> AuthError:
+    if exc.code == "refresh_refused":
+        return exc
+    env = ctx.credentials.token_env or "SOCIALKPI_TIKTOK_TOKEN"
+    return AuthError(
+        f"{exc.message}: access tokens last 24 hours; set {ENV_HINT} with SOCIALKPI_TIKTOK_CLIENT_ID and "
+        f"SOCIALKPI_TIKTOK_CLIENT_SECRET so socialkpi refreshes them, or put a new token in {env}",
+        platform=PLATFORM,
+        status=exc.status,
+        url=exc.url,
+        code=exc.code,
+    )
+
+
+def collect(client: Client, ctx: CollectContext, *, since: date, until: date) -> Collected:
+    """Today's followers and posts (TikTok has no history: ``since``/``until`` do not apply)."""
+    _competitor_refused(ctx)
+    client.classify = client.classify or classify
+    out, before = Collected(), client.requests_made
+    try:
+        authorize(client, ctx)
+        payload = _user_info(client, ctx)
+    except AuthError as exc:
+        raise _with_advice(exc, ctx) from None
+    out.observations = parse_user_info(payload, account_id=ctx.account.id, day=ctx.today, collected_at=ctx.collected_at)
+    user = _user(payload)
+    for source in METRICS:
+        if user.get(source) is None:
+            out.skipped.append((source, "not in TikTok's user/info answer (needs user.info.stats)"))
+    out.requests = client.requests_made - before
+    return out
+
+
+def check(client: Client, ctx: CollectContext) -> str:
+    """``socialkpi doctor``: the same single ``GET /v2/user/info/`` (refreshing first when expired)."""
+    _competitor_refused(ctx)
+    client.classify = client.classify or classify
+    try:
+        token = authorize(client, ctx)
+        user = _user(_user_info(client, ctx))
+    except AuthError as exc:
+        raise _with_advice(exc, ctx) from None
+    detail = f"token valid for {user['username']!r}"
+    used = token()
+    if used is not None and used.expires_at is not None:
+        detail += f", access token expires {datetime.fromtimestamp(used.expires_at, UTC):%Y-%m-%d %H:%M} UTC"
+    if not ctx.credentials.refresh_token and not (used is not None and used.refresh_token):
+        detail += f"; set {ENV_HINT} (with the client key and secret): access tokens last 24 hours"
+    return detail

@@ -1,0 +1,182 @@
+"""Sandbox part: TikTok's Display API ``GET /v2/user/info/`` and ``POST /v2/oauth/token/``.
+
+Answers as platform-apis-web.md §4a documents it:
+
+* ``/v2/user/info/?fields=...``: ``{"data": {"user": {<only the fields asked>}}, "error": {"code": "ok",
+  "message": "", "log_id": ...}}``: the ``error`` object is there on success too.  Counts are JSON
+  integers.  An unknown field gets 400 ``invalid_params``; no ``fields`` likewise.
+* Auth (``Authorization: Bearer``): ``world.TOKEN`` (or a token this part issued) is the demo account
+  :data:`USERNAME`; :data:`OTHER_USER_TOKEN` is another account; :data:`BASIC_ONLY_TOKEN` has only
+  ``user.info.basic`` (asking a profile or stats field gets 401 ``scope_not_authorized``);
+  ``world.EXPIRED_TOKEN`` and anything else get 401 ``access_token_invalid``.  Errors use the v2
+  envelope ``{"data": {}, "error": {"code", "message", "log_id"}}``.
+* Throttling: 429 ``rate_limit_exceeded`` with no rate-limit headers (TikTok documents none): see
+  :func:`throttled`.
+* ``/v2/oauth/token/`` (form body ``client_key``, ``client_secret``, ``grant_type=refresh_token``,
+  ``refresh_token``): a new 24-hour access token and a rotated refresh token at the top level; a refresh
+  token starting ``rft.revoked`` gets 400 ``{"error": "invalid_grant", "error_description", "log_id"}``,
+  a wrong client 401 ``invalid_client``.
+
+Use :func:`followers_on` and :func:`videos_on` to compute what the sandbox serves (the tests do).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import uuid
+from datetime import UTC, date, datetime
+from typing import Any
+
+from socialkpi.sandbox import world
+from socialkpi.sandbox.server import Reply, Request
+
+PLATFORM = "tiktok"
+USERNAME = "cornerbakery.lyon"  # the demo account world.TOKEN belongs to
+OTHER_USERNAME = "rival.patisserie"
+OTHER_USER_TOKEN = "act.sandbox-tiktok-other-user"  # noqa: S105
+BASIC_ONLY_TOKEN = "act.sandbox-tiktok-basic-only"  # noqa: S105
+CLIENT_KEY = "awsandboxclientkey"
+CLIENT_SECRET = "sandbox-tiktok-secret"  # noqa: S105
+FOLLOWERS_BASE = 9800.0
+ALL_SCOPES = frozenset({"user.info.basic", "user.info.profile", "user.info.stats"})
+FIELD_SCOPES: dict[str, str] = {
+    "open_id": "user.info.basic",
+    "union_id": "user.info.basic",
+    "avatar_url": "user.info.basic",
+    "display_name": "user.info.basic",
+    "bio_description": "user.info.profile",
+    "profile_deep_link": "user.info.profile",
+    "is_verified": "user.info.profile",
+    "username": "user.info.profile",
+    "follower_count": "user.info.stats",
+    "following_count": "user.info.stats",
+    "likes_count": "user.info.stats",
+    "video_count": "user.info.stats",
+}
+
+_issued: dict[str, str] = {}  # access token -> username
+_lock = threading.Lock()
+
+
+# -- the world's numbers ---------------------------------------------------------------------------
+def _today() -> date:
+    return datetime.now(UTC).date()
+
+
+def followers_on(username: str, day: date) -> int:
+    return world.followers(PLATFORM, username, day, FOLLOWERS_BASE)
+
+
+def videos_on(username: str, day: date) -> int:
+    """Public videos to date: about one every nine days since 2024."""
+    return 12 + max(0, (day - date(2024, 1, 1)).days) // 9
+
+
+def _open_id(username: str) -> str:
+    return "-000" + hashlib.blake2b(username.encode(), digest_size=8).hexdigest()
+
+
+def user_for(username: str, day: date | None = None) -> dict[str, Any]:
+    day = day or _today()
+    return {
+        "open_id": _open_id(username),
+        "union_id": "c9c" + _open_id(username)[4:],
+        "avatar_url": f"https://p16-sign.tiktokcdn.com/sandbox/{username}.jpeg",
+        "display_name": "Corner Bakery Lyon" if username == USERNAME else username.replace(".", " ").title(),
+        "bio_description": "Pains, viennoiseries et gâteaux depuis 2012",
+        "profile_deep_link": f"https://vm.tiktok.com/sandbox-{username}/",
+        "is_verified": False,
+        "username": username,
+        "follower_count": followers_on(username, day),
+        "following_count": 312,
+        "likes_count": 7 * followers_on(username, day),
+        "video_count": videos_on(username, day),
+    }
+
+
+# -- replies ---------------------------------------------------------------------------------------
+def _log_id() -> str:
+    return datetime.now(UTC).strftime("%Y%m%d%H%M%S") + uuid.uuid4().hex[:18].upper()
+
+
+def _error(status: int, code: str, message: str) -> Reply:
+    return Reply(status, {"data": {}, "error": {"code": code, "message": message, "log_id": _log_id()}})
+
+
+def throttled() -> Reply:
+    """TikTok's 429: over 600 requests a minute on this endpoint; no rate-limit headers."""
+    return _error(429, "rate_limit_exceeded", "The API rate limit was exceeded. Please try again later.")
+
+
+def _owner(request: Request) -> tuple[str, frozenset[str]] | None:
+    token = request.bearer()
+    if token == world.TOKEN:
+        return USERNAME, ALL_SCOPES
+    if token == OTHER_USER_TOKEN:
+        return OTHER_USERNAME, ALL_SCOPES
+    if token == BASIC_ONLY_TOKEN:
+        return USERNAME, frozenset({"user.info.basic"})
+    with _lock:
+        username = _issued.get(token or "")
+    return (username, ALL_SCOPES) if username else None
+
+
+def user_info(request: Request) -> Reply:
+    owner = _owner(request)
+    if owner is None:  # world.EXPIRED_TOKEN, a revoked one, none at all
+        return _error(401, "access_token_invalid", "The access token is invalid or not found in the request.")
+    username, scopes = owner
+    fields = [f.strip() for f in (request.arg("fields") or "").split(",") if f.strip()]
+    if not fields:
+        return _error(400, "invalid_params", "fields is required.")
+    for name in fields:
+        if name not in FIELD_SCOPES:
+            return _error(400, "invalid_params", f"Invalid field: {name}")
+    if any(FIELD_SCOPES[f] not in scopes for f in fields):
+        return _error(
+            401,
+            "scope_not_authorized",
+            "The user did not authorize the scope required for completing this request.",
+        )
+    user = user_for(username)
+    return Reply(
+        200,
+        {"data": {"user": {f: user[f] for f in fields}}, "error": {"code": "ok", "message": "", "log_id": _log_id()}},
+    )
+
+
+def _oauth_error(status: int, error: str, description: str) -> Reply:
+    return Reply(status, {"error": error, "error_description": description, "log_id": _log_id()})
+
+
+def token(request: Request) -> Reply:
+    form = request.form()
+    if form.get("client_key") != CLIENT_KEY or form.get("client_secret") != CLIENT_SECRET:
+        return _oauth_error(401, "invalid_client", "Client key or secret is incorrect.")
+    if form.get("grant_type") != "refresh_token":
+        return _oauth_error(400, "unsupported_grant_type", "The grant type is not supported.")
+    refresh = form.get("refresh_token", "")
+    if not refresh.startswith("rft.") or refresh.startswith("rft.revoked"):
+        return _oauth_error(400, "invalid_grant", "Refresh token is invalid or expired.")
+    access = f"act.sandbox-{uuid.uuid4().hex}"
+    with _lock:
+        _issued[access] = USERNAME
+    return Reply(
+        200,
+        {
+            "access_token": access,
+            "expires_in": 86400,
+            "open_id": _open_id(USERNAME),
+            "refresh_expires_in": 31536000,
+            "refresh_token": f"rft.sandbox-{uuid.uuid4().hex}",
+            "scope": "user.info.basic,user.info.profile,user.info.stats",
+            "token_type": "Bearer",
+        },
+    )
+
+
+ROUTES = [
+    ("GET", r"/v2/user/info/", user_info),
+    ("POST", r"/v2/oauth/token/", token),
+]
