@@ -23,8 +23,9 @@ Answers as platform-apis-social.md §2 documents it:
   ``(#100)`` subcode 33 for an account the token cannot see.
 
 The routes match only Instagram ids (``1784…``) so that a Facebook Page part on the same server keeps
-its Page ids.  Use :func:`value_for`, :func:`followers_on` and :func:`media_count_on` to compute what the
-sandbox serves (the tests do).
+its Page ids, and only two-digit Graph versions so that Threads' ``/v1.0/me`` is not taken.  Use
+:func:`value_for`, :func:`followers_on` and :func:`media_count_on` to compute what the sandbox serves
+(the tests do).
 """
 
 from __future__ import annotations
@@ -400,10 +401,11 @@ def debug_token_handler(request: Request) -> Reply:
     )
 
 
+GRAPH = r"/v[1-9]\d\.\d+"  # Graph API versions (v26.0): two digits, so Threads' /v1.0 stays the Threads part's
 ROUTES = [
-    ("GET", r"/v\d+\.\d+/me", me_handler),
-    ("GET", r"/v\d+\.\d+/me/accounts", me_accounts_handler),
-    ("GET", r"/v\d+\.\d+/debug_token", debug_token_handler),
-    ("GET", r"/v\d+\.\d+/(1784\d{9,14})", account_handler),
-    ("GET", r"/v\d+\.\d+/(1784\d{9,14})/insights", insights_handler),
+    ("GET", GRAPH + r"/me", me_handler),
+    ("GET", GRAPH + r"/me/accounts", me_accounts_handler),
+    ("GET", GRAPH + r"/debug_token", debug_token_handler),
+    ("GET", GRAPH + r"/(1784\d{9,14})", account_handler),
+    ("GET", GRAPH + r"/(1784\d{9,14})/insights", insights_handler),
 ]
