@@ -22,6 +22,7 @@ import io
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import IO
@@ -31,6 +32,7 @@ import duckdb
 from warehouse.queries import DbPath, Period, bounds_on, read_warehouse, snapshot_query
 
 Out = str | os.PathLike[str] | IO[str] | IO[bytes]
+Plan = Callable[[duckdb.DuckDBPyConnection], tuple[str, list[date | None]]]
 
 OBSERVATIONS_HEADER = "date,platform,account_id,account_name,competitor,metric,value,source_metric,collected_at"
 
@@ -137,7 +139,7 @@ def write_kpis_csv(
     return _copy(db_path, out, plan)
 
 
-def _copy(db_path: DbPath, out: Out, plan: object) -> int:
+def _copy(db_path: DbPath, out: Out, plan: Plan) -> int:
     """Run ``COPY (plan's query) TO <temp file> (HEADER)``, then move/stream it to ``out``."""
     target_dir = None
     if isinstance(out, str | os.PathLike):
@@ -147,7 +149,7 @@ def _copy(db_path: DbPath, out: Out, plan: object) -> int:
     tmp = Path(tmp_name)
     try:
         with read_warehouse(db_path) as con:
-            sql, params = plan(con)  # type: ignore[operator]
+            sql, params = plan(con)
             literal = str(tmp).replace("'", "''")
             row = con.execute(f"COPY ({sql}) TO '{literal}' (FORMAT csv, HEADER, DELIMITER ',')", params).fetchone()
         count = int(row[0]) if row else 0
