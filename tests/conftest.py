@@ -56,3 +56,20 @@ def make_ctx(
         collected_at=collected_at,
         business_tz=ZoneInfo(tz),
     )
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """``socialkpi.cli.main`` configures the root logger (as a command should); undo it per test."""
+    import logging
+
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for handler in list(root.handlers):
+        if handler not in handlers:
+            root.removeHandler(handler)
+    for handler in handlers:
+        if handler not in root.handlers:
+            root.addHandler(handler)
+    root.setLevel(level)
