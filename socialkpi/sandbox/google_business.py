@@ -1,0 +1,161 @@
+"""Sandbox part: the Business Profile Performance API v1 and a Google OAuth token endpoint.
+
+Answers as platform-apis-web.md §3 documents it:
+
+* ``GET /v1/locations/{id}:fetchMultiDailyMetricsTimeSeries?dailyMetrics=...&dailyRange.startDate.year=...``
+  (camelCase or snake_case range parameters): ``multiDailyMetricTimeSeries[].dailyMetricTimeSeries[]``
+  with ``dailyMetric`` and ``timeSeries.datedValues[]``; every date of the range up to yesterday (UTC)
+  is listed, its ``value`` an int64 **string**, **left out when zero**; days from today on are not
+  listed.  ``{}`` for a location without data (ids starting ``1000``).
+* ``GET /v1/locations/{id}:getDailyMetricsTimeSeries?dailyMetric=...``: ``{"timeSeries": {...}}``.
+* Google's envelope: 401 ``UNAUTHENTICATED`` for ``world.EXPIRED_TOKEN`` and unknown bearers, 403
+  ``PERMISSION_DENIED`` for locations starting ``403``, 404 ``NOT_FOUND`` for ids starting ``404``, 400
+  ``INVALID_ARGUMENT`` for a bad range or an unknown metric; :func:`throttled` builds the 429
+  ``RESOURCE_EXHAUSTED`` reply tests script.
+* ``POST /token``: the same Google token endpoint as the YouTube part (``ya29.sandbox-...`` tokens).
+
+The world's numbers: :func:`value_for` (zeros included).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from socialkpi.sandbox import world
+from socialkpi.sandbox.server import Reply, Request
+from socialkpi.sandbox.youtube import ISSUED_PREFIX
+from socialkpi.sandbox.youtube import token as google_token
+
+PLATFORM = "google_business"
+BASES: dict[str, float] = {
+    "BUSINESS_IMPRESSIONS_DESKTOP_MAPS": 7.0,
+    "BUSINESS_IMPRESSIONS_DESKTOP_SEARCH": 16.0,
+    "BUSINESS_IMPRESSIONS_MOBILE_MAPS": 42.0,
+    "BUSINESS_IMPRESSIONS_MOBILE_SEARCH": 55.0,
+    "WEBSITE_CLICKS": 3.0,
+    "CALL_CLICKS": 0.4,
+    "BUSINESS_DIRECTION_REQUESTS": 4.0,
+    "BUSINESS_BOOKINGS": 0.0,
+    "BUSINESS_FOOD_ORDERS": 0.0,
+    "BUSINESS_FOOD_MENU_CLICKS": 1.0,
+    "BUSINESS_CONVERSATIONS": 0.3,
+}
+CLOSED = {(12, 25), (1, 1), (5, 1)}  # the bakery is shut: nobody calls or asks the way
+
+
+def value_for(location: str, metric: str, day: date) -> int:
+    if location.startswith("1000"):
+        return 0
+    if (day.month, day.day) in CLOSED and metric in ("CALL_CLICKS", "BUSINESS_DIRECTION_REQUESTS"):
+        return 0
+    return world.daily(PLATFORM, location, metric, day, BASES[metric])
+
+
+def google_error(code: int, status: str, message: str) -> Reply:
+    return Reply(code, {"error": {"code": code, "message": message, "status": status}})
+
+
+def throttled(retry_after: float | None = None) -> Reply:
+    reply = google_error(
+        429,
+        "RESOURCE_EXHAUSTED",
+        "Quota exceeded for quota metric 'Requests' and limit 'Requests per minute' of service "
+        "'businessprofileperformance.googleapis.com' for consumer 'project_number:123456'.",
+    )
+    if retry_after is not None:
+        reply.headers["Retry-After"] = str(int(retry_after))
+    return reply
+
+
+def _refused(request: Request, location: str) -> Reply | None:
+    token = request.bearer()
+    if token is None or not (token == world.TOKEN or token.startswith(ISSUED_PREFIX)):
+        return google_error(
+            401,
+            "UNAUTHENTICATED",
+            "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or "
+            "other valid authentication credential.",
+        )
+    if location.startswith("404"):
+        return google_error(404, "NOT_FOUND", "Requested entity was not found.")
+    if location.startswith("403"):
+        return google_error(403, "PERMISSION_DENIED", "The caller does not have permission")
+    return None
+
+
+def _range(request: Request, prefix: str = "dailyRange") -> tuple[date, date]:
+    def part(which: str, field: str) -> int:
+        camel = request.arg(f"{prefix}.{which}Date.{field}")
+        snake = request.arg(f"daily_range.{which}_date.{field}")
+        value = camel if camel is not None else snake
+        if value is None:
+            raise ValueError(f"dailyRange.{which}Date.{field} is required")
+        return int(value)
+
+    start = date(part("start", "year"), part("start", "month"), part("start", "day"))
+    end = date(part("end", "year"), part("end", "month"), part("end", "day"))
+    if end < start:
+        raise ValueError("dailyRange end date is before the start date")
+    return start, end
+
+
+def _series(location: str, metric: str, start: date, end: date) -> dict[str, Any]:
+    values: list[dict[str, Any]] = []
+    last = min(end, datetime.now(UTC).date() - timedelta(days=1))
+    day = start
+    while day <= last:
+        item: dict[str, Any] = {"date": {"year": day.year, "month": day.month, "day": day.day}}
+        value = value_for(location, metric, day)
+        if value:  # int64 as a string, left out when zero
+            item["value"] = str(value)
+        values.append(item)
+        day += timedelta(days=1)
+    return {"datedValues": values} if values else {}
+
+
+def fetch_multi(request: Request) -> Reply:
+    location = request.groups[0]
+    refused = _refused(request, location)
+    if refused:
+        return refused
+    metrics = request.query.get("dailyMetrics", []) or request.query.get("daily_metrics", [])
+    if not metrics:
+        return google_error(400, "INVALID_ARGUMENT", "Request contains an invalid argument: dailyMetrics is empty.")
+    for metric in metrics:
+        if metric not in BASES:
+            return google_error(
+                400,
+                "INVALID_ARGUMENT",
+                f"Invalid value at 'daily_metrics' (type.googleapis.com/DailyMetric), \"{metric}\"",
+            )
+    try:
+        start, end = _range(request)
+    except ValueError as exc:
+        return google_error(400, "INVALID_ARGUMENT", f"Request contains an invalid argument: {exc}")
+    if location.startswith("1000"):
+        return Reply(200, {})  # a location with no data at all
+    series = [{"dailyMetric": m, "timeSeries": _series(location, m, start, end)} for m in metrics]
+    return Reply(200, {"multiDailyMetricTimeSeries": [{"dailyMetricTimeSeries": series}]})
+
+
+def get_single(request: Request) -> Reply:
+    location = request.groups[0]
+    refused = _refused(request, location)
+    if refused:
+        return refused
+    metric = request.arg("dailyMetric") or request.arg("daily_metric")
+    if metric not in BASES:
+        return google_error(400, "INVALID_ARGUMENT", "Request contains an invalid argument: dailyMetric.")
+    try:
+        start, end = _range(request)
+    except ValueError as exc:
+        return google_error(400, "INVALID_ARGUMENT", f"Request contains an invalid argument: {exc}")
+    return Reply(200, {"timeSeries": _series(location, str(metric), start, end)})
+
+
+ROUTES = [
+    ("GET", r"/v1/locations/(\d+):fetchMultiDailyMetricsTimeSeries", fetch_multi),
+    ("GET", r"/v1/locations/(\d+):getDailyMetricsTimeSeries", get_single),
+    ("POST", r"/token", google_token),
+]
