@@ -117,9 +117,7 @@ def parse_account(payload: Any, *, account_id: str, day: date, collected_at: dat
     for field, metric in FIELDS.items():
         value = payload.get(field)
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise PayloadError(
-                f"mastodon: {field} is {type(value).__name__}, not a count", platform=PLATFORM
-            )
+            raise PayloadError(f"mastodon: {field} is {type(value).__name__}, not a count", platform=PLATFORM)
         rows.append(Observation(PLATFORM, account_id, metric, day, value, field, collected_at))
     return rows
 
@@ -151,9 +149,7 @@ def _lookup(client: Client, ctx: CollectContext) -> Any:
             )
         else:
             advice = f"the token in {env} was refused: create a new application token on {instance}"
-        raise AuthError(
-            f"{exc.message} ({advice})", platform=PLATFORM, status=exc.status, code=exc.code
-        ) from None
+        raise AuthError(f"{exc.message} ({advice})", platform=PLATFORM, status=exc.status, code=exc.code) from None
     except BadRequest as exc:
         if exc.code == "not_found":
             raise BadRequest(

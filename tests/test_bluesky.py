@@ -128,8 +128,12 @@ def test_actor_of_refuses_other_ids(account_id: str) -> None:
         (400, {"error": "AccountDeactivated", "message": "Account is deactivated"}, "bad_request", GONE),
         (400, {"error": "ExpiredToken", "message": "Token has expired"}, "auth", "token_invalid"),
         (401, {"error": "AuthenticationRequired", "message": "Authentication Required"}, "auth", "token_invalid"),
-        (400, {"error": "InvalidRequest", "message": 'Error: Params must have the property "actor"'}, "bad_request",
-         "InvalidRequest"),
+        (
+            400,
+            {"error": "InvalidRequest", "message": 'Error: Params must have the property "actor"'},
+            "bad_request",
+            "InvalidRequest",
+        ),
         (502, {"error": "UpstreamFailure", "message": "Upstream Failure"}, "server", "UpstreamFailure"),
     ],
 )
