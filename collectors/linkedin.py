@@ -1,0 +1,476 @@
+"""LinkedIn organization pages (Community Management API): followers, gains, page views, share statistics.
+
+Docs: https://learn.microsoft.com/en-us/linkedin/marketing/community-management/organizations/follower-statistics,
+.../page-statistics, .../share-statistics, https://learn.microsoft.com/en-us/linkedin/marketing/versioning,
+https://learn.microsoft.com/en-us/linkedin/shared/api-guide/concepts/rate-limits,
+https://learn.microsoft.com/en-us/linkedin/shared/authentication/programmatic-refresh-tokens;
+docs/platform-apis-social.md §5 (headers, Rest.li encoding, shapes, limits, errors).
+
+Environment (read by the command line, passed in as ``ctx.credentials``):
+    SOCIALKPI_LINKEDIN_TOKEN          required unless refreshing: a member access token (60 days) with
+                                      ``rw_organization_admin``; the member must be an ADMINISTRATOR of the Page
+    SOCIALKPI_LINKEDIN_REFRESH_TOKEN  optional (Marketing Developer Platform partners): a 365-day refresh
+    SOCIALKPI_LINKEDIN_CLIENT_ID      token and the app's client id and secret; the access token is then
+    SOCIALKPI_LINKEDIN_CLIENT_SECRET  refreshed when it expires and kept in the 0600 token file
+    SOCIALKPI_LINKEDIN_BASE_URL       optional: replaces https://api.linkedin.com (and, for refreshes,
+                                      https://www.linkedin.com)
+    SOCIALKPI_LINKEDIN_TOKEN_URL      optional: replaces the token endpoint
+
+Every call sends ``LinkedIn-Version`` (:data:`VERSION`, a sunset version answers 426) and
+``X-Restli-Protocol-Version: 2.0.0``; the Rest.li ``timeIntervals`` value goes into the URL raw
+(``(timeRange:(start:..,end:..),timeGranularityType:DAY)``), only the URN values are percent-encoded.
+
+Metrics (docs/metrics.md): followers ← networkSizes ``firstDegreeSize`` (a "now" level, dated
+``ctx.today``); per UTC day of ``timeRange.start``: followers_gained ← ``organicFollowerGain`` +
+``paidFollowerGain``, profile_views ← ``allPageViews.pageViews``, impressions ← ``impressionCount``,
+link_clicks ← ``clickCount``, engagements ← likes + comments + shares + clicks.  A day LinkedIn
+leaves out is a 0; days after the last complete UTC day are not asked for.  A field LinkedIn stops
+sending is skipped and recorded, not fatal.
+
+Competitors: networkSizes only.  The docs do not say it works for an organization the member does
+not administer (platform-apis-social.md §5.3 marks it **unverified**); if LinkedIn refuses, the
+account fails with a PermissionDenied that says so, and the other accounts go on.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+
+from collectors.http import (
+    AuthError,
+    BadRequest,
+    Client,
+    PayloadError,
+    PermissionDenied,
+    Verdict,
+    paginate_next_url,
+    register_secret,
+)
+from collectors.observation import CollectContext, Collected, Observation
+from collectors.tokens import StoredToken, refresh_access_token
+
+PLATFORM = "linkedin"
+API_ROOT = "https://api.linkedin.com"
+OAUTH_ROOT = "https://www.linkedin.com"
+TOKEN_ENDPOINT = "/oauth/v2/accessToken"  # noqa: S105 (a path)
+NETWORK_SIZES = "/rest/networkSizes/{urn}?edgeType=COMPANY_FOLLOWED_BY_MEMBER"
+FOLLOWER_STATS = "/rest/organizationalEntityFollowerStatistics?q=organizationalEntity&organizationalEntity={urn}"
+PAGE_STATS = "/rest/organizationPageStatistics?q=organization&organization={urn}"
+SHARE_STATS = "/rest/organizationalEntityShareStatistics?q=organizationalEntity&organizationalEntity={urn}"
+TIME_INTERVALS = "(timeRange:(start:{start},end:{end}),timeGranularityType:DAY)"  # sent raw, never encoded
+VERSION = "202607"  # LinkedIn Marketing July 2026; each version lives at least 12 months
+VERSION_SUPPORTED_UNTIL = date(2027, 7, 1)  # about: release + 12 months (the exact sunset is published later)
+HEADERS = {"LinkedIn-Version": VERSION, "X-Restli-Protocol-Version": "2.0.0"}
+HISTORY_DAYS = 360  # share statistics: a rolling 12-month window (assumed for page/follower statistics too)
+TOKEN_ENV = "SOCIALKPI_LINKEDIN_TOKEN"  # noqa: S105 (a variable name)
+REFRESH_ENV = "SOCIALKPI_LINKEDIN_REFRESH_TOKEN"
+STORE_PREFIX = "oauth2:"
+REAUTHORIZE = (
+    "authorize the app again (3-legged OAuth, scope rw_organization_admin, by a Page ADMINISTRATOR) and put "
+    f"the new access token in {TOKEN_ENV} (or the new refresh token in {REFRESH_ENV})"
+)
+
+# Canonical metric -> the fields it adds up (all counts).
+FOLLOWER_FIELDS: dict[str, tuple[str, ...]] = {"followers_gained": ("organicFollowerGain", "paidFollowerGain")}
+PAGE_FIELDS: dict[str, tuple[str, ...]] = {"profile_views": ("allPageViews.pageViews",)}
+SHARE_FIELDS: dict[str, tuple[str, ...]] = {
+    "impressions": ("impressionCount",),
+    "link_clicks": ("clickCount",),
+    "engagements": ("likeCount", "commentCount", "shareCount", "clickCount"),
+}
+
+_refresh_lock = threading.Lock()
+
+
+# -- classification ----------------------------------------------------------------------------
+
+
+def classify(status: int, headers: Mapping[str, str], body: Any) -> Verdict | None:
+    """Read LinkedIn's ``{"status", "serviceErrorCode", "code", "message"}`` envelope (§5.5, §5.6)."""
+    if status < 400:
+        return None
+    envelope = body if isinstance(body, dict) else {}
+    code = str(envelope["code"]) if isinstance(envelope.get("code"), str) else ""
+    text = str(envelope["message"]) if isinstance(envelope.get("message"), str) else ""
+    if isinstance(envelope.get("error_description"), str):  # the OAuth token endpoint (RFC 6749 §5.2)
+        text = f"{envelope.get('error')}: {envelope['error_description']}"
+    service = envelope.get("serviceErrorCode")
+    tags = [code] if code else []
+    if isinstance(service, int) and not isinstance(service, bool):
+        tags.append(f"serviceErrorCode {service}")
+    detail = (text or f"HTTP {status}") + (f" ({', '.join(tags)})" if tags else "")
+    if status == 401:
+        why = {
+            "EXPIRED_ACCESS_TOKEN": "the access token expired (they last 60 days)",
+            "REVOKED_ACCESS_TOKEN": "the member revoked the access token",
+        }.get(code, "the access token was refused")
+        return Verdict("auth", f"{detail}: {why}", code=code.lower() or "unauthorized")
+    if status == 403:
+        return Verdict(
+            "permission",
+            f"{detail}: the token needs rw_organization_admin and its member must be an ADMINISTRATOR of the Page",
+            code=code.lower() or "access_denied",
+        )
+    if status == 426 or code == "NONEXISTENT_VERSION":
+        return Verdict(
+            "bad_request",
+            f"{detail}: LinkedIn-Version {HEADERS['LinkedIn-Version']} is past its sunset; "
+            "update socialkpi (the collector pins the version)",
+            code="version_sunset",
+        )
+    if status == 429:
+        if "DAY limit" in text:  # daily quota: nothing changes before 00:00 UTC
+            wait = _until_midnight_utc()
+            return Verdict("throttled", f"{detail}: daily limit, resets at 00:00 UTC", retry_after=wait)
+        return Verdict("throttled", detail)
+    if status >= 500:
+        uuid = next((v for k, v in headers.items() if k.lower() == "x-li-uuid"), None)
+        return Verdict("server", f"{detail}{f' (x-li-uuid {uuid})' if uuid else ''}")
+    if status in (404, 410):
+        return Verdict("bad_request", detail, code="not_found")
+    return Verdict("bad_request", detail, code=code.lower() or "bad_request")
+
+
+def _until_midnight_utc(now: datetime | None = None) -> float:
+    current = now or datetime.now(UTC)
+    midnight = datetime.combine(current.date() + timedelta(days=1), datetime.min.time(), UTC)
+    return max(1.0, (midnight - current).total_seconds())
+
+
+# -- URLs --------------------------------------------------------------------------------------
+
+
+def org_urn(org_id: str) -> str:
+    """``urn%3Ali%3Aorganization%3A<id>``: a URN value is percent-encoded, Rest.li structure is not."""
+    return quote(f"urn:li:organization:{org_id}", safe="")
+
+
+def epoch_ms(day: date) -> int:
+    return int(datetime.combine(day, datetime.min.time(), UTC).timestamp() * 1000)
+
+
+def time_intervals(since: date, until: date) -> str:
+    """The raw Rest.li value for the UTC days since..until (``end`` is exclusive)."""
+    return TIME_INTERVALS.format(start=epoch_ms(since), end=epoch_ms(until + timedelta(days=1)))
+
+
+def stats_url(root: str, template: str, org_id: str, since: date, until: date) -> str:
+    """A statistics URL built by hand: ``requests`` leaves ``( ) : ,`` as they are, but params= would encode them."""
+    return root + template.format(urn=org_urn(org_id)) + "&timeIntervals=" + time_intervals(since, until)
+
+
+# -- parsers -----------------------------------------------------------------------------------
+
+
+def parse_network_size(payload: Any, *, account_id: str, day: date, collected_at: datetime) -> list[Observation]:
+    """``GET /rest/networkSizes/{urn}`` -> today's followers."""
+    size = payload.get("firstDegreeSize") if isinstance(payload, dict) else None
+    if not isinstance(size, int) or not _is_count(size):
+        raise PayloadError("linkedin: networkSizes has no numeric firstDegreeSize", platform=PLATFORM)
+    return [Observation(PLATFORM, account_id, "followers", day, size, "firstDegreeSize", collected_at)]
+
+
+def parse_follower_statistics(
+    payload: Any, *, account_id: str, since: date, until: date, collected_at: datetime
+) -> list[Observation]:
+    """Time-bound ``organizationalEntityFollowerStatistics`` -> followers_gained per UTC day."""
+    return _parse_daily(payload, "followerGains", FOLLOWER_FIELDS, account_id, since, until, collected_at)
+
+
+def parse_page_statistics(
+    payload: Any, *, account_id: str, since: date, until: date, collected_at: datetime
+) -> list[Observation]:
+    """Time-bound ``organizationPageStatistics`` -> profile_views (``views.allPageViews.pageViews``)."""
+    return _parse_daily(payload, "totalPageStatistics.views", PAGE_FIELDS, account_id, since, until, collected_at)
+
+
+def parse_share_statistics(
+    payload: Any, *, account_id: str, since: date, until: date, collected_at: datetime
+) -> list[Observation]:
+    """Time-bound ``organizationalEntityShareStatistics`` -> impressions, link_clicks, engagements."""
+    return _parse_daily(payload, "totalShareStatistics", SHARE_FIELDS, account_id, since, until, collected_at)
+
+
+def _parse_daily(
+    payload: Any,
+    block: str,
+    fields: Mapping[str, tuple[str, ...]],
+    account_id: str,
+    since: date,
+    until: date,
+    collected_at: datetime,
+) -> list[Observation]:
+    """One row per metric per UTC day in since..until; a day without an element is a 0.
+
+    A metric none of whose fields appear in any element of a non-empty answer was retired: no rows
+    (the collector records it as skipped) rather than a year of invented zeros.  A field missing
+    from one element counts 0 there.
+    """
+    elements = payload.get("elements") if isinstance(payload, dict) else None
+    if not isinstance(elements, list):
+        raise PayloadError("linkedin: the statistics answer has no elements list", platform=PLATFORM)
+    by_day: dict[date, dict[str, Any]] = {}
+    for element in elements:
+        if not isinstance(element, dict):
+            raise PayloadError("linkedin: a statistics element is not an object", platform=PLATFORM)
+        day = _utc_day(element.get("timeRange"))
+        values = _dig(element, block)
+        if values is None:
+            values = {}  # nothing to report that day (or the block was retired: see below)
+        if not isinstance(values, dict):
+            raise PayloadError(f"linkedin: an element's {block} is not an object", platform=PLATFORM)
+        if since <= day <= until:
+            by_day.setdefault(day, values)
+    for values in by_day.values():
+        for sources in fields.values():
+            for s in sources:
+                value = _dig(values, s)
+                if value is not None and not _is_count(value):
+                    raise PayloadError(f"linkedin: {s} is {type(value).__name__}", platform=PLATFORM)
+    rows: list[Observation] = []
+    for metric, sources in fields.items():
+        if by_day and not any(_dig(v, s) is not None for v in by_day.values() for s in sources):
+            continue  # retired (or renamed): none of its fields in any element
+        source = "+".join(sources)
+        for n in range((until - since).days + 1):
+            day = since + timedelta(days=n)
+            values = by_day.get(day, {})
+            total = 0
+            for s in sources:
+                value = _dig(values, s)
+                total += value if value is not None else 0
+            rows.append(Observation(PLATFORM, account_id, metric, day, total, source, collected_at))
+    return rows
+
+
+def _utc_day(time_range: Any) -> date:
+    start = time_range.get("start") if isinstance(time_range, dict) else None
+    if not isinstance(start, int) or not _is_count(start):
+        raise PayloadError("linkedin: an element has no numeric timeRange.start", platform=PLATFORM)
+    return datetime.fromtimestamp(start / 1000, UTC).date()
+
+
+def _dig(obj: Any, path: str) -> Any:
+    for key in path.split("."):
+        if not isinstance(obj, dict):
+            return None
+        obj = obj.get(key)
+    return obj
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+# -- tokens ------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Auth:
+    """The bearer in use for one account run; refreshed (once at a time) when LinkedIn says so."""
+
+    client: Client
+    ctx: CollectContext
+    token: str = ""
+    expires_at: float | None = None
+
+    @property
+    def key(self) -> str:
+        return STORE_PREFIX + (self.ctx.credentials.token_env or TOKEN_ENV)
+
+    def _stored(self) -> StoredToken | None:
+        store = self.ctx.token_store
+        return store.get(PLATFORM, self.key) if store is not None else None
+
+    @property
+    def can_refresh(self) -> bool:
+        stored = self._stored()
+        return bool(self.ctx.credentials.refresh_token or (stored is not None and stored.refresh_token))
+
+    def start(self) -> None:
+        creds, stored = self.ctx.credentials, self._stored()
+        if stored is not None and stored.fresh():
+            self.token, self.expires_at = stored.access_token, stored.expires_at
+        elif creds.token and not (stored is not None and self.can_refresh):
+            self.token = creds.token
+        elif self.can_refresh:
+            self.refresh()
+        else:
+            raise AuthError(
+                f"linkedin: no access token; set {creds.token_env or TOKEN_ENV} (LinkedIn Developer Portal > "
+                "your app > Auth > OAuth 2.0 tools, scope rw_organization_admin)",
+                platform=PLATFORM,
+            )
+        register_secret(self.token)
+        self.client.auth_headers = lambda: {"Authorization": f"Bearer {self.token}", **HEADERS}
+        self.client.refresh = self.refresh if self.can_refresh else None
+
+    def refresh(self) -> bool:
+        creds = self.ctx.credentials
+        if not (creds.client_id and creds.client_secret):
+            raise AuthError(
+                "linkedin: the access token needs a refresh but SOCIALKPI_LINKEDIN_CLIENT_ID and "
+                "SOCIALKPI_LINKEDIN_CLIENT_SECRET are not both set (Developer Portal > your app > Auth)",
+                platform=PLATFORM,
+            )
+        url = creds.token_url or (creds.base_url or OAUTH_ROOT).rstrip("/") + TOKEN_ENDPOINT
+        with _refresh_lock:
+            stored = self._stored()
+            if stored is not None and stored.fresh() and stored.access_token != self.token:
+                self.token, self.expires_at = stored.access_token, stored.expires_at
+                return True
+            refresh_token = (stored.refresh_token if stored else None) or creds.refresh_token
+            if creds.refresh_token and stored is not None and stored.refresh_token != creds.refresh_token:
+                refresh_token = creds.refresh_token  # the user put a newer one in the environment
+            try:
+                new = refresh_access_token(
+                    self.client,
+                    url,
+                    refresh_token=refresh_token or "",
+                    client_id=creds.client_id,
+                    client_secret=creds.client_secret,
+                    env_hint=REFRESH_ENV,
+                )
+            except AuthError as exc:
+                reason = exc.message.split(": authorize")[0]
+                raise AuthError(
+                    f"{reason} (refresh tokens last 365 days from the first authorization): {REAUTHORIZE}",
+                    platform=PLATFORM,
+                    status=exc.status,
+                ) from None
+            if self.ctx.token_store is not None:
+                self.ctx.token_store.put(PLATFORM, self.key, new)
+            self.token, self.expires_at = new.access_token, new.expires_at
+            return True
+
+
+def _authenticate(client: Client, ctx: CollectContext) -> _Auth:
+    client.classify = client.classify or classify
+    auth = _Auth(client, ctx)
+    auth.start()
+    return auth
+
+
+def _with_advice(exc: AuthError, ctx: CollectContext) -> AuthError:
+    if "authorize the app again" in exc.message or "not both set" in exc.message:
+        return exc
+    env = ctx.credentials.token_env or TOKEN_ENV
+    refresh = "" if ctx.credentials.refresh_token else f", or set {REFRESH_ENV} with the client id and secret"
+    return AuthError(
+        f"{exc.message}: create a new token (Developer Portal > OAuth 2.0 tools, scope rw_organization_admin) "
+        f"and put it in {env}{refresh}",
+        platform=PLATFORM,
+        status=exc.status,
+        url=exc.url,
+        code=exc.code,
+    )
+
+
+# -- I/O ---------------------------------------------------------------------------------------
+
+
+def _pages(client: Client, root: str, url: str) -> Iterator[Any]:
+    """A statistics answer and any ``paging.links`` ``rel=next`` pages after it."""
+
+    def next_url(page: Any) -> str | None:
+        links = page.get("paging", {}).get("links") if isinstance(page, dict) else None
+        for link in links if isinstance(links, list) else []:
+            if isinstance(link, dict) and link.get("rel") == "next" and isinstance(link.get("href"), str):
+                href = str(link["href"])
+                return href if href.startswith("http") else root + href
+        return None
+
+    yield from paginate_next_url(client, url, next_url=next_url)
+
+
+def _merged(client: Client, root: str, url: str) -> dict[str, Any]:
+    elements: list[Any] = []
+    for page in _pages(client, root, url):
+        if not isinstance(page, dict) or not isinstance(page.get("elements"), list):
+            raise PayloadError("linkedin: the statistics answer has no elements list", platform=PLATFORM)
+        elements += page["elements"]
+    return {"elements": elements}
+
+
+STATS = (
+    ("organizationalEntityFollowerStatistics", FOLLOWER_STATS, parse_follower_statistics, FOLLOWER_FIELDS),
+    ("organizationPageStatistics", PAGE_STATS, parse_page_statistics, PAGE_FIELDS),
+    ("organizationalEntityShareStatistics", SHARE_STATS, parse_share_statistics, SHARE_FIELDS),
+)
+
+
+def collect(client: Client, ctx: CollectContext, *, since: date, until: date) -> Collected:
+    """Followers today; for an own organization, the daily statistics of since..until (UTC days)."""
+    org_id = ctx.account.id
+    root = (ctx.credentials.base_url or API_ROOT).rstrip("/")
+    out, before = Collected(), client.requests_made
+    last_complete = ctx.collected_at.astimezone(UTC).date() - timedelta(days=1)
+    until = min(until, last_complete)
+    since = max(since, last_complete - timedelta(days=HISTORY_DAYS - 1))
+    try:
+        _authenticate(client, ctx)
+        try:
+            size = client.get_json(root + NETWORK_SIZES.format(urn=org_urn(org_id)))
+        except PermissionDenied as exc:
+            if ctx.account.competitor:
+                raise PermissionDenied(
+                    f"{exc.message.split(': the token needs')[0]}: LinkedIn refused the follower count of an "
+                    "organization the member does not administer (networkSizes for other organizations is "
+                    "undocumented); remove this competitor from socialkpi.toml",
+                    platform=PLATFORM,
+                    status=exc.status,
+                ) from None
+            raise
+        out.observations += parse_network_size(size, account_id=org_id, day=ctx.today, collected_at=ctx.collected_at)
+        if not ctx.account.competitor and since <= until:
+            for name, template, parse, fields in STATS:
+                url = stats_url(root, template, org_id, since, until)
+                try:
+                    payload = _merged(client, root, url)
+                except BadRequest as exc:
+                    if exc.code != "not_found":
+                        raise
+                    reason = f"refused by LinkedIn: {exc.message}"
+                    out.skipped += [(f"{name}: {'+'.join(s)}", reason) for s in fields.values()]
+                    continue
+                rows = parse(payload, account_id=org_id, since=since, until=until, collected_at=ctx.collected_at)
+                got = {o.metric for o in rows}
+                gone = [sources for metric, sources in fields.items() if metric not in got]
+                out.skipped += [("+".join(s), f"not in LinkedIn's {name} answer any more") for s in gone]
+                out.observations += rows
+    except AuthError as exc:
+        raise _with_advice(exc, ctx) from None
+    out.requests = client.requests_made - before
+    return out
+
+
+def check(client: Client, ctx: CollectContext) -> str:
+    """networkSizes (proves the token and the version); for an own Page, one day of follower statistics
+    (proves the admin role and scope)."""
+    org_id = ctx.account.id
+    root = (ctx.credentials.base_url or API_ROOT).rstrip("/")
+    try:
+        auth = _authenticate(client, ctx)
+        size = client.get_json(root + NETWORK_SIZES.format(urn=org_urn(org_id)))
+        rows = parse_network_size(size, account_id=org_id, day=ctx.today, collected_at=ctx.collected_at)
+        if not ctx.account.competitor:
+            day = ctx.collected_at.astimezone(UTC).date() - timedelta(days=2)
+            client.get_json(stats_url(root, FOLLOWER_STATS, org_id, day, day))
+    except AuthError as exc:
+        raise _with_advice(exc, ctx) from None
+    parts = ["token valid"]
+    if auth.expires_at is not None:
+        parts[0] += f" until {datetime.fromtimestamp(auth.expires_at, UTC):%Y-%m-%d}"
+    parts.append(f"organization {org_id} has {int(rows[0].value)} followers")
+    parts.append("admin statistics ok" if not ctx.account.competitor else "competitor: networkSizes only (unverified)")
+    left = (VERSION_SUPPORTED_UNTIL - ctx.collected_at.astimezone(UTC).date()).days
+    version = f"LinkedIn-Version {VERSION} supported until about {VERSION_SUPPORTED_UNTIL:%Y-%m}"
+    if left < 60:
+        version += ": near its sunset, update socialkpi"
+    parts.append(version)
+    return "; ".join(parts)
