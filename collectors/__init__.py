@@ -48,6 +48,56 @@ PLATFORMS: dict[str, Platform] = {
         id_pattern=r"\d{5,20}",
         id_hint="the numeric Page id (Page > About > Page transparency, or Meta Business Suite)",
     ),
+    "instagram": Platform(
+        id="instagram",
+        label="Instagram",
+        module="collectors.instagram",
+        lookback_days=3,
+        max_history_days=90,
+        concurrency=2,
+        needs_token=True,
+        id_pattern=r"@?[A-Za-z0-9._]{1,30}",
+        id_hint=(
+            "own account: the numeric Instagram professional account id (17841...); "
+            "competitor: the username (business discovery)"
+        ),
+    ),
+    "threads": Platform(
+        id="threads",
+        label="Threads",
+        module="collectors.threads",
+        lookback_days=3,
+        max_history_days=730,
+        concurrency=2,
+        needs_token=True,
+        id_pattern=r"@?[A-Za-z0-9._]{1,30}",
+        id_hint=(
+            "own account: the numeric Threads user id (GET /v1.0/me?fields=id); "
+            "competitor: the username (profile_lookup, needs threads_profile_discovery)"
+        ),
+    ),
+    "x": Platform(
+        id="x",
+        label="X (Twitter)",
+        module="collectors.x",
+        lookback_days=0,
+        max_history_days=0,
+        concurrency=2,
+        needs_token=True,
+        id_pattern=r"[A-Za-z0-9_]{1,15}",
+        id_hint="the username without @ (x.com/<username>)",
+    ),
+    "linkedin": Platform(
+        id="linkedin",
+        label="LinkedIn Page",
+        module="collectors.linkedin",
+        lookback_days=4,
+        max_history_days=360,
+        concurrency=2,
+        needs_token=True,
+        id_pattern=r"\d{1,12}",
+        id_hint="the numeric organization id (the number in linkedin.com/company/<id>/admin/)",
+    ),
     "ga4": Platform(
         id="ga4",
         label="Google Analytics 4",

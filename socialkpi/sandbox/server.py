@@ -27,8 +27,12 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 PARTS: tuple[str, ...] = (
+    "socialkpi.sandbox.instagram",  # before facebook: its /vNN.N/<ig id> routes are narrower
     "socialkpi.sandbox.facebook",
     "socialkpi.sandbox.ga4",
+    "socialkpi.sandbox.threads",
+    "socialkpi.sandbox.x",
+    "socialkpi.sandbox.linkedin",
 )
 
 
@@ -41,6 +45,7 @@ class Request:
     body: bytes
     groups: tuple[str, ...] = ()
     base_url: str = ""
+    raw_query: str = ""  # the query string exactly as sent (LinkedIn's Rest.li values must arrive unencoded)
 
     def arg(self, name: str, default: str | None = None) -> str | None:
         values = self.query.get(name)
@@ -179,6 +184,7 @@ class Sandbox:
             headers=dict(h.headers.items()),
             body=body,
             base_url=f"http://{host}",
+            raw_query=parts.query,
         )
         with self._lock:
             self.requests.append(request)

@@ -33,6 +33,16 @@ DEMO_ACCOUNTS: list[DemoAccount] = [
     DemoAccount("facebook", "104512345678902", "Corner Bakery Croix-Rousse", scale=0.45),
     DemoAccount("facebook", "209876543210987", "Rival Patisserie", competitor=True, scale=1.6),
     DemoAccount("ga4", "312345678", "cornerbakery.fr", scale=1.0),
+    DemoAccount("instagram", "17841405309211844", "Corner Bakery", scale=1.0),
+    # its profile_views is refused: the demo shows a skipped metric
+    DemoAccount("instagram", "17841405309211845", "Corner Bakery Croix-Rousse", scale=0.45),
+    DemoAccount("instagram", "rivalpatisserie", "Rival Patisserie", competitor=True, scale=1.6),
+    DemoAccount("threads", "7812345678901234", "Corner Bakery", scale=1.0),
+    DemoAccount("threads", "rivalpatisserie", "Rival Patisserie", competitor=True, scale=1.6),
+    DemoAccount("x", "cornerbakery", "Corner Bakery", scale=1.0),
+    DemoAccount("x", "rivalpatisserie", "Rival Patisserie", competitor=True, scale=1.6),
+    DemoAccount("linkedin", "2414183", "Corner Bakery", scale=1.0),
+    DemoAccount("linkedin", "90412345", "Rival Patisserie", competitor=True, scale=1.6),
 ]
 
 SPIKES = {  # (month, day) -> multiplier: press feature, Christmas, Galette des rois, a viral reel
