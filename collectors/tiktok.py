@@ -6,8 +6,10 @@ https://developers.tiktok.com/doc/tiktok-api-v2-error-handling, .../tiktok-api-v
 docs/platform-apis-web.md §4a (shapes, scopes, the ``error`` object that is there on success too).
 
 Environment (read by the command line, passed in as ``ctx.credentials``):
-    SOCIALKPI_TIKTOK_TOKEN          a user access token (``act.…``, 24 h) with user.info.basic,
-                                    user.info.profile and user.info.stats; optional when a refresh token is set
+    SOCIALKPI_TIKTOK_TOKEN          a user access token (``act.…``) with user.info.basic, user.info.profile
+                                    and user.info.stats; optional when a refresh token is set.  Its life is
+                                    24 h per platform-apis-web.md §4a, 2 h per TikTok's 2026 token page:
+                                    the ``expires_in`` TikTok answers decides when it is refreshed
     SOCIALKPI_TIKTOK_REFRESH_TOKEN  optional but needed for cron: the refresh token (``rft.…``, 365 days,
                                     rotated: the newest is kept in the token store); needs the two below
     SOCIALKPI_TIKTOK_CLIENT_ID      optional: the app's client key
@@ -263,7 +265,7 @@ def _with_advice(exc: AuthError, ctx: CollectContext) -> AuthError:
         return exc
     env = ctx.credentials.token_env or "SOCIALKPI_TIKTOK_TOKEN"
     return AuthError(
-        f"{exc.message}: access tokens last 24 hours; set {ENV_HINT} with SOCIALKPI_TIKTOK_CLIENT_ID and "
+        f"{exc.message}: access tokens expire within a day; set {ENV_HINT} with SOCIALKPI_TIKTOK_CLIENT_ID and "
         f"SOCIALKPI_TIKTOK_CLIENT_SECRET so socialkpi refreshes them, or put a new token in {env}",
         platform=PLATFORM,
         status=exc.status,
@@ -305,5 +307,5 @@ def check(client: Client, ctx: CollectContext) -> str:
     if used is not None and used.expires_at is not None:
         detail += f", access token expires {datetime.fromtimestamp(used.expires_at, UTC):%Y-%m-%d %H:%M} UTC"
     if not ctx.credentials.refresh_token and not (used is not None and used.refresh_token):
-        detail += f"; set {ENV_HINT} (with the client key and secret): access tokens last 24 hours"
+        detail += f"; set {ENV_HINT} (with the client key and secret): access tokens expire within a day"
     return detail
