@@ -98,6 +98,33 @@ PLATFORMS: dict[str, Platform] = {
         id_pattern=r"\d{1,12}",
         id_hint="the numeric organization id (the number in linkedin.com/company/<id>/admin/)",
     ),
+    "pinterest": Platform(
+        id="pinterest",
+        label="Pinterest",
+        module="collectors.pinterest",
+        lookback_days=7,
+        max_history_days=89,  # the runner clamps from until=yesterday: today-90, Pinterest's limit
+        concurrency=2,
+        needs_token=True,
+        competitor_support="Pinterest's API has no public profile lookup: only the token's own account can be collected",
+        id_pattern=r"[A-Za-z0-9_]{3,30}",
+        id_hint="the username of the account the token belongs to (pinterest.com/<username>), without @",
+    ),
+    "tiktok": Platform(
+        id="tiktok",
+        label="TikTok",
+        module="collectors.tiktok",
+        lookback_days=0,
+        max_history_days=0,  # follower and video counts are "now" only
+        concurrency=2,
+        needs_token=True,
+        competitor_support=(
+            "TikTok's Display API only answers for the account that authorized the token "
+            "(no competitor endpoint; the Research API is for approved researchers only)"
+        ),
+        id_pattern=r"@?[A-Za-z0-9_.]{2,24}",
+        id_hint="the username of the account that authorized the app (tiktok.com/@<username>)",
+    ),
     "ga4": Platform(
         id="ga4",
         label="Google Analytics 4",

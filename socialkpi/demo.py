@@ -29,7 +29,6 @@ def demo_settings(
         prefix = f"SOCIALKPI_{platform.upper()}_"
         env[prefix + "BASE_URL"] = sandbox_url
         env[prefix + "TOKEN"] = TOKEN
-        env[prefix + "TOKEN_URL"] = sandbox_url + "/token"
     env["SOCIALKPI_DB"] = str(Path(db_path).absolute())
     config = {
         "business": dict(DEMO_BUSINESS),

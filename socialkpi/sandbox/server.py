@@ -33,6 +33,8 @@ PARTS: tuple[str, ...] = (
     "socialkpi.sandbox.threads",
     "socialkpi.sandbox.x",
     "socialkpi.sandbox.linkedin",
+    "socialkpi.sandbox.pinterest",
+    "socialkpi.sandbox.tiktok",
 )
 
 

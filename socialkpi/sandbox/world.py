@@ -43,6 +43,8 @@ DEMO_ACCOUNTS: list[DemoAccount] = [
     DemoAccount("x", "rivalpatisserie", "Rival Patisserie", competitor=True, scale=1.6),
     DemoAccount("linkedin", "2414183", "Corner Bakery", scale=1.0),
     DemoAccount("linkedin", "90412345", "Rival Patisserie", competitor=True, scale=1.6),
+    DemoAccount("pinterest", "cornerbakerylyon", "Corner Bakery Lyon", scale=0.6),
+    DemoAccount("tiktok", "cornerbakery.lyon", "Corner Bakery Lyon", scale=1.2),
 ]
 
 SPIKES = {  # (month, day) -> multiplier: press feature, Christmas, Galette des rois, a viral reel
