@@ -431,6 +431,7 @@ def test_secrets_never_reach_errors_or_logs(
     url_token = f"urltoken{uuid.uuid4().hex}"
     register_secret(secret)
     caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="urllib3")  # the CLI quietens it; a user may not
     caplog.handler.addFilter(RedactingFilter())
     params = {"access_token": url_token, "say": secret}
     if fault == "status":
@@ -462,6 +463,7 @@ def test_paging_urls_with_tokens_are_followed_but_not_logged(
     sb: Sandbox, client: Client, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="urllib3")  # the CLI quietens it; a user may not
     caplog.handler.addFilter(RedactingFilter())
     pages = list(paginate_next_url(client, f"{sb.url}/paged", next_url=lambda p: p["paging"].get("next")))
     assert [p["data"][0] for p in pages] == ["p1", "p2", "p3"]
