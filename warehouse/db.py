@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,12 +29,23 @@ class WarehouseBusy(WarehouseError):
     """Another process held the file longer than the bounded wait."""
 
 
+_QUOTED = re.compile(r'"[^"]*"')
+
+
 def _is_lock_error(exc: Exception) -> bool:
-    text = str(exc).lower()
-    return "lock" in text or "conflicting" in text or "already open" in text
+    """DuckDB's "Could not set lock on file ...: Conflicting lock is held in ..." error.
+
+    The quoted parts (the database path, the other process's executable) are dropped first: a
+    path such as ``/srv/locks/socialkpi.duckdb`` must not turn "not a DuckDB file" into a
+    30-second wait ending in :class:`WarehouseBusy`.
+    """
+    text = _QUOTED.sub('""', str(exc)).lower()
+    return "could not set lock" in text or "conflicting lock" in text
 
 
-def connect(path: str | os.PathLike[str], *, read_only: bool, timeout: float = LOCK_TIMEOUT) -> duckdb.DuckDBPyConnection:
+def connect(
+    path: str | os.PathLike[str], *, read_only: bool, timeout: float = LOCK_TIMEOUT
+) -> duckdb.DuckDBPyConnection:
     """Open ``path``; on a lock held by another process, retry for up to ``timeout`` seconds."""
     target = str(path)
     if not read_only:
@@ -63,15 +75,23 @@ def connect(path: str | os.PathLike[str], *, read_only: bool, timeout: float = L
 
 def _explain_open_error(path: str, exc: Exception) -> str:
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    if "not a valid DuckDB database" in text or "database file" in text.lower() or "magic" in text.lower():
+    reason = _QUOTED.sub('""', text).lower()  # classify on DuckDB's words, not on the path
+    if "wal" in reason and ("replaying" in reason or "does not match" in reason):
+        return (
+            f"cannot open the warehouse {path}: its write-ahead log {path}.wal does not belong to it "
+            "(left by a crashed writer?): move the .wal file away and retry"
+        )
+    if "not a valid duckdb database" in reason or "magic" in reason:
         return f"{path} is not a socialkpi warehouse (not a DuckDB file): move it away or set SOCIALKPI_DB"
-    if "permission" in text.lower() or "read-only file system" in text.lower():
+    if "permission" in reason or "read-only file system" in reason:
         return f"cannot write the warehouse {path}: check the folder's permissions or set SOCIALKPI_DB"
     return f"cannot open the warehouse {path}: {text}"
 
 
 @contextmanager
-def reading(path: str | os.PathLike[str], *, timeout: float = LOCK_TIMEOUT) -> Iterator[duckdb.DuckDBPyConnection]:
+def reading(
+    path: str | os.PathLike[str], *, timeout: float = LOCK_TIMEOUT
+) -> Iterator[duckdb.DuckDBPyConnection]:
     """A read-only connection closed on exit (one per query in the dashboard)."""
     con = connect(path, read_only=True, timeout=timeout)
     try:
@@ -81,7 +101,9 @@ def reading(path: str | os.PathLike[str], *, timeout: float = LOCK_TIMEOUT) -> I
 
 
 @contextmanager
-def writing(path: str | os.PathLike[str], *, timeout: float = LOCK_TIMEOUT) -> Iterator[duckdb.DuckDBPyConnection]:
+def writing(
+    path: str | os.PathLike[str], *, timeout: float = LOCK_TIMEOUT
+) -> Iterator[duckdb.DuckDBPyConnection]:
     """A read-write connection with the schema ensured, closed on exit."""
     from warehouse.schema import ensure_schema
 

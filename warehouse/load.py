@@ -9,6 +9,7 @@ its metric notes and its run record in one transaction: a failure leaves none of
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -33,6 +34,7 @@ OBSERVATION_SCHEMA = pa.schema(
 
 UPSERT_SQL = """
 INSERT INTO observations
+    (platform, account_id, metric, observed_on, value, source_metric, collected_at, run_id)
 SELECT platform, account_id, metric, observed_on, value, source_metric, collected_at, run_id
 FROM batch
 ON CONFLICT (platform, account_id, metric, observed_on) DO UPDATE SET
@@ -93,19 +95,33 @@ def upsert_observations(con: duckdb.DuckDBPyConnection, rows: Sequence[Observati
         written = upsert_table(con, observations_table(rows, run_id))
         con.execute("COMMIT")
     except BaseException:
-        con.execute("ROLLBACK")
+        _rollback(con)
         raise
     return written
+
+
+def _rollback(con: duckdb.DuckDBPyConnection) -> None:
+    """Roll back, without hiding the original error if the connection itself is gone."""
+    with contextlib.suppress(duckdb.Error):
+        con.execute("ROLLBACK")
 
 
 def upsert_account(con: duckdb.DuckDBPyConnection, account: Account, seen_at: datetime) -> None:
     con.execute(
         """
-        INSERT INTO accounts VALUES (?, ?, ?, ?, ?, ?)
+        INSERT INTO accounts (platform, account_id, name, competitor, first_seen_at, last_seen_at)
+        VALUES (?, ?, ?, ?, ?, ?)
         ON CONFLICT (platform, account_id) DO UPDATE SET
             name = excluded.name, competitor = excluded.competitor, last_seen_at = excluded.last_seen_at
         """,
-        [account.platform, account.id, account.name, account.competitor, naive_utc(seen_at), naive_utc(seen_at)],
+        [
+            account.platform,
+            account.id,
+            account.name,
+            account.competitor,
+            naive_utc(seen_at),
+            naive_utc(seen_at),
+        ],
     )
 
 
@@ -177,7 +193,7 @@ def write_account_batch(
         )
         con.execute("COMMIT")
     except BaseException:
-        con.execute("ROLLBACK")
+        _rollback(con)
         raise
     return written
 

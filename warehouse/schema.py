@@ -16,6 +16,8 @@ Tables (version 1)
 
 from __future__ import annotations
 
+import contextlib
+
 import duckdb
 
 from warehouse.db import WarehouseError
@@ -86,22 +88,34 @@ MIGRATIONS: list[tuple[int, str]] = [
 ]
 
 
+FOREIGN = "this DuckDB file holds tables but is not a socialkpi warehouse: point SOCIALKPI_DB elsewhere"
+
+
 def current_version(con: duckdb.DuckDBPyConnection) -> int:
-    """The schema version of an open file: 0 for a new, empty file."""
-    has_meta = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta' AND table_schema = 'main'"
-    ).fetchone()
-    if not has_meta or not has_meta[0]:
-        others = con.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main'"
-        ).fetchone()
-        if others and others[0]:
-            raise WarehouseError(
-                "this DuckDB file holds tables but is not a socialkpi warehouse: point SOCIALKPI_DB elsewhere"
-            )
+    """The schema version of an open file: 0 for a new, empty file.
+
+    A file with tables but no socialkpi ``meta`` version (another tool's DuckDB file, or one
+    whose ``meta`` table is not ours) raises :class:`WarehouseError` rather than being migrated.
+    """
+    tables = {
+        name
+        for (name,) in con.execute(
+            "SELECT table_name FROM information_schema.tables "
+            "WHERE table_schema = 'main' AND table_catalog = current_database()"
+        ).fetchall()
+    }
+    if "meta" not in tables:
+        if tables:
+            raise WarehouseError(FOREIGN)
         return 0
-    row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-    return int(row[0]) if row else 0
+    try:
+        row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        version = int(row[0]) if row is not None else None
+    except (duckdb.Error, TypeError, ValueError):
+        version = None
+    if version is None:
+        raise WarehouseError(FOREIGN)
+    return version
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> int:
@@ -122,12 +136,14 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> int:
             con.execute(ddl)
             con.execute("CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)")
             con.execute(
-                "INSERT INTO meta VALUES ('schema_version', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                "INSERT INTO meta VALUES ('schema_version', ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                 [str(target)],
             )
             con.execute("COMMIT")
         except Exception:
-            con.execute("ROLLBACK")
+            with contextlib.suppress(duckdb.Error):  # keep the real error if the connection is gone
+                con.execute("ROLLBACK")
             raise
     return SCHEMA_VERSION
 

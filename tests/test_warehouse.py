@@ -1,0 +1,482 @@
+"""The warehouse on real DuckDB files: schema versions, refusing foreign files, idempotent upserts,
+atomic account batches, and lock waits against another process."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import duckdb
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from collectors.observation import Account, Observation
+from warehouse.db import WarehouseBusy, WarehouseError, connect, reading, writing
+from warehouse.load import (
+    AccountOutcome,
+    newest_days,
+    upsert_observations,
+    write_account_batch,
+)
+from warehouse.schema import SCHEMA_VERSION, check_readable, current_version, ensure_schema
+
+T1 = datetime(2026, 3, 1, 6, 0, tzinfo=UTC)
+T2 = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
+TABLES = {"accounts", "observations", "runs", "run_accounts", "metric_notes", "meta"}
+ACCOUNT = Account("facebook", "1045", "Corner Bakery")
+
+
+def obs(
+    day: int = 1,
+    value: float = 1.0,
+    *,
+    metric: str = "reach",
+    platform: str = "facebook",
+    account: str = "1045",
+    at: datetime = T1,
+    source: str = "page_impressions_unique",
+) -> Observation:
+    return Observation(platform, account, metric, date(2026, 3, day), value, source, at)
+
+
+def all_rows(con: duckdb.DuckDBPyConnection, table: str = "observations") -> list[tuple[Any, ...]]:
+    return con.execute(f"SELECT * FROM {table} ORDER BY ALL").fetchall()
+
+
+def tables(con: duckdb.DuckDBPyConnection) -> set[str]:
+    return {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return tmp_path / "data" / "socialkpi.duckdb"
+
+
+@pytest.fixture
+def con(db: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    with writing(db) as c:
+        yield c
+
+
+# ---------------------------------------------------------------------------------------------
+# Schema
+# ---------------------------------------------------------------------------------------------
+
+
+def test_ensure_schema_is_idempotent_and_records_the_version(db: Path) -> None:
+    with writing(db) as c:  # creates the folder, the file and the schema
+        assert ensure_schema(c) == SCHEMA_VERSION  # and again: a no-op
+        assert ensure_schema(c) == SCHEMA_VERSION
+        assert tables(c) == TABLES
+        assert all_rows(c, "meta") == [("schema_version", str(SCHEMA_VERSION))]
+        upsert_observations(c, [obs()], "run-1")
+    with writing(db) as c:  # reopening keeps data and version
+        assert current_version(c) == SCHEMA_VERSION
+        assert len(all_rows(c)) == 1
+    with reading(db) as c:
+        assert check_readable(c) == SCHEMA_VERSION
+
+
+def test_a_new_empty_file_is_version_0(tmp_path: Path) -> None:
+    c = duckdb.connect(str(tmp_path / "empty.duckdb"))
+    try:
+        assert current_version(c) == 0
+    finally:
+        c.close()
+
+
+def test_a_newer_schema_is_refused_and_left_untouched(db: Path) -> None:
+    with writing(db) as c:
+        upsert_observations(c, [obs()], "run-1")
+        c.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", [str(SCHEMA_VERSION + 1)])
+        c.execute("CHECKPOINT")
+    before = digest(db)
+    with pytest.raises(WarehouseError, match="newer than this socialkpi"), writing(db):
+        pass
+    with pytest.raises(WarehouseError, match="upgrade socialkpi"), reading(db) as c:
+        check_readable(c)
+    assert digest(db) == before
+    with reading(db) as c:
+        assert all_rows(c, "meta") == [("schema_version", str(SCHEMA_VERSION + 1))]
+        assert len(all_rows(c)) == 1 and tables(c) == TABLES
+
+
+@pytest.mark.parametrize(
+    "ddl",
+    [
+        pytest.param(
+            "CREATE TABLE customers (id INTEGER, name VARCHAR); INSERT INTO customers VALUES (1, 'x')", id="table"
+        ),
+        pytest.param("CREATE VIEW v AS SELECT 42 AS answer", id="view"),
+        pytest.param(
+            "CREATE TABLE meta (key VARCHAR, value VARCHAR); INSERT INTO meta VALUES ('owner', 'me')",
+            id="meta-no-version",
+        ),
+        pytest.param("CREATE TABLE meta (name VARCHAR)", id="meta-other-shape"),
+        pytest.param(
+            "CREATE TABLE meta (key VARCHAR, value VARCHAR); INSERT INTO meta VALUES ('schema_version', 'v2')",
+            id="meta-bad-version",
+        ),
+    ],
+)
+def test_a_foreign_duckdb_file_is_refused_and_left_untouched(db: Path, ddl: str) -> None:
+    db.parent.mkdir(parents=True)
+    foreign = duckdb.connect(str(db))
+    foreign.execute(ddl)
+    before = tables(foreign)
+    foreign.close()
+    with pytest.raises(WarehouseError, match="not a socialkpi warehouse"), writing(db):
+        pass
+    with pytest.raises(WarehouseError, match="not a socialkpi warehouse"), reading(db) as c:
+        check_readable(c)
+    check = duckdb.connect(str(db), read_only=True)
+    try:
+        assert tables(check) == before
+    finally:
+        check.close()
+
+
+@pytest.mark.parametrize("read_only", [False, True])
+@pytest.mark.parametrize("folder", ["data", "locks"])  # a path naming "lock" is not a lock error
+def test_a_non_duckdb_file_is_refused_with_a_clear_message(tmp_path: Path, read_only: bool, folder: str) -> None:
+    path = tmp_path / folder / "socialkpi.duckdb"
+    path.parent.mkdir()
+    junk = os.urandom(8192)
+    path.write_bytes(junk)
+    started = time.monotonic()
+    with pytest.raises(WarehouseError) as info:
+        connect(path, read_only=read_only, timeout=5.0)
+    assert time.monotonic() - started < 2.0, "treated as a lock and waited"
+    assert type(info.value) is WarehouseError
+    assert str(info.value) == (
+        f"{path} is not a socialkpi warehouse (not a DuckDB file): move it away or set SOCIALKPI_DB"
+    )
+    assert path.read_bytes() == junk
+
+
+def test_a_stale_wal_is_explained(tmp_path: Path) -> None:
+    path = tmp_path / "socialkpi.duckdb"
+    crash = "import duckdb, os, sys; c = duckdb.connect(sys.argv[1]); c.execute('CREATE TABLE t (x INT)'); os._exit(0)"
+    subprocess.run([sys.executable, "-c", crash, str(path)], check=True, timeout=60)
+    assert Path(f"{path}.wal").exists()
+    other = tmp_path / "other.duckdb"
+    duckdb.connect(str(other)).close()
+    os.replace(other, path)  # the tech-notes §1 pitfall: a renamed-in file beside a stale .wal
+    with pytest.raises(WarehouseError, match=r"write-ahead log .*\.wal does not belong to it"):
+        connect(path, read_only=False, timeout=1.0)
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        pytest.param("under-a-file", id="parent-is-a-file"),
+        pytest.param("is-a-folder", id="path-is-a-folder"),
+        pytest.param(
+            "sysfs",
+            id="permission-denied",
+            marks=pytest.mark.skipif(not Path("/sys/kernel").is_dir(), reason="needs Linux sysfs"),
+        ),
+    ],
+)
+def test_an_unusable_path_is_a_warehouse_error(tmp_path: Path, where: str) -> None:
+    if where == "under-a-file":
+        (tmp_path / "plain").write_text("x")
+        path = tmp_path / "plain" / "socialkpi.duckdb"
+        expected = "cannot create the warehouse folder"
+    elif where == "is-a-folder":
+        path = tmp_path / "socialkpi.duckdb"
+        path.mkdir()
+        expected = "cannot open the warehouse"
+    else:
+        path = Path("/sys/kernel/socialkpi.duckdb")  # unwritable even for root
+        expected = "cannot write the warehouse"
+    with pytest.raises(WarehouseError, match=expected) as info:
+        connect(path, read_only=False, timeout=1.0)
+    assert type(info.value) is WarehouseError
+
+
+def test_reading_a_missing_file_does_not_create_it(db: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        connect(db, read_only=True)
+    assert not db.exists() and not db.parent.exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# Upserts
+# ---------------------------------------------------------------------------------------------
+
+ROWS = [obs(day, float(day * 10)) for day in range(1, 6)] + [obs(day, 7.0, metric="followers") for day in (1, 2)]
+
+
+def recollected(row: Observation, at: datetime = T2) -> Observation:
+    return dataclasses.replace(row, collected_at=at)
+
+
+@pytest.mark.parametrize("later", [False, True], ids=["same-rows", "recollected-later"])
+def test_loading_twice_changes_nothing(con: duckdb.DuckDBPyConnection, later: bool) -> None:
+    assert upsert_observations(con, ROWS, "run-1") == len(ROWS)
+    first = all_rows(con)
+    second = [recollected(r) for r in ROWS] if later else ROWS
+    assert upsert_observations(con, second, "run-2") == 0
+    assert all_rows(con) == first
+    assert len(first) == len(ROWS)
+    assert {r[6] for r in first} == {T1.replace(tzinfo=None)}  # collected_at of the first load
+    assert {r[7] for r in first} == {"run-1"}
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param({"value": 999.0}, id="value"),
+        pytest.param({"source_metric": "page_impressions"}, id="source-metric"),
+    ],
+)
+def test_a_changed_row_is_updated_and_only_that_one(con: duckdb.DuckDBPyConnection, change: dict[str, Any]) -> None:
+    upsert_observations(con, ROWS, "run-1")
+    before = all_rows(con)
+    changed = dataclasses.replace(ROWS[2], collected_at=T2, **change)
+    again = [recollected(r) for r in ROWS]
+    again[2] = changed
+    assert upsert_observations(con, again, "run-2") == 1
+    after = all_rows(con)
+    assert len(after) == len(before)
+    row = con.execute(
+        "SELECT value, source_metric, collected_at, run_id FROM observations WHERE metric = ? AND observed_on = ?",
+        [changed.metric, changed.observed_on],
+    ).fetchone()
+    assert row == (changed.value, changed.source_metric, T2.replace(tzinfo=None), "run-2")
+    assert sorted(set(before) - set(after)) == [r for r in before if r[3] == changed.observed_on and r[2] == "reach"]
+
+
+def test_a_new_key_is_inserted_next_to_old_ones(con: duckdb.DuckDBPyConnection) -> None:
+    upsert_observations(con, ROWS, "run-1")
+    assert upsert_observations(con, [*ROWS, obs(9, 90.0)], "run-2") == 1
+    assert len(all_rows(con)) == len(ROWS) + 1
+
+
+def test_duplicate_keys_in_one_batch_last_wins(con: duckdb.DuckDBPyConnection) -> None:
+    batch = [obs(1, 1.0), obs(2, 5.0), obs(1, 2.0, at=T2), obs(1, 3.0, source="other")]
+    assert upsert_observations(con, batch, "run-1") == 2
+    rows = con.execute("SELECT observed_on, value, source_metric FROM observations ORDER BY ALL").fetchall()
+    assert rows == [(date(2026, 3, 1), 3.0, "other"), (date(2026, 3, 2), 5.0, "page_impressions_unique")]
+
+
+def test_an_empty_batch_writes_nothing(con: duckdb.DuckDBPyConnection) -> None:
+    assert upsert_observations(con, [], "run-1") == 0
+    assert all_rows(con) == []
+
+
+def test_collected_at_is_stored_as_utc(con: duckdb.DuckDBPyConnection) -> None:
+    paris = datetime(2026, 3, 1, 7, 0, tzinfo=ZoneInfo("Europe/Paris"))
+    upsert_observations(con, [obs(at=paris)], "run-1")
+    assert all_rows(con)[0][6] == datetime(2026, 3, 1, 6, 0)
+
+
+def test_newest_days(con: duckdb.DuckDBPyConnection) -> None:
+    assert newest_days(con) == {}
+    upsert_observations(
+        con,
+        [*ROWS, obs(3, 1.0, account="2090"), obs(8, 1.0, platform="ga4", account="3123", metric="sessions")],
+        "run-1",
+    )
+    assert newest_days(con) == {
+        ("facebook", "1045"): date(2026, 3, 5),
+        ("facebook", "2090"): date(2026, 3, 3),
+        ("ga4", "3123"): date(2026, 3, 8),
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Account batches
+# ---------------------------------------------------------------------------------------------
+
+
+def outcome(run_id: str = "run-1", **overrides: Any) -> AccountOutcome:
+    fields: dict[str, Any] = {
+        "run_id": run_id,
+        "account": ACCOUNT,
+        "status": "ok",
+        "started_at": T1,
+        "finished_at": T1 + timedelta(seconds=3),
+        "since": date(2026, 3, 1),
+        "until": date(2026, 3, 5),
+        "requests": 4,
+    }
+    fields.update(overrides)
+    return AccountOutcome(**fields)
+
+
+def test_write_account_batch_writes_rows_notes_account_and_run_record(con: duckdb.DuckDBPyConnection) -> None:
+    skipped = [("page_fans", "retired by the platform")]
+    assert write_account_batch(con, outcome(), ROWS, skipped) == len(ROWS)
+    assert len(all_rows(con)) == len(ROWS)
+    assert con.execute("SELECT source_metric, note, run_id FROM metric_notes").fetchall() == [
+        ("page_fans", "retired by the platform", "run-1")
+    ]
+    assert con.execute("SELECT name, competitor FROM accounts").fetchall() == [("Corner Bakery", False)]
+    assert con.execute("SELECT status, rows_written, requests, since, until FROM run_accounts").fetchall() == [
+        ("ok", len(ROWS), 4, date(2026, 3, 1), date(2026, 3, 5))
+    ]
+    # the next run refetches the same window: nothing changes but the run record says 0 written
+    later = outcome("run-2", started_at=T2, finished_at=T2)
+    assert write_account_batch(con, later, [recollected(r) for r in ROWS], skipped) == 0
+    assert con.execute("SELECT run_id, rows_written FROM run_accounts ORDER BY run_id").fetchall() == [
+        ("run-1", len(ROWS)),
+        ("run-2", 0),
+    ]
+    assert con.execute("SELECT first_seen_at, last_seen_at FROM accounts").fetchone() == (
+        (T1 + timedelta(seconds=3)).replace(tzinfo=None),
+        T2.replace(tzinfo=None),
+    )
+
+
+@pytest.mark.parametrize(
+    ("bad", "expected"),
+    [
+        pytest.param({"outcome": {"status": None}}, duckdb.ConstraintException, id="run-record-not-null"),
+        pytest.param({"skipped": [("page_fans", None)]}, duckdb.ConstraintException, id="note-not-null"),
+        pytest.param({"rows": [obs(4, "n/a")]}, ValueError, id="unconvertible-value"),  # type: ignore[arg-type]
+    ],
+)
+def test_write_account_batch_is_all_or_nothing(
+    con: duckdb.DuckDBPyConnection, bad: dict[str, Any], expected: type[Exception]
+) -> None:
+    write_account_batch(con, outcome(), ROWS[:2])  # an earlier, good run
+    before = {t: all_rows(con, t) for t in ("observations", "accounts", "metric_notes", "run_accounts")}
+    rows = [dataclasses.replace(r, value=r.value + 1, collected_at=T2) for r in ROWS] + bad.get("rows", [])
+    skipped = bad.get("skipped", [("page_fans", "retired")])
+    failing = outcome("run-2", finished_at=T2, **bad.get("outcome", {}))
+    with pytest.raises(expected):
+        write_account_batch(con, failing, rows, skipped)
+    after = {t: all_rows(con, t) for t in before}
+    assert after == before
+    # the connection is usable afterwards: the transaction was rolled back, not left open
+    assert write_account_batch(con, outcome("run-3", finished_at=T2), rows[:3]) == 3
+
+
+class ClosesTheConnection:
+    """A value whose conversion closes the connection mid-transaction, then fails."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+
+    def __float__(self) -> float:
+        self.con.close()
+        raise RuntimeError("the process lost its connection")
+
+
+def test_a_connection_lost_mid_batch_keeps_nothing_and_reports_the_real_error(db: Path) -> None:
+    c = connect(db, read_only=False)
+    ensure_schema(c)
+    rows = [*ROWS, obs(9, ClosesTheConnection(c))]  # type: ignore[arg-type]
+    with pytest.raises(RuntimeError, match="lost its connection"):  # not "connection already closed"
+        write_account_batch(c, outcome(), rows, [("page_fans", "retired")])
+    with reading(db) as r:
+        for table in ("observations", "accounts", "metric_notes", "run_accounts"):
+            assert all_rows(r, table) == []
+
+
+# ---------------------------------------------------------------------------------------------
+# Another process holding the file
+# ---------------------------------------------------------------------------------------------
+
+HOLD = """
+import sys, time, duckdb
+con = duckdb.connect(sys.argv[1])
+print("locked", flush=True)
+time.sleep(float(sys.argv[2]))
+con.close()
+"""
+
+
+def hold(path: Path, seconds: float) -> subprocess.Popen[str]:
+    proc = subprocess.Popen([sys.executable, "-c", HOLD, str(path), str(seconds)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "locked"
+    return proc
+
+
+@pytest.fixture
+def seeded(db: Path) -> Path:
+    with writing(db) as c:
+        upsert_observations(c, ROWS, "run-1")
+    return db
+
+
+@pytest.mark.parametrize("read_only", [True, False], ids=["reader", "writer"])
+def test_connect_waits_while_another_process_writes(seeded: Path, read_only: bool) -> None:
+    proc = hold(seeded, 0.5)
+    try:
+        started = time.monotonic()
+        c = connect(seeded, read_only=read_only, timeout=20.0)
+        waited = time.monotonic() - started
+        try:
+            assert c.execute("SELECT count(*) FROM observations").fetchone() == (len(ROWS),)
+        finally:
+            c.close()
+    finally:
+        proc.wait(timeout=20)
+    assert waited >= 0.2, "connected while the other process still held the lock"
+    assert proc.returncode == 0
+
+
+@pytest.mark.parametrize("read_only", [True, False], ids=["reader", "writer"])
+def test_connect_gives_up_with_warehouse_busy(seeded: Path, read_only: bool) -> None:
+    proc = hold(seeded, 30)
+    try:
+        started = time.monotonic()
+        with pytest.raises(WarehouseBusy, match="stayed locked by another process"):
+            connect(seeded, read_only=read_only, timeout=0.3)
+        assert time.monotonic() - started < 3.0
+    finally:
+        proc.kill()
+        proc.wait(timeout=20)
+
+
+# ---------------------------------------------------------------------------------------------
+# Property: loading twice is loading once
+# ---------------------------------------------------------------------------------------------
+
+ZONES = [UTC, ZoneInfo("Europe/Paris"), ZoneInfo("America/New_York"), timezone(timedelta(hours=5, minutes=30))]
+
+observations = st.builds(
+    Observation,
+    platform=st.sampled_from(["facebook", "ga4", "x"]),
+    account_id=st.sampled_from(["1", "2", "ünï", ""]) | st.text(max_size=8),
+    metric=st.sampled_from(["reach", "followers", "page_views"]),
+    observed_on=st.dates(min_value=date(2020, 1, 1), max_value=date(2020, 1, 10)) | st.dates(),
+    value=st.floats(allow_nan=False) | st.integers(-(2**53), 2**53).map(float),
+    source_metric=st.text(max_size=12),
+    collected_at=st.datetimes(
+        min_value=datetime(1971, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.sampled_from(ZONES)
+    ),
+)
+
+
+@settings(max_examples=60, deadline=None, database=None)
+@given(st.lists(observations, max_size=25))
+def test_loading_twice_equals_loading_once(rows: list[Observation]) -> None:
+    c = duckdb.connect(":memory:")
+    try:
+        ensure_schema(c)
+        upsert_observations(c, rows, "run-1")
+        once = all_rows(c)
+        assert upsert_observations(c, rows, "run-2") == 0
+        assert all_rows(c) == once
+    finally:
+        c.close()
+    assert len(once) == len({r.key() for r in rows})
