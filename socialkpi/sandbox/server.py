@@ -35,6 +35,10 @@ PARTS: tuple[str, ...] = (
     "socialkpi.sandbox.linkedin",
     "socialkpi.sandbox.pinterest",
     "socialkpi.sandbox.tiktok",
+    "socialkpi.sandbox.mastodon",
+    "socialkpi.sandbox.bluesky",
+    "socialkpi.sandbox.youtube",
+    "socialkpi.sandbox.google_business",
 )
 
 

@@ -45,6 +45,14 @@ DEMO_ACCOUNTS: list[DemoAccount] = [
     DemoAccount("linkedin", "90412345", "Rival Patisserie", competitor=True, scale=1.6),
     DemoAccount("pinterest", "cornerbakerylyon", "Corner Bakery Lyon", scale=0.6),
     DemoAccount("tiktok", "cornerbakery.lyon", "Corner Bakery Lyon", scale=1.2),
+    DemoAccount("mastodon", "cornerbakery@mastodon.social", "Corner Bakery", scale=1.0),
+    DemoAccount("mastodon", "rivalpatisserie@piaille.fr", "Rival Patisserie", competitor=True, scale=1.4),
+    DemoAccount("bluesky", "cornerbakery.bsky.social", "Corner Bakery", scale=1.0),
+    DemoAccount("bluesky", "rivalpatisserie.bsky.social", "Rival Patisserie", competitor=True, scale=1.3),
+    # the own channel id must stay equal to socialkpi.sandbox.youtube.OWN_CHANNEL
+    DemoAccount("youtube", "UCcornerBakeryLyon00001A", "Corner Bakery", scale=1.0),
+    DemoAccount("youtube", "UCrivalPatisserie000001B", "Rival Patisserie", competitor=True, scale=1.8),
+    DemoAccount("google_business", "4812345678901234567", "Corner Bakery (Lyon)", scale=1.0),
 ]
 
 SPIKES = {  # (month, day) -> multiplier: press feature, Christmas, Galette des rois, a viral reel
