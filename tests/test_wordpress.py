@@ -1,0 +1,391 @@
+"""WordPress.com / Jetpack Stats: parsers on doc-shaped payloads, the classifier, collect() and check()."""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from collectors import wordpress as wp
+from collectors.http import (
+    AuthError,
+    BadRequest,
+    Client,
+    PayloadError,
+    PermissionDenied,
+    RateLimited,
+    RetryPolicy,
+    ServerError,
+)
+from collectors.observation import Observation
+from socialkpi.sandbox import Reply, Sandbox
+from socialkpi.sandbox import wordpress as sb
+from socialkpi.sandbox.world import EXPIRED_TOKEN, TOKEN
+from tests.conftest import COLLECTED_AT, FAST, make_client, make_ctx
+
+FIXTURES = Path(__file__).parent / "fixtures" / "wordpress"
+SITE = "cornerbakery.blog"
+VISITS = r"/stats/visits$"
+REFERRERS = r"/stats/referrers$"
+OCT29, OCT30, OCT31 = date(2025, 10, 29), date(2025, 10, 30), date(2025, 10, 31)
+TODAY = date(2026, 3, 10)
+FEB15, FEB17 = date(2026, 2, 15), date(2026, 2, 17)
+# WordPress.com referrer group names -> network (by hand; the collector uses collectors.referrers)
+NETWORK_OF = {
+    "Facebook": "facebook",
+    "Instagram": "instagram",
+    "Pinterest": "pinterest",
+    "Twitter": "x",
+    "LinkedIn": "linkedin",
+    "Reddit": "other",
+}
+
+
+@pytest.fixture(scope="module")
+def _server() -> Iterator[Sandbox]:
+    with Sandbox(parts=("socialkpi.sandbox.wordpress",)) as server:
+        yield server
+
+
+@pytest.fixture
+def sandbox(_server: Sandbox) -> Iterator[Sandbox]:
+    _server.clear()
+    yield _server
+    _server.clear()
+
+
+def fixture(name: str) -> Any:
+    return json.loads((FIXTURES / name).read_text())
+
+
+def by_key(rows: list[Observation]) -> dict[tuple[str, date], float]:
+    keyed = {(o.metric, o.observed_on): o.value for o in rows}
+    assert len(keyed) == len(rows), "one row per (metric, day)"
+    return keyed
+
+
+def days(since: date, until: date) -> list[date]:
+    return [since + timedelta(days=n) for n in range((until - since).days + 1)]
+
+
+PARSE: dict[str, Any] = {
+    "account_id": SITE,
+    "since": OCT29,
+    "until": OCT31,
+    "today": TODAY,
+    "collected_at": COLLECTED_AT,
+}
+
+
+# -- parsers -----------------------------------------------------------------------------------
+# Shape: platform-apis-web.md §9 "Endpoints": /stats/visits is a `fields` header plus positional `data`
+# rows with `utc_offset`; /stats/referrers groups referrers under `days.{date}.groups[]` [3p shape].
+
+
+def test_parse_visits_reads_rows_by_the_fields_header() -> None:
+    rows = wp.parse_visits(fixture("visits.json"), **PARSE)
+    assert by_key(rows) == {
+        ("page_views", OCT29): 0,  # not listed and over: 0
+        ("visitors", OCT29): 0,
+        ("page_views", OCT30): 268,
+        ("visitors", OCT30): 131,
+        ("page_views", OCT31): 301,
+        ("visitors", OCT31): 144,
+    }
+    assert {o.metric: o.source_metric for o in rows} == {"page_views": "views", "visitors": "visitors"}
+
+
+def test_parse_visits_follows_the_field_order_it_is_given() -> None:
+    payload = fixture("visits.json")
+    payload["fields"] = ["visitors", "period", "views"]
+    payload["data"] = [[131, "2025-10-30", 268]]
+    assert by_key(wp.parse_visits(payload, **{**PARSE, "since": OCT30, "until": OCT30})) == {
+        ("page_views", OCT30): 268,
+        ("visitors", OCT30): 131,
+    }
+
+
+def test_parse_visits_leaves_a_running_day_without_views_out() -> None:
+    payload = fixture("visits.json")
+    payload["data"][1] = ["2025-10-31", 0, 0]
+    assert {o.observed_on for o in wp.parse_visits(payload, **{**PARSE, "today": OCT31})} == {OCT29, OCT30}
+
+
+def test_parse_referrers_maps_groups_to_networks() -> None:
+    rows = wp.parse_referrers(fixture("referrers.json"), **PARSE)
+    assert by_key(rows) == {
+        ("social_visits", OCT29): 0,
+        ("social_visits", OCT30): 22 + 3,  # Facebook, t.co; search engines and the Reader are not social
+        ("social_visits", OCT31): 9 + 4,
+        ("visits_from_facebook", OCT29): 0,
+        ("visits_from_facebook", OCT30): 22,
+        ("visits_from_facebook", OCT31): 4,  # the l.facebook.com link shim
+        ("visits_from_x", OCT29): 0,
+        ("visits_from_x", OCT30): 3,
+        ("visits_from_x", OCT31): 0,
+        ("visits_from_pinterest", OCT29): 0,
+        ("visits_from_pinterest", OCT30): 0,
+        ("visits_from_pinterest", OCT31): 9,
+    }
+    assert {o.source_metric for o in rows if o.metric == "visits_from_x"} == {"views[referrers: x]"}
+
+
+@pytest.mark.parametrize(
+    ("group", "network"),
+    [
+        ({"group": "facebook.com", "name": "Facebook"}, "facebook"),
+        ({"group": "t.co", "name": "t.co", "url": "https://t.co/x"}, "x"),
+        ({"group": "lnkd.in", "name": "lnkd.in"}, "linkedin"),
+        ({"group": "out.reddit.com", "name": "out.reddit.com"}, "other"),
+        ({"group": "android-app://com.linkedin.android", "name": "android-app://com.linkedin.android"}, "linkedin"),
+        ({"group": "Search Engines", "name": "Search Engines"}, None),
+        (
+            {"group": "WordPress.com Reader", "name": "WordPress.com Reader", "url": "https://wordpress.com/reader"},
+            None,
+        ),
+    ],
+)
+def test_network_of_group(group: dict[str, str], network: str | None) -> None:
+    assert wp.network_of_group(group) == network
+
+
+@pytest.mark.parametrize("name", ["visits.json", "referrers.json"])
+def test_parsers_do_not_mutate_their_input(name: str) -> None:
+    payload = fixture(name)
+    before = copy.deepcopy(payload)
+    (wp.parse_visits if name == "visits.json" else wp.parse_referrers)(payload, **PARSE)
+    assert payload == before
+
+
+@pytest.mark.parametrize(
+    ("parser", "payload"),
+    [
+        ("visits", []),
+        ("visits", {"fields": ["period", "views"], "data": []}),
+        ("visits", {"unit": "week", "fields": ["period", "views", "visitors"], "data": []}),
+        ("visits", {"fields": ["period", "views", "visitors"], "data": [["2025-10-30", "268", 131]]}),
+        ("visits", {"fields": ["period", "views", "visitors"], "data": [["2025-10-30", 268]]}),
+        ("visits", {"fields": ["period", "views", "visitors"], "data": [["30/10/2025", 268, 131]]}),
+        ("referrers", {"date": "2025-10-31"}),
+        ("referrers", {"days": {"2025-10-30": {"total_views": 3}}}),
+        ("referrers", {"days": {"2025-10-30": {"groups": [{"name": "Facebook", "total": "22"}]}}}),
+        ("referrers", {"days": {"2025-10-30": {"groups": ["Facebook"]}}}),
+    ],
+)
+def test_parsers_reject_a_wrong_shape(parser: str, payload: Any) -> None:
+    with pytest.raises(PayloadError):
+        (wp.parse_visits if parser == "visits" else wp.parse_referrers)(payload, **PARSE)
+
+
+# -- classifier --------------------------------------------------------------------------------
+# Shape: platform-apis-web.md §9 "Errors and limits".
+@pytest.mark.parametrize(
+    ("status", "headers", "body", "kind", "retry_after", "says"),
+    [
+        (
+            403,
+            {},
+            {"error": "invalid_token", "message": "The OAuth2 token is invalid."},
+            "auth",
+            None,
+            "SOCIALKPI_WORDPRESS_TOKEN",
+        ),
+        (400, {}, {"error": "invalid_token", "message": "The OAuth2 token is invalid."}, "auth", None, "two weeks"),
+        (403, {}, {"error": "unauthorized", "message": "user cannot view stats"}, "permission", None, "stats access"),
+        (
+            404,
+            {},
+            {"error": "invalid_blog", "message": "This blog does not have the Stats module enabled"},
+            "bad_request",
+            None,
+            "Jetpack",
+        ),
+        (
+            429,
+            {"Retry-After": "20"},
+            {"error": "rate_limited", "message": "Too many requests"},
+            "throttled",
+            20.0,
+            "rate_limited",
+        ),
+        (503, {}, "<html>Service Unavailable</html>", "server", None, "503"),
+    ],
+)
+def test_classify_reads_wordpress_errors(
+    status: int, headers: dict[str, str], body: Any, kind: str, retry_after: float | None, says: str
+) -> None:
+    verdict = wp.classify(status, headers, body)
+    assert verdict is not None
+    assert (verdict.kind, verdict.retry_after) == (kind, retry_after)
+    assert says in verdict.message
+
+
+# -- collect() against the sandbox -------------------------------------------------------------
+def expected(site: str, since: date, until: date) -> dict[tuple[str, date], float]:
+    out: dict[tuple[str, date], float] = {}
+    networks: dict[tuple[str, date], int] = {}
+    for day in days(since, until):
+        out[("page_views", day)] = sb.views_for(site, day)
+        out[("visitors", day)] = sb.visitors_for(site, day)
+        social = {g: v for g, v in sb.groups_for(site, day).items() if g in NETWORK_OF}
+        out[("social_visits", day)] = sum(social.values())
+        for name, v in social.items():
+            key = (f"visits_from_{NETWORK_OF[name]}", day)
+            networks[key] = networks.get(key, 0) + v
+    seen = {m for (m, _), v in networks.items() if v}
+    out.update({(m, d): networks.get((m, d), 0) for m in seen for d in days(since, until)})
+    return out
+
+
+def run(sandbox: Sandbox, since: date, until: date, client: Client | None = None, **kw: Any) -> list[Observation]:
+    client = client or make_client("wordpress", wp.classify)
+    ctx = make_ctx("wordpress", kw.pop("site", SITE), sandbox.url, **kw)
+    with client:
+        return wp.collect(client, ctx, since=since, until=until).observations
+
+
+def test_collect_writes_exactly_the_rows_metrics_md_gives(sandbox: Sandbox) -> None:
+    got = by_key(run(sandbox, FEB15, FEB17))
+    assert got == expected(SITE, FEB15, FEB17)
+    for day in days(FEB15, FEB17):
+        assert 0 < got[("visitors", day)] <= got[("page_views", day)]
+        assert 0 < got[("social_visits", day)] < got[("page_views", day)]
+    assert "visits" not in {m for m, _ in got}  # WordPress has no visits metric
+    [visits] = sandbox.requests_to(VISITS)
+    assert visits.query == {
+        "unit": ["day"],
+        "quantity": ["3"],
+        "date": ["2026-02-17"],
+        "stat_fields": ["views,visitors"],
+    }
+    [refs] = sandbox.requests_to(REFERRERS)
+    assert refs.query == {"period": ["day"], "date": ["2026-02-17"], "num": ["3"]}
+    assert all(r.bearer() == TOKEN for r in sandbox.requests)
+
+
+def test_a_long_range_is_asked_in_30_day_chunks_and_networks_fill_across_chunks(sandbox: Sandbox) -> None:
+    since, until = date(2025, 11, 1), date(2026, 1, 15)
+    got = by_key(run(sandbox, since, until))
+    assert got == expected(SITE, since, until)
+    assert [r.query["date"][0] for r in sandbox.requests_to(VISITS)] == ["2025-11-30", "2025-12-30", "2026-01-15"]
+    assert [r.query["quantity"][0] for r in sandbox.requests_to(VISITS)] == ["30", "30", "16"]
+
+
+def test_a_second_run_gives_the_same_rows(sandbox: Sandbox) -> None:
+    assert sorted(run(sandbox, FEB15, FEB17), key=Observation.key) == sorted(
+        run(sandbox, FEB15, FEB17), key=Observation.key
+    )
+
+
+def test_before_the_blog_and_today(sandbox: Sandbox) -> None:
+    got = by_key(run(sandbox, sb.BLOG_START - timedelta(days=1), sb.BLOG_START))
+    assert got[("page_views", sb.BLOG_START - timedelta(days=1))] == 0 < got[("page_views", sb.BLOG_START)]
+    today = datetime.now(UTC).date()
+    now = datetime.combine(today, datetime.min.time(), UTC) + timedelta(hours=12)
+    rows = run(sandbox, today - timedelta(days=1), today, collected_at=now, tz="UTC")
+    assert {o.observed_on for o in rows} == {today - timedelta(days=1)}
+
+
+# -- errors ------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("kw", "error", "says"),
+    [
+        ({"token": EXPIRED_TOKEN}, AuthError, "put the token in SOCIALKPI_WORDPRESS_TOKEN"),
+        ({"site": "private-diary.example"}, PermissionDenied, "needs stats access"),
+        ({"site": "oldblog.example"}, BadRequest, "Jetpack connected"),
+    ],
+)
+def test_refusals_are_actionable_and_secret_free(
+    sandbox: Sandbox, kw: dict[str, Any], error: type[Exception], says: str
+) -> None:
+    with pytest.raises(error) as caught:
+        run(sandbox, FEB15, FEB17, **kw)
+    text = str(caught.value) + repr(caught.value)
+    assert says in text and EXPIRED_TOKEN not in text and TOKEN not in text
+    assert len(sandbox.requests) == 1  # no refresh tokens on WordPress.com: nothing to retry
+
+
+def test_no_token_fails_before_any_request(sandbox: Sandbox) -> None:
+    with pytest.raises(AuthError, match="developer.wordpress.com/apps"):
+        run(sandbox, FEB15, FEB17, token=None)
+    assert sandbox.requests == []
+
+
+def test_throttle_with_retry_after_is_waited_out(sandbox: Sandbox) -> None:
+    slept: list[float] = []
+    client = Client("wordpress", policy=replace(FAST, max_retry_after=60), classify=wp.classify, sleep=slept.append)
+    sandbox.script(VISITS, Reply(429, {"error": "rate_limited", "message": "Too many requests"}, {"Retry-After": "20"}))
+    assert by_key(run(sandbox, FEB15, FEB17, client=client)) == expected(SITE, FEB15, FEB17)
+    assert slept == [20.0]
+
+
+def test_a_far_reset_fails_fast(sandbox: Sandbox) -> None:
+    slept: list[float] = []
+    client = Client("wordpress", policy=RetryPolicy(), classify=wp.classify, sleep=slept.append)
+    sandbox.script(
+        VISITS, Reply(429, {"error": "rate_limited", "message": "Too many requests"}, {"Retry-After": "3600"})
+    )
+    t0 = time.monotonic()
+    with pytest.raises(RateLimited) as caught:
+        run(sandbox, FEB15, FEB17, client=client)
+    assert time.monotonic() - t0 < 2 and slept == [] and caught.value.reset_at is not None
+
+
+@pytest.mark.parametrize(
+    ("replies", "error", "says"),
+    [
+        ([Reply(500, {"error": "internal_error", "message": "Internal error"})], None, None),
+        ([Reply.drop()], None, None),
+        ([Reply(503, "<html>Service Unavailable</html>")] * 4, ServerError, "503"),
+        ([Reply.raw('{"fields": ["period"')], PayloadError, "not valid JSON"),
+    ],
+    ids=["500-retried", "dropped-retried", "503-exhausted", "malformed-json"],
+)
+def test_server_faults(sandbox: Sandbox, replies: list[Reply], error: type[Exception] | None, says: str | None) -> None:
+    sandbox.script(VISITS, *replies)
+    if error is None:
+        assert by_key(run(sandbox, FEB15, FEB17)) == expected(SITE, FEB15, FEB17)
+        return
+    with pytest.raises(error) as caught:
+        run(sandbox, FEB15, FEB17)
+    assert says is not None and says in str(caught.value) and TOKEN not in str(caught.value)
+
+
+# -- check() -----------------------------------------------------------------------------------
+def test_check(sandbox: Sandbox) -> None:
+    with make_client("wordpress", wp.classify) as client:
+        assert wp.check(client, make_ctx("wordpress", SITE, sandbox.url)) == (
+            "token can read the stats of cornerbakery.blog (site time zone UTC+01:00)"
+        )
+    with make_client("wordpress", wp.classify) as client, pytest.raises(AuthError):
+        wp.check(client, make_ctx("wordpress", SITE, sandbox.url, token=EXPIRED_TOKEN))
+
+
+# -- the sandbox itself --------------------------------------------------------------------------
+def test_sandbox_referrers_never_exceed_views_and_errors_are_wordpress_shaped(sandbox: Sandbox) -> None:
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    url = f"{sandbox.url}/rest/v1.1/sites/{SITE}/stats"
+    visits = requests.get(
+        f"{url}/visits", params={"unit": "day", "quantity": 60, "date": "2026-02-28"}, headers=auth, timeout=5
+    ).json()
+    refs = requests.get(
+        f"{url}/referrers", params={"period": "day", "num": 60, "date": "2026-02-28"}, headers=auth, timeout=5
+    ).json()
+    assert visits["fields"] == ["period", "views", "visitors", "likes", "reblogs", "comments", "posts"]  # the defaults
+    views = {row[0]: row[1] for row in visits["data"]}
+    assert len(views) == 60 == len(refs["days"])
+    for key, day in refs["days"].items():
+        assert day["total_views"] == sum(g["total"] for g in day["groups"]) <= views[key]
+    bad = requests.get(f"{url}/visits", headers={"Authorization": f"Bearer {EXPIRED_TOKEN}"}, timeout=5)
+    assert bad.status_code == 403 and bad.json() == {
+        "error": "invalid_token",
+        "message": "The OAuth2 token is invalid.",
+    }
