@@ -13,10 +13,27 @@ Sixty days, 2026-01-10 .. 2026-03-10 (``i`` = days since START):
 SPLIT (2026-02-11) is the first day of the dashboard's default window (the 28 days ending on
 END); the previous window is 2026-01-14 .. 2026-02-10.  Two runs: ``run-1`` (ok, every account)
 and ``run-2`` (partial: 222 failed with :data:`FAILED_REASON`).
+
+``build_warehouse(path, full=True)`` adds (the base stays as it is for the export tests):
+
+- ig1 "Corner Bakery" (instagram): followers 2000+3i; posts 100 + i//2; impressions 200; reach 80;
+  engagements 12; profile_views 6; link_clicks 3
+- ig_rival "Rival Bakery" (instagram, competitor): followers 6000+12i; posts 300+i
+- corner_x "Corner Bakery" (x): followers 800+i; posts 50+i
+- rival_x "Rival Bakery" (x, competitor): followers 1200; posts 400+2i; nothing stored on
+  2026-02-20 and 2026-02-21 (a gap for the data-health calendar)
+- li1 "Corner Bakery" (linkedin): followers 300+i; impressions 60; engagements 3;
+  profile_views 2; link_clicks 1
+- li_rival "Rival Bakery" (linkedin, competitor): followers 900+3i
+- 333 also gets visits_from_facebook 10 / 12 from SPLIT, visits_from_instagram 8 / 10,
+  visits_from_x 2 / 3 (they add up to social_visits)
+- a metric note (ig1 ``website_clicks`` retired) and a token file beside the warehouse with
+  :data:`TOKEN_SECRET` (which must never be shown) expiring at :data:`TOKEN_EXPIRES`.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -41,6 +58,20 @@ C = Account("facebook", "999", "Rival Bakery", competitor=True)
 G = Account("ga4", "333", "bakery.example")
 ACCOUNTS = (A, B, C, G)
 
+I = Account("instagram", "ig1", "Corner Bakery")  # noqa: E741
+IC = Account("instagram", "ig_rival", "Rival Bakery", competitor=True)
+X = Account("x", "corner_x", "Corner Bakery")
+XC = Account("x", "rival_x", "Rival Bakery", competitor=True)
+L = Account("linkedin", "li1", "Corner Bakery")
+LC = Account("linkedin", "li_rival", "Rival Bakery", competitor=True)
+EXTRA_ACCOUNTS = (I, IC, X, XC, L, LC)
+FULL_ACCOUNTS = ACCOUNTS + EXTRA_ACCOUNTS
+XC_GAP = (date(2026, 2, 20), date(2026, 2, 21))
+TOKEN_SECRET = "seed-access-token-DO-NOT-SHOW-4242"
+REFRESH_SECRET = "seed-refresh-token-DO-NOT-SHOW-4343"
+TOKEN_EXPIRES = datetime(2026, 4, 1, 12, 0, tzinfo=UTC)
+NOTE = ("website_clicks", "retired by Instagram on 2025-01-08: profile_links_taps is used instead")
+
 SOURCE = {
     "followers": "followers_count",
     "impressions": "page_media_view",
@@ -53,6 +84,10 @@ SOURCE = {
     "visitors": "activeUsers",
     "social_visits": "sessions:Organic Social",
     "social_page_views": "screenPageViews:Organic Social",
+    "posts": "media_count",
+    "visits_from_facebook": "sessions:facebook",
+    "visits_from_instagram": "sessions:instagram",
+    "visits_from_x": "sessions:x",
 }
 
 # Hand-computed KPI cards for the default window (2026-02-11..03-10) vs 2026-01-14..02-10:
@@ -63,6 +98,30 @@ CARDS_28D = {
     "reach": (40 + 26, 40 + 20, "+10.0%", "66"),  # average daily, never summed over days
     "page_views": (28 * 330, 28 * 300, "+10.0%", "9,240"),
     "social_visits": (28 * 25, 28 * 20, "+25.0%", "700"),
+}
+
+
+# The same cards on the full warehouse (build_warehouse(path, full=True)), worked out by hand.
+# Window i = 32..59 (28 days), previous i = 4..31; 222 has 26 days in the window (ends 03-08).
+FULL_CARDS_28D = {
+    # followers: 111 1059, 222 614, ig1 2000+3*59, corner_x 800+59, li1 300+59 (competitors excluded)
+    "audience": (1059 + 614 + 2177 + 859 + 359, 1031 + 562 + 2093 + 831 + 331, "+4.5%", "5,068"),
+    "impressions": (
+        28 * 150 + 26 * 40 + 28 * 200 + 28 * 60,
+        28 * 100 + 28 * 40 + 28 * 200 + 28 * 60,
+        "+11.8%",
+        "12,520",
+    ),
+    "reach": (40 + 26 + 80, 40 + 20 + 80, "+4.3%", "146"),
+    "engagements": (28 * 10 + 26 * 5 + 28 * 12 + 28 * 3, 28 * 10 + 28 * 5 + 28 * 12 + 28 * 3, "-1.2%", "830"),
+    # 830 / 12520 = 6.63 %; 840 / 11200 = 7.50 %
+    "engagement_rate": (830 / 12520, 840 / 11200, "-0.87 pp", "6.63%"),
+    "profile_views": (28 * 4 + 28 * 6 + 28 * 2, 336, "+0.0%", "336"),
+    "link_clicks": (28 * 2 + 28 * 3 + 28 * 1, 168, "+0.0%", "168"),
+    "page_views": (28 * 330, 28 * 300, "+10.0%", "9,240"),
+    "visits": (28 * 100, 28 * 100, "+0.0%", "2,800"),
+    "social_visits": (28 * 25, 28 * 20, "+25.0%", "700"),
+    "social_share": (0.25, 0.20, "+5.00 pp", "25.00%"),
 }
 
 
@@ -101,6 +160,25 @@ def account_rows(account: Account) -> list[Observation]:
             }
         elif account is C:
             values = {"followers": 5000 + 10 * i}
+        elif account is I:
+            values = {
+                "followers": 2000 + 3 * i, "posts": 100 + i // 2, "impressions": 200, "reach": 80,
+                "engagements": 12, "profile_views": 6, "link_clicks": 3,
+            }  # fmt: skip
+        elif account is IC:
+            values = {"followers": 6000 + 12 * i, "posts": 300 + i}
+        elif account is X:
+            values = {"followers": 800 + i, "posts": 50 + i}
+        elif account is XC:
+            if day in XC_GAP:
+                continue
+            values = {"followers": 1200, "posts": 400 + 2 * i}
+        elif account is L:
+            values = {
+                "followers": 300 + i, "impressions": 60, "engagements": 3, "profile_views": 2, "link_clicks": 1,
+            }  # fmt: skip
+        elif account is LC:
+            values = {"followers": 900 + 3 * i}
         else:
             values = {
                 "page_views": 330 if late else 300, "visits": 100, "visitors": 80,
@@ -110,23 +188,56 @@ def account_rows(account: Account) -> list[Observation]:
     return rows
 
 
-def build_warehouse(path: Path | str, *, with_runs: bool = True) -> Path:
-    """Create the seeded warehouse at ``path`` (a new file) and return its path."""
+def network_rows() -> list[Observation]:
+    """visits_from_<network> of the ga4 property (full warehouse only)."""
+    rows: list[Observation] = []
+    for day in days(START, END):
+        late = day >= SPLIT
+        values = {
+            "visits_from_facebook": 12 if late else 10,
+            "visits_from_instagram": 10 if late else 8,
+            "visits_from_x": 3 if late else 2,
+        }
+        rows.extend(_rows(G, values, day))
+    return rows
+
+
+def write_token_file(db_path: Path) -> Path:
+    """A TokenStore file beside the warehouse, as ``socialkpi collect`` leaves it."""
+    path = db_path.with_name(db_path.name + ".tokens.json")
+    data = {
+        "linkedin/li1": {"access_token": TOKEN_SECRET, "refresh_token": None, "expires_at": TOKEN_EXPIRES.timestamp()},
+        "x/corner_x": {"access_token": TOKEN_SECRET + "-x", "refresh_token": REFRESH_SECRET, "expires_at": None},
+    }
+    path.write_text(json.dumps(data), encoding="utf-8")
+    path.chmod(0o600)
+    return path
+
+
+def build_warehouse(path: Path | str, *, with_runs: bool = True, full: bool = False) -> Path:
+    """Create the seeded warehouse at ``path`` (a new file) and return its path.
+
+    ``full``: also the instagram, x and linkedin accounts, visits per network, a metric note and
+    a token file (see the module docstring).
+    """
     path = Path(path)
+    accounts = FULL_ACCOUNTS if full else ACCOUNTS
     with writing(path) as con:
         start_run(con, "run-1", RUN1_START, "collect")
-        for account in ACCOUNTS:
+        for account in accounts:
             outcome = AccountOutcome(
                 "run-1", account, "ok", RUN1_START, COLLECTED_AT, since=START, until=END, requests=3
             )
-            write_account_batch(con, outcome, account_rows(account))
+            rows = account_rows(account) + (network_rows() if full and account is G else [])
+            skipped = [NOTE] if full and account is I else []
+            write_account_batch(con, outcome, rows, skipped)
         finish_run(
-            con, "run-1", COLLECTED_AT, status="ok", accounts_ok=4, accounts_failed=0,
-            rows_written=0, requests=12,
+            con, "run-1", COLLECTED_AT, status="ok", accounts_ok=len(accounts), accounts_failed=0,
+            rows_written=0, requests=3 * len(accounts),
         )  # fmt: skip
         if with_runs:
             start_run(con, "run-2", RUN2_START, "collect")
-            for account in ACCOUNTS:
+            for account in accounts:
                 failed = account is B
                 outcome = AccountOutcome(
                     "run-2", account, "failed" if failed else "ok", RUN2_START, RUN2_END,
@@ -134,9 +245,11 @@ def build_warehouse(path: Path | str, *, with_runs: bool = True) -> Path:
                 )  # fmt: skip
                 write_account_batch(con, outcome)
             finish_run(
-                con, "run-2", RUN2_END, status="partial", accounts_ok=3, accounts_failed=1,
-                rows_written=0, requests=4,
+                con, "run-2", RUN2_END, status="partial", accounts_ok=len(accounts) - 1, accounts_failed=1,
+                rows_written=0, requests=len(accounts),
             )  # fmt: skip
+    if full:
+        write_token_file(path)
     return path
 
 

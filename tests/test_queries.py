@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 import pytest
 
 from tests import seed
@@ -17,6 +18,11 @@ from warehouse.db import WarehouseError
 @pytest.fixture(scope="module")
 def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return seed.build_warehouse(tmp_path_factory.mktemp("wh") / "seed.duckdb")
+
+
+@pytest.fixture(scope="module")
+def full(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return seed.build_warehouse(tmp_path_factory.mktemp("wh") / "full.duckdb", full=True)
 
 
 def cards(db: Path, start: date, end: date, platforms: list[str] | None = None) -> dict[str, queries.Kpi]:
@@ -39,7 +45,10 @@ def test_previous_period_has_the_same_length() -> None:
 
 def test_kpi_cards_default_window_by_hand(db: Path) -> None:
     got = cards(db, SPLIT, END)
-    assert list(got) == ["audience", "impressions", "reach", "page_views", "social_visits"]
+    assert list(got) == [
+        "audience", "impressions", "reach", "engagements", "engagement_rate", "profile_views", "link_clicks",
+        "page_views", "visits", "social_visits", "social_share",
+    ]  # fmt: skip
     for key, (value, previous, _, _) in seed.CARDS_28D.items():
         assert got[key].value == pytest.approx(value), key
         assert got[key].previous == pytest.approx(previous), key
@@ -206,3 +215,174 @@ def test_queries_leave_no_lock(db: Path) -> None:
     queries.freshness(db)
     con = duckdb.connect(str(db))  # read-write: would fail if a query kept the file open
     con.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# The full seed (instagram, x, linkedin, competitors, visits per network): values by hand
+# ---------------------------------------------------------------------------------------------
+
+
+def test_full_cards_by_hand(full: Path) -> None:
+    got = cards(full, SPLIT, END)
+    assert list(got) == list(seed.FULL_CARDS_28D)
+    for key, (value, previous, delta, shown) in seed.FULL_CARDS_28D.items():
+        assert got[key].value == pytest.approx(value), key
+        assert got[key].previous == pytest.approx(previous), key
+        assert (got[key].delta, got[key].shown) == (delta, shown), key
+    assert got["engagement_rate"].title == "Engagement rate (% of impressions)"
+    assert got["social_share"].group == got["page_views"].group == "website"
+
+
+def test_engagement_rate_uses_accounts_reporting_both(full: Path) -> None:
+    # x has neither engagements nor impressions; facebook alone on 03-10: 10 / 150 (222 has no data).
+    assert cards(full, END, END, ["facebook", "x"])["engagement_rate"].value == pytest.approx(10 / 150)
+    # The ga4 site has no engagements at all: no rate rather than 0.
+    assert cards(full, END, END, ["ga4"])["engagement_rate"].value is None
+
+
+def test_platform_kpis_by_hand(full: Path) -> None:
+    df = queries.platform_kpis(full, SPLIT, END)
+    assert tuple(df.columns) == queries.PLATFORM_COLUMNS
+    assert list(df["platform"]) == ["facebook", "instagram", "linkedin", "x", "all"]  # ga4 has none
+    rows = df.set_index("platform")
+    fb, ig, li, x, total = (rows.loc[p] for p in ("facebook", "instagram", "linkedin", "x", "all"))
+    assert (fb["followers"], fb["followers_previous"], fb["net_growth"]) == (1059 + 614, 1031 + 562, 80)
+    assert fb["growth_pct"] == pytest.approx(80 / 1593 * 100)
+    assert (fb["impressions"], fb["reach_avg_daily"], fb["engagements"]) == (5240, 66, 410)
+    assert fb["engagement_rate"] == pytest.approx(410 / 5240)
+    assert (fb["profile_views"], fb["link_clicks"]) == (112, 56)
+    assert (ig["followers"], ig["net_growth"], ig["impressions"], ig["reach_avg_daily"]) == (2177, 84, 5600, 80)
+    assert ig["engagement_rate"] == pytest.approx(0.06)
+    assert (li["followers"], li["net_growth"], li["engagements"], li["link_clicks"]) == (359, 28, 84, 28)
+    assert li["engagement_rate"] == pytest.approx(0.05) and pd.isna(li["reach_avg_daily"])
+    assert (x["followers"], x["followers_previous"]) == (859, 831) and pd.isna(x["impressions"])
+    assert (total["followers"], total["followers_previous"], total["net_growth"]) == (5068, 4848, 220)
+    assert total["growth_pct"] == pytest.approx(220 / 4848 * 100)
+    assert (total["impressions"], total["reach_avg_daily"], total["engagements"]) == (12520, 146, 830)
+    assert total["engagement_rate"] == pytest.approx(830 / 12520)
+    # the total row agrees with the cards
+    by_key = cards(full, SPLIT, END)
+    assert total["followers"] == by_key["audience"].value and total["impressions"] == by_key["impressions"].value
+
+
+def test_competitor_comparison_by_hand(full: Path) -> None:
+    df = queries.competitor_comparison(full, SPLIT, END)
+    assert tuple(df.columns) == queries.COMPETITOR_COLUMNS
+    keys = list(zip(df["platform"], df["account_id"], strict=True))
+    assert keys == [
+        ("facebook", "222"), ("facebook", "111"), ("facebook", "999"),  # own by name, then competitors
+        ("instagram", "ig1"), ("instagram", "ig_rival"),
+        ("linkedin", "li1"), ("linkedin", "li_rival"),
+        ("x", "corner_x"), ("x", "rival_x"),
+    ]  # fmt: skip
+    rows = df.set_index("account_id")
+    rival = rows.loc["999"]
+    assert rival["competitor"] and (rival["followers"], rival["followers_previous"]) == (5590, 5310)
+    assert rival["growth_pct"] == pytest.approx(280 / 5310 * 100) and pd.isna(rival["posts_published"])
+    ig, ig_rival = rows.loc["ig1"], rows.loc["ig_rival"]
+    assert (ig["followers"], ig["followers_change"]) == (2177, 84)
+    assert (ig["posts_published"], ig["posts_per_week"]) == (129 - 115, 3.5)
+    assert (ig_rival["followers"], ig_rival["posts_published"], ig_rival["posts_per_week"]) == (6708, 28, 7.0)
+    assert ig_rival["growth_pct"] == pytest.approx(336 / 6372 * 100)
+    x_rival = rows.loc["rival_x"]  # flat followers; two days missing do not change the last values
+    assert (x_rival["growth_pct"], x_rival["posts_published"], x_rival["posts_per_week"]) == (0, 56, 14.0)
+    assert rows.loc["li_rival", "growth_pct"] == pytest.approx(84 / 993 * 100)
+    # only platforms with a competitor are compared: the base seed has one on facebook only
+    assert set(queries.competitor_comparison(base_path(full), SPLIT, END)["platform"]) == {"facebook"}
+    assert queries.competitor_comparison(full, SPLIT, END, ["ga4"]).empty
+
+
+def base_path(full: Path) -> Path:
+    path = full.with_name("base.duckdb")
+    if not path.exists():
+        seed.build_warehouse(path)
+    return path
+
+
+def test_share_of_voice_by_hand(full: Path) -> None:
+    df = queries.share_of_voice(full, SPLIT, END)
+    assert list(df["platform"]) == ["facebook", "instagram", "linkedin", "x"]
+    rows = df.set_index("platform")
+    assert (rows.loc["facebook", "own_followers"], rows.loc["facebook", "competitor_followers"]) == (1673, 5590)
+    assert rows.loc["facebook", "share_of_voice"] == pytest.approx(1673 / (1673 + 5590))
+    assert rows.loc["facebook", "share_of_voice_previous"] == pytest.approx(1593 / (1593 + 5310))
+    assert rows.loc["instagram", "share_of_voice"] == pytest.approx(2177 / (2177 + 6708))
+    assert rows.loc["linkedin", "share_of_voice"] == pytest.approx(0.25)  # 359 / (359 + 1077)
+    assert rows.loc["x", "share_of_voice"] == pytest.approx(859 / (859 + 1200))
+    only_x = queries.share_of_voice(full, SPLIT, END, ["x", "ga4"])
+    assert list(only_x["platform"]) == ["x"]
+
+
+def test_visits_by_network_by_hand(full: Path) -> None:
+    df = queries.visits_by_network(full, SPLIT, END)
+    assert list(df["network"]) == ["facebook", "instagram", "x"]
+    rows = df.set_index("network")
+    assert list(rows["visits"]) == [28 * 12, 28 * 10, 28 * 3]
+    assert list(rows["visits_previous"]) == [28 * 10, 28 * 8, 28 * 2]
+    assert list(rows["change_pct"]) == pytest.approx([20.0, 25.0, 50.0])
+    assert list(rows["share_of_social"]) == pytest.approx([0.48, 0.40, 0.12])  # of 700 social visits
+    assert rows["visits"].sum() == seed.FULL_CARDS_28D["social_visits"][0]
+    assert queries.visits_by_network(full, SPLIT, END, ["facebook"]).empty
+
+
+def test_daily_by_platform_and_account(full: Path) -> None:
+    df = queries.daily_by_platform(full, END, END, "followers")
+    assert dict(zip(df["platform"], df["value"], strict=True)) == {
+        "facebook": 1059, "instagram": 2177, "linkedin": 359, "x": 859,
+    }  # fmt: skip
+    gap = queries.daily_by_account(full, date(2026, 2, 20), date(2026, 2, 20), "followers", ["x"])
+    assert list(gap["account"]) == ["Corner Bakery (x)"]  # rival_x stored nothing that day
+    end = queries.daily_by_account(full, END, END, "followers", ["x"])
+    assert dict(zip(end["account"], end["value"], strict=True)) == {
+        "Corner Bakery (x)": 859, "Rival Bakery (x) · competitor": 1200,
+    }  # fmt: skip
+
+
+def test_missing_days_and_coverage(full: Path) -> None:
+    missing = queries.missing_days(full, SPLIT, END).set_index("account_id")
+    assert missing["days_missing"].to_dict() == {
+        "111": 0, "222": 2, "333": 0, "999": 0, "corner_x": 0, "ig1": 0, "ig_rival": 0, "li1": 0,
+        "li_rival": 0, "rival_x": 2,
+    }  # fmt: skip
+    assert missing.loc["222", "first_missing"].date() == date(2026, 3, 9)
+    assert missing.loc["rival_x", "last_missing"].date() == date(2026, 2, 21)
+    grid = queries.coverage(full, date(2026, 1, 8), date(2026, 1, 11))
+    assert len(grid) == 10 * 4
+    first = grid[grid["account_id"] == "111"]
+    assert list(first["status"]) == [queries.COVERAGE_BEFORE] * 2 + [queries.COVERAGE_STORED] * 2
+
+
+def test_skipped_metrics_and_token_expiry(full: Path) -> None:
+    notes = queries.skipped_metrics(full)
+    assert notes[["platform", "account_id", "account_name", "source_metric", "note"]].values.tolist() == [
+        ["instagram", "ig1", "Corner Bakery", *seed.NOTE]
+    ]
+    assert notes["noted_at"].iloc[0].to_pydatetime() == seed.COLLECTED_AT
+    now = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+    tokens = queries.token_expiry(full, now=now)
+    assert list(tokens["platform"]) == ["linkedin", "x"]
+    li, x = tokens.iloc[0], tokens.iloc[1]
+    assert li["expires_at"].to_pydatetime() == seed.TOKEN_EXPIRES and li["days_left"] == 22.0
+    assert li["account_name"] == "Corner Bakery" and not li["refreshable"]
+    assert pd.isna(x["expires_at"]) and x["refreshable"]
+    text = tokens.to_csv()
+    assert seed.TOKEN_SECRET not in text and seed.REFRESH_SECRET not in text
+    assert queries.token_expiry(base_path(full), now=now).empty  # no token file
+
+
+def test_metric_breaks_window_and_filters() -> None:
+    both = queries.metric_breaks(date(2025, 1, 1), date(2025, 12, 31))
+    assert [(b.platform, b.day) for b in both] == [
+        ("instagram", date(2025, 4, 21)), ("facebook", date(2025, 11, 15)),
+    ]  # fmt: skip
+    assert [b.platform for b in queries.metric_breaks(date(2025, 1, 1), date(2025, 12, 31), ["facebook"])] == [
+        "facebook"
+    ]
+    assert queries.metric_breaks(date(2025, 4, 21), date(2025, 4, 21), metrics=["reach"]) == []
+    assert queries.metric_breaks(SPLIT, END) == []
+
+
+def test_kpi_formatting() -> None:
+    assert queries.format_value(None) == "—"
+    assert queries.format_value(1234.4) == "1,234"
+    assert queries.format_value(0.0663, ratio=True) == "6.63%"

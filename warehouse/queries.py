@@ -137,11 +137,13 @@ def accounts(db_path: DbPath) -> pd.DataFrame:
 @dataclass(frozen=True, slots=True)
 class KpiDef:
     key: str
-    metric: str
+    metric: str  # for a ratio: the numerator
     label: str
     unit: str
-    how: Literal["last", "sum", "avg_daily"]
+    how: Literal["last", "sum", "avg_daily", "ratio"]
     help: str
+    group: Literal["social", "website"] = "social"
+    denominator: str | None = None  # ratios only
 
 
 KPI_DEFS: tuple[KpiDef, ...] = (
@@ -172,12 +174,57 @@ KPI_DEFS: tuple[KpiDef, ...] = (
         "each account over the period, summed across accounts.",
     ),
     KpiDef(
+        "engagements",
+        "engagements",
+        "Engagements",
+        "interactions",
+        "sum",
+        "Reactions, comments, shares, saves (and clicks where the platform counts them), summed over "
+        "the days and accounts of the period.",
+    ),
+    KpiDef(
+        "engagement_rate",
+        "engagements",
+        "Engagement rate",
+        "% of impressions",
+        "ratio",
+        "Engagements / impressions over the period, from the accounts that report both. The change "
+        "is in percentage points (pp).",
+        denominator="impressions",
+    ),
+    KpiDef(
+        "profile_views",
+        "profile_views",
+        "Profile views",
+        "views",
+        "sum",
+        "Visits to your profiles or pages on the platforms, summed over days and accounts.",
+    ),
+    KpiDef(
+        "link_clicks",
+        "link_clicks",
+        "Link clicks",
+        "clicks",
+        "sum",
+        "Clicks from the platforms to your website or on a call-to-action, summed over days and accounts.",
+    ),
+    KpiDef(
         "page_views",
         "page_views",
         "Website page views",
         "views",
         "sum",
         "Website page views summed over the days and sites of the period.",
+        group="website",
+    ),
+    KpiDef(
+        "visits",
+        "visits",
+        "Website visits",
+        "sessions",
+        "sum",
+        "Website sessions summed over the days and sites of the period.",
+        group="website",
     ),
     KpiDef(
         "social_visits",
@@ -186,13 +233,29 @@ KPI_DEFS: tuple[KpiDef, ...] = (
         "sessions",
         "sum",
         "Website sessions whose source is a social network, summed over the days and sites of the period.",
+        group="website",
+    ),
+    KpiDef(
+        "social_share",
+        "social_visits",
+        "Social share of visits",
+        "% of visits",
+        "ratio",
+        "Visits from social / all visits over the period, from the sites that report both. The change "
+        "is in percentage points (pp).",
+        group="website",
+        denominator="visits",
     ),
 )
 
 
 @dataclass(frozen=True, slots=True)
 class Kpi:
-    """One KPI card: the value for ``[start, end]`` and for the previous period of the same length."""
+    """One KPI card: the value for ``[start, end]`` and for the previous period of the same length.
+
+    A ratio (``how == "ratio"``) is a fraction (0.25 = 25 %); its change is shown in percentage
+    points, every other change as a relative change in %.
+    """
 
     key: str
     label: str
@@ -205,6 +268,38 @@ class Kpi:
     end: date
     previous_start: date
     previous_end: date
+    how: str = "sum"
+    group: str = "social"
+
+    @property
+    def title(self) -> str:
+        """The card's label with its unit: ``Audience (followers)``."""
+        return f"{self.label} ({self.unit})"
+
+    @property
+    def shown(self) -> str:
+        """The value as the dashboard and the report print it: ``1,673``, ``6.63%`` or ``—``."""
+        return format_value(self.value, ratio=self.how == "ratio")
+
+    @property
+    def previous_shown(self) -> str:
+        return format_value(self.previous, ratio=self.how == "ratio")
+
+    @property
+    def delta(self) -> str | None:
+        """``+5.0%`` (relative change) or ``+5.00 pp`` for a ratio; None when there is no change to show."""
+        if self.how == "ratio":
+            if self.value is None or self.previous is None:
+                return None
+            return f"{(self.value - self.previous) * 100:+.2f} pp"
+        return None if self.change_pct is None else f"{self.change_pct:+.1f}%"
+
+
+def format_value(value: float | None, *, ratio: bool = False) -> str:
+    """``1,673`` for a number, ``6.63%`` for a fraction when ``ratio``, ``—`` for no value."""
+    if value is None:
+        return "—"
+    return f"{value * 100:.2f}%" if ratio else f"{value:,.0f}"
 
 
 def previous_period(start: date, end: date) -> tuple[date, date]:
@@ -220,8 +315,9 @@ def change_pct(value: float | None, previous: float | None) -> float | None:
     return (value - previous) / abs(previous) * 100.0
 
 
-_KPI_SQL = f"""
-WITH o AS (
+# Own observations of the period and of the previous one (parameters: start, prev_start, end,
+# metrics, platforms, platforms); `current` tells the two apart.
+_OWN_WINDOW = f"""
     SELECT o.platform, o.account_id, o.metric, o.observed_on, o.value,
            o.observed_on >= ? AS current
     FROM observations o
@@ -230,7 +326,10 @@ WITH o AS (
       AND list_contains(?::VARCHAR[], o.metric)
       AND {_OWN}
       AND {_PLATFORM_FILTER}
-),
+"""
+
+_KPI_SQL = f"""
+WITH o AS ({_OWN_WINDOW}),
 per_account AS (
     SELECT current, metric, platform, account_id,
            arg_max(value, observed_on) AS last_value,
@@ -245,18 +344,36 @@ FROM per_account
 GROUP BY current, metric
 """
 
+# Ratios: sum of the numerator / sum of the denominator over the accounts reporting both
+# (numerator present, denominator > 0) -- the rule of the kpis CSV total rows.
+_RATIO_SQL = f"""
+WITH o AS ({_OWN_WINDOW}),
+per_account AS (
+    SELECT current, platform, account_id,
+           sum(value) FILTER (WHERE metric = ?) AS num,
+           sum(value) FILTER (WHERE metric = ?) AS den
+    FROM o
+    GROUP BY current, platform, account_id
+)
+SELECT current, sum(num) / nullif(sum(den), 0) AS ratio
+FROM per_account
+WHERE num IS NOT NULL AND den > 0
+GROUP BY current
+"""
+
 
 def kpi_cards(db_path: DbPath, start: date, end: date, platforms: Sequence[str] | None = None) -> list[Kpi]:
     """The headline KPIs for ``[start, end]`` (inclusive), own accounts only, with the change vs
-    the previous period of the same length (see :func:`previous_period`).
+    the previous period of the same length (see :func:`previous_period`), in :data:`KPI_DEFS` order.
 
     - ``audience`` (followers): per account the last stored ``followers`` value inside the period,
       summed across accounts; competitors excluded.
-    - ``impressions`` (impressions): sum over days and accounts.
+    - ``impressions``, ``engagements``, ``profile_views``, ``link_clicks``: sums over days and accounts.
     - ``reach`` (people per day): a distinct count, never summed over days; per account the average
       of its daily reach over the days it has a value in the period, summed across accounts.
-    - ``page_views`` (page views): sum of ``page_views`` over days and sites.
-    - ``social_visits`` (visits): sum of ``social_visits`` over days and sites.
+    - ``engagement_rate``: engagements / impressions (a fraction) over the accounts reporting both.
+    - ``page_views``, ``visits``, ``social_visits``: sums over days and sites.
+    - ``social_share``: social_visits / visits (a fraction) over the sites reporting both.
 
     ``value``/``previous`` are ``None`` when no own account has that metric in the period.
     ``platforms``: restrict to these platform ids (``None``: all).
@@ -265,16 +382,26 @@ def kpi_cards(db_path: DbPath, start: date, end: date, platforms: Sequence[str] 
         raise ValueError(f"end {end} is before start {start}")
     prev_start, prev_end = previous_period(start, end)
     plats = _platform_list(platforms)
-    metrics = [d.metric for d in KPI_DEFS]
+    metrics = sorted({d.metric for d in KPI_DEFS if d.how != "ratio"})
     with read_warehouse(db_path) as con:
         rows = con.execute(_KPI_SQL, [start, prev_start, end, metrics, plats, plats]).fetchall()
+        ratios: dict[tuple[bool, str], float | None] = {}
+        for d in KPI_DEFS:
+            if d.how == "ratio":
+                pair = [d.metric, d.denominator]
+                params = [start, prev_start, end, pair, plats, plats, d.metric, d.denominator]
+                for cur, ratio in con.execute(_RATIO_SQL, params).fetchall():
+                    ratios[(bool(cur), d.key)] = ratio
     found: dict[tuple[bool, str], dict[str, float | None]] = {
         (bool(cur), metric): {"last": last, "sum": total, "avg_daily": avg} for cur, metric, last, total, avg in rows
     }
     cards = []
     for d in KPI_DEFS:
-        value = found.get((True, d.metric), {}).get(d.how)
-        previous = found.get((False, d.metric), {}).get(d.how)
+        if d.how == "ratio":
+            value, previous = ratios.get((True, d.key)), ratios.get((False, d.key))
+        else:
+            value = found.get((True, d.metric), {}).get(d.how)
+            previous = found.get((False, d.metric), {}).get(d.how)
         cards.append(
             Kpi(
                 key=d.key,
@@ -288,6 +415,8 @@ def kpi_cards(db_path: DbPath, start: date, end: date, platforms: Sequence[str] 
                 end=end,
                 previous_start=prev_start,
                 previous_end=prev_end,
+                how=d.how,
+                group=d.group,
             )
         )
     return cards
@@ -564,3 +693,450 @@ def bounds_on(con: duckdb.DuckDBPyConnection, since: date | None, until: date | 
     if not row or row[0] is None:
         return None
     return (since if since is not None else row[0]), (until if until is not None else row[1])
+
+
+# ---------------------------------------------------------------------------------------------
+# Metric breaks: where a platform retired or renamed a metric (charts and the report annotate them)
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MetricBreak:
+    """A day from which a platform's number behind a canonical metric changed meaning."""
+
+    platform: str
+    metric: str
+    day: date
+    label: str
+
+
+METRIC_BREAKS: tuple[MetricBreak, ...] = (
+    MetricBreak("instagram", "impressions", date(2025, 4, 21), "Instagram: impressions became views"),
+    MetricBreak("facebook", "impressions", date(2025, 11, 15), "Facebook: impressions became media views"),
+)
+
+
+def metric_breaks(
+    start: date,
+    end: date,
+    platforms: Sequence[str] | None = None,
+    metrics: Sequence[str] | None = None,
+) -> list[MetricBreak]:
+    """The :data:`METRIC_BREAKS` inside ``[start, end]`` for these platforms and metrics (None: all)."""
+    return [
+        b
+        for b in METRIC_BREAKS
+        if start <= b.day <= end
+        and (platforms is None or b.platform in platforms)
+        and (metrics is None or b.metric in metrics)
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Per platform
+# ---------------------------------------------------------------------------------------------
+
+PLATFORM_COLUMNS: tuple[str, ...] = (
+    "platform", "followers", "followers_previous", "net_growth", "growth_pct", "impressions",
+    "reach_avg_daily", "engagements", "engagement_rate", "profile_views", "link_clicks",
+)  # fmt: skip
+
+_SOCIAL_METRICS = ["followers", "impressions", "reach", "engagements", "profile_views", "link_clicks"]
+
+_PLATFORM_SQL = f"""
+WITH o AS ({_OWN_WINDOW}),
+pa AS (
+    SELECT current, platform, account_id,
+           arg_max(value, observed_on) FILTER (WHERE metric = 'followers') AS followers,
+           sum(value) FILTER (WHERE metric = 'impressions') AS impressions,
+           avg(value) FILTER (WHERE metric = 'reach') AS reach,
+           sum(value) FILTER (WHERE metric = 'engagements') AS engagements,
+           sum(value) FILTER (WHERE metric = 'profile_views') AS profile_views,
+           sum(value) FILTER (WHERE metric = 'link_clicks') AS link_clicks
+    FROM o
+    GROUP BY current, platform, account_id
+),
+pp AS (
+    SELECT coalesce(platform, 'all') AS platform, grouping(platform) AS is_total,
+           sum(followers) FILTER (WHERE current) AS followers,
+           sum(followers) FILTER (WHERE NOT current) AS followers_previous,
+           sum(impressions) FILTER (WHERE current) AS impressions,
+           sum(reach) FILTER (WHERE current) AS reach_avg_daily,
+           sum(engagements) FILTER (WHERE current) AS engagements,
+           sum(engagements) FILTER (WHERE current AND impressions > 0)
+               / nullif(sum(impressions) FILTER (WHERE current AND engagements IS NOT NULL), 0) AS engagement_rate,
+           sum(profile_views) FILTER (WHERE current) AS profile_views,
+           sum(link_clicks) FILTER (WHERE current) AS link_clicks
+    FROM pa
+    GROUP BY GROUPING SETS ((platform), ())
+)
+SELECT platform, followers, followers_previous, followers - followers_previous AS net_growth,
+       (followers - followers_previous) / nullif(followers_previous, 0) * 100 AS growth_pct,
+       impressions, reach_avg_daily, engagements, engagement_rate, profile_views, link_clicks
+FROM pp
+WHERE coalesce(followers, followers_previous, impressions, reach_avg_daily, engagements, profile_views,
+               link_clicks) IS NOT NULL
+ORDER BY is_total, platform
+"""
+
+
+def platform_kpis(db_path: DbPath, start: date, end: date, platforms: Sequence[str] | None = None) -> pd.DataFrame:
+    """Social KPIs per platform for ``[start, end]`` (own accounts), then a total row ``all``.
+
+    Columns :data:`PLATFORM_COLUMNS`:
+
+    - ``followers``: per account the last value in the period, summed over the platform's accounts;
+      ``followers_previous``: the same for the previous period of the same length;
+      ``net_growth`` = followers - followers_previous; ``growth_pct`` = net_growth /
+      followers_previous x 100 (empty when either is missing or the previous is 0);
+    - ``impressions``, ``engagements``, ``profile_views``, ``link_clicks``: sums over days and accounts;
+    - ``reach_avg_daily``: per account the average daily reach, summed across accounts (never a
+      sum over days);
+    - ``engagement_rate``: engagements / impressions, a fraction, over the accounts reporting both.
+
+    Platforms without any of these metrics (web analytics) are left out.
+    """
+    if end < start:
+        raise ValueError(f"end {end} is before start {start}")
+    prev_start, _ = previous_period(start, end)
+    plats = _platform_list(platforms)
+    with read_warehouse(db_path) as con:
+        return con.execute(_PLATFORM_SQL, [start, prev_start, end, _SOCIAL_METRICS, plats, plats]).df()
+
+
+def daily_by_platform(
+    db_path: DbPath, start: date, end: date, metric: str, platforms: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """Columns ``date``, ``platform``, ``value``: a metric per day and platform, summed across own accounts.
+
+    Days without a value are absent (a line has a gap, never a false 0).
+    """
+    sql = f"""
+        SELECT o.observed_on AS date, o.platform, sum(o.value) AS value
+        FROM observations o
+        LEFT JOIN accounts a USING (platform, account_id)
+        WHERE o.observed_on BETWEEN ? AND ? AND o.metric = ? AND {_OWN} AND {_PLATFORM_FILTER}
+        GROUP BY o.observed_on, o.platform
+        ORDER BY date, platform
+    """
+    plats = _platform_list(platforms)
+    with read_warehouse(db_path) as con:
+        return con.execute(sql, [start, end, metric, plats, plats]).df()
+
+
+def daily_by_account(
+    db_path: DbPath, start: date, end: date, metric: str, platforms: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """Columns ``date``, ``platform``, ``account_id``, ``account``, ``competitor``, ``value``: one
+    metric per day and account, own accounts **and competitors** (for side-by-side charts).
+
+    ``account`` reads ``<name> (<platform>)``, with `` · competitor`` for a competitor.
+    """
+    sql = f"""
+        SELECT o.observed_on AS date, o.platform, o.account_id,
+               coalesce(a.name, o.account_id) || ' (' || o.platform || ')'
+                   || CASE WHEN coalesce(a.competitor, false) THEN ' · competitor' ELSE '' END AS account,
+               coalesce(a.competitor, false) AS competitor, o.value
+        FROM observations o
+        LEFT JOIN accounts a USING (platform, account_id)
+        WHERE o.observed_on BETWEEN ? AND ? AND o.metric = ? AND {_PLATFORM_FILTER}
+        ORDER BY date, o.platform, account
+    """
+    plats = _platform_list(platforms)
+    with read_warehouse(db_path) as con:
+        return con.execute(sql, [start, end, metric, plats, plats]).df()
+
+
+# ---------------------------------------------------------------------------------------------
+# Competitors
+# ---------------------------------------------------------------------------------------------
+
+COMPETITOR_COLUMNS: tuple[str, ...] = (
+    "platform", "account_id", "account_name", "competitor", "followers", "followers_previous",
+    "followers_change", "growth_pct", "posts_published", "posts_per_week",
+)  # fmt: skip
+
+_COMPETITOR_SQL = f"""
+WITH comp AS (SELECT DISTINCT platform FROM accounts WHERE competitor),
+o AS (
+    SELECT o.platform, o.account_id, o.metric, o.observed_on, o.value, o.observed_on >= ? AS current
+    FROM observations o
+    WHERE o.observed_on BETWEEN ? AND ?
+      AND o.metric IN ('followers', 'posts')
+      AND o.platform IN (SELECT platform FROM comp)
+      AND {_PLATFORM_FILTER}
+),
+pa AS (
+    SELECT platform, account_id,
+           arg_max(value, observed_on) FILTER (WHERE current AND metric = 'followers') AS followers,
+           arg_max(value, observed_on) FILTER (WHERE NOT current AND metric = 'followers') AS followers_previous,
+           arg_max(value, observed_on) FILTER (WHERE current AND metric = 'posts') AS posts,
+           arg_max(value, observed_on) FILTER (WHERE NOT current AND metric = 'posts') AS posts_previous
+    FROM o
+    GROUP BY platform, account_id
+)
+SELECT pa.platform, pa.account_id, coalesce(a.name, pa.account_id) AS account_name,
+       coalesce(a.competitor, false) AS competitor,
+       followers, followers_previous, followers - followers_previous AS followers_change,
+       (followers - followers_previous) / nullif(followers_previous, 0) * 100 AS growth_pct,
+       posts - posts_previous AS posts_published,
+       (posts - posts_previous) * 7.0 / ? AS posts_per_week
+FROM pa
+LEFT JOIN accounts a USING (platform, account_id)
+ORDER BY pa.platform, competitor, account_name, pa.account_id
+"""
+
+
+def competitor_comparison(
+    db_path: DbPath, start: date, end: date, platforms: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """Own accounts and competitors side by side, on the platforms where a competitor is configured.
+
+    Columns :data:`COMPETITOR_COLUMNS`, per account:
+
+    - ``followers``: last value in ``[start, end]``; ``followers_previous``: last value in the
+      previous period of the same length; ``followers_change`` = the difference;
+      ``growth_pct`` = followers_change / followers_previous x 100;
+    - posting cadence from the ``posts`` level (posts published to date): ``posts_published`` =
+      last ``posts`` in the period - last ``posts`` of the previous period; ``posts_per_week`` =
+      posts_published x 7 / days in the period.  Empty where the platform gives no ``posts``.
+    """
+    if end < start:
+        raise ValueError(f"end {end} is before start {start}")
+    prev_start, _ = previous_period(start, end)
+    days = (end - start).days + 1
+    plats = _platform_list(platforms)
+    with read_warehouse(db_path) as con:
+        return con.execute(_COMPETITOR_SQL, [start, prev_start, end, plats, plats, days]).df()
+
+
+_SHARE_SQL = f"""
+WITH comp AS (SELECT DISTINCT platform FROM accounts WHERE competitor),
+o AS (
+    SELECT o.platform, o.account_id, coalesce(a.competitor, false) AS competitor, o.observed_on, o.value,
+           o.observed_on >= ? AS current
+    FROM observations o
+    LEFT JOIN accounts a USING (platform, account_id)
+    WHERE o.observed_on BETWEEN ? AND ?
+      AND o.metric = 'followers'
+      AND o.platform IN (SELECT platform FROM comp)
+      AND {_PLATFORM_FILTER}
+),
+pa AS (
+    SELECT current, platform, account_id, competitor, arg_max(value, observed_on) AS followers
+    FROM o
+    GROUP BY current, platform, account_id, competitor
+),
+pp AS (
+    SELECT platform,
+           sum(followers) FILTER (WHERE current AND NOT competitor) AS own_followers,
+           sum(followers) FILTER (WHERE current AND competitor) AS competitor_followers,
+           sum(followers) FILTER (WHERE NOT current AND NOT competitor) AS own_previous,
+           sum(followers) FILTER (WHERE NOT current AND competitor) AS competitor_previous
+    FROM pa
+    GROUP BY platform
+)
+SELECT platform, own_followers, competitor_followers,
+       own_followers / nullif(own_followers + competitor_followers, 0) AS share_of_voice,
+       own_previous / nullif(own_previous + competitor_previous, 0) AS share_of_voice_previous
+FROM pp
+ORDER BY platform
+"""
+
+
+def share_of_voice(db_path: DbPath, start: date, end: date, platforms: Sequence[str] | None = None) -> pd.DataFrame:
+    """Share of voice per platform: own followers / (own + competitors' followers), a fraction.
+
+    Columns ``platform``, ``own_followers``, ``competitor_followers``, ``share_of_voice``,
+    ``share_of_voice_previous``.  Followers are each account's last value in ``[start, end]``
+    (``_previous``: in the previous period of the same length), summed per side.  Only platforms
+    with at least one competitor configured; empty share when either side has no value.
+    """
+    if end < start:
+        raise ValueError(f"end {end} is before start {start}")
+    prev_start, _ = previous_period(start, end)
+    plats = _platform_list(platforms)
+    with read_warehouse(db_path) as con:
+        return con.execute(_SHARE_SQL, [start, prev_start, end, plats, plats]).df()
+
+
+# ---------------------------------------------------------------------------------------------
+# Website
+# ---------------------------------------------------------------------------------------------
+
+NETWORK_PREFIX = "visits_from_"
+
+_NETWORK_SQL = f"""
+WITH o AS (
+    SELECT o.metric, o.value, o.observed_on >= ? AS current
+    FROM observations o
+    LEFT JOIN accounts a USING (platform, account_id)
+    WHERE o.observed_on BETWEEN ? AND ?
+      AND starts_with(o.metric, '{NETWORK_PREFIX}')
+      AND {_OWN}
+      AND {_PLATFORM_FILTER}
+),
+n AS (
+    SELECT substr(metric, {len(NETWORK_PREFIX) + 1}) AS network,
+           sum(value) FILTER (WHERE current) AS visits,
+           sum(value) FILTER (WHERE NOT current) AS visits_previous
+    FROM o
+    GROUP BY metric
+)
+SELECT network, visits, visits_previous,
+       (visits - visits_previous) / nullif(visits_previous, 0) * 100 AS change_pct,
+       visits / nullif(sum(visits) OVER (), 0) AS share_of_social
+FROM n
+ORDER BY visits DESC NULLS LAST, network
+"""
+
+
+def visits_by_network(db_path: DbPath, start: date, end: date, platforms: Sequence[str] | None = None) -> pd.DataFrame:
+    """Website visits from each social network (metrics ``visits_from_<network>``).
+
+    Columns ``network``, ``visits`` (sum over days and sites in ``[start, end]``),
+    ``visits_previous`` (the previous period of the same length), ``change_pct``, and
+    ``share_of_social`` = visits / the sum over every network (a fraction).  Sorted by visits.
+    """
+    if end < start:
+        raise ValueError(f"end {end} is before start {start}")
+    prev_start, _ = previous_period(start, end)
+    plats = _platform_list(platforms)
+    with read_warehouse(db_path) as con:
+        return con.execute(_NETWORK_SQL, [start, prev_start, end, plats, plats]).df()
+
+
+# ---------------------------------------------------------------------------------------------
+# Data health
+# ---------------------------------------------------------------------------------------------
+
+COVERAGE_STORED, COVERAGE_MISSING, COVERAGE_BEFORE = "stored", "missing", "before first collection"
+
+_COVERAGE_CTE = """
+WITH keys AS (
+    SELECT platform, account_id FROM accounts
+    UNION SELECT DISTINCT platform, account_id FROM observations
+),
+firsts AS (
+    SELECT platform, account_id, min(observed_on) AS first_day FROM observations GROUP BY platform, account_id
+),
+days AS (SELECT CAST(unnest(generate_series(?::DATE, ?::DATE, INTERVAL 1 DAY)) AS DATE) AS date),
+have AS (
+    SELECT DISTINCT platform, account_id, observed_on FROM observations WHERE observed_on BETWEEN ? AND ?
+),
+grid AS (
+    SELECT k.platform, k.account_id, coalesce(a.name, k.account_id) AS account_name,
+           coalesce(a.competitor, false) AS competitor, d.date,
+           CASE WHEN h.observed_on IS NOT NULL THEN 'stored'
+                WHEN f.first_day IS NOT NULL AND d.date < f.first_day THEN 'before first collection'
+                ELSE 'missing' END AS status
+    FROM keys k
+    CROSS JOIN days d
+    LEFT JOIN firsts f USING (platform, account_id)
+    LEFT JOIN accounts a USING (platform, account_id)
+    LEFT JOIN have h ON h.platform = k.platform AND h.account_id = k.account_id AND h.observed_on = d.date
+)
+"""
+
+
+def coverage(db_path: DbPath, start: date, end: date) -> pd.DataFrame:
+    """One row per account and day of ``[start, end]``: was anything stored that day?
+
+    Columns ``platform``, ``account_id``, ``account_name``, ``competitor``, ``date``, ``status``:
+    ``stored`` (at least one metric that day), ``missing`` (nothing stored on or after the account's
+    first stored day, or an account never collected), ``before first collection``.
+    """
+    if end < start:
+        raise ValueError(f"end {end} is before start {start}")
+    sql = _COVERAGE_CTE + "SELECT * FROM grid ORDER BY platform, account_id, date"
+    with read_warehouse(db_path) as con:
+        return con.execute(sql, [start, end, start, end]).df()
+
+
+def missing_days(db_path: DbPath, start: date, end: date) -> pd.DataFrame:
+    """Per account: ``days_missing`` in ``[start, end]`` (status ``missing`` of :func:`coverage`),
+    ``first_missing``, ``last_missing``; columns ``platform``, ``account_id``, ``account_name``,
+    ``competitor`` first.  Every known account is listed, 0 when nothing is missing."""
+    if end < start:
+        raise ValueError(f"end {end} is before start {start}")
+    sql = (
+        _COVERAGE_CTE
+        + """
+        SELECT platform, account_id, account_name, competitor,
+               count(*) FILTER (WHERE status = 'missing') AS days_missing,
+               min(date) FILTER (WHERE status = 'missing') AS first_missing,
+               max(date) FILTER (WHERE status = 'missing') AS last_missing
+        FROM grid
+        GROUP BY platform, account_id, account_name, competitor
+        ORDER BY platform, account_id
+        """
+    )
+    with read_warehouse(db_path) as con:
+        return con.execute(sql, [start, end, start, end]).df()
+
+
+def skipped_metrics(db_path: DbPath) -> pd.DataFrame:
+    """Metrics a platform refused or retired (``metric_notes``): ``platform``, ``account_id``,
+    ``account_name``, ``source_metric``, ``note``, ``noted_at`` (UTC)."""
+    sql = """
+        SELECT n.platform, n.account_id, coalesce(a.name, n.account_id) AS account_name,
+               n.source_metric, n.note, n.noted_at
+        FROM metric_notes n
+        LEFT JOIN accounts a USING (platform, account_id)
+        ORDER BY n.platform, n.account_id, n.source_metric
+    """
+    with read_warehouse(db_path) as con:
+        frame = con.execute(sql).df()
+    frame["noted_at"] = pd.to_datetime(frame["noted_at"]).dt.tz_localize("UTC")
+    return frame
+
+
+def tokens_file(db_path: DbPath) -> Path:
+    """Where ``socialkpi collect`` keeps refreshed tokens (:meth:`collectors.tokens.TokenStore.beside`)."""
+    from collectors.tokens import TokenStore
+
+    return TokenStore.beside(db_path).path
+
+
+def token_expiry(db_path: DbPath, *, now: datetime | None = None) -> pd.DataFrame:
+    """Expiry of the stored access tokens, never the tokens themselves.
+
+    Reads only ``expires_at`` (and whether a refresh token is present) per ``platform/account``
+    from :func:`tokens_file`.  Columns ``platform``, ``account_id``, ``account_name``, ``expires_at``
+    (UTC; empty when unknown), ``days_left`` (to 0.1 day, negative once expired), ``refreshable``
+    (a refresh token is stored, so ``socialkpi collect`` renews the access token by itself).
+    Empty frame when there is no token file.
+    """
+    import json
+
+    moment = now or datetime.now(UTC)
+    path = tokens_file(db_path)
+    try:
+        data: Any = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        data = {}
+    names: dict[tuple[str, str], str] = {}
+    if Path(db_path).exists():
+        with read_warehouse(db_path) as con:
+            names = {(p, a): n for p, a, n in con.execute("SELECT platform, account_id, name FROM accounts").fetchall()}
+    rows: list[dict[str, Any]] = []
+    for key, entry in sorted(data.items()) if isinstance(data, dict) else []:
+        if not isinstance(entry, dict) or "/" not in str(key):
+            continue
+        platform, account_id = str(key).split("/", 1)
+        raw = entry.get("expires_at")
+        expires = datetime.fromtimestamp(raw, UTC) if isinstance(raw, int | float) else None
+        rows.append(
+            {
+                "platform": platform,
+                "account_id": account_id,
+                "account_name": names.get((platform, account_id), account_id),
+                "expires_at": expires,
+                "days_left": round((expires - moment).total_seconds() / 86400, 1) if expires else None,
+                "refreshable": isinstance(entry.get("refresh_token"), str) and bool(entry.get("refresh_token")),
+            }
+        )
+    columns = ["platform", "account_id", "account_name", "expires_at", "days_left", "refreshable"]
+    frame = pd.DataFrame(rows, columns=columns)
+    frame["expires_at"] = pd.to_datetime(frame["expires_at"], utc=True)
+    return frame
