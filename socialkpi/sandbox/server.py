@@ -39,6 +39,10 @@ PARTS: tuple[str, ...] = (
     "socialkpi.sandbox.bluesky",
     "socialkpi.sandbox.youtube",
     "socialkpi.sandbox.google_business",
+    "socialkpi.sandbox.plausible",
+    "socialkpi.sandbox.matomo",
+    "socialkpi.sandbox.umami",
+    "socialkpi.sandbox.wordpress",
 )
 
 

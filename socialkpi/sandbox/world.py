@@ -53,6 +53,10 @@ DEMO_ACCOUNTS: list[DemoAccount] = [
     DemoAccount("youtube", "UCcornerBakeryLyon00001A", "Corner Bakery", scale=1.0),
     DemoAccount("youtube", "UCrivalPatisserie000001B", "Rival Patisserie", competitor=True, scale=1.8),
     DemoAccount("google_business", "4812345678901234567", "Corner Bakery (Lyon)", scale=1.0),
+    DemoAccount("plausible", "cornerbakery.fr", "cornerbakery.fr (Plausible)", scale=1.0),
+    DemoAccount("matomo", "1", "cornerbakery.fr (Matomo)", scale=1.0),
+    DemoAccount("umami", "6f1c2b7e-3d4a-4e5b-9c8d-1a2b3c4d5e6f", "cornerbakery.fr (Umami)", scale=1.0),
+    DemoAccount("wordpress", "cornerbakery.blog", "Corner Bakery blog", scale=0.6),
 ]
 
 SPIKES = {  # (month, day) -> multiplier: press feature, Christmas, Galette des rois, a viral reel
