@@ -1,76 +1,49 @@
-"""socialkpi dashboard: a thin Streamlit script over warehouse.queries and warehouse.export.
+"""socialkpi dashboard: a thin Streamlit script over warehouse.queries, one st.Page per topic.
 
 Run with ``socialkpi dashboard`` (or ``streamlit run dashboard.py``); the warehouse path comes
-from ``SOCIALKPI_DB`` (default ``data/socialkpi.duckdb``).  No SQL, KPI arithmetic or HTTP here:
-every number comes from :mod:`warehouse.queries`, the CSV from :mod:`warehouse.export`.  Loaders
-are cached for 60 s by their arguments and open a short read-only connection each, so a running
+from ``SOCIALKPI_DB`` (default ``data/socialkpi.duckdb``).  No SQL, KPI arithmetic or HTTP here
+or in the pages (:mod:`socialkpi.pages`): every number comes from :mod:`warehouse.queries`
+through loaders cached for 60 s that open a short read-only connection each, so a running
 ``socialkpi collect`` can always write (style.md §11).
+
+When ``SOCIALKPI_DASHBOARD_PASSWORD`` is set, nothing is shown before that password is typed.
 """
 
 from __future__ import annotations
 
-import io
+import hmac
+import importlib.util
 import os
-from datetime import date, timedelta
+from collections.abc import Callable
+from datetime import timedelta
 
-import pandas as pd
 import streamlit as st
 
-from warehouse import export, queries
+from socialkpi.pages import common, competitors, health, overview, platforms, website
+from warehouse import queries
 from warehouse.db import WarehouseError
 
 st.set_page_config(page_title="socialkpi", page_icon=":bar_chart:", layout="wide")
 
 DB_PATH = os.environ.get("SOCIALKPI_DB", "data/socialkpi.duckdb")
 DEFAULT_DAYS = 28
-TREND_METRICS = ("impressions", "reach", "engagements", "page_views", "social_visits")
 
+# --- password (issue 6, guarantee 8) ---------------------------------------------------------
+PASSWORD = os.environ.get("SOCIALKPI_DASHBOARD_PASSWORD", "")
+if PASSWORD and not st.session_state.get("signed_in"):
+    prompt = st.empty()
+    with prompt.container():
+        typed = st.text_input("Password", type="password", help="Set by SOCIALKPI_DASHBOARD_PASSWORD.")
+        if typed:
+            st.error("Wrong password.")
+    if not typed or not hmac.compare_digest(typed.encode("utf-8"), PASSWORD.encode("utf-8")):
+        st.stop()
+    st.session_state["signed_in"] = True
+    prompt.empty()
 
-@st.cache_data(ttl=60, show_spinner=False)
-def load_bounds(db_path: str) -> queries.DateBounds | None:
-    return queries.date_bounds(db_path)
-
-
-@st.cache_data(ttl=60, show_spinner=False)
-def load_platforms(db_path: str) -> list[str]:
-    return queries.platforms(db_path)
-
-
-@st.cache_data(ttl=60, show_spinner=False)
-def load_freshness(db_path: str) -> queries.Freshness:
-    return queries.freshness(db_path)
-
-
-@st.cache_data(ttl=60, show_spinner=False)
-def load_cards(db_path: str, start: date, end: date, platforms: tuple[str, ...]) -> list[queries.Kpi]:
-    return queries.kpi_cards(db_path, start, end, list(platforms))
-
-
-@st.cache_data(ttl=60, show_spinner=False)
-def load_series(db_path: str, start: date, end: date, platforms: tuple[str, ...]) -> pd.DataFrame:
-    return queries.daily_series(db_path, start, end, TREND_METRICS, list(platforms))
-
-
-@st.cache_data(ttl=60, show_spinner=False)
-def load_snapshot(db_path: str, start: date, end: date, period: queries.Period) -> pd.DataFrame:
-    return queries.kpi_snapshot(db_path, start, end, period)
-
-
-@st.cache_data(ttl=60, show_spinner=False)
-def load_kpis_csv(db_path: str, start: date, end: date, period: queries.Period) -> bytes:
-    buffer = io.BytesIO()
-    export.write_kpis_csv(db_path, buffer, since=start, until=end, period=period)
-    return buffer.getvalue()
-
-
-def number(value: float | None) -> str:
-    return "—" if value is None else f"{value:,.0f}"
-
-
-st.title("socialkpi")
-
+# --- warehouse and empty state ---------------------------------------------------------------
 try:
-    bounds = load_bounds(DB_PATH)
+    bounds = common.load_bounds(DB_PATH)
 except queries.WarehouseMissing:
     bounds = None
 except WarehouseError as exc:
@@ -78,6 +51,7 @@ except WarehouseError as exc:
     st.stop()
 
 if bounds is None:
+    st.title("socialkpi")
     st.info(
         f"No data yet in `{DB_PATH}`. To start, run `make demo` for sample data, "
         "or `socialkpi collect` after filling socialkpi.toml."
@@ -95,76 +69,43 @@ with st.sidebar:
         max_value=bounds.last,
         help=f"Defaults to the last {DEFAULT_DAYS} days that have data.",
     )
-    all_platforms = load_platforms(DB_PATH)
+    all_platforms = common.load_platforms(DB_PATH)
     chosen = st.multiselect("Platforms", all_platforms, default=all_platforms)
-    period = st.radio("Snapshot period", ("month", "week"), horizontal=True)
 
 if not isinstance(picked, tuple) or len(picked) != 2:
     st.info("Pick the end of the date range in the sidebar.")
     st.stop()
-start, end = picked
 if not chosen:
     st.warning("Pick at least one platform in the sidebar.")
     st.stop()
-selected = tuple(chosen)
+ctx = common.PageContext(DB_PATH, picked[0], picked[1], list(chosen))
 
-# --- freshness -------------------------------------------------------------------------------
-fresh = load_freshness(DB_PATH)
-last = f"{fresh.last_success_at:%Y-%m-%d %H:%M} UTC" if fresh.last_success_at else "never"
-failing = fresh.failing
-st.caption(
-    f"Last successful collection: {last} · newest day {bounds.last:%Y-%m-%d} · "
-    f"{len(failing)} account{'s' if len(failing) != 1 else ''} failing"
-)
-if len(failing):
-    with st.expander(f"{len(failing)} failing account(s): what went wrong"):
-        st.dataframe(
-            failing[["platform", "account_id", "account_name", "error_kind", "reason", "last_ok_at"]],
-            hide_index=True,
-        )
 
-# --- KPI cards -------------------------------------------------------------------------------
-cards = load_cards(DB_PATH, start, end, selected)
-st.subheader(f"{start:%d %b %Y} – {end:%d %b %Y}")
-for column, kpi in zip(st.columns(len(cards)), cards, strict=True):
-    column.metric(
-        f"{kpi.label} ({kpi.unit})",
-        number(kpi.value),
-        delta=None if kpi.change_pct is None else f"{kpi.change_pct:+.1f}%",
-        help=(
-            f"{kpi.help} Previous period {kpi.previous_start:%d %b} – {kpi.previous_end:%d %b %Y}: "
-            f"{number(kpi.previous)}."
+# --- pages -----------------------------------------------------------------------------------
+def roi_page() -> None:
+    if importlib.util.find_spec("socialkpi.pages.roi") is None:
+        st.title("ROI")
+        st.info("ROI is coming")
+        return
+    from socialkpi.pages import roi  # type: ignore[attr-defined,unused-ignore]
+
+    roi.render(ctx)
+
+
+def page(render: Callable[[common.PageContext], None]) -> Callable[[], None]:
+    return lambda: render(ctx)
+
+
+navigation = st.navigation(
+    [
+        st.Page(
+            page(overview.render), title="Overview", url_path="overview", icon=":material/dashboard:", default=True
         ),
-    )
-
-# --- trend -----------------------------------------------------------------------------------
-st.subheader("Daily trend (own accounts)")
-series = load_series(DB_PATH, start, end, selected)
-if series.empty:
-    st.info("No daily values for this selection.")
-else:
-    st.line_chart(series, x="date", y="value", color="metric")
-
-# --- snapshot table and CSV --------------------------------------------------------------------
-st.subheader(f"KPI snapshot per {period} (all platforms and accounts)")
-snapshot = load_snapshot(DB_PATH, start, end, period)
-if snapshot.empty:
-    st.info("No KPIs for this date range.")
-else:
-    st.dataframe(
-        snapshot,
-        hide_index=True,
-        column_config={
-            "period_start": st.column_config.DateColumn("period_start"),
-            "period_end": st.column_config.DateColumn("period_end"),
-            "engagement_rate": st.column_config.NumberColumn("engagement_rate", format="percent"),
-            "social_share_of_visits": st.column_config.NumberColumn("social_share_of_visits", format="percent"),
-        },
-    )
-st.download_button(
-    "Download KPIs CSV",
-    data=load_kpis_csv(DB_PATH, start, end, period),
-    file_name=f"socialkpi-kpis-{period}-{start:%Y%m%d}-{end:%Y%m%d}.csv",
-    mime="text/csv",
+        st.Page(page(platforms.render), title="Platforms", url_path="platforms", icon=":material/apps:"),
+        st.Page(page(competitors.render), title="Competitors", url_path="competitors", icon=":material/groups:"),
+        st.Page(page(website.render), title="Website", url_path="website", icon=":material/language:"),
+        st.Page(roi_page, title="ROI", url_path="roi", icon=":material/payments:"),
+        st.Page(page(health.render), title="Data health", url_path="health", icon=":material/monitor_heart:"),
+    ]
 )
-st.caption("Definitions of every KPI and CSV column: docs/kpis.md.")
+navigation.run()

@@ -1,7 +1,9 @@
-"""dashboard.py under Streamlit's AppTest (no server, no browser) on a seeded warehouse."""
+"""dashboard.py under Streamlit's AppTest (no server, no browser): every page on a seeded warehouse,
+with the expected values worked out by hand (tests/seed.py)."""
 
 from __future__ import annotations
 
+import importlib.util
 import io
 from pathlib import Path
 
@@ -17,16 +19,48 @@ LABELS = {
     "audience": "Audience (followers)",
     "impressions": "Impressions (times shown)",
     "reach": "Reach (avg people/day)",
+    "engagements": "Engagements (interactions)",
+    "engagement_rate": "Engagement rate (% of impressions)",
+    "profile_views": "Profile views (views)",
+    "link_clicks": "Link clicks (clicks)",
     "page_views": "Website page views (views)",
+    "visits": "Website visits (sessions)",
     "social_visits": "Visits from social (sessions)",
+    "social_share": "Social share of visits (% of visits)",
 }
 
 
-def run_app(monkeypatch: pytest.MonkeyPatch, db: Path) -> AppTest:
+def run_app(monkeypatch: pytest.MonkeyPatch, db: Path, password: str | None = None) -> AppTest:
     monkeypatch.setenv("SOCIALKPI_DB", str(db))
+    if password is None:
+        monkeypatch.delenv("SOCIALKPI_DASHBOARD_PASSWORD", raising=False)
+    else:
+        monkeypatch.setenv("SOCIALKPI_DASHBOARD_PASSWORD", password)
     at = AppTest.from_file(APP, default_timeout=30)
     at.run()
     return at
+
+
+def open_page(at: AppTest, url_path: str) -> AppTest:
+    """Switch to an st.Page built from a callable.
+
+    AppTest.switch_page() only knows file pages; a callable page's script hash is the hash of its
+    url_path (streamlit/navigation/page.py), which is what a browser's /<url_path> selects.
+    """
+    from streamlit.util import calc_hash
+
+    at._page_hash = calc_hash(url_path)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def buttons(at: AppTest) -> list[str]:
+    return [b.label for b in at.get("download_button")]  # type: ignore[attr-defined]
+
+
+def metrics(at: AppTest) -> dict[str, tuple[str, str | None]]:
+    return {m.label: (m.value, m.delta) for m in at.metric}
 
 
 @pytest.fixture
@@ -34,22 +68,39 @@ def db(tmp_path: Path) -> Path:
     return seed.build_warehouse(tmp_path / "seed.duckdb")
 
 
-def test_dashboard_shows_hand_computed_kpis(monkeypatch: pytest.MonkeyPatch, db: Path) -> None:
-    at = run_app(monkeypatch, db)
+@pytest.fixture
+def full(tmp_path: Path) -> Path:
+    return seed.build_warehouse(tmp_path / "full.duckdb", full=True)
+
+
+def test_overview_shows_hand_computed_kpis(monkeypatch: pytest.MonkeyPatch, full: Path) -> None:
+    at = run_app(monkeypatch, full)
     assert not at.exception, [e.value for e in at.exception]
-    shown = {m.label: (m.value, m.delta) for m in at.metric}
-    assert shown == {LABELS[key]: (value, delta) for key, (_, _, delta, value) in seed.CARDS_28D.items()}
+    assert at.title[0].value == "Overview"
+    want = {LABELS[key]: (shown, delta) for key, (_, _, delta, shown) in seed.FULL_CARDS_28D.items()}
+    assert metrics(at) == want
+    assert [s.value for s in at.subheader][:2] == ["Social", "Website"]
     assert at.get("vega_lite_chart") or at.get("arrow_vega_lite_chart")
-    buttons = at.get("download_button")
-    assert [b.label for b in buttons] == ["Download KPIs CSV"]  # type: ignore[attr-defined]
+    assert buttons(at) == ["Download KPIs CSV"]
     assert any("1 account failing" in c.value for c in at.caption)
     assert any("2026-03-10 06:30 UTC" in c.value for c in at.caption)
+    assert any("11 Feb 2026 – 10 Mar 2026 (28 days)" in c.value for c in at.caption)
     # The app holds no lock once it has run: a read-write connection succeeds.
-    duckdb.connect(str(db)).close()
+    duckdb.connect(str(full)).close()
 
 
-def test_dashboard_filters(monkeypatch: pytest.MonkeyPatch, db: Path) -> None:
+def test_overview_on_the_base_seed(monkeypatch: pytest.MonkeyPatch, db: Path) -> None:
     at = run_app(monkeypatch, db)
+    shown = metrics(at)
+    for key, (_, _, delta, value) in seed.CARDS_28D.items():
+        assert shown[LABELS[key]] == (value, delta), key
+    # 111 and 222 only: 28 * 10 + 26 * 5 = 410 vs 28 * 15 = 420; no website visits share without visits change
+    assert shown[LABELS["engagements"]] == ("410", "-2.4%")
+    assert shown[LABELS["engagement_rate"]][0] == f"{410 / 5240 * 100:.2f}%"
+
+
+def test_filters(monkeypatch: pytest.MonkeyPatch, full: Path) -> None:
+    at = run_app(monkeypatch, full)
     at.sidebar.multiselect[0].set_value(["ga4"]).run()
     assert not at.exception
     shown = {m.label: m.value for m in at.metric}
@@ -68,8 +119,120 @@ def test_snapshot_table_and_csv_agree(monkeypatch: pytest.MonkeyPatch, db: Path)
     export.write_kpis_csv(db, expected, since=seed.SPLIT, until=seed.END, period="month")
     snapshot_rows = len(queries.kpi_snapshot(db, seed.SPLIT, seed.END))
     assert expected.getvalue().count(b"\n") == snapshot_rows + 1
-    assert len(at.dataframe) >= 1
     assert any(len(df.value) == snapshot_rows for df in at.dataframe)
+    at.radio[0].set_value("week").run()
+    assert not at.exception
+    assert any(s.value == "KPI snapshot per week (all platforms and accounts)" for s in at.subheader)
+
+
+def test_platforms_page(monkeypatch: pytest.MonkeyPatch, full: Path) -> None:
+    at = open_page(run_app(monkeypatch, full), "platforms")
+    assert at.title[0].value == "Platforms"
+    # followers last value vs the previous 28 days: facebook 1673 vs 1593, instagram 2177 vs 2093,
+    # linkedin 359 vs 331, x 859 vs 831
+    assert metrics(at) == {
+        "facebook (followers)": ("1,673", "+5.0%"),
+        "instagram (followers)": ("2,177", "+4.0%"),
+        "linkedin (followers)": ("359", "+8.5%"),
+        "x (followers)": ("859", "+3.4%"),
+    }
+    table = at.dataframe[0].value.set_index("platform")
+    assert list(table.index) == ["facebook", "instagram", "linkedin", "x", "all"]
+    assert table.loc["all", "impressions"] == 12520 and table.loc["all", "net_growth"] == 220
+    assert table.loc["instagram", "engagement_rate"] == pytest.approx(336 / 5600)
+    assert buttons(at) == ["Download CSV"]
+    assert len(at.get("vega_lite_chart") or at.get("arrow_vega_lite_chart")) == 2
+
+
+def test_competitors_page(monkeypatch: pytest.MonkeyPatch, full: Path) -> None:
+    at = open_page(run_app(monkeypatch, full), "competitors")
+    assert at.title[0].value == "Competitors"
+    assert metrics(at) == {
+        "facebook (% of followers)": ("23.0%", "-0.04 pp"),  # 1673/7263 vs 1593/6903
+        "instagram (% of followers)": ("24.5%", "-0.22 pp"),  # 2177/8885 vs 2093/8465
+        "linkedin (% of followers)": ("25.0%", "+0.00 pp"),  # 359/1436 vs 331/1324
+        "x (% of followers)": ("41.7%", "+0.80 pp"),  # 859/2059 vs 831/2031
+    }
+    side = at.dataframe[0].value.set_index("account_id")
+    assert side.loc["ig_rival", "posts_per_week"] == 7.0 and side.loc["ig1", "posts_per_week"] == 3.5
+    assert side.loc["rival_x", "posts_published"] == 56 and side.loc["999", "followers"] == 5590
+    assert buttons(at) == ["Download CSV", "Download share of voice CSV"]
+    assert at.get("vega_lite_chart") or at.get("arrow_vega_lite_chart")
+
+
+def test_competitors_page_without_competitors(monkeypatch: pytest.MonkeyPatch, full: Path) -> None:
+    at = open_page(run_app(monkeypatch, full), "competitors")
+    at.sidebar.multiselect[0].set_value(["ga4"]).run()
+    assert not at.exception and not at.metric
+    assert "competitor = true" in at.info[0].value
+
+
+def test_website_page(monkeypatch: pytest.MonkeyPatch, full: Path) -> None:
+    at = open_page(run_app(monkeypatch, full), "website")
+    assert at.title[0].value == "Website"
+    assert metrics(at) == {
+        LABELS["page_views"]: ("9,240", "+10.0%"),
+        LABELS["visits"]: ("2,800", "+0.0%"),
+        LABELS["social_visits"]: ("700", "+25.0%"),
+        LABELS["social_share"]: ("25.00%", "+5.00 pp"),
+    }
+    networks = at.dataframe[0].value
+    assert list(networks["network"]) == ["facebook", "instagram", "x"]
+    assert list(networks["visits"]) == [28 * 12, 28 * 10, 28 * 3]
+    assert buttons(at) == ["Download CSV"]
+    at.sidebar.multiselect[0].set_value(["facebook"]).run()
+    assert not at.exception and "No website data" in at.info[0].value
+
+
+def test_roi_page(monkeypatch: pytest.MonkeyPatch, full: Path) -> None:
+    at = open_page(run_app(monkeypatch, full), "roi")
+    if importlib.util.find_spec("socialkpi.pages.roi") is None:
+        assert at.title[0].value == "ROI" and at.info[0].value == "ROI is coming"
+
+
+def test_data_health_page(monkeypatch: pytest.MonkeyPatch, full: Path) -> None:
+    at = open_page(run_app(monkeypatch, full), "health")
+    assert at.title[0].value == "Data health"
+    assert "1 account(s) failed" in at.error[0].value
+    frames = [df.value for df in at.dataframe]
+    failures = frames[0]
+    assert list(failures["reason"]) == [seed.FAILED_REASON]
+    missing = next(f for f in frames if "days_missing" in f.columns).set_index("account_id")
+    assert missing.loc["222", "days_missing"] == 2 and missing.loc["rival_x", "days_missing"] == 2
+    assert missing["days_missing"].sum() == 4
+    tokens = next(f for f in frames if "expires_at" in f.columns)
+    assert list(tokens["platform"]) == ["linkedin", "x"]
+    assert any("linkedin · Corner Bakery: the access token" in w.value for w in at.warning)
+    skipped = next(f for f in frames if "source_metric" in f.columns)
+    assert list(skipped["source_metric"]) == ["website_clicks"]
+    for frame in frames:
+        text = frame.to_csv()
+        assert seed.TOKEN_SECRET not in text and seed.REFRESH_SECRET not in text
+    assert seed.TOKEN_SECRET not in str(at._tree)
+    assert "Download missing days CSV" in buttons(at) and "Download token expiry CSV" in buttons(at)
+    assert at.get("vega_lite_chart") or at.get("arrow_vega_lite_chart")  # the calendar
+
+
+def test_password_wrong_shows_only_the_prompt(monkeypatch: pytest.MonkeyPatch, full: Path) -> None:
+    at = run_app(monkeypatch, full, password="s3cret-pass")
+    assert not at.exception
+    assert [t.label for t in at.text_input] == ["Password"]
+    assert not at.metric and not at.title and not at.sidebar.multiselect
+    at.text_input[0].input("wrong").run()
+    assert not at.exception
+    assert not at.metric and not at.title and not at.dataframe
+    assert at.error[0].value == "Wrong password."
+
+
+def test_password_right_shows_the_overview(monkeypatch: pytest.MonkeyPatch, full: Path) -> None:
+    at = run_app(monkeypatch, full, password="s3cret-pass")
+    at.text_input[0].input("s3cret-pass").run()
+    assert not at.exception
+    assert at.title[0].value == "Overview"
+    assert metrics(at)[LABELS["audience"]] == ("5,068", "+4.5%")
+    assert not at.text_input  # the prompt is gone
+    at.run()  # stays signed in on the next rerun
+    assert metrics(at)[LABELS["audience"]] == ("5,068", "+4.5%")
 
 
 @pytest.mark.parametrize("kind", ["missing", "empty"])

@@ -14,20 +14,26 @@ rows, tech-notes §2) with every cell already formatted in SQL:
 
 ``out`` is a path (written atomically: a temp file beside it, then renamed) or an open stream,
 text (``sys.stdout``) or binary (``sys.stdout.buffer``, ``io.BytesIO``).
+
+:func:`frame_csv` writes any :mod:`warehouse.queries` result frame (the dashboard's tables) with
+the same cell rules, in Python.
 """
 
 from __future__ import annotations
 
+import csv
 import io
+import math
 import os
 import shutil
 import tempfile
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import IO
 
 import duckdb
+import pandas as pd
 
 from warehouse.queries import DbPath, Period, bounds_on, read_warehouse, snapshot_query
 
@@ -170,3 +176,50 @@ def _stream(path: Path, out: IO[str] | IO[bytes]) -> None:
         with path.open("r", encoding="utf-8", newline="") as text:
             shutil.copyfileobj(text, out, _CHUNK)  # type: ignore[misc]
     out.flush()
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: object) -> str:
+    """One CSV cell of :func:`frame_csv`, by the rules of the module docstring."""
+    if value is None or value is pd.NaT or value is pd.NA:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, pd.Timestamp):
+        value = value.to_pydatetime()
+    if isinstance(value, datetime):
+        if value.tzinfo is None and value.time() == datetime.min.time():
+            return value.strftime("%Y-%m-%d")
+        moment = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        pattern = "%Y-%m-%dT%H:%M:%S.%fZ" if moment.microsecond else "%Y-%m-%dT%H:%M:%SZ"
+        return moment.strftime(pattern)
+    if isinstance(value, date):
+        return value.isoformat()
+    if hasattr(value, "item") and not isinstance(value, str):  # numpy scalars
+        return _cell(value.item())
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return ""
+        if math.isfinite(value) and value == math.trunc(value) and abs(value) < 1e18:
+            return str(int(value))
+        return repr(value)
+    text = str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def frame_csv(frame: pd.DataFrame) -> bytes:
+    """A query result as UTF-8 CSV bytes (header = the frame's columns), for a download button.
+
+    Same cells as the COPY exports: dates ``YYYY-MM-DD``, times UTC with ``Z``, whole numbers
+    without a decimal point, empty for no value, ``true``/``false``, formula-like text quoted.
+    """
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow([_cell(c) for c in frame.columns])
+    for row in frame.itertuples(index=False, name=None):
+        writer.writerow([_cell(v) for v in row])
+    return buffer.getvalue().encode("utf-8")

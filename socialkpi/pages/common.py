@@ -1,0 +1,281 @@
+"""What every dashboard page shares: the page context, the cached loaders and a few widgets.
+
+The page contract
+-----------------
+``dashboard.py`` reads the sidebar filters once and calls ``<page module>.render(ctx)`` with a
+:class:`PageContext` (``socialkpi.pages.roi.render`` receives the same object):
+
+- ``ctx.db_path: str``: the warehouse file (``SOCIALKPI_DB``); open it only read-only and
+  briefly, through :mod:`warehouse.queries` (never cache a connection);
+- ``ctx.start: date``, ``ctx.end: date``: the chosen window, both days included;
+- ``ctx.platforms: list[str] | None``: the platform ids picked in the sidebar (``None``: all);
+- ``ctx.load``: the cached loaders below (``st.cache_data(ttl=60)``, keyed by ``db_path`` and
+  hashable arguments; ``ctx.key`` gives ``(db_path, start, end, platforms tuple)``).
+
+A page shows numbers from :mod:`warehouse.queries` only (no SQL, no KPI arithmetic, no HTTP),
+a CSV download under every table (:func:`table`), units in titles, and an empty state
+(:func:`empty`) when there is nothing to show.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from warehouse import export, queries
+
+Key = tuple[str, date, date, tuple[str, ...] | None]
+
+
+# ---------------------------------------------------------------------------------------------
+# Cached loaders: each opens and closes its own read-only connection (style.md §11)
+# ---------------------------------------------------------------------------------------------
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def load_bounds(db_path: str) -> queries.DateBounds | None:
+    return queries.date_bounds(db_path)
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def load_platforms(db_path: str) -> list[str]:
+    return queries.platforms(db_path)
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def load_freshness(db_path: str) -> queries.Freshness:
+    return queries.freshness(db_path)
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def load_cards(db_path: str, start: date, end: date, platforms: tuple[str, ...] | None) -> list[queries.Kpi]:
+    return queries.kpi_cards(db_path, start, end, platforms)
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def load_series(
+    db_path: str, start: date, end: date, platforms: tuple[str, ...] | None, metrics: tuple[str, ...]
+) -> pd.DataFrame:
+    return queries.daily_series(db_path, start, end, metrics, platforms)
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def load_by_platform(
+    db_path: str, start: date, end: date, platforms: tuple[str, ...] | None, metric: str
+) -> pd.DataFrame:
+    return queries.daily_by_platform(db_path, start, end, metric, platforms)
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def load_by_account(
+    db_path: str, start: date, end: date, platforms: tuple[str, ...] | None, metric: str
+) -> pd.DataFrame:
+    return queries.daily_by_account(db_path, start, end, metric, platforms)
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def load_platform_kpis(db_path: str, start: date, end: date, platforms: tuple[str, ...] | None) -> pd.DataFrame:
+    return queries.platform_kpis(db_path, start, end, platforms)
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def load_competitors(db_path: str, start: date, end: date, platforms: tuple[str, ...] | None) -> pd.DataFrame:
+    return queries.competitor_comparison(db_path, start, end, platforms)
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def load_share_of_voice(db_path: str, start: date, end: date, platforms: tuple[str, ...] | None) -> pd.DataFrame:
+    return queries.share_of_voice(db_path, start, end, platforms)
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def load_networks(db_path: str, start: date, end: date, platforms: tuple[str, ...] | None) -> pd.DataFrame:
+    return queries.visits_by_network(db_path, start, end, platforms)
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def load_snapshot(db_path: str, start: date, end: date, period: queries.Period) -> pd.DataFrame:
+    return queries.kpi_snapshot(db_path, start, end, period)
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def load_kpis_csv(db_path: str, start: date, end: date, period: queries.Period) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    export.write_kpis_csv(db_path, buffer, since=start, until=end, period=period)
+    return buffer.getvalue()
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def load_coverage(db_path: str, start: date, end: date) -> pd.DataFrame:
+    return queries.coverage(db_path, start, end)
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def load_missing(db_path: str, start: date, end: date) -> pd.DataFrame:
+    return queries.missing_days(db_path, start, end)
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def load_skipped(db_path: str) -> pd.DataFrame:
+    return queries.skipped_metrics(db_path)
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def load_tokens(db_path: str) -> pd.DataFrame:
+    return queries.token_expiry(db_path)
+
+
+@dataclass(frozen=True)
+class Loaders:
+    """The cached loaders, grouped so a page reaches them as ``ctx.load.<name>``."""
+
+    bounds: Callable[..., Any] = load_bounds
+    platforms: Callable[..., Any] = load_platforms
+    freshness: Callable[..., Any] = load_freshness
+    cards: Callable[..., Any] = load_cards
+    series: Callable[..., Any] = load_series
+    by_platform: Callable[..., Any] = load_by_platform
+    by_account: Callable[..., Any] = load_by_account
+    platform_kpis: Callable[..., Any] = load_platform_kpis
+    competitors: Callable[..., Any] = load_competitors
+    share_of_voice: Callable[..., Any] = load_share_of_voice
+    networks: Callable[..., Any] = load_networks
+    snapshot: Callable[..., Any] = load_snapshot
+    kpis_csv: Callable[..., Any] = load_kpis_csv
+    coverage: Callable[..., Any] = load_coverage
+    missing: Callable[..., Any] = load_missing
+    skipped: Callable[..., Any] = load_skipped
+    tokens: Callable[..., Any] = load_tokens
+
+
+@dataclass(frozen=True)
+class PageContext:
+    """What ``render(ctx)`` gets: see the module docstring."""
+
+    db_path: str
+    start: date
+    end: date
+    platforms: list[str] | None = None
+    load: Loaders = field(default_factory=Loaders)
+
+    @property
+    def platform_key(self) -> tuple[str, ...] | None:
+        """The platform filter as a hashable cache argument."""
+        return None if self.platforms is None else tuple(self.platforms)
+
+    @property
+    def key(self) -> Key:
+        """``(db_path, start, end, platforms)``: the first arguments of most loaders."""
+        return (self.db_path, self.start, self.end, self.platform_key)
+
+    @property
+    def window(self) -> str:
+        prev_start, prev_end = queries.previous_period(self.start, self.end)
+        days = (self.end - self.start).days + 1
+        return (
+            f"{self.start:%d %b %Y} – {self.end:%d %b %Y} ({days} days), "
+            f"compared with {prev_start:%d %b} – {prev_end:%d %b %Y}"
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# Widgets
+# ---------------------------------------------------------------------------------------------
+
+
+def header(title: str, ctx: PageContext, what: str) -> None:
+    """Page title and a caption with the window and what the page shows."""
+    st.title(title)
+    st.caption(f"{ctx.window}. {what}")
+
+
+def empty(message: str) -> None:
+    """The empty state of a section: say what is missing and how to get it."""
+    st.info(message)
+
+
+def kpi_row(cards: Sequence[queries.Kpi]) -> None:
+    """One ``st.metric`` per card: label with unit, value, change vs the previous period."""
+    if not cards:
+        return
+    for column, kpi in zip(st.columns(len(cards)), cards, strict=True):
+        column.metric(
+            kpi.title,
+            kpi.shown,
+            delta=kpi.delta,
+            help=(
+                f"{kpi.help} Previous period {kpi.previous_start:%d %b} – {kpi.previous_end:%d %b %Y}: "
+                f"{kpi.previous_shown}."
+            ),
+        )
+
+
+def table(
+    frame: pd.DataFrame,
+    name: str,
+    ctx: PageContext,
+    *,
+    columns: dict[str, Any] | None = None,
+    label: str = "Download CSV",
+) -> None:
+    """A table and, right under it, its CSV (:func:`warehouse.export.frame_csv`)."""
+    st.dataframe(frame, hide_index=True, column_config=columns or {})
+    st.download_button(
+        label,
+        data=export.frame_csv(frame),
+        file_name=f"socialkpi-{name}-{ctx.start:%Y%m%d}-{ctx.end:%Y%m%d}.csv",
+        mime="text/csv",
+        key=f"csv-{name}",
+    )
+
+
+def percent(label: str) -> Any:
+    """A column shown as a percentage of a fraction (0.25 -> 25.00%)."""
+    return st.column_config.NumberColumn(label, format="percent")
+
+
+def number(label: str, fmt: str = "localized") -> Any:
+    return st.column_config.NumberColumn(label, format=fmt)
+
+
+def line_chart(
+    frame: pd.DataFrame,
+    *,
+    color: str,
+    y_title: str,
+    breaks: Sequence[queries.MetricBreak] = (),
+    height: int = 320,
+) -> None:
+    """Daily lines (``date``, ``value``, one line per ``color``), with a dashed rule and a label on
+    every :data:`warehouse.queries.METRIC_BREAKS` day inside the window."""
+    base = (
+        alt.Chart(frame)
+        .mark_line(point=False)
+        .encode(
+            x=alt.X("date:T", title=None),
+            y=alt.Y("value:Q", title=y_title),
+            color=alt.Color(f"{color}:N", title=None, legend=alt.Legend(orient="bottom")),
+            tooltip=[alt.Tooltip("date:T"), alt.Tooltip(f"{color}:N"), alt.Tooltip("value:Q", format=",.0f")],
+        )
+    )
+    layers: list[Any] = [base]
+    if breaks:
+        marks = pd.DataFrame({"date": [pd.Timestamp(b.day) for b in breaks], "label": [b.label for b in breaks]})
+        rule = alt.Chart(marks).mark_rule(strokeDash=[4, 4], color="#888").encode(x="date:T")
+        text = (
+            alt.Chart(marks)
+            .mark_text(align="left", dx=4, dy=-4, baseline="top", fontSize=11, color="#555")
+            .encode(x="date:T", y=alt.value(4), text="label:N")
+        )
+        layers += [rule, text]
+    st.altair_chart(alt.layer(*layers).properties(height=height), width="stretch")
+    for b in breaks:
+        st.caption(f"┊ {b.day:%d %b %Y}: {b.label} (values before and after are not comparable).")

@@ -1,0 +1,112 @@
+"""Data health: last successful run per account, failures, missing days, token expiry, skipped metrics."""
+
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from socialkpi.pages import common
+from warehouse import queries
+
+STATUS_COLORS = {
+    queries.COVERAGE_STORED: "#4c9a6a",
+    queries.COVERAGE_MISSING: "#d9534f",
+    queries.COVERAGE_BEFORE: "#e6e6e6",
+}
+TOKEN_WARN_DAYS = 14
+
+
+def render(ctx: common.PageContext) -> None:
+    common.header("Data health", ctx, "Is every account collected, and what needs attention?")
+    fresh = ctx.load.freshness(ctx.db_path)
+    last = f"{fresh.last_success_at:%Y-%m-%d %H:%M} UTC" if fresh.last_success_at else "never"
+    st.caption(f"Last fully successful `socialkpi collect`: {last}.")
+
+    failing = fresh.failing
+    if len(failing):
+        st.error(f"{len(failing)} account(s) failed in their latest run.")
+        common.table(
+            failing[["platform", "account_id", "account_name", "error_kind", "reason", "last_ok_at"]],
+            "failures",
+            ctx,
+            label="Download failures CSV",
+        )
+    else:
+        st.success("Every account's latest collection succeeded.")
+
+    st.subheader("Per account")
+    common.table(
+        fresh.accounts[
+            ["platform", "account_id", "account_name", "competitor", "newest_day", "last_ok_at", "last_status"]
+        ],
+        "accounts",
+        ctx,
+        label="Download accounts CSV",
+    )
+
+    st.subheader("Days with nothing stored")
+    grid = ctx.load.coverage(ctx.db_path, ctx.start, ctx.end)
+    if grid.empty:
+        common.empty("No accounts yet.")
+    else:
+        grid = grid.assign(account=grid["account_name"] + " (" + grid["platform"] + ")")
+        chart = (
+            alt.Chart(grid)
+            .mark_rect()
+            .encode(
+                x=alt.X("date:T", title=None),
+                y=alt.Y("account:N", title=None),
+                color=alt.Color(
+                    "status:N",
+                    scale=alt.Scale(domain=list(STATUS_COLORS), range=list(STATUS_COLORS.values())),
+                    legend=alt.Legend(orient="bottom", title=None),
+                ),
+                tooltip=["account", alt.Tooltip("date:T"), "status"],
+            )
+            .properties(height=28 * grid["account"].nunique() + 40)
+        )
+        st.altair_chart(chart, width="stretch")
+        missing = ctx.load.missing(ctx.db_path, ctx.start, ctx.end)
+        common.table(
+            missing,
+            "missing-days",
+            ctx,
+            columns={"days_missing": common.number("days missing")},
+            label="Download missing days CSV",
+        )
+
+    st.subheader("Access tokens")
+    tokens = ctx.load.tokens(ctx.db_path)
+    if tokens.empty:
+        st.caption("No refreshed tokens stored beside the warehouse (tokens come from .env only).")
+    else:
+        soon = tokens[(tokens["days_left"] < TOKEN_WARN_DAYS) & ~tokens["refreshable"]]
+        for row in soon.itertuples():
+            verb = "expired" if row.days_left < 0 else "expires"
+            st.warning(
+                f"{row.platform} · {row.account_name}: the access token {verb} on {row.expires_at:%Y-%m-%d} "
+                "and no refresh token is stored: authorize the app again and update .env."
+            )
+        common.table(
+            tokens,
+            "tokens",
+            ctx,
+            columns={"days_left": common.number("days left", "%.1f")},
+            label="Download token expiry CSV",
+        )
+        st.caption("Only expiry dates are read; the tokens themselves are never shown.")
+
+    st.subheader("Metrics skipped (refused or retired by the platform)")
+    skipped = ctx.load.skipped(ctx.db_path)
+    if skipped.empty:
+        st.caption("None.")
+    else:
+        common.table(skipped, "skipped-metrics", ctx, label="Download skipped metrics CSV")
+
+    st.subheader("Metric changes annotated on the charts")
+    breaks = pd.DataFrame(
+        [(b.day, b.platform, b.metric, b.label) for b in queries.METRIC_BREAKS],
+        columns=["date", "platform", "metric", "change"],
+    )
+    common.table(breaks, "metric-breaks", ctx, label="Download metric changes CSV")

@@ -1,0 +1,56 @@
+"""Platforms: audience and content KPIs per platform, with followers and impressions over time."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from socialkpi.pages import common
+from warehouse import queries
+
+
+def render(ctx: common.PageContext) -> None:
+    common.header("Platforms", ctx, "Own accounts per platform; growth is against the previous period.")
+    kpis = ctx.load.platform_kpis(*ctx.key)
+    if kpis.empty:
+        common.empty("No social platform has data for this selection: run `socialkpi collect`.")
+        return
+
+    st.subheader("Audience per platform (followers)")
+    rows = kpis[kpis["platform"] != "all"]
+    for column, row in zip(st.columns(len(rows)), rows.itertuples(), strict=True):
+        growth = None if row.growth_pct != row.growth_pct else f"{row.growth_pct:+.1f}%"
+        net = "" if row.net_growth != row.net_growth else f" Net growth {row.net_growth:+,.0f}."
+        column.metric(
+            f"{row.platform} (followers)",
+            queries.format_value(None if row.followers != row.followers else row.followers),
+            delta=growth,
+            help=f"Last value in the period, summed over your accounts on {row.platform}.{net}",
+        )
+
+    st.subheader("KPIs per platform")
+    common.table(
+        kpis,
+        "platforms",
+        ctx,
+        columns={
+            "followers": common.number("followers"),
+            "followers_previous": common.number("followers (previous period)"),
+            "net_growth": common.number("net growth (followers)"),
+            "growth_pct": common.number("growth %", "%.1f%%"),
+            "impressions": common.number("impressions (times shown)"),
+            "reach_avg_daily": common.number("reach (avg people/day)"),
+            "engagements": common.number("engagements"),
+            "engagement_rate": common.percent("engagement rate (of impressions)"),
+            "profile_views": common.number("profile views"),
+            "link_clicks": common.number("link clicks"),
+        },
+    )
+
+    for metric, title in (("followers", "Followers per platform"), ("impressions", "Impressions per platform")):
+        st.subheader(title)
+        frame = ctx.load.by_platform(*ctx.key, metric)
+        if frame.empty:
+            common.empty(f"No {metric} stored for this selection.")
+            continue
+        breaks = queries.metric_breaks(ctx.start, ctx.end, ctx.platforms, [metric])
+        common.line_chart(frame, color="platform", y_title=f"{metric} per day", breaks=breaks)
