@@ -33,6 +33,7 @@ from warehouse.schema import SCHEMA_VERSION, check_readable, current_version, en
 T1 = datetime(2026, 3, 1, 6, 0, tzinfo=UTC)
 T2 = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
 TABLES = {"accounts", "observations", "runs", "run_accounts", "metric_notes", "meta"}
+TABLES |= {"cost_values", "value_assumptions", "time_log", "roi_settings"}  # schema version 2 (ROI)
 ACCOUNT = Account("facebook", "1045", "Corner Bakery")
 
 

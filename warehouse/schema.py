@@ -12,6 +12,15 @@ Tables (version 1)
     run_accounts   (run_id, platform, account_id): status, reason (redacted), rows, range asked
     metric_notes   (platform, account_id, source_metric): a metric the platform refused (retired,
                    not available) and why, last seen in which run
+
+Tables (version 2: costs and ROI, written by :mod:`warehouse.roi`, see docs/roi.md)
+    cost_values        (item, platform, valid_from) -> value: hourly_rate, tool_cost_per_month
+                       (platform ''), hours_per_week and ad_spend_per_month per platform; a value
+                       holds from valid_from until the item's next valid_from
+    value_assumptions  (item, valid_from) -> value: per_social_visit, per_new_follower,
+                       per_1000_impressions
+    time_log           one row per ``socialkpi log-time``: platform, day, hours, note
+    roi_settings       key -> text: currency, and the [costs]/[value] of socialkpi.toml last applied
 """
 
 from __future__ import annotations
@@ -22,7 +31,7 @@ import duckdb
 
 from warehouse.db import WarehouseError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 MIGRATIONS: list[tuple[int, str]] = [
     (
@@ -82,6 +91,41 @@ MIGRATIONS: list[tuple[int, str]] = [
             run_id        VARCHAR NOT NULL,
             noted_at      TIMESTAMP NOT NULL,
             PRIMARY KEY (platform, account_id, source_metric)
+        );
+        """,
+    ),
+    (
+        2,
+        """
+        CREATE TABLE IF NOT EXISTS cost_values (
+            item       VARCHAR NOT NULL,
+            platform   VARCHAR NOT NULL DEFAULT '',
+            valid_from DATE NOT NULL,
+            value      DOUBLE NOT NULL CHECK (value >= 0),
+            source     VARCHAR NOT NULL,
+            set_at     TIMESTAMP NOT NULL,
+            PRIMARY KEY (item, platform, valid_from)
+        );
+        CREATE TABLE IF NOT EXISTS value_assumptions (
+            item       VARCHAR NOT NULL,
+            valid_from DATE NOT NULL,
+            value      DOUBLE NOT NULL CHECK (value >= 0),
+            source     VARCHAR NOT NULL,
+            set_at     TIMESTAMP NOT NULL,
+            PRIMARY KEY (item, valid_from)
+        );
+        CREATE TABLE IF NOT EXISTS time_log (
+            entry_id  VARCHAR PRIMARY KEY,
+            platform  VARCHAR NOT NULL,
+            spent_on  DATE NOT NULL,
+            hours     DOUBLE NOT NULL CHECK (hours > 0 AND hours <= 24),
+            note      VARCHAR NOT NULL DEFAULT '',
+            logged_at TIMESTAMP NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS roi_settings (
+            key    VARCHAR PRIMARY KEY,
+            value  VARCHAR NOT NULL,
+            set_at TIMESTAMP NOT NULL
         );
         """,
     ),
