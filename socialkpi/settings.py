@@ -34,6 +34,30 @@ class ConfigError(Exception):
 
 
 @dataclass(frozen=True)
+class CostSettings:
+    """``[costs]`` of socialkpi.toml: only the keys written there (``None``/absent = not configured).
+
+    Money is in ``currency`` units; ``hours_per_week`` and ``ad_spend_per_month`` are per platform
+    id.  Applied to the warehouse by :func:`warehouse.roi.sync_from_settings` (docs/roi.md).
+    """
+
+    currency: str | None = None
+    hourly_rate: float | None = None
+    tool_cost_per_month: float | None = None
+    hours_per_week: Mapping[str, float] = field(default_factory=dict)
+    ad_spend_per_month: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ValueSettings:
+    """``[value]`` of socialkpi.toml: what a visit, a follower, 1,000 impressions are worth to you."""
+
+    per_social_visit: float | None = None
+    per_new_follower: float | None = None
+    per_1000_impressions: float | None = None
+
+
+@dataclass(frozen=True)
 class Settings:
     business_name: str
     timezone: ZoneInfo
@@ -44,6 +68,8 @@ class Settings:
     history_days: int = DEFAULT_HISTORY_DAYS
     lookback_days: Mapping[str, int] = field(default_factory=dict)
     concurrency: Mapping[str, int] = field(default_factory=dict)
+    costs: CostSettings | None = None  # None: no [costs] table in socialkpi.toml
+    value: ValueSettings | None = None  # None: no [value] table
 
     def lookback_for(self, platform: str) -> int:
         return int(self.lookback_days.get(platform, PLATFORMS[platform].lookback_days))
@@ -130,6 +156,68 @@ def _positive_int(value: object, key: str) -> int:
     return value
 
 
+def _amount(value: object, key: str, *, most: float | None = None, example: str = "12.5") -> float:
+    """A number of 0 or more (and at most ``most``), or a ConfigError naming ``key``."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != value or value < 0:
+        raise ConfigError(key, f"{value!r} must be a number of 0 or more, without quotes, e.g. {example}")
+    if most is not None and value > most:
+        raise ConfigError(key, f"{value!r} is more than {most:g}")
+    return float(value)
+
+
+def _only(table: Mapping[str, object], where: str, known: set[str]) -> None:
+    for key in table:
+        if key not in known:
+            raise ConfigError(f"{where}.{key}", f"unknown key: use only {', '.join(sorted(known))}")
+
+
+def _per_platform(table: Mapping[str, object], where: str, *, most: float | None, example: str) -> dict[str, float]:
+    out = {}
+    for pid, amount in table.items():
+        if pid not in PLATFORMS:
+            raise ConfigError(f"{where}.{pid}", f"unknown platform {pid!r}: use one of {', '.join(sorted(PLATFORMS))}")
+        out[pid] = _amount(amount, f"{where}.{pid}", most=most, example=example)
+    return out
+
+
+def _costs(data: Mapping[str, object]) -> CostSettings | None:
+    if "costs" not in data:
+        return None
+    costs = _table(data, "costs")
+    _only(costs, "costs", {"currency", "hourly_rate", "tool_cost_per_month", "hours_per_week", "ad_spend_per_month"})
+    currency = costs.get("currency")
+    if currency is not None and (
+        not isinstance(currency, str) or not currency.strip() or len(currency.strip()) > 10
+    ):
+        raise ConfigError("costs.currency", 'must be short text in quotes, e.g. currency = "EUR"')
+    rate = costs.get("hourly_rate")
+    tool = costs.get("tool_cost_per_month")
+    for sub in ("hours_per_week", "ad_spend_per_month"):
+        if not isinstance(costs.get(sub, {}), dict):
+            raise ConfigError(f"costs.{sub}", f"must be a table: [costs.{sub}] then one line per platform")
+    return CostSettings(
+        currency=currency.strip() if isinstance(currency, str) else None,
+        hourly_rate=None if rate is None else _amount(rate, "costs.hourly_rate", example="25"),
+        tool_cost_per_month=None if tool is None else _amount(tool, "costs.tool_cost_per_month", example="26"),
+        hours_per_week=_per_platform(
+            _table(costs, "hours_per_week"), "costs.hours_per_week", most=168, example="3"
+        ),
+        ad_spend_per_month=_per_platform(
+            _table(costs, "ad_spend_per_month"), "costs.ad_spend_per_month", most=None, example="50"
+        ),
+    )
+
+
+def _value(data: Mapping[str, object]) -> ValueSettings | None:
+    if "value" not in data:
+        return None
+    value = _table(data, "value")
+    known = {"per_social_visit", "per_new_follower", "per_1000_impressions"}
+    _only(value, "value", known)
+    found = {k: _amount(v, f"value.{k}", example="0.5") for k, v in value.items()}
+    return ValueSettings(**found)
+
+
 def settings_from_dict(
     data: Mapping[str, object],
     *,
@@ -184,6 +272,8 @@ def settings_from_dict(
         history_days=history,
         lookback_days=lookback,
         concurrency=concurrency,
+        costs=_costs(data),
+        value=_value(data),
     )
 
 
