@@ -10,6 +10,14 @@ export: the values are registered with the redactor as soon as they are read or 
 §6) through the collector's :class:`~collectors.http.Client`, so it gets the same timeouts,
 retries and redaction, and turns a dead refresh token into an :class:`AuthError` that says
 what to do.
+
+:class:`OAuthSession` is the bearer one account uses for one run, shared by the collectors whose
+platforms hand out refresh tokens (X, LinkedIn, Pinterest, TikTok): a fresh stored token wins over
+the env token; an expired one (or none) is refreshed before the first call, and an auth error
+refreshes once more; each new pair is stored (0600); a dead stored refresh token falls back to the
+env one; one refresh at a time per stored key.  :func:`authorize` builds and starts one and puts
+:func:`bearer_hooks` on the client.  :func:`without_auth` is the "no bearer, no refresh loop" guard
+every token, refresh or login call runs under.
 """
 
 from __future__ import annotations
@@ -19,7 +27,9 @@ import os
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -160,3 +170,140 @@ def refresh_access_token(
     expires_in = data.get("expires_in")
     expires_at = time.time() + float(expires_in) if isinstance(expires_in, (int, float)) else None
     return StoredToken(access_token=access, refresh_token=rotated or refresh_token, expires_at=expires_at)
+
+
+@contextmanager
+def without_auth(client: Client) -> Iterator[None]:
+    """Run a token, refresh or login call without the (expired) bearer and without the refresh hook.
+
+    The endpoint's own 401 must not re-enter the hook that is calling it (a refresh inside a refresh).
+    """
+    saved = client.auth_headers, client.refresh
+    client.auth_headers, client.refresh = None, None
+    try:
+        yield
+    finally:
+        client.auth_headers, client.refresh = saved
+
+
+_locks: dict[str, threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+
+def _lock_for(name: str) -> threading.Lock:
+    with _locks_guard:
+        return _locks.setdefault(name, threading.Lock())
+
+
+@dataclass
+class OAuthSession:
+    """The bearer one account uses during one run, and how it gets a new one.
+
+    ``key`` names the stored pair (an account id, or the token variable when accounts share a token);
+    ``exchange`` turns a refresh token into a new pair (:func:`refresh_access_token` with the platform's
+    client authentication).  ``app_ready`` says whether the app's id (and secret) are set: when they are
+    not, a due refresh raises ``app_missing``, or, with ``app_missing=None``, the session never refreshes.
+    ``env_refresh_wins``: the env refresh token alone is used when set (LinkedIn: a newer one put there by
+    the user); otherwise the newest stored one first, then the env one.  ``keep_expired``: with nothing to
+    refresh and no env token, send the expired stored token anyway (the API says what is wrong).
+    ``refused`` turns the last refusal of the token endpoint into the platform's advice.
+    """
+
+    client: Client
+    store: TokenStore | None
+    platform: str
+    key: str
+    env_token: str | None
+    env_refresh_token: str | None
+    exchange: Callable[[str], StoredToken]
+    missing: str
+    app_ready: bool = True
+    app_missing: str | None = None
+    env_refresh_wins: bool = False
+    keep_expired: bool = False
+    refused: Callable[[AuthError], AuthError] = lambda exc: exc
+    current: StoredToken | None = None
+    _latest_refresh: str | None = field(default=None, repr=False)
+
+    @property
+    def access_token(self) -> str:
+        return self.current.access_token if self.current is not None else ""
+
+    @property
+    def expires_at(self) -> float | None:
+        return self.current.expires_at if self.current is not None else None
+
+    def stored(self) -> StoredToken | None:
+        return self.store.get(self.platform, self.key) if self.store is not None else None
+
+    def candidates(self, stored: StoredToken | None) -> list[str]:
+        """The refresh tokens to try, in order (each at most once)."""
+        kept = stored.refresh_token if stored is not None else None
+        if self.env_refresh_wins:
+            first = self.env_refresh_token or kept
+            return [first] if first else []
+        order = (self._latest_refresh, kept, self.env_refresh_token)
+        return [t for t in dict.fromkeys(order) if t]
+
+    @property
+    def can_refresh(self) -> bool:
+        return bool(self.candidates(self.stored())) and (self.app_ready or self.app_missing is not None)
+
+    def start(self) -> None:
+        """A fresh stored token, else a refresh (a stored pair had expired, or no env token), else the env token."""
+        stored = self.stored()
+        if stored is not None and stored.fresh():
+            self.current = stored
+        elif self.can_refresh and (stored is not None or not self.env_token):
+            self.refresh()
+        elif self.env_token:
+            self.current = StoredToken(self.env_token)
+        elif stored is not None and self.keep_expired:
+            self.current = stored
+        else:
+            raise AuthError(self.missing, platform=self.platform)
+        register_secret(self.access_token)
+
+    def refresh(self) -> bool:
+        """Get a new pair (one refresh at a time per key) and keep it; the client's refresh hook."""
+        if not self.app_ready:
+            if self.app_missing is None:
+                return False
+            raise AuthError(self.app_missing, platform=self.platform)
+        with _lock_for(f"{self.platform}/{self.key}"):
+            stored = self.stored()
+            if stored is not None and stored.fresh() and stored.access_token != self.access_token:
+                self.current = stored  # another account of this run refreshed it a moment ago
+                return True
+            last = AuthError(f"{self.platform}: no refresh token", platform=self.platform)
+            for refresh_token in self.candidates(stored):
+                try:
+                    with without_auth(self.client):
+                        new = self.exchange(refresh_token)
+                except AuthError as exc:
+                    last = exc
+                    continue
+                if self.store is not None:
+                    self.store.put(self.platform, self.key, new)
+                self.current, self._latest_refresh = new, new.refresh_token
+                return True
+        raise self.refused(last)
+
+
+def bearer_hooks(
+    session: OAuthSession, headers: dict[str, str] | None = None
+) -> tuple[Callable[[], dict[str, str]], Callable[[], bool] | None]:
+    """``(auth_headers, refresh)`` for :class:`~collectors.http.Client`: the session's current bearer
+    (plus fixed ``headers``), and its refresh when it can refresh at all."""
+    extra = dict(headers or {})
+    return (
+        lambda: {"Authorization": f"Bearer {session.access_token}", **extra},
+        session.refresh if session.can_refresh else None,
+    )
+
+
+def authorize(client: Client, session: OAuthSession, headers: dict[str, str] | None = None) -> OAuthSession:
+    """Start ``session`` (refreshing first when due) and install its :func:`bearer_hooks` on ``client``."""
+    session.start()
+    client.auth_headers, client.refresh = bearer_hooks(session, headers)
+    return session

@@ -28,9 +28,7 @@ The lookup by username works with both an app-only and a user token, which ``/2/
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -39,11 +37,10 @@ from collectors.http import (
     Client,
     PayloadError,
     Verdict,
-    register_secret,
     seconds_until_epoch,
 )
 from collectors.observation import CollectContext, Collected, Observation
-from collectors.tokens import StoredToken, refresh_access_token
+from collectors.tokens import OAuthSession, StoredToken, authorize, refresh_access_token
 
 PLATFORM = "x"
 API_ROOT = "https://api.x.com"
@@ -61,8 +58,6 @@ REAUTHORIZE = (
     "authorize the App again (OAuth 2.0 Authorization Code with PKCE, scopes "
     "tweet.read users.read offline.access) and put the new refresh token in " + REFRESH_ENV
 )
-
-_refresh_lock = threading.Lock()  # one refresh at a time: the refresh token is single-use
 
 
 # -- classification ----------------------------------------------------------------------------
@@ -181,109 +176,43 @@ def parse_user(payload: Any, *, account_id: str, day: date, collected_at: dateti
 # -- tokens ------------------------------------------------------------------------------------
 
 
-@dataclass
-class _Auth:
-    """The bearer in use for one account run, and how to get a new one."""
+def _authenticate(client: Client, ctx: CollectContext) -> OAuthSession:
+    """The shared OAuth session (collectors.tokens): app Bearer Token or user token, refreshed when due."""
+    creds = ctx.credentials
+    url = creds.token_url or (creds.base_url or API_ROOT).rstrip("/") + TOKEN_ENDPOINT
 
-    client: Client
-    ctx: CollectContext
-    token: str = ""
-    expires_at: float | None = None
-
-    @property
-    def store_key(self) -> str:
-        return STORE_PREFIX + (self.ctx.credentials.token_env or TOKEN_ENV)
-
-    @property
-    def can_refresh(self) -> bool:
-        return bool(self.ctx.credentials.refresh_token or self._stored_refresh_token())
-
-    def _stored(self) -> StoredToken | None:
-        store = self.ctx.token_store
-        return store.get(PLATFORM, self.store_key) if store is not None else None
-
-    def _stored_refresh_token(self) -> str | None:
-        stored = self._stored()
-        return stored.refresh_token if stored is not None else None
-
-    def start(self) -> None:
-        """A fresh stored token wins, then the env token, then a refresh."""
-        creds = self.ctx.credentials
-        stored = self._stored()
-        if stored is not None and stored.fresh():
-            self._use(stored)
-        elif creds.token and not (stored is not None and self.can_refresh):
-            self.token = creds.token
-        elif self.can_refresh:
-            self.refresh()
-        else:
-            raise AuthError(
-                f"x: no token; set {creds.token_env or TOKEN_ENV} to the App's Bearer Token (Developer "
-                f"Console > your App > Keys and tokens), or {REFRESH_ENV} and {CLIENT_ID_ENV}",
-                platform=PLATFORM,
-            )
-        register_secret(self.token)
-
-    def _use(self, token: StoredToken) -> None:
-        self.token, self.expires_at = token.access_token, token.expires_at
-
-    def refresh(self) -> bool:
-        """Exchange the newest refresh token; keep the new pair (X rotates the refresh token)."""
-        creds = self.ctx.credentials
-        if not creds.client_id:
-            raise AuthError(
-                f"x: the user token needs a refresh but {CLIENT_ID_ENV} is not set: set it to the App's "
-                "OAuth 2.0 Client ID (Developer Console > your App > Keys and tokens)",
-                platform=PLATFORM,
-            )
-        root = (creds.base_url or API_ROOT).rstrip("/")
-        url = creds.token_url or root + TOKEN_ENDPOINT
-        with _refresh_lock:
-            stored = self._stored()
-            if stored is not None and stored.fresh() and stored.access_token != self.token:
-                self._use(stored)  # another account of this run refreshed it a moment ago
-                return True
-            candidates: list[str] = []
-            for candidate in (stored.refresh_token if stored else None, creds.refresh_token):
-                if candidate and candidate not in candidates:
-                    candidates.append(candidate)
-            refused: AuthError | None = None
-            for refresh_token in candidates:  # the stored (rotated) one first; a re-authorized env one next
-                try:
-                    new = refresh_access_token(
-                        self.client,
-                        url,
-                        refresh_token=refresh_token,
-                        client_id=creds.client_id,
-                        client_secret=creds.client_secret,
-                        env_hint=REFRESH_ENV,
-                        basic_auth=bool(creds.client_secret),
-                    )
-                except AuthError as exc:
-                    refused = exc
-                    continue
-                if self.ctx.token_store is not None:
-                    self.ctx.token_store.put(PLATFORM, self.store_key, new)
-                self._use(new)
-                return True
-        message = refused.message if refused else "x: no refresh token"
-        raise AuthError(
-            f"{message.split(': authorize')[0]}: {REAUTHORIZE}",
-            platform=PLATFORM,
-            status=refused.status if refused else None,
+    def exchange(refresh_token: str) -> StoredToken:
+        return refresh_access_token(
+            client,
+            url,
+            refresh_token=refresh_token,
+            client_id=creds.client_id,
+            client_secret=creds.client_secret,
+            env_hint=REFRESH_ENV,
+            basic_auth=bool(creds.client_secret),
         )
 
-    def install(self) -> None:
-        self.client.auth_headers = lambda: {"Authorization": f"Bearer {self.token}"}
-        self.client.refresh = self.refresh if self.can_refresh else None
+    def refused(exc: AuthError) -> AuthError:
+        return AuthError(f"{exc.message.split(': authorize')[0]}: {REAUTHORIZE}", platform=PLATFORM, status=exc.status)
 
-
-def _authenticate(client: Client, ctx: CollectContext) -> _Auth:
-    auth = _Auth(client, ctx)
-    auth.start()
-    auth.install()
+    session = OAuthSession(
+        client,
+        ctx.token_store,
+        PLATFORM,
+        key=STORE_PREFIX + (creds.token_env or TOKEN_ENV),
+        env_token=creds.token,
+        env_refresh_token=creds.refresh_token,
+        exchange=exchange,
+        missing=f"x: no token; set {creds.token_env or TOKEN_ENV} to the App's Bearer Token (Developer "
+        f"Console > your App > Keys and tokens), or {REFRESH_ENV} and {CLIENT_ID_ENV}",
+        app_ready=bool(creds.client_id),
+        app_missing=f"x: the user token needs a refresh but {CLIENT_ID_ENV} is not set: set it to the App's "
+        "OAuth 2.0 Client ID (Developer Console > your App > Keys and tokens)",
+        refused=refused,
+    )
+    authorize(client, session)
     client.classify = client.classify or classify
-    return auth
+    return session
 
 
 def _with_advice(exc: AuthError, ctx: CollectContext) -> AuthError:
