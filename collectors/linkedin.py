@@ -34,9 +34,7 @@ account fails with a PermissionDenied that says so, and the other accounts go on
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -49,10 +47,9 @@ from collectors.http import (
     PermissionDenied,
     Verdict,
     paginate_next_url,
-    register_secret,
 )
 from collectors.observation import CollectContext, Collected, Observation
-from collectors.tokens import StoredToken, refresh_access_token
+from collectors.tokens import OAuthSession, StoredToken, authorize, refresh_access_token
 
 PLATFORM = "linkedin"
 API_ROOT = "https://api.linkedin.com"
@@ -83,8 +80,6 @@ SHARE_FIELDS: dict[str, tuple[str, ...]] = {
     "link_clicks": ("clickCount",),
     "engagements": ("likeCount", "commentCount", "shareCount", "clickCount"),
 }
-
-_refresh_lock = threading.Lock()
 
 
 # -- classification ----------------------------------------------------------------------------
@@ -270,90 +265,48 @@ def _is_count(value: Any) -> bool:
 # -- tokens ------------------------------------------------------------------------------------
 
 
-@dataclass
-class _Auth:
-    """The bearer in use for one account run; refreshed (once at a time) when LinkedIn says so."""
-
-    client: Client
-    ctx: CollectContext
-    token: str = ""
-    expires_at: float | None = None
-
-    @property
-    def key(self) -> str:
-        return STORE_PREFIX + (self.ctx.credentials.token_env or TOKEN_ENV)
-
-    def _stored(self) -> StoredToken | None:
-        store = self.ctx.token_store
-        return store.get(PLATFORM, self.key) if store is not None else None
-
-    @property
-    def can_refresh(self) -> bool:
-        stored = self._stored()
-        return bool(self.ctx.credentials.refresh_token or (stored is not None and stored.refresh_token))
-
-    def start(self) -> None:
-        creds, stored = self.ctx.credentials, self._stored()
-        if stored is not None and stored.fresh():
-            self.token, self.expires_at = stored.access_token, stored.expires_at
-        elif creds.token and not (stored is not None and self.can_refresh):
-            self.token = creds.token
-        elif self.can_refresh:
-            self.refresh()
-        else:
-            raise AuthError(
-                f"linkedin: no access token; set {creds.token_env or TOKEN_ENV} (LinkedIn Developer Portal > "
-                "your app > Auth > OAuth 2.0 tools, scope rw_organization_admin)",
-                platform=PLATFORM,
-            )
-        register_secret(self.token)
-        self.client.auth_headers = lambda: {"Authorization": f"Bearer {self.token}", **HEADERS}
-        self.client.refresh = self.refresh if self.can_refresh else None
-
-    def refresh(self) -> bool:
-        creds = self.ctx.credentials
-        if not (creds.client_id and creds.client_secret):
-            raise AuthError(
-                "linkedin: the access token needs a refresh but SOCIALKPI_LINKEDIN_CLIENT_ID and "
-                "SOCIALKPI_LINKEDIN_CLIENT_SECRET are not both set (Developer Portal > your app > Auth)",
-                platform=PLATFORM,
-            )
-        url = creds.token_url or (creds.base_url or OAUTH_ROOT).rstrip("/") + TOKEN_ENDPOINT
-        with _refresh_lock:
-            stored = self._stored()
-            if stored is not None and stored.fresh() and stored.access_token != self.token:
-                self.token, self.expires_at = stored.access_token, stored.expires_at
-                return True
-            refresh_token = (stored.refresh_token if stored else None) or creds.refresh_token
-            if creds.refresh_token and stored is not None and stored.refresh_token != creds.refresh_token:
-                refresh_token = creds.refresh_token  # the user put a newer one in the environment
-            try:
-                new = refresh_access_token(
-                    self.client,
-                    url,
-                    refresh_token=refresh_token or "",
-                    client_id=creds.client_id,
-                    client_secret=creds.client_secret,
-                    env_hint=REFRESH_ENV,
-                )
-            except AuthError as exc:
-                reason = exc.message.split(": authorize")[0]
-                raise AuthError(
-                    f"{reason} (refresh tokens last 365 days from the first authorization): {REAUTHORIZE}",
-                    platform=PLATFORM,
-                    status=exc.status,
-                ) from None
-            if self.ctx.token_store is not None:
-                self.ctx.token_store.put(PLATFORM, self.key, new)
-            self.token, self.expires_at = new.access_token, new.expires_at
-            return True
-
-
-def _authenticate(client: Client, ctx: CollectContext) -> _Auth:
+def _authenticate(client: Client, ctx: CollectContext) -> OAuthSession:
+    """The shared OAuth session (collectors.tokens); LinkedIn's refresh token is not rotated, and a
+    refresh token in the environment wins over the stored one (the user put a newer one there)."""
     client.classify = client.classify or classify
-    auth = _Auth(client, ctx)
-    auth.start()
-    return auth
+    creds = ctx.credentials
+    url = creds.token_url or (creds.base_url or OAUTH_ROOT).rstrip("/") + TOKEN_ENDPOINT
+
+    def exchange(refresh_token: str) -> StoredToken:
+        return refresh_access_token(
+            client,
+            url,
+            refresh_token=refresh_token,
+            client_id=creds.client_id,
+            client_secret=creds.client_secret,
+            env_hint=REFRESH_ENV,
+        )
+
+    def refused(exc: AuthError) -> AuthError:
+        reason = exc.message.split(": authorize")[0]
+        return AuthError(
+            f"{reason} (refresh tokens last 365 days from the first authorization): {REAUTHORIZE}",
+            platform=PLATFORM,
+            status=exc.status,
+        )
+
+    session = OAuthSession(
+        client,
+        ctx.token_store,
+        PLATFORM,
+        key=STORE_PREFIX + (creds.token_env or TOKEN_ENV),
+        env_token=creds.token,
+        env_refresh_token=creds.refresh_token,
+        exchange=exchange,
+        missing=f"linkedin: no access token; set {creds.token_env or TOKEN_ENV} (LinkedIn Developer Portal > "
+        "your app > Auth > OAuth 2.0 tools, scope rw_organization_admin)",
+        app_ready=bool(creds.client_id and creds.client_secret),
+        app_missing="linkedin: the access token needs a refresh but SOCIALKPI_LINKEDIN_CLIENT_ID and "
+        "SOCIALKPI_LINKEDIN_CLIENT_SECRET are not both set (Developer Portal > your app > Auth)",
+        env_refresh_wins=True,
+        refused=refused,
+    )
+    return authorize(client, session, HEADERS)
 
 
 def _with_advice(exc: AuthError, ctx: CollectContext) -> AuthError:
