@@ -38,10 +38,10 @@ from collectors.http import (
     PermissionDenied,
     Verdict,
     parse_retry_after,
-    register_secret,
 )
 from collectors.observation import CollectContext, Collected, Observation
-from collectors.tokens import StoredToken, refresh_access_token
+from collectors.tokens import OAuthSession, StoredToken, refresh_access_token
+from collectors.tokens import authorize as authorize_session
 
 PLATFORM = "tiktok"
 API_ROOT = "https://open.tiktokapis.com"
@@ -159,68 +159,39 @@ def authorize(client: Client, ctx: CollectContext) -> Callable[[], StoredToken |
 
     A fresh token in the token store wins over ``SOCIALKPI_TIKTOK_TOKEN``; an expired stored token (the
     usual case: they last a day) or none at all is refreshed first when a refresh token, the client
-    key and the secret are set; an auth error refreshes once more.  Each new pair is stored (0600).
+    key and the secret are set; an auth error refreshes once more.  Each new pair is stored (0600)
+    (collectors.tokens.OAuthSession; the refresh_token grant with client_key and client_secret in the form).
     """
-    creds, store, account = ctx.credentials, ctx.token_store, ctx.account.id
-    env = creds.token_env or "SOCIALKPI_TIKTOK_TOKEN"
-    stored = store.get(PLATFORM, account) if store is not None else None
-    candidates = [t for t in dict.fromkeys([stored.refresh_token if stored else None, creds.refresh_token]) if t]
-    can_refresh = bool(candidates and creds.client_id and creds.client_secret)
-    current: list[StoredToken] = []
-
-    def refresh() -> bool:
-        if not can_refresh:
-            return False
-        client.refresh = None  # the token endpoint's own errors must not recurse into this hook
-        try:
-            new = _exchange(client, ctx, candidates)
-        finally:
-            client.refresh = refresh
-        candidates[:] = [t for t in dict.fromkeys([new.refresh_token, *candidates]) if t]
-        if store is not None:
-            store.put(PLATFORM, account, new)
-        current[:] = [new]
-        return True
-
-    if stored is not None and stored.fresh():
-        current.append(stored)
-    elif can_refresh and (stored is not None or not creds.token):
-        refresh()
-    elif creds.token:
-        current.append(StoredToken(creds.token))
-    elif stored is not None:
-        current.append(stored)  # expired and nothing to refresh it with: the API will say so
-    else:
-        raise AuthError(
-            f"tiktok: no access token; set {env}, or {ENV_HINT} with SOCIALKPI_TIKTOK_CLIENT_ID (the client "
-            "key) and SOCIALKPI_TIKTOK_CLIENT_SECRET",
-            platform=PLATFORM,
-        )
-    register_secret(current[0].access_token)
-    client.auth_headers = lambda: {"Authorization": f"Bearer {current[0].access_token}"}
-    client.refresh = refresh if can_refresh else None
-    return lambda: current[0] if current else None
-
-
-def _exchange(client: Client, ctx: CollectContext, candidates: list[str]) -> StoredToken:
-    """The refresh_token grant: form body with client_key and client_secret; the newest token first."""
     creds = ctx.credentials
-    last: AuthError | None = None
-    for refresh_token in candidates:
-        try:
-            return refresh_access_token(
-                client,
-                _token_url(ctx),
-                refresh_token=refresh_token,
-                client_id=None,  # TikTok names it client_key
-                client_secret=None,
-                env_hint=ENV_HINT,
-                extra={"client_key": creds.client_id or "", "client_secret": creds.client_secret or ""},
-            )
-        except AuthError as exc:
-            last = exc
-    assert last is not None
-    raise AuthError(last.message, platform=PLATFORM, status=last.status, code="refresh_refused")
+    env = creds.token_env or "SOCIALKPI_TIKTOK_TOKEN"
+
+    def exchange(refresh_token: str) -> StoredToken:
+        return refresh_access_token(
+            client,
+            _token_url(ctx),
+            refresh_token=refresh_token,
+            client_id=None,  # TikTok names it client_key
+            client_secret=None,
+            env_hint=ENV_HINT,
+            extra={"client_key": creds.client_id or "", "client_secret": creds.client_secret or ""},
+        )
+
+    session = OAuthSession(
+        client,
+        ctx.token_store,
+        PLATFORM,
+        key=ctx.account.id,
+        env_token=creds.token,
+        env_refresh_token=creds.refresh_token,
+        exchange=exchange,
+        missing=f"tiktok: no access token; set {env}, or {ENV_HINT} with SOCIALKPI_TIKTOK_CLIENT_ID (the client "
+        "key) and SOCIALKPI_TIKTOK_CLIENT_SECRET",
+        app_ready=bool(creds.client_id and creds.client_secret),
+        keep_expired=True,  # expired and nothing to refresh it with: the API will say so
+        refused=lambda last: AuthError(last.message, platform=PLATFORM, status=last.status, code="refresh_refused"),
+    )
+    authorize_session(client, session)
+    return lambda: session.current
 
 
 # -- I/O ---------------------------------------------------------------------------------------
