@@ -33,7 +33,7 @@ every network seen in the asked range, 0 on its other days.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -50,7 +50,7 @@ from collectors.http import (
 )
 from collectors.observation import CollectContext, Collected, Observation
 from collectors.referrers import metric_for, network_for
-from collectors.tokens import StoredToken
+from collectors.tokens import StoredToken, without_auth
 
 PLATFORM = "umami"
 CLOUD_ROOT = "https://api.umami.is/v1"
@@ -229,10 +229,9 @@ def _prepare(client: Client, ctx: CollectContext) -> str:
 
 def _login(client: Client, root: str, username: str, password: str) -> str:
     """``POST /api/auth/login``; a refusal becomes an AuthError that says what to do."""
-    saved: tuple[Callable[[], dict[str, str]] | None, Callable[[], bool] | None] = (client.auth_headers, client.refresh)
-    client.auth_headers, client.refresh = None, None  # no stale bearer, and no refresh loop inside a login
     try:
-        body = client.post_json(root + LOGIN_ENDPOINT, json_body={"username": username, "password": password})
+        with without_auth(client):  # no stale bearer, and no refresh loop inside a login
+            body = client.post_json(root + LOGIN_ENDPOINT, json_body={"username": username, "password": password})
     except (AuthError, BadRequest, PermissionDenied) as exc:
         raise AuthError(
             f"{PLATFORM}: the server refused to log in user {username!r} ({_reason(exc.message)}): "
@@ -240,8 +239,6 @@ def _login(client: Client, root: str, username: str, password: str) -> str:
             platform=PLATFORM,
             status=exc.status,
         ) from None
-    finally:
-        client.auth_headers, client.refresh = saved
     token = body.get("token") if isinstance(body, dict) else None
     if not isinstance(token, str) or not token:
         raise AuthError(f"{PLATFORM}: /api/auth/login answered without a token", platform=PLATFORM)
