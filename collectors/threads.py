@@ -59,7 +59,7 @@ from collectors.instagram import (
     pacific_day,
 )
 from collectors.observation import CollectContext, Collected, Observation
-from collectors.tokens import StoredToken
+from collectors.tokens import StoredToken, without_auth
 
 log = logging.getLogger("socialkpi.threads")
 
@@ -262,15 +262,11 @@ class _Tokens:
         return True
 
     def _refresh(self) -> None:
-        saved_auth, saved_refresh = self.client.auth_headers, self.client.refresh
-        self.client.auth_headers, self.client.refresh = None, None  # no bearer, no recursion
-        try:
+        with without_auth(self.client):  # no bearer, no recursion
             # The documented form carries the token itself as access_token= (redacted in any message).
             payload = self.client.get_json(
                 self.refresh_url, params={"grant_type": "th_refresh_token", "access_token": self.token}
             )
-        finally:
-            self.client.auth_headers, self.client.refresh = saved_auth, saved_refresh
         new = parse_refresh(payload, now=clock.time())
         self.token, self.source, self.expires_at = new.access_token, "store", new.expires_at
         if self.ctx.token_store is not None:
