@@ -148,10 +148,10 @@ def test_competitors_page(monkeypatch: pytest.MonkeyPatch, full: Path) -> None:
     at = open_page(run_app(monkeypatch, full), "competitors")
     assert at.title[0].value == "Competitors"
     assert metrics(at) == {
-        "facebook (% of followers)": ("23.0%", "-0.04 pp"),  # 1673/7263 vs 1593/6903
-        "instagram (% of followers)": ("24.5%", "-0.22 pp"),  # 2177/8885 vs 2093/8465
-        "linkedin (% of followers)": ("25.0%", "+0.00 pp"),  # 359/1436 vs 331/1324
-        "x (% of followers)": ("41.7%", "+0.80 pp"),  # 859/2059 vs 831/2031
+        "facebook": ("23.0%", "-0.04 pp"),  # 1673/7263 vs 1593/6903
+        "instagram": ("24.5%", "-0.22 pp"),  # 2177/8885 vs 2093/8465
+        "linkedin": ("25.0%", "+0.00 pp"),  # 359/1436 vs 331/1324
+        "x": ("41.7%", "+0.80 pp"),  # 859/2059 vs 831/2031
     }
     side = at.dataframe[0].value.set_index("account_id")
     assert side.loc["ig_rival", "posts_per_week"] == 7.0 and side.loc["ig1", "posts_per_week"] == 3.5

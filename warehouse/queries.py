@@ -291,8 +291,8 @@ class Kpi:
         if self.how == "ratio":
             if self.value is None or self.previous is None:
                 return None
-            return f"{(self.value - self.previous) * 100:+.2f} pp"
-        return None if self.change_pct is None else f"{self.change_pct:+.1f}%"
+            return format_pp(self.value - self.previous)
+        return None if self.change_pct is None else f"{round(self.change_pct, 1) + 0.0:+.1f}%"
 
 
 def format_value(value: float | None, *, ratio: bool = False) -> str:
@@ -300,6 +300,11 @@ def format_value(value: float | None, *, ratio: bool = False) -> str:
     if value is None:
         return "—"
     return f"{value * 100:.2f}%" if ratio else f"{value:,.0f}"
+
+
+def format_pp(difference: float) -> str:
+    """A change between two fractions in percentage points: ``+5.00 pp`` (never ``-0.00 pp``)."""
+    return f"{round(difference * 100, 2) + 0.0:+.2f} pp"
 
 
 def previous_period(start: date, end: date) -> tuple[date, date]:

@@ -202,20 +202,37 @@ def empty(message: str) -> None:
     st.info(message)
 
 
+CARDS_PER_ROW = 4
+
+
 def kpi_row(cards: Sequence[queries.Kpi]) -> None:
-    """One ``st.metric`` per card: label with unit, value, change vs the previous period."""
-    if not cards:
-        return
-    for column, kpi in zip(st.columns(len(cards)), cards, strict=True):
-        column.metric(
-            kpi.title,
-            kpi.shown,
-            delta=kpi.delta,
-            help=(
+    """One ``st.metric`` per card (label with unit, value, change vs the previous period), at most
+    :data:`CARDS_PER_ROW` to a row so the labels stay readable on a laptop."""
+    for first in range(0, len(cards), CARDS_PER_ROW):
+        _card_row(cards[first : first + CARDS_PER_ROW])
+
+
+def _card_row(cards: Sequence[queries.Kpi]) -> None:
+    metric_grid(
+        [
+            (
+                kpi.title,
+                kpi.shown,
+                kpi.delta,
                 f"{kpi.help} Previous period {kpi.previous_start:%d %b} – {kpi.previous_end:%d %b %Y}: "
-                f"{kpi.previous_shown}."
-            ),
-        )
+                f"{kpi.previous_shown}.",
+            )
+            for kpi in cards
+        ]
+    )
+
+
+def metric_grid(items: Sequence[tuple[str, str, str | None, str]]) -> None:
+    """``st.metric`` for (label, value, delta, help) items, :data:`CARDS_PER_ROW` to a row."""
+    for first in range(0, len(items), CARDS_PER_ROW):
+        row = items[first : first + CARDS_PER_ROW]
+        for column, (label, value, delta, help_text) in zip(st.columns(CARDS_PER_ROW), row, strict=False):
+            column.metric(label, value, delta=delta, help=help_text)
 
 
 def table(

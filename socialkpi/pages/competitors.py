@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from socialkpi.pages import common
+from warehouse import queries
 
 
 def render(ctx: common.PageContext) -> None:
@@ -20,19 +22,20 @@ def render(ctx: common.PageContext) -> None:
 
     st.subheader("Share of voice (your followers / all followers, per platform)")
     share = ctx.load.share_of_voice(*ctx.key)
-    rows = list(share.itertuples())
-    for column, row in zip(st.columns(max(len(rows), 1)), rows, strict=False):
-        value = row.share_of_voice
-        before = row.share_of_voice_previous
-        column.metric(
-            f"{row.platform} (% of followers)",
-            "—" if value != value else f"{value * 100:.1f}%",
-            delta=None if value != value or before != before else f"{(value - before) * 100:+.2f} pp",
-            help=(
+    common.metric_grid(
+        [
+            (
+                row.platform,
+                "—" if pd.isna(row.share_of_voice) else f"{row.share_of_voice * 100:.1f}%",
+                None
+                if pd.isna(row.share_of_voice) or pd.isna(row.share_of_voice_previous)
+                else queries.format_pp(row.share_of_voice - row.share_of_voice_previous),
                 f"Your {row.own_followers:,.0f} followers against competitors' {row.competitor_followers:,.0f}; "
-                "the change is in percentage points vs the previous period."
-            ),
-        )
+                "the change is in percentage points vs the previous period.",
+            )
+            for row in share.itertuples()
+        ]
+    )
 
     st.subheader("Side by side")
     common.table(

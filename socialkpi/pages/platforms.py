@@ -16,16 +16,20 @@ def render(ctx: common.PageContext) -> None:
         return
 
     st.subheader("Audience per platform (followers)")
-    rows = kpis[kpis["platform"] != "all"]
-    for column, row in zip(st.columns(len(rows)), rows.itertuples(), strict=True):
-        growth = None if row.growth_pct != row.growth_pct else f"{row.growth_pct:+.1f}%"
-        net = "" if row.net_growth != row.net_growth else f" Net growth {row.net_growth:+,.0f}."
-        column.metric(
-            f"{row.platform} (followers)",
-            queries.format_value(None if row.followers != row.followers else row.followers),
-            delta=growth,
-            help=f"Last value in the period, summed over your accounts on {row.platform}.{net}",
-        )
+    rows = kpis[(kpis["platform"] != "all") & kpis["followers"].notna()]
+    common.metric_grid(
+        [
+            (
+                f"{row.platform} (followers)",
+                queries.format_value(None if row.followers != row.followers else row.followers),
+                None if row.growth_pct != row.growth_pct else f"{round(row.growth_pct, 1) + 0.0:+.1f}%",
+                f"Last value in the period, summed over your accounts on {row.platform}; the change is "
+                f"against the previous period of the same length"
+                + ("." if row.net_growth != row.net_growth else f" (net {row.net_growth:+,.0f} followers)."),
+            )
+            for row in rows.itertuples()
+        ]
+    )
 
     st.subheader("KPIs per platform")
     common.table(
@@ -38,7 +42,7 @@ def render(ctx: common.PageContext) -> None:
             "net_growth": common.number("net growth (followers)"),
             "growth_pct": common.number("growth %", "%.1f%%"),
             "impressions": common.number("impressions (times shown)"),
-            "reach_avg_daily": common.number("reach (avg people/day)"),
+            "reach_avg_daily": common.number("reach (avg people/day)", "%.0f"),
             "engagements": common.number("engagements"),
             "engagement_rate": common.percent("engagement rate (of impressions)"),
             "profile_views": common.number("profile views"),
