@@ -29,12 +29,10 @@ Discovery on the token's own Instagram account, found with ``GET /me?fields=inst
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Iterator, Mapping, Sequence
-from datetime import UTC, date, datetime, time, timedelta
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from collectors.http import (
     AuthError,
@@ -44,8 +42,19 @@ from collectors.http import (
     PayloadError,
     PermissionDenied,
     Verdict,
-    parse_retry_after,
     register_secret,
+)
+from collectors.meta import (
+    PACIFIC as PACIFIC,  # re-exported: the reporting day's zone
+)
+from collectors.meta import (
+    ask_metrics,
+    days_between,
+    last_complete_pacific_day,
+    pacific_bounds,
+    pacific_day,
+    read_error,
+    throttle_wait,
 )
 from collectors.observation import CollectContext, Collected, Observation
 
@@ -59,7 +68,6 @@ ME_ACCOUNTS_ENDPOINT = "/{version}/me/accounts"
 DEBUG_TOKEN_ENDPOINT = "/{version}/debug_token"  # noqa: S105 (a path, not a secret)
 ACCOUNT_FIELDS = "id,username,followers_count,media_count"
 DISCOVERY_FIELDS = "business_discovery.username({username}){{username,followers_count,media_count}}"
-PACIFIC = ZoneInfo("America/Los_Angeles")
 REQUIRED_SCOPES = ("instagram_basic", "instagram_manage_insights", "pages_read_engagement")
 
 # Instagram's metric -> canonical metric (metrics.md).  All asked with metric_type=total_value.
@@ -90,12 +98,10 @@ THROTTLE_CODES = frozenset({4, 17, 32, 341, 613, 80001, 80002})
 
 def classify_meta(status: int, headers: Mapping[str, str], body: Any, *, scopes: str) -> Verdict | None:
     """Read Meta's ``{"error": {code, error_subcode, message}}``; the HTTP status is not reliable (§1.6)."""
-    err = body.get("error") if isinstance(body, dict) else None
-    if not isinstance(err, dict):
+    err = read_error(status, body)
+    if err is None:
         return None  # no envelope (an empty 500, a proxy page): judge by the HTTP status
-    code, sub = _int(err.get("code")), _int(err.get("error_subcode"))
-    message = str(err.get("message") or f"HTTP {status}")
-    detail = f"{message} (code {code}{f', subcode {sub}' if sub else ''})"
+    code, sub, message, detail = err.code, err.subcode, err.message, err.detail
     if code in AUTH_CODES:
         return Verdict("auth", detail, code="token_expired" if sub == 463 else "token_invalid")
     if code == 10 or (code is not None and 200 <= code <= 299):
@@ -109,8 +115,8 @@ def classify_meta(status: int, headers: Mapping[str, str], body: Any, *, scopes:
             return Verdict("bad_request", detail, code="invalid_metric")
         return Verdict("bad_request", detail, code="unknown_object" if sub == 33 else "invalid_parameter")
     if code == 110:  # business discovery: "Invalid user id", subcode 2207013 "Cannot find User"
-        return Verdict("bad_request", str(err.get("error_user_msg") or detail), code="unknown_user")
-    if code in (1, 2) or err.get("is_transient") is True:
+        return Verdict("bad_request", str(err.raw.get("error_user_msg") or detail), code="unknown_user")
+    if code in (1, 2) or err.raw.get("is_transient") is True:
         return Verdict("server", detail)
     return None
 
@@ -119,73 +125,12 @@ def classify(status: int, headers: Mapping[str, str], body: Any) -> Verdict | No
     return classify_meta(status, headers, body, scopes=", ".join(REQUIRED_SCOPES))
 
 
-def throttle_wait(headers: Mapping[str, str]) -> float | None:
-    """Seconds to wait: BUC ``estimated_time_to_regain_access`` (minutes), else ``Retry-After``.
-
-    ``X-Business-Use-Case-Usage`` is keyed by the business object id, with ``"type": "instagram"`` entries
-    (§2.6); ``X-App-Usage`` (Platform limits, business discovery) normally carries only percentages.
-    0 minutes is no hint: the client backs off on its own schedule.
-    """
-    minutes: list[float] = []
-    for name in ("X-Business-Use-Case-Usage", "X-App-Usage"):
-        try:
-            usage = json.loads(_header(headers, name) or "null")
-        except ValueError:
-            continue
-        if not isinstance(usage, dict):
-            continue
-        entries = [e for v in usage.values() if isinstance(v, list) for e in v]
-        for entry in [usage, *entries]:
-            wait = entry.get("estimated_time_to_regain_access") if isinstance(entry, dict) else None
-            if isinstance(wait, int | float) and not isinstance(wait, bool):
-                minutes.append(float(wait))
-    if minutes and max(minutes) > 0:
-        return max(minutes) * 60.0
-    return parse_retry_after(_header(headers, "Retry-After"))
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    for key, value in headers.items():
-        if key.lower() == name.lower():
-            return value
-    return None
-
-
-def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-# -- days ---------------------------------------------------------------------------------------------
-
-
-def pacific_day(end_time: str) -> date:
-    """The day a Meta daily value describes: ``end_time`` read in Los Angeles, minus one day."""
-    try:
-        moment = datetime.strptime(end_time, "%Y-%m-%dT%H:%M:%S%z")
-    except ValueError:
-        raise PayloadError(f"unexpected end_time {end_time[:40]!r}") from None
-    return moment.astimezone(PACIFIC).date() - timedelta(days=1)
-
-
-def pacific_bounds(day: date) -> tuple[int, int]:
-    """Unix seconds of 00:00 on ``day`` and on the next day in Los Angeles (23, 24 or 25 hours apart)."""
-    start = datetime.combine(day, time(0), PACIFIC)
-    end = datetime.combine(day + timedelta(days=1), time(0), PACIFIC)
-    return int(start.timestamp()), int(end.timestamp())
-
-
-def last_complete_pacific_day(moment: datetime) -> date:
-    """The newest Pacific day that has ended at ``moment``."""
-    return moment.astimezone(PACIFIC).date() - timedelta(days=1)
-
-
-def days_between(since: date, until: date) -> Iterator[date]:
-    for n in range((until - since).days + 1):
-        yield since + timedelta(days=n)
+# Days: Meta's Pacific reporting day (collectors.meta): pacific_day, pacific_bounds,
+# last_complete_pacific_day, days_between.
 
 
 # -- parsers ------------------------------------------------------------------------------------------
@@ -413,10 +358,8 @@ def _insights_day(client: Client, ctx: CollectContext, url: str, day: date, refu
     metric at a time; a metric refused alone is recorded in ``skipped`` and not asked again this run.
     """
     since_ts, until_ts = pacific_bounds(day)
-    metrics = [m for m in METRICS if m not in refused and m not in REMOVED]
-    tries = [metrics] if metrics else []
-    while tries:
-        batch = tries.pop(0)
+
+    def fetch(batch: list[str]) -> Any:
         params = {
             "metric": ",".join(batch),
             "period": "day",
@@ -424,18 +367,16 @@ def _insights_day(client: Client, ctx: CollectContext, url: str, day: date, refu
             "since": since_ts,
             "until": until_ts,
         }
-        try:
-            payload = client.get_json(url, params=params)
-        except (BadRequest, PermissionDenied) as exc:
-            # a retired metric (any metric), or any refusal while profile_views is in the batch
-            if exc.code != "invalid_metric" and not any(m in OPTIONAL for m in batch):
-                raise
-            if len(batch) > 1:
-                tries = [[m] for m in batch] + tries
-                continue
-            refused.add(batch[0])
-            out.skipped.append((batch[0], f"refused by the Graph API: {exc.message}"))
-            continue
+        return client.get_json(url, params=params)
+
+    def tolerated(exc: CollectorError, batch: Sequence[str]) -> bool:
+        # a retired metric (any metric), or any refusal while profile_views is in the batch
+        return exc.code == "invalid_metric" or any(m in OPTIONAL for m in batch)
+
+    metrics = [m for m in METRICS if m not in REMOVED]
+    for batch, payload in ask_metrics(
+        fetch, metrics, refused, out, api="Graph API", errors=(BadRequest, PermissionDenied), tolerated=tolerated
+    ):
         out.observations += parse_insights(
             payload, account_id=ctx.account.id, day=day, requested=batch, collected_at=ctx.collected_at
         )
