@@ -51,13 +51,8 @@ from collectors.http import (
     Verdict,
     register_secret,
 )
-from collectors.instagram import (
-    classify_meta,
-    days_between,
-    last_complete_pacific_day,
-    pacific_bounds,
-    pacific_day,
-)
+from collectors.instagram import classify_meta
+from collectors.meta import ask_metrics, days_between, last_complete_pacific_day, pacific_bounds, pacific_day
 from collectors.observation import CollectContext, Collected, Observation
 from collectors.tokens import StoredToken, without_auth
 
@@ -373,23 +368,13 @@ def _insights_day(client: Client, ctx: CollectContext, url: str, day: date, refu
     engagements stays one row (the sum of the parts still served).
     """
     since_ts, until_ts = pacific_bounds(day)
-    metrics = [m for m in DAILY_METRICS if m not in refused]
-    tries = [metrics] if metrics else []
+
+    def fetch(batch: list[str]) -> Any:
+        return client.get_json(url, params={"metric": ",".join(batch), "since": since_ts, "until": until_ts})
+
     entries: list[Any] = []
     answered: list[str] = []
-    while tries:
-        batch = tries.pop(0)
-        try:
-            payload = client.get_json(url, params={"metric": ",".join(batch), "since": since_ts, "until": until_ts})
-        except BadRequest as exc:
-            if exc.code != "invalid_metric":
-                raise
-            if len(batch) > 1:
-                tries = [[m] for m in batch] + tries
-                continue
-            refused.add(batch[0])
-            out.skipped.append((batch[0], f"refused by the Threads API: {exc.message}"))
-            continue
+    for batch, payload in ask_metrics(fetch, DAILY_METRICS, refused, out, api="Threads API"):
         entries += _data(payload)
         answered += batch
     if answered:
