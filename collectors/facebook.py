@@ -17,21 +17,14 @@ Daily values are dated by Meta's Pacific reporting day.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from collectors.http import (
-    AuthError,
-    BadRequest,
-    Client,
-    PayloadError,
-    Verdict,
-    parse_retry_after,
-    register_secret,
-)
+from collectors.http import AuthError, Client, PayloadError, Verdict, parse_retry_after, register_secret
+from collectors.meta import PACIFIC as PACIFIC  # re-exported: the reporting day's zone
+from collectors.meta import USAGE_HEADERS, ask_metrics, header, read_error, regain_minutes
+from collectors.meta import pacific_day as meta_pacific_day
 from collectors.observation import CollectContext, Collected, Observation
 
 PLATFORM = "facebook"
@@ -41,7 +34,6 @@ PAGE_ENDPOINT = "/{version}/{page_id}"
 INSIGHTS_ENDPOINT = "/{version}/{page_id}/insights"
 PAGE_FIELDS = "id,name,followers_count,fan_count"
 CHUNK_DAYS = 90  # "only 90 days of insights can be viewed at one time" (93 enforced)
-PACIFIC = ZoneInfo("America/Los_Angeles")
 
 # Meta's metric -> canonical metric.  Only metrics still served after the 2026-06-15 wave.
 METRICS: dict[str, str] = {
@@ -87,12 +79,10 @@ THROTTLE_CODES = frozenset({4, 17, 32, 341, 613, 80001})
 
 def classify(status: int, headers: Mapping[str, str], body: Any) -> Verdict | None:
     """Read Meta's error envelope; the HTTP status is not reliable (§1.6, §1.7)."""
-    err = body.get("error") if isinstance(body, dict) else None
-    if not isinstance(err, dict):
+    err = read_error(status, body)
+    if err is None:
         return None  # no envelope: judge by the HTTP status
-    code, sub = _int(err.get("code")), _int(err.get("error_subcode"))
-    message = str(err.get("message") or f"HTTP {status}")
-    detail = f"{message} (code {code}{f', subcode {sub}' if sub else ''})"
+    code, sub, message, detail = err.code, err.subcode, err.message, err.detail
     if code in AUTH_CODES:
         return Verdict("auth", f"{detail}; create a new Page access token", code="token_invalid")
     if code == 10 or (code is not None and 200 <= code <= 299):
@@ -107,19 +97,8 @@ def classify(status: int, headers: Mapping[str, str], body: Any) -> Verdict | No
         return Verdict("bad_request", detail, code="unknown_object" if sub == 33 else "invalid_parameter")
     if code == 1 and "days" in message and "between since and until" in message:
         return Verdict("bad_request", detail, code="range_too_long")  # code 1, but not transient
-    if code in (1, 2) or err.get("is_transient") is True:
+    if code in (1, 2) or err.raw.get("is_transient") is True:
         return Verdict("server", detail)
-    return None
-
-
-def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    for key, value in headers.items():
-        if key.lower() == name.lower():
-            return value
     return None
 
 
@@ -127,24 +106,14 @@ def _throttle_wait(headers: Mapping[str, str]) -> float | None:
     """Seconds to wait, from BUC ``estimated_time_to_regain_access`` (minutes), then Retry-After.
 
     X-App-Usage normally carries only percentages; an ``estimated_time_to_regain_access`` in it
-    is honoured too.  0 minutes means no hint: the client backs off on its own schedule.
+    is honoured too.  The first header with a hint decides: 0 minutes means no hint, and the client
+    backs off on its own schedule (Retry-After is not read then).
     """
-    minutes: list[float] = []
-    for name in ("X-Business-Use-Case-Usage", "X-App-Usage"):
-        try:
-            usage = json.loads(_header(headers, name) or "null")
-        except ValueError:
-            continue
-        if not isinstance(usage, dict):
-            continue
-        entries = [e for v in usage.values() if isinstance(v, list) for e in v]
-        for entry in [usage, *entries]:
-            wait = entry.get("estimated_time_to_regain_access") if isinstance(entry, dict) else None
-            if isinstance(wait, int | float) and not isinstance(wait, bool):
-                minutes.append(float(wait))
+    for name in USAGE_HEADERS:
+        minutes = regain_minutes(headers, name)
         if minutes:
             return max(minutes) * 60.0 or None
-    return parse_retry_after(_header(headers, "Retry-After"))
+    return parse_retry_after(header(headers, "Retry-After"))
 
 
 # -- parsers -----------------------------------------------------------------------------------
@@ -205,16 +174,8 @@ def parse_insights(
 
 
 def pacific_day(end_time: str) -> date:
-    """The day a daily value describes: ``end_time`` read in Los Angeles, minus one day.
-
-    Converting first matters: across a DST change, subtracting 24 h from the UTC instant first
-    would land on 23:00 of the day before.
-    """
-    try:
-        moment = datetime.strptime(end_time, "%Y-%m-%dT%H:%M:%S%z")
-    except ValueError:
-        raise PayloadError(f"facebook: unexpected end_time {end_time[:40]!r}", platform=PLATFORM) from None
-    return moment.astimezone(PACIFIC).date() - timedelta(days=1)
+    """The day a daily value describes: ``end_time`` read in Los Angeles, minus one day (collectors.meta)."""
+    return meta_pacific_day(end_time, platform=PLATFORM)
 
 
 def _is_number(value: Any) -> bool:
@@ -287,29 +248,20 @@ def _insights(
     out: Collected,
 ) -> None:
     """One group for one chunk; on an invalid-metric refusal, each metric alone; skip what stays refused."""
-    metrics = [m for m in group if m not in refused and m not in REMOVED]
-    tries = [metrics] if metrics else []
-    while tries:
-        batch = tries.pop(0)
-        # Graph's until is exclusive in days; the answer covers exactly this chunk, so paging.next
-        # (the *following* time window, with the token embedded) is never followed: we chunk ourselves.
+
+    # Graph's until is exclusive in days; the answer covers exactly this chunk, so paging.next
+    # (the *following* time window, with the token embedded) is never followed: we chunk ourselves.
+    def fetch(batch: list[str]) -> Any:
         params = {
             "metric": ",".join(batch),
             "period": "day",
             "since": start.isoformat(),
             "until": (end + timedelta(days=1)).isoformat(),
         }
-        try:
-            payload = client.get_json(url, params=params)
-        except BadRequest as exc:
-            if exc.code != "invalid_metric":
-                raise
-            if len(batch) > 1:
-                tries = [[m] for m in batch] + tries
-                continue
-            refused.add(batch[0])
-            out.skipped.append((batch[0], f"refused by the Graph API: {exc.message}"))
-            continue
+        return client.get_json(url, params=params)
+
+    metrics = [m for m in group if m not in REMOVED]
+    for _, payload in ask_metrics(fetch, metrics, refused, out, api="Graph API"):
         out.observations += parse_insights(
             payload, account_id=ctx.account.id, since=start, until=end, collected_at=ctx.collected_at
         )
