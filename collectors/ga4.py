@@ -1,9 +1,10 @@
-"""Google Analytics 4: a website's page views, visits and visitors, and the part that came from social.
+"""Google Analytics 4: a website's page views, visits and visitors, the part that came from social, and
+which social network sent the visits.
 
 API: GA4 Data API v1beta ``properties.runReport`` (docs/platform-apis-web.md §1)
 https://developers.google.com/analytics/devguides/reporting/data/v1/rest/v1beta/properties/runReport
 
-Credentials, the first one set wins:
+Credentials, the first one set wins (collectors/google_auth.py):
     SOCIALKPI_GA4_TOKEN           a static OAuth bearer (scope analytics.readonly; lasts about an hour)
     SOCIALKPI_GOOGLE_CREDENTIALS  path of a service-account or authorized-user JSON file as Google issues
                                   it; refreshed through its ``token_uri``.  A service account's e-mail
@@ -12,30 +13,29 @@ Optional:
     SOCIALKPI_GA4_BASE_URL        replaces https://analyticsdata.googleapis.com
     SOCIALKPI_GA4_TOKEN_URL       replaces the credential file's ``token_uri``
 
-Metrics, dated by GA4's ``date`` (YYYYMMDD in the property's time zone):
-    page_views ← screenPageViews, visits ← sessions, visitors ← activeUsers;
-    social_visits, social_page_views ← sessions, screenPageViews of the channel groups
-    "Organic Social" and "Paid Social".
+Metrics, dated by GA4's ``date`` (YYYYMMDD in the property's time zone), from three reports:
+    [date]: page_views ← screenPageViews, visits ← sessions, visitors ← activeUsers;
+    [date, sessionDefaultChannelGroup]: social_visits, social_page_views ← sessions, screenPageViews of
+    the channel groups "Organic Social" and "Paid Social";
+    [date, sessionSource, sessionMedium]: visits_from_<network> ← sessions of the rows that
+    collectors.referrers.network_for(sessionSource, sessionMedium) maps to that network, summed.
 A day in the range with no row is 0, except today or later in the property's time zone (not ready).
+visits_from_<network> is written for every network with visits in the asked range, 0 on that range's
+other days; a network that sent nothing in the range has no row.  The networks follow our referrer
+list, not GA4's channel rules: youtube.com is GA4's "Organic Video", and a source GA4 counts as social
+but we do not know is in social_visits only, so the networks need not add up to social_visits.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from functools import partial
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import google.auth.exceptions
-import google.auth.transport.requests
-from google.auth.credentials import Credentials as GoogleCredentials
-from google.oauth2 import credentials as user_credentials
-from google.oauth2 import service_account
-
+from collectors.google_auth import CREDENTIALS_ENV, SCOPES, seconds_until_pacific_midnight, use_credentials_file
 from collectors.http import (
     AuthError,
     Client,
@@ -45,26 +45,27 @@ from collectors.http import (
     parse_retry_after,
     register_secret,
 )
-from collectors.observation import CollectContext, Collected, Credentials, Observation
+from collectors.observation import CollectContext, Collected, Observation
+from collectors.referrers import metric_for, network_for
 
 PLATFORM = "ga4"
 API_ROOT = "https://analyticsdata.googleapis.com"
 REPORT_PATH = "/v1beta/properties/{property_id}:runReport"
-SCOPE = "https://www.googleapis.com/auth/analytics.readonly"
+SCOPE = SCOPES[PLATFORM][0]  # analytics.readonly
 PAGE_LIMIT = 10_000  # GA4's default page; ctx.options["page_limit"] overrides it
 SOCIAL_CHANNELS = frozenset({"Organic Social", "Paid Social"})
-CREDENTIALS_ENV = "SOCIALKPI_GOOGLE_CREDENTIALS"
 
-# Two reports, not one.  activeUsers is a distinct count: someone who came once from Search and
+# Three reports, not one.  activeUsers is a distinct count: someone who came once from Search and
 # once from Instagram is one user of the day but appears in two channel rows, so summing the
 # channel report would over-count visitors.  The day's totals come from a report by date alone;
-# sessions and page views do add up over channels, so the social ones come from the second report.
+# sessions and page views do add up over channels and sources, so the social ones come from the
+# second report and the sessions per network from the third.
+CHANNEL_DIMS = ("date", "sessionDefaultChannelGroup")
+SOURCE_DIMS = ("date", "sessionSource", "sessionMedium")
 TOTALS = {"screenPageViews": "page_views", "sessions": "visits", "activeUsers": "visitors"}
 SOCIAL = {"sessions": "social_visits", "screenPageViews": "social_page_views"}
-REPORTS: tuple[tuple[tuple[str, ...], dict[str, str]], ...] = (
-    (("date",), TOTALS),
-    (("date", "sessionDefaultChannelGroup"), SOCIAL),
-)
+NETWORK = {"sessions": "visits_from_<network>"}
+REPORTS: dict[tuple[str, ...], dict[str, str]] = {("date",): TOTALS, CHANNEL_DIMS: SOCIAL, SOURCE_DIMS: NETWORK}
 
 
 def classify(status: int, headers: Mapping[str, str], body: Any) -> Verdict | None:
@@ -105,7 +106,7 @@ def classify(status: int, headers: Mapping[str, str], body: Any) -> Verdict | No
     return None
 
 
-def _quota_wait(message: str) -> tuple[float, str]:
+def _quota_wait(message: str, now: datetime | None = None) -> tuple[float, str]:
     """Seconds until a GA4 quota returns (Airbyte's figures, platform-apis-web.md §1 "Throttled")."""
     text = message.lower()
     if "concurrent" in text:
@@ -113,21 +114,19 @@ def _quota_wait(message: str) -> tuple[float, str]:
     if "per day" in text or "daily" in text:
         # Google's daily quotas reset at midnight Pacific time [unverified for GA4]: far longer than
         # any policy's max_retry_after, so the http layer fails at once with the reset time.
-        now = datetime.now(ZoneInfo("America/Los_Angeles"))
-        midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), now.tzinfo)
-        return max(60.0, (midnight - now).total_seconds()), "daily_quota"
+        return max(60.0, seconds_until_pacific_midnight(now)), "daily_quota"
     if "hour" in text or "thresholded" in text:
         return 1800.0, "hourly_quota"
     return 60.0, "quota"
 
 
 def collect(client: Client, ctx: CollectContext, *, since: date, until: date) -> Collected:
-    client.auth_headers, client.refresh = _auth(client, ctx.credentials)
+    _authorize(client, ctx)
     base = (ctx.credentials.base_url or API_ROOT).rstrip("/")
     url = base + REPORT_PATH.format(property_id=quote(ctx.account.id, safe=""))
     limit = int(ctx.options.get("page_limit", PAGE_LIMIT))
     out = Collected()
-    for dimensions, mapping in REPORTS:
+    for dimensions, mapping in REPORTS.items():
         body = {
             "dateRanges": [{"startDate": since.isoformat(), "endDate": until.isoformat()}],
             "dimensions": [{"name": d} for d in dimensions],
@@ -143,6 +142,20 @@ def collect(client: Client, ctx: CollectContext, *, since: date, until: date) ->
         )
     out.requests = client.requests_made
     return out
+
+
+def _authorize(client: Client, ctx: CollectContext) -> None:
+    """A static SOCIALKPI_GA4_TOKEN, else SOCIALKPI_GOOGLE_CREDENTIALS (refreshed as needed)."""
+    token = ctx.credentials.token
+    if token:
+        register_secret(token)
+        client.auth_headers, client.refresh = (lambda: {"Authorization": f"Bearer {token}"}), None
+    elif not use_credentials_file(client, ctx, platform=PLATFORM):
+        raise AuthError(
+            f"{PLATFORM}: no credentials: set SOCIALKPI_GA4_TOKEN or {CREDENTIALS_ENV} "
+            "(the path of a service-account or authorized-user JSON file)",
+            platform=PLATFORM,
+        )
 
 
 def _fetch(client: Client, url: str, body: dict[str, Any], offset: int, limit: int) -> Any:
@@ -163,25 +176,23 @@ def parse_report(
 ) -> list[Observation]:
     """Observations from one ``RunReportResponse`` (all pages' rows in ``rows``).
 
-    The report is recognised by its dimension headers: ``[date]`` gives the day's totals,
-    ``[date, sessionDefaultChannelGroup]`` the social sums.  Days from ``since`` to ``until``
-    without a row are 0, except days not over yet in the property's time zone.
+    The report is recognised by its dimension headers (:data:`REPORTS`): ``[date]`` gives the day's
+    totals, ``[date, sessionDefaultChannelGroup]`` the social sums, ``[date, sessionSource,
+    sessionMedium]`` the sessions per network (networks with visits in since..until only).  Days from
+    ``since`` to ``until`` without a row are 0, except days not over yet in the property's time zone.
     """
     if not isinstance(payload, dict):
         raise PayloadError(f"{PLATFORM}: runReport answered {type(payload).__name__}, not an object")
-    dims = [_name(h) for h in _list(payload, "dimensionHeaders")]
-    if dims == ["date"]:
-        mapping, social = TOTALS, False
-    elif dims == ["date", "sessionDefaultChannelGroup"]:
-        mapping, social = SOCIAL, True
-    else:
-        raise PayloadError(f"{PLATFORM}: unexpected report dimensions {dims}")
+    dims = tuple(_name(h) for h in _list(payload, "dimensionHeaders"))
+    if dims not in REPORTS:
+        raise PayloadError(f"{PLATFORM}: unexpected report dimensions {list(dims)}")
+    mapping = REPORTS[dims]
     headers = [(_name(h), str(h.get("type", "TYPE_INTEGER"))) for h in _list(payload, "metricHeaders")]
     missing = set(mapping) - {name for name, _ in headers}
     if missing:
         raise PayloadError(f"{PLATFORM}: the report lacks the metrics {sorted(missing)}")
 
-    sums: dict[date, dict[str, float]] = {}
+    sums: dict[date, dict[str, float]] = {}  # day -> canonical metric -> value
     for row in _list(payload, "rows"):
         if not isinstance(row, dict):
             raise PayloadError(f"{PLATFORM}: a report row is {type(row).__name__}, not an object")
@@ -190,23 +201,37 @@ def parse_report(
         if len(dvals) != len(dims) or len(mvals) != len(headers):
             raise PayloadError(f"{PLATFORM}: a row's values do not match the headers")
         per_day = sums.setdefault(_day(dvals[0]), {})  # days outside since..until are never read
-        if social and dvals[1] not in SOCIAL_CHANNELS:
-            continue
+        targets = _targets(dims, dvals)
         for (name, kind), raw in zip(headers, mvals, strict=True):
-            if name in mapping:
-                per_day[name] = per_day.get(name, 0) + _cast(raw, kind)
+            if name in targets:
+                per_day[targets[name]] = per_day.get(targets[name], 0) + _cast(raw, kind)
 
+    if dims == SOURCE_DIMS:
+        seen = sorted({m for d, per in sums.items() if since <= d <= until for m, v in per.items() if v})
+        outputs = [(m, f"sessions[{m.removeprefix('visits_from_')} sources]") for m in seen]
+    else:
+        suffix = "[Organic Social+Paid Social]" if dims == CHANNEL_DIMS else ""
+        outputs = [(metric, name + suffix) for name, metric in mapping.items()]
     today = collected_at.astimezone(_zone(payload.get("metadata"))).date()
     rows: list[Observation] = []
     day = since
     while day <= until:
         if day in sums or day < today:  # today's numbers are still being processed
-            for name, metric in mapping.items():
-                source = f"{name}[Organic Social+Paid Social]" if social else name
-                value = sums.get(day, {}).get(name, 0)
+            for metric, source in outputs:
+                value = sums.get(day, {}).get(metric, 0)
                 rows.append(Observation(PLATFORM, account_id, metric, day, value, source, collected_at))
         day += timedelta(days=1)
     return rows
+
+
+def _targets(dims: tuple[str, ...], dvals: list[str]) -> dict[str, str]:
+    """Which canonical metric each GA4 metric of this row adds to (empty: the row is not counted)."""
+    if dims == CHANNEL_DIMS:
+        return SOCIAL if dvals[1] in SOCIAL_CHANNELS else {}
+    if dims == SOURCE_DIMS:
+        network = network_for(dvals[1], dvals[2])
+        return {"sessions": metric_for(network)} if network else {}
+    return TOTALS
 
 
 def _list(obj: dict[str, Any], key: str) -> list[Any]:
@@ -250,117 +275,3 @@ def _zone(metadata: Any) -> ZoneInfo:
         return ZoneInfo(str(name)) if name else ZoneInfo("UTC")
     except (ZoneInfoNotFoundError, ValueError):
         return ZoneInfo("UTC")
-
-
-# -- credentials ----------------------------------------------------------------------------------
-def _auth(client: Client, creds: Credentials) -> tuple[Callable[[], dict[str, str]], Callable[[], bool] | None]:
-    """``(auth_headers, refresh)`` hooks for the client: a static bearer, or Google credentials."""
-    if creds.token:
-        header = {"Authorization": f"Bearer {creds.token}"}
-        return (lambda: header), None
-    if not creds.google_credentials:
-        raise AuthError(
-            f"{PLATFORM}: no credentials: set SOCIALKPI_GA4_TOKEN or {CREDENTIALS_ENV} "
-            "(the path of a service-account or authorized-user JSON file)",
-            platform=PLATFORM,
-        )
-    cred = load_google_credentials(creds.google_credentials, token_url=creds.token_url)
-    # google-auth posts to token_uri through our session, with our timeouts (its own default is 120 s).
-    transport = google.auth.transport.requests.Request(session=client.session)
-    request = partial(transport, timeout=client.policy.timeout)
-
-    def headers() -> dict[str, str]:
-        if not cred.valid:
-            _refresh(cred, request)
-        return {"Authorization": f"Bearer {cred.token}"}
-
-    def refresh() -> bool:  # the API refused the token: get a new one and try once more
-        _refresh(cred, request)
-        return True
-
-    return headers, refresh
-
-
-def load_google_credentials(path: str, *, token_url: str | None = None) -> GoogleCredentials:
-    """Service-account or authorized-user credentials from Google's JSON file, scoped read-only."""
-    where = f"{CREDENTIALS_ENV} ({path})"
-    try:
-        info = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise AuthError(f"{PLATFORM}: cannot read {where}: {exc.strerror}", platform=PLATFORM) from None
-    except ValueError:
-        raise AuthError(
-            f"{PLATFORM}: {where} is not JSON: download the key file from Google Cloud again",
-            platform=PLATFORM,
-        ) from None
-    if not isinstance(info, dict):
-        raise AuthError(f"{PLATFORM}: {where} is not a JSON object", platform=PLATFORM)
-    for key in ("private_key", "refresh_token", "client_secret"):
-        if isinstance(info.get(key), str):
-            register_secret(info[key])
-    kind = info.get("type")
-    cred: Any
-    try:
-        if kind == "service_account":
-            cred = service_account.Credentials.from_service_account_info(  # type: ignore[no-untyped-call]
-                info, scopes=[SCOPE]
-            )
-        elif kind == "authorized_user":
-            cred = user_credentials.Credentials.from_authorized_user_info(  # type: ignore[no-untyped-call]
-                info, scopes=[SCOPE]
-            )
-            if info.get("token_uri"):  # from_authorized_user_info always puts Google's endpoint there
-                cred = cred.with_token_uri(str(info["token_uri"]))
-        else:
-            raise AuthError(
-                f"{PLATFORM}: {where} has type {str(kind)[:40]!r}: expected a service_account or authorized_user file",
-                platform=PLATFORM,
-            )
-    except (ValueError, TypeError, KeyError, AttributeError, google.auth.exceptions.GoogleAuthError) as exc:
-        reason = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
-        raise AuthError(
-            f"{PLATFORM}: {where} is not a usable {kind} file ({reason}): download it from Google Cloud again",
-            platform=PLATFORM,
-        ) from None
-    if token_url:
-        cred = cred.with_token_uri(token_url)
-    result: GoogleCredentials = cred
-    return result
-
-
-def _refresh(cred: GoogleCredentials, request: Callable[..., Any]) -> None:
-    try:
-        cred.refresh(request)  # type: ignore[no-untyped-call]
-    except google.auth.exceptions.RefreshError as exc:
-        raise AuthError(_refresh_advice(cred, exc), platform=PLATFORM) from None
-    except google.auth.exceptions.TransportError:
-        raise AuthError(
-            f"{PLATFORM}: could not reach the OAuth endpoint (token_uri): check the network, or the token_uri "
-            f"in {CREDENTIALS_ENV}",
-            platform=PLATFORM,
-        ) from None
-    register_secret(cred.token)
-
-
-def _refresh_advice(cred: GoogleCredentials, exc: google.auth.exceptions.RefreshError) -> str:
-    data = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], dict) else {}
-    error = str(data.get("error") or "")
-    said = str(exc.args[0]) if exc.args else ""
-    if error:
-        said = f"{error}: {data.get('error_description') or ''}"
-    said = said.splitlines()[0][:200] if said else "no reason given"
-    if error == "invalid_grant" and isinstance(cred, service_account.Credentials):
-        advice = (
-            "the service-account key was refused (deleted or disabled key, or a wrong clock): "
-            f"create a new key and update {CREDENTIALS_ENV}"
-        )
-    elif error == "invalid_grant":
-        advice = (
-            "the refresh token was revoked or expired (apps in Testing mode lose them after 7 days): "
-            f"create new credentials and update {CREDENTIALS_ENV}"
-        )
-    elif error in {"invalid_client", "unauthorized_client"}:
-        advice = f"the OAuth client was refused: check client_id and client_secret in {CREDENTIALS_ENV}"
-    else:
-        advice = f"the OAuth endpoint refused the credentials: check {CREDENTIALS_ENV}"
-    return f"{PLATFORM}: {advice} ({said})"

@@ -5,14 +5,18 @@ Docs: https://developers.google.com/my-business/reference/performance/rest/v1/lo
 https://developers.google.com/my-business/reference/performance/rest/v1/TimeSeries,
 https://developers.google.com/my-business/content/limits and docs/platform-apis-web.md §3.
 
-Environment (read by the command line, passed in as ``ctx.credentials``):
+Environment (read by the command line, passed in as ``ctx.credentials``), the first one set wins:
     SOCIALKPI_GOOGLE_BUSINESS_TOKEN          an OAuth access token of a user who owns or manages the
                                              listing (scope business.manage; lasts about an hour)
     SOCIALKPI_GOOGLE_BUSINESS_REFRESH_TOKEN  optional, with SOCIALKPI_GOOGLE_BUSINESS_CLIENT_ID and
                                              _CLIENT_SECRET: an offline grant; access tokens are refreshed
-                                             and kept (0600) beside the warehouse
+                                             and kept (0600) beside the warehouse (wins over a static token)
+    SOCIALKPI_GOOGLE_CREDENTIALS             a service-account or authorized-user JSON file (shared with ga4
+                                             and youtube; read with the scope business.manage), used when
+                                             none of the variables above is set
     SOCIALKPI_GOOGLE_BUSINESS_BASE_URL       optional: replaces https://businessprofileperformance.googleapis.com
-    SOCIALKPI_GOOGLE_BUSINESS_TOKEN_URL      optional: replaces https://oauth2.googleapis.com/token
+    SOCIALKPI_GOOGLE_BUSINESS_TOKEN_URL      optional: replaces https://oauth2.googleapis.com/token (and the
+                                             credentials file's ``token_uri``)
 The Cloud project must be approved for the Business Profile APIs (GBP API access form).
 
 Metrics (docs/metrics.md), dated by each value's ``date {year, month, day}``:
@@ -28,16 +32,9 @@ from collections.abc import Iterator, Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from collectors.http import (
-    AuthError,
-    BadRequest,
-    Client,
-    PayloadError,
-    Verdict,
-    parse_retry_after,
-)
+from collectors.google_auth import CREDENTIALS_ENV, EXPLAINED, WHO, google_bearer, use_credentials_file
+from collectors.http import AuthError, BadRequest, Client, PayloadError, Verdict, parse_retry_after
 from collectors.observation import CollectContext, Collected, Observation
-from collectors.youtube import google_bearer
 
 PLATFORM = "google_business"
 API_ROOT = "https://businessprofileperformance.googleapis.com"
@@ -173,10 +170,10 @@ def parse_multi(
     return rows
 
 
-def range_params(metrics: tuple[str, ...], since: date, until: date) -> dict[str, Any]:
-    """Query parameters: ``dailyMetrics`` repeated, ``dailyRange`` as camelCase date parts."""
+def range_params(metrics: tuple[str, ...], since: date, until: date, *, key: str = "dailyMetrics") -> dict[str, Any]:
+    """Query parameters: ``dailyMetrics`` repeated (or ``key``), ``dailyRange`` as camelCase date parts."""
     return {
-        "dailyMetrics": list(metrics),
+        key: list(metrics),
         "dailyRange.startDate.year": since.year,
         "dailyRange.startDate.month": since.month,
         "dailyRange.startDate.day": since.day,
@@ -209,11 +206,14 @@ def _location(client: Client, ctx: CollectContext) -> tuple[str, str]:
             code="no_competitors",
         )
     client.classify = client.classify or classify
-    if not google_bearer(client, ctx, platform=PLATFORM, env_refresh=ENV_REFRESH):
-        hint = " (SOCIALKPI_GOOGLE_CREDENTIALS is not read for google_business yet)" if creds.google_credentials else ""
+    if not (
+        google_bearer(client, ctx, platform=PLATFORM, env_refresh=ENV_REFRESH)
+        or use_credentials_file(client, ctx, platform=PLATFORM)
+    ):
         raise AuthError(
-            f"google_business: no credentials{hint}: set {env} to an OAuth access token (scope business.manage), "
-            f"or {ENV_REFRESH} with SOCIALKPI_GOOGLE_BUSINESS_CLIENT_ID and SOCIALKPI_GOOGLE_BUSINESS_CLIENT_SECRET",
+            f"google_business: no credentials: set {env} to an OAuth access token (scope business.manage), "
+            f"or {ENV_REFRESH} with SOCIALKPI_GOOGLE_BUSINESS_CLIENT_ID and SOCIALKPI_GOOGLE_BUSINESS_CLIENT_SECRET, "
+            f"or {CREDENTIALS_ENV}",
             platform=PLATFORM,
         )
     location = ctx.account.id.removeprefix("locations/")
@@ -230,15 +230,16 @@ def _location(client: Client, ctx: CollectContext) -> tuple[str, str]:
 def _fail(exc: AuthError | BadRequest, ctx: CollectContext) -> Exception:
     env = ctx.credentials.token_env or ENV
     if isinstance(exc, AuthError):
-        if exc.code == "refresh_refused":
+        if exc.code in EXPLAINED:
             return exc
-        return AuthError(
-            f"{exc.message}; an OAuth access token lasts about an hour: set a fresh one in {env}, or set "
-            f"{ENV_REFRESH} with the client id and secret to refresh it automatically",
-            platform=PLATFORM,
-            status=exc.status,
-            code=exc.code,
+        creds = ctx.credentials
+        advice = (
+            f"the token from {CREDENTIALS_ENV} was refused: authorize again as {WHO[PLATFORM]}"
+            if creds.google_credentials and not (creds.token or creds.refresh_token)
+            else f"an OAuth access token lasts about an hour: set a fresh one in {env}, or set {ENV_REFRESH} with "
+            "the client id and secret to refresh it automatically"
         )
+        return AuthError(f"{exc.message}; {advice}", platform=PLATFORM, status=exc.status, code=exc.code)
     if exc.code == "not_found":
         return BadRequest(
             f"{exc.message}: no location {ctx.account.id}; check the id in socialkpi.toml (the digits of "
@@ -307,15 +308,7 @@ def check(client: Client, ctx: CollectContext) -> str:
     """The cheapest call: one metric for one day (getDailyMetricsTimeSeries)."""
     root, location = _location(client, ctx)
     day = ctx.today - timedelta(days=2)
-    params = {
-        "dailyMetric": "WEBSITE_CLICKS",
-        "dailyRange.startDate.year": day.year,
-        "dailyRange.startDate.month": day.month,
-        "dailyRange.startDate.day": day.day,
-        "dailyRange.endDate.year": day.year,
-        "dailyRange.endDate.month": day.month,
-        "dailyRange.endDate.day": day.day,
-    }
+    params = range_params(("WEBSITE_CLICKS",), day, day, key="dailyMetric")
     try:
         payload = client.get_json(root + SINGLE_ENDPOINT.format(location_id=location), params=params)
     except (AuthError, BadRequest) as exc:

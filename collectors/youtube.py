@@ -4,16 +4,20 @@ and subscriber gains and losses (YouTube Analytics API v2).
 Docs: https://developers.google.com/youtube/v3/docs/channels/list,
 https://developers.google.com/youtube/analytics/reference/reports/query and docs/platform-apis-web.md §2.
 
-Environment (read by the command line, passed in as ``ctx.credentials``):
+Environment (read by the command line, passed in as ``ctx.credentials``), the first one set wins:
     SOCIALKPI_YOUTUBE_TOKEN          an API key (``AIza...``, Cloud console > Credentials; public
                                      statistics only, required for competitors) or an OAuth access token
                                      (scopes youtube.readonly and yt-analytics.readonly; lasts about an hour)
     SOCIALKPI_YOUTUBE_REFRESH_TOKEN  optional, with SOCIALKPI_YOUTUBE_CLIENT_ID and _CLIENT_SECRET: an
                                      offline OAuth grant; access tokens are refreshed and kept (0600)
-                                     beside the warehouse
+                                     beside the warehouse (wins over a static OAuth token)
+    SOCIALKPI_GOOGLE_CREDENTIALS     an authorized-user JSON file of the channel's owner (shared with ga4
+                                     and google_business; read with the two scopes above), used when none
+                                     of the YouTube variables is set
     SOCIALKPI_YOUTUBE_BASE_URL       optional: replaces https://www.googleapis.com and
                                      https://youtubeanalytics.googleapis.com (the sandbox)
-    SOCIALKPI_YOUTUBE_TOKEN_URL      optional: replaces https://oauth2.googleapis.com/token
+    SOCIALKPI_YOUTUBE_TOKEN_URL      optional: replaces https://oauth2.googleapis.com/token (and the
+                                     credentials file's ``token_uri``)
 An API key travels in the ``X-Goog-Api-Key`` header (Google accepts it there as well as in ``key=``),
 so it never sits in a URL; it is registered with the redactor all the same.
 
@@ -27,10 +31,18 @@ Analytics API has not finished are absent: they are left out (not zero) and fetc
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
+from collectors.google_auth import (
+    CREDENTIALS_ENV,
+    EXPLAINED,
+    WHO,
+    google_bearer,
+    is_api_key,
+    seconds_until_pacific_midnight,
+    use_credentials_file,
+)
 from collectors.http import (
     AuthError,
     BadRequest,
@@ -42,22 +54,18 @@ from collectors.http import (
     register_secret,
 )
 from collectors.observation import CollectContext, Collected, Observation
-from collectors.tokens import StoredToken, refresh_access_token
 
 PLATFORM = "youtube"
 DATA_ROOT = "https://www.googleapis.com"
 ANALYTICS_ROOT = "https://youtubeanalytics.googleapis.com"
-TOKEN_URL = "https://oauth2.googleapis.com/token"  # noqa: S105 (an endpoint)
 CHANNELS_ENDPOINT = "/youtube/v3/channels"
 REPORTS_ENDPOINT = "/v2/reports"
-TOKEN_ENDPOINT = "/token"  # noqa: S105 (a path) under SOCIALKPI_YOUTUBE_BASE_URL when no token URL is given
 STATISTICS: dict[str, str] = {"subscriberCount": "followers", "videoCount": "posts"}
 ANALYTICS: dict[str, str] = {
     "views": "video_views",
     "subscribersGained": "followers_gained",
     "subscribersLost": "followers_lost",
 }
-PACIFIC = ZoneInfo("America/Los_Angeles")
 ENV = "SOCIALKPI_YOUTUBE_TOKEN"
 ENV_REFRESH = "SOCIALKPI_YOUTUBE_REFRESH_TOKEN"
 QUOTA_REASONS = frozenset({"quotaExceeded", "dailyLimitExceeded"})
@@ -67,14 +75,6 @@ DISABLED_REASONS = frozenset({"accessNotConfigured", "SERVICE_DISABLED"})
 
 
 # -- classification ----------------------------------------------------------------------------
-
-
-def seconds_until_pacific_midnight(now: datetime | None = None) -> float:
-    """Seconds until YouTube's daily quota resets: the next midnight, Pacific time."""
-    current = (now or datetime.now(PACIFIC)).astimezone(PACIFIC)
-    midnight = datetime.combine(current.date() + timedelta(days=1), datetime.min.time(), PACIFIC)
-    # subtract in UTC: between two datetimes of the same tzinfo Python subtracts wall clocks, wrong across DST
-    return max(1.0, (midnight.astimezone(UTC) - current.astimezone(UTC)).total_seconds())
 
 
 def _reasons(err: dict[str, Any]) -> set[str]:
@@ -232,84 +232,6 @@ def parse_report(
 # -- credentials -------------------------------------------------------------------------------
 
 
-def is_api_key(token: str | None) -> bool:
-    """Google API keys start with ``AIza``; OAuth access tokens (``ya29.``...) do not."""
-    return bool(token) and str(token).startswith("AIza")
-
-
-def token_url(ctx: CollectContext, default: str = TOKEN_URL) -> str:
-    creds = ctx.credentials
-    if creds.token_url:
-        return creds.token_url
-    return creds.base_url.rstrip("/") + TOKEN_ENDPOINT if creds.base_url else default
-
-
-def google_bearer(
-    client: Client, ctx: CollectContext, *, platform: str, env_refresh: str, default_url: str = TOKEN_URL
-) -> bool:
-    """Install a Google OAuth bearer on ``client``; False when there is no OAuth credential to use.
-
-    A fresh token in the token store wins over the static ``env`` token; with a refresh token and the
-    OAuth client's id and secret, an expired (or missing) token is refreshed first and an auth error
-    refreshes once more, each new token stored (0600) for the next run.  Google does not rotate refresh
-    tokens; one that comes back anyway is kept.
-    """
-    creds, store, account = ctx.credentials, ctx.token_store, ctx.account.id
-    static = creds.token if creds.token and not is_api_key(creds.token) else None
-    stored = store.get(platform, account) if store is not None else None
-    refresh_tokens = [t for t in dict.fromkeys([stored.refresh_token if stored else None, creds.refresh_token]) if t]
-    can_refresh = bool(refresh_tokens and creds.client_id and creds.client_secret)
-    current: list[str] = []
-
-    def refresh() -> bool:
-        if not can_refresh:
-            return False
-        client.refresh = None  # the token endpoint's own refusal must not recurse into this hook
-        try:
-            new = _exchange(client, ctx, refresh_tokens, platform=platform, env_refresh=env_refresh, url=default_url)
-        finally:
-            client.refresh = refresh
-        refresh_tokens[:] = [t for t in dict.fromkeys([new.refresh_token, *refresh_tokens]) if t]
-        if store is not None:
-            store.put(platform, account, new)
-        current[:] = [new.access_token]
-        return True
-
-    if stored is not None and stored.fresh():
-        current.append(stored.access_token)
-    elif can_refresh and (stored is not None or not static):
-        refresh()
-    elif static:
-        current.append(static)
-    else:
-        return False
-    register_secret(current[0])
-    client.auth_headers = lambda: {"Authorization": f"Bearer {current[0]}"}
-    client.refresh = refresh if can_refresh else None
-    return True
-
-
-def _exchange(
-    client: Client, ctx: CollectContext, refresh_tokens: list[str], *, platform: str, env_refresh: str, url: str
-) -> StoredToken:
-    creds = ctx.credentials
-    last: AuthError | None = None
-    for refresh_token in refresh_tokens:
-        try:
-            return refresh_access_token(
-                client,
-                token_url(ctx, url),
-                refresh_token=refresh_token,
-                client_id=creds.client_id,
-                client_secret=creds.client_secret,
-                env_hint=f"{env_refresh} (apps in Testing mode lose refresh tokens after 7 days: publish the app)",
-            )
-        except AuthError as exc:
-            last = exc
-    assert last is not None
-    raise AuthError(last.message, platform=platform, status=last.status, code="refresh_refused")
-
-
 def _api_key_auth(client: Client, key: str) -> None:
     register_secret(key)
     client.auth_headers = lambda: {"X-Goog-Api-Key": key}
@@ -324,8 +246,8 @@ def _roots(ctx: CollectContext) -> tuple[str, str]:
     return ((base or DATA_ROOT).rstrip("/"), (base or ANALYTICS_ROOT).rstrip("/"))
 
 
-def _authorize(client: Client, ctx: CollectContext) -> bool:
-    """Credentials on ``client``; True when OAuth (Analytics possible), False for an API key."""
+def _authorize(client: Client, ctx: CollectContext) -> str:
+    """Credentials on ``client``: ``"key"`` (an API key: statistics only), ``"oauth"`` or ``"file"``."""
     creds = ctx.credentials
     env = creds.token_env or ENV
     client.classify = client.classify or classify
@@ -337,25 +259,28 @@ def _authorize(client: Client, ctx: CollectContext) -> bool:
                 platform=PLATFORM,
             )
         _api_key_auth(client, str(creds.token))  # competitors: the API key only
-        return False
+        return "key"
     if google_bearer(client, ctx, platform=PLATFORM, env_refresh=ENV_REFRESH):
-        return True
+        return "oauth"
     if is_api_key(creds.token):
         _api_key_auth(client, str(creds.token))
-        return False
-    hint = " (SOCIALKPI_GOOGLE_CREDENTIALS is not read for youtube yet)" if creds.google_credentials else ""
+        return "key"
+    if use_credentials_file(client, ctx, platform=PLATFORM):
+        return "file"
     raise AuthError(
-        f"youtube: no credentials{hint}: set {env} to an OAuth access token or an API key, or "
-        f"{ENV_REFRESH} with SOCIALKPI_YOUTUBE_CLIENT_ID and SOCIALKPI_YOUTUBE_CLIENT_SECRET",
+        f"youtube: no credentials: set {env} to an OAuth access token or an API key, or {ENV_REFRESH} with "
+        f"SOCIALKPI_YOUTUBE_CLIENT_ID and SOCIALKPI_YOUTUBE_CLIENT_SECRET, or {CREDENTIALS_ENV}",
         platform=PLATFORM,
     )
 
 
-def _advise(exc: AuthError, ctx: CollectContext, oauth: bool) -> AuthError:
+def _advise(exc: AuthError, ctx: CollectContext, mode: str) -> AuthError:
     env = ctx.credentials.token_env or ENV
-    if exc.code == "refresh_refused":
+    if exc.code in EXPLAINED:
         return exc
-    if oauth:
+    if mode == "file":
+        advice = f"the token from {CREDENTIALS_ENV} was refused: authorize again as {WHO[PLATFORM]}"
+    elif mode == "oauth":
         advice = (
             f"an OAuth access token lasts about an hour: set a fresh one in {env}, or set {ENV_REFRESH} "
             "with SOCIALKPI_YOUTUBE_CLIENT_ID and SOCIALKPI_YOUTUBE_CLIENT_SECRET to refresh it automatically"
@@ -368,7 +293,8 @@ def _advise(exc: AuthError, ctx: CollectContext, oauth: bool) -> AuthError:
 def collect(client: Client, ctx: CollectContext, *, since: date, until: date) -> Collected:
     """Today's subscribers and videos; with OAuth on the own channel also the daily Analytics series."""
     out, before = Collected(), client.requests_made
-    oauth = _authorize(client, ctx)
+    mode = _authorize(client, ctx)
+    oauth = mode != "key"
     data_root, analytics_root = _roots(ctx)
     channel = ctx.account.id
     try:
@@ -381,14 +307,14 @@ def collect(client: Client, ctx: CollectContext, *, since: date, until: date) ->
                 (
                     name,
                     f"YouTube Analytics needs OAuth, not an API key: set {ENV_REFRESH} with the client id "
-                    "and secret (or an OAuth access token) to collect it",
+                    f"and secret (or an OAuth access token, or {CREDENTIALS_ENV} with {ENV} unset) to collect it",
                 )
                 for name in ANALYTICS
             ]
         elif oauth and since <= until:
             _analytics(client, ctx, analytics_root + REPORTS_ENDPOINT, since, until, out)
     except AuthError as exc:
-        raise _advise(exc, ctx, oauth) from None
+        raise _advise(exc, ctx, mode) from None
     out.requests = client.requests_made - before
     return out
 
@@ -421,13 +347,14 @@ def _analytics(client: Client, ctx: CollectContext, url: str, since: date, until
 
 def check(client: Client, ctx: CollectContext) -> str:
     """The cheapest proof: channels.list (1 quota unit); with OAuth, ``mine=true`` to see whose token it is."""
-    oauth = _authorize(client, ctx)
+    mode = _authorize(client, ctx)
+    oauth = mode != "key"
     data_root, _ = _roots(ctx)
     params = {"part": "id", "mine": "true"} if oauth else {"part": "id", "id": ctx.account.id}
     try:
         payload = client.get_json(data_root + CHANNELS_ENDPOINT, params=params)
     except AuthError as exc:
-        raise _advise(exc, ctx, oauth) from None
+        raise _advise(exc, ctx, mode) from None
     items = payload.get("items") if isinstance(payload, dict) else None
     ids = [i.get("id") for i in items if isinstance(i, dict)] if isinstance(items, list) else []
     if not oauth:

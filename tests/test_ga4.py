@@ -10,14 +10,11 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import google.auth.jwt
 import pytest
 import requests
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from collectors import ga4
-from collectors.http import AuthError, Client, PayloadError, PermissionDenied, RateLimited, RetryPolicy, redact
+from collectors.http import AuthError, Client, PayloadError, PermissionDenied, RateLimited, RetryPolicy
 from collectors.observation import Observation
 from socialkpi.sandbox import Reply, Sandbox
 from socialkpi.sandbox import ga4 as sb_ga4
@@ -135,6 +132,109 @@ def test_parse_report_casts_by_metric_type() -> None:
     rows = by_key(ga4.parse_report(payload, account_id="42", since=OCT1, until=OCT1, collected_at=COLLECTED_AT))
     assert rows[("page_views", OCT1)].value == 412.5
     assert type(rows[("visits", OCT1)].value) is int
+
+
+def source_report(rows: list[tuple[str, str, str, int]], time_zone: str = "Europe/Berlin") -> dict[str, Any]:
+    """A ``[date, sessionSource, sessionMedium]`` x ``sessions`` RunReportResponse (shape: §1 Example response)."""
+    return {
+        "dimensionHeaders": [{"name": "date"}, {"name": "sessionSource"}, {"name": "sessionMedium"}],
+        "metricHeaders": [{"name": "sessions", "type": "TYPE_INTEGER"}],
+        "rows": [
+            {
+                "dimensionValues": [{"value": day}, {"value": source}, {"value": medium}],
+                "metricValues": [{"value": str(sessions)}],
+            }
+            for day, source, medium, sessions in rows
+        ],
+        "rowCount": len(rows),
+        "metadata": {"currencyCode": "EUR", "timeZone": time_zone},
+        "kind": "analyticsData#runReport",
+    }
+
+
+SOURCE_ROWS = [
+    ("20251001", "l.facebook.com", "referral", 17),
+    ("20251001", "instagram", "social", 6),
+    ("20251001", "lm.facebook.com", "referral", 3),
+    ("20251001", "facebook", "cpc", 5),  # Paid Social: still Facebook
+    ("20251001", "google", "organic", 61),
+    ("20251001", "(direct)", "(none)", 53),
+    ("20251001", "newsletter", "email", 4),
+    ("20251002", "t.co", "referral", 2),
+    ("20251002", "android-app://com.linkedin.android", "referral", 1),
+    ("20251002", "lnkd.in", "referral", 2),
+    ("20251002", "(direct)", "(none)", 48),
+    ("20251003", "pinterest.com", "referral", 7),
+    ("20251003", "out.reddit.com", "referral", 1),
+    ("20251003", "youtube.com", "referral", 3),
+    ("20251003", "l.facebook.com", "referral", 9),
+    ("20250930", "instagram", "social", 40),  # outside the range: neither counted nor a reason to write
+]
+
+
+def test_parse_source_report_sums_sessions_per_network() -> None:
+    rows = by_key(
+        ga4.parse_report(source_report(SOURCE_ROWS), account_id="42", since=OCT1, until=OCT3, collected_at=COLLECTED_AT)
+    )
+    # hand-summed from SOURCE_ROWS; search, direct and e-mail are no network
+    assert {k: o.value for k, o in rows.items()} == {
+        ("visits_from_facebook", OCT1): 17 + 3 + 5,
+        ("visits_from_facebook", OCT2): 0,
+        ("visits_from_facebook", OCT3): 9,
+        ("visits_from_instagram", OCT1): 6,
+        ("visits_from_instagram", OCT2): 0,
+        ("visits_from_instagram", OCT3): 0,
+        ("visits_from_x", OCT1): 0,
+        ("visits_from_x", OCT2): 2,
+        ("visits_from_x", OCT3): 0,
+        ("visits_from_linkedin", OCT1): 0,
+        ("visits_from_linkedin", OCT2): 1 + 2,
+        ("visits_from_linkedin", OCT3): 0,
+        ("visits_from_pinterest", OCT1): 0,
+        ("visits_from_pinterest", OCT2): 0,
+        ("visits_from_pinterest", OCT3): 7,
+        ("visits_from_other", OCT1): 0,
+        ("visits_from_other", OCT2): 0,
+        ("visits_from_other", OCT3): 1,
+        ("visits_from_youtube", OCT1): 0,
+        ("visits_from_youtube", OCT2): 0,
+        ("visits_from_youtube", OCT3): 3,
+    }
+    assert rows[("visits_from_facebook", OCT1)].source_metric == "sessions[facebook sources]"
+    assert all(type(o.value) is int for o in rows.values())
+
+
+def test_parse_source_report_writes_no_network_without_visits_in_the_range() -> None:
+    # instagram's only visits are on Sep 30, outside Oct 1..2; inside it, direct and search only
+    payload = source_report(
+        [
+            ("20250930", "instagram", "social", 40),
+            ("20251001", "(direct)", "(none)", 53),
+            ("20251002", "google", "organic", 12),
+            ("20251002", "instagram", "social", 0),  # a zero row is no visit either
+        ]
+    )
+    assert ga4.parse_report(payload, account_id="42", since=OCT1, until=OCT2, collected_at=COLLECTED_AT) == []
+    empty = source_report([])
+    del empty["rows"], empty["rowCount"]  # proto-JSON leaves both out when there is no data
+    assert ga4.parse_report(empty, account_id="42", since=OCT1, until=OCT2, collected_at=COLLECTED_AT) == []
+
+
+def test_parse_source_report_leaves_out_days_not_over() -> None:
+    # 23:30 UTC on Oct 2 is Oct 3 in Berlin: Oct 3 is "today" there; a row for it makes it count, else not
+    late = datetime(2025, 10, 2, 23, 30, tzinfo=UTC)
+    payload = source_report([r for r in SOURCE_ROWS if r[0] != "20251003"])
+    rows = ga4.parse_report(payload, account_id="42", since=OCT1, until=OCT3, collected_at=late)
+    assert {o.observed_on for o in rows} == {OCT1, OCT2}
+    rows = ga4.parse_report(source_report(SOURCE_ROWS), account_id="42", since=OCT1, until=OCT3, collected_at=late)
+    assert by_key(rows)[("visits_from_pinterest", OCT3)].value == 7
+
+
+def test_parse_source_report_does_not_mutate_its_input() -> None:
+    payload = source_report(SOURCE_ROWS)
+    before = copy.deepcopy(payload)
+    ga4.parse_report(payload, account_id="42", since=OCT1, until=OCT3, collected_at=COLLECTED_AT)
+    assert payload == before
 
 
 def _broken(path: str, value: Any) -> Any:
@@ -259,15 +359,52 @@ def test_classify_daily_quota_waits_until_the_next_day() -> None:
     assert verdict.retry_after is not None and 60 <= verdict.retry_after <= 25 * 3600
 
 
+def test_daily_quota_wait_is_right_on_the_day_the_clocks_change() -> None:
+    # 08:30 UTC on 2 Nov 2025 is 01:30 PDT, the day the clocks go back: 22.5 h of wall clock, 23.5 h of time
+    assert ga4._quota_wait("Exhausted property tokens per day.", datetime(2025, 11, 2, 8, 30, tzinfo=UTC)) == (
+        23.5 * 3600,
+        "daily_quota",
+    )
+    # 09:30 UTC on 9 Mar 2025 is 01:30 PST, the day the clocks go forward: 22.5 h of wall clock and of time
+    spring = datetime(2025, 3, 9, 9, 30, tzinfo=UTC)
+    assert ga4._quota_wait("Exhausted property tokens per day.", spring)[0] == 21.5 * 3600
+
+
 @pytest.mark.parametrize(("status", "body"), [(200, {"rows": []}), (502, "<html>Bad Gateway</html>"), (404, None)])
 def test_classify_leaves_non_envelopes_to_the_http_status(status: int, body: Any) -> None:
     assert ga4.classify(status, {}, body) is None
 
 
 # -- collect() against the sandbox -------------------------------------------------------------
+# The sandbox's sources and the network each belongs to, written out by hand (not via collectors.referrers).
+NETWORK_OF = {
+    ("l.facebook.com", "referral"): "facebook",
+    ("lm.facebook.com", "referral"): "facebook",
+    ("facebook", "cpc"): "facebook",
+    ("instagram", "social"): "instagram",
+    ("instagram", "paid"): "instagram",
+    ("t.co", "referral"): "x",
+    ("lnkd.in", "referral"): "linkedin",
+    ("android-app://com.linkedin.android", "referral"): "linkedin",
+    ("pinterest.com", "referral"): "pinterest",
+    ("out.reddit.com", "referral"): "other",
+    ("youtube.com", "referral"): "youtube",
+}
+
+
+def network_sessions(property_id: str, day: date) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for (_, source, medium), values in sb_ga4.sources_for(property_id, day).items():
+        network = NETWORK_OF.get((source, medium))
+        if network:
+            out[network] = out.get(network, 0) + values["sessions"]
+    return out
+
+
 def expected_rows(property_id: str, since: date, until: date) -> dict[tuple[str, date], float]:
     """What the sandbox serves, from its world functions (not from the parser)."""
     out: dict[tuple[str, date], float] = {}
+    seen = {n for day in days(since, until) for n, v in network_sessions(property_id, day).items() if v}
     for day in days(since, until):
         out[("page_views", day)] = sb_ga4.page_views_for(property_id, day)
         out[("visits", day)] = sb_ga4.sessions_for(property_id, day)
@@ -276,6 +413,9 @@ def expected_rows(property_id: str, since: date, until: date) -> dict[tuple[str,
         social = [split["Organic Social"], split["Paid Social"]]
         out[("social_visits", day)] = sum(c["sessions"] for c in social)
         out[("social_page_views", day)] = sum(c["screenPageViews"] for c in social)
+        networks = network_sessions(property_id, day)
+        for network in seen:
+            out[(f"visits_from_{network}", day)] = networks.get(network, 0)
     return out
 
 
@@ -307,13 +447,42 @@ def test_collect_three_days_matches_the_sandbox_exactly(sandbox: Sandbox) -> Non
     for day in days(FEB8, FEB10):
         assert 0 < rows[("visitors", day)].value <= rows[("visits", day)].value < rows[("page_views", day)].value
     sent = report_bodies(sandbox)
-    assert [[d["name"] for d in b["dimensions"]] for b in sent] == [["date"], ["date", "sessionDefaultChannelGroup"]]
+    assert [[d["name"] for d in b["dimensions"]] for b in sent] == [
+        ["date"],
+        ["date", "sessionDefaultChannelGroup"],
+        ["date", "sessionSource", "sessionMedium"],
+    ]
     assert [[m["name"] for m in b["metrics"]] for b in sent] == [
         ["screenPageViews", "sessions", "activeUsers"],
         ["sessions", "screenPageViews"],
+        ["sessions"],
     ]
     assert all(b["dateRanges"] == [{"startDate": "2026-02-08", "endDate": "2026-02-10"}] for b in sent)
     assert all(r.bearer() == TOKEN for r in sandbox.requests_to(REPORT))
+
+
+def test_visits_per_network_hand_checked(sandbox: Sandbox) -> None:
+    rows = by_key(run(sandbox, FEB8, FEB10))
+    # Feb 8, the sandbox's source rows (sb_ga4.sources_for), added up by hand:
+    # l.facebook.com 5 + lm.facebook.com 2 + facebook/cpc 4; instagram/social 6 + instagram/paid 2;
+    # t.co 1; lnkd.in 1 + android-app://com.linkedin.android 1; pinterest.com 3; out.reddit.com 2;
+    # youtube.com 3 (GA4's Organic Video); google, bing, (direct), tripadvisor.fr, newsletter: no network.
+    assert {m: rows[(m, FEB8)].value for m, d in rows if d == FEB8 and m.startswith("visits_from_")} == {
+        "visits_from_facebook": 11,
+        "visits_from_instagram": 8,
+        "visits_from_x": 1,
+        "visits_from_linkedin": 2,
+        "visits_from_pinterest": 3,
+        "visits_from_other": 2,
+        "visits_from_youtube": 3,
+    }
+    assert rows[("social_visits", FEB8)].value == 21 + 6 == 11 + 8 + 1 + 2 + 3 + 2  # Organic + Paid Social
+    assert rows[("visits_from_linkedin", FEB10)].value == 1  # no LinkedIn app visit that day: lnkd.in alone
+    for day in days(FEB8, FEB10):  # every network but youtube is in GA4's social channels here
+        networks = sum(o.value for (m, d), o in rows.items() if d == day and m.startswith("visits_from_"))
+        assert networks - rows[("visits_from_youtube", day)].value == rows[("social_visits", day)].value
+        organic_video = sb_ga4.channels_for(PROPERTY, day)["Organic Video"]["sessions"]
+        assert rows[("visits_from_youtube", day)].value == organic_video
 
 
 def test_collect_pages_with_limit_and_offset(sandbox: Sandbox) -> None:
@@ -324,9 +493,15 @@ def test_collect_pages_with_limit_and_offset(sandbox: Sandbox) -> None:
     channel_rows = sum(
         1 for day in days(FEB8, FEB10) for c in sb_ga4.channels_for(PROPERTY, day).values() if any(c.values())
     )
-    assert channel_rows == 6 + 5 + 5  # Paid Social only on the Sunday
+    assert channel_rows == 7 + 6 + 6  # Paid Social only on the Sunday
+    source_rows = sum(
+        1 for day in days(FEB8, FEB10) for v in sb_ga4.sources_for(PROPERTY, day).values() if v["sessions"]
+    )
+    assert source_rows == 17 + 15 + 14  # see test_visits_per_network_hand_checked
     sent = [(len(b["dimensions"]), b["offset"], b["limit"]) for b in report_bodies(sandbox)]
-    assert sent == [(1, 0, 4)] + [(2, offset, 4) for offset in range(0, channel_rows, 4)]
+    assert sent == [(1, 0, 4)] + [(2, o, 4) for o in range(0, channel_rows, 4)] + [
+        (3, o, 4) for o in range(0, source_rows, 4)
+    ]
 
 
 def test_days_without_data_are_zero(sandbox: Sandbox) -> None:
@@ -338,6 +513,8 @@ def test_days_without_data_are_zero(sandbox: Sandbox) -> None:
         "visitors": 0,
     }
     assert rows[("social_visits", outage)].value == rows[("social_page_views", outage)].value == 0
+    networks = {m: o.value for (m, d), o in rows.items() if d == outage and m.startswith("visits_from_")}
+    assert networks and set(networks.values()) == {0}  # networks seen around the outage: 0 on that day
     assert rows[("visits", outage - timedelta(days=1))].value > 0
     # before the property existed: no rows at all (and no rowCount) in either report
     start = sb_ga4.PROPERTY_START
@@ -363,7 +540,7 @@ def test_concurrency_quota_waits_30_s_then_succeeds(sandbox: Sandbox) -> None:
     rows = run(sandbox, FEB8, FEB10, client=client)
     assert slept == [30.0]
     assert {(o.metric, o.observed_on): o.value for o in rows} == expected_rows(PROPERTY, FEB8, FEB10)
-    assert len(sandbox.requests_to(REPORT)) == 3
+    assert len(sandbox.requests_to(REPORT)) == 4  # three reports, the first one twice
 
 
 @pytest.mark.parametrize(
@@ -417,51 +594,21 @@ def test_permission_denied(sandbox: Sandbox, details: Any, says: str) -> None:
     assert len(sandbox.requests_to(REPORT)) == 1
 
 
-# -- Google credential files -------------------------------------------------------------------
+# -- SOCIALKPI_GOOGLE_CREDENTIALS end to end (the file kinds and their errors: tests/test_google_auth.py) ------
 REFRESH_SECRET = "1//0gSandboxRefreshToken-x7Yq"
-CLIENT_SECRET = "GOCSPX-sandbox-client-secret"
 GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
 
 
-def user_file(tmp_path: Path, token_uri: str | None, refresh_token: str = REFRESH_SECRET) -> Path:
+def user_file(tmp_path: Path, token_uri: str | None) -> Path:
     info = {
         "type": "authorized_user",
         "client_id": "1234-sandbox.apps.googleusercontent.com",
-        "client_secret": CLIENT_SECRET,
-        "refresh_token": refresh_token,
+        "client_secret": "GOCSPX-sandbox-client-secret",
+        "refresh_token": REFRESH_SECRET,
     }
     if token_uri:
         info["token_uri"] = token_uri
     path = tmp_path / "authorized_user.json"
-    path.write_text(json.dumps(info))
-    return path
-
-
-@pytest.fixture(scope="module")
-def rsa_key() -> tuple[str, str]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    public = (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
-    return private, public
-
-
-def service_file(tmp_path: Path, private_key: str, token_uri: str) -> Path:
-    info = {
-        "type": "service_account",
-        "project_id": "sandbox-project",
-        "private_key_id": "0123456789abcdef",
-        "private_key": private_key,
-        "client_email": "socialkpi@sandbox-project.iam.gserviceaccount.com",
-        "client_id": "100000000000000000001",
-        "token_uri": token_uri,
-    }
-    path = tmp_path / "service_account.json"
     path.write_text(json.dumps(info))
     return path
 
@@ -489,84 +636,16 @@ def test_a_refused_access_token_is_refreshed_once(sandbox: Sandbox, tmp_path: Pa
         REPORT, Reply(401, envelope(401, "UNAUTHENTICATED", "Request had invalid authentication credentials."))
     )
     rows = run(sandbox, FEB8, FEB10, token=None, google_credentials=str(path))
-    assert len(rows) == 15
+    assert {(o.metric, o.observed_on): o.value for o in rows} == expected_rows(PROPERTY, FEB8, FEB10)
     assert len(sandbox.requests_to(r"^/token$")) == 2
     first, retried, *_ = sandbox.requests_to(REPORT)
     assert first.bearer() != retried.bearer()
 
 
-def test_service_account_signs_a_jwt_for_the_sandbox_endpoint(
-    sandbox: Sandbox, tmp_path: Path, rsa_key: tuple[str, str]
-) -> None:
-    private, public = rsa_key
-    token_url = f"{sandbox.url}/token"
-    rows = run(sandbox, FEB8, FEB10, token=None, google_credentials=str(service_file(tmp_path, private, token_url)))
-    assert len(rows) == 15
-    [grant] = sandbox.requests_to(r"^/token$")
-    form = grant.form()
-    assert form["grant_type"] == "urn:ietf:params:oauth:grant-type:jwt-bearer"
-    # google-auth always signs for Google's audience, whatever token_uri it posts to
-    claims = google.auth.jwt.decode(form["assertion"], certs=public, audience=GOOGLE_TOKEN_URI)
-    assert claims["iss"] == "socialkpi@sandbox-project.iam.gserviceaccount.com"
-    assert claims["scope"] == ga4.SCOPE
-    assert {r.bearer() for r in sandbox.requests_to(REPORT)} != {TOKEN}
-
-
-def test_revoked_refresh_token_says_what_to_do_without_the_secret(sandbox: Sandbox, tmp_path: Path) -> None:
-    secret = "revoked-1//0gThisRefreshTokenIsSecret"
-    path = user_file(tmp_path, f"{sandbox.url}/token", refresh_token=secret)
-    with pytest.raises(AuthError) as caught:
-        run(sandbox, FEB8, FEB10, token=None, google_credentials=str(path))
-    text = str(caught.value) + repr(caught.value)
-    assert "create new credentials and update SOCIALKPI_GOOGLE_CREDENTIALS" in text
-    assert "invalid_grant" in text
-    assert secret not in text and CLIENT_SECRET not in text
-    assert redact(f"log: {secret}") == "log: ***"  # registered, so the runner's log filter hides it too
-    assert caught.value.__cause__ is None and caught.value.__suppress_context__
-    assert sandbox.requests_to(REPORT) == []
-
-
-def test_unreachable_token_endpoint_is_an_auth_error(sandbox: Sandbox, tmp_path: Path) -> None:
-    with Sandbox(parts=()) as gone:
-        dead = f"{gone.url}/token"
-    with pytest.raises(AuthError, match="could not reach the OAuth endpoint"):
-        run(sandbox, FEB8, FEB10, token=None, google_credentials=str(user_file(tmp_path, dead)))
-
-
-@pytest.mark.parametrize(
-    ("content", "says"),
-    [
-        (None, "cannot read"),
-        ("{not json", "is not JSON"),
-        ("[1, 2]", "is not a JSON object"),
-        (json.dumps({"type": "external_account"}), "expected a service_account or authorized_user file"),
-        (json.dumps({"type": "authorized_user", "client_id": "x", "client_secret": CLIENT_SECRET}), "refresh_token"),
-        (json.dumps({"type": "service_account", "client_email": "a@b", "token_uri": "http://x"}), "private_key"),
-        (
-            json.dumps(
-                {
-                    "type": "service_account",
-                    "client_email": "a@b",
-                    "token_uri": "http://x",
-                    "private_key": "-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5IGF0IGFsbA==\n-----END PRIVATE KEY-----\n",
-                }
-            ),
-            "not a usable service_account file",
-        ),
-    ],
-    ids=["missing", "not-json", "not-object", "unknown-type", "user-without-refresh", "sa-without-key", "bad-key"],
-)
-def test_malformed_credentials_file_is_a_clear_auth_error(
-    sandbox: Sandbox, tmp_path: Path, content: str | None, says: str
-) -> None:
-    path = tmp_path / "google.json"
-    if content is not None:
-        path.write_text(content)
-    with pytest.raises(AuthError) as caught:
-        run(sandbox, FEB8, FEB10, token=None, google_credentials=str(path))
-    assert says in str(caught.value) and "SOCIALKPI_GOOGLE_CREDENTIALS" in str(caught.value)
-    assert "bm90IGEga2V5" not in str(caught.value) and CLIENT_SECRET not in str(caught.value)
-    assert sandbox.requests == []
+def test_a_token_without_the_analytics_scope_is_refused(sandbox: Sandbox) -> None:
+    bearer = sb_ga4.issue_token(frozenset({"https://www.googleapis.com/auth/business.manage"}))
+    with pytest.raises(PermissionDenied, match="lacks the scope https://www.googleapis.com/auth/analytics.readonly"):
+        run(sandbox, FEB8, FEB10, token=bearer)
 
 
 # -- the sandbox itself: its numbers must add up the way GA4's do ------------------------------
@@ -609,6 +688,40 @@ def test_sandbox_channels_add_up_to_the_daily_totals(sandbox: Sandbox) -> None:
     for day, (sessions, views, users) in day_totals.items():
         assert sums[day][:2] == [sessions, views]
         assert 0 < users <= sessions < views
+
+
+def test_sandbox_sources_add_up_to_their_channels(sandbox: Sandbox) -> None:
+    since, until = date(2025, 12, 1), date(2026, 2, 28)
+    by = ("date", "sessionDefaultChannelGroup")
+    _, channels = post_report(sandbox, report_body(since, until, *by))
+    _, detailed = post_report(sandbox, report_body(since, until, *by, "sessionSource", "sessionMedium"))
+    _, sources = post_report(sandbox, report_body(since, until, "date", "sessionSource", "sessionMedium"))
+
+    def cells(row: dict[str, Any]) -> tuple[list[str], list[int]]:
+        return [v["value"] for v in row["dimensionValues"]], [int(v["value"]) for v in row["metricValues"]]
+
+    want = {tuple(cells(r)[0]): cells(r)[1][:2] for r in channels["rows"]}  # sessions, page views
+    got: dict[tuple[str, ...], list[int]] = {}
+    channel_of: dict[tuple[str, str], str] = {}
+    for row in detailed["rows"]:
+        (day, channel, source, medium), values = cells(row)
+        assert channel_of.setdefault((source, medium), channel) == channel  # a source belongs to one channel
+        acc = got.setdefault((day, channel), [0, 0])
+        acc[0], acc[1] = acc[0] + values[0], acc[1] + values[1]
+    assert got == want
+    # the [date, source, medium] report is the same rows without the channel: Organic Social per day
+    # equals its social sources' sessions, and they are the sources NETWORK_OF names (youtube aside)
+    social = {(d, ch): v[0] for (d, ch), v in want.items() if ch in ("Organic Social", "Paid Social")}
+    per_day: dict[str, int] = {}
+    for row in sources["rows"]:
+        (day, source, medium), values = cells(row)
+        if channel_of[(source, medium)] in ("Organic Social", "Paid Social"):
+            assert (source, medium) in NETWORK_OF
+            per_day[day] = per_day.get(day, 0) + values[0]
+    for day in {d for d, _ in social}:
+        assert per_day.get(day, 0) == sum(v for (d, _), v in social.items() if d == day)
+    assert channel_of[("youtube.com", "referral")] == "Organic Video"
+    assert {s for s, _ in channel_of} >= {"l.facebook.com", "instagram", "t.co", "google", "(direct)", "newsletter"}
 
 
 def test_sandbox_answers_up_to_yesterday_and_honours_paging(sandbox: Sandbox) -> None:

@@ -20,6 +20,7 @@ from collectors.observation import CollectContext
 from collectors.tokens import TokenStore
 from socialkpi.sandbox import Reply, Sandbox, world
 from socialkpi.sandbox import google_business as part
+from socialkpi.sandbox.ga4 import issue_token
 from tests.conftest import COLLECTED_AT, make_client, make_ctx
 
 FIXTURES = Path(__file__).parent / "fixtures" / "google_business"
@@ -303,8 +304,23 @@ def test_expired_token_fails_with_advice_and_no_token(sandbox: Sandbox) -> None:
 
 
 def test_no_credentials(sandbox: Sandbox) -> None:
-    with pytest.raises(AuthError, match="not read for google_business yet.*SOCIALKPI_GOOGLE_BUSINESS_TOKEN"):
-        collect(ctx_for(sandbox, token=None, google_credentials="/tmp/creds.json"))
+    with pytest.raises(AuthError, match="set SOCIALKPI_GOOGLE_BUSINESS_TOKEN.*or SOCIALKPI_GOOGLE_CREDENTIALS"):
+        collect(ctx_for(sandbox, token=None))
+    assert sandbox.requests == []
+
+
+def test_the_own_variables_win_over_the_shared_credentials_file(sandbox: Sandbox, tmp_path: Path) -> None:
+    unreadable = str(tmp_path / "never-read.json")  # a file set up for GA4 is not touched
+    ctx = ctx_for(sandbox, google_credentials=unreadable)
+    since, until = window(ctx)
+    assert rows(collect(ctx, since, until)) == expected(LOCATION, since, until)
+    assert sandbox.requests_to("/token") == []
+
+
+def test_a_token_without_the_business_scope_is_refused(sandbox: Sandbox) -> None:
+    bearer = issue_token(frozenset({"https://www.googleapis.com/auth/analytics.readonly"}))
+    with pytest.raises(PermissionDenied, match="insufficient authentication scopes"):
+        collect(ctx_for(sandbox, token=bearer))
 
 
 def test_throttled_is_retried_with_retry_after(sandbox: Sandbox) -> None:

@@ -15,12 +15,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from collectors import youtube
+from collectors import google_auth, youtube
 from collectors.http import AuthError, BadRequest, PayloadError, PermissionDenied, RateLimited, ServerError
 from collectors.observation import CollectContext
 from collectors.tokens import StoredToken, TokenStore
 from socialkpi.sandbox import Reply, Sandbox, world
 from socialkpi.sandbox import youtube as part
+from socialkpi.sandbox.ga4 import issue_token as world_issue
 from tests.conftest import COLLECTED_AT, make_client, make_ctx
 
 FIXTURES = Path(__file__).parent / "fixtures" / "youtube"
@@ -211,9 +212,9 @@ def test_parse_report_wrong_shape(payload: Any) -> None:
 
 def test_quota_resets_at_midnight_pacific() -> None:
     pacific = ZoneInfo("America/Los_Angeles")
-    assert youtube.seconds_until_pacific_midnight(datetime(2025, 10, 1, 23, 0, tzinfo=pacific)) == 3600
+    assert google_auth.seconds_until_pacific_midnight(datetime(2025, 10, 1, 23, 0, tzinfo=pacific)) == 3600
     # 08:30 UTC on 2 Nov 2025 is 01:30 PDT, the day the clocks go back: 22.5 h of wall clock, 23.5 h of time
-    assert youtube.seconds_until_pacific_midnight(datetime(2025, 11, 2, 8, 30, tzinfo=UTC)) == 23.5 * 3600
+    assert google_auth.seconds_until_pacific_midnight(datetime(2025, 11, 2, 8, 30, tzinfo=UTC)) == 23.5 * 3600
 
 
 @pytest.mark.parametrize(
@@ -322,7 +323,7 @@ def test_classify(status: int, body: Any, kind: str, code: str) -> None:
 def test_classify_quota_waits_until_pacific_midnight() -> None:
     verdict = youtube.classify(403, {}, fixture("quota_exceeded.json"))
     assert verdict is not None and verdict.retry_after is not None
-    assert verdict.retry_after == pytest.approx(youtube.seconds_until_pacific_midnight(), abs=5)
+    assert verdict.retry_after == pytest.approx(google_auth.seconds_until_pacific_midnight(), abs=5)
 
 
 def test_classify_leaves_other_bodies_to_the_status() -> None:
@@ -383,9 +384,14 @@ def test_a_refused_analytics_metric_is_skipped_not_fatal(sandbox: Sandbox) -> No
 # -- API key and competitors ---------------------------------------------------------------------
 
 
+def treat_the_sandbox_token_as_a_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    for module in (youtube, google_auth):
+        monkeypatch.setattr(module, "is_api_key", lambda token: bool(token))
+
+
 def test_an_api_key_goes_in_a_header_and_a_wrong_one_is_refused(sandbox: Sandbox) -> None:
     # an AIza... token is an API key (the sandbox's only valid key is world.TOKEN, so this one is refused)
-    assert youtube.is_api_key(API_KEY) and not youtube.is_api_key(world.TOKEN)
+    assert google_auth.is_api_key(API_KEY) and not google_auth.is_api_key(world.TOKEN)
     ctx = ctx_for(sandbox, token=API_KEY)
     with pytest.raises(AuthError, match="API key not valid.*check the API key in SOCIALKPI_YOUTUBE_TOKEN") as err:
         collect(ctx)
@@ -396,7 +402,7 @@ def test_an_api_key_goes_in_a_header_and_a_wrong_one_is_refused(sandbox: Sandbox
 
 @pytest.mark.parametrize("competitor", [True, False])
 def test_api_key_reads_public_statistics(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, competitor: bool) -> None:
-    monkeypatch.setattr(youtube, "is_api_key", lambda token: bool(token))  # treat the sandbox token as a key
+    treat_the_sandbox_token_as_a_key(monkeypatch)
     ctx = ctx_for(sandbox, RIVAL, competitor=competitor)
     out = collect(ctx)
     assert rows(out) == expected_stats(RIVAL, ctx.today)
@@ -426,8 +432,27 @@ def test_competitor_without_a_key_says_what_to_do(sandbox: Sandbox) -> None:
 
 
 def test_no_credentials_at_all(sandbox: Sandbox) -> None:
-    with pytest.raises(AuthError, match="GOOGLE_CREDENTIALS is not read for youtube yet.*SOCIALKPI_YOUTUBE_REFRESH"):
-        collect(ctx_for(sandbox, token=None, google_credentials="/tmp/creds.json"))
+    with pytest.raises(AuthError, match="SOCIALKPI_YOUTUBE_REFRESH_TOKEN.*or SOCIALKPI_GOOGLE_CREDENTIALS"):
+        collect(ctx_for(sandbox, token=None))
+    assert sandbox.requests == []
+
+
+def test_an_api_key_wins_over_the_shared_credentials_file(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    treat_the_sandbox_token_as_a_key(monkeypatch)
+    unreadable = str(tmp_path / "never-read.json")  # a file set up for GA4 is not touched
+    out = collect(ctx_for(sandbox, google_credentials=unreadable))
+    assert {o.metric for o in out.observations} == {"followers", "posts"}
+    assert "SOCIALKPI_GOOGLE_CREDENTIALS with SOCIALKPI_YOUTUBE_TOKEN unset" in out.skipped[0][1]
+    assert sandbox.requests_to("/token") == []
+
+
+def test_a_token_without_the_youtube_scopes_is_refused(sandbox: Sandbox) -> None:
+    bearer = world_issue(frozenset({"https://www.googleapis.com/auth/youtube.readonly"}))
+    with pytest.raises(PermissionDenied, match="insufficient authentication scopes.*yt-analytics.readonly"):
+        collect(ctx_for(sandbox, token=bearer))
+    assert len(sandbox.requests_to(CHANNELS)) == 1 and len(sandbox.requests_to(REPORTS)) == 1
 
 
 def test_hidden_subscriber_count(sandbox: Sandbox) -> None:
@@ -587,7 +612,7 @@ def test_check_with_oauth_for_someone_elses_channel(sandbox: Sandbox) -> None:
 
 
 def test_check_with_a_key(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(youtube, "is_api_key", lambda token: bool(token))
+    treat_the_sandbox_token_as_a_key(monkeypatch)
     detail = youtube.check(make_client("youtube"), ctx_for(sandbox, RIVAL, competitor=True))
     assert detail == f"API key valid; channel {RIVAL} found (public statistics only)"
 

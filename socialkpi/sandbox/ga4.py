@@ -1,17 +1,28 @@
-"""Sandbox part: the GA4 Data API ``runReport`` and a Google OAuth token endpoint.
+"""Sandbox part: the GA4 Data API ``runReport`` and the Google OAuth token endpoint (shared by the
+youtube and google_business parts).
 
 Answers the way platform-apis-web.md §1 documents it: ``RunReportResponse`` with
 ``dimensionHeaders``, typed ``metricHeaders``, string values, ``rowCount`` (left out when 0, as
 proto-JSON does), ``metadata`` and ``kind``; ``limit``/``offset`` honoured; rows with no data left
 out (``keepEmptyRows`` false); nothing for today or later (data up to yesterday, Europe/Paris).
+Dimensions: ``date`` first, then ``sessionDefaultChannelGroup``, ``sessionSource`` and/or
+``sessionMedium`` in any combination.
 
 The numbers come from :mod:`socialkpi.sandbox.world`: per day, the channel sessions add up to the
-date-only sessions, page views likewise, and active users never exceed sessions.  Use the
-``*_for`` functions below to compute what the sandbox serves (the tests do).
+date-only sessions, page views likewise, and active users never exceed sessions.  Each channel's
+sessions and page views are split over real-looking ``(sessionSource, sessionMedium)`` pairs
+(:data:`SOURCES`), so a channel's total equals the sum of its sources: Organic Social is
+``l.facebook.com / referral``, ``instagram / social``, ``t.co / referral`` ...; youtube.com is in
+Organic Video, as GA4's channel rules put it.  Use the ``*_for`` functions below to compute what
+the sandbox serves (the tests do).
 
 ``POST /token`` stands in for ``https://oauth2.googleapis.com/token``: the ``refresh_token`` grant
-and the service-account ``jwt-bearer`` grant both issue a bearer the report route then accepts.
-A refresh token starting with ``revoked`` gets Google's ``invalid_grant``.
+(client id and secret required; a refresh token starting ``revoked`` gets ``invalid_grant``, one
+starting ``analytics-only`` was granted only analytics.readonly) and the service-account
+``jwt-bearer`` grant (signature not checked: the sandbox has no public key) issue ``ya29.sandbox-...``
+bearers carrying the scopes asked for (a refresh without ``scope`` gets the ones granted).  A scope
+not granted gets ``invalid_scope``.  :func:`scopes_of` tells each route what a bearer may do;
+``world.TOKEN`` may do everything.
 """
 
 from __future__ import annotations
@@ -36,6 +47,15 @@ SCOPES_OK = (
     "https://www.googleapis.com/auth/analytics.readonly",
     "https://www.googleapis.com/auth/analytics",
 )
+GOOGLE_SCOPES = frozenset(
+    {
+        *SCOPES_OK,
+        "https://www.googleapis.com/auth/youtube.readonly",
+        "https://www.googleapis.com/auth/yt-analytics.readonly",
+        "https://www.googleapis.com/auth/business.manage",
+    }
+)  # what the sandbox's OAuth client may be granted
+ISSUED_PREFIX = "ya29.sandbox-"
 
 # Channel groups and their typical share of a bakery's sessions (shares wobble per day).
 CHANNELS: dict[str, float] = {
@@ -43,13 +63,33 @@ CHANNELS: dict[str, float] = {
     "Organic Search": 0.34,
     "Organic Social": 0.18,
     "Paid Social": 0.05,
-    "Referral": 0.09,
+    "Organic Video": 0.02,
+    "Referral": 0.07,
     "Email": 0.04,
 }
+# Each channel's (sessionSource, sessionMedium) pairs and their typical share of its sessions.
+SOURCES: dict[str, dict[tuple[str, str], float]] = {
+    "Direct": {("(direct)", "(none)"): 1.0},
+    "Organic Search": {("google", "organic"): 0.93, ("bing", "organic"): 0.07},
+    "Organic Social": {
+        ("l.facebook.com", "referral"): 0.24,
+        ("lm.facebook.com", "referral"): 0.08,
+        ("instagram", "social"): 0.30,
+        ("t.co", "referral"): 0.07,
+        ("lnkd.in", "referral"): 0.05,
+        ("android-app://com.linkedin.android", "referral"): 0.04,
+        ("pinterest.com", "referral"): 0.14,
+        ("out.reddit.com", "referral"): 0.08,
+    },
+    "Paid Social": {("facebook", "cpc"): 0.7, ("instagram", "paid"): 0.3},
+    "Organic Video": {("youtube.com", "referral"): 1.0},
+    "Referral": {("tripadvisor.fr", "referral"): 0.6, ("lyon.citycrunch.fr", "referral"): 0.4},
+    "Email": {("newsletter", "email"): 1.0},
+}
 METRIC_TYPES = {"screenPageViews": "TYPE_INTEGER", "sessions": "TYPE_INTEGER", "activeUsers": "TYPE_INTEGER"}
-DIMENSIONS = frozenset({"date", "sessionDefaultChannelGroup"})
+DIMENSIONS = ("date", "sessionDefaultChannelGroup", "sessionSource", "sessionMedium")
 
-_issued: dict[str, str] = {}  # access token -> granted scope
+_issued: dict[str, frozenset[str]] = {}  # access token -> granted scopes
 _issued_lock = threading.Lock()
 
 
@@ -111,6 +151,29 @@ def channels_for(property_id: str, day: date) -> dict[str, dict[str, int]]:
     }
 
 
+def sources_for(property_id: str, day: date) -> dict[tuple[str, str, str], dict[str, int]]:
+    """Per (channel, sessionSource, sessionMedium): sessions, screenPageViews and activeUsers on ``day``.
+
+    A channel's sessions and page views are split exactly over its sources; active users likewise,
+    capped by each source's sessions.
+    """
+    out: dict[tuple[str, str, str], dict[str, int]] = {}
+    for channel, values in channels_for(property_id, day).items():
+        weights = {
+            pair: float(world.daily(PLATFORM, property_id, f"share:{channel}:{pair[0]}", day, share * 1000))
+            for pair, share in SOURCES[channel].items()
+        }
+        parts = {metric: _split(values[metric], weights) for metric in METRIC_TYPES}
+        for pair in weights:
+            sessions = parts["sessions"][pair]
+            out[(channel, *pair)] = {
+                "sessions": sessions,
+                "screenPageViews": parts["screenPageViews"][pair],
+                "activeUsers": min(sessions, parts["activeUsers"][pair]),
+            }
+    return out
+
+
 # -- runReport ---------------------------------------------------------------------------------
 def _google_error(code: int, status: str, message: str, **extra: Any) -> Reply:
     return Reply(code, {"error": {"code": code, "message": message, "status": status, **extra}})
@@ -141,16 +204,15 @@ def _check_bearer(request: Request) -> Reply | None:
             "Request is missing required authentication credential. Expected OAuth 2 access token, "
             "login cookie or other valid authentication credential.",
         )
-    with _issued_lock:
-        scope = SCOPES_OK[0] if token == world.TOKEN else _issued.get(token)
-    if scope is None:  # world.EXPIRED_TOKEN and anything unknown
+    scopes = scopes_of(token)
+    if scopes is None:  # world.EXPIRED_TOKEN and anything unknown
         return _google_error(
             401,
             "UNAUTHENTICATED",
             "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie "
             "or other valid authentication credential.",
         )
-    if not any(s in scope.split() for s in SCOPES_OK):
+    if not scopes & set(SCOPES_OK):
         return _google_error(
             403,
             "PERMISSION_DENIED",
@@ -188,8 +250,10 @@ def run_report(request: Request) -> Reply:
     for name in metrics:
         if name not in METRIC_TYPES:
             return _google_error(400, "INVALID_ARGUMENT", f"Field {name} is not a valid metric.")
-    if not metrics or (dims and dims[0] != "date"):
-        return _google_error(400, "INVALID_ARGUMENT", "The sandbox answers metrics by [date] or [date, channel].")
+    if not metrics or not dims or dims[0] != "date" or len(set(dims)) != len(dims):
+        return _google_error(
+            400, "INVALID_ARGUMENT", "The sandbox answers metrics by date first, then other dimensions."
+        )
     if end < start:
         return _google_error(400, "INVALID_ARGUMENT", "endDate must not be before startDate.")
     if limit <= 0 or offset < 0:
@@ -200,19 +264,9 @@ def run_report(request: Request) -> Reply:
     day = start
     while day <= last:
         if has_data(property_id, day):
-            if "sessionDefaultChannelGroup" in dims:
-                split = channels_for(property_id, day)
-                for channel in sorted(split):
-                    values = split[channel]
-                    if any(values[m] for m in metrics):
-                        rows.append(_row([day.strftime("%Y%m%d"), channel], [values[m] for m in metrics]))
-            else:
-                total = {
-                    "sessions": sessions_for(property_id, day),
-                    "screenPageViews": page_views_for(property_id, day),
-                    "activeUsers": active_users_for(property_id, day),
-                }
-                rows.append(_row([day.strftime("%Y%m%d")], [total[m] for m in metrics]))
+            for key, values in _grouped(property_id, day, dims[1:]):
+                if any(values[m] for m in metrics):
+                    rows.append(_row([day.strftime("%Y%m%d"), *key], [values[m] for m in metrics]))
         day += timedelta(days=1)
 
     reply: dict[str, Any] = {
@@ -238,6 +292,28 @@ def run_report(request: Request) -> Reply:
     return Reply(200, reply)
 
 
+def _grouped(property_id: str, day: date, dims: list[str]) -> list[tuple[tuple[str, ...], dict[str, int]]]:
+    """The day's values grouped by ``dims`` (besides date), sorted by key."""
+    if not dims:
+        total = {
+            "sessions": sessions_for(property_id, day),
+            "screenPageViews": page_views_for(property_id, day),
+            "activeUsers": active_users_for(property_id, day),
+        }
+        return [((), total)]
+    if dims == ["sessionDefaultChannelGroup"]:
+        return [((ch,), v) for ch, v in sorted(channels_for(property_id, day).items())]
+    groups: dict[tuple[str, ...], dict[str, int]] = {}
+    for (channel, source, medium), values in sources_for(property_id, day).items():
+        named = {"sessionDefaultChannelGroup": channel, "sessionSource": source, "sessionMedium": medium}
+        acc = groups.setdefault(tuple(named[d] for d in dims), dict.fromkeys(METRIC_TYPES, 0))
+        for metric, value in values.items():
+            acc[metric] += value
+    for acc in groups.values():  # a distinct count does not add up: keep it plausible
+        acc["activeUsers"] = min(acc["activeUsers"], acc["sessions"])
+    return sorted(groups.items())
+
+
 def _row(dims: list[str], values: list[int]) -> dict[str, Any]:
     return {
         "dimensionValues": [{"value": d} for d in dims],
@@ -245,18 +321,30 @@ def _row(dims: list[str], values: list[int]) -> dict[str, Any]:
     }
 
 
-# -- OAuth token endpoint ----------------------------------------------------------------------
+# -- OAuth token endpoint (Google's, for ga4, youtube and google_business) -------------------------
+def scopes_of(token: str | None) -> frozenset[str] | None:
+    """The scopes a bearer carries; None for an unknown (or expired) one."""
+    if token == world.TOKEN:
+        return GOOGLE_SCOPES
+    with _issued_lock:
+        return _issued.get(token or "")
+
+
+def issue_token(scopes: frozenset[str] = GOOGLE_SCOPES) -> str:
+    """A bearer the routes accept, as the token endpoint would issue it (tests script it in replies)."""
+    token = f"{ISSUED_PREFIX}{uuid.uuid4().hex}"
+    with _issued_lock:
+        _issued[token] = scopes
+    return token
+
+
 def _oauth_error(error: str, description: str, status: int = 400) -> Reply:
     return Reply(status, {"error": error, "error_description": description})
 
 
-def _issue(scope: str) -> Reply:
-    token = f"ya29.sandbox-{uuid.uuid4().hex}"
-    with _issued_lock:
-        _issued[token] = scope
-    body = {"access_token": token, "expires_in": 3599, "token_type": "Bearer"}
-    if scope:
-        body["scope"] = scope
+def _issue(scopes: frozenset[str]) -> Reply:
+    body = {"access_token": issue_token(scopes), "expires_in": 3599, "token_type": "Bearer"}
+    body["scope"] = " ".join(sorted(scopes))
     return Reply(200, body)
 
 
@@ -269,6 +357,15 @@ def _jwt_claims(assertion: str) -> dict[str, Any]:
     return data
 
 
+def _scoped(asked: str, granted: frozenset[str]) -> Reply:
+    scopes = frozenset(asked.split()) or granted
+    if not scopes <= granted:
+        return _oauth_error(
+            "invalid_scope", f"Some requested scopes were invalid. {{invalid={sorted(scopes - granted)}}}"
+        )
+    return _issue(scopes)
+
+
 def token(request: Request) -> Reply:
     form = request.form()
     grant = form.get("grant_type")
@@ -278,7 +375,8 @@ def token(request: Request) -> Reply:
             return _oauth_error("invalid_request", "Missing required parameter: refresh_token or client.")
         if refresh.startswith("revoked"):
             return _oauth_error("invalid_grant", "Token has been expired or revoked.")
-        return _issue(form.get("scope") or SCOPES_OK[0])
+        granted = frozenset({SCOPES_OK[0]}) if refresh.startswith("analytics-only") else GOOGLE_SCOPES
+        return _scoped(form.get("scope", ""), granted)
     if grant == "urn:ietf:params:oauth:grant-type:jwt-bearer":
         try:
             claims = _jwt_claims(form.get("assertion", ""))
@@ -288,7 +386,7 @@ def token(request: Request) -> Reply:
             return _oauth_error("invalid_grant", "Invalid JWT: missing iss or exp.")
         if not claims.get("scope"):
             return _oauth_error("invalid_scope", "Invalid OAuth scope or ID token audience provided.")
-        return _issue(str(claims["scope"]))
+        return _scoped(str(claims["scope"]), GOOGLE_SCOPES)
     return _oauth_error("unsupported_grant_type", f"Invalid grant_type: {grant}")
 
 

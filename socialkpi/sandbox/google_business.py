@@ -12,7 +12,8 @@ Answers as platform-apis-web.md §3 documents it:
   ``PERMISSION_DENIED`` for locations starting ``403``, 404 ``NOT_FOUND`` for ids starting ``404``, 400
   ``INVALID_ARGUMENT`` for a bad range or an unknown metric; :func:`throttled` builds the 429
   ``RESOURCE_EXHAUSTED`` reply tests script.
-* ``POST /token``: the same Google token endpoint as the YouTube part (``ya29.sandbox-...`` tokens).
+* ``POST /token``: Google's token endpoint, shared with the ga4 part (:func:`socialkpi.sandbox.ga4.token`);
+  a bearer without ``business.manage`` gets 403 ``ACCESS_TOKEN_SCOPE_INSUFFICIENT``.
 
 The world's numbers: :func:`value_for` (zeros included).
 """
@@ -23,11 +24,12 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from socialkpi.sandbox import world
+from socialkpi.sandbox.ga4 import scopes_of
+from socialkpi.sandbox.ga4 import token as google_token
 from socialkpi.sandbox.server import Reply, Request
-from socialkpi.sandbox.youtube import ISSUED_PREFIX
-from socialkpi.sandbox.youtube import token as google_token
 
 PLATFORM = "google_business"
+SCOPE = "https://www.googleapis.com/auth/business.manage"
 BASES: dict[str, float] = {
     "BUSINESS_IMPRESSIONS_DESKTOP_MAPS": 7.0,
     "BUSINESS_IMPRESSIONS_DESKTOP_SEARCH": 16.0,
@@ -69,14 +71,20 @@ def throttled(retry_after: float | None = None) -> Reply:
 
 
 def _refused(request: Request, location: str) -> Reply | None:
-    token = request.bearer()
-    if token is None or not (token == world.TOKEN or token.startswith(ISSUED_PREFIX)):
+    scopes = scopes_of(request.bearer())
+    if scopes is None:
         return google_error(
             401,
             "UNAUTHENTICATED",
             "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or "
             "other valid authentication credential.",
         )
+    if SCOPE not in scopes:
+        reply = google_error(403, "PERMISSION_DENIED", "Request had insufficient authentication scopes.")
+        reply.body["error"]["details"] = [
+            {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "ACCESS_TOKEN_SCOPE_INSUFFICIENT"}
+        ]
+        return reply
     if location.startswith("404"):
         return google_error(404, "NOT_FOUND", "Requested entity was not found.")
     if location.startswith("403"):

@@ -15,9 +15,10 @@ Answers as platform-apis-web.md §2 documents it:
 * Errors in Google's envelope with the legacy ``errors[]``: 401 ``authError`` for ``world.EXPIRED_TOKEN``
   and unknown bearers, 400 ``keyInvalid`` for a wrong key; :func:`quota_exceeded` builds the **403**
   ``quotaExceeded`` reply tests script.
-* ``POST /token`` stands in for https://oauth2.googleapis.com/token: the ``refresh_token`` grant issues
-  ``ya29.sandbox-...`` tokens (accepted by the routes above); a refresh token starting ``revoked``
-  gets ``invalid_grant``.  Google does not rotate refresh tokens, and neither does this.
+* ``POST /token``: Google's token endpoint, shared with the ga4 part (:func:`socialkpi.sandbox.ga4.token`:
+  refresh-token and service-account grants, ``ya29.sandbox-...`` bearers carrying their scopes).  Google
+  does not rotate refresh tokens, and neither does this.  A bearer without ``youtube.readonly`` gets 403
+  ``insufficientPermissions``; ``reports.query`` also wants ``yt-analytics.readonly``.
 
 The world's numbers: :func:`subscribers_for`, :func:`videos_for` and :func:`daily_for`.  The token
 (``world.TOKEN`` or an issued one) belongs to :data:`OWN_CHANNEL`.
@@ -25,11 +26,12 @@ The world's numbers: :func:`subscribers_for`, :func:`videos_for` and :func:`dail
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from socialkpi.sandbox import world
+from socialkpi.sandbox.ga4 import scopes_of
+from socialkpi.sandbox.ga4 import token as google_token
 from socialkpi.sandbox.server import Reply, Request
 
 PLATFORM = "youtube"
@@ -37,7 +39,8 @@ OWN_CHANNEL = "UCcornerBakeryLyon00001A"  # the channel world.TOKEN's owner mana
 SUBSCRIBERS_BASE = 2400
 READY_LAG_DAYS = 3  # Analytics data up to three days ago
 DAILY_BASE = {"views": 150.0, "subscribersGained": 6.0, "subscribersLost": 1.5, "estimatedMinutesWatched": 520.0}
-ISSUED_PREFIX = "ya29.sandbox-"
+READ_SCOPE = "https://www.googleapis.com/auth/youtube.readonly"
+ANALYTICS_SCOPE = "https://www.googleapis.com/auth/yt-analytics.readonly"
 
 
 # -- the world's numbers -------------------------------------------------------------------------
@@ -96,8 +99,19 @@ def _unauthenticated() -> Reply:
     )
 
 
-def _bearer_ok(token: str) -> bool:
-    return token == world.TOKEN or token.startswith(ISSUED_PREFIX)
+def _bearer_refused(token: str, *needed: str) -> Reply | None:
+    """401 for an unknown bearer, 403 ``insufficientPermissions`` for one without the ``needed`` scopes."""
+    scopes = scopes_of(token)
+    if scopes is None:
+        return _unauthenticated()
+    if not set(needed) <= scopes:
+        return google_error(
+            403,
+            "Request had insufficient authentication scopes.",
+            "insufficientPermissions",
+            status="PERMISSION_DENIED",
+        )
+    return None
 
 
 def _api_key(request: Request) -> str | None:
@@ -122,8 +136,9 @@ def _channel(channel: str, today: date, parts: list[str]) -> dict[str, Any]:
 def channels(request: Request) -> Reply:
     bearer, key = request.bearer(), _api_key(request)
     if bearer is not None:
-        if not _bearer_ok(bearer):
-            return _unauthenticated()
+        refused = _bearer_refused(bearer, READ_SCOPE)
+        if refused:
+            return refused
     elif key is not None:
         if key != world.TOKEN:
             return google_error(
@@ -175,8 +190,9 @@ def reports(request: Request) -> Reply:
                 status="UNAUTHENTICATED",
             )
         return _unauthenticated()
-    if not _bearer_ok(bearer):
-        return _unauthenticated()
+    refused = _bearer_refused(bearer, READ_SCOPE, ANALYTICS_SCOPE)
+    if refused:
+        return refused
     ids = request.arg("ids")
     if ids not in ("channel==MINE", f"channel=={OWN_CHANNEL}"):
         return google_error(403, "Forbidden", "forbidden", status="PERMISSION_DENIED")
@@ -216,28 +232,8 @@ def reports(request: Request) -> Reply:
     return Reply(200, body)
 
 
-# -- OAuth token endpoint ----------------------------------------------------------------------------
-def token(request: Request) -> Reply:
-    form = request.form()
-    if form.get("grant_type") != "refresh_token":
-        return Reply(400, {"error": "unsupported_grant_type", "error_description": "Invalid grant_type"})
-    if not form.get("refresh_token") or not form.get("client_id") or not form.get("client_secret"):
-        return Reply(400, {"error": "invalid_request", "error_description": "Missing required parameter."})
-    if form["refresh_token"].startswith("revoked"):
-        return Reply(400, {"error": "invalid_grant", "error_description": "Token has been expired or revoked."})
-    return Reply(
-        200,
-        {
-            "access_token": f"{ISSUED_PREFIX}{uuid.uuid4().hex}",
-            "expires_in": 3599,
-            "scope": "https://www.googleapis.com/auth/youtube.readonly https://www.googleapis.com/auth/yt-analytics.readonly",
-            "token_type": "Bearer",
-        },
-    )
-
-
 ROUTES = [
     ("GET", r"/youtube/v3/channels", channels),
     ("GET", r"/v2/reports", reports),
-    ("POST", r"/token", token),
+    ("POST", r"/token", google_token),
 ]
