@@ -269,8 +269,9 @@ def _amount(value: float, what: str) -> float:
 def _put_cost(
     con: duckdb.DuckDBPyConnection, item: str, platform: str, value: float, valid_from: date, source: str
 ) -> bool:
-    """Store ``value`` from ``valid_from`` unless it is already the value in effect that day."""
-    if _cost_on(con, item, platform, valid_from) == value:
+    """Store ``value`` from ``valid_from`` unless it is already the value in effect that day (never
+    set counts as 0)."""
+    if (_cost_on(con, item, platform, valid_from) or 0.0) == value:
         return False
     con.execute(
         """
@@ -371,7 +372,9 @@ def set_costs(
 
         def work() -> int:
             written = sum(_put_cost(con, item, p, v, valid_from, source) for item, p, v in changes)
-            return written + (label is not None and _put_setting(con, "currency", label))
+            if label is None or label == (_setting(con, "currency") or DEFAULT_CURRENCY):
+                return written
+            return written + _put_setting(con, "currency", label)
 
         return _in_transaction(con, work)
 
