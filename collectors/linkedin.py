@@ -49,7 +49,7 @@ from collectors.http import (
     paginate_next_url,
 )
 from collectors.observation import CollectContext, Collected, Observation
-from collectors.tokens import OAuthSession, StoredToken, authorize, refresh_access_token
+from collectors.tokens import OAuthSession, authorize, refresh_grant
 
 PLATFORM = "linkedin"
 API_ROOT = "https://api.linkedin.com"
@@ -272,16 +272,6 @@ def _authenticate(client: Client, ctx: CollectContext) -> OAuthSession:
     creds = ctx.credentials
     url = creds.token_url or (creds.base_url or OAUTH_ROOT).rstrip("/") + TOKEN_ENDPOINT
 
-    def exchange(refresh_token: str) -> StoredToken:
-        return refresh_access_token(
-            client,
-            url,
-            refresh_token=refresh_token,
-            client_id=creds.client_id,
-            client_secret=creds.client_secret,
-            env_hint=REFRESH_ENV,
-        )
-
     def refused(exc: AuthError) -> AuthError:
         reason = exc.message.split(": authorize")[0]
         return AuthError(
@@ -290,14 +280,14 @@ def _authenticate(client: Client, ctx: CollectContext) -> OAuthSession:
             status=exc.status,
         )
 
-    session = OAuthSession(
+    session = OAuthSession.from_context(
         client,
-        ctx.token_store,
+        ctx,
         PLATFORM,
         key=STORE_PREFIX + (creds.token_env or TOKEN_ENV),
-        env_token=creds.token,
-        env_refresh_token=creds.refresh_token,
-        exchange=exchange,
+        exchange=refresh_grant(  # client_id and client_secret in the form
+            client, url, client_id=creds.client_id, client_secret=creds.client_secret, env_hint=REFRESH_ENV
+        ),
         missing=f"linkedin: no access token; set {creds.token_env or TOKEN_ENV} (LinkedIn Developer Portal > "
         "your app > Auth > OAuth 2.0 tools, scope rw_organization_admin)",
         app_ready=bool(creds.client_id and creds.client_secret),

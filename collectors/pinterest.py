@@ -35,13 +35,12 @@ from collectors.http import (
     BadRequest,
     Client,
     PayloadError,
-    PermissionDenied,
     Verdict,
     parse_retry_after,
     seconds_until_epoch,
 )
 from collectors.observation import CollectContext, Collected, Observation
-from collectors.tokens import OAuthSession, StoredToken, refresh_access_token
+from collectors.tokens import OAuthSession, StoredToken, refresh_grant, wrong_owner
 from collectors.tokens import authorize as authorize_session
 
 PLATFORM = "pinterest"
@@ -263,26 +262,20 @@ def authorize(client: Client, ctx: CollectContext) -> Callable[[], StoredToken |
     creds = ctx.credentials
     env = creds.token_env or "SOCIALKPI_PINTEREST_TOKEN"
 
-    def exchange(refresh_token: str) -> StoredToken:
-        return refresh_access_token(
+    session = OAuthSession.from_context(
+        client,
+        ctx,
+        PLATFORM,
+        key=ctx.account.id,
+        exchange=refresh_grant(
             client,
             _token_url(ctx),
-            refresh_token=refresh_token,
             client_id=creds.client_id,
             client_secret=creds.client_secret,
             env_hint=ENV_HINT,
             basic_auth=True,
             extra={"continuous_refresh": "true"},  # apps from before 2025-09-25 must ask for it
-        )
-
-    session = OAuthSession(
-        client,
-        ctx.token_store,
-        PLATFORM,
-        key=ctx.account.id,
-        env_token=creds.token,
-        env_refresh_token=creds.refresh_token,
-        exchange=exchange,
+        ),
         missing=f"pinterest: no access token; set {env}, or {ENV_HINT} with SOCIALKPI_PINTEREST_CLIENT_ID "
         "and SOCIALKPI_PINTEREST_CLIENT_SECRET",
         app_ready=bool(creds.client_id and creds.client_secret),
@@ -317,13 +310,7 @@ def _owner(client: Client, ctx: CollectContext) -> dict[str, Any]:
         raise PayloadError("pinterest: the user_account answer has no username", platform=PLATFORM)
     username = payload["username"]
     if username.casefold() != ctx.account.id.lstrip("@").casefold():
-        env = ctx.credentials.token_env or "SOCIALKPI_PINTEREST_TOKEN"
-        raise PermissionDenied(
-            f"pinterest: the token belongs to {username!r}, not to the configured account {ctx.account.id!r}: "
-            f"put the token of {ctx.account.id!r} in {env} (or the account's token_env), or set id = {username!r}",
-            platform=PLATFORM,
-            code="wrong_account",
-        )
+        raise wrong_owner(PLATFORM, username, ctx.account.id, ctx.credentials.token_env or "SOCIALKPI_PINTEREST_TOKEN")
     return payload
 
 

@@ -40,7 +40,7 @@ from collectors.http import (
     parse_retry_after,
 )
 from collectors.observation import CollectContext, Collected, Observation
-from collectors.tokens import OAuthSession, StoredToken, refresh_access_token
+from collectors.tokens import OAuthSession, StoredToken, refresh_grant, wrong_owner
 from collectors.tokens import authorize as authorize_session
 
 PLATFORM = "tiktok"
@@ -165,25 +165,19 @@ def authorize(client: Client, ctx: CollectContext) -> Callable[[], StoredToken |
     creds = ctx.credentials
     env = creds.token_env or "SOCIALKPI_TIKTOK_TOKEN"
 
-    def exchange(refresh_token: str) -> StoredToken:
-        return refresh_access_token(
+    session = OAuthSession.from_context(
+        client,
+        ctx,
+        PLATFORM,
+        key=ctx.account.id,
+        exchange=refresh_grant(
             client,
             _token_url(ctx),
-            refresh_token=refresh_token,
             client_id=None,  # TikTok names it client_key
             client_secret=None,
             env_hint=ENV_HINT,
             extra={"client_key": creds.client_id or "", "client_secret": creds.client_secret or ""},
-        )
-
-    session = OAuthSession(
-        client,
-        ctx.token_store,
-        PLATFORM,
-        key=ctx.account.id,
-        env_token=creds.token,
-        env_refresh_token=creds.refresh_token,
-        exchange=exchange,
+        ),
         missing=f"tiktok: no access token; set {env}, or {ENV_HINT} with SOCIALKPI_TIKTOK_CLIENT_ID (the client "
         "key) and SOCIALKPI_TIKTOK_CLIENT_SECRET",
         app_ready=bool(creds.client_id and creds.client_secret),
@@ -221,13 +215,7 @@ def _user_info(client: Client, ctx: CollectContext) -> Any:
             code="no_username",
         )
     if username.lstrip("@").casefold() != wanted.casefold():
-        env = ctx.credentials.token_env or "SOCIALKPI_TIKTOK_TOKEN"
-        raise PermissionDenied(
-            f"tiktok: the token belongs to {username!r}, not to the configured account {wanted!r}: put the "
-            f"token of {wanted!r} in {env} (or the account's token_env), or set id = {username!r}",
-            platform=PLATFORM,
-            code="wrong_account",
-        )
+        raise wrong_owner(PLATFORM, username, wanted, ctx.credentials.token_env or "SOCIALKPI_TIKTOK_TOKEN")
     return payload
 
 

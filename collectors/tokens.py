@@ -33,7 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from collectors.http import AuthError, BadRequest, Client, register_secret
+from collectors.http import AuthError, BadRequest, Client, PermissionDenied, register_secret
+from collectors.observation import CollectContext
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,9 +80,7 @@ class TokenStore:
         token = StoredToken(
             access_token=entry["access_token"],
             refresh_token=entry.get("refresh_token") if isinstance(entry.get("refresh_token"), str) else None,
-            expires_at=float(entry["expires_at"])
-            if isinstance(entry.get("expires_at"), (int, float))
-            else None,
+            expires_at=float(entry["expires_at"]) if isinstance(entry.get("expires_at"), (int, float)) else None,
         )
         register_secret(token.access_token)
         register_secret(token.refresh_token)
@@ -153,9 +152,7 @@ def refresh_access_token(
     finally:
         client.auth_headers = saved_auth
     if not isinstance(body, dict):
-        raise AuthError(
-            f"{client.platform}: the token endpoint answered without a token", platform=client.platform
-        )
+        raise AuthError(f"{client.platform}: the token endpoint answered without a token", platform=client.platform)
     inner = body.get("data")
     data: dict[str, Any] = inner if isinstance(inner, dict) else body  # TikTok wraps it in "data"
     access = data.get("access_token")
@@ -224,6 +221,14 @@ class OAuthSession:
     refused: Callable[[AuthError], AuthError] = lambda exc: exc
     current: StoredToken | None = None
     _latest_refresh: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_context(cls, client: Client, ctx: CollectContext, platform: str, **policy: Any) -> OAuthSession:
+        """A session on ``ctx``'s token store and env tokens; ``policy`` is the remaining fields."""
+        creds = ctx.credentials
+        return cls(
+            client, ctx.token_store, platform, env_token=creds.token, env_refresh_token=creds.refresh_token, **policy
+        )
 
     @property
     def access_token(self) -> str:
@@ -307,3 +312,40 @@ def authorize(client: Client, session: OAuthSession, headers: dict[str, str] | N
     session.start()
     client.auth_headers, client.refresh = bearer_hooks(session, headers)
     return session
+
+
+def refresh_grant(
+    client: Client,
+    token_url: str,
+    *,
+    client_id: str | None,
+    client_secret: str | None,
+    env_hint: str,
+    basic_auth: bool = False,
+    extra: dict[str, str] | None = None,
+) -> Callable[[str], StoredToken]:
+    """An :attr:`OAuthSession.exchange`: :func:`refresh_access_token` at ``token_url`` with this client auth."""
+
+    def exchange(refresh_token: str) -> StoredToken:
+        return refresh_access_token(
+            client,
+            token_url,
+            refresh_token=refresh_token,
+            client_id=client_id,
+            client_secret=client_secret,
+            env_hint=env_hint,
+            basic_auth=basic_auth,
+            extra=extra,
+        )
+
+    return exchange
+
+
+def wrong_owner(platform: str, owner: str, configured: str, env: str) -> PermissionDenied:
+    """The error for a token that belongs to another account than the configured one (Pinterest, TikTok)."""
+    return PermissionDenied(
+        f"{platform}: the token belongs to {owner!r}, not to the configured account {configured!r}: put the "
+        f"token of {configured!r} in {env} (or the account's token_env), or set id = {owner!r}",
+        platform=platform,
+        code="wrong_account",
+    )

@@ -40,7 +40,7 @@ from collectors.http import (
     seconds_until_epoch,
 )
 from collectors.observation import CollectContext, Collected, Observation
-from collectors.tokens import OAuthSession, StoredToken, authorize, refresh_access_token
+from collectors.tokens import OAuthSession, authorize, refresh_grant
 
 PLATFORM = "x"
 API_ROOT = "https://api.x.com"
@@ -181,28 +181,22 @@ def _authenticate(client: Client, ctx: CollectContext) -> OAuthSession:
     creds = ctx.credentials
     url = creds.token_url or (creds.base_url or API_ROOT).rstrip("/") + TOKEN_ENDPOINT
 
-    def exchange(refresh_token: str) -> StoredToken:
-        return refresh_access_token(
+    def refused(exc: AuthError) -> AuthError:
+        return AuthError(f"{exc.message.split(': authorize')[0]}: {REAUTHORIZE}", platform=PLATFORM, status=exc.status)
+
+    session = OAuthSession.from_context(
+        client,
+        ctx,
+        PLATFORM,
+        key=STORE_PREFIX + (creds.token_env or TOKEN_ENV),
+        exchange=refresh_grant(  # a confidential client's secret goes as HTTP Basic
             client,
             url,
-            refresh_token=refresh_token,
             client_id=creds.client_id,
             client_secret=creds.client_secret,
             env_hint=REFRESH_ENV,
             basic_auth=bool(creds.client_secret),
-        )
-
-    def refused(exc: AuthError) -> AuthError:
-        return AuthError(f"{exc.message.split(': authorize')[0]}: {REAUTHORIZE}", platform=PLATFORM, status=exc.status)
-
-    session = OAuthSession(
-        client,
-        ctx.token_store,
-        PLATFORM,
-        key=STORE_PREFIX + (creds.token_env or TOKEN_ENV),
-        env_token=creds.token,
-        env_refresh_token=creds.refresh_token,
-        exchange=exchange,
+        ),
         missing=f"x: no token; set {creds.token_env or TOKEN_ENV} to the App's Bearer Token (Developer "
         f"Console > your App > Keys and tokens), or {REFRESH_ENV} and {CLIENT_ID_ENV}",
         app_ready=bool(creds.client_id),
