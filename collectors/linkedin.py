@@ -39,15 +39,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
-from collectors.http import (
-    AuthError,
-    BadRequest,
-    Client,
-    PayloadError,
-    PermissionDenied,
-    Verdict,
-    paginate_next_url,
-)
+from collectors.http import AuthError, BadRequest, Client, PayloadError, PermissionDenied, Verdict, paginate_next_url
 from collectors.observation import CollectContext, Collected, Observation
 from collectors.tokens import OAuthSession, authorize, refresh_grant
 

@@ -30,15 +30,7 @@ from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from collectors.http import (
-    AuthError,
-    BadRequest,
-    Client,
-    PayloadError,
-    Verdict,
-    parse_retry_after,
-    seconds_until_epoch,
-)
+from collectors.http import AuthError, BadRequest, Client, PayloadError, Verdict, parse_retry_after, seconds_until_epoch
 from collectors.observation import CollectContext, Collected, Observation
 from collectors.tokens import OAuthSession, StoredToken, refresh_grant, wrong_owner
 from collectors.tokens import authorize as authorize_session

@@ -30,15 +30,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
-from collectors.http import (
-    AuthError,
-    BadRequest,
-    Client,
-    PayloadError,
-    PermissionDenied,
-    Verdict,
-    parse_retry_after,
-)
+from collectors.http import AuthError, BadRequest, Client, PayloadError, PermissionDenied, Verdict, parse_retry_after
 from collectors.observation import CollectContext, Collected, Observation
 from collectors.tokens import OAuthSession, StoredToken, refresh_grant, wrong_owner
 from collectors.tokens import authorize as authorize_session

@@ -32,13 +32,7 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
-from collectors.http import (
-    AuthError,
-    Client,
-    PayloadError,
-    Verdict,
-    seconds_until_epoch,
-)
+from collectors.http import AuthError, Client, PayloadError, Verdict, seconds_until_epoch
 from collectors.observation import CollectContext, Collected, Observation
 from collectors.tokens import OAuthSession, authorize, refresh_grant
 
