@@ -56,16 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     p = sub.add_parser("collect", help="pull every configured account into the warehouse (for cron)")
-    p.add_argument(
-        "--platform", action="append", default=[], metavar="ID", help="only this platform (repeatable)"
-    )
-    p.add_argument(
-        "--account", action="append", default=[], metavar="ID", help="only this account id (repeatable)"
-    )
+    p.add_argument("--platform", action="append", default=[], metavar="ID", help="only this platform (repeatable)")
+    p.add_argument("--account", action="append", default=[], metavar="ID", help="only this account id (repeatable)")
     p.add_argument("--since", type=_date, metavar="DATE", help="first day to fetch (YYYY-MM-DD): a backfill")
-    p.add_argument(
-        "--until", type=_date, metavar="DATE", help="last day to fetch (YYYY-MM-DD); default yesterday"
-    )
+    p.add_argument("--until", type=_date, metavar="DATE", help="last day to fetch (YYYY-MM-DD); default yesterday")
     p.add_argument("--config", metavar="PATH", help="socialkpi.toml to use")
     p.add_argument("--quiet", action="store_true", help="only warnings, errors and the summary")
 
@@ -73,12 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--table", choices=("observations", "kpis"), default="observations")
     p.add_argument("--since", type=_date, metavar="DATE")
     p.add_argument("--until", type=_date, metavar="DATE")
-    p.add_argument(
-        "--period", choices=("week", "month"), default="month", help="kpis: one row per week or month"
-    )
-    p.add_argument(
-        "--out", default="-", metavar="PATH", help="file to write, or - for standard output (default)"
-    )
+    p.add_argument("--period", choices=("week", "month"), default="month", help="kpis: one row per week or month")
+    p.add_argument("--out", default="-", metavar="PATH", help="file to write, or - for standard output (default)")
     p.add_argument("--config", metavar="PATH")
 
     p = sub.add_parser("dashboard", help="serve the dashboard on http://127.0.0.1:8501")
@@ -90,13 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--config", metavar="PATH")
 
-    p = sub.add_parser(
-        "demo", help="build a demo warehouse through the built-in sandbox and serve the dashboard"
-    )
+    p = sub.add_parser("demo", help="build a demo warehouse through the built-in sandbox and serve the dashboard")
     p.add_argument("--no-dashboard", action="store_true", help="only build the demo warehouse")
-    p.add_argument(
-        "--db", default="data/demo.duckdb", metavar="PATH", help="demo warehouse (default data/demo.duckdb)"
-    )
+    p.add_argument("--db", default="data/demo.duckdb", metavar="PATH", help="demo warehouse (default data/demo.duckdb)")
     p.add_argument("--port", type=int, default=8501)
 
     p = sub.add_parser("status", help="last runs, freshness per account, what failed and why")
@@ -106,10 +92,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", metavar="FILE", help="CSV with the columns of the observations export")
     p.add_argument("--config", metavar="PATH")
 
+    from socialkpi import timelog
+
+    timelog.add_parser(sub)
+
     p = sub.add_parser("doctor", help="check the configuration and every credential with one cheap call each")
-    p.add_argument(
-        "--platform", action="append", default=[], metavar="ID", help="only this platform (repeatable)"
-    )
+    p.add_argument("--platform", action="append", default=[], metavar="ID", help="only this platform (repeatable)")
     p.add_argument("--config", metavar="PATH")
     return parser
 
@@ -129,6 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "status": cmd_status,
         "doctor": cmd_doctor,
         "import-csv": cmd_import_csv,
+        "log-time": _log_time,
     }[args.command]
     from socialkpi.settings import ConfigError
     from warehouse.db import WarehouseError
@@ -182,9 +171,7 @@ def _settings(args: argparse.Namespace, *, require_config: bool = True) -> Setti
 
 def cmd_collect(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    return collect_with(
-        settings, platforms=args.platform, account_ids=args.account, since=args.since, until=args.until
-    )
+    return collect_with(settings, platforms=args.platform, account_ids=args.account, since=args.since, until=args.until)
 
 
 def collect_with(
@@ -204,9 +191,7 @@ def collect_with(
 
     for pid in platforms:
         if pid not in PLATFORMS:
-            raise UsageError(
-                f"--platform: unknown platform {pid!r}: use one of {', '.join(sorted(PLATFORMS))}"
-            )
+            raise UsageError(f"--platform: unknown platform {pid!r}: use one of {', '.join(sorted(PLATFORMS))}")
     accounts = [
         a
         for a in settings.accounts
@@ -226,6 +211,9 @@ def collect_with(
     progress = _Progress(len(accounts)) if sys.stderr.isatty() else None
     try:
         with RunLock(settings.db_path):
+            from warehouse.roi import sync_from_settings
+
+            sync_from_settings(settings.db_path, settings)
             summary = run_collect(
                 settings,
                 accounts,
@@ -261,7 +249,8 @@ class _Progress:
         width = 30
         filled = int(width * done / max(total, 1))
         mark = "ok" if result.status == "ok" else "FAILED"
-        line = f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {result.account.platform}/{result.account.id} {mark}"
+        bar = f"[{'#' * filled}{'.' * (width - filled)}]"
+        line = f"\r{bar} {done}/{total} {result.account.platform}/{result.account.id} {mark}"
         sys.stderr.write(line[:120].ljust(120))
         sys.stderr.flush()
 
@@ -279,9 +268,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from warehouse import export
 
     if not settings.db_path.exists():
-        raise UsageError(
-            f"no warehouse at {settings.db_path}: run `socialkpi collect` (or `make demo`) first"
-        )
+        raise UsageError(f"no warehouse at {settings.db_path}: run `socialkpi collect` (or `make demo`) first")
     if args.since and args.until and args.since > args.until:
         raise UsageError(f"--since {args.since} is after --until {args.until}")
     if args.out == "-":
@@ -294,9 +281,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.table == "observations":
         rows = export.write_observations_csv(settings.db_path, out, since=args.since, until=args.until)
     else:
-        rows = export.write_kpis_csv(
-            settings.db_path, out, since=args.since, until=args.until, period=args.period
-        )
+        rows = export.write_kpis_csv(settings.db_path, out, since=args.since, until=args.until, period=args.period)
     if args.out != "-":
         log.info("wrote %d row(s) to %s", rows, args.out)
     return EXIT_OK
@@ -312,9 +297,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     from warehouse import runs
 
     if not settings.db_path.exists():
-        _out(
-            f"No warehouse yet at {settings.db_path}. Run `socialkpi collect` (or `make demo` for sample data)."
-        )
+        _out(f"No warehouse yet at {settings.db_path}. Run `socialkpi collect` (or `make demo` for sample data).")
         return EXIT_OK
     report = runs.status_report(settings.db_path)
     _out(f"Warehouse: {settings.db_path}")
@@ -334,17 +317,9 @@ def cmd_status(args: argparse.Namespace) -> int:
         newest = a["newest_day"].isoformat() if a["newest_day"] else "no data"
         last_ok = f"{a['last_ok']:%Y-%m-%d %H:%M} UTC" if a["last_ok"] else "never"
         state = "ok" if a["last_status"] == "ok" else f"FAILED: {a['last_reason']}"
-        flag = (
-            ""
-            if not configured or (a["platform"], a["account_id"]) in configured
-            else "  (no longer configured)"
-        )
-        _out(
-            f"  {a['platform']:<10} {a['account_id']:<22} newest day {newest}, last ok {last_ok}, {state}{flag}"
-        )
-    for platform, account_id in sorted(
-        configured - {(a["platform"], a["account_id"]) for a in report.accounts}
-    ):
+        flag = "" if not configured or (a["platform"], a["account_id"]) in configured else "  (no longer configured)"
+        _out(f"  {a['platform']:<10} {a['account_id']:<22} newest day {newest}, last ok {last_ok}, {state}{flag}")
+    for platform, account_id in sorted(configured - {(a["platform"], a["account_id"]) for a in report.accounts}):
         _out(f"  {platform:<10} {account_id:<22} not collected yet")
     if report.requests_this_month:
         _out("")
@@ -357,6 +332,12 @@ def cmd_status(args: argparse.Namespace) -> int:
         for n in report.notes:
             _out(f"  {n['platform']}/{n['account_id']} {n['source_metric']}: {n['note']}")
     return EXIT_OK
+
+
+def _log_time(args: argparse.Namespace) -> int:
+    from socialkpi import timelog
+
+    return timelog.run(args)
 
 
 def cmd_import_csv(args: argparse.Namespace) -> int:
@@ -409,9 +390,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------------------------
 
 
-def dashboard_command(
-    db_path: str, port: int, address: str = "127.0.0.1"
-) -> tuple[list[str], dict[str, str]]:
+def dashboard_command(db_path: str, port: int, address: str = "127.0.0.1") -> tuple[list[str], dict[str, str]]:
     import importlib.util
 
     spec = importlib.util.find_spec("dashboard")
@@ -468,6 +447,14 @@ def _serve(db_path: str, port: int, address: str = "127.0.0.1") -> int:
 def cmd_dashboard(args: argparse.Namespace) -> int:
     settings = _settings(args, require_config=False)
     check_address(args.address, settings.env)
+    if settings.accounts or settings.config_path:
+        from warehouse.db import WarehouseBusy
+        from warehouse.roi import sync_from_settings
+
+        try:
+            sync_from_settings(settings.db_path, settings)
+        except WarehouseBusy:
+            log.warning("the warehouse is busy (a collect is running): costs from socialkpi.toml apply next time")
     if settings.env.get("SOCIALKPI_DASHBOARD_PASSWORD"):
         os.environ.setdefault("SOCIALKPI_DASHBOARD_PASSWORD", settings.env["SOCIALKPI_DASHBOARD_PASSWORD"])
     return _serve(str(settings.db_path), args.port, args.address)

@@ -9,20 +9,20 @@ the warehouse up, as cron would).
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
-from socialkpi.sandbox import Sandbox
+from socialkpi.sandbox import Sandbox, world
 from socialkpi.sandbox.world import DEMO_ACCOUNTS, DEMO_BUSINESS, TOKEN
 from socialkpi.settings import Settings, settings_from_dict
 
 log = logging.getLogger("socialkpi.demo")
 
 DEMO_HISTORY_DAYS = 365
+REPLAY_EVERY_DAYS = 14  # a past cron run every two weeks gives the follower curves their shape
 
 
-def demo_settings(
-    db_path: str | Path, sandbox_url: str, *, history_days: int = DEMO_HISTORY_DAYS
-) -> Settings:
+def demo_settings(db_path: str | Path, sandbox_url: str, *, history_days: int = DEMO_HISTORY_DAYS) -> Settings:
     """Settings for the demo business with every platform pointed at the sandbox."""
     env: dict[str, str] = {}
     for platform in {a.platform for a in DEMO_ACCOUNTS}:
@@ -34,18 +34,62 @@ def demo_settings(
         "business": dict(DEMO_BUSINESS),
         "collect": {"history_days": history_days},
         "accounts": [
-            {"platform": a.platform, "id": a.id, "name": a.name, "competitor": a.competitor}
-            for a in DEMO_ACCOUNTS
+            {"platform": a.platform, "id": a.id, "name": a.name, "competitor": a.competitor} for a in DEMO_ACCOUNTS
         ],
     }
     return settings_from_dict(config, env=env, base=Path.cwd())
 
 
+def replay_past_runs(settings: Settings, *, runs: int, every_days: int, today: datetime) -> None:
+    """Record what a cron run every ``every_days`` days would have stored over the past ``runs`` runs.
+
+    Most platforms give follower and post counts only as "now", so a new warehouse has a single
+    day of them.  For the demo the sandbox's clock is set to each past run day in turn and every
+    account is collected "as of" that morning (a one-day range, so the daily series are not
+    fetched again), through the same collectors and runner as a real cron run.
+    """
+    from socialkpi.lock import RunLock
+    from socialkpi.runner import run_collect
+    from socialkpi.settings import credentials_for
+
+    accounts = list(settings.accounts)
+    credentials = {(a.platform, a.id): credentials_for(a, settings.env) for a in accounts}
+    local_today = today.astimezone(settings.timezone).date()
+    try:
+        with RunLock(settings.db_path):
+            for k in range(runs, 0, -1):
+                day = local_today - timedelta(days=every_days * k)
+                moment = datetime.combine(day, time(6, 15), tzinfo=settings.timezone).astimezone(UTC)
+                world.set_clock(lambda m=moment: m)  # type: ignore[misc]
+                yesterday = day - timedelta(days=1)
+                run_collect(
+                    settings,
+                    accounts,
+                    credentials,
+                    since=yesterday,
+                    until=yesterday,
+                    now=moment,
+                    command="demo-history",
+                )
+    finally:
+        world.set_clock(None)
+
+
 def build_demo(db_path: str | Path, *, history_days: int = DEMO_HISTORY_DAYS) -> int:
-    """Start the sandbox, collect every demo account into ``db_path``; the collect exit status."""
+    """Start the sandbox, collect every demo account into ``db_path``; the collect exit status.
+
+    On a new demo warehouse, first replay a cron run every two weeks of the history (the "now"-only
+    numbers), then backfill the daily series of the whole history; later runs only top it up.
+    """
     from socialkpi.cli import collect_with
 
+    fresh = not Path(db_path).exists()
     with Sandbox() as sandbox:
         settings = demo_settings(db_path, sandbox.url, history_days=history_days)
         log.info("sandbox on %s; building %s", sandbox.url, settings.db_path)
-        return collect_with(settings, command="demo")
+        if not fresh:
+            return collect_with(settings, command="demo")
+        now = datetime.now(UTC)
+        replay_past_runs(settings, runs=history_days // REPLAY_EVERY_DAYS, every_days=REPLAY_EVERY_DAYS, today=now)
+        since = now.astimezone(settings.timezone).date() - timedelta(days=history_days)
+        return collect_with(settings, since=since, command="demo")

@@ -60,7 +60,9 @@ FB_OWN = {
     "followers_gained",
     "followers_lost",
 }
-GA4 = {"page_views", "visits", "visitors", "social_visits", "social_page_views"}
+GA4 = {"page_views", "visits", "visitors", "social_visits", "social_page_views"} | {
+    f"visits_from_{n}" for n in ("facebook", "instagram", "linkedin", "other", "pinterest", "x", "youtube")
+}
 
 
 @pytest.fixture
@@ -156,9 +158,7 @@ def test_a_failing_account_fails_alone_with_exit_1(project: Path, capsys: pytest
     assert "FAILED" in status and "104512345678902" in status
 
 
-def test_a_second_collect_exits_75_while_the_lock_is_held(
-    project: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_a_second_collect_exits_75_while_the_lock_is_held(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with RunLock(project / "wh/socialkpi.duckdb"):
         assert main(["collect"]) == 75
     assert "another socialkpi collect" in capsys.readouterr().err
@@ -171,7 +171,8 @@ def test_lock_held_by_another_process(project: Path) -> None:
         [
             sys.executable,
             "-c",
-            f"from socialkpi.lock import RunLock\nimport time\nwith RunLock(__import__('pathlib').Path({str(db)!r})):\n    print('held', flush=True)\n    time.sleep(30)",
+            "from pathlib import Path\nimport time\nfrom socialkpi.lock import RunLock\n"
+            f"with RunLock(Path({str(db)!r})):\n    print('held', flush=True)\n    time.sleep(30)",
         ],
         stdout=subprocess.PIPE,
         text=True,
@@ -252,9 +253,7 @@ def test_export_observations_matches_the_warehouse(project: Path, capsys: pytest
     assert len(kpis) > 1
 
 
-def test_export_without_a_warehouse_says_how_to_start(
-    project: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_export_without_a_warehouse_says_how_to_start(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["export"]) == 2
     assert "socialkpi collect" in capsys.readouterr().err
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 from socialkpi.sandbox import world
@@ -99,7 +99,7 @@ def get_profile(request: Request) -> Reply:
         return xrpc_error(400, "InvalidRequest", "Profile not found")
     if name.startswith("takendown"):
         return xrpc_error(400, "AccountTakedown", "Account has been suspended")
-    return Reply(200, _profile(actor, datetime.now(UTC).date()), rate_headers())
+    return Reply(200, _profile(actor, world.now().date()), rate_headers())
 
 
 ROUTES = [

@@ -87,7 +87,7 @@ def value_for(page_id: str, metric: str, day: date) -> int:
 
 def page_fields(page_id: str, today: date | None = None) -> dict[str, Any]:
     acc = _account(page_id)
-    day = today or datetime.now(UTC).date()
+    day = today or world.now().date()
     name = acc.name if acc else f"Page {page_id}"
     followers = followers_on(page_id, day)
     return {
@@ -197,7 +197,7 @@ def insights_handler(request: Request) -> Reply:
     period = request.arg("period") or "day"
     if period != "day":
         return _error(400, 100, "(#100) The sandbox serves period=day only")
-    today = datetime.now(UTC).date()
+    today = world.now().date()
     try:
         until = _moment(request.arg("until"), today)
         since = _moment(request.arg("since"), until - timedelta(days=2))

@@ -32,7 +32,7 @@ import json
 import re
 import threading
 import uuid
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -180,7 +180,7 @@ def _google_error(code: int, status: str, message: str, **extra: Any) -> Reply:
 
 
 def _today() -> date:
-    return datetime.now(ZoneInfo(TIME_ZONE)).date()
+    return world.now().astimezone(ZoneInfo(TIME_ZONE)).date()
 
 
 def _resolve_date(text: Any) -> date:

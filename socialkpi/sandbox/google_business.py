@@ -20,7 +20,7 @@ The world's numbers: :func:`value_for` (zeros included).
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from socialkpi.sandbox import world
@@ -110,7 +110,7 @@ def _range(request: Request, prefix: str = "dailyRange") -> tuple[date, date]:
 
 def _series(location: str, metric: str, start: date, end: date) -> dict[str, Any]:
     values: list[dict[str, Any]] = []
-    last = min(end, datetime.now(UTC).date() - timedelta(days=1))
+    last = min(end, world.now().date() - timedelta(days=1))
     day = start
     while day <= last:
         item: dict[str, Any] = {"date": {"year": day.year, "month": day.month, "day": day.day}}

@@ -172,7 +172,7 @@ _DISCOVERY_RE = re.compile(r"business_discovery\.username\(([^)]*)\)\{([^}]*)\}"
 
 
 def _today() -> date:
-    return datetime.now(UTC).date()
+    return world.now().date()
 
 
 def _split_fields(text: str) -> list[str]:
@@ -258,7 +258,7 @@ def _days(since: datetime, until: datetime) -> list[date]:
     """The Pacific days a since..until range covers, up to the last day that has ended."""
     first = since.astimezone(PACIFIC).date()
     last = (until - timedelta(seconds=1)).astimezone(PACIFIC).date()
-    ended = datetime.now(PACIFIC).date() - timedelta(days=1)
+    ended = world.now().astimezone(PACIFIC).date() - timedelta(days=1)
     out, day = [], first
     while day <= min(last, ended):
         out.append(day)

@@ -16,7 +16,7 @@ Counts are today's (UTC) from :mod:`socialkpi.sandbox.world`; :func:`followers_f
 from __future__ import annotations
 
 import zlib
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from socialkpi.sandbox import world
@@ -48,7 +48,7 @@ def statuses_for(username: str, day: date) -> int:
 
 
 def _now() -> datetime:
-    return datetime.now(UTC)
+    return world.now()
 
 
 def rate_headers(remaining: int = LIMIT - 1, reset_in: float = 300.0) -> dict[str, str]:

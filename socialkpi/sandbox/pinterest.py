@@ -74,7 +74,7 @@ def value_for(username: str, metric: str, day: date) -> int | float:
 
 
 def _today() -> date:
-    return datetime.now(UTC).date()
+    return world.now().date()
 
 
 def status_on(day: date, today: date | None = None) -> str:

@@ -14,6 +14,7 @@ distant API for benchmarks.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import re
@@ -135,6 +136,8 @@ class Sandbox:
                 return
 
         class _Server(ThreadingHTTPServer):
+            request_queue_size = 256  # the default 5 drops concurrent SYNs: a 1 s retransmit each
+
             def handle_error(self, request: Any, client_address: Any) -> None:
                 import sys
 
@@ -144,7 +147,9 @@ class Sandbox:
 
         self._server = _Server(("127.0.0.1", port), _Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="sandbox", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="sandbox", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -228,10 +233,8 @@ class Sandbox:
     def _send(h: BaseHTTPRequestHandler, reply: Reply) -> None:
         if reply.action == "drop":
             h.close_connection = True
-            try:
+            with contextlib.suppress(OSError):
                 h.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             return
         body = reply.body
         if isinstance(body, (dict, list)):
@@ -253,10 +256,8 @@ class Sandbox:
             h.wfile.write(data[: max(1, len(data) // 2)])
             h.wfile.flush()
             h.close_connection = True
-            try:
+            with contextlib.suppress(OSError):
                 h.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             return
         h.send_header("Content-Length", str(len(data)))
         h.end_headers()

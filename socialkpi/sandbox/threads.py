@@ -141,7 +141,7 @@ def profile_lookup_handler(request: Request) -> Reply:
         return _error(400, 100, "(#100) The parameter username is required")
     if username in UNKNOWN_USERNAMES or not re.fullmatch(r"[A-Za-z0-9._]{1,30}", username):
         return _error(400, 100, f"(#100) Unsupported get request. No public profile matches the username {username}")
-    today = datetime.now(UTC).date()
+    today = world.now().date()
     week = [today - timedelta(days=n) for n in range(1, 8)]
     counts = {m: sum(value_for(username, m, d) for d in week) for m in ("likes", "quotes", "replies", "reposts")}
     return Reply(
@@ -172,7 +172,7 @@ def _end_time(day: date) -> str:
 def _days(since: int, until: int) -> list[date]:
     first = datetime.fromtimestamp(since, PACIFIC).date()
     last = datetime.fromtimestamp(until - 1, PACIFIC).date()
-    ended = datetime.now(PACIFIC).date() - timedelta(days=1)
+    ended = world.now().astimezone(PACIFIC).date() - timedelta(days=1)
     out, day = [], first
     while day <= min(last, ended):
         out.append(day)
@@ -222,7 +222,7 @@ def insights_handler(request: Request) -> Reply:
                 if value_for(OWN_ID, name, d)
             ]
         elif kind == "level":
-            entry["total_value"] = {"value": followers_on(OWN_ID, datetime.now(UTC).date())}
+            entry["total_value"] = {"value": followers_on(OWN_ID, world.now().date())}
         else:
             entry["total_value"] = {"value": sum(value_for(OWN_ID, name, d) for d in days)}
         entry["id"] = f"{OWN_ID}/insights/{name}/day"

@@ -61,7 +61,7 @@ _lock = threading.Lock()
 
 # -- the world's numbers ---------------------------------------------------------------------------
 def _today() -> date:
-    return datetime.now(UTC).date()
+    return world.now().date()
 
 
 def followers_on(username: str, day: date) -> int:

@@ -9,11 +9,31 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 
-TOKEN = "sandbox-token"  # the only token the sandbox accepts (any platform)
-EXPIRED_TOKEN = "sandbox-expired-token"  # answered with the platform's "session expired" error
+_CLOCK: Callable[[], datetime] | None = None
+
+
+def now() -> datetime:
+    """The sandbox's "now" (UTC): the real clock, or the one ``socialkpi demo`` sets to replay past days.
+
+    Every part dates its "now"-only numbers (follower counts ...) and the end of its data by it, so a
+    run made "as of" a past day sees what the platform would have answered that day.
+    """
+    return _CLOCK() if _CLOCK is not None else datetime.now(UTC)
+
+
+def set_clock(clock: Callable[[], datetime] | None) -> None:
+    global _CLOCK
+    _CLOCK = clock
+
+
+TOKEN = "sandbox-token"  # noqa: S105 (a fake token the sandbox accepts)
+# the only token the sandbox accepts (any platform)
+EXPIRED_TOKEN = "sandbox-expired-token"  # noqa: S105
+# answered with the platform's "session expired" error
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ import re
 import threading
 import time
 import uuid
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 from socialkpi.sandbox import world
@@ -186,7 +186,7 @@ def user_by_username(request: Request) -> Reply:
         }
         return Reply(200, {"errors": [error]}, headers)
     account_id, name = _account(username)
-    today = datetime.now(UTC).date()
+    today = world.now().date()
     user: dict[str, Any] = {"id": _user_id(account_id), "name": name, "username": account_id}
     if "public_metrics" in fields:
         user["public_metrics"] = {

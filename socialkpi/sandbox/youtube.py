@@ -26,7 +26,7 @@ The world's numbers: :func:`subscribers_for`, :func:`videos_for` and :func:`dail
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from socialkpi.sandbox import world
@@ -65,7 +65,7 @@ def daily_for(channel: str, metric: str, day: date) -> int:
 
 
 def _today() -> date:
-    return datetime.now(UTC).date()
+    return world.now().date()
 
 
 # -- errors ----------------------------------------------------------------------------------------
