@@ -333,6 +333,13 @@ _OWN_WINDOW = f"""
       AND {_PLATFORM_FILTER}
 """
 
+_RATIO_PAIRS = ", ".join(
+    f"('{d.key}', '{d.metric}', '{d.denominator}')" for d in KPI_DEFS if d.how == "ratio"
+)  # our own constants only
+
+# One statement for every card: per (current, metric) the sums of the accounts' last values, totals
+# and daily averages; per (current, 'ratio:<key>') the ratio Σ numerator / Σ denominator over the
+# accounts reporting both (numerator present, denominator > 0) -- the rule of the kpis CSV totals.
 _KPI_SQL = f"""
 WITH o AS ({_OWN_WINDOW}),
 per_account AS (
@@ -342,28 +349,23 @@ per_account AS (
            avg(value) AS avg_daily
     FROM o
     GROUP BY current, metric, platform, account_id
+),
+pairs AS (SELECT * FROM (VALUES {_RATIO_PAIRS}) AS t(key, num, den)),
+ratios AS (
+    SELECT n.current, p.key, sum(n.total) / nullif(sum(d.total), 0) AS ratio
+    FROM pairs p
+    JOIN per_account n ON n.metric = p.num
+    JOIN per_account d ON d.metric = p.den AND d.current = n.current
+                      AND d.platform = n.platform AND d.account_id = n.account_id
+    WHERE d.total > 0
+    GROUP BY n.current, p.key
 )
 SELECT current, metric,
        sum(last_value) AS last_value, sum(total) AS total, sum(avg_daily) AS avg_daily
 FROM per_account
 GROUP BY current, metric
-"""
-
-# Ratios: sum of the numerator / sum of the denominator over the accounts reporting both
-# (numerator present, denominator > 0) -- the rule of the kpis CSV total rows.
-_RATIO_SQL = f"""
-WITH o AS ({_OWN_WINDOW}),
-per_account AS (
-    SELECT current, platform, account_id,
-           sum(value) FILTER (WHERE metric = ?) AS num,
-           sum(value) FILTER (WHERE metric = ?) AS den
-    FROM o
-    GROUP BY current, platform, account_id
-)
-SELECT current, sum(num) / nullif(sum(den), 0) AS ratio
-FROM per_account
-WHERE num IS NOT NULL AND den > 0
-GROUP BY current
+UNION ALL
+SELECT current, 'ratio:' || key, NULL, ratio, NULL FROM ratios
 """
 
 
@@ -387,23 +389,17 @@ def kpi_cards(db_path: DbPath, start: date, end: date, platforms: Sequence[str] 
         raise ValueError(f"end {end} is before start {start}")
     prev_start, prev_end = previous_period(start, end)
     plats = _platform_list(platforms)
-    metrics = sorted({d.metric for d in KPI_DEFS if d.how != "ratio"})
+    metrics = sorted({m for d in KPI_DEFS for m in (d.metric, d.denominator) if m})
     with read_warehouse(db_path) as con:
         rows = con.execute(_KPI_SQL, [start, prev_start, end, metrics, plats, plats]).fetchall()
-        ratios: dict[tuple[bool, str], float | None] = {}
-        for d in KPI_DEFS:
-            if d.how == "ratio":
-                pair = [d.metric, d.denominator]
-                params = [start, prev_start, end, pair, plats, plats, d.metric, d.denominator]
-                for cur, ratio in con.execute(_RATIO_SQL, params).fetchall():
-                    ratios[(bool(cur), d.key)] = ratio
     found: dict[tuple[bool, str], dict[str, float | None]] = {
         (bool(cur), metric): {"last": last, "sum": total, "avg_daily": avg} for cur, metric, last, total, avg in rows
     }
     cards = []
     for d in KPI_DEFS:
         if d.how == "ratio":
-            value, previous = ratios.get((True, d.key)), ratios.get((False, d.key))
+            value = found.get((True, f"ratio:{d.key}"), {}).get("sum")
+            previous = found.get((False, f"ratio:{d.key}"), {}).get("sum")
         else:
             value = found.get((True, d.metric), {}).get(d.how)
             previous = found.get((False, d.metric), {}).get(d.how)
