@@ -309,6 +309,17 @@ def _ig_account_of(node: Any) -> str | None:
     return str(ident) if isinstance(ident, str | int) and str(ident).isdigit() else None
 
 
+def _business_discovery(client: Client, ctx: CollectContext) -> tuple[str, Any]:
+    """The competitor's username and its Business Discovery answer, asked on the token's own account."""
+    username = _username(ctx)
+    own = own_ig_user_id(client, ctx)
+    payload = client.get_json(
+        _root(ctx) + ACCOUNT_ENDPOINT.format(version=VERSION, ig_user_id=own),
+        params={"fields": DISCOVERY_FIELDS.format(username=username)},
+    )
+    return username, payload
+
+
 def _with_advice(exc: AuthError, ctx: CollectContext) -> AuthError:
     return AuthError(
         f"{exc.message}; create a new Page access token (Graph API Explorer, then /me/accounts with a "
@@ -326,12 +337,7 @@ def collect(client: Client, ctx: CollectContext, *, since: date, until: date) ->
     root, out, before = _root(ctx), Collected(), client.requests_made
     try:
         if ctx.account.competitor:
-            username = _username(ctx)
-            own = own_ig_user_id(client, ctx)
-            payload = client.get_json(
-                root + ACCOUNT_ENDPOINT.format(version=VERSION, ig_user_id=own),
-                params={"fields": DISCOVERY_FIELDS.format(username=username)},
-            )
+            username, payload = _business_discovery(client, ctx)
             out.observations += parse_business_discovery(
                 payload, account_id=ctx.account.id, day=ctx.today, collected_at=ctx.collected_at
             )
@@ -393,12 +399,7 @@ def check(client: Client, ctx: CollectContext) -> str:
     root = _root(ctx)
     try:
         if ctx.account.competitor:
-            username = _username(ctx)
-            own = own_ig_user_id(client, ctx)
-            payload = client.get_json(
-                root + ACCOUNT_ENDPOINT.format(version=VERSION, ig_user_id=own),
-                params={"fields": DISCOVERY_FIELDS.format(username=username)},
-            )
+            username, payload = _business_discovery(client, ctx)
             rows = parse_business_discovery(payload, account_id=username, day=ctx.today, collected_at=ctx.collected_at)
             followers = next((o.value for o in rows if o.metric == "followers"), None)
             detail = f"business discovery of @{username} works"
