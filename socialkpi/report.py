@@ -25,11 +25,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas and duckdb load only when a report is built: `socialkpi --help` stays fast
+    import pandas as pd
 
-from warehouse import queries
+    from warehouse import queries
 
 log = logging.getLogger("socialkpi.report")
 
@@ -68,6 +69,8 @@ def _text(value: object) -> str:
 
 
 def _missing(value: object) -> bool:
+    import pandas as pd
+
     return value is None or value is pd.NaT or (isinstance(value, float) and value != value)
 
 
@@ -121,6 +124,8 @@ def html_table(frame: pd.DataFrame, columns: Sequence[Column], *, css: str = "")
 
 def generic_table(frame: pd.DataFrame) -> str:
     """Any frame (the ROI table): ``*_pct`` as %, numbers with separators, the rest as text."""
+    import pandas as pd
+
     columns: list[Column] = []
     for name in frame.columns:
         if str(name).endswith("_pct"):
@@ -228,6 +233,8 @@ def _polyline(points: list[str], color: str) -> str:
 
 def lines_from(frame: pd.DataFrame, by: str) -> list[Line]:
     """``date``/``value`` rows grouped into one :class:`Line` per value of ``by``."""
+    import pandas as pd
+
     out: list[Line] = []
     if frame.empty:
         return out
@@ -288,6 +295,8 @@ def build_report(
     generated_at: datetime | None = None,
 ) -> str:
     """The whole HTML document for ``[start, end]``."""
+    from warehouse import queries
+
     moment = generated_at or datetime.now(UTC)
     platform_ids = queries.platforms(db_path)
     cards = queries.kpi_cards(db_path, start, end)
@@ -399,6 +408,8 @@ def roi_section(db_path: str | os.PathLike[str], start: date, end: date) -> str:
 
 
 def health_section(db_path: str | os.PathLike[str], start: date, end: date) -> str:
+    from warehouse import queries
+
     fresh = queries.freshness(db_path)
     last = f"{fresh.last_success_at:%Y-%m-%d %H:%M} UTC" if fresh.last_success_at else "never"
     out = [f"<p>Last fully successful collection: {_text(last)}.</p>"]

@@ -164,3 +164,13 @@ def test_add_parser() -> None:
     assert (args.command, args.period, args.out, args.config) == ("report", "last-month", "x.html", "s.toml")
     with pytest.raises(SystemExit):
         parser.parse_args(["report", "--period", "yesterday"])
+
+
+def test_importing_the_command_stays_light() -> None:
+    """cli.py imports add_parser for every `socialkpi` call: no pandas/duckdb before a report is built."""
+    import subprocess
+    import sys
+
+    code = "import sys, socialkpi.report; print(sorted({'pandas', 'duckdb'} & set(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.strip() == "[]"
