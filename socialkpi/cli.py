@@ -92,9 +92,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", metavar="FILE", help="CSV with the columns of the observations export")
     p.add_argument("--config", metavar="PATH")
 
-    from socialkpi import timelog
+    from socialkpi import report, timelog
 
     timelog.add_parser(sub)
+    report.add_parser(sub)
 
     p = sub.add_parser("doctor", help="check the configuration and every credential with one cheap call each")
     p.add_argument("--platform", action="append", default=[], metavar="ID", help="only this platform (repeatable)")
@@ -118,6 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "doctor": cmd_doctor,
         "import-csv": cmd_import_csv,
         "log-time": _log_time,
+        "report": _report,
     }[args.command]
     from socialkpi.settings import ConfigError
     from warehouse.db import WarehouseError
@@ -332,6 +334,12 @@ def cmd_status(args: argparse.Namespace) -> int:
         for n in report.notes:
             _out(f"  {n['platform']}/{n['account_id']} {n['source_metric']}: {n['note']}")
     return EXIT_OK
+
+
+def _report(args: argparse.Namespace) -> int:
+    from socialkpi import report
+
+    return report.run(args)
 
 
 def _log_time(args: argparse.Namespace) -> int:
