@@ -110,7 +110,7 @@ def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
         main(["--help"])
     assert info.value.code == 0
     out = capsys.readouterr().out
-    for command in ("collect", "export", "dashboard", "demo", "status", "doctor"):
+    for command in ("collect", "export", "dashboard", "demo", "status", "doctor", "import-csv", "log-time", "report"):
         assert command in out
 
 
