@@ -237,6 +237,16 @@ def collect(client: Client, ctx: CollectContext, *, since: date, until: date) ->
     return out
 
 
+def check(client: Client, ctx: CollectContext) -> str:
+    """``socialkpi doctor``: one Page-fields read (the cheapest call) proves the token reads the Page."""
+    out = collect(client, ctx, since=ctx.today, until=ctx.today - timedelta(days=1))  # an empty range: fields only
+    followers = next((o.value for o in out.observations if o.metric == "followers"), None)
+    kind = "public fields (Page Public Metadata Access)" if ctx.account.competitor else "Page token"
+    if followers is None:
+        return f"{kind} ok, but followers_count is not visible to this token"
+    return f"{kind} ok: {int(followers):,} followers"
+
+
 def _insights(
     client: Client,
     ctx: CollectContext,

@@ -144,6 +144,22 @@ def collect(client: Client, ctx: CollectContext, *, since: date, until: date) ->
     return out
 
 
+def check(client: Client, ctx: CollectContext) -> str:
+    """``socialkpi doctor``: a one-row runReport for yesterday (a few quota tokens)."""
+    _authorize(client, ctx)
+    base = (ctx.credentials.base_url or API_ROOT).rstrip("/")
+    url = base + REPORT_PATH.format(property_id=quote(ctx.account.id, safe=""))
+    body = {
+        "dateRanges": [{"startDate": "yesterday", "endDate": "yesterday"}],
+        "dimensions": [{"name": "date"}],
+        "metrics": [{"name": "sessions"}],
+        "limit": 1,
+    }
+    page = client.post_json(url, json_body=body)
+    zone = page.get("metadata", {}).get("timeZone", "?") if isinstance(page, dict) else "?"
+    return f"property {ctx.account.id} readable (reporting time zone {zone})"
+
+
 def _authorize(client: Client, ctx: CollectContext) -> None:
     """A static SOCIALKPI_GA4_TOKEN, else SOCIALKPI_GOOGLE_CREDENTIALS (refreshed as needed)."""
     token = ctx.credentials.token
