@@ -73,9 +73,10 @@ DEMO_ACCOUNTS: list[DemoAccount] = [
     DemoAccount("youtube", "UCcornerBakeryLyon00001A", "Corner Bakery", scale=1.0),
     DemoAccount("youtube", "UCrivalPatisserie000001B", "Rival Patisserie", competitor=True, scale=1.8),
     DemoAccount("google_business", "4812345678901234567", "Corner Bakery (Lyon)", scale=1.0),
-    DemoAccount("plausible", "cornerbakery.fr", "cornerbakery.fr (Plausible)", scale=1.0),
-    DemoAccount("matomo", "1", "cornerbakery.fr (Matomo)", scale=1.0),
-    DemoAccount("umami", "6f1c2b7e-3d4a-4e5b-9c8d-1a2b3c4d5e6f", "cornerbakery.fr (Umami)", scale=1.0),
+    # one analytics tool per website (website KPIs add the sites up: never track one site with two tools)
+    DemoAccount("plausible", "shop.cornerbakery.fr", "Online shop (Plausible)", scale=0.5),
+    DemoAccount("matomo", "1", "Catering site (Matomo)", scale=0.3),
+    DemoAccount("umami", "6f1c2b7e-3d4a-4e5b-9c8d-1a2b3c4d5e6f", "Baking classes (Umami)", scale=0.2),
     DemoAccount("wordpress", "cornerbakery.blog", "Corner Bakery blog", scale=0.6),
 ]
 
