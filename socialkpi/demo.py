@@ -33,6 +33,23 @@ def demo_settings(db_path: str | Path, sandbox_url: str, *, history_days: int = 
     config = {
         "business": dict(DEMO_BUSINESS),
         "collect": {"history_days": history_days},
+        # the owner's six hours a week and $26 a month of tools (shared/docs/landscape.md), plus a little ad spend
+        "costs": {
+            "currency": "EUR",
+            "hourly_rate": 25,
+            "tool_cost_per_month": 26,
+            "hours_per_week": {
+                "instagram": 1.5,
+                "facebook": 1.5,
+                "tiktok": 1,
+                "linkedin": 0.5,
+                "pinterest": 0.5,
+                "youtube": 0.5,
+                "x": 0.25,
+                "google_business": 0.25,
+            },
+            "ad_spend_per_month": {"facebook": 40, "instagram": 30},
+        },
         "accounts": [
             {"platform": a.platform, "id": a.id, "name": a.name, "competitor": a.competitor} for a in DEMO_ACCOUNTS
         ],
