@@ -15,8 +15,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from collectors.http import Client
-    from collectors.observation import CollectContext, Collected
+    from collectors.observation import Collected
 
     CollectFn = Callable[..., Collected]
 
@@ -106,7 +105,9 @@ PLATFORMS: dict[str, Platform] = {
         max_history_days=89,  # the runner clamps from until=yesterday: today-90, Pinterest's limit
         concurrency=2,
         needs_token=True,
-        competitor_support="Pinterest's API has no public profile lookup: only the token's own account can be collected",
+        competitor_support=(
+            "Pinterest's API has no public profile lookup: only the token's own account can be collected"
+        ),
         id_pattern=r"[A-Za-z0-9_]{3,30}",
         id_hint="the username of the account the token belongs to (pinterest.com/<username>), without @",
     ),
