@@ -283,7 +283,7 @@ def test_a_version_1_file_upgrades_to_2_keeping_its_rows(tmp_path: Path) -> None
         assert current_version(c) == 1
     roi.set_costs(db, valid_from=START, hourly_rate=25, hours_per_week={"facebook": 7})  # the first write migrates
     with reading(db) as c:
-        assert current_version(c) == SCHEMA_VERSION == 2
+        assert current_version(c) == SCHEMA_VERSION >= 2  # migrations after 2 (aggregates) run too
         assert c.execute("SELECT platform, value, run_id FROM observations").fetchall() == [
             ("facebook", 1000.0, "run-0")
         ]

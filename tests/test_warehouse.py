@@ -34,6 +34,7 @@ T1 = datetime(2026, 3, 1, 6, 0, tzinfo=UTC)
 T2 = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
 TABLES = {"accounts", "observations", "runs", "run_accounts", "metric_notes", "meta"}
 TABLES |= {"cost_values", "value_assumptions", "time_log", "roi_settings"}  # schema version 2 (ROI)
+TABLES |= {"account_days", "kpi_daily"}  # schema version 3 (aggregates kept by the load)
 ACCOUNT = Account("facebook", "1045", "Corner Bakery")
 
 
@@ -481,3 +482,122 @@ def test_loading_twice_equals_loading_once(rows: list[Observation]) -> None:
     finally:
         c.close()
     assert len(once) == len({r.key() for r in rows})
+
+
+# ---------------------------------------------------------------------------------------------
+# Aggregates kept by the load (schema version 3): always equal to the raw table's answer
+# ---------------------------------------------------------------------------------------------
+
+AGG_METRICS = ("followers", "reach", "impressions", "posts")  # three KPI metrics and one that is not
+
+agg_rows = st.builds(
+    Observation,
+    platform=st.sampled_from(["facebook", "ga4"]),
+    account_id=st.sampled_from(["1", "2"]),
+    metric=st.sampled_from(AGG_METRICS),
+    observed_on=st.dates(date(2026, 3, 1), date(2026, 3, 6)),
+    value=st.integers(0, 3).map(float),
+    source_metric=st.sampled_from(["a", "b"]),
+    collected_at=st.sampled_from([T1, T2]),
+)
+
+
+def reference_account_days(c: duckdb.DuckDBPyConnection) -> list[tuple[Any, ...]]:
+    return c.execute(
+        "SELECT platform, account_id, min(observed_on), max(observed_on) FROM observations GROUP BY ALL ORDER BY ALL"
+    ).fetchall()
+
+
+def reference_kpi_daily(c: duckdb.DuckDBPyConnection) -> list[tuple[Any, ...]]:
+    """The KPI observations pivoted by hand: one row per account and day with a KPI metric."""
+    from warehouse.aggregates import KPI_METRICS
+
+    cells = ", ".join(f"max(value) FILTER (WHERE metric = '{m}')" for m in KPI_METRICS)
+    return c.execute(
+        f"SELECT platform, account_id, observed_on, {cells} FROM observations "
+        "WHERE list_contains(?, metric) GROUP BY ALL ORDER BY ALL",
+        [list(KPI_METRICS)],
+    ).fetchall()
+
+
+def assert_aggregates_match(c: duckdb.DuckDBPyConnection) -> None:
+    assert all_rows(c, "account_days") == reference_account_days(c)
+    assert all_rows(c, "kpi_daily") == reference_kpi_daily(c)
+
+
+@settings(max_examples=60, deadline=None, database=None)
+@given(
+    batches=st.lists(st.lists(agg_rows, max_size=20), min_size=1, max_size=5),
+    per_account=st.booleans(),
+    sql_check=st.booleans(),
+)
+def test_aggregates_equal_the_raw_answer_after_loads_reloads_and_changed_values(
+    batches: list[list[Observation]], per_account: bool, sql_check: bool
+) -> None:
+    import warehouse.load as load
+
+    saved = load._SQL_CHECK_ROWS
+    load._SQL_CHECK_ROWS = 0 if sql_check else saved  # the large-batch path (duplicates found by DuckDB)
+    c = duckdb.connect(":memory:")
+    try:
+        ensure_schema(c)
+        for n, batch in enumerate([*batches, *batches]):  # every batch again: a re-run
+            if per_account:
+                for acc in sorted({r.account_id for r in batch}):
+                    mine = [r for r in batch if r.account_id == acc]
+                    account = Account(mine[0].platform, acc, acc)
+                    write_account_batch(c, AccountOutcome(f"run-{n}", account, "ok", T1, T2), mine)
+            else:
+                upsert_observations(c, batch, f"run-{n}")
+            assert_aggregates_match(c)
+        # the last row for a key wins, as in the observations table
+        last = {r.key(): r.value for batch in batches for r in batch}
+        stored = {(p, a, m, d): v for p, a, m, d, v in c.execute(
+            "SELECT platform, account_id, metric, observed_on, value FROM observations").fetchall()}  # fmt: skip
+        assert stored == last
+    finally:
+        load._SQL_CHECK_ROWS = saved
+        c.close()
+
+
+def test_a_big_batch_with_duplicates_keeps_the_last_row_like_a_small_one(con: duckdb.DuckDBPyConnection) -> None:
+    rows = [obs(d % 28 + 1, float(d), metric=f"m{d // 28}") for d in range(25_000)]
+    rows += [obs(3, 7.0, metric="m0"), obs(3, 8.0, metric="m0")]  # duplicates past the Python check
+    assert upsert_observations(con, rows, "run-1") == 25_000
+    assert con.execute(
+        "SELECT value FROM observations WHERE metric = 'm0' AND observed_on = '2026-03-03'"
+    ).fetchall() == [(8.0,)]
+    assert_aggregates_match(con)
+
+
+def test_a_failed_batch_leaves_the_aggregates_as_they_were(db: Path) -> None:
+    c = connect(db, read_only=False)
+    ensure_schema(c)
+    write_account_batch(c, outcome(), [obs(1, 5.0, metric="followers")])
+    before = all_rows(c, "account_days"), all_rows(c, "kpi_daily")
+    rows = [obs(9, 90.0, metric="followers"), obs(10, ClosesTheConnection(c), metric="followers")]  # type: ignore[arg-type]
+    with pytest.raises(RuntimeError, match="lost its connection"):
+        write_account_batch(c, outcome("run-2"), rows)
+    with reading(db) as r:
+        assert (all_rows(r, "account_days"), all_rows(r, "kpi_daily")) == before
+
+
+def test_migration_3_fills_the_aggregates_from_a_version_2_file(tmp_path: Path) -> None:
+    from warehouse.schema import MIGRATIONS
+
+    c = duckdb.connect(str(tmp_path / "v2.duckdb"))
+    try:
+        for _, ddl in MIGRATIONS[:2]:
+            c.execute(ddl)
+        c.execute("CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)")
+        c.execute("INSERT INTO meta VALUES ('schema_version', '2')")
+        c.execute(
+            "INSERT INTO observations VALUES ('facebook', '1', 'followers', DATE '2026-03-02', 10, 's', "
+            "TIMESTAMP '2026-03-03 06:00:00', 'r'), ('facebook', '1', 'posts', DATE '2026-03-05', 3, 's', "
+            "TIMESTAMP '2026-03-06 06:00:00', 'r')"
+        )
+        assert ensure_schema(c) == SCHEMA_VERSION == 3
+        assert all_rows(c, "account_days") == [("facebook", "1", date(2026, 3, 2), date(2026, 3, 5))]
+        assert_aggregates_match(c)
+    finally:
+        c.close()

@@ -21,6 +21,12 @@ Tables (version 2: costs and ROI, written by :mod:`warehouse.roi`, see docs/roi.
                        per_1000_impressions
     time_log           one row per ``socialkpi log-time``: platform, day, hours, note
     roi_settings       key -> text: currency, and the [costs]/[value] of socialkpi.toml last applied
+
+Tables (version 3: aggregates kept up to date by every load, see :mod:`warehouse.aggregates`)
+    account_days       (platform, account_id) -> first_day, newest_day of its observations
+    kpi_daily          (platform, account_id, observed_on) -> one DOUBLE column per KPI metric
+                       (the KPI observations pivoted; NULL where no row); filled from the
+                       existing observations when a file is migrated
 """
 
 from __future__ import annotations
@@ -29,9 +35,10 @@ import contextlib
 
 import duckdb
 
+from warehouse import aggregates
 from warehouse.db import WarehouseError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 MIGRATIONS: list[tuple[int, str]] = [
     (
@@ -129,6 +136,7 @@ MIGRATIONS: list[tuple[int, str]] = [
         );
         """,
     ),
+    (3, aggregates.DDL + ";\n".join(aggregates.REBUILD_SQL[2:]) + ";"),
 ]
 
 
@@ -180,8 +188,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> int:
             con.execute(ddl)
             con.execute("CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)")
             con.execute(
-                "INSERT INTO meta VALUES ('schema_version', ?) "
-                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                "INSERT INTO meta VALUES ('schema_version', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                 [str(target)],
             )
             con.execute("COMMIT")

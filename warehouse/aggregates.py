@@ -1,0 +1,108 @@
+"""Aggregates the load keeps up to date, so the dashboard never rescans ``observations``.
+
+Two small tables (schema version 3), written by :func:`maintain` inside the same transaction as
+the rows they summarise (:func:`warehouse.load.upsert_table` calls it right after the upsert, so
+``write_account_batch``, ``upsert_observations`` and ``import-csv`` all keep them current):
+
+``account_days``  (platform, account_id) -> first_day, newest_day
+    The oldest and newest ``observed_on`` per account: the date filter, the platform list and
+    the freshness table read this (a few thousand rows) instead of the 11M-row fact table.
+``kpi_daily``     (platform, account_id, observed_on) -> one column per KPI metric
+    The observations of the KPI metrics (:data:`KPI_METRICS`) pivoted to one row per account and
+    day: ten times fewer rows than ``observations`` for the same window, and numbers only.  A
+    column is NULL where ``observations`` holds no row for that metric.  The KPI cards, the daily
+    trend and the KPI snapshot read this.
+
+Why these stay exact without ever reading old values: ``kpi_daily`` has the grain of the fact
+table (a day of one account), only pivoted, so after an upsert the stored value of a key *is* the
+batch's value and a batch can simply overwrite its cells (``coalesce(new, old)`` keeps the
+metrics the batch did not carry); ``account_days`` only moves its bounds outwards, because no
+code path deletes observations.  Competitor flags are not copied: queries join ``accounts``, so
+flipping ``competitor`` needs no maintenance.  :func:`rebuild` recomputes both from scratch
+(migration 3 runs it once; a bulk ``INSERT`` that bypasses :mod:`warehouse.load` must call it).
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+KPI_METRICS: tuple[str, ...] = (
+    "followers", "impressions", "reach", "engagements", "profile_views", "link_clicks",
+    "page_views", "visits", "visitors", "social_visits", "social_page_views",
+)  # fmt: skip
+
+_COLUMNS = ",\n    ".join(f"{m} DOUBLE" for m in KPI_METRICS)
+
+DDL = f"""
+CREATE TABLE IF NOT EXISTS account_days (
+    platform   VARCHAR NOT NULL,
+    account_id VARCHAR NOT NULL,
+    first_day  DATE NOT NULL,
+    newest_day DATE NOT NULL,
+    PRIMARY KEY (platform, account_id)
+);
+CREATE TABLE IF NOT EXISTS kpi_daily (
+    platform    VARCHAR NOT NULL,
+    account_id  VARCHAR NOT NULL,
+    observed_on DATE NOT NULL,
+    {_COLUMNS},
+    PRIMARY KEY (platform, account_id, observed_on)
+);
+"""
+
+_METRIC_LIST = ", ".join(f"'{m}'" for m in KPI_METRICS)  # our own constants only
+_PIVOT = ", ".join(f"max(value) FILTER (WHERE metric = '{m}') AS {m}" for m in KPI_METRICS)
+
+
+def _daily_upsert(source: str) -> str:
+    keep = ", ".join(f"{m} = coalesce(excluded.{m}, kpi_daily.{m})" for m in KPI_METRICS)
+    changed = " OR ".join(
+        f"(excluded.{m} IS NOT NULL AND excluded.{m} IS DISTINCT FROM kpi_daily.{m})" for m in KPI_METRICS
+    )
+    return f"""
+INSERT INTO kpi_daily (platform, account_id, observed_on, {", ".join(KPI_METRICS)})
+SELECT platform, account_id, observed_on, {_PIVOT}
+FROM {source}
+WHERE metric IN ({_METRIC_LIST})
+GROUP BY platform, account_id, observed_on
+ON CONFLICT (platform, account_id, observed_on) DO UPDATE SET {keep}
+WHERE {changed}
+"""
+
+
+def _days_upsert(source: str) -> str:
+    return f"""
+INSERT INTO account_days (platform, account_id, first_day, newest_day)
+SELECT platform, account_id, min(observed_on), max(observed_on)
+FROM {source}
+GROUP BY platform, account_id
+ON CONFLICT (platform, account_id) DO UPDATE SET
+    first_day = least(account_days.first_day, excluded.first_day),
+    newest_day = greatest(account_days.newest_day, excluded.newest_day)
+WHERE excluded.first_day < account_days.first_day OR excluded.newest_day > account_days.newest_day
+"""
+
+
+BATCH_SQL = (_days_upsert("batch"), _daily_upsert("batch"))
+
+REBUILD_SQL = (
+    "DELETE FROM account_days",
+    "DELETE FROM kpi_daily",
+    _days_upsert("observations"),
+    _daily_upsert("observations"),
+)
+
+
+def maintain(con: duckdb.DuckDBPyConnection) -> None:
+    """Fold the registered ``batch`` (just upserted, unique keys) into the aggregates.
+
+    The caller owns the transaction: the aggregates commit or roll back with the rows.
+    """
+    for sql in BATCH_SQL:
+        con.execute(sql).fetchall()
+
+
+def rebuild(con: duckdb.DuckDBPyConnection) -> None:
+    """Recompute both aggregates from ``observations`` (the caller owns the transaction)."""
+    for sql in REBUILD_SQL:
+        con.execute(sql).fetchall()
