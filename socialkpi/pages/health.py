@@ -42,6 +42,11 @@ def render(ctx: common.PageContext) -> None:
         ],
         "accounts",
         ctx,
+        columns={
+            "newest_day": st.column_config.DateColumn("newest day", format="YYYY-MM-DD"),
+            "last_ok_at": st.column_config.DatetimeColumn("last success (UTC)", format="YYYY-MM-DD HH:mm"),
+            "last_status": "last status",
+        },
         label="Download accounts CSV",
     )
 
