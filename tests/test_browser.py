@@ -1,4 +1,4 @@
-"""The real thing: `streamlit run dashboard.py` on a demo warehouse, every page in headless Chromium.
+"""The real thing: `socialkpi dashboard` on a demo warehouse, every page in headless Chromium.
 
 The warehouse is built by ``socialkpi.demo.build_demo`` (the real collectors against the built-in
 sandbox, 120 days).  Each page is opened by its URL, must show no Streamlit exception, and leaves
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import os
+import signal
 import shutil
 import socket
 import subprocess
@@ -75,13 +76,12 @@ def server(demo_db: Path, tmp_path: Path) -> Iterator[tuple[str, Path]]:
     log_path = tmp_path / "streamlit.log"
     env = {k: v for k, v in os.environ.items() if k != "SOCIALKPI_DASHBOARD_PASSWORD"}
     env["SOCIALKPI_DB"] = str(db)
-    command = [
-        sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard.py"),
-        "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
-        "--browser.gatherUsageStats", "false",
-    ]  # fmt: skip
+    # exactly what a user runs: `socialkpi dashboard` (which starts streamlit on 127.0.0.1)
+    command = [sys.executable, "-m", "socialkpi.cli", "dashboard", "--port", str(port)]
     with log_path.open("wb") as log:
-        proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            command, cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
     try:
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
@@ -99,11 +99,11 @@ def server(demo_db: Path, tmp_path: Path) -> Iterator[tuple[str, Path]]:
             time.sleep(0.2)
         yield url, db
     finally:
-        proc.terminate()
+        os.killpg(proc.pid, signal.SIGTERM)  # the command and the streamlit it started
         try:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            proc.kill()
+            os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=5)
 
 
