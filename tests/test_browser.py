@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import io
 import os
-import signal
 import shutil
+import signal
 import socket
 import subprocess
 import sys
