@@ -183,3 +183,77 @@ def test_kpis_csv_empty_warehouse(tmp_path: Path) -> None:
     buffer = io.StringIO()
     assert export.write_kpis_csv(empty, buffer) == 0
     assert buffer.getvalue() == ",".join(queries.SNAPSHOT_COLUMNS) + "\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# The aggregates (schema 3) and the dashboard's download give the same bytes as the raw table
+# ---------------------------------------------------------------------------------------------
+
+
+def _all_exports(db: Path) -> list[bytes]:
+    out = []
+    for kw in ({}, {"since": date(2026, 3, 3), "until": date(2026, 3, 8)}):
+        obs, kpis_m, kpis_w = io.BytesIO(), io.BytesIO(), io.BytesIO()
+        export.write_observations_csv(db, obs, **kw)  # type: ignore[arg-type]
+        export.write_kpis_csv(db, kpis_m, **kw)  # type: ignore[arg-type]
+        export.write_kpis_csv(db, kpis_w, period="week", **kw)  # type: ignore[arg-type]
+        out += [obs.getvalue(), kpis_m.getvalue(), kpis_w.getvalue()]
+    return out
+
+
+def test_exports_from_the_aggregates_equal_the_raw_exports(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fast = _all_exports(db)
+    import warehouse.access
+
+    monkeypatch.setattr(warehouse.access, "AGGREGATES_VERSION", 10**6)
+    assert _all_exports(db) == fast
+
+
+@pytest.mark.parametrize("period", ["month", "week"])
+@pytest.mark.parametrize("window", [(None, None), (date(2026, 3, 2), date(2026, 3, 9))])
+def test_the_download_built_from_the_fetched_snapshot_is_the_export(
+    db: Path, period: str, window: tuple[date | None, date | None]
+) -> None:
+    since, until = window
+    exported = io.BytesIO()
+    export.write_kpis_csv(db, exported, since=since, until=until, period=period)  # type: ignore[arg-type]
+    snapshot = queries.kpi_snapshot(db, since, until, period)  # type: ignore[arg-type]
+    assert export.kpis_frame_csv(snapshot) == exported.getvalue()
+
+
+def test_the_download_of_an_empty_snapshot_is_the_header(tmp_path: Path) -> None:
+    empty = seed.build_empty_warehouse(tmp_path / "e.duckdb")
+    assert export.kpis_frame_csv(queries.kpi_snapshot(empty)) == (",".join(queries.SNAPSHOT_COLUMNS) + "\n").encode()
+
+
+def test_the_export_module_does_not_import_pandas() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, warehouse.export; print('pandas' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    name=st.one_of(cell_text, formulaish),
+    values=st.lists(numbers, min_size=1, max_size=6),
+    metric=st.sampled_from(["impressions", "followers", "reach", "posts"]),
+)
+def test_cells_are_the_same_whether_or_not_the_aggregates_are_read(name: str, values: list[float], metric: str) -> None:
+    import warehouse.access
+
+    moment = datetime(2026, 3, 10, 6, 30, tzinfo=UTC)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "h.duckdb"
+        rows = [Observation("x", "1", metric, date(2026, 1, 1 + i), v, "=src", moment) for i, v in enumerate(values)]
+        with writing(path) as con:
+            write_account_batch(con, AccountOutcome("r", Account("x", "1", name), "ok", moment, moment), rows)
+        fast = _all_exports(path)
+        saved = warehouse.access.AGGREGATES_VERSION
+        warehouse.access.AGGREGATES_VERSION = 10**6
+        try:
+            assert _all_exports(path) == fast
+        finally:
+            warehouse.access.AGGREGATES_VERSION = saved

@@ -386,3 +386,92 @@ def test_kpi_formatting() -> None:
     assert queries.format_value(None) == "—"
     assert queries.format_value(1234.4) == "1,234"
     assert queries.format_value(0.0663, ratio=True) == "6.63%"
+
+
+# ---------------------------------------------------------------------------------------------
+# The aggregates (schema 3): every fast answer equals the plain answer from `observations`
+# ---------------------------------------------------------------------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from collectors.observation import Account, Observation  # noqa: E402
+from warehouse.db import writing  # noqa: E402
+from warehouse.load import AccountOutcome, upsert_observations, write_account_batch  # noqa: E402
+
+_AT = datetime(2026, 3, 20, 6, tzinfo=UTC)
+_ACCOUNTS = [Account("facebook", "1", "One"), Account("facebook", "2", "Rival", competitor=True),
+             Account("ga4", "3", "Site"), Account("linkedin", "4", "Four")]  # fmt: skip
+_METRICS = ["followers", "impressions", "reach", "engagements", "visits", "social_visits", "visitors", "posts"]
+
+_obs = st.builds(
+    lambda acc, metric, day, value: Observation(acc.platform, acc.id, metric, date(2026, 1, 20) + day, value, "s", _AT),
+    st.sampled_from(_ACCOUNTS),
+    st.sampled_from(_METRICS),
+    st.builds(lambda n: __import__("datetime").timedelta(days=n), st.integers(0, 60)),
+    st.integers(0, 50).map(float),
+)
+
+
+def _answers(db: Path, start: date, end: date, plats: list[str] | None) -> list[object]:
+    fresh = queries.freshness(db)
+    series = queries.daily_series(db, start, end, ("impressions", "reach", "followers"), plats)
+    return [
+        queries.date_bounds(db),
+        queries.platforms(db),
+        [(k.key, k.value, k.previous) for k in queries.kpi_cards(db, start, end, plats)],
+        series.to_dict("records"),
+        queries.kpi_snapshot(db, start, end, "month").to_dict("records"),
+        queries.kpi_snapshot(db, start, end, "week").to_dict("records"),
+        fresh.accounts.to_dict("records"),
+    ]
+
+
+def _same(a: object, b: object) -> bool:
+    """Equal, with floats compared to 1e-9 (sums may add in another order) and NaN equal to NaN."""
+    if isinstance(a, float) and isinstance(b, float):
+        return (a != a and b != b) or a == pytest.approx(b, rel=1e-9, abs=1e-9)
+    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    return bool(a == b) or (a is pd.NaT and b is pd.NaT)
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
+@given(
+    batches=st.lists(st.lists(_obs, min_size=1, max_size=40), min_size=1, max_size=3),
+    window=st.tuples(st.integers(0, 60), st.integers(0, 30)),
+    plats=st.sampled_from([None, ["facebook"], ["ga4", "linkedin"]]),
+    flip=st.booleans(),
+)
+def test_fast_answers_equal_the_raw_answers(
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    batches: list[list[Observation]],
+    window: tuple[int, int],
+    plats: list[str] | None,
+    flip: bool,
+) -> None:
+    import warehouse.access
+
+    db = tmp_path_factory.mktemp("agg") / "wh.duckdb"
+    with writing(db) as con:
+        for n, batch in enumerate(batches):  # loads, re-loads (values change between batches)
+            for acc in _ACCOUNTS:
+                mine = [r for r in batch if r.account_id == acc.id]
+                if mine:
+                    write_account_batch(con, AccountOutcome(f"r{n}", acc, "ok", _AT, _AT), mine)
+        upsert_observations(con, batches[0], "again")  # the first batch once more, in bulk
+        if flip:  # a competitor flag changes after the data was loaded
+            con.execute("UPDATE accounts SET competitor = NOT competitor WHERE account_id = '2'")
+    start = date(2026, 1, 20) + __import__("datetime").timedelta(days=window[0])
+    end = start + __import__("datetime").timedelta(days=window[1])
+    fast = _answers(db, start, end, plats)
+    with monkeypatch.context() as m:
+        m.setattr(warehouse.access, "AGGREGATES_VERSION", 10**6)
+        raw = _answers(db, start, end, plats)
+    for got, want in zip(fast, raw, strict=True):
+        assert _same(got, want), (got, want)

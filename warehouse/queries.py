@@ -26,39 +26,26 @@ schema but no rows gives ``None`` / empty frames.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-import duckdb
 import pandas as pd
 
-from warehouse.db import WarehouseError, reading
-from warehouse.schema import check_readable
-
-DbPath = str | os.PathLike[str]
-Period = Literal["month", "week"]
-
-HOW_TO_START = "run `make demo` for sample data, or `socialkpi collect` after filling socialkpi.toml"
-
-
-class WarehouseMissing(WarehouseError):
-    """There is no warehouse yet at the path (or the file has no socialkpi tables yet)."""
-
-
-@contextmanager
-def read_warehouse(db_path: DbPath) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A short read-only connection to a socialkpi warehouse; :class:`WarehouseMissing` if there is none."""
-    if not Path(db_path).exists():
-        raise WarehouseMissing(f"no warehouse at {os.fspath(db_path)}: {HOW_TO_START}")
-    with reading(db_path) as con:
-        if check_readable(con) == 0:
-            raise WarehouseMissing(f"the warehouse at {os.fspath(db_path)} is empty: {HOW_TO_START}")
-        yield con
+# Re-exported: they moved to pandas-free modules the CSV export shares (import them from here or there).
+from warehouse.access import HOW_TO_START as HOW_TO_START
+from warehouse.access import DbPath as DbPath
+from warehouse.access import Period as Period
+from warehouse.access import WarehouseMissing as WarehouseMissing
+from warehouse.access import bounds_on as bounds_on
+from warehouse.access import bounds_sql, open_warehouse
+from warehouse.access import read_warehouse as read_warehouse
+from warehouse.aggregates import KPI_METRICS
+from warehouse.snapshot import SNAPSHOT_COLUMNS as SNAPSHOT_COLUMNS
+from warehouse.snapshot import TOTAL_NAME as TOTAL_NAME
+from warehouse.snapshot import snapshot_query as snapshot_query
 
 
 def _platform_list(platforms: Sequence[str] | None) -> list[str] | None:
@@ -93,7 +80,7 @@ class DateBounds:
 def date_bounds(db_path: DbPath) -> DateBounds | None:
     """The oldest and newest ``observed_on`` in the warehouse (all accounts); ``None`` when no rows."""
     with read_warehouse(db_path) as con:
-        row = con.execute("SELECT min(observed_on), max(observed_on) FROM observations").fetchone()
+        row = con.execute(bounds_sql(con)).fetchone()
     if not row or row[0] is None:
         return None
     return DateBounds(first=row[0], last=row[1])
@@ -101,8 +88,9 @@ def date_bounds(db_path: DbPath) -> DateBounds | None:
 
 def platforms(db_path: DbPath) -> list[str]:
     """The platform ids that have at least one stored observation, sorted."""
-    with read_warehouse(db_path) as con:
-        rows = con.execute("SELECT DISTINCT platform FROM observations ORDER BY platform").fetchall()
+    with open_warehouse(db_path) as (con, aggregated):
+        table = "account_days" if aggregated else "observations"  # our own table names only
+        rows = con.execute(f"SELECT DISTINCT platform FROM {table} ORDER BY platform").fetchall()
     return [r[0] for r in rows]
 
 
@@ -369,6 +357,68 @@ SELECT current, 'ratio:' || key, NULL, ratio, NULL FROM ratios
 """
 
 
+_CARD_METRICS = sorted({m for d in KPI_DEFS for m in (d.metric, d.denominator) if m})
+assert set(_CARD_METRICS) <= set(KPI_METRICS), "every card metric must be a kpi_daily column"  # noqa: S101
+_RATIO_DEFS = [(d.key, d.metric, d.denominator) for d in KPI_DEFS if d.how == "ratio"]
+
+
+def _kpi_daily_sql() -> str:
+    """:data:`_KPI_SQL` on ``kpi_daily``: per account the last value, total and daily average of
+    each card metric (NULL when the account has no value), summed across accounts per period;
+    each ratio over the accounts that report its numerator and a denominator > 0."""
+    per_account = ",\n           ".join(
+        f"arg_max({m}, observed_on) FILTER (WHERE {m} IS NOT NULL) AS {m}_last, sum({m}) AS {m}_total, "
+        f"avg({m}) AS {m}_avg"
+        for m in _CARD_METRICS
+    )
+    totals = ",\n       ".join(f"sum({m}_last), sum({m}_total), sum({m}_avg)" for m in _CARD_METRICS)
+    ratios = ",\n       ".join(
+        f"sum({num}_total) FILTER (WHERE {num}_total IS NOT NULL AND {den}_total > 0) "
+        f"/ nullif(sum({den}_total) FILTER (WHERE {num}_total IS NOT NULL AND {den}_total > 0), 0)"
+        for _, num, den in _RATIO_DEFS
+    )
+    return f"""
+WITH o AS (
+    SELECT k.*, k.observed_on >= ? AS current
+    FROM kpi_daily k
+    LEFT JOIN accounts a USING (platform, account_id)
+    WHERE k.observed_on BETWEEN ? AND ?
+      AND {_OWN}
+      AND (?::VARCHAR[] IS NULL OR list_contains(?::VARCHAR[], k.platform))
+),
+per_account AS (
+    SELECT current, platform, account_id,
+           {per_account}
+    FROM o
+    GROUP BY current, platform, account_id
+)
+SELECT current,
+       {totals},
+       {ratios}
+FROM per_account
+GROUP BY current
+"""
+
+
+_KPI_DAILY_SQL = _kpi_daily_sql()
+
+
+def _unpivot_cards(wide: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """The one wide row per period of :data:`_KPI_DAILY_SQL` as the ``(current, metric, last, total,
+    avg)`` rows of :data:`_KPI_SQL` (a metric no account has in the period gives no row)."""
+    rows: list[tuple[Any, ...]] = []
+    for current, *cells in wide:
+        for i, metric in enumerate(_CARD_METRICS):
+            last, total, avg = cells[3 * i : 3 * i + 3]
+            if last is not None or total is not None or avg is not None:
+                rows.append((current, metric, last, total, avg))
+        for j, (key, _, _) in enumerate(_RATIO_DEFS):
+            ratio = cells[3 * len(_CARD_METRICS) + j]
+            if ratio is not None:
+                rows.append((current, f"ratio:{key}", None, ratio, None))
+    return rows
+
+
 def kpi_cards(db_path: DbPath, start: date, end: date, platforms: Sequence[str] | None = None) -> list[Kpi]:
     """The headline KPIs for ``[start, end]`` (inclusive), own accounts only, with the change vs
     the previous period of the same length (see :func:`previous_period`), in :data:`KPI_DEFS` order.
@@ -390,8 +440,12 @@ def kpi_cards(db_path: DbPath, start: date, end: date, platforms: Sequence[str] 
     prev_start, prev_end = previous_period(start, end)
     plats = _platform_list(platforms)
     metrics = sorted({m for d in KPI_DEFS for m in (d.metric, d.denominator) if m})
-    with read_warehouse(db_path) as con:
-        rows = con.execute(_KPI_SQL, [start, prev_start, end, metrics, plats, plats]).fetchall()
+    with open_warehouse(db_path) as (con, aggregated):
+        if aggregated:
+            wide = con.execute(_KPI_DAILY_SQL, [start, prev_start, end, plats, plats]).fetchall()
+            rows = _unpivot_cards(wide)
+        else:
+            rows = con.execute(_KPI_SQL, [start, prev_start, end, metrics, plats, plats]).fetchall()
     found: dict[tuple[bool, str], dict[str, float | None]] = {
         (bool(cur), metric): {"last": last, "sum": total, "avg_daily": avg} for cur, metric, last, total, avg in rows
     }
@@ -454,7 +508,23 @@ def daily_series(
         ORDER BY date, metric
     """
     plats = _platform_list(platforms)
-    with read_warehouse(db_path) as con:
+    with open_warehouse(db_path) as (con, aggregated):
+        wanted = sorted(set(metrics))
+        if aggregated and wanted and set(wanted) <= set(KPI_METRICS):
+            cells = ", ".join(f"('{m}', k.{m})" for m in wanted)  # kpi_daily columns only
+            sql = f"""
+                SELECT k.observed_on AS date, c.metric, sum(c.value) AS value
+                FROM kpi_daily k
+                LEFT JOIN accounts a USING (platform, account_id)
+                CROSS JOIN LATERAL (VALUES {cells}) AS c(metric, value)
+                WHERE k.observed_on BETWEEN ? AND ?
+                  AND c.value IS NOT NULL
+                  AND {_OWN}
+                  AND (?::VARCHAR[] IS NULL OR list_contains(?::VARCHAR[], k.platform))
+                GROUP BY k.observed_on, c.metric
+                ORDER BY date, metric
+            """
+            return con.execute(sql, [start, end, plats, plats]).df()
         return con.execute(sql, [start, end, list(metrics), plats, plats]).df()
 
 
@@ -498,10 +568,7 @@ def freshness(db_path: DbPath) -> Freshness:
                    max(finished_at) FILTER (WHERE status = 'ok') AS last_ok_at
             FROM run_accounts GROUP BY platform, account_id
         ),
-        newest AS (
-            SELECT platform, account_id, max(observed_on) AS newest_day
-            FROM observations GROUP BY platform, account_id
-        ),
+        newest AS ({newest}),
         keys AS (
             SELECT platform, account_id FROM accounts
             UNION SELECT platform, account_id FROM latest
@@ -518,10 +585,15 @@ def freshness(db_path: DbPath) -> Freshness:
         LEFT JOIN newest n USING (platform, account_id)
         ORDER BY k.platform, k.account_id
     """
-    with read_warehouse(db_path) as con:
+    with open_warehouse(db_path) as (con, aggregated):
+        newest = (
+            "SELECT platform, account_id, newest_day FROM account_days"
+            if aggregated
+            else "SELECT platform, account_id, max(observed_on) AS newest_day FROM observations GROUP BY ALL"
+        )
         ok = con.execute("SELECT max(finished_at) FROM runs WHERE status = 'ok'").fetchone()
         last = con.execute("SELECT started_at, status FROM runs ORDER BY started_at DESC LIMIT 1").fetchone()
-        frame = con.execute(accounts_sql).df()
+        frame = con.execute(accounts_sql.format(newest=newest)).df()
     frame["last_ok_at"] = pd.to_datetime(frame["last_ok_at"]).dt.tz_localize("UTC")
     frame["failing"] = frame["failing"].astype(bool)
     return Freshness(
@@ -535,122 +607,6 @@ def freshness(db_path: DbPath) -> Freshness:
 # ---------------------------------------------------------------------------------------------
 # KPI snapshot (the kpis CSV)
 # ---------------------------------------------------------------------------------------------
-
-SNAPSHOT_COLUMNS: tuple[str, ...] = (
-    "period", "period_start", "period_end", "platform", "account_id", "account_name", "competitor",
-    "followers", "followers_change", "impressions", "reach_avg_daily", "engagements", "engagement_rate",
-    "profile_views", "link_clicks", "page_views", "visits", "visitors_avg_daily", "social_visits",
-    "social_page_views", "social_share_of_visits",
-)  # fmt: skip
-
-TOTAL_NAME = "All own accounts"
-
-_SUMMED = ("impressions", "engagements", "profile_views", "link_clicks", "page_views", "visits",
-           "social_visits", "social_page_views")  # fmt: skip
-_AVERAGED = {"reach": "reach_avg_daily", "visitors": "visitors_avg_daily"}
-_PERIOD_LABEL = {"month": "strftime(p, '%Y-%m')", "week": "strftime(p, '%G-W%V')"}
-
-
-def _snapshot_sql(period: Period) -> str:
-    unit = {"month": "MONTH", "week": "WEEK"}[period]  # whitelisted identifiers only
-    label = _PERIOD_LABEL[period]
-    metrics = ("followers", *_SUMMED, *_AVERAGED)
-    metric_list = ", ".join(f"'{m}'" for m in metrics)
-    summed = ",\n".join(f"sum(value) FILTER (WHERE metric = '{m}') AS {m}" for m in _SUMMED)
-    averaged = ",\n".join(f"avg(value) FILTER (WHERE metric = '{m}') AS {col}" for m, col in _AVERAGED.items())
-    return f"""
-WITH params AS (
-    SELECT ?::DATE AS since, ?::DATE AS until,
-           date_trunc('{unit.lower()}', ?::DATE)::DATE AS first_p
-),
-base AS (
-    SELECT o.platform, o.account_id, o.metric, o.observed_on, o.value,
-           date_trunc('{unit.lower()}', o.observed_on)::DATE AS p
-    FROM observations o, params
-    WHERE o.metric IN ({metric_list})
-      AND o.observed_on <= params.until
-      AND (o.observed_on >= params.since
-           OR (o.metric = 'followers' AND o.observed_on >= params.first_p - INTERVAL 1 {unit}
-               AND o.observed_on < params.first_p))
-),
-per_account AS (
-    SELECT p, platform, account_id,
-           arg_max(value, observed_on) FILTER (WHERE metric = 'followers') AS followers,
-           {summed},
-           {averaged}
-    FROM base
-    GROUP BY p, platform, account_id
-),
-changed AS (
-    SELECT *,
-           CASE WHEN lag(p) OVER w = p - INTERVAL 1 {unit}
-                THEN followers - lag(followers) OVER w END AS followers_change
-    FROM per_account
-    WINDOW w AS (PARTITION BY platform, account_id ORDER BY p)
-),
-accounts_rows AS (
-    SELECT c.*, coalesce(a.name, c.account_id) AS account_name,
-           coalesce(a.competitor, false) AS competitor
-    FROM changed c
-    LEFT JOIN accounts a USING (platform, account_id)
-    CROSS JOIN params
-    WHERE c.p >= params.first_p
-),
-totals AS (
-    SELECT p, 'all' AS platform, 'all' AS account_id, '{TOTAL_NAME}' AS account_name, false AS competitor,
-           sum(followers) AS followers,
-           sum(followers_change) AS followers_change,
-           sum(impressions) AS impressions,
-           sum(reach_avg_daily) AS reach_avg_daily,
-           sum(engagements) AS engagements,
-           sum(engagements) FILTER (WHERE impressions > 0)
-               / nullif(sum(impressions) FILTER (WHERE engagements IS NOT NULL), 0) AS engagement_rate,
-           sum(profile_views) AS profile_views,
-           sum(link_clicks) AS link_clicks,
-           sum(page_views) AS page_views,
-           sum(visits) AS visits,
-           sum(visitors_avg_daily) AS visitors_avg_daily,
-           sum(social_visits) AS social_visits,
-           sum(social_page_views) AS social_page_views,
-           sum(social_visits) FILTER (WHERE visits > 0)
-               / nullif(sum(visits) FILTER (WHERE social_visits IS NOT NULL), 0) AS social_share_of_visits
-    FROM accounts_rows
-    WHERE NOT competitor
-    GROUP BY p
-),
-unioned AS (
-    SELECT p, platform, account_id, account_name, competitor, followers, followers_change, impressions,
-           reach_avg_daily, engagements,
-           engagements / nullif(impressions, 0) AS engagement_rate,
-           profile_views, link_clicks, page_views, visits, visitors_avg_daily, social_visits,
-           social_page_views,
-           social_visits / nullif(visits, 0) AS social_share_of_visits,
-           0 AS is_total
-    FROM accounts_rows
-    UNION ALL
-    SELECT *, 1 AS is_total FROM totals
-)
-SELECT {label} AS period,
-       greatest(p, params.since) AS period_start,
-       least((p + INTERVAL 1 {unit} - INTERVAL 1 DAY)::DATE, params.until) AS period_end,
-       platform, account_id, account_name, competitor,
-       followers, followers_change, impressions,
-       round(reach_avg_daily, 1) AS reach_avg_daily,
-       engagements, round(engagement_rate, 4) AS engagement_rate,
-       profile_views, link_clicks, page_views, visits,
-       round(visitors_avg_daily, 1) AS visitors_avg_daily,
-       social_visits, social_page_views,
-       round(social_share_of_visits, 4) AS social_share_of_visits
-FROM unioned, params
-ORDER BY p, is_total, platform, account_id
-"""
-
-
-def snapshot_query(period: Period) -> str:
-    """The SQL of :func:`kpi_snapshot` (parameters: since, until, since); used by the CSV export."""
-    if period not in _PERIOD_LABEL:
-        raise ValueError(f"period must be 'month' or 'week', not {period!r}")
-    return _snapshot_sql(period)
 
 
 def kpi_snapshot(
@@ -677,23 +633,12 @@ def kpi_snapshot(
 
     ``since``/``until`` default to the oldest/newest stored day.  Empty frame when no data.
     """
-    sql = snapshot_query(period)
-    with read_warehouse(db_path) as con:
+    with open_warehouse(db_path) as (con, aggregated):
         bounds = bounds_on(con, since, until)
         if bounds is None:
             return pd.DataFrame({c: pd.Series(dtype="object") for c in SNAPSHOT_COLUMNS})
         lo, hi = bounds
-        return con.execute(sql, [lo, hi, lo]).df()
-
-
-def bounds_on(con: duckdb.DuckDBPyConnection, since: date | None, until: date | None) -> tuple[date, date] | None:
-    """``since``/``until`` with a missing end filled from the stored days; None when nothing is stored."""
-    if since is not None and until is not None:
-        return since, until
-    row: Any = con.execute("SELECT min(observed_on), max(observed_on) FROM observations").fetchone()
-    if not row or row[0] is None:
-        return None
-    return (since if since is not None else row[0]), (until if until is not None else row[1])
+        return con.execute(snapshot_query(period, aggregated=aggregated), [lo, hi, lo]).df()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -106,11 +106,9 @@ def load_snapshot(db_path: str, start: date, end: date, period: queries.Period) 
 
 @st.cache_data(ttl=60, show_spinner=False)
 def load_kpis_csv(db_path: str, start: date, end: date, period: queries.Period) -> bytes:
-    import io
-
-    buffer = io.BytesIO()
-    export.write_kpis_csv(db_path, buffer, since=start, until=end, period=period)
-    return buffer.getvalue()
+    """The kpis CSV of the snapshot :func:`load_snapshot` already fetched (the same bytes as
+    ``socialkpi export kpis``, without querying the warehouse a second time)."""
+    return export.kpis_frame_csv(load_snapshot(db_path, start, end, period))
 
 
 @st.cache_data(ttl=60, show_spinner=False)

@@ -1,0 +1,158 @@
+"""The KPI snapshot's SQL (the kpis CSV and the Overview table), without pandas.
+
+One row per calendar period x account plus a total row per period; the definitions are in
+docs/kpis.md and :func:`warehouse.queries.kpi_snapshot`.  The same statement reads either the
+``kpi_daily`` aggregate (:mod:`warehouse.aggregates`) or, on a file without it, ``observations``.
+"""
+
+from __future__ import annotations
+
+from warehouse.access import Period
+
+SNAPSHOT_COLUMNS: tuple[str, ...] = (
+    "period", "period_start", "period_end", "platform", "account_id", "account_name", "competitor",
+    "followers", "followers_change", "impressions", "reach_avg_daily", "engagements", "engagement_rate",
+    "profile_views", "link_clicks", "page_views", "visits", "visitors_avg_daily", "social_visits",
+    "social_page_views", "social_share_of_visits",
+)  # fmt: skip
+
+TOTAL_NAME = "All own accounts"
+
+_SUMMED = ("impressions", "engagements", "profile_views", "link_clicks", "page_views", "visits",
+           "social_visits", "social_page_views")  # fmt: skip
+_AVERAGED = {"reach": "reach_avg_daily", "visitors": "visitors_avg_daily"}
+_PERIOD_LABEL = {"month": "strftime(p, '%Y-%m')", "week": "strftime(p, '%G-W%V')"}
+
+
+def _raw_base(unit: str) -> str:
+    """``base`` and ``per_account`` from ``observations`` (a file without the aggregates)."""
+    metrics = ("followers", *_SUMMED, *_AVERAGED)
+    metric_list = ", ".join(f"'{m}'" for m in metrics)
+    summed = ",\n".join(f"sum(value) FILTER (WHERE metric = '{m}') AS {m}" for m in _SUMMED)
+    averaged = ",\n".join(f"avg(value) FILTER (WHERE metric = '{m}') AS {col}" for m, col in _AVERAGED.items())
+    return f"""base AS (
+    SELECT o.platform, o.account_id, o.metric, o.observed_on, o.value,
+           date_trunc('{unit.lower()}', o.observed_on)::DATE AS p
+    FROM observations o, params
+    WHERE o.metric IN ({metric_list})
+      AND o.observed_on <= params.until
+      AND (o.observed_on >= params.since
+           OR (o.metric = 'followers' AND o.observed_on >= params.first_p - INTERVAL 1 {unit}
+               AND o.observed_on < params.first_p))
+),
+per_account AS (
+    SELECT p, platform, account_id,
+           arg_max(value, observed_on) FILTER (WHERE metric = 'followers') AS followers,
+           {summed},
+           {averaged}
+    FROM base
+    GROUP BY p, platform, account_id
+),"""
+
+
+def _daily_base(unit: str) -> str:
+    """The same ``base`` and ``per_account`` from ``kpi_daily`` (one row per account and day, a
+    column per metric): a row before ``since`` counts only for its ``followers`` (the previous
+    period's level), exactly as the ``metric = 'followers'`` rows do in :func:`_raw_base`."""
+    summed = ",\n".join(f"sum({m}) AS {m}" for m in _SUMMED)
+    averaged = ",\n".join(f"avg({m}) AS {col}" for m, col in _AVERAGED.items())
+    return f"""base AS (
+    SELECT k.*, date_trunc('{unit.lower()}', k.observed_on)::DATE AS p
+    FROM kpi_daily k, params
+    WHERE k.observed_on <= params.until
+      AND (k.observed_on >= params.since
+           OR (k.followers IS NOT NULL AND k.observed_on >= params.first_p - INTERVAL 1 {unit}
+               AND k.observed_on < params.first_p))
+),
+per_account AS (
+    SELECT p, platform, account_id,
+           arg_max(followers, observed_on) FILTER (WHERE followers IS NOT NULL) AS followers,
+           {summed},
+           {averaged}
+    FROM base
+    GROUP BY p, platform, account_id
+),"""
+
+
+def _snapshot_sql(period: Period, aggregated: bool) -> str:
+    unit = {"month": "MONTH", "week": "WEEK"}[period]  # whitelisted identifiers only
+    label = _PERIOD_LABEL[period]
+    base = _daily_base(unit) if aggregated else _raw_base(unit)
+    return f"""
+WITH params AS (
+    SELECT ?::DATE AS since, ?::DATE AS until,
+           date_trunc('{unit.lower()}', ?::DATE)::DATE AS first_p
+),
+{base}
+changed AS (
+    SELECT *,
+           CASE WHEN lag(p) OVER w = p - INTERVAL 1 {unit}
+                THEN followers - lag(followers) OVER w END AS followers_change
+    FROM per_account
+    WINDOW w AS (PARTITION BY platform, account_id ORDER BY p)
+),
+accounts_rows AS (
+    SELECT c.*, coalesce(a.name, c.account_id) AS account_name,
+           coalesce(a.competitor, false) AS competitor
+    FROM changed c
+    LEFT JOIN accounts a USING (platform, account_id)
+    CROSS JOIN params
+    WHERE c.p >= params.first_p
+),
+totals AS (
+    SELECT p, 'all' AS platform, 'all' AS account_id, '{TOTAL_NAME}' AS account_name, false AS competitor,
+           sum(followers) AS followers,
+           sum(followers_change) AS followers_change,
+           sum(impressions) AS impressions,
+           sum(reach_avg_daily) AS reach_avg_daily,
+           sum(engagements) AS engagements,
+           sum(engagements) FILTER (WHERE impressions > 0)
+               / nullif(sum(impressions) FILTER (WHERE engagements IS NOT NULL), 0) AS engagement_rate,
+           sum(profile_views) AS profile_views,
+           sum(link_clicks) AS link_clicks,
+           sum(page_views) AS page_views,
+           sum(visits) AS visits,
+           sum(visitors_avg_daily) AS visitors_avg_daily,
+           sum(social_visits) AS social_visits,
+           sum(social_page_views) AS social_page_views,
+           sum(social_visits) FILTER (WHERE visits > 0)
+               / nullif(sum(visits) FILTER (WHERE social_visits IS NOT NULL), 0) AS social_share_of_visits
+    FROM accounts_rows
+    WHERE NOT competitor
+    GROUP BY p
+),
+unioned AS (
+    SELECT p, platform, account_id, account_name, competitor, followers, followers_change, impressions,
+           reach_avg_daily, engagements,
+           engagements / nullif(impressions, 0) AS engagement_rate,
+           profile_views, link_clicks, page_views, visits, visitors_avg_daily, social_visits,
+           social_page_views,
+           social_visits / nullif(visits, 0) AS social_share_of_visits,
+           0 AS is_total
+    FROM accounts_rows
+    UNION ALL
+    SELECT *, 1 AS is_total FROM totals
+)
+SELECT {label} AS period,
+       greatest(p, params.since) AS period_start,
+       least((p + INTERVAL 1 {unit} - INTERVAL 1 DAY)::DATE, params.until) AS period_end,
+       platform, account_id, account_name, competitor,
+       followers, followers_change, impressions,
+       round(reach_avg_daily, 1) AS reach_avg_daily,
+       engagements, round(engagement_rate, 4) AS engagement_rate,
+       profile_views, link_clicks, page_views, visits,
+       round(visitors_avg_daily, 1) AS visitors_avg_daily,
+       social_visits, social_page_views,
+       round(social_share_of_visits, 4) AS social_share_of_visits
+FROM unioned, params
+ORDER BY p, is_total, platform, account_id
+"""
+
+
+def snapshot_query(period: Period, *, aggregated: bool = False) -> str:
+    """The SQL of :func:`warehouse.queries.kpi_snapshot` (parameters: since, until, since); used by
+    the CSV export.  ``aggregated``: read ``kpi_daily`` (schema version 3) instead of ``observations``;
+    both give the same rows."""
+    if period not in _PERIOD_LABEL:
+        raise ValueError(f"period must be 'month' or 'week', not {period!r}")
+    return _snapshot_sql(period, aggregated)
