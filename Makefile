@@ -19,7 +19,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check collectors warehouse socialkpi dashboard.py tests
+	$(BIN)/ruff check collectors warehouse socialkpi dashboard.py tests bench
 	$(BIN)/mypy
 
 bench: $(STAMP)
