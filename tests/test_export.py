@@ -238,7 +238,9 @@ def test_the_export_module_does_not_import_pandas() -> None:
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     name=st.one_of(cell_text, formulaish),
-    values=st.lists(numbers, min_size=1, max_size=6),
+    # quarters up to 1e12: every sum is exact, so the order DuckDB adds them in cannot show (with
+    # arbitrary doubles the two paths may differ in the last digit of a sum, as two runs may)
+    values=st.lists(st.integers(-(10**12), 10**12).map(lambda n: n / 4), min_size=1, max_size=6),
     metric=st.sampled_from(["impressions", "followers", "reach", "posts"]),
 )
 def test_cells_are_the_same_whether_or_not_the_aggregates_are_read(name: str, values: list[float], metric: str) -> None:

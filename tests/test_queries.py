@@ -475,3 +475,21 @@ def test_fast_answers_equal_the_raw_answers(
         raw = _answers(db, start, end, plats)
     for got, want in zip(fast, raw, strict=True):
         assert _same(got, want), (got, want)
+
+
+def test_concurrent_reads_share_one_attachment_and_leave_the_file_free(db: Path) -> None:
+    """Reads attach the file read-only to one in-memory instance (warehouse.access) and detach it
+    when the last concurrent reader is done: the same answers, and a writer gets in afterwards."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import warehouse.access
+
+    def read(_: int) -> list[tuple[str, float | None]]:
+        return [(k.key, k.value) for k in queries.kpi_cards(db, SPLIT, END)]
+
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(read, range(16)))
+    assert all(a == answers[0] for a in answers)
+    assert warehouse.access._attached == {}
+    with writing(db) as con:  # in this process too: nothing holds the file any more
+        assert con.execute("SELECT count(*) FROM account_days").fetchone() is not None

@@ -4,12 +4,23 @@
 checks the file is a socialkpi warehouse; :func:`open_warehouse` also says whether the file has
 the aggregates of schema version 3 (:mod:`warehouse.aggregates`): a file written by an older
 socialkpi and opened read-only (the dashboard never migrates) is answered from ``observations``.
+
+Opening costs: a new DuckDB instance (``duckdb.connect(file)``) takes ~12 ms even for an empty
+file, which was most of a dashboard page's budget (seven reads).  So a read ``ATTACH``es the
+file ``READ_ONLY`` to one in-memory DuckDB instance shared by the process (~2 ms) and
+``DETACH``es it when the last concurrent reader is done: the file is still held only while a
+query runs (tech-notes §1, "in-memory connection + ATTACH ... DETACH per refresh"), so a
+``socialkpi collect`` in another process can always write between two reruns.  Any error while
+attaching (the file locked by a writer, not a DuckDB file, ...) falls back to the plain
+:func:`warehouse.db.reading`, with its bounded retry on the lock and its explained errors.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
@@ -18,7 +29,7 @@ from typing import Any, Literal
 import duckdb
 
 from warehouse.db import WarehouseError, reading
-from warehouse.schema import check_readable
+from warehouse.schema import SCHEMA_VERSION, check_readable
 
 AGGREGATES_VERSION = 3
 
@@ -32,13 +43,93 @@ class WarehouseMissing(WarehouseError):
     """There is no warehouse yet at the path (or the file has no socialkpi tables yet)."""
 
 
+_shared: duckdb.DuckDBPyConnection | None = None
+_lock = threading.Lock()
+_attached: dict[str, list[Any]] = {}  # real path -> [alias, readers]
+_aliases = itertools.count(1)
+
+
+def shared_memory() -> duckdb.DuckDBPyConnection:
+    """A cursor on the process's in-memory DuckDB instance (no file): close it after use."""
+    global _shared
+    with _lock:
+        if _shared is None:
+            _shared = duckdb.connect(":memory:")
+        return _shared.cursor()
+
+
+def _acquire(path: str) -> tuple[duckdb.DuckDBPyConnection, Callable[[], None]]:
+    """(cursor whose default database is ``path`` attached read-only, release); raises ``duckdb.Error``."""
+    key = os.path.realpath(path)
+    base = shared_memory()
+    try:
+        with _lock:
+            entry = _attached.get(key)
+            if entry is None:
+                alias = f"warehouse_{next(_aliases)}"
+                literal = key.replace("'", "''")
+                base.execute(f"ATTACH '{literal}' AS {alias} (READ_ONLY)")
+                entry = _attached[key] = [alias, 0]
+            entry[1] += 1
+    except BaseException:
+        base.close()
+        raise
+
+    def release() -> None:
+        with _lock:
+            entry[1] -= 1
+            if entry[1] == 0:
+                del _attached[key]
+                base.execute(f"DETACH {entry[0]}")
+        base.close()
+
+    try:
+        cur = base.cursor()
+        cur.execute(f"USE {entry[0]}")
+    except BaseException:
+        release()
+        raise
+
+    def done() -> None:
+        cur.close()
+        release()
+
+    return cur, done
+
+
+@contextmanager
+def _connection(path: str) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The file attached to the shared instance or, when attaching fails, a read-only connection of its own."""
+    try:
+        con, release = _acquire(path)
+    except duckdb.Error:
+        with reading(path) as con:
+            yield con
+        return
+    try:
+        yield con
+    finally:
+        release()
+
+
+def _version(con: duckdb.DuckDBPyConnection) -> int:
+    """:func:`~warehouse.schema.check_readable` with a fast path: one read of ``meta`` when it holds a
+    version this socialkpi knows (any other case takes the full check and its errors)."""
+    try:
+        rows = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()
+        version = int(rows[0][0])
+    except (duckdb.Error, IndexError, TypeError, ValueError):
+        return check_readable(con)
+    return version if 0 < version <= SCHEMA_VERSION else check_readable(con)
+
+
 @contextmanager
 def open_warehouse(db_path: DbPath) -> Iterator[tuple[duckdb.DuckDBPyConnection, bool]]:
     """(connection, has the aggregates) for a short read-only look at a socialkpi warehouse."""
     if not Path(db_path).exists():
         raise WarehouseMissing(f"no warehouse at {os.fspath(db_path)}: {HOW_TO_START}")
-    with reading(db_path) as con:
-        version = check_readable(con)
+    with _connection(os.fspath(db_path)) as con:
+        version = _version(con)
         if version == 0:
             raise WarehouseMissing(f"the warehouse at {os.fspath(db_path)} is empty: {HOW_TO_START}")
         yield con, version >= AGGREGATES_VERSION

@@ -65,6 +65,7 @@ SELECT platform, account_id, observed_on, {_PIVOT}
 FROM {source}
 WHERE metric IN ({_METRIC_LIST})
 GROUP BY platform, account_id, observed_on
+ORDER BY observed_on
 ON CONFLICT (platform, account_id, observed_on) DO UPDATE SET {keep}
 WHERE {changed}
 """

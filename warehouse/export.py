@@ -38,7 +38,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import duckdb
 
-from warehouse.access import DbPath, Period, bounds_on, open_warehouse
+from warehouse.access import DbPath, Period, bounds_on, open_warehouse, shared_memory
 from warehouse.snapshot import snapshot_query
 
 if TYPE_CHECKING:
@@ -223,7 +223,7 @@ def kpis_frame_csv(snapshot: pd.DataFrame) -> bytes:
     (the dashboard's download button: no second query of the warehouse).
 
     The frame goes through the same SQL cell formatting, on a private in-memory DuckDB."""
-    con = duckdb.connect(":memory:")
+    con = shared_memory()  # no file: a cursor on the process's in-memory DuckDB
     fd, tmp_name = tempfile.mkstemp(prefix=".socialkpi-export-", suffix=".csv")
     os.close(fd)
     tmp = Path(tmp_name)

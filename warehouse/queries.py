@@ -360,15 +360,31 @@ SELECT current, 'ratio:' || key, NULL, ratio, NULL FROM ratios
 _CARD_METRICS = sorted({m for d in KPI_DEFS for m in (d.metric, d.denominator) if m})
 assert set(_CARD_METRICS) <= set(KPI_METRICS), "every card metric must be a kpi_daily column"  # noqa: S101
 _RATIO_DEFS = [(d.key, d.metric, d.denominator) for d in KPI_DEFS if d.how == "ratio"]
+# per metric, which of last / sum / avg_daily a card reads (a ratio reads its two sums)
+_NEEDED: dict[str, set[str]] = {m: set() for m in _CARD_METRICS}
+for _d in KPI_DEFS:
+    if _d.how == "ratio" and _d.denominator:
+        _NEEDED[_d.metric].add("sum")
+        _NEEDED[_d.denominator].add("sum")
+    else:
+        _NEEDED[_d.metric].add(_d.how)
 
 
 def _kpi_daily_sql() -> str:
     """:data:`_KPI_SQL` on ``kpi_daily``: per account the last value, total and daily average of
     each card metric (NULL when the account has no value), summed across accounts per period;
     each ratio over the accounts that report its numerator and a denominator > 0."""
+    # only the aggregates a card reads (the others stay NULL): fewer aggregate states per row
     per_account = ",\n           ".join(
-        f"arg_max({m}, observed_on) FILTER (WHERE {m} IS NOT NULL) AS {m}_last, sum({m}) AS {m}_total, "
-        f"avg({m}) AS {m}_avg"
+        ", ".join(
+            [
+                f"arg_max({m}, observed_on) FILTER (WHERE {m} IS NOT NULL) AS {m}_last"
+                if "last" in _NEEDED[m]
+                else f"NULL::DOUBLE AS {m}_last",
+                f"sum({m}) AS {m}_total" if "sum" in _NEEDED[m] else f"NULL::DOUBLE AS {m}_total",
+                f"avg({m}) AS {m}_avg" if "avg_daily" in _NEEDED[m] else f"NULL::DOUBLE AS {m}_avg",
+            ]
+        )
         for m in _CARD_METRICS
     )
     totals = ",\n       ".join(f"sum({m}_last), sum({m}_total), sum({m}_avg)" for m in _CARD_METRICS)
@@ -511,17 +527,23 @@ def daily_series(
     with open_warehouse(db_path) as (con, aggregated):
         wanted = sorted(set(metrics))
         if aggregated and wanted and set(wanted) <= set(KPI_METRICS):
-            cells = ", ".join(f"('{m}', k.{m})" for m in wanted)  # kpi_daily columns only
+            # sum each column per day first (a few rows per day), then one row per (day, metric);
+            # a metric no own account has that day sums to NULL and is left out, as in the raw query
+            sums = ", ".join(f"sum(k.{m}) AS {m}" for m in wanted)  # kpi_daily columns only
+            cells = ", ".join(f"('{m}', d.{m})" for m in wanted)
             sql = f"""
-                SELECT k.observed_on AS date, c.metric, sum(c.value) AS value
-                FROM kpi_daily k
-                LEFT JOIN accounts a USING (platform, account_id)
-                CROSS JOIN LATERAL (VALUES {cells}) AS c(metric, value)
-                WHERE k.observed_on BETWEEN ? AND ?
-                  AND c.value IS NOT NULL
-                  AND {_OWN}
-                  AND (?::VARCHAR[] IS NULL OR list_contains(?::VARCHAR[], k.platform))
-                GROUP BY k.observed_on, c.metric
+                WITH d AS (
+                    SELECT k.observed_on AS date, {sums}
+                    FROM kpi_daily k
+                    LEFT JOIN accounts a USING (platform, account_id)
+                    WHERE k.observed_on BETWEEN ? AND ?
+                      AND {_OWN}
+                      AND (?::VARCHAR[] IS NULL OR list_contains(?::VARCHAR[], k.platform))
+                    GROUP BY k.observed_on
+                )
+                SELECT d.date, c.metric, c.value
+                FROM d CROSS JOIN LATERAL (VALUES {cells}) AS c(metric, value)
+                WHERE c.value IS NOT NULL
                 ORDER BY date, metric
             """
             return con.execute(sql, [start, end, plats, plats]).df()
@@ -561,12 +583,13 @@ def freshness(db_path: DbPath) -> Freshness:
     """Last successful run, and per account: newest day, last ok collection, failing with reason."""
     accounts_sql = """
         WITH latest AS (
-            SELECT platform, account_id,
-                   arg_max(status, started_at) AS last_status,
-                   arg_max(error_kind, started_at) AS error_kind,
-                   arg_max(reason, started_at) AS reason,
-                   max(finished_at) FILTER (WHERE status = 'ok') AS last_ok_at
-            FROM run_accounts GROUP BY platform, account_id
+            SELECT platform, account_id, last.status AS last_status, last.error_kind, last.reason, last_ok_at
+            FROM (
+                SELECT platform, account_id,
+                       arg_max({'status': status, 'error_kind': error_kind, 'reason': reason}, started_at) AS last,
+                       max(finished_at) FILTER (WHERE status = 'ok') AS last_ok_at
+                FROM run_accounts GROUP BY platform, account_id
+            )
         ),
         newest AS ({newest}),
         keys AS (
@@ -593,7 +616,7 @@ def freshness(db_path: DbPath) -> Freshness:
         )
         ok = con.execute("SELECT max(finished_at) FROM runs WHERE status = 'ok'").fetchone()
         last = con.execute("SELECT started_at, status FROM runs ORDER BY started_at DESC LIMIT 1").fetchone()
-        frame = con.execute(accounts_sql.format(newest=newest)).df()
+        frame = con.execute(accounts_sql.replace("{newest}", newest)).df()
     frame["last_ok_at"] = pd.to_datetime(frame["last_ok_at"]).dt.tz_localize("UTC")
     frame["failing"] = frame["failing"].astype(bool)
     return Freshness(

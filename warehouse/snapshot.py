@@ -35,6 +35,7 @@ def _raw_base(unit: str) -> str:
            date_trunc('{unit.lower()}', o.observed_on)::DATE AS p
     FROM observations o, params
     WHERE o.metric IN ({metric_list})
+      AND o.observed_on BETWEEN date_trunc('{unit.lower()}', $3::DATE) - INTERVAL 1 {unit} AND $2::DATE
       AND o.observed_on <= params.until
       AND (o.observed_on >= params.since
            OR (o.metric = 'followers' AND o.observed_on >= params.first_p - INTERVAL 1 {unit}
@@ -59,7 +60,8 @@ def _daily_base(unit: str) -> str:
     return f"""base AS (
     SELECT k.*, date_trunc('{unit.lower()}', k.observed_on)::DATE AS p
     FROM kpi_daily k, params
-    WHERE k.observed_on <= params.until
+    WHERE k.observed_on BETWEEN date_trunc('{unit.lower()}', $3::DATE) - INTERVAL 1 {unit} AND $2::DATE
+      AND k.observed_on <= params.until
       AND (k.observed_on >= params.since
            OR (k.followers IS NOT NULL AND k.observed_on >= params.first_p - INTERVAL 1 {unit}
                AND k.observed_on < params.first_p))
@@ -80,8 +82,8 @@ def _snapshot_sql(period: Period, aggregated: bool) -> str:
     base = _daily_base(unit) if aggregated else _raw_base(unit)
     return f"""
 WITH params AS (
-    SELECT ?::DATE AS since, ?::DATE AS until,
-           date_trunc('{unit.lower()}', ?::DATE)::DATE AS first_p
+    SELECT $1::DATE AS since, $2::DATE AS until,
+           date_trunc('{unit.lower()}', $3::DATE)::DATE AS first_p
 ),
 {base}
 changed AS (
