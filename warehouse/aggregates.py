@@ -24,7 +24,12 @@ flipping ``competitor`` needs no maintenance.  :func:`rebuild` recomputes both f
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import duckdb
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 KPI_METRICS: tuple[str, ...] = (
     "followers", "impressions", "reach", "engagements", "profile_views", "link_clicks",
@@ -50,20 +55,20 @@ CREATE TABLE IF NOT EXISTS kpi_daily (
 );
 """
 
-_METRIC_LIST = ", ".join(f"'{m}'" for m in KPI_METRICS)  # our own constants only
-_PIVOT = ", ".join(f"max(value) FILTER (WHERE metric = '{m}') AS {m}" for m in KPI_METRICS)
 
-
-def _daily_upsert(source: str) -> str:
-    keep = ", ".join(f"{m} = coalesce(excluded.{m}, kpi_daily.{m})" for m in KPI_METRICS)
+def _daily_upsert(source: str, metrics: tuple[str, ...] = KPI_METRICS) -> str:
+    """Fold ``source``'s rows of ``metrics`` (a subset of :data:`KPI_METRICS`) into ``kpi_daily``."""
+    keep = ", ".join(f"{m} = coalesce(excluded.{m}, kpi_daily.{m})" for m in metrics)
     changed = " OR ".join(
-        f"(excluded.{m} IS NOT NULL AND excluded.{m} IS DISTINCT FROM kpi_daily.{m})" for m in KPI_METRICS
+        f"(excluded.{m} IS NOT NULL AND excluded.{m} IS DISTINCT FROM kpi_daily.{m})" for m in metrics
     )
+    pivot = ", ".join(f"max(value) FILTER (WHERE metric = '{m}') AS {m}" for m in metrics)
+    listed = ", ".join(f"'{m}'" for m in metrics)
     return f"""
-INSERT INTO kpi_daily (platform, account_id, observed_on, {", ".join(KPI_METRICS)})
-SELECT platform, account_id, observed_on, {_PIVOT}
+INSERT INTO kpi_daily (platform, account_id, observed_on, {", ".join(metrics)})
+SELECT platform, account_id, observed_on, {pivot}
 FROM {source}
-WHERE metric IN ({_METRIC_LIST})
+WHERE metric IN ({listed})
 GROUP BY platform, account_id, observed_on
 ORDER BY observed_on
 ON CONFLICT (platform, account_id, observed_on) DO UPDATE SET {keep}
@@ -84,7 +89,16 @@ WHERE excluded.first_day < account_days.first_day OR excluded.newest_day > accou
 """
 
 
-BATCH_SQL = (_days_upsert("batch"), _daily_upsert("batch"))
+# One account's batch (what ``socialkpi collect`` writes): its bounds come from Arrow, not a scan.
+_ONE_ACCOUNT_DAYS = """
+INSERT INTO account_days (platform, account_id, first_day, newest_day) VALUES (?, ?, ?, ?)
+ON CONFLICT (platform, account_id) DO UPDATE SET
+    first_day = least(account_days.first_day, excluded.first_day),
+    newest_day = greatest(account_days.newest_day, excluded.newest_day)
+WHERE excluded.first_day < account_days.first_day OR excluded.newest_day > account_days.newest_day
+"""
+
+_daily_sql: dict[tuple[str, ...], str] = {}
 
 REBUILD_SQL = (
     "DELETE FROM account_days",
@@ -94,12 +108,28 @@ REBUILD_SQL = (
 )
 
 
-def maintain(con: duckdb.DuckDBPyConnection) -> None:
-    """Fold the registered ``batch`` (just upserted, unique keys) into the aggregates.
+def maintain(con: duckdb.DuckDBPyConnection, batch: pa.Table) -> None:
+    """Fold ``batch``, registered as ``batch`` and just upserted (unique keys), into the aggregates.
 
-    The caller owns the transaction: the aggregates commit or roll back with the rows.
+    The caller owns the transaction: the aggregates commit or roll back with the rows.  The
+    statements are cut to what the batch holds (one account: its bounds as values; only the KPI
+    columns it carries; none when it carries no KPI metric): planning the full statements cost
+    ~7 ms for each 500-row batch of ``socialkpi collect``.
     """
-    for sql in BATCH_SQL:
+    import pyarrow.compute as pc
+
+    platforms, accounts = pc.unique(batch.column("platform")), pc.unique(batch.column("account_id"))
+    if len(platforms) == 1 and len(accounts) == 1:
+        days = pc.min_max(batch.column("observed_on")).as_py()
+        con.execute(_ONE_ACCOUNT_DAYS, [platforms[0].as_py(), accounts[0].as_py(), days["min"], days["max"]]).fetchall()
+    else:
+        con.execute(_days_upsert("batch")).fetchall()
+    present = set(pc.unique(batch.column("metric")).to_pylist())
+    metrics = tuple(m for m in KPI_METRICS if m in present)
+    if metrics:
+        sql = _daily_sql.get(metrics)
+        if sql is None:
+            sql = _daily_sql[metrics] = _daily_upsert("batch", metrics)
         con.execute(sql).fetchall()
 
 

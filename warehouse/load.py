@@ -128,7 +128,7 @@ def upsert_table(con: duckdb.DuckDBPyConnection, batch: pa.Table) -> int:
     con.register("batch", batch)
     try:
         result = con.execute(UPSERT_SQL).fetchall()[0]
-        aggregates.maintain(con)
+        aggregates.maintain(con, batch)
     finally:
         con.unregister("batch")
     return int(result[0]) if result else 0
