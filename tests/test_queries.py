@@ -493,3 +493,56 @@ def test_concurrent_reads_share_one_attachment_and_leave_the_file_free(db: Path)
     assert warehouse.access._attached == {}
     with writing(db) as con:  # in this process too: nothing holds the file any more
         assert con.execute("SELECT count(*) FROM account_days").fetchone() is not None
+
+
+def test_network_reach_beside_the_visits_it_sends(tmp_path: Path) -> None:
+    """Hand-computed: facebook sent 5 + 7 = 12 visits over two days in which its own Page was shown
+    1,000 + 1,000 times (12 / 2,000 x 1,000 = 6.0 visits per 1,000 impressions), reached 100 and
+    300 people (average 200 a day) and ended at 60 followers; X sent 3 visits and reports no
+    impressions, so its ratio is empty rather than infinite."""
+    from datetime import UTC, date, datetime
+
+    from collectors.observation import Account, Observation
+    from warehouse.db import writing
+    from warehouse.load import AccountOutcome, write_account_batch
+    from warehouse.queries import network_reach_and_visits
+
+    db = tmp_path / "wh.duckdb"
+    now = datetime(2026, 3, 10, tzinfo=UTC)
+    d1, d2 = date(2026, 3, 1), date(2026, 3, 2)
+
+    def obs(platform: str, account: str, metric: str, day: date, value: float) -> Observation:
+        return Observation(platform, account, metric, day, value, metric, now)
+
+    fb = Account("facebook", "1001", "Shop")
+    web = Account("ga4", "2002", "site")
+    with writing(db) as con:
+        write_account_batch(
+            con,
+            AccountOutcome("r1", fb, "ok", now, now),
+            [
+                obs("facebook", "1001", "impressions", d1, 1000),
+                obs("facebook", "1001", "impressions", d2, 1000),
+                obs("facebook", "1001", "reach", d1, 100),
+                obs("facebook", "1001", "reach", d2, 300),
+                obs("facebook", "1001", "followers", d1, 50),
+                obs("facebook", "1001", "followers", d2, 60),
+            ],
+        )
+        write_account_batch(
+            con,
+            AccountOutcome("r1", web, "ok", now, now),
+            [
+                obs("ga4", "2002", "visits_from_facebook", d1, 5),
+                obs("ga4", "2002", "visits_from_facebook", d2, 7),
+                obs("ga4", "2002", "visits_from_x", d2, 3),
+            ],
+        )
+    frame = network_reach_and_visits(db, d1, d2).set_index("network")
+    assert frame.loc["facebook", "visits"] == 12
+    assert frame.loc["facebook", "impressions"] == 2000
+    assert frame.loc["facebook", "reach_avg_daily"] == 200
+    assert frame.loc["facebook", "followers"] == 60
+    assert frame.loc["facebook", "visits_per_1000_impressions"] == pytest.approx(6.0)
+    assert frame.loc["x", "visits"] == 3
+    assert frame.loc["x", "visits_per_1000_impressions"] != frame.loc["x", "visits_per_1000_impressions"]  # NaN

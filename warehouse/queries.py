@@ -975,6 +975,28 @@ def visits_by_network(db_path: DbPath, start: date, end: date, platforms: Sequen
         return con.execute(_NETWORK_SQL, [start, prev_start, end, plats, plats]).df()
 
 
+def network_reach_and_visits(
+    db_path: DbPath, start: date, end: date, platforms: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """Each social network's reach beside the website visits it sent, for ``[start, end]``.
+
+    One row per network with visits (:func:`visits_by_network`), joined to that platform's own
+    accounts (:func:`platform_kpis`): ``followers``, ``impressions``, ``reach_avg_daily`` and
+    ``visits_per_1000_impressions`` = visits / impressions x 1000 (empty when the platform
+    reports no impressions, e.g. X, or for ``other``).  Answers "which network's audience comes
+    to the website?".
+    """
+    visits = visits_by_network(db_path, start, end, platforms)
+    if visits.empty:
+        return visits.assign(followers=[], impressions=[], reach_avg_daily=[], visits_per_1000_impressions=[])
+    social = platform_kpis(db_path, start, end, platforms)
+    social = social[social["platform"] != "all"][["platform", "followers", "impressions", "reach_avg_daily"]]
+    merged = visits.merge(social, how="left", left_on="network", right_on="platform").drop(columns="platform")
+    impressions = merged["impressions"].where(merged["impressions"] > 0)
+    merged["visits_per_1000_impressions"] = merged["visits"] / impressions * 1000
+    return merged
+
+
 # ---------------------------------------------------------------------------------------------
 # Data health
 # ---------------------------------------------------------------------------------------------

@@ -100,6 +100,11 @@ def load_networks(db_path: str, start: date, end: date, platforms: tuple[str, ..
 
 
 @st.cache_data(ttl=60, show_spinner=False)
+def load_network_reach(db_path: str, start: date, end: date, platforms: tuple[str, ...] | None) -> pd.DataFrame:
+    return queries.network_reach_and_visits(db_path, start, end, platforms)
+
+
+@st.cache_data(ttl=60, show_spinner=False)
 def load_snapshot(db_path: str, start: date, end: date, period: queries.Period) -> pd.DataFrame:
     return queries.kpi_snapshot(db_path, start, end, period)
 
@@ -146,6 +151,7 @@ class Loaders:
     competitors: Callable[..., Any] = load_competitors
     share_of_voice: Callable[..., Any] = load_share_of_voice
     networks: Callable[..., Any] = load_networks
+    network_reach: Callable[..., Any] = load_network_reach
     snapshot: Callable[..., Any] = load_snapshot
     kpis_csv: Callable[..., Any] = load_kpis_csv
     coverage: Callable[..., Any] = load_coverage

@@ -42,8 +42,9 @@ def render(ctx: common.PageContext) -> None:
         .properties(height=40 + 28 * len(networks))
     )
     st.altair_chart(chart, width="stretch")
+    st.caption("Each network's audience (your own accounts there) beside the visits it sent to your websites.")
     common.table(
-        networks,
+        ctx.load.network_reach(*ctx.key),
         "visits-by-network",
         ctx,
         columns={
@@ -51,5 +52,9 @@ def render(ctx: common.PageContext) -> None:
             "visits_previous": common.number("visits (previous period)"),
             "change_pct": common.number("change %", "%+.1f%%"),
             "share_of_social": common.percent("share of social visits"),
+            "followers": common.number("followers there"),
+            "impressions": common.number("impressions there"),
+            "reach_avg_daily": common.number("reach there (avg people/day)", "%.0f"),
+            "visits_per_1000_impressions": common.number("visits per 1,000 impressions", "%.1f"),
         },
     )
