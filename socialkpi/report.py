@@ -168,9 +168,11 @@ def svg_chart(
     breaks: Sequence[queries.MetricBreak] = (),
     width: int = 900,
     height: int = 200,
+    connect_gaps: bool = False,
 ) -> str:
-    """A small line chart as inline SVG: one polyline per line (broken at missing days), the y
-    range from 0 to the largest value, dashed rules with a label at metric breaks."""
+    """A small line chart as inline SVG: one polyline per line (broken at missing days, unless
+    ``connect_gaps``: a level such as followers sampled by cron every few days is drawn through its
+    samples), the y range from 0 to the largest value, dashed rules with a label at metric breaks."""
     left, right, top, bottom = 64, 12, 16, 40
     plot_w, plot_h = width - left - right, height - top - bottom
     span = max((end - start).days, 1)
@@ -208,7 +210,7 @@ def svg_chart(
         segment: list[str] = []
         previous: date | None = None
         for day, value in sorted(line.points):
-            if previous is not None and (day - previous).days > 1 and segment:
+            if not connect_gaps and previous is not None and (day - previous).days > 1 and segment:
                 parts.append(_polyline(segment, color))
                 segment = []
             segment.append(f"{x(day):.1f},{y(value):.1f}")
@@ -334,7 +336,10 @@ def build_report(
             continue
         breaks = queries.metric_breaks(start, end, platform_ids, [metric])
         out.append(f"<h3>{_text(title)}</h3>")
-        out.append(svg_chart(title, lines_from(frame, by), start, end, unit=unit, breaks=breaks))
+        level = metric == "followers"  # a level: sampled on collection days, drawn through the samples
+        out.append(
+            svg_chart(title, lines_from(frame, by), start, end, unit=unit, breaks=breaks, connect_gaps=level)
+        )
         out.extend(
             f'<p class="muted">{_text(b.label)} on {b.day:%d %b %Y}: values before and after are not comparable.</p>'
             for b in breaks

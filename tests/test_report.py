@@ -174,3 +174,15 @@ def test_importing_the_command_stays_light() -> None:
     code = "import sys, socialkpi.report; print(sorted({'pandas', 'duckdb'} & set(sys.modules)))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_followers_sampled_every_few_days_are_drawn_as_one_line() -> None:
+    from datetime import date
+
+    from socialkpi.report import Line, svg_chart
+
+    line = Line("facebook", [(date(2026, 3, 1), 10.0), (date(2026, 3, 15), 12.0)])
+    joined = svg_chart("f", [line], date(2026, 3, 1), date(2026, 3, 31), unit="followers", connect_gaps=True)
+    broken = svg_chart("f", [line], date(2026, 3, 1), date(2026, 3, 31), unit="followers")
+    assert joined.count("<polyline") == 1 and "<circle" not in joined
+    assert broken.count("<circle") == 2 and "<polyline" not in broken
