@@ -4,7 +4,7 @@
   platform's look-back window (platforms revise recent days), or ``history_days`` back on an
   empty warehouse.  ``until`` defaults to yesterday in the business's time zone; levels a
   platform only gives as "now" are dated today.
-* Concurrency: a thread pool; accounts of one platform are bounded by that platform's limit.
+* Concurrency: per platform, as many worker threads as that platform allows at once.
 * Isolation: an account that fails is recorded with its reason and writes no rows; the others
   go on.  Each account's rows are written in one transaction on a connection opened for that
   batch only, so readers (the dashboard) are locked out for milliseconds, not for the run.
@@ -19,7 +19,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -124,7 +123,6 @@ def run_collect(
         start_run(con, run_id, started, command)
         newest = newest_days(con)
     summary = RunSummary(run_id)
-    semaphores = {pid: threading.Semaphore(settings.concurrency_for(pid)) for pid in PLATFORMS}
     today = started.astimezone(settings.timezone).date()
     total = len(accounts)
     pending: queue.Queue[_Batch | None] = queue.Queue()
@@ -134,30 +132,56 @@ def run_collect(
     writer.start()
 
     def one(account: Account) -> None:
-        with semaphores[account.platform]:
-            pending.put(
-                _collect_one(
-                    settings,
-                    account,
-                    credentials[(account.platform, account.id)],
-                    run_id=run_id,
-                    collected_at=started if now is not None else None,
-                    policy=policy,
-                    newest=newest.get((account.platform, account.id)),
-                    today=today,
-                    since=since,
-                    until=until,
-                )
+        pending.put(
+            _collect_one(
+                settings,
+                account,
+                credentials[(account.platform, account.id)],
+                run_id=run_id,
+                collected_at=started if now is not None else None,
+                policy=policy,
+                newest=newest.get((account.platform, account.id)),
+                today=today,
+                since=since,
+                until=until,
             )
+        )
 
-    workers = max(1, min(32, sum(settings.concurrency_for(p) for p in {a.platform for a in accounts})))
+    # Each platform gets its own workers, as many as it allows at once, pulling from its own queue:
+    # a slow or strictly limited platform (Umami: one at a time) never holds a worker another
+    # platform could use, so the run takes about as long as the slowest platform alone.
+    by_platform: dict[str, queue.SimpleQueue[Account]] = {}
+    for account in accounts:
+        by_platform.setdefault(account.platform, queue.SimpleQueue()).put(account)
+    errors: list[BaseException] = []
+
+    def drain(work: queue.SimpleQueue[Account]) -> None:
+        while True:
+            try:
+                account = work.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                one(account)
+            except BaseException as exc:  # _collect_one catches collector errors; this is a bug
+                errors.append(exc)
+                return
+
+    threads = [
+        threading.Thread(target=drain, args=(work,), name=f"collect-{pid}-{n}", daemon=True)
+        for pid, work in by_platform.items()
+        for n in range(min(settings.concurrency_for(pid), work.qsize()))
+    ]
     try:
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="collect") as pool:
-            for future in [pool.submit(one, a) for a in accounts]:
-                future.result()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
     finally:
         pending.put(None)
         writer.join()
+    if errors:
+        raise errors[0]
 
     with wdb.writing(db_path) as con:
         finish_run(
