@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from collectors.http import Client, RetryPolicy
-from collectors.observation import Account, CollectContext, Credentials
+from collectors.observation import Account, CollectContext, Credentials, Observation
 from socialkpi.sandbox import Sandbox
 from socialkpi.sandbox.world import TOKEN
 
@@ -20,10 +20,31 @@ FAST = RetryPolicy(attempts=4, backoff=0.001, max_backoff=0.005, max_retry_after
 COLLECTED_AT = datetime(2026, 3, 10, 6, 30, tzinfo=UTC)
 
 
-@pytest.fixture
-def sandbox() -> Iterator[Sandbox]:
+@pytest.fixture(scope="session")
+def _sandbox_server() -> Iterator[Sandbox]:
+    """One sandbox (every platform part) for the whole run; tests get it cleared (:func:`sandbox`)."""
     with Sandbox() as sb:
         yield sb
+
+
+@pytest.fixture
+def sandbox(_sandbox_server: Sandbox) -> Iterator[Sandbox]:
+    """The shared sandbox with no scripted replies and no recorded requests, before and after the test."""
+    _sandbox_server.clear()
+    yield _sandbox_server
+    _sandbox_server.clear()
+
+
+def days(since: date, until: date) -> list[date]:
+    """Every day of ``since..until``, both included."""
+    return [since + timedelta(days=n) for n in range((until - since).days + 1)]
+
+
+def by_key(rows: list[Observation]) -> dict[tuple[str, date], float]:
+    """``{(metric, day): value}`` of one account's rows, checking there is one row per key."""
+    keyed = {(o.metric, o.observed_on): o.value for o in rows}
+    assert len(keyed) == len(rows), "one row per (metric, day)"
+    return keyed
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import json
 import time
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,12 +25,6 @@ GONE = "account_unavailable"
 
 def fixture(name: str) -> Any:
     return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
-
-
-@pytest.fixture
-def sandbox() -> Iterator[Sandbox]:
-    with Sandbox(parts=("socialkpi.sandbox.bluesky",)) as sb:
-        yield sb
 
 
 def ctx_for(sb: Sandbox, account: str = HANDLE, **kw: Any) -> Any:

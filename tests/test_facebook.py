@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -23,26 +22,12 @@ from collectors.http import (
 from socialkpi.sandbox import Reply, Sandbox
 from socialkpi.sandbox import facebook as sandbox_fb
 from socialkpi.sandbox.world import EXPIRED_TOKEN, TOKEN
-from tests.conftest import COLLECTED_AT, make_client, make_ctx
+from tests.conftest import COLLECTED_AT, days, make_client, make_ctx
 
 FIXTURES = Path(__file__).parent / "fixtures" / "facebook"
 PAGE = "104512345678901"  # Corner Bakery (own Page)
 RIVAL = "209876543210987"  # Rival Patisserie (competitor=True in the sandbox world)
 TODAY = date(2026, 3, 10)  # COLLECTED_AT read in Europe/Paris
-
-
-@pytest.fixture(scope="module")
-def _module_sandbox() -> Iterator[Sandbox]:
-    with Sandbox() as sb:
-        yield sb
-
-
-@pytest.fixture
-def sandbox(_module_sandbox: Sandbox) -> Iterator[Sandbox]:
-    """conftest's ``sandbox``, started once per module: each stop waits out serve_forever's 0.5 s poll."""
-    _module_sandbox.clear()
-    yield _module_sandbox
-    _module_sandbox.clear()
 
 
 def load(name: str) -> Any:
@@ -63,10 +48,6 @@ def run(sandbox: Sandbox, since: date, until: date, page: str = PAGE, **ctx: Any
 
 def asked_metrics(sandbox: Sandbox) -> list[list[str]]:
     return [r.query["metric"][0].split(",") for r in sandbox.requests_to(r"/insights$")]
-
-
-def days(since: date, until: date) -> list[date]:
-    return [since + timedelta(days=n) for n in range((until - since).days + 1)]
 
 
 META_ERROR = {"type": "OAuthException", "fbtrace_id": "AbCdEf12345"}

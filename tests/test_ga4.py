@@ -19,7 +19,7 @@ from collectors.observation import Observation
 from socialkpi.sandbox import Reply, Sandbox
 from socialkpi.sandbox import ga4 as sb_ga4
 from socialkpi.sandbox.world import EXPIRED_TOKEN, TOKEN
-from tests.conftest import COLLECTED_AT, FAST, make_client, make_ctx
+from tests.conftest import COLLECTED_AT, FAST, days, make_client, make_ctx
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ga4"
 PROPERTY = "312345678"
@@ -39,10 +39,6 @@ def by_key(rows: list[Observation]) -> dict[tuple[str, date], Observation]:
     keyed = {(o.metric, o.observed_on): o for o in rows}
     assert len(keyed) == len(rows), "one row per (metric, day)"
     return keyed
-
-
-def days(since: date, until: date) -> list[date]:
-    return [since + timedelta(days=i) for i in range((until - since).days + 1)]
 
 
 # -- parser ------------------------------------------------------------------------------------

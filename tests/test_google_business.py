@@ -7,7 +7,6 @@ import copy
 import json
 import os
 import stat
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -45,12 +44,6 @@ REFRESH = {
 
 def fixture(name: str) -> Any:
     return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
-
-
-@pytest.fixture
-def sandbox() -> Iterator[Sandbox]:
-    with Sandbox(parts=("socialkpi.sandbox.google_business",)) as sb:
-        yield sb
 
 
 def ctx_for(sb: Sandbox, location: str = LOCATION, *, store: TokenStore | None = None, **kw: Any) -> CollectContext:

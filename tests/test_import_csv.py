@@ -63,9 +63,7 @@ def test_import_then_reimport_changes_nothing(tmp_path: Path) -> None:
 )
 def test_a_bad_row_rejects_the_file_with_its_line_and_reason(tmp_path: Path, line: str, reason: str) -> None:
     src = tmp_path / "bad.csv"
-    src.write_text(
-        HEADER + "2026-03-01,manual,yelp,Yelp,false,followers,58,,\n" + line + "\n", encoding="utf-8"
-    )
+    src.write_text(HEADER + "2026-03-01,manual,yelp,Yelp,false,followers,58,,\n" + line + "\n", encoding="utf-8")
     db = tmp_path / "wh.duckdb"
     with pytest.raises(ImportRejected) as info:
         import_csv(db, src, now=NOW)

@@ -16,7 +16,7 @@ from collectors.observation import Collected
 from socialkpi.sandbox import Reply, Sandbox
 from socialkpi.sandbox import instagram as sb_ig
 from socialkpi.sandbox.world import EXPIRED_TOKEN, TOKEN
-from tests.conftest import COLLECTED_AT, make_client, make_ctx
+from tests.conftest import COLLECTED_AT, days, make_client, make_ctx
 
 FIXTURES = Path(__file__).parent / "fixtures" / "instagram"
 OWN = "17841405309211844"  # Corner Bakery's Instagram professional account
@@ -32,10 +32,6 @@ def load(name: str) -> Any:
     return json.loads((FIXTURES / name).read_text())
 
 
-def days(since: date, until: date) -> list[date]:
-    return [since + timedelta(days=n) for n in range((until - since).days + 1)]
-
-
 def keyed(rows: list[Any]) -> dict[tuple[str, date], float]:
     out = {(o.metric, o.observed_on): o.value for o in rows}
     assert len(out) == len(rows), "two rows share one (metric, day) key"
@@ -44,12 +40,6 @@ def keyed(rows: list[Any]) -> dict[tuple[str, date], float]:
 
 def meta_error(code: int, message: str, **extra: Any) -> dict[str, Any]:
     return {"error": {"message": message, "type": "OAuthException", "code": code, **extra, "fbtrace_id": "AbC"}}
-
-
-@pytest.fixture
-def sandbox() -> Any:
-    with Sandbox(parts=("socialkpi.sandbox.instagram",)) as sb:
-        yield sb
 
 
 def run(sandbox: Sandbox, account: str = OWN, since: date = DAY, until: date = DAY, **ctx: Any) -> Collected:

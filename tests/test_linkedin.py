@@ -9,7 +9,6 @@ import os
 import stat
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -51,12 +50,6 @@ STATS_PATHS = (
 
 def load(name: str) -> Any:
     return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
-
-
-@pytest.fixture
-def sandbox() -> Iterator[Sandbox]:
-    with Sandbox(parts=("socialkpi.sandbox.linkedin",)) as sb:
-        yield sb
 
 
 @pytest.fixture

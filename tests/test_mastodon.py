@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,12 +23,6 @@ ACCOUNT = "testbakery@bakers.social"
 
 def fixture(name: str) -> Any:
     return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
-
-
-@pytest.fixture
-def sandbox() -> Iterator[Sandbox]:
-    with Sandbox(parts=("socialkpi.sandbox.mastodon",)) as sb:
-        yield sb
 
 
 def ctx_for(sb: Sandbox, account: str = ACCOUNT, **kw: Any) -> Any:

@@ -166,17 +166,10 @@ def test_classify_marks_a_refused_metric_type() -> None:
 
 
 # -- the collector against the sandbox -----------------------------------------------------------
-@pytest.fixture(scope="module")
-def server() -> Iterator[Sandbox]:
-    with Sandbox(parts=("socialkpi.sandbox.pinterest",)) as sandbox:
-        yield sandbox
-
-
 @pytest.fixture
-def sb(server: Sandbox) -> Iterator[Sandbox]:
-    server.clear()
-    yield server
-    server.clear()
+def sb(sandbox: Sandbox) -> Iterator[Sandbox]:
+    """The shared sandbox (tests/conftest.py), cleared around each test."""
+    yield sandbox
     sb_pinterest.RETIRED.clear()
 
 

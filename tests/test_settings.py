@@ -32,9 +32,7 @@ def test_good_config_reads(tmp_path: Path) -> None:
     assert settings.business_name == "Corner Bakery"
     assert str(settings.timezone) == "Europe/Paris"
     assert settings.db_path == tmp_path / "data/socialkpi.duckdb"
-    assert [(a.platform, a.id, a.competitor) for a in settings.accounts] == [
-        ("facebook", "104512345678901", False)
-    ]
+    assert [(a.platform, a.id, a.competitor) for a in settings.accounts] == [("facebook", "104512345678901", False)]
 
 
 def test_env_file_read_and_real_environment_wins(tmp_path: Path) -> None:
@@ -100,9 +98,7 @@ def test_token_env_overrides_per_account(tmp_path: Path) -> None:
         tmp_path,
         GOOD.replace('name = "Corner Bakery"\n', 'name = "Corner Bakery"\ntoken_env = "FB_SHOP2"\n', 2),
     )
-    settings = load_settings(
-        cwd=tmp_path, environ={"FB_SHOP2": "tok-shop-2", "SOCIALKPI_FACEBOOK_TOKEN": "other"}
-    )
+    settings = load_settings(cwd=tmp_path, environ={"FB_SHOP2": "tok-shop-2", "SOCIALKPI_FACEBOOK_TOKEN": "other"})
     creds = credentials_for(settings.accounts[0], settings.env)
     assert creds.token == "tok-shop-2"
     assert creds.token_env == "FB_SHOP2"

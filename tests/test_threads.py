@@ -21,7 +21,7 @@ from collectors.tokens import StoredToken, TokenStore
 from socialkpi.sandbox import Reply, Sandbox
 from socialkpi.sandbox import threads as sb_th
 from socialkpi.sandbox.world import EXPIRED_TOKEN, TOKEN
-from tests.conftest import COLLECTED_AT, make_client, make_ctx
+from tests.conftest import COLLECTED_AT, days, make_client, make_ctx
 
 FIXTURES = Path(__file__).parent / "fixtures" / "threads"
 OWN = sb_th.OWN_ID
@@ -34,10 +34,6 @@ ENV = "SOCIALKPI_THREADS_TOKEN"
 
 def load(name: str) -> Any:
     return json.loads((FIXTURES / name).read_text())
-
-
-def days(since: date, until: date) -> list[date]:
-    return [since + timedelta(days=n) for n in range((until - since).days + 1)]
 
 
 def keyed(rows: list[Any]) -> dict[tuple[str, date], float]:
@@ -53,12 +49,6 @@ def keyed_rows(rows: list[Any]) -> list[Any]:
 
 def meta_error(code: int, message: str, **extra: Any) -> dict[str, Any]:
     return {"error": {"message": message, "type": "OAuthException", "code": code, **extra, "fbtrace_id": "AbC"}}
-
-
-@pytest.fixture
-def sandbox() -> Any:
-    with Sandbox(parts=("socialkpi.sandbox.threads",)) as sb:
-        yield sb
 
 
 @pytest.fixture

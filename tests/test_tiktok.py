@@ -112,17 +112,10 @@ def test_classify_honours_a_retry_after_when_one_is_sent() -> None:
 
 
 # -- the collector against the sandbox -----------------------------------------------------------
-@pytest.fixture(scope="module")
-def server() -> Iterator[Sandbox]:
-    with Sandbox(parts=("socialkpi.sandbox.tiktok",)) as sandbox:
-        yield sandbox
-
-
 @pytest.fixture
-def sb(server: Sandbox) -> Iterator[Sandbox]:
-    server.clear()
-    yield server
-    server.clear()
+def sb(sandbox: Sandbox) -> Iterator[Sandbox]:
+    """The shared sandbox (tests/conftest.py), cleared around each test."""
+    yield sandbox
 
 
 def now() -> datetime:

@@ -24,7 +24,7 @@ from collectors.tokens import StoredToken, TokenStore
 from socialkpi.sandbox import Reply, Sandbox
 from socialkpi.sandbox import umami as sb
 from socialkpi.sandbox.world import EXPIRED_TOKEN, TOKEN
-from tests.conftest import COLLECTED_AT, FAST, make_client, make_ctx
+from tests.conftest import COLLECTED_AT, FAST, by_key, days, make_client, make_ctx
 
 FIXTURES = Path(__file__).parent / "fixtures" / "umami"
 SITE = "6f1c2b7e-3d4a-4e5b-9c8d-1a2b3c4d5e6f"
@@ -50,32 +50,15 @@ NETWORK_OF = {
 }
 
 
-@pytest.fixture(scope="module")
-def _server() -> Iterator[Sandbox]:
-    with Sandbox(parts=("socialkpi.sandbox.umami",)) as server:
-        yield server
-
-
 @pytest.fixture
-def sandbox(_server: Sandbox) -> Iterator[Sandbox]:
-    _server.clear()
+def sandbox(sandbox: Sandbox) -> Iterator[Sandbox]:
+    """The shared sandbox, with Umami Cloud's rate-limit windows reset too."""
     sb._windows.clear()
-    yield _server
-    _server.clear()
+    yield sandbox
 
 
 def fixture(name: str) -> Any:
     return json.loads((FIXTURES / name).read_text())
-
-
-def by_key(rows: list[Observation]) -> dict[tuple[str, date], float]:
-    keyed = {(o.metric, o.observed_on): o.value for o in rows}
-    assert len(keyed) == len(rows), "one row per (metric, day)"
-    return keyed
-
-
-def days(since: date, until: date) -> list[date]:
-    return [since + timedelta(days=n) for n in range((until - since).days + 1)]
 
 
 ONE = {"account_id": SITE, "day": DAY, "today": TODAY, "collected_at": COLLECTED_AT}

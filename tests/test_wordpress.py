@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import json
 import time
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -29,7 +28,7 @@ from collectors.observation import Observation
 from socialkpi.sandbox import Reply, Sandbox
 from socialkpi.sandbox import wordpress as sb
 from socialkpi.sandbox.world import EXPIRED_TOKEN, TOKEN
-from tests.conftest import COLLECTED_AT, FAST, make_client, make_ctx
+from tests.conftest import COLLECTED_AT, FAST, by_key, days, make_client, make_ctx
 
 FIXTURES = Path(__file__).parent / "fixtures" / "wordpress"
 SITE = "cornerbakery.blog"
@@ -49,31 +48,8 @@ NETWORK_OF = {
 }
 
 
-@pytest.fixture(scope="module")
-def _server() -> Iterator[Sandbox]:
-    with Sandbox(parts=("socialkpi.sandbox.wordpress",)) as server:
-        yield server
-
-
-@pytest.fixture
-def sandbox(_server: Sandbox) -> Iterator[Sandbox]:
-    _server.clear()
-    yield _server
-    _server.clear()
-
-
 def fixture(name: str) -> Any:
     return json.loads((FIXTURES / name).read_text())
-
-
-def by_key(rows: list[Observation]) -> dict[tuple[str, date], float]:
-    keyed = {(o.metric, o.observed_on): o.value for o in rows}
-    assert len(keyed) == len(rows), "one row per (metric, day)"
-    return keyed
-
-
-def days(since: date, until: date) -> list[date]:
-    return [since + timedelta(days=n) for n in range((until - since).days + 1)]
 
 
 PARSE: dict[str, Any] = {

@@ -9,7 +9,6 @@ import os
 import stat
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -42,12 +41,6 @@ TODAY = date(2026, 3, 10)  # COLLECTED_AT (06:30 UTC) in Europe/Paris
 
 def load(name: str) -> Any:
     return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
-
-
-@pytest.fixture
-def sandbox() -> Iterator[Sandbox]:
-    with Sandbox(parts=("socialkpi.sandbox.x",)) as sb:
-        yield sb
 
 
 @pytest.fixture
