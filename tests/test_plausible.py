@@ -367,7 +367,6 @@ def test_a_short_throttle_with_retry_after_is_waited_out(sandbox: Sandbox) -> No
 
 
 def test_the_sandbox_throttles_a_key_after_its_hourly_budget(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sb, "_counts", {})
     monkeypatch.setattr(sb, "HOURLY_LIMIT", 1)
     with pytest.raises(RateLimited, match="limited to 600 requests per hour"):  # Plausible's own text
         run(sandbox, FEB15, FEB17)

@@ -8,7 +8,6 @@ import json
 import os
 import stat
 import time
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -48,13 +47,6 @@ NETWORK_OF = {
     "bsky.app": "bluesky",
     "mastodon.social": "mastodon",
 }
-
-
-@pytest.fixture
-def sandbox(sandbox: Sandbox) -> Iterator[Sandbox]:
-    """The shared sandbox, with Umami Cloud's rate-limit windows reset too."""
-    sb._windows.clear()
-    yield sandbox
 
 
 def fixture(name: str) -> Any:

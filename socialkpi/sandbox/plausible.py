@@ -14,13 +14,12 @@ yesterday (UTC), from ``SITE_START``.  The ``*_for`` functions compute what is s
 
 from __future__ import annotations
 
-import threading
-import time
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from socialkpi.sandbox import world
+from socialkpi.sandbox.limits import Window
 from socialkpi.sandbox.server import Reply, Request
 
 PLATFORM = "plausible"
@@ -50,8 +49,8 @@ SOURCES: dict[str, float] = {
     "lyon-gourmand.example": 0.02,
 }
 
-_counts: dict[tuple[str, int], int] = {}
-_lock = threading.Lock()
+HOUR = Window(3600)
+WINDOWS = (HOUR,)
 
 
 # -- the world's numbers -------------------------------------------------------------------------
@@ -161,11 +160,8 @@ def query(request: Request) -> Reply:
             "Invalid API key or site ID. Please make sure you're using a valid API key with access to the "
             "site you've requested.",
         )
-    hour = int(time.time() // 3600)
-    with _lock:
-        _counts[(key, hour)] = _counts.get((key, hour), 0) + 1
-        if _counts[(key, hour)] > HOURLY_LIMIT:
-            return throttled()
+    if HOUR.hit(key)[0] > HOURLY_LIMIT:
+        return throttled()
     if not isinstance(site, str) or not site:
         return _error(400, "Missing site ID. Please provide the required site_id parameter with your request.")
     metrics, dims = body.get("metrics"), body.get("dimensions", [])

@@ -108,8 +108,10 @@ class Sandbox:
     def __init__(self, *, delay: float = 0.0, parts: tuple[str, ...] = PARTS) -> None:
         self.delay = delay
         self.routes: list[tuple[str, re.Pattern[str], Handler]] = []
+        self._windows: list[Any] = []  # the parts' rate-limit windows (socialkpi.sandbox.limits.Window)
         for name in parts:
             module = importlib.import_module(name)
+            self._windows.extend(getattr(module, "WINDOWS", ()))
             for method, pattern, handler in module.ROUTES:
                 self.routes.append((method, re.compile(pattern), handler))
         self.requests: list[Request] = []
@@ -178,9 +180,12 @@ class Sandbox:
             self._scripts.append((re.compile(path_regex), list(replies)))
 
     def clear(self) -> None:
+        """Forget scripted replies, recorded requests and the calls counted against rate limits."""
         with self._lock:
             self._scripts.clear()
             self.requests.clear()
+        for window in self._windows:
+            window.reset()
 
     def requests_to(self, path_regex: str) -> list[Request]:
         pattern = re.compile(path_regex)

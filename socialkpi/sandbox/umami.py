@@ -19,13 +19,13 @@ Users: ``USERS`` (username -> password) may log in; each login issues a new toke
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from socialkpi.sandbox import world
+from socialkpi.sandbox.limits import Window
 from socialkpi.sandbox.server import Reply, Request
 
 PLATFORM = "umami"
@@ -54,7 +54,8 @@ REFERRERS: dict[str | None, float] = {
 }
 
 _issued: set[str] = set()
-_windows: dict[tuple[str, int], int] = {}
+WINDOW = Window(15)
+WINDOWS = (WINDOW,)
 _lock = threading.Lock()
 
 
@@ -109,12 +110,8 @@ def _auth(request: Request, cloud: bool) -> Reply | None:
         key = request.header("x-umami-api-key")
         if key != world.TOKEN:
             return unauthorized()
-        window = int(time.time() // 15)
-        with _lock:
-            _windows[(key, window)] = _windows.get((key, window), 0) + 1
-            if _windows[(key, window)] > CLOUD_LIMIT:
-                return throttled()
-        return None
+        used, _ = WINDOW.hit(key)
+        return throttled() if used > CLOUD_LIMIT else None
     token = request.bearer()
     with _lock:
         known = token == world.TOKEN or token in _issued

@@ -34,6 +34,7 @@ from datetime import date
 from typing import Any
 
 from socialkpi.sandbox import world
+from socialkpi.sandbox.limits import Window
 from socialkpi.sandbox.server import Reply, Request
 
 PLATFORM = "x"
@@ -78,7 +79,8 @@ _lock = threading.Lock()
 _access: dict[str, float] = {}  # issued access token -> expiry (epoch)
 _refresh_ok: set[str] = set()  # issued refresh tokens not used yet
 _refresh_used: set[str] = set()  # refresh tokens already exchanged (rotated away)
-_calls: dict[tuple[str, int], int] = {}  # (token, window start) -> requests in that window
+CALLS = Window(WINDOW)  # requests per token in its 15-minute window
+WINDOWS = (CALLS,)
 
 
 # -- the world's numbers -------------------------------------------------------------------------
@@ -139,15 +141,11 @@ def _authorize(request: Request) -> tuple[str, int] | Reply:
 
 def _count(token: str, limit: int) -> tuple[dict[str, str], bool]:
     """Rate-limit headers for this call, and whether it is over the window's limit."""
-    now = int(time.time())
-    window = now - now % WINDOW
-    with _lock:
-        used = _calls.get((token, window), 0) + 1
-        _calls[(token, window)] = used
+    used, reset = CALLS.hit(token)
     headers = {
         "x-rate-limit-limit": str(limit),
         "x-rate-limit-remaining": str(max(0, limit - used)),
-        "x-rate-limit-reset": str(window + WINDOW),
+        "x-rate-limit-reset": str(int(reset)),
     }
     return headers, used > limit
 
