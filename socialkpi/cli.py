@@ -418,6 +418,8 @@ def dashboard_command(db_path: str, port: int, address: str = "127.0.0.1") -> tu
         str(port),
         "--browser.gatherUsageStats",
         "false",
+        "--client.toolbarMode",
+        "viewer",  # no "Deploy" button or developer menu for the owner
     ]
     env = {**os.environ, "SOCIALKPI_DB": db_path}
     return cmd, env

@@ -121,9 +121,10 @@ def _cards(frame: pd.DataFrame, currency: str, assumptions: roi.Assumptions) -> 
         ("Estimated value", money(total["estimated_value"], currency), value_formula, "Assumed values, see below."),
         ("ROI", roi_shown, "(value − cost) / cost × 100", "Empty when there is no cost or no value."),
     ]
-    for column, (label, shown, formula, detail) in zip(st.columns(len(cards)), cards, strict=True):
-        column.metric(label, shown, help=f"{label} = {formula}. {detail}")
-        column.caption(f"= {formula}")
+    for row in (cards[:3], cards[3:]):  # two rows of three: a money figure fits a card on a laptop
+        for column, (label, shown, formula, detail) in zip(st.columns(len(row)), row, strict=True):
+            column.metric(label, shown, help=f"{label} = {formula}. {detail}")
+            column.caption(f"= {formula}")
 
 
 def _cost_help(total: pd.Series, currency: str) -> str:
@@ -143,6 +144,9 @@ def _table(frame: pd.DataFrame, ctx: common.PageContext, currency: str) -> None:
         "tool_cost": common.number("tools (share)", "%.2f"),
         "ad_spend": common.number("ads", "%.2f"),
         "total_cost": common.number("total cost", "%.2f"),
+        "new_followers": common.number("new followers"),
+        "impressions": common.number("impressions"),
+        "social_visits": common.number("visits from social"),
         "cost_per_new_follower": common.number("cost / new follower", "%.2f"),
         "cost_per_1000_impressions": common.number("cost / 1,000 impressions", "%.2f"),
         "cost_per_social_visit": common.number("cost / social visit", "%.2f"),
