@@ -121,9 +121,11 @@ def daily(platform: str, account_id: str, metric: str, day: date, base: float) -
 
 
 def followers(platform: str, account_id: str, day: date, base: float) -> int:
-    """A follower level on ``day``: grows through the year, faster after spikes."""
+    """A follower level on ``day``: grows through the year, each account at its own pace
+    (0.4-1.6x the average 0.11 % a day), so growth and share of voice differ between accounts."""
     start = date(2024, 1, 1).toordinal()
     days = max(0, day.toordinal() - start)
     scale = scale_of(platform, account_id)
-    level = base * scale * (1.0 + 0.0011 * days + 0.02 * math.sin(days / 47.0))
+    pace = 0.0011 * (0.4 + 1.2 * _noise(platform, account_id, "pace"))
+    level = base * scale * (1.0 + pace * days + 0.02 * math.sin(days / 47.0))
     return int(round(level))
