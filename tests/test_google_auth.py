@@ -9,7 +9,6 @@ no secret.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -259,10 +258,10 @@ def test_the_token_request_uses_the_clients_timeouts(tmp_path: Path) -> None:
         policy = RetryPolicy(attempts=1, timeout=(1.0, 0.2))
         with Client("ga4", policy=policy) as client:
             headers, _ = google_auth_hooks(client, creds, platform="ga4", scopes=SCOPES["ga4"])
-            t0 = time.monotonic()
+            # the token endpoint answers after 1 s: only the 0.2 s read timeout makes this fail
+            # (google-auth's own default would wait 120 s and get the token)
             with pytest.raises(AuthError, match="could not reach the OAuth endpoint"):
                 headers()
-            assert time.monotonic() - t0 < 0.9  # google-auth's own default would wait 120 s
 
 
 @pytest.mark.parametrize(

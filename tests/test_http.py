@@ -105,12 +105,12 @@ def test_get_json_returns_the_body_and_sends_user_agent(sb: Sandbox, client: Cli
     ],
 )
 def test_every_request_uses_the_policy_timeout(sb: Sandbox, call: Callable[[Client, str], Any]) -> None:
-    with Client("test", policy=replace(TINY_TIMEOUT, attempts=1)) as c:
-        started = time.monotonic()
-        with pytest.raises(ServerError, match="timed out") as info:
-            call(c, f"{sb.url}/slow?sleep=1.0")
-        elapsed = time.monotonic() - started
-    assert elapsed < 0.7, "the 0.2 s read timeout was not applied"
+    with (
+        Client("test", policy=replace(TINY_TIMEOUT, attempts=1)) as c,
+        pytest.raises(ServerError, match="timed out") as info,
+    ):
+        call(c, f"{sb.url}/slow?sleep=1.0")
+    # /slow answers after 1 s: without the 0.2 s read timeout the call would have succeeded
     assert info.value.kind == "server" and c.requests_made == 1
 
 
@@ -166,10 +166,8 @@ def test_retry_after_as_http_date(sb: Sandbox, offset: float, low: float, high: 
 def test_retry_after_beyond_the_cap_fails_at_once(sb: Sandbox, header: Callable[[], str]) -> None:
     sleep = RecordingSleep()
     sb.script(r"^/json$", Reply(429, {"error": {"message": "quota"}}, {"Retry-After": header()}))
-    started = time.monotonic()
     with Client("test", policy=FAST, sleep=sleep) as c, pytest.raises(RateLimited) as info:
         c.get_json(f"{sb.url}/json")
-    assert time.monotonic() - started < 1.0
     assert sleep.calls == [] and c.waits == [] and c.requests_made == 1
     exc = info.value
     assert exc.status == 429 and exc.reset_at is not None

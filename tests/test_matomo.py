@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
@@ -347,10 +346,9 @@ def test_a_far_reset_fails_fast_with_the_reset_time(sandbox: Sandbox) -> None:
     slept: list[float] = []
     client = Client("matomo", policy=RetryPolicy(), classify=matomo.classify, sleep=slept.append)
     sandbox.script(API, sb.throttled(3600))
-    t0 = time.monotonic()
     with pytest.raises(RateLimited) as caught:
         run(sandbox, JAN12, JAN14, client=client)
-    assert time.monotonic() - t0 < 2 and slept == []
+    assert slept == []  # every wait goes through the injected sleep: none was taken
     assert caught.value.reset_at is not None and caught.value.reset_at > datetime.now(UTC) + timedelta(minutes=59)
 
 

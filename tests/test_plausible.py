@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-import time
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -347,10 +346,9 @@ def test_hourly_limit_fails_fast_with_the_reset_time(sandbox: Sandbox) -> None:
     slept: list[float] = []
     client = Client("plausible", policy=RetryPolicy(), classify=plausible.classify, sleep=slept.append)
     sandbox.script(QUERY, sb.throttled())
-    t0 = time.monotonic()
     with pytest.raises(RateLimited) as caught:
         run(sandbox, FEB15, FEB17, client=client)
-    assert time.monotonic() - t0 < 2 and slept == [] and len(sandbox.requests_to(QUERY)) == 1
+    assert slept == [] and len(sandbox.requests_to(QUERY)) == 1
     assert caught.value.reset_at is not None
     assert caught.value.reset_at >= datetime.now(UTC) + timedelta(minutes=59)
     assert "600 requests per hour" in str(caught.value) and TOKEN not in str(caught.value)

@@ -8,7 +8,6 @@ import hashlib
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
@@ -159,11 +158,9 @@ def test_a_non_duckdb_file_is_refused_with_a_clear_message(tmp_path: Path, read_
     path.parent.mkdir()
     junk = os.urandom(8192)
     path.write_bytes(junk)
-    started = time.monotonic()
     with pytest.raises(WarehouseError) as info:
         connect(path, read_only=read_only, timeout=5.0)
-    assert time.monotonic() - started < 2.0, "treated as a lock and waited"
-    assert type(info.value) is WarehouseError
+    assert type(info.value) is WarehouseError  # treated as a lock, it would end in WarehouseBusy after 5 s
     assert str(info.value) == (
         f"{path} is not a socialkpi warehouse (not a DuckDB file): move it away or set SOCIALKPI_DB"
     )
@@ -401,6 +398,7 @@ import sys, time, duckdb
 con = duckdb.connect(sys.argv[1])
 print("locked", flush=True)
 time.sleep(float(sys.argv[2]))
+con.execute("CREATE TABLE released_by_holder AS SELECT 1 AS x")  # the last thing done before letting go
 con.close()
 """
 
@@ -423,16 +421,15 @@ def seeded(db: Path) -> Path:
 def test_connect_waits_while_another_process_writes(seeded: Path, read_only: bool) -> None:
     proc = hold(seeded, 0.5)
     try:
-        started = time.monotonic()
         c = connect(seeded, read_only=read_only, timeout=20.0)
-        waited = time.monotonic() - started
         try:
             assert c.execute("SELECT count(*) FROM observations").fetchone() == (len(ROWS),)
+            # the holder's last write is there: this connection opened only once the holder let go
+            assert c.execute("SELECT x FROM released_by_holder").fetchall() == [(1,)]
         finally:
             c.close()
     finally:
         proc.wait(timeout=20)
-    assert waited >= 0.2, "connected while the other process still held the lock"
     assert proc.returncode == 0
 
 
@@ -440,10 +437,8 @@ def test_connect_waits_while_another_process_writes(seeded: Path, read_only: boo
 def test_connect_gives_up_with_warehouse_busy(seeded: Path, read_only: bool) -> None:
     proc = hold(seeded, 30)
     try:
-        started = time.monotonic()
         with pytest.raises(WarehouseBusy, match="stayed locked by another process"):
             connect(seeded, read_only=read_only, timeout=0.3)
-        assert time.monotonic() - started < 3.0
     finally:
         proc.kill()
         proc.wait(timeout=20)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-import time
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -309,10 +308,9 @@ def test_a_far_reset_fails_fast(sandbox: Sandbox) -> None:
     sandbox.script(
         VISITS, Reply(429, {"error": "rate_limited", "message": "Too many requests"}, {"Retry-After": "3600"})
     )
-    t0 = time.monotonic()
     with pytest.raises(RateLimited) as caught:
         run(sandbox, FEB15, FEB17, client=client)
-    assert time.monotonic() - t0 < 2 and slept == [] and caught.value.reset_at is not None
+    assert slept == [] and caught.value.reset_at is not None
 
 
 @pytest.mark.parametrize(
