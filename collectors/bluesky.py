@@ -116,28 +116,19 @@ def _profile(client: Client, ctx: CollectContext) -> dict[str, Any]:
     try:
         payload = client.get_json(url, params={"actor": actor})
     except AuthError as exc:
-        raise AuthError(
+        raise exc.with_message(
             f"{exc.message} (the public AppView needs no token: check that SOCIALKPI_BLUESKY_BASE_URL, "
-            "if set, points to a public AppView such as https://public.api.bsky.app)",
-            platform=PLATFORM,
-            status=exc.status,
-            code=exc.code,
+            "if set, points to a public AppView such as https://public.api.bsky.app)"
         ) from None
     except BadRequest as exc:
         if exc.code == "not_found":
-            raise BadRequest(
+            raise exc.with_message(
                 f"bluesky: no profile {actor} (Profile not found): check the handle in socialkpi.toml; "
-                "handles can change, the DID (did:plc:...) does not",
-                platform=PLATFORM,
-                status=exc.status,
-                code=exc.code,
+                "handles can change, the DID (did:plc:...) does not"
             ) from None
         if exc.code == "account_unavailable":
-            raise BadRequest(
-                f"{exc.message} ({actor} is taken down or deactivated: Bluesky serves no counts for it)",
-                platform=PLATFORM,
-                status=exc.status,
-                code=exc.code,
+            raise exc.with_message(
+                f"{exc.message} ({actor} is taken down or deactivated: Bluesky serves no counts for it)"
             ) from None
         raise
     if not isinstance(payload, dict):

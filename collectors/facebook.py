@@ -222,12 +222,8 @@ def collect(client: Client, ctx: CollectContext, *, since: date, until: date) ->
                 for group in GROUPS:
                     _insights(client, ctx, url, group, start, end, refused, out)
     except AuthError as exc:
-        raise AuthError(
-            f"{exc.message} (Graph API Explorer, then /me/accounts with a long-lived user token) and put it in {env}",
-            platform=PLATFORM,
-            status=exc.status,
-            url=exc.url,
-            code=exc.code,
+        raise exc.with_message(
+            f"{exc.message} (Graph API Explorer, then /me/accounts with a long-lived user token) and put it in {env}"
         ) from None
     # The snapshot owns today: a page_follows value on or after today would be a partial day.
     out.observations = [

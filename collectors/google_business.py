@@ -239,14 +239,11 @@ def _fail(exc: AuthError | BadRequest, ctx: CollectContext) -> Exception:
             else f"an OAuth access token lasts about an hour: set a fresh one in {env}, or set {ENV_REFRESH} with "
             "the client id and secret to refresh it automatically"
         )
-        return AuthError(f"{exc.message}; {advice}", platform=PLATFORM, status=exc.status, code=exc.code)
+        return exc.with_message(f"{exc.message}; {advice}")
     if exc.code == "not_found":
-        return BadRequest(
+        return exc.with_message(
             f"{exc.message}: no location {ctx.account.id}; check the id in socialkpi.toml (the digits of "
-            "locations/{id} from the Business Information API)",
-            platform=PLATFORM,
-            status=exc.status,
-            code=exc.code,
+            "locations/{id} from the Business Information API)"
         )
     return exc
 

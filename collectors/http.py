@@ -45,7 +45,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit, urlunsplit
 
 import requests
@@ -172,6 +172,21 @@ class CollectorError(Exception):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.message!r}, status={self.status!r})"
+
+    def with_message(self, message: str) -> Self:
+        """The same error (class, platform, status, url, code, reset_at) with another message.
+
+        For a collector that adds advice to an error: ``raise exc.with_message(f"{exc.message}; ...")``.
+        The new message is redacted like any other.
+        """
+        return type(self)(
+            message,
+            platform=self.platform,
+            status=self.status,
+            url=self.url,
+            code=self.code,
+            reset_at=self.reset_at,
+        )
 
 
 class AuthError(CollectorError):

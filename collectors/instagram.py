@@ -321,13 +321,9 @@ def _business_discovery(client: Client, ctx: CollectContext) -> tuple[str, Any]:
 
 
 def _with_advice(exc: AuthError, ctx: CollectContext) -> AuthError:
-    return AuthError(
+    return exc.with_message(
         f"{exc.message}; create a new Page access token (Graph API Explorer, then /me/accounts with a "
-        f"long-lived user token) and put it in {_env(ctx)}",
-        platform=PLATFORM,
-        status=exc.status,
-        url=exc.url,
-        code=exc.code,
+        f"long-lived user token) and put it in {_env(ctx)}"
     )
 
 

@@ -266,11 +266,7 @@ def _authenticate(client: Client, ctx: CollectContext) -> OAuthSession:
 
     def refused(exc: AuthError) -> AuthError:
         reason = exc.message.split(": authorize")[0]
-        return AuthError(
-            f"{reason} (refresh tokens last 365 days from the first authorization): {REAUTHORIZE}",
-            platform=PLATFORM,
-            status=exc.status,
-        )
+        return exc.with_message(f"{reason} (refresh tokens last 365 days from the first authorization): {REAUTHORIZE}")
 
     session = OAuthSession.from_context(
         client,
@@ -296,13 +292,9 @@ def _with_advice(exc: AuthError, ctx: CollectContext) -> AuthError:
         return exc
     env = ctx.credentials.token_env or TOKEN_ENV
     refresh = "" if ctx.credentials.refresh_token else f", or set {REFRESH_ENV} with the client id and secret"
-    return AuthError(
+    return exc.with_message(
         f"{exc.message}: create a new token (Developer Portal > OAuth 2.0 tools, scope rw_organization_admin) "
-        f"and put it in {env}{refresh}",
-        platform=PLATFORM,
-        status=exc.status,
-        url=exc.url,
-        code=exc.code,
+        f"and put it in {env}{refresh}"
     )
 
 
@@ -353,12 +345,10 @@ def collect(client: Client, ctx: CollectContext, *, since: date, until: date) ->
             size = client.get_json(root + NETWORK_SIZES.format(urn=org_urn(org_id)))
         except PermissionDenied as exc:
             if ctx.account.competitor:
-                raise PermissionDenied(
+                raise exc.with_message(
                     f"{exc.message.split(': the token needs')[0]}: LinkedIn refused the follower count of an "
                     "organization the member does not administer (networkSizes for other organizations is "
-                    "undocumented); remove this competitor from socialkpi.toml",
-                    platform=PLATFORM,
-                    status=exc.status,
+                    "undocumented); remove this competitor from socialkpi.toml"
                 ) from None
             raise
         out.observations += parse_network_size(size, account_id=org_id, day=ctx.today, collected_at=ctx.collected_at)

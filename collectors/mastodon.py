@@ -149,15 +149,12 @@ def _lookup(client: Client, ctx: CollectContext) -> Any:
             )
         else:
             advice = f"the token in {env} was refused: create a new application token on {instance}"
-        raise AuthError(f"{exc.message} ({advice})", platform=PLATFORM, status=exc.status, code=exc.code) from None
+        raise exc.with_message(f"{exc.message} ({advice})") from None
     except BadRequest as exc:
         if exc.code == "not_found":
-            raise BadRequest(
+            raise exc.with_message(
                 f"mastodon: no account @{user} on {instance} (Record not found): check the id in "
-                "socialkpi.toml, and that it is the account's home instance",
-                platform=PLATFORM,
-                status=exc.status,
-                code=exc.code,
+                "socialkpi.toml, and that it is the account's home instance"
             ) from None
         raise
 

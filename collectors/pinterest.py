@@ -310,13 +310,9 @@ def _with_advice(exc: AuthError, ctx: CollectContext) -> AuthError:
     if exc.code == "refresh_refused":
         return exc
     env = ctx.credentials.token_env or "SOCIALKPI_PINTEREST_TOKEN"
-    return AuthError(
+    return exc.with_message(
         f"{exc.message}: create a new access token (developers.pinterest.com > My apps, or the OAuth flow "
-        f"with {SCOPE}) and put it in {env}, or set {ENV_HINT} with the app's id and secret",
-        platform=PLATFORM,
-        status=exc.status,
-        url=exc.url,
-        code=exc.code,
+        f"with {SCOPE}) and put it in {env}, or set {ENV_HINT} with the app's id and secret"
     )
 
 

@@ -279,9 +279,7 @@ def _renew_advice(env_name: str) -> str:
 def _with_advice(exc: AuthError, env_name: str) -> AuthError:
     if exc.code == "refresh_refused":
         return exc
-    return AuthError(
-        f"{exc.message}; {_renew_advice(env_name)}", platform=PLATFORM, status=exc.status, url=exc.url, code=exc.code
-    )
+    return exc.with_message(f"{exc.message}; {_renew_advice(env_name)}")
 
 
 # -- I/O ----------------------------------------------------------------------------------------------
@@ -311,21 +309,11 @@ def _lookup(client: Client, root: str, username: str) -> Any:
     try:
         return client.get_json(root + PROFILE_LOOKUP_ENDPOINT.format(version=VERSION), params={"username": username})
     except PermissionDenied as exc:
-        raise PermissionDenied(
-            f"{exc.message.split('; the token needs')[0]}; {DISCOVERY_HELP}",
-            platform=PLATFORM,
-            status=exc.status,
-            url=exc.url,
-            code=exc.code,
-        ) from None
+        raise exc.with_message(f"{exc.message.split('; the token needs')[0]}; {DISCOVERY_HELP}") from None
     except BadRequest as exc:
-        raise BadRequest(
+        raise exc.with_message(
             f"{exc.message}; profile_lookup finds public profiles of adults with at least 1,000 followers, by "
-            f"their exact username",
-            platform=PLATFORM,
-            status=exc.status,
-            url=exc.url,
-            code=exc.code,
+            f"their exact username"
         ) from None
 
 

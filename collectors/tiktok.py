@@ -215,13 +215,9 @@ def _with_advice(exc: AuthError, ctx: CollectContext) -> AuthError:
     if exc.code == "refresh_refused":
         return exc
     env = ctx.credentials.token_env or "SOCIALKPI_TIKTOK_TOKEN"
-    return AuthError(
+    return exc.with_message(
         f"{exc.message}: access tokens expire within a day; set {ENV_HINT} with SOCIALKPI_TIKTOK_CLIENT_ID and "
-        f"SOCIALKPI_TIKTOK_CLIENT_SECRET so socialkpi refreshes them, or put a new token in {env}",
-        platform=PLATFORM,
-        status=exc.status,
-        url=exc.url,
-        code=exc.code,
+        f"SOCIALKPI_TIKTOK_CLIENT_SECRET so socialkpi refreshes them, or put a new token in {env}"
     )
 
 

@@ -176,7 +176,7 @@ def _authenticate(client: Client, ctx: CollectContext) -> OAuthSession:
     url = creds.token_url or (creds.base_url or API_ROOT).rstrip("/") + TOKEN_ENDPOINT
 
     def refused(exc: AuthError) -> AuthError:
-        return AuthError(f"{exc.message.split(': authorize')[0]}: {REAUTHORIZE}", platform=PLATFORM, status=exc.status)
+        return exc.with_message(f"{exc.message.split(': authorize')[0]}: {REAUTHORIZE}")
 
     session = OAuthSession.from_context(
         client,
@@ -209,7 +209,7 @@ def _with_advice(exc: AuthError, ctx: CollectContext) -> AuthError:
     if ctx.credentials.refresh_token:
         advice += f", or {REFRESH_ENV}: {REAUTHORIZE}"
     text = exc.message if "authorize the App again" in exc.message else f"{exc.message}; {advice}"
-    return AuthError(text, platform=PLATFORM, status=exc.status, url=exc.url, code=exc.code)
+    return exc.with_message(text)
 
 
 def _lookup(client: Client, ctx: CollectContext) -> Any:

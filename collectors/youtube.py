@@ -287,7 +287,7 @@ def _advise(exc: AuthError, ctx: CollectContext, mode: str) -> AuthError:
         )
     else:
         advice = f"check the API key in {env} (Cloud console > APIs & Services > Credentials)"
-    return AuthError(f"{exc.message}; {advice}", platform=PLATFORM, status=exc.status, code=exc.code)
+    return exc.with_message(f"{exc.message}; {advice}")
 
 
 def collect(client: Client, ctx: CollectContext, *, since: date, until: date) -> Collected:

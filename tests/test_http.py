@@ -409,6 +409,28 @@ def test_short_secrets_are_not_registered() -> None:
     assert redact("abc") == "abc"
 
 
+@pytest.mark.parametrize("cls", [AuthError, PermissionDenied, RateLimited, BadRequest, ServerError, PayloadError])
+def test_with_message_keeps_class_and_fields_and_redacts_the_new_message(cls: type[CollectorError]) -> None:
+    secret = f"registered-{uuid.uuid4().hex}"
+    register_secret(secret)
+    reset_at = datetime(2030, 1, 2, 3, 4, tzinfo=UTC)
+    exc = cls(
+        "test: refused",
+        platform="test",
+        status=401,
+        url="https://api.example/a?access_token=abcdef123&q=x",
+        code="expired",
+        reset_at=reset_at,
+    )
+    new = exc.with_message(f"{exc.message}; not {secret} ?access_token=abcdef123 Bearer abcdefghijkl")
+    assert type(new) is cls and new is not exc and new.kind == exc.kind
+    assert (new.platform, new.status, new.code, new.reset_at) == ("test", 401, "expired", reset_at)
+    assert new.url == exc.url == "https://api.example/a?access_token=***&q=x"  # not sanitized twice over
+    assert new.message == "test: refused; not *** ?access_token=*** Bearer ***"
+    assert str(new) == new.message and new.args == (new.message,)
+    assert exc.message == "test: refused"  # the original is left as it was
+
+
 def _leaks(secret: str) -> tuple[str, ...]:
     return (secret, quote(secret, safe=""), quote_plus(secret))
 
