@@ -29,7 +29,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,7 @@ class StoredToken:
     access_token: str
     refresh_token: str | None = None
     expires_at: float | None = None  # Unix time
+    refresh_expires_at: float | None = None  # Unix time the refresh token stops working, when the platform says
 
     def fresh(self, *, margin: float = 300.0, now: float | None = None) -> bool:
         """True while the access token has more than ``margin`` seconds left (or no known expiry)."""
@@ -51,7 +52,8 @@ class StoredToken:
 
 
 class TokenStore:
-    """A small JSON file of ``{"<platform>/<account>": {access_token, refresh_token, expires_at}}``."""
+    """A small JSON file of ``{"<platform>/<account>": {access_token, refresh_token, expires_at,
+    refresh_expires_at}}`` (the expiry fields are Unix times or null)."""
 
     _lock = threading.Lock()
 
@@ -80,7 +82,8 @@ class TokenStore:
         token = StoredToken(
             access_token=entry["access_token"],
             refresh_token=entry.get("refresh_token") if isinstance(entry.get("refresh_token"), str) else None,
-            expires_at=float(entry["expires_at"]) if isinstance(entry.get("expires_at"), (int, float)) else None,
+            expires_at=_number(entry.get("expires_at")),
+            refresh_expires_at=_number(entry.get("refresh_expires_at")),
         )
         register_secret(token.access_token)
         register_secret(token.refresh_token)
@@ -95,6 +98,7 @@ class TokenStore:
                 "access_token": token.access_token,
                 "refresh_token": token.refresh_token,
                 "expires_at": token.expires_at,
+                "refresh_expires_at": token.refresh_expires_at,
             }
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=".tokens-", dir=self.path.parent)
@@ -107,6 +111,27 @@ class TokenStore:
                 Path(tmp).unlink(missing_ok=True)
                 raise
             os.chmod(self.path, 0o600)
+
+
+def _number(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def refresh_expiry(data: dict[str, Any], now: float) -> float | None:
+    """When the refresh token of a token answer stops working, if the answer says.
+
+    LinkedIn and Pinterest send ``refresh_token_expires_in`` (Pinterest also ``refresh_token_expires_at``,
+    Unix time), TikTok ``refresh_expires_in`` (platform-apis-social.md §5.2 and §6.1,
+    platform-apis-web.md §4a "Tokens and refresh"); X and Google send neither.
+    """
+    at = _number(data.get("refresh_token_expires_at"))
+    if at is not None:
+        return at
+    for name in ("refresh_token_expires_in", "refresh_expires_in"):
+        seconds = _number(data.get(name))
+        if seconds is not None:
+            return now + seconds
+    return None
 
 
 def refresh_access_token(
@@ -164,9 +189,14 @@ def refresh_access_token(
     register_secret(access)
     rotated = data.get("refresh_token") if isinstance(data.get("refresh_token"), str) else None
     register_secret(rotated)
-    expires_in = data.get("expires_in")
-    expires_at = time.time() + float(expires_in) if isinstance(expires_in, (int, float)) else None
-    return StoredToken(access_token=access, refresh_token=rotated or refresh_token, expires_at=expires_at)
+    now = time.time()
+    expires_in = _number(data.get("expires_in"))
+    return StoredToken(
+        access_token=access,
+        refresh_token=rotated or refresh_token,
+        expires_at=now + expires_in if expires_in is not None else None,
+        refresh_expires_at=refresh_expiry(data, now),
+    )
 
 
 @contextmanager
@@ -288,6 +318,8 @@ class OAuthSession:
                 except AuthError as exc:
                     last = exc
                     continue
+                if new.refresh_expires_at is None and stored is not None and new.refresh_token == stored.refresh_token:
+                    new = replace(new, refresh_expires_at=stored.refresh_expires_at)  # same refresh token, same end
                 if self.store is not None:
                     self.store.put(self.platform, self.key, new)
                 self.current, self._latest_refresh = new, new.refresh_token

@@ -26,6 +26,7 @@ from collectors.tokens import (
     TokenStore,
     authorize,
     bearer_hooks,
+    refresh_expiry,
     refresh_grant,
     without_auth,
     wrong_owner,
@@ -276,6 +277,122 @@ def test_the_token_endpoints_own_401_does_not_reenter_the_refresh_hook(
     assert len(errors) == 1 and isinstance(errors[0], AuthError)
     assert len(sandbox.requests_to(PINTEREST_TOKEN)) == 1
     assert client.auth_headers is not None and client.refresh is not None  # restored after the exchange
+
+
+# -- when the refresh token itself ends ----------------------------------------------------------
+
+
+def linkedin_session(client: Client, sb: Sandbox, store: TokenStore, refresh: str) -> OAuthSession:
+    ctx = replace(make_ctx("linkedin", "2414183", sb.url, token=None, refresh_token=refresh), token_store=store)
+    return OAuthSession.from_context(
+        client,
+        ctx,
+        "linkedin",
+        key="oauth2:SOCIALKPI_LINKEDIN_TOKEN",
+        exchange=refresh_grant(client, sb.url + LINKEDIN_TOKEN, client_id="id", client_secret="secret", env_hint="E"),
+        missing="linkedin: no token",
+        env_refresh_wins=True,
+    )
+
+
+def test_linkedins_refresh_token_end_is_kept(sandbox: Sandbox, store: TokenStore, client: Client) -> None:
+    """platform-apis-social.md §5.2: the exchange returns ``refresh_token_expires_in``; refreshing issues a
+    new access token "but the refresh token keeps its original expiry (no sliding)"."""
+    refresh = f"sandbox-refresh-{uuid.uuid4().hex}"
+    before = time.time()
+    first = authorize(client, linkedin_session(client, sandbox, store, refresh)).current
+    assert first is not None and first.refresh_expires_at is not None
+    assert before + 365 * 86400 - 5 <= first.refresh_expires_at <= time.time() + 365 * 86400 + 5
+    stored = store.get("linkedin", "oauth2:SOCIALKPI_LINKEDIN_TOKEN")
+    assert stored is not None and stored.refresh_expires_at == first.refresh_expires_at  # kept in the file
+
+
+def test_pinterest_refresh_token_end_is_read_from_refresh_token_expires_at(
+    sandbox: Sandbox, store: TokenStore, client: Client
+) -> None:
+    """platform-apis-social.md §6.1: Pinterest answers ``refresh_token_expires_in`` and ``..._at``."""
+    ctx = replace(
+        make_ctx("pinterest", sb_pinterest.USERNAME, sandbox.url, token=EXPIRED_TOKEN, refresh_token="pinr_ok"),
+        token_store=store,
+    )
+    session = OAuthSession.from_context(
+        client,
+        ctx,
+        "pinterest",
+        key=ctx.account.id,
+        exchange=refresh_grant(
+            client,
+            sandbox.url + PINTEREST_TOKEN,
+            client_id=sb_pinterest.CLIENT_ID,
+            client_secret=sb_pinterest.CLIENT_SECRET,
+            env_hint="ENV",
+            basic_auth=True,
+        ),
+        missing="pinterest: no token",
+    )
+    assert session.refresh()
+    (answer,) = [r for r in sandbox.requests_to(PINTEREST_TOKEN)]
+    assert answer.form()["grant_type"] == "refresh_token"
+    kept = store.get("pinterest", ctx.account.id)
+    assert kept is not None and kept.refresh_expires_at is not None
+    assert abs(kept.refresh_expires_at - (time.time() + 5184000)) < 5  # the 60 days the sandbox answers
+
+
+@pytest.mark.parametrize(
+    ("answer", "want"),
+    [
+        ({"refresh_token_expires_in": 31536000}, 1_000_000.0 + 31536000),  # LinkedIn (§5.2)
+        # Pinterest (§6.1) sends both; the absolute time wins
+        ({"refresh_token_expires_in": 5184000, "refresh_token_expires_at": 1_005_000_000}, 1_005_000_000.0),
+        ({"refresh_expires_in": 31536000}, 1_000_000.0 + 31536000),  # TikTok (web §4a)
+        ({"expires_in": 7200, "refresh_token": "r"}, None),  # X, Google: nothing said
+        ({"refresh_expires_in": "soon"}, None),
+        ({"refresh_expires_in": True}, None),
+    ],
+)
+def test_refresh_expiry_reads_each_platforms_field(answer: dict[str, Any], want: float | None) -> None:
+    assert refresh_expiry(answer, 1_000_000.0) == want
+
+
+def test_a_refresh_that_says_nothing_keeps_the_known_end_of_the_same_refresh_token(
+    store: TokenStore, client: Client
+) -> None:
+    store.put("x", KEY, StoredToken("expired", "same-refresh", time.time() - 60, refresh_expires_at=2_000_000_000.0))
+    session = OAuthSession(
+        client,
+        store,
+        "x",
+        KEY,
+        env_token=None,
+        env_refresh_token=None,
+        exchange=lambda refresh: StoredToken("new-access", refresh, time.time() + 3600),
+        missing="x: no token",
+    )
+    assert session.refresh()
+    kept = store.get("x", KEY)
+    assert kept is not None and kept.access_token == "new-access" and kept.refresh_expires_at == 2_000_000_000.0
+
+
+def test_a_rotated_refresh_token_does_not_inherit_the_old_ones_end(store: TokenStore, client: Client) -> None:
+    store.put("x", KEY, StoredToken("expired", "old-refresh", time.time() - 60, refresh_expires_at=2_000_000_000.0))
+    session = OAuthSession(
+        client,
+        store,
+        "x",
+        KEY,
+        env_token=None,
+        env_refresh_token=None,
+        exchange=lambda refresh: StoredToken("new-access", "rotated-refresh", time.time() + 3600),
+        missing="x: no token",
+    )
+    assert session.refresh()
+    kept = store.get("x", KEY)
+    assert kept is not None and kept.refresh_token == "rotated-refresh" and kept.refresh_expires_at is None
+
+
+def test_a_token_file_written_before_refresh_expiry_was_kept_still_reads(store: TokenStore) -> None:
+    store.path.write_text('{"x/a": {"access_token": "t", "refresh_token": "r", "expires_at": 5.0}}', encoding="utf-8")
+    assert store.get("x", "a") == StoredToken("t", "r", 5.0, refresh_expires_at=None)
 
 
 # -- small helpers ---------------------------------------------------------------------------------
