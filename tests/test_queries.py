@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from tests import seed
 from tests.seed import END, SPLIT
 from warehouse import queries
 from warehouse.db import WarehouseError
+from warehouse.tokens import token_rows, token_warnings
 
 
 @pytest.fixture(scope="module")
@@ -368,6 +370,66 @@ def test_skipped_metrics_and_token_expiry(full: Path) -> None:
     text = tokens.to_csv()
     assert seed.TOKEN_SECRET not in text and seed.REFRESH_SECRET not in text
     assert queries.token_expiry(base_path(full), now=now).empty  # no token file
+
+
+def _token_file(db: Path, entries: dict[str, dict[str, object]]) -> None:
+    path = db.with_name(db.name + ".tokens.json")
+    path.write_text(json.dumps(entries), encoding="utf-8")
+
+
+def test_token_warnings_for_tokens_socialkpi_cannot_renew(tmp_path: Path) -> None:
+    db = seed.build_warehouse(tmp_path / "w.duckdb")
+    now = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+    day = 86400
+    at = now.timestamp()
+    _token_file(
+        db,
+        {
+            # an access token alone, 10 days left: warned
+            "linkedin/li1": {"access_token": "a1", "refresh_token": None, "expires_at": at + 10 * day},
+            # renewable, its refresh token ends in 5 days (LinkedIn's 365 days are up): warned
+            "linkedin/li2": {
+                "access_token": "a2",
+                "refresh_token": "r2",
+                "expires_at": at - day,
+                "refresh_expires_at": at + 5 * day,
+            },
+            # renewable, the refresh token's end is far: quiet, though the access token expired yesterday
+            "pinterest/pin1": {
+                "access_token": "a3",
+                "refresh_token": "r3",
+                "expires_at": at - day,
+                "refresh_expires_at": at + 50 * day,
+            },
+            # renewable, the platform never said when the refresh token ends (X): quiet
+            "x/corner_x": {"access_token": "a4", "refresh_token": "r4", "expires_at": at - day},
+            # an access token alone with 30 days left: quiet; one with no known expiry: quiet
+            "threads/t1": {"access_token": "a5", "refresh_token": None, "expires_at": at + 30 * day},
+            "youtube/y1": {"access_token": "a6"},
+            # an access token alone that expired 2 days ago: warned, as expired
+            "tiktok/tt1": {"access_token": "a7", "refresh_token": None, "expires_at": at - 2 * day},
+        },
+    )
+    tokens = queries.token_expiry(db, now=now)
+    li2 = tokens.set_index("account_id").loc["li2"]
+    assert li2["refresh_days_left"] == 5.0 and li2["refresh_expires_at"].to_pydatetime() == datetime(
+        2026, 3, 15, 12, 0, tzinfo=UTC
+    )
+    assert pd.isna(tokens.set_index("account_id").loc["li1", "refresh_expires_at"])  # no refresh token, no end
+    warnings = token_warnings(token_rows(db, now=now))
+    assert queries.token_warnings(tokens.itertuples(index=False)) == warnings  # the dashboard's frame: the same
+    assert [(w.platform, w.account_id) for w in warnings] == [
+        ("linkedin", "li1"),
+        ("linkedin", "li2"),
+        ("tiktok", "tt1"),
+    ]
+    by_account = {w.account_id: w.message for w in warnings}
+    assert "the access token expires on 2026-03-20 and no refresh token is stored" in by_account["li1"]
+    assert "the refresh token expires on 2026-03-15; after that socialkpi cannot renew" in by_account["li2"]
+    assert "the access token expired on 2026-03-08" in by_account["tt1"]
+    for w in warnings:
+        assert not any(secret in w.message for secret in ("a1", "a2", "r2", "a7"))
+    assert token_warnings(token_rows(db, now=now), warn_days=3) == [warnings[2]]  # only the expired one
 
 
 def test_metric_breaks_window_and_filters() -> None:

@@ -26,10 +26,10 @@ schema but no rows gives ``None`` / empty frames.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
@@ -46,6 +46,11 @@ from warehouse.aggregates import KPI_METRICS
 from warehouse.snapshot import SNAPSHOT_COLUMNS as SNAPSHOT_COLUMNS
 from warehouse.snapshot import TOTAL_NAME as TOTAL_NAME
 from warehouse.snapshot import snapshot_query as snapshot_query
+from warehouse.tokens import TOKEN_COLUMNS, token_rows
+from warehouse.tokens import TOKEN_WARN_DAYS as TOKEN_WARN_DAYS
+from warehouse.tokens import TokenWarning as TokenWarning
+from warehouse.tokens import token_warnings as token_warnings
+from warehouse.tokens import tokens_file as tokens_file
 
 
 def _platform_list(platforms: Sequence[str] | None) -> list[str] | None:
@@ -1082,52 +1087,11 @@ def skipped_metrics(db_path: DbPath) -> pd.DataFrame:
     return frame
 
 
-def tokens_file(db_path: DbPath) -> Path:
-    """Where ``socialkpi collect`` keeps refreshed tokens (:meth:`collectors.tokens.TokenStore.beside`)."""
-    from collectors.tokens import TokenStore
-
-    return TokenStore.beside(db_path).path
-
-
 def token_expiry(db_path: DbPath, *, now: datetime | None = None) -> pd.DataFrame:
-    """Expiry of the stored access tokens, never the tokens themselves.
-
-    Reads only ``expires_at`` (and whether a refresh token is present) per ``platform/account``
-    from :func:`tokens_file`.  Columns ``platform``, ``account_id``, ``account_name``, ``expires_at``
-    (UTC; empty when unknown), ``days_left`` (to 0.1 day, negative once expired), ``refreshable``
-    (a refresh token is stored, so ``socialkpi collect`` renews the access token by itself).
-    Empty frame when there is no token file.
-    """
-    import json
-
-    moment = now or datetime.now(UTC)
-    path = tokens_file(db_path)
-    try:
-        data: Any = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        data = {}
-    names: dict[tuple[str, str], str] = {}
-    if Path(db_path).exists():
-        with read_warehouse(db_path) as con:
-            names = {(p, a): n for p, a, n in con.execute("SELECT platform, account_id, name FROM accounts").fetchall()}
-    rows: list[dict[str, Any]] = []
-    for key, entry in sorted(data.items()) if isinstance(data, dict) else []:
-        if not isinstance(entry, dict) or "/" not in str(key):
-            continue
-        platform, account_id = str(key).split("/", 1)
-        raw = entry.get("expires_at")
-        expires = datetime.fromtimestamp(raw, UTC) if isinstance(raw, int | float) else None
-        rows.append(
-            {
-                "platform": platform,
-                "account_id": account_id,
-                "account_name": names.get((platform, account_id), account_id),
-                "expires_at": expires,
-                "days_left": round((expires - moment).total_seconds() / 86400, 1) if expires else None,
-                "refreshable": isinstance(entry.get("refresh_token"), str) and bool(entry.get("refresh_token")),
-            }
-        )
-    columns = ["platform", "account_id", "account_name", "expires_at", "days_left", "refreshable"]
-    frame = pd.DataFrame(rows, columns=columns)
-    frame["expires_at"] = pd.to_datetime(frame["expires_at"], utc=True)
+    """:func:`warehouse.tokens.token_rows` as a frame (columns :data:`warehouse.tokens.TOKEN_COLUMNS`):
+    expiry dates only, never the tokens.  Empty frame when there is no token file."""
+    rows = token_rows(db_path, now=now)
+    frame = pd.DataFrame([dataclasses.astuple(r) for r in rows], columns=list(TOKEN_COLUMNS))
+    for column in ("expires_at", "refresh_expires_at"):
+        frame[column] = pd.to_datetime(frame[column], utc=True)
     return frame

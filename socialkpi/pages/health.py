@@ -14,7 +14,6 @@ STATUS_COLORS = {
     queries.COVERAGE_MISSING: "#d9534f",
     queries.COVERAGE_BEFORE: "#e6e6e6",
 }
-TOKEN_WARN_DAYS = 14
 
 
 def render(ctx: common.PageContext) -> None:
@@ -86,18 +85,17 @@ def render(ctx: common.PageContext) -> None:
     if tokens.empty:
         st.caption("No refreshed tokens stored beside the warehouse (tokens come from .env only).")
     else:
-        soon = tokens[(tokens["days_left"] < TOKEN_WARN_DAYS) & ~tokens["refreshable"]]
-        for row in soon.itertuples():
-            verb = "expired" if row.days_left < 0 else "expires"
-            st.warning(
-                f"{row.platform} · {row.account_name}: the access token {verb} on {row.expires_at:%Y-%m-%d} "
-                "and no refresh token is stored: authorize the app again and update .env."
-            )
+        for warning in queries.token_warnings(tokens.itertuples(index=False)):
+            st.warning(warning.message)
         common.table(
             tokens,
             "tokens",
             ctx,
-            columns={"days_left": common.number("days left", "%.1f")},
+            columns={
+                "days_left": common.number("days left", "%.1f"),
+                "refresh_expires_at": st.column_config.DatetimeColumn("refresh token expires", format="YYYY-MM-DD"),
+                "refresh_days_left": common.number("refresh token days left", "%.1f"),
+            },
             label="Download token expiry CSV",
         )
         st.caption("Only expiry dates are read; the tokens themselves are never shown.")

@@ -1,0 +1,161 @@
+"""When the stored OAuth tokens stop working, and which of them need the owner: pandas-free.
+
+``socialkpi collect`` keeps refreshed tokens in a 0600 JSON file beside the warehouse
+(:class:`collectors.tokens.TokenStore`).  This module reads only their expiry fields and whether a
+refresh token is present, never a token: the Data health page, ``socialkpi status``, the report and
+the end of ``socialkpi collect`` all show the same :func:`token_warnings`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from warehouse.access import DbPath, read_warehouse
+
+TOKEN_WARN_DAYS = 14  # warn this many days before a token that socialkpi cannot renew stops working
+
+
+@dataclass(frozen=True, slots=True)
+class TokenExpiry:
+    """One stored token's dates (UTC).  ``days_left`` to 0.1 day, negative once expired.
+
+    ``refreshable``: a refresh token is stored, so ``socialkpi collect`` renews the access token by
+    itself; ``refresh_expires_at``: when that refresh token itself stops working, where the platform
+    says (LinkedIn's 365 days, which do not slide; Pinterest; TikTok).
+    """
+
+    platform: str
+    account_id: str
+    account_name: str
+    expires_at: datetime | None
+    days_left: float | None
+    refreshable: bool
+    refresh_expires_at: datetime | None
+    refresh_days_left: float | None
+
+
+TOKEN_COLUMNS = (
+    "platform", "account_id", "account_name", "expires_at", "days_left", "refreshable",
+    "refresh_expires_at", "refresh_days_left",
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class TokenWarning:
+    """A stored token that stops working within :data:`TOKEN_WARN_DAYS` and that socialkpi cannot renew."""
+
+    platform: str
+    account_id: str
+    account_name: str
+    message: str  # one line: what ends when, and what to do (never the token)
+
+
+class _TokenLike(Protocol):  # a TokenExpiry, or a row of the dashboard's frame of them
+    @property
+    def platform(self) -> str: ...
+    @property
+    def account_id(self) -> str: ...
+    @property
+    def account_name(self) -> str: ...
+    @property
+    def expires_at(self) -> Any: ...
+    @property
+    def days_left(self) -> Any: ...
+    @property
+    def refreshable(self) -> Any: ...
+    @property
+    def refresh_expires_at(self) -> Any: ...
+    @property
+    def refresh_days_left(self) -> Any: ...
+
+
+def tokens_file(db_path: DbPath) -> Path:
+    """Where ``socialkpi collect`` keeps refreshed tokens (:meth:`collectors.tokens.TokenStore.beside`)."""
+    from collectors.tokens import TokenStore
+
+    return TokenStore.beside(db_path).path
+
+
+def token_rows(db_path: DbPath, *, now: datetime | None = None) -> list[TokenExpiry]:
+    """The stored tokens' expiry, sorted by ``platform/account``; empty when there is no token file."""
+    moment = now or datetime.now(UTC)
+    try:
+        data: Any = json.loads(tokens_file(db_path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        data = {}
+    if not isinstance(data, dict) or not data:
+        return []
+    names: dict[tuple[str, str], str] = {}
+    if Path(db_path).exists():
+        with read_warehouse(db_path) as con:
+            names = {(p, a): n for p, a, n in con.execute("SELECT platform, account_id, name FROM accounts").fetchall()}
+    rows: list[TokenExpiry] = []
+    for key, entry in sorted(data.items()):
+        if not isinstance(entry, dict) or "/" not in str(key):
+            continue
+        platform, account_id = str(key).split("/", 1)
+        expires = _epoch(entry.get("expires_at"))
+        refreshable = isinstance(entry.get("refresh_token"), str) and bool(entry.get("refresh_token"))
+        refresh_expires = _epoch(entry.get("refresh_expires_at")) if refreshable else None
+        rows.append(
+            TokenExpiry(
+                platform=platform,
+                account_id=account_id,
+                account_name=names.get((platform, account_id), account_id),
+                expires_at=expires,
+                days_left=_days_between(moment, expires),
+                refreshable=refreshable,
+                refresh_expires_at=refresh_expires,
+                refresh_days_left=_days_between(moment, refresh_expires),
+            )
+        )
+    return rows
+
+
+def token_warnings(tokens: Iterable[_TokenLike], warn_days: float = TOKEN_WARN_DAYS) -> list[TokenWarning]:
+    """The tokens that need the owner within ``warn_days``:
+
+    - an access token with no refresh token stored, expiring within ``warn_days`` (or expired);
+    - a refresh token whose own end is within ``warn_days``: after it, the access token cannot be
+      renewed without a new authorization.
+    """
+    out: list[TokenWarning] = []
+    for row in tokens:
+        who = f"{row.platform} · {row.account_name}"
+        if not row.refreshable and _within(row.days_left, warn_days):
+            verb = "expired" if row.days_left < 0 else "expires"
+            text = (
+                f"{who}: the access token {verb} on {row.expires_at:%Y-%m-%d} and no refresh token is stored: "
+                "authorize the app again and update .env."
+            )
+        elif row.refreshable and _within(row.refresh_days_left, warn_days):
+            verb = "expired" if row.refresh_days_left < 0 else "expires"
+            text = (
+                f"{who}: the refresh token {verb} on {row.refresh_expires_at:%Y-%m-%d}; after that socialkpi "
+                "cannot renew the access token: authorize the app again and put the new refresh token in .env."
+            )
+        else:
+            continue
+        out.append(TokenWarning(row.platform, row.account_id, row.account_name, text))
+    return out
+
+
+def _epoch(raw: object) -> datetime | None:
+    return datetime.fromtimestamp(raw, UTC) if isinstance(raw, int | float) and not isinstance(raw, bool) else None
+
+
+def _days_between(moment: datetime, end: datetime | None) -> float | None:
+    return round((end - moment).total_seconds() / 86400, 1) if end is not None else None
+
+
+def _within(days_left: Any, warn_days: float) -> bool:
+    if days_left is None:
+        return False
+    value = float(days_left)
+    return not math.isnan(value) and value < warn_days
