@@ -17,6 +17,8 @@ from datetime import date
 from typing import TYPE_CHECKING, NoReturn
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from socialkpi.runner import AccountResult
     from socialkpi.settings import Settings
 
@@ -234,11 +236,26 @@ def collect_with(
     for result in summary.results:
         if result.status != "ok":
             _err(f"failed: {result.reason}")
+    _warn_tokens(settings.db_path)
     _out(
         f"collect {summary.run_id}: {summary.ok} account(s) ok, {summary.failed} failed, "
         f"{summary.rows} row(s) written, {summary.requests} request(s)"
     )
     return summary.exit_code
+
+
+def _warn_tokens(db_path: Path) -> None:
+    """One ``socialkpi: warning:`` line per stored token that stops working within 14 days and cannot be renewed
+    (cron mails or logs it while there is still time); never fails the run."""
+    from warehouse.tokens import token_rows, token_warnings
+
+    try:
+        warnings = token_warnings(token_rows(db_path))
+    except Exception as exc:  # a warning about warnings must not turn a good run into a failed one
+        log.debug("token expiry not read: %s", exc)
+        return
+    for warning in warnings:
+        sys.stderr.write(f"socialkpi: warning: {warning.message}\n")
 
 
 class _Progress:
@@ -328,6 +345,19 @@ def cmd_status(args: argparse.Namespace) -> int:
         _out("API requests this month (X bills every read):")
         for platform, count in report.requests_this_month.items():
             _out(f"  {platform:<15} {count}")
+    from warehouse.tokens import token_rows, token_warnings
+
+    tokens = token_rows(settings.db_path)
+    if tokens:
+        _out("")
+        _out("Stored tokens (expiry only; collect renews the ones with a refresh token):")
+        for t in tokens:
+            access = f"access token until {t.expires_at:%Y-%m-%d}" if t.expires_at else "access token, expiry unknown"
+            renew = "renewable" if t.refreshable else "NOT renewable"
+            until = f" (refresh token until {t.refresh_expires_at:%Y-%m-%d})" if t.refresh_expires_at else ""
+            _out(f"  {t.platform:<10} {t.account_id:<22} {access}, {renew}{until}")
+        for warning in token_warnings(tokens):
+            _out(f"  WARNING: {warning.message}")
     if report.notes:
         _out("")
         _out("Metrics skipped (the platform refused or retired them):")

@@ -453,6 +453,7 @@ def health_section(db_path: str | os.PathLike[str], start: date, end: date) -> s
     tokens = queries.token_expiry(db_path)
     if not tokens.empty:
         out.append("<h3>Access tokens (expiry only)</h3>")
+        out.extend(f'<p class="warn">{_text(w.message)}</p>' for w in queries.token_warnings(tokens.itertuples()))
         out.append(
             html_table(
                 tokens,
@@ -462,6 +463,7 @@ def health_section(db_path: str | os.PathLike[str], start: date, end: date) -> s
                     ("expires_at", "expires", fmt_moment),
                     ("days_left", "days left", fmt_number),
                     ("refreshable", "renewed automatically", fmt_plain),
+                    ("refresh_expires_at", "refresh token expires", fmt_moment),
                 ],
             )
         )

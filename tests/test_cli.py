@@ -7,11 +7,13 @@ import io
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import duckdb
 import pytest
 
+from collectors.tokens import StoredToken, TokenStore
 from socialkpi.cli import main
 from socialkpi.lock import RunLock
 from socialkpi.sandbox import Sandbox
@@ -156,6 +158,42 @@ def test_a_failing_account_fails_alone_with_exit_1(project: Path, capsys: pytest
     assert main(["status"]) == 0
     status = capsys.readouterr().out
     assert "FAILED" in status and "104512345678902" in status
+
+
+def test_collect_and_status_warn_of_a_refresh_token_about_to_end(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The token file as an earlier collect left it: LinkedIn's 365-day refresh token ends in 5 days
+    (platform-apis-social.md §5.2: it does not slide), X's token renews itself."""
+    assert main(["collect"]) == 0  # makes the warehouse
+    capsys.readouterr()
+    now = time.time()
+    store = TokenStore.beside(project / "wh/socialkpi.duckdb")
+    store.put(
+        "linkedin",
+        "oauth2:SOCIALKPI_LINKEDIN_TOKEN",
+        StoredToken("AQ-secret-a", "AQ-secret-r", now + 86400, now + 5 * 86400),
+    )
+    store.put("x", "oauth2:SOCIALKPI_X_TOKEN", StoredToken("x-secret-a", "x-secret-r", now - 60))
+    assert main(["collect"]) == 0  # a warning does not fail the run
+    out, err = capsys.readouterr()
+    warnings = [line for line in err.splitlines() if line.startswith("socialkpi: warning:")]
+    assert len(warnings) == 1 and "linkedin" in warnings[0] and "the refresh token expires on" in warnings[0]
+    assert "authorize the app again" in warnings[0]
+    assert "4 account(s) ok" in out.splitlines()[-1]  # the summary stays the last line
+    assert main(["status"]) == 0
+    status = capsys.readouterr().out
+    assert "Stored tokens" in status and "refresh token until" in status
+    assert "WARNING: linkedin" in status and "NOT renewable" not in status
+    for text in (err, out, status):
+        assert not any(secret in text for secret in ("AQ-secret", "x-secret"))
+
+
+def test_an_unreadable_token_file_does_not_fail_collect(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (project / "wh").mkdir()
+    (project / "wh/socialkpi.duckdb.tokens.json").write_text("{not json", encoding="utf-8")
+    assert main(["collect"]) == 0
+    assert "socialkpi: warning:" not in capsys.readouterr().err
 
 
 def test_a_second_collect_exits_75_while_the_lock_is_held(project: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -92,6 +92,7 @@ def test_self_contained_no_script_no_url_no_secret(full: Path) -> None:
     assert seed.FAILED_REASON in document  # the failing account and why
     assert "website_clicks" in document  # the skipped metric
     assert "2026-04-01 12:00 UTC" in document  # the token expiry, never the token
+    assert "linkedin · Corner Bakery: the access token expired on 2026-04-01" in document  # and the warning
 
 
 def test_urls_in_text_are_defanged() -> None:
