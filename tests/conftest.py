@@ -94,3 +94,16 @@ def _restore_logging() -> Iterator[None]:
         if handler not in root.handlers:
             root.addHandler(handler)
     root.setLevel(level)
+
+
+@pytest.fixture(autouse=True)
+def _restore_secrets() -> Iterator[None]:
+    """Secrets registered by one test (``collectors.http.register_secret``, a process-wide set) are
+    forgotten after it, so a word one test used as a token is not redacted from the next test's text."""
+    from collectors import http
+
+    with http._SECRETS_LOCK:
+        before = set(http._SECRETS)
+    yield
+    with http._SECRETS_LOCK:
+        http._SECRETS.intersection_update(before)

@@ -357,7 +357,9 @@ def test_refresh_expiry_reads_each_platforms_field(answer: dict[str, Any], want:
 def test_a_refresh_that_says_nothing_keeps_the_known_end_of_the_same_refresh_token(
     store: TokenStore, client: Client
 ) -> None:
-    store.put("x", KEY, StoredToken("expired", "same-refresh", time.time() - 60, refresh_expires_at=2_000_000_000.0))
+    store.put(
+        "x", KEY, StoredToken("expired-access-9f2c", "same-refresh-9f2c", time.time() - 60, refresh_expires_at=2e9)
+    )
     session = OAuthSession(
         client,
         store,
@@ -365,16 +367,18 @@ def test_a_refresh_that_says_nothing_keeps_the_known_end_of_the_same_refresh_tok
         KEY,
         env_token=None,
         env_refresh_token=None,
-        exchange=lambda refresh: StoredToken("new-access", refresh, time.time() + 3600),
+        exchange=lambda refresh: StoredToken("new-access-9f2c", refresh, time.time() + 3600),
         missing="x: no token",
     )
     assert session.refresh()
     kept = store.get("x", KEY)
-    assert kept is not None and kept.access_token == "new-access" and kept.refresh_expires_at == 2_000_000_000.0
+    assert kept is not None and kept.access_token == "new-access-9f2c" and kept.refresh_expires_at == 2e9
 
 
 def test_a_rotated_refresh_token_does_not_inherit_the_old_ones_end(store: TokenStore, client: Client) -> None:
-    store.put("x", KEY, StoredToken("expired", "old-refresh", time.time() - 60, refresh_expires_at=2_000_000_000.0))
+    store.put(
+        "x", KEY, StoredToken("expired-access-9f2c", "old-refresh-9f2c", time.time() - 60, refresh_expires_at=2e9)
+    )
     session = OAuthSession(
         client,
         store,
@@ -382,12 +386,12 @@ def test_a_rotated_refresh_token_does_not_inherit_the_old_ones_end(store: TokenS
         KEY,
         env_token=None,
         env_refresh_token=None,
-        exchange=lambda refresh: StoredToken("new-access", "rotated-refresh", time.time() + 3600),
+        exchange=lambda refresh: StoredToken("new-access-9f2c", "rotated-refresh-9f2c", time.time() + 3600),
         missing="x: no token",
     )
     assert session.refresh()
     kept = store.get("x", KEY)
-    assert kept is not None and kept.refresh_token == "rotated-refresh" and kept.refresh_expires_at is None
+    assert kept is not None and kept.refresh_token == "rotated-refresh-9f2c" and kept.refresh_expires_at is None
 
 
 def test_a_token_file_written_before_refresh_expiry_was_kept_still_reads(store: TokenStore) -> None:
