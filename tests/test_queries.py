@@ -451,7 +451,8 @@ def test_kpi_formatting() -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# The aggregates (schema 3): every fast answer equals the plain answer from `observations`
+# The aggregates (schema 3 and 4): every fast answer equals the plain answer from `observations`
+# and `run_accounts`
 # ---------------------------------------------------------------------------------------------
 
 from hypothesis import HealthCheck, given, settings  # noqa: E402
@@ -527,6 +528,10 @@ def test_fast_answers_equal_the_raw_answers(
                 if mine:
                     write_account_batch(con, AccountOutcome(f"r{n}", acc, "ok", _AT, _AT), mine)
         upsert_observations(con, batches[0], "again")  # the first batch once more, in bulk
+        late = _AT + __import__("datetime").timedelta(hours=1)  # a later run in which the site failed
+        write_account_batch(
+            con, AccountOutcome("late", _ACCOUNTS[2], "failed", late, late, error_kind="server", reason="HTTP 503"), []
+        )
         if flip:  # a competitor flag changes after the data was loaded
             con.execute("UPDATE accounts SET competitor = NOT competitor WHERE account_id = '2'")
     start = date(2026, 1, 20) + __import__("datetime").timedelta(days=window[0])
@@ -534,6 +539,7 @@ def test_fast_answers_equal_the_raw_answers(
     fast = _answers(db, start, end, plats)
     with monkeypatch.context() as m:
         m.setattr(warehouse.access, "AGGREGATES_VERSION", 10**6)
+        m.setattr(warehouse.access, "RUNS_VERSION", 10**6)
         raw = _answers(db, start, end, plats)
     for got, want in zip(fast, raw, strict=True):
         assert _same(got, want), (got, want)

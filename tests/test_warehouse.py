@@ -20,6 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from collectors.observation import Account, Observation
+from warehouse import aggregates
 from warehouse.db import WarehouseBusy, WarehouseError, connect, reading, writing
 from warehouse.load import (
     AccountOutcome,
@@ -34,6 +35,7 @@ T2 = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
 TABLES = {"accounts", "observations", "runs", "run_accounts", "metric_notes", "meta"}
 TABLES |= {"cost_values", "value_assumptions", "time_log", "roi_settings"}  # schema version 2 (ROI)
 TABLES |= {"account_days", "kpi_daily"}  # schema version 3 (aggregates kept by the load)
+TABLES |= {"account_runs"}  # schema version 4 (each account's latest run, kept by the load)
 ACCOUNT = Account("facebook", "1045", "Corner Bakery")
 
 
@@ -591,8 +593,102 @@ def test_migration_3_fills_the_aggregates_from_a_version_2_file(tmp_path: Path) 
             "TIMESTAMP '2026-03-03 06:00:00', 'r'), ('facebook', '1', 'posts', DATE '2026-03-05', 3, 's', "
             "TIMESTAMP '2026-03-06 06:00:00', 'r')"
         )
-        assert ensure_schema(c) == SCHEMA_VERSION == 3
+        assert ensure_schema(c) == SCHEMA_VERSION == 4
         assert all_rows(c, "account_days") == [("facebook", "1", date(2026, 3, 2), date(2026, 3, 5))]
         assert_aggregates_match(c)
+    finally:
+        c.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# account_runs (schema 4): each account's latest run, kept by write_account_batch
+# ---------------------------------------------------------------------------------------------
+
+N = datetime  # naive UTC, as stored
+
+
+def runs_of(c: duckdb.DuckDBPyConnection) -> list[tuple[Any, ...]]:
+    return all_rows(c, "account_runs")
+
+
+def test_account_runs_follow_each_accounts_latest_run(db: Path) -> None:
+    """Hand-worked: A ran ok at 06:00, failed at 07:00, and an older run (05:00, ok) was written last;
+    B only failed.  A's latest is the 07:00 failure, its last success the 06:00 run's end."""
+    other = Account("instagram", "17841", "Corner Bakery")
+    at = [datetime(2026, 3, 1, h, 0, tzinfo=UTC) for h in (5, 6, 7)]
+    c = connect(db, read_only=False)
+    ensure_schema(c)
+    write_account_batch(c, outcome("r6", started_at=at[1], finished_at=at[1] + timedelta(minutes=1)), [obs(1)])
+    write_account_batch(
+        c,
+        outcome(
+            "r7",
+            started_at=at[2],
+            finished_at=at[2] + timedelta(minutes=1),
+            status="failed",
+            error_kind="auth",
+            reason="facebook/1045: the token expired",
+        ),
+        [],
+    )
+    write_account_batch(c, outcome("r5", started_at=at[0], finished_at=at[0] + timedelta(minutes=1)), [obs(2)])
+    write_account_batch(
+        c,
+        outcome("r6", account=other, started_at=at[1], finished_at=at[1], status="failed", error_kind="server",
+                reason="instagram/17841: HTTP 503"),
+        [],
+    )  # fmt: skip
+    assert runs_of(c) == [
+        (
+            "facebook",
+            "1045",
+            N(2026, 3, 1, 7),
+            "failed",
+            "auth",
+            "facebook/1045: the token expired",
+            N(2026, 3, 1, 6, 1),
+        ),
+        ("instagram", "17841", N(2026, 3, 1, 6), "failed", "server", "instagram/17841: HTTP 503", None),
+    ]
+    kept = runs_of(c)
+    c.execute("BEGIN TRANSACTION")
+    aggregates.rebuild(c)  # from run_accounts alone: the same answer
+    assert runs_of(c) == kept
+    c.execute("ROLLBACK")
+    c.close()
+
+
+def test_a_failed_batch_leaves_account_runs_as_they_were(db: Path) -> None:
+    c = connect(db, read_only=False)
+    ensure_schema(c)
+    write_account_batch(c, outcome(), [obs(1)])
+    before = runs_of(c)
+    rows = [obs(9, 90.0), obs(10, ClosesTheConnection(c))]  # type: ignore[arg-type]
+    with pytest.raises(RuntimeError, match="lost its connection"):
+        write_account_batch(c, outcome("run-2", started_at=T2, finished_at=T2, status="failed"), rows)
+    with reading(db) as r:
+        assert runs_of(r) == before
+
+
+def test_migration_4_fills_account_runs_from_a_version_3_file(tmp_path: Path) -> None:
+    from warehouse.schema import MIGRATIONS
+
+    c = duckdb.connect(str(tmp_path / "v3.duckdb"))
+    try:
+        for _, ddl in MIGRATIONS[:3]:
+            c.execute(ddl)
+        c.execute("CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)")
+        c.execute("INSERT INTO meta VALUES ('schema_version', '3')")
+        c.execute(
+            """INSERT INTO run_accounts VALUES
+               ('r1', 'x', 'shop', 'ok', NULL, NULL, 3, 2, NULL, NULL,
+                TIMESTAMP '2026-03-01 06:00:00', TIMESTAMP '2026-03-01 06:00:05'),
+               ('r2', 'x', 'shop', 'failed', 'throttled', 'x/shop: HTTP 429', 0, 1, NULL, NULL,
+                TIMESTAMP '2026-03-02 06:00:00', TIMESTAMP '2026-03-02 06:00:02')"""
+        )
+        assert ensure_schema(c) == SCHEMA_VERSION == 4
+        assert runs_of(c) == [
+            ("x", "shop", N(2026, 3, 2, 6), "failed", "throttled", "x/shop: HTTP 429", N(2026, 3, 1, 6, 0, 5))
+        ]
     finally:
         c.close()

@@ -32,6 +32,7 @@ from warehouse.db import WarehouseError, reading
 from warehouse.schema import SCHEMA_VERSION, check_readable
 
 AGGREGATES_VERSION = 3
+RUNS_VERSION = 4  # account_runs: each account's latest run, kept by the load
 
 DbPath = str | os.PathLike[str]
 Period = Literal["month", "week"]
@@ -110,6 +111,11 @@ def _connection(path: str) -> Iterator[duckdb.DuckDBPyConnection]:
         yield con
     finally:
         release()
+
+
+def version(con: duckdb.DuckDBPyConnection) -> int:
+    """The schema version of an open socialkpi warehouse (see :func:`_version`)."""
+    return _version(con)
 
 
 def _version(con: duckdb.DuckDBPyConnection) -> int:

@@ -20,10 +20,20 @@ metrics the batch did not carry); ``account_days`` only moves its bounds outward
 code path deletes observations.  Competitor flags are not copied: queries join ``accounts``, so
 flipping ``competitor`` needs no maintenance.  :func:`rebuild` recomputes both from scratch
 (migration 3 runs it once; a bulk ``INSERT`` that bypasses :mod:`warehouse.load` must call it).
+
+Schema version 4 adds one more, kept by :func:`note_run` (``write_account_batch`` calls it with
+the ``run_accounts`` row, in the same transaction):
+
+``account_runs``  (platform, account_id) -> the latest run's start, status, error_kind, reason,
+    and the end of the latest successful run.  The freshness table and ``socialkpi status`` read
+    this instead of grouping every ``run_accounts`` row (one a day per account: 1.1M rows for an
+    agency's three years, ~15 ms a page).  "Latest" is by ``started_at``; a run written again for
+    the same account (same start) replaces its status.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import duckdb
@@ -54,6 +64,67 @@ CREATE TABLE IF NOT EXISTS kpi_daily (
     PRIMARY KEY (platform, account_id, observed_on)
 );
 """
+
+
+RUNS_DDL = """
+CREATE TABLE IF NOT EXISTS account_runs (
+    platform        VARCHAR NOT NULL,
+    account_id      VARCHAR NOT NULL,
+    last_started_at TIMESTAMP NOT NULL,
+    last_status     VARCHAR NOT NULL,
+    last_error_kind VARCHAR,
+    last_reason     VARCHAR,
+    last_ok_at      TIMESTAMP,
+    PRIMARY KEY (platform, account_id)
+);
+"""
+
+RUNS_REBUILD_SQL = (
+    "DELETE FROM account_runs",
+    """
+INSERT INTO account_runs
+SELECT platform, account_id, last.started_at, last.status, last.error_kind, last.reason, last_ok_at
+FROM (
+    SELECT platform, account_id,
+           arg_max({'started_at': started_at, 'status': status, 'error_kind': error_kind, 'reason': reason},
+                   started_at) AS last,
+           max(finished_at) FILTER (WHERE status = 'ok') AS last_ok_at
+    FROM run_accounts GROUP BY platform, account_id
+)
+""",
+)
+
+_NOTE_RUN = """
+INSERT INTO account_runs VALUES (?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (platform, account_id) DO UPDATE SET
+    last_started_at = CASE WHEN excluded.last_started_at >= account_runs.last_started_at
+                           THEN excluded.last_started_at ELSE account_runs.last_started_at END,
+    last_status = CASE WHEN excluded.last_started_at >= account_runs.last_started_at
+                       THEN excluded.last_status ELSE account_runs.last_status END,
+    last_error_kind = CASE WHEN excluded.last_started_at >= account_runs.last_started_at
+                           THEN excluded.last_error_kind ELSE account_runs.last_error_kind END,
+    last_reason = CASE WHEN excluded.last_started_at >= account_runs.last_started_at
+                       THEN excluded.last_reason ELSE account_runs.last_reason END,
+    last_ok_at = CASE WHEN account_runs.last_ok_at IS NULL THEN excluded.last_ok_at
+                      WHEN excluded.last_ok_at IS NULL THEN account_runs.last_ok_at
+                      ELSE greatest(account_runs.last_ok_at, excluded.last_ok_at) END
+"""
+
+
+def note_run(
+    con: duckdb.DuckDBPyConnection,
+    platform: str,
+    account_id: str,
+    *,
+    started_at: datetime,
+    finished_at: datetime,
+    status: str,
+    error_kind: str | None,
+    reason: str | None,
+) -> None:
+    """Fold one ``run_accounts`` row (naive UTC times, as stored) into ``account_runs`` (caller's transaction)."""
+    last_ok = finished_at if status == "ok" else None
+    con.execute(_NOTE_RUN, [platform, account_id, started_at, status, error_kind, reason, last_ok]).fetchall()
 
 
 def _daily_upsert(source: str, metrics: tuple[str, ...] = KPI_METRICS) -> str:
@@ -134,6 +205,6 @@ def maintain(con: duckdb.DuckDBPyConnection, batch: pa.Table) -> None:
 
 
 def rebuild(con: duckdb.DuckDBPyConnection) -> None:
-    """Recompute both aggregates from ``observations`` (the caller owns the transaction)."""
-    for sql in REBUILD_SQL:
+    """Recompute the aggregates from ``observations`` and ``run_accounts`` (the caller owns the transaction)."""
+    for sql in (*REBUILD_SQL, *RUNS_REBUILD_SQL):
         con.execute(sql).fetchall()

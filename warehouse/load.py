@@ -259,6 +259,16 @@ def write_account_batch(
                 naive_utc(outcome.finished_at),
             ],
         )
+        aggregates.note_run(
+            con,
+            outcome.account.platform,
+            outcome.account.id,
+            started_at=naive_utc(outcome.started_at),
+            finished_at=naive_utc(outcome.finished_at),
+            status=outcome.status,
+            error_kind=outcome.error_kind,
+            reason=outcome.reason,
+        )
         con.execute("COMMIT")
     except BaseException:
         _rollback(con)

@@ -23,11 +23,26 @@ def _dicts(cursor: Any) -> list[dict[str, Any]]:
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
+# Each account's latest attempt (by start) and last success: schema 4 keeps them in account_runs and
+# schema 3 the newest day in account_days (warehouse.aggregates); older files are grouped by hand.
+_LATEST = "SELECT platform, account_id, last_status, last_reason, last_ok_at AS last_ok FROM account_runs"
+_LATEST_RAW = """
+    SELECT platform, account_id,
+           arg_max(status, started_at) AS last_status,
+           arg_max(reason, started_at) AS last_reason,
+           max(finished_at) FILTER (WHERE status = 'ok') AS last_ok
+    FROM run_accounts GROUP BY platform, account_id
+"""
+_NEWEST = "SELECT platform, account_id, newest_day FROM account_days"
+_NEWEST_RAW = "SELECT platform, account_id, max(observed_on) AS newest_day FROM observations GROUP BY ALL"
+
+
 def status_report(db_path: str | os.PathLike[str], *, last_runs: int = 5) -> StatusReport:
     """Last ``last_runs`` runs (newest first); per account: newest stored day, the last successful
     run, the status and reason of its latest attempt; metrics the platforms refused."""
     with reading(db_path) as con:
-        if check_readable(con) == 0:
+        version = check_readable(con)
+        if version == 0:
             return StatusReport()
         runs = _dicts(
             con.execute(
@@ -40,17 +55,9 @@ def status_report(db_path: str | os.PathLike[str], *, last_runs: int = 5) -> Sta
         )
         accounts = _dicts(
             con.execute(
-                """
-                WITH latest AS (
-                    SELECT platform, account_id,
-                           arg_max(status, finished_at) AS last_status,
-                           arg_max(reason, finished_at) AS last_reason,
-                           max(finished_at) FILTER (WHERE status = 'ok') AS last_ok
-                    FROM run_accounts GROUP BY platform, account_id
-                ), newest AS (
-                    SELECT platform, account_id, max(observed_on) AS newest_day
-                    FROM observations GROUP BY platform, account_id
-                )
+                f"""
+                WITH latest AS ({_LATEST if version >= 4 else _LATEST_RAW}),
+                newest AS ({_NEWEST if version >= 3 else _NEWEST_RAW})
                 SELECT a.platform, a.account_id, a.name, a.competitor, n.newest_day,
                        l.last_ok, l.last_status, l.last_reason
                 FROM accounts a

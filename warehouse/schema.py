@@ -27,6 +27,11 @@ Tables (version 3: aggregates kept up to date by every load, see :mod:`warehouse
     kpi_daily          (platform, account_id, observed_on) -> one DOUBLE column per KPI metric
                        (the KPI observations pivoted; NULL where no row); filled from the
                        existing observations when a file is migrated
+
+Table (version 4: kept by every account batch, see :mod:`warehouse.aggregates`)
+    account_runs       (platform, account_id) -> the latest run's start, status, error kind and
+                       reason, and the end of the latest successful run; filled from
+                       ``run_accounts`` when a file is migrated
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ import duckdb
 from warehouse import aggregates
 from warehouse.db import WarehouseError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 MIGRATIONS: list[tuple[int, str]] = [
     (
@@ -137,6 +142,7 @@ MIGRATIONS: list[tuple[int, str]] = [
         """,
     ),
     (3, aggregates.DDL + ";\n".join(aggregates.REBUILD_SQL[2:]) + ";"),
+    (4, aggregates.RUNS_DDL + aggregates.RUNS_REBUILD_SQL[1] + ";"),
 ]
 
 
