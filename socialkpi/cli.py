@@ -350,10 +350,16 @@ def cmd_status(args: argparse.Namespace) -> int:
     tokens = token_rows(settings.db_path)
     if tokens:
         _out("")
-        _out("Stored tokens (expiry only; collect renews the ones with a refresh token):")
+        _out("Stored tokens (expiry only, never the tokens):")
         for t in tokens:
             access = f"access token until {t.expires_at:%Y-%m-%d}" if t.expires_at else "access token, expiry unknown"
-            renew = "renewable" if t.refreshable else "NOT renewable"
+            renew = (
+                "renewed with its refresh token"
+                if t.refreshable
+                else "renewed with itself while valid"
+                if t.self_renewing
+                else "NOT renewable: authorize again before it ends"
+            )
             until = f" (refresh token until {t.refresh_expires_at:%Y-%m-%d})" if t.refresh_expires_at else ""
             _out(f"  {t.platform:<10} {t.account_id:<22} {access}, {renew}{until}")
         for warning in token_warnings(tokens):

@@ -405,6 +405,8 @@ def test_token_warnings_for_tokens_socialkpi_cannot_renew(tmp_path: Path) -> Non
             "x/corner_x": {"access_token": "a4", "refresh_token": "r4", "expires_at": at - day},
             # an access token alone with 30 days left: quiet; one with no known expiry: quiet
             "threads/t1": {"access_token": "a5", "refresh_token": None, "expires_at": at + 30 * day},
+            # Threads renews its token with itself while valid: 5 days left means the renewals failed: warned
+            "threads/t2": {"access_token": "a8", "refresh_token": None, "expires_at": at + 5 * day},
             "youtube/y1": {"access_token": "a6"},
             # an access token alone that expired 2 days ago: warned, as expired
             "tiktok/tt1": {"access_token": "a7", "refresh_token": None, "expires_at": at - 2 * day},
@@ -418,18 +420,21 @@ def test_token_warnings_for_tokens_socialkpi_cannot_renew(tmp_path: Path) -> Non
     assert pd.isna(tokens.set_index("account_id").loc["li1", "refresh_expires_at"])  # no refresh token, no end
     warnings = token_warnings(token_rows(db, now=now))
     assert queries.token_warnings(tokens.itertuples(index=False)) == warnings  # the dashboard's frame: the same
-    assert [(w.platform, w.account_id) for w in warnings] == [
+    assert [(w.platform, w.account_id) for w in warnings] == [  # sorted by platform/account
         ("linkedin", "li1"),
         ("linkedin", "li2"),
+        ("threads", "t2"),
         ("tiktok", "tt1"),
     ]
     by_account = {w.account_id: w.message for w in warnings}
     assert "the access token expires on 2026-03-20 and no refresh token is stored" in by_account["li1"]
     assert "the refresh token expires on 2026-03-15; after that socialkpi cannot renew" in by_account["li2"]
     assert "the access token expired on 2026-03-08" in by_account["tt1"]
+    assert "expires on 2026-03-15 although socialkpi collect renews it" in by_account["t2"]
+    assert "no refresh token" not in by_account["t2"]
     for w in warnings:
-        assert not any(secret in w.message for secret in ("a1", "a2", "r2", "a7"))
-    assert token_warnings(token_rows(db, now=now), warn_days=3) == [warnings[2]]  # only the expired one
+        assert not any(secret in w.message for secret in ("a1", "a2", "r2", "a7", "a8"))
+    assert token_warnings(token_rows(db, now=now), warn_days=3) == [warnings[3]]  # only the expired one
 
 
 def test_metric_breaks_window_and_filters() -> None:

@@ -20,6 +20,11 @@ from warehouse.access import DbPath, read_warehouse
 
 TOKEN_WARN_DAYS = 14  # warn this many days before a token that socialkpi cannot renew stops working
 
+# Platforms whose stored access token is renewed with itself, while it is still valid, not with a refresh
+# token: Threads' long-lived tokens (``th_refresh_token``, collectors/threads.py renews them when fewer than
+# 30 days are left).  Such a token close to its end means the renewals failed or collect stopped running.
+SELF_RENEWING = frozenset({"threads"})
+
 
 @dataclass(frozen=True, slots=True)
 class TokenExpiry:
@@ -27,7 +32,8 @@ class TokenExpiry:
 
     ``refreshable``: a refresh token is stored, so ``socialkpi collect`` renews the access token by
     itself; ``refresh_expires_at``: when that refresh token itself stops working, where the platform
-    says (LinkedIn's 365 days, which do not slide; Pinterest; TikTok).
+    says (LinkedIn's 365 days, which do not slide; Pinterest; TikTok).  ``self_renewing``: the platform
+    renews the access token with itself while it is valid (:data:`SELF_RENEWING`).
     """
 
     platform: str
@@ -38,11 +44,12 @@ class TokenExpiry:
     refreshable: bool
     refresh_expires_at: datetime | None
     refresh_days_left: float | None
+    self_renewing: bool = False
 
 
 TOKEN_COLUMNS = (
     "platform", "account_id", "account_name", "expires_at", "days_left", "refreshable",
-    "refresh_expires_at", "refresh_days_left",
+    "refresh_expires_at", "refresh_days_left", "self_renewing",
 )  # fmt: skip
 
 
@@ -73,6 +80,8 @@ class _TokenLike(Protocol):  # a TokenExpiry, or a row of the dashboard's frame 
     def refresh_expires_at(self) -> Any: ...
     @property
     def refresh_days_left(self) -> Any: ...
+    @property
+    def self_renewing(self) -> Any: ...
 
 
 def tokens_file(db_path: DbPath) -> Path:
@@ -113,6 +122,7 @@ def token_rows(db_path: DbPath, *, now: datetime | None = None) -> list[TokenExp
                 refreshable=refreshable,
                 refresh_expires_at=refresh_expires,
                 refresh_days_left=_days_between(moment, refresh_expires),
+                self_renewing=platform in SELF_RENEWING and not refreshable,
             )
         )
     return rows
@@ -121,14 +131,22 @@ def token_rows(db_path: DbPath, *, now: datetime | None = None) -> list[TokenExp
 def token_warnings(tokens: Iterable[_TokenLike], warn_days: float = TOKEN_WARN_DAYS) -> list[TokenWarning]:
     """The tokens that need the owner within ``warn_days``:
 
-    - an access token with no refresh token stored, expiring within ``warn_days`` (or expired);
+    - an access token with no refresh token stored, expiring within ``warn_days`` (or expired); for a
+      platform that renews its token with itself (:data:`SELF_RENEWING`), that means the renewals failed;
     - a refresh token whose own end is within ``warn_days``: after it, the access token cannot be
       renewed without a new authorization.
     """
     out: list[TokenWarning] = []
     for row in tokens:
         who = f"{row.platform} · {row.account_name}"
-        if not row.refreshable and _within(row.days_left, warn_days):
+        if row.self_renewing and _within(row.days_left, warn_days):
+            verb = "expired" if row.days_left < 0 else "expires"
+            text = (
+                f"{who}: the access token {verb} on {row.expires_at:%Y-%m-%d} although socialkpi collect renews it "
+                "while it is valid: the last renewals failed or collect has not run (see its log); "
+                "if it has expired, create a new token and update .env."
+            )
+        elif not row.refreshable and _within(row.days_left, warn_days):
             verb = "expired" if row.days_left < 0 else "expires"
             text = (
                 f"{who}: the access token {verb} on {row.expires_at:%Y-%m-%d} and no refresh token is stored: "

@@ -95,6 +95,8 @@ def render(ctx: common.PageContext) -> None:
                 "days_left": common.number("days left", "%.1f"),
                 "refresh_expires_at": st.column_config.DatetimeColumn("refresh token expires", format="YYYY-MM-DD"),
                 "refresh_days_left": common.number("refresh token days left", "%.1f"),
+                "refreshable": st.column_config.CheckboxColumn("has a refresh token"),
+                "self_renewing": st.column_config.CheckboxColumn("renews itself while valid"),
             },
             label="Download token expiry CSV",
         )
