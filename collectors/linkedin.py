@@ -59,6 +59,7 @@ HISTORY_DAYS = 360  # share statistics: a rolling 12-month window (assumed for p
 TOKEN_ENV = "SOCIALKPI_LINKEDIN_TOKEN"  # noqa: S105 (a variable name)
 REFRESH_ENV = "SOCIALKPI_LINKEDIN_REFRESH_TOKEN"
 STORE_PREFIX = "oauth2:"
+ACCESS_TOKEN_DAYS = 60  # platform-apis-social.md §5.2 "Access tokens: 60 days": a .env token ends by then
 REAUTHORIZE = (
     "authorize the app again (3-legged OAuth, scope rw_organization_admin, by a Page ADMINISTRATOR) and put "
     f"the new access token in {TOKEN_ENV} (or the new refresh token in {REFRESH_ENV})"
@@ -283,6 +284,7 @@ def _authenticate(client: Client, ctx: CollectContext) -> OAuthSession:
         "SOCIALKPI_LINKEDIN_CLIENT_SECRET are not both set (Developer Portal > your app > Auth)",
         env_refresh_wins=True,
         refused=refused,
+        env_lifetime_days=ACCESS_TOKEN_DAYS,
     )
     return authorize(client, session, HEADERS)
 

@@ -22,6 +22,7 @@ every token, refresh or login call runs under.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -100,17 +101,55 @@ class TokenStore:
                 "expires_at": token.expires_at,
                 "refresh_expires_at": token.refresh_expires_at,
             }
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".tokens-", dir=self.path.parent)
-            try:
-                os.fchmod(fd, 0o600)
-                with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                    json.dump(data, fh)
-                os.replace(tmp, self.path)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
-            os.chmod(self.path, 0o600)
+            self._write(data)
+
+    def _write(self, data: dict[str, Any]) -> None:
+        """Replace the file with ``data``, created 0600 (the caller holds the lock)."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tokens-", dir=self.path.parent)
+        try:
+            os.fchmod(fd, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(data, fh)
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        os.chmod(self.path, 0o600)
+
+    # -- tokens from .env whose lifetime is known but not their issue date (LinkedIn: 60 days) ------
+
+    ENV_SUFFIX = "@env"
+
+    def note_env_token(
+        self, platform: str, key: str, token: str, lifetime_days: float, *, now: float | None = None
+    ) -> None:
+        """Remember when socialkpi first used this ``.env`` token: it ends ``lifetime_days`` after it was
+        issued, so at the latest ``lifetime_days`` after that first use.  Only a fingerprint (the first
+        16 hex digits of its SHA-256) is kept, to notice when the variable holds a new token."""
+        moment = time.time() if now is None else now
+        fingerprint = hashlib.sha256(token.encode()).hexdigest()[:16]
+        with self._lock:
+            data = self._read()
+            name = f"{platform}/{key}{self.ENV_SUFFIX}"
+            entry = data.get(name)
+            if isinstance(entry, dict) and entry.get("fingerprint") == fingerprint:
+                return  # the same token as before: its first use stays
+            data[name] = {
+                "fingerprint": fingerprint,
+                "first_used_at": moment,
+                "lifetime_days": lifetime_days,
+                "expires_at": moment + lifetime_days * 86400,
+                "estimated": True,
+            }
+            self._write(data)
+
+    def forget_env_token(self, platform: str, key: str) -> None:
+        """Drop the first-use record of ``key``'s ``.env`` token (a refreshed token replaced it)."""
+        with self._lock:
+            data = self._read()
+            if data.pop(f"{platform}/{key}{self.ENV_SUFFIX}", None) is not None:
+                self._write(data)
 
 
 def _number(value: object) -> float | None:
@@ -234,6 +273,8 @@ class OAuthSession:
     the user); otherwise the newest stored one first, then the env one.  ``keep_expired``: with nothing to
     refresh and no env token, send the expired stored token anyway (the API says what is wrong).
     ``refused`` turns the last refusal of the token endpoint into the platform's advice.
+    ``env_lifetime_days``: how long the platform's access tokens live; when the ``.env`` token is used,
+    its first use is noted (:meth:`TokenStore.note_env_token`) so its end can be foretold.
     """
 
     client: Client
@@ -249,6 +290,7 @@ class OAuthSession:
     env_refresh_wins: bool = False
     keep_expired: bool = False
     refused: Callable[[AuthError], AuthError] = lambda exc: exc
+    env_lifetime_days: float | None = None  # a .env token's lifetime, when the platform documents one
     current: StoredToken | None = None
     _latest_refresh: str | None = field(default=None, repr=False)
 
@@ -293,6 +335,8 @@ class OAuthSession:
             self.refresh()
         elif self.env_token:
             self.current = StoredToken(self.env_token)
+            if self.store is not None and self.env_lifetime_days is not None:
+                self.store.note_env_token(self.platform, self.key, self.env_token, self.env_lifetime_days)
         elif stored is not None and self.keep_expired:
             self.current = stored
         else:
@@ -322,6 +366,7 @@ class OAuthSession:
                     new = replace(new, refresh_expires_at=stored.refresh_expires_at)  # same refresh token, same end
                 if self.store is not None:
                     self.store.put(self.platform, self.key, new)
+                    self.store.forget_env_token(self.platform, self.key)
                 self.current, self._latest_refresh = new, new.refresh_token
                 return True
         raise self.refused(last)

@@ -352,7 +352,14 @@ def cmd_status(args: argparse.Namespace) -> int:
         _out("")
         _out("Stored tokens (expiry only, never the tokens):")
         for t in tokens:
-            access = f"access token until {t.expires_at:%Y-%m-%d}" if t.expires_at else "access token, expiry unknown"
+            if t.first_used_at and t.expires_at:
+                access = (
+                    f"access token from .env, first used {t.first_used_at:%Y-%m-%d}, ends by {t.expires_at:%Y-%m-%d}"
+                )
+            elif t.expires_at:
+                access = f"access token until {t.expires_at:%Y-%m-%d}"
+            else:
+                access = "access token, expiry unknown"
             renew = (
                 "renewed with its refresh token"
                 if t.refreshable

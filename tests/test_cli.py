@@ -175,6 +175,7 @@ def test_collect_and_status_warn_of_a_refresh_token_about_to_end(
         StoredToken("AQ-secret-a", "AQ-secret-r", now + 86400, now + 5 * 86400),
     )
     store.put("x", "oauth2:SOCIALKPI_X_TOKEN", StoredToken("x-secret-a", "x-secret-r", now - 60))
+    store.note_env_token("linkedin", "oauth2:SOCIALKPI_LINKEDIN_TOKEN", "AQ-secret-env", 60, now=now - 10 * 86400)
     assert main(["collect"]) == 0  # a warning does not fail the run
     out, err = capsys.readouterr()
     warnings = [line for line in err.splitlines() if line.startswith("socialkpi: warning:")]
@@ -184,7 +185,10 @@ def test_collect_and_status_warn_of_a_refresh_token_about_to_end(
     assert main(["status"]) == 0
     status = capsys.readouterr().out
     assert "Stored tokens" in status and "refresh token until" in status
-    assert "WARNING: linkedin" in status and "NOT renewable" not in status
+    assert "access token from .env, first used" in status  # 50 days left: listed, not warned
+    assert "WARNING: linkedin" in status
+    lines = {line.split()[0]: line for line in status.splitlines() if "access token" in line and "WARNING" not in line}
+    assert "renewed with its refresh token" in lines["x"]
     for text in (err, out, status):
         assert not any(secret in text for secret in ("AQ-secret", "x-secret"))
 

@@ -536,7 +536,35 @@ def test_a_dead_refresh_token_says_to_authorize_again(sandbox: Sandbox, store: T
     assert "invalid, expired or revoked" in message and "365 days" in message
     assert "authorize the app again" in message and "SOCIALKPI_LINKEDIN_REFRESH_TOKEN" in message
     assert_clean(message, dead, "li-secret-123")
-    assert not store.path.exists()
+    data = json.loads(store.path.read_text(encoding="utf-8"))  # no token kept: only the .env token's first use
+    assert list(data) == ["linkedin/oauth2:SOCIALKPI_LINKEDIN_TOKEN@env"] and "access_token" not in data[list(data)[0]]
+    assert_clean(store.path.read_text(encoding="utf-8"), dead, EXPIRED_TOKEN, "li-secret-123")
+
+
+def test_the_first_use_of_a_env_token_is_noted_so_its_60_day_end_can_be_foretold(
+    sandbox: Sandbox, store: TokenStore
+) -> None:
+    """platform-apis-social.md §5.2: "Access tokens: 60 days", and without a refresh token (not a
+    Marketing Developer Platform partner) nothing renews them: the .env token ends 60 days after it was
+    issued, so at the latest 60 days after socialkpi first used it."""
+    before = time.time()
+    collect(ctx_for(sandbox, store=store))
+    name = "linkedin/oauth2:SOCIALKPI_LINKEDIN_TOKEN@env"
+    first = json.loads(store.path.read_text(encoding="utf-8"))[name]
+    assert before <= first["first_used_at"] <= time.time() and first["lifetime_days"] == 60
+    assert first["expires_at"] == first["first_used_at"] + 60 * 86400 and first["estimated"] is True
+    assert_clean(store.path.read_text(encoding="utf-8"), TOKEN)  # a fingerprint, never the token
+    collect(ctx_for(sandbox, store=store))  # the next cron run, the same token: its first use stays
+    assert json.loads(store.path.read_text(encoding="utf-8"))[name] == first
+    with pytest.raises(AuthError):  # the owner put another token in .env (here one LinkedIn refuses)
+        collect(ctx_for(sandbox, store=store, token=EXPIRED_TOKEN))
+    assert json.loads(store.path.read_text(encoding="utf-8"))[name]["fingerprint"] != first["fingerprint"]
+
+
+def test_a_refreshed_token_replaces_the_env_tokens_first_use_record(sandbox: Sandbox, store: TokenStore) -> None:
+    store.note_env_token("linkedin", "oauth2:SOCIALKPI_LINKEDIN_TOKEN", EXPIRED_TOKEN, 60)
+    collect(refreshing(sandbox, store, fresh_refresh_token()))  # the env token is refused, then refreshed
+    assert list(json.loads(store.path.read_text(encoding="utf-8"))) == ["linkedin/oauth2:SOCIALKPI_LINKEDIN_TOKEN"]
 
 
 def test_refresh_needs_the_client_secret(sandbox: Sandbox, store: TokenStore) -> None:

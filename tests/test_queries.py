@@ -408,6 +408,14 @@ def test_token_warnings_for_tokens_socialkpi_cannot_renew(tmp_path: Path) -> Non
             # Threads renews its token with itself while valid: 5 days left means the renewals failed: warned
             "threads/t2": {"access_token": "a8", "refresh_token": None, "expires_at": at + 5 * day},
             "youtube/y1": {"access_token": "a6"},
+            # a .env token first used 50 days ago, of a platform whose tokens last 60 days: ends within 10 days
+            "linkedin/oauth2:SOCIALKPI_LINKEDIN_TOKEN@env": {
+                "fingerprint": "0123456789abcdef",
+                "first_used_at": at - 50 * day,
+                "lifetime_days": 60,
+                "expires_at": at + 10 * day,
+                "estimated": True,
+            },
             # an access token alone that expired 2 days ago: warned, as expired
             "tiktok/tt1": {"access_token": "a7", "refresh_token": None, "expires_at": at - 2 * day},
         },
@@ -423,6 +431,7 @@ def test_token_warnings_for_tokens_socialkpi_cannot_renew(tmp_path: Path) -> Non
     assert [(w.platform, w.account_id) for w in warnings] == [  # sorted by platform/account
         ("linkedin", "li1"),
         ("linkedin", "li2"),
+        ("linkedin", "oauth2:SOCIALKPI_LINKEDIN_TOKEN"),
         ("threads", "t2"),
         ("tiktok", "tt1"),
     ]
@@ -432,9 +441,14 @@ def test_token_warnings_for_tokens_socialkpi_cannot_renew(tmp_path: Path) -> Non
     assert "the access token expired on 2026-03-08" in by_account["tt1"]
     assert "expires on 2026-03-15 although socialkpi collect renews it" in by_account["t2"]
     assert "no refresh token" not in by_account["t2"]
+    assert by_account["oauth2:SOCIALKPI_LINKEDIN_TOKEN"] == (
+        "linkedin · the token in .env (SOCIALKPI_LINKEDIN_TOKEN): the access token socialkpi first used on "
+        "2026-01-19 ends by 2026-03-20 at the latest (linkedin access tokens last 60 days): "
+        "authorize the app again and update .env."
+    )
     for w in warnings:
         assert not any(secret in w.message for secret in ("a1", "a2", "r2", "a7", "a8"))
-    assert token_warnings(token_rows(db, now=now), warn_days=3) == [warnings[3]]  # only the expired one
+    assert token_warnings(token_rows(db, now=now), warn_days=3) == [warnings[4]]  # only the expired one
 
 
 def test_metric_breaks_window_and_filters() -> None:

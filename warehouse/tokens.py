@@ -45,12 +45,14 @@ class TokenExpiry:
     refresh_expires_at: datetime | None
     refresh_days_left: float | None
     self_renewing: bool = False
+    first_used_at: datetime | None = None  # a .env token: when socialkpi first used it (its end is estimated)
 
 
 TOKEN_COLUMNS = (
     "platform", "account_id", "account_name", "expires_at", "days_left", "refreshable",
-    "refresh_expires_at", "refresh_days_left", "self_renewing",
+    "refresh_expires_at", "refresh_days_left", "self_renewing", "first_used_at",
 )  # fmt: skip
+ENV_SUFFIX = "@env"  # collectors.tokens.TokenStore.ENV_SUFFIX: a .env token's first-use record
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +84,8 @@ class _TokenLike(Protocol):  # a TokenExpiry, or a row of the dashboard's frame 
     def refresh_days_left(self) -> Any: ...
     @property
     def self_renewing(self) -> Any: ...
+    @property
+    def first_used_at(self) -> Any: ...
 
 
 def tokens_file(db_path: DbPath) -> Path:
@@ -109,6 +113,10 @@ def token_rows(db_path: DbPath, *, now: datetime | None = None) -> list[TokenExp
         if not isinstance(entry, dict) or "/" not in str(key):
             continue
         platform, account_id = str(key).split("/", 1)
+        first_used = _epoch(entry.get("first_used_at")) if entry.get("estimated") is True else None
+        if first_used is not None:
+            account_id = account_id.removesuffix(ENV_SUFFIX)
+            names[(platform, account_id)] = f"the token in .env ({account_id.rsplit(':', 1)[-1]})"
         expires = _epoch(entry.get("expires_at"))
         refreshable = isinstance(entry.get("refresh_token"), str) and bool(entry.get("refresh_token"))
         refresh_expires = _epoch(entry.get("refresh_expires_at")) if refreshable else None
@@ -122,7 +130,8 @@ def token_rows(db_path: DbPath, *, now: datetime | None = None) -> list[TokenExp
                 refreshable=refreshable,
                 refresh_expires_at=refresh_expires,
                 refresh_days_left=_days_between(moment, refresh_expires),
-                self_renewing=platform in SELF_RENEWING and not refreshable,
+                self_renewing=platform in SELF_RENEWING and not refreshable and first_used is None,
+                first_used_at=first_used,
             )
         )
     return rows
@@ -139,7 +148,16 @@ def token_warnings(tokens: Iterable[_TokenLike], warn_days: float = TOKEN_WARN_D
     out: list[TokenWarning] = []
     for row in tokens:
         who = f"{row.platform} · {row.account_name}"
-        if row.self_renewing and _within(row.days_left, warn_days):
+        first_used = row.first_used_at
+        if first_used is not None and not _missing(first_used) and _within(row.days_left, warn_days):
+            verb = "has probably ended: it ended" if row.days_left < 0 else "ends"
+            text = (
+                f"{who}: the access token socialkpi first used on {first_used:%Y-%m-%d} {verb} by "
+                f"{row.expires_at:%Y-%m-%d} at the latest ({row.platform} access tokens last "
+                f"{round((row.expires_at - first_used).total_seconds() / 86400)} days): "
+                "authorize the app again and update .env."
+            )
+        elif row.self_renewing and _within(row.days_left, warn_days):
             verb = "expired" if row.days_left < 0 else "expires"
             text = (
                 f"{who}: the access token {verb} on {row.expires_at:%Y-%m-%d} although socialkpi collect renews it "
@@ -170,6 +188,11 @@ def _epoch(raw: object) -> datetime | None:
 
 def _days_between(moment: datetime, end: datetime | None) -> float | None:
     return round((end - moment).total_seconds() / 86400, 1) if end is not None else None
+
+
+def _missing(value: Any) -> bool:
+    """None, or pandas' NaT/NaN in a row of the dashboard's frame."""
+    return value is None or value != value  # noqa: PLR0124 (NaT and NaN are not equal to themselves)
 
 
 def _within(days_left: Any, warn_days: float) -> bool:

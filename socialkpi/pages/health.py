@@ -97,6 +97,9 @@ def render(ctx: common.PageContext) -> None:
                 "refresh_days_left": common.number("refresh token days left", "%.1f"),
                 "refreshable": st.column_config.CheckboxColumn("has a refresh token"),
                 "self_renewing": st.column_config.CheckboxColumn("renews itself while valid"),
+                "first_used_at": st.column_config.DatetimeColumn(
+                    "first used (a .env token: it expires by then + its lifetime)", format="YYYY-MM-DD"
+                ),
             },
             label="Download token expiry CSV",
         )
