@@ -82,7 +82,7 @@ def test_overview_shows_hand_computed_kpis(monkeypatch: pytest.MonkeyPatch, full
     assert [s.value for s in at.subheader][:2] == ["Social", "Website"]
     assert at.get("vega_lite_chart") or at.get("arrow_vega_lite_chart")
     assert buttons(at) == ["Download KPIs CSV"]
-    assert any("1 account failing" in c.value for c in at.caption)
+    assert any("1 account failing · 1 token to renew soon" in c.value for c in at.caption)  # seed's LinkedIn token
     assert any("2026-03-10 06:30 UTC" in c.value for c in at.caption)
     assert any("11 Feb 2026 – 10 Mar 2026 (28 days)" in c.value for c in at.caption)
     # The app holds no lock once it has run: a read-write connection succeeds.
@@ -91,6 +91,7 @@ def test_overview_shows_hand_computed_kpis(monkeypatch: pytest.MonkeyPatch, full
 
 def test_overview_on_the_base_seed(monkeypatch: pytest.MonkeyPatch, db: Path) -> None:
     at = run_app(monkeypatch, db)
+    assert not any("to renew" in c.value for c in at.caption)  # no token file, no token warning
     shown = metrics(at)
     for key, (_, _, delta, value) in seed.CARDS_28D.items():
         assert shown[LABELS[key]] == (value, delta), key

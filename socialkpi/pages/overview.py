@@ -16,9 +16,11 @@ def render(ctx: common.PageContext) -> None:
     fresh = ctx.load.freshness(ctx.db_path)
     last = f"{fresh.last_success_at:%Y-%m-%d %H:%M} UTC" if fresh.last_success_at else "never"
     failing = fresh.failing
+    tokens = queries.token_warnings(ctx.load.tokens(ctx.db_path).itertuples(index=False))
+    renew = f" · {len(tokens)} token{'s' if len(tokens) != 1 else ''} to renew soon" if tokens else ""
     st.caption(
         f"Last successful collection: {last} · "
-        f"{len(failing)} account{'s' if len(failing) != 1 else ''} failing (see Data health)"
+        f"{len(failing)} account{'s' if len(failing) != 1 else ''} failing{renew} (see Data health)"
     )
 
     cards = ctx.load.cards(*ctx.key)
