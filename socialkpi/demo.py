@@ -20,6 +20,9 @@ log = logging.getLogger("socialkpi.demo")
 
 DEMO_HISTORY_DAYS = 365
 REPLAY_EVERY_DAYS = 14  # a past cron run every two weeks gives the follower curves their shape
+REPLAY_DAILY_DAYS = 28  # and, for the accounts with "now" numbers only (competitors, and platforms with no
+# history such as X or Bluesky), one every day of the last four weeks (the dashboard's default window), as
+# cron would have left them: the backfill cannot give them, so Data health showed them missing on 26 of 28 days
 
 
 def demo_settings(db_path: str | Path, sandbox_url: str, *, history_days: int = DEMO_HISTORY_DAYS) -> Settings:
@@ -57,14 +60,19 @@ def demo_settings(db_path: str | Path, sandbox_url: str, *, history_days: int = 
     return settings_from_dict(config, env=env, base=Path.cwd())
 
 
-def replay_past_runs(settings: Settings, *, runs: int, every_days: int, today: datetime) -> None:
-    """Record what a cron run every ``every_days`` days would have stored over the past ``runs`` runs.
+def replay_past_runs(
+    settings: Settings, *, runs: int, every_days: int, today: datetime, daily_days: int = 0
+) -> None:
+    """Record what a cron run every ``every_days`` days would have stored over the past ``runs`` runs,
+    and what it would have stored on each of the last ``daily_days`` days for the accounts whose numbers
+    are "now" only (competitors, and platforms without history: ``max_history_days == 0``).
 
     Most platforms give follower and post counts only as "now", so a new warehouse has a single
     day of them.  For the demo the sandbox's clock is set to each past run day in turn and every
     account is collected "as of" that morning (a one-day range, so the daily series are not
     fetched again), through the same collectors and runner as a real cron run.
     """
+    from collectors import PLATFORMS
     from socialkpi.lock import RunLock
     from socialkpi.runner import run_collect
     from socialkpi.settings import credentials_for
@@ -74,14 +82,16 @@ def replay_past_runs(settings: Settings, *, runs: int, every_days: int, today: d
     local_today = today.astimezone(settings.timezone).date()
     try:
         with RunLock(settings.db_path):
-            for k in range(runs, 0, -1):
-                day = local_today - timedelta(days=every_days * k)
+            full = {local_today - timedelta(days=every_days * k) for k in range(1, runs + 1)}
+            daily = {local_today - timedelta(days=k) for k in range(1, daily_days + 1)}
+            now_only = [a for a in accounts if a.competitor or PLATFORMS[a.platform].max_history_days == 0]
+            for day in sorted(full | daily):
                 moment = datetime.combine(day, time(6, 15), tzinfo=settings.timezone).astimezone(UTC)
                 world.set_clock(lambda m=moment: m)  # type: ignore[misc]
                 yesterday = day - timedelta(days=1)
                 run_collect(
                     settings,
-                    accounts,
+                    accounts if day in full else now_only,
                     credentials,
                     since=yesterday,
                     until=yesterday,
@@ -95,8 +105,9 @@ def replay_past_runs(settings: Settings, *, runs: int, every_days: int, today: d
 def build_demo(db_path: str | Path, *, history_days: int = DEMO_HISTORY_DAYS) -> int:
     """Start the sandbox, collect every demo account into ``db_path``; the collect exit status.
 
-    On a new demo warehouse, first replay a cron run every two weeks of the history (the "now"-only
-    numbers), then backfill the daily series of the whole history; later runs only top it up.
+    On a new demo warehouse, first replay a cron run every two weeks of the history and every day of
+    the last four weeks (the "now"-only numbers), then backfill the daily series of the whole
+    history; later runs only top it up.
     """
     from socialkpi.cli import collect_with
 
@@ -107,6 +118,12 @@ def build_demo(db_path: str | Path, *, history_days: int = DEMO_HISTORY_DAYS) ->
         if not fresh:
             return collect_with(settings, command="demo")
         now = datetime.now(UTC)
-        replay_past_runs(settings, runs=history_days // REPLAY_EVERY_DAYS, every_days=REPLAY_EVERY_DAYS, today=now)
+        replay_past_runs(
+            settings,
+            runs=history_days // REPLAY_EVERY_DAYS,
+            every_days=REPLAY_EVERY_DAYS,
+            today=now,
+            daily_days=min(REPLAY_DAILY_DAYS, history_days),
+        )
         since = now.astimezone(settings.timezone).date() - timedelta(days=history_days)
         return collect_with(settings, since=since, command="demo")

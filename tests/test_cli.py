@@ -8,7 +8,9 @@ import os
 import subprocess
 import sys
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import duckdb
 import pytest
@@ -315,3 +317,18 @@ def test_demo_builds_every_demo_account(tmp_path: Path, monkeypatch: pytest.Monk
         con.close()
     assert {(a.platform, a.id) for a in DEMO_ACCOUNTS} <= have
     assert span is not None and span[0] >= 300  # about a year of history
+    # accounts with "now" numbers only (competitors, X, Bluesky, ...) have every day of the last four
+    # weeks, as a daily cron would have left them, not a replay every two weeks
+    from collectors import PLATFORMS
+    from socialkpi.demo import REPLAY_DAILY_DAYS
+    from socialkpi.sandbox.world import DEMO_BUSINESS
+    from warehouse.queries import missing_days
+
+    today = datetime.now(ZoneInfo(DEMO_BUSINESS["timezone"])).date()
+    gaps = missing_days(tmp_path / "demo.duckdb", today - timedelta(days=REPLAY_DAILY_DAYS), today - timedelta(days=1))
+    now_only = {
+        (a.platform, a.id) for a in DEMO_ACCOUNTS if a.competitor or PLATFORMS[a.platform].max_history_days == 0
+    }
+    assert len(now_only) >= 10
+    by_account = {(r.platform, r.account_id): r.days_missing for r in gaps.itertuples()}
+    assert {k: by_account[k] for k in now_only} == dict.fromkeys(now_only, 0)
