@@ -76,7 +76,11 @@ def render(ctx: common.PageContext) -> None:
             missing,
             "missing-days",
             ctx,
-            columns={"days_missing": common.number("days missing")},
+            columns={
+                "days_missing": common.number("days missing"),
+                "first_missing": st.column_config.DateColumn("first missing", format="YYYY-MM-DD"),
+                "last_missing": st.column_config.DateColumn("last missing", format="YYYY-MM-DD"),
+            },
             label="Download missing days CSV",
         )
 
@@ -92,6 +96,7 @@ def render(ctx: common.PageContext) -> None:
             "tokens",
             ctx,
             columns={
+                "expires_at": st.column_config.DatetimeColumn("access token expires (UTC)", format="YYYY-MM-DD HH:mm"),
                 "days_left": common.number("days left", "%.1f"),
                 "refresh_expires_at": st.column_config.DatetimeColumn("refresh token expires", format="YYYY-MM-DD"),
                 "refresh_days_left": common.number("refresh token days left", "%.1f"),
