@@ -279,6 +279,7 @@ def test_the_token_request_uses_the_clients_timeouts(tmp_path: Path) -> None:
                     "type": "service_account",
                     "client_email": "a@b",
                     "token_uri": "http://x",
+                    # fake: the base64 reads "not a key at all"
                     "private_key": "-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5IGF0IGFsbA==\n-----END PRIVATE KEY-----\n",
                 }
             ),

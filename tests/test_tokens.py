@@ -83,6 +83,36 @@ def x_session(client: Client, sb: Sandbox, ctx: CollectContext, **policy: Any) -
     )
 
 
+def pinterest_session(client: Client, sb: Sandbox, store: TokenStore, *, client_secret: str) -> OAuthSession:
+    """Pinterest's session: an expired env token, a refresh token, HTTP Basic at the token endpoint."""
+    ctx = replace(
+        make_ctx("pinterest", sb_pinterest.USERNAME, sb.url, token=EXPIRED_TOKEN, refresh_token="pinr_ok"),
+        token_store=store,
+    )
+    return OAuthSession.from_context(
+        client,
+        ctx,
+        "pinterest",
+        key=ctx.account.id,
+        exchange=refresh_grant(
+            client,
+            sb.url + PINTEREST_TOKEN,
+            client_id=sb_pinterest.CLIENT_ID,
+            client_secret=client_secret,
+            env_hint="ENV",
+            basic_auth=True,
+        ),
+        missing="pinterest: no token",
+    )
+
+
+def stored_pair_session(client: Client, store: TokenStore, exchange: Any) -> OAuthSession:
+    """A session on the stored pair alone (no env tokens), refreshing with ``exchange``."""
+    return OAuthSession(
+        client, store, "x", KEY, env_token=None, env_refresh_token=None, exchange=exchange, missing="x: no token"
+    )
+
+
 def read_user(client: Client, sb: Sandbox) -> Any:
     return client.get_json(sb.url + X_USER, params={"user.fields": "public_metrics"})
 
@@ -242,25 +272,7 @@ def test_the_token_endpoints_own_401_does_not_reenter_the_refresh_hook(
     sandbox: Sandbox, store: TokenStore, client: Client
 ) -> None:
     """Pinterest answers a wrong client secret with 401 code 283: the refresh must fail, not recurse or hang."""
-    ctx = replace(
-        make_ctx("pinterest", sb_pinterest.USERNAME, sandbox.url, token=EXPIRED_TOKEN, refresh_token="pinr_ok"),
-        token_store=store,
-    )
-    session = OAuthSession.from_context(
-        client,
-        ctx,
-        "pinterest",
-        key=ctx.account.id,
-        exchange=refresh_grant(
-            client,
-            sandbox.url + PINTEREST_TOKEN,
-            client_id=sb_pinterest.CLIENT_ID,
-            client_secret="wrong-secret",
-            env_hint="ENV",
-            basic_auth=True,
-        ),
-        missing="pinterest: no token",
-    )
+    session = pinterest_session(client, sandbox, store, client_secret="wrong-secret")
     authorize(client, session)
     errors: list[BaseException] = []
 
@@ -311,29 +323,11 @@ def test_pinterest_refresh_token_end_is_read_from_refresh_token_expires_at(
     sandbox: Sandbox, store: TokenStore, client: Client
 ) -> None:
     """platform-apis-social.md §6.1: Pinterest answers ``refresh_token_expires_in`` and ``..._at``."""
-    ctx = replace(
-        make_ctx("pinterest", sb_pinterest.USERNAME, sandbox.url, token=EXPIRED_TOKEN, refresh_token="pinr_ok"),
-        token_store=store,
-    )
-    session = OAuthSession.from_context(
-        client,
-        ctx,
-        "pinterest",
-        key=ctx.account.id,
-        exchange=refresh_grant(
-            client,
-            sandbox.url + PINTEREST_TOKEN,
-            client_id=sb_pinterest.CLIENT_ID,
-            client_secret=sb_pinterest.CLIENT_SECRET,
-            env_hint="ENV",
-            basic_auth=True,
-        ),
-        missing="pinterest: no token",
-    )
+    session = pinterest_session(client, sandbox, store, client_secret=sb_pinterest.CLIENT_SECRET)
     assert session.refresh()
     (answer,) = [r for r in sandbox.requests_to(PINTEREST_TOKEN)]
     assert answer.form()["grant_type"] == "refresh_token"
-    kept = store.get("pinterest", ctx.account.id)
+    kept = store.get("pinterest", sb_pinterest.USERNAME)
     assert kept is not None and kept.refresh_expires_at is not None
     assert abs(kept.refresh_expires_at - (time.time() + 5184000)) < 5  # the 60 days the sandbox answers
 
@@ -360,15 +354,8 @@ def test_a_refresh_that_says_nothing_keeps_the_known_end_of_the_same_refresh_tok
     store.put(
         "x", KEY, StoredToken("expired-access-9f2c", "same-refresh-9f2c", time.time() - 60, refresh_expires_at=2e9)
     )
-    session = OAuthSession(
-        client,
-        store,
-        "x",
-        KEY,
-        env_token=None,
-        env_refresh_token=None,
-        exchange=lambda refresh: StoredToken("new-access-9f2c", refresh, time.time() + 3600),
-        missing="x: no token",
+    session = stored_pair_session(
+        client, store, lambda refresh: StoredToken("new-access-9f2c", refresh, time.time() + 3600)
     )
     assert session.refresh()
     kept = store.get("x", KEY)
@@ -379,15 +366,8 @@ def test_a_rotated_refresh_token_does_not_inherit_the_old_ones_end(store: TokenS
     store.put(
         "x", KEY, StoredToken("expired-access-9f2c", "old-refresh-9f2c", time.time() - 60, refresh_expires_at=2e9)
     )
-    session = OAuthSession(
-        client,
-        store,
-        "x",
-        KEY,
-        env_token=None,
-        env_refresh_token=None,
-        exchange=lambda refresh: StoredToken("new-access-9f2c", "rotated-refresh-9f2c", time.time() + 3600),
-        missing="x: no token",
+    session = stored_pair_session(
+        client, store, lambda _: StoredToken("new-access-9f2c", "rotated-refresh-9f2c", time.time() + 3600)
     )
     assert session.refresh()
     kept = store.get("x", KEY)

@@ -567,7 +567,7 @@ def test_a_rotated_refresh_token_is_kept(sandbox: Sandbox, tmp_path: Path) -> No
         Reply(
             200,
             {
-                "access_token": "ya29.sandbox-rotated-access",
+                "access_token": "ya29.sandbox-rotated-access",  # fake, shaped like Google's
                 "expires_in": 3599,
                 "refresh_token": "1//rt-rotated-9876543210",
                 "token_type": "Bearer",
