@@ -79,11 +79,12 @@ CREATE TABLE IF NOT EXISTS account_runs (
 );
 """
 
-RUNS_REBUILD_SQL = (
-    "DELETE FROM account_runs",
-    """
-INSERT INTO account_runs
-SELECT platform, account_id, last.started_at, last.status, last.error_kind, last.reason, last_ok_at
+# Each account's latest run (by start) and last success, as rows of (platform, account_id, last_status,
+# error_kind, reason, last_started_at, last_ok_at): grouped from run_accounts (any schema), or read from
+# account_runs (schema 4).  The freshness table and ``socialkpi status`` select from one of them.
+LATEST_RUNS_RAW = """
+SELECT platform, account_id, last.status AS last_status, last.error_kind AS error_kind, last.reason AS reason,
+       last.started_at AS last_started_at, last_ok_at
 FROM (
     SELECT platform, account_id,
            arg_max({'started_at': started_at, 'status': status, 'error_kind': error_kind, 'reason': reason},
@@ -91,6 +92,19 @@ FROM (
            max(finished_at) FILTER (WHERE status = 'ok') AS last_ok_at
     FROM run_accounts GROUP BY platform, account_id
 )
+"""
+LATEST_RUNS = """
+SELECT platform, account_id, last_status, last_error_kind AS error_kind, last_reason AS reason, last_started_at,
+       last_ok_at
+FROM account_runs
+"""
+
+RUNS_REBUILD_SQL = (
+    "DELETE FROM account_runs",
+    f"""
+INSERT INTO account_runs
+SELECT platform, account_id, last_started_at, last_status, error_kind, reason, last_ok_at
+FROM ({LATEST_RUNS_RAW})
 """,
 )
 

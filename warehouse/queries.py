@@ -34,7 +34,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from warehouse import access
+from warehouse import access, aggregates
 
 # Re-exported: they moved to pandas-free modules the CSV export shares (import them from here or there).
 from warehouse.access import HOW_TO_START as HOW_TO_START
@@ -586,22 +586,6 @@ class Freshness:
         return int(self.accounts["failing"].sum())
 
 
-# Each account's latest run: kept by the load (schema 4), or grouped from run_accounts (older files).
-_LATEST_RUNS = """
-    SELECT platform, account_id, last_status, last_error_kind AS error_kind, last_reason AS reason, last_ok_at
-    FROM account_runs
-"""
-_LATEST_RUNS_RAW = """
-    SELECT platform, account_id, last.status AS last_status, last.error_kind, last.reason, last_ok_at
-    FROM (
-        SELECT platform, account_id,
-               arg_max({'status': status, 'error_kind': error_kind, 'reason': reason}, started_at) AS last,
-               max(finished_at) FILTER (WHERE status = 'ok') AS last_ok_at
-        FROM run_accounts GROUP BY platform, account_id
-    )
-"""
-
-
 def freshness(db_path: DbPath) -> Freshness:
     """Last successful run, and per account: newest day, last ok collection, failing with reason."""
     accounts_sql = """
@@ -629,7 +613,8 @@ def freshness(db_path: DbPath) -> Freshness:
             if aggregated
             else "SELECT platform, account_id, max(observed_on) AS newest_day FROM observations GROUP BY ALL"
         )
-        latest = _LATEST_RUNS if access.version(con) >= access.RUNS_VERSION else _LATEST_RUNS_RAW
+        kept = access.version(con) >= access.RUNS_VERSION  # account_runs, kept by the load (schema 4)
+        latest = aggregates.LATEST_RUNS if kept else aggregates.LATEST_RUNS_RAW
         ok = con.execute("SELECT max(finished_at) FROM runs WHERE status = 'ok'").fetchone()
         last = con.execute("SELECT started_at, status FROM runs ORDER BY started_at DESC LIMIT 1").fetchone()
         frame = con.execute(accounts_sql.replace("{newest}", newest).replace("{latest}", latest)).df()

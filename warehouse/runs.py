@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from warehouse import aggregates
+from warehouse.access import AGGREGATES_VERSION, RUNS_VERSION
 from warehouse.db import reading
 from warehouse.schema import check_readable
 
@@ -23,16 +25,8 @@ def _dicts(cursor: Any) -> list[dict[str, Any]]:
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-# Each account's latest attempt (by start) and last success: schema 4 keeps them in account_runs and
-# schema 3 the newest day in account_days (warehouse.aggregates); older files are grouped by hand.
-_LATEST = "SELECT platform, account_id, last_status, last_reason, last_ok_at AS last_ok FROM account_runs"
-_LATEST_RAW = """
-    SELECT platform, account_id,
-           arg_max(status, started_at) AS last_status,
-           arg_max(reason, started_at) AS last_reason,
-           max(finished_at) FILTER (WHERE status = 'ok') AS last_ok
-    FROM run_accounts GROUP BY platform, account_id
-"""
+# The newest day per account: schema 3 keeps it in account_days (warehouse.aggregates); older files
+# are grouped by hand, as the latest runs are before schema 4 (aggregates.LATEST_RUNS_RAW).
 _NEWEST = "SELECT platform, account_id, newest_day FROM account_days"
 _NEWEST_RAW = "SELECT platform, account_id, max(observed_on) AS newest_day FROM observations GROUP BY ALL"
 
@@ -56,10 +50,10 @@ def status_report(db_path: str | os.PathLike[str], *, last_runs: int = 5) -> Sta
         accounts = _dicts(
             con.execute(
                 f"""
-                WITH latest AS ({_LATEST if version >= 4 else _LATEST_RAW}),
-                newest AS ({_NEWEST if version >= 3 else _NEWEST_RAW})
+                WITH latest AS ({aggregates.LATEST_RUNS if version >= RUNS_VERSION else aggregates.LATEST_RUNS_RAW}),
+                newest AS ({_NEWEST if version >= AGGREGATES_VERSION else _NEWEST_RAW})
                 SELECT a.platform, a.account_id, a.name, a.competitor, n.newest_day,
-                       l.last_ok, l.last_status, l.last_reason
+                       l.last_ok_at AS last_ok, l.last_status, l.reason AS last_reason
                 FROM accounts a
                 LEFT JOIN latest l USING (platform, account_id)
                 LEFT JOIN newest n USING (platform, account_id)
