@@ -113,14 +113,10 @@ def _connection(path: str) -> Iterator[duckdb.DuckDBPyConnection]:
         release()
 
 
-def version(con: duckdb.DuckDBPyConnection) -> int:
-    """The schema version of an open socialkpi warehouse (see :func:`_version`)."""
-    return _version(con)
-
-
-def _version(con: duckdb.DuckDBPyConnection) -> int:
-    """:func:`~warehouse.schema.check_readable` with a fast path: one read of ``meta`` when it holds a
-    version this socialkpi knows (any other case takes the full check and its errors)."""
+def schema_version(con: duckdb.DuckDBPyConnection) -> int:
+    """The schema version of an open socialkpi warehouse: :func:`~warehouse.schema.check_readable`
+    with a fast path, one read of ``meta`` when it holds a version this socialkpi knows (any other
+    case takes the full check and its errors)."""
     try:
         rows = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()
         version = int(rows[0][0])
@@ -135,7 +131,7 @@ def open_warehouse(db_path: DbPath) -> Iterator[tuple[duckdb.DuckDBPyConnection,
     if not Path(db_path).exists():
         raise WarehouseMissing(f"no warehouse at {os.fspath(db_path)}: {HOW_TO_START}")
     with _connection(os.fspath(db_path)) as con:
-        version = _version(con)
+        version = schema_version(con)
         if version == 0:
             raise WarehouseMissing(f"the warehouse at {os.fspath(db_path)} is empty: {HOW_TO_START}")
         yield con, version >= AGGREGATES_VERSION

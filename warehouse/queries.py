@@ -613,7 +613,7 @@ def freshness(db_path: DbPath) -> Freshness:
             if aggregated
             else "SELECT platform, account_id, max(observed_on) AS newest_day FROM observations GROUP BY ALL"
         )
-        kept = access.version(con) >= access.RUNS_VERSION  # account_runs, kept by the load (schema 4)
+        kept = access.schema_version(con) >= access.RUNS_VERSION  # account_runs, kept by the load (schema 4)
         latest = aggregates.LATEST_RUNS if kept else aggregates.LATEST_RUNS_RAW
         ok = con.execute("SELECT max(finished_at) FROM runs WHERE status = 'ok'").fetchone()
         last = con.execute("SELECT started_at, status FROM runs ORDER BY started_at DESC LIMIT 1").fetchone()
