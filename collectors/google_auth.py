@@ -230,7 +230,8 @@ def google_bearer(client: Client, ctx: CollectContext, *, platform: str, env_ref
     auth error refreshes once more, each new token stored (0600) for the next run.  Google does not
     rotate refresh tokens; one that comes back anyway is kept.
     """
-    creds, store, account = ctx.credentials, ctx.token_store, ctx.account.id
+    creds, store = ctx.credentials, ctx.token_store
+    account = creds.store_key or ctx.account.id
     static = creds.token if creds.token and not is_api_key(creds.token) else None
     stored = store.get(platform, account) if store is not None else None
     refresh_tokens = [t for t in dict.fromkeys([stored.refresh_token if stored else None, creds.refresh_token]) if t]

@@ -273,7 +273,7 @@ def _authenticate(client: Client, ctx: CollectContext) -> OAuthSession:
         client,
         ctx,
         PLATFORM,
-        key=STORE_PREFIX + (creds.token_env or TOKEN_ENV),
+        key=creds.store_key or STORE_PREFIX + (creds.token_env or TOKEN_ENV),
         exchange=refresh_grant(  # client_id and client_secret in the form
             client, url, client_id=creds.client_id, client_secret=creds.client_secret, env_hint=REFRESH_ENV
         ),

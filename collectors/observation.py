@@ -7,6 +7,7 @@ account on one day.  Collectors return them; the warehouse stores them in the lo
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING
@@ -56,6 +57,9 @@ class Credentials:
     client_secret: str | None = None
     google_credentials: str | None = None  # path of a service-account / authorized-user JSON
     token_env: str = ""  # the variable the token came from, named in error messages
+    source: str = "env"  # "env": the environment or .env; "store": a connection made by ``socialkpi connect``
+    store_key: str | None = None  # source "store": the token store entry (``<platform>/<key>``) to refresh
+    extra: Mapping[str, str] = field(default_factory=dict)  # source "store": the connection's non-secret facts
 
 
 @dataclass(frozen=True, slots=True)

@@ -258,7 +258,7 @@ def authorize(client: Client, ctx: CollectContext) -> Callable[[], StoredToken |
         client,
         ctx,
         PLATFORM,
-        key=ctx.account.id,
+        key=ctx.credentials.store_key or ctx.account.id,
         exchange=refresh_grant(
             client,
             _token_url(ctx),

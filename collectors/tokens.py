@@ -28,7 +28,7 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -50,6 +50,77 @@ class StoredToken:
         if self.expires_at is None:
             return True
         return (time.time() if now is None else now) < self.expires_at - margin
+
+
+def _token_fields(token: StoredToken) -> dict[str, Any]:
+    return {
+        "access_token": token.access_token,
+        "refresh_token": token.refresh_token,
+        "expires_at": token.expires_at,
+        "refresh_expires_at": token.refresh_expires_at,
+    }
+
+
+def _is_connection(entry: object) -> bool:
+    return isinstance(entry, dict) and entry.get("via") == "connect" and isinstance(entry.get("access_token"), str)
+
+
+@dataclass(frozen=True, slots=True)
+class Connection:
+    """What ``socialkpi connect`` received for one account: its token pair, and what renewing it needs
+    (the owner's OAuth client), kept in the token store under ``<platform>/<key>``.
+
+    ``key`` is the account id (the entry collectors keep refreshing, so a refreshed pair replaces the
+    connected one in place); ``base_url`` is a self-hosted server's root (Matomo, Umami, Plausible CE, a
+    Mastodon instance) and ``token_url`` the token endpoint a Google client file names; ``extra`` holds
+    the few facts a platform's collector needs beside the token (never a secret).
+    """
+
+    platform: str
+    key: str
+    token: StoredToken
+    client_id: str | None = None
+    client_secret: str | None = None
+    base_url: str | None = None
+    token_url: str | None = None
+    connected_at: float | None = None
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    def entry(self) -> dict[str, Any]:
+        return {
+            **_token_fields(self.token),
+            "via": "connect",
+            "connected_at": self.connected_at if self.connected_at is not None else time.time(),
+            "client_id": self.client_id,
+            "client_secret": self.client_secret,
+            "base_url": self.base_url,
+            "token_url": self.token_url,
+            "extra": dict(self.extra),
+        }
+
+    @classmethod
+    def from_entry(cls, platform: str, key: str, entry: Mapping[str, Any]) -> Connection:
+        def text(name: str) -> str | None:
+            value = entry.get(name)
+            return value if isinstance(value, str) and value else None
+
+        extra = entry.get("extra")
+        return cls(
+            platform=platform,
+            key=key,
+            token=StoredToken(
+                access_token=str(entry["access_token"]),
+                refresh_token=text("refresh_token"),
+                expires_at=_number(entry.get("expires_at")),
+                refresh_expires_at=_number(entry.get("refresh_expires_at")),
+            ),
+            client_id=text("client_id"),
+            client_secret=text("client_secret"),
+            base_url=text("base_url"),
+            token_url=text("token_url"),
+            connected_at=_number(entry.get("connected_at")),
+            extra={str(k): str(v) for k, v in extra.items()} if isinstance(extra, dict) else {},
+        )
 
 
 class TokenStore:
@@ -91,17 +162,59 @@ class TokenStore:
         return token
 
     def put(self, platform: str, account_id: str, token: StoredToken) -> None:
+        """Keep ``token`` as the account's newest pair; what else its entry holds (a connection's OAuth
+        client, server URL ...) stays."""
         register_secret(token.access_token)
         register_secret(token.refresh_token)
         with self._lock:
             data = self._read()
-            data[f"{platform}/{account_id}"] = {
-                "access_token": token.access_token,
-                "refresh_token": token.refresh_token,
-                "expires_at": token.expires_at,
-                "refresh_expires_at": token.refresh_expires_at,
-            }
+            key = f"{platform}/{account_id}"
+            entry = data.get(key)
+            data[key] = {**(entry if isinstance(entry, dict) else {}), **_token_fields(token)}
             self._write(data)
+
+    # -- connections: what ``socialkpi connect`` received, for ``socialkpi collect`` --------------------
+
+    DEFAULT = "@default"  # "<platform>/@default": {"alias": "<account id>"}, the connection competitors use
+
+    def connection(self, platform: str, account_id: str, *, fallback: bool = False) -> Connection | None:
+        """The account's connection (a token received by ``socialkpi connect``), or, with ``fallback``, the
+        platform's default one (the first own account connected: what a competitor is read with)."""
+        with self._lock:
+            data = self._read()
+        key = account_id
+        entry = data.get(f"{platform}/{key}")
+        if fallback and not _is_connection(entry):
+            alias = data.get(f"{platform}/{self.DEFAULT}")
+            key = str(alias.get("alias", "")) if isinstance(alias, dict) else ""
+            entry = data.get(f"{platform}/{key}") if key else None
+        if not _is_connection(entry):
+            return None
+        assert isinstance(entry, dict)
+        conn = Connection.from_entry(platform, key, entry)
+        for secret in (conn.token.access_token, conn.token.refresh_token, conn.client_secret):
+            register_secret(secret)
+        return conn
+
+    def save_connections(self, connections: Iterable[Connection], *, defaults: Iterable[Connection] = ()) -> None:
+        """Store every connection in one write (all of them or, on an error, none), replacing what the
+        same accounts held; each of ``defaults`` becomes its platform's connection for competitors."""
+        items = list(connections)
+        for conn in items:
+            for secret in (conn.token.access_token, conn.token.refresh_token, conn.client_secret):
+                register_secret(secret)
+        with self._lock:
+            data = self._read()
+            for conn in items:
+                data[f"{conn.platform}/{conn.key}"] = conn.entry()
+                data.pop(f"{conn.platform}/{conn.key}{self.ENV_SUFFIX}", None)
+            for default in defaults:
+                data[f"{default.platform}/{self.DEFAULT}"] = {"alias": default.key}
+            self._write(data)
+
+    def has_default(self, platform: str) -> bool:
+        with self._lock:
+            return f"{platform}/{self.DEFAULT}" in self._read()
 
     def _write(self, data: dict[str, Any]) -> None:
         """Replace the file with ``data``, created 0600 (the caller holds the lock)."""
@@ -298,6 +411,8 @@ class OAuthSession:
     def from_context(cls, client: Client, ctx: CollectContext, platform: str, **policy: Any) -> OAuthSession:
         """A session on ``ctx``'s token store and env tokens; ``policy`` is the remaining fields."""
         creds = ctx.credentials
+        if creds.source == "store":  # a connection's token is the stored pair itself, not a .env token to note
+            policy = {**policy, "env_lifetime_days": None}
         return cls(
             client, ctx.token_store, platform, env_token=creds.token, env_refresh_token=creds.refresh_token, **policy
         )

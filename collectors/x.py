@@ -182,7 +182,7 @@ def _authenticate(client: Client, ctx: CollectContext) -> OAuthSession:
         client,
         ctx,
         PLATFORM,
-        key=STORE_PREFIX + (creds.token_env or TOKEN_ENV),
+        key=creds.store_key or STORE_PREFIX + (creds.token_env or TOKEN_ENV),
         exchange=refresh_grant(  # a confidential client's secret goes as HTTP Basic
             client,
             url,

@@ -94,10 +94,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", metavar="FILE", help="CSV with the columns of the observations export")
     p.add_argument("--config", metavar="PATH")
 
-    from socialkpi import report, timelog
+    from socialkpi import connect, init, report, timelog
 
     timelog.add_parser(sub)
     report.add_parser(sub)
+    init.add_parser(sub)
+    connect.add_parser(sub)
 
     p = sub.add_parser("doctor", help="check the configuration and every credential with one cheap call each")
     p.add_argument("--platform", action="append", default=[], metavar="ID", help="only this platform (repeatable)")
@@ -122,6 +124,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "import-csv": cmd_import_csv,
         "log-time": _log_time,
         "report": _report,
+        "init": _init,
+        "connect": _connect,
     }[args.command]
     from socialkpi.settings import ConfigError
     from warehouse.db import WarehouseError
@@ -210,7 +214,10 @@ def collect_with(
         raise UsageError("no accounts to collect: add [[accounts]] entries to socialkpi.toml (see README)")
     if since and until and since > until:
         raise UsageError(f"--since {since} is after --until {until}")
-    credentials = {(a.platform, a.id): credentials_for(a, settings.env) for a in accounts}
+    from collectors.tokens import TokenStore
+
+    store = TokenStore.beside(settings.db_path)
+    credentials = {(a.platform, a.id): credentials_for(a, settings.env, store) for a in accounts}
 
     progress = _Progress(len(accounts)) if sys.stderr.isatty() else None
     try:
@@ -385,6 +392,18 @@ def _report(args: argparse.Namespace) -> int:
     return report.run(args)
 
 
+def _init(args: argparse.Namespace) -> int:
+    from socialkpi import init
+
+    return init.run(args)
+
+
+def _connect(args: argparse.Namespace) -> int:
+    from socialkpi.connect import run
+
+    return run(args)
+
+
 def _log_time(args: argparse.Namespace) -> int:
     from socialkpi import timelog
 
@@ -408,10 +427,12 @@ def cmd_import_csv(args: argparse.Namespace) -> int:
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     from collectors import PLATFORMS
+    from collectors.tokens import TokenStore
     from socialkpi.runner import run_checks
     from socialkpi.settings import ConfigError, credentials_for
 
     settings = _settings(args)
+    store = TokenStore.beside(settings.db_path)
     _out(f"Configuration {settings.config_path}: ok ({len(settings.accounts)} account(s))")
     accounts = [a for a in settings.accounts if not args.platform or a.platform in args.platform]
     problems = 0
@@ -419,7 +440,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     checkable = []
     for account in accounts:
         try:
-            credentials[(account.platform, account.id)] = credentials_for(account, settings.env)
+            credentials[(account.platform, account.id)] = credentials_for(account, settings.env, store)
             checkable.append(account)
         except ConfigError as exc:
             problems += 1

@@ -11,14 +11,18 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from collectors import PLATFORMS
 from collectors.observation import Account, Credentials
+
+if TYPE_CHECKING:
+    from collectors.tokens import TokenStore
 
 DEFAULT_CONFIG = "socialkpi.toml"
 DEFAULT_DB = "data/socialkpi.duckdb"
@@ -180,11 +184,31 @@ def _per_platform(table: Mapping[str, object], where: str, *, most: float | None
     return out
 
 
-def _costs(data: Mapping[str, object]) -> CostSettings | None:
+# Website analytics: time spent on them is not time on social media (``[costs] weekly_hours`` is not spread there).
+ANALYTICS_PLATFORMS = frozenset({"ga4", "plausible", "matomo", "umami"})
+
+
+def _spread_hours(total: float, explicit: Mapping[str, float], accounts: Sequence[Account]) -> dict[str, float]:
+    """``[costs] weekly_hours`` (all platforms together, as ``socialkpi init`` asks it) spread evenly over the
+    platforms with an own account that ``[costs.hours_per_week]`` does not give a share of its own."""
+    rest = sorted(
+        {a.platform for a in accounts if not a.competitor and a.platform not in ANALYTICS_PLATFORMS} - set(explicit)
+    )
+    left = total - sum(explicit.values())
+    if not rest or left <= 0:
+        return dict(explicit)
+    return {**explicit, **{pid: round(left / len(rest), 4) for pid in rest}}
+
+
+def _costs(data: Mapping[str, object], accounts: Sequence[Account] = ()) -> CostSettings | None:
     if "costs" not in data:
         return None
     costs = _table(data, "costs")
-    _only(costs, "costs", {"currency", "hourly_rate", "tool_cost_per_month", "hours_per_week", "ad_spend_per_month"})
+    _only(
+        costs,
+        "costs",
+        {"currency", "hourly_rate", "tool_cost_per_month", "weekly_hours", "hours_per_week", "ad_spend_per_month"},
+    )
     currency = costs.get("currency")
     if currency is not None and (
         not isinstance(currency, str) or not currency.strip() or len(currency.strip()) > 10
@@ -195,13 +219,15 @@ def _costs(data: Mapping[str, object]) -> CostSettings | None:
     for sub in ("hours_per_week", "ad_spend_per_month"):
         if not isinstance(costs.get(sub, {}), dict):
             raise ConfigError(f"costs.{sub}", f"must be a table: [costs.{sub}] then one line per platform")
+    hours = _per_platform(_table(costs, "hours_per_week"), "costs.hours_per_week", most=168, example="3")
+    if "weekly_hours" in costs:
+        total = _amount(costs["weekly_hours"], "costs.weekly_hours", most=168, example="6")
+        hours = _spread_hours(total, hours, accounts)
     return CostSettings(
         currency=currency.strip() if isinstance(currency, str) else None,
         hourly_rate=None if rate is None else _amount(rate, "costs.hourly_rate", example="25"),
         tool_cost_per_month=None if tool is None else _amount(tool, "costs.tool_cost_per_month", example="26"),
-        hours_per_week=_per_platform(
-            _table(costs, "hours_per_week"), "costs.hours_per_week", most=168, example="3"
-        ),
+        hours_per_week=hours,
         ad_spend_per_month=_per_platform(
             _table(costs, "ad_spend_per_month"), "costs.ad_spend_per_month", most=None, example="50"
         ),
@@ -272,7 +298,7 @@ def settings_from_dict(
         history_days=history,
         lookback_days=lookback,
         concurrency=concurrency,
-        costs=_costs(data),
+        costs=_costs(data, accounts),
         value=_value(data),
     )
 
@@ -328,8 +354,14 @@ def _account(entry: object, index: int, seen: set[tuple[str, str]]) -> Account:
     )
 
 
-def credentials_for(account: Account, env: Mapping[str, str]) -> Credentials:
-    """The account's credentials from the environment; ConfigError when a required one is missing."""
+def credentials_for(account: Account, env: Mapping[str, str], store: TokenStore | None = None) -> Credentials:
+    """The account's credentials: the environment (and ``.env``) first, else the connection that
+    ``socialkpi connect`` left in the token store ``store``; ConfigError when a required one is missing.
+
+    Precedence (README, "Connecting accounts"): a token or refresh token set in the environment wins over
+    the token store for that account; the OAuth client, the server URL and the token endpoint likewise
+    come from the environment when set there, else from the connection.
+    """
     prefix = f"SOCIALKPI_{account.platform.upper()}_"
     spec = PLATFORMS[account.platform]
     token_env = account.token_env or f"{prefix}TOKEN"
@@ -341,21 +373,40 @@ def credentials_for(account: Account, env: Mapping[str, str]) -> Credentials:
             f"no file at {google}: give the path of the service-account or authorized-user JSON Google issued",
         )
     refresh = env.get(f"{prefix}REFRESH_TOKEN") or None
-    if spec.needs_token and not token and not google and not refresh:
-        fix = f"set {token_env} in .env (see .env.example)"
+    connection = None
+    if not token and not refresh and not google and store is not None:
+        connection = store.connection(account.platform, account.id, fallback=account.competitor)
+    if spec.needs_token and not token and not google and not refresh and connection is None:
+        fix = f"run `socialkpi connect {account.platform}`, or set {token_env} in .env (see .env.example)"
         if spec.google:
             fix += " or SOCIALKPI_GOOGLE_CREDENTIALS to a credentials JSON file"
         raise ConfigError(token_env, f"missing for {account.platform} account {account.id!r}: {fix}")
-    base_url = env.get(f"{prefix}BASE_URL") or None
+    base_url = env.get(f"{prefix}BASE_URL") or (connection.base_url if connection else None) or None
     if base_url and not re.match(r"https?://", base_url):
         raise ConfigError(f"{prefix}BASE_URL", f"{base_url!r} must start with http:// or https://")
+    client_id = env.get(f"{prefix}CLIENT_ID") or None
+    client_secret = env.get(f"{prefix}CLIENT_SECRET") or None
+    token_url = env.get(f"{prefix}TOKEN_URL") or None
+    if connection is not None:
+        return Credentials(
+            token=connection.token.access_token,
+            base_url=base_url.rstrip("/") if base_url else None,
+            token_url=token_url or connection.token_url,
+            refresh_token=connection.token.refresh_token,
+            client_id=client_id or connection.client_id,
+            client_secret=client_secret or connection.client_secret,
+            token_env=token_env,
+            source="store",
+            store_key=connection.key,
+            extra=dict(connection.extra),
+        )
     return Credentials(
         token=token,
         base_url=base_url.rstrip("/") if base_url else None,
-        token_url=env.get(f"{prefix}TOKEN_URL") or None,
+        token_url=token_url,
         refresh_token=refresh,
-        client_id=env.get(f"{prefix}CLIENT_ID") or None,
-        client_secret=env.get(f"{prefix}CLIENT_SECRET") or None,
+        client_id=client_id,
+        client_secret=client_secret,
         google_credentials=str(Path(google).expanduser()) if google else None,
         token_env=token_env,
     )
