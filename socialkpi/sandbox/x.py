@@ -13,7 +13,11 @@ Answers as docs/platform-apis-social.md §4 shows:
 * Every authenticated answer carries ``x-rate-limit-limit``, ``x-rate-limit-remaining`` and
   ``x-rate-limit-reset`` (epoch seconds, end of the 15-minute window); over the limit (300 per
   window for an app token, 900 for a user token) the 429 "Too Many Requests" problem, no Retry-After.
-* ``POST /2/oauth2/token`` (``grant_type=refresh_token``): a public client sends ``client_id`` in
+* ``GET/POST /i/oauth2/authorize``: the consent page (PKCE required, a 127.0.0.1 callback) and its
+  Allow/Deny answer (socialkpi.sandbox.oauth); ``GET /2/users/me``: the user of a user token
+  (``cornerbakery``), X's 403 "Unsupported Authentication" for the App's Bearer Token.
+* ``POST /2/oauth2/token`` (``grant_type=authorization_code``: a code issued by the consent page, once,
+  with its PKCE verifier; ``grant_type=refresh_token``): a public client sends ``client_id`` in
   the form, a confidential one HTTP Basic.  Refresh tokens starting with ``sandbox-refresh`` or
   issued here are accepted once (X rotates them); a reused or unknown one gets
   ``{"error": "invalid_request", "error_description": "Value passed for the token was invalid."}``.
@@ -33,7 +37,7 @@ import uuid
 from datetime import date
 from typing import Any
 
-from socialkpi.sandbox import world
+from socialkpi.sandbox import oauth, world
 from socialkpi.sandbox.limits import Window
 from socialkpi.sandbox.server import Reply, Request
 
@@ -79,6 +83,8 @@ _lock = threading.Lock()
 _access: dict[str, float] = {}  # issued access token -> expiry (epoch)
 _refresh_ok: set[str] = set()  # issued refresh tokens not used yet
 _refresh_used: set[str] = set()  # refresh tokens already exchanged (rotated away)
+_owner: dict[str, str] = {}  # user access token -> the username it belongs to
+OWN_ACCOUNT = "cornerbakery"  # the user who signs in on the consent page
 CALLS = Window(WINDOW)  # requests per token in its 15-minute window
 WINDOWS = (CALLS,)
 
@@ -215,8 +221,83 @@ def _client_id(request: Request, form: dict[str, str]) -> str | None:
     return form.get("client_id") or None
 
 
+def _issue_pair() -> dict[str, Any]:
+    with _lock:
+        access = f"x-sandbox-access-{uuid.uuid4().hex}"
+        rotated = f"x-sandbox-refresh-{uuid.uuid4().hex}"
+        _access[access] = time.time() + ACCESS_TTL
+        _refresh_ok.add(rotated)
+        _owner[access] = OWN_ACCOUNT
+    return {"token_type": "bearer", "expires_in": ACCESS_TTL, "access_token": access, "scope": SCOPE,
+            "refresh_token": rotated}
+
+
+def _confidential_ok(request: Request) -> bool | None:
+    """HTTP Basic with the sandbox app's id and secret: True; a wrong secret: False; no Basic header: None."""
+    auth = request.header("Authorization") or ""
+    if not auth.lower().startswith("basic "):
+        return None
+    try:
+        pair = base64.b64decode(auth[6:]).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return False
+    return pair == f"{oauth.CLIENT_ID}:{oauth.CLIENT_SECRET}"
+
+
+def _code_grant(request: Request, form: dict[str, str]) -> Reply:
+    """``grant_type=authorization_code`` (https://docs.x.com/fundamentals/authentication/oauth-2-0/user-access-token,
+    step 3): ``code``, ``redirect_uri``, ``code_verifier``, and ``client_id`` for a public client or HTTP Basic
+    for a confidential one."""
+    basic = _confidential_ok(request)
+    if basic is False:
+        return _oauth_error("unauthorized_client", "Missing valid authorization header", 401)
+    client_id = oauth.CLIENT_ID if basic else form.get("client_id")
+    if client_id is None:
+        return _oauth_error("unauthorized_client", "Missing valid authorization header", 401)
+    done = oauth.redeem(
+        PLATFORM, form.get("code"), client_id=client_id, redirect_uri=form.get("redirect_uri"),
+        verifier=form.get("code_verifier"),
+    )
+    if done.error:
+        return _oauth_error("invalid_request", "Value passed for the authorization code was invalid.")
+    return Reply(200, _issue_pair())
+
+
+def consent(request: Request) -> Reply:
+    """``GET https://x.com/i/oauth2/authorize``: PKCE is required, and the callback must be the registered one
+    (X: "use http://127.0.0.1 instead of localhost")."""
+    bad = oauth.check_authorize(request, platform="X", require_pkce=True)
+    if bad is not None:
+        return bad
+    if "localhost" in (request.arg("redirect_uri") or ""):
+        return oauth.error_page("X", "Something went wrong: the callback URL is not registered (use 127.0.0.1).")
+    return oauth.consent_page(request, platform="X", title="Authorize socialkpi to access your X account?")
+
+
+def decision(request: Request) -> Reply:
+    return oauth.decide(request, platform=PLATFORM)
+
+
+def users_me(request: Request) -> Reply:
+    """``GET /2/users/me``: the user of a user-context token; the App's Bearer Token gets X's 403."""
+    token = request.bearer()
+    if token == world.TOKEN:
+        return _problem(403, "Unsupported Authentication", "Authenticating with OAuth 2.0 Application-Only is "
+                        "forbidden for this endpoint.  Supported authentication types are [OAuth 1.0a User "
+                        "Context, OAuth 2.0 User Context].", "https://api.twitter.com/2/problems/unsupported-authentication")
+    auth = _authorize(request)
+    if isinstance(auth, Reply):
+        return auth
+    with _lock:
+        username = _owner.get(auth[0], OWN_ACCOUNT)
+    request.groups = (username,)
+    return user_by_username(request)
+
+
 def token(request: Request) -> Reply:
     form = request.form()
+    if form.get("grant_type") == "authorization_code":
+        return _code_grant(request, form)
     if form.get("grant_type") != "refresh_token":
         return _oauth_error("invalid_request", "Value passed for the grant type was invalid.")
     if _client_id(request, form) is None:
@@ -247,4 +328,7 @@ def token(request: Request) -> Reply:
 ROUTES = [
     ("GET", r"/2/users/by/username/([^/]+)", user_by_username),
     ("POST", r"/2/oauth2/token", token),
+    ("GET", r"/2/users/me", users_me),
+    ("GET", r"/i/oauth2/authorize", consent),
+    ("POST", r"/i/oauth2/authorize", decision),
 ]
