@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from socialkpi.runner import AccountResult
     from socialkpi.settings import Settings
+    from warehouse.credentials import Credential
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 75
 
@@ -378,12 +379,44 @@ def cmd_status(args: argparse.Namespace) -> int:
             _out(f"  {t.platform:<10} {t.account_id:<22} {access}, {renew}{until}")
         for warning in token_warnings(tokens):
             _out(f"  WARNING: {warning.message}")
+    if settings.accounts:
+        _out("")
+        _out("Credentials (where each account's comes from, when it ends, how to renew it):")
+        for c in live_credentials(settings):
+            _out(f"  {c.platform:<10} {c.account_id:<22} {c.comes_from}; ends: {c.ends}; renew: {c.renew}")
     if report.notes:
         _out("")
         _out("Metrics skipped (the platform refused or retired them):")
         for n in report.notes:
             _out(f"  {n['platform']}/{n['account_id']} {n['source_metric']}: {n['note']}")
     return EXIT_OK
+
+
+def live_credentials(settings: Settings) -> list[Credential]:
+    """Each configured account's credential as a collect would take it now (the environment and ``.env``
+    first, then the token store), described: where from, when it ends, the command that renews it."""
+    from collectors.tokens import TokenStore
+    from socialkpi.runner import credential_source
+    from socialkpi.settings import ConfigError, credentials_for
+    from warehouse.credentials import CredentialSource, describe, expiry_for
+    from warehouse.tokens import token_rows
+
+    store = TokenStore.beside(settings.db_path)
+    tokens = token_rows(settings.db_path)
+    out = []
+    for account in settings.accounts:
+        try:
+            source = credential_source(account, credentials_for(account, settings.env, store))
+        except ConfigError as exc:
+            missing = CredentialSource(account.platform, account.id, "missing")
+            out.append(describe(missing, competitor=account.competitor, expiry=None, account_name=account.name,
+                                missing=str(exc)))
+            continue
+        out.append(
+            describe(source, competitor=account.competitor, expiry=expiry_for(source, tokens),
+                     account_name=account.name)
+        )
+    return out
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -453,6 +486,10 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         else:
             problems += 1
             _out(f"  {a.platform:<15} {a.id:<24} FAILED ({label}): {result.detail}")
+    _out("Credentials:")
+    for c in live_credentials(settings):
+        if not args.platform or c.platform in args.platform:
+            _out(f"  {c.platform:<15} {c.account_id:<24} {c.comes_from}; ends: {c.ends}; renew: {c.renew}")
     _out(f"{len(accounts) - problems} ok, {problems} with problems")
     return EXIT_FAILED if problems else EXIT_OK
 

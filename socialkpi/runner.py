@@ -32,6 +32,7 @@ from collectors.tokens import TokenStore
 from socialkpi.lock import RunLock
 from socialkpi.settings import Settings
 from warehouse import db as wdb
+from warehouse.credentials import CredentialSource, record_credentials
 from warehouse.load import AccountOutcome, finish_run, newest_days, start_run, write_account_batch
 
 log = logging.getLogger("socialkpi.collect")
@@ -72,6 +73,23 @@ class RunSummary:
     @property
     def exit_code(self) -> int:
         return 1 if self.failed else 0
+
+
+def credential_source(account: Account, creds: Credentials) -> CredentialSource:
+    """Where ``creds`` came from, without the secret: the token store's entry, the variable, or nothing."""
+    if creds.source == "store":
+        return CredentialSource(account.platform, account.id, "connect", store_key=creds.store_key)
+    if creds.token:
+        return CredentialSource(account.platform, account.id, "env", variable=creds.token_env)
+    if creds.refresh_token:
+        variable = f"SOCIALKPI_{account.platform.upper()}_REFRESH_TOKEN"
+        return CredentialSource(account.platform, account.id, "env", variable=variable)
+    if creds.google_credentials:
+        return CredentialSource(account.platform, account.id, "env", variable="SOCIALKPI_GOOGLE_CREDENTIALS")
+    if creds.client_secret:  # Umami self-hosted: a user name and password
+        variable = f"SOCIALKPI_{account.platform.upper()}_CLIENT_SECRET"
+        return CredentialSource(account.platform, account.id, "env", variable=variable)
+    return CredentialSource(account.platform, account.id, "none")
 
 
 def plan_range(
@@ -121,6 +139,7 @@ def run_collect(
     db_path = settings.db_path
     with wdb.writing(db_path) as con:
         start_run(con, run_id, started, command)
+        record_credentials(con, [credential_source(a, credentials[(a.platform, a.id)]) for a in accounts], started)
         newest = newest_days(con)
     summary = RunSummary(run_id)
     today = started.astimezone(settings.timezone).date()

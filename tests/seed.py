@@ -250,6 +250,17 @@ def build_warehouse(path: Path | str, *, with_runs: bool = True, full: bool = Fa
             )  # fmt: skip
     if full:
         write_token_file(path)
+        from warehouse.credentials import CredentialSource, record_credentials
+
+        with writing(path) as con:  # where run-2 took the credentials from: a connection, a variable, nothing
+            record_credentials(
+                con,
+                [
+                    CredentialSource("x", "corner_x", "connect", store_key="corner_x"),
+                    CredentialSource("linkedin", "li1", "env", variable="SOCIALKPI_LINKEDIN_TOKEN"),
+                ],
+                RUN2_START,
+            )
     return path
 
 

@@ -246,3 +246,28 @@ def test_the_command_line_prints_the_url_on_its_own_line(shop: Path, sandbox: Sa
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert "1 account(s) added" in err and out == ""
+
+
+def test_status_doctor_and_data_health_say_where_the_credential_comes_from(
+    shop: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from warehouse import queries
+
+    assert connect(["x", "--port", str(free_port())], policy=FAST).code == 0
+    assert main(["collect"]) == 0
+    capsys.readouterr()
+    assert main(["status"]) == 0
+    out = capsys.readouterr().out
+    line = next(x for x in out.splitlines() if x.strip().startswith("x ") and "comes" not in x and "token store" in x)
+    assert "cornerbakery" in line and "renewed by collect" in line and "renew: socialkpi connect x" in line
+    frame = queries.credentials(shop / "data" / "socialkpi.duckdb")
+    row = frame[frame.account_id == "cornerbakery"].iloc[0]
+    assert row.source == "connect" and row.renew == "socialkpi connect x" and row.ends.startswith("renewed by collect")
+
+    monkeypatch.setenv("SOCIALKPI_X_TOKEN", "a-token-set-by-hand")  # the environment wins: status says so
+    assert main(["doctor"]) in (0, 1)
+    out = capsys.readouterr().out
+    assert ".env / environment: SOCIALKPI_X_TOKEN" in out and "a-token-set-by-hand" not in out
+    assert main(["collect"]) in (0, 1)  # the sandbox refuses the hand-made token: collect records the source anyway
+    frame = queries.credentials(shop / "data" / "socialkpi.duckdb")
+    assert frame[frame.account_id == "cornerbakery"].iloc[0].source == "env"

@@ -204,6 +204,13 @@ def test_data_health_page(monkeypatch: pytest.MonkeyPatch, full: Path) -> None:
     tokens = next(f for f in frames if "expires_at" in f.columns)
     assert list(tokens["platform"]) == ["linkedin", "x"]
     assert any("linkedin · Corner Bakery: the access token" in w.value for w in at.warning)
+    creds = next(f for f in frames if "comes_from" in f.columns).set_index("account_id")
+    assert creds.loc["corner_x", "comes_from"] == "token store (socialkpi connect)"
+    assert creds.loc["corner_x", "ends"] == "renewed by collect" and creds.loc["corner_x", "renew"] == "socialkpi connect x"
+    assert creds.loc["li1", "comes_from"] == ".env / environment: SOCIALKPI_LINKEDIN_TOKEN"
+    assert creds.loc["li1", "ends"] == f"{seed.TOKEN_EXPIRES:%Y-%m-%d}"
+    assert creds.loc["li1", "renew"].startswith("update SOCIALKPI_LINKEDIN_TOKEN in .env, or socialkpi connect linkedin")
+    assert creds.loc["ig1", "comes_from"] == "not recorded yet (run collect)"
     skipped = next(f for f in frames if "source_metric" in f.columns)
     assert list(skipped["source_metric"]) == ["website_clicks"]
     for frame in frames:
@@ -211,6 +218,7 @@ def test_data_health_page(monkeypatch: pytest.MonkeyPatch, full: Path) -> None:
         assert seed.TOKEN_SECRET not in text and seed.REFRESH_SECRET not in text
     assert seed.TOKEN_SECRET not in str(at._tree)
     assert "Download missing days CSV" in buttons(at) and "Download token expiry CSV" in buttons(at)
+    assert "Download credentials CSV" in buttons(at)
     assert at.get("vega_lite_chart") or at.get("arrow_vega_lite_chart")  # the calendar
 
 

@@ -36,6 +36,7 @@ TABLES = {"accounts", "observations", "runs", "run_accounts", "metric_notes", "m
 TABLES |= {"cost_values", "value_assumptions", "time_log", "roi_settings"}  # schema version 2 (ROI)
 TABLES |= {"account_days", "kpi_daily"}  # schema version 3 (aggregates kept by the load)
 TABLES |= {"account_runs"}  # schema version 4 (each account's latest run, kept by the load)
+TABLES |= {"account_credentials"}  # schema version 5 (where each account's credential came from)
 ACCOUNT = Account("facebook", "1045", "Corner Bakery")
 
 
@@ -593,7 +594,7 @@ def test_migration_3_fills_the_aggregates_from_a_version_2_file(tmp_path: Path) 
             "TIMESTAMP '2026-03-03 06:00:00', 'r'), ('facebook', '1', 'posts', DATE '2026-03-05', 3, 's', "
             "TIMESTAMP '2026-03-06 06:00:00', 'r')"
         )
-        assert ensure_schema(c) == SCHEMA_VERSION == 4
+        assert ensure_schema(c) == SCHEMA_VERSION
         assert all_rows(c, "account_days") == [("facebook", "1", date(2026, 3, 2), date(2026, 3, 5))]
         assert_aggregates_match(c)
     finally:
@@ -686,9 +687,30 @@ def test_migration_4_fills_account_runs_from_a_version_3_file(tmp_path: Path) ->
                ('r2', 'x', 'shop', 'failed', 'throttled', 'x/shop: HTTP 429', 0, 1, NULL, NULL,
                 TIMESTAMP '2026-03-02 06:00:00', TIMESTAMP '2026-03-02 06:00:02')"""
         )
-        assert ensure_schema(c) == SCHEMA_VERSION == 4
+        assert ensure_schema(c) >= 4
         assert runs_of(c) == [
             ("x", "shop", N(2026, 3, 2, 6), "failed", "throttled", "x/shop: HTTP 429", N(2026, 3, 1, 6, 0, 5))
         ]
+    finally:
+        c.close()
+
+
+def test_migration_5_adds_account_credentials_to_a_version_4_file_and_keeps_its_rows(tmp_path: Path) -> None:
+    from warehouse.schema import MIGRATIONS
+
+    c = duckdb.connect(str(tmp_path / "v4.duckdb"))
+    try:
+        for _, ddl in MIGRATIONS[:4]:
+            c.execute(ddl)
+        c.execute("CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)")
+        c.execute("INSERT INTO meta VALUES ('schema_version', '4')")
+        c.execute(
+            "INSERT INTO observations VALUES ('x', 'shop', 'followers', DATE '2026-03-01', 5, 'f', "
+            "TIMESTAMP '2026-03-01 06:00:00', 'r1')"
+        )
+        assert ensure_schema(c) == SCHEMA_VERSION == 5
+        assert "account_credentials" in tables(c)
+        assert c.execute("SELECT count(*) FROM account_credentials").fetchone() == (0,)
+        assert c.execute("SELECT value FROM observations").fetchall() == [(5.0,)]
     finally:
         c.close()

@@ -1083,6 +1083,18 @@ def skipped_metrics(db_path: DbPath) -> pd.DataFrame:
     return frame
 
 
+CREDENTIAL_COLUMNS = ("platform", "account_id", "account_name", "source", "comes_from", "ends", "renew")
+
+
+def credentials(db_path: DbPath) -> pd.DataFrame:
+    """Each account's credential as the last collect found it (:func:`warehouse.credentials.credential_rows`):
+    where it comes from, when it ends, the command that renews it; never a token."""
+    from warehouse.credentials import credential_rows
+
+    rows = credential_rows(db_path)
+    return pd.DataFrame([dataclasses.astuple(r) for r in rows], columns=list(CREDENTIAL_COLUMNS))
+
+
 def token_expiry(db_path: DbPath, *, now: datetime | None = None) -> pd.DataFrame:
     """:func:`warehouse.tokens.token_rows` as a frame (columns :data:`warehouse.tokens.TOKEN_COLUMNS`):
     expiry dates only, never the tokens.  Empty frame when there is no token file."""

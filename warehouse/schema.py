@@ -32,6 +32,12 @@ Table (version 4: kept by every account batch, see :mod:`warehouse.aggregates`)
     account_runs       (platform, account_id) -> the latest run's start, status, error kind and
                        reason, and the end of the latest successful run; filled from
                        ``run_accounts`` when a file is migrated
+
+Table (version 5: written by every collect, see :mod:`warehouse.credentials`)
+    account_credentials  (platform, account_id) -> where the last collect took the account's
+                       credential from (``connect``: the token store; ``env``: a variable of the
+                       environment or ``.env``, named; ``none``: a public account), the token-store
+                       entry it used, when: never a token
 """
 
 from __future__ import annotations
@@ -43,7 +49,7 @@ import duckdb
 from warehouse import aggregates
 from warehouse.db import WarehouseError
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 MIGRATIONS: list[tuple[int, str]] = [
     (
@@ -143,6 +149,20 @@ MIGRATIONS: list[tuple[int, str]] = [
     ),
     (3, aggregates.DDL + ";\n".join(aggregates.REBUILD_SQL[2:]) + ";"),
     (4, aggregates.RUNS_DDL + aggregates.RUNS_REBUILD_SQL[1] + ";"),
+    (
+        5,
+        """
+        CREATE TABLE IF NOT EXISTS account_credentials (
+            platform    VARCHAR NOT NULL,
+            account_id  VARCHAR NOT NULL,
+            source      VARCHAR NOT NULL,
+            variable    VARCHAR,
+            store_key   VARCHAR,
+            recorded_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (platform, account_id)
+        );
+        """,
+    ),
 ]
 
 

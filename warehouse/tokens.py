@@ -112,6 +112,8 @@ def token_rows(db_path: DbPath, *, now: datetime | None = None) -> list[TokenExp
     for key, entry in sorted(data.items()):
         if not isinstance(entry, dict) or "/" not in str(key):
             continue
+        if not isinstance(entry.get("access_token"), str) and entry.get("estimated") is not True:
+            continue  # not a token: the platform's default connection ("<platform>/@default": an alias)
         platform, account_id = str(key).split("/", 1)
         first_used = _epoch(entry.get("first_used_at")) if entry.get("estimated") is True else None
         if first_used is not None:

@@ -136,6 +136,11 @@ def load_tokens(db_path: str) -> pd.DataFrame:
     return queries.token_expiry(db_path)
 
 
+@st.cache_data(ttl=60, show_spinner=False)
+def load_credentials(db_path: str) -> pd.DataFrame:
+    return queries.credentials(db_path)
+
+
 @dataclass(frozen=True)
 class Loaders:
     """The cached loaders, grouped so a page reaches them as ``ctx.load.<name>``."""
@@ -158,6 +163,7 @@ class Loaders:
     missing: Callable[..., Any] = load_missing
     skipped: Callable[..., Any] = load_skipped
     tokens: Callable[..., Any] = load_tokens
+    credentials: Callable[..., Any] = load_credentials
 
 
 @dataclass(frozen=True)

@@ -84,6 +84,28 @@ def render(ctx: common.PageContext) -> None:
             label="Download missing days CSV",
         )
 
+    st.subheader("Credentials")
+    creds = ctx.load.credentials(ctx.db_path)
+    if creds.empty:
+        st.caption("No account collected yet.")
+    else:
+        common.table(
+            creds.drop(columns=["source"]),
+            "credentials",
+            ctx,
+            columns={
+                "platform": "platform",
+                "account_id": "account",
+                "account_name": "name",
+                "comes_from": "comes from",
+                "ends": "ends",
+                "renew": "to renew it",
+            },
+            label="Download credentials CSV",
+        )
+        st.caption("Where the last collect took each account's credential from; `socialkpi connect PLATFORM` "
+                   "renews a connection (variables in .env win over the token store).")
+
     st.subheader("Access tokens")
     tokens = ctx.load.tokens(ctx.db_path)
     if tokens.empty:

@@ -1,0 +1,162 @@
+"""Each account's credential: where it comes from, when it ends, and the command that renews it. Never a token.
+
+``socialkpi collect`` records, per account, where it took the credential from (``account_credentials``,
+schema 5): ``connect`` (the token store, a connection made by ``socialkpi connect``, and which entry: a
+competitor uses its platform's default connection), ``env`` (a variable of the environment or ``.env``,
+named) or ``none`` (a public account).  :func:`describe` turns that and the token store's expiry
+(:mod:`warehouse.tokens`) into three short texts that ``socialkpi status``, ``socialkpi doctor`` and the
+Data health page all show the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import duckdb
+
+from warehouse.access import DbPath, read_warehouse
+from warehouse.tokens import TokenExpiry, token_rows
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialSource:
+    """Where one account's credential came from (the plain facts ``collect`` records)."""
+
+    platform: str
+    account_id: str
+    source: str  # "connect" | "env" | "none"
+    variable: str | None = None  # source "env": the variable's name
+    store_key: str | None = None  # source "connect": the token-store entry (an account id)
+
+
+@dataclass(frozen=True, slots=True)
+class Credential:
+    """One account's credential, described."""
+
+    platform: str
+    account_id: str
+    account_name: str
+    source: str  # "connect" | "env" | "none" | "missing" | "unknown" (never collected)
+    comes_from: str  # "token store (socialkpi connect)", ".env / environment: SOCIALKPI_X_TOKEN", ...
+    ends: str  # "2027-01-30", "renewed by collect", "does not expire", "unknown"
+    renew: str  # the command, or what to do
+
+
+def record_credentials(con: duckdb.DuckDBPyConnection, sources: Iterable[CredentialSource], at: datetime) -> None:
+    """Upsert where each account's credential came from (one statement; the caller's transaction)."""
+    moment = at.astimezone(UTC).replace(tzinfo=None)
+    rows = [(s.platform, s.account_id, s.source, s.variable, s.store_key, moment) for s in sources]
+    if not rows:
+        return
+    con.executemany(
+        "INSERT INTO account_credentials VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (platform, account_id) DO UPDATE "
+        "SET source = excluded.source, variable = excluded.variable, store_key = excluded.store_key, "
+        "recorded_at = excluded.recorded_at",
+        rows,
+    )
+
+
+def recorded_sources(db_path: DbPath) -> dict[tuple[str, str], CredentialSource]:
+    """What the last collect of each account recorded; empty for a warehouse older than schema 5."""
+    with read_warehouse(db_path) as con:
+        try:
+            found = con.execute(
+                "SELECT platform, account_id, source, variable, store_key FROM account_credentials"
+            ).fetchall()
+        except duckdb.CatalogException:
+            return {}
+    return {(p, a): CredentialSource(p, a, s, v, k) for p, a, s, v, k in found}
+
+
+def connect_command(platform: str, *, competitor: bool = False) -> str:
+    return "socialkpi connect " + platform
+
+
+def describe(
+    source: CredentialSource | None,
+    *,
+    competitor: bool,
+    expiry: TokenExpiry | None,
+    account_name: str = "",
+    missing: str = "",
+) -> Credential:
+    """The three texts of one account's credential (``expiry``: the token store's entry it uses, if any)."""
+    platform = source.platform if source else ""
+    account_id = source.account_id if source else ""
+    renew_cmd = connect_command(platform, competitor=competitor)
+    if source is None:
+        return Credential(platform, account_id, account_name, "unknown", "not collected yet", "unknown", renew_cmd)
+    if source.source == "missing":
+        return Credential(platform, account_id, account_name, "missing", f"MISSING: {missing}", "-", renew_cmd)
+    if source.source == "none":
+        return Credential(platform, account_id, account_name, "none", "none needed (public numbers)", "-", "-")
+    if source.source == "connect":
+        via = "token store (socialkpi connect)"
+        if competitor and source.store_key and source.store_key != account_id:
+            via += f", the connection of {source.store_key}"
+        renew = f"{renew_cmd}" + (" (your own account's connection)" if competitor else "")
+        return Credential(platform, account_id, account_name, "connect", via, _ends(expiry), renew)
+    variable = source.variable or "?"
+    ends = _ends(expiry) if expiry is not None else "unknown (set by hand)"
+    renew = f"update {variable} in .env, or {renew_cmd} and remove {variable}"
+    return Credential(platform, account_id, account_name, "env", f".env / environment: {variable}", ends, renew)
+
+
+def _ends(expiry: TokenExpiry | None) -> str:
+    if expiry is None:
+        return "does not expire"
+    if expiry.refreshable:
+        until = f" (refresh token until {expiry.refresh_expires_at:%Y-%m-%d})" if expiry.refresh_expires_at else ""
+        return f"renewed by collect{until}"
+    if expiry.expires_at is None:
+        return "does not expire"
+    if expiry.self_renewing:
+        return f"{expiry.expires_at:%Y-%m-%d}, renewed by collect while valid"
+    return f"{expiry.expires_at:%Y-%m-%d}" + (" (estimated: 60 days after first use)" if expiry.first_used_at else "")
+
+
+def expiry_for(source: CredentialSource, tokens: Sequence[TokenExpiry]) -> TokenExpiry | None:
+    """The token-store entry that ``source`` uses (a connection or a refreshed pair), if any."""
+    keys = [source.store_key or source.account_id]
+    if source.source == "env" and source.variable:
+        keys += [f"oauth2:{source.variable}", source.variable]
+    for key in keys:
+        for row in tokens:
+            if row.platform == source.platform and row.account_id == key:
+                return row
+    return None
+
+
+def credential_rows(
+    db_path: DbPath, accounts: Mapping[tuple[str, str], tuple[str, bool]] | None = None
+) -> list[Credential]:
+    """Every account's credential as the last collect found it (``accounts``: (platform, id) -> (name,
+    competitor), default: the warehouse's accounts), for the Data health page."""
+    if accounts is None:
+        with read_warehouse(db_path) as con:
+            accounts = {
+                (p, a): (n, bool(c))
+                for p, a, n, c in con.execute("SELECT platform, account_id, name, competitor FROM accounts").fetchall()
+            }
+    sources = recorded_sources(db_path)
+    tokens = token_rows(db_path)
+    out = []
+    for (platform, account_id), (name, competitor) in sorted(accounts.items()):
+        source = sources.get((platform, account_id))
+        if source is None:
+            out.append(
+                Credential(
+                    platform,
+                    account_id,
+                    name,
+                    "unknown",
+                    "not recorded yet (run collect)",
+                    "unknown",
+                    connect_command(platform),
+                )
+            )
+            continue
+        out.append(describe(source, competitor=competitor, expiry=expiry_for(source, tokens), account_name=name))
+    return out
