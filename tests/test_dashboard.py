@@ -206,10 +206,12 @@ def test_data_health_page(monkeypatch: pytest.MonkeyPatch, full: Path) -> None:
     assert any("linkedin · Corner Bakery: the access token" in w.value for w in at.warning)
     creds = next(f for f in frames if "comes_from" in f.columns).set_index("account_id")
     assert creds.loc["corner_x", "comes_from"] == "token store (socialkpi connect)"
-    assert creds.loc["corner_x", "ends"] == "renewed by collect" and creds.loc["corner_x", "renew"] == "socialkpi connect x"
+    assert creds.loc["corner_x", "ends"] == "renewed by collect"
+    assert creds.loc["corner_x", "renew"] == "socialkpi connect x"
     assert creds.loc["li1", "comes_from"] == ".env / environment: SOCIALKPI_LINKEDIN_TOKEN"
     assert creds.loc["li1", "ends"] == f"{seed.TOKEN_EXPIRES:%Y-%m-%d}"
-    assert creds.loc["li1", "renew"].startswith("update SOCIALKPI_LINKEDIN_TOKEN in .env, or socialkpi connect linkedin")
+    renew = "update SOCIALKPI_LINKEDIN_TOKEN in .env, or socialkpi connect linkedin"
+    assert creds.loc["li1", "renew"].startswith(renew)
     assert creds.loc["ig1", "comes_from"] == "not recorded yet (run collect)"
     skipped = next(f for f in frames if "source_metric" in f.columns)
     assert list(skipped["source_metric"]) == ["website_clicks"]
