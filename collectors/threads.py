@@ -19,6 +19,13 @@ new token is kept in the 0600 token store beside the warehouse, under the name o
 came from (so accounts sharing a token share its refreshes), and wins over the variable while it is fresh.
 A refused refresh of a still-working token (too young) is not an error; a dead token says what to do.
 
+A connected account (``socialkpi connect threads``: ``ctx.credentials.source == "store"``) uses the
+token-store entry at ``ctx.credentials.store_key`` instead (the own account's id; competitors share the
+default connection's entry): its end is known, so it is refreshed only when fewer than 30 days are left
+(not on the first run: a token just connected is under 24 h old), the refreshed token replaces it in that
+entry, and a token past its known end fails at once with "run `socialkpi connect threads` again" (an expired
+token "can no longer be refreshed").
+
 Metrics (docs/metrics.md): followers <- ``followers_count`` (only "now": dated today in the business's
 time zone); profile_views <- ``views`` (profile views, a daily series); engagements <- ``likes`` +
 ``replies`` + ``reposts`` + ``quotes``.  Whose day: the Pacific day (``end_time`` minus one day, read in
@@ -54,7 +61,7 @@ from collectors.http import (
 from collectors.instagram import classify_meta
 from collectors.meta import ask_metrics, days_between, last_complete_pacific_day, pacific_bounds, pacific_day
 from collectors.observation import CollectContext, Collected, Observation
-from collectors.tokens import StoredToken, without_auth
+from collectors.tokens import StoredToken, _lock_for, without_auth
 
 log = logging.getLogger("socialkpi.threads")
 
@@ -189,27 +196,56 @@ def parse_refresh(payload: Any, *, now: float) -> StoredToken:
 
 
 class _Tokens:
-    """The token in use: a fresh stored one, else the variable's; refreshed as the docstring says."""
+    """The token in use: a fresh stored one, else the variable's; refreshed as the docstring says.
+
+    ``key`` is the token-store entry: the variable's name for a ``.env`` token, the connection's
+    ``store_key`` for a connected account (``connected``).
+    """
 
     def __init__(self, client: Client, ctx: CollectContext) -> None:
         creds = ctx.credentials
         self.client, self.ctx = client, ctx
         self.env_name = creds.token_env or "SOCIALKPI_THREADS_TOKEN"
-        self.env_token = creds.token
-        register_secret(self.env_token)
-        stored = ctx.token_store.get(PLATFORM, self.env_name) if ctx.token_store else None
+        self.connected = creds.source == "store" and bool(creds.store_key)
+        self.key = creds.store_key if self.connected and creds.store_key else self.env_name
+        self.env_token = None if self.connected else creds.token
+        register_secret(creds.token)
+        stored = ctx.token_store.get(PLATFORM, self.key) if ctx.token_store else None
         self.refresh_tried = False
-        if stored is not None and stored.fresh(margin=0):
+        self.age_unknown = False  # a token of unknown age is refreshed on first use
+        if self.connected:
+            token = stored or (StoredToken(creds.token) if creds.token else None)
+            if token is None:
+                raise AuthError(
+                    f"threads: the connection {self.key} has no token; run `socialkpi connect threads` again",
+                    platform=PLATFORM,
+                )
+            self.token, self.source, self.expires_at = token.access_token, "store", token.expires_at
+            self.age_unknown = token.expires_at is None
+            if token.expires_at is not None and token.expires_at <= clock.time():
+                ended = datetime.fromtimestamp(token.expires_at, UTC)
+                raise AuthError(
+                    f"threads: the connected token ended on {ended:%Y-%m-%d} (a long-lived Threads token lasts 60 "
+                    "days and can only be refreshed while still valid); run `socialkpi connect threads` again",
+                    platform=PLATFORM,
+                    code="refresh_refused",
+                )
+        elif stored is not None and stored.fresh(margin=0):
             self.token, self.source, self.expires_at = stored.access_token, "store", stored.expires_at
         elif self.env_token:
             self.token, self.source, self.expires_at = self.env_token, "env", None
+            self.age_unknown = True
         else:
             raise AuthError(
                 f"threads: no access token; set {self.env_name} to a long-lived Threads user token",
                 platform=PLATFORM,
             )
+        self.seen = {self.token}  # tokens used in this run (a refused one is never taken back from the store)
         root = (creds.base_url or API_ROOT).rstrip("/")
         self.refresh_url = creds.token_url or root + REFRESH_ENDPOINT
+
+    def advice(self) -> str:
+        return _connect_advice() if self.connected else _renew_advice(self.env_name)
 
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}
@@ -221,9 +257,7 @@ class _Tokens:
 
     def refresh_if_due(self) -> None:
         """Before any data call: refresh a token of unknown age, or one with under 30 days left."""
-        due = self.source == "env" or (
-            self.expires_at is not None and self.expires_at - clock.time() < REFRESH_WHEN_LEFT
-        )
+        due = self.age_unknown or (self.expires_at is not None and self.expires_at - clock.time() < REFRESH_WHEN_LEFT)
         if not due:
             return
         self.refresh_tried = True
@@ -237,6 +271,8 @@ class _Tokens:
         if self.source == "store" and self.env_token and self.env_token != self.token:
             log.info("threads: the stored token was refused; using %s", self.env_name)
             self.token, self.source, self.expires_at = self.env_token, "env", None
+            self.seen.add(self.token)
+            self.age_unknown = True
             self.refresh_tried = False
             self.refresh_if_due()
             return True
@@ -248,8 +284,7 @@ class _Tokens:
         except CollectorError as exc:
             reason = exc.message.removeprefix("threads: ")
             raise AuthError(
-                f"threads: the token is no longer valid and could not be refreshed ({reason}); "
-                f"{_renew_advice(self.env_name)}",
+                f"threads: the token is no longer valid and could not be refreshed ({reason}); {self.advice()}",
                 platform=PLATFORM,
                 status=exc.status,
                 code="refresh_refused",
@@ -257,15 +292,27 @@ class _Tokens:
         return True
 
     def _refresh(self) -> None:
-        with without_auth(self.client):  # no bearer, no recursion
-            # The documented form carries the token itself as access_token= (redacted in any message).
-            payload = self.client.get_json(
-                self.refresh_url, params={"grant_type": "th_refresh_token", "access_token": self.token}
-            )
-        new = parse_refresh(payload, now=clock.time())
+        with _lock_for(f"{PLATFORM}/{self.key}"):
+            stored = self.ctx.token_store.get(PLATFORM, self.key) if self.ctx.token_store else None
+            if (
+                stored is not None
+                and stored.access_token not in self.seen
+                and stored.expires_at is not None
+                and stored.expires_at - clock.time() > REFRESH_WHEN_LEFT
+            ):  # another account sharing this entry renewed it a moment ago
+                new = stored
+            else:
+                with without_auth(self.client):  # no bearer, no recursion
+                    # The documented form carries the token itself as access_token= (redacted in any message).
+                    payload = self.client.get_json(
+                        self.refresh_url, params={"grant_type": "th_refresh_token", "access_token": self.token}
+                    )
+                new = parse_refresh(payload, now=clock.time())
+                if self.ctx.token_store is not None:
+                    self.ctx.token_store.put(PLATFORM, self.key, new)
         self.token, self.source, self.expires_at = new.access_token, "store", new.expires_at
-        if self.ctx.token_store is not None:
-            self.ctx.token_store.put(PLATFORM, self.env_name, new)
+        self.seen.add(new.access_token)
+        self.age_unknown = False
 
 
 def _renew_advice(env_name: str) -> str:
@@ -276,10 +323,17 @@ def _renew_advice(env_name: str) -> str:
     )
 
 
-def _with_advice(exc: AuthError, env_name: str) -> AuthError:
+def _connect_advice() -> str:
+    return (
+        "a long-lived Threads token lasts 60 days and can only be refreshed while still valid: run "
+        "`socialkpi connect threads` again"
+    )
+
+
+def _with_advice(exc: AuthError, tokens: _Tokens) -> AuthError:
     if exc.code == "refresh_refused":
         return exc
-    return exc.with_message(f"{exc.message}; {_renew_advice(env_name)}")
+    return exc.with_message(f"{exc.message}; {tokens.advice()}")
 
 
 # -- I/O ----------------------------------------------------------------------------------------------
@@ -344,7 +398,7 @@ def collect(client: Client, ctx: CollectContext, *, since: date, until: date) ->
             for day in days_between(first, last):
                 _insights_day(client, ctx, url, day, refused, out)
     except AuthError as exc:
-        raise _with_advice(exc, tokens.env_name) from None
+        raise _with_advice(exc, tokens) from None
     out.requests = client.requests_made - before
     return out
 
@@ -397,8 +451,9 @@ def check(client: Client, ctx: CollectContext) -> str:
                     platform=PLATFORM,
                 )
     except AuthError as exc:
-        raise _with_advice(exc, tokens.env_name) from None
+        raise _with_advice(exc, tokens) from None
     if tokens.source == "store" and tokens.expires_at is not None:
         expires = datetime.fromtimestamp(tokens.expires_at, UTC)
-        return f"{detail}, refreshed token expires {expires:%Y-%m-%d} (refreshed automatically)"
+        what = "connected token (socialkpi connect threads)" if tokens.connected else "refreshed token"
+        return f"{detail}, {what} expires {expires:%Y-%m-%d} (refreshed automatically)"
     return f"{detail}, expiry unknown until the first collect refreshes it"
