@@ -53,6 +53,7 @@ from socialkpi.connect.flow import ConnectError
 from socialkpi.sandbox import Reply, Sandbox
 from socialkpi.sandbox import threads as sb_th
 from socialkpi.sandbox.oauth import CLIENT_ID, CLIENT_SECRET
+from socialkpi.sandbox.world import TOKEN
 from tests.conftest import FAST
 from tests.consent import Run, connect
 
@@ -445,3 +446,48 @@ def graph(message: str, code: int, subcode: int | None = None) -> dict[str, obje
 def test_token_errors_are_read_as_rfc_6749_codes(body: dict[str, object], code: str) -> None:
     verdict = flow.token_classify(400, {}, body)
     assert verdict is not None and verdict.code == code
+
+
+def test_status_doctor_and_data_health_say_where_the_credential_comes_from(
+    shop: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from warehouse import queries
+
+    connected()
+    drop_app_credentials(monkeypatch)
+    assert main(["collect"]) == 0
+    capsys.readouterr()
+    assert main(["status"]) == 0
+    out = capsys.readouterr().out
+    line = next(x for x in out.splitlines() if x.strip().startswith("threads ") and "token store" in x)
+    assert OWN in line and "renewed by collect while valid" in line and "renew: socialkpi connect threads" in line
+    assert main(["doctor"]) == 0
+    out = capsys.readouterr().out
+    assert f"token valid for @{sb_th.USERNAME}, connected token (socialkpi connect threads) expires" in out
+    frame = queries.credentials(shop / "data" / "socialkpi.duckdb")
+    row = frame[frame.account_id == OWN].iloc[0]
+    assert row.source == "connect" and row.renew == "socialkpi connect threads"
+
+
+def test_accounts_sharing_a_connection_renew_it_once(sandbox: Sandbox, tmp_path: Path) -> None:
+    """The own account and a competitor read with its connection share one entry: the second takes the
+    token the first renewed a moment ago instead of renewing it again."""
+    from dataclasses import replace
+    from datetime import date
+
+    from collectors import threads as th
+    from collectors.tokens import Connection, StoredToken
+    from tests.conftest import make_client, make_ctx
+
+    store = TokenStore.beside(tmp_path / "socialkpi.duckdb")
+    old = StoredToken(TOKEN, None, time.time() + 5 * 86400)  # 5 days left
+    store.save_connections([Connection("threads", OWN, old, client_id=CLIENT_ID, extra={"username": "x"})])
+    for account, competitor in ((OWN, False), ("rivalpatisserie", True)):
+        ctx = make_ctx("threads", account, sandbox.url, token=old.access_token, competitor=competitor,
+                       source="store", store_key=OWN)  # fmt: skip
+        with make_client("threads", classify=th.classify) as client:
+            th.collect(client, replace(ctx, token_store=store), since=date(2026, 3, 1), until=date(2026, 3, 1))
+    assert len(sandbox.requests_to(r"^/refresh_access_token$")) == 1
+    kept = store.connection("threads", OWN)
+    assert kept is not None and kept.token.access_token != old.access_token and kept.extra == {"username": "x"}
+    assert sandbox.requests_to(r"/profile_lookup")[-1].bearer() == kept.token.access_token
