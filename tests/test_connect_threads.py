@@ -304,6 +304,13 @@ def test_the_meta_app_variables_are_read_with_a_warning(shop: Path, monkeypatch:
     assert "Threads app ID and secret, which differ from the Meta app's" in run.stderr
 
 
+def test_nobody_answering_times_out_with_the_window_errors_explained(shop: Path) -> None:
+    run = connect(["threads", "--port", str(free_port()), "--timeout", "0.5"], button=None, policy=FAST)
+    assert run.code == 2
+    assert "no answer from Threads within 0.5 s" in run.stderr and "1349245 = accept the tester invite" in run.stderr
+    assert not store_of(shop).path.exists()
+
+
 def test_missing_app_credentials_name_the_https_redirect(shop: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     drop_app_credentials(monkeypatch)
     run = connect(["threads", "--port", "8765"], button=None, policy=FAST)
@@ -491,3 +498,33 @@ def test_accounts_sharing_a_connection_renew_it_once(sandbox: Sandbox, tmp_path:
     kept = store.connection("threads", OWN)
     assert kept is not None and kept.token.access_token != old.access_token and kept.extra == {"username": "x"}
     assert sandbox.requests_to(r"/profile_lookup")[-1].bearer() == kept.token.access_token
+
+
+def test_the_command_line_takes_the_pasted_landing_address(shop: Path) -> None:
+    """The whole command as a script runs it: a process, the URL read from its standard output, the address the
+    browser landed on (``https://127.0.0.1:<port>/callback?code=...&state=...#_``) pasted on its standard input."""
+    import subprocess
+    import sys
+
+    from tests.consent import press
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "socialkpi.cli", "connect", "threads", "--no-browser", "--port", str(free_port())],
+        cwd=shop,
+        env=dict(os.environ),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None and proc.stdin is not None
+    url = proc.stdout.readline().strip()
+    assert url.startswith("http") and "/oauth/authorize?" in url
+    done = press(url, "Allow", follow=False)
+    assert done.location.startswith("https://127.0.0.1:") and done.location.endswith("#_")
+    proc.stdin.write(done.location + "\n")
+    proc.stdin.flush()
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "1 account(s) added" in err and out == ""
+    assert store_of(shop).connection("threads", OWN) is not None

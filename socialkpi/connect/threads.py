@@ -85,6 +85,14 @@ DISCOVERY_HELP = (
 )
 
 
+# What the authorization window shows instead of redirecting (fbsamples/threads_api issues #14, #17).
+WINDOW_ERRORS = (
+    "if the browser showed an error_code instead of a consent page: 1349245 = accept the tester invite in Threads "
+    "(Settings > Account > Website permissions > Invites), 1349026 = use the Threads app ID, not the Meta app's "
+    "(docs/connect.md)"
+)
+
+
 def redirect_uri(port: int) -> str:
     return f"https://127.0.0.1:{port}{CALLBACK_PATH}"
 
@@ -124,12 +132,18 @@ def connect(session: Session) -> list[Found]:
         redirect=session.var("REDIRECT_URI") or "",
     )
     shown = auth.redirect_uri(session.port)
-    session.terminal.say(
-        f"Threads sends you back to {shown} (Threads takes https addresses only). Nothing here answers https, so "
-        "after Allow the browser shows an error page: copy the whole address from its address bar and paste it "
-        "here (or change https:// to http:// in the address bar and press Enter)."
-    )
-    grant = session.authorize(auth)
+    if shown.startswith("https://"):
+        session.terminal.say(
+            f"Threads sends you back to {shown} (Threads takes https addresses only). Nothing here answers https, "
+            "so after Allow the browser shows an error page: copy the whole address from its address bar and paste "
+            "it here (or change https:// to http:// in the address bar and press Enter)."
+        )
+    try:
+        grant = session.authorize(auth)
+    except ConnectError as exc:
+        if not str(exc).startswith("no answer from"):
+            raise
+        raise ConnectError(f"{exc}; {WINDOW_ERRORS}") from None
     root = session.base_url(API_ROOT)
     form = {
         "client_id": client_id,
