@@ -71,6 +71,9 @@ NO_APP = frozenset({"bluesky", "plausible", "matomo", "umami", "mastodon"})  # n
 
 
 def redirect_uri(platform: str, port: int = DEFAULT_PORT) -> str:
+    """The redirect URI to register in the platform's app (Threads takes https only: socialkpi.connect.threads)."""
+    if platform == "threads":
+        return f"https://127.0.0.1:{port}/callback"
     host = "127.0.0.1" if platform in LOOPBACK_127 else "localhost"
     return f"http://{host}:{port}/callback"
 
@@ -317,8 +320,8 @@ def add_parser(sub: Any) -> None:
             "Runs PLATFORM's authorization in your browser, discovers the accounts you manage and adds the chosen "
             "ones to socialkpi.toml; their tokens go to the token store beside the warehouse (mode 0600). "
             "Redirect URI to register in the platform's developer app: "
-            f"{redirect_uri('facebook')} ({redirect_uri('x')} for X and Google; --port changes the port). "
-            "See docs/connect.md."
+            f"{redirect_uri('facebook')} ({redirect_uri('x')} for X and Google, {redirect_uri('threads')} for "
+            "Threads; --port changes the port). See docs/connect.md."
         ),
         epilog="platforms: " + ", ".join(sorted(FLOWS)) + " ('google' = ga4, google_business and youtube at once)",
     )
