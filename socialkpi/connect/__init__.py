@@ -7,7 +7,10 @@ YouTube).  A flow module has:
 * ``connect(session: Session) -> list[Found]``: run the authorization (``session.authorize``), exchange
   the code, discover the accounts the person manages; nothing written;
 * ``competitor(session: Session, handle: str) -> Found`` (where the platform has a public lookup):
-  resolve someone else's account, or raise :class:`~socialkpi.connect.flow.ConnectError`.
+  resolve someone else's account, or raise :class:`~socialkpi.connect.flow.ConnectError`;
+* ``verify(session: Session, chosen: list[Found]) -> list[Found]`` (optional): check the accounts the
+  person chose, once chosen and before anything is written (a per-account call such as the collector's
+  ``check``), or raise ConnectError.
 
 This module does the rest, the same for every platform: the client credentials (environment, ``.env``,
 or asked on a terminal), the choice (``--select``), then the writes in the order that loses nothing: the
@@ -104,6 +107,7 @@ class Session:
     no_browser: bool = False
     instance: str | None = None  # connect mastodon --instance HOST
     url: str | None = None  # connect plausible|matomo|umami --url URL
+    select: str | None = None  # --select as given (a flow that cannot list accounts may take ids from it)
     policy: Any = None  # a collectors.http.RetryPolicy (tests: fast retries)
 
     @property
@@ -381,6 +385,7 @@ def _run(args: argparse.Namespace, terminal: Terminal, policy: Any) -> int:
         no_browser=args.no_browser,
         instance=args.instance,
         url=args.url,
+        select=args.select,
         policy=policy,
     )
     if args.competitor:
@@ -396,6 +401,9 @@ def _run(args: argparse.Namespace, terminal: Terminal, policy: Any) -> int:
         added, kept = save(settings, [found])
     else:
         chosen = choose(module.connect(session), args.select, terminal, args.platform)
+        verify = getattr(module, "verify", None)
+        if verify is not None:
+            chosen = verify(session, chosen)
         added, kept = save(settings, chosen)
     for account in added:
         terminal.say(f"added   {account.platform} {account.id} ({account.name})")
