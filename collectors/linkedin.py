@@ -64,6 +64,7 @@ REAUTHORIZE = (
     "authorize the app again (3-legged OAuth, scope rw_organization_admin, by a Page ADMINISTRATOR) and put "
     f"the new access token in {TOKEN_ENV} (or the new refresh token in {REFRESH_ENV})"
 )
+RECONNECT = "run `socialkpi connect linkedin` again (as an ADMINISTRATOR of the Page) to renew the connection"
 
 # Canonical metric -> the fields it adds up (all counts).
 FOLLOWER_FIELDS: dict[str, tuple[str, ...]] = {"followers_gained": ("organicFollowerGain", "paidFollowerGain")}
@@ -267,7 +268,8 @@ def _authenticate(client: Client, ctx: CollectContext) -> OAuthSession:
 
     def refused(exc: AuthError) -> AuthError:
         reason = exc.message.split(": authorize")[0]
-        return exc.with_message(f"{reason} (refresh tokens last 365 days from the first authorization): {REAUTHORIZE}")
+        fix = RECONNECT if creds.source == "store" else REAUTHORIZE
+        return exc.with_message(f"{reason} (refresh tokens last 365 days from the first authorization): {fix}")
 
     session = OAuthSession.from_context(
         client,
@@ -290,8 +292,11 @@ def _authenticate(client: Client, ctx: CollectContext) -> OAuthSession:
 
 
 def _with_advice(exc: AuthError, ctx: CollectContext) -> AuthError:
-    if "authorize the app again" in exc.message or "not both set" in exc.message:
+    if "authorize the app again" in exc.message or "not both set" in exc.message or RECONNECT in exc.message:
         return exc
+    if ctx.credentials.source == "store":  # a connection made by `socialkpi connect linkedin`
+        renew = "" if ctx.credentials.refresh_token else " (without a refresh token it lasts 60 days)"
+        return exc.with_message(f"{exc.message}: {RECONNECT}{renew}")
     env = ctx.credentials.token_env or TOKEN_ENV
     refresh = "" if ctx.credentials.refresh_token else f", or set {REFRESH_ENV} with the client id and secret"
     return exc.with_message(
