@@ -17,7 +17,17 @@ Answers as platform-apis-social.md §6 documents it:
   ``X-RateLimit-Reset`` (seconds until reset) and ``x-envoy-ratelimited`` (see :func:`throttled`).
 * ``POST /v5/oauth/token``: HTTP Basic client auth, ``grant_type=refresh_token``; answers a new access
   token and a rotated continuous refresh token; a refresh token starting ``pinr_revoked`` (or a wrong
-  client) gets 401 ``{"code": 283, "message": "The authorization grant is invalid"}``.
+  client) gets 401 ``{"code": 283, "message": "The authorization grant is invalid"}``.  Both apps are
+  accepted for a refresh: this part's :data:`CLIENT_ID` and the consent page's (socialkpi.sandbox.oauth).
+* ``socialkpi connect pinterest`` (tests/test_connect_pinterest.py quotes the docs): ``GET/POST /oauth/``,
+  the consent page (``client_id``, ``redirect_uri``, ``response_type=code``, comma-separated ``scope``;
+  Deny answers ``error=access_denied``, Pinterest documents no refusal shape); on the token route
+  ``grant_type=authorization_code`` with HTTP Basic of the consent app (anything else: 401 ``{"code": 2,
+  "message": "Authentication failed."}``, the spec's client-authentication example), ``code`` and
+  ``redirect_uri``; a used, expired or unknown code gets 400 ``{"code": 283, "message": "The authorization
+  grant is invalid"}`` (Pinterest's code for it is not documented).  The answer carries ``expires_in`` as a
+  string (``"2592000"``, as the quickstart's fixture), a continuous 60-day refresh token, and
+  ``response_type: "authorization_code"``; the access token is the demo account :data:`USERNAME`'s.
 
 Use :func:`followers_on` and :func:`value_for` to compute what the sandbox serves (the tests do).
 """
@@ -30,7 +40,7 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from socialkpi.sandbox import world
+from socialkpi.sandbox import oauth, world
 from socialkpi.sandbox.server import Reply, Request
 
 PLATFORM = "pinterest"
@@ -179,6 +189,56 @@ def analytics(request: Request) -> Reply:
     return Reply(200, {"all": {"daily_metrics": daily, "summary_metrics": summary}})
 
 
+APPS = frozenset({f"{CLIENT_ID}:{CLIENT_SECRET}", f"{oauth.CLIENT_ID}:{oauth.CLIENT_SECRET}"})
+REFRESH_SECONDS = 5184000  # a continuous refresh token: 60 days, renewed with every refresh
+
+
+def _code_grant(pair: str, form: dict[str, str]) -> Reply:
+    """``grant_type=authorization_code``: HTTP Basic of the consent page's app, ``code``, ``redirect_uri``."""
+    if pair != f"{oauth.CLIENT_ID}:{oauth.CLIENT_SECRET}":
+        return _error(401, 2, "Authentication failed.")
+    for name in ("code", "redirect_uri"):
+        if not form.get(name):
+            return _error(400, 1, f"Invalid parameters. {name} is required")
+    done = oauth.redeem(PLATFORM, form["code"], client_id=oauth.CLIENT_ID, redirect_uri=form["redirect_uri"])
+    if done.error or done.issued is None:
+        return _error(400, 283, "The authorization grant is invalid")
+    access = f"pina_sandbox-{uuid.uuid4().hex}"
+    with _lock:
+        _issued[access] = USERNAME
+    now = int(datetime.now(UTC).timestamp())
+    return Reply(
+        200,
+        {
+            "access_token": access,
+            "refresh_token": f"pinr_sandbox-{uuid.uuid4().hex}",
+            "response_type": "authorization_code",
+            "token_type": "bearer",
+            "expires_in": "2592000",  # a string, as Pinterest's own quickstart fixture has it
+            "refresh_token_expires_in": REFRESH_SECONDS,
+            "refresh_token_expires_at": now + REFRESH_SECONDS,
+            "scope": done.issued.scope,
+        },
+    )
+
+
+def consent(request: Request) -> Reply:
+    """``GET https://www.pinterest.com/oauth/``: the app and redirect URI checked, then the Allow/Deny page."""
+    bad = oauth.check_authorize(request, platform="Pinterest")
+    if bad is not None:
+        return bad
+    scopes = [s for s in (request.arg("scope") or "").split(",") if s]
+    if not scopes:
+        return oauth.error_page("Pinterest", "Oops! You must pass a value for scope.")
+    return oauth.consent_page(
+        request, platform="Pinterest", title="Give socialkpi access to your Pinterest account?", scope=", ".join(scopes)
+    )
+
+
+def decision(request: Request) -> Reply:
+    return oauth.decide(request, platform=PLATFORM)
+
+
 def token(request: Request) -> Reply:
     auth = request.header("Authorization") or ""
     try:
@@ -186,7 +246,9 @@ def token(request: Request) -> Reply:
     except ValueError:
         pair = ""
     form = request.form()
-    if pair != f"{CLIENT_ID}:{CLIENT_SECRET}":
+    if form.get("grant_type") == "authorization_code":
+        return _code_grant(pair, form)
+    if pair not in APPS:
         return _error(401, 283, "The authorization grant is invalid")
     if form.get("grant_type") != "refresh_token":
         return _error(400, 1, f"Invalid parameters. grant_type: {form.get('grant_type')!r} is not supported here")
@@ -216,4 +278,6 @@ ROUTES = [
     ("GET", r"/v5/user_account", user_account),
     ("GET", r"/v5/user_account/analytics", analytics),
     ("POST", r"/v5/oauth/token", token),
+    ("GET", r"/oauth/", consent),
+    ("POST", r"/oauth/", decision),
 ]
