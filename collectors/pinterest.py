@@ -45,6 +45,7 @@ MAX_DAYS_BACK = 90  # start_date "not more than 90 days back from today" (UTC)
 MAX_RANGE_DAYS = 90  # end_date "not more than 90 days after start_date"
 SCOPE = "user_accounts:read"
 ENV_HINT = "SOCIALKPI_PINTEREST_REFRESH_TOKEN"
+RECONNECT = "run `socialkpi connect pinterest` again to renew the connection"
 
 # Pinterest's metric type -> canonical metric (docs/metrics.md).  All three are additive counts.
 METRICS: dict[str, str] = {
@@ -272,7 +273,12 @@ def authorize(client: Client, ctx: CollectContext) -> Callable[[], StoredToken |
         "and SOCIALKPI_PINTEREST_CLIENT_SECRET",
         app_ready=bool(creds.client_id and creds.client_secret),
         keep_expired=True,  # expired and nothing to refresh it with: the API will say so
-        refused=lambda last: AuthError(last.message, platform=PLATFORM, status=last.status, code="refresh_refused"),
+        refused=lambda last: AuthError(
+            _reconnect(last.message) if creds.source == "store" else last.message,
+            platform=PLATFORM,
+            status=last.status,
+            code="refresh_refused",
+        ),
     )
     authorize_session(client, session)
     return lambda: session.current
@@ -306,9 +312,16 @@ def _owner(client: Client, ctx: CollectContext) -> dict[str, Any]:
     return payload
 
 
+def _reconnect(message: str) -> str:
+    """A refused refresh of a connection made by ``socialkpi connect``: connect again, not .env."""
+    return f"{message.split(': authorize the app again')[0]}: {RECONNECT}"
+
+
 def _with_advice(exc: AuthError, ctx: CollectContext) -> AuthError:
     if exc.code == "refresh_refused":
         return exc
+    if ctx.credentials.source == "store":
+        return exc.with_message(f"{exc.message}: {RECONNECT}")
     env = ctx.credentials.token_env or "SOCIALKPI_PINTEREST_TOKEN"
     return exc.with_message(
         f"{exc.message}: create a new access token (developers.pinterest.com > My apps, or the OAuth flow "
