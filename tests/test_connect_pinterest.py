@@ -292,6 +292,6 @@ def test_pinterest_token_errors_map_to_the_frameworks_causes() -> None:
     assert flow.token_classify(200, {}, {}) is None
 
 
-def test_a_personal_account_is_added_with_a_warning() -> None:
+def test_a_personal_account_without_a_business_name_is_named_by_its_username() -> None:
     account = flow.parse_account({"username": "someone", "account_type": "PINNER", "business_name": None})
     assert account == {"username": "someone", "name": "someone", "type": "PINNER", "followers": ""}

@@ -120,7 +120,7 @@ def connect(session: Session) -> list[Found]:
     if account["type"] and account["type"] != "BUSINESS":
         session.terminal.say(
             f"pinterest: {account['username']} is a personal account: Pinterest gives analytics to business "
-            "accounts only (pinterest.com > Settings > Account management > Convert to a business account)."
+            "accounts only (pinterest.com > Settings > Convert to business)."
         )
     return [
         Found(
