@@ -15,6 +15,19 @@ Answers as platform-apis-web.md §3 documents it:
 * ``POST /token``: Google's token endpoint, shared with the ga4 part (:func:`socialkpi.sandbox.ga4.token`);
   a bearer without ``business.manage`` gets 403 ``ACCESS_TOKEN_SCOPE_INSUFFICIENT``.
 
+Discovery, for ``socialkpi connect google_business``:
+
+* ``GET /v1/accounts?pageSize=&pageToken=`` (Account Management API,
+  https://developers.google.com/my-business/reference/accountmanagement/rest/v1/accounts/list): the
+  signed-in user's accounts, one per page with ``nextPageToken``: a ``PERSONAL`` account, then a
+  ``LOCATION_GROUP`` (a business group) that also holds the bakery's listing.
+* ``GET /v1/accounts/{id}/locations?readMask=...&pageSize=&pageToken=`` (Business Information API,
+  https://developers.google.com/my-business/reference/businessinformation/rest/v1/accounts.locations/list):
+  ``readMask`` is "Required" (400 ``INVALID_ARGUMENT`` without it); only the masked fields of each
+  ``Location`` come back; an account without listings answers ``{}``; an unknown account 404.
+  The world's listing ``locations/4812345678901234567`` is in both accounts (the owner's and the group's).
+* Both want ``business.manage`` (403 ``ACCESS_TOKEN_SCOPE_INSUFFICIENT`` otherwise).
+
 The world's numbers: :func:`value_for` (zeros included).
 """
 
@@ -162,7 +175,121 @@ def get_single(request: Request) -> Reply:
     return Reply(200, {"timeSeries": _series(location, str(metric), start, end)})
 
 
+# -- discovery: accounts and their locations ------------------------------------------------------
+LOCATION = "4812345678901234567"  # world.DEMO_ACCOUNTS' listing
+ACCOUNTS: tuple[dict[str, Any], ...] = (
+    {
+        "name": "accounts/108217367895732490152",
+        "accountName": "Claire Martin",
+        "type": "PERSONAL",
+        "verificationState": "UNVERIFIED",
+        "vettedState": "NOT_VETTED",
+    },
+    {
+        "name": "accounts/4510976843210987654",
+        "accountName": "Corner Bakery",
+        "type": "LOCATION_GROUP",
+        "role": "PRIMARY_OWNER",
+        "verificationState": "VERIFIED",
+        "vettedState": "NOT_VETTED",
+        "permissionLevel": "OWNER_LEVEL",
+    },
+)
+LOCATIONS: dict[str, list[dict[str, Any]]] = {  # account id -> its listings (every field the mask may ask)
+    "108217367895732490152": [
+        {
+            "name": f"locations/{LOCATION}",
+            "title": "Corner Bakery (Lyon)",
+            "storeCode": "LYON-01",
+            "websiteUri": "https://cornerbakery.fr/",
+            "languageCode": "fr",
+        }
+    ],
+    "4510976843210987654": [
+        {
+            "name": f"locations/{LOCATION}",
+            "title": "Corner Bakery (Lyon)",
+            "storeCode": "LYON-01",
+            "websiteUri": "https://cornerbakery.fr/",
+            "languageCode": "fr",
+        }
+    ],
+}
+
+
+def _scope_refused(request: Request) -> Reply | None:
+    scopes = scopes_of(request.bearer())
+    if scopes is None:
+        return google_error(
+            401,
+            "UNAUTHENTICATED",
+            "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or "
+            "other valid authentication credential.",
+        )
+    if SCOPE not in scopes:
+        reply = google_error(403, "PERMISSION_DENIED", "Request had insufficient authentication scopes.")
+        reply.body["error"]["details"] = [
+            {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "ACCESS_TOKEN_SCOPE_INSUFFICIENT"}
+        ]
+        return reply
+    return None
+
+
+def _page(request: Request, items: list[dict[str, Any]], per_page: int) -> tuple[list[dict[str, Any]], str | None]:
+    start = int(request.arg("pageToken") or 0)
+    size = min(per_page, int(request.arg("pageSize") or per_page) or per_page)
+    nxt = start + size
+    return items[start:nxt], (str(nxt) if nxt < len(items) else None)
+
+
+def accounts(request: Request) -> Reply:
+    """``accounts.list``: one account per page (the sandbox pages by one so that paging is exercised)."""
+    refused = _scope_refused(request)
+    if refused:
+        return refused
+    try:
+        page, nxt = _page(request, list(ACCOUNTS), 1)
+    except ValueError:
+        return google_error(400, "INVALID_ARGUMENT", "Request contains an invalid argument.")
+    body: dict[str, Any] = {"accounts": page}
+    if nxt:
+        body["nextPageToken"] = nxt
+    return Reply(200, body)
+
+
+def locations(request: Request) -> Reply:
+    """``accounts.locations.list``: the masked fields of the account's listings."""
+    refused = _scope_refused(request)
+    if refused:
+        return refused
+    account = request.groups[0]
+    mask = [f.strip() for f in (request.arg("readMask") or request.arg("read_mask") or "").split(",") if f.strip()]
+    if not mask:
+        reply = google_error(400, "INVALID_ARGUMENT", "Request contains an invalid argument.")
+        reply.body["error"]["details"] = [
+            {
+                "@type": "type.googleapis.com/google.rpc.BadRequest",
+                "fieldViolations": [{"field": "read_mask", "description": "Field is required"}],
+            }
+        ]
+        return reply
+    if account not in LOCATIONS:
+        return google_error(404, "NOT_FOUND", "Requested entity was not found.")
+    try:
+        page, nxt = _page(request, LOCATIONS[account], 100)
+    except ValueError:
+        return google_error(400, "INVALID_ARGUMENT", "Request contains an invalid argument.")
+    body: dict[str, Any] = {}
+    if page:
+        body["locations"] = [{k: v for k, v in loc.items() if k in mask} for loc in page]
+    if nxt:
+        body["nextPageToken"] = nxt
+    return Reply(200, body)
+
+
 ROUTES = [
+    ("GET", r"/v1/accounts", accounts),
+    ("GET", r"/v1/accounts/(\d+)/locations", locations),
     ("GET", r"/v1/locations/(\d+):fetchMultiDailyMetricsTimeSeries", fetch_multi),
     ("GET", r"/v1/locations/(\d+):getDailyMetricsTimeSeries", get_single),
     ("POST", r"/token", google_token),

@@ -9,6 +9,12 @@ Answers as platform-apis-web.md §2 documents it:
   (``hiddenSubscriberCount: true``, no ``subscriberCount``); an unknown id (``UCunknown...``) gives
   HTTP 200 with ``totalResults: 0`` and no ``items``.  An API key is accepted as ``key=`` or in the
   ``X-Goog-Api-Key`` header, an OAuth token as a bearer.
+* ``channels.list`` by handle: ``forHandle=@cornerbakerylyon`` or ``forHandle=rivalpatisserie`` (the
+  channels/list doc: "The forHandle parameter specifies a YouTube handle, thereby requesting the channel
+  associated with that handle. The parameter value can be prepended with an @ symbol"), case-insensitive;
+  ``forUsername`` for a legacy username; an unknown one is HTTP 200 with ``totalResults: 0`` and no
+  ``items``.  ``part=snippet`` adds ``title``, ``description``, ``customUrl`` (the handle, lower case,
+  with its ``@``), ``publishedAt``, ``thumbnails`` and ``country``.
 * ``GET /v2/reports?ids=channel==MINE&metrics=...&dimensions=day``: a ``youtubeAnalytics#resultTable``
   with positional ``rows`` (numbers), one per day up to three days ago (UTC): later days are not
   ready, and ``rows`` is left out when there is none.  OAuth only: an API key gets 401.
@@ -68,6 +74,22 @@ def _today() -> date:
     return world.now().date()
 
 
+# handle (lower case, no @) -> channel id; YouTube's handles are unique and case-insensitive
+HANDLES = {"cornerbakerylyon": OWN_CHANNEL, "rivalpatisserie": "UCrivalPatisserie000001B"}
+USERNAMES = {"cornerbakery": OWN_CHANNEL}  # a legacy username (youtube.com/user/...)
+
+
+def _name(channel: str) -> str:
+    for acc in world.DEMO_ACCOUNTS:
+        if acc.platform == PLATFORM and acc.id == channel:
+            return acc.name
+    return "Some Channel"
+
+
+def _handle(channel: str) -> str:
+    return next((f"@{h}" for h, c in HANDLES.items() if c == channel), f"@channel{channel[-6:].lower()}")
+
+
 # -- errors ----------------------------------------------------------------------------------------
 def google_error(code: int, message: str, reason: str, *, status: str = "", domain: str = "global") -> Reply:
     err: dict[str, Any] = {
@@ -121,6 +143,17 @@ def _api_key(request: Request) -> str | None:
 # -- channels.list ---------------------------------------------------------------------------------
 def _channel(channel: str, today: date, parts: list[str]) -> dict[str, Any]:
     item: dict[str, Any] = {"kind": "youtube#channel", "etag": f"etag-{channel[-6:]}", "id": channel}
+    if "snippet" in parts:
+        thumb = f"https://yt3.ggpht.com/sandbox-{channel[-6:]}"
+        item["snippet"] = {
+            "title": _name(channel),
+            "description": "Sourdough, croissants and the Christmas log cake, from Lyon.",
+            "customUrl": _handle(channel),
+            "publishedAt": "2019-05-01T09:12:44Z",
+            "thumbnails": {"default": {"url": f"{thumb}=s88", "width": 88, "height": 88}},
+            "localized": {"title": _name(channel), "description": ""},
+            "country": "FR",
+        }
     if "statistics" in parts:
         stats: dict[str, Any] = {"viewCount": str(40 * subscribers_for(channel, today) + 1843)}
         if channel.startswith("UChidden"):
@@ -158,6 +191,12 @@ def channels(request: Request) -> Reply:
         if bearer is None:
             return _unauthenticated()
         ids = [OWN_CHANNEL]
+    elif request.arg("forHandle") is not None:
+        handle = (request.arg("forHandle") or "").removeprefix("@").lower()
+        ids = [HANDLES[handle]] if handle in HANDLES else []
+    elif request.arg("forUsername") is not None:
+        username = (request.arg("forUsername") or "").lower()
+        ids = [USERNAMES[username]] if username in USERNAMES else []
     else:
         ids = [i for i in (request.arg("id") or "").split(",") if i]
         if not ids:
