@@ -266,6 +266,9 @@ class TokenStore:
 
 
 def _number(value: object) -> float | None:
+    """A number, also one sent as digits in a string (Pinterest's ``expires_in`` in its own examples)."""
+    if isinstance(value, str) and value.strip().replace(".", "", 1).isdigit():
+        return float(value)
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 

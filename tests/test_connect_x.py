@@ -271,3 +271,17 @@ def test_status_doctor_and_data_health_say_where_the_credential_comes_from(
     assert main(["collect"]) in (0, 1)  # the sandbox refuses the hand-made token: collect records the source anyway
     frame = queries.credentials(shop / "data" / "socialkpi.duckdb")
     assert frame[frame.account_id == "cornerbakery"].iloc[0].source == "env"
+
+
+def test_a_connection_near_its_end_is_renewed_by_connecting_again(shop: Path) -> None:
+    from warehouse.tokens import token_rows, token_warnings
+
+    assert connect(["x", "--port", str(free_port())], policy=FAST).code == 0
+    store = store_of(shop)
+    data = json.loads(store.path.read_text())
+    data["x/cornerbakery"].update(refresh_token=None, expires_at=time.time() + 3 * 86400)  # no way to renew it
+    store.path.write_text(json.dumps(data))
+    rows = token_rows(shop / "data" / "socialkpi.duckdb")
+    assert [r.account_id for r in rows] == ["cornerbakery"]  # the platform's default alias is not a token
+    (warning,) = token_warnings(rows)
+    assert warning.message.endswith("run `socialkpi connect x` again.") and ".env" not in warning.message

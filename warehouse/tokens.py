@@ -46,11 +46,12 @@ class TokenExpiry:
     refresh_days_left: float | None
     self_renewing: bool = False
     first_used_at: datetime | None = None  # a .env token: when socialkpi first used it (its end is estimated)
+    connected: bool = False  # received by ``socialkpi connect`` (renewed by connecting again, not in .env)
 
 
 TOKEN_COLUMNS = (
     "platform", "account_id", "account_name", "expires_at", "days_left", "refreshable",
-    "refresh_expires_at", "refresh_days_left", "self_renewing", "first_used_at",
+    "refresh_expires_at", "refresh_days_left", "self_renewing", "first_used_at", "connected",
 )  # fmt: skip
 ENV_SUFFIX = "@env"  # collectors.tokens.TokenStore.ENV_SUFFIX: a .env token's first-use record
 
@@ -86,6 +87,8 @@ class _TokenLike(Protocol):  # a TokenExpiry, or a row of the dashboard's frame 
     def self_renewing(self) -> Any: ...
     @property
     def first_used_at(self) -> Any: ...
+    @property
+    def connected(self) -> Any: ...
 
 
 def tokens_file(db_path: DbPath) -> Path:
@@ -134,6 +137,7 @@ def token_rows(db_path: DbPath, *, now: datetime | None = None) -> list[TokenExp
                 refresh_days_left=_days_between(moment, refresh_expires),
                 self_renewing=platform in SELF_RENEWING and not refreshable and first_used is None,
                 first_used_at=first_used,
+                connected=entry.get("via") == "connect",
             )
         )
     return rows
@@ -151,6 +155,8 @@ def token_warnings(tokens: Iterable[_TokenLike], warn_days: float = TOKEN_WARN_D
     for row in tokens:
         who = f"{row.platform} · {row.account_name}"
         first_used = row.first_used_at
+        connected = getattr(row, "connected", False)
+        again = f"run `socialkpi connect {row.platform}` again." if not _missing(connected) and connected else ""
         if first_used is not None and not _missing(first_used) and _within(row.days_left, warn_days):
             verb = "has probably ended: it ended" if row.days_left < 0 else "ends"
             text = (
@@ -164,19 +170,20 @@ def token_warnings(tokens: Iterable[_TokenLike], warn_days: float = TOKEN_WARN_D
             text = (
                 f"{who}: the access token {verb} on {row.expires_at:%Y-%m-%d} although socialkpi collect renews it "
                 "while it is valid: the last renewals failed or collect has not run (see its log); "
-                "if it has expired, create a new token and update .env."
+                + (again or "if it has expired, create a new token and update .env.")
             )
         elif not row.refreshable and _within(row.days_left, warn_days):
             verb = "expired" if row.days_left < 0 else "expires"
             text = (
                 f"{who}: the access token {verb} on {row.expires_at:%Y-%m-%d} and no refresh token is stored: "
-                "authorize the app again and update .env."
+                + (again or "authorize the app again and update .env.")
             )
         elif row.refreshable and _within(row.refresh_days_left, warn_days):
             verb = "expired" if row.refresh_days_left < 0 else "expires"
             text = (
                 f"{who}: the refresh token {verb} on {row.refresh_expires_at:%Y-%m-%d}; after that socialkpi "
-                "cannot renew the access token: authorize the app again and put the new refresh token in .env."
+                "cannot renew the access token: "
+                + (again or "authorize the app again and put the new refresh token in .env.")
             )
         else:
             continue
