@@ -5,10 +5,16 @@ API: GA4 Data API v1beta ``properties.runReport`` (docs/platform-apis-web.md §1
 https://developers.google.com/analytics/devguides/reporting/data/v1/rest/v1beta/properties/runReport
 
 Credentials, the first one set wins (collectors/google_auth.py):
+    socialkpi connect ga4         (or ``connect google``) the token store's connection: the refresh token,
+                                  the OAuth client and its token endpoint; the access token is renewed
+                                  when it has ended and kept (0600) beside the warehouse
+    SOCIALKPI_GA4_REFRESH_TOKEN   with SOCIALKPI_GA4_CLIENT_ID and _CLIENT_SECRET: an offline grant, renewed
+                                  the same way
     SOCIALKPI_GA4_TOKEN           a static OAuth bearer (scope analytics.readonly; lasts about an hour)
     SOCIALKPI_GOOGLE_CREDENTIALS  path of a service-account or authorized-user JSON file as Google issues
                                   it; refreshed through its ``token_uri``.  A service account's e-mail
                                   must be a Viewer in GA4 Admin > Property access management.
+A variable set in the environment or ``.env`` wins over the token store (socialkpi.settings.credentials_for).
 Optional:
     SOCIALKPI_GA4_BASE_URL        replaces https://analyticsdata.googleapis.com
     SOCIALKPI_GA4_TOKEN_URL       replaces the credential file's ``token_uri``
@@ -35,7 +41,13 @@ from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from collectors.google_auth import CREDENTIALS_ENV, SCOPES, seconds_until_pacific_midnight, use_credentials_file
+from collectors.google_auth import (
+    CREDENTIALS_ENV,
+    SCOPES,
+    google_bearer,
+    seconds_until_pacific_midnight,
+    use_credentials_file,
+)
 from collectors.http import (
     AuthError,
     Client,
@@ -160,9 +172,20 @@ def check(client: Client, ctx: CollectContext) -> str:
     return f"property {ctx.account.id} readable (reporting time zone {zone})"
 
 
+ENV_REFRESH = "SOCIALKPI_GA4_REFRESH_TOKEN"
+
+
 def _authorize(client: Client, ctx: CollectContext) -> None:
-    """A static SOCIALKPI_GA4_TOKEN, else SOCIALKPI_GOOGLE_CREDENTIALS (refreshed as needed)."""
-    token = ctx.credentials.token
+    """The connection of ``socialkpi connect`` or a refresh token (renewed as needed), else a static
+    SOCIALKPI_GA4_TOKEN, else SOCIALKPI_GOOGLE_CREDENTIALS (refreshed as needed)."""
+    creds = ctx.credentials
+    # where a refused refresh token is replaced: a connection's by connecting again
+    hint = "socialkpi's token store: run `socialkpi connect ga4` again" if creds.source == "store" else ENV_REFRESH
+    if (creds.source == "store" or creds.refresh_token) and google_bearer(
+        client, ctx, platform=PLATFORM, env_refresh=hint
+    ):
+        return
+    token = creds.token
     if token:
         register_secret(token)
         client.auth_headers, client.refresh = (lambda: {"Authorization": f"Bearer {token}"}), None

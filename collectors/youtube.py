@@ -5,9 +5,14 @@ Docs: https://developers.google.com/youtube/v3/docs/channels/list,
 https://developers.google.com/youtube/analytics/reference/reports/query and docs/platform-apis-web.md §2.
 
 Environment (read by the command line, passed in as ``ctx.credentials``), the first one set wins:
+    socialkpi connect youtube        (or ``connect google``) the token store's connection: the refresh
+                                     token and the OAuth client; the access token is renewed when it has
+                                     ended.  Competitors without a key in SOCIALKPI_YOUTUBE_TOKEN are read
+                                     with the platform's default connection (their public statistics only)
     SOCIALKPI_YOUTUBE_TOKEN          an API key (``AIza...``, Cloud console > Credentials; public
-                                     statistics only, required for competitors) or an OAuth access token
-                                     (scopes youtube.readonly and yt-analytics.readonly; lasts about an hour)
+                                     statistics only; when set, competitors are read with it) or an OAuth
+                                     access token (scopes youtube.readonly and yt-analytics.readonly; lasts
+                                     about an hour)
     SOCIALKPI_YOUTUBE_REFRESH_TOKEN  optional, with SOCIALKPI_YOUTUBE_CLIENT_ID and _CLIENT_SECRET: an
                                      offline OAuth grant; access tokens are refreshed and kept (0600)
                                      beside the warehouse (wins over a static OAuth token)
@@ -247,15 +252,22 @@ def _roots(ctx: CollectContext) -> tuple[str, str]:
 
 
 def _authorize(client: Client, ctx: CollectContext) -> str:
-    """Credentials on ``client``: ``"key"`` (an API key: statistics only), ``"oauth"`` or ``"file"``."""
+    """Credentials on ``client``: ``"key"`` (an API key: statistics only), ``"oauth"``, ``"file"`` or, for a
+    competitor read with the owner's connection, ``"competitor-oauth"`` (statistics only)."""
     creds = ctx.credentials
     env = creds.token_env or ENV
     client.classify = client.classify or classify
     if ctx.account.competitor:
+        hint = "socialkpi's token store: run `socialkpi connect youtube` again"
+        if creds.source == "store" and google_bearer(client, ctx, platform=PLATFORM, env_refresh=hint):
+            # no key set: the owner's connection (its store_key) reads the public statistics; the contract
+            # lets competitors be read with the owner's OAuth credentials
+            return "competitor-oauth"
         if not creds.token:
             raise AuthError(
                 f"youtube: a competitor channel is read with an API key: create one (Cloud console > "
-                f"APIs & Services > Credentials, YouTube Data API v3 enabled) and put it in {env}",
+                f"APIs & Services > Credentials, YouTube Data API v3 enabled) and put it in {env}, or run "
+                "`socialkpi connect youtube` to read it with your own channel's connection",
                 platform=PLATFORM,
             )
         _api_key_auth(client, str(creds.token))  # competitors: the API key only
@@ -280,6 +292,8 @@ def _advise(exc: AuthError, ctx: CollectContext, mode: str) -> AuthError:
         return exc
     if mode == "file":
         advice = f"the token from {CREDENTIALS_ENV} was refused: authorize again as {WHO[PLATFORM]}"
+    elif mode == "competitor-oauth":
+        advice = f"the connected token was refused: run `socialkpi connect youtube` again, or set an API key in {env}"
     elif mode == "oauth":
         advice = (
             f"an OAuth access token lasts about an hour: set a fresh one in {env}, or set {ENV_REFRESH} "
@@ -294,7 +308,7 @@ def collect(client: Client, ctx: CollectContext, *, since: date, until: date) ->
     """Today's subscribers and videos; with OAuth on the own channel also the daily Analytics series."""
     out, before = Collected(), client.requests_made
     mode = _authorize(client, ctx)
-    oauth = mode != "key"
+    oauth = mode not in {"key", "competitor-oauth"}  # Analytics: the own channel's OAuth only
     data_root, analytics_root = _roots(ctx)
     channel = ctx.account.id
     try:
@@ -348,7 +362,7 @@ def _analytics(client: Client, ctx: CollectContext, url: str, since: date, until
 def check(client: Client, ctx: CollectContext) -> str:
     """The cheapest proof: channels.list (1 quota unit); with OAuth, ``mine=true`` to see whose token it is."""
     mode = _authorize(client, ctx)
-    oauth = mode != "key"
+    oauth = mode not in {"key", "competitor-oauth"}
     data_root, _ = _roots(ctx)
     params = {"part": "id", "mine": "true"} if oauth else {"part": "id", "id": ctx.account.id}
     try:
@@ -358,9 +372,10 @@ def check(client: Client, ctx: CollectContext) -> str:
     items = payload.get("items") if isinstance(payload, dict) else None
     ids = [i.get("id") for i in items if isinstance(i, dict)] if isinstance(items, list) else []
     if not oauth:
+        what = "the connected OAuth token" if mode == "competitor-oauth" else "API key"
         if ctx.account.id not in ids:
-            raise BadRequest(f"youtube: API key valid, but no channel {ctx.account.id}", platform=PLATFORM)
-        return f"API key valid; channel {ctx.account.id} found (public statistics only)"
+            raise BadRequest(f"youtube: {what} valid, but no channel {ctx.account.id}", platform=PLATFORM)
+        return f"{what} valid; channel {ctx.account.id} found (public statistics only)"
     if ctx.account.id not in ids:
         raise PermissionDenied(
             f"youtube: the OAuth token belongs to {', '.join(map(str, ids)) or 'no channel'}, not "
