@@ -13,6 +13,12 @@ Environment (read by the command line, passed in as ``ctx.credentials``):
 Account id: ``user@instance``; the lookup is asked of ``instance`` itself (a remote server's cached
 copy can be stale).  Competitors: the same public lookup.
 
+A connection made by ``socialkpi connect mastodon --instance HOST`` (``ctx.credentials.source == "store"``)
+holds a token of HOST, its ``base_url`` ``https://HOST`` and ``extra["instance"]`` HOST: both are used only
+for accounts on HOST.  A competitor elsewhere, handed the platform's default connection, is looked up on
+its own instance with no token (a token is good on the server that issued it only, and is never sent to
+another).
+
 Metrics (docs/metrics.md): followers <- ``followers_count``, posts <- ``statuses_count``.  Both are
 levels the API only gives as "now": dated by the collection day in the business's time zone
 (``ctx.today``).  There is no history endpoint, so ``since``/``until`` do not change the request.
@@ -33,7 +39,7 @@ from collectors.http import (
     Verdict,
     register_secret,
 )
-from collectors.observation import CollectContext, Collected, Observation
+from collectors.observation import CollectContext, Collected, Credentials, Observation
 
 PLATFORM = "mastodon"
 API_ROOT = "https://{instance}"
@@ -130,22 +136,41 @@ def lookup_url(instance: str, base_url: str | None) -> str:
     return (base_url or API_ROOT.format(instance=instance)).rstrip("/") + LOOKUP_ENDPOINT
 
 
+def for_instance(creds: Credentials, instance: str) -> tuple[str | None, str | None]:
+    """(token, base URL) to look ``instance`` up with: a connection's token and server root only for the
+    instance it was made on (``extra["instance"]``); ``SOCIALKPI_MASTODON_BASE_URL`` (a proxy, the sandbox)
+    stays."""
+    home = creds.extra.get("instance") if creds.source == "store" else None
+    if not home or home.lower() == instance:
+        return creds.token, creds.base_url
+    base_url = creds.base_url
+    if base_url and base_url.rstrip("/").lower() == API_ROOT.format(instance=home.lower()):
+        base_url = None  # the connection's own server: not this account's
+    return None, base_url
+
+
 def _lookup(client: Client, ctx: CollectContext) -> Any:
     user, instance = split_account(ctx.account.id)
     creds = ctx.credentials
     env = creds.token_env or TOKEN_ENV
-    token = creds.token
+    token, base_url = for_instance(creds, instance)
     if token:
         register_secret(token)
         client.auth_headers = lambda: {"Authorization": f"Bearer {token}"}
     client.classify = client.classify or classify
     try:
-        return client.get_json(lookup_url(instance, creds.base_url), params={"acct": user})
+        return client.get_json(lookup_url(instance, base_url), params={"acct": user})
     except AuthError as exc:
         if exc.code == "auth_required" or not token:
             advice = (
-                f"{instance} refuses unauthenticated API calls: create an application token with the "
-                f"read:accounts scope (Preferences > Development on {instance}) and put it in {env}"
+                f"{instance} refuses unauthenticated API calls: run `socialkpi connect mastodon --instance "
+                f"{instance}`, or create an application token with the read:accounts scope (Preferences > "
+                f"Development on {instance}) and put it in {env}"
+            )
+        elif creds.source == "store":
+            advice = (
+                f"the token socialkpi connect stored was refused (revoked on {instance}?): run "
+                f"`socialkpi connect mastodon --instance {instance}` again"
             )
         else:
             advice = f"the token in {env} was refused: create a new application token on {instance}"
@@ -178,5 +203,6 @@ def check(client: Client, ctx: CollectContext) -> str:
     payload = _lookup(client, ctx)
     rows = parse_account(payload, account_id=ctx.account.id, day=ctx.today, collected_at=ctx.collected_at)
     followers = next(int(r.value) for r in rows if r.metric == "followers")
-    how = "with the token" if ctx.credentials.token else "public, no token needed"
+    token, _ = for_instance(ctx.credentials, split_account(ctx.account.id)[1])
+    how = "with the token" if token else "public, no token needed"
     return f"@{ctx.account.id.lstrip('@')} found ({how}): {followers} followers"
