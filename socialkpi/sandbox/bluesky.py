@@ -67,12 +67,20 @@ def throttled(reset_in: float) -> Reply:
     return xrpc_error(429, "RateLimitExceeded", "Rate Limit Exceeded", rate_headers(0, reset_in))
 
 
+def display_name(handle: str) -> str:
+    """The world's name of its accounts (``Corner Bakery``), else one made of the handle's first label."""
+    for acc in world.DEMO_ACCOUNTS:
+        if acc.platform == PLATFORM and acc.id == handle:
+            return acc.name
+    return handle.split(".")[0].replace("-", " ").title()
+
+
 def _profile(actor: str, today: date) -> dict[str, Any]:
     handle = actor.lower() if not actor.startswith("did:") else "cornerbakery.bsky.social"
     return {
         "did": did_for(actor),
         "handle": handle,
-        "displayName": handle.split(".")[0].replace("-", " ").title(),
+        "displayName": display_name(handle),
         "description": "Bread, pastries and coffee since 2012.",
         "avatar": "https://cdn.bsky.app/img/avatar/plain/did:plc:sandbox/bafkreisandbox@jpeg",
         "followersCount": followers_for(actor, today),
