@@ -13,6 +13,11 @@ secure-only token (401), as is an unknown or expired one.  Other errors use the 
 must read ``result`` whatever the status).  Unknown methods get 400.  Matomo documents no rate limit;
 Matomo Cloud's throttle is imitated by :func:`throttled` (429 with Retry-After).
 
+``SitesManager.getSitesWithAtLeastViewAccess`` (plugins/SitesManager/API.php: "Returns the list of websites
+with the 'view' or 'admin' access for the current user") needs no ``idSite``: the token's sites
+(``SITE_NAMES``, the world's Matomo site) as a JSON list of site rows, every value a string as MySQL
+hands them to Matomo (``"idsite": "1"``, ``"ecommerce": "0"``); ``limit`` caps the list.
+
 Numbers come from :mod:`socialkpi.sandbox.world`; per day the referrer types' visits sum to
 ``nb_visits``, getSocials' visits sum to the social row, social page views never exceed page views.
 """
@@ -66,8 +71,10 @@ METHODS = frozenset(
         "Referrers.getReferrerType",
         "Referrers.getSocials",
         "SitesManager.getSiteFromId",
+        "SitesManager.getSitesWithAtLeastViewAccess",
     }
 )
+NO_SITE_METHODS = frozenset({"SitesManager.getSitesWithAtLeastViewAccess"})  # no idSite needed
 
 
 # -- the world's numbers -------------------------------------------------------------------------
@@ -227,6 +234,32 @@ def _dates(text: str) -> list[date]:
     return [date.fromisoformat(text)]
 
 
+def _site_row(idsite: str) -> dict[str, str]:
+    """A row of SitesManager.getSitesWithAtLeastViewAccess: Matomo's site fields, all strings."""
+    name = SITE_NAMES.get(idsite, f"site {idsite}")
+    return {
+        "idsite": idsite,
+        "name": name,
+        "main_url": f"https://{name}",
+        "ts_created": "2024-03-01 09:12:44",
+        "ecommerce": "0",
+        "sitesearch": "1",
+        "sitesearch_keyword_parameters": "",
+        "sitesearch_category_parameters": "",
+        "timezone": "Europe/Paris",
+        "currency": "EUR",
+        "exclude_unknown_urls": "0",
+        "excluded_ips": "",
+        "excluded_parameters": "",
+        "excluded_user_agents": "",
+        "excluded_referrers": "",
+        "group": "",
+        "type": "website",
+        "keep_url_fragment": "0",
+        "creator_login": "admin",
+    }
+
+
 def api(request: Request) -> Reply:
     params = {k: v[0] for k, v in request.query.items()}
     if "token_auth" in params:  # a secure-only token in the URL: refused, whatever its value
@@ -245,10 +278,16 @@ def api(request: Request) -> Reply:
         return _error(
             f"The method '{method.split('.')[-1]}' does not exist or is not available in the module '{module}'.", 400
         )
-    if not token or site in NO_ACCESS_SITES or not site.isdigit():
+    if method in NO_SITE_METHODS and not token:
+        return _error("You can't access this resource as it requires 'view' access for at least one website.")
+    if method not in NO_SITE_METHODS and (not token or site in NO_ACCESS_SITES or not site.isdigit()):
         return _error(f"You can't access this resource as it requires 'view' access for the website id = {site}.")
     if params.get("format", "xml").lower() != "json":
         return Reply(200, '<?xml version="1.0" encoding="utf-8" ?>\n<result />', {"Content-Type": "text/xml"})
+    if method == "SitesManager.getSitesWithAtLeastViewAccess":
+        rows = [_site_row(idsite) for idsite in sorted(SITE_NAMES, key=int)]
+        limit = params.get("limit", "")
+        return Reply(200, rows[: int(limit)] if limit.isdigit() and int(limit) > 0 else rows)
     if method == "SitesManager.getSiteFromId":
         return Reply(
             200,

@@ -10,6 +10,14 @@ text once a key has made ``HOURLY_LIMIT`` queries in the clock hour (no rate-lim
 Numbers come from :mod:`socialkpi.sandbox.world` and add up as Plausible's do: per day the sources'
 visits and pageviews sum to the day's totals, and visitors never exceed visits.  Data up to
 yesterday (UTC), from ``SITE_START``.  The ``*_for`` functions compute what is served (tests use them).
+
+``GET /api/v1/sites`` (the Sites API listing, https://plausible.io/docs/sites-api: "Gets a list of existing
+sites your Plausible account can access") answers ``{"sites": [{"domain", "timezone"}], "meta": {"after",
+"before", "limit"}}`` with cursor paging (``limit``, default 100; ``after``), for the sandbox key: the
+sites in ``SITES`` (the world's Plausible account).  Plausible gives every key the implicit scope
+``sites:read:*`` (plausible/analytics ``authorize_public_api.ex``), so a Stats API key may list; a wrong
+key gets 401 "Invalid API key. ...".  A self-hosted Community Edition has no such route (404, HTML):
+tests script that reply.
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ TIME_ZONE = "Europe/Paris"
 SITE_START = date(2024, 6, 1)
 HOURLY_LIMIT = 600
 FOREIGN_SITES = frozenset({"someone-else.example"})  # exists, but the sandbox key has no access
+SITES = tuple(a.id for a in world.DEMO_ACCOUNTS if a.platform == PLATFORM and not a.competitor)  # the key's sites
 METRICS = ("visitors", "visits", "pageviews")
 DIMENSIONS = frozenset({"time:day", "visit:source"})
 # Plausible's source names (friendly names from its referrer list, utm_source as written, or the
@@ -231,4 +240,33 @@ def query(request: Request) -> Reply:
     )
 
 
-ROUTES = [("POST", r"/api/v2/query", query)]
+def sites(request: Request) -> Reply:
+    """``GET /api/v1/sites``: the sites the key's account can access, paged by cursor."""
+    if not request.header("Authorization"):
+        return _error(401, "Missing API key. Please use a valid Plausible API key as a Bearer Token.")
+    if request.bearer() != world.TOKEN:
+        return _error(
+            401,
+            "Invalid API key. Please make sure you're using a valid API key with access to the resource you've "
+            "requested.",
+        )
+    try:
+        limit = int(request.arg("limit") or 100)
+        start = int(request.arg("after") or "0")
+    except ValueError:
+        return _error(400, "Invalid pagination parameters")
+    if not 1 <= limit <= 1000 or start < 0:
+        return _error(400, "Invalid pagination parameters")
+    page = SITES[start : start + limit]
+    after = str(start + limit) if start + limit < len(SITES) else None
+    before = str(max(0, start - limit)) if start else None
+    return Reply(
+        200,
+        {
+            "sites": [{"domain": s, "timezone": TIME_ZONE} for s in page],
+            "meta": {"after": after, "before": before, "limit": limit},
+        },
+    )
+
+
+ROUTES = [("POST", r"/api/v2/query", query), ("GET", r"/api/v1/sites", sites)]

@@ -3,6 +3,10 @@
 Answers as current Umami does (platform-apis-web.md §10):
 
 * ``POST /api/auth/login`` ``{"username", "password"}`` -> ``{"token", "user"}``; ``POST /api/auth/verify``.
+* ``GET /{api|v1}/websites`` -> the user's websites, paged as current Umami pages them
+  (https://umami.is/docs/api/websites: "Returns all user websites"; ``page``, ``pageSize``,
+  ``includeTeams``, ``search``): ``{"data": [...], "count", "page", "pageSize"}`` (Umami v1 answered a bare
+  list: tests script that reply).
 * ``GET /{api|v1}/websites/{id}`` -> the website; ``/stats`` -> flat numbers plus ``comparison`` (the
   previous period of the same length); ``/metrics?type=referrer`` -> ``[{"x": referrer domain, "y": n}]``
   sorted by y, the direct visits as ``x: null``; ``startAt``/``endAt`` in epoch milliseconds, days
@@ -150,7 +154,8 @@ def login(request: Request) -> Reply:
         return _error(400, "bad-request", "Invalid JSON")
     username = body.get("username") if isinstance(body, dict) else None
     if not username or USERS.get(str(username)) != body.get("password"):
-        return _error(401, "unauthorized", "Incorrect username and/or password.")
+        # umami src/app/api/auth/login/route.ts: unauthorized({ code: 'incorrect-username-password' })
+        return _error(401, "incorrect-username-password", "Incorrect username and/or password.")
     token = f"eyJhbGciOiJIUzI1NiJ9.sandbox-{uuid.uuid4().hex}"
     with _lock:
         _issued.add(token)
@@ -163,6 +168,22 @@ def verify(request: Request) -> Reply:
     return refused or Reply(200, {"id": "5e7a1c9d-0b1f-4c2d-8e3f-445566778899", "username": "bakery-viewer"})
 
 
+def _website_row(site: str) -> dict[str, Any]:
+    name, domain = WEBSITES.get(site, (f"site {site[:8]}", f"{site[:8]}.example"))
+    return {
+        "id": site,
+        "name": name,
+        "domain": domain,
+        "shareId": None,
+        "resetAt": None,
+        "userId": "5e7a1c9d-0b1f-4c2d-8e3f-445566778899",
+        "teamId": None,
+        "createdAt": "2024-09-01T08:00:00.000Z",
+        "updatedAt": None,
+        "deletedAt": None,
+    }
+
+
 def website(request: Request) -> Reply:
     refused = _auth(request, request.groups[0] == "v1")
     if refused:
@@ -170,20 +191,36 @@ def website(request: Request) -> Reply:
     site = _website(request)
     if isinstance(site, Reply):
         return site
-    name, domain = WEBSITES.get(site, (f"site {site[:8]}", f"{site[:8]}.example"))
+    return Reply(200, _website_row(site))
+
+
+def websites(request: Request) -> Reply:
+    """``GET /websites``: the user's websites, ``{"data", "count", "page", "pageSize"}``."""
+    refused = _auth(request, request.groups[0] == "v1")
+    if refused:
+        return refused
+    try:
+        page = int(request.arg("page") or 1)
+        size = int(request.arg("pageSize") or 10)
+    except ValueError:
+        return _error(400, "bad-request", "Invalid request: page and pageSize must be numbers")
+    if page < 1 or size < 1:
+        return _error(400, "bad-request", "Invalid request: page and pageSize must be positive")
+    search = (request.arg("search") or "").lower()
+    rows = [
+        _website_row(site)
+        for site, (name, domain) in sorted(WEBSITES.items(), key=lambda kv: kv[1][0])
+        if search in name.lower() or search in domain.lower()
+    ]
     return Reply(
         200,
         {
-            "id": site,
-            "name": name,
-            "domain": domain,
-            "shareId": None,
-            "resetAt": None,
-            "userId": "5e7a1c9d-0b1f-4c2d-8e3f-445566778899",
-            "teamId": None,
-            "createdAt": "2024-09-01T08:00:00.000Z",
-            "updatedAt": None,
-            "deletedAt": None,
+            "data": rows[(page - 1) * size : page * size],
+            "count": len(rows),
+            "page": page,
+            "pageSize": size,
+            "orderBy": "name",
+            "search": search or None,
         },
     )
 
@@ -239,6 +276,7 @@ PREFIX = r"/(api|v1)/websites/([^/]+)"
 ROUTES = [
     ("POST", r"/api/auth/login", login),
     ("POST", r"/api/auth/verify", verify),
+    ("GET", r"/(api|v1)/websites", websites),
     ("GET", PREFIX, website),
     ("GET", PREFIX + r"/stats", stats),
     ("GET", PREFIX + r"/metrics", metrics),
