@@ -59,6 +59,7 @@ def store(tmp_path: Path) -> TokenStore:
 
 def ctx_for(sb: Sandbox, org: str = ORG, *, store: TokenStore | None = None, **kw: Any) -> CollectContext:
     kw.setdefault("collected_at", NOW)
+    kw.setdefault("tz", "UTC")  # the follower level is dated by the UTC day the sandbox counts it (any hour of the day)
     return replace(make_ctx("linkedin", org, sb.url, **kw), token_store=store)
 
 
