@@ -17,8 +17,10 @@ from pathlib import Path
 from collectors import PLATFORMS
 from socialkpi.sandbox import Sandbox
 from socialkpi.sandbox.oauth import CLIENT_ID, CLIENT_SECRET
+from socialkpi.sandbox.world import TOKEN
 
 GOOGLE = ("ga4", "google_business", "youtube")
+KEY_PLATFORMS = ("plausible", "matomo", "umami")  # socialkpi connect reads SOCIALKPI_<P>_TOKEN, no OAuth app
 
 
 def environment(url: str, google_client: Path | None = None) -> dict[str, str]:
@@ -27,6 +29,9 @@ def environment(url: str, google_client: Path | None = None) -> dict[str, str]:
     for platform in sorted(PLATFORMS):
         prefix = f"SOCIALKPI_{platform.upper()}_"
         env[prefix + "BASE_URL"] = url
+        if platform in KEY_PLATFORMS:  # no app: the key the owner makes (Umami would read a client id as a login)
+            env[prefix + "TOKEN"] = TOKEN
+            continue
         env[prefix + "CLIENT_ID"] = CLIENT_ID
         env[prefix + "CLIENT_SECRET"] = CLIENT_SECRET
     if google_client is not None:
