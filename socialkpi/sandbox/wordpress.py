@@ -13,20 +13,43 @@
   cannot see), 404 ``invalid_blog`` (no Jetpack / Stats off), 400 for bad parameters.
 
 Numbers come from :mod:`socialkpi.sandbox.world`; per day the referrer groups' totals never exceed the views.
+
+``socialkpi connect wordpress`` (https://developer.wordpress.com/docs/api/oauth2/):
+
+* ``GET/POST /oauth2/authorize`` (``client_id``, ``redirect_uri``, ``response_type=code``, ``scope``,
+  ``state``): the consent page of the sandbox app (socialkpi.sandbox.oauth); Allow ->
+  ``?code=...&state=...``, Deny -> "User denial: ``?error=access_denied``" (state echoed).
+* ``POST /oauth2/token`` (form: ``client_id``, ``client_secret``, ``redirect_uri``, ``code``,
+  ``grant_type=authorization_code``) -> ``{"access_token", "blog_id" (a string), "blog_url",
+  "token_type": "bearer", "scope"}``; errors ``{"error", "error_description"}`` with 400: ``invalid_client``
+  ("Unknown client_id." / "Invalid client credentials."), ``invalid_grant`` ("Invalid or expired
+  authorization code"), ``unsupported_grant_type``.  The tokens never expire.
+* ``GET /rest/v1.1/me/sites`` (``fields``, ``site_visibility``) -> ``{"sites": [{"ID" (int), "name", "URL",
+  "jetpack", "capabilities": {...}}]}``: the user's blog, and a blog they only contribute to
+  (``view_stats`` false).  The stats routes take the tokens issued here as well as ``world.TOKEN``.
 """
 
 from __future__ import annotations
 
+import secrets
+import threading
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from socialkpi.sandbox import world
+from socialkpi.sandbox import oauth, world
 from socialkpi.sandbox.server import Reply, Request
 
 PLATFORM = "wordpress"
 BLOG_START = date(2024, 5, 1)
 NO_JETPACK = frozenset({"oldblog.example"})
 PRIVATE = frozenset({"private-diary.example"})
+# The sites of the user who signs in on the consent page (GET /me/sites): ID, name, URL, jetpack, can view stats
+OWN_SITES: list[tuple[int, str, str, bool, bool]] = [
+    (198765432, "Corner Bakery blog", "https://cornerbakery.blog", False, True),
+    (187654321, "Lyon Gourmand", "https://lyon-gourmand.example", True, False),  # a contributor only
+]
+_lock = threading.Lock()
+_issued: set[str] = set()  # access tokens the code grant issued (they do not expire)
 # Referrer groups as WordPress.com lists them: (group key, name, url), share of the day's views.
 GROUPS: list[tuple[str, str, str | None, float]] = [
     ("Search Engines", "Search Engines", None, 0.30),
@@ -74,7 +97,7 @@ def _guard(request: Request) -> Reply | None:
             "authorization_required",
             "An active access token must be used to query information about the current user.",
         )
-    if token != world.TOKEN:
+    if not _known(token):
         return _error(403, "invalid_token", "The OAuth2 token is invalid.")
     site = request.groups[0]
     if site in NO_JETPACK:
@@ -168,7 +191,103 @@ def referrers(request: Request) -> Reply:
     return Reply(200, {"date": end.isoformat(), "period": "day", "days": out})
 
 
+# -- socialkpi connect wordpress: the OAuth2 code flow and the user's sites -----------------------------
+
+
+def _known(token: str | None) -> bool:
+    if token == world.TOKEN:
+        return True
+    with _lock:
+        return token in _issued
+
+
+def consent(request: Request) -> Reply:
+    """``GET https://public-api.wordpress.com/oauth2/authorize``."""
+    bad = oauth.check_authorize(request, platform="WordPress.com")
+    if bad is not None:
+        return bad
+    return oauth.consent_page(
+        request, platform="WordPress.com", title="Howdy! socialkpi (sandbox app) would like to connect to your account"
+    )
+
+
+def decision(request: Request) -> Reply:
+    return oauth.decide(request, platform=PLATFORM, denial={"error": "access_denied"})
+
+
+def _oauth_error(error: str, description: str) -> Reply:
+    return Reply(400, {"error": error, "error_description": description})
+
+
+def token(request: Request) -> Reply:
+    """``POST https://public-api.wordpress.com/oauth2/token`` (the code grant; form-encoded)."""
+    form = request.form()
+    if form.get("grant_type") != "authorization_code":
+        return _oauth_error("unsupported_grant_type", "The grant type is not supported.")
+    if form.get("client_id") != oauth.CLIENT_ID:
+        return _oauth_error("invalid_client", "Unknown client_id.")
+    if form.get("client_secret") != oauth.CLIENT_SECRET:
+        return _oauth_error("invalid_client", "Invalid client credentials.")
+    done = oauth.redeem(
+        PLATFORM, form.get("code"), client_id=form.get("client_id"), redirect_uri=form.get("redirect_uri")
+    )
+    if done.error or done.issued is None:
+        return _oauth_error("invalid_grant", "Invalid or expired authorization code.")
+    access = secrets.token_urlsafe(48)
+    with _lock:
+        _issued.add(access)
+    blog_id, _, blog_url, _, _ = OWN_SITES[0]
+    return Reply(
+        200,
+        {
+            "access_token": access,
+            "blog_id": str(blog_id),
+            "blog_url": blog_url,
+            "token_type": "bearer",
+            "scope": done.issued.scope,
+        },
+    )
+
+
+def me_sites(request: Request) -> Reply:
+    """``GET /rest/v1.1/me/sites``: "Get a list of the current user's sites" ("Requires authentication? Yes")."""
+    token_ = request.bearer()
+    if token_ is None:
+        return _error(
+            403,
+            "authorization_required",
+            "An active access token must be used to query information about the current user.",
+        )
+    if not _known(token_):
+        return _error(403, "invalid_token", "The OAuth2 token is invalid.")
+    fields = [f for f in (request.arg("fields") or "").split(",") if f]
+    sites = []
+    for blog_id, name, url, jetpack, stats in OWN_SITES:
+        site: dict[str, Any] = {
+            "ID": blog_id,
+            "name": name,
+            "description": "",
+            "URL": url,
+            "jetpack": jetpack,
+            "is_private": False,
+            "visible": True,
+            "capabilities": {
+                "edit_pages": stats,
+                "edit_posts": True,
+                "manage_options": stats,
+                "view_stats": stats,
+                "publish_posts": True,
+            },
+        }
+        sites.append({k: v for k, v in site.items() if not fields or k in fields})
+    return Reply(200, {"sites": sites})
+
+
 ROUTES = [
+    ("GET", r"/oauth2/authorize", consent),
+    ("POST", r"/oauth2/authorize", decision),
+    ("POST", r"/oauth2/token", token),
+    ("GET", r"/rest/v1\.1/me/sites", me_sites),
     ("GET", r"/rest/v1\.1/sites/([^/]+)/stats/visits", visits),
     ("GET", r"/rest/v1\.1/sites/([^/]+)/stats/referrers", referrers),
 ]
