@@ -257,8 +257,9 @@ def _authorize(client: Client, ctx: CollectContext) -> str:
     creds = ctx.credentials
     env = creds.token_env or ENV
     client.classify = client.classify or classify
+    # where a refused refresh token is replaced: a connection's by connecting again
+    hint = "socialkpi's token store: run `socialkpi connect youtube` again" if creds.source == "store" else ENV_REFRESH
     if ctx.account.competitor:
-        hint = "socialkpi's token store: run `socialkpi connect youtube` again"
         if creds.source == "store" and google_bearer(client, ctx, platform=PLATFORM, env_refresh=hint):
             # no key set: the owner's connection (its store_key) reads the public statistics; the contract
             # lets competitors be read with the owner's OAuth credentials
@@ -272,7 +273,7 @@ def _authorize(client: Client, ctx: CollectContext) -> str:
             )
         _api_key_auth(client, str(creds.token))  # competitors: the API key only
         return "key"
-    if google_bearer(client, ctx, platform=PLATFORM, env_refresh=ENV_REFRESH):
+    if google_bearer(client, ctx, platform=PLATFORM, env_refresh=hint):
         return "oauth"
     if is_api_key(creds.token):
         _api_key_auth(client, str(creds.token))
