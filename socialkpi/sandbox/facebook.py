@@ -10,17 +10,51 @@ never today or later (UTC).  Errors use Meta's envelope and codes: 190/463 for t
 that is not current (the 2025-11-15 and 2026-06-15 removals), code 1 for a range over 93 days,
 ``(#10)`` for insights of a competitor's Page, ``(#100)`` subcode 33 for an unknown id.
 
+Facebook Login (https://developers.facebook.com/documentation/facebook-login/guides/advanced/manual-flow):
+
+* ``GET/POST /vNN.N/dialog/oauth``: the Login Dialog for the sandbox app (``oauth.CLIENT_ID``), a loopback
+  ``redirect_uri``, ``response_type=code`` (Meta's default when left out), ``scope`` a comma-separated list
+  of known permissions (else Meta's "Invalid Scopes" page) or a Login for Business ``config_id``; PKCE
+  (``code_challenge``, S256 or plain) optional.  Allow: ``redirect_uri?code=...&state=...#_=_``; Deny:
+  ``?error=access_denied&error_code=200&error_description=Permissions+error&error_reason=user_denied
+  &state=...#_=_`` (what Facebook sends, fragment included).
+* ``GET /vNN.N/oauth/access_token``: the code grant (``client_id``, ``redirect_uri``, ``client_secret``,
+  ``code``, ``code_verifier`` when a challenge was sent) -> a short-lived user token
+  ``{access_token, token_type: "bearer", expires_in}``; ``grant_type=fb_exchange_token`` (``client_id``,
+  ``client_secret``, ``fb_exchange_token``) -> the long-lived one (``expires_in`` 5183944, about 60 days).
+  Errors as Meta sends them (HTTP 400, the ``{"error": {...}}`` envelope): a used code "This authorization
+  code has been used." (100/36009), a redirect URI that differs (100/36008), an expired code (100/36007), a
+  code that is not one (100, "Invalid verification code format."), a wrong secret "Error validating client
+  secret." (code 1), an unknown app id (101), a bad token to exchange (190).
+* ``GET /vNN.N/me/accounts``: the Pages the person manages (the world's own two Pages) with the fields asked
+  (``access_token`` a Page token this sandbox issues: no expiry when asked with a long-lived user token, an
+  hour with a short-lived one; ``instagram_business_account{...}`` their linked Instagram accounts), ``limit``
+  and ``after`` cursors, ``paging.cursors`` and ``paging.next`` when more follow; a Page token gets Meta's
+  "(#100) Tried accessing nonexisting field (accounts) on node type (Page)".
+* ``GET /vNN.N/<vanity name>``: a Page by its username (``rivalpatisserie``); an unknown one gets
+  ``(#803) Some of the aliases you requested do not exist: <name>``.
+
+Tokens the sandbox issues (:func:`issued`) are accepted here and by the Instagram part beside
+:data:`world.TOKEN`; a user token reads Page fields, insights need a Page token (Meta's 190/2069032 "A Page
+access token is required for this call", https://developers.facebook.com/documentation/pages-api/error-codes).
+
 Use :func:`value_for` and :func:`page_fields` to compute what the sandbox serves (the tests do).
 """
 
 from __future__ import annotations
 
+import base64
+import re
+import secrets
+import threading
+import time
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from socialkpi.sandbox import world
+from socialkpi.sandbox import oauth, world
 from socialkpi.sandbox.server import Reply, Request
 
 PLATFORM = "facebook"
@@ -116,6 +150,9 @@ def _auth(request: Request) -> tuple[str | None, Reply | None]:
     token = request.bearer() or request.arg("access_token")
     if token == world.TOKEN:
         return token, None
+    known = issued(token)
+    if known is not None:
+        return token, (_expired() if known.expired() else None)
     if token == world.EXPIRED_TOKEN:
         return token, _error(
             400,
@@ -182,6 +219,10 @@ def insights_handler(request: Request) -> Reply:
     token, denied = _auth(request)
     if denied:
         return denied
+    known = issued(token)
+    if known is not None and known.kind != "page":
+        return _error(400, 190, "A Page access token is required for this call for the new Pages experience.",
+                      subcode=2069032)  # fmt: skip
     page_id = request.groups[0]
     acc = _account(page_id)
     if acc is None:
@@ -240,7 +281,267 @@ def insights_handler(request: Request) -> Reply:
     return Reply(200, {"data": data, "paging": paging})
 
 
+# -- Facebook Login: the Login Dialog, the token endpoint, the person's Pages ----------------------------
+USER_ID = "10229876543210"  # the person who signs in: an admin of both own Pages
+OWN_PAGES = ("104512345678901", "104512345678902")
+LINKED_IG = {"104512345678901": "17841405309211844", "104512345678902": "17841405309211845"}
+PAGE_TASKS = ["ADVERTISE", "ANALYZE", "CREATE_CONTENT", "MESSAGING", "MODERATE", "MANAGE"]
+SHORT_TTL = 5400  # a short-lived user token: "about an hour or two"
+LONG_TTL = 5183944  # the long-lived one: the doc's sample "expires_in": 5183944 (about 60 days)
+PAGE_SHORT_TTL = 3600  # Page tokens listed with a short-lived user token: "valid for 1 hour"
+PERMISSIONS = frozenset(
+    {
+        "public_profile", "email", "openid", "pages_show_list", "pages_read_engagement", "read_insights",
+        "pages_read_user_content", "pages_manage_metadata", "business_management", "instagram_basic",
+        "instagram_manage_insights", "ads_read", "ads_management",
+    }
+)  # fmt: skip
+# what a Login for Business configuration (config_id instead of scope) grants in the sandbox
+CONFIG_GRANT = (
+    "pages_show_list", "pages_read_engagement", "read_insights", "instagram_basic", "instagram_manage_insights",
+    "business_management",
+)  # fmt: skip
+DENIAL = {
+    "error": "access_denied",
+    "error_code": "200",
+    "error_description": "Permissions error",
+    "error_reason": "user_denied",
+}
+FRAGMENT = "#_=_"  # Facebook appends it to every redirect of the Login Dialog
+
+
+@dataclass(frozen=True)
+class Issued:
+    """A token this sandbox issued: a user token (short- or long-lived) or a Page token."""
+
+    kind: str  # "user" | "page"
+    long_lived: bool
+    expires_at: float | None  # None: never
+    scopes: tuple[str, ...]
+    page_id: str | None = None
+
+    def expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= time.time()
+
+
+_tokens: dict[str, Issued] = {}
+_tokens_lock = threading.Lock()
+
+
+def issued(token: str | None) -> Issued | None:
+    """What the sandbox knows of ``token`` (also when it has expired), or None for a token it never issued."""
+    with _tokens_lock:
+        return _tokens.get(token or "")
+
+
+def _issue(prefix: str, info: Issued) -> str:
+    token = f"EAAsandbox{prefix}{secrets.token_urlsafe(24)}"
+    with _tokens_lock:
+        _tokens[token] = info
+    return token
+
+
+def _expired() -> Reply:
+    return _error(
+        400,
+        190,
+        "Error validating access token: Session has expired on Tuesday, 03-Mar-26 10:00:00 PST. "
+        "The current time is Wednesday, 04-Mar-26 02:13:40 PST.",
+        subcode=463,
+    )
+
+
+def _scopes(text: str | None) -> list[str]:
+    return [s.strip() for s in re.split(r"[, ]+", text or "") if s.strip()]
+
+
+def consent(request: Request) -> Reply:
+    """``GET https://www.facebook.com/vNN.N/dialog/oauth``: the Login Dialog, or the page Facebook shows instead."""
+    if request.arg("client_id") != oauth.CLIENT_ID:
+        return oauth.error_page("Facebook", "Invalid App ID: The provided app ID does not look like a valid app ID.")
+    if not oauth.loopback(request.arg("redirect_uri")):
+        return oauth.error_page(
+            "Facebook",
+            "URL Blocked: This redirect failed because the redirect URI is not whitelisted in the app's Client "
+            "OAuth Settings. Make sure Client and Web OAuth Login are on and add all your app domains as Valid "
+            "OAuth Redirect URIs.",
+        )
+    if request.arg("response_type") not in (None, "code"):
+        return oauth.error_page("Facebook", "The sandbox app serves response_type=code only.")
+    if request.arg("code_challenge") and request.arg("code_challenge_method") not in (None, "S256", "plain"):
+        return oauth.error_page("Facebook", "Invalid code_challenge_method: use S256 or plain.")
+    scopes = _scopes(request.arg("scope"))
+    unknown = [s for s in scopes if s not in PERMISSIONS]
+    if unknown:
+        return oauth.error_page(
+            "Facebook",
+            f"Invalid Scopes: {', '.join(unknown)}. This message is only shown to developers. Users of your app "
+            "will ignore these permissions if present. Please read the documentation for valid permissions at: "
+            "https://developers.facebook.com/docs/facebook-login/permissions",
+        )
+    granted = ", ".join(scopes or (CONFIG_GRANT if request.arg("config_id") else ("public_profile",)))
+    return oauth.consent_page(
+        request, platform="Facebook", title="socialkpi (sandbox app) is requesting access to your Pages", scope=granted
+    )
+
+
+def decision(request: Request) -> Reply:
+    """The dialog's answer; the granted permissions ride with the code (a ``config_id`` grants its set)."""
+    form = request.form()
+    granted = _scopes(form.get("scope")) or (list(CONFIG_GRANT) if form.get("config_id") else ["public_profile"])
+    return oauth.decide(
+        request, platform=PLATFORM, facts={"scopes": ",".join(granted)}, denial=DENIAL, fragment=FRAGMENT
+    )
+
+
+def _grant_error(message: str, code: int, subcode: int | None = None) -> Reply:
+    return _error(400, code, message, subcode=subcode)
+
+
+def access_token(request: Request) -> Reply:
+    """``GET https://graph.facebook.com/vNN.N/oauth/access_token``: the code grant or ``fb_exchange_token``."""
+    if request.arg("client_id") != oauth.CLIENT_ID:
+        return _grant_error("Error validating application. Invalid application ID.", 101)
+    if request.arg("client_secret") != oauth.CLIENT_SECRET:
+        return _grant_error("Error validating client secret.", 1)
+    if request.arg("grant_type") == "fb_exchange_token":
+        given = issued(request.arg("fb_exchange_token"))
+        if given is None or given.kind != "user":
+            return _grant_error("Invalid OAuth access token - Cannot parse access token", 190)
+        if given.expired():
+            return _expired()
+        token = _issue("long", Issued("user", True, time.time() + LONG_TTL, given.scopes))
+        return Reply(200, {"access_token": token, "token_type": "bearer", "expires_in": LONG_TTL})
+    if request.arg("grant_type") not in (None, "authorization_code"):
+        return _grant_error(f"Unsupported grant_type: {request.arg('grant_type')}", 100)
+    done = oauth.redeem(
+        PLATFORM,
+        request.arg("code"),
+        client_id=request.arg("client_id"),
+        redirect_uri=request.arg("redirect_uri"),
+        verifier=request.arg("code_verifier"),
+    )
+    if done.error == "unknown_code":
+        return _grant_error("Invalid verification code format.", 100)
+    if done.error == "used":
+        return _grant_error("This authorization code has been used.", 100, 36009)
+    if done.error == "expired":
+        return _grant_error("This authorization code has expired.", 100, 36007)
+    if done.error == "redirect_uri":
+        return _grant_error(
+            "Error validating verification code. Please make sure your redirect_uri is identical to the one you "
+            "used in the OAuth dialog request",
+            100,
+            36008,
+        )
+    if done.error:  # pkce (the client id was checked above)
+        return _grant_error("Invalid code verifier.", 100)
+    assert done.issued is not None
+    scopes = tuple(_scopes(done.issued.facts.get("scopes")))
+    token = _issue("user", Issued("user", False, time.time() + SHORT_TTL, scopes))
+    return Reply(200, {"access_token": token, "token_type": "bearer", "expires_in": SHORT_TTL})
+
+
+def _page_node(page_id: str, fields: list[str], asker: Issued) -> dict[str, Any]:
+    """One entry of ``/me/accounts``: the fields asked, the Page token and the linked Instagram account."""
+    from socialkpi.sandbox import instagram
+
+    known = page_fields(page_id)
+    node: dict[str, Any] = {}
+    for field in fields:
+        name, _, inner = field.partition("{")
+        if name == "access_token":
+            expires = None if asker.long_lived else time.time() + PAGE_SHORT_TTL
+            node["access_token"] = _issue("page", Issued("page", asker.long_lived, expires, asker.scopes, page_id))
+        elif name == "tasks":
+            node["tasks"] = list(PAGE_TASKS)
+        elif name == "category":
+            node["category"] = "Bakery"
+        elif name == "instagram_business_account":
+            ig_id = LINKED_IG.get(page_id)
+            if ig_id is None:
+                continue  # no linked professional account: the key is left out
+            asked = instagram._split_fields(inner.rstrip("}")) if inner else ["id"]
+            username = instagram.ACCOUNTS[ig_id]
+            ig: dict[str, Any] = {
+                "id": ig_id,
+                "username": username,
+                "name": next((a.name for a in world.DEMO_ACCOUNTS if a.id == ig_id), username),
+                "followers_count": instagram.followers_on(ig_id, world.now().date()),
+                "media_count": instagram.media_count_on(ig_id, world.now().date()),
+            }
+            node["instagram_business_account"] = {k: v for k, v in ig.items() if k in asked or k == "id"}
+        elif name in known:
+            node[name] = known[name]
+    node["id"] = page_id
+    return node
+
+
+def me_accounts(request: Request) -> Reply:
+    """``GET /vNN.N/me/accounts``: the Pages the token's person has a role on, a page of ``limit`` at a time."""
+    from socialkpi.sandbox import instagram
+
+    token, denied = _auth(request)
+    if denied:
+        return denied
+    asker = issued(token)
+    if asker is not None and asker.kind == "page":
+        return _error(400, 100, "(#100) Tried accessing nonexisting field (accounts) on node type (Page)")
+    if asker is None:  # world.TOKEN: the demo's token, taken for a long-lived user token
+        asker = Issued("user", True, None, tuple(CONFIG_GRANT))
+    if "pages_show_list" not in asker.scopes:
+        return Reply(200, {"data": []})  # without pages_show_list the edge is empty
+    fields = instagram._split_fields(request.arg("fields") or "id,name,access_token,category,tasks")
+    try:
+        limit = max(1, min(100, int(request.arg("limit") or 25)))
+    except ValueError:
+        return _error(400, 100, "(#100) Param limit must be a number")
+    cursor = request.arg("after")
+    start = 0
+    if cursor:
+        try:
+            start = OWN_PAGES.index(base64.urlsafe_b64decode(cursor.encode()).decode()) + 1
+        except (ValueError, UnicodeDecodeError):
+            return _error(400, 100, "(#100) The after cursor is not valid")
+    chunk = OWN_PAGES[start : start + limit]
+    data = [_page_node(page_id, fields, asker) for page_id in chunk]
+    body: dict[str, Any] = {"data": data}
+    if chunk:
+        body["paging"] = {"cursors": {"before": _cursor(chunk[0]), "after": _cursor(chunk[-1])}}
+        if start + limit < len(OWN_PAGES):
+            query = {"access_token": token, "fields": request.arg("fields") or "", "limit": limit,
+                     "after": _cursor(chunk[-1])}  # fmt: skip
+            body["paging"]["next"] = f"{request.base_url}{request.path}?{urlencode(query)}"
+    return Reply(200, body)
+
+
+def _cursor(page_id: str) -> str:
+    return base64.urlsafe_b64encode(page_id.encode()).decode()
+
+
+def vanity_handler(request: Request) -> Reply:
+    """``GET /vNN.N/<username>``: a Page by its vanity name (a page id works as well: :func:`page_handler`)."""
+    _, denied = _auth(request)
+    if denied:
+        return denied
+    name = request.groups[0].lower()
+    page = next(
+        (a.id for a in world.DEMO_ACCOUNTS if a.platform == PLATFORM and page_fields(a.id)["username"] == name), None
+    )
+    if page is None:
+        return _error(404, 803, f"(#803) Some of the aliases you requested do not exist: {request.groups[0]}")
+    request.groups = (page,)
+    return page_handler(request)
+
+
+GRAPH = r"/v[1-9]\d\.\d+"  # two-digit Graph versions (v26.0): Threads' /v1.0 stays the Threads part's
 ROUTES = [
     ("GET", r"/v\d+\.\d+/(\d+)", page_handler),
     ("GET", r"/v\d+\.\d+/(\d+)/insights", insights_handler),
+    ("GET", GRAPH + r"/dialog/oauth", consent),
+    ("POST", GRAPH + r"/dialog/oauth", decision),
+    ("GET", GRAPH + r"/oauth/access_token", access_token),
+    ("GET", GRAPH + r"/me/accounts", me_accounts),
+    # last: any other one-segment name is a Page's vanity name (/me and /debug_token are the Instagram part's)
+    ("GET", GRAPH + r"/([A-Za-z][A-Za-z0-9.\-]{0,99})", vanity_handler),
 ]

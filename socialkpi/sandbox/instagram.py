@@ -16,8 +16,11 @@ Answers as platform-apis-social.md §2 documents it:
   ``profile_views`` still answers (as 2026 probes saw), except for the Croix-Rousse account
   (:data:`PROFILE_VIEWS_REFUSED`), whose insights refuse it like a retired metric.
 * ``GET /me`` (the token is the Corner Bakery Page's token: ``me`` is the Page, with its
-  ``instagram_business_account``), ``GET /me/accounts`` (the same Page, as a user token would see it)
-  and ``GET /debug_token`` (a Page token that does not expire, with its scopes).
+  ``instagram_business_account``; a Page token that Facebook Login issued: its Page; a user token: the
+  person, who has no such field) and ``GET /debug_token`` (a Page token that does not expire, with its
+  scopes; an issued token with its own type, expiry and granted scopes).  ``GET /me/accounts`` (the
+  person's Pages and their Instagram accounts) is the Facebook part's (socialkpi.sandbox.facebook).
+* Tokens Facebook Login issued (``socialkpi.sandbox.facebook.issued``) are accepted beside world.TOKEN.
 * Every ``X-Business-Use-Case-Usage`` header carries ``"type": "instagram"`` usage; errors use Meta's
   envelope: 190/463 for ``world.EXPIRED_TOKEN``, 190 for any other wrong token, 104 for none,
   ``(#100)`` subcode 33 for an account the token cannot see.
@@ -133,9 +136,15 @@ def _error(status: int, code: int, message: str, *, subcode: int | None = None, 
 
 
 def _auth(request: Request) -> tuple[str, Reply | None]:
+    from socialkpi.sandbox import facebook  # the tokens Facebook Login issued (Page and user tokens)
+
     token = request.bearer() or request.arg("access_token") or ""
     if token == world.TOKEN:
         return token, None
+    known = facebook.issued(token)
+    if known is not None:
+        return token, (_error(400, 190, "Error validating access token: Session has expired.", subcode=463)
+                       if known.expired() else None)  # fmt: skip
     if not token:
         return token, _error(400, 104, "An access token is required to request this resource.")
     if token == world.EXPIRED_TOKEN:
@@ -350,33 +359,45 @@ def _end_time(day: date) -> str:
 
 
 # -- the token's own nodes -------------------------------------------------------------------------------------
-def _page(fields: list[str]) -> dict[str, Any]:
-    page: dict[str, Any] = {"id": PAGE_ID}
-    known = {"name": "Corner Bakery", "instagram_business_account": {"id": OWN_ID}}
+def _page(fields: list[str], page_id: str = PAGE_ID) -> dict[str, Any]:
+    from socialkpi.sandbox import facebook
+
+    page: dict[str, Any] = {"id": page_id}
+    known: dict[str, Any] = {"name": facebook.page_fields(page_id)["name"]}
+    if page_id in facebook.LINKED_IG:
+        known["instagram_business_account"] = {"id": facebook.LINKED_IG[page_id]}
     page.update({f: known[f] for f in fields if f in known})
     return page
 
 
 def me_handler(request: Request) -> Reply:
-    _, refused = _auth(request)
+    """``GET /me``: the Page of a Page token (world.TOKEN is the Corner Bakery Page's), the person of a user token."""
+    from socialkpi.sandbox import facebook
+
+    token, refused = _auth(request)
     if refused:
         return refused
-    return Reply(200, _page(_split_fields(request.arg("fields") or "id,name")))
-
-
-def me_accounts_handler(request: Request) -> Reply:
-    _, refused = _auth(request)
-    if refused:
-        return refused
-    page = _page(_split_fields(request.arg("fields") or "id,name"))
-    return Reply(200, {"data": [page], "paging": {"cursors": {"before": "QVFIUmJlZm9yZQ", "after": "QVFIUmFmdGVy"}}})
+    fields = _split_fields(request.arg("fields") or "id,name")
+    known = facebook.issued(token)
+    if known is not None and known.kind == "user":
+        wrong = [f for f in fields if f not in ("id", "name")]
+        if wrong:
+            return _error(400, 100, f"(#100) Tried accessing nonexisting field ({wrong[0]}) on node type (User)")
+        return Reply(200, {"id": facebook.USER_ID, **({"name": "Camille Martin"} if "name" in fields else {})})
+    page_id = known.page_id if known is not None and known.page_id else PAGE_ID
+    return Reply(200, _page(fields, page_id))
 
 
 def debug_token_handler(request: Request) -> Reply:
     _, refused = _auth(request)
     if refused:
         return refused
+    from socialkpi.sandbox import facebook
+
     inspected = request.arg("input_token") or ""
+    known = facebook.issued(inspected)
+    if known is not None:
+        return Reply(200, {"data": _debug_issued(known)})
     if inspected != world.TOKEN:
         return Reply(200, {"data": {"is_valid": False, "error": {"code": 190, "message": "Invalid OAuth access token."},
                                     "scopes": []}})  # fmt: skip
@@ -401,10 +422,30 @@ def debug_token_handler(request: Request) -> Reply:
     )
 
 
+def _debug_issued(known: Any) -> dict[str, Any]:
+    """``debug_token`` of a token Facebook Login issued: its type, expiry (0: never) and granted scopes."""
+    from socialkpi.sandbox import facebook
+
+    now = int(datetime.now(UTC).timestamp())
+    data: dict[str, Any] = {
+        "app_id": "138483919580948",
+        "type": known.kind.upper(),
+        "application": "Corner Bakery KPIs",
+        "data_access_expires_at": now + 90 * 86400,
+        "expires_at": int(known.expires_at) if known.expires_at else 0,
+        "is_valid": not known.expired(),
+        "issued_at": now,
+        "scopes": list(known.scopes),
+        "user_id": facebook.USER_ID,
+    }
+    if known.page_id:
+        data["profile_id"] = known.page_id
+    return data
+
+
 GRAPH = r"/v[1-9]\d\.\d+"  # Graph API versions (v26.0): two digits, so Threads' /v1.0 stays the Threads part's
 ROUTES = [
     ("GET", GRAPH + r"/me", me_handler),
-    ("GET", GRAPH + r"/me/accounts", me_accounts_handler),
     ("GET", GRAPH + r"/debug_token", debug_token_handler),
     ("GET", GRAPH + r"/(1784\d{9,14})", account_handler),
     ("GET", GRAPH + r"/(1784\d{9,14})/insights", insights_handler),
