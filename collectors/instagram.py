@@ -275,8 +275,9 @@ def _own_id(ctx: CollectContext) -> str:
 
 
 def own_ig_user_id(client: Client, ctx: CollectContext) -> str:
-    """The token's own Instagram account id (the node Business Discovery is asked on)."""
-    known = ctx.options.get("ig_user_id")
+    """The token's own Instagram account id (the node Business Discovery is asked on): the account option,
+    else the one ``socialkpi connect`` kept with the connection, else asked of the token's ``me``."""
+    known = ctx.options.get("ig_user_id") or ctx.credentials.extra.get("ig_user_id")
     if known:
         return known
     root = _root(ctx)
