@@ -70,8 +70,19 @@ def recorded_sources(db_path: DbPath) -> dict[tuple[str, str], CredentialSource]
     return {(p, a): CredentialSource(p, a, s, v, k) for p, a, s, v, k in found}
 
 
-def connect_command(platform: str, *, competitor: bool = False) -> str:
-    return "socialkpi connect " + platform
+SELF_HOSTED_FLAG = {"matomo": "--url", "umami": "--url", "plausible": "--url", "mastodon": "--instance"}
+CLOUD = {"plausible": "https://plausible.io", "umami": "https://api.umami.is"}
+
+
+def connect_command(platform: str, *, server: str | None = None) -> str:
+    """The command that connects (or renews) an account, with its self-hosted server when it has one."""
+    flag = SELF_HOSTED_FLAG.get(platform)
+    if not flag or not server or server.rstrip("/") == CLOUD.get(platform):
+        return "socialkpi connect " + platform
+    value = server.rstrip("/")
+    if flag == "--instance":
+        value = value.split("://", 1)[-1]
+    return f"socialkpi connect {platform} {flag} {value}"
 
 
 def describe(
@@ -85,7 +96,7 @@ def describe(
     """The three texts of one account's credential (``expiry``: the token store's entry it uses, if any)."""
     platform = source.platform if source else ""
     account_id = source.account_id if source else ""
-    renew_cmd = connect_command(platform, competitor=competitor)
+    renew_cmd = connect_command(platform, server=expiry.server if expiry is not None else None)
     if source is None:
         return Credential(platform, account_id, account_name, "unknown", "not collected yet", "unknown", renew_cmd)
     if source.source == "missing":

@@ -47,11 +47,12 @@ class TokenExpiry:
     self_renewing: bool = False
     first_used_at: datetime | None = None  # a .env token: when socialkpi first used it (its end is estimated)
     connected: bool = False  # received by ``socialkpi connect`` (renewed by connecting again, not in .env)
+    server: str | None = None  # a connection's self-hosted server (Matomo, Umami, Plausible CE, a Mastodon instance)
 
 
 TOKEN_COLUMNS = (
     "platform", "account_id", "account_name", "expires_at", "days_left", "refreshable",
-    "refresh_expires_at", "refresh_days_left", "self_renewing", "first_used_at", "connected",
+    "refresh_expires_at", "refresh_days_left", "self_renewing", "first_used_at", "connected", "server",
 )  # fmt: skip
 ENV_SUFFIX = "@env"  # collectors.tokens.TokenStore.ENV_SUFFIX: a .env token's first-use record
 
@@ -138,6 +139,7 @@ def token_rows(db_path: DbPath, *, now: datetime | None = None) -> list[TokenExp
                 self_renewing=platform in SELF_RENEWING and not refreshable and first_used is None,
                 first_used_at=first_used,
                 connected=entry.get("via") == "connect",
+                server=entry["base_url"] if isinstance(entry.get("base_url"), str) and entry.get("base_url") else None,
             )
         )
     return rows
