@@ -366,6 +366,8 @@ def cmd_status(args: argparse.Namespace) -> int:
                 )
             elif t.expires_at:
                 access = f"access token until {t.expires_at:%Y-%m-%d}"
+            elif t.connected:
+                access = "access token from socialkpi connect"
             else:
                 access = "access token, expiry unknown"
             renew = (
@@ -373,6 +375,10 @@ def cmd_status(args: argparse.Namespace) -> int:
                 if t.refreshable
                 else "renewed with itself while valid"
                 if t.self_renewing
+                else "does not expire"
+                if t.connected and not t.expires_at
+                else f"NOT renewable: run `socialkpi connect {t.platform}` again before it ends"
+                if t.connected
                 else "NOT renewable: authorize again before it ends"
             )
             until = f" (refresh token until {t.refresh_expires_at:%Y-%m-%d})" if t.refresh_expires_at else ""
