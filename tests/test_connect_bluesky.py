@@ -95,11 +95,17 @@ def test_select_all_asks_for_the_handle_on_a_terminal(shop: Path) -> None:
     assert "Your Bluesky handle" in err and f"Found bluesky {OWN}" in err
 
 
-def test_select_all_without_a_terminal_says_how_to_give_the_handle(shop: Path) -> None:
-    before = (shop / "socialkpi.toml").read_text()
+def test_select_all_without_a_terminal_reads_the_handle_a_script_gives(shop: Path) -> None:
     code, err = run_with_input(["bluesky", "--select", "all"], f"{OWN}\n")
+    assert code == 0, err
+    assert f"Found bluesky {OWN}" in err
+
+
+def test_select_all_with_nothing_on_standard_input_says_how_to_give_the_handle(shop: Path) -> None:
+    before = (shop / "socialkpi.toml").read_text()
+    code, err = run_with_input(["bluesky", "--select", "all"], "")
     assert code == 2
-    assert "--select all needs your handle" in err and "--select HANDLE" in err and "--competitor" in err
+    assert "standard input ended" in err and "--select HANDLE" in err and "--competitor" in err
     assert (shop / "socialkpi.toml").read_text() == before
 
 

@@ -10,10 +10,10 @@ should be normalized to lowercase"; the TLDs ``.alt .arpa .example .internal .in
 .onion`` are disallowed).
 
 The handle comes from ``--select HANDLE[,HANDLE...]`` (the contract has no flag of its own for it), or is
-asked on the terminal (or read as one line from standard input, a script answering); ``--select all`` with
-no handle is an error that says how to give it, unless asked on a terminal.  ``--competitor HANDLE`` (or
-``@HANDLE``, ``https://bsky.app/profile/HANDLE``) adds someone else's.  A DID (``did:plc:...``) works
-wherever a handle does and is written as given (it never changes; a handle can).
+asked on the terminal (or read as one line from standard input, a script answering), also with ``--select
+all`` (Bluesky has no account list to read); no answer is an error that says how to give it.
+``--competitor HANDLE`` (or ``@HANDLE``, ``https://bsky.app/profile/HANDLE``) adds someone else's.
+A DID (``did:plc:...``) works wherever a handle does and is written as given (it never changes; a handle can).
 
 Nothing is stored in the token store: ``socialkpi collect`` reads the same public call.  Environment:
 ``SOCIALKPI_BLUESKY_BASE_URL`` replaces https://public.api.bsky.app (the sandbox, or https://api.bsky.app).
@@ -56,9 +56,7 @@ def connect(session: Session) -> list[Found]:
                 raise ConnectError(
                     f"bluesky: --select takes the handle itself: --select {actor_of(part)}; nothing was written"
                 )
-    elif select and not session.terminal.interactive:
-        raise ConnectError(f"bluesky: --select all needs your handle (Bluesky has no account list to read): {HOW}")
-    else:
+    else:  # --select all or nothing: Bluesky has no account list to read, so the handle is asked (a script answers it)
         answer = session.terminal.ask(f"Your Bluesky handle (such as {EXAMPLE}): ", why=f": {HOW}; nothing was written")
         given = [answer] if answer else []
         if not given:
