@@ -358,11 +358,20 @@ def _fileno(stream: IO[str]) -> int | None:
         fd = stream.fileno()
     except (AttributeError, OSError, ValueError):
         return None
+    if os.name != "posix":
+        return None
     if hasattr(stream, "buffer") and getattr(stream.buffer, "peek", None) is not None:
+        # peek() on an empty buffer reads the file: on a terminal or an open pipe that blocks until a line
+        # comes (the browser's answer would wait for Enter), so the descriptor is non-blocking meanwhile
         with contextlib.suppress(Exception):
-            if stream.buffer.peek(0):  # type: ignore[attr-defined]
-                return None  # lines already read ahead into the buffer: read them without select
-    return fd if os.name == "posix" else None
+            blocking = os.get_blocking(fd)
+            os.set_blocking(fd, False)
+            try:
+                if stream.buffer.peek(0):  # type: ignore[attr-defined]
+                    return None  # lines already read ahead into the buffer: read them without select
+            finally:
+                os.set_blocking(fd, blocking)
+    return fd
 
 
 # -- the code exchange ------------------------------------------------------------------------------
