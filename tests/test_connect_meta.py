@@ -377,6 +377,36 @@ def test_no_browser_takes_the_pasted_address_with_facebook_s_fragment(shop: Path
     assert store_of(shop).connection("facebook", PAGE) is not None
 
 
+def test_the_browser_s_answer_is_taken_while_standard_input_stays_open_and_silent(shop: Path) -> None:
+    """A person at a terminal types nothing: the redirect alone ends the wait (it once waited for Enter)."""
+    import io
+    import threading
+
+    from socialkpi.cli import build_parser
+    from socialkpi.connect import run
+    from socialkpi.connect.flow import Terminal
+    from tests.consent import press
+
+    args = build_parser().parse_args(["connect", "facebook", "--select", "all", "--port", str(free_port())])
+    read_fd, write_fd = os.pipe()
+    stdin, writer = os.fdopen(read_fd, "r"), os.fdopen(write_fd, "w")
+    err = io.StringIO()
+    browser = lambda url: threading.Thread(target=press, args=(url, "Allow"), daemon=True).start()  # noqa: E731
+    terminal = Terminal(stdin=stdin, stdout=io.StringIO(), stderr=err, open_browser=browser)
+    result: dict[str, int] = {}
+    command = threading.Thread(target=lambda: result.setdefault("code", run(args, terminal=terminal, policy=FAST)))
+    command.start()
+    try:
+        command.join(30)
+        assert not command.is_alive(), "the command still waits although the browser answered"
+    finally:
+        writer.close()  # lets a stuck command end
+        command.join(30)
+        stdin.close()
+    assert result["code"] == 0, err.getvalue()
+    assert len(accounts_in(shop)) == 4
+
+
 def test_the_environment_wins_over_the_token_store(shop: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from socialkpi.settings import credentials_for, load_settings
 
