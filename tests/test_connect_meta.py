@@ -245,6 +245,15 @@ def test_a_login_for_business_configuration_replaces_the_scopes(shop: Path, monk
     assert query["config_id"] == ["1234567890123456"] and query["override_default_response_type"] == ["true"]
 
 
+def test_the_permissions_asked_can_be_changed(shop: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Page node reference: with a Page role "granted via the Business Manager, one of the following
+    permissions is also required: ads_management, ads_read"."""
+    monkeypatch.setenv("SOCIALKPI_META_SCOPES", SCOPES + ",ads_read")
+    run = connect_all()
+    assert run.code == 0, run.stderr
+    assert parse_qs(urlsplit(run.url).query)["scope"] == [SCOPES + ",ads_read"]
+
+
 def test_the_pages_are_read_page_after_page(shop: Path, sandbox: Sandbox) -> None:
     """``paging.next`` present: the ``after`` cursor is asked next; absent: the list is complete."""
     first = {

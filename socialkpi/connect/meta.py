@@ -44,7 +44,9 @@ listed with it; the "Manage everything on your Page" use case adds it).
 Environment: ``SOCIALKPI_FACEBOOK_CLIENT_ID`` / ``_CLIENT_SECRET`` (``SOCIALKPI_INSTAGRAM_...`` for ``connect
 instagram``), else ``SOCIALKPI_META_CLIENT_ID`` / ``_CLIENT_SECRET`` (the App ID and App Secret, App settings >
 Basic); ``SOCIALKPI_<P>_CONFIG_ID`` or ``SOCIALKPI_META_CONFIG_ID`` (a Facebook Login for Business
-configuration: sent as ``config_id`` instead of ``scope``); ``SOCIALKPI_<P>_AUTH_URL``, ``_TOKEN_URL``,
+configuration: sent as ``config_id`` instead of ``scope``); ``SOCIALKPI_<P>_SCOPES`` or ``SOCIALKPI_META_SCOPES``
+(the permissions to ask instead of the six above, comma-separated: add ``ads_read`` when the Page role came
+through Business Manager); ``SOCIALKPI_<P>_AUTH_URL``, ``_TOKEN_URL``,
 ``_BASE_URL`` replace the dialog, the token endpoint and https://graph.facebook.com (with only ``_BASE_URL``
 set, the dialog's path ``/<version>/dialog/oauth`` is taken under it); ``SOCIALKPI_FACEBOOK_TOKEN`` /
 ``SOCIALKPI_INSTAGRAM_TOKEN`` read competitors when nothing is connected.
@@ -151,12 +153,14 @@ def connect(session: Session) -> list[Found]:
     assert client_secret is not None  # session.app(secret=True) raises without one
     config_id = session.var("CONFIG_ID") or session.env.get("SOCIALKPI_META_CONFIG_ID") or None
     extra = {"config_id": config_id, "override_default_response_type": "true"} if config_id else {}
+    asked = session.var("SCOPES") or session.env.get("SOCIALKPI_META_SCOPES") or ""
+    scopes = tuple(s for s in re.split(r"[,\s]+", asked) if s) or SCOPES
     auth = Authorization(
         platform=session.platform,
         label="Facebook",
         url=session.endpoint("AUTH", AUTH_URL),
         client_id=client_id,
-        scopes=() if config_id else SCOPES,
+        scopes=() if config_id else scopes,
         scope_separator=",",
         pkce="S256",
         redirect_host="localhost",
