@@ -181,21 +181,27 @@ def authorize(auth: Authorization, terminal: Terminal, *, port: int, timeout: fl
     with Receiver(port) as receiver:
         redirect_uri = auth.redirect_uri(receiver.port)
         url = authorization_url(auth, redirect_uri=redirect_uri, state=state, challenge=challenge)
-        if no_browser:
-            terminal.say(f"Open this address in a browser (on any machine), sign in to {auth.label} and press Allow:")
-            terminal.show_url(url)
-            terminal.say(
-                f"Waiting for the redirect to {redirect_uri}; if the browser cannot reach this machine, paste the "
-                "address it lands on here and press Enter."
-            )
-        else:
-            terminal.say(f"Opening {auth.label}'s consent page in your browser; if it does not open, use this address:")
-            terminal.show_url(url)
-            with contextlib.suppress(Exception):  # no browser at all: the address above still works
-                terminal.open_browser(url)
-            terminal.say("Waiting for your answer in the browser (or paste the address it lands on here).")
+        show_consent(terminal, url, label=auth.label, redirect_uri=redirect_uri, no_browser=no_browser)
         params = receiver.wait(terminal, timeout=timeout, label=auth.label)
     return check_redirect(params, auth=auth, state=state, redirect_uri=redirect_uri, code_verifier=verifier)
+
+
+def show_consent(terminal: Terminal, url: str, *, label: str, redirect_uri: str, no_browser: bool) -> None:
+    """The consent page's address: alone on a line of standard output, and opened in the browser unless
+    ``no_browser``; what to do meanwhile on standard error."""
+    if no_browser:
+        terminal.say(f"Open this address in a browser (on any machine), sign in to {label} and press Allow:")
+        terminal.show_url(url)
+        terminal.say(
+            f"Waiting for the redirect to {redirect_uri}; if the browser cannot reach this machine, paste the "
+            "address it lands on here and press Enter."
+        )
+        return
+    terminal.say(f"Opening {label}'s consent page in your browser; if it does not open, use this address:")
+    terminal.show_url(url)
+    with contextlib.suppress(Exception):  # no browser at all: the address above still works
+        terminal.open_browser(url)
+    terminal.say("Waiting for your answer in the browser (or paste the address it lands on here).")
 
 
 def check_redirect(

@@ -86,6 +86,7 @@ from socialkpi.connect.flow import (
     expires_at,
     new_state,
     register_answer,
+    show_consent,
 )
 
 GOOGLE = ("ga4", "google_business", "youtube")  # what ``connect google`` connects, in this order
@@ -268,28 +269,10 @@ def authorize(session: Session, client: ClientFile, scopes: Sequence[str]) -> tu
         flow = _flow(client, scopes, redirect_uri)
         with _oauthlib(client.auth_uri):
             url, _ = flow.authorization_url(state=state, access_type="offline", prompt="consent")
-        _show(session, url, redirect_uri)
+        show_consent(session.terminal, url, label=LABEL, redirect_uri=redirect_uri, no_browser=session.no_browser)
         params = receiver.wait(session.terminal, timeout=session.timeout, label=LABEL)
     grant = check_redirect(params, auth=auth, state=state, redirect_uri=redirect_uri, code_verifier=flow.code_verifier)
     return flow, grant
-
-
-def _show(session: Session, url: str, redirect_uri: str) -> None:
-    """The consent page's address, as :func:`socialkpi.connect.flow.authorize` shows every platform's."""
-    terminal = session.terminal
-    if session.no_browser:
-        terminal.say(f"Open this address in a browser (on any machine), sign in to {LABEL} and press Allow:")
-        terminal.show_url(url)
-        terminal.say(
-            f"Waiting for the redirect to {redirect_uri}; if the browser cannot reach this machine, paste the "
-            "address it lands on here and press Enter."
-        )
-        return
-    terminal.say(f"Opening {LABEL}'s consent page in your browser; if it does not open, use this address:")
-    terminal.show_url(url)
-    with contextlib.suppress(Exception):  # no browser at all: the address above still works
-        terminal.open_browser(url)
-    terminal.say("Waiting for your answer in the browser (or paste the address it lands on here).")
 
 
 def fetch_token(session: Session, flow: Any, grant: Grant, client: ClientFile) -> tuple[StoredToken, set[str]]:
