@@ -66,3 +66,41 @@ def test_readme_metric_names_are_canonical() -> None:
         named = {item.strip() for item in re.split(r"[,;]", cell) if item.strip()}
         assert named, platform
         assert named <= vocabulary, f"{platform}: not in docs/metrics.md: {sorted(named - vocabulary)}"
+
+
+CONNECT = (ROOT / "docs" / "connect.md").read_text(encoding="utf-8")
+CONNECT_SECTIONS = {  # platform -> the docs/connect.md section that says how to connect it
+    "facebook": "Facebook and Instagram", "instagram": "Facebook and Instagram", "threads": "Threads", "x": "X",
+    "linkedin": "LinkedIn", "pinterest": "Pinterest", "tiktok": "TikTok", "youtube": "Google", "ga4": "Google",
+    "google_business": "Google", "mastodon": "Mastodon", "bluesky": "Bluesky", "wordpress": "WordPress.com",
+    "plausible": "Plausible", "matomo": "Matomo", "umami": "Umami",
+}  # fmt: skip
+NEEDS_APP = {"facebook", "instagram", "threads", "x", "linkedin", "pinterest", "tiktok", "youtube", "ga4",
+             "google_business", "wordpress"}  # fmt: skip
+
+
+def connect_section(platform: str) -> str:
+    title = CONNECT_SECTIONS[platform]
+    parts = re.split(r"^## ", CONNECT, flags=re.M)
+    found = [p for p in parts if p.startswith(title)]
+    assert found, f"docs/connect.md has no '## {title}' section for {platform}"
+    return found[0]
+
+
+@pytest.mark.parametrize("platform", sorted(PLATFORMS))
+def test_docs_connect_says_how_to_connect_every_platform(platform: str) -> None:
+    from socialkpi.connect import FLOWS, redirect_uri
+
+    assert platform in FLOWS
+    section = connect_section(platform)
+    assert "socialkpi connect" in section
+    if platform in NEEDS_APP:
+        assert re.search(r"^1\. ", section, flags=re.M), f"{platform}: no numbered list of the app's setup"
+        assert redirect_uri(platform) in section, f"{platform}: the redirect URI {redirect_uri(platform)} is missing"
+
+
+def test_readme_starts_the_way_to_your_own_data_with_init_and_connect() -> None:
+    steps = README.split("## From the demo to your own data", 1)[1].split("\n## ", 1)[0]
+    first, second = steps.split("\n2. ", 1)
+    assert "socialkpi init" in first and "socialkpi connect" in second.split("\n3. ", 1)[0]
+    assert "docs/connect.md" in steps
