@@ -4,20 +4,52 @@
 pressed button's name and value), posts it, and follows the ``302`` to the redirect URI: the loopback
 callback of a waiting ``socialkpi connect``.  :func:`connect` runs ``socialkpi connect`` in this process with a
 :class:`~socialkpi.connect.flow.Terminal` whose browser is such a player, and returns its exit status and output.
+
+The connect tests share their folder too: :func:`new_shop` makes a new owner's folder (``socialkpi init``, no
+``.env``, only the given variables), :func:`store_of` is its token store, :func:`free_port` a loopback port.
 """
 
 from __future__ import annotations
 
 import io
 import os
+import socket
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
 
+import pytest
 import requests
+
+from collectors.tokens import TokenStore
+from socialkpi.cli import main
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def store_of(folder: Path) -> TokenStore:
+    return TokenStore.beside(folder / "data" / "socialkpi.duckdb")
+
+
+def new_shop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, env: Mapping[str, str]) -> Path:
+    """A new owner's folder at ``tmp_path`` (the current directory): no SOCIALKPI_ variable, `socialkpi init`
+    (Corner Bakery, Europe/Paris), no .env; then ``env`` set (until the test ends)."""
+    monkeypatch.chdir(tmp_path)
+    for name in list(os.environ):
+        if name.startswith("SOCIALKPI_"):
+            monkeypatch.delenv(name)
+    assert main(["init", "--yes", "--name", "Corner Bakery", "--timezone", "Europe/Paris"]) == 0
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return tmp_path
 
 
 class _Form(HTMLParser):

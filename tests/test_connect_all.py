@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -21,17 +20,11 @@ from pathlib import Path
 from collectors import PLATFORMS
 from socialkpi.sandbox import Sandbox
 from socialkpi.sandbox.__main__ import environment, google_client_file
-from tests.consent import press
+from tests.consent import free_port, press
 
 # platform -> the extra flags its connect needs (contract.md, "Connecting accounts")
 FLAGS: dict[str, list[str]] = {"mastodon": ["--instance", "mastodon.social"]}
 ANSWERS: dict[str, str] = {"bluesky": "cornerbakery.bsky.social\n"}  # Bluesky has no list: the handle is asked
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def run(argv: list[str], cwd: Path, env: dict[str, str], answer: str = "") -> subprocess.CompletedProcess[str]:

@@ -17,14 +17,13 @@ from pathlib import Path
 
 import pytest
 
-from collectors.tokens import TokenStore
 from socialkpi.cli import build_parser, main
 from socialkpi.connect import bluesky as flow
 from socialkpi.connect import run
 from socialkpi.connect.flow import ConnectError, Terminal
 from socialkpi.sandbox import Sandbox
 from tests.conftest import FAST
-from tests.consent import connect
+from tests.consent import connect, new_shop, store_of
 
 OWN = "cornerbakery.bsky.social"
 PROFILE = r"/xrpc/app\.bsky\.actor\.getProfile"
@@ -33,13 +32,7 @@ PROFILE = r"/xrpc/app\.bsky\.actor\.getProfile"
 @pytest.fixture
 def shop(tmp_path: Path, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A new owner's folder: `socialkpi init`, no .env, only the sandbox's address (no app, no token)."""
-    monkeypatch.chdir(tmp_path)
-    for name in list(os.environ):
-        if name.startswith("SOCIALKPI_"):
-            monkeypatch.delenv(name)
-    assert main(["init", "--yes", "--name", "Corner Bakery", "--timezone", "Europe/Paris"]) == 0
-    monkeypatch.setenv("SOCIALKPI_BLUESKY_BASE_URL", sandbox.url)
-    return tmp_path
+    return new_shop(tmp_path, monkeypatch, {"SOCIALKPI_BLUESKY_BASE_URL": sandbox.url})
 
 
 def exported(folder: Path) -> list[str]:
@@ -48,7 +41,7 @@ def exported(folder: Path) -> list[str]:
 
 
 def no_store(folder: Path) -> bool:
-    return not TokenStore.beside(folder / "data" / "socialkpi.duckdb").path.exists()
+    return not store_of(folder).path.exists()
 
 
 def run_with_input(argv: list[str], text: str, *, tty: bool = False) -> tuple[int, str]:

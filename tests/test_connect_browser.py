@@ -27,8 +27,9 @@ import pytest
 from socialkpi.sandbox import Sandbox
 from socialkpi.sandbox import facebook as sb_fb
 from tests.conftest import FAST
+from tests.consent import free_port, store_of
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, _require_browser
-from tests.test_connect_meta import IG, IG2, PAGE, PAGE2, accounts_in, exported_rows, free_port, shop, store_of
+from tests.test_connect_meta import IG, IG2, PAGE, PAGE2, accounts_in, exported_rows, shop
 
 pytestmark = pytest.mark.browser
 __all__ = ["shop"]  # the fixture, imported for this module's test

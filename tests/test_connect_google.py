@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import stat
 import time
 from pathlib import Path
@@ -35,14 +34,13 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from collectors.tokens import TokenStore
 from socialkpi.cli import main
 from socialkpi.sandbox import Reply, Sandbox
 from socialkpi.sandbox import ga4 as sandbox_ga4
 from socialkpi.sandbox.__main__ import google_client_file
 from socialkpi.sandbox.oauth import CLIENT_ID, CLIENT_SECRET
 from tests.conftest import FAST
-from tests.consent import Run, connect
+from tests.consent import Run, connect, free_port, new_shop, store_of
 
 ANALYTICS = "https://www.googleapis.com/auth/analytics.readonly"
 YOUTUBE = "https://www.googleapis.com/auth/youtube.readonly"
@@ -53,31 +51,18 @@ CHANNEL, RIVAL = "UCcornerBakeryLyon00001A", "UCrivalPatisserie000001B"
 BASE_URLS = ("SOCIALKPI_GA4_BASE_URL", "SOCIALKPI_YOUTUBE_BASE_URL", "SOCIALKPI_GOOGLE_BUSINESS_BASE_URL")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def shop(tmp_path: Path, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A new owner's folder: `socialkpi init`, no .env; the Desktop client JSON (its auth_uri and token_uri on
     the sandbox, as `python -m socialkpi.sandbox` writes it) and the three APIs' roots on the sandbox."""
-    monkeypatch.chdir(tmp_path)
     for name in list(os.environ):
-        if name.startswith("SOCIALKPI_") or name.startswith("OAUTHLIB_"):
+        if name.startswith("OAUTHLIB_"):  # besides the SOCIALKPI_ ones new_shop removes
             monkeypatch.delenv(name)
-    assert main(["init", "--yes", "--name", "Corner Bakery", "--timezone", "Europe/Paris"]) == 0
-    for name in BASE_URLS:
-        monkeypatch.setenv(name, sandbox.url)
+    new_shop(tmp_path, monkeypatch, dict.fromkeys(BASE_URLS, sandbox.url))
     client_dir = tmp_path / "downloads"
     client_dir.mkdir()
     monkeypatch.setenv("SOCIALKPI_GOOGLE_CLIENT_SECRETS", str(google_client_file(sandbox.url, client_dir)))
     return tmp_path
-
-
-def store_of(folder: Path) -> TokenStore:
-    return TokenStore.beside(folder / "data" / "socialkpi.duckdb")
 
 
 def query_of(url: str) -> dict[str, list[str]]:

@@ -32,14 +32,12 @@ import pytest
 
 from collectors import mastodon as collector
 from collectors.observation import Credentials
-from collectors.tokens import TokenStore
 from socialkpi.cli import main
 from socialkpi.connect import mastodon as flow
 from socialkpi.connect.flow import ConnectError
 from socialkpi.sandbox import Reply, Sandbox, oauth
 from tests.conftest import FAST
-from tests.consent import connect
-from tests.test_connect_x import free_port
+from tests.consent import connect, free_port, new_shop, store_of
 
 OWN = "cornerbakery@mastodon.social"
 LOOKUP = r"/api/v1/accounts/lookup"
@@ -48,17 +46,7 @@ LOOKUP = r"/api/v1/accounts/lookup"
 @pytest.fixture
 def shop(tmp_path: Path, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A new owner's folder: `socialkpi init`, no .env, only the sandbox's address (no app to create)."""
-    monkeypatch.chdir(tmp_path)
-    for name in list(os.environ):
-        if name.startswith("SOCIALKPI_"):
-            monkeypatch.delenv(name)
-    assert main(["init", "--yes", "--name", "Corner Bakery", "--timezone", "Europe/Paris"]) == 0
-    monkeypatch.setenv("SOCIALKPI_MASTODON_BASE_URL", sandbox.url)
-    return tmp_path
-
-
-def store_of(folder: Path) -> TokenStore:
-    return TokenStore.beside(folder / "data" / "socialkpi.duckdb")
+    return new_shop(tmp_path, monkeypatch, {"SOCIALKPI_MASTODON_BASE_URL": sandbox.url})
 
 
 def signin(*extra: str) -> list[str]:

@@ -46,7 +46,6 @@ from __future__ import annotations
 
 import base64
 import os
-import socket
 import stat
 from pathlib import Path
 from typing import Any
@@ -55,7 +54,6 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from collectors.tokens import TokenStore
 from socialkpi.cli import main
 from socialkpi.connect import meta as flow
 from socialkpi.connect.flow import ConnectError
@@ -64,7 +62,7 @@ from socialkpi.sandbox import facebook as sb_fb
 from socialkpi.sandbox.oauth import CLIENT_ID, CLIENT_SECRET
 from socialkpi.sandbox.world import TOKEN
 from tests.conftest import FAST
-from tests.consent import connect
+from tests.consent import connect, free_port, new_shop, store_of
 
 PAGE, PAGE2 = "104512345678901", "104512345678902"
 IG, IG2 = "17841405309211844", "17841405309211845"
@@ -74,29 +72,19 @@ SCOPES = (
 )
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def shop(tmp_path: Path, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A new owner's folder: `socialkpi init`, no .env, the Meta app's credentials and the sandbox's address."""
-    monkeypatch.chdir(tmp_path)
-    for name in list(os.environ):
-        if name.startswith("SOCIALKPI_"):
-            monkeypatch.delenv(name)
-    assert main(["init", "--yes", "--name", "Corner Bakery", "--timezone", "Europe/Paris"]) == 0
-    monkeypatch.setenv("SOCIALKPI_FACEBOOK_BASE_URL", sandbox.url)
-    monkeypatch.setenv("SOCIALKPI_INSTAGRAM_BASE_URL", sandbox.url)
-    monkeypatch.setenv("SOCIALKPI_META_CLIENT_ID", CLIENT_ID)
-    monkeypatch.setenv("SOCIALKPI_META_CLIENT_SECRET", CLIENT_SECRET)
-    return tmp_path
-
-
-def store_of(folder: Path) -> TokenStore:
-    return TokenStore.beside(folder / "data" / "socialkpi.duckdb")
+    return new_shop(
+        tmp_path,
+        monkeypatch,
+        {
+            "SOCIALKPI_FACEBOOK_BASE_URL": sandbox.url,
+            "SOCIALKPI_INSTAGRAM_BASE_URL": sandbox.url,
+            "SOCIALKPI_META_CLIENT_ID": CLIENT_ID,
+            "SOCIALKPI_META_CLIENT_SECRET": CLIENT_SECRET,
+        },
+    )
 
 
 def connect_all(platform: str = "facebook", *extra: str, **kwargs: Any) -> Any:

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import stat
 import time
 from pathlib import Path
@@ -36,7 +35,6 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from collectors.tokens import TokenStore
 from socialkpi.cli import main
 from socialkpi.connect import pinterest as flow
 from socialkpi.connect.flow import ConnectError
@@ -44,33 +42,23 @@ from socialkpi.sandbox import Sandbox
 from socialkpi.sandbox import pinterest as sb_pinterest
 from socialkpi.sandbox.oauth import CLIENT_ID, CLIENT_SECRET
 from tests.conftest import FAST
-from tests.consent import Run, connect
+from tests.consent import Run, connect, free_port, new_shop, store_of
 
 USERNAME = sb_pinterest.USERNAME
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
 def shop(tmp_path: Path, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A new owner's folder: `socialkpi init`, no .env, the Pinterest app's credentials and the sandbox's address."""
-    monkeypatch.chdir(tmp_path)
-    for name in list(os.environ):
-        if name.startswith("SOCIALKPI_"):
-            monkeypatch.delenv(name)
-    assert main(["init", "--yes", "--name", "Corner Bakery", "--timezone", "Europe/Paris"]) == 0
-    monkeypatch.setenv("SOCIALKPI_PINTEREST_BASE_URL", sandbox.url)
-    monkeypatch.setenv("SOCIALKPI_PINTEREST_CLIENT_ID", CLIENT_ID)
-    monkeypatch.setenv("SOCIALKPI_PINTEREST_CLIENT_SECRET", CLIENT_SECRET)
-    return tmp_path
-
-
-def store_of(folder: Path) -> TokenStore:
-    return TokenStore.beside(folder / "data" / "socialkpi.duckdb")
+    return new_shop(
+        tmp_path,
+        monkeypatch,
+        {
+            "SOCIALKPI_PINTEREST_BASE_URL": sandbox.url,
+            "SOCIALKPI_PINTEREST_CLIENT_ID": CLIENT_ID,
+            "SOCIALKPI_PINTEREST_CLIENT_SECRET": CLIENT_SECRET,
+        },
+    )
 
 
 def run(*argv: str, **kwargs: Any) -> Run:

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import stat
 import time
 from pathlib import Path
@@ -55,15 +54,9 @@ from socialkpi.sandbox import threads as sb_th
 from socialkpi.sandbox.oauth import CLIENT_ID, CLIENT_SECRET
 from socialkpi.sandbox.world import TOKEN
 from tests.conftest import FAST
-from tests.consent import Run, connect
+from tests.consent import Run, connect, free_port, new_shop, store_of
 
 OWN = sb_th.OWN_ID  # 7812345678901234, the world's own Threads account
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def by_hand_to_http(location: str) -> str:
@@ -75,19 +68,15 @@ def by_hand_to_http(location: str) -> str:
 @pytest.fixture
 def shop(tmp_path: Path, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A new owner's folder: `socialkpi init`, no .env, the Threads app's credentials and the sandbox's address."""
-    monkeypatch.chdir(tmp_path)
-    for name in list(os.environ):
-        if name.startswith("SOCIALKPI_"):
-            monkeypatch.delenv(name)
-    assert main(["init", "--yes", "--name", "Corner Bakery", "--timezone", "Europe/Paris"]) == 0
-    monkeypatch.setenv("SOCIALKPI_THREADS_BASE_URL", sandbox.url)
-    monkeypatch.setenv("SOCIALKPI_THREADS_CLIENT_ID", CLIENT_ID)
-    monkeypatch.setenv("SOCIALKPI_THREADS_CLIENT_SECRET", CLIENT_SECRET)
-    return tmp_path
-
-
-def store_of(folder: Path) -> TokenStore:
-    return TokenStore.beside(folder / "data" / "socialkpi.duckdb")
+    return new_shop(
+        tmp_path,
+        monkeypatch,
+        {
+            "SOCIALKPI_THREADS_BASE_URL": sandbox.url,
+            "SOCIALKPI_THREADS_CLIENT_ID": CLIENT_ID,
+            "SOCIALKPI_THREADS_CLIENT_SECRET": CLIENT_SECRET,
+        },
+    )
 
 
 def connected(*extra: str) -> Run:

@@ -40,7 +40,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import socket
 import stat
 import time
 from pathlib import Path
@@ -49,40 +48,29 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 import requests
 
-from collectors.tokens import TokenStore
 from socialkpi.cli import main
 from socialkpi.connect import tiktok as flow
 from socialkpi.sandbox import Sandbox
 from socialkpi.sandbox import tiktok as sb_tiktok
 from socialkpi.sandbox.oauth import CLIENT_ID, CLIENT_SECRET
 from tests.conftest import FAST
-from tests.consent import connect, press
+from tests.consent import connect, free_port, new_shop, press, store_of
 
 USER = sb_tiktok.USERNAME  # cornerbakery.lyon, the world's own TikTok account
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
 def shop(tmp_path: Path, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A new owner's folder: `socialkpi init`, no .env, the TikTok app's credentials and the sandbox's address."""
-    monkeypatch.chdir(tmp_path)
-    for name in list(os.environ):
-        if name.startswith("SOCIALKPI_"):
-            monkeypatch.delenv(name)
-    assert main(["init", "--yes", "--name", "Corner Bakery", "--timezone", "Europe/Paris"]) == 0
-    monkeypatch.setenv("SOCIALKPI_TIKTOK_BASE_URL", sandbox.url)
-    monkeypatch.setenv("SOCIALKPI_TIKTOK_CLIENT_ID", CLIENT_ID)
-    monkeypatch.setenv("SOCIALKPI_TIKTOK_CLIENT_SECRET", CLIENT_SECRET)
-    return tmp_path
-
-
-def store_of(folder: Path) -> TokenStore:
-    return TokenStore.beside(folder / "data" / "socialkpi.duckdb")
+    return new_shop(
+        tmp_path,
+        monkeypatch,
+        {
+            "SOCIALKPI_TIKTOK_BASE_URL": sandbox.url,
+            "SOCIALKPI_TIKTOK_CLIENT_ID": CLIENT_ID,
+            "SOCIALKPI_TIKTOK_CLIENT_SECRET": CLIENT_SECRET,
+        },
+    )
 
 
 def test_allow_adds_the_account_and_collect_then_works_without_any_env(

@@ -41,7 +41,6 @@ from pathlib import Path
 import pytest
 import requests
 
-from collectors.tokens import TokenStore
 from socialkpi.cli import main
 from socialkpi.connect import web_analytics
 from socialkpi.connect.flow import ConnectError, Terminal
@@ -50,7 +49,7 @@ from socialkpi.sandbox.server import Reply
 from socialkpi.sandbox.umami import FOREIGN_WEBSITES, USERS
 from socialkpi.sandbox.world import TOKEN
 from tests.conftest import FAST
-from tests.consent import Run, connect
+from tests.consent import Run, connect, new_shop, store_of
 
 PLAUSIBLE_SITE = "shop.cornerbakery.fr"
 MATOMO_SITE = "1"
@@ -63,16 +62,7 @@ WRONG = "not-the-key-at-all-4f1e"
 @pytest.fixture
 def shop(tmp_path: Path, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A new owner's folder: `socialkpi init`, no .env, no SOCIALKPI_ variable at all."""
-    monkeypatch.chdir(tmp_path)
-    for name in list(os.environ):
-        if name.startswith("SOCIALKPI_"):
-            monkeypatch.delenv(name)
-    assert main(["init", "--yes", "--name", "Corner Bakery", "--timezone", "Europe/Paris"]) == 0
-    return tmp_path
-
-
-def store_of(folder: Path) -> TokenStore:
-    return TokenStore.beside(folder / "data" / "socialkpi.duckdb")
+    return new_shop(tmp_path, monkeypatch, {})
 
 
 def run(*argv: str) -> Run:

@@ -17,7 +17,6 @@ https://github.com/woocommerce/woocommerce/issues/24640).  https://developer.wor
 
 from __future__ import annotations
 
-import os
 import stat
 from pathlib import Path
 from typing import Any
@@ -26,15 +25,13 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from collectors.tokens import TokenStore
 from socialkpi.cli import main
 from socialkpi.connect import wordpress as flow
 from socialkpi.connect.flow import ConnectError
 from socialkpi.sandbox import Reply, Sandbox
 from socialkpi.sandbox.oauth import CLIENT_ID, CLIENT_SECRET
 from tests.conftest import FAST
-from tests.consent import connect
-from tests.test_connect_x import free_port
+from tests.consent import connect, free_port, new_shop, store_of
 
 SITE = "cornerbakery.blog"
 VISITS = r"/rest/v1\.1/sites/[^/]+/stats/visits"
@@ -43,19 +40,15 @@ VISITS = r"/rest/v1\.1/sites/[^/]+/stats/visits"
 @pytest.fixture
 def shop(tmp_path: Path, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A new owner's folder: `socialkpi init`, no .env, the WordPress.com app's credentials and the sandbox."""
-    monkeypatch.chdir(tmp_path)
-    for name in list(os.environ):
-        if name.startswith("SOCIALKPI_"):
-            monkeypatch.delenv(name)
-    assert main(["init", "--yes", "--name", "Corner Bakery", "--timezone", "Europe/Paris"]) == 0
-    monkeypatch.setenv("SOCIALKPI_WORDPRESS_BASE_URL", sandbox.url)
-    monkeypatch.setenv("SOCIALKPI_WORDPRESS_CLIENT_ID", CLIENT_ID)
-    monkeypatch.setenv("SOCIALKPI_WORDPRESS_CLIENT_SECRET", CLIENT_SECRET)
-    return tmp_path
-
-
-def store_of(folder: Path) -> TokenStore:
-    return TokenStore.beside(folder / "data" / "socialkpi.duckdb")
+    return new_shop(
+        tmp_path,
+        monkeypatch,
+        {
+            "SOCIALKPI_WORDPRESS_BASE_URL": sandbox.url,
+            "SOCIALKPI_WORDPRESS_CLIENT_ID": CLIENT_ID,
+            "SOCIALKPI_WORDPRESS_CLIENT_SECRET": CLIENT_SECRET,
+        },
+    )
 
 
 def signin(*extra: str) -> list[str]:
