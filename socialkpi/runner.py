@@ -326,6 +326,10 @@ def _collect_one(
         log.debug("internal error", exc_info=True)
     finally:
         client.close()
+    if reason and kind == "auth" and creds.source == "store" and "socialkpi connect" not in reason:
+        # the advice of a collector names its .env variable; this token came from the token store
+        again = f"socialkpi connect {account.platform}"
+        reason += f" (this account's token came from `socialkpi connect`: run `{again}` again)"
     if reason:
         reason = redact(f"{account.platform}/{account.id}: {reason.removeprefix(account.platform + ': ')}")
     outcome = AccountOutcome(

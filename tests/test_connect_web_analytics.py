@@ -710,3 +710,22 @@ def test_parsers_accept_what_servers_send() -> None:
         web_analytics.parse_umami_websites([{"id": 4, "name": "old"}])
     rows, more = web_analytics.parse_umami_websites([{"id": 4, "websiteUuid": UMAMI_SITE}])
     assert [r["id"] for r in rows] == [UMAMI_SITE] and not more
+
+
+def test_a_stored_key_refused_later_says_to_connect_again(
+    shop: Path, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    monkeypatch.setenv("SOCIALKPI_PLAUSIBLE_BASE_URL", sandbox.url)
+    monkeypatch.setenv("SOCIALKPI_PLAUSIBLE_TOKEN", TOKEN)
+    assert run("plausible").code == 0
+    monkeypatch.delenv("SOCIALKPI_PLAUSIBLE_TOKEN")
+    store = store_of(shop)
+    data = json.loads(store.path.read_text())
+    data[f"plausible/{PLAUSIBLE_SITE}"]["access_token"] = "a-key-revoked-since"  # deleted in Plausible's settings
+    store.path.write_text(json.dumps(data))
+    capsys.readouterr()
+    assert main(["collect"]) == 1
+    err = capsys.readouterr().err
+    assert "run `socialkpi connect plausible` again" in err and "a-key-revoked-since" not in err
