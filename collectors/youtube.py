@@ -260,19 +260,22 @@ def _authorize(client: Client, ctx: CollectContext) -> str:
     # where a refused refresh token is replaced: a connection's by connecting again
     hint = "socialkpi's token store: run `socialkpi connect youtube` again" if creds.source == "store" else ENV_REFRESH
     if ctx.account.competitor:
-        if creds.source == "store" and google_bearer(client, ctx, platform=PLATFORM, env_refresh=hint):
-            # no key set: the owner's connection (its store_key) reads the public statistics; the contract
-            # lets competitors be read with the owner's OAuth credentials
+        # whichever credential is configured (contract.md): an API key, else the owner's OAuth credentials
+        # (a connection, a refresh token or access token in the environment, or the credentials file), which
+        # channels.list accepts for any public channel; statistics only either way
+        if is_api_key(creds.token):
+            _api_key_auth(client, str(creds.token))
+            return "key"
+        if google_bearer(client, ctx, platform=PLATFORM, env_refresh=hint):
             return "competitor-oauth"
-        if not creds.token:
-            raise AuthError(
-                f"youtube: a competitor channel is read with an API key: create one (Cloud console > "
-                f"APIs & Services > Credentials, YouTube Data API v3 enabled) and put it in {env}, or run "
-                "`socialkpi connect youtube` to read it with your own channel's connection",
-                platform=PLATFORM,
-            )
-        _api_key_auth(client, str(creds.token))  # competitors: the API key only
-        return "key"
+        if use_credentials_file(client, ctx, platform=PLATFORM):
+            return "competitor-oauth"
+        raise AuthError(
+            f"youtube: a competitor channel is read with an API key or your own OAuth credentials: create a key "
+            f"(Cloud console > APIs & Services > Credentials, YouTube Data API v3 enabled) and put it in {env}, "
+            "or run `socialkpi connect youtube` to read it with your own channel's connection",
+            platform=PLATFORM,
+        )
     if google_bearer(client, ctx, platform=PLATFORM, env_refresh=hint):
         return "oauth"
     if is_api_key(creds.token):
@@ -294,7 +297,10 @@ def _advise(exc: AuthError, ctx: CollectContext, mode: str) -> AuthError:
     if mode == "file":
         advice = f"the token from {CREDENTIALS_ENV} was refused: authorize again as {WHO[PLATFORM]}"
     elif mode == "competitor-oauth":
-        advice = f"the connected token was refused: run `socialkpi connect youtube` again, or set an API key in {env}"
+        advice = (
+            "your OAuth token was refused: run `socialkpi connect youtube` again (or renew the token in .env), "
+            f"or set an API key in {env}"
+        )
     elif mode == "oauth":
         advice = (
             f"an OAuth access token lasts about an hour: set a fresh one in {env}, or set {ENV_REFRESH} "
@@ -373,7 +379,7 @@ def check(client: Client, ctx: CollectContext) -> str:
     items = payload.get("items") if isinstance(payload, dict) else None
     ids = [i.get("id") for i in items if isinstance(i, dict)] if isinstance(items, list) else []
     if not oauth:
-        what = "the connected OAuth token" if mode == "competitor-oauth" else "API key"
+        what = "your OAuth credentials" if mode == "competitor-oauth" else "API key"
         if ctx.account.id not in ids:
             raise BadRequest(f"youtube: {what} valid, but no channel {ctx.account.id}", platform=PLATFORM)
         return f"{what} valid; channel {ctx.account.id} found (public statistics only)"

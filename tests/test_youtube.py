@@ -417,12 +417,26 @@ def test_api_key_reads_public_statistics(sandbox: Sandbox, monkeypatch: pytest.M
         assert "needs OAuth" in out.skipped[0][1]
 
 
-def test_competitor_always_uses_the_key(sandbox: Sandbox) -> None:
+def test_a_competitor_uses_the_api_key_when_one_is_set(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    treat_the_sandbox_token_as_a_key(monkeypatch)
     ctx = ctx_for(sandbox, RIVAL, competitor=True, refresh_token="rt-123456789", client_id="cid", client_secret="cs")
     out = collect(ctx)
     assert rows(out) == expected_stats(RIVAL, ctx.today)
     assert sandbox.requests_to("/token") == []
     assert sandbox.requests_to(CHANNELS)[0].header("X-Goog-Api-Key") == world.TOKEN
+
+
+def test_a_competitor_without_a_key_is_read_with_the_owners_oauth_token(sandbox: Sandbox) -> None:
+    """Issue 11 item 17: "channels.list reads any public channel with the owner's OAuth credentials"
+    (https://developers.google.com/youtube/v3/docs/channels/list: "id [...] a comma-separated list of the
+    YouTube channel ID(s) for the resource(s) that are being retrieved", any authorization); contract.md:
+    "read with the owner's OAuth credentials or an API key, whichever is configured"."""
+    ctx = ctx_for(sandbox, RIVAL, competitor=True)  # an OAuth access token in SOCIALKPI_YOUTUBE_TOKEN, no key
+    out = collect(ctx)
+    assert rows(out) == expected_stats(RIVAL, ctx.today)
+    req = sandbox.requests_to(CHANNELS)[0]
+    assert req.header("Authorization") == f"Bearer {world.TOKEN}" and req.header("X-Goog-Api-Key") is None
+    assert sandbox.requests_to(REPORTS) == []  # a competitor: statistics only, never Analytics
 
 
 def test_competitor_without_a_key_says_what_to_do(sandbox: Sandbox) -> None:
