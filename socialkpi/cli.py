@@ -326,6 +326,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     if not settings.db_path.exists():
         _out(f"No warehouse yet at {settings.db_path}. Run `socialkpi collect` (or `make demo` for sample data).")
         return EXIT_OK
+    from collectors.http import escape_controls as shown  # a reason stored by an older version may be raw
+
     report = runs.status_report(settings.db_path)
     _out(f"Warehouse: {settings.db_path}")
     _out("")
@@ -343,7 +345,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     for a in report.accounts:
         newest = a["newest_day"].isoformat() if a["newest_day"] else "no data"
         last_ok = f"{a['last_ok']:%Y-%m-%d %H:%M} UTC" if a["last_ok"] else "never"
-        state = "ok" if a["last_status"] == "ok" else f"FAILED: {a['last_reason']}"
+        state = "ok" if a["last_status"] == "ok" else f"FAILED: {shown(str(a['last_reason']))}"
         flag = "" if not configured or (a["platform"], a["account_id"]) in configured else "  (no longer configured)"
         _out(f"  {a['platform']:<10} {a['account_id']:<22} newest day {newest}, last ok {last_ok}, {state}{flag}")
     for platform, account_id in sorted(configured - {(a["platform"], a["account_id"]) for a in report.accounts}):
@@ -394,7 +396,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         _out("")
         _out("Metrics skipped (the platform refused or retired them):")
         for n in report.notes:
-            _out(f"  {n['platform']}/{n['account_id']} {n['source_metric']}: {n['note']}")
+            _out(f"  {n['platform']}/{n['account_id']} {shown(n['source_metric'])}: {shown(n['note'])}")
     return EXIT_OK
 
 
