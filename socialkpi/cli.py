@@ -534,12 +534,42 @@ def dashboard_command(db_path: str, port: int, address: str = "127.0.0.1") -> tu
     return cmd, env
 
 
-LOOPBACK = ("127.", "localhost", "::1")
+def resolved_addresses(address: str) -> set[str]:
+    """Every address ``address`` resolves to here (an IP address resolves to itself); empty if none."""
+    import socket
+
+    if not address:
+        return set()
+    try:
+        infos = socket.getaddrinfo(address, None)
+    except (OSError, UnicodeError, ValueError):  # not known, not a valid name (idna), a NUL in it
+        return set()
+    return {str(info[4][0]) for info in infos}
+
+
+def is_loopback(address: str) -> bool:
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(address.split("%", 1)[0]).is_loopback
+    except ValueError:
+        return False
 
 
 def check_address(address: str, env: dict[str, str] | os._Environ[str]) -> None:
-    """Listening beyond this machine requires a password (README: Serving on a network)."""
-    if address.startswith(LOOPBACK):
+    """Listening beyond this machine requires a password (README: Serving on a network).
+
+    The address is judged by what it resolves to, not by how it is spelled: ``localhost.example`` or
+    ``127.0.0.1.example`` are names like any other.  Only when every address it resolves to is loopback
+    (127.0.0.0/8, ::1) is no password needed; one that does not resolve is refused.
+    """
+    resolved = resolved_addresses(address)
+    if not resolved:
+        raise UsageError(
+            f"--address {address!r} does not resolve to an address of this machine: give an IP address such as "
+            "127.0.0.1 (the default) or a host name that resolves"
+        )
+    if all(is_loopback(a) for a in resolved):
         return
     if not env.get("SOCIALKPI_DASHBOARD_PASSWORD"):
         raise UsageError(
