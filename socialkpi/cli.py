@@ -578,19 +578,18 @@ def check_address(address: str, env: dict[str, str] | os._Environ[str]) -> None:
         )
 
 
-def _serve(db_path: str, port: int, address: str = "127.0.0.1") -> int:
-    import subprocess
-
+def _serve(db_path: str, port: int, address: str = "127.0.0.1") -> NoReturn:
+    """Become the dashboard: this process is replaced by streamlit (``os.execve``), so the pid the owner
+    started is the server's, and a ``kill`` of it (SIGTERM, SIGHUP, Ctrl+C) ends the server, no child left."""
     check_address(address, os.environ)
     cmd, env = dashboard_command(db_path, port, address)
     _out(f"Dashboard: http://{address}:{port}  (warehouse {db_path}; Ctrl+C to stop)")
-    proc = subprocess.Popen(cmd, env=env)
+    sys.stdout.flush()  # what is still buffered would be lost with this process image
+    sys.stderr.flush()
     try:
-        return proc.wait()
-    except KeyboardInterrupt:
-        proc.terminate()
-        proc.wait(timeout=10)
-        return EXIT_OK
+        os.execve(cmd[0], cmd, env)  # noqa: S606 (our own streamlit command, no shell)
+    except OSError as exc:
+        raise UsageError(f"the dashboard could not start ({cmd[0]}: {exc.strerror}): reinstall socialkpi") from None
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
