@@ -31,6 +31,13 @@ Secrets
     values of secret-looking query parameters (``access_token``, ``key``, ``client_secret`` ...)
     are replaced by ``***``; response bodies are cut to 300 characters.  Meta's paging URLs embed
     ``access_token``: they are followed, never logged.
+
+Control characters
+    Text a platform sends reaches terminals, log lines, the warehouse and socialkpi.toml.  :func:`redact`
+    (so every CollectorError message and, through :class:`RedactingFilter`, every log record) also runs
+    :func:`escape_controls`: each C0 control (newline, carriage return and tab included), DEL and each C1
+    control becomes a visible escape (``\\x1b``, ``\\r``, ``\\n``), so a reply cannot clear a screen,
+    ring a bell or start a forged log line.  Messages are one line each.
 """
 
 from __future__ import annotations
@@ -86,6 +93,24 @@ _PARAM_RE = re.compile(
 _BEARER_RE = re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=-]{8,}")
 
 
+# C0 (0x00-0x1f), DEL (0x7f) and C1 (0x80-0x9f): shown as \n, \r, \t or \xNN
+_CONTROL_ESCAPES: dict[int, str] = {
+    code: f"\\x{code:02x}" for code in (*range(0x00, 0x20), *range(0x7F, 0xA0))
+} | {0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t"}
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def escape_controls(text: str) -> str:
+    """``text`` with every control character (C0, DEL, C1) shown as an escape, on one line.
+
+    ``"\\x1b[2J\\x07a\\r\\nb"`` becomes ``"\\\\x1b[2J\\\\x07a\\\\r\\\\nb"``: printable text (any script) is
+    left as it is, and applying it twice changes nothing more.
+    """
+    if _CONTROL_RE.search(text) is None:
+        return text
+    return text.translate(_CONTROL_ESCAPES)
+
+
 def register_secret(value: str | None) -> None:
     """Remember a secret so that :func:`redact` removes it from any text (min. 6 characters).
 
@@ -98,14 +123,15 @@ def register_secret(value: str | None) -> None:
 
 
 def redact(text: str) -> str:
-    """Remove registered secrets and secret query-parameter values from ``text``."""
+    """Remove registered secrets and secret query-parameter values from ``text``; escape its control
+    characters (:func:`escape_controls`)."""
     with _SECRETS_LOCK:
         secrets = sorted(_SECRETS, key=len, reverse=True)
     for secret in secrets:
         if secret in text:
             text = text.replace(secret, "***")
     text = _PARAM_RE.sub(lambda m: f"{m.group(1)}=***", text)
-    return _BEARER_RE.sub(lambda m: f"{m.group(1)} ***", text)
+    return escape_controls(_BEARER_RE.sub(lambda m: f"{m.group(1)} ***", text))
 
 
 def sanitize_url(url: str) -> str:
@@ -125,7 +151,8 @@ def sanitize_url(url: str) -> str:
 
 
 class RedactingFilter(logging.Filter):
-    """A logging filter that redacts every record's final message (installed by the CLI)."""
+    """A logging filter that redacts every record's final message and escapes its control characters, so a
+    record is one line whatever its arguments hold (installed by the CLI)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()

@@ -326,6 +326,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     if not settings.db_path.exists():
         _out(f"No warehouse yet at {settings.db_path}. Run `socialkpi collect` (or `make demo` for sample data).")
         return EXIT_OK
+    from collectors.http import escape_controls as shown  # a reason stored by an older version may be raw
+
     report = runs.status_report(settings.db_path)
     _out(f"Warehouse: {settings.db_path}")
     _out("")
@@ -343,7 +345,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     for a in report.accounts:
         newest = a["newest_day"].isoformat() if a["newest_day"] else "no data"
         last_ok = f"{a['last_ok']:%Y-%m-%d %H:%M} UTC" if a["last_ok"] else "never"
-        state = "ok" if a["last_status"] == "ok" else f"FAILED: {a['last_reason']}"
+        state = "ok" if a["last_status"] == "ok" else f"FAILED: {shown(str(a['last_reason']))}"
         flag = "" if not configured or (a["platform"], a["account_id"]) in configured else "  (no longer configured)"
         _out(f"  {a['platform']:<10} {a['account_id']:<22} newest day {newest}, last ok {last_ok}, {state}{flag}")
     for platform, account_id in sorted(configured - {(a["platform"], a["account_id"]) for a in report.accounts}):
@@ -394,7 +396,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         _out("")
         _out("Metrics skipped (the platform refused or retired them):")
         for n in report.notes:
-            _out(f"  {n['platform']}/{n['account_id']} {n['source_metric']}: {n['note']}")
+            _out(f"  {n['platform']}/{n['account_id']} {shown(n['source_metric'])}: {shown(n['note'])}")
     return EXIT_OK
 
 
@@ -532,12 +534,42 @@ def dashboard_command(db_path: str, port: int, address: str = "127.0.0.1") -> tu
     return cmd, env
 
 
-LOOPBACK = ("127.", "localhost", "::1")
+def resolved_addresses(address: str) -> set[str]:
+    """Every address ``address`` resolves to here (an IP address resolves to itself); empty if none."""
+    import socket
+
+    if not address:
+        return set()
+    try:
+        infos = socket.getaddrinfo(address, None)
+    except (OSError, UnicodeError, ValueError):  # not known, not a valid name (idna), a NUL in it
+        return set()
+    return {str(info[4][0]) for info in infos}
+
+
+def is_loopback(address: str) -> bool:
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(address.split("%", 1)[0]).is_loopback
+    except ValueError:
+        return False
 
 
 def check_address(address: str, env: dict[str, str] | os._Environ[str]) -> None:
-    """Listening beyond this machine requires a password (README: Serving on a network)."""
-    if address.startswith(LOOPBACK):
+    """Listening beyond this machine requires a password (README: Serving on a network).
+
+    The address is judged by what it resolves to, not by how it is spelled: ``localhost.example`` or
+    ``127.0.0.1.example`` are names like any other.  Only when every address it resolves to is loopback
+    (127.0.0.0/8, ::1) is no password needed; one that does not resolve is refused.
+    """
+    resolved = resolved_addresses(address)
+    if not resolved:
+        raise UsageError(
+            f"--address {address!r} does not resolve to an address of this machine: give an IP address such as "
+            "127.0.0.1 (the default) or a host name that resolves"
+        )
+    if all(is_loopback(a) for a in resolved):
         return
     if not env.get("SOCIALKPI_DASHBOARD_PASSWORD"):
         raise UsageError(
@@ -546,19 +578,18 @@ def check_address(address: str, env: dict[str, str] | os._Environ[str]) -> None:
         )
 
 
-def _serve(db_path: str, port: int, address: str = "127.0.0.1") -> int:
-    import subprocess
-
+def _serve(db_path: str, port: int, address: str = "127.0.0.1") -> NoReturn:
+    """Become the dashboard: this process is replaced by streamlit (``os.execve``), so the pid the owner
+    started is the server's, and a ``kill`` of it (SIGTERM, SIGHUP, Ctrl+C) ends the server, no child left."""
     check_address(address, os.environ)
     cmd, env = dashboard_command(db_path, port, address)
     _out(f"Dashboard: http://{address}:{port}  (warehouse {db_path}; Ctrl+C to stop)")
-    proc = subprocess.Popen(cmd, env=env)
+    sys.stdout.flush()  # what is still buffered would be lost with this process image
+    sys.stderr.flush()
     try:
-        return proc.wait()
-    except KeyboardInterrupt:
-        proc.terminate()
-        proc.wait(timeout=10)
-        return EXIT_OK
+        os.execve(cmd[0], cmd, env)  # noqa: S606 (our own streamlit command, no shell)
+    except OSError as exc:
+        raise UsageError(f"the dashboard could not start ({cmd[0]}: {exc.strerror}): reinstall socialkpi") from None
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:

@@ -26,7 +26,7 @@ from pathlib import Path
 import duckdb
 
 from collectors import PLATFORMS, clamp_since, load_collector
-from collectors.http import Client, CollectorError, RetryPolicy, redact, register_secret
+from collectors.http import Client, CollectorError, RetryPolicy, escape_controls, redact, register_secret
 from collectors.observation import Account, CollectContext, Collected, Credentials, Observation
 from collectors.tokens import TokenStore
 from socialkpi.lock import RunLock
@@ -346,7 +346,9 @@ def _collect_one(
     )
     rows = collected.observations if status == "ok" else []
     result = AccountResult(account, status, 0, reason or "", start, end, client.requests_made)
-    return _Batch(result, outcome, list(rows), list(collected.skipped))
+    # a skipped metric's name and reason are the platform's words: stored, logged and shown escaped
+    skipped = [(escape_controls(metric), redact(note)) for metric, note in collected.skipped]
+    return _Batch(result, outcome, list(rows), skipped)
 
 
 def elapsed(t0: float) -> float:

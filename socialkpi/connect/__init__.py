@@ -94,6 +94,24 @@ class Found:
     token_url: str | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # the name and the detail are the platform's words: shown on a terminal and written to socialkpi.toml
+        from collectors.http import escape_controls
+
+        self.account = shown_account(self.account)
+        self.detail = escape_controls(self.detail)
+
+
+def shown_account(account: Account) -> Account:
+    """``account`` with its name's control characters escaped (``\\x1b``, ``\\n``): a name a platform returns
+    never moves a terminal's cursor or puts a line of its own in socialkpi.toml."""
+    from dataclasses import replace
+
+    from collectors.http import escape_controls
+
+    name = escape_controls(account.name)
+    return account if name == account.name else replace(account, name=name)
+
 
 @dataclass
 class Session:
@@ -217,11 +235,14 @@ def choose(found: Sequence[Found], select: str | None, terminal: Terminal, platf
             f"{platform}: the authorization gives access to no account socialkpi can collect: "
             "nothing was written (docs/connect.md: which role the account needs)"
         )
+    from collectors.http import escape_controls
+
     if select is None:
         terminal.say(f"{len(found)} account(s) found:")
         for n, item in enumerate(found, 1):
-            detail = f"  ({item.detail})" if item.detail else ""
-            terminal.say(f"  {n}. {item.account.platform:<15} {item.account.id:<26} {item.account.name}{detail}")
+            detail = f"  ({escape_controls(item.detail)})" if item.detail else ""
+            account = shown_account(item.account)
+            terminal.say(f"  {n}. {account.platform:<15} {account.id:<26} {account.name}{detail}")
         if len(found) == 1 and not terminal.interactive:
             return list(found)
         if not terminal.interactive:
@@ -297,7 +318,7 @@ def save(settings: Settings, chosen: Sequence[Found]) -> tuple[list[Account], li
     if connections:
         defaults = _defaults(store, connections, chosen)
         store.save_connections(connections, defaults=defaults)
-    changes = add_accounts(settings.config_path, [f.account for f in chosen])
+    changes = add_accounts(settings.config_path, [shown_account(f.account) for f in chosen])
     return changes.added, changes.kept
 
 
@@ -393,7 +414,7 @@ def _run(args: argparse.Namespace, terminal: Terminal, policy: Any) -> int:
         if lookup is None:
             raise ConnectError(f"{args.platform}: competitors cannot be looked up on this platform")
         found = lookup(session, args.competitor)
-        found.account = _competitor(found.account)
+        found.account = shown_account(_competitor(found.account))
         terminal.say(
             f"Found {found.account.platform} {found.account.id}: {found.account.name}"
             + (f" ({found.detail})" if found.detail else "")
@@ -421,4 +442,7 @@ def _competitor(account: Account) -> Account:
     return account if account.competitor else replace(account, competitor=True)
 
 
-__all__ = ["FLOWS", "Found", "Session", "ConnectError", "Authorization", "run", "add_parser", "redirect_uri", "Path"]
+__all__ = [
+    "FLOWS", "Found", "shown_account", "Session", "ConnectError", "Authorization", "run", "add_parser", "redirect_uri",
+    "Path",
+]

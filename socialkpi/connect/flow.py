@@ -79,7 +79,11 @@ class Terminal:
             return False
 
     def say(self, text: str = "") -> None:
-        self.stderr.write(text + "\n")
+        """One line on standard error, its control characters escaped (``\\x1b``, ``\\r``, ``\\n``): a flow's
+        message may quote what a platform answered (a name, an error)."""
+        from collectors.http import escape_controls
+
+        self.stderr.write(escape_controls(text) + "\n")
         self.stderr.flush()
 
     def show_url(self, url: str) -> None:
