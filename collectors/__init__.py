@@ -33,6 +33,12 @@ class Platform:
     competitor_support: str = ""  # "" = supported; otherwise why competitors cannot be collected
     id_pattern: str = r".+"  # what an account id looks like
     id_hint: str = ""
+    # How many days before the collect day an own account's daily series end: a collect on day D can have
+    # stored nothing yet for a day after D - delay_days, so Data health shows such a day as "not yet
+    # available", not missing (warehouse.queries.coverage).  0 for the platforms that only give "now"
+    # numbers (dated D) and for every competitor (their numbers are "now" only); at least 1 for a daily
+    # series, which the runner asks up to yesterday.  Each value cites the platform's documentation.
+    delay_days: int = 0
 
 
 PLATFORMS: dict[str, Platform] = {
@@ -46,6 +52,9 @@ PLATFORMS: dict[str, Platform] = {
         needs_token=True,
         id_pattern=r"\d{5,20}",
         id_hint="the numeric Page id (Page > About > Page transparency, or Meta Business Suite)",
+        # Page Insights serve complete days only, never today (docs/platform-apis-social.md §1.9; the collector drops a
+        # page_follows value dated today): the newest day is yesterday
+        delay_days=1,
     ),
     "instagram": Platform(
         id="instagram",
@@ -60,6 +69,10 @@ PLATFORMS: dict[str, Platform] = {
             "own account: the numeric Instagram professional account id (17841...); "
             "competitor: the username (business discovery)"
         ),
+        # account insights have "up to 48 h delay" (platform-apis-social.md §2.8, the Instagram insights reference), and
+        # each value is a Pacific day, asked once it has ended in Los Angeles, which for a business east of California
+        # is during its next day: the newest day is two days back
+        delay_days=2,
     ),
     "threads": Platform(
         id="threads",
@@ -74,6 +87,9 @@ PLATFORMS: dict[str, Platform] = {
             "own account: the numeric Threads user id (GET /v1.0/me?fields=id); "
             "competitor: the username (profile_lookup, needs threads_profile_discovery)"
         ),
+        # values are dated by the Pacific day (platform-apis-social.md §3.5, end_time 07:00/08:00 UTC), asked once it
+        # has ended in Los Angeles: for a business east of California, two days back
+        delay_days=2,
     ),
     "x": Platform(
         id="x",
@@ -85,6 +101,7 @@ PLATFORMS: dict[str, Platform] = {
         needs_token=True,
         id_pattern=r"[A-Za-z0-9_]{1,15}",
         id_hint="the username without @ (x.com/<username>)",
+        delay_days=0,  # "now" numbers only, dated the collect day
     ),
     "linkedin": Platform(
         id="linkedin",
@@ -96,6 +113,9 @@ PLATFORMS: dict[str, Platform] = {
         needs_token=True,
         id_pattern=r"\d{1,12}",
         id_hint="the numeric organization id (the number in linkedin.com/company/<id>/admin/)",
+        # page and share statistics come up to yesterday (DAY granularity, platform-apis-social.md §5); follower gains
+        # lag about two days more (§5.7 [practice]) but the other statistics already date that day
+        delay_days=1,
     ),
     "pinterest": Platform(
         id="pinterest",
@@ -110,6 +130,10 @@ PLATFORMS: dict[str, Platform] = {
         ),
         id_pattern=r"[A-Za-z0-9_]{3,30}",
         id_hint="the username of the account the token belongs to (pinterest.com/<username>), without @",
+        # only READY days are written; recent days come back PROCESSING or ESTIMATE (platform-apis-social.md §6.2/§6.5:
+        # "re-fetch until READY"), commonly the two days before today (a 24-48 h processing delay), and the collector
+        # stops at the UTC yesterday: the newest day is three days back
+        delay_days=3,
     ),
     "tiktok": Platform(
         id="tiktok",
@@ -125,6 +149,7 @@ PLATFORMS: dict[str, Platform] = {
         ),
         id_pattern=r"@?[A-Za-z0-9_.]{2,24}",
         id_hint="the username of the account that authorized the app (tiktok.com/@<username>)",
+        delay_days=0,  # "now" numbers only, dated the collect day
     ),
     "youtube": Platform(
         id="youtube",
@@ -137,6 +162,10 @@ PLATFORMS: dict[str, Platform] = {
         google=True,
         id_pattern=r"UC[A-Za-z0-9_-]{22}",
         id_hint="the channel id UC... (YouTube Studio > Settings > Channel > Advanced settings)",
+        # YouTube Analytics returns data "only up to the last day for which all requested metrics are available", the
+        # last 1-3 days routinely absent (platform-apis-web.md §2b, the Analytics data model doc): the newest day can be
+        # three days back
+        delay_days=3,
     ),
     "google_business": Platform(
         id="google_business",
@@ -150,6 +179,9 @@ PLATFORMS: dict[str, Platform] = {
         competitor_support="the Business Profile Performance API only answers for listings you own or manage",
         id_pattern=r"\d{5,25}",
         id_hint="the location id: the digits of locations/{id} from the Business Information API",
+        # Google publishes no lag (platform-apis-web.md §3); the Performance API lists every date of the range asked (a
+        # zero leaves out only the value), so the days up to yesterday come back
+        delay_days=1,
     ),
     "mastodon": Platform(
         id="mastodon",
@@ -161,6 +193,7 @@ PLATFORMS: dict[str, Platform] = {
         needs_token=False,
         id_pattern=r"@?[A-Za-z0-9_]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+(:\d+)?",
         id_hint="user@instance, e.g. cornerbakery@mastodon.social (the account's home instance)",
+        delay_days=0,  # "now" numbers only, dated the collect day
     ),
     "bluesky": Platform(
         id="bluesky",
@@ -172,6 +205,7 @@ PLATFORMS: dict[str, Platform] = {
         needs_token=False,
         id_pattern=r"@?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+|did:[a-z]+:[A-Za-z0-9._:%-]+",
         id_hint="the handle (cornerbakery.bsky.social) or the DID (did:plc:...)",
+        delay_days=0,  # "now" numbers only, dated the collect day
     ),
     "ga4": Platform(
         id="ga4",
@@ -185,6 +219,9 @@ PLATFORMS: dict[str, Platform] = {
         competitor_support="a competitor's website analytics are private",
         id_pattern=r"\d{6,12}",
         id_hint="the numeric GA4 property id (Admin > Property details)",
+        # today is still being processed (platform-apis-web.md §1: 24-48 h; the collector writes no day from today on in
+        # the property's time zone) and the runner asks up to yesterday
+        delay_days=1,
     ),
     "plausible": Platform(
         id="plausible",
@@ -197,6 +234,9 @@ PLATFORMS: dict[str, Platform] = {
         competitor_support="a competitor's website analytics are private",
         id_pattern=r"[A-Za-z0-9.-]+\.[A-Za-z]{2,}",
         id_hint="the site's domain exactly as registered in Plausible (Site settings > General), e.g. cornerbakery.fr",
+        # near real-time, no processing lag (platform-apis-web.md §7), but today is partial: the runner asks up to
+        # yesterday
+        delay_days=1,
     ),
     "matomo": Platform(
         id="matomo",
@@ -209,6 +249,9 @@ PLATFORMS: dict[str, Platform] = {
         competitor_support="a competitor's website analytics are private",
         id_pattern=r"\d{1,9}",
         id_hint="the numeric idSite (Administration > Websites > Manage)",
+        # "today" is re-archived every few minutes and only final tomorrow (platform-apis-web.md §8): the runner asks up
+        # to yesterday
+        delay_days=1,
     ),
     "umami": Platform(
         id="umami",
@@ -221,6 +264,9 @@ PLATFORMS: dict[str, Platform] = {
         competitor_support="a competitor's website analytics are private",
         id_pattern=r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}",
         id_hint="the website id, a UUID (Settings > Websites > Edit)",
+        # real time, but today is partial (platform-apis-web.md, lag and re-fetch windows): the runner asks up to
+        # yesterday
+        delay_days=1,
     ),
     "wordpress": Platform(
         id="wordpress",
@@ -233,6 +279,9 @@ PLATFORMS: dict[str, Platform] = {
         competitor_support="a competitor's website analytics are private",
         id_pattern=r"[A-Za-z0-9.-]+",
         id_hint="the site's domain (cornerbakery.blog, example.wordpress.com) or its numeric WordPress.com blog id",
+        # real time, but today is partial (platform-apis-web.md, lag and re-fetch windows): the runner asks up to
+        # yesterday
+        delay_days=1,
     ),
 }
 

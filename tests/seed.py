@@ -270,3 +270,76 @@ def build_empty_warehouse(path: Path | str) -> Path:
     with writing(path):
         pass
     return path
+
+
+# --- Data health: days a source cannot have yet (issue 11, item 18) ---------------------------------------
+# A warehouse shaped like the demo's last four weeks, 2026-02-11 .. HEALTH_END (the dashboard's default
+# window); HEALTH_END is its newest stored day (the day of the latest collect):
+#
+# - HW "bakery.example" (ga4): page_views every day up to HEALTH_END - 1 (web analytics report up to
+#   yesterday: HEALTH_END is "not yet available", not missing);
+# - HY "Corner Bakery" (youtube): video_views up to HEALTH_END - 3 (YouTube Analytics lag three days) and
+#   followers on HEALTH_END: HEALTH_END - 2 and - 1 are "not yet available";
+# - HI "Rival Bakery" (instagram, competitor): followers every day but HEALTH_END: missing (a competitor's
+#   numbers are "now" levels, which a collect on HEALTH_END would have stored);
+# - HX "Corner Bakery" (x): followers every day but 2026-02-20: missing;
+# - HF "Bakery Two" (facebook): followers and impressions up to 2026-03-05: 03-06 .. 03-09 missing,
+#   HEALTH_END "not yet available" (Page Insights end yesterday).
+HEALTH_START = SPLIT
+HEALTH_END = END
+HW = Account("ga4", "333", "bakery.example")
+HY = Account("youtube", "UCcornerBakeryLyon00001A", "Corner Bakery")
+HI = Account("instagram", "rival_ig", "Rival Bakery", competitor=True)
+HX = Account("x", "corner_x", "Corner Bakery")
+HF = Account("facebook", "222", "Bakery Two")
+HEALTH_ACCOUNTS = (HW, HY, HI, HX, HF)
+HF_LAST = date(2026, 3, 5)
+HX_GAP = date(2026, 2, 20)
+# account id -> (days missing, first missing, last missing, days not yet available) in the window
+HEALTH_EXPECTED: dict[str, tuple[int, date | None, date | None, int]] = {
+    HW.id: (0, None, None, 1),
+    HY.id: (0, None, None, 2),
+    HI.id: (1, END, END, 0),
+    HX.id: (1, HX_GAP, HX_GAP, 0),
+    HF.id: (4, date(2026, 3, 6), date(2026, 3, 9), 1),
+}
+
+
+def _health_rows(account: Account) -> list[Observation]:
+    def obs(metric: str, source: str, day: date, value: float) -> Observation:
+        return Observation(account.platform, account.id, metric, day, value, source, COLLECTED_AT)
+
+    rows: list[Observation] = []
+    for day in days(HEALTH_START, HEALTH_END):
+        i = (day - HEALTH_START).days
+        if account is HW and day < HEALTH_END:
+            rows.append(obs("page_views", "screenPageViews", day, 300 + i))
+        elif account is HY:
+            if day <= HEALTH_END - timedelta(days=3):
+                rows.append(obs("video_views", "views", day, 40 + i))
+            if day == HEALTH_END:
+                rows.append(obs("followers", "subscriberCount", day, 120))
+        elif account is HI and day < HEALTH_END:
+            rows.append(obs("followers", "followers_count", day, 6000 + i))
+        elif account is HX and day != HX_GAP:
+            rows.append(obs("followers", "public_metrics.followers_count", day, 800 + i))
+        elif account is HF and day <= HF_LAST:
+            rows += [obs("followers", "followers_count", day, 500 + i), obs("impressions", "page_media_view", day, 40)]
+    return rows
+
+
+def build_health_warehouse(path: Path | str) -> Path:
+    """The warehouse above, in one successful run."""
+    path = Path(path)
+    with writing(path) as con:
+        start_run(con, "run-1", RUN1_START, "collect")
+        for account in HEALTH_ACCOUNTS:
+            outcome = AccountOutcome(
+                "run-1", account, "ok", RUN1_START, COLLECTED_AT, since=HEALTH_START, until=HEALTH_END, requests=1
+            )
+            write_account_batch(con, outcome, _health_rows(account))
+        finish_run(
+            con, "run-1", COLLECTED_AT, status="ok", accounts_ok=len(HEALTH_ACCOUNTS), accounts_failed=0,
+            rows_written=0, requests=len(HEALTH_ACCOUNTS),
+        )  # fmt: skip
+    return path

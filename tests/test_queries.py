@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pandas as pd
@@ -342,16 +343,78 @@ def test_daily_by_platform_and_account(full: Path) -> None:
 
 def test_missing_days_and_coverage(full: Path) -> None:
     missing = queries.missing_days(full, SPLIT, END).set_index("account_id")
+    # 222 (facebook) ends 03-08: 03-09 is missing; 03-10, the newest stored day, is not yet available
+    # (Facebook's Page Insights end yesterday); rival_x, a competitor (numbers as of "now"), misses its gap
     assert missing["days_missing"].to_dict() == {
-        "111": 0, "222": 2, "333": 0, "999": 0, "corner_x": 0, "ig1": 0, "ig_rival": 0, "li1": 0,
+        "111": 0, "222": 1, "333": 0, "999": 0, "corner_x": 0, "ig1": 0, "ig_rival": 0, "li1": 0,
         "li_rival": 0, "rival_x": 2,
     }  # fmt: skip
+    assert missing["days_not_yet_available"].to_dict() == dict.fromkeys(missing.index, 0) | {"222": 1}
     assert missing.loc["222", "first_missing"].date() == date(2026, 3, 9)
+    assert missing.loc["222", "last_missing"].date() == date(2026, 3, 9)
     assert missing.loc["rival_x", "last_missing"].date() == date(2026, 2, 21)
     grid = queries.coverage(full, date(2026, 1, 8), date(2026, 1, 11))
     assert len(grid) == 10 * 4
     first = grid[grid["account_id"] == "111"]
     assert list(first["status"]) == [queries.COVERAGE_BEFORE] * 2 + [queries.COVERAGE_STORED] * 2
+
+
+@pytest.fixture(scope="module")
+def lagging(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return seed.build_health_warehouse(tmp_path_factory.mktemp("wh") / "health.duckdb")
+
+
+def _summary(table: pd.DataFrame) -> dict[str, tuple[int, date | None, date | None, int]]:
+    def day(value: Any) -> date | None:
+        return None if pd.isna(value) else pd.Timestamp(value).date()
+
+    return {
+        r.account_id: (int(r.days_missing), day(r.first_missing), day(r.last_missing), int(r.days_not_yet_available))
+        for r in table.itertuples()
+    }
+
+
+def test_days_a_source_cannot_have_yet_are_not_yet_available(lagging: Path) -> None:
+    """Issue 11 item 18: web analytics end yesterday, YouTube Analytics three days back; a competitor's
+    "now" numbers and a day before the delay are missing (tests/seed.py HEALTH_*)."""
+    report = queries.coverage_report(lagging, seed.HEALTH_START, seed.HEALTH_END)
+    assert report.as_of == seed.HEALTH_END  # the newest stored day: the day of the latest collect
+    assert _summary(report.accounts) == seed.HEALTH_EXPECTED
+    status = report.days.set_index(["account_id", report.days["date"].dt.date])["status"]
+    assert status[(seed.HW.id, END)] == queries.COVERAGE_NOT_YET
+    assert [status[(seed.HY.id, END - timedelta(days=n))] for n in (3, 2, 1, 0)] == [
+        queries.COVERAGE_STORED, queries.COVERAGE_NOT_YET, queries.COVERAGE_NOT_YET, queries.COVERAGE_STORED,
+    ]  # fmt: skip
+    assert status[(seed.HI.id, END)] == queries.COVERAGE_MISSING
+    # the table is the calendar counted: one query for both
+    counted = report.days.groupby("account_id")["status"].value_counts().unstack(fill_value=0)
+    table = report.accounts.set_index("account_id")
+    assert counted[queries.COVERAGE_MISSING].to_dict() == table["days_missing"].to_dict()
+    assert counted[queries.COVERAGE_NOT_YET].to_dict() == table["days_not_yet_available"].to_dict()
+    pd.testing.assert_frame_equal(queries.missing_days(lagging, seed.HEALTH_START, END), report.accounts)
+    pd.testing.assert_frame_equal(queries.coverage(lagging, seed.HEALTH_START, END), report.days)
+    # counted from two days later, the web analytics day is overdue, and so are YouTube's 03-08 and 03-09
+    later = _summary(queries.missing_days(lagging, seed.HEALTH_START, END, as_of=END + timedelta(days=2)))
+    assert later[seed.HW.id] == (1, END, END, 0)
+    assert later[seed.HY.id] == (2, date(2026, 3, 8), date(2026, 3, 9), 0)
+    # a window reaching past the newest day: those days have not happened, never missing
+    ahead = _summary(queries.missing_days(lagging, END, END + timedelta(days=3)))
+    assert ahead[seed.HX.id] == (0, None, None, 3)
+
+
+def test_every_platform_documents_its_delay() -> None:
+    """Days with nothing stored after ``today - delay_days`` are not yet available (collectors/__init__.py):
+    0 for the platforms that only give "now" numbers, at least 1 for a daily series (the runner asks up to
+    yesterday)."""
+    from collectors import PLATFORMS
+
+    for platform in PLATFORMS.values():
+        assert platform.delay_days == 0 if platform.max_history_days == 0 else platform.delay_days >= 1, platform.id
+    delays = {p: PLATFORMS[p].delay_days for p in ("ga4", "plausible", "matomo", "umami", "wordpress")}
+    assert delays == dict.fromkeys(delays, 1)
+    assert (PLATFORMS["instagram"].delay_days, PLATFORMS["youtube"].delay_days, PLATFORMS["pinterest"].delay_days) == (
+        2, 3, 3,
+    )  # fmt: skip
 
 
 def test_skipped_metrics_and_token_expiry(full: Path) -> None:

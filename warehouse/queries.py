@@ -1002,9 +1002,13 @@ def network_reach_and_visits(
 # Data health
 # ---------------------------------------------------------------------------------------------
 
-COVERAGE_STORED, COVERAGE_MISSING, COVERAGE_BEFORE = "stored", "missing", "before first collection"
+COVERAGE_STORED = "stored"
+COVERAGE_MISSING = "missing"
+COVERAGE_NOT_YET = "not yet available"
+COVERAGE_BEFORE = "before first collection"
+COVERAGE_STATUSES = (COVERAGE_STORED, COVERAGE_MISSING, COVERAGE_NOT_YET, COVERAGE_BEFORE)
 
-_COVERAGE_CTE = """
+_COVERAGE_SQL = """
 WITH keys AS (
     SELECT platform, account_id FROM accounts
     UNION SELECT DISTINCT platform, account_id FROM observations
@@ -1012,59 +1016,116 @@ WITH keys AS (
 firsts AS (
     SELECT platform, account_id, min(observed_on) AS first_day FROM observations GROUP BY platform, account_id
 ),
+delays AS (SELECT unnest(?::VARCHAR[]) AS platform, unnest(?::INTEGER[]) AS delay_days),
 days AS (SELECT CAST(unnest(generate_series(?::DATE, ?::DATE, INTERVAL 1 DAY)) AS DATE) AS date),
 have AS (
     SELECT DISTINCT platform, account_id, observed_on FROM observations WHERE observed_on BETWEEN ? AND ?
 ),
 grid AS (
     SELECT k.platform, k.account_id, coalesce(a.name, k.account_id) AS account_name,
-           coalesce(a.competitor, false) AS competitor, d.date,
+           coalesce(a.competitor, false) AS competitor,
+           coalesce(a.name, k.account_id) || ' (' || k.platform || ')'
+               || CASE WHEN coalesce(a.competitor, false) THEN ' · competitor' ELSE '' END AS account,
+           d.date,
            CASE WHEN h.observed_on IS NOT NULL THEN 'stored'
                 WHEN f.first_day IS NOT NULL AND d.date < f.first_day THEN 'before first collection'
+                -- a competitor's numbers are "now" levels: a collect on the newest day stores that day
+                WHEN d.date > CAST(?::DATE - CASE WHEN coalesce(a.competitor, false) THEN 0
+                                                  ELSE coalesce(l.delay_days, 0) END AS DATE)
+                     THEN 'not yet available'
                 ELSE 'missing' END AS status
     FROM keys k
     CROSS JOIN days d
     LEFT JOIN firsts f USING (platform, account_id)
     LEFT JOIN accounts a USING (platform, account_id)
+    LEFT JOIN delays l USING (platform)
     LEFT JOIN have h ON h.platform = k.platform AND h.account_id = k.account_id AND h.observed_on = d.date
 )
+SELECT platform, account_id, account_name, competitor, account, date, status FROM grid
+ORDER BY platform, account_id, date
 """
 
+COVERAGE_SUMMARY_COLUMNS = (
+    "platform", "account_id", "account_name", "competitor",
+    "days_missing", "first_missing", "last_missing", "days_not_yet_available",
+)  # fmt: skip
 
-def coverage(db_path: DbPath, start: date, end: date) -> pd.DataFrame:
-    """One row per account and day of ``[start, end]``: was anything stored that day?
 
-    Columns ``platform``, ``account_id``, ``account_name``, ``competitor``, ``date``, ``status``:
-    ``stored`` (at least one metric that day), ``missing`` (nothing stored on or after the account's
-    first stored day, or an account never collected), ``before first collection``.
+@dataclass(frozen=True)
+class Coverage:
+    """Data health's "days with nothing stored": the calendar and its table, from one query.
+
+    ``days``: one row per account and day of the window (:func:`coverage`); ``accounts``: those rows
+    counted per account (:func:`missing_days`), in the same account order; ``as_of``: the day the
+    "not yet available" days are counted back from; ``delays``: the ``delay_days`` of each platform
+    of ``accounts`` that has one (own accounts; a competitor's is 0).
     """
+
+    as_of: date
+    days: pd.DataFrame
+    accounts: pd.DataFrame
+    delays: dict[str, int]
+
+
+def coverage_report(db_path: DbPath, start: date, end: date, *, as_of: date | None = None) -> Coverage:
+    """Per account and day of ``[start, end]``, was anything stored, and per account the days missing.
+
+    A day's ``status``: ``stored`` (at least one metric that day); ``before first collection`` (before
+    the account's first stored day); ``not yet available`` (nothing stored, but the day is after
+    ``as_of`` minus the platform's ``delay_days`` (collectors.PLATFORMS; 0 for a competitor, whose
+    numbers are "now" only): its source cannot have it yet, e.g. today for web analytics, which report
+    up to yesterday); otherwise ``missing`` (including every day of an account never collected).
+
+    ``as_of`` defaults to the newest day stored in the warehouse: the day of the latest collect (the
+    "now" numbers a collect reads are dated that day); a warehouse without rows counts back from ``end``.
+    """
+    from collectors import PLATFORMS
+
     if end < start:
         raise ValueError(f"end {end} is before start {start}")
-    sql = _COVERAGE_CTE + "SELECT * FROM grid ORDER BY platform, account_id, date"
+    ids = list(PLATFORMS)
     with read_warehouse(db_path) as con:
-        return con.execute(sql, [start, end, start, end]).df()
+        if as_of is None:
+            row = con.execute("SELECT max(observed_on) FROM observations").fetchone()
+            as_of = row[0] if row and row[0] is not None else end
+        params = [ids, [PLATFORMS[i].delay_days for i in ids], start, end, start, end, as_of]
+        days = con.execute(_COVERAGE_SQL, params).df()
+    days["date"] = pd.to_datetime(days["date"])
+    own = days.loc[~days["competitor"].astype(bool), "platform"].unique()
+    delays = {p: PLATFORMS[p].delay_days for p in sorted(own) if p in PLATFORMS and PLATFORMS[p].delay_days}
+    return Coverage(as_of=as_of, days=days, accounts=_coverage_summary(days), delays=delays)
 
 
-def missing_days(db_path: DbPath, start: date, end: date) -> pd.DataFrame:
-    """Per account: ``days_missing`` in ``[start, end]`` (status ``missing`` of :func:`coverage`),
-    ``first_missing``, ``last_missing``; columns ``platform``, ``account_id``, ``account_name``,
-    ``competitor`` first.  Every known account is listed, 0 when nothing is missing."""
-    if end < start:
-        raise ValueError(f"end {end} is before start {start}")
-    sql = (
-        _COVERAGE_CTE
-        + """
-        SELECT platform, account_id, account_name, competitor,
-               count(*) FILTER (WHERE status = 'missing') AS days_missing,
-               min(date) FILTER (WHERE status = 'missing') AS first_missing,
-               max(date) FILTER (WHERE status = 'missing') AS last_missing
-        FROM grid
-        GROUP BY platform, account_id, account_name, competitor
-        ORDER BY platform, account_id
-        """
+def _coverage_summary(days: pd.DataFrame) -> pd.DataFrame:
+    keys = ["platform", "account_id", "account_name", "competitor"]
+    missing = days["date"].where(days["status"] == COVERAGE_MISSING)
+    counted = days.assign(
+        missing=days["status"] == COVERAGE_MISSING, later=days["status"] == COVERAGE_NOT_YET, missing_day=missing
     )
-    with read_warehouse(db_path) as con:
-        return con.execute(sql, [start, end, start, end]).df()
+    grouped = counted.groupby(keys, sort=False)
+    frame = pd.DataFrame(
+        {
+            "days_missing": grouped["missing"].sum().astype("int64"),
+            "first_missing": grouped["missing_day"].min(),
+            "last_missing": grouped["missing_day"].max(),
+            "days_not_yet_available": grouped["later"].sum().astype("int64"),
+        }
+    ).reset_index()
+    return frame[list(COVERAGE_SUMMARY_COLUMNS)]
+
+
+def coverage(db_path: DbPath, start: date, end: date, *, as_of: date | None = None) -> pd.DataFrame:
+    """One row per account and day of ``[start, end]``: ``platform``, ``account_id``, ``account_name``,
+    ``competitor``, ``account`` (``<name> (<platform>)``, `` · competitor`` for a competitor), ``date``,
+    ``status`` (:data:`COVERAGE_STATUSES`, defined in :func:`coverage_report`)."""
+    return coverage_report(db_path, start, end, as_of=as_of).days
+
+
+def missing_days(db_path: DbPath, start: date, end: date, *, as_of: date | None = None) -> pd.DataFrame:
+    """Per account (columns :data:`COVERAGE_SUMMARY_COLUMNS`): ``days_missing`` in ``[start, end]`` (status
+    ``missing`` of :func:`coverage`), ``first_missing``, ``last_missing``, ``days_not_yet_available``.
+    Every known account is listed, 0 when nothing is missing."""
+    return coverage_report(db_path, start, end, as_of=as_of).accounts
 
 
 def skipped_metrics(db_path: DbPath) -> pd.DataFrame:
