@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import importlib.util
 import io
+import json
+from datetime import date
 from pathlib import Path
+from typing import Any
 
 import duckdb
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -199,8 +203,9 @@ def test_data_health_page(monkeypatch: pytest.MonkeyPatch, full: Path) -> None:
     failures = frames[0]
     assert list(failures["reason"]) == [seed.FAILED_REASON]
     missing = next(f for f in frames if "days_missing" in f.columns).set_index("account_id")
-    assert missing.loc["222", "days_missing"] == 2 and missing.loc["rival_x", "days_missing"] == 2
-    assert missing["days_missing"].sum() == 4
+    assert missing.loc["222", "days_missing"] == 1 and missing.loc["rival_x", "days_missing"] == 2
+    assert missing["days_missing"].sum() == 3
+    assert missing.loc["222", "days_not_yet_available"] == 1  # 03-10: Page Insights end yesterday
     tokens = next(f for f in frames if "expires_at" in f.columns)
     assert list(tokens["platform"]) == ["linkedin", "x"]
     assert any("linkedin · Corner Bakery: the access token" in w.value for w in at.warning)
@@ -222,6 +227,54 @@ def test_data_health_page(monkeypatch: pytest.MonkeyPatch, full: Path) -> None:
     assert "Download missing days CSV" in buttons(at) and "Download token expiry CSV" in buttons(at)
     assert "Download credentials CSV" in buttons(at)
     assert at.get("vega_lite_chart") or at.get("arrow_vega_lite_chart")  # the calendar
+
+
+def chart_data(at: AppTest) -> tuple[dict[str, Any], pd.DataFrame]:
+    """The Vega-Lite spec of the page's one chart and the rows it draws (the Arrow dataset Streamlit sends)."""
+    import pyarrow as pa
+
+    (chart,) = at.get("arrow_vega_lite_chart") or at.get("vega_lite_chart")
+    proto: Any = chart.proto
+    (dataset,) = proto.datasets
+    return json.loads(proto.spec), pa.ipc.open_stream(dataset.data.data).read_all().to_pandas()
+
+
+def test_data_health_calendar_draws_the_table(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Issue 11 item 18: the calendar's cells and the missing-days table come from one query; days a source
+    cannot have yet (web analytics end yesterday, YouTube Analytics three days back) are "not yet available"
+    in both, never missing (tests/seed.py HEALTH_*)."""
+    db = seed.build_health_warehouse(tmp_path / "health.duckdb")
+    at = open_page(run_app(monkeypatch, db), "health")
+    spec, cells = chart_data(at)
+    table = next(df.value for df in at.dataframe if "days_missing" in df.value.columns)
+    assert list(table.columns[-4:]) == ["days_missing", "first_missing", "last_missing", "days_not_yet_available"]
+
+    def day(value: Any) -> date | None:
+        return None if pd.isna(value) else pd.Timestamp(value).date()
+
+    shown = {
+        r.account_id: (int(r.days_missing), day(r.first_missing), day(r.last_missing), int(r.days_not_yet_available))
+        for r in table.itertuples()
+    }
+    assert shown == seed.HEALTH_EXPECTED
+    # every account's row of cells, counted, is its row of the table
+    assert len(cells) == len(seed.HEALTH_ACCOUNTS) * 28
+    for account_id, (n_missing, first, last, n_later) in shown.items():
+        own = cells[cells["account_id"] == account_id]
+        missing = own[own["status"] == queries.COVERAGE_MISSING]["date"].dt.date
+        assert len(missing) == n_missing and (min(missing, default=None), max(missing, default=None)) == (first, last)
+        assert (own["status"] == queries.COVERAGE_NOT_YET).sum() == n_later, account_id
+        assert own["date"].dt.date.tolist() == list(seed.days(seed.HEALTH_START, seed.HEALTH_END))
+    # each status has its own colour, and the rows are the table's accounts in the table's order
+    assert spec["encoding"]["color"]["scale"]["domain"] == list(queries.COVERAGE_STATUSES)
+    assert len(set(spec["encoding"]["color"]["scale"]["range"])) == len(queries.COVERAGE_STATUSES)
+    labels = cells.drop_duplicates("account_id").set_index("account_id")["account"]
+    assert spec["encoding"]["y"]["sort"] == [labels[a] for a in table["account_id"]]
+    # one band per day on x (a bare temporal x drew every cell the whole width), in the browser's time zone
+    assert (spec["encoding"]["x"]["type"], spec["encoding"]["x"]["timeUnit"]) == ("ordinal", "yearmonthdate")
+    (caption,) = [c.value for c in at.caption if "Not yet available" in c.value]
+    assert f"after {seed.HEALTH_END:%d %b %Y}" in caption
+    assert "(facebook, ga4: 1 day; youtube: 3 days)" in caption  # the registry's delays of the own accounts
 
 
 def test_password_wrong_shows_only_the_prompt(monkeypatch: pytest.MonkeyPatch, full: Path) -> None:

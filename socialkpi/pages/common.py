@@ -117,13 +117,9 @@ def load_kpis_csv(db_path: str, start: date, end: date, period: queries.Period) 
 
 
 @st.cache_data(ttl=60, show_spinner=False)
-def load_coverage(db_path: str, start: date, end: date) -> pd.DataFrame:
-    return queries.coverage(db_path, start, end)
-
-
-@st.cache_data(ttl=60, show_spinner=False)
-def load_missing(db_path: str, start: date, end: date) -> pd.DataFrame:
-    return queries.missing_days(db_path, start, end)
+def load_coverage(db_path: str, start: date, end: date) -> queries.Coverage:
+    """The Data health calendar and its missing-days table, from one query (:func:`queries.coverage_report`)."""
+    return queries.coverage_report(db_path, start, end)
 
 
 @st.cache_data(ttl=60, show_spinner=False)
@@ -160,7 +156,6 @@ class Loaders:
     snapshot: Callable[..., Any] = load_snapshot
     kpis_csv: Callable[..., Any] = load_kpis_csv
     coverage: Callable[..., Any] = load_coverage
-    missing: Callable[..., Any] = load_missing
     skipped: Callable[..., Any] = load_skipped
     tokens: Callable[..., Any] = load_tokens
     credentials: Callable[..., Any] = load_credentials

@@ -12,8 +12,55 @@ from warehouse import queries
 STATUS_COLORS = {
     queries.COVERAGE_STORED: "#4c9a6a",
     queries.COVERAGE_MISSING: "#d9534f",
+    queries.COVERAGE_NOT_YET: "#9ec5e8",
     queries.COVERAGE_BEFORE: "#e6e6e6",
 }
+
+
+def calendar(report: queries.Coverage) -> None:
+    """One cell per account and day of ``report.days``, coloured by its status; one row per account, in the
+    order of the table under it (``report.accounts``)."""
+    rows = report.days.drop_duplicates(["platform", "account_id"])["account"].tolist()
+    chart = (
+        alt.Chart(report.days)
+        .mark_rect()
+        .encode(
+            # one band per day (a bare "date:T" drew every cell across the whole window, the last one on
+            # top).  Streamlit hands Vega the warehouse's days as local midnights: a local time unit labels
+            # each day as itself in any browser time zone (a UTC one shows the day before east of Greenwich)
+            x=alt.X(
+                "date:O",
+                timeUnit="yearmonthdate",
+                title=None,
+                axis=alt.Axis(format="%d %b", labelAngle=0, labelOverlap="greedy"),
+            ),
+            y=alt.Y("account:N", title=None, sort=rows, axis=alt.Axis(labelLimit=320)),
+            color=alt.Color(
+                "status:N",
+                scale=alt.Scale(domain=list(STATUS_COLORS), range=list(STATUS_COLORS.values())),
+                legend=alt.Legend(orient="bottom", title=None),
+            ),
+            tooltip=["account", alt.Tooltip("date:T", timeUnit="yearmonthdate", title="day"), "status"],
+        )
+        .properties(height=28 * len(rows) + 40)
+    )
+    st.altair_chart(chart, width="stretch")
+
+
+def not_yet_caption(report: queries.Coverage) -> str:
+    """What "not yet available" means on this warehouse: counted back from which day, by how many days."""
+    by_delay: dict[int, list[str]] = {}
+    for platform, days in report.delays.items():
+        by_delay.setdefault(days, []).append(platform)
+    delays = "; ".join(
+        f"{', '.join(names)}: {days} day{'s' if days > 1 else ''}" for days, names in sorted(by_delay.items())
+    )
+    return (
+        f"**Not yet available**: nothing stored on a day its source cannot have yet, after "
+        f"{report.as_of:%d %b %Y} (the newest day stored: the day of the latest collect) minus the "
+        f"platform's delay{f' ({delays})' if delays else ''}; the next collects fill it. "
+        "**Missing**: nothing stored on a day the platform already has: overdue."
+    )
 
 
 def render(ctx: common.PageContext) -> None:
@@ -50,36 +97,21 @@ def render(ctx: common.PageContext) -> None:
     )
 
     st.subheader("Days with nothing stored")
-    grid = ctx.load.coverage(ctx.db_path, ctx.start, ctx.end)
-    if grid.empty:
+    report = ctx.load.coverage(ctx.db_path, ctx.start, ctx.end)
+    if report.days.empty:
         common.empty("No accounts yet.")
     else:
-        grid = grid.assign(account=grid["account_name"] + " (" + grid["platform"] + ")")
-        chart = (
-            alt.Chart(grid)
-            .mark_rect()
-            .encode(
-                x=alt.X("date:T", title=None),
-                y=alt.Y("account:N", title=None),
-                color=alt.Color(
-                    "status:N",
-                    scale=alt.Scale(domain=list(STATUS_COLORS), range=list(STATUS_COLORS.values())),
-                    legend=alt.Legend(orient="bottom", title=None),
-                ),
-                tooltip=["account", alt.Tooltip("date:T"), "status"],
-            )
-            .properties(height=28 * grid["account"].nunique() + 40)
-        )
-        st.altair_chart(chart, width="stretch")
-        missing = ctx.load.missing(ctx.db_path, ctx.start, ctx.end)
+        calendar(report)
+        st.caption(not_yet_caption(report))
         common.table(
-            missing,
+            report.accounts,
             "missing-days",
             ctx,
             columns={
                 "days_missing": common.number("days missing"),
                 "first_missing": st.column_config.DateColumn("first missing", format="YYYY-MM-DD"),
                 "last_missing": st.column_config.DateColumn("last missing", format="YYYY-MM-DD"),
+                "days_not_yet_available": common.number("days not yet available"),
             },
             label="Download missing days CSV",
         )
