@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import shutil
 import signal
 import socket
@@ -21,7 +22,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -189,3 +190,115 @@ def test_every_page_in_headless_chromium(server: tuple[str, Path], tmp_path: Pat
             browser.close()
     for name in PAGES:
         assert (tmp_path / f"{name}.png").stat().st_size > 10_000, name
+
+
+def _rgb(hex_colour: str) -> tuple[int, int, int]:
+    return int(hex_colour[1:3], 16), int(hex_colour[3:5], 16), int(hex_colour[5:7], 16)
+
+
+def calendar_rows(png: Path, colours: dict[str, str], n_rows: int) -> list[dict[str, float]]:
+    """Read the Data health calendar off its screenshot: per row of cells (top to bottom), the share of
+    the row's cell pixels painted in each status colour.
+
+    A pixel counts for a status when it is that status's colour to within 8 per channel (edges blended
+    by anti-aliasing count for none).  The cell area is the band of pixel lines mostly in status colours
+    (the legend's swatches are too narrow to count); it is cut into ``n_rows`` equal rows, each read on
+    its middle line.
+    """
+    from PIL import Image
+
+    image = Image.open(png).convert("RGB")
+    width, height = image.size
+    pixels = image.load()
+    targets = {status: _rgb(c) for status, c in colours.items()}
+
+    def status_of(xy: tuple[int, int]) -> str | None:
+        r, g, b = pixels[xy]
+        for status, (tr, tg, tb) in targets.items():
+            if abs(r - tr) <= 8 and abs(g - tg) <= 8 and abs(b - tb) <= 8:
+                return status
+        return None
+
+    painted = [sum(status_of((x, y)) is not None for x in range(0, width, 2)) for y in range(height)]
+    lines = [y for y, n in enumerate(painted) if n > 0.3 * max(painted)]
+    assert lines, f"no calendar cells in {png}"
+    top, bottom = lines[0], lines[-1] + 1
+    rows = []
+    for i in range(n_rows):
+        y = int(top + (i + 0.5) * (bottom - top) / n_rows)
+        seen = [s for s in (status_of((x, y)) for x in range(width)) if s is not None]
+        rows.append({status: seen.count(status) / len(seen) for status in colours})
+    return rows
+
+
+CELL = re.compile(r"M(?P<x>[-\d.e]+),(?P<y>[-\d.e]+)h(?P<w>[-\d.e]+)v(?P<h>[-\d.e]+)")
+
+
+def drawn_cells(page: Any) -> list[tuple[str, str, str]]:
+    """Each calendar cell Vega drew in the page's SVG: its ``aria-label`` (the tooltip's fields, e.g.
+    "account: ...; status: ...; day: Nov 05, 2026", the day as the browser formats it in its own time
+    zone), its path ``d`` and its ``fill``."""
+    rects = page.locator('[data-testid="stVegaLiteChart"] path[aria-roledescription="rect mark"]')
+    drawn: list[tuple[str, str, str]] = rects.evaluate_all(
+        "els => els.map(e => [e.getAttribute('aria-label'), e.getAttribute('d'), e.getAttribute('fill')])"
+    )
+    return drawn
+
+
+def calendar_cells(drawn: list[tuple[str, str, str]]) -> dict[tuple[str, date], tuple[str, float, float]]:
+    """:func:`drawn_cells` as (account label, day) -> (fill, x, width)."""
+    cells: dict[tuple[str, date], tuple[str, float, float]] = {}
+    for label, d, fill in drawn:
+        fields = dict(part.split(": ", 1) for part in label.split("; "))
+        day = datetime.strptime(fields["day"], "%b %d, %Y").date()  # noqa: DTZ007 (a calendar day, no time)
+        box = CELL.match(d)
+        assert box is not None, d
+        cells[(fields["account"], day)] = (fill.lower(), float(box["x"]), float(box["w"]))
+    return cells
+
+
+def test_health_calendar_picture_is_the_table(server: tuple[str, Path], tmp_path: Path) -> None:
+    """Issue 11 item 18, looked at: Data health's calendar in a browser east of Greenwich (Asia/Tokyo).  The
+    screenshot paints each account's row missing / not yet available over the share of the window the table
+    under it gives (the demo's website accounts: today not yet available, nothing missing; they were red
+    from end to end), and every drawn cell is its own account and day, in its status's colour, one column
+    per day in order."""
+    from playwright.sync_api import sync_playwright
+
+    from socialkpi.pages.health import STATUS_COLORS
+
+    url, db = server
+    bounds = queries.date_bounds(db)
+    assert bounds is not None
+    start = max(bounds.first, bounds.last - timedelta(days=27))
+    report = queries.coverage_report(db, start, bounds.last)
+    table = report.accounts
+    n_days = (bounds.last - start).days + 1
+    website = table[table["platform"].isin(["ga4", "plausible", "matomo", "umami", "wordpress"])]
+    assert len(website) == 5
+    assert (website["days_missing"] == 0).all() and (website["days_not_yet_available"] == 1).all()
+
+    shot = tmp_path / "health-calendar.png"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 900}, timezone_id="Asia/Tokyo")
+            _open(page, url, "health", tmp_path / "health.png")
+            page.locator('[data-testid="stVegaLiteChart"]').first.screenshot(path=str(shot))
+            drawn = drawn_cells(page)
+        finally:
+            browser.close()
+
+    rows = calendar_rows(shot, STATUS_COLORS, len(table))
+    tolerance = 0.5 / n_days  # half a day's cell
+    for row, account in zip(rows, table.itertuples(), strict=True):
+        label = f"{account.platform}/{account.account_id}"
+        assert abs(row[queries.COVERAGE_MISSING] - account.days_missing / n_days) < tolerance, (label, row)
+        assert abs(row[queries.COVERAGE_NOT_YET] - account.days_not_yet_available / n_days) < tolerance, (label, row)
+
+    cells = calendar_cells(drawn)
+    want = {(r.account, r.date.date()): STATUS_COLORS[r.status] for r in report.days.itertuples()}
+    assert {key: fill for key, (fill, _, _) in cells.items()} == want
+    width = cells[next(iter(cells))][2]
+    for (_, day), (_, x, w) in cells.items():
+        assert abs(w - width) < 0.01 and abs(x - (day - start).days * width) < 0.01, (day, x, w)
