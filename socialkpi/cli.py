@@ -128,12 +128,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "init": _init,
         "connect": _connect,
     }[args.command]
+    from collectors.tokens import TokenFileError
     from socialkpi.settings import ConfigError
     from warehouse.db import WarehouseError
 
     try:
         return handler(args)
-    except (ConfigError, UsageError, WarehouseError) as exc:
+    except (ConfigError, UsageError, WarehouseError, TokenFileError) as exc:
         from collectors.http import redact
 
         _err(redact(str(exc)))
@@ -218,6 +219,7 @@ def collect_with(
     from collectors.tokens import TokenStore
 
     store = TokenStore.beside(settings.db_path)
+    store.check()  # a link or a non-regular file there: exit 2 before anything is done
     credentials = {(a.platform, a.id): credentials_for(a, settings.env, store) for a in accounts}
 
     progress = _Progress(len(accounts)) if sys.stderr.isatty() else None
@@ -326,6 +328,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     if not settings.db_path.exists():
         _out(f"No warehouse yet at {settings.db_path}. Run `socialkpi collect` (or `make demo` for sample data).")
         return EXIT_OK
+    from collectors.tokens import TokenStore
+
+    TokenStore.beside(settings.db_path).check()  # refused before a line is printed
     report = runs.status_report(settings.db_path)
     _out(f"Warehouse: {settings.db_path}")
     _out("")
@@ -472,6 +477,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     store = TokenStore.beside(settings.db_path)
+    store.check()
     _out(f"Configuration {settings.config_path}: ok ({len(settings.accounts)} account(s))")
     accounts = [a for a in settings.accounts if not args.platform or a.platform in args.platform]
     problems = 0
