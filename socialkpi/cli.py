@@ -43,7 +43,11 @@ def _date(value: str) -> date:
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"socialkpi: error: {message} (see socialkpi {self.prog.split()[-1]} --help)\n")
+        from collectors.http import redact_userinfo  # an argument echoed back may be a URL with user:password@
+
+        self.exit(
+            EXIT_USAGE, f"socialkpi: error: {redact_userinfo(message)} (see socialkpi {self.prog.split()[-1]} --help)\n"
+        )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -145,11 +149,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _err(message: str) -> None:
-    sys.stderr.write(f"socialkpi: error: {message}\n")
+    from collectors.http import redact_userinfo
+
+    sys.stderr.write(f"socialkpi: error: {redact_userinfo(message)}\n")
 
 
 def _out(text: str = "") -> None:
-    sys.stdout.write(text + "\n")
+    from collectors.http import redact_userinfo  # a URL's user:password@ is never printed, whatever the line
+
+    sys.stdout.write(redact_userinfo(text) + "\n")
 
 
 def _setup_logging(*, verbose: bool, quiet: bool) -> None:

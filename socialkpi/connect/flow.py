@@ -79,7 +79,9 @@ class Terminal:
             return False
 
     def say(self, text: str = "") -> None:
-        self.stderr.write(text + "\n")
+        from collectors.http import redact_userinfo  # a server's user:password@ is never shown
+
+        self.stderr.write(redact_userinfo(text) + "\n")
         self.stderr.flush()
 
     def show_url(self, url: str) -> None:
