@@ -45,9 +45,27 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         from collectors.http import redact_userinfo  # an argument echoed back may be a URL with user:password@
 
-        self.exit(
-            EXIT_USAGE, f"socialkpi: error: {redact_userinfo(message)} (see socialkpi {self.prog.split()[-1]} --help)\n"
-        )
+        # self.prog is "socialkpi" or "socialkpi COMMAND": the help to see is that parser's own
+        self.exit(EXIT_USAGE, f"socialkpi: error: {redact_userinfo(message)} (see {self.prog} --help)\n")
+
+    def parse_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> argparse.Namespace:
+        """As argparse's, but an argument no parser knows is reported by the command's own parser (argparse
+        leaves it to the top one), so the line points to ``socialkpi COMMAND --help``."""
+        parsed, extra = self.parse_known_args(args, namespace)
+        if extra:
+            self._command_parser(getattr(parsed, "command", None)).error(
+                f"unrecognized arguments: {' '.join(extra)}"
+            )
+        return parsed
+
+    def _command_parser(self, command: str | None) -> argparse.ArgumentParser:
+        for action in self._actions:
+            if isinstance(action, argparse._SubParsersAction) and command in action.choices:
+                parser: argparse.ArgumentParser = action.choices[command]
+                return parser
+        return self
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -213,3 +213,24 @@ def test_connect_says_which_server_wins_without_either_password(tmp_path: Path, 
         done.stderr
     )
     assert PASSWORD not in printed(done) and "s3cretpw" not in printed(done) and "owner" not in printed(done)
+
+
+# -- usage errors ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "see"),
+    [
+        (["--bogus"], "(see socialkpi --help)"),
+        (["collect", "--bogus"], "(see socialkpi collect --help)"),
+        (["export", "--table", "nope"], "(see socialkpi export --help)"),
+        (["connect"], "(see socialkpi connect --help)"),
+        (["connect", f"https://owner:{PASSWORD}@stats.example"], "(see socialkpi connect --help)"),
+    ],
+)
+def test_a_usage_error_names_the_command_once(tmp_path: Path, args: list[str], see: str) -> None:
+    done = socialkpi(tmp_path, *args)
+    assert done.returncode == 2
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith("socialkpi: error: ") and line.endswith(see), line
+    assert "socialkpi socialkpi" not in line and PASSWORD not in line
