@@ -19,6 +19,7 @@ from datetime import timedelta
 
 import streamlit as st
 
+from collectors.tokens import TokenFileError, TokenStore
 from socialkpi.pages import common, competitors, health, overview, platforms, website
 from warehouse import queries
 from warehouse.db import WarehouseError
@@ -56,6 +57,13 @@ if bounds is None:
         f"No data yet in `{DB_PATH}`. To start, run `make demo` for sample data, "
         "or `socialkpi collect` after filling socialkpi.toml."
     )
+    st.stop()
+
+# --- the token store beside the warehouse: never read through a link (its pages show expiry dates) ---
+try:
+    TokenStore.beside(DB_PATH).check()
+except TokenFileError as exc:
+    st.error(str(exc))
     st.stop()
 
 # --- sidebar filters -------------------------------------------------------------------------

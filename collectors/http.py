@@ -91,6 +91,14 @@ _PARAM_RE = re.compile(
     r"(?i)\b(" + "|".join(sorted(SECRET_PARAMS, key=len, reverse=True)) + r")=([^&\s\"'#]+)"
 )
 _BEARER_RE = re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=-]{8,}")
+# A URL's userinfo (``user:password@``, or a lone token as the user name): after ``//`` up to the last ``@``
+# before the host (at most 4 KiB of it: a long text stays cheap); or, without ``//`` (a BASE_URL missing its
+# scheme), ``name:secret@host`` as a word of its own.
+_URL_END = r"\s/?#'\"<>"
+_USERINFO_RE = re.compile(rf"//[^{_URL_END}]{{0,4096}}@(?=[^{_URL_END}@])")
+_BARE_USERINFO_RE = re.compile(
+    rf"(?<![^\s'\"(<=,])[^{_URL_END}@:=(,]{{1,4096}}:[^{_URL_END}]{{0,4096}}@(?=[^{_URL_END}@])"
+)
 
 
 # C0 (0x00-0x1f), DEL (0x7f) and C1 (0x80-0x9f): shown as \n, \r, \t or \xNN
@@ -122,6 +130,16 @@ def register_secret(value: str | None) -> None:
             _SECRETS.update({value, quote(value, safe=""), quote(value, safe="/"), quote_plus(value)})
 
 
+def redact_userinfo(text: str) -> str:
+    """``text`` with the userinfo of every URL in it masked whole: ``ftp://owner:pw@host`` becomes
+    ``ftp://***@host``, ``owner:pw@host`` (no scheme) ``***@host``; an e-mail address stays as it is.
+    Part of :func:`redact`, so of every message, log line and stored reason; the CLI's own output too."""
+    if "@" not in text:
+        return text
+    text = _USERINFO_RE.sub("//***@", text)
+    return _BARE_USERINFO_RE.sub("***@", text)
+
+
 def redact(text: str) -> str:
     """Remove registered secrets and secret query-parameter values from ``text``; escape its control
     characters (:func:`escape_controls`)."""
@@ -130,6 +148,7 @@ def redact(text: str) -> str:
     for secret in secrets:
         if secret in text:
             text = text.replace(secret, "***")
+    text = redact_userinfo(text)
     text = _PARAM_RE.sub(lambda m: f"{m.group(1)}=***", text)
     return escape_controls(_BEARER_RE.sub(lambda m: f"{m.group(1)} ***", text))
 
@@ -142,10 +161,8 @@ def sanitize_url(url: str) -> str:
         return redact(url)
     query = [(k, "***" if k.lower() in SECRET_PARAMS else v) for k, v in parse_qsl(parts.query, True)]
     netloc = parts.netloc
-    if "@" in netloc:  # user:password@host
-        userinfo, _, host = netloc.rpartition("@")
-        user = userinfo.split(":", 1)[0]
-        netloc = f"{user}:***@{host}" if ":" in userinfo else f"{user}@{host}"
+    if "@" in netloc:  # user:password@host, or a token as the user: all of it masked
+        netloc = "***@" + netloc.rpartition("@")[2]
     clean = urlunsplit((parts.scheme, netloc, parts.path, urlencode(query, safe="*,()"), ""))
     return redact(clean)
 

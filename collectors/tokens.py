@@ -3,7 +3,8 @@
 Platforms that issue refresh tokens (LinkedIn, Pinterest, TikTok, X OAuth 2, Google) hand out
 short-lived access tokens and sometimes rotate the refresh token itself.  :class:`TokenStore`
 keeps the newest pair per account in ``<warehouse>.tokens.json`` beside the warehouse, mode
-0600, written atomically (temp file + ``os.replace``).  Never in the warehouse, a log or an
+0600 (tightened on every read), written atomically (temp file + ``os.replace``), never through a
+symbolic link (:class:`TokenFileError`).  Never in the warehouse, a log or an
 export: the values are registered with the redactor as soon as they are read or received.
 
 :func:`refresh_access_token` runs the standard ``grant_type=refresh_token`` exchange (RFC 6749
@@ -22,9 +23,11 @@ every token, refresh or login call runs under.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
+import stat
 import tempfile
 import threading
 import time
@@ -123,9 +126,22 @@ class Connection:
         )
 
 
+class TokenFileError(Exception):
+    """Something else than a regular file is where the token store lives (a symbolic link, a FIFO, a folder),
+    or the file cannot be made 0600: one line naming the path and what to do (the CLI exits 2)."""
+
+
+_READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NOCTTY | os.O_NONBLOCK
+
+
 class TokenStore:
     """A small JSON file of ``{"<platform>/<account>": {access_token, refresh_token, expires_at,
-    refresh_expires_at}}`` (the expiry fields are Unix times or null)."""
+    refresh_expires_at}}`` (the expiry fields are Unix times or null).
+
+    The file is only ever a regular file of mode 0600: every read opens it with ``O_NOFOLLOW`` and makes it
+    0600 first (a file left 0644 by an older version or a copy is tightened on the spot), every write
+    replaces it atomically with a 0600 file; a symbolic link or anything but a regular file at its path is
+    never followed, read, chmod'ed or replaced: :class:`TokenFileError`."""
 
     _lock = threading.Lock()
 
@@ -137,14 +153,82 @@ class TokenStore:
         db = Path(db_path)
         return cls(db.with_name(db.name + ".tokens.json"))
 
-    def _read(self) -> dict[str, Any]:
+    def _refused(self, what: str) -> TokenFileError:
+        return TokenFileError(
+            f"{self.path} is {what}, not socialkpi's token file (never followed or read): move it away, "
+            "and socialkpi writes its own there (mode 0600)"
+        )
+
+    def _check_path(self) -> os.stat_result | None:
+        """What is at the path, without following a link: None for nothing (or a folder socialkpi cannot
+        look into, read as no tokens); :class:`TokenFileError` for anything but a regular file."""
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
+            st = os.lstat(self.path)
         except FileNotFoundError:
+            return None
+        except OSError:
+            return None
+        if stat.S_ISLNK(st.st_mode):
+            raise self._refused("a symbolic link")
+        if not stat.S_ISREG(st.st_mode):
+            raise self._refused("not a regular file")
+        return st
+
+    def _open(self) -> int | None:
+        """The file opened to read, never through a link and made 0600 first; None when there is none."""
+        if self._check_path() is None:
+            return None  # looked at first, so that a FIFO or a device is never even opened
+        try:
+            fd = os.open(self.path, _READ_FLAGS)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:  # became a link after the look
+                raise self._refused("a symbolic link") from None
+            if exc.errno in (errno.EISDIR, errno.ENXIO, errno.ENODEV):
+                raise self._refused("not a regular file") from None
+            return None  # unreadable: as before, no tokens (collect goes on with the .env ones)
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                raise self._refused("not a regular file")
+            if stat.S_IMODE(st.st_mode) != 0o600:
+                try:
+                    os.fchmod(fd, 0o600)
+                except PermissionError:
+                    raise TokenFileError(
+                        f"{self.path} can be read by others (mode {stat.S_IMODE(st.st_mode):04o}) and is not "
+                        "yours to change: have its owner run chmod 600 on it"
+                    ) from None
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
+    def _read(self) -> dict[str, Any]:
+        fd = self._open()
+        if fd is None:
             return {}
-        except (OSError, ValueError):
+        with os.fdopen(fd, "rb") as fh:
+            raw = fh.read()
+        try:
+            data = json.loads(raw.decode("utf-8"))
+        except ValueError:  # UnicodeDecodeError included
             return {}
         return data if isinstance(data, dict) else {}
+
+    def check(self) -> None:
+        """Open the file as every read does (made 0600; a link or a non-regular file refused with
+        :class:`TokenFileError`), so that a command fails on it at once and before it does anything."""
+        with self._lock:
+            fd = self._open()
+        if fd is not None:
+            os.close(fd)
+
+    def read_all(self) -> dict[str, Any]:
+        """Every entry of the file (``{}`` when there is none or it is not JSON), read as :meth:`check` says."""
+        with self._lock:
+            return self._read()
 
     def get(self, platform: str, account_id: str) -> StoredToken | None:
         with self._lock:
@@ -217,18 +301,21 @@ class TokenStore:
             return f"{platform}/{self.DEFAULT}" in self._read()
 
     def _write(self, data: dict[str, Any]) -> None:
-        """Replace the file with ``data``, created 0600 (the caller holds the lock)."""
+        """Replace the file with ``data``, created 0600, only over a regular file or nothing (the caller
+        holds the lock)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._check_path()
         fd, tmp = tempfile.mkstemp(prefix=".tokens-", dir=self.path.parent)
         try:
             os.fchmod(fd, 0o600)
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 json.dump(data, fh)
+                fh.flush()
+                os.fsync(fh.fileno())
             os.replace(tmp, self.path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-        os.chmod(self.path, 0o600)
 
     # -- tokens from .env whose lifetime is known but not their issue date (LinkedIn: 60 days) ------
 

@@ -43,7 +43,29 @@ def _date(value: str) -> date:
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"socialkpi: error: {message} (see socialkpi {self.prog.split()[-1]} --help)\n")
+        from collectors.http import redact_userinfo  # an argument echoed back may be a URL with user:password@
+
+        # self.prog is "socialkpi" or "socialkpi COMMAND": the help to see is that parser's own
+        self.exit(EXIT_USAGE, f"socialkpi: error: {redact_userinfo(message)} (see {self.prog} --help)\n")
+
+    def parse_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> argparse.Namespace:
+        """As argparse's, but an argument no parser knows is reported by the command's own parser (argparse
+        leaves it to the top one), so the line points to ``socialkpi COMMAND --help``."""
+        parsed, extra = self.parse_known_args(args, namespace)
+        if extra:
+            self._command_parser(getattr(parsed, "command", None)).error(
+                f"unrecognized arguments: {' '.join(extra)}"
+            )
+        return parsed
+
+    def _command_parser(self, command: str | None) -> argparse.ArgumentParser:
+        for action in self._actions:
+            if isinstance(action, argparse._SubParsersAction) and command in action.choices:
+                parser: argparse.ArgumentParser = action.choices[command]
+                return parser
+        return self
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -128,12 +150,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "init": _init,
         "connect": _connect,
     }[args.command]
+    from collectors.tokens import TokenFileError
     from socialkpi.settings import ConfigError
     from warehouse.db import WarehouseError
 
     try:
         return handler(args)
-    except (ConfigError, UsageError, WarehouseError) as exc:
+    except (ConfigError, UsageError, WarehouseError, TokenFileError) as exc:
         from collectors.http import redact
 
         _err(redact(str(exc)))
@@ -144,11 +167,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _err(message: str) -> None:
-    sys.stderr.write(f"socialkpi: error: {message}\n")
+    from collectors.http import redact_userinfo
+
+    sys.stderr.write(f"socialkpi: error: {redact_userinfo(message)}\n")
 
 
 def _out(text: str = "") -> None:
-    sys.stdout.write(text + "\n")
+    from collectors.http import redact_userinfo  # a URL's user:password@ is never printed, whatever the line
+
+    sys.stdout.write(redact_userinfo(text) + "\n")
 
 
 def _setup_logging(*, verbose: bool, quiet: bool) -> None:
@@ -218,6 +245,7 @@ def collect_with(
     from collectors.tokens import TokenStore
 
     store = TokenStore.beside(settings.db_path)
+    store.check()  # a link or a non-regular file there: exit 2 before anything is done
     credentials = {(a.platform, a.id): credentials_for(a, settings.env, store) for a in accounts}
 
     progress = _Progress(len(accounts)) if sys.stderr.isatty() else None
@@ -327,7 +355,9 @@ def cmd_status(args: argparse.Namespace) -> int:
         _out(f"No warehouse yet at {settings.db_path}. Run `socialkpi collect` (or `make demo` for sample data).")
         return EXIT_OK
     from collectors.http import escape_controls as shown  # a reason stored by an older version may be raw
+    from collectors.tokens import TokenStore
 
+    TokenStore.beside(settings.db_path).check()  # refused before a line is printed
     report = runs.status_report(settings.db_path)
     _out(f"Warehouse: {settings.db_path}")
     _out("")
@@ -474,6 +504,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     store = TokenStore.beside(settings.db_path)
+    store.check()
     _out(f"Configuration {settings.config_path}: ok ({len(settings.accounts)} account(s))")
     accounts = [a for a in settings.accounts if not args.platform or a.platform in args.platform]
     problems = 0

@@ -8,7 +8,6 @@ the end of ``socialkpi collect`` all show the same :func:`token_warnings`.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -100,12 +99,12 @@ def tokens_file(db_path: DbPath) -> Path:
 
 
 def token_rows(db_path: DbPath, *, now: datetime | None = None) -> list[TokenExpiry]:
-    """The stored tokens' expiry, sorted by ``platform/account``; empty when there is no token file."""
+    """The stored tokens' expiry, sorted by ``platform/account``; empty when there is no token file (or it
+    is not JSON); :class:`collectors.tokens.TokenFileError` for a link or a non-regular file there."""
+    from collectors.tokens import TokenStore
+
     moment = now or datetime.now(UTC)
-    try:
-        data: Any = json.loads(tokens_file(db_path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        data = {}
+    data: Any = TokenStore.beside(db_path).read_all()  # 0600, never through a link (TokenFileError)
     if not isinstance(data, dict) or not data:
         return []
     names: dict[tuple[str, str], str] = {}

@@ -369,12 +369,13 @@ def run(args: argparse.Namespace, *, terminal: Terminal | None = None, policy: A
     """``socialkpi connect``: 0 connected; 2 with one line on standard error when anything failed (nothing
     written)."""
     from collectors.http import CollectorError, redact
+    from collectors.tokens import TokenFileError
     from socialkpi.settings import ConfigError
 
     terminal = terminal or Terminal()
     try:
         return _run(args, terminal, policy)
-    except (ConnectError, ConfigError) as exc:
+    except (ConnectError, ConfigError, TokenFileError) as exc:
         terminal.say(f"socialkpi: error: {redact(str(exc))}")
     except CollectorError as exc:  # a discovery call failed after the consent
         terminal.say(f"socialkpi: error: {redact(exc.message)}: nothing was written")
@@ -396,6 +397,9 @@ def _run(args: argparse.Namespace, terminal: Terminal, policy: Any) -> int:
         if exc.key == "socialkpi.toml" and "no configuration" in str(exc):
             raise ConnectError("no socialkpi.toml here: run `socialkpi init` first (or pass --config PATH)") from None
         raise
+    from collectors.tokens import TokenStore
+
+    TokenStore.beside(settings.db_path).check()  # a link or a non-regular file there: refused before the consent
     module = flow_module(args.platform)
     session = Session(
         platform=args.platform,

@@ -79,11 +79,11 @@ class Terminal:
             return False
 
     def say(self, text: str = "") -> None:
-        """One line on standard error, its control characters escaped (``\\x1b``, ``\\r``, ``\\n``): a flow's
-        message may quote what a platform answered (a name, an error)."""
-        from collectors.http import escape_controls
+        """One line on standard error, its control characters escaped (``\\x1b``, ``\\r``, ``\\n``) and a URL's
+        user:password@ masked: a flow's message may quote what a platform answered (a name, an error)."""
+        from collectors.http import escape_controls, redact_userinfo
 
-        self.stderr.write(escape_controls(text) + "\n")
+        self.stderr.write(redact_userinfo(escape_controls(text)) + "\n")
         self.stderr.flush()
 
     def show_url(self, url: str) -> None:
