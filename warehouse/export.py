@@ -12,8 +12,9 @@ rows, tech-notes §2) with every cell already formatted in SQL:
   spreadsheet would run as a formula, gets a leading single quote (``'=cmd``);
 - UTF-8, comma-separated, ``\\n`` line ends, quotes only where needed.
 
-``out`` is a path (written atomically: a temp file beside it, then renamed) or an open stream,
-text (``sys.stdout``) or binary (``sys.stdout.buffer``, ``io.BytesIO``).
+``out`` is a path (written by :func:`warehouse.files.replacing`: only over a regular file or nothing, a
+temp file beside it, fsync, then renamed) or an open stream, text (``sys.stdout``) or binary
+(``sys.stdout.buffer``, ``io.BytesIO``).
 
 :func:`frame_csv` writes any :mod:`warehouse.queries` result frame (the dashboard's tables) with
 the same cell rules, in Python; :func:`kpis_frame_csv` turns an already-fetched
@@ -29,6 +30,8 @@ import csv
 import io
 import math
 import os
+import re
+import select
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -38,6 +41,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import duckdb
 
+from warehouse import files
 from warehouse.access import DbPath, Period, bounds_on, open_warehouse, shared_memory
 from warehouse.snapshot import snapshot_query
 
@@ -192,29 +196,43 @@ def write_kpis_csv(
 
 
 def _copy(db_path: DbPath, out: Out, plan: Plan) -> int:
-    """Run ``COPY (plan's query) TO <temp file> (HEADER)``, then move/stream it to ``out``."""
-    target_dir = None
+    """Run ``COPY (plan's query) TO <temp file> (HEADER)``, then rename it over ``out`` (a path:
+    :func:`warehouse.files.replacing`) or stream it to ``out`` (a stream)."""
     if isinstance(out, str | os.PathLike):
-        target_dir = Path(out).resolve().parent
-    fd, tmp_name = tempfile.mkstemp(prefix=".socialkpi-export-", suffix=".csv", dir=target_dir)
+        with files.replacing(out, stdout_hint=True) as tmp, open_warehouse(db_path) as (con, aggregated):
+            sql, params = plan(con, aggregated)
+            return write_csv(con, sql, params, tmp, label=f"--out {os.fspath(out)}")
+    fd, tmp_name = tempfile.mkstemp(prefix=".socialkpi-export-", suffix=".csv")
     os.close(fd)
     tmp = Path(tmp_name)
     try:
         with open_warehouse(db_path) as (con, aggregated):
             sql, params = plan(con, aggregated)
-            count = _copy_to(con, sql, params, tmp)
-        if isinstance(out, str | os.PathLike):
-            os.replace(tmp, out)
-        else:
-            _stream(tmp, out)
+            count = write_csv(con, sql, params, tmp, label=f"a temporary file in {tmp.parent}")
+        _stream(tmp, out)
         return count
     finally:
         tmp.unlink(missing_ok=True)
 
 
-def _copy_to(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any], path: Path) -> int:
+_ERRNO = re.compile(r'"errno"\s*:\s*"?(\d+)')
+
+
+def write_csv(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any], path: Path, *, label: str = "") -> int:
+    """``sql``'s result written to ``path`` by DuckDB's ``COPY ... (FORMAT csv, HEADER)``; returns the data rows.
+
+    The cells arrive already formatted and neutralised (:func:`_text` and its siblings); DuckDB quotes
+    (``"``, doubled inside) every cell holding a comma, a quote, a CR or an LF, and an empty text as ``""``
+    (an empty cell without quotes is no value), so no cell can start a new row.  A write that fails (a full
+    disk) is :class:`~warehouse.files.OutputError` naming ``label``.
+    """
     literal = str(path).replace("'", "''")
-    rows = con.execute(f"COPY ({sql}) TO '{literal}' (FORMAT csv, HEADER, DELIMITER ',')", params).fetchall()
+    try:
+        rows = con.execute(f"COPY ({sql}) TO '{literal}' (FORMAT csv, HEADER, DELIMITER ',')", params).fetchall()
+    except duckdb.IOException as exc:
+        found = _ERRNO.search(str(exc))
+        reason = os.strerror(int(found.group(1))) if found else str(exc).splitlines()[0]
+        raise files.OutputError(f"{label or path}: cannot write ({reason}): nothing was written") from None
     return int(rows[0][0]) if rows else 0
 
 
@@ -224,30 +242,47 @@ def kpis_frame_csv(snapshot: pd.DataFrame) -> bytes:
 
     The frame goes through the same SQL cell formatting, on a private in-memory DuckDB."""
     con = shared_memory()  # no file: a cursor on the process's in-memory DuckDB
-    fd, tmp_name = tempfile.mkstemp(prefix=".socialkpi-export-", suffix=".csv")
-    os.close(fd)
-    tmp = Path(tmp_name)
     try:
         con.register("snapshot_frame", snapshot)
         source = (
             "(SELECT * REPLACE (CAST(period_start AS DATE) AS period_start, CAST(period_end AS DATE) AS period_end,"
             " CAST(competitor AS BOOLEAN) AS competitor) FROM snapshot_frame)"
         )
-        _copy_to(con, _kpis_sql("month", source=source), [], tmp)
-        return tmp.read_bytes()
+        return _csv_bytes(con, _kpis_sql("month", source=source))
     finally:
         con.close()
-        tmp.unlink(missing_ok=True)
 
 
 def _stream(path: Path, out: IO[str] | IO[bytes]) -> None:
-    if isinstance(out, io.RawIOBase | io.BufferedIOBase) or not hasattr(out, "encoding"):
-        with path.open("rb") as src:
-            shutil.copyfileobj(src, out, _CHUNK)  # type: ignore[misc]
-    else:
-        with path.open("r", encoding="utf-8", newline="") as text:
-            shutil.copyfileobj(text, out, _CHUNK)  # type: ignore[misc]
-    out.flush()
+    """Copy the finished CSV to ``out``, every byte: a raw stream (``sys.stdout.buffer`` under
+    ``PYTHONUNBUFFERED``) may take part of a write, the rest is written again.  A stream that cannot take it
+    (a full disk behind standard output) is :class:`~warehouse.files.StreamFull`; a reader gone away (a
+    closed pipe) stays ``BrokenPipeError``."""
+    try:
+        if isinstance(out, io.RawIOBase | io.BufferedIOBase) or not hasattr(out, "encoding"):
+            with path.open("rb") as src:
+                while chunk := src.read(_CHUNK):
+                    _write_all(out, chunk)  # type: ignore[arg-type]
+        else:
+            with path.open("r", encoding="utf-8", newline="") as text:
+                shutil.copyfileobj(text, out, _CHUNK)  # type: ignore[misc]
+        out.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        name = getattr(out, "name", None)
+        where = "standard output" if name in ("<stdout>", 1) else "the output stream"
+        raise files.StreamFull(f"cannot write the CSV to {where} ({exc.strerror}): it is incomplete") from None
+
+
+def _write_all(out: IO[bytes], chunk: bytes) -> None:
+    view = memoryview(chunk)
+    while view:
+        written = out.write(view)
+        if written is None:  # a non-blocking stream that is full: wait for it, as a blocking one would
+            select.select([], [out], [])
+            continue
+        view = view[written:]
 
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -295,3 +330,15 @@ def frame_csv(frame: pd.DataFrame) -> bytes:
     for row in frame.itertuples(index=False, name=None):
         writer.writerow([_cell(v) for v in row])
     return buffer.getvalue().encode("utf-8")
+
+
+def _csv_bytes(con: duckdb.DuckDBPyConnection, sql: str) -> bytes:
+    """:func:`write_csv` of ``sql`` into a temporary file, returned as bytes (the file removed)."""
+    fd, tmp_name = tempfile.mkstemp(prefix=".socialkpi-export-", suffix=".csv")
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        write_csv(con, sql, [], tmp, label=f"a temporary file in {tmp.parent}")
+        return tmp.read_bytes()
+    finally:
+        tmp.unlink(missing_ok=True)

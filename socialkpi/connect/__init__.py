@@ -349,11 +349,12 @@ def run(args: argparse.Namespace, *, terminal: Terminal | None = None, policy: A
     written)."""
     from collectors.http import CollectorError, redact
     from socialkpi.settings import ConfigError
+    from warehouse.files import OutputError
 
     terminal = terminal or Terminal()
     try:
         return _run(args, terminal, policy)
-    except (ConnectError, ConfigError) as exc:
+    except (ConnectError, ConfigError, OutputError) as exc:
         terminal.say(f"socialkpi: error: {redact(str(exc))}")
     except CollectorError as exc:  # a discovery call failed after the consent
         terminal.say(f"socialkpi: error: {redact(exc.message)}: nothing was written")
@@ -375,6 +376,10 @@ def _run(args: argparse.Namespace, terminal: Terminal, policy: Any) -> int:
         if exc.key == "socialkpi.toml" and "no configuration" in str(exc):
             raise ConnectError("no socialkpi.toml here: run `socialkpi init` first (or pass --config PATH)") from None
         raise
+    if settings.config_path is not None:  # a file that could not be replaced is refused before the consent
+        from warehouse.files import check_output
+
+        check_output(settings.config_path, flag=None)
     module = flow_module(args.platform)
     session = Session(
         platform=args.platform,
