@@ -1,7 +1,9 @@
-"""CSV exports: the observations table (contract.md) and the KPI snapshot (docs/kpis.md).
+"""CSV exports: the observations table (contract.md) and the KPI snapshot (docs/kpis.md), and the
+dashboard's downloads.
 
-Both are written by DuckDB itself (``COPY (SELECT ...) TO file (HEADER)``: about 0.5 s per million
-rows, tech-notes §2) with every cell already formatted in SQL:
+Every CSV of socialkpi is written in one place, :func:`write_csv`: DuckDB itself
+(``COPY (SELECT ...) TO file (HEADER)``: about 0.5 s per million rows, tech-notes §2) with every cell
+already formatted in SQL:
 
 - dates ``YYYY-MM-DD``; ``collected_at`` UTC ISO 8601 with ``Z`` (``2026-03-10T06:30:00Z``,
   with ``.ffffff`` only when the time has sub-second digits);
@@ -10,15 +12,17 @@ rows, tech-notes §2) with every cell already formatted in SQL:
 - ``competitor``: ``true`` / ``false``;
 - a text cell starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return, which a
   spreadsheet would run as a formula, gets a leading single quote (``'=cmd``);
-- UTF-8, comma-separated, ``\\n`` line ends, quotes only where needed.
+- UTF-8, comma-separated, ``\\n`` line ends; a cell holding a comma, a double quote, a CR or an LF
+  anywhere is quoted (``"Shop\\r=cmd"``: it stays one cell, never a new row starting with a formula),
+  an empty text is ``""``; no other quotes.
 
 ``out`` is a path (written by :func:`warehouse.files.replacing`: only over a regular file or nothing, a
 temp file beside it, fsync, then renamed) or an open stream, text (``sys.stdout``) or binary
 (``sys.stdout.buffer``, ``io.BytesIO``).
 
-:func:`frame_csv` writes any :mod:`warehouse.queries` result frame (the dashboard's tables) with
-the same cell rules, in Python; :func:`kpis_frame_csv` turns an already-fetched
-:func:`~warehouse.queries.kpi_snapshot` into exactly the bytes of :func:`write_kpis_csv`.
+:func:`frame_csv` writes any :mod:`warehouse.queries` result frame (the dashboard's tables) through the
+same writer, the cells formatted by column type with the same SQL; :func:`kpis_frame_csv` turns an
+already-fetched :func:`~warehouse.queries.kpi_snapshot` into exactly the bytes of :func:`write_kpis_csv`.
 
 No pandas here (``socialkpi export`` never needs it): the SQL comes from the pandas-free
 :mod:`warehouse.access` and :mod:`warehouse.snapshot`; the frame functions only receive frames.
@@ -26,16 +30,15 @@ No pandas here (``socialkpi export`` never needs it): the SQL comes from the pan
 
 from __future__ import annotations
 
-import csv
 import io
-import math
 import os
 import re
 import select
 import shutil
 import tempfile
+import uuid
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -219,7 +222,8 @@ _ERRNO = re.compile(r'"errno"\s*:\s*"?(\d+)')
 
 
 def write_csv(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any], path: Path, *, label: str = "") -> int:
-    """``sql``'s result written to ``path`` by DuckDB's ``COPY ... (FORMAT csv, HEADER)``; returns the data rows.
+    """THE CSV writer of socialkpi: every CSV it produces (both exports, the dashboard's downloads) is
+    ``sql``'s result written here by DuckDB's ``COPY ... (FORMAT csv, HEADER)``; returns the data rows.
 
     The cells arrive already formatted and neutralised (:func:`_text` and its siblings); DuckDB quotes
     (``"``, doubled inside) every cell holding a comma, a quote, a CR or an LF, and an empty text as ``""``
@@ -285,51 +289,60 @@ def _write_all(out: IO[bytes], chunk: bytes) -> None:
         view = view[written:]
 
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_INTEGERS = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT",
+             "UHUGEINT"}  # fmt: skip
+_TIMESTAMPS = {"TIMESTAMP", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S", "TIMESTAMP_US"}
 
 
-def _cell(value: object) -> str:
-    """One CSV cell of :func:`frame_csv`, by the rules of the module docstring."""
-    if value is None or type(value).__name__ in ("NaTType", "NAType"):  # pandas' missing values
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, datetime) and hasattr(value, "to_pydatetime"):  # a pandas Timestamp
-        value = value.to_pydatetime()
-    if isinstance(value, datetime):
-        if value.tzinfo is None and value.time() == datetime.min.time():
-            return value.strftime("%Y-%m-%d")
-        moment = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-        pattern = "%Y-%m-%dT%H:%M:%S.%fZ" if moment.microsecond else "%Y-%m-%dT%H:%M:%SZ"
-        return moment.strftime(pattern)
-    if isinstance(value, date):
-        return value.isoformat()
-    if hasattr(value, "item") and not isinstance(value, str):  # numpy scalars
-        return _cell(value.item())
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if math.isnan(value):
-            return ""
-        if math.isfinite(value) and value == math.trunc(value) and abs(value) < 1e18:
-            return str(int(value))
-        return repr(value)
-    text = str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
+def _frame_cell(column: str, kind: str) -> str:
+    """SQL for one :func:`frame_csv` cell of a column of DuckDB type ``kind`` (the module docstring's rules)."""
+    c = '"' + column.replace('"', '""') + '"'
+    kind = kind.upper()
+    if kind == "BOOLEAN":
+        return f"CASE WHEN {c} THEN 'true' WHEN NOT {c} THEN 'false' END"
+    if kind in _INTEGERS:
+        return f"{c}::VARCHAR"
+    if kind in ("FLOAT", "DOUBLE") or kind.startswith("DECIMAL"):
+        number = f"{c}::DOUBLE"
+        return f"CASE WHEN isnan({number}) THEN NULL ELSE {_number(number)} END"
+    if kind == "DATE":
+        return _day(c)
+    if kind in _TIMESTAMPS:  # a day (pandas keeps dates as midnight timestamps) or a UTC moment
+        moment = f"{c}::TIMESTAMP"
+        return f"CASE WHEN {moment} = date_trunc('day', {moment}) THEN {_day(moment)} ELSE {_utc_z(moment)} END"
+    if kind.startswith("TIMESTAMP WITH TIME ZONE") or kind == "TIMESTAMPTZ":
+        return _utc_z(f"timezone('UTC', {c})")
+    return _text(f"{c}::VARCHAR")
 
 
 def frame_csv(frame: pd.DataFrame) -> bytes:
     """A query result as UTF-8 CSV bytes (header = the frame's columns), for a download button.
 
-    Same cells as the COPY exports: dates ``YYYY-MM-DD``, times UTC with ``Z``, whole numbers
-    without a decimal point, empty for no value, ``true``/``false``, formula-like text quoted.
+    The same writer and cells as the exports (:func:`write_csv`): dates ``YYYY-MM-DD``, times UTC with
+    ``Z``, whole numbers without a decimal point, empty for no value, ``true``/``false``, text starting
+    with a formula character prefixed with ``'``, a cell holding a comma, a quote, a CR or an LF quoted.
+    The frame is read by DuckDB (a private cursor on the in-memory instance, no warehouse query).
     """
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow([_cell(c) for c in frame.columns])
-    for row in frame.itertuples(index=False, name=None):
-        writer.writerow([_cell(v) for v in row])
-    return buffer.getvalue().encode("utf-8")
+    if len(frame.columns) == 0:
+        return b""
+    names = [str(c) for c in frame.columns]
+    positional = frame.set_axis([f"c{i}" for i in range(len(names))], axis=1)
+    view = f"frame_{uuid.uuid4().hex}"
+    con = shared_memory()
+    try:
+        con.register(view, positional)
+        kinds = [str(row[1]) for row in con.execute(f"DESCRIBE SELECT * FROM {view}").fetchall()]
+        neutralised = ", ".join(_text(f"${i + 1}::VARCHAR") for i in range(len(names)))  # as any text cell
+        headers = [str(h) for h in con.execute(f"SELECT {neutralised}", names).fetchone() or names]
+        cells = [_frame_cell(f"c{i}", kind) for i, kind in enumerate(kinds)]
+        if len(cells) == 1:  # one column: an empty cell would be an empty line, which readers skip
+            cells = [f"coalesce({cells[0]}, '')"]
+        select = ", ".join(
+            f'{cell} AS "{header.replace(chr(34), chr(34) * 2)}"' for cell, header in zip(cells, headers, strict=True)
+        )
+        return _csv_bytes(con, f"SELECT {select} FROM {view}")
+    finally:
+        con.close()
 
 
 def _csv_bytes(con: duckdb.DuckDBPyConnection, sql: str) -> bytes:
