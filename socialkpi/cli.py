@@ -14,7 +14,9 @@ import os
 import sys
 from collections.abc import Sequence
 from datetime import date
-from typing import TYPE_CHECKING, NoReturn
+from typing import IO, TYPE_CHECKING, Any, NoReturn
+
+from warehouse.files import OutputError, StreamFull
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -24,6 +26,7 @@ if TYPE_CHECKING:
     from warehouse.credentials import Credential
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 75
+EXIT_PIPE = 128 + 13  # SIGPIPE: standard output's reader went away
 
 log = logging.getLogger("socialkpi")
 
@@ -42,6 +45,11 @@ def _date(value: str) -> date:
 
 
 class _Parser(argparse.ArgumentParser):
+    def _print_message(self, message: str, file: IO[str] | None = None) -> None:
+        """As argparse's, without its silence on a failed write: ``--help > /dev/full`` is exit 2 (main)."""
+        if message:
+            (file or sys.stderr).write(message)
+
     def error(self, message: str) -> NoReturn:
         from collectors.http import redact_userinfo  # an argument echoed back may be a URL with user:password@
 
@@ -131,6 +139,72 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; its exit status.  Standard output that cannot take the output ends the command
+    quietly: a reader gone away (``socialkpi status | head -1``) is exit 141 (128 + SIGPIPE, as any
+    command stopped by its reader) with nothing on standard error; a full disk or a device that refuses it
+    (``> /dev/full``) is one line and exit 2.  Never a traceback, never Python's own complaint at exit."""
+    real = sys.stdout
+    if real is not None:
+        sys.stdout = _GuardedStdout(real)  # type: ignore[assignment]
+    try:
+        try:
+            return _main(argv)
+        finally:
+            sys.stdout.flush()  # here, not at interpreter exit, where a failure would print a traceback
+    except BrokenPipeError:
+        _drop_stdout(real)
+        return EXIT_PIPE
+    except OutputError as exc:  # an --out path refused, or standard output full
+        from collectors.http import redact
+
+        if isinstance(exc, StreamFull):
+            _drop_stdout(real)
+        _err(redact(str(exc)))
+        return EXIT_USAGE
+    finally:
+        sys.stdout = real
+
+
+class _GuardedStdout:
+    """``sys.stdout`` while a command runs: a write or flush that fails other than on a closed pipe (a full
+    disk, ``/dev/full``) raises :class:`StreamFull` instead of an ``OSError`` from anywhere in the code."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise StreamFull(f"cannot write to standard output ({exc.strerror}): the output is incomplete") from None
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise StreamFull(f"cannot write to standard output ({exc.strerror}): the output is incomplete") from None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def _drop_stdout(real: IO[str] | None) -> None:
+    """Point file descriptor 1 at /dev/null, so that nothing still buffered fails again when Python exits."""
+    if real is None or real is not sys.__stdout__:
+        return  # a replaced stdout (tests, an embedding program) is not ours to close
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, real.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not args.command:
@@ -328,11 +402,12 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise UsageError(f"--since {args.since} is after --until {args.until}")
     if args.out == "-":
         out: object = sys.stdout.buffer if hasattr(sys.stdout, "buffer") else sys.stdout
+        sys.stdout.flush()  # nothing buffered may come after the CSV
     else:
+        from warehouse.files import check_output
+
         out = args.out
-        parent = os.path.dirname(os.path.abspath(args.out))
-        if not os.path.isdir(parent):
-            raise UsageError(f"--out: the folder {parent} does not exist")
+        check_output(args.out, stdout_hint=True)  # refused before the warehouse is read
     if args.table == "observations":
         rows = export.write_observations_csv(settings.db_path, out, since=args.since, until=args.until)
     else:

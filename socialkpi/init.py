@@ -78,16 +78,20 @@ def _check(name: str, timezone: str, currency: str, hours: float | None) -> tupl
 
 
 def run(args: argparse.Namespace, *, stdin: object = None) -> int:
-    from socialkpi.connect.config import init_text, write_atomically
+    from socialkpi.connect.config import init_text
+    from warehouse.files import OutputError, check_output, write_atomically
 
     raw = args.config or os.environ.get("SOCIALKPI_CONFIG") or "socialkpi.toml"
     path = Path(raw).expanduser()
-    if path.exists() and not args.force:
+    if os.path.lexists(path) and not args.force:
         sys.stderr.write(f"socialkpi: error: {path} exists: nothing was written (pass --force to replace it)\n")
         return 2
-    if path.exists() and not path.is_file():
-        sys.stderr.write(f"socialkpi: error: {path} is not a regular file: nothing was written\n")
-        return 2
+    if os.path.lexists(path) or path.parent.is_dir():  # (a missing folder is created when the file is written)
+        try:
+            check_output(path, flag=None)  # only a regular file is replaced: not a link, a folder, a device
+        except OutputError as exc:
+            sys.stderr.write(f"socialkpi: error: {exc}\n")
+            return 2
     stream = stdin if stdin is not None else sys.stdin
     ask = not args.yes
 
@@ -118,7 +122,12 @@ def run(args: argparse.Namespace, *, stdin: object = None) -> int:
         sys.stderr.write(f"socialkpi: error: {exc}\n")
         return 2
     try:
-        write_atomically(path, init_text(name=name, timezone=timezone, currency=currency, hours_per_week=hours))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(path, init_text(name=name, timezone=timezone, currency=currency, hours_per_week=hours),
+                         flag=None)  # fmt: skip
+    except OutputError as exc:
+        sys.stderr.write(f"socialkpi: error: {exc}\n")
+        return 2
     except OSError as exc:
         sys.stderr.write(f"socialkpi: error: cannot write {path} ({exc.strerror or exc}): nothing was written\n")
         return 2

@@ -20,11 +20,9 @@ import logging
 import os
 import re
 import sys
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pandas and duckdb load only when a report is built: `socialkpi --help` stays fast
@@ -485,16 +483,10 @@ def health_section(db_path: str | os.PathLike[str], start: date, end: date) -> s
 
 
 def write_report(path: str | os.PathLike[str], document: str) -> None:
-    """Write atomically: a temp file beside ``path``, then ``os.replace``."""
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=".socialkpi-report-", suffix=".html", dir=target.resolve().parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(document)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write atomically, only over a regular file or nothing (:func:`warehouse.files.write_atomically`)."""
+    from warehouse.files import write_atomically
+
+    write_atomically(path, document, flag="--out")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -514,19 +506,18 @@ def run(args: argparse.Namespace) -> int:
     """Build the report of ``args.period`` and write it to ``args.out``; 0, or 2 with one line on stderr."""
     from socialkpi.settings import ConfigError, load_settings
     from warehouse.db import WarehouseError
+    from warehouse.files import OutputError, check_output
 
     try:
         settings = load_settings(getattr(args, "config", None), require_config=False)
         today = getattr(args, "today", None) or datetime.now(settings.timezone).date()
         start, end = period_bounds(args.period, today)
-        parent = Path(args.out).resolve().parent
-        if not parent.is_dir():
-            raise ConfigError("--out", f"the folder {parent} does not exist")
+        check_output(args.out, flag="--out")  # refused before the report is built
         if not settings.db_path.exists():
             raise ConfigError("report", f"no warehouse at {settings.db_path}: run `socialkpi collect` first")
         document = build_report(settings.db_path, start, end, business=settings.business_name)
         write_report(args.out, document)
-    except (ConfigError, WarehouseError, ValueError) as exc:
+    except (ConfigError, WarehouseError, OutputError, ValueError) as exc:
         sys.stderr.write(f"socialkpi: error: {exc}\n")
         return EXIT_USAGE
     log.info("wrote the %s report (%s – %s) to %s", args.period, start, end, args.out)

@@ -1,7 +1,9 @@
-"""CSV exports: the observations table (contract.md) and the KPI snapshot (docs/kpis.md).
+"""CSV exports: the observations table (contract.md) and the KPI snapshot (docs/kpis.md), and the
+dashboard's downloads.
 
-Both are written by DuckDB itself (``COPY (SELECT ...) TO file (HEADER)``: about 0.5 s per million
-rows, tech-notes §2) with every cell already formatted in SQL:
+Every CSV of socialkpi is written in one place, :func:`write_csv`: DuckDB itself
+(``COPY (SELECT ...) TO file (HEADER)``: about 0.5 s per million rows, tech-notes §2) with every cell
+already formatted in SQL:
 
 - dates ``YYYY-MM-DD``; ``collected_at`` UTC ISO 8601 with ``Z`` (``2026-03-10T06:30:00Z``,
   with ``.ffffff`` only when the time has sub-second digits);
@@ -10,14 +12,17 @@ rows, tech-notes §2) with every cell already formatted in SQL:
 - ``competitor``: ``true`` / ``false``;
 - a text cell starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return, which a
   spreadsheet would run as a formula, gets a leading single quote (``'=cmd``);
-- UTF-8, comma-separated, ``\\n`` line ends, quotes only where needed.
+- UTF-8, comma-separated, ``\\n`` line ends; a cell holding a comma, a double quote, a CR or an LF
+  anywhere is quoted (``"Shop\\r=cmd"``: it stays one cell, never a new row starting with a formula),
+  an empty text is ``""``; no other quotes.
 
-``out`` is a path (written atomically: a temp file beside it, then renamed) or an open stream,
-text (``sys.stdout``) or binary (``sys.stdout.buffer``, ``io.BytesIO``).
+``out`` is a path (written by :func:`warehouse.files.replacing`: only over a regular file or nothing, a
+temp file beside it, fsync, then renamed) or an open stream, text (``sys.stdout``) or binary
+(``sys.stdout.buffer``, ``io.BytesIO``).
 
-:func:`frame_csv` writes any :mod:`warehouse.queries` result frame (the dashboard's tables) with
-the same cell rules, in Python; :func:`kpis_frame_csv` turns an already-fetched
-:func:`~warehouse.queries.kpi_snapshot` into exactly the bytes of :func:`write_kpis_csv`.
+:func:`frame_csv` writes any :mod:`warehouse.queries` result frame (the dashboard's tables) through the
+same writer, the cells formatted by column type with the same SQL; :func:`kpis_frame_csv` turns an
+already-fetched :func:`~warehouse.queries.kpi_snapshot` into exactly the bytes of :func:`write_kpis_csv`.
 
 No pandas here (``socialkpi export`` never needs it): the SQL comes from the pandas-free
 :mod:`warehouse.access` and :mod:`warehouse.snapshot`; the frame functions only receive frames.
@@ -25,19 +30,21 @@ No pandas here (``socialkpi export`` never needs it): the SQL comes from the pan
 
 from __future__ import annotations
 
-import csv
 import io
-import math
 import os
+import re
+import select
 import shutil
 import tempfile
+import uuid
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 import duckdb
 
+from warehouse import files
 from warehouse.access import DbPath, Period, bounds_on, open_warehouse, shared_memory
 from warehouse.snapshot import snapshot_query
 
@@ -192,29 +199,44 @@ def write_kpis_csv(
 
 
 def _copy(db_path: DbPath, out: Out, plan: Plan) -> int:
-    """Run ``COPY (plan's query) TO <temp file> (HEADER)``, then move/stream it to ``out``."""
-    target_dir = None
+    """Run ``COPY (plan's query) TO <temp file> (HEADER)``, then rename it over ``out`` (a path:
+    :func:`warehouse.files.replacing`) or stream it to ``out`` (a stream)."""
     if isinstance(out, str | os.PathLike):
-        target_dir = Path(out).resolve().parent
-    fd, tmp_name = tempfile.mkstemp(prefix=".socialkpi-export-", suffix=".csv", dir=target_dir)
+        with files.replacing(out, stdout_hint=True) as tmp, open_warehouse(db_path) as (con, aggregated):
+            sql, params = plan(con, aggregated)
+            return write_csv(con, sql, params, tmp, label=f"--out {os.fspath(out)}")
+    fd, tmp_name = tempfile.mkstemp(prefix=".socialkpi-export-", suffix=".csv")
     os.close(fd)
     tmp = Path(tmp_name)
     try:
         with open_warehouse(db_path) as (con, aggregated):
             sql, params = plan(con, aggregated)
-            count = _copy_to(con, sql, params, tmp)
-        if isinstance(out, str | os.PathLike):
-            os.replace(tmp, out)
-        else:
-            _stream(tmp, out)
+            count = write_csv(con, sql, params, tmp, label=f"a temporary file in {tmp.parent}")
+        _stream(tmp, out)
         return count
     finally:
         tmp.unlink(missing_ok=True)
 
 
-def _copy_to(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any], path: Path) -> int:
+_ERRNO = re.compile(r'"errno"\s*:\s*"?(\d+)')
+
+
+def write_csv(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any], path: Path, *, label: str = "") -> int:
+    """THE CSV writer of socialkpi: every CSV it produces (both exports, the dashboard's downloads) is
+    ``sql``'s result written here by DuckDB's ``COPY ... (FORMAT csv, HEADER)``; returns the data rows.
+
+    The cells arrive already formatted and neutralised (:func:`_text` and its siblings); DuckDB quotes
+    (``"``, doubled inside) every cell holding a comma, a quote, a CR or an LF, and an empty text as ``""``
+    (an empty cell without quotes is no value), so no cell can start a new row.  A write that fails (a full
+    disk) is :class:`~warehouse.files.OutputError` naming ``label``.
+    """
     literal = str(path).replace("'", "''")
-    rows = con.execute(f"COPY ({sql}) TO '{literal}' (FORMAT csv, HEADER, DELIMITER ',')", params).fetchall()
+    try:
+        rows = con.execute(f"COPY ({sql}) TO '{literal}' (FORMAT csv, HEADER, DELIMITER ',')", params).fetchall()
+    except duckdb.IOException as exc:
+        found = _ERRNO.search(str(exc))
+        reason = os.strerror(int(found.group(1))) if found else str(exc).splitlines()[0]
+        raise files.OutputError(f"{label or path}: cannot write ({reason}): nothing was written") from None
     return int(rows[0][0]) if rows else 0
 
 
@@ -224,74 +246,112 @@ def kpis_frame_csv(snapshot: pd.DataFrame) -> bytes:
 
     The frame goes through the same SQL cell formatting, on a private in-memory DuckDB."""
     con = shared_memory()  # no file: a cursor on the process's in-memory DuckDB
-    fd, tmp_name = tempfile.mkstemp(prefix=".socialkpi-export-", suffix=".csv")
-    os.close(fd)
-    tmp = Path(tmp_name)
     try:
         con.register("snapshot_frame", snapshot)
         source = (
             "(SELECT * REPLACE (CAST(period_start AS DATE) AS period_start, CAST(period_end AS DATE) AS period_end,"
             " CAST(competitor AS BOOLEAN) AS competitor) FROM snapshot_frame)"
         )
-        _copy_to(con, _kpis_sql("month", source=source), [], tmp)
-        return tmp.read_bytes()
+        return _csv_bytes(con, _kpis_sql("month", source=source))
     finally:
         con.close()
-        tmp.unlink(missing_ok=True)
 
 
 def _stream(path: Path, out: IO[str] | IO[bytes]) -> None:
-    if isinstance(out, io.RawIOBase | io.BufferedIOBase) or not hasattr(out, "encoding"):
-        with path.open("rb") as src:
-            shutil.copyfileobj(src, out, _CHUNK)  # type: ignore[misc]
-    else:
-        with path.open("r", encoding="utf-8", newline="") as text:
-            shutil.copyfileobj(text, out, _CHUNK)  # type: ignore[misc]
-    out.flush()
+    """Copy the finished CSV to ``out``, every byte: a raw stream (``sys.stdout.buffer`` under
+    ``PYTHONUNBUFFERED``) may take part of a write, the rest is written again.  A stream that cannot take it
+    (a full disk behind standard output) is :class:`~warehouse.files.StreamFull`; a reader gone away (a
+    closed pipe) stays ``BrokenPipeError``."""
+    try:
+        if isinstance(out, io.RawIOBase | io.BufferedIOBase) or not hasattr(out, "encoding"):
+            with path.open("rb") as src:
+                while chunk := src.read(_CHUNK):
+                    _write_all(out, chunk)  # type: ignore[arg-type]
+        else:
+            with path.open("r", encoding="utf-8", newline="") as text:
+                shutil.copyfileobj(text, out, _CHUNK)  # type: ignore[misc]
+        out.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        name = getattr(out, "name", None)
+        where = "standard output" if name in ("<stdout>", 1) else "the output stream"
+        raise files.StreamFull(f"cannot write the CSV to {where} ({exc.strerror}): it is incomplete") from None
 
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+def _write_all(out: IO[bytes], chunk: bytes) -> None:
+    view = memoryview(chunk)
+    while view:
+        written = out.write(view)
+        if written is None:  # a non-blocking stream that is full: wait for it, as a blocking one would
+            select.select([], [out], [])
+            continue
+        view = view[written:]
 
 
-def _cell(value: object) -> str:
-    """One CSV cell of :func:`frame_csv`, by the rules of the module docstring."""
-    if value is None or type(value).__name__ in ("NaTType", "NAType"):  # pandas' missing values
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, datetime) and hasattr(value, "to_pydatetime"):  # a pandas Timestamp
-        value = value.to_pydatetime()
-    if isinstance(value, datetime):
-        if value.tzinfo is None and value.time() == datetime.min.time():
-            return value.strftime("%Y-%m-%d")
-        moment = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-        pattern = "%Y-%m-%dT%H:%M:%S.%fZ" if moment.microsecond else "%Y-%m-%dT%H:%M:%SZ"
-        return moment.strftime(pattern)
-    if isinstance(value, date):
-        return value.isoformat()
-    if hasattr(value, "item") and not isinstance(value, str):  # numpy scalars
-        return _cell(value.item())
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if math.isnan(value):
-            return ""
-        if math.isfinite(value) and value == math.trunc(value) and abs(value) < 1e18:
-            return str(int(value))
-        return repr(value)
-    text = str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
+_INTEGERS = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT",
+             "UHUGEINT"}  # fmt: skip
+_TIMESTAMPS = {"TIMESTAMP", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S", "TIMESTAMP_US"}
+
+
+def _frame_cell(column: str, kind: str) -> str:
+    """SQL for one :func:`frame_csv` cell of a column of DuckDB type ``kind`` (the module docstring's rules)."""
+    c = '"' + column.replace('"', '""') + '"'
+    kind = kind.upper()
+    if kind == "BOOLEAN":
+        return f"CASE WHEN {c} THEN 'true' WHEN NOT {c} THEN 'false' END"
+    if kind in _INTEGERS:
+        return f"{c}::VARCHAR"
+    if kind in ("FLOAT", "DOUBLE") or kind.startswith("DECIMAL"):
+        number = f"{c}::DOUBLE"
+        return f"CASE WHEN isnan({number}) THEN NULL ELSE {_number(number)} END"
+    if kind == "DATE":
+        return _day(c)
+    if kind in _TIMESTAMPS:  # a day (pandas keeps dates as midnight timestamps) or a UTC moment
+        moment = f"{c}::TIMESTAMP"
+        return f"CASE WHEN {moment} = date_trunc('day', {moment}) THEN {_day(moment)} ELSE {_utc_z(moment)} END"
+    if kind.startswith("TIMESTAMP WITH TIME ZONE") or kind == "TIMESTAMPTZ":
+        return _utc_z(f"timezone('UTC', {c})")
+    return _text(f"{c}::VARCHAR")
 
 
 def frame_csv(frame: pd.DataFrame) -> bytes:
     """A query result as UTF-8 CSV bytes (header = the frame's columns), for a download button.
 
-    Same cells as the COPY exports: dates ``YYYY-MM-DD``, times UTC with ``Z``, whole numbers
-    without a decimal point, empty for no value, ``true``/``false``, formula-like text quoted.
+    The same writer and cells as the exports (:func:`write_csv`): dates ``YYYY-MM-DD``, times UTC with
+    ``Z``, whole numbers without a decimal point, empty for no value, ``true``/``false``, text starting
+    with a formula character prefixed with ``'``, a cell holding a comma, a quote, a CR or an LF quoted.
+    The frame is read by DuckDB (a private cursor on the in-memory instance, no warehouse query).
     """
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow([_cell(c) for c in frame.columns])
-    for row in frame.itertuples(index=False, name=None):
-        writer.writerow([_cell(v) for v in row])
-    return buffer.getvalue().encode("utf-8")
+    if len(frame.columns) == 0:
+        return b""
+    names = [str(c) for c in frame.columns]
+    positional = frame.set_axis([f"c{i}" for i in range(len(names))], axis=1)
+    view = f"frame_{uuid.uuid4().hex}"
+    con = shared_memory()
+    try:
+        con.register(view, positional)
+        kinds = [str(row[1]) for row in con.execute(f"DESCRIBE SELECT * FROM {view}").fetchall()]
+        neutralised = ", ".join(_text(f"${i + 1}::VARCHAR") for i in range(len(names)))  # as any text cell
+        headers = [str(h) for h in con.execute(f"SELECT {neutralised}", names).fetchone() or names]
+        cells = [_frame_cell(f"c{i}", kind) for i, kind in enumerate(kinds)]
+        if len(cells) == 1:  # one column: an empty cell would be an empty line, which readers skip
+            cells = [f"coalesce({cells[0]}, '')"]
+        select = ", ".join(
+            f'{cell} AS "{header.replace(chr(34), chr(34) * 2)}"' for cell, header in zip(cells, headers, strict=True)
+        )
+        return _csv_bytes(con, f"SELECT {select} FROM {view}")
+    finally:
+        con.close()
+
+
+def _csv_bytes(con: duckdb.DuckDBPyConnection, sql: str) -> bytes:
+    """:func:`write_csv` of ``sql`` into a temporary file, returned as bytes (the file removed)."""
+    fd, tmp_name = tempfile.mkstemp(prefix=".socialkpi-export-", suffix=".csv")
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        write_csv(con, sql, [], tmp, label=f"a temporary file in {tmp.parent}")
+        return tmp.read_bytes()
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -371,11 +371,12 @@ def run(args: argparse.Namespace, *, terminal: Terminal | None = None, policy: A
     from collectors.http import CollectorError, redact
     from collectors.tokens import TokenFileError
     from socialkpi.settings import ConfigError
+    from warehouse.files import OutputError
 
     terminal = terminal or Terminal()
     try:
         return _run(args, terminal, policy)
-    except (ConnectError, ConfigError, TokenFileError) as exc:
+    except (ConnectError, ConfigError, TokenFileError, OutputError) as exc:
         terminal.say(f"socialkpi: error: {redact(str(exc))}")
     except CollectorError as exc:  # a discovery call failed after the consent
         terminal.say(f"socialkpi: error: {redact(exc.message)}: nothing was written")
@@ -400,6 +401,10 @@ def _run(args: argparse.Namespace, terminal: Terminal, policy: Any) -> int:
     from collectors.tokens import TokenStore
 
     TokenStore.beside(settings.db_path).check()  # a link or a non-regular file there: refused before the consent
+    if settings.config_path is not None:  # a file that could not be replaced is refused before the consent
+        from warehouse.files import check_output
+
+        check_output(settings.config_path, flag=None)
     module = flow_module(args.platform)
     session = Session(
         platform=args.platform,

@@ -3,18 +3,18 @@
 tomlkit (https://tomlkit.readthedocs.io: "a 1.0.0-compliant TOML library [that] preserves all comments,
 indentations, whitespace and internal element ordering") reads the file and writes it back with only the
 new ``[[accounts]]`` tables added, so what the owner wrote by hand stays as it was.  The file is replaced
-atomically: written beside it (same folder, fsync), then renamed over it.
+atomically by :func:`warehouse.files.write_atomically` (the writer of every file socialkpi writes for the
+user): only over a regular file (a symbolic link is refused, not followed), written beside it, fsync, rename.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from collectors.observation import Account
+from warehouse.files import write_atomically
 
 CURRENCIES_HINT = "a currency code such as EUR, USD, GBP"
 
@@ -23,23 +23,6 @@ CURRENCIES_HINT = "a currency code such as EUR, USD, GBP"
 class Changes:
     added: list[Account]
     kept: list[Account]  # already listed: left as they are (their token was renewed)
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text``: a temporary file in the same folder, fsync, rename (the mode kept)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def add_accounts(path: Path, accounts: Sequence[Account]) -> Changes:
@@ -88,7 +71,7 @@ def add_accounts(path: Path, accounts: Sequence[Account]) -> Changes:
     out = tomlkit.dumps(doc)
     if not text.endswith("\n\n") and out.startswith(text) and not out[len(text) :].startswith("\n"):
         out = text + ("\n" if text.endswith("\n") else "\n\n") + out[len(text) :].lstrip("\n")
-    write_atomically(path, out)
+    write_atomically(path, out, flag=None)
     return Changes(added, kept)
 
 
