@@ -8,10 +8,11 @@ are passed down.
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -35,6 +36,84 @@ class ConfigError(Exception):
     def __init__(self, key: str, message: str) -> None:
         self.key = key
         super().__init__(f"{key}: {message}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Every key socialkpi.toml may hold, in one place
+# ---------------------------------------------------------------------------------------------
+
+PLATFORM_IDS = None  # a table whose keys are platform ids (collectors.PLATFORMS), e.g. [collect.lookback_days]
+
+# Each table of socialkpi.toml (dotted path) and the plain keys it takes; its sub-tables are the entries
+# below it, so a new table or key is one line here.  ``accounts`` is an array of tables ([[accounts]]):
+# its keys are those of each entry.  Nothing else is accepted: a typo is exit 2 with the closest key.
+KNOWN_KEYS: dict[str, frozenset[str] | None] = {
+    "business": frozenset({"name", "timezone"}),
+    "warehouse": frozenset({"path"}),
+    "collect": frozenset({"history_days"}),
+    "collect.lookback_days": PLATFORM_IDS,
+    "collect.concurrency": PLATFORM_IDS,
+    "costs": frozenset({"currency", "hourly_rate", "tool_cost_per_month", "weekly_hours"}),
+    "costs.hours_per_week": PLATFORM_IDS,
+    "costs.ad_spend_per_month": PLATFORM_IDS,
+    "value": frozenset({"per_social_visit", "per_new_follower", "per_1000_impressions"}),
+    "accounts": frozenset({"platform", "id", "name", "competitor", "token_env"}),
+}
+ARRAYS_OF_TABLES = frozenset({"accounts"})
+
+
+def _keys_of(table: str) -> frozenset[str] | None:
+    """The keys ``table`` ("" = the top of the file) takes: its own and the names of its sub-tables."""
+    own = KNOWN_KEYS[table] if table else frozenset()
+    if own is PLATFORM_IDS:
+        return None
+    prefix = f"{table}." if table else ""
+    subs = {path[len(prefix) :].split(".")[0] for path in KNOWN_KEYS if path.startswith(prefix) and path != table}
+    return frozenset(own) | subs
+
+
+def _shown(table: str, key: str) -> str:
+    path = f"{table}.{key}" if table else key
+    if path in ARRAYS_OF_TABLES:
+        return f"[[{path}]]"
+    return f"[{path}]" if path in KNOWN_KEYS else key
+
+
+def _unknown(table: str, key: str, known: Collection[str]) -> str:
+    """The fix for an unknown ``key`` of ``table``: the closest known key, or where the key belongs."""
+    homes = [path for path, keys in KNOWN_KEYS.items() if keys and key in keys and path != table]
+    if homes:
+        return f"unknown key here: {key} belongs under {_shown('', homes[0])}"
+    close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
+    if close:
+        return f"unknown key, did you mean {close[0]}?"
+    where = f"each [[{table}]] entry" if table in ARRAYS_OF_TABLES else f"[{table}]" if table else "socialkpi.toml"
+    return f"unknown key: {where} takes {', '.join(_shown(table, k) for k in sorted(known))}"
+
+
+def check_keys(data: Mapping[str, object], table: str = "", where: str = "") -> None:
+    """Raise :class:`ConfigError` on the first key of ``data`` (a table at ``table``) that socialkpi does not
+    know, naming the closest known one.  Values of the wrong type are left to the checks that read them."""
+    known = _keys_of(table)
+    for key, value in data.items():
+        here = f"{where}.{key}" if where else key
+        if known is None:
+            if key not in PLATFORMS:
+                close = difflib.get_close_matches(key, sorted(PLATFORMS), n=1, cutoff=0.6)
+                fix = f"did you mean {close[0]}?" if close else f"use one of {', '.join(sorted(PLATFORMS))}"
+                raise ConfigError(here, f"unknown platform {key!r}: {fix}")
+            continue
+        if key not in known:
+            raise ConfigError(here, _unknown(table, key, known))
+        path = f"{table}.{key}" if table else key
+        if path not in KNOWN_KEYS:
+            continue
+        if path in ARRAYS_OF_TABLES and isinstance(value, list):
+            for index, entry in enumerate(value, start=1):
+                if isinstance(entry, dict):
+                    check_keys(entry, path, f"{here}[{index}]")
+        elif isinstance(value, dict):
+            check_keys(value, path, here)
 
 
 @dataclass(frozen=True)
@@ -169,19 +248,9 @@ def _amount(value: object, key: str, *, most: float | None = None, example: str 
     return float(value)
 
 
-def _only(table: Mapping[str, object], where: str, known: set[str]) -> None:
-    for key in table:
-        if key not in known:
-            raise ConfigError(f"{where}.{key}", f"unknown key: use only {', '.join(sorted(known))}")
-
-
 def _per_platform(table: Mapping[str, object], where: str, *, most: float | None, example: str) -> dict[str, float]:
-    out = {}
-    for pid, amount in table.items():
-        if pid not in PLATFORMS:
-            raise ConfigError(f"{where}.{pid}", f"unknown platform {pid!r}: use one of {', '.join(sorted(PLATFORMS))}")
-        out[pid] = _amount(amount, f"{where}.{pid}", most=most, example=example)
-    return out
+    """A table of platform ids (the keys were checked by :func:`check_keys`) and amounts."""
+    return {pid: _amount(amount, f"{where}.{pid}", most=most, example=example) for pid, amount in table.items()}
 
 
 # Website analytics: time spent on them is not time on social media (``[costs] weekly_hours`` is not spread there).
@@ -204,11 +273,6 @@ def _costs(data: Mapping[str, object], accounts: Sequence[Account] = ()) -> Cost
     if "costs" not in data:
         return None
     costs = _table(data, "costs")
-    _only(
-        costs,
-        "costs",
-        {"currency", "hourly_rate", "tool_cost_per_month", "weekly_hours", "hours_per_week", "ad_spend_per_month"},
-    )
     currency = costs.get("currency")
     if currency is not None and (
         not isinstance(currency, str) or not currency.strip() or len(currency.strip()) > 10
@@ -238,8 +302,6 @@ def _value(data: Mapping[str, object]) -> ValueSettings | None:
     if "value" not in data:
         return None
     value = _table(data, "value")
-    known = {"per_social_visit", "per_new_follower", "per_1000_impressions"}
-    _only(value, "value", known)
     found = {k: _amount(v, f"value.{k}", example="0.5") for k, v in value.items()}
     return ValueSettings(**found)
 
@@ -251,6 +313,7 @@ def settings_from_dict(
     base: Path,
     config_path: Path | None = None,
 ) -> Settings:
+    check_keys(data)
     business = _table(data, "business")
     name = business.get("name", "")
     if not isinstance(name, str):
@@ -270,16 +333,13 @@ def settings_from_dict(
         raise ConfigError("warehouse.path", 'must be a path in quotes, e.g. "data/socialkpi.duckdb"')
     collect = _table(data, "collect")
     history = _positive_int(collect.get("history_days", DEFAULT_HISTORY_DAYS), "collect.history_days")
-    lookback = {}
-    for pid, days in dict(_table(collect, "lookback_days")).items():
-        if pid not in PLATFORMS:
-            raise ConfigError(f"collect.lookback_days.{pid}", f"unknown platform {pid!r}")
-        lookback[pid] = _positive_int(days, f"collect.lookback_days.{pid}")
-    concurrency = {}
-    for pid, n in dict(_table(collect, "concurrency")).items():
-        if pid not in PLATFORMS:
-            raise ConfigError(f"collect.concurrency.{pid}", f"unknown platform {pid!r}")
-        concurrency[pid] = _positive_int(n, f"collect.concurrency.{pid}")
+    lookback = {
+        pid: _positive_int(days, f"collect.lookback_days.{pid}")
+        for pid, days in _table(collect, "lookback_days").items()
+    }
+    concurrency = {
+        pid: _positive_int(n, f"collect.concurrency.{pid}") for pid, n in _table(collect, "concurrency").items()
+    }
 
     raw_accounts = data.get("accounts", [])
     if not isinstance(raw_accounts, list):
@@ -307,10 +367,6 @@ def _account(entry: object, index: int, seen: set[tuple[str, str]]) -> Account:
     where = f"accounts[{index}]"
     if not isinstance(entry, dict):
         raise ConfigError(where, "write each account as an [[accounts]] table")
-    known = {"platform", "id", "name", "competitor", "token_env"}
-    for key in entry:
-        if key not in known:
-            raise ConfigError(f"{where}.{key}", f"unknown key: use only {', '.join(sorted(known))}")
     platform = entry.get("platform")
     if not isinstance(platform, str) or platform not in PLATFORMS:
         raise ConfigError(

@@ -1,0 +1,149 @@
+"""Every key of socialkpi.toml is known, a typo says the closest one (socialkpi/settings.py); each case runs as
+a real ``socialkpi`` process: exit 2, one line naming the key, never a traceback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import UTC, date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from socialkpi.sandbox.world import TOKEN
+from socialkpi.settings import load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+TZ = "Europe/Paris"
+
+BASE = f"""
+[business]
+name = "Corner Bakery"
+timezone = "{TZ}"
+
+[warehouse]
+path = "wh/socialkpi.duckdb"
+
+[[accounts]]
+platform = "facebook"
+id = "104512345678901"
+name = "Corner Bakery"
+"""
+
+
+def today() -> date:
+    return datetime.now(UTC).astimezone(ZoneInfo(TZ)).date()
+
+
+def socialkpi(
+    cwd: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """``socialkpi ARGS`` as its own process in ``cwd``, importing this source tree."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("SOCIALKPI_")}
+    environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    environ.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "socialkpi.cli", *args],
+        cwd=cwd,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def refused(done: subprocess.CompletedProcess[str], *expected: str) -> str:
+    """Exit 2, one line on standard error containing each of ``expected``, no traceback; the line."""
+    err = done.stderr.strip()
+    assert done.returncode == 2, (done.returncode, done.stderr)
+    assert "Traceback" not in done.stderr and "Traceback" not in done.stdout
+    assert len(err.splitlines()) == 1, err
+    for text in expected:
+        assert text in err, err
+    return err
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "socialkpi.toml").write_text(BASE, encoding="utf-8")
+    (tmp_path / ".env").write_text(
+        f"SOCIALKPI_FACEBOOK_TOKEN={TOKEN}\nSOCIALKPI_FACEBOOK_BASE_URL=http://127.0.0.1:9\n", encoding="utf-8"
+    )
+    return tmp_path
+
+
+def no_warehouse(project: Path) -> None:
+    assert not (project / "wh/socialkpi.duckdb").exists(), "nothing may be written"
+
+
+# -- item 8: every key known, a typo names the closest one --------------------------------------------------
+
+
+TYPOS = {
+    "business.timezon": (BASE.replace("timezone =", "timezon ="), "did you mean timezone?"),
+    "business.nmae": (BASE.replace('name = "Corner Bakery"\n', 'nmae = "Corner Bakery"\n', 1), "did you mean name?"),
+    "account": (BASE.replace("[[accounts]]", "[[account]]"), "did you mean accounts?"),
+    "warehouse.pth": (BASE.replace("path =", "pth ="), "did you mean path?"),
+    "collect.history_day": (BASE + "[collect]\nhistory_day = 30\n", "did you mean history_days?"),
+    "collect.lookback": (BASE + "[collect.lookback]\nfacebook = 3\n", "did you mean lookback_days?"),
+    "collect.lookback_days.facebok": (BASE + "[collect.lookback_days]\nfacebok = 3\n", "did you mean facebook?"),
+    "collect.concurrency.instagarm": (BASE + "[collect.concurrency]\ninstagarm = 1\n", "did you mean instagram?"),
+    "costs.hourly_rat": (BASE + "[costs]\nhourly_rat = 25\n", "did you mean hourly_rate?"),
+    "costs.hours_per_weak": (BASE + "[costs.hours_per_weak]\nfacebook = 2\n", "did you mean hours_per_week?"),
+    "costs.hours_per_week.facebok": (BASE + "[costs.hours_per_week]\nfacebok = 2\n", "did you mean facebook?"),
+    "costs.ad_spend_per_month.pinterst": (
+        BASE + "[costs.ad_spend_per_month]\npinterst = 2\n",
+        "did you mean pinterest?",
+    ),
+    "value.per_social_visits": (BASE + "[value]\nper_social_visits = 1\n", "did you mean per_social_visit?"),
+    "accounts[1].competiter": (BASE + "competiter = true\n", "did you mean competitor?"),
+    "accounts[1].token_evn": (BASE + 'token_evn = "FB2"\n', "did you mean token_env?"),
+    "busines": (BASE.replace("[business]", "[busines]"), "did you mean business?"),
+    "timezone": (f'timezone = "{TZ}"\n' + BASE.replace(f'timezone = "{TZ}"\n', ""), "[business]"),
+    "business.history_days": (BASE.replace("[warehouse]", "history_days = 30\n[warehouse]"), "[collect]"),
+    "business.extra": (BASE + "[business.extra]\nx = 1\n", "unknown key"),
+}
+
+
+@pytest.mark.parametrize("key", sorted(TYPOS))
+def test_an_unknown_key_anywhere_is_exit_2_with_the_closest_known_one(project: Path, key: str) -> None:
+    text, hint = TYPOS[key]
+    (project / "socialkpi.toml").write_text(text, encoding="utf-8")
+    line = refused(socialkpi(project, "collect"), f"error: {key}: ", hint)
+    assert "unknown" in line
+    no_warehouse(project)
+
+
+def test_every_table_of_the_schema_is_checked(tmp_path: Path) -> None:
+    """Each table of KNOWN_KEYS refuses an unknown key (so a table added to the schema is covered at once)."""
+    from socialkpi.settings import KNOWN_KEYS, ConfigError
+
+    for table in KNOWN_KEYS:
+        if table == "accounts":
+            text = BASE + "zzz_not_a_key = 1\n"
+            where = "accounts[1].zzz_not_a_key"
+        elif f"[{table}]\n" in BASE:
+            text = BASE.replace(f"[{table}]\n", f"[{table}]\nzzz_not_a_key = 1\n")
+            where = f"{table}.zzz_not_a_key"
+        else:
+            text = BASE + f"\n[{table}]\nzzz_not_a_key = 1\n"
+            where = f"{table}.zzz_not_a_key"
+        (tmp_path / "socialkpi.toml").write_text(text, encoding="utf-8")
+        with pytest.raises(ConfigError) as info:
+            load_settings(cwd=tmp_path, environ={})
+        assert info.value.key == where, table
+
+
+def test_the_file_socialkpi_init_writes_loads(tmp_path: Path) -> None:
+    done = socialkpi(tmp_path, "init", "--yes", "--hours", "6")
+    assert done.returncode == 0, done.stderr
+    settings = load_settings(cwd=tmp_path, environ={})
+    assert settings.costs is not None and settings.costs.hourly_rate == 25
+
+
+def test_the_example_configuration_loads() -> None:
+    settings = load_settings(str(ROOT / "examples/socialkpi.toml"), cwd=ROOT, environ={})
+    assert settings.accounts
