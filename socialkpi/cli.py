@@ -41,6 +41,12 @@ def _date(value: str) -> date:
         raise argparse.ArgumentTypeError(str(exc).removeprefix("date: ")) from None
 
 
+def _port(value: str) -> int:
+    from socialkpi.settings import port_arg
+
+    return port_arg(value)
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_USAGE, f"socialkpi: error: {message} (see socialkpi {self.prog.split()[-1]} --help)\n")
@@ -75,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", metavar="PATH")
 
     p = sub.add_parser("dashboard", help="serve the dashboard on http://127.0.0.1:8501")
-    p.add_argument("--port", type=int, default=8501)
+    p.add_argument("--port", type=_port, default=8501, help="1 to 65535 (default 8501)")
     p.add_argument(
         "--address",
         default="127.0.0.1",
@@ -86,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="build a demo warehouse through the built-in sandbox and serve the dashboard")
     p.add_argument("--no-dashboard", action="store_true", help="only build the demo warehouse")
     p.add_argument("--db", default="data/demo.duckdb", metavar="PATH", help="demo warehouse (default data/demo.duckdb)")
-    p.add_argument("--port", type=int, default=8501)
+    p.add_argument("--port", type=_port, default=8501, help="1 to 65535 (default 8501)")
 
     p = sub.add_parser("status", help="last runs, freshness per account, what failed and why")
     p.add_argument("--config", metavar="PATH")

@@ -8,15 +8,18 @@ are passed down.
 
 from __future__ import annotations
 
+import argparse
 import difflib
+import math
 import os
 import re
 import tomllib
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from collectors import PLATFORMS
@@ -114,6 +117,121 @@ def check_keys(data: Mapping[str, object], table: str = "", where: str = "") -> 
                     check_keys(entry, path, f"{here}[{index}]")
         elif isinstance(value, dict):
             check_keys(value, path, here)
+
+
+# ---------------------------------------------------------------------------------------------
+# Every number a user types, bounded in one place
+# ---------------------------------------------------------------------------------------------
+
+MAX_AMOUNT = 1_000_000_000  # money, in any currency
+
+
+@dataclass(frozen=True)
+class Bound:
+    """The values a number may take: ``least`` to ``most`` (both included, ``above`` excludes ``least``)."""
+
+    least: float
+    most: float
+    example: str
+    why: str  # why the maximum, said when a value exceeds it
+    whole: bool = False
+    above: bool = False
+
+
+_MONEY = "the most socialkpi takes for an amount of money, in any currency"
+_WEEK = "the hours of a week"
+
+BOUNDS: dict[str, Bound] = {
+    # socialkpi.toml (a per-platform table's bound is its table's)
+    "collect.history_days": Bound(1, 10_000, "90", "about 27 years: nothing socialkpi reads is older", whole=True),
+    "collect.lookback_days": Bound(0, 366, "7", "a year: platforms revise days for weeks, not longer", whole=True),
+    "collect.concurrency": Bound(1, 32, "2", "more at once only meets the platform's rate limits", whole=True),
+    "costs.hourly_rate": Bound(0, MAX_AMOUNT, "25", _MONEY),
+    "costs.tool_cost_per_month": Bound(0, MAX_AMOUNT, "26", _MONEY),
+    "costs.weekly_hours": Bound(0, 168, "6", _WEEK),
+    "costs.hours_per_week": Bound(0, 168, "3", _WEEK),
+    "costs.ad_spend_per_month": Bound(0, MAX_AMOUNT, "50", _MONEY),
+    "value.per_social_visit": Bound(0, MAX_AMOUNT, "0.5", _MONEY),
+    "value.per_new_follower": Bound(0, MAX_AMOUNT, "1", _MONEY),
+    "value.per_1000_impressions": Bound(0, MAX_AMOUNT, "5", _MONEY),
+    # the command line
+    "--port": Bound(1, 65535, "8501", "TCP ports end at 65535", whole=True),
+    "connect --timeout": Bound(0, 86_400, "300", "a day", above=True),
+    "init --hours": Bound(0, 168, "6", _WEEK),
+    "log-time HOURS": Bound(0, 24, "1.5", "one entry is at most a day", above=True),
+}
+
+
+def _num(x: float) -> str:
+    """``1000000000`` -> ``1,000,000,000``; ``65535`` -> ``65535``; ``0.5`` -> ``0.5``; ``1e300`` -> ``1e+300``."""
+    if abs(x) < 1e15 and x == int(x):
+        return f"{int(x):,}" if abs(x) >= 1_000_000 else str(int(x))
+    return f"{x:g}"
+
+
+def _range_text(bound: Bound) -> str:
+    low = f"above {_num(bound.least)}" if bound.above else f"from {_num(bound.least)}"
+    return f"{low} to {_num(bound.most)}"
+
+
+def bounded(value: object, key: str, bound: Bound) -> float:
+    """``value`` checked against ``bound``: a TOML number (not a bool, not text), finite, in range; else a
+    :class:`ConfigError` naming ``key`` with the range and why it ends there."""
+    kind = "a whole number" if bound.whole else "a number"
+    if isinstance(value, bool) or not isinstance(value, int | float) or (bound.whole and isinstance(value, float)):
+        raise ConfigError(key, f"{value!r} must be {kind} {_range_text(bound)}, without quotes, e.g. {bound.example}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(
+            key, f"{value!r} is not a finite number: give {kind} {_range_text(bound)}, e.g. {bound.example}"
+        )
+    if value < bound.least or (bound.above and value == bound.least):
+        least = f"above {_num(bound.least)}" if bound.above else f"of {_num(bound.least)} or more"
+        raise ConfigError(
+            key, f"{value!r} must be {kind} {least} (at most {_num(bound.most)}), e.g. {bound.example}"
+        )
+    if value > bound.most:
+        raise ConfigError(key, f"{_num(value)} is more than {_num(bound.most)}, the most it can be ({bound.why})")
+    return value
+
+
+def number_arg(key: str) -> Callable[[str], float]:
+    """An argparse ``type=`` for the command-line value ``key`` of :data:`BOUNDS` (one line, exit 2)."""
+    bound = BOUNDS[key]
+
+    def parse(text: str) -> float:
+        try:
+            value: float = int(text) if bound.whole else float(text)
+        except ValueError:
+            kind = "a whole number" if bound.whole else "a number"
+            raise argparse.ArgumentTypeError(f"{text!r} is not {kind}: give one {_range_text(bound)}") from None
+        try:
+            return bounded(value, key, bound)
+        except ConfigError as exc:
+            raise argparse.ArgumentTypeError(str(exc).removeprefix(f"{key}: ")) from None
+
+    parse.__name__ = key  # argparse names the type in its own messages
+    return parse
+
+
+def port_arg(text: str) -> int:
+    """``--port`` of dashboard, demo and connect: 1 to 65535."""
+    return int(number_arg("--port")(text))
+
+
+def check_url(value: str, key: str) -> str:
+    """An ``http(s)://host[:port][/path]`` address, else a ConfigError naming ``key`` (the variable)."""
+    if not re.match(r"https?://", value, re.IGNORECASE):
+        raise ConfigError(key, f"{value!r} must start with http:// or https://")
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number from 0 to 65535
+    except ValueError as exc:
+        raise ConfigError(
+            key, f"{value!r} is not a valid address ({exc}): write it as https://host[:port][/path]"
+        ) from None
+    if not parts.hostname:
+        raise ConfigError(key, f"{value!r} has no host name: write it as https://host[:port][/path]")
+    return value
 
 
 @dataclass(frozen=True)
@@ -233,24 +351,20 @@ def _table(data: Mapping[str, object], key: str) -> Mapping[str, object]:
     return value
 
 
-def _positive_int(value: object, key: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(key, f"{value!r} must be a whole number of 1 or more")
-    return value
+def _whole(value: object, key: str, bound: str | None = None) -> int:
+    """A whole number within ``BOUNDS[bound or key]``, or a ConfigError naming ``key``."""
+    return int(bounded(value, key, BOUNDS[bound or key]))
 
 
-def _amount(value: object, key: str, *, most: float | None = None, example: str = "12.5") -> float:
-    """A number of 0 or more (and at most ``most``), or a ConfigError naming ``key``."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != value or value < 0:
-        raise ConfigError(key, f"{value!r} must be a number of 0 or more, without quotes, e.g. {example}")
-    if most is not None and value > most:
-        raise ConfigError(key, f"{value!r} is more than {most:g}")
-    return float(value)
+def _amount(value: object, key: str, bound: str | None = None) -> float:
+    """A finite number within ``BOUNDS[bound or key]``, or a ConfigError naming ``key``."""
+    return float(bounded(value, key, BOUNDS[bound or key]))
 
 
-def _per_platform(table: Mapping[str, object], where: str, *, most: float | None, example: str) -> dict[str, float]:
-    """A table of platform ids (the keys were checked by :func:`check_keys`) and amounts."""
-    return {pid: _amount(amount, f"{where}.{pid}", most=most, example=example) for pid, amount in table.items()}
+def _per_platform(table: Mapping[str, object], where: str) -> dict[str, float]:
+    """A table of platform ids (the keys were checked by :func:`check_keys`), each amount within
+    ``BOUNDS[where]``."""
+    return {pid: _amount(amount, f"{where}.{pid}", where) for pid, amount in table.items()}
 
 
 # Website analytics: time spent on them is not time on social media (``[costs] weekly_hours`` is not spread there).
@@ -283,18 +397,16 @@ def _costs(data: Mapping[str, object], accounts: Sequence[Account] = ()) -> Cost
     for sub in ("hours_per_week", "ad_spend_per_month"):
         if not isinstance(costs.get(sub, {}), dict):
             raise ConfigError(f"costs.{sub}", f"must be a table: [costs.{sub}] then one line per platform")
-    hours = _per_platform(_table(costs, "hours_per_week"), "costs.hours_per_week", most=168, example="3")
+    hours = _per_platform(_table(costs, "hours_per_week"), "costs.hours_per_week")
     if "weekly_hours" in costs:
-        total = _amount(costs["weekly_hours"], "costs.weekly_hours", most=168, example="6")
+        total = _amount(costs["weekly_hours"], "costs.weekly_hours")
         hours = _spread_hours(total, hours, accounts)
     return CostSettings(
         currency=currency.strip() if isinstance(currency, str) else None,
-        hourly_rate=None if rate is None else _amount(rate, "costs.hourly_rate", example="25"),
-        tool_cost_per_month=None if tool is None else _amount(tool, "costs.tool_cost_per_month", example="26"),
+        hourly_rate=None if rate is None else _amount(rate, "costs.hourly_rate"),
+        tool_cost_per_month=None if tool is None else _amount(tool, "costs.tool_cost_per_month"),
         hours_per_week=hours,
-        ad_spend_per_month=_per_platform(
-            _table(costs, "ad_spend_per_month"), "costs.ad_spend_per_month", most=None, example="50"
-        ),
+        ad_spend_per_month=_per_platform(_table(costs, "ad_spend_per_month"), "costs.ad_spend_per_month"),
     )
 
 
@@ -302,7 +414,7 @@ def _value(data: Mapping[str, object]) -> ValueSettings | None:
     if "value" not in data:
         return None
     value = _table(data, "value")
-    found = {k: _amount(v, f"value.{k}", example="0.5") for k, v in value.items()}
+    found = {k: _amount(v, f"value.{k}") for k, v in value.items()}
     return ValueSettings(**found)
 
 
@@ -332,13 +444,14 @@ def settings_from_dict(
     if configured_db is not None and not isinstance(configured_db, str):
         raise ConfigError("warehouse.path", 'must be a path in quotes, e.g. "data/socialkpi.duckdb"')
     collect = _table(data, "collect")
-    history = _positive_int(collect.get("history_days", DEFAULT_HISTORY_DAYS), "collect.history_days")
+    history = _whole(collect.get("history_days", DEFAULT_HISTORY_DAYS), "collect.history_days")
     lookback = {
-        pid: _positive_int(days, f"collect.lookback_days.{pid}")
+        pid: _whole(days, f"collect.lookback_days.{pid}", "collect.lookback_days")
         for pid, days in _table(collect, "lookback_days").items()
     }
     concurrency = {
-        pid: _positive_int(n, f"collect.concurrency.{pid}") for pid, n in _table(collect, "concurrency").items()
+        pid: _whole(n, f"collect.concurrency.{pid}", "collect.concurrency")
+        for pid, n in _table(collect, "concurrency").items()
     }
 
     raw_accounts = data.get("accounts", [])
@@ -438,11 +551,13 @@ def credentials_for(account: Account, env: Mapping[str, str], store: TokenStore 
             fix += " or SOCIALKPI_GOOGLE_CREDENTIALS to a credentials JSON file"
         raise ConfigError(token_env, f"missing for {account.platform} account {account.id!r}: {fix}")
     base_url = env.get(f"{prefix}BASE_URL") or (connection.base_url if connection else None) or None
-    if base_url and not re.match(r"https?://", base_url):
-        raise ConfigError(f"{prefix}BASE_URL", f"{base_url!r} must start with http:// or https://")
+    if base_url:
+        check_url(base_url, f"{prefix}BASE_URL")
     client_id = env.get(f"{prefix}CLIENT_ID") or None
     client_secret = env.get(f"{prefix}CLIENT_SECRET") or None
     token_url = env.get(f"{prefix}TOKEN_URL") or None
+    if token_url:
+        check_url(token_url, f"{prefix}TOKEN_URL")
     if connection is not None:
         return Credentials(
             token=connection.token.access_token,

@@ -24,9 +24,12 @@ def _hours(value: str) -> float:
         hours = int(match[1]) + int(match[2]) / 60 if match else float(text.replace(",", "."))
     except ValueError:
         raise argparse.ArgumentTypeError(f"{value!r} is not a number of hours: write 1.5 or 1:30") from None
-    if not 0 < hours <= 24:
-        raise argparse.ArgumentTypeError(f"{value!r}: one entry is more than 0 and at most 24 hours")
-    return hours
+    from socialkpi.settings import BOUNDS, ConfigError, bounded
+
+    try:
+        return bounded(hours, "HOURS", BOUNDS["log-time HOURS"])
+    except ConfigError:
+        raise argparse.ArgumentTypeError(f"{value!r}: one entry is more than 0 and at most 24 hours") from None
 
 
 def _day(value: str) -> date:

@@ -1,5 +1,6 @@
-"""Every key of socialkpi.toml is known, a typo says the closest one (socialkpi/settings.py); each case runs as
-a real ``socialkpi`` process: exit 2, one line naming the key, never a traceback."""
+"""Every value a user types is bounded and validated once (socialkpi/settings.py): a bad one is exit 2 and one
+line naming the key, never a traceback; every key of socialkpi.toml is known, a typo says the closest one.  Each
+case runs as a real ``socialkpi`` process."""
 
 from __future__ import annotations
 
@@ -77,6 +78,98 @@ def project(tmp_path: Path) -> Path:
 
 def no_warehouse(project: Path) -> None:
     assert not (project / "wh/socialkpi.duckdb").exists(), "nothing may be written"
+
+
+# -- item 7: bounded numbers, one line naming the key ------------------------------------------------------
+
+
+CONFIG_CASES = {
+    "history_days": ("[collect]\nhistory_days = 800000\n", ["collect"], ["collect.history_days", "10000"]),
+    "lookback_days": (
+        "[collect.lookback_days]\nfacebook = 100000000\n",
+        ["collect"],
+        ["collect.lookback_days.facebook", "366"],
+    ),
+    "concurrency": ("[collect.concurrency]\nfacebook = 5000\n", ["collect"], ["collect.concurrency.facebook"]),
+    "hourly_rate inf, report": (
+        "[costs]\nhourly_rate = inf\n",
+        ["report", "--period", "last-month", "--out", "r.html"],
+        ["costs.hourly_rate", "finite"],
+    ),
+    "hourly_rate inf, dashboard": ("[costs]\nhourly_rate = inf\n", ["dashboard"], ["costs.hourly_rate"]),
+    "hourly_rate nan": ("[costs]\nhourly_rate = nan\n", ["collect"], ["costs.hourly_rate"]),
+    "hourly_rate huge": ("[costs]\nhourly_rate = 1e300\n", ["collect"], ["costs.hourly_rate", "1,000,000,000"]),
+    "tool cost": ("[costs]\ntool_cost_per_month = -inf\n", ["collect"], ["costs.tool_cost_per_month"]),
+    "ad spend": (
+        "[costs.ad_spend_per_month]\nfacebook = inf\n",
+        ["collect"],
+        ["costs.ad_spend_per_month.facebook"],
+    ),
+    "weekly hours": ("[costs]\nweekly_hours = inf\n", ["collect"], ["costs.weekly_hours", "168"]),
+    "value": ("[value]\nper_social_visit = 1e400\n", ["collect"], ["value.per_social_visit"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CONFIG_CASES))
+def test_an_unbounded_number_in_socialkpi_toml_is_exit_2_naming_the_key(project: Path, case: str) -> None:
+    extra, args, expected = CONFIG_CASES[case]
+    (project / "socialkpi.toml").write_text(BASE + extra, encoding="utf-8")
+    refused(socialkpi(project, *args), *expected)
+    no_warehouse(project)
+    assert not (project / "r.html").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["dashboard", "--port", "99999"], ["--port", "65535"]),
+        (["dashboard", "--port", "-1"], ["--port", "65535"]),
+        (["demo", "--port", "70000"], ["--port", "65535"]),
+        (["connect", "facebook", "--port", "99999"], ["--port", "65535"]),
+        (["connect", "facebook", "--timeout", "nan"], ["--timeout"]),
+        (["connect", "facebook", "--timeout", "inf"], ["--timeout"]),
+        (["init", "--yes", "--hours", "inf"], ["--hours", "168"]),
+        (["log-time", "facebook", "nan"], ["nan"]),
+    ],
+)
+def test_an_unbounded_command_line_value_is_exit_2_naming_the_flag(
+    project: Path, args: list[str], expected: list[str]
+) -> None:
+    if args[0] == "init":
+        (project / "socialkpi.toml").unlink()
+    refused(socialkpi(project, *args), *expected)
+    no_warehouse(project)
+    if args[0] == "init":
+        assert not (project / "socialkpi.toml").exists()
+
+
+@pytest.mark.parametrize(
+    "url", ["http://[::1", "http://[::1]:99999/", "http://host:port/", "https://", "http://user@/x", "ftp://x"]
+)
+def test_a_malformed_base_url_is_exit_2_naming_the_variable(project: Path, url: str) -> None:
+    done = socialkpi(project, "collect", env={"SOCIALKPI_FACEBOOK_BASE_URL": url})
+    refused(done, "SOCIALKPI_FACEBOOK_BASE_URL")
+    no_warehouse(project)
+
+
+def test_a_malformed_token_url_is_exit_2_naming_the_variable(project: Path) -> None:
+    done = socialkpi(project, "collect", env={"SOCIALKPI_FACEBOOK_TOKEN_URL": "http://[::1"})
+    refused(done, "SOCIALKPI_FACEBOOK_TOKEN_URL")
+
+
+def test_an_import_cell_over_the_csv_limit_is_exit_2_with_its_line(project: Path) -> None:
+    big = project / "big.csv"
+    big.write_text(
+        "date,account_id,metric,value,source_metric\n"
+        "2026-01-01,newsletter,subscribers,1,\n"
+        f"2026-01-02,newsletter,subscribers,2,{'x' * 140_000}\n",
+        encoding="utf-8",
+    )
+    done = socialkpi(project, "import-csv", str(big))
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "line 3" in done.stderr and "131,072" in done.stderr
+    no_warehouse(project)
 
 
 # -- item 8: every key known, a typo names the closest one --------------------------------------------------

@@ -41,6 +41,7 @@ MANUAL = "manual"
 METRIC_RE = re.compile(r"[a-z][a-z0-9_]{0,62}")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 MAX_ERRORS = 50
+MAX_CELL = csv.field_size_limit()  # 131,072 characters: Python's csv module reads no longer cell
 
 
 class ImportRejected(Exception):
@@ -68,7 +69,10 @@ def _unneutralise(text: str) -> str:
 
 def parse_rows(text: str, *, now: datetime) -> tuple[list[Observation], list[Account], list[tuple[int, str]]]:
     reader = csv.DictReader(io.StringIO(text))
-    header = [h.strip() for h in (reader.fieldnames or [])]
+    try:
+        header = [h.strip() for h in (reader.fieldnames or [])]
+    except csv.Error as exc:
+        return [], [], [(reader.line_num + 1, _unreadable(exc))]
     errors: list[tuple[int, str]] = []
     missing = [c for c in REQUIRED if c not in header]
     if missing:
@@ -79,7 +83,15 @@ def parse_rows(text: str, *, now: datetime) -> tuple[list[Observation], list[Acc
     rows: list[Observation] = []
     accounts: dict[str, Account] = {}
     seen: dict[tuple[str, str, date], int] = {}
-    for record in reader:
+    records = iter(reader)
+    while True:
+        try:
+            record = next(records)
+        except StopIteration:
+            break
+        except csv.Error as exc:  # the reader cannot go on past it: report it with the rows before
+            errors.append((reader.line_num + 1, _unreadable(exc)))  # line_num: the last line read whole
+            break
         line = reader.line_num
         if len(errors) >= MAX_ERRORS:
             break
@@ -108,6 +120,12 @@ def parse_rows(text: str, *, now: datetime) -> tuple[list[Observation], list[Acc
         accounts[account.id] = account
         rows.append(obs)
     return rows, list(accounts.values()), errors
+
+
+def _unreadable(exc: csv.Error) -> str:
+    if "field larger than field limit" in str(exc):
+        return f"a cell is longer than {MAX_CELL:,} characters, the most a cell may hold: shorten it"
+    return f"not readable as CSV ({exc}): save the file as CSV UTF-8"
 
 
 def _row(cell: dict[str, str], now: datetime) -> tuple[str, Observation | None, Account | None]:
