@@ -219,13 +219,19 @@ def collect_with(
             )
     if not accounts:
         raise UsageError("no accounts to collect: add [[accounts]] entries to socialkpi.toml (see README)")
-    if since and until and since > until:
-        raise UsageError(f"--since {since} is after --until {until}")
+    from datetime import UTC, datetime
+
+    from socialkpi.settings import collect_range
+
+    days = collect_range(since, until, datetime.now(UTC).astimezone(settings.timezone).date(), settings.timezone)
+    since, until = days.since, days.until
     from collectors.tokens import TokenStore
 
     store = TokenStore.beside(settings.db_path)
     credentials = {(a.platform, a.id): credentials_for(a, settings.env, store) for a in accounts}
 
+    if days.note:
+        sys.stderr.write(f"socialkpi: note: {days.note}\n")
     progress = _Progress(len(accounts)) if sys.stderr.isatty() else None
     try:
         with RunLock(settings.db_path):
@@ -459,10 +465,14 @@ def _log_time(args: argparse.Namespace) -> int:
 
 def cmd_import_csv(args: argparse.Namespace) -> int:
     settings = _settings(args, require_config=False)
+    from datetime import UTC, datetime
+
     from warehouse.imports import ImportRejected, import_csv
 
     try:
-        result = import_csv(settings.db_path, args.file)
+        result = import_csv(
+            settings.db_path, args.file, today=datetime.now(UTC).astimezone(settings.timezone).date()
+        )
     except ImportRejected as exc:
         _err(str(exc))
         for line, reason in exc.errors:

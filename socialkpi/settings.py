@@ -16,13 +16,13 @@ import re
 import tomllib
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from collectors import PLATFORMS
+from collectors import EARLIEST_DAY, PLATFORMS
 from collectors.observation import Account, Credentials
 
 if TYPE_CHECKING:
@@ -216,6 +216,50 @@ def number_arg(key: str) -> Callable[[str], float]:
 def port_arg(text: str) -> int:
     """``--port`` of dashboard, demo and connect: 1 to 65535."""
     return int(number_arg("--port")(text))
+
+
+# ---------------------------------------------------------------------------------------------
+# Days a user types: never before EARLIEST_DAY, never in the future
+# ---------------------------------------------------------------------------------------------
+
+
+def check_day(day: date, key: str, *, latest: date | None = None, latest_is: str = "today", zone: str = "") -> date:
+    """``day`` if it is from :data:`EARLIEST_DAY` to ``latest`` (``latest_is`` says what that day is, in the
+    time zone ``zone``); else a ConfigError naming ``key``."""
+    if day < EARLIEST_DAY:
+        raise ConfigError(
+            key, f"{day} is before {EARLIEST_DAY}: no platform socialkpi reads has data that old (a typo?)"
+        )
+    if latest is not None and day > latest:
+        where = f" in {zone}" if zone else ""
+        raise ConfigError(key, f"{day} is after {latest_is} ({latest}{where}): that day has not happened yet")
+    return day
+
+
+@dataclass(frozen=True)
+class CollectRange:
+    since: date | None
+    until: date | None
+    note: str = ""  # said on standard error when --until was moved back to today
+
+
+def collect_range(since: date | None, until: date | None, today: date, tz: ZoneInfo) -> CollectRange:
+    """``collect --since/--until`` checked against the business's ``today`` (in ``tz``): a collect never
+    fetches a day after today.  A ``--since`` before 2004 or after today is a ConfigError; an ``--until``
+    after today is moved back to today, with a note."""
+    if since is not None:
+        check_day(since, "--since", latest=today, zone=tz.key)
+    note = ""
+    if until is not None:
+        check_day(until, "--until")
+        if until > today:
+            note = f"--until {until} is after today ({today} in {tz.key}): collecting up to {today}"
+            until = today
+    if since is not None and until is None and since > today - timedelta(days=1):
+        until = today  # --since today: today's numbers so far (the default end, yesterday, is before it)
+    if since is not None and until is not None and since > until:
+        raise ConfigError("--since", f"{since} is after --until {until}")
+    return CollectRange(since, until, note)
 
 
 def check_url(value: str, key: str) -> str:

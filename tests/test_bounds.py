@@ -1,18 +1,21 @@
 """Every value a user types is bounded and validated once (socialkpi/settings.py): a bad one is exit 2 and one
-line naming the key, never a traceback; every key of socialkpi.toml is known, a typo says the closest one.  Each
-case runs as a real ``socialkpi`` process."""
+line naming the key, never a traceback; every key of socialkpi.toml is known, a typo says the closest one; a
+collect never writes a day after the business's today.  Each case runs as a real ``socialkpi`` process."""
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import duckdb
 import pytest
 
+from socialkpi.sandbox import Sandbox
 from socialkpi.sandbox.world import TOKEN
 from socialkpi.settings import load_settings
 
@@ -240,3 +243,119 @@ def test_the_file_socialkpi_init_writes_loads(tmp_path: Path) -> None:
 def test_the_example_configuration_loads() -> None:
     settings = load_settings(str(ROOT / "examples/socialkpi.toml"), cwd=ROOT, environ={})
     assert settings.accounts
+
+
+# -- item 5: never a day after today (nor before 2004) ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["collect", "--since", "0001-01-01"], ["--since", "2004-01-01"]),
+        (["collect", "--since", "2003-12-31"], ["--since", "2004-01-01"]),
+        (["collect", "--until", "1999-01-01"], ["--until", "2004-01-01"]),
+        (["collect", "--since", "9999-12-30"], ["--since", "after today"]),
+        (["collect", "--since", "9999-12-30", "--until", "9999-12-31"], ["--since", "after today"]),
+        (["log-time", "facebook", "1", "--date", "0001-01-01"], ["--date", "2004-01-01"]),
+        (["log-time", "facebook", "1", "--date", "9999-12-31"], ["--date", "after tomorrow"]),
+    ],
+)
+def test_a_day_out_of_range_is_exit_2_naming_the_flag(project: Path, args: list[str], expected: list[str]) -> None:
+    refused(socialkpi(project, *args), *expected)
+    no_warehouse(project)
+
+
+def test_a_since_after_today_is_refused_whatever_the_until(project: Path) -> None:
+    tomorrow = (today() + timedelta(days=1)).isoformat()
+    refused(socialkpi(project, "collect", "--since", tomorrow), "--since", "after today", today().isoformat())
+
+
+@pytest.fixture
+def live(project: Path, sandbox: Sandbox) -> Path:
+    (project / ".env").write_text(
+        f"SOCIALKPI_FACEBOOK_TOKEN={TOKEN}\nSOCIALKPI_FACEBOOK_BASE_URL={sandbox.url}\n", encoding="utf-8"
+    )
+    return project
+
+
+def stored_days(project: Path) -> set[date]:
+    con = duckdb.connect(str(project / "wh/socialkpi.duckdb"), read_only=True)
+    try:
+        return {row[0] for row in con.execute("SELECT DISTINCT observed_on FROM observations").fetchall()}
+    finally:
+        con.close()
+
+
+def test_an_until_in_the_future_is_clamped_to_today_with_a_note(live: Path) -> None:
+    day = today()
+    since, until = day - timedelta(days=3), day + timedelta(days=20)
+    done = socialkpi(live, "collect", "--quiet", "--since", since.isoformat(), "--until", until.isoformat())
+    assert done.returncode == 0, done.stderr
+    notes = [line for line in done.stderr.splitlines() if "--until" in line]
+    assert len(notes) == 1 and until.isoformat() in notes[0] and day.isoformat() in notes[0], done.stderr
+    assert notes[0].startswith("socialkpi: note:")
+    days = stored_days(live)
+    assert days and max(days) <= day
+    assert min(days) == since
+
+
+def test_a_since_of_today_fetches_today(live: Path) -> None:
+    done = socialkpi(live, "collect", "--since", today().isoformat())
+    assert done.returncode == 0, done.stderr
+    assert stored_days(live) == {today()}
+
+
+def test_the_runner_drops_what_a_collector_dates_after_today(
+    live: Path, sandbox: Sandbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The last guard: whatever range a caller asks for, nothing dated after today reaches the warehouse."""
+    from socialkpi.runner import run_collect
+    from socialkpi.settings import credentials_for
+
+    settings = load_settings(cwd=live, environ={})
+    account = settings.accounts[0]
+    creds = {(account.platform, account.id): credentials_for(account, settings.env)}
+    day = today()
+    with caplog.at_level(logging.WARNING, logger="socialkpi.collect"):
+        summary = run_collect(
+            settings, [account], creds, since=day - timedelta(days=2), until=day + timedelta(days=5)
+        )
+    assert summary.exit_code == 0 and summary.rows > 0
+    assert max(stored_days(live)) == day
+    notes = [r.getMessage() for r in caplog.records if "after today" in r.getMessage()]
+    assert len(notes) == 1 and "facebook/104512345678901" in notes[0], [r.getMessage() for r in caplog.records]
+
+
+def test_import_refuses_days_after_tomorrow_and_before_2004(project: Path) -> None:
+    after = today() + timedelta(days=2)
+    src = project / "far.csv"
+    src.write_text(
+        "date,account_id,metric,value\n"
+        f"{(today() + timedelta(days=1)).isoformat()},newsletter,subscribers,1\n"
+        f"{after.isoformat()},newsletter,subscribers,2\n"
+        "9999-12-31,newsletter,subscribers,3\n"
+        "0001-01-01,newsletter,subscribers,4\n"
+        "2003-12-31,newsletter,subscribers,5\n"
+        "2004-01-01,newsletter,subscribers,6\n",
+        encoding="utf-8",
+    )
+    done = socialkpi(project, "import-csv", str(src))
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    lines = [line.strip() for line in done.stderr.splitlines()[1:]]
+    assert [line.split(":")[0] for line in lines] == ["line 3", "line 4", "line 5", "line 6"], done.stderr
+    assert "after tomorrow" in lines[0] and "before 2004-01-01" in lines[2]
+    no_warehouse(project)
+
+
+def test_the_runner_guard_keeps_now_levels_dated_today(live: Path) -> None:
+    """"now"-only numbers (followers) are dated today: the guard keeps them."""
+    done = socialkpi(live, "collect")
+    assert done.returncode == 0, done.stderr
+    con = duckdb.connect(str(live / "wh/socialkpi.duckdb"), read_only=True)
+    try:
+        followers = con.execute("SELECT max(observed_on) FROM observations WHERE metric = 'followers'").fetchone()
+    finally:
+        con.close()
+    assert followers is not None and followers[0] == today()
+
