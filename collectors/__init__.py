@@ -41,6 +41,11 @@ class Platform:
     delay_days: int = 0
 
 
+# The oldest day socialkpi reads or stores: no platform it reads has data before 2004 (Facebook opened in
+# February 2004, the others later), so an older date is a typo (socialkpi.settings, warehouse.imports).
+EARLIEST_DAY = date(2004, 1, 1)
+
+
 PLATFORMS: dict[str, Platform] = {
     "facebook": Platform(
         id="facebook",
@@ -295,11 +300,12 @@ def load_collector(platform_id: str) -> CollectFn:
 
 
 def clamp_since(platform_id: str, since: date, until: date) -> date:
-    """``since`` moved forward to the oldest day the platform still answers for."""
+    """``since`` moved forward to the oldest day the platform still answers for (and never before
+    :data:`EARLIEST_DAY`)."""
     from datetime import timedelta
 
     oldest = until - timedelta(days=PLATFORMS[platform_id].max_history_days)
-    return max(since, oldest)
+    return max(since, oldest, EARLIEST_DAY)
 
 
-__all__ = ["PLATFORMS", "Platform", "load_collector", "clamp_since"]
+__all__ = ["EARLIEST_DAY", "PLATFORMS", "Platform", "load_collector", "clamp_since"]

@@ -44,6 +44,12 @@ def _date(value: str) -> date:
         raise argparse.ArgumentTypeError(str(exc).removeprefix("date: ")) from None
 
 
+def _port(value: str) -> int:
+    from socialkpi.settings import port_arg
+
+    return port_arg(value)
+
+
 class _Parser(argparse.ArgumentParser):
     def _print_message(self, message: str, file: IO[str] | None = None) -> None:
         """As argparse's, without its silence on a failed write: ``--help > /dev/full`` is exit 2 (main)."""
@@ -105,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", metavar="PATH")
 
     p = sub.add_parser("dashboard", help="serve the dashboard on http://127.0.0.1:8501")
-    p.add_argument("--port", type=int, default=8501)
+    p.add_argument("--port", type=_port, default=8501, help="1 to 65535 (default 8501)")
     p.add_argument(
         "--address",
         default="127.0.0.1",
@@ -116,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="build a demo warehouse through the built-in sandbox and serve the dashboard")
     p.add_argument("--no-dashboard", action="store_true", help="only build the demo warehouse")
     p.add_argument("--db", default="data/demo.duckdb", metavar="PATH", help="demo warehouse (default data/demo.duckdb)")
-    p.add_argument("--port", type=int, default=8501)
+    p.add_argument("--port", type=_port, default=8501, help="1 to 65535 (default 8501)")
 
     p = sub.add_parser("status", help="last runs, freshness per account, what failed and why")
     p.add_argument("--config", metavar="PATH")
@@ -314,14 +320,20 @@ def collect_with(
             )
     if not accounts:
         raise UsageError("no accounts to collect: add [[accounts]] entries to socialkpi.toml (see README)")
-    if since and until and since > until:
-        raise UsageError(f"--since {since} is after --until {until}")
+    from datetime import UTC, datetime
+
+    from socialkpi.settings import collect_range
+
+    days = collect_range(since, until, datetime.now(UTC).astimezone(settings.timezone).date(), settings.timezone)
+    since, until = days.since, days.until
     from collectors.tokens import TokenStore
 
     store = TokenStore.beside(settings.db_path)
     store.check()  # a link or a non-regular file there: exit 2 before anything is done
     credentials = {(a.platform, a.id): credentials_for(a, settings.env, store) for a in accounts}
 
+    if days.note:
+        sys.stderr.write(f"socialkpi: note: {days.note}\n")
     progress = _Progress(len(accounts)) if sys.stderr.isatty() else None
     try:
         with RunLock(settings.db_path):
@@ -558,10 +570,14 @@ def _log_time(args: argparse.Namespace) -> int:
 
 def cmd_import_csv(args: argparse.Namespace) -> int:
     settings = _settings(args, require_config=False)
+    from datetime import UTC, datetime
+
     from warehouse.imports import ImportRejected, import_csv
 
     try:
-        result = import_csv(settings.db_path, args.file)
+        result = import_csv(
+            settings.db_path, args.file, today=datetime.now(UTC).astimezone(settings.timezone).date()
+        )
     except ImportRejected as exc:
         _err(str(exc))
         for line, reason in exc.errors:

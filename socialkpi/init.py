@@ -72,8 +72,12 @@ def _check(name: str, timezone: str, currency: str, hours: float | None) -> tupl
     currency = currency.strip().upper()
     if not re.fullmatch(r"[A-Z]{3}", currency):
         raise InitError(f"--currency: {currency!r} is not a currency code: give three letters such as EUR or USD")
-    if hours is not None and not (0 <= hours <= 168):
-        raise InitError(f"--hours: {hours:g} is not a number of hours a week (0 to 168)")
+    from socialkpi.settings import BOUNDS, ConfigError, bounded
+
+    try:
+        hours = None if hours is None else float(bounded(hours, "--hours", BOUNDS["init --hours"]))
+    except ConfigError:
+        raise InitError(f"--hours: {hours:g} is not a number of hours a week (0 to 168)") from None
     return name, timezone, currency, hours
 
 

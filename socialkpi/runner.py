@@ -3,7 +3,8 @@
 * Ranges: ``--since/--until`` when given; otherwise from the newest stored day minus the
   platform's look-back window (platforms revise recent days), or ``history_days`` back on an
   empty warehouse.  ``until`` defaults to yesterday in the business's time zone; levels a
-  platform only gives as "now" are dated today.
+  platform only gives as "now" are dated today.  Nothing dated after today is ever written
+  (the command line clamps ``--until``; :func:`_not_after` drops what a collector returns later).
 * Concurrency: per platform, as many worker threads as that platform allows at once.
 * Isolation: an account that fails is recorded with its reason and writes no rows; the others
   go on.  Each account's rows are written in one transaction on a connection opened for that
@@ -344,11 +345,30 @@ def _collect_one(
         reason=reason,
         requests=client.requests_made,
     )
-    rows = collected.observations if status == "ok" else []
+    rows = _not_after(today, account, collected.observations) if status == "ok" else []
     result = AccountResult(account, status, 0, reason or "", start, end, client.requests_made)
     # a skipped metric's name and reason are the platform's words: stored, logged and shown escaped
     skipped = [(escape_controls(metric), redact(note)) for metric, note in collected.skipped]
-    return _Batch(result, outcome, list(rows), skipped)
+    return _Batch(result, outcome, rows, skipped)
+
+
+def _not_after(today: date, account: Account, rows: Sequence[Observation]) -> list[Observation]:
+    """The last guard of "a collect never writes a day after the business's today": whatever a collector
+    returns dated later (a platform answering for days asked beyond today, a clock ahead) is dropped, with
+    a note in the log."""
+    kept = [o for o in rows if o.observed_on <= today]
+    if len(kept) < len(rows):
+        later = sorted({o.observed_on for o in rows if o.observed_on > today})
+        log.warning(
+            "%s/%s: dropped %d observation(s) dated after today (%s): %s%s",
+            account.platform,
+            account.id,
+            len(rows) - len(kept),
+            today,
+            ", ".join(str(d) for d in later[:3]),
+            f" and {len(later) - 3} more day(s)" if len(later) > 3 else "",
+        )
+    return kept
 
 
 def elapsed(t0: float) -> float:

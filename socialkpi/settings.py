@@ -8,17 +8,21 @@ are passed down.
 
 from __future__ import annotations
 
+import argparse
+import difflib
+import math
 import os
 import re
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from collectors import PLATFORMS
+from collectors import EARLIEST_DAY, PLATFORMS
 from collectors.observation import Account, Credentials
 
 if TYPE_CHECKING:
@@ -35,6 +39,243 @@ class ConfigError(Exception):
     def __init__(self, key: str, message: str) -> None:
         self.key = key
         super().__init__(f"{key}: {message}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Every key socialkpi.toml may hold, in one place
+# ---------------------------------------------------------------------------------------------
+
+PLATFORM_IDS = None  # a table whose keys are platform ids (collectors.PLATFORMS), e.g. [collect.lookback_days]
+
+# Each table of socialkpi.toml (dotted path) and the plain keys it takes; its sub-tables are the entries
+# below it, so a new table or key is one line here.  ``accounts`` is an array of tables ([[accounts]]):
+# its keys are those of each entry.  Nothing else is accepted: a typo is exit 2 with the closest key.
+KNOWN_KEYS: dict[str, frozenset[str] | None] = {
+    "business": frozenset({"name", "timezone"}),
+    "warehouse": frozenset({"path"}),
+    "collect": frozenset({"history_days"}),
+    "collect.lookback_days": PLATFORM_IDS,
+    "collect.concurrency": PLATFORM_IDS,
+    "costs": frozenset({"currency", "hourly_rate", "tool_cost_per_month", "weekly_hours"}),
+    "costs.hours_per_week": PLATFORM_IDS,
+    "costs.ad_spend_per_month": PLATFORM_IDS,
+    "value": frozenset({"per_social_visit", "per_new_follower", "per_1000_impressions"}),
+    "accounts": frozenset({"platform", "id", "name", "competitor", "token_env"}),
+}
+ARRAYS_OF_TABLES = frozenset({"accounts"})
+
+
+def _keys_of(table: str) -> frozenset[str] | None:
+    """The keys ``table`` ("" = the top of the file) takes: its own and the names of its sub-tables."""
+    own = KNOWN_KEYS[table] if table else frozenset()
+    if own is PLATFORM_IDS:
+        return None
+    prefix = f"{table}." if table else ""
+    subs = {path[len(prefix) :].split(".")[0] for path in KNOWN_KEYS if path.startswith(prefix) and path != table}
+    return frozenset(own) | subs
+
+
+def _shown(table: str, key: str) -> str:
+    path = f"{table}.{key}" if table else key
+    if path in ARRAYS_OF_TABLES:
+        return f"[[{path}]]"
+    return f"[{path}]" if path in KNOWN_KEYS else key
+
+
+def _unknown(table: str, key: str, known: Collection[str]) -> str:
+    """The fix for an unknown ``key`` of ``table``: the closest known key, or where the key belongs."""
+    homes = [path for path, keys in KNOWN_KEYS.items() if keys and key in keys and path != table]
+    if homes:
+        return f"unknown key here: {key} belongs under {_shown('', homes[0])}"
+    close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
+    if close:
+        return f"unknown key, did you mean {close[0]}?"
+    where = f"each [[{table}]] entry" if table in ARRAYS_OF_TABLES else f"[{table}]" if table else "socialkpi.toml"
+    return f"unknown key: {where} takes {', '.join(_shown(table, k) for k in sorted(known))}"
+
+
+def check_keys(data: Mapping[str, object], table: str = "", where: str = "") -> None:
+    """Raise :class:`ConfigError` on the first key of ``data`` (a table at ``table``) that socialkpi does not
+    know, naming the closest known one.  Values of the wrong type are left to the checks that read them."""
+    known = _keys_of(table)
+    for key, value in data.items():
+        here = f"{where}.{key}" if where else key
+        if known is None:
+            if key not in PLATFORMS:
+                close = difflib.get_close_matches(key, sorted(PLATFORMS), n=1, cutoff=0.6)
+                fix = f"did you mean {close[0]}?" if close else f"use one of {', '.join(sorted(PLATFORMS))}"
+                raise ConfigError(here, f"unknown platform {key!r}: {fix}")
+            continue
+        if key not in known:
+            raise ConfigError(here, _unknown(table, key, known))
+        path = f"{table}.{key}" if table else key
+        if path not in KNOWN_KEYS:
+            continue
+        if path in ARRAYS_OF_TABLES and isinstance(value, list):
+            for index, entry in enumerate(value, start=1):
+                if isinstance(entry, dict):
+                    check_keys(entry, path, f"{here}[{index}]")
+        elif isinstance(value, dict):
+            check_keys(value, path, here)
+
+
+# ---------------------------------------------------------------------------------------------
+# Every number a user types, bounded in one place
+# ---------------------------------------------------------------------------------------------
+
+MAX_AMOUNT = 1_000_000_000  # money, in any currency
+
+
+@dataclass(frozen=True)
+class Bound:
+    """The values a number may take: ``least`` to ``most`` (both included, ``above`` excludes ``least``)."""
+
+    least: float
+    most: float
+    example: str
+    why: str  # why the maximum, said when a value exceeds it
+    whole: bool = False
+    above: bool = False
+
+
+_MONEY = "the most socialkpi takes for an amount of money, in any currency"
+_WEEK = "the hours of a week"
+
+BOUNDS: dict[str, Bound] = {
+    # socialkpi.toml (a per-platform table's bound is its table's)
+    "collect.history_days": Bound(1, 10_000, "90", "about 27 years: nothing socialkpi reads is older", whole=True),
+    "collect.lookback_days": Bound(0, 366, "7", "a year: platforms revise days for weeks, not longer", whole=True),
+    "collect.concurrency": Bound(1, 32, "2", "more at once only meets the platform's rate limits", whole=True),
+    "costs.hourly_rate": Bound(0, MAX_AMOUNT, "25", _MONEY),
+    "costs.tool_cost_per_month": Bound(0, MAX_AMOUNT, "26", _MONEY),
+    "costs.weekly_hours": Bound(0, 168, "6", _WEEK),
+    "costs.hours_per_week": Bound(0, 168, "3", _WEEK),
+    "costs.ad_spend_per_month": Bound(0, MAX_AMOUNT, "50", _MONEY),
+    "value.per_social_visit": Bound(0, MAX_AMOUNT, "0.5", _MONEY),
+    "value.per_new_follower": Bound(0, MAX_AMOUNT, "1", _MONEY),
+    "value.per_1000_impressions": Bound(0, MAX_AMOUNT, "5", _MONEY),
+    # the command line
+    "--port": Bound(1, 65535, "8501", "TCP ports end at 65535", whole=True),
+    "connect --timeout": Bound(0, 86_400, "300", "a day", above=True),
+    "init --hours": Bound(0, 168, "6", _WEEK),
+    "log-time HOURS": Bound(0, 24, "1.5", "one entry is at most a day", above=True),
+}
+
+
+def _num(x: float) -> str:
+    """``1000000000`` -> ``1,000,000,000``; ``65535`` -> ``65535``; ``0.5`` -> ``0.5``; ``1e300`` -> ``1e+300``."""
+    if abs(x) < 1e15 and x == int(x):
+        return f"{int(x):,}" if abs(x) >= 1_000_000 else str(int(x))
+    return f"{x:g}"
+
+
+def _range_text(bound: Bound) -> str:
+    low = f"above {_num(bound.least)}" if bound.above else f"from {_num(bound.least)}"
+    return f"{low} to {_num(bound.most)}"
+
+
+def bounded(value: object, key: str, bound: Bound) -> float:
+    """``value`` checked against ``bound``: a TOML number (not a bool, not text), finite, in range; else a
+    :class:`ConfigError` naming ``key`` with the range and why it ends there."""
+    kind = "a whole number" if bound.whole else "a number"
+    if isinstance(value, bool) or not isinstance(value, int | float) or (bound.whole and isinstance(value, float)):
+        raise ConfigError(key, f"{value!r} must be {kind} {_range_text(bound)}, without quotes, e.g. {bound.example}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(
+            key, f"{value!r} is not a finite number: give {kind} {_range_text(bound)}, e.g. {bound.example}"
+        )
+    if value < bound.least or (bound.above and value == bound.least):
+        least = f"above {_num(bound.least)}" if bound.above else f"of {_num(bound.least)} or more"
+        raise ConfigError(
+            key, f"{value!r} must be {kind} {least} (at most {_num(bound.most)}), e.g. {bound.example}"
+        )
+    if value > bound.most:
+        raise ConfigError(key, f"{_num(value)} is more than {_num(bound.most)}, the most it can be ({bound.why})")
+    return value
+
+
+def number_arg(key: str) -> Callable[[str], float]:
+    """An argparse ``type=`` for the command-line value ``key`` of :data:`BOUNDS` (one line, exit 2)."""
+    bound = BOUNDS[key]
+
+    def parse(text: str) -> float:
+        try:
+            value: float = int(text) if bound.whole else float(text)
+        except ValueError:
+            kind = "a whole number" if bound.whole else "a number"
+            raise argparse.ArgumentTypeError(f"{text!r} is not {kind}: give one {_range_text(bound)}") from None
+        try:
+            return bounded(value, key, bound)
+        except ConfigError as exc:
+            raise argparse.ArgumentTypeError(str(exc).removeprefix(f"{key}: ")) from None
+
+    parse.__name__ = key  # argparse names the type in its own messages
+    return parse
+
+
+def port_arg(text: str) -> int:
+    """``--port`` of dashboard, demo and connect: 1 to 65535."""
+    return int(number_arg("--port")(text))
+
+
+# ---------------------------------------------------------------------------------------------
+# Days a user types: never before EARLIEST_DAY, never in the future
+# ---------------------------------------------------------------------------------------------
+
+
+def check_day(day: date, key: str, *, latest: date | None = None, latest_is: str = "today", zone: str = "") -> date:
+    """``day`` if it is from :data:`EARLIEST_DAY` to ``latest`` (``latest_is`` says what that day is, in the
+    time zone ``zone``); else a ConfigError naming ``key``."""
+    if day < EARLIEST_DAY:
+        raise ConfigError(
+            key, f"{day} is before {EARLIEST_DAY}: no platform socialkpi reads has data that old (a typo?)"
+        )
+    if latest is not None and day > latest:
+        where = f" in {zone}" if zone else ""
+        raise ConfigError(key, f"{day} is after {latest_is} ({latest}{where}): that day has not happened yet")
+    return day
+
+
+@dataclass(frozen=True)
+class CollectRange:
+    since: date | None
+    until: date | None
+    note: str = ""  # said on standard error when --until was moved back to today
+
+
+def collect_range(since: date | None, until: date | None, today: date, tz: ZoneInfo) -> CollectRange:
+    """``collect --since/--until`` checked against the business's ``today`` (in ``tz``): a collect never
+    fetches a day after today.  A ``--since`` before 2004 or after today is a ConfigError; an ``--until``
+    after today is moved back to today, with a note."""
+    if since is not None:
+        check_day(since, "--since", latest=today, zone=tz.key)
+    note = ""
+    if until is not None:
+        check_day(until, "--until")
+        if until > today:
+            note = f"--until {until} is after today ({today} in {tz.key}): collecting up to {today}"
+            until = today
+    if since is not None and until is None and since > today - timedelta(days=1):
+        until = today  # --since today: today's numbers so far (the default end, yesterday, is before it)
+    if since is not None and until is not None and since > until:
+        raise ConfigError("--since", f"{since} is after --until {until}")
+    return CollectRange(since, until, note)
+
+
+def check_url(value: str, key: str) -> str:
+    """An ``http(s)://host[:port][/path]`` address, else a ConfigError naming ``key`` (the variable)."""
+    if not re.match(r"https?://", value, re.IGNORECASE):
+        raise ConfigError(key, f"{value!r} must start with http:// or https://")
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number from 0 to 65535
+    except ValueError as exc:
+        raise ConfigError(
+            key, f"{value!r} is not a valid address ({exc}): write it as https://host[:port][/path]"
+        ) from None
+    if not parts.hostname:
+        raise ConfigError(key, f"{value!r} has no host name: write it as https://host[:port][/path]")
+    return value
 
 
 @dataclass(frozen=True)
@@ -154,34 +395,20 @@ def _table(data: Mapping[str, object], key: str) -> Mapping[str, object]:
     return value
 
 
-def _positive_int(value: object, key: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(key, f"{value!r} must be a whole number of 1 or more")
-    return value
+def _whole(value: object, key: str, bound: str | None = None) -> int:
+    """A whole number within ``BOUNDS[bound or key]``, or a ConfigError naming ``key``."""
+    return int(bounded(value, key, BOUNDS[bound or key]))
 
 
-def _amount(value: object, key: str, *, most: float | None = None, example: str = "12.5") -> float:
-    """A number of 0 or more (and at most ``most``), or a ConfigError naming ``key``."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != value or value < 0:
-        raise ConfigError(key, f"{value!r} must be a number of 0 or more, without quotes, e.g. {example}")
-    if most is not None and value > most:
-        raise ConfigError(key, f"{value!r} is more than {most:g}")
-    return float(value)
+def _amount(value: object, key: str, bound: str | None = None) -> float:
+    """A finite number within ``BOUNDS[bound or key]``, or a ConfigError naming ``key``."""
+    return float(bounded(value, key, BOUNDS[bound or key]))
 
 
-def _only(table: Mapping[str, object], where: str, known: set[str]) -> None:
-    for key in table:
-        if key not in known:
-            raise ConfigError(f"{where}.{key}", f"unknown key: use only {', '.join(sorted(known))}")
-
-
-def _per_platform(table: Mapping[str, object], where: str, *, most: float | None, example: str) -> dict[str, float]:
-    out = {}
-    for pid, amount in table.items():
-        if pid not in PLATFORMS:
-            raise ConfigError(f"{where}.{pid}", f"unknown platform {pid!r}: use one of {', '.join(sorted(PLATFORMS))}")
-        out[pid] = _amount(amount, f"{where}.{pid}", most=most, example=example)
-    return out
+def _per_platform(table: Mapping[str, object], where: str) -> dict[str, float]:
+    """A table of platform ids (the keys were checked by :func:`check_keys`), each amount within
+    ``BOUNDS[where]``."""
+    return {pid: _amount(amount, f"{where}.{pid}", where) for pid, amount in table.items()}
 
 
 # Website analytics: time spent on them is not time on social media (``[costs] weekly_hours`` is not spread there).
@@ -204,11 +431,6 @@ def _costs(data: Mapping[str, object], accounts: Sequence[Account] = ()) -> Cost
     if "costs" not in data:
         return None
     costs = _table(data, "costs")
-    _only(
-        costs,
-        "costs",
-        {"currency", "hourly_rate", "tool_cost_per_month", "weekly_hours", "hours_per_week", "ad_spend_per_month"},
-    )
     currency = costs.get("currency")
     if currency is not None and (
         not isinstance(currency, str) or not currency.strip() or len(currency.strip()) > 10
@@ -219,18 +441,16 @@ def _costs(data: Mapping[str, object], accounts: Sequence[Account] = ()) -> Cost
     for sub in ("hours_per_week", "ad_spend_per_month"):
         if not isinstance(costs.get(sub, {}), dict):
             raise ConfigError(f"costs.{sub}", f"must be a table: [costs.{sub}] then one line per platform")
-    hours = _per_platform(_table(costs, "hours_per_week"), "costs.hours_per_week", most=168, example="3")
+    hours = _per_platform(_table(costs, "hours_per_week"), "costs.hours_per_week")
     if "weekly_hours" in costs:
-        total = _amount(costs["weekly_hours"], "costs.weekly_hours", most=168, example="6")
+        total = _amount(costs["weekly_hours"], "costs.weekly_hours")
         hours = _spread_hours(total, hours, accounts)
     return CostSettings(
         currency=currency.strip() if isinstance(currency, str) else None,
-        hourly_rate=None if rate is None else _amount(rate, "costs.hourly_rate", example="25"),
-        tool_cost_per_month=None if tool is None else _amount(tool, "costs.tool_cost_per_month", example="26"),
+        hourly_rate=None if rate is None else _amount(rate, "costs.hourly_rate"),
+        tool_cost_per_month=None if tool is None else _amount(tool, "costs.tool_cost_per_month"),
         hours_per_week=hours,
-        ad_spend_per_month=_per_platform(
-            _table(costs, "ad_spend_per_month"), "costs.ad_spend_per_month", most=None, example="50"
-        ),
+        ad_spend_per_month=_per_platform(_table(costs, "ad_spend_per_month"), "costs.ad_spend_per_month"),
     )
 
 
@@ -238,9 +458,7 @@ def _value(data: Mapping[str, object]) -> ValueSettings | None:
     if "value" not in data:
         return None
     value = _table(data, "value")
-    known = {"per_social_visit", "per_new_follower", "per_1000_impressions"}
-    _only(value, "value", known)
-    found = {k: _amount(v, f"value.{k}", example="0.5") for k, v in value.items()}
+    found = {k: _amount(v, f"value.{k}") for k, v in value.items()}
     return ValueSettings(**found)
 
 
@@ -251,6 +469,7 @@ def settings_from_dict(
     base: Path,
     config_path: Path | None = None,
 ) -> Settings:
+    check_keys(data)
     business = _table(data, "business")
     name = business.get("name", "")
     if not isinstance(name, str):
@@ -269,17 +488,15 @@ def settings_from_dict(
     if configured_db is not None and not isinstance(configured_db, str):
         raise ConfigError("warehouse.path", 'must be a path in quotes, e.g. "data/socialkpi.duckdb"')
     collect = _table(data, "collect")
-    history = _positive_int(collect.get("history_days", DEFAULT_HISTORY_DAYS), "collect.history_days")
-    lookback = {}
-    for pid, days in dict(_table(collect, "lookback_days")).items():
-        if pid not in PLATFORMS:
-            raise ConfigError(f"collect.lookback_days.{pid}", f"unknown platform {pid!r}")
-        lookback[pid] = _positive_int(days, f"collect.lookback_days.{pid}")
-    concurrency = {}
-    for pid, n in dict(_table(collect, "concurrency")).items():
-        if pid not in PLATFORMS:
-            raise ConfigError(f"collect.concurrency.{pid}", f"unknown platform {pid!r}")
-        concurrency[pid] = _positive_int(n, f"collect.concurrency.{pid}")
+    history = _whole(collect.get("history_days", DEFAULT_HISTORY_DAYS), "collect.history_days")
+    lookback = {
+        pid: _whole(days, f"collect.lookback_days.{pid}", "collect.lookback_days")
+        for pid, days in _table(collect, "lookback_days").items()
+    }
+    concurrency = {
+        pid: _whole(n, f"collect.concurrency.{pid}", "collect.concurrency")
+        for pid, n in _table(collect, "concurrency").items()
+    }
 
     raw_accounts = data.get("accounts", [])
     if not isinstance(raw_accounts, list):
@@ -307,10 +524,6 @@ def _account(entry: object, index: int, seen: set[tuple[str, str]]) -> Account:
     where = f"accounts[{index}]"
     if not isinstance(entry, dict):
         raise ConfigError(where, "write each account as an [[accounts]] table")
-    known = {"platform", "id", "name", "competitor", "token_env"}
-    for key in entry:
-        if key not in known:
-            raise ConfigError(f"{where}.{key}", f"unknown key: use only {', '.join(sorted(known))}")
     platform = entry.get("platform")
     if not isinstance(platform, str) or platform not in PLATFORMS:
         raise ConfigError(
@@ -382,11 +595,13 @@ def credentials_for(account: Account, env: Mapping[str, str], store: TokenStore 
             fix += " or SOCIALKPI_GOOGLE_CREDENTIALS to a credentials JSON file"
         raise ConfigError(token_env, f"missing for {account.platform} account {account.id!r}: {fix}")
     base_url = env.get(f"{prefix}BASE_URL") or (connection.base_url if connection else None) or None
-    if base_url and not re.match(r"https?://", base_url):
-        raise ConfigError(f"{prefix}BASE_URL", f"{base_url!r} must start with http:// or https://")
+    if base_url:
+        check_url(base_url, f"{prefix}BASE_URL")
     client_id = env.get(f"{prefix}CLIENT_ID") or None
     client_secret = env.get(f"{prefix}CLIENT_SECRET") or None
     token_url = env.get(f"{prefix}TOKEN_URL") or None
+    if token_url:
+        check_url(token_url, f"{prefix}TOKEN_URL")
     if connection is not None:
         return Credentials(
             token=connection.token.access_token,

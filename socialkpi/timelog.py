@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 EXIT_OK, EXIT_USAGE = 0, 2
@@ -24,9 +24,12 @@ def _hours(value: str) -> float:
         hours = int(match[1]) + int(match[2]) / 60 if match else float(text.replace(",", "."))
     except ValueError:
         raise argparse.ArgumentTypeError(f"{value!r} is not a number of hours: write 1.5 or 1:30") from None
-    if not 0 < hours <= 24:
-        raise argparse.ArgumentTypeError(f"{value!r}: one entry is more than 0 and at most 24 hours")
-    return hours
+    from socialkpi.settings import BOUNDS, ConfigError, bounded
+
+    try:
+        return bounded(hours, "HOURS", BOUNDS["log-time HOURS"])
+    except ConfigError:
+        raise argparse.ArgumentTypeError(f"{value!r}: one entry is more than 0 and at most 24 hours") from None
 
 
 def _day(value: str) -> date:
@@ -59,7 +62,7 @@ def add_parser(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Log ``args.hours`` for ``args.platform`` on ``args.date`` (default today in the business time zone)."""
     from collectors import PLATFORMS
-    from socialkpi.settings import ConfigError, load_settings
+    from socialkpi.settings import ConfigError, check_day, load_settings
     from warehouse import roi
     from warehouse.db import WarehouseError
 
@@ -68,7 +71,8 @@ def run(args: argparse.Namespace) -> int:
         if args.platform not in PLATFORMS:
             known = ", ".join(sorted(PLATFORMS))
             raise ConfigError("PLATFORM", f"unknown platform {args.platform!r}: use one of {known}")
-        day = args.date or roi.today(settings.timezone)
+        today = roi.today(settings.timezone)
+        day = check_day(args.date or today, "--date", latest=today + timedelta(days=1), latest_is="tomorrow")
         roi.log_time(settings.db_path, args.platform, args.hours, day, args.note or "")
     except (ConfigError, WarehouseError, ValueError) as exc:
         sys.stderr.write(f"socialkpi: error: {exc}\n")

@@ -94,10 +94,7 @@ def test_missing_token_names_the_variable(tmp_path: Path) -> None:
 
 
 def test_token_env_overrides_per_account(tmp_path: Path) -> None:
-    write(
-        tmp_path,
-        GOOD.replace('name = "Corner Bakery"\n', 'name = "Corner Bakery"\ntoken_env = "FB_SHOP2"\n', 2),
-    )
+    write(tmp_path, GOOD + 'token_env = "FB_SHOP2"\n')  # in the [[accounts]] entry only ([business] has none)
     settings = load_settings(cwd=tmp_path, environ={"FB_SHOP2": "tok-shop-2", "SOCIALKPI_FACEBOOK_TOKEN": "other"})
     creds = credentials_for(settings.accounts[0], settings.env)
     assert creds.token == "tok-shop-2"

@@ -18,9 +18,10 @@ import math
 import os
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from collectors import EARLIEST_DAY
 from collectors.observation import Account, Observation
 from warehouse.db import writing
 from warehouse.load import naive_utc, observations_table, upsert_table
@@ -41,6 +42,7 @@ MANUAL = "manual"
 METRIC_RE = re.compile(r"[a-z][a-z0-9_]{0,62}")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 MAX_ERRORS = 50
+MAX_CELL = csv.field_size_limit()  # 131,072 characters: Python's csv module reads no longer cell
 
 
 class ImportRejected(Exception):
@@ -66,9 +68,17 @@ def _unneutralise(text: str) -> str:
     return text
 
 
-def parse_rows(text: str, *, now: datetime) -> tuple[list[Observation], list[Account], list[tuple[int, str]]]:
+def parse_rows(
+    text: str, *, now: datetime, today: date | None = None
+) -> tuple[list[Observation], list[Account], list[tuple[int, str]]]:
+    """Every row of ``text`` checked; ``today`` (default: ``now``'s UTC day) bounds the dates: a row
+    dated after the day after it, or before :data:`collectors.EARLIEST_DAY`, is refused."""
     reader = csv.DictReader(io.StringIO(text))
-    header = [h.strip() for h in (reader.fieldnames or [])]
+    latest = (today or now.astimezone(UTC).date()) + timedelta(days=1)
+    try:
+        header = [h.strip() for h in (reader.fieldnames or [])]
+    except csv.Error as exc:
+        return [], [], [(reader.line_num + 1, _unreadable(exc))]
     errors: list[tuple[int, str]] = []
     missing = [c for c in REQUIRED if c not in header]
     if missing:
@@ -79,7 +89,15 @@ def parse_rows(text: str, *, now: datetime) -> tuple[list[Observation], list[Acc
     rows: list[Observation] = []
     accounts: dict[str, Account] = {}
     seen: dict[tuple[str, str, date], int] = {}
-    for record in reader:
+    records = iter(reader)
+    while True:
+        try:
+            record = next(records)
+        except StopIteration:
+            break
+        except csv.Error as exc:  # the reader cannot go on past it: report it with the rows before
+            errors.append((reader.line_num + 1, _unreadable(exc)))  # line_num: the last line read whole
+            break
         line = reader.line_num
         if len(errors) >= MAX_ERRORS:
             break
@@ -89,7 +107,7 @@ def parse_rows(text: str, *, now: datetime) -> tuple[list[Observation], list[Acc
         cell = {k.strip(): _unneutralise((v or "").strip()) for k, v in record.items() if k is not None}
         if not any(cell.values()):
             continue  # a blank line
-        problem, obs, account = _row(cell, now)
+        problem, obs, account = _row(cell, now, latest)
         if problem:
             errors.append((line, problem))
             continue
@@ -110,7 +128,13 @@ def parse_rows(text: str, *, now: datetime) -> tuple[list[Observation], list[Acc
     return rows, list(accounts.values()), errors
 
 
-def _row(cell: dict[str, str], now: datetime) -> tuple[str, Observation | None, Account | None]:
+def _unreadable(exc: csv.Error) -> str:
+    if "field larger than field limit" in str(exc):
+        return f"a cell is longer than {MAX_CELL:,} characters, the most a cell may hold: shorten it"
+    return f"not readable as CSV ({exc}): save the file as CSV UTF-8"
+
+
+def _row(cell: dict[str, str], now: datetime, latest: date) -> tuple[str, Observation | None, Account | None]:
     platform = cell.get("platform") or MANUAL
     if platform != MANUAL:
         return (
@@ -124,6 +148,10 @@ def _row(cell: dict[str, str], now: datetime) -> tuple[str, Observation | None, 
             raise ValueError
     except ValueError:
         return f"date {cell['date']!r} is not YYYY-MM-DD", None, None
+    if day < EARLIEST_DAY:
+        return f"date {day} is before {EARLIEST_DAY}: no platform has data that old (a typo?)", None, None
+    if day > latest:
+        return f"date {day} is after tomorrow ({latest}): that day has not happened yet", None, None
     account_id = cell["account_id"]
     if not account_id:
         return "account_id is empty: name the source, e.g. newsletter or yelp", None, None
@@ -173,9 +201,14 @@ def _row(cell: dict[str, str], now: datetime) -> tuple[str, Observation | None, 
 
 
 def import_csv(
-    db_path: str | os.PathLike[str], csv_path: str | os.PathLike[str], *, now: datetime | None = None
+    db_path: str | os.PathLike[str],
+    csv_path: str | os.PathLike[str],
+    *,
+    now: datetime | None = None,
+    today: date | None = None,
 ) -> ImportResult:
-    """Validate every row of ``csv_path``; load all of them in one transaction, or none."""
+    """Validate every row of ``csv_path``; load all of them in one transaction, or none.  ``today`` is the
+    business's (default: the UTC day of ``now``): rows dated after the day after it are refused."""
     path = Path(csv_path)
     try:
         raw = path.read_bytes()
@@ -187,7 +220,7 @@ def import_csv(
         line = raw[: exc.start].count(b"\n") + 1
         raise ImportRejected(str(path), [(line, "not UTF-8 text: save the file as CSV UTF-8")]) from None
     moment = now or datetime.now(UTC)
-    rows, accounts, errors = parse_rows(text, now=moment)
+    rows, accounts, errors = parse_rows(text, now=moment, today=today)
     if errors:
         raise ImportRejected(str(path), errors)
     if not rows:

@@ -353,11 +353,17 @@ def add_parser(sub: Any) -> None:
     p.add_argument("platform", metavar="PLATFORM", choices=sorted(FLOWS))
     p.add_argument("--no-browser", action="store_true", help="print the authorization URL instead of opening it")
     p.add_argument("--select", metavar="all|ID[,ID...]", help="the accounts to add without asking")
+    from socialkpi.settings import number_arg, port_arg
+
     p.add_argument(
-        "--port", type=int, default=DEFAULT_PORT, help=f"loopback port of the redirect (default {DEFAULT_PORT})"
+        "--port", type=port_arg, default=DEFAULT_PORT, help=f"loopback port of the redirect (default {DEFAULT_PORT})"
     )
     p.add_argument(
-        "--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="S", help="give up after S seconds (default 300)"
+        "--timeout",
+        type=number_arg("connect --timeout"),
+        default=DEFAULT_TIMEOUT,
+        metavar="S",
+        help="give up after S seconds (default 300, at most a day)",
     )
     p.add_argument("--competitor", metavar="HANDLE", help="add someone else's public account (a handle or URL)")
     p.add_argument("--instance", metavar="HOST", help="mastodon: the instance the account lives on")
@@ -384,13 +390,7 @@ def run(args: argparse.Namespace, *, terminal: Terminal | None = None, policy: A
 
 
 def _run(args: argparse.Namespace, terminal: Terminal, policy: Any) -> int:
-    from socialkpi.settings import load_settings
-
-    if args.port < 0 or args.port > 65535:
-        raise ConnectError(f"--port {args.port}: give a port from 1 to 65535")
-    if args.timeout <= 0:
-        raise ConnectError(f"--timeout {args.timeout:g}: give a number of seconds above 0")
-    from socialkpi.settings import ConfigError
+    from socialkpi.settings import ConfigError, load_settings
 
     try:
         settings = load_settings(args.config)
