@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 DEFAULT_CONFIG = "socialkpi.toml"
 DEFAULT_DB = "data/socialkpi.duckdb"
 DEFAULT_HISTORY_DAYS = 90
+DEFAULT_DEADLINE_MINUTES = 60  # a daily run takes minutes; an hour means something hangs
+MAX_DEADLINE_MINUTES = 1440  # a day: the next daily run would be due
 
 
 class ConfigError(Exception):
@@ -72,6 +74,7 @@ class Settings:
     history_days: int = DEFAULT_HISTORY_DAYS
     lookback_days: Mapping[str, int] = field(default_factory=dict)
     concurrency: Mapping[str, int] = field(default_factory=dict)
+    deadline_minutes: int = DEFAULT_DEADLINE_MINUTES  # [collect] deadline_minutes: a whole collect ends by then
     costs: CostSettings | None = None  # None: no [costs] table in socialkpi.toml
     value: ValueSettings | None = None  # None: no [value] table
 
@@ -270,6 +273,12 @@ def settings_from_dict(
         raise ConfigError("warehouse.path", 'must be a path in quotes, e.g. "data/socialkpi.duckdb"')
     collect = _table(data, "collect")
     history = _positive_int(collect.get("history_days", DEFAULT_HISTORY_DAYS), "collect.history_days")
+    deadline = _positive_int(collect.get("deadline_minutes", DEFAULT_DEADLINE_MINUTES), "collect.deadline_minutes")
+    if deadline > MAX_DEADLINE_MINUTES:
+        raise ConfigError(
+            "collect.deadline_minutes",
+            f"{deadline} is more than {MAX_DEADLINE_MINUTES} (a day): give minutes from 1 to {MAX_DEADLINE_MINUTES}",
+        )
     lookback = {}
     for pid, days in dict(_table(collect, "lookback_days")).items():
         if pid not in PLATFORMS:
@@ -298,6 +307,7 @@ def settings_from_dict(
         history_days=history,
         lookback_days=lookback,
         concurrency=concurrency,
+        deadline_minutes=deadline,
         costs=_costs(data, accounts),
         value=_value(data),
     )

@@ -12,16 +12,23 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 
+import duckdb
 import pytest
 
 import collectors.http as http
 from collectors.http import Client, RetryPolicy, ServerError
+from socialkpi.cli import main
 from socialkpi.sandbox import Reply, Sandbox
 from socialkpi.sandbox.server import Stream
+from socialkpi.sandbox.world import TOKEN
 from tests.conftest import FAST
 
 SLOW_BODY = {"data": "x" * 200}  # 200+ bytes: at a byte every 0.2 s, some 40 s to send
@@ -169,3 +176,116 @@ def test_the_documented_limits_are_the_defaults() -> None:
     doc = http.__doc__ or ""
     assert default.request_deadline == 120.0 and "``RetryPolicy.request_deadline`` (120 s" in doc
     assert default.max_body_bytes == 64 * 2**20 and "``RetryPolicy.max_body_bytes`` (64 MiB" in doc
+
+
+# -- (c) the deadline of a whole collect ----------------------------------------------------------
+
+FB_A, FB_B, GA = "104512345678901", "104512345678902", "312345678"
+
+
+def config(*, deadline: str = "", concurrency: str = "") -> str:
+    lines = [
+        "[business]",
+        'name = "Corner Bakery"',
+        'timezone = "Europe/Paris"',
+        "[warehouse]",
+        'path = "wh/socialkpi.duckdb"',
+        "[collect]",
+        "history_days = 5",
+        deadline,
+        concurrency,
+    ]
+    for platform, account_id in (("facebook", FB_A), ("facebook", FB_B), ("ga4", GA)):
+        lines += ["[[accounts]]", f'platform = "{platform}"', f'id = "{account_id}"']
+    return "\n".join(lines) + "\n"
+
+
+def env_for(url: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SOCIALKPI_")}
+    for platform in ("facebook", "ga4"):
+        env[f"SOCIALKPI_{platform.upper()}_TOKEN"] = TOKEN
+        env[f"SOCIALKPI_{platform.upper()}_BASE_URL"] = url
+    return env
+
+
+def collect(workdir: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "socialkpi.cli", "collect"],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,  # a safety net for a hang, far beyond the deadline under test
+    )
+
+
+def query(db: Path, sql: str) -> list[tuple[object, ...]]:
+    con = duckdb.connect(str(db))  # read-write: replays the WAL a killed process left
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def test_a_collect_past_its_deadline_records_what_is_unfinished_and_exits_1(tmp_path: Path) -> None:
+    (tmp_path / "socialkpi.toml").write_text(
+        config(deadline="deadline_minutes = 1", concurrency="[collect.concurrency]\nfacebook = 1"), encoding="utf-8"
+    )
+    with Sandbox() as sandbox:
+        # the server: a byte every 2 s (a 30 s read timeout never trips), here for over half an hour
+        sandbox.script(r"^/v\d+\.\d+/1045123456789\d+", Reply.trickle({"data": [], "pad": "x" * 1000}, every=2.0))
+        done = collect(tmp_path, env_for(sandbox.url))
+        streams = list(sandbox.streams)
+    assert done.returncode == 1, done.stderr
+    assert "1 account(s) ok, 2 failed" in done.stdout
+    failed = [line for line in done.stderr.splitlines() if line.startswith("socialkpi: error: failed:")]
+    assert len(failed) == 2, done.stderr
+    label = "deadline reached: the collect deadline ([collect] deadline_minutes = 1) passed"
+    # the account whose request was trickling: cut in flight (the request's own deadline, 120 s, is later)
+    assert any(f"facebook/{FB_A}: {label} during a request to" in line for line in failed), failed
+    assert any(f"facebook/{FB_B}: {label} before it started" in line for line in failed), failed  # never begun
+    assert streams and not any(s.finished for s in streams)  # the process ended while the server still trickled
+    db = tmp_path / "wh/socialkpi.duckdb"
+    assert query(db, "SELECT status, accounts_ok, accounts_failed FROM runs") == [("partial", 1, 2)]
+    assert query(
+        db, "SELECT platform, account_id, status, error_kind, rows_written > 0 FROM run_accounts ORDER BY 1, 2"
+    ) == [
+        ("facebook", FB_A, "failed", "deadline", False),
+        ("facebook", FB_B, "failed", "deadline", False),
+        ("ga4", GA, "ok", None, True),
+    ]
+    assert query(db, "SELECT DISTINCT platform FROM observations") == [("ga4",)]  # nothing partial
+
+
+@pytest.mark.parametrize(
+    ("value", "fix"),
+    [
+        ("0", "0 must be a whole number of 1 or more"),
+        ("-5", "-5 must be a whole number of 1 or more"),
+        ("1441", "1441 is more than 1440 (a day): give minutes from 1 to 1440"),
+        ('"60"', "'60' must be a whole number of 1 or more"),
+        ("1.5", "1.5 must be a whole number of 1 or more"),
+        ("true", "True must be a whole number of 1 or more"),
+    ],
+)
+def test_a_bad_deadline_is_exit_2_with_one_line_and_nothing_done(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], value: str, fix: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "socialkpi.toml").write_text(config(deadline=f"deadline_minutes = {value}"), encoding="utf-8")
+    for name, setting in env_for("http://127.0.0.1:9").items():
+        monkeypatch.setenv(name, setting)
+    assert main(["collect"]) == 2
+    err = capsys.readouterr().err
+    assert err.splitlines() == [f"socialkpi: error: collect.deadline_minutes: {fix}"]
+    assert not (tmp_path / "wh").exists()
+
+
+@pytest.mark.parametrize(
+    ("line", "minutes"), [("", 60), ("deadline_minutes = 1", 1), ("deadline_minutes = 1440", 1440)]
+)
+def test_the_deadline_defaults_to_an_hour_and_takes_1_to_1440(tmp_path: Path, line: str, minutes: int) -> None:
+    from socialkpi.settings import load_settings
+
+    (tmp_path / "socialkpi.toml").write_text(config(deadline=line), encoding="utf-8")
+    assert load_settings(cwd=tmp_path, environ={}).deadline_minutes == minutes
