@@ -150,7 +150,8 @@ def run_collect(
     started = now or datetime.now(UTC)
     db_path = settings.db_path
     with wdb.writing(db_path) as con:
-        start_run(con, run_id, started, command)
+        for abandoned in start_run(con, run_id, started, command):
+            log.warning("run %s never finished (its process was killed or crashed): recorded as failed", abandoned)
         record_credentials(con, [credential_source(a, credentials[(a.platform, a.id)]) for a in accounts], started)
         newest = newest_days(con)
     summary = RunSummary(run_id)

@@ -13,11 +13,13 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -25,11 +27,14 @@ import pytest
 
 import collectors.http as http
 from collectors.http import Client, RetryPolicy, ServerError
+from collectors.observation import Account
 from socialkpi.cli import main
 from socialkpi.sandbox import Reply, Sandbox
 from socialkpi.sandbox.server import Stream
 from socialkpi.sandbox.world import TOKEN
 from tests.conftest import FAST
+from warehouse.db import writing
+from warehouse.load import AccountOutcome, start_run, write_account_batch
 
 SLOW_BODY = {"data": "x" * 200}  # 200+ bytes: at a byte every 0.2 s, some 40 s to send
 CAP = 2**20
@@ -289,3 +294,68 @@ def test_the_deadline_defaults_to_an_hour_and_takes_1_to_1440(tmp_path: Path, li
 
     (tmp_path / "socialkpi.toml").write_text(config(deadline=line), encoding="utf-8")
     assert load_settings(cwd=tmp_path, environ={}).deadline_minutes == minutes
+
+
+# -- (d) a run that died is closed by the next ----------------------------------------------------
+
+
+def test_a_collect_killed_mid_run_is_closed_as_failed_by_the_next(tmp_path: Path) -> None:
+    (tmp_path / "socialkpi.toml").write_text(config(), encoding="utf-8")
+    db = tmp_path / "wh/socialkpi.duckdb"
+    with Sandbox() as sandbox:
+        env = env_for(sandbox.url)
+        sandbox.script(r"^/v\d+\.\d+/1045123456789\d+", Reply.trickle({"data": []}, every=2.0))
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "socialkpi.cli", "collect"],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            for _ in range(600):  # until the run is under way: its request is being trickled
+                if sandbox.streams or proc.poll() is not None:
+                    break
+                time.sleep(0.05)
+            assert sandbox.streams, "the collect never reached the trickling server"
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+        [(crashed, status)] = query(db, "SELECT run_id, status FROM runs")
+        assert status == "running"  # what kill -9 leaves behind
+        again = collect(tmp_path, env)
+    assert again.returncode == 0, again.stderr
+    runs = dict(query(db, "SELECT run_id, status FROM runs"))
+    assert runs.pop(crashed) == "failed" and list(runs.values()) == ["ok"]
+    assert query(db, "SELECT count(*) FROM runs WHERE finished_at IS NULL") == [(0,)]
+    assert f"run {crashed} never finished (its process was killed or crashed): recorded as failed" in again.stderr
+
+
+def test_start_run_closes_an_earlier_run_left_running_with_what_it_recorded(tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    t0, t1, t2, t3 = (datetime(2026, 3, 10, 6, m, tzinfo=UTC) for m in (0, 1, 2, 30))
+    ok = Account(platform="ga4", id=GA, name="site")
+    bad = Account(platform="facebook", id=FB_A, name="page")
+    with writing(db) as con:
+        assert start_run(con, "dead", t0, "collect") == []
+        write_account_batch(con, AccountOutcome("dead", ok, "ok", t0, t1, requests=3))
+        write_account_batch(con, AccountOutcome("dead", bad, "failed", t0, t2, error_kind="server", requests=2))
+        # the process dies here: no finish_run
+        assert start_run(con, "next", t3, "collect") == ["dead"]
+        rows = con.execute(
+            "SELECT run_id, status, finished_at, accounts_ok, accounts_failed, requests FROM runs ORDER BY started_at"
+        ).fetchall()
+    assert rows == [
+        ("dead", "failed", t2.replace(tzinfo=None), 1, 1, 5),  # ends at the last thing it recorded
+        ("next", "running", None, 0, 0, 0),
+    ]
+
+
+def test_a_run_that_recorded_nothing_is_closed_at_its_start(tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    t0, t1 = datetime(2026, 3, 10, 6, 0, tzinfo=UTC), datetime(2026, 3, 11, 6, 0, tzinfo=UTC)
+    with writing(db) as con:
+        start_run(con, "dead", t0, "collect")
+        assert start_run(con, "next", t1, "collect") == ["dead"]
+        rows = con.execute("SELECT run_id, status, finished_at, accounts_ok FROM runs ORDER BY started_at").fetchall()
+    assert rows[0] == ("dead", "failed", t0.replace(tzinfo=None), 0)
