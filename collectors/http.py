@@ -12,6 +12,22 @@ Retry policy
     ``RetryPolicy.max_retry_after``; a wait longer than the cap is not slept through: the call
     fails at once with :class:`RateLimited` carrying the reset time, so a cron run never hangs.
 
+Deadlines and the size cap
+    A read timeout only bounds the silence between two packets: a server that sends one byte
+    every few seconds never trips it.  So every request also has a total deadline,
+    ``RetryPolicy.request_deadline`` (120 s, connect to last byte, headers included): a watchdog
+    shuts the request's socket down when it passes, and the call fails with :class:`ServerError`
+    (``code="deadline"``) naming the platform and the URL.  Bodies are read in 64 KiB pieces and
+    capped at ``RetryPolicy.max_body_bytes`` (64 MiB, decompressed; real payloads are a few MB at
+    most): a larger declared ``Content-Length`` fails before the body is read, a larger stream as
+    soon as the cap is passed (``ServerError``, ``code="too_large"``), so memory stays bounded.
+    Neither is retried: a server that took the whole deadline, or sent too much, would most likely
+    do it again, and each try would cost another deadline or another cap of memory and traffic;
+    the account fails with that reason and the next run fills the gap.  ``Client.deadline`` (a
+    ``time.monotonic()`` value; the collect's own deadline) is a hard end for everything the
+    client does: past it no request starts and no retry wait is slept, and a request in flight
+    is cut when it comes.
+
 Error classification
     Only this module decides what a response means.  Each platform may pass a *classifier*: a
     function ``(status, headers, body) -> Verdict | None`` that reads that platform's error JSON
@@ -42,11 +58,14 @@ Control characters
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
+import heapq
 import json
 import logging
 import random
 import re
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -56,11 +75,17 @@ from typing import Any, Self
 from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit, urlunsplit
 
 import requests
+import urllib3
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
 
 log = logging.getLogger("socialkpi.http")
 
 USER_AGENT = "socialkpi/0.1 (+https://github.com/socialkpi/socialkpi)"
 DEFAULT_TIMEOUT = (5.0, 30.0)
+DEFAULT_REQUEST_DEADLINE = 120.0  # seconds for one request, connect to last byte
+DEFAULT_MAX_BODY = 64 * 1024 * 1024  # bytes of one response body, decompressed
+_PIECE = 64 * 1024  # bodies are read this much at a time
 
 SECRET_PARAMS = frozenset(
     {
@@ -356,6 +381,8 @@ class RetryPolicy:
     max_backoff: float = 30.0
     max_retry_after: float = 120.0  # a longer server-requested wait fails at once instead
     timeout: tuple[float, float] = DEFAULT_TIMEOUT
+    request_deadline: float = DEFAULT_REQUEST_DEADLINE  # one request in total, however the server trickles
+    max_body_bytes: int = DEFAULT_MAX_BODY  # a larger response body fails the call
 
 
 RETRYABLE = frozenset({"throttled", "server"})
@@ -367,6 +394,8 @@ class Client:
 
     ``auth_headers`` is called before every request (so a refreshed token is picked up);
     ``refresh`` is called once after an auth error, and the request retried if it returns True.
+    ``deadline`` (``time.monotonic()``) ends everything this client does, ``deadline_label``
+    names it in the error ("the collect deadline ..."); ``deadline_hit`` says it cut something.
     """
 
     platform: str
@@ -378,10 +407,15 @@ class Client:
     session: requests.Session = field(default_factory=requests.Session)
     requests_made: int = 0
     waits: list[float] = field(default_factory=list)
+    deadline: float | None = None
+    deadline_label: str = "the deadline"
+    deadline_hit: bool = False
 
     def __post_init__(self) -> None:
         self.session.headers["User-Agent"] = USER_AGENT
         self.session.headers["Accept"] = "application/json"
+        for prefix in ("https://", "http://"):
+            self.session.mount(prefix, _WatchedAdapter())
 
     def close(self) -> None:
         self.session.close()
@@ -488,19 +522,79 @@ class Client:
             merged.update(self.auth_headers())
         if headers:
             merged.update(headers)
+        now = time.monotonic()
+        end = now + self.policy.request_deadline
+        hard = self.deadline is not None and self.deadline < end
+        if hard and self.deadline is not None:
+            end = self.deadline
+        if end <= now:
+            raise self._deadline_error(url, hard, sent=False)
         self.requests_made += 1
-        with self.session.request(
-            method,
-            url,
-            params=params,
-            json=json_body,
-            data=data,
-            headers=merged,
-            timeout=self.policy.timeout,
-            stream=False,
-        ) as resp:
-            raw = resp.content  # a body cut short raises ChunkedEncodingError / ConnectionError here
-            return resp.status_code, resp.headers, _decode(raw)
+        watch = _WATCHDOG.watch(end)
+        outer = getattr(_IN_FLIGHT, "watch", None)  # a request sent while another is being sent (a token hook)
+        _IN_FLIGHT.watch = watch
+        try:
+            with self.session.request(
+                method,
+                url,
+                params=params,
+                json=json_body,
+                data=data,
+                headers=merged,
+                timeout=self.policy.timeout,
+                stream=True,
+            ) as resp:
+                raw = self._read_body(resp, url, end)  # a body cut short raises ChunkedEncodingError here
+                return resp.status_code, resp.headers, _decode(raw)
+        except CollectorError as exc:
+            if exc.code == "deadline" or not watch.fired:
+                raise
+            raise self._deadline_error(url, hard) from None
+        except Exception:
+            if watch.fired:  # the watchdog shut the socket: whatever broke, the deadline did it
+                raise self._deadline_error(url, hard) from None
+            raise
+        finally:
+            watch.finish()
+            _IN_FLIGHT.watch = outer
+
+    def _read_body(self, resp: requests.Response, url: str, end: float) -> bytearray:
+        """The body in pieces, failing once it passes the size cap or the deadline."""
+        cap = self.policy.max_body_bytes
+        declared = (resp.headers.get("Content-Length") or "").strip()
+        if declared.isdigit() and int(declared) > cap:
+            raise self._too_large(url, resp.status_code, f"it says it is {_size(int(declared))}")
+        body = bytearray()
+        for piece in resp.iter_content(_PIECE):
+            body += piece
+            if len(body) > cap:
+                raise self._too_large(url, resp.status_code, "more was still coming")
+            if time.monotonic() > end:
+                raise self._deadline_error(url, self.deadline is not None and end >= self.deadline)
+        return body
+
+    def _too_large(self, url: str, status: int, detail: str) -> ServerError:
+        cap = self.policy.max_body_bytes
+        return ServerError(
+            f"{self.platform}: the response is larger than {_size(cap)}, the size cap of one response "
+            f"({detail}); not read further ({sanitize_url(url)})",
+            platform=self.platform,
+            status=status,
+            url=url,
+            code="too_large",
+        )
+
+    def _deadline_error(self, url: str, hard: bool, *, sent: bool = True) -> ServerError:
+        self.deadline_hit = self.deadline_hit or hard
+        if hard:
+            when = "during a request to" if sent else "before a request to"
+            text = f"deadline reached: {self.deadline_label} passed {when} {sanitize_url(url)}"
+        else:
+            text = (
+                f"request deadline reached: no complete response within {self.policy.request_deadline:g} s "
+                f"({sanitize_url(url)})"
+            )
+        return ServerError(f"{self.platform}: {text}", platform=self.platform, url=url, code="deadline")
 
     def _wait(self, attempt: int, retry_after: float | None, why: str) -> None:
         if retry_after is not None:
@@ -508,6 +602,13 @@ class Client:
         else:
             cap = min(self.policy.max_backoff, self.policy.backoff * (2 ** (attempt - 1)))
             delay = random.uniform(cap / 2, cap)  # jitter, never zero so a burst spreads out
+        if self.deadline is not None and time.monotonic() + delay >= self.deadline:
+            self.deadline_hit = True
+            raise ServerError(
+                f"{self.platform}: deadline reached: {self.deadline_label} comes before the next try ({why})",
+                platform=self.platform,
+                code="deadline",
+            )
         self.waits.append(delay)
         log.info(
             "%s: %s in %.2fs (try %d of %d)", self.platform, why, delay, attempt + 1, self.policy.attempts
@@ -532,12 +633,164 @@ class Client:
         )
 
 
+# -- the watchdog of one request ----------------------------------------------------------------
+
+_IN_FLIGHT = threading.local()  # .watch: the _Watch of the request this thread is sending, if any
+
+
+class _Watch:
+    """Shuts down the socket of one request in flight once its deadline passes.
+
+    Sockets are attached as urllib3 hands out a kept-alive connection or opens a new one (the
+    socket itself: http.client lets go of a closing connection's socket while its body is still
+    being read).  :data:`_WATCHDOG` calls :meth:`cut` at the deadline, and again every 0.2 s (a
+    connection being opened has no socket yet) until the request's thread calls :meth:`finish`.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._socks: list[socket.socket] = []
+        self.finished = False
+        self.fired = False
+
+    def attach(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._socks.append(sock)
+
+    def cut(self) -> bool:
+        """Shut the sockets down; False once the request is over (nothing more to do)."""
+        with self._lock:
+            if self.finished:
+                return False
+            self.fired = True
+            for sock in self._socks:
+                # the plain socket's shutdown, also for an SSLSocket (its own would unwrap TLS under the reader)
+                with contextlib.suppress(OSError):
+                    socket.socket.shutdown(sock, socket.SHUT_RDWR)
+            return True
+
+    def finish(self) -> None:
+        with self._lock:
+            self.finished = True
+
+
+class _Watchdog:
+    """One daemon thread for the whole process that cuts each :class:`_Watch` at its time."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._heap: list[tuple[float, int, _Watch]] = []
+        self._seq = 0
+        self._thread: threading.Thread | None = None
+
+    def watch(self, at: float) -> _Watch:
+        watch = _Watch()
+        with self._cond:
+            if len(self._heap) > 4096:  # requests that ended in time, waiting for their far deadlines
+                self._heap = [entry for entry in self._heap if not entry[2].finished]
+                heapq.heapify(self._heap)
+            self._push(at, watch)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="http-watchdog", daemon=True)
+                self._thread.start()
+        return watch
+
+    def _push(self, at: float, watch: _Watch) -> None:
+        self._seq += 1
+        heapq.heappush(self._heap, (at, self._seq, watch))
+        if self._heap[0][2] is watch:
+            self._cond.notify()
+
+    def _run(self) -> None:
+        with self._cond:
+            while True:
+                while self._heap and self._heap[0][2].finished:
+                    heapq.heappop(self._heap)  # the request ended in time (the usual case)
+                if not self._heap:
+                    self._cond.wait()
+                    continue
+                at, _, watch = self._heap[0]
+                delay = at - time.monotonic()
+                if delay > 0:
+                    self._cond.wait(delay)
+                    continue
+                heapq.heappop(self._heap)
+                if watch.cut():
+                    self._push(time.monotonic() + 0.2, watch)
+
+
+_WATCHDOG = _Watchdog()
+
+
+def _attach(sock: Any) -> None:
+    watch = getattr(_IN_FLIGHT, "watch", None)
+    if watch is None or sock is None:
+        return
+    if not isinstance(sock, socket.socket):
+        sock = getattr(sock, "socket", None)  # urllib3's SSLTransport (TLS through a TLS proxy)
+    if isinstance(sock, socket.socket):
+        watch.attach(sock)
+
+
+class _WatchedHTTPConnection(HTTPConnection):
+    def connect(self) -> None:
+        super().connect()
+        _attach(self.sock)
+
+
+class _WatchedHTTPSConnection(HTTPSConnection):
+    def connect(self) -> None:
+        super().connect()
+        _attach(self.sock)
+
+
+class _WatchedHTTPPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+    def _get_conn(self, timeout: float | None = None) -> Any:
+        conn = super()._get_conn(timeout)
+        _attach(getattr(conn, "sock", None))  # a kept-alive connection: no connect() this time
+        return conn
+
+
+class _WatchedHTTPSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+    def _get_conn(self, timeout: float | None = None) -> Any:
+        conn = super()._get_conn(timeout)
+        _attach(getattr(conn, "sock", None))
+        return conn
+
+
+_WATCHED_POOLS: dict[str, type[urllib3.HTTPConnectionPool]] = {
+    "http": _WatchedHTTPPool,
+    "https": _WatchedHTTPSPool,
+}
+
+
+class _WatchedAdapter(HTTPAdapter):
+    """requests' adapter, with pools that show each request's connection to its :class:`_Watch`."""
+
+    def init_poolmanager(self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any) -> None:
+        super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
+        self.poolmanager.pool_classes_by_scheme = _WATCHED_POOLS
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        manager.pool_classes_by_scheme = _WATCHED_POOLS
+        return manager
+
+
+def _size(n: int) -> str:
+    return f"{n / 2**20:g} MB" if n >= 2**20 else f"{n:,} bytes"
+
+
 @dataclass(frozen=True, slots=True)
 class _Undecodable:
     snippet: str
 
 
-def _decode(raw: bytes) -> Any:
+def _decode(raw: bytes | bytearray) -> Any:
     if not raw.strip():
         return None
     try:

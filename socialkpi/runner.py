@@ -9,6 +9,9 @@
 * Isolation: an account that fails is recorded with its reason and writes no rows; the others
   go on.  Each account's rows are written in one transaction on a connection opened for that
   batch only, so readers (the dashboard) are locked out for milliseconds, not for the run.
+* Deadline: ``[collect] deadline_minutes`` ends the whole run.  Past it no account starts, requests
+  in flight are cut (``Client.deadline``), and every account not finished is recorded as failed
+  ("deadline reached"): the run ends, the lock is released, ``collect`` exits 1.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from pathlib import Path
 import duckdb
 
 from collectors import PLATFORMS, clamp_since, load_collector
-from collectors.http import Client, CollectorError, RetryPolicy, escape_controls, redact, register_secret
+from collectors.http import Client, CollectorError, RetryPolicy, ServerError, escape_controls, redact, register_secret
 from collectors.observation import Account, CollectContext, Collected, Credentials, Observation
 from collectors.tokens import TokenStore
 from socialkpi.lock import RunLock
@@ -123,8 +126,11 @@ def run_collect(
     command: str = "collect",
     now: datetime | None = None,
     on_progress: Callable[[AccountResult, int, int], None] | None = None,
+    deadline: timedelta | None = None,
 ) -> RunSummary:
     """Collect ``accounts`` into the warehouse; the caller holds the :class:`RunLock`.
+
+    ``deadline`` (default ``[collect] deadline_minutes``) bounds the whole run, see the module doc.
 
     Collector threads hand their results to one writer thread.  The writer opens the file, writes
     every batch waiting at that moment (each account in its own transaction), and closes it
@@ -135,11 +141,18 @@ def run_collect(
         for secret in (creds.token, creds.refresh_token, creds.client_secret):
             register_secret(secret)
     policy = policy or RetryPolicy()
+    if deadline is None:
+        deadline = timedelta(minutes=settings.deadline_minutes)
+        label = f"the collect deadline ([collect] deadline_minutes = {settings.deadline_minutes})"
+    else:
+        label = f"the collect deadline ({deadline.total_seconds():g} s)"
+    stop_at = time.monotonic() + deadline.total_seconds()
     run_id = uuid.uuid4().hex[:12]
     started = now or datetime.now(UTC)
     db_path = settings.db_path
     with wdb.writing(db_path) as con:
-        start_run(con, run_id, started, command)
+        for abandoned in start_run(con, run_id, started, command):
+            log.warning("run %s never finished (its process was killed or crashed): recorded as failed", abandoned)
         record_credentials(con, [credential_source(a, credentials[(a.platform, a.id)]) for a in accounts], started)
         newest = newest_days(con)
     summary = RunSummary(run_id)
@@ -151,7 +164,10 @@ def run_collect(
     )
     writer.start()
 
+    begun: set[tuple[str, str]] = set()
+
     def one(account: Account) -> None:
+        begun.add((account.platform, account.id))
         pending.put(
             _collect_one(
                 settings,
@@ -164,6 +180,7 @@ def run_collect(
                 today=today,
                 since=since,
                 until=until,
+                deadline=(stop_at, label),
             )
         )
 
@@ -176,7 +193,7 @@ def run_collect(
     errors: list[BaseException] = []
 
     def drain(work: queue.SimpleQueue[Account]) -> None:
-        while True:
+        while time.monotonic() < stop_at:
             try:
                 account = work.get_nowait()
             except queue.Empty:
@@ -195,13 +212,14 @@ def run_collect(
     try:
         for thread in threads:
             thread.start()
-        for thread in threads:
-            thread.join()
+        for thread in threads:  # requests end at the deadline; the grace is for work that is not HTTP
+            thread.join(max(0.0, stop_at + DEADLINE_GRACE - time.monotonic()))
     finally:
-        pending.put(None)
+        pending.put(None)  # a batch that comes later is not written: its account is recorded below
         writer.join()
     if errors:
         raise errors[0]
+    _record_unfinished(db_path, accounts, summary, begun, run_id, label, total, on_progress)
 
     with wdb.writing(db_path) as con:
         finish_run(
@@ -215,6 +233,42 @@ def run_collect(
             requests=summary.requests,
         )
     return summary
+
+
+DEADLINE_GRACE = 5.0  # seconds past the deadline for accounts to report the requests it cut
+
+
+def _record_unfinished(
+    db_path: Path,
+    accounts: Sequence[Account],
+    summary: RunSummary,
+    begun: set[tuple[str, str]],
+    run_id: str,
+    label: str,
+    total: int,
+    on_progress: Callable[[AccountResult, int, int], None] | None,
+) -> None:
+    """Every account the deadline left without a result: failed, "deadline reached", nothing written."""
+    done = {(r.account.platform, r.account.id) for r in summary.results}
+    left = [a for a in accounts if (a.platform, a.id) not in done]
+    if not left:
+        return
+    now = datetime.now(UTC)
+    batches = []
+    for account in left:
+        when = "while it was being collected" if (account.platform, account.id) in begun else "before it started"
+        reason = f"{account.platform}/{account.id}: deadline reached: {label} passed {when}; the next run fills it"
+        reason = redact(reason)
+        outcome = AccountOutcome(run_id, account, "failed", now, now, error_kind="deadline", reason=reason)
+        batches.append(_Batch(AccountResult(account, "failed", reason=reason), outcome, [], []))
+    with wdb.writing(db_path) as con:
+        for batch in batches:
+            write_account_batch(con, batch.outcome)
+    for batch in batches:
+        summary.results.append(batch.result)
+        _log_result(batch)
+        if on_progress:
+            on_progress(batch.result, len(summary.results), total)
 
 
 @dataclass
@@ -298,12 +352,15 @@ def _collect_one(
     today: date,
     since: date | None,
     until: date | None,
+    deadline: tuple[float, str] | None = None,
 ) -> _Batch:
     started = collected_at or datetime.now(UTC)
     start, end = plan_range(settings, account, newest, today=today, since=since, until=until)
     collected = Collected()
     status, kind, reason = "ok", None, None
     client = Client(account.platform, policy=policy)
+    if deadline is not None:
+        client.deadline, client.deadline_label = deadline
     try:
         collect = load_collector(account.platform)
         module = sys.modules[PLATFORMS[account.platform].module]
@@ -316,8 +373,13 @@ def _collect_one(
             token_store=TokenStore.beside(settings.db_path),
         )
         collected = collect(client, ctx, since=start, until=end)
+        if client.deadline_hit:  # a collector that caught the deadline's error got only part of the account
+            raise ServerError(
+                f"deadline reached: {client.deadline_label} passed while it was being collected; nothing written",
+                code="deadline",
+            )
     except CollectorError as exc:
-        status, kind, reason = "failed", exc.kind, str(exc)
+        status, kind, reason = "failed", "deadline" if exc.code == "deadline" else exc.kind, str(exc)
     except Exception as exc:  # a collector bug must not sink the other accounts
         status, kind, reason = (
             "failed",

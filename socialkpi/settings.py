@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 DEFAULT_CONFIG = "socialkpi.toml"
 DEFAULT_DB = "data/socialkpi.duckdb"
 DEFAULT_HISTORY_DAYS = 90
+DEFAULT_DEADLINE_MINUTES = 60  # a daily run takes minutes; an hour means something hangs
+MAX_DEADLINE_MINUTES = 1440  # a day: the next daily run would be due
 
 
 class ConfigError(Exception):
@@ -53,7 +55,7 @@ PLATFORM_IDS = None  # a table whose keys are platform ids (collectors.PLATFORMS
 KNOWN_KEYS: dict[str, frozenset[str] | None] = {
     "business": frozenset({"name", "timezone"}),
     "warehouse": frozenset({"path"}),
-    "collect": frozenset({"history_days"}),
+    "collect": frozenset({"history_days", "deadline_minutes"}),
     "collect.lookback_days": PLATFORM_IDS,
     "collect.concurrency": PLATFORM_IDS,
     "costs": frozenset({"currency", "hourly_rate", "tool_cost_per_month", "weekly_hours"}),
@@ -144,6 +146,9 @@ _WEEK = "the hours of a week"
 BOUNDS: dict[str, Bound] = {
     # socialkpi.toml (a per-platform table's bound is its table's)
     "collect.history_days": Bound(1, 10_000, "90", "about 27 years: nothing socialkpi reads is older", whole=True),
+    "collect.deadline_minutes": Bound(
+        1, MAX_DEADLINE_MINUTES, "60", "a day: a daily collect must end before the next", whole=True
+    ),
     "collect.lookback_days": Bound(0, 366, "7", "a year: platforms revise days for weeks, not longer", whole=True),
     "collect.concurrency": Bound(1, 32, "2", "more at once only meets the platform's rate limits", whole=True),
     "costs.hourly_rate": Bound(0, MAX_AMOUNT, "25", _MONEY),
@@ -313,6 +318,7 @@ class Settings:
     history_days: int = DEFAULT_HISTORY_DAYS
     lookback_days: Mapping[str, int] = field(default_factory=dict)
     concurrency: Mapping[str, int] = field(default_factory=dict)
+    deadline_minutes: int = DEFAULT_DEADLINE_MINUTES  # [collect] deadline_minutes: a whole collect ends by then
     costs: CostSettings | None = None  # None: no [costs] table in socialkpi.toml
     value: ValueSettings | None = None  # None: no [value] table
 
@@ -489,6 +495,7 @@ def settings_from_dict(
         raise ConfigError("warehouse.path", 'must be a path in quotes, e.g. "data/socialkpi.duckdb"')
     collect = _table(data, "collect")
     history = _whole(collect.get("history_days", DEFAULT_HISTORY_DAYS), "collect.history_days")
+    deadline = _whole(collect.get("deadline_minutes", DEFAULT_DEADLINE_MINUTES), "collect.deadline_minutes")
     lookback = {
         pid: _whole(days, f"collect.lookback_days.{pid}", "collect.lookback_days")
         for pid, days in _table(collect, "lookback_days").items()
@@ -515,6 +522,7 @@ def settings_from_dict(
         history_days=history,
         lookback_days=lookback,
         concurrency=concurrency,
+        deadline_minutes=deadline,
         costs=_costs(data, accounts),
         value=_value(data),
     )

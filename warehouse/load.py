@@ -276,11 +276,55 @@ def write_account_batch(
     return written
 
 
-def start_run(con: duckdb.DuckDBPyConnection, run_id: str, started_at: datetime, command: str) -> None:
-    con.execute(
-        "INSERT INTO runs (run_id, started_at, status, command) VALUES (?, ?, 'running', ?)",
-        [run_id, naive_utc(started_at), command],
-    )
+def start_run(con: duckdb.DuckDBPyConnection, run_id: str, started_at: datetime, command: str) -> list[str]:
+    """Record a new run as ``running``, first closing every earlier run still marked so.
+
+    The caller holds the collect lock (:class:`socialkpi.lock.RunLock`), so a run still
+    ``running`` here is one whose process died (``kill -9``, a crash, a reboot): it is closed as
+    ``failed`` with what it did record (see :func:`close_abandoned_runs`).  Returns their ids.
+    """
+    con.execute("BEGIN TRANSACTION")
+    try:
+        closed = close_abandoned_runs(con)
+        con.execute(
+            "INSERT INTO runs (run_id, started_at, status, command) VALUES (?, ?, 'running', ?)",
+            [run_id, naive_utc(started_at), command],
+        )
+        con.execute("COMMIT")
+    except BaseException:
+        _rollback(con)
+        raise
+    return closed
+
+
+def close_abandoned_runs(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Mark every run still ``running`` as ``failed`` (the caller's transaction; the lock is held).
+
+    Its counts are what its accounts recorded before the process died (``run_accounts``), and its
+    end the last of their ends (its start when none finished): the last moment it is known alive.
+    """
+    abandoned = [row[0] for row in con.execute("SELECT run_id FROM runs WHERE status = 'running'").fetchall()]
+    for run_id in abandoned:
+        con.execute(
+            """
+            UPDATE runs SET
+                status = 'failed',
+                finished_at = coalesce(a.last_end, runs.started_at),
+                accounts_ok = a.ok, accounts_failed = a.failed, rows_written = a.rows_written,
+                requests = a.requests
+            FROM (
+                SELECT max(finished_at) AS last_end,
+                       count(*) FILTER (WHERE status = 'ok') AS ok,
+                       count(*) FILTER (WHERE status <> 'ok') AS failed,
+                       coalesce(sum(rows_written), 0) AS rows_written,
+                       coalesce(sum(requests), 0) AS requests
+                FROM run_accounts WHERE run_id = ?
+            ) a
+            WHERE runs.run_id = ?
+            """,
+            [run_id, run_id],
+        )
+    return abandoned
 
 
 def finish_run(

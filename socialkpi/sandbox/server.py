@@ -10,6 +10,12 @@ makes the next matching requests get those replies, in order, before the normal 
 again.  ``sandbox.requests`` records what arrived (method, path, query, headers, body) so tests
 can check what a collector really sent.  A delay per response (``sandbox.delay``) imitates a
 distant API for benchmarks.
+
+Two replies misbehave slowly or hugely, for the client's deadlines and size cap:
+``Reply.trickle(body, every=2.0)`` sends its body one byte every ``every`` seconds (``whole=True``:
+the status line and headers too); ``Reply.huge(size)`` streams ``size`` bytes of a valid JSON
+document, chunked (``declared=True``: with a Content-Length).  ``sandbox.streams`` records each of
+them: how many bytes were sent of how many, and whether the client stayed to the end.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -84,7 +90,11 @@ class Reply:
     status: int = 200
     body: Any = None  # dict/list -> JSON; str/bytes -> sent as is
     headers: dict[str, str] = field(default_factory=dict)
-    action: str = ""  # "" | "drop" (close without answering) | "truncate" (cut the body short)
+    # "" | "drop" (close without answering) | "truncate" (cut the body short)
+    # | "trickle" / "trickle-whole" (a byte every ``every`` s) | "huge" / "huge-declared" (``size`` bytes)
+    action: str = ""
+    every: float = 2.0
+    size: int = 0
 
     @classmethod
     def drop(cls) -> Reply:
@@ -97,6 +107,29 @@ class Reply:
     @classmethod
     def raw(cls, text: str, status: int = 200) -> Reply:
         return cls(status, text.encode("utf-8"), {"Content-Type": "application/json"})
+
+    @classmethod
+    def trickle(cls, body: Any, *, every: float = 2.0, whole: bool = False, status: int = 200) -> Reply:
+        """``body`` one byte every ``every`` seconds (``whole``: the status line and headers too)."""
+        return cls(status, body, action="trickle-whole" if whole else "trickle", every=every)
+
+    @classmethod
+    def huge(cls, size: int, *, declared: bool = False) -> Reply:
+        """A JSON document of ``size`` bytes, streamed in 64 KiB pieces as fast as the client reads
+        (chunked; ``declared``: with its Content-Length)."""
+        return cls(200, None, action="huge-declared" if declared else "huge", size=size)
+
+
+@dataclass
+class Stream:
+    """What became of a trickled or huge reply: ``sent`` of ``total`` bytes; ``finished`` when all went."""
+
+    path: str
+    action: str
+    total: int
+    sent: int = 0
+    finished: bool = False
+    ended: bool = False  # the reply is over: all sent, or the client hung up (or the sandbox stopped)
 
 
 Handler = Callable[[Request], Reply]
@@ -115,6 +148,8 @@ class Sandbox:
             for method, pattern, handler in module.ROUTES:
                 self.routes.append((method, re.compile(pattern), handler))
         self.requests: list[Request] = []
+        self.streams: list[Stream] = []
+        self._stopping = threading.Event()
         self._scripts: list[tuple[re.Pattern[str], list[Reply]]] = []
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
@@ -123,6 +158,7 @@ class Sandbox:
     # -- lifecycle -------------------------------------------------------------------------
     def start(self, port: int = 0) -> Sandbox:
         sandbox = self
+        self._stopping.clear()
 
         class _Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
@@ -156,6 +192,7 @@ class Sandbox:
         return self
 
     def stop(self) -> None:
+        self._stopping.set()  # a trickle still sending ends at its next byte
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -184,6 +221,7 @@ class Sandbox:
         with self._lock:
             self._scripts.clear()
             self.requests.clear()
+            self.streams.clear()
         for window in self._windows:
             window.reset()
 
@@ -219,7 +257,10 @@ class Sandbox:
         if self.delay:
             time.sleep(self.delay)
         reply = self._next_scripted(parts.path) or self._route(request)
-        self._send(h, reply)
+        if reply.action.startswith(("trickle", "huge")):
+            self._stream(h, parts.path, reply)
+        else:
+            self._send(h, reply)
 
     def _route(self, request: Request) -> Reply:
         for method, pattern, handler in self.routes:
@@ -234,6 +275,58 @@ class Sandbox:
                     return Reply(500, {"error": {"message": f"sandbox error: {type(exc).__name__}: {exc}"}})
         return Reply(404, {"error": {"message": f"no sandbox route for {request.method} {request.path}"}})
 
+    def _stream(self, h: BaseHTTPRequestHandler, path: str, reply: Reply) -> None:
+        """A trickled or huge reply, recorded in :attr:`streams`; the connection is closed after it."""
+        h.close_connection = True
+        if reply.action.startswith("huge"):
+            chunked = reply.action == "huge"
+            head = _head(reply.status, {"Content-Type": "application/json; charset=UTF-8", "Connection": "close"})
+            if chunked:
+                head = head.replace(b"\r\n\r\n", b"\r\nTransfer-Encoding: chunked\r\n\r\n")
+            else:
+                head = head.replace(b"\r\n\r\n", f"\r\nContent-Length: {reply.size}\r\n\r\n".encode())
+            stream = Stream(path, reply.action, reply.size)
+            with self._lock:
+                self.streams.append(stream)
+            try:
+                h.wfile.write(head)
+                for piece in _huge_pieces(reply.size):
+                    if self._stopping.is_set():
+                        return
+                    h.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece) if chunked else piece)
+                    stream.sent += len(piece)
+                if chunked:
+                    h.wfile.write(b"0\r\n\r\n")
+                h.wfile.flush()
+                stream.finished = True
+            except OSError:  # the client hung up: it stopped reading (a size cap, a deadline)
+                return
+            finally:
+                stream.ended = True
+            return
+        data = _encode(reply.body)
+        headers = {"Content-Type": "application/json; charset=UTF-8", "Content-Length": str(len(data))}
+        head = _head(reply.status, {**headers, **reply.headers, "Connection": "close"})
+        slow = head + data if reply.action == "trickle-whole" else data
+        stream = Stream(path, reply.action, len(slow))
+        with self._lock:
+            self.streams.append(stream)
+        try:
+            if reply.action == "trickle":
+                h.wfile.write(head)
+                h.wfile.flush()
+            for i in range(len(slow)):
+                if self._stopping.wait(reply.every):
+                    return
+                h.wfile.write(slow[i : i + 1])
+                h.wfile.flush()
+                stream.sent += 1
+            stream.finished = True
+        except OSError:
+            return
+        finally:
+            stream.ended = True
+
     @staticmethod
     def _send(h: BaseHTTPRequestHandler, reply: Reply) -> None:
         if reply.action == "drop":
@@ -241,15 +334,7 @@ class Sandbox:
             with contextlib.suppress(OSError):
                 h.connection.shutdown(socket.SHUT_RDWR)
             return
-        body = reply.body
-        if isinstance(body, (dict, list)):
-            data = json.dumps(body).encode("utf-8")
-        elif isinstance(body, str):
-            data = body.encode("utf-8")
-        elif body is None:
-            data = b""
-        else:
-            data = bytes(body)
+        data = _encode(reply.body)
         h.send_response(reply.status)
         headers = {"Content-Type": "application/json; charset=UTF-8", **reply.headers}
         for key, value in headers.items():
@@ -267,3 +352,37 @@ class Sandbox:
         h.send_header("Content-Length", str(len(data)))
         h.end_headers()
         h.wfile.write(data)
+
+
+def _encode(body: Any) -> bytes:
+    if isinstance(body, (dict, list)):
+        return json.dumps(body).encode("utf-8")
+    if isinstance(body, str):
+        return body.encode("utf-8")
+    if body is None:
+        return b""
+    return bytes(body)
+
+
+def _head(status: int, headers: dict[str, str]) -> bytes:
+    """A status line and headers, written by hand (a trickle sends them a byte at a time)."""
+    reason = BaseHTTPRequestHandler.responses.get(status, ("",))[0]
+    lines = [f"HTTP/1.1 {status} {reason}"] + [f"{k}: {v}" for k, v in headers.items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+_PIECE = 64 * 1024
+
+
+def _huge_pieces(size: int) -> Iterator[bytes]:
+    """``size`` bytes (at least 16) that make one JSON document: ``{"data": "xxx...x"}``."""
+    opening, closing = b'{"data": "', b'"}'
+    filler = max(0, size - len(opening) - len(closing))
+    yield opening
+    full, rest = divmod(filler, _PIECE)
+    piece = b"x" * _PIECE
+    for _ in range(full):
+        yield piece
+    if rest:
+        yield b"x" * rest
+    yield closing
