@@ -4,6 +4,8 @@ every collector uses them rather than a copy of its own."""
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import json
 import math
 import re
@@ -15,6 +17,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from collectors import PLATFORMS
 from collectors.http import (
     AuthError,
     BadRequest,
@@ -202,3 +205,21 @@ def test_keys_of_the_note_can_be_the_metrics() -> None:
     endpoint.refuse(PermissionDenied("pinterest: again", platform="pinterest"))  # noted once
     assert [s for s, _ in out.skipped] == ["IMPRESSION", "ENGAGEMENT"]
     assert out.skipped[0][1] == "user_account/analytics refused (permission): Not authorized"
+
+
+# -- every collector uses the shared helpers -------------------------------------------------------------
+TOKEN_PARSERS = {"parse_refresh", "parse_debug_token"}  # token lifetimes, not counts
+
+
+def test_every_collector_reads_its_counts_with_the_shared_reader_and_keeps_no_copy() -> None:
+    for platform in PLATFORMS.values():
+        module = importlib.import_module(platform.module)
+        readers = [v for v in vars(module).values() if isinstance(v, Counts)]
+        assert readers and all(r.platform == platform.id for r in readers), platform.id
+        parsers = [f for name, f in vars(module).items() if name.startswith("parse_") and name not in TOKEN_PARSERS]
+        assert parsers, platform.id
+        for parser in parsers:
+            body = inspect.getsource(parser)
+            # the hand-rolled checks the parsers had before (isinstance(v, int | float), str.isdigit(), int(...))
+            assert not re.search(r"isinstance\([^)]*\bint\b", body), f"{platform.id}.{parser.__name__}"
+            assert ".isdigit()" not in body and " int(raw)" not in body, f"{platform.id}.{parser.__name__}"
