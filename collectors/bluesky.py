@@ -15,6 +15,8 @@ Competitors: the same public call.
 Metrics (docs/metrics.md): followers <- ``followersCount``, posts <- ``postsCount``.  Both are levels
 the API only gives as "now": dated by the collection day in the business's time zone (``ctx.today``).
 Both fields are optional in the lexicon: one left out is recorded in ``Collected.skipped``.
+Numbers: JSON integers (the lexicon's ``integer``; collectors.values.Counts refuses a string, a fraction, a
+negative).  The answer declares no period (levels) and there is one call: no optional endpoint.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from collectors.http import (
     seconds_until_epoch,
 )
 from collectors.observation import CollectContext, Collected, Observation
+from collectors.values import Counts
 
 PLATFORM = "bluesky"
 API_ROOT = "https://public.api.bsky.app"
@@ -41,6 +44,7 @@ FIELDS: dict[str, str] = {"followersCount": "followers", "postsCount": "posts"}
 _ACTOR = re.compile(r"did:[a-z]+:[A-Za-z0-9._:%-]+|[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
 AUTH_ERRORS = frozenset({"AuthenticationRequired", "ExpiredToken", "InvalidToken", "AuthMissing"})
 GONE_ERRORS = frozenset({"AccountTakedown", "AccountDeactivated", "AccountSuspended"})
+COUNT = Counts(PLATFORM)  # lexicon integers
 
 
 # -- classification ----------------------------------------------------------------------------
@@ -98,10 +102,7 @@ def parse_profile(payload: Any, *, account_id: str, day: date, collected_at: dat
     for field, metric in FIELDS.items():
         if field not in payload:
             continue
-        value = payload[field]
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise PayloadError(f"bluesky: {field} is {type(value).__name__}, not a count", platform=PLATFORM)
-        rows.append(Observation(PLATFORM, account_id, metric, day, value, field, collected_at))
+        rows.append(Observation(PLATFORM, account_id, metric, day, COUNT(payload[field], field), field, collected_at))
     return rows
 
 

@@ -13,6 +13,12 @@ Metrics (docs/metrics.md): followers (Page field ``followers_count``, dated toda
 time zone; insights ``page_follows`` for past days), impressions, reach, engagements, profile_views,
 followers_gained, followers_lost.  A competitor Page gives followers only (Page Public Metadata Access).
 Daily values are dated by Meta's Pacific reporting day.
+
+Numbers: JSON numbers, whole and not negative (collectors.values.Counts; a string is refused).
+What the answer declares: each insights entry's ``period``; ``period=day`` is asked, and an entry of
+another period (``week``, ``days_28``) is refused naming it, never stored as a day.
+No optional endpoint: Page fields and insights are both the Page token's (pages_read_engagement,
+read_insights); a refused insights metric is skipped alone (collectors.meta.ask_metrics).
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from collectors.meta import PACIFIC as PACIFIC  # re-exported: the reporting day
 from collectors.meta import USAGE_HEADERS, ask_metrics, header, read_error, regain_minutes
 from collectors.meta import pacific_day as meta_pacific_day
 from collectors.observation import CollectContext, Collected, Observation
+from collectors.values import Counts, expect
 
 PLATFORM = "facebook"
 API_ROOT = "https://graph.facebook.com"
@@ -72,6 +79,7 @@ REMOVED = frozenset(
 )
 AUTH_CODES = frozenset({102, 190, 2500})  # 2500: no token sent ("An active access token must be used")
 THROTTLE_CODES = frozenset({4, 17, 32, 341, 613, 80001})
+COUNT = Counts(PLATFORM)  # JSON numbers
 
 
 # -- classification ----------------------------------------------------------------------------
@@ -128,9 +136,8 @@ def parse_page(payload: Any, *, account_id: str, day: date, collected_at: dateti
     count = payload.get("followers_count")
     if count is None:
         return []  # the field is left out when the token may not read it
-    if not _is_number(count):
-        raise PayloadError(f"facebook: followers_count is {type(count).__name__}", platform=PLATFORM)
-    return [Observation(PLATFORM, account_id, "followers", day, count, "followers_count", collected_at)]
+    value = COUNT(count, "followers_count")
+    return [Observation(PLATFORM, account_id, "followers", day, value, "followers_count", collected_at)]
 
 
 def parse_insights(
@@ -145,8 +152,9 @@ def parse_insights(
         if not isinstance(entry, dict) or not isinstance(entry.get("values"), list):
             raise PayloadError("facebook: an insights entry has no values list", platform=PLATFORM)
         source = entry.get("name")
-        if source not in METRICS or entry.get("period", "day") != "day":
+        if source not in METRICS:
             continue
+        expect(entry.get("period"), "day", field="period", what=f"insights {source}", platform=PLATFORM)
         metric = METRICS[source]
         seen: set[date] = set()
         for item in entry["values"]:
@@ -161,9 +169,8 @@ def parse_insights(
             seen.add(day)
             if isinstance(value, dict):  # a breakdown object, not a total: nothing to store
                 continue
-            if not _is_number(value):
-                raise PayloadError(f"facebook: a {source} value is {type(value).__name__}", platform=PLATFORM)
-            rows.append(Observation(PLATFORM, account_id, metric, day, value, source, collected_at))
+            count = COUNT(value, f"{source} on {day}")
+            rows.append(Observation(PLATFORM, account_id, metric, day, count, source, collected_at))
         if metric in COUNTS:
             rows += [
                 Observation(PLATFORM, account_id, metric, day, 0, source, collected_at)
@@ -176,10 +183,6 @@ def parse_insights(
 def pacific_day(end_time: str) -> date:
     """The day a daily value describes: ``end_time`` read in Los Angeles, minus one day (collectors.meta)."""
     return meta_pacific_day(end_time, platform=PLATFORM)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _days(since: date, until: date) -> Iterator[date]:

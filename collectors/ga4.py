@@ -30,6 +30,14 @@ visits_from_<network> is written for every network with visits in the asked rang
 other days; a network that sent nothing in the range has no row.  The networks follow our referrer
 list, not GA4's channel rules: youtube.com is GA4's "Organic Video", and a source GA4 counts as social
 but we do not know is in social_visits only, so the networks need not add up to social_visits.
+
+Numbers: GA4 sends every value as a string; a ``TYPE_INTEGER`` value is read as a count, any other type as
+a decimal, with the shared reader (collectors.values.Counts: no exponent, NaN, infinity or negative).
+What the answer declares: its dimension headers must be the dimensions asked (``date``, a day, and no
+``dateRange`` dimension, which a second date range would add), and its dates inside the asked range.
+Optional: the channel and source reports (the social breakdown).  Refused as INVALID_ARGUMENT (a dimension
+the property or API no longer serves), their metrics are skipped with the reason and the day's totals are
+still written (collectors.optional).  The ``[date]`` totals report is required.
 """
 
 from __future__ import annotations
@@ -58,7 +66,9 @@ from collectors.http import (
     register_secret,
 )
 from collectors.observation import CollectContext, Collected, Observation
+from collectors.optional import optional
 from collectors.referrers import metric_for, network_for
+from collectors.values import Counts, expect
 
 PLATFORM = "ga4"
 API_ROOT = "https://analyticsdata.googleapis.com"
@@ -78,6 +88,11 @@ TOTALS = {"screenPageViews": "page_views", "sessions": "visits", "activeUsers": 
 SOCIAL = {"sessions": "social_visits", "screenPageViews": "social_page_views"}
 NETWORK = {"sessions": "visits_from_<network>"}
 REPORTS: dict[tuple[str, ...], dict[str, str]] = {("date",): TOTALS, CHANNEL_DIMS: SOCIAL, SOURCE_DIMS: NETWORK}
+BREAKDOWNS = {  # the optional reports: what is not collected when GA4 refuses them
+    CHANNEL_DIMS: "social_visits and social_page_views",
+    SOURCE_DIMS: "visits_from_<network>",
+}
+COUNT = Counts(PLATFORM, text=True)  # proto-JSON: values are strings, rowCount a number
 
 
 def classify(status: int, headers: Mapping[str, str], body: Any) -> Verdict | None:
@@ -139,6 +154,15 @@ def collect(client: Client, ctx: CollectContext, *, since: date, until: date) ->
     limit = int(ctx.options.get("page_limit", PAGE_LIMIT))
     out = Collected()
     for dimensions, mapping in REPORTS.items():
+        report = None
+        if dimensions in BREAKDOWNS:
+            report = optional(
+                out,
+                f"runReport [{', '.join(dimensions)}]",
+                metrics=BREAKDOWNS[dimensions],
+                permission=False,
+                unsupported={"invalid_argument"},
+            )
         body = {
             "dateRanges": [{"startDate": since.isoformat(), "endDate": until.isoformat()}],
             "dimensions": [{"name": d} for d in dimensions],
@@ -147,11 +171,25 @@ def collect(client: Client, ctx: CollectContext, *, since: date, until: date) ->
             "keepEmptyRows": False,
         }
         # runReport is a read: retrying the POST is safe.
-        pages = list(paginate_offset(partial(_fetch, client, url, body), total=_row_count, limit=limit))
+        fetch = partial(_pages, client, url, body, limit)
+        pages = fetch() if report is None else report.fetch(fetch)
+        if pages is None:
+            continue  # refused: noted in out.skipped
         merged = {**pages[0], "rows": [row for page in pages for row in _list(page, "rows")]}
-        out.observations += parse_report(
-            merged, account_id=ctx.account.id, since=since, until=until, collected_at=ctx.collected_at
+        rows = parse_report(
+            merged,
+            account_id=ctx.account.id,
+            since=since,
+            until=until,
+            collected_at=ctx.collected_at,
+            dimensions=dimensions,
+            date_range=(since, until),
         )
+        if report is None:
+            out.observations += rows
+        else:
+            report.keep(rows)
+            out.observations += report.rows()
     out.requests = client.requests_made
     return out
 
@@ -197,6 +235,10 @@ def _authorize(client: Client, ctx: CollectContext) -> None:
         )
 
 
+def _pages(client: Client, url: str, body: dict[str, Any], limit: int) -> list[Any]:
+    return list(paginate_offset(partial(_fetch, client, url, body), total=_row_count, limit=limit))
+
+
 def _fetch(client: Client, url: str, body: dict[str, Any], offset: int, limit: int) -> Any:
     return client.post_json(url, json_body={**body, "offset": offset, "limit": limit})
 
@@ -204,14 +246,18 @@ def _fetch(client: Client, url: str, body: dict[str, Any], offset: int, limit: i
 def _row_count(page: Any) -> int:
     if not isinstance(page, dict):
         raise PayloadError(f"{PLATFORM}: runReport answered {type(page).__name__}, not an object")
-    try:
-        return int(page.get("rowCount", 0))  # left out when 0 (proto-JSON)
-    except (TypeError, ValueError):
-        raise PayloadError(f"{PLATFORM}: rowCount is not a number: {page.get('rowCount')!r}") from None
+    return COUNT(page.get("rowCount", 0), "rowCount")  # left out when 0 (proto-JSON)
 
 
 def parse_report(
-    payload: Any, *, account_id: str, since: date, until: date, collected_at: datetime
+    payload: Any,
+    *,
+    account_id: str,
+    since: date,
+    until: date,
+    collected_at: datetime,
+    dimensions: tuple[str, ...] | None = None,
+    date_range: tuple[date, date] | None = None,
 ) -> list[Observation]:
     """Observations from one ``RunReportResponse`` (all pages' rows in ``rows``).
 
@@ -219,10 +265,15 @@ def parse_report(
     totals, ``[date, sessionDefaultChannelGroup]`` the social sums, ``[date, sessionSource,
     sessionMedium]`` the sessions per network (networks with visits in since..until only).  Days from
     ``since`` to ``until`` without a row are 0, except days not over yet in the property's time zone.
+
+    ``dimensions`` and ``date_range`` are what the request asked (collect passes them): the dimension
+    headers must be those, and no row may be dated outside the range (None: a saved answer, not checked).
     """
     if not isinstance(payload, dict):
         raise PayloadError(f"{PLATFORM}: runReport answered {type(payload).__name__}, not an object")
     dims = tuple(_name(h) for h in _list(payload, "dimensionHeaders"))
+    if dimensions is not None:
+        expect(list(dims), list(dimensions), field="dimensionHeaders", what="runReport", platform=PLATFORM)
     if dims not in REPORTS:
         raise PayloadError(f"{PLATFORM}: unexpected report dimensions {list(dims)}")
     mapping = REPORTS[dims]
@@ -239,11 +290,16 @@ def parse_report(
         mvals = [_value(v) for v in _list(row, "metricValues")]
         if len(dvals) != len(dims) or len(mvals) != len(headers):
             raise PayloadError(f"{PLATFORM}: a row's values do not match the headers")
-        per_day = sums.setdefault(_day(dvals[0]), {})  # days outside since..until are never read
+        day = _day(dvals[0])
+        if date_range is not None and not date_range[0] <= day <= date_range[1]:
+            expect(
+                day.isoformat(), f"{date_range[0]}..{date_range[1]}", field="date", what="runReport", platform=PLATFORM
+            )
+        per_day = sums.setdefault(day, {})  # days outside since..until are never read
         targets = _targets(dims, dvals)
         for (name, kind), raw in zip(headers, mvals, strict=True):
             if name in targets:
-                per_day[targets[name]] = per_day.get(targets[name], 0) + _cast(raw, kind)
+                per_day[targets[name]] = per_day.get(targets[name], 0) + _cast(raw, kind, name)
 
     if dims == SOURCE_DIMS:
         seen = sorted({m for d, per in sums.items() if since <= d <= until for m, v in per.items() if v})
@@ -301,11 +357,9 @@ def _day(text: str) -> date:
         raise PayloadError(f"{PLATFORM}: date {text!r:.20} is not YYYYMMDD") from None
 
 
-def _cast(raw: str, kind: str) -> float:
-    try:
-        return int(raw) if kind == "TYPE_INTEGER" else float(raw)
-    except ValueError:
-        raise PayloadError(f"{PLATFORM}: {raw!r:.20} is not a {kind} value") from None
+def _cast(raw: str, kind: str, name: str) -> float:
+    """A metric value by its declared type: TYPE_INTEGER a count, any other type a decimal (collectors.values)."""
+    return COUNT(raw, f"{name} ({kind})", whole=kind == "TYPE_INTEGER")
 
 
 def _zone(metadata: Any) -> ZoneInfo:

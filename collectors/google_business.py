@@ -23,7 +23,13 @@ Metrics (docs/metrics.md), dated by each value's ``date {year, month, day}``:
     impressions <- the sum of BUSINESS_IMPRESSIONS_DESKTOP_MAPS, _DESKTOP_SEARCH, _MOBILE_MAPS, _MOBILE_SEARCH;
     link_clicks <- WEBSITE_CLICKS; calls <- CALL_CLICKS; direction_requests <- BUSINESS_DIRECTION_REQUESTS.
 Values are int64 strings and a zero is left out: a day inside the asked range without a value is 0.
-No competitors: the API only answers for listings the user manages.
+They are read with the shared reader (collectors.values.Counts, text only: proto-JSON never sends an int64
+as a number, and "4.5", "1e5" or "-1" are no int64).
+What the answer declares: each series' ``dailyMetric`` must be one asked, its dates inside the asked
+``dailyRange``, and it must carry no ``dailySubEntityType`` breakdown (a day-of-week or time-of-day series
+is no daily total); anything else is refused.
+No competitors: the API only answers for listings the user manages.  No optional endpoint: one call, and
+a metric it refuses as INVALID_ARGUMENT is skipped on its own.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ from typing import Any
 from collectors.google_auth import CREDENTIALS_ENV, EXPLAINED, WHO, google_bearer, use_credentials_file
 from collectors.http import AuthError, BadRequest, Client, PayloadError, Verdict, parse_retry_after
 from collectors.observation import CollectContext, Collected, Observation
+from collectors.values import Counts, expect
 
 PLATFORM = "google_business"
 API_ROOT = "https://businessprofileperformance.googleapis.com"
@@ -52,6 +59,7 @@ ACTIONS: dict[str, str] = {
     "BUSINESS_DIRECTION_REQUESTS": "direction_requests",
 }
 IMPRESSIONS_SOURCE = "BUSINESS_IMPRESSIONS_*"  # the four surfaces, summed
+COUNT = Counts(PLATFORM, text=True, numbers=False)  # "DatedValue.value is int64 as a string"
 CHUNK_DAYS = 180
 ENV = "SOCIALKPI_GOOGLE_BUSINESS_TOKEN"
 ENV_REFRESH = "SOCIALKPI_GOOGLE_BUSINESS_REFRESH_TOKEN"
@@ -104,12 +112,10 @@ def _date(obj: Any) -> date:
         raise PayloadError(f"google_business: {obj!r:.60} is not a {{year, month, day}} date") from None
 
 
-def _value(raw: Any, metric: str) -> int:
+def _value(raw: Any, metric: str, day: date) -> int:
     if raw is None:
         return 0  # left out: a zero
-    if isinstance(raw, str) and raw.isdigit():
-        return int(raw)
-    raise PayloadError(f"google_business: a {metric} value is {raw!r:.20}, not an int64 string", platform=PLATFORM)
+    return COUNT(raw, f"{metric} on {day}")
 
 
 def _days(since: date, until: date) -> Iterator[date]:
@@ -145,7 +151,9 @@ def parse_multi(
             if not isinstance(values, list):
                 raise PayloadError(f"google_business: {metric} has no datedValues list", platform=PLATFORM)
             if metric not in per_metric:
-                continue
+                expect(metric, sorted(per_metric), field="dailyMetric", what="the time series", platform=PLATFORM)
+            expect(series.get("dailySubEntityType") or None, None, field="dailySubEntityType",
+                   what=f"the {metric} series", platform=PLATFORM)  # fmt: skip
             for item in values:
                 if not isinstance(item, dict):
                     raise PayloadError(f"google_business: a {metric} datedValue is not an object", platform=PLATFORM)
@@ -156,7 +164,7 @@ def parse_multi(
                         "dailyRange was not understood",
                         platform=PLATFORM,
                     )
-                per_metric[metric][day] = per_metric[metric].get(day, 0) + _value(item.get("value"), metric)
+                per_metric[metric][day] = per_metric[metric].get(day, 0) + _value(item.get("value"), metric, day)
 
     rows: list[Observation] = []
     for day in _days(since, until):

@@ -25,6 +25,13 @@ next midnight) and dated by that Pacific day; days that have not ended in Los An
 Competitors (``competitor = true``, account id = the username): followers and posts through Business
 Discovery on the token's own Instagram account, found with ``GET /me?fields=instagram_business_account``
 (a Page token) or ``/me/accounts`` (a user token).
+
+Numbers: JSON numbers, whole and not negative (collectors.values.Counts; a string is refused).
+What the answer declares: each insights entry's ``period``; ``period=day`` is asked, and an entry of another
+period is refused naming it.
+No optional endpoint: the insights need instagram_manage_insights, part of the credential asked for, so a
+permission refusal fails the account with that advice; a refused metric is skipped alone
+(collectors.meta.ask_metrics), as is profile_views.  Business Discovery is a competitor's only call.
 """
 
 from __future__ import annotations
@@ -57,6 +64,7 @@ from collectors.meta import (
     throttle_wait,
 )
 from collectors.observation import CollectContext, Collected, Observation
+from collectors.values import Counts, expect
 
 PLATFORM = "instagram"
 API_ROOT = "https://graph.facebook.com"
@@ -91,6 +99,7 @@ USERNAME_RE = re.compile(r"[A-Za-z0-9._]{1,30}")
 
 AUTH_CODES = frozenset({102, 104, 190})
 THROTTLE_CODES = frozenset({4, 17, 32, 341, 613, 80001, 80002})
+COUNT = Counts(PLATFORM)  # JSON numbers
 
 
 # -- classification (Meta's envelope, shared with collectors.threads) ---------------------------------
@@ -157,9 +166,7 @@ def _levels(node: Mapping[str, Any], *, account_id: str, day: date, collected_at
         value = node.get(source)
         if value is None:
             continue  # left out when the token may not read it
-        if not _is_number(value):
-            raise PayloadError(f"instagram: {source} is {type(value).__name__}", platform=PLATFORM)
-        rows.append(Observation(PLATFORM, account_id, metric, day, value, source, collected_at))
+        rows.append(Observation(PLATFORM, account_id, metric, day, COUNT(value, source), source, collected_at))
     return rows
 
 
@@ -183,6 +190,7 @@ def parse_insights(
         source = entry["name"]
         if source not in METRICS or source in seen:
             continue
+        expect(entry.get("period"), "day", field="period", what=f"insights {source}", platform=PLATFORM)
         value = _total_value(entry, source, day)
         if value is None:
             continue
@@ -194,7 +202,7 @@ def parse_insights(
     return rows
 
 
-def _total_value(entry: Mapping[str, Any], source: str, day: date) -> float | None:
+def _total_value(entry: Mapping[str, Any], source: str, day: date) -> int | None:
     total = entry.get("total_value")
     if isinstance(total, dict):
         value = total.get("value")
@@ -209,9 +217,7 @@ def _total_value(entry: Mapping[str, Any], source: str, day: date) -> float | No
         raise PayloadError(f"instagram: {source} has neither total_value nor values", platform=PLATFORM)
     if value is None:
         return None
-    if not _is_number(value):
-        raise PayloadError(f"instagram: the {source} value is {type(value).__name__}", platform=PLATFORM)
-    return float(value) if isinstance(value, float) else int(value)
+    return COUNT(value, f"{source} on {day}")
 
 
 def parse_debug_token(payload: Any) -> dict[str, Any]:

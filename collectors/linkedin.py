@@ -30,18 +30,30 @@ sending is skipped and recorded, not fatal.
 Competitors: networkSizes only.  The docs do not say it works for an organization the member does
 not administer (platform-apis-social.md §5.3 marks it **unverified**); if LinkedIn refuses, the
 account fails with a PermissionDenied that says so, and the other accounts go on.
+
+Numbers: JSON numbers, whole and not negative (collectors.values.Counts; a string is refused).
+What the answer declares: each element's ``timeRange`` is its bucket, and ``timeGranularityType:DAY`` is
+asked: an element whose ``end - start`` is not one day (a MONTH bucket) is refused, never dated on its
+first day.
+Optional: the three statistics endpoints, for one reason only: LinkedIn no longer serves one (404 or 410):
+its metrics are skipped with the reason and the rest is written (collectors.optional).  A permission
+refusal still fails the account: the statistics need the member to be an ADMINISTRATOR of the Page, which
+is the credential this collector asks for, and the message says so.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from typing import Any
 from urllib.parse import quote
 
-from collectors.http import AuthError, BadRequest, Client, PayloadError, PermissionDenied, Verdict, paginate_next_url
+from collectors.http import AuthError, Client, PayloadError, PermissionDenied, Verdict, paginate_next_url
 from collectors.observation import CollectContext, Collected, Observation
+from collectors.optional import optional
 from collectors.tokens import OAuthSession, authorize, refresh_grant
+from collectors.values import Counts, expect
 
 PLATFORM = "linkedin"
 API_ROOT = "https://api.linkedin.com"
@@ -74,6 +86,8 @@ SHARE_FIELDS: dict[str, tuple[str, ...]] = {
     "link_clicks": ("clickCount",),
     "engagements": ("likeCount", "commentCount", "shareCount", "clickCount"),
 }
+COUNT = Counts(PLATFORM)  # JSON numbers
+DAY_MS = 86_400_000  # a DAY bucket's timeRange.end - timeRange.start (UTC days have no DST)
 
 
 # -- classification ----------------------------------------------------------------------------
@@ -159,9 +173,10 @@ def stats_url(root: str, template: str, org_id: str, since: date, until: date) -
 def parse_network_size(payload: Any, *, account_id: str, day: date, collected_at: datetime) -> list[Observation]:
     """``GET /rest/networkSizes/{urn}`` -> today's followers."""
     size = payload.get("firstDegreeSize") if isinstance(payload, dict) else None
-    if not isinstance(size, int) or not _is_count(size):
+    if size is None:
         raise PayloadError("linkedin: networkSizes has no numeric firstDegreeSize", platform=PLATFORM)
-    return [Observation(PLATFORM, account_id, "followers", day, size, "firstDegreeSize", collected_at)]
+    value = COUNT(size, "networkSizes firstDegreeSize")
+    return [Observation(PLATFORM, account_id, "followers", day, value, "firstDegreeSize", collected_at)]
 
 
 def parse_follower_statistics(
@@ -215,12 +230,12 @@ def _parse_daily(
             raise PayloadError(f"linkedin: an element's {block} is not an object", platform=PLATFORM)
         if since <= day <= until:
             by_day.setdefault(day, values)
-    for values in by_day.values():
+    for day, values in by_day.items():
         for sources in fields.values():
             for s in sources:
                 value = _dig(values, s)
-                if value is not None and not _is_count(value):
-                    raise PayloadError(f"linkedin: {s} is {type(value).__name__}", platform=PLATFORM)
+                if value is not None:
+                    COUNT(value, f"{block}.{s} on {day}")  # refused here, before any row is built
     rows: list[Observation] = []
     for metric, sources in fields.items():
         if by_day and not any(_dig(v, s) is not None for v in by_day.values() for s in sources):
@@ -232,15 +247,23 @@ def _parse_daily(
             total = 0
             for s in sources:
                 value = _dig(values, s)
-                total += value if value is not None else 0
+                total += COUNT(value, s) if value is not None else 0
             rows.append(Observation(PLATFORM, account_id, metric, day, total, source, collected_at))
     return rows
 
 
 def _utc_day(time_range: Any) -> date:
+    """The UTC day of a DAY bucket: ``timeRange.start``; an ``end`` (exclusive) must be one day later."""
     start = time_range.get("start") if isinstance(time_range, dict) else None
-    if not isinstance(start, int) or not _is_count(start):
+    if start is None:
         raise PayloadError("linkedin: an element has no numeric timeRange.start", platform=PLATFORM)
+    start = COUNT(start, "timeRange.start")
+    end = time_range.get("end")
+    if end is not None:
+        length = COUNT(end, "timeRange.end") - start
+        declared = "1 day" if length == DAY_MS else f"{length / DAY_MS:g} days"
+        expect(declared, "1 day", field="timeRange (timeGranularityType DAY)", what="a statistics element",
+               platform=PLATFORM)  # fmt: skip
     return datetime.fromtimestamp(start / 1000, UTC).date()
 
 
@@ -250,10 +273,6 @@ def _dig(obj: Any, path: str) -> Any:
             return None
         obj = obj.get(key)
     return obj
-
-
-def _is_count(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 # -- tokens ------------------------------------------------------------------------------------
@@ -362,13 +381,16 @@ def collect(client: Client, ctx: CollectContext, *, since: date, until: date) ->
         if not ctx.account.competitor and since <= until:
             for name, template, parse, fields in STATS:
                 url = stats_url(root, template, org_id, since, until)
-                try:
-                    payload = _merged(client, root, url)
-                except BadRequest as exc:
-                    if exc.code != "not_found":
-                        raise
-                    reason = f"refused by LinkedIn: {exc.message}"
-                    out.skipped += [(f"{name}: {'+'.join(s)}", reason) for s in fields.values()]
+                endpoint = optional(
+                    out,
+                    name,
+                    skip=[f"{name}: {'+'.join(s)}" for s in fields.values()],
+                    metrics=" and ".join(fields),
+                    permission=False,  # the ADMINISTRATOR role is the credential asked for: fail, with advice
+                    unsupported={"not_found"},  # 404/410: LinkedIn no longer serves it
+                )
+                payload = endpoint.fetch(partial(_merged, client, root, url))
+                if payload is None:
                     continue
                 rows = parse(payload, account_id=org_id, since=since, until=until, collected_at=ctx.collected_at)
                 got = {o.metric for o in rows}

@@ -22,6 +22,8 @@ another).
 Metrics (docs/metrics.md): followers <- ``followers_count``, posts <- ``statuses_count``.  Both are
 levels the API only gives as "now": dated by the collection day in the business's time zone
 (``ctx.today``).  There is no history endpoint, so ``since``/``until`` do not change the request.
+Numbers: JSON integers (collectors.values.Counts; a string, a fraction, a negative are refused).  The
+answer declares no period (levels) and there is one call: no optional endpoint.
 """
 
 from __future__ import annotations
@@ -40,12 +42,14 @@ from collectors.http import (
     register_secret,
 )
 from collectors.observation import CollectContext, Collected, Credentials, Observation
+from collectors.values import Counts
 
 PLATFORM = "mastodon"
 API_ROOT = "https://{instance}"
 LOOKUP_ENDPOINT = "/api/v1/accounts/lookup"
 FIELDS: dict[str, str] = {"followers_count": "followers", "statuses_count": "posts"}
 TOKEN_ENV = "SOCIALKPI_MASTODON_TOKEN"  # noqa: S105 (a variable name, not a secret)
+COUNT = Counts(PLATFORM)  # the Account entity's Integer fields
 _USER = re.compile(r"[A-Za-z0-9_]+")
 _INSTANCE = re.compile(r"[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+(:\d+)?")
 
@@ -121,10 +125,9 @@ def parse_account(payload: Any, *, account_id: str, day: date, collected_at: dat
         raise PayloadError("mastodon: the lookup answer is not an Account object", platform=PLATFORM)
     rows: list[Observation] = []
     for field, metric in FIELDS.items():
-        value = payload.get(field)
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise PayloadError(f"mastodon: {field} is {type(value).__name__}, not a count", platform=PLATFORM)
-        rows.append(Observation(PLATFORM, account_id, metric, day, value, field, collected_at))
+        rows.append(
+            Observation(PLATFORM, account_id, metric, day, COUNT(payload.get(field), field), field, collected_at)
+        )
     return rows
 
 

@@ -25,13 +25,22 @@ day); a running day is written only when Matomo has archived something for it.
 Networks: visits_from_<network> is written for every network seen in the asked range, 0 on its other
 days; a network that sent nothing in the range has no row.
 Errors: ``{"result": "error", "message": ...}`` is read at any HTTP status (older Matomo sends 200).
+Numbers: Matomo's PHP sends a count as a JSON number or as a numeric string (collectors.values.Counts).
+Period: a multi-day answer is keyed by its periods, and the keys say which period was answered
+(``2025-10-01`` a day, ``2025-10`` a month, ``2025`` a year, ``2025-10-27,2025-11-02`` a week or range): any
+key that is not a day is refused as a period mismatch (period=day is asked), never dated on its first day.
+Optional: the social segment of Actions.get, Referrers.getReferrerType and Referrers.getSocials (the
+social breakdown).  Refused for a permission or as a method that does not exist or is not available (a
+plugin turned off), their metrics are skipped with the reason and the visits, visitors and page views are
+still written (collectors.optional).  VisitsSummary.get and Actions.get are required.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from collectors.http import (
@@ -45,13 +54,21 @@ from collectors.http import (
     register_secret,
 )
 from collectors.observation import CollectContext, Collected, Observation
+from collectors.optional import optional
 from collectors.referrers import metric_for, network_for
+from collectors.values import Counts, expect
 
 PLATFORM = "matomo"
 ENDPOINT = "/index.php"
 SOCIAL_SEGMENT = "referrerType==social"
 SOCIAL_REFERER_TYPE = 7  # Matomo's Common::REFERRER_TYPE_SOCIAL_NETWORK
 DATE_KEY = re.compile(r"\d{4}-\d{2}-\d{2}")
+PERIOD_KEYS = (  # what a key of a multi-period answer says was answered
+    (re.compile(r"\d{4}-\d{2}"), "month"),
+    (re.compile(r"\d{4}"), "year"),
+    (re.compile(r"\d{4}-\d{2}-\d{2},\d{4}-\d{2}-\d{2}"), "week or range"),
+)
+COUNT = Counts(PLATFORM, text=True)  # "some versions send numeric strings"
 AUTH_TEXT = re.compile(r"unable to authenticate|token_auth|token is (invalid|expired)|not (a )?valid token", re.I)
 ACCESS_TEXT = re.compile(r"can't access this resource|requires '(view|admin|write)' access|no access", re.I)
 
@@ -108,10 +125,13 @@ def _by_day(payload: Any, method: str, since: date, until: date) -> dict[date, A
     out: dict[date, Any] = {}
     for key, value in payload.items():
         if not isinstance(key, str) or not DATE_KEY.fullmatch(key):
-            raise PayloadError(
-                f"{PLATFORM}: {method} is not keyed by date (key {key!r:.30}); ask with a date range",
-                platform=PLATFORM,
-            )
+            period = next((p for pattern, p in PERIOD_KEYS if isinstance(key, str) and pattern.fullmatch(key)), None)
+            if period is None:
+                raise PayloadError(
+                    f"{PLATFORM}: {method} is not keyed by date (key {key!r:.30}); ask with a date range",
+                    platform=PLATFORM,
+                )
+            expect(f"{period} ({key})", "day", field="period", what=method, platform=PLATFORM)
         try:
             day = date.fromisoformat(key)
         except ValueError:
@@ -123,13 +143,9 @@ def _by_day(payload: Any, method: str, since: date, until: date) -> dict[date, A
     return out
 
 
-def _number(row: Mapping[str, Any], field: str, method: str) -> float:
-    value = row.get(field, 0)
-    if isinstance(value, str) and re.fullmatch(r"\d+(\.\d+)?", value):  # some versions send numeric strings
-        return float(value) if "." in value else int(value)
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return value
-    raise PayloadError(f"{PLATFORM}: {method} {field} is {value!r:.30}, not a number", platform=PLATFORM)
+def _number(row: Mapping[str, Any], field: str, method: str) -> int:
+    """A count of ``row`` (a field left out is 0), read by the shared reader (collectors.values)."""
+    return COUNT(row.get(field, 0), f"{method} {field}")
 
 
 def _days(since: date, until: date) -> list[date]:
@@ -304,10 +320,18 @@ def collect(client: Client, ctx: CollectContext, *, since: date, until: date) ->
     }
     out.observations += parse_visits_summary(_call(client, url, form, "VisitsSummary.get", **days), **kw)
     out.observations += parse_actions(_call(client, url, form, "Actions.get", **days), **kw)
-    social = _call(client, url, form, "Actions.get", segment=SOCIAL_SEGMENT, **days)
-    out.observations += parse_actions(social, social=True, **kw)
-    out.observations += parse_referrer_type(_call(client, url, form, "Referrers.getReferrerType", **table), **kw)
-    out.observations += parse_socials(_call(client, url, form, "Referrers.getSocials", **table), **kw)
+    breakdowns: list[tuple[str, str, dict[str, str], Callable[..., list[Observation]]]] = [
+        ("Actions.get", "social_page_views", {**days, "segment": SOCIAL_SEGMENT}, partial(parse_actions, social=True)),
+        ("Referrers.getReferrerType", "social_visits", table, parse_referrer_type),
+        ("Referrers.getSocials", "visits_from_<network>", table, parse_socials),
+    ]
+    for method, metrics, params, parse in breakdowns:
+        label = f"{method} [{SOCIAL_SEGMENT}]" if "segment" in params else method
+        endpoint = optional(out, label, metrics=metrics, unsupported={"unknown_method"})
+        answer = endpoint.fetch(partial(_call, client, url, form, method, **params))
+        if answer is not None:
+            endpoint.keep(parse(answer, **kw))
+        out.observations += endpoint.rows()
     out.requests = client.requests_made - before
     return out
 

@@ -22,18 +22,28 @@ later run (keep ``lookback_days`` at a week); other statuses (``BEFORE_BUSINESS_
 no value and are noted.  Pinterest answers at most 90 days back: an older ``since`` is clamped and
 the clamp noted in ``Collected.skipped``.  The account id is the username of the token's own account:
 a token of another account fails the run.  Competitors: Pinterest's API has no public profile lookup.
+
+Numbers: JSON numbers, whole (collectors.values.Counts; a string is refused: Pinterest sends none).
+What the answer declares: it is keyed by split value, ``all`` when not split (no split is asked: any other
+key is refused), and its days must lie inside the asked start_date..end_date.
+Optional: ``user_account/analytics``.  Refused for a permission after ``user_account`` answered ("Not
+authorized to access the user account analytics": analytics need a business account), its metrics are
+skipped with the reason and the follower count is still written (collectors.optional).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from collectors.http import AuthError, BadRequest, Client, PayloadError, Verdict, parse_retry_after, seconds_until_epoch
 from collectors.observation import CollectContext, Collected, Observation
+from collectors.optional import optional
 from collectors.tokens import OAuthSession, StoredToken, refresh_grant, wrong_owner
 from collectors.tokens import authorize as authorize_session
+from collectors.values import Counts, expect
 
 PLATFORM = "pinterest"
 API_ROOT = "https://api.pinterest.com"
@@ -58,6 +68,8 @@ NOT_READY = frozenset({"PROCESSING", "ESTIMATE"})  # not final yet: left out, fe
 AUTH_CODES = frozenset({2, 283})  # "Authentication failed.", "The authorization grant is invalid"
 PERMISSION_CODES = frozenset({29, 403})
 THROTTLE_CODES = frozenset({8})
+COUNT = Counts(PLATFORM)  # JSON numbers
+SPLIT = "all"  # the key of an answer that is not split (split_field NO_SPLIT, the default)
 
 
 # -- classification ----------------------------------------------------------------------------
@@ -121,9 +133,8 @@ def parse_user_account(payload: Any, *, account_id: str, day: date, collected_at
     count = payload.get("follower_count")
     if count is None:
         return []
-    if not _is_number(count):
-        raise PayloadError(f"pinterest: follower_count is {type(count).__name__}", platform=PLATFORM)
-    return [Observation(PLATFORM, account_id, "followers", day, count, "follower_count", collected_at)]
+    value = COUNT(count, "follower_count")
+    return [Observation(PLATFORM, account_id, "followers", day, value, "follower_count", collected_at)]
 
 
 def _daily_metrics(payload: Any) -> list[dict[str, Any]]:
@@ -132,7 +143,8 @@ def _daily_metrics(payload: Any) -> list[dict[str, Any]]:
         raise PayloadError("pinterest: the analytics answer is not an object", platform=PLATFORM)
     if not payload:
         return []
-    split = payload.get("all")
+    expect(sorted(payload), [SPLIT], field="split (its keys)", what="user_account/analytics", platform=PLATFORM)
+    split = payload.get(SPLIT)
     if not isinstance(split, dict) or not isinstance(split.get("daily_metrics", []), list):
         raise PayloadError("pinterest: the analytics answer has no all.daily_metrics list", platform=PLATFORM)
     entries: list[dict[str, Any]] = split.get("daily_metrics", [])
@@ -186,7 +198,9 @@ def parse_analytics(
     answered: set[date] = set()
     for entry in entries:
         day = _day(entry["date"])
-        if not since <= day <= until or day in answered:
+        if not since <= day <= until:
+            expect(str(day), f"{since}..{until}", field="date", what="user_account/analytics", platform=PLATFORM)
+        if day in answered:
             continue
         answered.add(day)
         if entry.get("data_status") != READY:
@@ -194,11 +208,7 @@ def parse_analytics(
         metrics = entry.get("metrics", {})
         for source in wanted:
             value = metrics.get(source, 0)
-            if value is None:
-                value = 0
-            if not _is_number(value):
-                raise PayloadError(f"pinterest: {source} on {day} is {type(value).__name__}", platform=PLATFORM)
-            value = int(value) if float(value).is_integer() else value
+            value = 0 if value is None else COUNT(value, f"{source} on {day}")
             rows.append(Observation(PLATFORM, account_id, METRICS[source], day, value, source, collected_at))
     for day in _days(since, until):
         if day not in answered:
@@ -214,10 +224,6 @@ def unready_days(payload: Any) -> dict[str, list[date]]:
         if status != READY:
             out.setdefault(str(status), []).append(_day(entry["date"]))
     return out
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _days(since: date, until: date) -> Iterator[date]:
@@ -365,28 +371,37 @@ def _analytics(client: Client, ctx: CollectContext, since: date, until: date, ou
     url = _root(ctx) + ANALYTICS_ENDPOINT.format(version=VERSION)
     active: tuple[str, ...] = tuple(METRICS)
     no_value: dict[str, list[date]] = {}
+    analytics = optional(
+        out, "user_account/analytics", skip=list(METRICS), metrics="impressions, engagements and link_clicks"
+    )
     for start, end in chunks(since, until):
-        payload, active = _fetch(client, url, start, end, active, out)
+        got = analytics.fetch(partial(_fetch, client, url, start, end, active, out))
+        if got is None:
+            break  # refused: noted, and the chunks kept so far are dropped
+        payload, active = got
         if not active:
-            return
+            break
         served = served_metrics(payload, active)
         for metric in active:
             if metric not in served:
                 out.skipped.append((metric, "not in Pinterest's analytics answer (retired?): skipped"))
         active = tuple(m for m in active if m in served)
-        out.observations += parse_analytics(
-            payload,
-            account_id=ctx.account.id,
-            since=start,
-            until=end,
-            collected_at=ctx.collected_at,
-            metric_types=active,
+        analytics.keep(
+            parse_analytics(
+                payload,
+                account_id=ctx.account.id,
+                since=start,
+                until=end,
+                collected_at=ctx.collected_at,
+                metric_types=active,
+            )
         )
         for status, days in unready_days(payload).items():
             if status not in NOT_READY:  # PROCESSING/ESTIMATE: expected, fetched again by the next run
                 no_value.setdefault(status, []).extend(d for d in days if start <= d <= end)
+    out.observations += analytics.rows()
     for status, days in sorted(no_value.items()):
-        if days:
+        if days and not analytics.refused:
             note = f"{len(days)} day(s) in {min(days)}..{max(days)} carry no value"
             out.skipped.append((f"data_status:{status}", note))
 

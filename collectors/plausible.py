@@ -21,6 +21,13 @@ Days: a day of the range with no bucket (Plausible omits empty buckets) is 0 whe
 (before the collection day); a day still running is written only when Plausible has a bucket for it.
 Networks: visits_from_<network> is written for every network that sent at least one visit in the
 asked range, with 0 on that range's other days; a network that sent nothing in the range has no row.
+What the answer declares: the echoed ``query`` must carry the dimensions asked (``time:day``, a day) and a
+``date_range`` that covers the days to be written (Plausible echoes it as date-times in the site's time
+zone, "2025-10-01T00:00:00+02:00"); a range it did not answer is refused, never written as zeros.
+Numbers: JSON numbers (collectors.values.Counts; a string is refused: Plausible does not send them).
+Optional: the ``visit:source`` breakdown.  Refused as an invalid query (400: a dimension the server does
+not serve), its metrics are skipped with the reason and the day's totals are still written
+(collectors.optional).  The ``time:day`` totals query is required.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -42,7 +50,9 @@ from collectors.http import (
     register_secret,
 )
 from collectors.observation import CollectContext, Collected, Observation
+from collectors.optional import optional
 from collectors.referrers import metric_for, network_for
+from collectors.values import Counts, expect
 
 PLATFORM = "plausible"
 API_ROOT = "https://plausible.io"
@@ -53,6 +63,7 @@ SOCIAL = {"visits": "social_visits", "pageviews": "social_page_views"}
 TOTALS_QUERY = (["time:day"], list(TOTALS))
 SOURCES_QUERY = (["time:day", "visit:source"], ["visits", "pageviews"])
 HOURLY = re.compile(r"limited to (\d+) requests per hour", re.I)
+COUNT = Counts(PLATFORM)  # "Numbers are JSON numbers" (platform-apis-web.md §7)
 
 
 def classify(status: int, headers: Mapping[str, str], body: Any) -> Verdict | None:
@@ -104,7 +115,7 @@ def parse_timeseries(
 
     Days of since..until without a bucket are 0 once over (``day < today``).
     """
-    metrics, rows = _results(payload, ["time:day"])
+    metrics, rows = _results(payload, ["time:day"], since, until)
     missing = set(TOTALS) - set(metrics)
     if missing:
         raise PayloadError(f"{PLATFORM}: the answer lacks the metrics {sorted(missing)}", platform=PLATFORM)
@@ -126,7 +137,7 @@ def parse_sources(
     payload: Any, *, account_id: str, since: date, until: date, today: date, collected_at: datetime
 ) -> list[Observation]:
     """A ``[time:day, visit:source]`` query (metrics visits, pageviews) -> social sums and visits per network."""
-    metrics, rows = _results(payload, ["time:day", "visit:source"])
+    metrics, rows = _results(payload, ["time:day", "visit:source"], since, until)
     missing = set(SOCIAL) - set(metrics)
     if missing:
         raise PayloadError(f"{PLATFORM}: the answer lacks the metrics {sorted(missing)}", platform=PLATFORM)
@@ -162,8 +173,13 @@ def parse_sources(
     return out
 
 
-def _results(payload: Any, dimensions: list[str]) -> tuple[list[str], list[tuple[list[str], list[float]]]]:
-    """The query's metric names and its ``(dimensions, metrics)`` rows, checked against the echoed query."""
+def _results(
+    payload: Any, dimensions: list[str], since: date, until: date
+) -> tuple[list[str], list[tuple[list[str], list[float]]]]:
+    """The query's metric names and its ``(dimensions, metrics)`` rows, checked against the echoed query.
+
+    The echoed ``date_range`` (when there) must cover since..until: days it leaves out would be zeros.
+    """
     if not isinstance(payload, dict):
         raise PayloadError(f"{PLATFORM}: the answer is {type(payload).__name__}, not an object", platform=PLATFORM)
     query, results = payload.get("query"), payload.get("results")
@@ -174,6 +190,7 @@ def _results(payload: Any, dimensions: list[str]) -> tuple[list[str], list[tuple
         raise PayloadError(
             f"{PLATFORM}: unexpected query echo (metrics {metrics!r:.80}, dimensions {dims!r:.80})", platform=PLATFORM
         )
+    _covers(query.get("date_range"), since, until)
     rows: list[tuple[list[str], list[float]]] = []
     for row in results:
         if not isinstance(row, dict):
@@ -183,10 +200,25 @@ def _results(payload: Any, dimensions: list[str]) -> tuple[list[str], list[tuple
             raise PayloadError(f"{PLATFORM}: a result does not match the query: {row!r:.100}", platform=PLATFORM)
         if not all(isinstance(x, str) for x in d):
             raise PayloadError(f"{PLATFORM}: a dimension value is not a string: {d!r:.80}", platform=PLATFORM)
-        if not all(isinstance(x, int | float) and not isinstance(x, bool) for x in m):
-            raise PayloadError(f"{PLATFORM}: a metric value is not a number: {m!r:.80}", platform=PLATFORM)
-        rows.append((list(d), list(m)))
+        values: list[float] = [COUNT(x, f"{name} on {d[0] if d else '?'}") for name, x in zip(metrics, m, strict=True)]
+        rows.append((list(d), values))
     return list(metrics), rows
+
+
+def _covers(echoed: Any, since: date, until: date) -> None:
+    """The echoed ``date_range`` (``[start, end]``, dates or date-times) must cover since..until."""
+    if echoed is None:
+        return  # not declared
+    asked = f"{since}..{until}"
+    if not isinstance(echoed, list) or len(echoed) != 2 or not all(isinstance(x, str) for x in echoed):
+        expect(repr(echoed), asked, field="date_range", what="query", platform=PLATFORM)
+        return
+    try:
+        start, end = (date.fromisoformat(x[:10]) for x in echoed)
+    except ValueError:
+        start, end = until, since  # no dates: refused below
+    if not (start <= since and until <= end):
+        expect(f"{echoed[0]}..{echoed[1]}", asked, field="date_range", what="query", platform=PLATFORM)
 
 
 def _day(text: str) -> date:
@@ -246,9 +278,9 @@ def _query(
 def _total_rows(page: Any) -> int:
     meta = page.get("meta") if isinstance(page, dict) else None
     total = meta.get("total_rows") if isinstance(meta, dict) else None
-    if not isinstance(total, int) or isinstance(total, bool):
+    if total is None:
         raise PayloadError(f"{PLATFORM}: the answer has no meta.total_rows", platform=PLATFORM)
-    return total
+    return COUNT(total, "meta.total_rows")
 
 
 def collect(client: Client, ctx: CollectContext, *, since: date, until: date) -> Collected:
@@ -258,11 +290,25 @@ def collect(client: Client, ctx: CollectContext, *, since: date, until: date) ->
     url = _prepare(client, ctx)
     site, limit = ctx.account.id, int(ctx.options.get("page_limit", PAGE_LIMIT))
     out, before = Collected(), client.requests_made
-    for (dims, metrics), parse in ((TOTALS_QUERY, parse_timeseries), (SOURCES_QUERY, parse_sources)):
-        payload = _query(client, url, site, dims, metrics, since, until, limit)
-        out.observations += parse(
-            payload, account_id=site, since=since, until=until, today=ctx.today, collected_at=ctx.collected_at
-        )
+    kw: dict[str, Any] = {
+        "account_id": site,
+        "since": since,
+        "until": until,
+        "today": ctx.today,
+        "collected_at": ctx.collected_at,
+    }
+    out.observations += parse_timeseries(_query(client, url, site, *TOTALS_QUERY, since, until, limit), **kw)
+    sources = optional(
+        out,
+        "query [time:day, visit:source]",
+        metrics="social_visits, social_page_views and visits_from_<network>",
+        permission=False,
+        unsupported={"invalid_query"},
+    )
+    answer = sources.fetch(partial(_query, client, url, site, *SOURCES_QUERY, since, until, limit))
+    if answer is not None:
+        sources.keep(parse_sources(answer, **kw))
+    out.observations += sources.rows()
     out.requests = client.requests_made - before
     return out
 

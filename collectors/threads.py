@@ -37,6 +37,12 @@ Competitors (``competitor = true``, account id = the username): followers <- ``f
 ``GET /profile_lookup`` (Profile Discovery API: permission ``threads_profile_discovery`` with Advanced
 Access after App Review; public profiles of adults with enough followers only).  Its 7-day counters are
 windows, not days, and are not stored.
+
+Numbers: JSON numbers, whole and not negative (collectors.values.Counts; a string is refused).
+What the answer declares: each entry's ``period``, ``day`` in Threads' answers (the ``views`` series and
+the ``total_value`` metrics alike); another period (``lifetime``) would be a total that is no day's, and is
+refused naming it.  No optional endpoint: followers and the daily metrics come from the same
+threads_insights edge and permission.
 """
 
 from __future__ import annotations
@@ -62,6 +68,7 @@ from collectors.instagram import classify_meta
 from collectors.meta import ask_metrics, days_between, last_complete_pacific_day, pacific_bounds, pacific_day
 from collectors.observation import CollectContext, Collected, Observation
 from collectors.tokens import StoredToken, _lock_for, without_auth
+from collectors.values import Counts, expect
 
 log = logging.getLogger("socialkpi.threads")
 
@@ -83,6 +90,7 @@ DISCOVERY_HELP = (
 DAILY_METRICS: tuple[str, ...] = ("views", "likes", "replies", "reposts", "quotes")
 ENGAGEMENT_PARTS: tuple[str, ...] = ("likes", "replies", "reposts", "quotes")
 USERNAME_RE = re.compile(r"[A-Za-z0-9._]{1,30}")
+COUNT = Counts(PLATFORM)  # JSON numbers
 
 
 def classify(status: int, headers: Mapping[str, str], body: Any) -> Verdict | None:
@@ -103,22 +111,25 @@ def _data(payload: Any) -> list[Any]:
     return data
 
 
-def _number(value: Any, what: str) -> int | float:
-    if not isinstance(value, int | float) or isinstance(value, bool):
-        raise PayloadError(f"threads: {what} is {type(value).__name__}", platform=PLATFORM)
-    return value
+def _number(value: Any, what: str) -> int:
+    return COUNT(value, what)
 
 
-def _value_on(entry: Mapping[str, Any], day: date) -> int | float | None:
+def _period(entry: Mapping[str, Any]) -> None:
+    expect(entry.get("period"), "day", field="period", what=f"threads_insights {entry['name']}", platform=PLATFORM)
+
+
+def _value_on(entry: Mapping[str, Any], day: date) -> int | None:
     """An entry's value for Pacific ``day``: its ``total_value`` or the ``values`` item of that day."""
     name = entry["name"]
+    _period(entry)
     total = entry.get("total_value")
     if isinstance(total, dict):
         return None if total.get("value") is None else _number(total.get("value"), f"the {name} value")
     values = entry.get("values")
     if not isinstance(values, list):
         raise PayloadError(f"threads: {name} has neither total_value nor values", platform=PLATFORM)
-    found: int | float | None = None
+    found: int | None = None
     for item in values:
         if not isinstance(item, dict) or not isinstance(item.get("end_time"), str):
             raise PayloadError(f"threads: a {name} value has no end_time", platform=PLATFORM)
@@ -135,7 +146,7 @@ def parse_insights(
     ``views`` (a daily series) gives profile_views; ``likes + replies + reposts + quotes`` (totals over
     the asked day) give engagements.  A requested metric that is missing counts 0 (metrics.md).
     """
-    found: dict[str, int | float] = {}
+    found: dict[str, int] = {}
     for entry in _data(payload):
         if entry["name"] in DAILY_METRICS and entry["name"] not in found:
             value = _value_on(entry, day)
@@ -157,6 +168,7 @@ def parse_followers(payload: Any, *, account_id: str, day: date, collected_at: d
     """``threads_insights?metric=followers_count`` -> today's followers (the current total; no range)."""
     for entry in _data(payload):
         if entry["name"] == "followers_count":
+            _period(entry)
             total = entry.get("total_value")
             if not isinstance(total, dict):
                 raise PayloadError("threads: followers_count has no total_value", platform=PLATFORM)

@@ -22,6 +22,8 @@ Both are levels TikTok only gives as "now": dated today in the business's time z
 ``until`` do not apply.  The account id is the username of the token's own account: a token of another
 account fails the run.  Competitors: the Display API only answers for the account that authorized the
 token (the Research API is for approved researchers only).
+Numbers: JSON integers (collectors.values.Counts; a string, a fraction, a negative are refused).  The
+answer declares no period (levels) and there is one call: no optional endpoint.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from collectors.http import AuthError, BadRequest, Client, PayloadError, Permiss
 from collectors.observation import CollectContext, Collected, Observation
 from collectors.tokens import OAuthSession, StoredToken, refresh_grant, wrong_owner
 from collectors.tokens import authorize as authorize_session
+from collectors.values import Counts
 
 PLATFORM = "tiktok"
 API_ROOT = "https://open.tiktokapis.com"
@@ -46,6 +49,7 @@ ENV_HINT = "SOCIALKPI_TIKTOK_REFRESH_TOKEN"
 
 # TikTok's field -> canonical metric (docs/metrics.md); both are "now" levels.
 METRICS: dict[str, str] = {"follower_count": "followers", "video_count": "posts"}
+COUNT = Counts(PLATFORM)  # JSON numbers (int64 in TikTok's field table)
 
 # v2 API ``error.code`` -> kind (tiktok-api-v2-error-handling).
 API_CODES: dict[str, str] = {
@@ -129,9 +133,7 @@ def parse_user_info(payload: Any, *, account_id: str, day: date, collected_at: d
         value = user.get(source)
         if value is None:
             continue
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise PayloadError(f"tiktok: {source} is {type(value).__name__}, not an integer", platform=PLATFORM)
-        rows.append(Observation(PLATFORM, account_id, metric, day, value, source, collected_at))
+        rows.append(Observation(PLATFORM, account_id, metric, day, COUNT(value, source), source, collected_at))
     return rows
 
 

@@ -28,6 +28,11 @@ social_page_views.
 Days: ``/stats`` answers zeros for a day without data: written as 0 once the day is over (before the
 collection day); a running day is written only when it has data.  visits_from_<network> is written for
 every network seen in the asked range, 0 on its other days.
+Numbers: JSON numbers (collectors.values.Counts; a string, a fraction, a negative are refused).  Neither
+answer declares a period or a date (each day is asked alone, by its bounds): there is nothing to check.
+Optional: ``/metrics?type=referrer`` (the social breakdown).  Refused for a permission or as a bad request or
+an unknown route (a server version without it), it is asked no more that run, its metrics are skipped with
+the reason and the day's stats are still written (collectors.optional).  ``/stats`` is required.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta
+from functools import partial
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -49,8 +55,10 @@ from collectors.http import (
     register_secret,
 )
 from collectors.observation import CollectContext, Collected, Observation
+from collectors.optional import optional
 from collectors.referrers import metric_for, network_for
 from collectors.tokens import StoredToken, without_auth
+from collectors.values import Counts
 
 PLATFORM = "umami"
 CLOUD_ROOT = "https://api.umami.is/v1"
@@ -61,6 +69,7 @@ WEBSITE_ENDPOINT = "/websites/{website_id}"
 LOGIN_ENDPOINT = "/auth/login"  # self-hosted only
 CLOUD_WINDOW = 15.0  # Umami Cloud: 50 calls per 15 s per key
 TOTALS = {"pageviews": "page_views", "visits": "visits", "visitors": "visitors"}
+COUNT = Counts(PLATFORM)  # JSON numbers (platform-apis-web.md §10)
 ADVICE = (
     "the token was refused, or this user cannot view the website: set a fresh SOCIALKPI_UMAMI_TOKEN (self-hosted: "
     "from POST /api/auth/login; Cloud: an API key) or, self-hosted, SOCIALKPI_UMAMI_CLIENT_ID and "
@@ -112,9 +121,7 @@ def parse_stats(payload: Any, *, account_id: str, day: date, today: date, collec
         raw = payload.get(name)
         if isinstance(raw, dict):  # older servers: {"value": n, "prev": m}
             raw = raw.get("value")
-        if not isinstance(raw, int | float) or isinstance(raw, bool):
-            raise PayloadError(f"{PLATFORM}: /stats {name} is {raw!r:.30}, not a number", platform=PLATFORM)
-        values[name] = raw
+        values[name] = COUNT(raw, f"/stats {name}")
     if day >= today and not any(values.values()):
         return []
     return [Observation(PLATFORM, account_id, m, day, values[n], n, collected_at) for n, m in TOTALS.items()]
@@ -130,9 +137,7 @@ def parse_referrers(
     for row in payload:
         if not isinstance(row, dict) or "x" not in row:
             raise PayloadError(f"{PLATFORM}: a /metrics row is not {{x, y}}: {row!r:.80}", platform=PLATFORM)
-        x, y = row["x"], row.get("y")
-        if not isinstance(y, int | float) or isinstance(y, bool):
-            raise PayloadError(f"{PLATFORM}: a /metrics y is {y!r:.30}, not a number", platform=PLATFORM)
+        x, y = row["x"], COUNT(row.get("y"), "a /metrics y")
         network = network_for(x) if isinstance(x, str) else None  # x is null or "" for direct visits
         if network:
             per[network] = per.get(network, 0) + y
@@ -268,6 +273,12 @@ def collect(client: Client, ctx: CollectContext, *, since: date, until: date) ->
     out, before = Collected(), client.requests_made
     tz_name = str(ctx.business_tz)
     social: dict[date, dict[str, float]] = {}
+    referrers = optional(
+        out,
+        "metrics?type=referrer",
+        metrics="social_visits and visits_from_<network>",
+        unsupported={"bad-request", "bad_request", "not_found"},  # Umami's code, or an older plain-text 400; a 404
+    )
     day = since
     while day <= until:
         start, end = day_bounds(day, ctx.business_tz)
@@ -280,14 +291,19 @@ def collect(client: Client, ctx: CollectContext, *, since: date, until: date) ->
         }
         stats = client.get_json(root + STATS_ENDPOINT.format(website_id=website), params=window)
         out.observations += parse_stats(stats, **kw)
-        referrers = client.get_json(
-            root + METRICS_ENDPOINT.format(website_id=website), params={**window, "type": "referrer"}
+        answer = referrers.fetch(
+            partial(
+                client.get_json,
+                root + METRICS_ENDPOINT.format(website_id=website),
+                params={**window, "type": "referrer"},
+            )
         )
-        per = parse_referrers(referrers, **kw)
+        per = None if answer is None else parse_referrers(answer, **kw)
         if per is not None:
             social[day] = per
         day += timedelta(days=1)
-    out.observations += social_rows(social, account_id=ctx.account.id, collected_at=ctx.collected_at)
+    referrers.keep(social_rows(social, account_id=ctx.account.id, collected_at=ctx.collected_at))
+    out.observations += referrers.rows()
     out.requests = client.requests_made - before
     return out
 

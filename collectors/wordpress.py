@@ -24,6 +24,15 @@ Metrics (docs/metrics.md), dated by the ``period`` the API returns (the site's t
 Days: a day in the range the API does not list is 0 once over (before the collection day); a running
 day with no views yet is left out.  visits_from_<network> is written for every network seen in the range,
 0 on its other days.
+
+Numbers: WordPress.com sends a count as a JSON number or as a numeric string, even within one answer
+(``["2023-12-20", 5, 2, 0, 0]`` then ``["2023-12-22", "1", 1, 0, 0]`` in the /stats/visits response kept by the
+WordPress iOS app's tests); both are read (collectors.values.Counts).  Each answer's ``unit`` (visits),
+``period`` (referrers) and ``date`` must be the ones asked (day, and the chunk's last day): anything else
+is refused rather than dated wrongly.
+Optional: ``/stats/referrers`` (the social breakdown).  Refused for a permission (403) or as an unknown
+method (404 ``unknown_method``: a Jetpack site or plan without it), its metrics are skipped with the reason
+and the views and visitors are still written (collectors.optional).
 """
 
 from __future__ import annotations
@@ -31,6 +40,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from datetime import date, datetime, timedelta
+from functools import partial
 from typing import Any
 from urllib.parse import quote
 
@@ -44,7 +54,9 @@ from collectors.http import (
     register_secret,
 )
 from collectors.observation import CollectContext, Collected, Observation
+from collectors.optional import optional
 from collectors.referrers import metric_for, network_for
+from collectors.values import Counts, expect
 
 PLATFORM = "wordpress"
 API_ROOT = "https://public-api.wordpress.com"
@@ -53,6 +65,7 @@ REFERRERS_ENDPOINT = "/rest/v1.1/sites/{site}/stats/referrers"
 CHUNK_DAYS = 30  # periods per call (the size WordPress.com's own charts ask for)
 FIELDS = {"views": "page_views", "visitors": "visitors"}
 AUTH_CODES = frozenset({"invalid_token", "authorization_required", "token_expired"})
+COUNT = Counts(PLATFORM, text=True)  # 5 on one row, "1" on the next (module docstring)
 
 
 def classify(status: int, headers: Mapping[str, str], body: Any) -> Verdict | None:
@@ -72,6 +85,8 @@ def classify(status: int, headers: Mapping[str, str], body: Any) -> Verdict | No
         )
     if code == "unauthorized" or status == 403:
         return Verdict("permission", f"{detail}: the token's user needs stats access to this site", code="no_stats")
+    if code == "unknown_method":  # an endpoint this site does not serve (404): not a missing blog
+        return Verdict("bad_request", f"{detail}: WordPress.com does not serve this stats endpoint", code=code)
     if code == "invalid_blog" or status == 404:
         return Verdict(
             "bad_request",
@@ -95,12 +110,6 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
 # -- parsers -----------------------------------------------------------------------------------
 
 
-def _number(value: Any, what: str) -> float:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return value
-    raise PayloadError(f"{PLATFORM}: {what} is {value!r:.30}, not a number", platform=PLATFORM)
-
-
 def _day(text: Any, what: str) -> date:
     try:
         if not isinstance(text, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
@@ -116,14 +125,26 @@ def _days(since: date, until: date) -> Iterator[date]:
 
 
 def parse_visits(
-    payload: Any, *, account_id: str, since: date, until: date, today: date, collected_at: datetime
+    payload: Any,
+    *,
+    account_id: str,
+    since: date,
+    until: date,
+    today: date,
+    collected_at: datetime,
+    asked: date | None = None,
 ) -> list[Observation]:
-    """``/stats/visits?unit=day`` (``fields`` header + positional ``data`` rows) -> page_views, visitors."""
+    """``/stats/visits?unit=day`` (``fields`` header + positional ``data`` rows) -> page_views, visitors.
+
+    ``asked`` is the ``date`` the request sent: the answer's ``date`` must be it, and its ``unit`` day
+    (None: a saved answer, whose ``date`` is not checked).
+    """
     if not isinstance(payload, dict):
         raise PayloadError(f"{PLATFORM}: stats/visits answered {type(payload).__name__}", platform=PLATFORM)
     fields, data = payload.get("fields"), payload.get("data")
-    if not isinstance(fields, list) or not isinstance(data, list) or payload.get("unit", "day") != "day":
+    if not isinstance(fields, list) or not isinstance(data, list):
         raise PayloadError(f"{PLATFORM}: stats/visits has no fields/data of unit=day", platform=PLATFORM)
+    _declares(payload, "unit", "stats/visits", asked)
     if "period" not in fields or set(FIELDS) - set(fields):
         raise PayloadError(
             f"{PLATFORM}: stats/visits fields {fields!r:.80} lack period/views/visitors", platform=PLATFORM
@@ -136,7 +157,7 @@ def parse_visits(
                 f"{PLATFORM}: a stats/visits row does not match the fields: {row!r:.80}", platform=PLATFORM
             )
         day = _day(row[at["period"]], "period")
-        values[day] = {name: _number(row[at[name]], name) for name in FIELDS}
+        values[day] = {name: COUNT(row[at[name]], f"stats/visits {name} on {day}") for name in FIELDS}
     out: list[Observation] = []
     for day in _days(since, until):
         got = values.get(day, {})
@@ -144,6 +165,13 @@ def parse_visits(
             continue
         out += [Observation(PLATFORM, account_id, m, day, got.get(n, 0), n, collected_at) for n, m in FIELDS.items()]
     return out
+
+
+def _declares(payload: dict[str, Any], field: str, what: str, asked: date | None) -> None:
+    """The answer's ``unit``/``period`` must be day, and its ``date`` the one asked (collectors.values.expect)."""
+    expect(payload.get(field), "day", field=field, what=what, platform=PLATFORM)
+    if asked is not None:
+        expect(payload.get("date"), asked.isoformat(), field="date", what=what, platform=PLATFORM)
 
 
 def network_of_group(group: Mapping[str, Any]) -> str | None:
@@ -158,12 +186,24 @@ def network_of_group(group: Mapping[str, Any]) -> str | None:
 
 
 def parse_referrers(
-    payload: Any, *, account_id: str, since: date, until: date, today: date, collected_at: datetime
+    payload: Any,
+    *,
+    account_id: str,
+    since: date,
+    until: date,
+    today: date,
+    collected_at: datetime,
+    asked: date | None = None,
 ) -> list[Observation]:
-    """``/stats/referrers?period=day`` (``days.{date}.groups[]``) -> social_visits and visits_from_<network>."""
+    """``/stats/referrers?period=day`` (``days.{date}.groups[]``) -> social_visits and visits_from_<network>.
+
+    The answer's ``period`` must be day (a ``period=month`` answer keys a month's totals by its first day)
+    and its ``date`` the ``asked`` one.
+    """
     days = payload.get("days") if isinstance(payload, dict) else None
-    if not isinstance(days, dict):
+    if not isinstance(payload, dict) or not isinstance(days, dict):
         raise PayloadError(f"{PLATFORM}: stats/referrers has no days object", platform=PLATFORM)
+    _declares(payload, "period", "stats/referrers", asked)
     per_day: dict[date, dict[str, float]] = {}
     for key, entry in days.items():
         day = _day(key, "referrers day")
@@ -178,7 +218,7 @@ def parse_referrers(
                 raise PayloadError(f"{PLATFORM}: a referrer group is {type(group).__name__}", platform=PLATFORM)
             network = network_of_group(group)
             if network:
-                per[network] = per.get(network, 0) + _number(group.get("total"), "a group's total")
+                per[network] = per.get(network, 0) + COUNT(group.get("total"), f"stats/referrers {key} total")
     seen = sorted({n for per in per_day.values() for n, v in per.items() if v})
     out: list[Observation] = []
     for day in _days(since, until):
@@ -232,6 +272,12 @@ def collect(client: Client, ctx: CollectContext, *, since: date, until: date) ->
         raise PermissionDenied(f"{PLATFORM}: a competitor's website analytics are private", platform=PLATFORM)
     root, site = _prepare(client, ctx)
     out, before = Collected(), client.requests_made
+    referrers = optional(
+        out,
+        "stats/referrers",
+        metrics="social_visits and visits_from_<network>",
+        unsupported={"unknown_method"},
+    )
     for start, end in chunks(since, until):
         n = str((end - start).days + 1)
         kw: dict[str, Any] = {
@@ -240,16 +286,23 @@ def collect(client: Client, ctx: CollectContext, *, since: date, until: date) ->
             "until": end,
             "today": ctx.today,
             "collected_at": ctx.collected_at,
+            "asked": end,
         }
         visits = client.get_json(
             root + VISITS_ENDPOINT.format(site=site),
             params={"unit": "day", "quantity": n, "date": end.isoformat(), "stat_fields": "views,visitors"},
         )
         out.observations += parse_visits(visits, **kw)
-        referrers = client.get_json(
-            root + REFERRERS_ENDPOINT.format(site=site), params={"period": "day", "date": end.isoformat(), "num": n}
+        answer = referrers.fetch(
+            partial(
+                client.get_json,
+                root + REFERRERS_ENDPOINT.format(site=site),
+                params={"period": "day", "date": end.isoformat(), "num": n},
+            )
         )
-        out.observations += parse_referrers(referrers, **kw)
+        if answer is not None:
+            referrers.keep(parse_referrers(answer, **kw))
+    out.observations += referrers.rows()
     # a network first seen in a later chunk has no 0s in earlier ones: fill them so the range is consistent
     out.observations = _fill_networks(out.observations, since, until, ctx)
     out.requests = client.requests_made - before

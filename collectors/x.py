@@ -24,6 +24,8 @@ Cost: X bills every user returned ($0.010, deduplicated per UTC day), so a run m
 ``GET /2/users/by/username/{username}?user.fields=public_metrics`` per configured account (plus
 retries of refused requests, which return no resource) and asks for no other field or expansion.
 The lookup by username works with both an app-only and a user token, which ``/2/users/me`` does not.
+Numbers: JSON integers (collectors.values.Counts; a string, a fraction, a negative are refused).  The
+answer declares no period (a "now" level) and there is one call: no optional endpoint.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from typing import Any
 from collectors.http import AuthError, Client, PayloadError, Verdict, seconds_until_epoch
 from collectors.observation import CollectContext, Collected, Observation
 from collectors.tokens import OAuthSession, authorize, refresh_grant
+from collectors.values import Counts
 
 PLATFORM = "x"
 API_ROOT = "https://api.x.com"
@@ -42,6 +45,7 @@ USER_BY_USERNAME = "/2/users/by/username/{username}"
 TOKEN_ENDPOINT = "/2/oauth2/token"  # noqa: S105 (a path) POST, grant_type=refresh_token
 USER_FIELDS = "public_metrics"  # nothing else: every extra field or expansion can cost money
 METRICS: dict[str, str] = {"followers_count": "followers", "tweet_count": "posts"}
+COUNT = Counts(PLATFORM)  # JSON numbers
 TOKEN_ENV = "SOCIALKPI_X_TOKEN"  # noqa: S105 (a variable name)
 REFRESH_ENV = "SOCIALKPI_X_REFRESH_TOKEN"
 CLIENT_ID_ENV = "SOCIALKPI_X_CLIENT_ID"
@@ -161,9 +165,8 @@ def parse_user(payload: Any, *, account_id: str, day: date, collected_at: dateti
         value = counts.get(source)
         if value is None:
             continue  # left out: the collector records it as skipped
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise PayloadError(f"x: public_metrics.{source} is {type(value).__name__}", platform=PLATFORM)
-        rows.append(Observation(PLATFORM, account_id, metric, day, value, f"public_metrics.{source}", collected_at))
+        count = COUNT(value, f"public_metrics.{source}")
+        rows.append(Observation(PLATFORM, account_id, metric, day, count, f"public_metrics.{source}", collected_at))
     return rows
 
 

@@ -31,12 +31,23 @@ levels only given as "now": dated ``ctx.today``; a hidden subscriber count gives
 note); own channel with OAuth: video_views <- ``views``, followers_gained <- ``subscribersGained``,
 followers_lost <- ``subscribersLost``, dated by the report's ``day`` column.  The last days the
 Analytics API has not finished are absent: they are left out (not zero) and fetched again later.
+
+Numbers (collectors.values.Counts): the statistics are uint64 strings (a number is read too); the report's
+cells are JSON numbers, whole (18552.0 is 18552), and a string there is refused.
+What the report declares: its DIMENSION column must be ``day`` alone (a ``month`` or ``country`` column
+is another report), and, asked by collect, its METRIC columns the metrics asked and its days inside the
+asked range; anything else is refused rather than dated wrongly.
+Optional: the YouTube Analytics report, for one reason only: the YouTube Analytics API is not enabled in
+the Cloud project (``accessNotConfigured``): its three metrics are skipped with the reason and the
+subscribers and videos are still written (collectors.optional).  A token without yt-analytics.readonly,
+or refused for the channel, still fails the account: the credential is wrong and says how to fix it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from collectors.google_auth import (
@@ -59,6 +70,8 @@ from collectors.http import (
     register_secret,
 )
 from collectors.observation import CollectContext, Collected, Observation
+from collectors.optional import OptionalEndpoint, optional
+from collectors.values import Counts, expect
 
 PLATFORM = "youtube"
 DATA_ROOT = "https://www.googleapis.com"
@@ -77,6 +90,8 @@ QUOTA_REASONS = frozenset({"quotaExceeded", "dailyLimitExceeded"})
 RATE_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded", "RATE_LIMIT_EXCEEDED"})
 KEY_REASONS = frozenset({"keyInvalid", "API_KEY_INVALID", "keyExpired"})
 DISABLED_REASONS = frozenset({"accessNotConfigured", "SERVICE_DISABLED"})
+STATISTIC = Counts(PLATFORM, text=True)  # uint64 "sent as JSON strings"
+CELL = Counts(PLATFORM)  # report cells: "Metric values are JSON numbers"
 
 
 # -- classification ----------------------------------------------------------------------------
@@ -140,15 +155,6 @@ def classify(status: int, headers: Mapping[str, str], body: Any) -> Verdict | No
 # -- parsing -----------------------------------------------------------------------------------
 
 
-def _count(value: Any, name: str) -> int:
-    """A uint64 sent as a JSON string (or, defensively, a number)."""
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return value
-    raise PayloadError(f"youtube: {name} is {value!r:.30}, not a count", platform=PLATFORM)
-
-
 def parse_channels(
     payload: Any, *, account_id: str, day: date, collected_at: datetime
 ) -> tuple[list[Observation], list[tuple[str, str]]]:
@@ -182,25 +188,40 @@ def parse_channels(
         if field == "subscriberCount" and hidden:
             skipped.append((field, "the channel hides its subscriber count (hiddenSubscriberCount)"))
             continue
-        value = _count(stats.get(field), field)
+        value = STATISTIC(stats.get(field), field)
         rows.append(Observation(PLATFORM, account_id, metric, day, value, field, collected_at))
     return rows, skipped
 
 
 def parse_report(
-    payload: Any, *, account_id: str, since: date, until: date, collected_at: datetime
+    payload: Any,
+    *,
+    account_id: str,
+    since: date,
+    until: date,
+    collected_at: datetime,
+    metrics: Sequence[str] | None = None,
 ) -> list[Observation]:
     """``reports.query`` with ``dimensions=day`` -> one row per metric per day.
 
     ``rows`` are positional arrays in ``columnHeaders`` order; ``rows`` is missing when there is no data.
     Days inside since..until up to the newest day answered and without a row are 0; days after it
-    are not ready yet and are left out.
+    are not ready yet and are left out.  The DIMENSION columns must be ``day`` alone; ``metrics`` (the
+    metrics asked, from collect) must be the METRIC columns, and then no row may fall outside since..until.
     """
     if not isinstance(payload, dict) or not isinstance(payload.get("columnHeaders"), list):
         raise PayloadError("youtube: the Analytics answer has no columnHeaders", platform=PLATFORM)
-    names = [h.get("name") if isinstance(h, dict) else None for h in payload["columnHeaders"]]
+    headers = [h if isinstance(h, dict) else {} for h in payload["columnHeaders"]]
+    names = [h.get("name") for h in headers]
     if "day" not in names:
         raise PayloadError("youtube: the Analytics answer has no day column", platform=PLATFORM)
+    typed = [h for h in headers if "columnType" in h]
+    if typed:
+        dims = [h.get("name") for h in typed if h.get("columnType") == "DIMENSION"]
+        expect(dims, ["day"], field="columnHeaders (DIMENSION)", what="the Analytics report", platform=PLATFORM)
+        if metrics is not None:
+            got = [h.get("name") for h in typed if h.get("columnType") == "METRIC"]
+            expect(got, list(metrics), field="columnHeaders (METRIC)", what="the Analytics report", platform=PLATFORM)
     wanted = [(i, n) for i, n in enumerate(names) if n in ANALYTICS]
     table = payload.get("rows", [])
     if not isinstance(table, list):
@@ -214,13 +235,14 @@ def parse_report(
         except ValueError:
             raise PayloadError(f"youtube: day {row[names.index('day')]!r:.20} is not YYYY-MM-DD") from None
         if not since <= day <= until:
+            if metrics is not None:
+                expect(
+                    day.isoformat(), f"{since}..{until}", field="day", what="the Analytics report", platform=PLATFORM
+                )
             continue
         cells: list[tuple[str, int | float]] = []
         for index, name in wanted:
-            cell = row[index]
-            if not isinstance(cell, int | float) or isinstance(cell, bool):
-                raise PayloadError(f"youtube: {name} on {day} is {cell!r:.20}, not a number", platform=PLATFORM)
-            cells.append((str(name), int(cell) if float(cell).is_integer() else cell))
+            cells.append((str(name), CELL(row[index], f"{name} on {day}")))
         values[day] = cells
     if not values:
         return []
@@ -333,15 +355,31 @@ def collect(client: Client, ctx: CollectContext, *, since: date, until: date) ->
                 for name in ANALYTICS
             ]
         elif oauth and since <= until:
-            _analytics(client, ctx, analytics_root + REPORTS_ENDPOINT, since, until, out)
+            analytics = optional(
+                out,
+                "YouTube Analytics reports.query",
+                skip=list(ANALYTICS),
+                metrics="video_views, followers_gained and followers_lost",
+                permission={"service_disabled"},
+            )
+            analytics.fetch(
+                partial(_analytics, client, ctx, analytics_root + REPORTS_ENDPOINT, since, until, analytics)
+            )
+            out.observations += analytics.rows()
     except AuthError as exc:
         raise _advise(exc, ctx, mode) from None
     out.requests = client.requests_made - before
     return out
 
 
-def _analytics(client: Client, ctx: CollectContext, url: str, since: date, until: date, out: Collected) -> None:
-    """One report for all metrics; if it is refused as invalid, each metric alone, skipping the refused."""
+def _analytics(
+    client: Client, ctx: CollectContext, url: str, since: date, until: date, report: OptionalEndpoint
+) -> None:
+    """One report for all metrics; if it is refused as invalid, each metric alone, skipping the refused.
+
+    The rows are kept on ``report`` (collectors.optional), written unless the API is refused as disabled.
+    """
+    out = report.out
     tries: list[list[str]] = [list(ANALYTICS)]
     while tries:
         metrics = tries.pop(0)
@@ -361,8 +399,15 @@ def _analytics(client: Client, ctx: CollectContext, url: str, since: date, until
                 continue
             out.skipped.append((metrics[0], f"refused by YouTube Analytics: {exc.message}"))
             continue
-        out.observations += parse_report(
-            payload, account_id=ctx.account.id, since=since, until=until, collected_at=ctx.collected_at
+        report.keep(
+            parse_report(
+                payload,
+                account_id=ctx.account.id,
+                since=since,
+                until=until,
+                collected_at=ctx.collected_at,
+                metrics=metrics,
+            )
         )
 
 

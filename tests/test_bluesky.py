@@ -267,3 +267,19 @@ def test_check_reports_the_public_profile(sandbox: Sandbox) -> None:
 def test_check_fails_for_an_unknown_handle(sandbox: Sandbox) -> None:
     with pytest.raises(BadRequest, match="check the handle"):
         bluesky.check(make_client("bluesky"), ctx_for(sandbox, "unknown.bsky.social"))
+
+
+# -- issue 11: counts ----------------------------------------------------------------------------------
+# Shape: the lexicon app.bsky.actor.defs#profileViewDetailed ("followersCount": {"type": "integer"}), as in
+# platform-apis-web.md §6; levels declare no period, and getProfile is the only call (nothing optional).
+@pytest.mark.parametrize("value", [-1, 10.5, float("nan"), "10", True])
+def test_what_is_no_count_is_refused(value: Any) -> None:
+    payload = {**fixture("profile.json"), "postsCount": value}
+    with pytest.raises(PayloadError, match="postsCount is .*not a count"):
+        bluesky.parse_profile(payload, account_id=HANDLE, day=date(2025, 10, 2), collected_at=COLLECTED_AT)
+
+
+def test_a_whole_float_from_the_sandbox_is_a_count(sandbox: Sandbox) -> None:
+    sandbox.script(PROFILE, Reply(200, {**fixture("profile.json"), "postsCount": 120.0}))
+    got = {o.metric: o.value for o in run(sandbox, ctx_for(sandbox)).observations}
+    assert got["posts"] == 120 and type(got["posts"]) is int

@@ -538,3 +538,43 @@ def test_todays_snapshot_and_the_daily_series_never_collide(sandbox: Sandbox) ->
     assert got[("followers", TODAY)].source_metric == "followers_count"
     assert got[("followers", date(2026, 3, 9))].source_metric == "page_follows"
     assert got[("impressions", TODAY)].value == sandbox_fb.value_for(PAGE, "page_media_view", TODAY)
+
+
+# -- issue 11: counts, and the period an insights entry declares -------------------------------------
+# Shape: platform-apis-social.md §1.5 "Page insights (two metrics, period=day, ...)": data[{name, "period":
+# "day", values[{value, end_time}], title, description, id}]; §1.2 "&period=day  # day | week | days_28
+# (metric-dependent; some are lifetime)"; §7.2 "FB week/days_28 periods ... rolling windows | don't sum".
+@pytest.mark.parametrize("period", ["week", "days_28", "lifetime"])
+def test_an_entry_of_another_period_is_refused_not_stored_as_a_day(period: str) -> None:
+    payload = load("insights.json")
+    payload["data"][0]["period"] = period
+    with pytest.raises(PayloadError, match=f"insights page_media_view answered period '{period}', but period 'day'"):
+        fb.parse_insights(
+            payload, account_id=PAGE, since=date(2026, 3, 1), until=date(2026, 3, 2), collected_at=COLLECTED_AT
+        )
+
+
+@pytest.mark.parametrize("value", [-5, 3.5, float("nan"), float("inf"), "3"])
+def test_a_value_that_is_no_count_is_refused(value: Any) -> None:
+    payload = load("insights.json")
+    payload["data"][0]["values"][0]["value"] = value
+    with pytest.raises(PayloadError, match="page_media_view on 2026-03-01 is .*not a count"):
+        fb.parse_insights(
+            payload, account_id=PAGE, since=date(2026, 3, 1), until=date(2026, 3, 2), collected_at=COLLECTED_AT
+        )
+
+
+def test_followers_count_must_be_a_count() -> None:
+    assert [o.value for o in fb.parse_page({"id": PAGE, "followers_count": 4821.0}, account_id=PAGE, day=TODAY,
+                                           collected_at=COLLECTED_AT)] == [4821]  # fmt: skip
+    with pytest.raises(PayloadError, match="followers_count is -1, not a count"):
+        fb.parse_page({"id": PAGE, "followers_count": -1}, account_id=PAGE, day=TODAY, collected_at=COLLECTED_AT)
+
+
+def test_the_sandbox_answering_a_week_fails_the_account(sandbox: Sandbox) -> None:
+    weekly = load("insights.json")
+    for entry in weekly["data"]:
+        entry["period"] = "week"
+    sandbox.script(r"/insights$", Reply(200, weekly))
+    with pytest.raises(PayloadError, match="answered period 'week'"):
+        run(sandbox, date(2026, 3, 1), date(2026, 3, 2))

@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from collectors import ga4
-from collectors.http import AuthError, Client, PayloadError, PermissionDenied, RateLimited, RetryPolicy
+from collectors.http import AuthError, BadRequest, Client, PayloadError, PermissionDenied, RateLimited, RetryPolicy
 from collectors.observation import Observation
 from socialkpi.sandbox import Reply, Sandbox
 from socialkpi.sandbox import ga4 as sb_ga4
@@ -748,3 +748,109 @@ def test_sandbox_errors_use_googles_envelope(
 ) -> None:
     got_status, got = post_report(sandbox, body, token=token)
     assert got_status == status and got["error"]["status"] == state and got["error"]["code"] == status
+
+
+# -- issue 11: numbers as strings, what an answer says it is, optional breakdowns --------------------
+# Shape: platform-apis-web.md §1 Example response ("metricValues": [{"value": "42"}], typed metricHeaders) and
+# https://developers.google.com/analytics/devguides/reporting/data/v1/rest/v1beta/RunReportResponse
+# ("dimensionHeaders ... The number of DimensionHeaders and ordering of DimensionHeaders matches the dimensions
+# present in rows").
+@pytest.mark.parametrize(
+    ("kind", "value"),
+    [("TYPE_INTEGER", "-3"), ("TYPE_INTEGER", " 137"), ("TYPE_INTEGER", "1e5"), ("TYPE_INTEGER", "137.5"),
+     ("TYPE_FLOAT", "nan"), ("TYPE_FLOAT", "inf"), ("TYPE_FLOAT", "-1.5"), ("TYPE_FLOAT", "1.5e3")],
+)  # fmt: skip
+def test_a_value_that_is_no_count_of_its_declared_type_is_refused(kind: str, value: str) -> None:
+    payload = fixture("run_report_date.json")
+    payload["metricHeaders"][1]["type"] = kind
+    payload["rows"][0]["metricValues"][1]["value"] = value
+    with pytest.raises(PayloadError, match=rf"sessions \({kind}\) is .*not a count"):
+        ga4.parse_report(payload, account_id="42", since=OCT1, until=OCT3, collected_at=COLLECTED_AT)
+
+
+def test_an_answer_with_other_dimensions_than_asked_is_refused_naming_them() -> None:
+    # two dateRanges add a dateRange dimension; a report by week would have isoYearIsoWeek for date
+    payload = fixture("run_report_date.json")
+    with pytest.raises(PayloadError, match=r"answered dimensionHeaders \['date'\], but dimensionHeaders \['date', "):
+        ga4.parse_report(
+            payload, account_id="42", since=OCT1, until=OCT3, collected_at=COLLECTED_AT, dimensions=ga4.CHANNEL_DIMS
+        )
+
+
+def test_a_row_outside_the_asked_date_range_is_refused_when_collect_asks() -> None:
+    payload = fixture("run_report_date.json")  # rows of Oct 1 and Oct 3
+    kw: dict[str, Any] = {"account_id": "42", "since": OCT3, "until": OCT3, "collected_at": COLLECTED_AT}
+    assert ga4.parse_report(payload, **kw)  # a saved answer read for a shorter window: rows outside ignored
+    with pytest.raises(PayloadError, match="answered date '2025-10-01', but date '2025-10-03..2025-10-03' was asked"):
+        ga4.parse_report(payload, **kw, dimensions=("date",), date_range=(OCT3, OCT3))
+
+
+def sandbox_report(sandbox: Sandbox, dims: tuple[str, ...], since: date, until: date) -> Any:
+    """The sandbox's own runReport answer, as collect asks it."""
+    metrics = ga4.REPORTS[dims]
+    body = {
+        "dateRanges": [{"startDate": since.isoformat(), "endDate": until.isoformat()}],
+        "dimensions": [{"name": d} for d in dims],
+        "metrics": [{"name": m} for m in metrics],
+        "orderBys": [{"dimension": {"dimensionName": "date"}}],
+        "keepEmptyRows": False,
+        "offset": 0,
+        "limit": ga4.PAGE_LIMIT,
+    }
+    url = f"{sandbox.url}/v1beta/properties/{PROPERTY}:runReport"
+    answer = requests.post(url, json=body, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=5).json()
+    sandbox.clear()
+    return answer
+
+
+def test_the_sandbox_answering_a_day_not_asked_fails_the_account(sandbox: Sandbox) -> None:
+    answer = sandbox_report(sandbox, ("date",), FEB8 - timedelta(days=1), FEB10)  # one day too many
+    sandbox.script(REPORT, Reply(200, answer))
+    with pytest.raises(PayloadError, match="answered date '2026-02-07'"):
+        run(sandbox, FEB8, FEB10)
+
+
+def invalid(field: str) -> Reply:
+    return Reply(400, envelope(400, "INVALID_ARGUMENT", f"Field {field} is not a valid dimension."))
+
+
+@pytest.mark.parametrize(
+    ("refused", "dims", "gone"),
+    [
+        (1, ga4.CHANNEL_DIMS, {"social_visits", "social_page_views"}),
+        (2, ga4.SOURCE_DIMS, "visits_from_"),
+    ],
+    ids=["channel-report", "source-report"],
+)
+def test_a_breakdown_report_refused_as_invalid_is_skipped_and_the_totals_written(
+    sandbox: Sandbox, refused: int, dims: tuple[str, ...], gone: Any
+) -> None:
+    before = [Reply(200, sandbox_report(sandbox, d, FEB8, FEB10)) for d in list(ga4.REPORTS)[:refused]]
+    sandbox.script(REPORT, *before, invalid(dims[1]))
+    client = make_client("ga4", ga4.classify)
+    ctx = make_ctx("ga4", PROPERTY, sandbox.url)
+    with client:
+        out = ga4.collect(client, ctx, since=FEB8, until=FEB10)
+    want = {
+        k: v
+        for k, v in expected_rows(PROPERTY, FEB8, FEB10).items()
+        if not (k[0] in gone if isinstance(gone, set) else k[0].startswith(gone))
+    }
+    assert {k: o.value for k, o in by_key(out.observations).items()} == want
+    [(source, note)] = out.skipped
+    assert source == f"runReport [{', '.join(dims)}]"
+    assert f"refused (not supported): Field {dims[1]} is not a valid dimension." in note
+    assert len(sandbox.requests_to(REPORT)) == 3  # the other breakdown is still asked
+
+
+def test_the_totals_report_stays_required(sandbox: Sandbox) -> None:
+    sandbox.script(REPORT, invalid("date"))
+    with pytest.raises(BadRequest, match="not a valid dimension"):
+        run(sandbox, FEB8, FEB10)
+
+
+def test_a_permission_refusal_of_a_breakdown_still_fails_the_account(sandbox: Sandbox) -> None:
+    before = Reply(200, sandbox_report(sandbox, ("date",), FEB8, FEB10))
+    sandbox.script(REPORT, before, Reply(403, envelope(403, "PERMISSION_DENIED", "User does not have access.")))
+    with pytest.raises(PermissionDenied):
+        run(sandbox, FEB8, FEB10)

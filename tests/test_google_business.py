@@ -398,3 +398,56 @@ def test_check(sandbox: Sandbox) -> None:
 def test_check_fails_clearly(sandbox: Sandbox, kw: dict[str, Any], error: type[Exception]) -> None:
     with pytest.raises(error):
         gbp.check(make_client("google_business"), ctx_for(sandbox, **kw))
+
+
+# -- issue 11: int64 strings, and what a time series says it is ---------------------------------------
+# Shape: https://developers.google.com/my-business/reference/performance/rest/v1/TimeSeries (DatedValue
+# "value": "string (int64 format)") and platform-apis-web.md §3 Example response and "dailySubEntityType can
+# appear as {}"; the fetchMultiDailyMetricsTimeSeries reference lists dailyMetrics and dailyRange as the asked
+# metrics and range.
+def multi(series: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"multiDailyMetricTimeSeries": [{"dailyMetricTimeSeries": series}]}
+
+
+def clicks(value: Any, **extra: Any) -> dict[str, Any]:
+    dated = [{"date": {"year": 2025, "month": 10, "day": 1}, "value": value}]
+    return {"dailyMetric": "WEBSITE_CLICKS", "timeSeries": {"datedValues": dated}, **extra}
+
+
+PARSE_OCT = {"account_id": "1", "since": date(2025, 10, 1), "until": date(2025, 10, 1), "collected_at": COLLECTED_AT}
+
+
+@pytest.mark.parametrize("value", ["²", "٤", "-1", "1e5", " 4", "4,0", True])
+def test_a_value_that_is_no_int64_string_is_refused(value: Any) -> None:
+    # "²" and "٤" (Arabic-Indic four) pass str.isdigit(); int() then fails or reads a foreign digit
+    with pytest.raises(PayloadError, match="WEBSITE_CLICKS on 2025-10-01 is .*not a count"):
+        gbp.parse_multi(multi([clicks(value)]), **PARSE_OCT, metrics=("WEBSITE_CLICKS",))
+
+
+def test_an_int64_string_is_the_count() -> None:
+    rows = gbp.parse_multi(multi([clicks("12")]), **PARSE_OCT, metrics=("WEBSITE_CLICKS",))
+    assert [(o.metric, o.value) for o in rows] == [("link_clicks", 12)] and type(rows[0].value) is int
+
+
+def test_a_series_of_a_metric_not_asked_is_refused() -> None:
+    series = {**clicks("4"), "dailyMetric": "BUSINESS_FOOD_ORDERS"}
+    with pytest.raises(PayloadError, match="answered dailyMetric 'BUSINESS_FOOD_ORDERS'"):
+        gbp.parse_multi(multi([series]), **PARSE_OCT, metrics=("WEBSITE_CLICKS",))
+
+
+def test_a_series_broken_down_by_day_of_week_is_refused() -> None:
+    weekly = clicks("4", dailySubEntityType={"dayOfWeek": "MONDAY"})
+    with pytest.raises(PayloadError, match="answered dailySubEntityType"):
+        gbp.parse_multi(multi([weekly]), **PARSE_OCT, metrics=("WEBSITE_CLICKS",))
+    empty = clicks("4", dailySubEntityType={})  # the docs' empty object declares nothing
+    assert [o.value for o in gbp.parse_multi(multi([empty]), **PARSE_OCT, metrics=("WEBSITE_CLICKS",))] == [4]
+
+
+def test_the_sandbox_answering_a_metric_not_asked_fails_the_account(sandbox: Sandbox) -> None:
+    day = datetime.now(UTC).date() - timedelta(days=3)
+    dated = [{"date": {"year": day.year, "month": day.month, "day": day.day}, "value": "9"}]
+    sandbox.script(
+        MULTI, Reply(200, multi([{"dailyMetric": "BUSINESS_BOOKINGS", "timeSeries": {"datedValues": dated}}]))
+    )
+    with make_client("google_business", gbp.classify) as client, pytest.raises(PayloadError, match="BUSINESS_BOOKINGS"):
+        gbp.collect(client, ctx_for(sandbox), since=day, until=day)

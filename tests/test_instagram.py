@@ -545,3 +545,40 @@ def test_check_an_expired_token(sandbox: Sandbox) -> None:
     with pytest.raises(AuthError, match="SOCIALKPI_INSTAGRAM_TOKEN") as info:
         check(sandbox, token=EXPIRED_TOKEN)
     assert EXPIRED_TOKEN not in str(info.value)
+
+
+# -- issue 11: counts, and the period an insights entry declares -------------------------------------
+# Shape: platform-apis-social.md §2.3 Example responses ("total_value form": data[{"name": "reach", "period":
+# "day", "total_value": {"value": 224, ...}, "id": ".../insights/reach/day"}]).
+@pytest.mark.parametrize("period", ["week", "days_28", "lifetime"])
+def test_an_entry_of_another_period_is_refused(period: str) -> None:
+    payload = load("insights_total_value.json")
+    payload["data"][1]["period"] = period
+    with pytest.raises(PayloadError, match=f"insights views answered period '{period}', but period 'day' was asked"):
+        ig.parse_insights(payload, account_id=OWN, day=DAY, requested=list(ig.METRICS), collected_at=COLLECTED_AT)
+
+
+@pytest.mark.parametrize("value", [-1, 612.5, float("nan"), "612"])
+def test_a_value_that_is_no_count_is_refused(value: Any) -> None:
+    payload = load("insights_total_value.json")
+    payload["data"][1]["total_value"]["value"] = value
+    with pytest.raises(PayloadError, match=f"views on {DAY} is .*not a count"):
+        ig.parse_insights(payload, account_id=OWN, day=DAY, requested=list(ig.METRICS), collected_at=COLLECTED_AT)
+
+
+def test_levels_must_be_counts() -> None:
+    rows = ig.parse_account(
+        {"followers_count": 1520.0, "media_count": 88}, account_id=OWN, day=DAY, collected_at=COLLECTED_AT
+    )
+    assert [(o.metric, o.value) for o in rows] == [("followers", 1520), ("posts", 88)]
+    with pytest.raises(PayloadError, match="media_count is -1, not a count"):
+        ig.parse_account({"followers_count": 1, "media_count": -1}, account_id=OWN, day=DAY, collected_at=COLLECTED_AT)
+
+
+def test_the_sandbox_answering_a_28_day_window_fails_the_account(sandbox: Sandbox) -> None:
+    payload = load("insights_total_value.json")
+    for entry in payload["data"]:
+        entry["period"] = "days_28"
+    sandbox.script(r"/insights$", Reply(200, payload))
+    with pytest.raises(PayloadError, match="answered period 'days_28'"):
+        run(sandbox)

@@ -617,3 +617,54 @@ def test_check_reports_a_sunset_version(sandbox: Sandbox, monkeypatch: pytest.Mo
         pytest.raises(BadRequest, match="202311 is past its sunset"),
     ):
         linkedin.check(client, ctx_for(sandbox))
+
+
+# -- issue 11: numbers, the bucket an element declares, endpoints LinkedIn no longer serves ----------
+# Shape: platform-apis-social.md §5.4 Example responses ("timeRange": {"start": 1772323200000, "end":
+# 1772409600000}, a DAY bucket; "Timestamps are epoch milliseconds; DAY buckets are UTC days ...;
+# timeRange.end is exclusive") and §5.3 (timeIntervals=(timeRange:(start:..,end:..),timeGranularityType:DAY)).
+def test_a_whole_float_is_a_count_and_no_count_is_refused() -> None:
+    payload = load("follower_statistics.json")
+    payload["elements"][0]["followerGains"]["organicFollowerGain"] = 6.0
+    rows = linkedin.parse_follower_statistics(
+        payload, account_id=ORG, since=MAR1, until=MAR1, collected_at=COLLECTED_AT
+    )
+    assert [o.value for o in rows] == [6] and type(rows[0].value) is int
+    for value in (6.5, -1, float("nan"), "6", True):
+        payload["elements"][0]["followerGains"]["organicFollowerGain"] = value
+        with pytest.raises(PayloadError, match="followerGains.organicFollowerGain on 2026-03-01 is .*not a count"):
+            linkedin.parse_follower_statistics(
+                payload, account_id=ORG, since=MAR1, until=MAR1, collected_at=COLLECTED_AT
+            )
+
+
+def test_an_element_of_a_month_is_refused_not_dated_on_its_first_day() -> None:
+    payload = load("share_statistics.json")
+    start = payload["elements"][0]["timeRange"]["start"]  # 2026-03-01
+    payload["elements"] = [payload["elements"][0] | {"timeRange": {"start": start, "end": start + 31 * 86_400_000}}]
+    with pytest.raises(PayloadError, match=r"answered timeRange \(timeGranularityType DAY\) '31 days', but .* '1 day'"):
+        linkedin.parse_share_statistics(payload, account_id=ORG, since=MAR1, until=MAR3, collected_at=COLLECTED_AT)
+
+
+def test_the_sandbox_answering_month_buckets_fails_the_account(sandbox: Sandbox) -> None:
+    day = YESTERDAY
+    ms = int(datetime.combine(day, datetime.min.time(), UTC).timestamp() * 1000)
+    month = load("follower_statistics.json")["elements"][0] | {"timeRange": {"start": ms, "end": ms + 30 * 86_400_000}}
+    sandbox.script(STATS_PATHS[0], Reply(200, {"paging": {"start": 0, "count": 10, "links": []}, "elements": [month]}))
+    with pytest.raises(PayloadError, match="timeGranularityType DAY"):
+        collect(ctx_for(sandbox), since=day, until=day)
+
+
+def test_an_endpoint_gone_410_is_skipped_too(sandbox: Sandbox) -> None:
+    sandbox.script(STATS_PATHS[2], Reply(410, {"status": 410, "code": "GONE", "message": "Resource is gone"}))
+    got = collect(ctx_for(sandbox), since=YESTERDAY, until=YESTERDAY)
+    assert {o.metric for o in got.observations} == {"followers", "followers_gained", "profile_views"}
+    notes = dict(got.skipped)
+    assert set(notes) == {f"organizationalEntityShareStatistics: {'+'.join(s)}" for s in linkedin.SHARE_FIELDS.values()}
+    assert all("refused (not supported): Resource is gone" in n for n in notes.values())
+
+
+def test_a_transient_failure_of_a_statistics_endpoint_still_fails_the_account(sandbox: Sandbox) -> None:
+    sandbox.script(STATS_PATHS[1], *[Reply(504, {"status": 504, "message": "Gateway Timeout"})] * 4)
+    with pytest.raises(ServerError):
+        collect(ctx_for(sandbox), since=YESTERDAY, until=YESTERDAY)

@@ -273,3 +273,20 @@ def test_check_reports_the_public_profile(sandbox: Sandbox) -> None:
 def test_check_fails_for_an_unknown_account(sandbox: Sandbox) -> None:
     with pytest.raises(BadRequest, match="check the id"):
         mastodon.check(make_client("mastodon"), ctx_for(sandbox, "unknown_x@bakers.social"))
+
+
+# -- issue 11: counts ----------------------------------------------------------------------------------
+# Shape: https://docs.joinmastodon.org/entities/Account/ ("followers_count ... Type: Integer"); levels declare
+# no period, and the lookup is the only call (nothing optional).
+@pytest.mark.parametrize("value", [-1, 842.5, float("nan"), "842", True, None])
+def test_what_is_no_count_is_refused(value: Any) -> None:
+    payload = {**fixture("lookup.json"), "followers_count": value}
+    with pytest.raises(PayloadError, match="followers_count is .*not a count"):
+        mastodon.parse_account(payload, account_id=ACCOUNT, day=date(2025, 10, 2), collected_at=COLLECTED_AT)
+
+
+def test_a_whole_float_from_the_sandbox_is_a_count(sandbox: Sandbox) -> None:
+    sandbox.script(LOOKUP, Reply(200, {**fixture("lookup.json"), "followers_count": 842.0}))
+    ctx = ctx_for(sandbox)
+    out = mastodon.collect(make_client("mastodon"), ctx, since=ctx.today, until=ctx.today)
+    assert {o.metric: o.value for o in out.observations} == {"followers": 842, "posts": 311}

@@ -450,3 +450,107 @@ def test_sandbox_caps_tables_at_filter_limit(sandbox: Sandbox) -> None:
 def test_sandbox_errors_use_matomos_envelope(sandbox: Sandbox, params: dict[str, str], status: int, says: str) -> None:
     got_status, body = call(sandbox, **params)
     assert got_status == status and body["result"] == "error" and says in body["message"]
+
+
+# -- issue 11: numbers as strings, what an answer says it is, optional breakdowns --------------------
+# Shape: platform-apis-web.md §8 "Response shapes" (VisitsSummary.get keyed by date; "bounce_rate is a percent
+# string unless you pass format_metrics=0") and §8 Endpoint (period=day, date=2025-10-01,2025-10-31).
+@pytest.mark.parametrize(
+    ("value", "read"),
+    [("61", 61), ("61.0", 61), (61, 61), (61.0, 61)],
+)
+def test_a_count_is_read_as_a_number_or_a_numeric_string(value: Any, read: int) -> None:
+    payload = fixture("visits_summary.json")
+    payload["2025-10-01"]["nb_visits"] = value
+    got = by_key(matomo.parse_visits_summary(payload, **PARSE))[("visits", OCT1)]
+    assert got == read and type(got) is int
+
+
+@pytest.mark.parametrize("value", ["49%", "61.5", 61.5, "1e5", "-3", -3, True, float("nan"), float("inf"), None])
+def test_a_count_that_is_no_count_is_refused(value: Any) -> None:
+    payload = fixture("visits_summary.json")
+    payload["2025-10-01"]["nb_visits"] = value
+    with pytest.raises(PayloadError, match="VisitsSummary.get nb_visits is .*not a count"):
+        matomo.parse_visits_summary(payload, **PARSE)
+
+
+@pytest.mark.parametrize(
+    ("key", "period"),
+    [("2025-10", "month"), ("2025", "year"), ("2025-09-29,2025-10-05", "week or range")],
+)
+def test_an_answer_keyed_by_another_period_is_refused_naming_it(key: str, period: str) -> None:
+    # date=2025-10-01,2025-10-31 with period=month is keyed "2025-10": a month's totals, not October 1st's
+    payload = {key: fixture("visits_summary.json")["2025-10-01"]}
+    with pytest.raises(PayloadError, match=rf"answered period '{period} \({key}\)', but period 'day' was asked"):
+        matomo.parse_visits_summary(payload, **PARSE)
+
+
+def test_the_sandbox_answering_another_period_fails_the_account(sandbox: Sandbox) -> None:
+    sandbox.script(API, Reply(200, {"2026-01": {"nb_visits": 900, "nb_uniq_visitors": 700}}))
+    with pytest.raises(PayloadError, match="VisitsSummary.get answered period 'month"):
+        run(sandbox, JAN12, JAN14)
+
+
+def answers(sandbox: Sandbox, since: date, until: date, *calls: tuple[str, str | None]) -> list[Reply]:
+    """The sandbox's own answers to ``calls`` ((method, segment)), to replay before a scripted refusal."""
+    out = []
+    for method, segment in calls:
+        form = {"module": "API", "format": "JSON", "idSite": SITE, "token_auth": TOKEN, "method": method,
+                "period": "day", "date": f"{since},{until}", "format_metrics": "0", "filter_limit": "-1"}  # fmt: skip
+        if segment:
+            form["segment"] = segment
+        out.append(Reply(200, requests.post(f"{sandbox.url}/index.php", data=form, timeout=5).json()))
+    sandbox.clear()
+    return out
+
+
+def collected(sandbox: Sandbox, since: date = JAN12, until: date = JAN14) -> Any:
+    with make_client("matomo", matomo.classify) as client:
+        return matomo.collect(client, make_ctx("matomo", SITE, sandbox.url), since=since, until=until)
+
+
+UNKNOWN = "The method 'getSocials' does not exist or is not available in the module '\\Piwik\\Plugins\\Referrers\\API'."
+REQUIRED = [("VisitsSummary.get", None), ("Actions.get", None)]
+
+
+def test_a_breakdown_matomo_does_not_serve_is_skipped_and_the_rest_written(sandbox: Sandbox) -> None:
+    before = answers(
+        sandbox, JAN12, JAN14, *REQUIRED, ("Actions.get", matomo.SOCIAL_SEGMENT), ("Referrers.getReferrerType", None)
+    )
+    sandbox.script(API, *before, Reply(400, {"result": "error", "message": UNKNOWN}))
+    out = collected(sandbox)
+    want = {k: v for k, v in expected(SITE, JAN12, JAN14).items() if not k[0].startswith("visits_from_")}
+    assert by_key(out.observations) == want
+    [(source, note)] = out.skipped
+    assert source == "Referrers.getSocials"
+    assert note == f"Referrers.getSocials refused (not supported): {UNKNOWN}; visits_from_<network> not collected"
+
+
+def test_a_segment_refused_for_a_permission_skips_social_page_views_only(sandbox: Sandbox) -> None:
+    denied = "You can't access this resource as it requires 'view' access for the website id = 1."
+    sandbox.script(API, *answers(sandbox, JAN12, JAN14, *REQUIRED), Reply(200, {"result": "error", "message": denied}))
+    out = collected(sandbox)
+    assert {m for m, _ in by_key(out.observations)} == {m for m, _ in expected(SITE, JAN12, JAN14)} - {
+        "social_page_views"
+    }
+    assert [s for s, _ in out.skipped] == ["Actions.get [referrerType==social]"]
+    assert "refused (permission)" in out.skipped[0][1] and "social_page_views not collected" in out.skipped[0][1]
+
+
+@pytest.mark.parametrize(
+    ("reply", "error"),
+    [(sb.throttled(3600), RateLimited), (Reply(503, "<html>busy</html>"), ServerError)],
+    ids=["throttled", "5xx"],
+)
+def test_a_transient_failure_of_a_breakdown_still_fails_the_account(
+    sandbox: Sandbox, reply: Reply, error: type[Exception]
+) -> None:
+    sandbox.script(API, *answers(sandbox, JAN12, JAN14, *REQUIRED), *[reply] * FAST.attempts)
+    with pytest.raises(error):
+        collected(sandbox)
+
+
+def test_visits_summary_stays_required(sandbox: Sandbox) -> None:
+    sandbox.script(API, Reply(400, {"result": "error", "message": UNKNOWN.replace("getSocials", "get")}))
+    with pytest.raises(BadRequest, match="does not exist"):
+        collected(sandbox)

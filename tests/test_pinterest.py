@@ -399,3 +399,64 @@ def test_a_dead_stored_refresh_token_falls_back_to_the_configured_one(sb: Sandbo
     got = pinterest.collect(make_client("pinterest"), ctx, since=ctx.today, until=ctx.today)
     assert [o.metric for o in got.observations] == ["followers"]
     assert [r.form()["refresh_token"] for r in sb.requests_to(r"/oauth/token")] == ["pinr_revoked-stored", REFRESH]
+
+
+# -- issue 11: numbers, what an answer says it is, analytics as an optional endpoint -----------------
+# Shape: platform-apis-social.md §6.2 ("Response = map keyed by split value ("all" when not split) →
+# daily_metrics[] + summary_metrics", "IMPRESSION": 240 ...) and §6.4 ("403 {"code": 403, "message": "Not
+# authorized to access the user account analytics."}").
+def day_with(value: Any) -> dict[str, Any]:
+    entry = {"date": "2026-03-01", "data_status": "READY", "metrics": {"IMPRESSION": value, "ENGAGEMENT": 3}}
+    return {"all": {"daily_metrics": [entry]}}
+
+
+@pytest.mark.parametrize("value", [2.5, -1, float("nan"), float("inf"), True, "240"])
+def test_a_metric_that_is_no_count_is_refused(value: Any) -> None:
+    with pytest.raises(PayloadError, match="IMPRESSION on 2026-03-01 is .*not a count"):
+        pinterest.parse_analytics(
+            day_with(value), account_id=USER, since=date(2026, 3, 1), until=date(2026, 3, 1), collected_at=AT
+        )
+
+
+def test_a_split_answer_is_refused_when_none_was_asked() -> None:
+    split = {**day_with(240), "WEB": day_with(100)["all"]}  # split_field=APP_TYPE would key by app type
+    with pytest.raises(PayloadError, match=r"answered split \(its keys\) \['WEB', 'all'\], but .* \['all'\]"):
+        pinterest.parse_analytics(
+            split, account_id=USER, since=date(2026, 3, 1), until=date(2026, 3, 1), collected_at=AT
+        )
+
+
+def test_a_day_outside_the_asked_range_is_refused() -> None:
+    with pytest.raises(PayloadError, match="answered date '2026-03-01', but date '2026-03-02..2026-03-03' was asked"):
+        pinterest.parse_analytics(
+            day_with(240), account_id=USER, since=date(2026, 3, 2), until=date(2026, 3, 3), collected_at=AT
+        )
+
+
+NOT_AUTHORIZED = Reply(403, {"code": 403, "message": "Not authorized to access the user account analytics."})
+
+
+def test_analytics_refused_for_a_permission_keeps_the_follower_count(sb: Sandbox) -> None:
+    sb.script(r"/v5/user_account/analytics$", NOT_AUTHORIZED)
+    ctx = ctx_for(sb)
+    since, until = ctx.today - timedelta(days=10), ctx.today - timedelta(days=1)
+    got = pinterest.collect(make_client("pinterest"), ctx, since=since, until=until)
+    assert rows(got.observations) == {r for r in expected(ctx, since, until) if r[0] == "followers"}
+    assert [s for s, _ in got.skipped] == list(pinterest.METRICS)
+    assert all(
+        "refused (permission): Not authorized to access the user account analytics." in n for _, n in got.skipped
+    )
+
+
+@pytest.mark.parametrize(
+    ("replies", "error"),
+    [([Reply(503, {"code": 4197, "message": "ramped down"})] * 4, ServerError), ([_far_throttle()], RateLimited)],
+    ids=["5xx", "throttled"],
+)
+def test_a_transient_failure_of_analytics_still_fails_the_account(
+    sb: Sandbox, replies: list[Reply], error: type[Exception]
+) -> None:
+    sb.script(r"/v5/user_account/analytics$", *replies)
+    ctx = ctx_for(sb)
+    with pytest.raises(error):
+        pinterest.collect(make_client("pinterest"), ctx, since=ctx.today - timedelta(days=3), until=ctx.today)

@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from collectors import plausible
-from collectors.http import AuthError, Client, PayloadError, RateLimited, RetryPolicy, ServerError
+from collectors.http import AuthError, BadRequest, Client, PayloadError, RateLimited, RetryPolicy, ServerError
 from collectors.observation import Observation
 from socialkpi.sandbox import Reply, Sandbox
 from socialkpi.sandbox import plausible as sb
@@ -481,3 +481,110 @@ def test_sandbox_errors_are_plausibles(
 ) -> None:
     got_status, reply = post(sandbox, body, headers)
     assert got_status == status and says in reply["error"] and set(reply) == {"error"}
+
+
+# -- issue 11: numbers, what an answer says it is, the optional breakdown -----------------------------
+# Shape: platform-apis-web.md §7, the v2 response: "query": {... "date_range": ["2025-10-01T00:00:00+02:00",
+# "2025-10-31T23:59:59+01:00"], "dimensions": ["time:day", "visit:source"] ...}, and "Numbers are JSON numbers".
+@pytest.mark.parametrize("value", ["46", 46.5, -1, True, float("nan"), None])
+def test_a_metric_that_is_no_count_is_refused(value: Any) -> None:
+    payload = fixture("query_timeseries.json")
+    payload["results"][0]["metrics"][1] = value
+    with pytest.raises(PayloadError, match="visits on 2025-10-01 is .*not a count"):
+        plausible.parse_timeseries(payload, **PARSE)
+
+
+def test_a_whole_float_is_the_count() -> None:
+    payload = fixture("query_timeseries.json")
+    payload["results"][0]["metrics"][1] = 46.0
+    got = by_key(plausible.parse_timeseries(payload, **PARSE))[("visits", OCT1)]
+    assert got == 46 and type(got) is int
+
+
+@pytest.mark.parametrize(
+    "echoed",
+    [
+        ["2025-10-02T00:00:00+02:00", "2025-10-03T23:59:59+02:00"],  # starts a day late
+        ["2025-10-01T00:00:00+02:00", "2025-10-02T23:59:59+02:00"],  # ends a day early
+        ["2025-09-01", "2025-09-30"],  # another month
+        "30d",
+    ],
+)
+def test_an_echoed_date_range_that_does_not_cover_the_days_is_refused(echoed: Any) -> None:
+    payload = fixture("query_timeseries.json")
+    payload["query"]["date_range"] = echoed
+    with pytest.raises(PayloadError, match=r"query answered date_range .*, but date_range '2025-10-01..2025-10-03'"):
+        plausible.parse_timeseries(payload, **PARSE)
+
+
+@pytest.mark.parametrize("echoed", [["2025-10-01", "2025-10-03"], ["2025-09-30T00:00:00Z", "2025-10-31T23:59:59Z"]])
+def test_an_echoed_date_range_that_covers_the_days_is_read(echoed: list[str]) -> None:
+    payload = fixture("query_timeseries.json")
+    payload["query"]["date_range"] = echoed
+    assert len(plausible.parse_timeseries(payload, **PARSE)) == 9
+
+
+def totals_answer(sandbox: Sandbox, since: date = FEB15, until: date = FEB17) -> Any:
+    """The sandbox's own answer to the totals query (then forgotten: the test scripts what follows)."""
+    answer = requests.post(
+        f"{sandbox.url}/api/v2/query",
+        json={
+            "site_id": SITE,
+            "metrics": ["pageviews", "visits", "visitors"],
+            "date_range": [str(since), str(until)],
+            "dimensions": ["time:day"],
+            "include": {"total_rows": True},
+        },  # fmt: skip
+        headers={"Authorization": f"Bearer {TOKEN}"},
+        timeout=5,
+    ).json()
+    sandbox.clear()
+    return answer
+
+
+def test_the_sandbox_answering_another_range_fails_the_account(sandbox: Sandbox) -> None:
+    sandbox.script(QUERY, Reply(200, totals_answer(sandbox, FEB15 + timedelta(days=1), FEB17)))
+    with pytest.raises(PayloadError, match="answered date_range '2026-02-16"):
+        run(sandbox, FEB15, FEB17)  # Feb 15 is not in the answer: it must not be written as 0
+
+
+def collected(sandbox: Sandbox) -> Any:
+    with make_client("plausible", plausible.classify) as client:
+        return plausible.collect(client, make_ctx("plausible", SITE, sandbox.url), since=FEB15, until=FEB17)
+
+
+def test_a_refused_source_breakdown_is_skipped_and_the_totals_written(sandbox: Sandbox) -> None:
+    refusal = "Invalid dimension 'visit:source'. Allowed dimensions: time:day"
+    sandbox.script(QUERY, Reply(200, totals_answer(sandbox)), Reply(400, {"error": refusal}))
+    out = collected(sandbox)
+    want = {k: v for k, v in expected(SITE, FEB15, FEB17).items() if k[0] in ("page_views", "visits", "visitors")}
+    assert by_key(out.observations) == want
+    [(source, note)] = out.skipped
+    assert source == "query [time:day, visit:source]"
+    assert note == (
+        f"query [time:day, visit:source] refused (not supported): {refusal}; "
+        "social_visits, social_page_views and visits_from_<network> not collected"
+    )
+
+
+@pytest.mark.parametrize(
+    ("replies", "error"),
+    [
+        ([Reply(503, "<html>busy</html>")] * FAST.attempts, ServerError),
+        ([Reply(429, {"error": HOURLY})], RateLimited),
+        ([Reply(401, {"error": "Invalid API key or site ID."})], AuthError),
+    ],
+    ids=["5xx", "hourly-limit", "key-refused"],
+)
+def test_a_transient_or_auth_failure_of_the_breakdown_still_fails_the_account(
+    sandbox: Sandbox, replies: list[Reply], error: type[Exception]
+) -> None:
+    sandbox.script(QUERY, Reply(200, totals_answer(sandbox)), *replies)
+    with pytest.raises(error):
+        collected(sandbox)
+
+
+def test_the_totals_query_stays_required(sandbox: Sandbox) -> None:
+    sandbox.script(QUERY, Reply(400, {"error": "Invalid metric 'pageviews'"}))
+    with pytest.raises(BadRequest, match="Invalid metric"):
+        collected(sandbox)

@@ -485,3 +485,41 @@ def test_check_an_expired_token(sandbox: Sandbox) -> None:
     with pytest.raises(AuthError, match=ENV) as info:
         check(sandbox, token=EXPIRED_TOKEN)
     assert EXPIRED_TOKEN not in str(info.value)
+
+
+# -- issue 11: counts, and the period an entry declares -------------------------------------------------
+# Shape: platform-apis-social.md §3.2 Example: {"name": "views", "period": "day", "values": [...]} and
+# {"name": "followers_count", "period": "day", "total_value": {"value": 1842}}; "likes, replies, reposts,
+# quotes, clicks (link clicks) — totals over the range".
+def test_a_total_of_another_period_is_refused_not_dated_on_the_day() -> None:
+    payload = load("insights_day.json")
+    payload["data"][1]["period"] = "lifetime"  # likes over the account's life, not over the asked day
+    with pytest.raises(PayloadError, match="threads_insights likes answered period 'lifetime', but period 'day'"):
+        th.parse_insights(payload, account_id=OWN, day=DAY, requested=th.DAILY_METRICS, collected_at=COLLECTED_AT)
+
+
+@pytest.mark.parametrize("value", [-1, 12.5, float("nan"), float("inf")])
+def test_a_value_that_is_no_count_is_refused(value: Any) -> None:
+    payload = load("insights_day.json")
+    payload["data"][1]["total_value"]["value"] = value
+    with pytest.raises(PayloadError, match="the likes value is .*not a count"):
+        th.parse_insights(payload, account_id=OWN, day=DAY, requested=th.DAILY_METRICS, collected_at=COLLECTED_AT)
+
+
+def test_followers_count_of_another_period_is_refused() -> None:
+    payload = {"data": [{"name": "followers_count", "period": "lifetime", "total_value": {"value": 1842}}]}
+    with pytest.raises(PayloadError, match="followers_count answered period 'lifetime'"):
+        th.parse_followers(payload, account_id=OWN, day=DAY, collected_at=COLLECTED_AT)
+    payload["data"][0]["period"] = "day"
+    assert [o.value for o in th.parse_followers(payload, account_id=OWN, day=DAY, collected_at=COLLECTED_AT)] == [1842]
+
+
+def test_the_sandbox_answering_lifetime_totals_fails_the_account(sandbox: Sandbox) -> None:
+    lifetime = load("insights_day.json")
+    for entry in lifetime["data"][1:]:
+        entry["period"] = "lifetime"
+    sandbox.script(r"/threads_insights$", Reply(200, {"data": [{"name": "followers_count", "period": "day",
+                                                               "total_value": {"value": 1842}}]}),  # fmt: skip
+                   Reply(200, lifetime))  # fmt: skip
+    with pytest.raises(PayloadError, match="answered period 'lifetime'"):
+        run(sandbox, since=DAY, until=DAY)

@@ -22,7 +22,7 @@ from collectors.tokens import StoredToken, TokenStore
 from socialkpi.sandbox import Reply, Sandbox
 from socialkpi.sandbox import tiktok as sb_tiktok
 from socialkpi.sandbox.world import EXPIRED_TOKEN, TOKEN
-from tests.conftest import make_client, make_ctx
+from tests.conftest import COLLECTED_AT, make_client, make_ctx
 
 FIXTURES = Path(__file__).parent / "fixtures" / "tiktok"
 USER = sb_tiktok.USERNAME
@@ -317,3 +317,22 @@ def test_check_fails_with_advice(sb: Sandbox, token: str, error: type[Exception]
     with pytest.raises(error) as err:
         tiktok.check(make_client("tiktok"), ctx_for(sb, token=token))
     assert token not in str(err.value)
+
+
+# -- issue 11: counts ----------------------------------------------------------------------------------
+# Shape: platform-apis-web.md §4a (/v2/user/info/ data.user {follower_count, video_count ...}: JSON integers);
+# levels declare no period, and there is one call (nothing optional).
+@pytest.mark.parametrize("value", [-1, 87.5, float("nan"), "87", True])
+def test_what_is_no_count_is_refused(value: Any) -> None:
+    payload = fixture("user_info.json")
+    payload["data"]["user"]["video_count"] = value
+    with pytest.raises(PayloadError, match="video_count is .*not a count"):
+        tiktok.parse_user_info(payload, account_id=USER, day=date(2025, 10, 1), collected_at=COLLECTED_AT)
+
+
+def test_a_whole_float_is_a_count(sb: Sandbox) -> None:
+    payload = fixture("user_info.json")
+    payload["data"]["user"].update(username=USER, video_count=87.0)
+    sb.script(r"/v2/user/info/$", Reply(200, payload))
+    got = {o.metric: o.value for o in collect(ctx_for(sb)).observations}
+    assert got == {"followers": 15234, "posts": 87} and type(got["posts"]) is int

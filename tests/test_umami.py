@@ -14,6 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+import requests
 
 from collectors import umami
 from collectors.http import AuthError, BadRequest, Client, PayloadError, RateLimited, RetryPolicy, ServerError, redact
@@ -422,3 +423,74 @@ def test_sandbox_referrers_add_up_and_visitors_are_distinct_over_a_period(sandbo
     assert bad.status_code == 401 and bad.json() == {
         "error": {"message": "Unauthorized", "code": "unauthorized", "status": 401}
     }
+
+
+# -- issue 11: numbers and the optional referrer breakdown --------------------------------------------
+# Shape: platform-apis-web.md §10 "Endpoints" (/stats flat numbers; /metrics?type=referrer returns
+# [{"x":"facebook.com","y":58}]) and "Errors" ({"error":{"message":"Unauthorized","code":"unauthorized",
+# "status":401}}, "the same pattern covers bad-request/400, forbidden/403, not-found/404 ...").
+@pytest.mark.parametrize("value", [-1, 1.5, float("nan"), float("inf"), True, "15420"])
+def test_stats_refuse_what_is_no_count(value: Any) -> None:
+    payload = {**fixture("stats_v3.json"), "visits": value}
+    with pytest.raises(PayloadError, match="/stats visits is .*not a count"):
+        umami.parse_stats(payload, **ONE)
+
+
+def test_a_whole_float_is_a_count() -> None:
+    rows = by_key(umami.parse_stats({**fixture("stats_v3.json"), "visits": 4010.0}, **ONE))
+    assert rows[("visits", DAY)] == 4010 and type(rows[("visits", DAY)]) is int
+
+
+@pytest.mark.parametrize(
+    ("reply", "kind"),
+    [
+        (Reply(400, err(400, "bad-request", "Invalid type: referrer")), "not supported"),
+        (Reply(404, err(404, "not-found", "Not found")), "not supported"),
+        (Reply(403, err(403, "forbidden", "Forbidden")), "permission"),
+    ],
+    ids=["400", "404", "403"],
+)
+def test_a_refused_referrer_breakdown_is_asked_once_skipped_and_the_stats_written(
+    sandbox: Sandbox, reply: Reply, kind: str
+) -> None:
+    sandbox.script(METRICS, reply)
+    with make_client("umami", umami.classify) as client:
+        out = umami.collect(client, context(sandbox), since=FEB15, until=FEB17)
+    want = {k: v for k, v in expected(SITE, FEB15, FEB17).items() if k[0] in ("page_views", "visits", "visitors")}
+    assert by_key(out.observations) == want  # every day's stats, no social row
+    [(source, note)] = out.skipped
+    assert source == "metrics?type=referrer" and f"refused ({kind})" in note
+    assert len(sandbox.requests_to(METRICS)) == 1 and len(sandbox.requests_to(STATS)) == 3
+
+
+def test_a_referrer_breakdown_refused_on_a_later_day_leaves_no_social_row(sandbox: Sandbox) -> None:
+    first = requests.get(
+        f"{sandbox.url}/api/websites/{SITE}/metrics",
+        params={
+            **dict(zip(("startAt", "endAt"), umami.day_bounds(FEB15, ZoneInfo("Europe/Paris")), strict=True)),
+            "timezone": "Europe/Paris",
+            "type": "referrer",
+        },  # fmt: skip
+        headers={"Authorization": f"Bearer {TOKEN}"},
+        timeout=5,
+    ).json()
+    assert first  # Feb 15 has referrers
+    sandbox.clear()
+    sandbox.script(METRICS, Reply(200, first), Reply(400, err(400, "bad-request", "Invalid type")))
+    with make_client("umami", umami.classify) as client:
+        out = umami.collect(client, context(sandbox), since=FEB15, until=FEB17)
+    assert {o.metric for o in out.observations} == {"page_views", "visits", "visitors"}  # nothing partial
+    assert [s for s, _ in out.skipped] == ["metrics?type=referrer"]
+
+
+@pytest.mark.parametrize(
+    ("replies", "error"),
+    [([Reply(502, "Bad Gateway")] * FAST.attempts, ServerError), ([sb.throttled()] * FAST.attempts, RateLimited)],
+    ids=["5xx", "throttled"],
+)
+def test_a_transient_failure_of_the_breakdown_still_fails_the_account(
+    sandbox: Sandbox, replies: list[Reply], error: type[Exception]
+) -> None:
+    sandbox.script(METRICS, *replies)
+    with make_client("umami", umami.classify) as client, pytest.raises(error):
+        umami.collect(client, context(sandbox), since=FEB15, until=FEB17)

@@ -146,12 +146,14 @@ def test_parsers_do_not_mutate_their_input(name: str) -> None:
         ("visits", []),
         ("visits", {"fields": ["period", "views"], "data": []}),
         ("visits", {"unit": "week", "fields": ["period", "views", "visitors"], "data": []}),
-        ("visits", {"fields": ["period", "views", "visitors"], "data": [["2025-10-30", "268", 131]]}),
+        # a numeric string is a count WordPress.com really sends (test_visits_read_numbers_sent_as_strings);
+        # text that is no number is still refused
+        ("visits", {"fields": ["period", "views", "visitors"], "data": [["2025-10-30", "268 views", 131]]}),
         ("visits", {"fields": ["period", "views", "visitors"], "data": [["2025-10-30", 268]]}),
         ("visits", {"fields": ["period", "views", "visitors"], "data": [["30/10/2025", 268, 131]]}),
         ("referrers", {"date": "2025-10-31"}),
         ("referrers", {"days": {"2025-10-30": {"total_views": 3}}}),
-        ("referrers", {"days": {"2025-10-30": {"groups": [{"name": "Facebook", "total": "22"}]}}}),
+        ("referrers", {"days": {"2025-10-30": {"groups": [{"name": "Facebook", "total": "twenty-two"}]}}}),
         ("referrers", {"days": {"2025-10-30": {"groups": ["Facebook"]}}}),
     ],
 )
@@ -363,3 +365,164 @@ def test_sandbox_referrers_never_exceed_views_and_errors_are_wordpress_shaped(sa
         "error": "invalid_token",
         "message": "The OAuth2 token is invalid.",
     }
+
+
+# -- issue 11: numbers as strings, what an answer says it is, an optional endpoint -------------------
+# A real /stats/visits response, kept by the WordPress iOS app's networking tests (WordPressKit, "Mock Data"):
+# https://github.com/wordpress-mobile/WordPressKit-iOS/blob/8e4e7da758c034b2a5105734142d91634a216f4f/WordPressKitTests/Mock%20Data/stats-visits-day-2.json
+# Its views are a JSON number on some rows (5, 4, 6) and a string on others ("1", "3"); the fixture keeps
+# each cell's type and value.
+STRINGS = "visits_numbers_as_strings.json"
+DEC20, JAN2 = date(2023, 12, 20), date(2024, 1, 2)
+
+
+def test_visits_read_numbers_sent_as_strings() -> None:
+    rows = by_key(wp.parse_visits(fixture(STRINGS), **{**PARSE, "since": DEC20, "until": JAN2, "asked": JAN2}))
+    views = {day: v for (metric, day), v in rows.items() if metric == "page_views"}
+    assert views == {
+        date(2023, 12, 20): 5, date(2023, 12, 21): 0, date(2023, 12, 22): 1, date(2023, 12, 23): 1,
+        date(2023, 12, 24): 3, date(2023, 12, 25): 4, date(2023, 12, 26): 6, date(2023, 12, 27): 1,
+        date(2023, 12, 28): 1, date(2023, 12, 29): 0, date(2023, 12, 30): 0, date(2023, 12, 31): 1,
+        date(2024, 1, 1): 1, date(2024, 1, 2): 0,
+    }  # fmt: skip
+    assert all(type(v) is int for v in rows.values())  # "1" is stored as the count 1, not as text
+
+
+def test_collect_writes_a_visits_answer_with_numbers_as_strings(sandbox: Sandbox) -> None:
+    sandbox.script(VISITS, Reply(200, fixture(STRINGS)))
+    got = by_key(run(sandbox, DEC20, JAN2))  # one chunk: date=2024-01-02, quantity=14, as in the answer
+    assert [r.query["date"] for r in sandbox.requests_to(VISITS)] == [["2024-01-02"]]
+    assert (got[("page_views", date(2023, 12, 20))], got[("page_views", date(2023, 12, 22))]) == (5, 1)
+    assert sum(v for (m, _), v in got.items() if m == "page_views") == 24
+
+
+@pytest.mark.parametrize(
+    "views",
+    ["five", "1e5", "12.5", "-3", " 12", "1,234", "", True, -1, 2.5, None, [1]],
+)
+def test_visits_still_refuse_what_is_no_count(views: Any) -> None:
+    payload = fixture("visits.json")
+    payload["data"][0][1] = views
+    with pytest.raises(PayloadError, match=r"views on 2025-10-30 is .*not a count"):
+        wp.parse_visits(payload, **PARSE)
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity", "1e999"])
+def test_visits_refuse_nan_and_infinity_that_json_lets_through(sandbox: Sandbox, literal: str) -> None:
+    # Python's json reads NaN and Infinity (and 1e999 as infinity): a count must be finite
+    body = json.dumps(fixture(STRINGS)).replace('["2023-12-20", 5,', f'["2023-12-20", {literal},')
+    sandbox.script(VISITS, Reply.raw(body))
+    with pytest.raises(PayloadError, match="not a count"):
+        run(sandbox, DEC20, JAN2)
+
+
+def test_referrers_of_a_month_are_refused_not_dated_on_its_first_day(sandbox: Sandbox) -> None:
+    # Shape: platform-apis-web.md §9 ("GET /stats/referrers?period=day&date=...&num=30 groups referrers
+    # ... under days.{date}.groups[]"); the same endpoint with period=month keys each month by its first day
+    month = fixture("referrers.json")
+    month["period"] = "month"
+    month["days"] = {"2025-10-01": month["days"]["2025-10-30"]}
+    with pytest.raises(PayloadError, match="period 'month', but period 'day' was asked"):
+        wp.parse_referrers(month, **PARSE)
+    sandbox.script(REFERRERS, Reply(200, {**month, "date": "2026-02-17"}))
+    with pytest.raises(PayloadError, match="stats/referrers answered period 'month'"):
+        run(sandbox, FEB15, FEB17)
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "change", "field"),
+    [
+        ("visits.json", {"unit": "month"}, "unit"),
+        ("visits.json", {"date": "2025-10-30"}, "date"),  # another window than the one asked
+        ("referrers.json", {"date": "2025-11-30"}, "date"),
+    ],
+)
+def test_an_answer_must_declare_the_unit_period_and_date_asked(
+    endpoint: str, change: dict[str, str], field: str
+) -> None:
+    payload = {**fixture(endpoint), **change}
+    parse = wp.parse_visits if endpoint == "visits.json" else wp.parse_referrers
+    with pytest.raises(PayloadError, match=f"answered {field} "):
+        parse(payload, **{**PARSE, "asked": OCT31})
+    assert parse({**fixture(endpoint)}, **{**PARSE, "asked": OCT31})  # as asked: read
+
+
+def test_the_sandbox_answer_is_checked_against_the_date_asked(sandbox: Sandbox) -> None:
+    answer = requests.get(
+        f"{sandbox.url}/rest/v1.1/sites/{SITE}/stats/visits",
+        params={"unit": "day", "quantity": "3", "date": "2026-02-16", "stat_fields": "views,visitors"},
+        headers={"Authorization": f"Bearer {TOKEN}"},
+        timeout=5,
+    ).json()
+    sandbox.clear()
+    sandbox.script(VISITS, Reply(200, answer))  # an answer for a window ending a day early
+    with pytest.raises(PayloadError, match="answered date '2026-02-16', but date '2026-02-17' was asked"):
+        run(sandbox, FEB15, FEB17)
+
+
+UNKNOWN_METHOD = Reply(404, {"error": "unknown_method", "message": "Unknown method"})
+NO_REFERRERS = {(m, d): v for (m, d), v in expected(SITE, FEB15, FEB17).items() if m in ("page_views", "visitors")}
+
+
+def collected(sandbox: Sandbox, since: date = FEB15, until: date = FEB17) -> Any:
+    ctx = make_ctx("wordpress", SITE, sandbox.url)
+    with make_client("wordpress", wp.classify) as client:
+        return wp.collect(client, ctx, since=since, until=until)
+
+
+@pytest.mark.parametrize(
+    ("reply", "says"),
+    [
+        (UNKNOWN_METHOD, "stats/referrers refused (not supported): Unknown method (unknown_method)"),
+        (
+            Reply(403, {"error": "unauthorized", "message": "user cannot view stats"}),
+            "stats/referrers refused (permission): user cannot view stats (unauthorized)",
+        ),
+    ],
+    ids=["404-unknown_method", "403-unauthorized"],
+)
+def test_a_refused_referrers_endpoint_skips_its_metrics_and_keeps_the_visits(
+    sandbox: Sandbox, reply: Reply, says: str
+) -> None:
+    sandbox.script(REFERRERS, reply)
+    out = collected(sandbox)
+    assert by_key(out.observations) == NO_REFERRERS  # the views and visitors fetched before it are written
+    [(source, note)] = out.skipped
+    assert source == "stats/referrers" and note.startswith(says)
+    assert note.endswith("social_visits and visits_from_<network> not collected")
+
+
+def test_a_referrers_endpoint_refused_in_a_later_chunk_writes_no_referrer_row_at_all(sandbox: Sandbox) -> None:
+    since, until = date(2025, 11, 1), date(2026, 1, 15)  # three chunks
+    first = requests.get(
+        f"{sandbox.url}/rest/v1.1/sites/{SITE}/stats/referrers",
+        params={"period": "day", "date": "2025-11-30", "num": "30"},
+        headers={"Authorization": f"Bearer {TOKEN}"},
+        timeout=5,
+    ).json()
+    assert any(day["groups"] for day in first["days"].values())  # the first chunk has social referrers
+    sandbox.clear()
+    sandbox.script(REFERRERS, Reply(200, first), UNKNOWN_METHOD)
+    out = collected(sandbox, since, until)
+    assert {o.metric for o in out.observations} == {"page_views", "visitors"}  # nothing partial
+    assert [s for s, _ in out.skipped] == ["stats/referrers"]
+    assert len(sandbox.requests_to(REFERRERS)) == 2  # refused once: the third chunk is not asked
+    assert len(sandbox.requests_to(VISITS)) == 3
+
+
+@pytest.mark.parametrize(
+    ("replies", "error"),
+    [
+        ([Reply(503, {"error": "unavailable", "message": "Service Unavailable"})] * 4, ServerError),
+        ([Reply.drop()] * 4, ServerError),
+        ([Reply(429, {"error": "rate_limited", "message": "Too many requests"}, {"Retry-After": "3600"})], RateLimited),
+        ([Reply(403, {"error": "invalid_token", "message": "The OAuth2 token is invalid."})], AuthError),
+    ],
+    ids=["5xx", "dropped", "throttled", "token-refused"],
+)
+def test_a_transient_failure_of_referrers_still_fails_the_account(
+    sandbox: Sandbox, replies: list[Reply], error: type[Exception]
+) -> None:
+    sandbox.script(REFERRERS, *replies)
+    with pytest.raises(error):
+        collected(sandbox)  # the next run fills the account whole

@@ -402,3 +402,30 @@ def test_accounts_collected_at_once_share_one_refresh(sandbox: Sandbox, store: T
         results = list(pool.map(lambda c: run(sandbox, c), ctxs))
     assert [len(r) for r in results] == [2, 2, 2]
     assert len(sandbox.requests_to(TOKEN_PATH)) == 1  # X's refresh token is single-use: one exchange
+
+
+# -- issue 11: counts ----------------------------------------------------------------------------------
+# Shape: platform-apis-social.md §4.2 (public_metrics {"followers_count": 1320, ...}: JSON integers); a level
+# declares no period, and the lookup is the only call (nothing optional).
+@pytest.mark.parametrize(("value", "read"), [(1320, 1320), (1320.0, 1320)])
+def test_a_count_is_read_as_a_whole_number(value: Any, read: int) -> None:
+    payload = load("user.json")
+    payload["data"]["public_metrics"]["followers_count"] = value
+    got = x.parse_user(payload, account_id=ACCOUNT, day=TODAY, collected_at=COLLECTED_AT)
+    assert got[0].value == read and type(got[0].value) is int
+
+
+@pytest.mark.parametrize("value", [-1, 1320.5, float("nan"), "1320", True])
+def test_what_is_no_count_is_refused(value: Any) -> None:
+    payload = load("user.json")
+    payload["data"]["public_metrics"]["followers_count"] = value
+    with pytest.raises(PayloadError, match="public_metrics.followers_count is .*not a count"):
+        x.parse_user(payload, account_id=ACCOUNT, day=TODAY, collected_at=COLLECTED_AT)
+
+
+def test_the_sandbox_answering_a_negative_count_fails_the_account(sandbox: Sandbox) -> None:
+    payload = load("user.json")
+    payload["data"]["public_metrics"]["followers_count"] = -1
+    sandbox.script(USER_PATH, Reply(200, payload))
+    with pytest.raises(PayloadError, match="followers_count is -1, not a count"):
+        run(sandbox, ctx_for(sandbox))

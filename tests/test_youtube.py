@@ -634,3 +634,87 @@ def test_check_with_a_key(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> 
 def test_check_expired(sandbox: Sandbox) -> None:
     with pytest.raises(AuthError, match="SOCIALKPI_YOUTUBE_TOKEN"):
         youtube.check(make_client("youtube"), ctx_for(sandbox, token=world.EXPIRED_TOKEN))
+
+
+# -- issue 11: numbers, what a report says it is, the Analytics API as an optional second API ---------
+# Shape: platform-apis-web.md §2a ("viewCount, subscriberCount and videoCount are uint64 sent as JSON strings")
+# and §2b (columnHeaders [{"name": "day", "columnType": "DIMENSION", ...}, {"name": "views", "columnType":
+# "METRIC", ...}]; "Metric values are JSON numbers; some clients show them as floats such as 18552.0").
+@pytest.mark.parametrize("value", ["-5", "1e4", " 214", "２１４", True, -5])
+def test_statistics_refuse_what_is_no_uint64(value: Any) -> None:
+    payload = {"items": [{"id": "UCx", "statistics": {"subscriberCount": "12300", "videoCount": value}}]}
+    with pytest.raises(PayloadError, match="videoCount is .*not a count"):
+        youtube.parse_channels(payload, account_id="UCx", day=date(2025, 1, 1), collected_at=COLLECTED_AT)
+
+
+@pytest.mark.parametrize("value", ["214", 214, 214.0])
+def test_statistics_read_a_uint64_string_or_a_number(value: Any) -> None:
+    payload = {"items": [{"id": "UCx", "statistics": {"subscriberCount": "12300", "videoCount": value}}]}
+    got, _ = youtube.parse_channels(payload, account_id="UCx", day=date(2025, 1, 1), collected_at=COLLECTED_AT)
+    assert {o.metric: o.value for o in got} == {"followers": 12300, "posts": 214}
+
+
+@pytest.mark.parametrize("cell", [float("nan"), float("inf"), -1, 412.5, "412", None])
+def test_report_cells_refuse_what_is_no_count(cell: Any) -> None:
+    payload = fixture("report.json")
+    payload["rows"][0][1] = cell
+    with pytest.raises(PayloadError, match="views on 2025-10-01 is .*not a count"):
+        youtube.parse_report(
+            payload, account_id="UCx", since=date(2025, 10, 1), until=date(2025, 10, 2), collected_at=COLLECTED_AT
+        )
+
+
+def test_a_report_with_another_dimension_than_day_is_refused() -> None:
+    payload = fixture("report.json")
+    payload["columnHeaders"].insert(1, {"name": "country", "columnType": "DIMENSION", "dataType": "STRING"})
+    payload["rows"] = [[row[0], "FR", *row[1:]] for row in payload["rows"]]
+    with pytest.raises(PayloadError, match=r"columnHeaders \(DIMENSION\) \['day', 'country'\], but .* \['day'\]"):
+        youtube.parse_report(
+            payload, account_id="UCx", since=date(2025, 10, 1), until=date(2025, 10, 2), collected_at=COLLECTED_AT
+        )
+
+
+def test_a_report_with_other_metrics_or_days_than_asked_is_refused_when_collect_asks() -> None:
+    kw: dict[str, Any] = {"account_id": "UCx", "since": date(2025, 10, 1), "until": date(2025, 10, 2)}
+    asked = list(youtube.ANALYTICS)
+    with pytest.raises(PayloadError, match=r"columnHeaders \(METRIC\) \['views', 'estimatedMinutesWatched'"):
+        youtube.parse_report(fixture("report.json"), **kw, collected_at=COLLECTED_AT, metrics=asked)
+    payload = fixture("report.json")
+    del payload["columnHeaders"][2]
+    payload["rows"] = [[*row[:2], *row[3:]] for row in payload["rows"]]
+    assert youtube.parse_report(payload, **kw, collected_at=COLLECTED_AT, metrics=asked)  # as asked: read
+    with pytest.raises(PayloadError, match="answered day '2025-10-02', but day '2025-10-01..2025-10-01' was asked"):
+        youtube.parse_report(payload, **{**kw, "until": date(2025, 10, 1)}, collected_at=COLLECTED_AT, metrics=asked)
+
+
+DISABLED = "YouTube Analytics API has not been used in project 123456 before or it is disabled."
+
+
+def test_the_analytics_api_disabled_in_the_project_skips_its_metrics_and_keeps_the_statistics(
+    sandbox: Sandbox,
+) -> None:
+    sandbox.script(REPORTS, part.google_error(403, DISABLED, "accessNotConfigured", status="PERMISSION_DENIED"))
+    ctx = ctx_for(sandbox)
+    out = collect(ctx)
+    assert rows(out) == expected_stats(OWN, ctx.today)  # subscribers and videos are written
+    assert [m for m, _ in out.skipped] == list(youtube.ANALYTICS)
+    assert all(
+        note.startswith(f"YouTube Analytics reports.query refused (permission): {DISABLED}") for _, note in out.skipped
+    )
+    assert "enable the YouTube Data API v3 and the YouTube Analytics API" in out.skipped[0][1]
+
+
+@pytest.mark.parametrize(
+    ("reply", "error"),
+    [
+        (part.google_error(403, "Forbidden", "forbidden", status="PERMISSION_DENIED"), PermissionDenied),
+        (Reply(503, "<html>unavailable</html>"), ServerError),
+    ],
+    ids=["scope-or-owner", "5xx"],
+)
+def test_other_analytics_refusals_still_fail_the_account(
+    sandbox: Sandbox, reply: Reply, error: type[Exception]
+) -> None:
+    sandbox.script(REPORTS, *[reply] * 4)
+    with pytest.raises(error):
+        collect(ctx_for(sandbox))
