@@ -354,8 +354,9 @@ class TokenStore:
 
 def _number(value: object) -> float | None:
     """A number, also one sent as digits in a string (Pinterest's ``expires_in`` in its own examples)."""
-    if isinstance(value, str) and value.strip().replace(".", "", 1).isdigit():
-        return float(value)
+    if isinstance(value, str):
+        text = value.strip()
+        return float(text) if text.isascii() and text.replace(".", "", 1).isdigit() else None
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
