@@ -10,9 +10,10 @@ file, which was most of a dashboard page's budget (seven reads).  So a read ``AT
 file ``READ_ONLY`` to one in-memory DuckDB instance shared by the process (~2 ms) and
 ``DETACH``es it when the last concurrent reader is done: the file is still held only while a
 query runs (tech-notes §1, "in-memory connection + ATTACH ... DETACH per refresh"), so a
-``socialkpi collect`` in another process can always write between two reruns.  Any error while
-attaching (the file locked by a writer, not a DuckDB file, ...) falls back to the plain
-:func:`warehouse.db.reading`, with its bounded retry on the lock and its explained errors.
+``socialkpi collect`` in another process can always write between two reruns.  A file that is not
+a DuckDB file is refused before it is attached; any other error while attaching (the file locked
+by a writer, ...) falls back to the plain :func:`warehouse.db.reading`, with its bounded retry on
+the lock and its explained errors.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from typing import Any, Literal
 
 import duckdb
 
-from warehouse.db import WarehouseError, reading
+from warehouse.db import DUCKDB_CONFIG, WarehouseError, reading, refuse_foreign
 from warehouse.schema import SCHEMA_VERSION, check_readable
 
 AGGREGATES_VERSION = 3
@@ -55,13 +56,14 @@ def shared_memory() -> duckdb.DuckDBPyConnection:
     global _shared
     with _lock:
         if _shared is None:
-            _shared = duckdb.connect(":memory:")
+            _shared = duckdb.connect(":memory:", config=dict(DUCKDB_CONFIG))
         return _shared.cursor()
 
 
 def _acquire(path: str) -> tuple[duckdb.DuckDBPyConnection, Callable[[], None]]:
     """(cursor whose default database is ``path`` attached read-only, release); raises ``duckdb.Error``."""
     key = os.path.realpath(path)
+    refuse_foreign(path)
     base = shared_memory()
     try:
         with _lock:

@@ -4,6 +4,11 @@ DuckDB lets one process write a file, or many processes read it (docs: tech-note
 collector opens read-write only while it writes one batch; the dashboard opens read-only per
 query.  Both retry on a lock with exponential backoff (20 ms doubling to 0.5 s, jittered) for at
 most ``timeout`` seconds, then give up with :class:`WarehouseBusy`.
+
+Every connection is opened with DuckDB's extension auto-install and auto-load turned off
+(:data:`DUCKDB_CONFIG`): a path naming an SQLite or Parquet file must never make DuckDB download
+an extension.  Such files are refused before DuckDB sees them (:func:`refuse_foreign`: a DuckDB
+file says ``DUCK`` at byte 8).
 """
 
 from __future__ import annotations
@@ -15,10 +20,14 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
 LOCK_TIMEOUT = 30.0
+
+# DuckDB's settings for every connection of the project (names as in duckdb_settings(), DuckDB 2.0).
+DUCKDB_CONFIG: dict[str, Any] = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
 
 
 class WarehouseError(Exception):
@@ -43,6 +52,31 @@ def _is_lock_error(exc: Exception) -> bool:
     return "could not set lock" in text or "conflicting lock" in text
 
 
+def foreign(path: str | os.PathLike[str], what: str = "not a DuckDB file") -> WarehouseError:
+    return WarehouseError(f"{os.fspath(path)} is not a socialkpi warehouse ({what}): move it away or set SOCIALKPI_DB")
+
+
+_MAGIC = (
+    (b"SQLite format 3\x00", "an SQLite database, not a DuckDB file"),
+    (b"PAR1", "a Parquet file, not a DuckDB file"),
+)
+
+
+def refuse_foreign(path: str | os.PathLike[str]) -> None:
+    """Raise when ``path`` is an existing regular file that is not a DuckDB file (an SQLite
+    database, a Parquet or text file, an empty file): DuckDB would try to read it with an
+    extension (SQLite), open it as an in-memory database of views (Parquet), or refuse it."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(16)
+    except OSError:
+        return  # not a readable file (a folder, no permission, missing): DuckDB says what it is
+    if head[8:12] == b"DUCK":
+        return
+    what = next((w for magic, w in _MAGIC if head.startswith(magic)), "not a DuckDB file")
+    raise foreign(path, "an empty file, not a DuckDB file" if not head else what)
+
+
 def connect(
     path: str | os.PathLike[str], *, read_only: bool, timeout: float = LOCK_TIMEOUT
 ) -> duckdb.DuckDBPyConnection:
@@ -56,10 +90,11 @@ def connect(
             raise WarehouseError(f"cannot create the warehouse folder {parent}: {exc.strerror}") from None
     elif not Path(target).exists():
         raise FileNotFoundError(target)
+    refuse_foreign(target)
     start, delay = time.monotonic(), 0.02
     while True:
         try:
-            return duckdb.connect(target, read_only=read_only)
+            return duckdb.connect(target, read_only=read_only, config=dict(DUCKDB_CONFIG))
         except duckdb.IOException as exc:
             if not _is_lock_error(exc):
                 raise WarehouseError(_explain_open_error(target, exc)) from None
@@ -82,7 +117,7 @@ def _explain_open_error(path: str, exc: Exception) -> str:
             "(left by a crashed writer?): move the .wal file away and retry"
         )
     if "not a valid duckdb database" in reason or "magic" in reason:
-        return f"{path} is not a socialkpi warehouse (not a DuckDB file): move it away or set SOCIALKPI_DB"
+        return str(foreign(path))
     if "permission" in reason or "read-only file system" in reason:
         return f"cannot write the warehouse {path}: check the folder's permissions or set SOCIALKPI_DB"
     return f"cannot open the warehouse {path}: {text}"
