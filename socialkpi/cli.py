@@ -597,6 +597,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     store = TokenStore.beside(settings.db_path)
     store.check()
     _out(f"Configuration {settings.config_path}: ok ({len(settings.accounts)} account(s))")
+    _out(f"Warehouse {settings.db_path}: {_check_warehouse(settings.db_path)}")
     accounts = [a for a in settings.accounts if not args.platform or a.platform in args.platform]
     problems = 0
     credentials = {}
@@ -714,9 +715,26 @@ def _serve(db_path: str, port: int, address: str = "127.0.0.1") -> NoReturn:
         raise UsageError(f"the dashboard could not start ({cmd[0]}: {exc.strerror}): reinstall socialkpi") from None
 
 
+def _check_warehouse(db_path: Path) -> str:
+    """Read the warehouse through once (every block: warehouse.db.verify): how it is, or
+    :class:`WarehouseError` (damaged, foreign, newer) for main to print."""
+    from warehouse.db import WarehouseBusy, reading
+    from warehouse.schema import check_readable
+
+    if not db_path.exists():
+        return "not created yet (socialkpi collect creates it)"
+    try:
+        with reading(db_path) as con:
+            version = check_readable(con)
+    except WarehouseBusy:
+        return "not checked: a collect kept it busy"
+    return "ok" if version else "empty (socialkpi collect fills it)"
+
+
 def cmd_dashboard(args: argparse.Namespace) -> int:
     settings = _settings(args, require_config=False)
     check_address(args.address, settings.env)
+    _check_warehouse(settings.db_path)  # a damaged or foreign file: one line and exit 2, no server
     if settings.accounts or settings.config_path:
         from warehouse.db import WarehouseBusy
         from warehouse.roi import sync_from_settings

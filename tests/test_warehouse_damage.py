@@ -1,8 +1,9 @@
-"""Files that are not warehouses, and no DuckDB extension ever fetched (issue 11, item 13).
+"""A damaged warehouse and files that are not warehouses (issue 11, items 2 and 13).
 
-Real files in tmp_path (an SQLite database made by :mod:`sqlite3`, a Parquet file, a text file),
-the real ``socialkpi`` command in its own process, the real sandbox for collect, and a local HTTP
-server standing in for every proxy and extension repository (it records any request: none may come).
+Real DuckDB files in tmp_path, damaged as a full disk, a careless copy or a bad sector would (cut
+short, bytes overwritten), the real ``socialkpi`` command in its own process, the real sandbox for
+collect and doctor, a real SQLite file made by :mod:`sqlite3`, and a local HTTP server standing in
+for every proxy and extension repository (it records any request: none may come).
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ import pytest
 from socialkpi.sandbox import Sandbox
 from socialkpi.sandbox.world import TOKEN
 from tests import seed
-from warehouse.access import shared_memory
-from warehouse.db import connect, writing
+from tests.consent import free_port
+from warehouse.access import read_warehouse, shared_memory
+from warehouse.db import HEADER_BYTES, WarehouseDamaged, connect, reading, remember, writing
 
 CONFIG = """
 [business]
@@ -161,6 +163,63 @@ def snapshot(folder: Path) -> dict[str, str]:
     }
 
 
+def block_size(db: Path) -> int:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return int(con.execute("SELECT block_size FROM pragma_database_size()").fetchone()[0])  # type: ignore[index]
+    finally:
+        con.close()
+
+
+def data_block(db: Path, table: str = "observations") -> int:
+    """The byte offset of the first block holding ``table``'s rows."""
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        size = int(con.execute("SELECT block_size FROM pragma_database_size()").fetchone()[0])  # type: ignore[index]
+        block = con.execute(f"SELECT min(block_id) FROM pragma_storage_info('{table}') WHERE block_id >= 0").fetchone()[
+            0
+        ]  # type: ignore[index]
+    finally:
+        con.close()
+    return HEADER_BYTES + int(block) * size
+
+
+def overwrite(db: Path, offset: int, length: int = 48) -> None:
+    """Bytes overwritten in place (the size kept), just past the 8-byte checksum of the block (or
+    header) at ``offset``: where its content starts, whatever its length."""
+    with open(db, "r+b") as f:
+        f.seek(offset + 8)
+        f.write(b"\x55" * length)
+
+
+def cut_to_half(db: Path) -> None:
+    os.truncate(db, db.stat().st_size // 2)
+
+
+def overwrite_the_rows(db: Path) -> None:
+    overwrite(db, data_block(db))
+
+
+def overwrite_the_headers(db: Path) -> None:
+    overwrite(db, 4096)
+    overwrite(db, 8192)
+
+
+DAMAGES: dict[str, Callable[[Path], None]] = {
+    "cut to half": cut_to_half,
+    "the observations block overwritten": overwrite_the_rows,
+}
+
+
+def all_rows(db: Path) -> dict[str, list[tuple[Any, ...]]]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        names = [n for (n,) in con.execute("SELECT table_name FROM duckdb_tables() ORDER BY ALL").fetchall()]
+        return {n: con.execute(f'SELECT * FROM "{n}" ORDER BY ALL').fetchall() for n in names}
+    finally:
+        con.close()
+
+
 @pytest.fixture(scope="module")
 def seeded(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The seeded warehouse (tests.seed, full) with its token file, built once for the module."""
@@ -188,6 +247,107 @@ def project(tmp_path: Path, sandbox: Sandbox, seeded: Path) -> Path:
     (tmp_path / "manual.csv").write_text(MANUAL_CSV, encoding="utf-8")
     copy_of(seeded, tmp_path / "wh/socialkpi.duckdb")
     return tmp_path
+
+
+def commands() -> list[list[str]]:
+    return [
+        ["collect"],
+        ["export"],
+        ["export", "--table", "kpis", "--out", "kpis.csv"],
+        ["status"],
+        ["report", "--out", "report.html"],
+        ["log-time", "facebook", "1.5"],
+        ["import-csv", "manual.csv"],
+        ["doctor"],
+        ["dashboard", "--port", str(free_port())],
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# item 2: a damaged warehouse
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("damage", sorted(DAMAGES))
+def test_every_command_refuses_a_damaged_warehouse_with_one_line_and_writes_nothing(
+    project: Path, tmp_path_factory: pytest.TempPathFactory, damage: str
+) -> None:
+    DAMAGES[damage](project / "wh/socialkpi.duckdb")
+    problems = []
+    for args, folder, before, done in each_in_a_copy(project, tmp_path_factory, commands()):
+        db = folder / "wh/socialkpi.duckdb"
+        lines = done.stderr.strip().splitlines()
+        one_line = len(lines) == 1 and lines[0].startswith(f"socialkpi: error: {DAMAGED}{db}: ")
+        if done.returncode != 2 or not one_line or not lines[0].endswith(RESTORE):
+            problems.append(f"{' '.join(args)}: exit {done.returncode}, stderr {done.stderr.strip()[-400:]!r}")
+        after = snapshot(folder)
+        if after != before:
+            problems.append(f"{' '.join(args)} changed files: {sorted(set(after.items()) ^ set(before.items()))}")
+    assert not problems, "\n".join(problems)
+
+
+def test_any_damaged_block_is_refused_before_a_write(tmp_path: Path, seeded: Path) -> None:
+    """Whichever block of the file is damaged (headers, catalog, rows, key indexes), opening it to
+    write fails with WarehouseDamaged and leaves every byte as it was."""
+    size, data = block_size(seeded), seeded.read_bytes()
+    offsets = [4096, 8192] + list(range(HEADER_BYTES, len(data), size))
+    missed = []
+    for n, offset in enumerate(offsets):
+        db = tmp_path / f"damaged-{n}.duckdb"
+        db.write_bytes(data)
+        overwrite(db, offset)
+        damaged_bytes = db.read_bytes()
+        try:
+            with writing(db) as con:
+                con.execute("INSERT INTO meta VALUES ('written', 'yes')")
+            missed.append(offset)
+        except WarehouseDamaged as exc:
+            assert str(exc).startswith(f"{DAMAGED}{db}: ") and str(exc).endswith(RESTORE)
+        assert db.read_bytes() == damaged_bytes, f"the file damaged at byte {offset} was written"
+        assert not Path(f"{db}.wal").exists()
+    assert not missed, f"damage at bytes {missed} was not found before writing"
+
+
+@pytest.mark.parametrize("keep", ["half", "all but the last block", "the headers only"])
+def test_a_file_cut_short_is_refused_by_every_kind_of_open(tmp_path: Path, seeded: Path, keep: str) -> None:
+    db = copy_of(seeded, tmp_path / "wh.duckdb")
+    size = db.stat().st_size
+    sizes = {"half": size // 2, "all but the last block": size - block_size(db), "the headers only": HEADER_BYTES}
+    os.truncate(db, sizes[keep])
+    cut = db.read_bytes()
+    opens: dict[str, Callable[[], object]] = {
+        "reading": lambda: reading(db).__enter__(),
+        "writing": lambda: writing(db).__enter__(),
+        "read_warehouse (attached to the shared instance)": lambda: read_warehouse(db).__enter__(),
+    }
+    for name, opener in opens.items():
+        with pytest.raises(WarehouseDamaged, match="damaged") as info:
+            opener()
+        assert str(info.value).endswith(RESTORE), name
+        assert db.read_bytes() == cut, name
+
+
+def test_damage_met_by_a_query_is_the_same_one_line(tmp_path: Path, seeded: Path) -> None:
+    """A block DuckDB reads only when a query reaches it (the whole-file read skipped, as for a file
+    state this process has read before) fails the query with WarehouseDamaged, not a DuckDB error."""
+    db = copy_of(seeded, tmp_path / "wh.duckdb")
+    overwrite_the_rows(db)
+    for open_ in (reading, read_warehouse):
+        remember(db)  # as if this state had been read through before: only the query meets the block
+        with pytest.raises(WarehouseDamaged, match="fails DuckDB's checksum"), open_(db) as con:
+            con.execute("SELECT sum(value) FROM observations").fetchall()
+
+
+def test_collect_on_a_damaged_warehouse_contacts_no_platform(project: Path, sandbox: Sandbox) -> None:
+    db = project / "wh/socialkpi.duckdb"
+    overwrite_the_headers(db)
+    before = digest(db)
+    sandbox.clear()
+    done = socialkpi(project, "collect")
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith(f"socialkpi: error: {DAMAGED}{db}: the block at byte 4096 fails DuckDB's checksum")
+    assert digest(db) == before
+    assert not sandbox.requests_to(".*"), "a collect on a damaged warehouse asked a platform for data it cannot store"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -229,7 +389,7 @@ def test_a_file_that_is_not_a_warehouse_is_refused_without_fetching_anything(
     (project / "home").mkdir()
     env = {"SOCIALKPI_DB": name, "HOME": "home"}  # relative: each copy of the project has its own
     env |= {v: recorder.url for v in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy")}
-    each = [["status"], ["export"], ["log-time", "facebook", "1"], ["collect"]]
+    each = [["status"], ["export"], ["log-time", "facebook", "1"], ["collect"], ["doctor"]]
     problems = []
     for args, folder, before, done in each_in_a_copy(project, tmp_path_factory, each, env):
         path = folder / name
@@ -271,3 +431,14 @@ def test_no_connection_of_the_project_installs_or_loads_an_extension(tmp_path: P
         finally:
             con.close()
     assert recorder.requests == []
+
+
+def test_a_foreign_file_at_the_dashboard_start_is_exit_2(project: Path) -> None:
+    path = project / "shop.sqlite"
+    sqlite_file(path)
+    done = socialkpi(project, "dashboard", "--port", str(free_port()), env={"SOCIALKPI_DB": str(path)})
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip() == (
+        f"socialkpi: error: {path} is not a socialkpi warehouse (an SQLite database, not a DuckDB file): "
+        "move it away or set SOCIALKPI_DB"
+    )

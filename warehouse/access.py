@@ -11,9 +11,10 @@ file ``READ_ONLY`` to one in-memory DuckDB instance shared by the process (~2 ms
 ``DETACH``es it when the last concurrent reader is done: the file is still held only while a
 query runs (tech-notes §1, "in-memory connection + ATTACH ... DETACH per refresh"), so a
 ``socialkpi collect`` in another process can always write between two reruns.  A file that is not
-a DuckDB file is refused before it is attached; any other error while attaching (the file locked
-by a writer, ...) falls back to the plain :func:`warehouse.db.reading`, with its bounded retry on
-the lock and its explained errors.
+a DuckDB file is refused before it is attached, a damaged one when it is (:func:`warehouse.db.verify`,
+as every connection); any other error while attaching (the file locked by a writer, ...) falls
+back to the plain :func:`warehouse.db.reading`, with its bounded retry on the lock and its
+explained errors.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from typing import Any, Literal
 
 import duckdb
 
-from warehouse.db import DUCKDB_CONFIG, WarehouseError, reading, refuse_foreign
+from warehouse.db import DUCKDB_CONFIG, WarehouseError, damaged, forget, is_damage, reading, refuse_foreign, verify
 from warehouse.schema import SCHEMA_VERSION, check_readable
 
 AGGREGATES_VERSION = 3
@@ -72,6 +73,11 @@ def _acquire(path: str) -> tuple[duckdb.DuckDBPyConnection, Callable[[], None]]:
                 alias = f"warehouse_{next(_aliases)}"
                 literal = key.replace("'", "''")
                 base.execute(f"ATTACH '{literal}' AS {alias} (READ_ONLY)")
+                try:
+                    verify(base, path, writable=False, catalog=alias)
+                except BaseException:
+                    base.execute(f"DETACH {alias}")
+                    raise
                 entry = _attached[key] = [alias, 0]
             entry[1] += 1
     except BaseException:
@@ -105,12 +111,19 @@ def _connection(path: str) -> Iterator[duckdb.DuckDBPyConnection]:
     """The file attached to the shared instance or, when attaching fails, a read-only connection of its own."""
     try:
         con, release = _acquire(path)
-    except duckdb.Error:
+    except duckdb.Error as exc:
+        if is_damage(exc):
+            raise damaged(path, exc) from None
         with reading(path) as con:
             yield con
         return
     try:
         yield con
+    except duckdb.Error as exc:
+        if is_damage(exc):
+            forget(path)
+            raise damaged(path, exc) from None
+        raise
     finally:
         release()
 
