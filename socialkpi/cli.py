@@ -131,12 +131,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", metavar="FILE", help="CSV with the columns of the observations export")
     p.add_argument("--config", metavar="PATH")
 
-    from socialkpi import connect, init, report, timelog
+    from socialkpi import backup, connect, init, report, timelog
 
     timelog.add_parser(sub)
     report.add_parser(sub)
     init.add_parser(sub)
     connect.add_parser(sub)
+    backup.add_parser(sub)
 
     p = sub.add_parser("doctor", help="check the configuration and every credential with one cheap call each")
     p.add_argument("--platform", action="append", default=[], metavar="ID", help="only this platform (repeatable)")
@@ -229,6 +230,8 @@ def _main(argv: Sequence[str] | None) -> int:
         "report": _report,
         "init": _init,
         "connect": _connect,
+        "backup": _backup,
+        "restore": _restore,
     }[args.command]
     from collectors.tokens import TokenFileError
     from socialkpi.settings import ConfigError
@@ -560,6 +563,18 @@ def _connect(args: argparse.Namespace) -> int:
     from socialkpi.connect import run
 
     return run(args)
+
+
+def _backup(args: argparse.Namespace) -> int:
+    from socialkpi import backup
+
+    return backup.run_backup(args)
+
+
+def _restore(args: argparse.Namespace) -> int:
+    from socialkpi import backup
+
+    return backup.run_restore(args)
 
 
 def _log_time(args: argparse.Namespace) -> int:

@@ -1,4 +1,4 @@
-"""A damaged warehouse and files that are not warehouses (issue 11, items 2 and 13).
+"""A damaged warehouse, files that are not warehouses, backup and restore (issue 11, items 2 and 13).
 
 Real DuckDB files in tmp_path, damaged as a full disk, a careless copy or a bad sector would (cut
 short, bytes overwritten), the real ``socialkpi`` command in its own process, the real sandbox for
@@ -11,10 +11,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import http.server
+import json
 import os
+import shlex
 import shutil
 import signal
 import sqlite3
+import stat
 import subprocess
 import sys
 import threading
@@ -25,6 +28,7 @@ from typing import Any
 import duckdb
 import pytest
 
+from socialkpi.cli import main
 from socialkpi.sandbox import Sandbox
 from socialkpi.sandbox.world import TOKEN
 from tests import seed
@@ -260,6 +264,7 @@ def commands() -> list[list[str]]:
         ["import-csv", "manual.csv"],
         ["doctor"],
         ["dashboard", "--port", str(free_port())],
+        ["backup"],
     ]
 
 
@@ -351,6 +356,116 @@ def test_collect_on_a_damaged_warehouse_contacts_no_platform(project: Path, sand
 
 
 # ---------------------------------------------------------------------------------------------
+# item 2: backup and restore
+# ---------------------------------------------------------------------------------------------
+
+
+def backup_folder(out: str) -> Path:
+    line = next(line for line in out.splitlines() if line.startswith("restore with: "))
+    return Path(shlex.split(line.removeprefix("restore with: "))[2])
+
+
+def test_backup_then_restore_gives_back_every_row(
+    project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(project)
+    db = project / "wh/socialkpi.duckdb"
+    tokens = project / "wh/socialkpi.duckdb.tokens.json"
+    rows = all_rows(db)
+    assert main(["backup"]) == 0
+    out = capsys.readouterr().out
+    folder = backup_folder(out)
+    assert folder.parent == project / "wh/backups" and folder.name.endswith("Z")
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    saved_tokens = folder / tokens.name
+    assert saved_tokens.read_bytes() == tokens.read_bytes()
+    assert stat.S_IMODE(saved_tokens.stat().st_mode) == 0o600
+    assert (folder / "socialkpi.toml").read_text(encoding="utf-8") == CONFIG
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["tables"] == {name: len(r) for name, r in rows.items()}
+    assert sorted(p.name for p in (folder / "warehouse").glob("*.parquet")) == sorted(f"{n}.parquet" for n in rows)
+    assert not [p for p in folder.parent.iterdir() if p.name.startswith(".")]  # no partial folder left
+
+    cut_to_half(db)
+    damaged_bytes = db.read_bytes()
+    assert main(["status"]) == 2
+    assert DAMAGED in capsys.readouterr().err
+
+    restore = shlex.split(next(line for line in out.splitlines() if line.startswith("restore with: "))[14:])
+    assert restore[:2] == ["socialkpi", "restore"]
+    assert main(restore[1:]) == 0
+    said = capsys.readouterr().out
+    assert all_rows(db) == rows
+    kept = [p for p in db.parent.iterdir() if p.name.startswith("socialkpi.duckdb.replaced-")]
+    assert len(kept) == 1 and kept[0].read_bytes() == damaged_bytes  # the damaged file is kept, not deleted
+    assert str(kept[0]) in said
+    assert main(["status"]) == 0
+    assert not [p for p in db.parent.iterdir() if ".restoring-" in p.name]
+
+
+def test_restore_puts_back_a_lost_token_store_and_keeps_a_present_one(
+    project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(project)
+    tokens = project / "wh/socialkpi.duckdb.tokens.json"
+    assert main(["backup", "--out", "saved"]) == 0
+    capsys.readouterr()
+    original = tokens.read_bytes()
+    tokens.write_text('{"renewed": "since the backup"}', encoding="utf-8")
+    assert main(["restore", "saved"]) == 0
+    assert tokens.read_text(encoding="utf-8") == '{"renewed": "since the backup"}'  # newer tokens are kept
+    assert "kept the current token store" in capsys.readouterr().out
+    tokens.unlink()
+    assert main(["restore", "saved"]) == 0
+    assert tokens.read_bytes() == original
+    assert stat.S_IMODE(tokens.stat().st_mode) == 0o600
+
+
+def test_backup_and_restore_wait_for_no_collect(project: Path) -> None:
+    """Exit 75 while another process holds the run lock; nothing made, nothing replaced."""
+    db = project / "wh/socialkpi.duckdb"
+    saved = socialkpi(project, "backup", "--out", "saved")
+    assert saved.returncode == 0, saved.stderr
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from pathlib import Path\nimport time\nfrom socialkpi.lock import RunLock\n"
+            f"with RunLock(Path({str(db)!r})):\n    print('held', flush=True)\n    time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        before = snapshot(project)
+        for args in (["backup"], ["restore", "saved"]):
+            done = socialkpi(project, *args)
+            assert done.returncode == 75, (args, done.stderr)
+            assert "another socialkpi collect" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+        assert snapshot(project) == before
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_backup_and_restore_refuse_a_wrong_folder_with_one_line(project: Path) -> None:
+    (project / "taken").mkdir()
+    (project / "taken/notes.txt").write_text("mine", encoding="utf-8")
+    before = snapshot(project)
+    for args, expected in (
+        (["backup", "--out", "taken"], "already exists: name a new folder"),
+        (["restore", "taken"], "is not a folder made by socialkpi backup"),
+        (["restore", "nowhere"], "is not a folder made by socialkpi backup"),
+    ):
+        done = socialkpi(project, *args)
+        assert done.returncode == 2, (args, done.stderr)
+        assert expected in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+        assert "Traceback" not in done.stderr
+    assert snapshot(project) == before
+
+
+# ---------------------------------------------------------------------------------------------
 # item 13: files that are not warehouses, and no extension ever fetched
 # ---------------------------------------------------------------------------------------------
 
@@ -389,7 +504,7 @@ def test_a_file_that_is_not_a_warehouse_is_refused_without_fetching_anything(
     (project / "home").mkdir()
     env = {"SOCIALKPI_DB": name, "HOME": "home"}  # relative: each copy of the project has its own
     env |= {v: recorder.url for v in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy")}
-    each = [["status"], ["export"], ["log-time", "facebook", "1"], ["collect"], ["doctor"]]
+    each = [["status"], ["export"], ["log-time", "facebook", "1"], ["collect"], ["backup"], ["doctor"]]
     problems = []
     for args, folder, before, done in each_in_a_copy(project, tmp_path_factory, each, env):
         path = folder / name
