@@ -94,10 +94,13 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
-def _copy_private(source: Path, target: Path, mode: int) -> None:
-    """Copy ``source`` to a new file ``target`` created with ``mode`` (never readable by others first)."""
-    data = source.read_bytes()
-    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+def _copy_private(source: Path, target: Path, mode: int, *, follow: bool = True) -> None:
+    """Copy ``source`` to a new file ``target`` created with ``mode`` (never readable by others first,
+    never through a link at ``target``; ``follow=False``: nor at ``source``)."""
+    flags = os.O_RDONLY | os.O_CLOEXEC | (0 if follow else os.O_NOFOLLOW)
+    with os.fdopen(os.open(source, flags), "rb") as fh:
+        data = fh.read()
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
     try:
         os.fchmod(fd, mode)  # whatever the umask
         os.write(fd, data)
@@ -149,10 +152,12 @@ def _backup(args: argparse.Namespace) -> int:
 def _backup_locked(settings: Any, out: Path, now: datetime, args: argparse.Namespace) -> int:
     import duckdb
 
+    from collectors.tokens import TokenStore
     from warehouse.db import is_damage, reading
     from warehouse.schema import check_readable
 
     db: Path = settings.db_path
+    TokenStore.beside(db).check()  # a link or a FIFO there: TokenFileError (exit 2) before anything is made
     partial = out.parent / f".{out.name}.partial-{os.getpid()}"
     with reading(db) as con:  # opening reads the file through: a damaged one is refused before a folder is made
         version = check_readable(con)
@@ -207,9 +212,9 @@ def _write_backup(con: Any, settings: Any, version: int, folder: Path, now: date
     con.execute("COMMIT")
     tokens = TokenStore.beside(db).path
     token_name = None
-    if tokens.is_file():
+    if tokens.is_file() and not tokens.is_symlink():
         token_name = tokens.name
-        _copy_private(tokens, folder / token_name, 0o600)
+        _copy_private(tokens, folder / token_name, 0o600, follow=False)
     config_name = None
     if settings.config_path is not None and Path(settings.config_path).is_file():
         config_name = "socialkpi.toml"
@@ -327,7 +332,7 @@ def _restore(settings: Any, folder: Path, manifest: dict[str, Any]) -> int:
     token_name = manifest.get("tokens")
     live = TokenStore.beside(db).path
     if isinstance(token_name, str) and (folder / token_name).is_file():
-        if live.exists():
+        if os.path.lexists(live):
             sys.stdout.write(
                 f"  kept the current token store {live} (it may hold tokens renewed since the backup; "
                 f"the backup's is {folder / token_name})\n"

@@ -465,6 +465,21 @@ def test_backup_and_restore_refuse_a_wrong_folder_with_one_line(project: Path) -
     assert snapshot(project) == before
 
 
+def test_backup_never_copies_a_token_store_through_a_link(
+    project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(project)
+    tokens = project / "wh/socialkpi.duckdb.tokens.json"
+    (project / "elsewhere.json").write_bytes(tokens.read_bytes())
+    tokens.unlink()
+    tokens.symlink_to(project / "elsewhere.json")
+    before = snapshot(project)
+    assert main(["backup", "--out", "saved"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"socialkpi: error: {tokens} is a symbolic link") and len(err.splitlines()) == 1
+    assert not (project / "saved").exists() and snapshot(project) == before
+
+
 # ---------------------------------------------------------------------------------------------
 # item 13: files that are not warehouses, and no extension ever fetched
 # ---------------------------------------------------------------------------------------------
