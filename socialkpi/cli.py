@@ -131,12 +131,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", metavar="FILE", help="CSV with the columns of the observations export")
     p.add_argument("--config", metavar="PATH")
 
-    from socialkpi import connect, init, report, timelog
+    from socialkpi import backup, connect, init, report, timelog
 
     timelog.add_parser(sub)
     report.add_parser(sub)
     init.add_parser(sub)
     connect.add_parser(sub)
+    backup.add_parser(sub)
 
     p = sub.add_parser("doctor", help="check the configuration and every credential with one cheap call each")
     p.add_argument("--platform", action="append", default=[], metavar="ID", help="only this platform (repeatable)")
@@ -229,6 +230,8 @@ def _main(argv: Sequence[str] | None) -> int:
         "report": _report,
         "init": _init,
         "connect": _connect,
+        "backup": _backup,
+        "restore": _restore,
     }[args.command]
     from collectors.tokens import TokenFileError
     from socialkpi.settings import ConfigError
@@ -562,6 +565,18 @@ def _connect(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def _backup(args: argparse.Namespace) -> int:
+    from socialkpi import backup
+
+    return backup.run_backup(args)
+
+
+def _restore(args: argparse.Namespace) -> int:
+    from socialkpi import backup
+
+    return backup.run_restore(args)
+
+
 def _log_time(args: argparse.Namespace) -> int:
     from socialkpi import timelog
 
@@ -597,6 +612,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     store = TokenStore.beside(settings.db_path)
     store.check()
     _out(f"Configuration {settings.config_path}: ok ({len(settings.accounts)} account(s))")
+    _out(f"Warehouse {settings.db_path}: {_check_warehouse(settings.db_path)}")
     accounts = [a for a in settings.accounts if not args.platform or a.platform in args.platform]
     problems = 0
     credentials = {}
@@ -714,9 +730,26 @@ def _serve(db_path: str, port: int, address: str = "127.0.0.1") -> NoReturn:
         raise UsageError(f"the dashboard could not start ({cmd[0]}: {exc.strerror}): reinstall socialkpi") from None
 
 
+def _check_warehouse(db_path: Path) -> str:
+    """Read the warehouse through once (every block: warehouse.db.verify): how it is, or
+    :class:`WarehouseError` (damaged, foreign, newer) for main to print."""
+    from warehouse.db import WarehouseBusy, reading
+    from warehouse.schema import check_readable
+
+    if not db_path.exists():
+        return "not created yet (socialkpi collect creates it)"
+    try:
+        with reading(db_path) as con:
+            version = check_readable(con)
+    except WarehouseBusy:
+        return "not checked: a collect kept it busy"
+    return "ok" if version else "empty (socialkpi collect fills it)"
+
+
 def cmd_dashboard(args: argparse.Namespace) -> int:
     settings = _settings(args, require_config=False)
     check_address(args.address, settings.env)
+    _check_warehouse(settings.db_path)  # a damaged or foreign file: one line and exit 2, no server
     if settings.accounts or settings.config_path:
         from warehouse.db import WarehouseBusy
         from warehouse.roi import sync_from_settings

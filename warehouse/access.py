@@ -10,9 +10,11 @@ file, which was most of a dashboard page's budget (seven reads).  So a read ``AT
 file ``READ_ONLY`` to one in-memory DuckDB instance shared by the process (~2 ms) and
 ``DETACH``es it when the last concurrent reader is done: the file is still held only while a
 query runs (tech-notes §1, "in-memory connection + ATTACH ... DETACH per refresh"), so a
-``socialkpi collect`` in another process can always write between two reruns.  Any error while
-attaching (the file locked by a writer, not a DuckDB file, ...) falls back to the plain
-:func:`warehouse.db.reading`, with its bounded retry on the lock and its explained errors.
+``socialkpi collect`` in another process can always write between two reruns.  A file that is not
+a DuckDB file is refused before it is attached, a damaged one when it is (:func:`warehouse.db.verify`,
+as every connection); any other error while attaching (the file locked by a writer, ...) falls
+back to the plain :func:`warehouse.db.reading`, with its bounded retry on the lock and its
+explained errors.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from typing import Any, Literal
 
 import duckdb
 
-from warehouse.db import WarehouseError, reading
+from warehouse.db import DUCKDB_CONFIG, WarehouseError, damaged, forget, is_damage, reading, refuse_foreign, verify
 from warehouse.schema import SCHEMA_VERSION, check_readable
 
 AGGREGATES_VERSION = 3
@@ -55,13 +57,14 @@ def shared_memory() -> duckdb.DuckDBPyConnection:
     global _shared
     with _lock:
         if _shared is None:
-            _shared = duckdb.connect(":memory:")
+            _shared = duckdb.connect(":memory:", config=dict(DUCKDB_CONFIG))
         return _shared.cursor()
 
 
 def _acquire(path: str) -> tuple[duckdb.DuckDBPyConnection, Callable[[], None]]:
     """(cursor whose default database is ``path`` attached read-only, release); raises ``duckdb.Error``."""
     key = os.path.realpath(path)
+    refuse_foreign(path)
     base = shared_memory()
     try:
         with _lock:
@@ -70,6 +73,11 @@ def _acquire(path: str) -> tuple[duckdb.DuckDBPyConnection, Callable[[], None]]:
                 alias = f"warehouse_{next(_aliases)}"
                 literal = key.replace("'", "''")
                 base.execute(f"ATTACH '{literal}' AS {alias} (READ_ONLY)")
+                try:
+                    verify(base, path, writable=False, catalog=alias)
+                except BaseException:
+                    base.execute(f"DETACH {alias}")
+                    raise
                 entry = _attached[key] = [alias, 0]
             entry[1] += 1
     except BaseException:
@@ -103,12 +111,19 @@ def _connection(path: str) -> Iterator[duckdb.DuckDBPyConnection]:
     """The file attached to the shared instance or, when attaching fails, a read-only connection of its own."""
     try:
         con, release = _acquire(path)
-    except duckdb.Error:
+    except duckdb.Error as exc:
+        if is_damage(exc):
+            raise damaged(path, exc) from None
         with reading(path) as con:
             yield con
         return
     try:
         yield con
+    except duckdb.Error as exc:
+        if is_damage(exc):
+            forget(path)
+            raise damaged(path, exc) from None
+        raise
     finally:
         release()
 

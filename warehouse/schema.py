@@ -47,7 +47,7 @@ import contextlib
 import duckdb
 
 from warehouse import aggregates
-from warehouse.db import WarehouseError
+from warehouse.db import WarehouseError, is_damage
 
 SCHEMA_VERSION = 5
 
@@ -189,7 +189,11 @@ def current_version(con: duckdb.DuckDBPyConnection) -> int:
     try:
         row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         version = int(row[0]) if row is not None else None
-    except (duckdb.Error, TypeError, ValueError):
+    except duckdb.Error as exc:
+        if is_damage(exc):
+            raise  # a damaged block, not a foreign file: the connection's owner says so (warehouse.db)
+        version = None
+    except (TypeError, ValueError):
         version = None
     if version is None:
         raise WarehouseError(FOREIGN)
