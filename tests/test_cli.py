@@ -114,7 +114,8 @@ def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
         main(["--help"])
     assert info.value.code == 0
     out = capsys.readouterr().out
-    for command in ("collect", "export", "dashboard", "demo", "status", "doctor", "import-csv", "log-time", "report"):
+    commands = ("collect", "export", "dashboard", "demo", "status", "doctor", "import-csv", "log-time", "report")
+    for command in (*commands, "init", "connect", "backup", "restore"):
         assert command in out
 
 
