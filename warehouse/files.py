@@ -100,7 +100,8 @@ def check_output(path: PathLike, *, flag: str | None = "--out", stdout_hint: boo
             raise OutputError(f"{label} is not a regular file: nothing was written (give the path of a regular file)")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise OutputError(f"{prefix}the folder {folder} is not writable: nothing was written (choose another folder)")
-    if found is not None and not os.access(text, os.W_OK):
+    # read-only by its mode (no write bit for anyone) is refused even for root, who could write it anyway
+    if found is not None and (not os.access(text, os.W_OK) or not found.st_mode & 0o222):
         raise OutputError(f"{label} is read-only: nothing was written (make it writable or choose another path)")
     return found
 
