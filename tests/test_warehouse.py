@@ -708,9 +708,44 @@ def test_migration_5_adds_account_credentials_to_a_version_4_file_and_keeps_its_
             "INSERT INTO observations VALUES ('x', 'shop', 'followers', DATE '2026-03-01', 5, 'f', "
             "TIMESTAMP '2026-03-01 06:00:00', 'r1')"
         )
-        assert ensure_schema(c) == SCHEMA_VERSION == 5
+        assert ensure_schema(c) == SCHEMA_VERSION >= 5
         assert "account_credentials" in tables(c)
         assert c.execute("SELECT count(*) FROM account_credentials").fetchone() == (0,)
         assert c.execute("SELECT value FROM observations").fetchall() == [(5.0,)]
+    finally:
+        c.close()
+
+
+def test_migration_6_adds_posts_and_followers_gained_to_kpi_daily_from_the_observations(tmp_path: Path) -> None:
+    """A version 5 file's kpi_daily has no posts / followers_gained columns: migration 6 adds them and
+    fills them from the stored observations (a day with only those metrics gets its row), keeping the rest."""
+    from warehouse.aggregates import LEVEL_METRICS
+    from warehouse.schema import MIGRATIONS
+
+    c = duckdb.connect(str(tmp_path / "v5.duckdb"))
+    try:
+        for _, ddl in MIGRATIONS[:5]:
+            c.execute(ddl)
+        for m in LEVEL_METRICS:  # as a file migrated by socialkpi up to version 5 has it
+            c.execute(f"ALTER TABLE kpi_daily DROP COLUMN {m}")
+        c.execute("CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)")
+        c.execute("INSERT INTO meta VALUES ('schema_version', '5')")
+        rows = [("followers", "2026-03-01", 5), ("posts", "2026-03-01", 40), ("posts", "2026-03-02", 41),
+                ("followers_gained", "2026-03-02", 2), ("impressions", "2026-03-03", 9)]  # fmt: skip
+        for metric, day, value in rows:
+            c.execute(
+                "INSERT INTO observations VALUES ('x', 'shop', ?, ?, ?, 'f', TIMESTAMP '2026-03-04 06:00:00', 'r1')",
+                [metric, day, value],
+            )
+        c.execute(
+            "INSERT INTO kpi_daily (platform, account_id, observed_on, followers, impressions) VALUES "
+            "('x', 'shop', DATE '2026-03-01', 5, NULL), ('x', 'shop', DATE '2026-03-03', NULL, 9)"
+        )
+        assert ensure_schema(c) == SCHEMA_VERSION >= 6
+        assert all_rows(c, "kpi_daily") == reference_kpi_daily(c)
+        assert c.execute(
+            "SELECT observed_on, followers, posts, followers_gained FROM kpi_daily ORDER BY observed_on"
+        ).fetchall() == [(date(2026, 3, 1), 5.0, 40.0, None), (date(2026, 3, 2), None, 41.0, 2.0),
+                         (date(2026, 3, 3), None, None, None)]  # fmt: skip
     finally:
         c.close()

@@ -30,11 +30,13 @@ from typing import Any, Literal
 
 import duckdb
 
+from warehouse.aggregates import KPI_METRICS, LEVEL_METRICS
 from warehouse.db import DUCKDB_CONFIG, WarehouseError, damaged, forget, is_damage, reading, refuse_foreign, verify
 from warehouse.schema import SCHEMA_VERSION, check_readable
 
 AGGREGATES_VERSION = 3
 RUNS_VERSION = 4  # account_runs: each account's latest run, kept by the load
+LEVELS_VERSION = 6  # kpi_daily.posts and kpi_daily.followers_gained
 
 DbPath = str | os.PathLike[str]
 Period = Literal["month", "week"]
@@ -150,6 +152,26 @@ def open_warehouse(db_path: DbPath) -> Iterator[tuple[duckdb.DuckDBPyConnection,
         if version == 0:
             raise WarehouseMissing(f"the warehouse at {os.fspath(db_path)} is empty: {HOW_TO_START}")
         yield con, version >= AGGREGATES_VERSION
+
+
+def kpi_columns(con: duckdb.DuckDBPyConnection) -> frozenset[str]:
+    """The metrics ``kpi_daily`` has a column for in this open warehouse: every
+    :data:`~warehouse.aggregates.KPI_METRICS` from schema version 6, all but ``posts`` and
+    ``followers_gained`` at 3 to 5, none before (no ``kpi_daily``: read ``observations``)."""
+    version = schema_version(con)
+    if version >= LEVELS_VERSION:
+        return frozenset(KPI_METRICS)
+    if version >= AGGREGATES_VERSION:
+        return frozenset(m for m in KPI_METRICS if m not in LEVEL_METRICS)
+    return frozenset()
+
+
+def account_keys_sql(con: duckdb.DuckDBPyConnection) -> str:
+    """``SELECT`` the (platform, account_id) of every account with observations: from ``account_days``
+    (one row each, schema 3) when the file has it, else from every observation."""
+    if schema_version(con) >= AGGREGATES_VERSION:
+        return "SELECT platform, account_id FROM account_days"
+    return "SELECT DISTINCT platform, account_id FROM observations"
 
 
 @contextmanager

@@ -10,8 +10,11 @@ the rows they summarise (:func:`warehouse.load.upsert_table` calls it right afte
 ``kpi_daily``     (platform, account_id, observed_on) -> one column per KPI metric
     The observations of the KPI metrics (:data:`KPI_METRICS`) pivoted to one row per account and
     day: ten times fewer rows than ``observations`` for the same window, and numbers only.  A
-    column is NULL where ``observations`` holds no row for that metric.  The KPI cards, the daily
-    trend and the KPI snapshot read this.
+    column is NULL where ``observations`` holds no row for that metric.  Every dashboard page reads
+    this instead of ``observations`` (the KPI cards, the trends, the snapshot, the per-platform
+    table, the competitors, the ROI); schema version 6 added ``posts`` and ``followers_gained``
+    (:data:`LEVEL_METRICS`), so a row may hold only those two: a query that needs a row with one of
+    its own metrics says so (``... IS NOT NULL``).
 
 Why these stay exact without ever reading old values: ``kpi_daily`` has the grain of the fact
 table (a day of one account), only pivoted, so after an upsert the stored value of a key *is* the
@@ -44,7 +47,11 @@ if TYPE_CHECKING:
 KPI_METRICS: tuple[str, ...] = (
     "followers", "impressions", "reach", "engagements", "profile_views", "link_clicks",
     "page_views", "visits", "visitors", "social_visits", "social_page_views",
+    "posts", "followers_gained",
 )  # fmt: skip
+# The columns schema version 6 added (the Competitors page's posting cadence, the ROI page's new
+# followers): a file at version 3 to 5 has only the others.
+LEVEL_METRICS: tuple[str, ...] = ("posts", "followers_gained")
 
 _COLUMNS = ",\n    ".join(f"{m} DOUBLE" for m in KPI_METRICS)
 
@@ -190,6 +197,14 @@ REBUILD_SQL = (
     "DELETE FROM kpi_daily",
     _days_upsert("observations"),
     _daily_upsert("observations"),
+)
+
+
+# Schema version 6: the two columns of LEVEL_METRICS (a file migrated to version 3 by this code has
+# them already: the DDL above lists every KPI_METRICS column), filled from the observations.
+LEVELS_SQL = (
+    *(f"ALTER TABLE kpi_daily ADD COLUMN IF NOT EXISTS {m} DOUBLE" for m in LEVEL_METRICS),
+    _daily_upsert("observations", LEVEL_METRICS),
 )
 
 

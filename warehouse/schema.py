@@ -38,6 +38,11 @@ Table (version 5: written by every collect, see :mod:`warehouse.credentials`)
                        credential from (``connect``: the token store; ``env``: a variable of the
                        environment or ``.env``, named; ``none``: a public account), the token-store
                        entry it used, when: never a token
+
+Version 6 (see :mod:`warehouse.aggregates`)
+    kpi_daily          two more columns, ``posts`` and ``followers_gained``, filled from the
+                       existing observations when a file is migrated: the Competitors and ROI
+                       pages read them instead of ``observations``
 """
 
 from __future__ import annotations
@@ -49,7 +54,7 @@ import duckdb
 from warehouse import aggregates
 from warehouse.db import WarehouseError, is_damage
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 MIGRATIONS: list[tuple[int, str]] = [
     (
@@ -163,6 +168,7 @@ MIGRATIONS: list[tuple[int, str]] = [
         );
         """,
     ),
+    (6, ";\n".join(aggregates.LEVELS_SQL) + ";"),
 ]
 
 

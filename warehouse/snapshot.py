@@ -54,15 +54,18 @@ per_account AS (
 def _daily_base(unit: str) -> str:
     """The same ``base`` and ``per_account`` from ``kpi_daily`` (one row per account and day, a
     column per metric): a row before ``since`` counts only for its ``followers`` (the previous
-    period's level), exactly as the ``metric = 'followers'`` rows do in :func:`_raw_base`."""
+    period's level), exactly as the ``metric = 'followers'`` rows do in :func:`_raw_base`; a row
+    with none of the snapshot's metrics (only ``posts``, say, a column of schema version 6) does not
+    count, as no row of :func:`_raw_base` stands for it."""
     summed = ",\n".join(f"sum({m}) AS {m}" for m in _SUMMED)
     averaged = ",\n".join(f"avg({m}) AS {col}" for m, col in _AVERAGED.items())
+    any_metric = ", ".join(("k.followers", *(f"k.{m}" for m in _SUMMED), *(f"k.{m}" for m in _AVERAGED)))
     return f"""base AS (
     SELECT k.*, date_trunc('{unit.lower()}', k.observed_on)::DATE AS p
     FROM kpi_daily k, params
     WHERE k.observed_on BETWEEN date_trunc('{unit.lower()}', $3::DATE) - INTERVAL 1 {unit} AND $2::DATE
       AND k.observed_on <= params.until
-      AND (k.observed_on >= params.since
+      AND (k.observed_on >= params.since AND coalesce({any_metric}) IS NOT NULL
            OR (k.followers IS NOT NULL AND k.observed_on >= params.first_p - INTERVAL 1 {unit}
                AND k.observed_on < params.first_p))
 ),
