@@ -716,3 +716,41 @@ def test_network_reach_beside_the_visits_it_sends(tmp_path: Path) -> None:
     assert frame.loc["facebook", "visits_per_1000_impressions"] == pytest.approx(6.0)
     assert frame.loc["x", "visits"] == 3
     assert frame.loc["x", "visits_per_1000_impressions"] != frame.loc["x", "visits_per_1000_impressions"]  # NaN
+
+
+def test_frames_through_arrow_equal_duckdb_df() -> None:
+    """queries._frame (the per-account-and-day frames of Data health and Competitors) gives what
+    ``.df()`` gives: dtypes, values, NULLs (NaN, NaT, None), empty frames."""
+    import duckdb
+
+    sql = """
+        SELECT 'p' || (i % 3) AS platform, CASE WHEN i % 4 = 0 THEN NULL ELSE 'a' || i END AS name,
+               i % 2 = 0 AS flag, CASE WHEN i % 5 = 0 THEN NULL ELSE i % 2 = 0 END AS maybe_flag,
+               DATE '2026-01-01' + i::INTEGER AS day,
+               CASE WHEN i % 3 = 0 THEN NULL ELSE DATE '2026-01-01' + i::INTEGER END AS maybe_day,
+               TIMESTAMP '2026-01-01 06:00:00' + INTERVAL (i) HOUR AS at,
+               CASE WHEN i % 6 = 0 THEN NULL ELSE i * 1.5 END AS value, i AS n, 'Café · ' || i AS text
+        FROM range(?) t(i)
+    """
+    con = duckdb.connect()
+    for rows in (0, 1, 2, 50):
+        pd.testing.assert_frame_equal(queries._frame(con, sql, [rows]), con.execute(sql, [rows]).df())
+
+
+def test_the_page_frames_read_through_arrow_equal_duckdb_df(db: Path) -> None:
+    """The statements read through queries._frame, on a real warehouse: as ``.df()`` reads them."""
+    from collectors import PLATFORMS
+    from warehouse.access import read_warehouse
+
+    ids = list(PLATFORMS)
+    coverage = [ids, [PLATFORMS[i].delay_days for i in ids], SPLIT, END, SPLIT, END, END]
+    with read_warehouse(db) as con:
+        for sql, params in (
+            (queries._COVERAGE_SQL, coverage),
+            (queries._COVERAGE_DAILY_SQL, coverage),
+        ):
+            got = queries._frame(con, sql, params)
+            assert len(got) > 0
+            pd.testing.assert_frame_equal(got, con.execute(sql, params).df())
+    frame = queries.daily_by_account(db, SPLIT, END, "followers")
+    assert len(frame) > 0 and str(frame["date"].dtype) == "datetime64[us]" and frame["competitor"].dtype == bool

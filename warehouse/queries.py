@@ -66,6 +66,30 @@ _PLATFORM_FILTER = "(?::VARCHAR[] IS NULL OR list_contains(?::VARCHAR[], o.platf
 _OWN = "NOT coalesce(a.competitor, false)"
 
 
+def _frame(con: Any, sql: str, params: list[Any]) -> pd.DataFrame:
+    """``con.execute(sql, params).df()``, through Arrow: the same columns, dtypes and values, several
+    times faster on a frame of many text cells (a page's per-account-and-day frames: 450,000 rows at
+    5,000 accounts), which ``df()`` builds one Python string at a time.  A DATE column is
+    ``datetime64[us]``, as ``df()`` gives it."""
+    import pyarrow as pa
+
+    table = con.sql(sql, params=params).to_arrow_table()
+    if table.num_rows == 0:  # df() gives text columns of an empty frame the object dtype
+        return con.execute(sql, params).df()
+    frame = table.to_pandas(date_as_object=False)
+    for field in table.schema:  # where df() gives another dtype than Arrow's default
+        column = table.column(field.name)
+        if pa.types.is_date(field.type):
+            frame[field.name] = frame[field.name].astype("datetime64[us]")
+        elif pa.types.is_decimal(field.type):
+            frame[field.name] = frame[field.name].astype("float64")
+        elif pa.types.is_boolean(field.type) and column.null_count:
+            frame[field.name] = frame[field.name].astype("boolean")
+        elif pa.types.is_string(field.type) and column.null_count == table.num_rows:
+            frame[field.name] = pd.Series([None] * table.num_rows, dtype=object, index=frame.index)
+    return frame
+
+
 def _utc(moment: datetime | None) -> datetime | None:
     """DuckDB TIMESTAMP columns hold naive UTC; hand back aware datetimes."""
     if moment is None:
@@ -855,8 +879,8 @@ def daily_by_account(
                 .replace("o.value", f"o.{metric} AS value")
                 .replace("o.metric = ?", f"o.{metric} IS NOT NULL")
             )
-            return con.execute(daily, [start, end, plats, plats]).df()
-        return con.execute(sql, [start, end, metric, plats, plats]).df()
+            return _frame(con, daily, [start, end, plats, plats])
+        return _frame(con, sql, [start, end, metric, plats, plats])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1176,7 +1200,7 @@ def coverage_report(db_path: DbPath, start: date, end: date, *, as_of: date | No
             row = con.execute(f"SELECT max({column}) FROM {table}").fetchone()  # our own names only
             as_of = row[0] if row and row[0] is not None else end
         params = [ids, [PLATFORMS[i].delay_days for i in ids], start, end, start, end, as_of]
-        days = con.execute(_COVERAGE_DAILY_SQL if aggregated else _COVERAGE_SQL, params).df()
+        days = _frame(con, _COVERAGE_DAILY_SQL if aggregated else _COVERAGE_SQL, params)
     days["date"] = pd.to_datetime(days["date"])
     own = days.loc[~days["competitor"].astype(bool), "platform"].unique()
     delays = {p: PLATFORMS[p].delay_days for p in sorted(own) if p in PLATFORMS and PLATFORMS[p].delay_days}
