@@ -733,6 +733,7 @@ def test_frames_through_arrow_equal_duckdb_df() -> None:
         FROM range(?) t(i)
     """
     con = duckdb.connect()
+    con.execute("SELECT 1").fetchone()  # a result left open before it
     for rows in (0, 1, 2, 50):
         pd.testing.assert_frame_equal(queries._frame(con, sql, [rows]), con.execute(sql, [rows]).df())
 

@@ -36,7 +36,7 @@ from warehouse.schema import SCHEMA_VERSION, check_readable
 
 AGGREGATES_VERSION = 3
 RUNS_VERSION = 4  # account_runs: each account's latest run, kept by the load
-LEVELS_VERSION = 6  # kpi_daily.posts and kpi_daily.followers_gained
+LEVELS_VERSION = 6  # kpi_daily.posts and kpi_daily.followers_gained, network_daily
 
 DbPath = str | os.PathLike[str]
 Period = Literal["month", "week"]
@@ -164,6 +164,11 @@ def kpi_columns(con: duckdb.DuckDBPyConnection) -> frozenset[str]:
     if version >= AGGREGATES_VERSION:
         return frozenset(m for m in KPI_METRICS if m not in LEVEL_METRICS)
     return frozenset()
+
+
+def has_networks(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the open warehouse has ``network_daily`` (schema version 6), kept by the load."""
+    return schema_version(con) >= LEVELS_VERSION
 
 
 def account_keys_sql(con: duckdb.DuckDBPyConnection) -> str:

@@ -24,6 +24,12 @@ code path deletes observations.  Competitor flags are not copied: queries join `
 flipping ``competitor`` needs no maintenance.  :func:`rebuild` recomputes both from scratch
 (migration 3 runs it once; a bulk ``INSERT`` that bypasses :mod:`warehouse.load` must call it).
 
+Schema version 6 adds ``network_daily`` (platform, account_id, observed_on, network) -> visits: the
+``visits_from_<network>`` observations (any network, so not a ``kpi_daily`` column), copied with the
+network as a key; the Website and ROI pages read the window's rows of it.  :func:`maintain` writes
+it for a batch that carries such a metric (web analytics accounts only), overwriting as the
+upsert does.
+
 Schema version 4 adds one more, kept by :func:`note_run` (``write_account_batch`` calls it with
 the ``run_accounts`` row, in the same transaction):
 
@@ -199,13 +205,45 @@ REBUILD_SQL = (
     _daily_upsert("observations"),
 )
 
+NETWORK_PREFIX = "visits_from_"
+
+NETWORK_DDL = """
+CREATE TABLE IF NOT EXISTS network_daily (
+    platform    VARCHAR NOT NULL,
+    account_id  VARCHAR NOT NULL,
+    observed_on DATE NOT NULL,
+    network     VARCHAR NOT NULL,
+    visits      DOUBLE NOT NULL,
+    PRIMARY KEY (platform, account_id, observed_on, network)
+)
+"""
+
+
+def _network_upsert(source: str) -> str:
+    """Fold ``source``'s ``visits_from_<network>`` rows into ``network_daily`` (a copy of them, keyed by network)."""
+    return f"""
+INSERT INTO network_daily (platform, account_id, observed_on, network, visits)
+SELECT platform, account_id, observed_on, substr(metric, {len(NETWORK_PREFIX) + 1}), value
+FROM {source}
+WHERE starts_with(metric, '{NETWORK_PREFIX}')
+ORDER BY observed_on
+ON CONFLICT (platform, account_id, observed_on, network) DO UPDATE SET visits = excluded.visits
+WHERE excluded.visits IS DISTINCT FROM network_daily.visits
+"""
+
+
+_NETWORK_BATCH_SQL = _network_upsert("batch")
 
 # Schema version 6: the two columns of LEVEL_METRICS (a file migrated to version 3 by this code has
-# them already: the DDL above lists every KPI_METRICS column), filled from the observations.
+# them already: the DDL above lists every KPI_METRICS column), and network_daily, filled from the
+# observations.
 LEVELS_SQL = (
     *(f"ALTER TABLE kpi_daily ADD COLUMN IF NOT EXISTS {m} DOUBLE" for m in LEVEL_METRICS),
     _daily_upsert("observations", LEVEL_METRICS),
+    NETWORK_DDL,
+    _network_upsert("observations"),
 )
+NETWORK_REBUILD_SQL = ("DELETE FROM network_daily", _network_upsert("observations"))
 
 
 def maintain(con: duckdb.DuckDBPyConnection, batch: pa.Table) -> None:
@@ -231,9 +269,11 @@ def maintain(con: duckdb.DuckDBPyConnection, batch: pa.Table) -> None:
         if sql is None:
             sql = _daily_sql[metrics] = _daily_upsert("batch", metrics)
         con.execute(sql).fetchall()
+    if any(m.startswith(NETWORK_PREFIX) for m in present):  # a web analytics batch: visits per network
+        con.execute(_NETWORK_BATCH_SQL).fetchall()
 
 
 def rebuild(con: duckdb.DuckDBPyConnection) -> None:
     """Recompute the aggregates from ``observations`` and ``run_accounts`` (the caller owns the transaction)."""
-    for sql in (*REBUILD_SQL, *RUNS_REBUILD_SQL):
+    for sql in (*REBUILD_SQL, *NETWORK_REBUILD_SQL, *RUNS_REBUILD_SQL):
         con.execute(sql).fetchall()

@@ -73,7 +73,8 @@ def _frame(con: Any, sql: str, params: list[Any]) -> pd.DataFrame:
     ``datetime64[us]``, as ``df()`` gives it."""
     import pyarrow as pa
 
-    table = con.sql(sql, params=params).to_arrow_table()
+    con.execute("SELECT 1").fetchall()  # ends a result an earlier fetchone() left open: con.sql() refuses to start
+    table = con.sql(sql, params=params).to_arrow_table()  # beside one (DB-API execute() warns of a copy)
     if table.num_rows == 0:  # df() gives text columns of an empty frame the object dtype
         return con.execute(sql, params).df()
     frame = table.to_pandas(date_as_object=False)
@@ -1060,6 +1061,18 @@ ORDER BY visits DESC NULLS LAST, network
 """
 
 
+# The same from ``network_daily`` (schema 6): the window's visits_from_<network> rows, keyed by network.
+_NETWORK_DAILY_SQL = (
+    _NETWORK_SQL.replace("SELECT o.metric, o.value, o.observed_on >= ? AS current",
+                         "SELECT o.network, o.visits AS value, o.observed_on >= ? AS current")
+    .replace("FROM observations o", "FROM network_daily o")
+    .replace(f"      AND starts_with(o.metric, '{NETWORK_PREFIX}')\n", "")
+    .replace(f"SELECT substr(metric, {len(NETWORK_PREFIX) + 1}) AS network,", "SELECT network,")
+    .replace("GROUP BY metric", "GROUP BY network")
+)  # fmt: skip
+assert "metric" not in _NETWORK_DAILY_SQL, "visits read from network_daily"  # noqa: S101
+
+
 def visits_by_network(db_path: DbPath, start: date, end: date, platforms: Sequence[str] | None = None) -> pd.DataFrame:
     """Website visits from each social network (metrics ``visits_from_<network>``).
 
@@ -1072,7 +1085,8 @@ def visits_by_network(db_path: DbPath, start: date, end: date, platforms: Sequen
     prev_start, _ = previous_period(start, end)
     plats = _platform_list(platforms)
     with read_warehouse(db_path) as con:
-        return con.execute(_NETWORK_SQL, [start, prev_start, end, plats, plats]).df()
+        sql = _NETWORK_DAILY_SQL if access.has_networks(con) else _NETWORK_SQL
+        return con.execute(sql, [start, prev_start, end, plats, plats]).df()
 
 
 def network_reach_and_visits(
@@ -1197,8 +1211,8 @@ def coverage_report(db_path: DbPath, start: date, end: date, *, as_of: date | No
     with open_warehouse(db_path) as (con, aggregated):
         if as_of is None:
             table, column = ("account_days", "newest_day") if aggregated else ("observations", "observed_on")
-            row = con.execute(f"SELECT max({column}) FROM {table}").fetchone()  # our own names only
-            as_of = row[0] if row and row[0] is not None else end
+            rows = con.execute(f"SELECT max({column}) FROM {table}").fetchall()  # our own names only
+            as_of = rows[0][0] if rows and rows[0][0] is not None else end
         params = [ids, [PLATFORMS[i].delay_days for i in ids], start, end, start, end, as_of]
         days = _frame(con, _COVERAGE_DAILY_SQL if aggregated else _COVERAGE_SQL, params)
     days["date"] = pd.to_datetime(days["date"])

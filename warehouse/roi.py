@@ -651,8 +651,8 @@ LEFT JOIN vis USING (platform)
 # The same results from ``kpi_daily`` (schema 6: it has ``followers_gained``), reading only the window
 # and a lookback of LOOKBACK_DAYS before it: an account's last ``followers`` before ``start`` is in the
 # lookback when it has one there, and only an account with none there is looked up further back (the
-# ``older`` scan of its rows: none in a warehouse collected daily).  Visits from social stay in
-# ``observations`` (``visits_from_<network>``, any network), read for the window only.
+# ``older`` scan of its rows: none in a warehouse collected daily).  Visits from social come from
+# ``network_daily`` (the ``visits_from_<network>`` rows, schema 6 too).
 LOOKBACK_DAYS = 35
 _GROWN = _RESULTS_TEMPLATE.index("grown AS (")
 _DAILY_RESULTS_TEMPLATE = (
@@ -676,13 +676,12 @@ imp AS (
     GROUP BY o.platform
 ),
 vis AS (
-    SELECT substr(o.metric, 13) AS platform, sum(o.value) AS social_visits,
-           sum(o.value * coalesce(v.value, $per_social_visit)) AS value
-    FROM observations o
+    SELECT o.network AS platform, sum(o.visits) AS social_visits,
+           sum(o.visits * coalesce(v.value, $per_social_visit)) AS value
+    FROM network_daily o
     LEFT JOIN accounts a USING (platform, account_id)
     LEFT JOIN va v ON v.item = 'per_social_visit' AND o.observed_on BETWEEN v.lo AND v.hi
-    WHERE NOT coalesce(a.competitor, false)
-      AND o.metric LIKE 'visits\\_from\\_%' ESCAPE '\\' AND o.observed_on BETWEEN $start AND $end
+    WHERE NOT coalesce(a.competitor, false) AND o.observed_on BETWEEN $start AND $end
     GROUP BY 1
 ),
 gained AS (

@@ -43,6 +43,8 @@ Version 6 (see :mod:`warehouse.aggregates`)
     kpi_daily          two more columns, ``posts`` and ``followers_gained``, filled from the
                        existing observations when a file is migrated: the Competitors and ROI
                        pages read them instead of ``observations``
+    network_daily      (platform, account_id, observed_on, network) -> visits: the
+                       ``visits_from_<network>`` observations, filled when a file is migrated
 """
 
 from __future__ import annotations
