@@ -199,7 +199,7 @@ def bounds_on(con: duckdb.DuckDBPyConnection, since: date | None, until: date | 
 def bounds_sql(con: duckdb.DuckDBPyConnection) -> str:
     """``SELECT`` the oldest and newest stored day: from ``account_days`` when the file has it."""
     try:
-        version = check_readable(con)
+        version = schema_version(con)  # one read of meta (the full check only when it holds no known version)
     except WarehouseError:
         version = 0
     if version >= AGGREGATES_VERSION:
