@@ -108,6 +108,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--until", type=_date, metavar="DATE")
     p.add_argument("--period", choices=("week", "month"), default="month", help="kpis: one row per week or month")
     p.add_argument("--out", default="-", metavar="PATH", help="file to write, or - for standard output (default)")
+    p.add_argument(
+        "--format",
+        choices=("csv", "xlsx"),
+        default="csv",
+        help="csv (default) or xlsx: an Excel workbook with dates, numbers and text typed (opens right in any locale)",
+    )
     p.add_argument("--config", metavar="PATH")
 
     p = sub.add_parser("dashboard", help="serve the dashboard on http://127.0.0.1:8501")
@@ -423,10 +429,32 @@ def cmd_export(args: argparse.Namespace) -> int:
 
         out = args.out
         check_output(args.out, stdout_hint=True)  # refused before the warehouse is read
+    if getattr(args, "format", "csv") == "xlsx":
+        return _export_xlsx(args, settings, out)
     if args.table == "observations":
         rows = export.write_observations_csv(settings.db_path, out, since=args.since, until=args.until)
     else:
         rows = export.write_kpis_csv(settings.db_path, out, since=args.since, until=args.until, period=args.period)
+    if args.out != "-":
+        log.info("wrote %d row(s) to %s", rows, args.out)
+    return EXIT_OK
+
+
+def _export_xlsx(args: argparse.Namespace, settings: Settings, out: object) -> int:
+    """``export --format xlsx``: the same rows as the CSV, as an Excel workbook (warehouse.export_xlsx)."""
+    from warehouse import export_xlsx
+
+    if args.out == "-":
+        if sys.stdout.isatty():
+            raise UsageError("--format xlsx writes a binary workbook: give --out FILE.xlsx (or redirect the output)")
+        if not hasattr(out, "buffer") and not hasattr(out, "raw") and hasattr(out, "encoding"):
+            raise UsageError("--format xlsx needs a binary standard output: give --out FILE.xlsx")
+    if args.table == "observations":
+        rows = export_xlsx.write_observations_xlsx(settings.db_path, out, since=args.since, until=args.until)  # type: ignore[arg-type]
+    else:
+        rows = export_xlsx.write_kpis_xlsx(  # type: ignore[arg-type]
+            settings.db_path, out, since=args.since, until=args.until, period=args.period
+        )
     if args.out != "-":
         log.info("wrote %d row(s) to %s", rows, args.out)
     return EXIT_OK

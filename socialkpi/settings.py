@@ -316,7 +316,7 @@ SECURITIES = ("starttls", "ssl", "none")
 DEFAULT_MAIL_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
 DEFAULT_FAILED_RUNS = 2
 DEFAULT_TOKEN_DAYS = 14
-SMTP_PASSWORD_ENV = "SOCIALKPI_SMTP_PASSWORD"  # the [mail] user's password: .env only, never socialkpi.toml
+SMTP_PASSWORD_ENV = "SOCIALKPI_SMTP_PASSWORD"  # noqa: S105 (a variable's name) - the [mail] user's password: .env only, never socialkpi.toml
 
 # One address (local@domain), nothing that could end a header or start another address.
 _ADDRESS = re.compile(r"[^@\s,;<>\"()\[\]\\\x00-\x1f\x7f]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
