@@ -402,8 +402,25 @@ def _mail(data: Mapping[str, object]) -> MailSettings | None:
 
     _, address = parseaddr(sender)
     check_address(address, "mail.from")
+    if user and security == "none" and host.strip().lower() not in ("localhost", "127.0.0.1", "::1"):
+        raise ConfigError(
+            "mail.security", '"none" would send the password of mail.user in clear: use "starttls" or "ssl"'
+        )
     return MailSettings(host=host.strip(), port=port, security=security, user=user.strip() if user else None,
                         sender=sender.strip())
+
+
+def smtp_password(settings: Settings) -> str | None:
+    """The ``[mail] user``'s password (``SOCIALKPI_SMTP_PASSWORD``, environment or ``.env``), None without a
+    user; a ConfigError when a user is set and the password is not."""
+    if settings.mail is None or not settings.mail.user:
+        return None
+    password = settings.env.get(SMTP_PASSWORD_ENV)
+    if not password:
+        raise ConfigError(
+            SMTP_PASSWORD_ENV, f"missing: [mail] user = {settings.mail.user!r} logs in with it: put it in .env"
+        )
+    return password
 
 
 def _alerts(data: Mapping[str, object], mail: MailSettings | None) -> AlertSettings | None:
