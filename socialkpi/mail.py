@@ -64,6 +64,8 @@ def send(
     except smtplib.SMTPResponseException as exc:
         raise MailError(f"{server} refused the message ({_reply(exc)})") from None
     except smtplib.SMTPServerDisconnected as exc:
+        if isinstance(exc.__context__, TimeoutError):  # smtplib turns a reply that never came into this
+            raise MailError(f"{server} did not answer within {timeout:g} s: check mail.host and mail.port") from None
         raise MailError(f"{server} closed the connection ({escape_controls(str(exc)) or 'no reason given'})") from None
     except ssl.SSLCertVerificationError as exc:
         raise MailError(

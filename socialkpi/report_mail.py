@@ -194,7 +194,11 @@ def build_content(
     tokens = queries.token_warnings(queries.token_expiry(db_path).itertuples())
 
     text = [f"{name} · Social and website report", period, ""]
-    for group, label in (("social", "Social"), ("website", "Website")):
+    groups = [  # a group with no value at all (no website account) is left out
+        (group, label) for group, label in (("social", "Social"), ("website", "Website"))
+        if any(k.group == group and k.value is not None for k in cards)
+    ]  # fmt: skip
+    for group, label in groups:
         text.append(label)
         for kpi in (k for k in cards if k.group == group):
             change = f" ({kpi.delta} vs previous {days} days)" if kpi.delta else ""
@@ -214,7 +218,7 @@ def build_content(
         _p(_t(period) + ". Own accounts only.", MUTED),
         _h2("Key numbers"),
     ]
-    for group, label in (("social", "Social"), ("website", "Website")):
+    for group, label in groups:
         group_cards = [k for k in cards if k.group == group]
         if group_cards:
             body.append(f'<h3 style="font-size:14px;margin:12px 0 2px;color:#374151;">{label}</h3>')
@@ -322,7 +326,10 @@ def build_message(
     html_part = message.get_body(preferencelist=("html",))
     assert isinstance(html_part, EmailMessage)
     for chart in charts:
-        html_part.add_related(chart.png, "image", "png", cid=f"<{chart.cid}>", filename=chart.filename)
-    message.add_attachment(report_html.encode("utf-8"), "text", "html", filename=names[0])
-    message.add_attachment(kpis_csv(db_path, start, end, period), "text", "csv", filename=names[1])
+        html_part.add_related(  # inline: shown in the body, not listed as an attachment
+            chart.png, "image", "png", cid=f"<{chart.cid}>", filename=chart.filename, disposition="inline"
+        )
+    utf8 = {"charset": "utf-8"}  # the bytes as written (base64), their charset said
+    message.add_attachment(report_html.encode("utf-8"), "text", "html", filename=names[0], params=utf8)
+    message.add_attachment(kpis_csv(db_path, start, end, period), "text", "csv", filename=names[1], params=utf8)
     return message
