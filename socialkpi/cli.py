@@ -137,10 +137,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", metavar="FILE", help="CSV with the columns of the observations export")
     p.add_argument("--config", metavar="PATH")
 
-    from socialkpi import backup, connect, init, report, timelog
+    from socialkpi import alerts, backup, connect, init, report, timelog
 
     timelog.add_parser(sub)
     report.add_parser(sub)
+    alerts.add_parser(sub)
     init.add_parser(sub)
     connect.add_parser(sub)
     backup.add_parser(sub)
@@ -234,6 +235,7 @@ def _main(argv: Sequence[str] | None) -> int:
         "import-csv": cmd_import_csv,
         "log-time": _log_time,
         "report": _report,
+        "alert": _alert,
         "init": _init,
         "connect": _connect,
         "backup": _backup,
@@ -359,6 +361,13 @@ def collect_with(
                 on_progress=progress.update if progress else None,
                 **({"policy": policy} if policy is not None else {}),  # type: ignore[arg-type]
             )
+            if settings.alerts is not None:  # still under the lock: two collects never send the same alert
+                if progress:
+                    progress.done()
+                    progress = None
+                from socialkpi.alerts import after_collect
+
+                after_collect(settings, summary.run_id)  # never raises: its failures are warnings
     except LockHeld as exc:
         _err(f"{exc}; nothing was done")
         return EXIT_LOCKED
@@ -579,6 +588,12 @@ def _report(args: argparse.Namespace) -> int:
     from socialkpi import report
 
     return report.run(args)
+
+
+def _alert(args: argparse.Namespace) -> int:
+    from socialkpi import alerts
+
+    return alerts.run(args)
 
 
 def _init(args: argparse.Namespace) -> int:
