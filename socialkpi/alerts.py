@@ -172,7 +172,9 @@ def _url_destination(url: str, index: int) -> Destination:
         raise ConfigError(
             f"alerts.urls[{index}]", "is not a notification URL apprise knows: see docs/delivery.md for the syntax"
         )
-    label = str(sender[0].url(privacy=True)).split("?", 1)[0]
+    from collectors.http import redact_userinfo
+
+    label = redact_userinfo(str(sender[0].url(privacy=True)).split("?", 1)[0])  # no user:password@, even masked
     fingerprint = hashlib.sha256(url.encode("utf-8")).hexdigest()[:16]
     scheme = url.split("://", 1)[0].lower()
 

@@ -741,7 +741,7 @@ def test_migration_6_adds_alerts_sent_to_a_version_5_file_and_keeps_its_rows(tmp
         assert "alerts_sent" in tables(c)
         assert c.execute("SELECT value FROM observations").fetchall() == [(5.0,)]
         assert c.execute("SELECT variable FROM account_credentials").fetchall() == [("SOCIALKPI_X_TOKEN",)]
-        row = ["failed_runs:x/shop", date(2026, 3, 2), "mail:owner@example.com", "x", "shop", "m", T1.replace(tzinfo=None)]
+        row = ["failed_runs:x/shop", date(2026, 3, 2), "owner@example.com", "x", "shop", "m", T1.replace(tzinfo=None)]
         c.execute("INSERT INTO alerts_sent VALUES (?, ?, ?, ?, ?, ?, ?)", row)
         with pytest.raises(duckdb.ConstraintException):
             c.execute("INSERT INTO alerts_sent VALUES (?, ?, ?, ?, ?, ?, ?)", row)
