@@ -102,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", metavar="PATH", help="socialkpi.toml to use")
     p.add_argument("--quiet", action="store_true", help="only warnings, errors and the summary")
 
-    p = sub.add_parser("export", help="write a CSV of observations or KPI snapshots")
+    p = sub.add_parser("export", help="write a CSV (or an Excel workbook) of observations or KPI snapshots")
     p.add_argument("--table", choices=("observations", "kpis"), default="observations")
     p.add_argument("--since", type=_date, metavar="DATE")
     p.add_argument("--until", type=_date, metavar="DATE")
