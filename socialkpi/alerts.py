@@ -85,6 +85,11 @@ def _fix_for_failure(platform: str, account_id: str, kind: str | None) -> str:
     return f"`socialkpi doctor --platform {platform}` says what is wrong; `socialkpi status` shows every failure"
 
 
+def _sentence(text: str, prefix: str = "") -> str:
+    """``text`` without ``prefix``, ending with one full stop."""
+    return text.removeprefix(prefix).rstrip().rstrip(".") + "."
+
+
 def conditions_after(settings: Settings, run_id: str, *, now: datetime | None = None) -> list[Condition]:
     """Everything that needs the owner after the collect ``run_id`` (the module docstring)."""
     from warehouse import alerts as walerts
@@ -99,7 +104,7 @@ def conditions_after(settings: Settings, run_id: str, *, now: datetime | None = 
             out.append(
                 Condition(
                     f"failed_runs:{s.platform}/{s.account_id}", s.platform, s.account_id, s.account_name,
-                    f"failed {s.failed_runs} runs in a row: {s.reason.removeprefix(f'{s.platform}/{s.account_id}: ')}.",
+                    f"failed {s.failed_runs} runs in a row: {_sentence(s.reason, f'{s.platform}/{s.account_id}: ')}",
                     _fix_for_failure(s.platform, s.account_id, s.error_kind),
                 )
             )  # fmt: skip
@@ -107,7 +112,8 @@ def conditions_after(settings: Settings, run_id: str, *, now: datetime | None = 
             out.append(
                 Condition(
                     f"refused:{r.platform}/{r.account_id}:{r.source_metric}", r.platform, r.account_id,
-                    r.account_name, f"{r.platform} refused {r.source_metric}, which it used to give: {r.note}.",
+                    r.account_name,
+                    f"{r.platform} refused {r.source_metric}, which it used to give: {_sentence(r.note)}",
                     f"`socialkpi connect {r.platform}` if a permission was taken back (nothing to do if "
                     f"{r.platform} retired it); `socialkpi status` lists the metrics skipped",
                 )
