@@ -214,6 +214,6 @@ def test_a_text_longer_than_an_excel_cell_is_refused_and_nothing_is_written(tmp_
     done = socialkpi(tmp_path, "export", "--format", "xlsx", "--out", "out.xlsx", db=str(path))
     assert done.returncode == 2
     [line] = done.stderr.decode().splitlines()
-    assert "32,768 characters is more than an Excel cell holds (32,767)" in line and "--format csv" in line
+    assert "32,768 characters is more than an Excel cell holds (32,767)" in line and "export it as CSV" in line
     assert (tmp_path / "out.xlsx").read_bytes() == b"old"
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".") or p.suffix == ".tmp"]  # no temp left

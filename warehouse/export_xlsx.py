@@ -174,7 +174,7 @@ def _widths(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any], columns
         if column.kind == "text" and longest > CELL_CHARS:
             raise CellTooLong(
                 f"a {column.name} of {longest:,} characters is more than an Excel cell holds ({CELL_CHARS:,}): "
-                "nothing was written (use --format csv)"
+                "nothing was written (export it as CSV, the default format, instead)"
             )
         wanted = _WIDTHS.get(column.kind) or (longest + 4 if column.kind in ("count", "number") else longest + 2)
         widths.append(max(8, len(column.name) + 3, min(wanted, MAX_WIDTH)))
