@@ -37,6 +37,7 @@ TABLES |= {"cost_values", "value_assumptions", "time_log", "roi_settings"}  # sc
 TABLES |= {"account_days", "kpi_daily"}  # schema version 3 (aggregates kept by the load)
 TABLES |= {"account_runs"}  # schema version 4 (each account's latest run, kept by the load)
 TABLES |= {"account_credentials"}  # schema version 5 (where each account's credential came from)
+TABLES |= {"alerts_sent"}  # schema version 6 (each alert sent, once per condition, day and destination)
 ACCOUNT = Account("facebook", "1045", "Corner Bakery")
 
 
@@ -708,9 +709,41 @@ def test_migration_5_adds_account_credentials_to_a_version_4_file_and_keeps_its_
             "INSERT INTO observations VALUES ('x', 'shop', 'followers', DATE '2026-03-01', 5, 'f', "
             "TIMESTAMP '2026-03-01 06:00:00', 'r1')"
         )
-        assert ensure_schema(c) == SCHEMA_VERSION == 5
+        assert ensure_schema(c) == SCHEMA_VERSION >= 5
         assert "account_credentials" in tables(c)
         assert c.execute("SELECT count(*) FROM account_credentials").fetchone() == (0,)
         assert c.execute("SELECT value FROM observations").fetchall() == [(5.0,)]
     finally:
         c.close()
+
+
+def test_migration_6_adds_alerts_sent_to_a_version_5_file_and_keeps_its_rows(tmp_path: Path) -> None:
+    """A file the version before left (schema 5, with rows and credentials) comes to 6 in place, its rows
+    untouched; the dedup table starts empty and takes a row per (condition, day, destination) only."""
+    from warehouse.schema import MIGRATIONS
+
+    path = tmp_path / "v5.duckdb"
+    c = duckdb.connect(str(path))
+    try:
+        for _, ddl in MIGRATIONS[:5]:
+            c.execute(ddl)
+        c.execute("CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)")
+        c.execute("INSERT INTO meta VALUES ('schema_version', '5')")
+        c.execute(
+            "INSERT INTO observations VALUES ('x', 'shop', 'followers', DATE '2026-03-01', 5, 'f', "
+            "TIMESTAMP '2026-03-01 06:00:00', 'r1')"
+        )
+        c.execute("INSERT INTO account_credentials VALUES ('x', 'shop', 'env', 'SOCIALKPI_X_TOKEN', NULL, now())")
+    finally:
+        c.close()
+    with writing(path) as c:
+        assert current_version(c) == SCHEMA_VERSION >= 6
+        assert "alerts_sent" in tables(c)
+        assert c.execute("SELECT value FROM observations").fetchall() == [(5.0,)]
+        assert c.execute("SELECT variable FROM account_credentials").fetchall() == [("SOCIALKPI_X_TOKEN",)]
+        row = ["failed_runs:x/shop", date(2026, 3, 2), "owner@example.com", "x", "shop", "m", T1.replace(tzinfo=None)]
+        c.execute("INSERT INTO alerts_sent VALUES (?, ?, ?, ?, ?, ?, ?)", row)
+        with pytest.raises(duckdb.ConstraintException):
+            c.execute("INSERT INTO alerts_sent VALUES (?, ?, ?, ?, ?, ?, ?)", row)
+    with reading(path) as c:  # and it survives the connection: a restart
+        assert c.execute("SELECT count(*) FROM alerts_sent").fetchone() == (1,)

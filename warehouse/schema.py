@@ -38,6 +38,11 @@ Table (version 5: written by every collect, see :mod:`warehouse.credentials`)
                        credential from (``connect``: the token store; ``env``: a variable of the
                        environment or ``.env``, named; ``none``: a public account), the token-store
                        entry it used, when: never a token
+
+Table (version 6: written after each collect, see :mod:`warehouse.alerts`)
+    alerts_sent    (condition, day, destination) -> platform, account, the message, when: each alert
+                   sent, so that a condition is told once a day per destination (never the
+                   destination's secret: an e-mail address, or a notification URL's fingerprint)
 """
 
 from __future__ import annotations
@@ -49,7 +54,7 @@ import duckdb
 from warehouse import aggregates
 from warehouse.db import WarehouseError, is_damage
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 MIGRATIONS: list[tuple[int, str]] = [
     (
@@ -160,6 +165,21 @@ MIGRATIONS: list[tuple[int, str]] = [
             store_key   VARCHAR,
             recorded_at TIMESTAMP NOT NULL,
             PRIMARY KEY (platform, account_id)
+        );
+        """,
+    ),
+    (
+        6,
+        """
+        CREATE TABLE IF NOT EXISTS alerts_sent (
+            condition   VARCHAR NOT NULL,
+            day         DATE NOT NULL,
+            destination VARCHAR NOT NULL,
+            platform    VARCHAR NOT NULL,
+            account_id  VARCHAR NOT NULL,
+            message     VARCHAR NOT NULL,
+            sent_at     TIMESTAMP NOT NULL,
+            PRIMARY KEY (condition, day, destination)
         );
         """,
     ),
