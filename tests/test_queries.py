@@ -638,7 +638,7 @@ def test_fast_answers_equal_the_raw_answers(
         m.setattr(warehouse.access, "RUNS_VERSION", 10**6)
         m.setattr(warehouse.access, "LEVELS_VERSION", 10**6)
         raw = _answers(db, start, end, plats)
-    with monkeypatch.context() as m:  # a file at schema 3 to 5 read as it is: kpi_daily without its new columns
+    with monkeypatch.context() as m:  # a file at schema 3 to 6 read as it is: kpi_daily without its new columns
         m.setattr(warehouse.access, "LEVELS_VERSION", 10**6)
         between = _answers(db, start, end, plats)
     for got, want in zip(between, raw, strict=True):

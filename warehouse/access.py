@@ -36,7 +36,7 @@ from warehouse.schema import SCHEMA_VERSION, check_readable
 
 AGGREGATES_VERSION = 3
 RUNS_VERSION = 4  # account_runs: each account's latest run, kept by the load
-LEVELS_VERSION = 6  # kpi_daily.posts and kpi_daily.followers_gained, network_daily
+LEVELS_VERSION = 7  # kpi_daily.posts and kpi_daily.followers_gained, network_daily
 
 DbPath = str | os.PathLike[str]
 Period = Literal["month", "week"]
@@ -156,8 +156,8 @@ def open_warehouse(db_path: DbPath) -> Iterator[tuple[duckdb.DuckDBPyConnection,
 
 def kpi_columns(con: duckdb.DuckDBPyConnection) -> frozenset[str]:
     """The metrics ``kpi_daily`` has a column for in this open warehouse: every
-    :data:`~warehouse.aggregates.KPI_METRICS` from schema version 6, all but ``posts`` and
-    ``followers_gained`` at 3 to 5, none before (no ``kpi_daily``: read ``observations``)."""
+    :data:`~warehouse.aggregates.KPI_METRICS` from schema version 7, all but ``posts`` and
+    ``followers_gained`` at 3 to 6, none before (no ``kpi_daily``: read ``observations``)."""
     version = schema_version(con)
     if version >= LEVELS_VERSION:
         return frozenset(KPI_METRICS)
@@ -167,7 +167,7 @@ def kpi_columns(con: duckdb.DuckDBPyConnection) -> frozenset[str]:
 
 
 def has_networks(con: duckdb.DuckDBPyConnection) -> bool:
-    """Whether the open warehouse has ``network_daily`` (schema version 6), kept by the load."""
+    """Whether the open warehouse has ``network_daily`` (schema version 7), kept by the load."""
     return schema_version(con) >= LEVELS_VERSION
 
 

@@ -12,7 +12,7 @@ the rows they summarise (:func:`warehouse.load.upsert_table` calls it right afte
     day: ten times fewer rows than ``observations`` for the same window, and numbers only.  A
     column is NULL where ``observations`` holds no row for that metric.  Every dashboard page reads
     this instead of ``observations`` (the KPI cards, the trends, the snapshot, the per-platform
-    table, the competitors, the ROI); schema version 6 added ``posts`` and ``followers_gained``
+    table, the competitors, the ROI); schema version 7 added ``posts`` and ``followers_gained``
     (:data:`LEVEL_METRICS`), so a row may hold only those two: a query that needs a row with one of
     its own metrics says so (``... IS NOT NULL``).
 
@@ -24,7 +24,7 @@ code path deletes observations.  Competitor flags are not copied: queries join `
 flipping ``competitor`` needs no maintenance.  :func:`rebuild` recomputes both from scratch
 (migration 3 runs it once; a bulk ``INSERT`` that bypasses :mod:`warehouse.load` must call it).
 
-Schema version 6 adds ``network_daily`` (platform, account_id, observed_on, network) -> visits: the
+Schema version 7 adds ``network_daily`` (platform, account_id, observed_on, network) -> visits: the
 ``visits_from_<network>`` observations (any network, so not a ``kpi_daily`` column), copied with the
 network as a key; the Website and ROI pages read the window's rows of it.  :func:`maintain` writes
 it for a batch that carries such a metric (web analytics accounts only), overwriting as the
@@ -55,8 +55,8 @@ KPI_METRICS: tuple[str, ...] = (
     "page_views", "visits", "visitors", "social_visits", "social_page_views",
     "posts", "followers_gained",
 )  # fmt: skip
-# The columns schema version 6 added (the Competitors page's posting cadence, the ROI page's new
-# followers): a file at version 3 to 5 has only the others.
+# The columns schema version 7 added (the Competitors page's posting cadence, the ROI page's new
+# followers): a file at version 3 to 6 has only the others.
 LEVEL_METRICS: tuple[str, ...] = ("posts", "followers_gained")
 
 _COLUMNS = ",\n    ".join(f"{m} DOUBLE" for m in KPI_METRICS)
@@ -234,7 +234,7 @@ WHERE excluded.visits IS DISTINCT FROM network_daily.visits
 
 _NETWORK_BATCH_SQL = _network_upsert("batch")
 
-# Schema version 6: the two columns of LEVEL_METRICS (a file migrated to version 3 by this code has
+# Schema version 7: the two columns of LEVEL_METRICS (a file migrated to version 3 by this code has
 # them already: the DDL above lists every KPI_METRICS column), and network_daily, filled from the
 # observations.
 LEVELS_SQL = (

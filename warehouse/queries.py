@@ -924,7 +924,7 @@ ORDER BY pa.platform, competitor, account_name, pa.account_id
 """
 
 
-# The same from ``kpi_daily`` (schema 6: it has ``posts``): an account-day with followers or posts.
+# The same from ``kpi_daily`` (schema 7: it has ``posts``): an account-day with followers or posts.
 _COMPETITOR_DAILY_SQL = (
     _COMPETITOR_SQL.replace(
         """    SELECT o.platform, o.account_id, o.metric, o.observed_on, o.value, o.observed_on >= ? AS current
@@ -1061,7 +1061,7 @@ ORDER BY visits DESC NULLS LAST, network
 """
 
 
-# The same from ``network_daily`` (schema 6): the window's visits_from_<network> rows, keyed by network.
+# The same from ``network_daily`` (schema 7): the window's visits_from_<network> rows, keyed by network.
 _NETWORK_DAILY_SQL = (
     _NETWORK_SQL.replace("SELECT o.metric, o.value, o.observed_on >= ? AS current",
                          "SELECT o.network, o.visits AS value, o.observed_on >= ? AS current")

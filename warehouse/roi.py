@@ -648,11 +648,11 @@ LEFT JOIN vis USING (platform)
 """
 
 
-# The same results from ``kpi_daily`` (schema 6: it has ``followers_gained``), reading only the window
+# The same results from ``kpi_daily`` (schema 7: it has ``followers_gained``), reading only the window
 # and a lookback of LOOKBACK_DAYS before it: an account's last ``followers`` before ``start`` is in the
 # lookback when it has one there, and only an account with none there is looked up further back (the
 # ``older`` scan of its rows: none in a warehouse collected daily).  Visits from social come from
-# ``network_daily`` (the ``visits_from_<network>`` rows, schema 6 too).
+# ``network_daily`` (the ``visits_from_<network>`` rows, schema 7 too).
 LOOKBACK_DAYS = 35
 _GROWN = _RESULTS_TEMPLATE.index("grown AS (")
 _DAILY_RESULTS_TEMPLATE = (
@@ -726,7 +726,7 @@ _NO_ASSUMPTIONS = "SELECT NULL::VARCHAR AS item, NULL::DOUBLE AS value, NULL::DA
 
 
 def _results_sql(has_tables: bool, daily: bool = False) -> str:
-    """The results statement: from ``kpi_daily`` when ``daily`` (schema 6), else from ``observations``."""
+    """The results statement: from ``kpi_daily`` when ``daily`` (schema 7), else from ``observations``."""
     source = _effective_sql("value_assumptions") if has_tables else _NO_ASSUMPTIONS
     return (_DAILY_RESULTS_TEMPLATE if daily else _RESULTS_TEMPLATE).replace("{assumptions}", source)
 

@@ -55,7 +55,7 @@ def _daily_base(unit: str) -> str:
     """The same ``base`` and ``per_account`` from ``kpi_daily`` (one row per account and day, a
     column per metric): a row before ``since`` counts only for its ``followers`` (the previous
     period's level), exactly as the ``metric = 'followers'`` rows do in :func:`_raw_base`; a row
-    with none of the snapshot's metrics (only ``posts``, say, a column of schema version 6) does not
+    with none of the snapshot's metrics (only ``posts``, say, a column of schema version 7) does not
     count, as no row of :func:`_raw_base` stands for it."""
     summed = ",\n".join(f"sum({m}) AS {m}" for m in _SUMMED)
     averaged = ",\n".join(f"avg({m}) AS {col}" for m, col in _AVERAGED.items())
