@@ -43,6 +43,13 @@ Table (version 6: written after each collect, see :mod:`warehouse.alerts`)
     alerts_sent    (condition, day, destination) -> platform, account, the message, when: each alert
                    sent, so that a condition is told once a day per destination (never the
                    destination's secret: an e-mail address, or a notification URL's fingerprint)
+
+Version 7 (see :mod:`warehouse.aggregates`)
+    kpi_daily          two more columns, ``posts`` and ``followers_gained``, filled from the
+                       existing observations when a file is migrated: the Competitors and ROI
+                       pages read them instead of ``observations``
+    network_daily      (platform, account_id, observed_on, network) -> visits: the
+                       ``visits_from_<network>`` observations, filled when a file is migrated
 """
 
 from __future__ import annotations
@@ -54,7 +61,7 @@ import duckdb
 from warehouse import aggregates
 from warehouse.db import WarehouseError, is_damage
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 MIGRATIONS: list[tuple[int, str]] = [
     (
@@ -183,6 +190,7 @@ MIGRATIONS: list[tuple[int, str]] = [
         );
         """,
     ),
+    (7, ";\n".join(aggregates.LEVELS_SQL) + ";"),
 ]
 
 
