@@ -141,6 +141,19 @@ def note_run(
     con.execute(_NOTE_RUN, [platform, account_id, started_at, status, error_kind, reason, last_ok]).fetchall()
 
 
+_NOTE_RUNS = _NOTE_RUN.replace(
+    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+    "SELECT platform, account_id, started_at, status, error_kind, reason,\n"
+    "       CASE WHEN status = 'ok' THEN finished_at END\nFROM {source}",
+)
+
+
+def note_runs(con: duckdb.DuckDBPyConnection, source: str) -> None:
+    """:func:`note_run` for every row of ``source`` at once (``run_accounts`` columns, naive UTC times, one
+    row per account), in the caller's transaction: what ``write_account_batches`` uses for a group."""
+    con.execute(_NOTE_RUNS.format(source=source)).fetchall()
+
+
 def _daily_upsert(source: str, metrics: tuple[str, ...] = KPI_METRICS) -> str:
     """Fold ``source``'s rows of ``metrics`` (a subset of :data:`KPI_METRICS`) into ``kpi_daily``."""
     keep = ", ".join(f"{m} = coalesce(excluded.{m}, kpi_daily.{m})" for m in metrics)
