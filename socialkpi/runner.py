@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import collections
 import logging
 import queue
 import sys
@@ -290,8 +291,8 @@ class _Batch:
     skipped: list[tuple[str, str]]
 
 
-MAX_BATCHES_PER_OPEN = 256  # accounts written per opening of the file
-MAX_ROWS_PER_COMMIT = 200_000  # rows per transaction: bounds the memory and the time readers wait
+MAX_ROWS_PER_COMMIT = 200_000  # rows per transaction (whole accounts): bounds its memory and its length
+MAX_HOLD_SECONDS = 1.0  # the writer lets go of the file after this long, so readers get their turn
 
 
 def _write_batches(
@@ -301,54 +302,76 @@ def _write_batches(
     total: int,
     on_progress: Callable[[AccountResult, int, int], None] | None,
 ) -> None:
-    """The writer thread: drain what is waiting, write it on one short-lived connection, repeat.
+    """The writer thread: open the file when batches wait, write them, close it, repeat.
 
-    What is waiting is written in as few transactions as :data:`MAX_ROWS_PER_COMMIT` allows, each
-    holding whole accounts only (:func:`write_account_batches`): an account is in a commit or not.
+    Every batch waiting is written in as few transactions as :data:`MAX_ROWS_PER_COMMIT` allows,
+    each of whole accounts only (:func:`write_account_batches`): an account is in a commit or not.
+    Batches that arrive meanwhile are written on the same connection, for at most
+    :data:`MAX_HOLD_SECONDS`: then the file is closed and opened again, so a dashboard waiting for
+    it gets in (a reader retries for up to :data:`warehouse.db.LOCK_TIMEOUT`).
     """
+    waiting: collections.deque[_Batch] = collections.deque()
     finished = False
-    while not finished:
-        first = pending.get()
-        if first is None:
-            return
-        group = [first]
-        while len(group) < MAX_BATCHES_PER_OPEN:
+
+    def take() -> None:  # everything waiting in the queue, without blocking
+        nonlocal finished
+        while not finished:
             try:
                 item = pending.get_nowait()
             except queue.Empty:
-                break
+                return
             if item is None:
                 finished = True
-                break
-            group.append(item)
+            else:
+                waiting.append(item)
+
+    def report(batch: _Batch) -> None:
+        summary.results.append(batch.result)
+        _log_result(batch)
+        if on_progress:
+            on_progress(batch.result, len(summary.results), total)
+
+    while True:
+        if not waiting:
+            if finished:
+                return
+            item = pending.get()
+            if item is None:
+                return
+            waiting.append(item)
+        take()
+        part: list[_Batch] = []
         try:
             with wdb.writing(db_path) as con:
-                for part in _commits(group):
+                opened = time.monotonic()
+                while True:  # at least one commit per opening
+                    part = _next_commit(waiting)
                     _write_together(con, part)
+                    for batch in part:
+                        report(batch)
+                    part = []
+                    take()
+                    if not waiting or time.monotonic() - opened >= MAX_HOLD_SECONDS:
+                        break
         except wdb.WarehouseError as exc:
-            for batch in group:
-                if batch.result.status == "ok" and batch.result.rows == 0:
-                    r = batch.result
-                    r.status, r.reason = "failed", redact(f"{r.account.platform}/{r.account.id}: {exc}")
-        for batch in group:
-            summary.results.append(batch.result)
-            _log_result(batch)
-            if on_progress:
-                on_progress(batch.result, len(summary.results), total)
+            for batch in [*part, *waiting]:  # nothing of these was committed
+                r = batch.result
+                if r.status == "ok":
+                    r.status, r.rows = "failed", 0
+                    r.reason = redact(f"{r.account.platform}/{r.account.id}: {exc}")
+                report(batch)
+            waiting.clear()
 
 
-def _commits(group: list[_Batch]) -> list[list[_Batch]]:
-    """``group`` cut, in order, into runs of whole accounts of at most :data:`MAX_ROWS_PER_COMMIT` rows
-    (an account with more is a commit of its own)."""
-    parts: list[list[_Batch]] = [[]]
-    rows = 0
-    for batch in group:
-        if parts[-1] and rows + len(batch.rows) > MAX_ROWS_PER_COMMIT:
-            parts.append([])
-            rows = 0
-        parts[-1].append(batch)
-        rows += len(batch.rows)
-    return parts
+def _next_commit(waiting: collections.deque[_Batch]) -> list[_Batch]:
+    """The next whole accounts from ``waiting``, in order, of at most :data:`MAX_ROWS_PER_COMMIT` rows
+    together (one account with more is a commit of its own)."""
+    part = [waiting.popleft()]
+    rows = len(part[0].rows)
+    while waiting and rows + len(waiting[0].rows) <= MAX_ROWS_PER_COMMIT:
+        rows += len(waiting[0].rows)
+        part.append(waiting.popleft())
+    return part
 
 
 def _write_together(con: duckdb.DuckDBPyConnection, part: list[_Batch]) -> None:

@@ -13,6 +13,7 @@ import contextlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -442,15 +443,7 @@ def _upsert_group_rows(
     """Upsert every batch's rows as one table; the rows inserted or changed per (platform, account_id)."""
     if not rows:
         return {}
-    run_ids = {b.outcome.run_id for b in batches if b.rows}
-    if len(run_ids) == 1:
-        table = _arrow(rows, next(iter(run_ids)))
-    else:  # batches of different runs: each row carries its batch's run
-        table = _arrow(rows, "")
-        column = pa.concat_arrays(
-            [pa.repeat(pa.scalar(b.outcome.run_id, pa.string()), len(b.rows)) for b in batches if b.rows]
-        )
-        table = table.set_column(table.schema.get_field_index("run_id"), "run_id", column)
+    table = _group_arrow(batches, rows)
     if not _keys_unique(con, table):
         table = _dedup_keep_last(table)
     con.register("batch", table)
@@ -471,6 +464,41 @@ def _upsert_group_rows(
             strict=True,
         )
     }
+
+
+def _group_arrow(batches: Sequence[AccountBatch], rows: Sequence[Observation]) -> pa.Table:
+    """:func:`_arrow` of ``rows`` (every batch's rows, in order), knowing each row is its batch's account's.
+
+    The columns that are one value per batch (platform, account, run, and ``collected_at`` when the
+    batch has one, as a collector's does) are repeated by Arrow instead of read from each row."""
+    filled = [b for b in batches if b.rows]
+
+    def repeated(values: list[Any], kind: pa.DataType) -> pa.Array:
+        parts = [pa.repeat(pa.scalar(v, kind), len(b.rows)) for v, b in zip(values, filled, strict=True)]
+        return pa.concat_arrays(parts)
+
+    ts = pa.timestamp("us")
+    stamps: list[pa.Array] = []
+    for b in filled:
+        seen = {r.collected_at for r in b.rows}
+        if len(seen) == 1:
+            stamps.append(pa.repeat(pa.scalar(naive_utc(next(iter(seen))), ts), len(b.rows)))
+        else:
+            naive = {s: naive_utc(s) for s in seen}
+            stamps.append(pa.array([naive[r.collected_at] for r in b.rows], ts))
+    return pa.Table.from_arrays(
+        [
+            repeated([b.outcome.account.platform for b in filled], pa.string()),
+            repeated([b.outcome.account.id for b in filled], pa.string()),
+            pa.array([r.metric for r in rows], pa.string()),
+            pa.array([r.observed_on for r in rows], pa.date32()),
+            _values(rows),
+            pa.array([r.source_metric for r in rows], pa.string()),
+            pa.concat_arrays(stamps),
+            repeated([b.outcome.run_id for b in filled], pa.string()),
+        ],
+        schema=OBSERVATION_SCHEMA,
+    )
 
 
 def _keys_unique(con: duckdb.DuckDBPyConnection, table: pa.Table) -> bool:
