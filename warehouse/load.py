@@ -448,22 +448,12 @@ def _upsert_group_rows(
         table = _dedup_keep_last(table)
     con.register("batch", table)
     try:
-        changed = con.sql(_GROUP_UPSERT_SQL).to_arrow_table()  # run once, here; its RETURNING as Arrow
+        # DuckDB runs a statement given to sql() once, there; the relation is its RETURNING rows
+        changed = con.sql(_GROUP_UPSERT_SQL).aggregate("platform, account_id, count(*)").fetchall()
         aggregates.maintain(con, table)
     finally:
         con.unregister("batch")
-    if changed.num_rows == 0:
-        return {}
-    counts = changed.group_by(["platform", "account_id"]).aggregate([([], "count_all")])
-    return {
-        (p, a): int(n)
-        for p, a, n in zip(
-            counts.column("platform").to_pylist(),
-            counts.column("account_id").to_pylist(),
-            counts.column("count_all").to_pylist(),
-            strict=True,
-        )
-    }
+    return {(p, a): int(n) for p, a, n in changed}
 
 
 def _group_arrow(batches: Sequence[AccountBatch], rows: Sequence[Observation]) -> pa.Table:
