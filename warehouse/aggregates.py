@@ -22,7 +22,7 @@ flipping ``competitor`` needs no maintenance.  :func:`rebuild` recomputes both f
 (migration 3 runs it once; a bulk ``INSERT`` that bypasses :mod:`warehouse.load` must call it).
 
 Schema version 4 adds one more, kept by :func:`note_run` (``write_account_batch`` calls it with
-the ``run_accounts`` row, in the same transaction):
+the ``run_accounts`` row, in the same transaction; :func:`note_runs` for a group of accounts):
 
 ``account_runs``  (platform, account_id) -> the latest run's start, status, error_kind, reason,
     and the end of the latest successful run.  The freshness table and ``socialkpi status`` read

@@ -1,10 +1,17 @@
-"""Idempotent, bulk loading: upserts on the natural key, one transaction per account batch.
+"""Idempotent, bulk loading: upserts on the natural key, whole account batches per transaction.
 
 Rows go in as one Arrow table and one ``INSERT ... SELECT ... ON CONFLICT DO UPDATE`` (never
 row-by-row ``executemany``: 1M rows take ~18 minutes that way and ~1.5 s this way, tech-notes
 §2).  A key whose value did not change is left alone, so loading the same data twice changes
 nothing at all, not even ``collected_at``.  :func:`write_account_batch` wraps an account's rows,
 its metric notes and its run record in one transaction: a failure leaves none of them behind.
+:func:`write_account_batches` does the same for several accounts in one transaction (what
+``socialkpi collect``'s writer uses): each account is in it whole or the whole group is not kept.
+
+Why groups: a transaction of one account of 500 rows cost ~16-18 ms, nearly all of it fixed (each
+of its six statements ~2-5 ms to plan and run however few rows it carries, the commit ~2-4 ms),
+35x what DuckDB needs for the rows themselves.  A group runs each statement once over all its
+accounts (Arrow tables of the rows and of the run records) and commits once.
 """
 
 from __future__ import annotations
