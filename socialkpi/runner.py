@@ -273,9 +273,8 @@ def _record_unfinished(
         reason = redact(reason)
         outcome = AccountOutcome(run_id, account, "failed", now, now, error_kind="deadline", reason=reason)
         batches.append(_Batch(AccountResult(account, "failed", reason=reason), outcome, [], []))
-    with wdb.writing(db_path) as con:
-        for batch in batches:
-            write_account_batch(con, batch.outcome)
+    with wdb.writing(db_path) as con:  # their run records, together in one transaction
+        write_account_batches(con, [AccountBatch(batch.outcome) for batch in batches])
     for batch in batches:
         summary.results.append(batch.result)
         _log_result(batch)
