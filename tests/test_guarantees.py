@@ -285,6 +285,140 @@ def test_kill_9_leaves_a_whole_warehouse_and_the_next_run_completes(workdir: Pat
     no_partial_batch(db)
 
 
+# A group of whole accounts in one transaction (collect's writer): kill -9 during its statements or its
+# commit leaves every account of it whole or absent, and the group before it whole.
+
+GROUP_WRITER = """
+import sys
+from datetime import UTC, date, datetime, timedelta
+from collectors.observation import Account, Observation
+from warehouse.db import writing
+from warehouse.load import AccountBatch, AccountOutcome, write_account_batches
+
+path, first, last, run_id, value = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], float(sys.argv[5])
+at = datetime(2026, 3, 2, 6, 0, tzinfo=UTC) if run_id == "run-2" else datetime(2026, 3, 1, 6, 0, tzinfo=UTC)
+days = [date(2026, 1, 1) + timedelta(days=n) for n in range(100)]
+group = []
+for n in range(first, last):
+    account = Account("facebook", str(n), f"page {n}")
+    rows = [Observation("facebook", str(n), f"m{m}", d, value + m, f"s{m}", at) for m in range(20) for d in days]
+    outcome = AccountOutcome(run_id, account, "ok", at, at + timedelta(seconds=1), requests=3)
+    group.append(AccountBatch(outcome, rows, [("page_fans", run_id)]))
+
+
+class Announced:  # the connection, saying each statement on stdout just before DuckDB runs it
+    def __init__(self, con):
+        self.con = con
+
+    def __getattr__(self, name):
+        return getattr(self.con, name)
+
+    def execute(self, sql, *args):
+        print(" ".join(sql.split()[:3]), flush=True)
+        return self.con.execute(sql, *args)
+
+    def sql(self, query):
+        print(" ".join(query.split()[:3]), flush=True)
+        return self.con.sql(query)
+
+
+with writing(path) as con:
+    print("open", flush=True)
+    write_account_batches(Announced(con), group)
+    print("written", flush=True)
+"""
+GROUP_ROWS = 20 * 100  # rows per account
+
+
+def write_group(db: Path, first: int, last: int, run_id: str, value: float) -> subprocess.Popen[str]:
+    args = [sys.executable, "-c", GROUP_WRITER, str(db), str(first), str(last), run_id, str(value)]
+    return subprocess.Popen(args, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
+def account_states(db: Path) -> dict[str, tuple[object, ...]]:
+    """Per account: its run records, rows per run, value sum, notes' run, latest run and day bounds."""
+    con = duckdb.connect(str(db))  # opens, replaying the WAL if any
+    try:
+        return {
+            acc: rest
+            for acc, *rest in con.execute(
+                """
+                SELECT a.account_id,
+                       (SELECT list(run_id || ':' || rows_written ORDER BY run_id) FROM run_accounts r
+                        WHERE r.account_id = a.account_id),
+                       (SELECT list(run_id || ':' || n ORDER BY run_id) FROM
+                           (SELECT run_id, count(*) AS n FROM observations o WHERE o.account_id = a.account_id
+                            GROUP BY run_id)),
+                       (SELECT sum(value) FROM observations o WHERE o.account_id = a.account_id),
+                       (SELECT run_id FROM metric_notes m WHERE m.account_id = a.account_id),
+                       (SELECT last_started_at FROM account_runs x WHERE x.account_id = a.account_id),
+                       (SELECT newest_day FROM account_days d WHERE d.account_id = a.account_id),
+                       a.last_seen_at
+                FROM accounts a
+                """
+            ).fetchall()
+        }
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize(
+    ("statement", "delay"),
+    [
+        ("INSERT INTO observations", 0.0),
+        ("INSERT INTO run_accounts", 0.0),
+        ("COMMIT", 0.0),  # the commit of 160k rows takes ~0.2-0.4 s here: killed in it, or just after
+        ("COMMIT", 0.1),
+        ("COMMIT", 0.25),
+        ("written", 0.0),  # committed, not yet checkpointed: the WAL holds it
+        ("written", 0.3),  # during the checkpoint of the close
+    ],
+)
+def test_kill_9_during_a_multi_account_commit_leaves_each_account_whole_or_absent(
+    tmp_path: Path, statement: str, delay: float
+) -> None:
+    db = tmp_path / "wh.duckdb"
+    before = write_group(db, 0, 40, "run-1", 1.0)  # 40 accounts, committed together
+    assert before.wait(timeout=300) == 0
+    kept = account_states(db)
+    assert len(kept) == 40
+    # 80 accounts in one transaction: 20 of them already written (their values change), 60 new
+    proc = write_group(db, 20, 100, "run-2", 2.0)
+    assert proc.stdout is not None
+    said = []
+    for line in proc.stdout:
+        said.append(line.strip())
+        if line.startswith(statement):
+            break
+    time.sleep(delay)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert statement in " ".join(said)
+    after = account_states(db)
+    new = {str(n): ([f"run-2:{GROUP_ROWS}"], [f"run-2:{GROUP_ROWS}"]) for n in range(40, 100)}
+    new |= {str(n): ([f"run-1:{GROUP_ROWS}", f"run-2:{GROUP_ROWS}"], [f"run-2:{GROUP_ROWS}"]) for n in range(20, 40)}
+    whole = [acc for acc in new if acc in after and tuple(after[acc][:2]) == new[acc]]
+    absent = [acc for acc in new if after.get(acc) == kept.get(acc)]
+    assert sorted(whole + absent, key=int) == sorted(new, key=int)  # each account whole or as it was
+    assert whole == [] or sorted(whole, key=int) == sorted(new, key=int)  # and the group is one commit
+    if statement == "written":  # killed after its commit returned: all of it is kept
+        assert sorted(whole, key=int) == sorted(new, key=int)
+    for acc in whole:
+        assert after[acc][2:5] == [GROUP_ROWS * 2.0 + 100 * sum(range(20)), "run-2", datetime_of("run-2")]
+    for acc in map(str, range(20)):  # the accounts of the first group only are untouched
+        assert after[acc] == kept[acc]
+    again = write_group(db, 20, 100, "run-3", 3.0)  # the next write completes
+    assert again.wait(timeout=300) == 0
+    final = account_states(db)
+    assert all(final[str(n)][1] == [f"run-3:{GROUP_ROWS}"] for n in range(20, 100))
+
+
+def datetime_of(run_id: str) -> object:
+    from datetime import datetime
+
+    return datetime(2026, 3, 2, 6, 0) if run_id == "run-2" else datetime(2026, 3, 1, 6, 0)
+
+
 # -- 5. secrets --------------------------------------------------------------------------------------
 
 CANARY = "CANARYtok3n-5ecret-DO-NOT-LEAK-0123456789"

@@ -23,10 +23,12 @@ from collectors.observation import Account, Observation
 from warehouse import aggregates
 from warehouse.db import WarehouseBusy, WarehouseError, connect, reading, writing
 from warehouse.load import (
+    AccountBatch,
     AccountOutcome,
     newest_days,
     upsert_observations,
     write_account_batch,
+    write_account_batches,
 )
 from warehouse.schema import SCHEMA_VERSION, check_readable, current_version, ensure_schema
 
@@ -392,6 +394,118 @@ def test_a_connection_lost_mid_batch_keeps_nothing_and_reports_the_real_error(db
     with reading(db) as r:
         for table in ("observations", "accounts", "metric_notes", "run_accounts"):
             assert all_rows(r, table) == []
+
+
+# ---------------------------------------------------------------------------------------------
+# Several accounts in one transaction (what collect's writer does): the same as one by one
+# ---------------------------------------------------------------------------------------------
+
+GROUP_TABLES = ("observations", "accounts", "metric_notes", "run_accounts", "account_runs", "account_days", "kpi_daily")
+GROUP_ACCOUNTS = [Account("facebook", "1", "One"), Account("facebook", "2", "Two", competitor=True),
+                  Account("ga4", "1", "Web")]  # fmt: skip
+
+
+def state(c: duckdb.DuckDBPyConnection) -> dict[str, list[tuple[Any, ...]]]:
+    return {t: all_rows(c, t) for t in GROUP_TABLES}
+
+
+@st.composite
+def account_batches(draw: st.DrawFn) -> AccountBatch:
+    account = draw(st.sampled_from(GROUP_ACCOUNTS))
+    status = draw(st.sampled_from(["ok", "ok", "failed"]))
+    start = draw(st.sampled_from([T1, T2, T1 + timedelta(hours=1)]))
+    outcome = AccountOutcome(
+        draw(st.sampled_from(["run-1", "run-2"])),
+        account,
+        status,
+        start,
+        start + timedelta(seconds=draw(st.integers(0, 90))),
+        since=date(2026, 3, 1),
+        until=date(2026, 3, 6),
+        error_kind=None if status == "ok" else "server",
+        reason=None if status == "ok" else f"{account.platform}/{account.id}: HTTP 503",
+        requests=draw(st.integers(0, 5)),
+    )
+    rows: list[Observation] = []
+    if status == "ok":
+        mine = st.builds(
+            Observation,
+            platform=st.just(account.platform),
+            account_id=st.just(account.id),
+            metric=st.sampled_from(AGG_METRICS),
+            observed_on=st.dates(date(2026, 3, 1), date(2026, 3, 6)),
+            value=st.integers(0, 3).map(float),
+            source_metric=st.sampled_from(["a", "b"]),
+            collected_at=st.just(start),
+        )
+        # now and then a row of another account: a collector's slip the group must survive unchanged
+        rows = draw(st.lists(mine | agg_rows if draw(st.integers(0, 9)) == 0 else mine, max_size=12))
+    skipped = draw(st.lists(st.tuples(st.sampled_from(["page_fans", "reach_v1"]), st.sampled_from(["x", "y"])),
+                            max_size=2))  # fmt: skip
+    return AccountBatch(outcome, rows, skipped)
+
+
+@settings(max_examples=80, deadline=None, database=None)
+@given(groups=st.lists(st.lists(account_batches(), min_size=1, max_size=6), min_size=1, max_size=3))
+def test_a_group_written_together_equals_its_accounts_written_one_by_one(groups: list[list[AccountBatch]]) -> None:
+    one, together = duckdb.connect(":memory:"), duckdb.connect(":memory:")
+    try:
+        ensure_schema(one)
+        ensure_schema(together)
+        for group in groups:
+            expected = [write_account_batch(one, b.outcome, b.rows, b.skipped) for b in group]
+            assert write_account_batches(together, group) == expected
+            assert state(together) == state(one)
+        assert_aggregates_match(together)
+    finally:
+        one.close()
+        together.close()
+
+
+def test_a_group_of_accounts_is_written_in_one_transaction(con: duckdb.DuckDBPyConnection) -> None:
+    group = [
+        AccountBatch(outcome(account=a, finished_at=T2), [obs(d, float(d), platform=a.platform, account=a.id)
+                                                          for d in (1, 2, 3)], [("page_fans", "retired")])
+        for a in GROUP_ACCOUNTS
+    ]  # fmt: skip
+    seen: list[str] = []
+
+    class Spy:  # the connection, recording each statement's first word
+        def __getattr__(self, name: str) -> Any:
+            return getattr(con, name)
+
+        def execute(self, sql: str, *args: Any) -> duckdb.DuckDBPyConnection:
+            seen.append(sql.split()[0])
+            return con.execute(sql, *args)
+
+    assert write_account_batches(Spy(), group) == [3, 3, 3]  # type: ignore[arg-type]
+    assert seen.count("BEGIN") == 1 and seen.count("COMMIT") == 1
+    assert con.execute("SELECT platform, account_id, rows_written FROM run_accounts ORDER BY ALL").fetchall() == [
+        ("facebook", "1", 3), ("facebook", "2", 3), ("ga4", "1", 3)
+    ]  # fmt: skip
+    assert con.execute("SELECT count(*) FROM metric_notes").fetchone() == (3,)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        pytest.param({"outcome": {"status": None}}, id="run-record-not-null"),
+        pytest.param({"skipped": [("page_fans", None)]}, id="note-not-null"),
+        pytest.param({"rows": [obs(4, "n/a")]}, id="unconvertible-value"),  # type: ignore[arg-type]
+    ],
+)
+def test_a_group_with_one_bad_account_keeps_nothing_of_any(con: duckdb.DuckDBPyConnection, bad: dict[str, Any]) -> None:
+    write_account_batch(con, outcome(), ROWS[:2])  # an earlier, good run
+    before = state(con)
+    good = AccountBatch(outcome("run-2", account=GROUP_ACCOUNTS[0], finished_at=T2), [obs(1, 9.0, account="1")])
+    rows = [dataclasses.replace(r, value=r.value + 1, collected_at=T2) for r in ROWS] + bad.get("rows", [])
+    failing = AccountBatch(
+        outcome("run-2", finished_at=T2, **bad.get("outcome", {})), rows, bad.get("skipped", [("page_fans", "x")])
+    )
+    with pytest.raises((duckdb.Error, ValueError)):
+        write_account_batches(con, [good, failing])
+    assert state(con) == before
+    assert write_account_batches(con, [good]) == [1]  # rolled back, not left open
 
 
 # ---------------------------------------------------------------------------------------------

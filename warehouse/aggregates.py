@@ -31,7 +31,7 @@ it for a batch that carries such a metric (web analytics accounts only), overwri
 upsert does.
 
 Schema version 4 adds one more, kept by :func:`note_run` (``write_account_batch`` calls it with
-the ``run_accounts`` row, in the same transaction):
+the ``run_accounts`` row, in the same transaction; :func:`note_runs` for a group of accounts):
 
 ``account_runs``  (platform, account_id) -> the latest run's start, status, error_kind, reason,
     and the end of the latest successful run.  The freshness table and ``socialkpi status`` read
@@ -152,6 +152,19 @@ def note_run(
     """Fold one ``run_accounts`` row (naive UTC times, as stored) into ``account_runs`` (caller's transaction)."""
     last_ok = finished_at if status == "ok" else None
     con.execute(_NOTE_RUN, [platform, account_id, started_at, status, error_kind, reason, last_ok]).fetchall()
+
+
+_NOTE_RUNS = _NOTE_RUN.replace(
+    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+    "SELECT platform, account_id, started_at, status, error_kind, reason,\n"
+    "       CASE WHEN status = 'ok' THEN finished_at END\nFROM {source}",
+)
+
+
+def note_runs(con: duckdb.DuckDBPyConnection, source: str) -> None:
+    """:func:`note_run` for every row of ``source`` at once (``run_accounts`` columns, naive UTC times, one
+    row per account), in the caller's transaction: what ``write_account_batches`` uses for a group."""
+    con.execute(_NOTE_RUNS.format(source=source)).fetchall()
 
 
 def _daily_upsert(source: str, metrics: tuple[str, ...] = KPI_METRICS) -> str:
