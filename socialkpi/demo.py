@@ -12,7 +12,7 @@ import logging
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
-from socialkpi.sandbox import Sandbox, world
+from socialkpi.sandbox import world
 from socialkpi.sandbox.world import DEMO_ACCOUNTS, DEMO_BUSINESS, TOKEN
 from socialkpi.settings import Settings, settings_from_dict
 
@@ -112,6 +112,7 @@ def build_demo(db_path: str | Path, *, history_days: int = DEMO_HISTORY_DAYS) ->
     history; later runs only top it up.
     """
     from socialkpi.cli import collect_with
+    from socialkpi.sandbox import Sandbox
 
     fresh = not Path(db_path).exists()
     with Sandbox() as sandbox:
