@@ -164,11 +164,13 @@ def child_collect(url: str, db: str, spec: dict) -> None:  # type: ignore[type-a
     import logging
 
     from bench import peak_rss_mb
+    from socialkpi.cli import quick_exit
     from socialkpi.demo import demo_settings
     from socialkpi.runner import run_collect
     from socialkpi.settings import credentials_for
     from warehouse.db import reading
 
+    quick_exit()  # as `socialkpi collect` (socialkpi.cli.main) exits
     logging.disable(logging.CRITICAL)
     only = spec.get("only") or []
     _install(probe_accounts() if spec.get("probe") else bench_accounts(spec["n"], spec["modes"]))
