@@ -35,10 +35,13 @@ class SandboxProcess:
         self.url = ""
 
     def __enter__(self) -> SandboxProcess:
-        # the child imports the same socialkpi as this process, wherever it was imported from
-        root = str(Path(__file__).resolve().parents[2])
+        # the child imports the same socialkpi as this process: from its source tree when it runs from one
+        # (a checkout on PYTHONPATH, the tests' rootdir); an installed package needs nothing (and its
+        # site-packages must not go before the standard library)
+        root = Path(__file__).resolve().parents[2]
         env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+        if root.name not in ("site-packages", "dist-packages"):
+            env["PYTHONPATH"] = os.pathsep.join(p for p in (str(root), env.get("PYTHONPATH", "")) if p)
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "socialkpi.sandbox.process"],
             stdin=subprocess.PIPE,
