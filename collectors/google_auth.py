@@ -30,18 +30,19 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
-
-import google.auth.exceptions
-import google.auth.transport.requests
-from google.auth.credentials import Credentials as GoogleCredentials
-from google.oauth2 import credentials as user_credentials
-from google.oauth2 import service_account
 
 from collectors.http import AuthError, Client, register_secret
 from collectors.observation import CollectContext
 from collectors.tokens import StoredToken, refresh_access_token
+
+if TYPE_CHECKING:
+    import google.auth.exceptions
+    from google.auth.credentials import Credentials as GoogleCredentials
+
+# google-auth (~0.1-0.2 s to import, with its crypto) is imported only where a credentials file is used
+# (SOCIALKPI_GOOGLE_CREDENTIALS): a collect whose Google accounts use tokens, or that has none, never loads it.
 
 CREDENTIALS_ENV = "SOCIALKPI_GOOGLE_CREDENTIALS"
 TOKEN_URL = "https://oauth2.googleapis.com/token"  # noqa: S105 (an endpoint)
@@ -87,6 +88,10 @@ def load_google_credentials(
     path: str, *, scopes: Sequence[str], platform: str, token_url: str | None = None
 ) -> GoogleCredentials:
     """Service-account or authorized-user credentials from Google's JSON file, with ``scopes``."""
+    import google.auth.exceptions
+    from google.oauth2 import credentials as user_credentials
+    from google.oauth2 import service_account
+
     where = f"{CREDENTIALS_ENV} ({path})"
     try:
         info = json.loads(Path(path).read_text(encoding="utf-8"))
@@ -135,6 +140,8 @@ def google_auth_hooks(
     client: Client, creds: GoogleCredentials, *, platform: str, scopes: Sequence[str]
 ) -> tuple[Callable[[], dict[str, str]], Callable[[], bool]]:
     """``(auth_headers, refresh)`` for ``client``: a bearer minted (and re-minted) from ``creds``."""
+    import google.auth.transport.requests
+
     transport = google.auth.transport.requests.Request(session=client.session)
     request = partial(transport, timeout=client.policy.timeout)
 
@@ -162,6 +169,8 @@ def use_credentials_file(client: Client, ctx: CollectContext, *, platform: str) 
 
 
 def _refresh(creds: GoogleCredentials, request: Callable[..., Any], platform: str, scopes: Sequence[str]) -> None:
+    import google.auth.exceptions
+
     try:
         creds.refresh(request)  # type: ignore[no-untyped-call]
     except google.auth.exceptions.RefreshError as exc:
@@ -181,6 +190,8 @@ def _refresh(creds: GoogleCredentials, request: Callable[..., Any], platform: st
 def _refresh_advice(
     creds: GoogleCredentials, exc: google.auth.exceptions.RefreshError, platform: str, scopes: Sequence[str]
 ) -> str:
+    from google.oauth2 import service_account
+
     data = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], dict) else {}
     error = str(data.get("error") or "")
     said = f"{error}: {data.get('error_description') or ''}" if error else str(exc.args[0]) if exc.args else ""

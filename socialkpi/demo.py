@@ -9,10 +9,11 @@ the warehouse up, as cron would).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
-from socialkpi.sandbox import Sandbox, world
+from socialkpi.sandbox import world
 from socialkpi.sandbox.world import DEMO_ACCOUNTS, DEMO_BUSINESS, TOKEN
 from socialkpi.settings import Settings, settings_from_dict
 
@@ -60,8 +61,19 @@ def demo_settings(db_path: str | Path, sandbox_url: str, *, history_days: int = 
     return settings_from_dict(config, env=env, base=Path.cwd())
 
 
+def _world_clock(moment: datetime | None) -> None:
+    """The clock of a sandbox in this process (:class:`socialkpi.sandbox.Sandbox`)."""
+    world.set_clock(None if moment is None else (lambda: moment))
+
+
 def replay_past_runs(
-    settings: Settings, *, runs: int, every_days: int, today: datetime, daily_days: int = 0
+    settings: Settings,
+    *,
+    runs: int,
+    every_days: int,
+    today: datetime,
+    daily_days: int = 0,
+    set_clock: Callable[[datetime | None], None] = _world_clock,
 ) -> None:
     """Record what a cron run every ``every_days`` days would have stored over the past ``runs`` runs,
     and what it would have stored on each of the last ``daily_days`` days for the accounts whose numbers
@@ -70,24 +82,27 @@ def replay_past_runs(
     Most platforms give follower and post counts only as "now", so a new warehouse has a single
     day of them.  For the demo the sandbox's clock is set to each past run day in turn and every
     account is collected "as of" that morning (a one-day range, so the daily series are not
-    fetched again), through the same collectors and runner as a real cron run.
+    fetched again), through the same collectors and runner as a real cron run.  ``set_clock`` sets the
+    sandbox's clock (default: a sandbox in this process; :class:`SandboxProcess`'s for one of its own).
     """
     from collectors import PLATFORMS
     from socialkpi.lock import RunLock
     from socialkpi.runner import run_collect
     from socialkpi.settings import credentials_for
+    from warehouse.db import holding
 
     accounts = list(settings.accounts)
     credentials = {(a.platform, a.id): credentials_for(a, settings.env) for a in accounts}
     local_today = today.astimezone(settings.timezone).date()
     try:
-        with RunLock(settings.db_path):
+        # the file stays open between the runs: no open and checkpoint for each of their ~200 writes
+        with RunLock(settings.db_path), holding(settings.db_path):
             full = {local_today - timedelta(days=every_days * k) for k in range(1, runs + 1)}
             daily = {local_today - timedelta(days=k) for k in range(1, daily_days + 1)}
             now_only = [a for a in accounts if a.competitor or PLATFORMS[a.platform].max_history_days == 0]
             for day in sorted(full | daily):
                 moment = datetime.combine(day, time(6, 15), tzinfo=settings.timezone).astimezone(UTC)
-                world.set_clock(lambda m=moment: m)  # type: ignore[misc]
+                set_clock(moment)
                 yesterday = day - timedelta(days=1)
                 run_collect(
                     settings,
@@ -99,7 +114,7 @@ def replay_past_runs(
                     command="demo-history",
                 )
     finally:
-        world.set_clock(None)
+        set_clock(None)
 
 
 def build_demo(db_path: str | Path, *, history_days: int = DEMO_HISTORY_DAYS) -> int:
@@ -107,12 +122,15 @@ def build_demo(db_path: str | Path, *, history_days: int = DEMO_HISTORY_DAYS) ->
 
     On a new demo warehouse, first replay a cron run every two weeks of the history and every day of
     the last four weeks (the "now"-only numbers), then backfill the daily series of the whole
-    history; later runs only top it up.
+    history; later runs only top it up.  The sandbox runs in a process of its own
+    (:mod:`socialkpi.sandbox.process`): its work does not wait for this process's GIL, nor the
+    collectors' for its.
     """
     from socialkpi.cli import collect_with
+    from socialkpi.sandbox.process import SandboxProcess
 
     fresh = not Path(db_path).exists()
-    with Sandbox() as sandbox:
+    with SandboxProcess() as sandbox:
         settings = demo_settings(db_path, sandbox.url, history_days=history_days)
         log.info("sandbox on %s; building %s", sandbox.url, settings.db_path)
         if not fresh:
@@ -124,6 +142,7 @@ def build_demo(db_path: str | Path, *, history_days: int = DEMO_HISTORY_DAYS) ->
             every_days=REPLAY_EVERY_DAYS,
             today=now,
             daily_days=min(REPLAY_DAILY_DAYS, history_days),
+            set_clock=sandbox.set_clock,
         )
         since = now.astimezone(settings.timezone).date() - timedelta(days=history_days)
         return collect_with(settings, since=since, command="demo")

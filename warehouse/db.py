@@ -305,6 +305,25 @@ def _read_every_block(con: duckdb.DuckDBPyConnection, db: str, *, writable: bool
 
 
 @contextmanager
+def holding(path: str | os.PathLike[str], *, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
+    """Keep ``path`` open read-write in this process while the block runs (``socialkpi demo``'s replays).
+
+    DuckDB shares one database instance among a process's connections to a file, so every
+    :func:`writing` inside the block costs ~5 ms instead of ~34 ms (measured on the demo warehouse:
+    open, verify, schema check, close), and its close does not checkpoint (the last connection's
+    close does, once, at the end).  Other processes cannot open the file meanwhile (the dashboard's
+    reads wait), nor can a read-only connection of this process: only for building a warehouse
+    nobody reads yet.
+    """
+    con = connect(path, read_only=False, timeout=timeout)
+    try:
+        yield
+    finally:
+        con.close()
+        remember(path)  # the checkpoint of that close changed the file; this process wrote all of it
+
+
+@contextmanager
 def reading(
     path: str | os.PathLike[str], *, timeout: float = LOCK_TIMEOUT
 ) -> Iterator[duckdb.DuckDBPyConnection]:

@@ -203,6 +203,22 @@ def current_version(con: duckdb.DuckDBPyConnection) -> int:
     A file with tables but no socialkpi ``meta`` version (another tool's DuckDB file, or one
     whose ``meta`` table is not ours) raises :class:`WarehouseError` rather than being migrated.
     """
+    try:  # the common case first: our own file, its version in one lookup (listing the tables costs ~6 ms)
+        found = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    except duckdb.CatalogException:
+        pass  # no meta table (or view): a new file, or another tool's
+    except duckdb.Error as exc:
+        if is_damage(exc):
+            raise
+        raise WarehouseError(FOREIGN) from None  # a meta of another shape: not ours
+    else:
+        try:
+            version = int(found[0]) if found is not None else None
+        except (TypeError, ValueError):
+            version = None
+        if version is None:
+            raise WarehouseError(FOREIGN)
+        return version
     tables = {
         name
         for (name,) in con.execute(
