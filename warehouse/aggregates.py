@@ -222,3 +222,14 @@ def rebuild(con: duckdb.DuckDBPyConnection) -> None:
     """Recompute the aggregates from ``observations`` and ``run_accounts`` (the caller owns the transaction)."""
     for sql in (*REBUILD_SQL, *RUNS_REBUILD_SQL):
         con.execute(sql).fetchall()
+
+
+def maintain_from(con: duckdb.DuckDBPyConnection, source: str) -> None:
+    """:func:`maintain` for rows that are a DuckDB table or view named ``source`` (the columns of
+    ``observations``, unique keys, just upserted) instead of an Arrow table: ``socialkpi import-csv``
+    folds its checked rows in without bringing them into Python.  The caller owns the transaction."""
+    con.execute(_days_upsert(source)).fetchall()
+    present = {m for (m,) in con.execute(f"SELECT DISTINCT metric FROM {source}").fetchall()}
+    metrics = tuple(m for m in KPI_METRICS if m in present)
+    if metrics:
+        con.execute(_daily_upsert(source, metrics)).fetchall()

@@ -7,24 +7,53 @@ loaded here.  Every row is validated first; one bad row rejects the whole file, 
 written, and every bad row is reported with its line number and the reason.  Loading is the
 same keyed upsert as the collectors', so importing a file twice changes nothing, and a file
 exported with ``socialkpi export --table observations`` (manual rows) imports back unchanged.
+
+How (no Python object per row):
+
+1. One pass over the file's bytes in Python (C-speed calls on 1 MiB chunks): its SHA-256 (the
+   run id), that it is UTF-8, and whether DuckDB's CSV reader reads it exactly as Python's ``csv``
+   module does.  They agree on every RFC 4180 file (quotes around whole cells, doubled inside;
+   ``\\n`` or ``\\r\\n`` line ends; blank lines); they differ on a quote in the middle of a cell
+   after a space or before more text, an unclosed quote, and a bare ``\\r``.  The header line is
+   read with the ``csv`` module.
+2. DuckDB reads the rows (``read_csv``, every column as text) into an in-memory table, applying
+   every check of a row as SQL (:data:`_PROBLEM` codes, in the order the rules were always
+   applied), then checks keys and accounts across rows with aggregates.  A file DuckDB could read
+   differently is read by the ``csv`` module instead and handed to DuckDB as JSON lines: slower,
+   same checks.  Cells only Python reads the same way (a number in non-ASCII digits, a time that
+   is not plain ``YYYY-MM-DDTHH:MM:SS[.ffffff](Z|+HH:MM)``) are converted by Python once per
+   distinct text.
+3. Clean: the warehouse is attached to that DuckDB and the rows upserted from the table with one
+   statement (and the accounts and the aggregates with one each), in one transaction.  Not
+   clean: the file is read again in order, each error found with SQL (window functions for the
+   first row of a key or an account), its line number worked out from the rows' line breaks and
+   the blank lines, and the first :data:`MAX_ERRORS` are formatted in Python, as before.
 """
 
 from __future__ import annotations
 
+import bisect
+import codecs
+import contextlib
 import csv
 import hashlib
 import io
+import json
 import math
 import os
 import re
-from dataclasses import dataclass
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
+
+import duckdb
 
 from collectors import EARLIEST_DAY
-from collectors.observation import Account, Observation
-from warehouse.db import writing
-from warehouse.load import naive_utc, observations_table, upsert_table
+from warehouse.db import DUCKDB_CONFIG, writing_into
 
 COLUMNS = (
     "date",
@@ -44,6 +73,36 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 MAX_ERRORS = 50
 MAX_CELL = csv.field_size_limit()  # 131,072 characters: Python's csv module reads no longer cell
 
+# What ``str.strip()`` removes (``str.isspace``), for DuckDB's ``trim(text, characters)``.
+WHITESPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
+    "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+# The same statement as warehouse.load.UPSERT_SQL (a test keeps them equal): imported here
+# without warehouse.load, which imports pyarrow (~0.15 s this command does not need).
+UPSERT_SQL = """
+INSERT INTO observations
+    (platform, account_id, metric, observed_on, value, source_metric, collected_at, run_id)
+SELECT platform, account_id, metric, observed_on, value, source_metric, collected_at, run_id
+FROM batch
+ON CONFLICT (platform, account_id, metric, observed_on) DO UPDATE SET
+    value = excluded.value,
+    source_metric = excluded.source_metric,
+    collected_at = excluded.collected_at,
+    run_id = excluded.run_id
+WHERE observations.value IS DISTINCT FROM excluded.value
+   OR observations.source_metric IS DISTINCT FROM excluded.source_metric
+"""
+
+CHUNK = 1 << 20
+# DuckDB's buffers for one import: the checked rows spill to a temporary folder beyond this, so the
+# process stays within a few hundred MB whatever the file's size.
+MEMORY_LIMIT = "256MB"
+# DuckDB's CSV reader refuses longer lines (and buffers a few times this per thread): such a file,
+# whose cells are most likely over MAX_CELL anyway, is read by the csv module instead.
+MAX_LINE = 1 << 22
+_NULL = "\x00socialkpi: no cell is this\x00"  # read_csv's NULL text: an empty cell stays ''
+
 
 class ImportRejected(Exception):
     """The file was not loaded; ``errors`` lists ``(line, reason)`` for each bad row."""
@@ -61,71 +120,85 @@ class ImportResult:
     written: int  # rows inserted or changed
 
 
-def _unneutralise(text: str) -> str:
-    """Undo the export's formula guard (``'=x`` -> ``=x``) so an export imports back unchanged."""
-    if len(text) > 1 and text[0] == "'" and text[1] in FORMULA_START:
-        return text[1:]
-    return text
+# ---------------------------------------------------------------------------------------------
+# 1. The bytes
+# ---------------------------------------------------------------------------------------------
+
+# A quote with an ordinary character on both sides: the middle of a cell.  RFC 4180 has none;
+# Python keeps ``ab"c`` and ``"ab"c`` as ``ab"c`` and ``abc`` where DuckDB may not.
+_MID_QUOTE = re.compile(rb'"(?<=[^,\n"]")(?=[^,\r\n"])')
+# A quote opening a cell that starts with whitespace (`` "x"``): Python keeps it as text.
+_SPACED_QUOTE = re.compile(rb'[,\n][ \t]+"')
 
 
-def parse_rows(
-    text: str, *, now: datetime, today: date | None = None
-) -> tuple[list[Observation], list[Account], list[tuple[int, str]]]:
-    """Every row of ``text`` checked; ``today`` (default: ``now``'s UTC day) bounds the dates: a row
-    dated after the day after it, or before :data:`collectors.EARLIEST_DAY`, is refused."""
-    reader = csv.DictReader(io.StringIO(text))
-    latest = (today or now.astimezone(UTC).date()) + timedelta(days=1)
-    try:
-        header = [h.strip() for h in (reader.fieldnames or [])]
-    except csv.Error as exc:
-        return [], [], [(reader.line_num + 1, _unreadable(exc))]
-    errors: list[tuple[int, str]] = []
-    missing = [c for c in REQUIRED if c not in header]
-    if missing:
-        return [], [], [(1, f"the header lacks {', '.join(missing)}: use the columns {','.join(COLUMNS)}")]
-    unknown = [c for c in header if c not in COLUMNS]
-    if unknown:
-        return [], [], [(1, f"unknown column(s) {', '.join(unknown)}: use only {','.join(COLUMNS)}")]
-    rows: list[Observation] = []
-    accounts: dict[str, Account] = {}
-    seen: dict[tuple[str, str, date], int] = {}
-    records = iter(reader)
-    while True:
+@dataclass
+class _Scan:
+    digest: str = ""
+    utf8: bool = True
+    python_reads: bool = False  # DuckDB may read it otherwise than the csv module: the csv module reads it
+
+
+def _scan(path: Path) -> _Scan:
+    """SHA-256, UTF-8, and the shape of the quotes and line ends: one read of the file."""
+    scan = _Scan()
+    digest = hashlib.sha256()
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    quotes = cr = crlf = 0
+    tail = b"\n"  # the file starts as after a line end
+    first = True
+    with open(path, "rb") as fh:
+        while chunk := fh.read(CHUNK):
+            digest.update(chunk)
+            if scan.utf8:
+                try:
+                    decoder.decode(chunk)
+                except UnicodeDecodeError:
+                    scan.utf8 = False
+            if first:
+                chunk, first = chunk.removeprefix(codecs.BOM_UTF8), False
+            if not scan.python_reads:
+                joined = tail + chunk
+                found = chunk.count(b'"')
+                quotes += found
+                cr += chunk.count(b"\r")
+                crlf += joined.count(b"\r\n") - tail.count(b"\r\n")
+                if found and (_MID_QUOTE.search(joined) or _SPACED_QUOTE.search(joined)):
+                    scan.python_reads = True
+                tail = joined[-2:]
+    if scan.utf8:
         try:
-            record = next(records)
-        except StopIteration:
-            break
-        except csv.Error as exc:  # the reader cannot go on past it: report it with the rows before
-            errors.append((reader.line_num + 1, _unreadable(exc)))  # line_num: the last line read whole
-            break
-        line = reader.line_num
-        if len(errors) >= MAX_ERRORS:
-            break
-        if None in record:
-            errors.append((line, "more cells than columns"))
-            continue
-        cell = {k.strip(): _unneutralise((v or "").strip()) for k, v in record.items() if k is not None}
-        if not any(cell.values()):
-            continue  # a blank line
-        problem, obs, account = _row(cell, now, latest)
-        if problem:
-            errors.append((line, problem))
-            continue
-        assert obs is not None and account is not None
-        key = (obs.account_id, obs.metric, obs.observed_on)
-        if key in seen:
-            errors.append((line, f"same account, metric and date as line {seen[key]}"))
-            continue
-        seen[key] = line
-        known = accounts.get(account.id)
-        if known is not None and known != account:
-            errors.append(
-                (line, f"account {account.id!r} has another name or competitor flag earlier in the file")
-            )
-            continue
-        accounts[account.id] = account
-        rows.append(obs)
-    return rows, list(accounts.values()), errors
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            scan.utf8 = False
+    if cr != crlf or quotes % 2:
+        scan.python_reads = True  # a bare \r, or a quote left open
+    scan.digest = digest.hexdigest()
+    return scan
+
+
+def _utf8_error_line(path: Path) -> int:
+    """The line of the first byte that is not UTF-8, as ``raw[:exc.start].count(b"\\n") + 1`` always said."""
+    raw = path.read_bytes()
+    try:
+        raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        return raw[: exc.start].count(b"\n") + 1
+    return 1
+
+
+def _lines(path: Path) -> Iterator[str]:
+    """The file's text split after each ``\\n`` (as ``io.StringIO(text)`` is iterated), lazily."""
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    pending = ""
+    with open(path, "rb") as fh:
+        while chunk := fh.read(CHUNK):
+            pending += decoder.decode(chunk)
+            *whole, pending = pending.split("\n")
+            for line in whole:
+                yield line + "\n"
+    pending += decoder.decode(b"", final=True)
+    if pending:
+        yield pending
 
 
 def _unreadable(exc: csv.Error) -> str:
@@ -134,70 +207,433 @@ def _unreadable(exc: csv.Error) -> str:
     return f"not readable as CSV ({exc}): save the file as CSV UTF-8"
 
 
-def _row(cell: dict[str, str], now: datetime, latest: date) -> tuple[str, Observation | None, Account | None]:
-    platform = cell.get("platform") or MANUAL
-    if platform != MANUAL:
-        return (
-            f"platform must be {MANUAL!r} (collected platforms come from their APIs), not {platform!r}",
-            None,
-            None,
-        )
+def _header(path: Path) -> tuple[list[str], int, list[tuple[int, str]]]:
+    """(stripped header names, lines the header takes, errors) with the csv module, as before."""
+    reader = csv.DictReader(_lines(path))
     try:
-        day = date.fromisoformat(cell["date"])
-        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", cell["date"]):
-            raise ValueError
-    except ValueError:
-        return f"date {cell['date']!r} is not YYYY-MM-DD", None, None
-    if day < EARLIEST_DAY:
-        return f"date {day} is before {EARLIEST_DAY}: no platform has data that old (a typo?)", None, None
-    if day > latest:
-        return f"date {day} is after tomorrow ({latest}): that day has not happened yet", None, None
-    account_id = cell["account_id"]
-    if not account_id:
-        return "account_id is empty: name the source, e.g. newsletter or yelp", None, None
-    if len(account_id) > 200:
-        return "account_id is longer than 200 characters", None, None
-    metric = cell["metric"]
-    if not METRIC_RE.fullmatch(metric):
-        return (
-            f"metric {metric!r} must be snake_case (a-z, 0-9, _), e.g. followers or newsletter_subscribers",
-            None,
-            None,
-        )
-    try:
-        value = float(cell["value"].replace("_", "x"))
-    except ValueError:
-        return f"value {cell['value']!r} is not a number", None, None
-    if not math.isfinite(value):
-        return f"value {cell['value']!r} is not a finite number", None, None
-    competitor_text = (cell.get("competitor") or "false").lower()
-    if competitor_text not in ("true", "false"):
-        return f"competitor must be true or false, not {cell.get('competitor')!r}", None, None
-    collected_text = cell.get("collected_at") or ""
-    collected_at = now
-    if collected_text:
-        try:
-            collected_at = datetime.fromisoformat(collected_text.replace("Z", "+00:00"))
-        except ValueError:
-            return (
-                f"collected_at {collected_text!r} is not an ISO 8601 time such as 2026-03-10T06:30:00Z",
-                None,
-                None,
-            )
-        if collected_at.tzinfo is None:
-            return f"collected_at {collected_text!r} needs a time zone (end it with Z for UTC)", None, None
-    name = cell.get("account_name") or account_id
-    account = Account(platform=MANUAL, id=account_id, name=name, competitor=competitor_text == "true")
-    obs = Observation(
-        platform=MANUAL,
-        account_id=account_id,
-        metric=metric,
-        observed_on=day,
-        value=value,
-        source_metric=cell.get("source_metric") or MANUAL,
-        collected_at=collected_at.astimezone(UTC),
+        header = [h.strip() for h in (reader.fieldnames or [])]
+    except csv.Error as exc:
+        return [], 0, [(reader.line_num + 1, _unreadable(exc))]
+    missing = [c for c in REQUIRED if c not in header]
+    if missing:
+        return [], 0, [(1, f"the header lacks {', '.join(missing)}: use the columns {','.join(COLUMNS)}")]
+    unknown = [c for c in header if c not in COLUMNS]
+    if unknown:
+        return [], 0, [(1, f"unknown column(s) {', '.join(unknown)}: use only {','.join(COLUMNS)}")]
+    return header, reader.line_num, []
+
+
+# ---------------------------------------------------------------------------------------------
+# 2. The rows, checked in SQL
+# ---------------------------------------------------------------------------------------------
+
+# Row problems, in the order they were always checked (the first one found is the one reported).
+LONG, EXTRA, PLATFORM, DATE_FORMAT, DATE_EARLY, DATE_LATE, ACCOUNT_EMPTY, ACCOUNT_LONG, METRIC = range(1, 10)
+VALUE_NAN, VALUE_INFINITE, COMPETITOR, COLLECTED_FORMAT, COLLECTED_ZONE = range(10, 15)
+DUPLICATE, ACCOUNT_CHANGED = 20, 21
+PENDING = 255  # a cell Python converts (below): not decided yet
+
+_NUMBER = r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?"
+_NOT_FINITE = r"(?i)[+-]?(inf|infinity|nan)"
+_DATE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+# A time Python's datetime.fromisoformat and DuckDB's TIMESTAMPTZ read alike (any other goes to Python).
+_TIME = (
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?"
+    r"(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])"
+)
+
+
+def _lit(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _unneutralise(s: str) -> str:
+    """SQL of ``_unneutralise``: ``'=x`` -> ``=x`` (the export's formula guard undone)."""
+    starts = " OR ".join(f"prefix({s}, {_lit(chr(39) + c)})" for c in FORMULA_START)
+    return f"CASE WHEN length({s}) > 1 AND ({starts}) THEN {s}[2:] ELSE {s} END"
+
+
+def _checked_sql(header: list[str], width: int, source: str, keep: str = "", *, exact: bool = False) -> str:
+    """Each row of ``source`` (columns c0..c<width-1>, and ``keep``, e.g. ``"n, ends, "``) as the rules
+    read it: typed, with its first problem (NULL: none) in three parts (before the value, the value,
+    after it).  ``exact``: blank rows kept (flagged), and the cells the messages quote."""
+    position = {name: i for i, name in enumerate(header)}  # the last column of a name wins, as in a dict
+    stripped = ", ".join(f"trim(coalesce(c{i}, ''), {_lit(WHITESPACE)}) AS s_{name}" for name, i in position.items())
+    cells = ", ".join(f"{_unneutralise('s_' + n) if n in position else _lit('')} AS t_{n}" for n in COLUMNS)
+    extra = f"c{width - 1} IS NOT NULL" if width > len(header) else "false"
+    long = " OR ".join(f"(strlen(c{i}) > {MAX_CELL} AND length(c{i}) > {MAX_CELL})" for i in range(width))
+    blank = " AND ".join(f"s_{name} = ''" for name in position)
+    where = "" if exact else "WHERE extra OR long OR NOT blank"
+    texts = (
+        "blank, t_platform AS platform_text, t_date AS date_text, t_competitor AS competitor_text, "
+        "t_value AS value_cell, t_collected_at AS collected_cell, "
+        if exact
+        else ""
     )
-    return "", obs, account
+    day = f"CASE WHEN regexp_full_match(t_date, '{_DATE}') AND NOT prefix(t_date, '0000') THEN TRY_CAST(t_date AS DATE) END"
+    return f"""
+SELECT {keep}{texts}t_account_id AS account_id, t_metric AS metric, observed_on,
+    CASE WHEN t_account_name = '' THEN t_account_id ELSE t_account_name END AS name,
+    lower(t_competitor) = 'true' AS competitor,
+    CASE WHEN t_source_metric = '' THEN '{MANUAL}' ELSE t_source_metric END AS source_metric,
+    CASE WHEN is_number THEN number_value END AS value,
+    CASE WHEN is_time THEN timezone('UTC', time_value) END AS collected_at,
+    CASE
+        WHEN long THEN {LONG}
+        WHEN extra THEN {EXTRA}
+        WHEN t_platform NOT IN ('', '{MANUAL}') THEN {PLATFORM}
+        WHEN observed_on IS NULL THEN {DATE_FORMAT}
+        WHEN observed_on < DATE '{EARLIEST_DAY}' THEN {DATE_EARLY}
+        WHEN observed_on > $latest THEN {DATE_LATE}
+        WHEN t_account_id = '' THEN {ACCOUNT_EMPTY}
+        WHEN length(t_account_id) > 200 THEN {ACCOUNT_LONG}
+        WHEN NOT regexp_full_match(t_metric, '[a-z][a-z0-9_]{{0,62}}') THEN {METRIC}
+    END AS p_row,
+    CASE
+        WHEN is_number THEN CASE WHEN isfinite(number_value) THEN NULL ELSE {VALUE_INFINITE} END
+        WHEN regexp_full_match(number, '{_NOT_FINITE}') THEN {VALUE_INFINITE}
+        WHEN regexp_matches(number, '[^\\x00-\\x7f]') THEN {PENDING}
+        ELSE {VALUE_NAN}
+    END AS p_value,
+    CASE
+        WHEN lower(t_competitor) NOT IN ('', 'true', 'false') THEN {COMPETITOR}
+        WHEN t_collected_at = '' THEN NULL
+        WHEN is_time THEN CASE WHEN time_value IS NULL THEN {COLLECTED_FORMAT} END
+        ELSE {PENDING}
+    END AS p_after,
+    CASE WHEN NOT is_number THEN number END AS value_text,
+    CASE WHEN t_collected_at <> '' AND NOT is_time THEN t_collected_at END AS collected_text
+FROM (
+    SELECT *, CASE WHEN is_number THEN TRY_CAST(number AS DOUBLE) END AS number_value,
+           CASE WHEN is_time THEN TRY_CAST(t_collected_at AS TIMESTAMPTZ) END AS time_value
+    FROM (
+        SELECT *, regexp_full_match(number, '{_NUMBER}') AS is_number,
+               t_collected_at <> '' AND regexp_full_match(t_collected_at, '{_TIME}') AS is_time
+        FROM (
+            SELECT *, {day} AS observed_on, trim(t_value, {_lit(WHITESPACE)}) AS number
+            FROM (
+                SELECT {keep}extra, long, {blank} AS blank, {cells}
+                FROM (SELECT {keep}{stripped}, {extra} AS extra, {long} AS long FROM {source})
+            )
+            {where}
+        )
+    )
+)
+"""
+
+
+def _python_cells(values: list[str], times: list[str]) -> tuple[list[Any], list[Any]]:
+    """What ``float`` and ``datetime.fromisoformat`` make of the texts SQL left to Python:
+    ([(text, value, problem)], [(text, naive UTC time, problem)])."""
+    numbers = []
+    for text in values:
+        try:
+            number = float(text.replace("_", "x"))
+        except ValueError:
+            numbers.append((text, None, VALUE_NAN))
+            continue
+        numbers.append((text, number if math.isfinite(number) else None, None if math.isfinite(number) else VALUE_INFINITE))
+    stamps = []
+    for text in times:
+        try:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            stamps.append((text, None, COLLECTED_FORMAT))
+            continue
+        if moment.tzinfo is None:
+            stamps.append((text, None, COLLECTED_ZONE))
+        else:
+            stamps.append((text, moment.astimezone(UTC).replace(tzinfo=None), None))
+    return numbers, stamps
+
+
+def _resolve_python_cells(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """Decide the cells marked :data:`PENDING` in ``table``, once per distinct text."""
+    values = [t for (t,) in con.execute(f"SELECT DISTINCT value_text FROM {table} WHERE p_value = {PENDING}").fetchall()]
+    times = [
+        t
+        for (t,) in con.execute(
+            f"SELECT DISTINCT collected_text FROM {table} WHERE p_after = {PENDING} AND collected_text IS NOT NULL"
+        ).fetchall()
+    ]
+    numbers, stamps = _python_cells(values, times)
+    if numbers:
+        con.execute(
+            f"""UPDATE {table} SET value = m.v, p_value = m.p
+                FROM (SELECT unnest($t::VARCHAR[]) AS t, unnest($v::DOUBLE[]) AS v, unnest($p::UTINYINT[]) AS p) m
+                WHERE {table}.p_value = {PENDING} AND {table}.value_text = m.t""",
+            {"t": [n[0] for n in numbers], "v": [n[1] for n in numbers], "p": [n[2] for n in numbers]},
+        )
+    if stamps:
+        con.execute(
+            f"""UPDATE {table} SET collected_at = m.v, p_after = m.p
+                FROM (SELECT unnest($t::VARCHAR[]) AS t, unnest($v::TIMESTAMP[]) AS v, unnest($p::UTINYINT[]) AS p) m
+                WHERE {table}.p_after = {PENDING} AND {table}.collected_text = m.t""",
+            {"t": [s[0] for s in stamps], "v": [s[1] for s in stamps], "p": [s[2] for s in stamps]},
+        )
+
+
+_PROBLEM = "coalesce(p_row, p_value, p_after)"
+
+
+class _Unreadable(Exception):
+    """DuckDB could not read the file at all (a line longer than :data:`MAX_LINE`, ...)."""
+
+
+@dataclass
+class _Source:
+    """Where the rows come from: DuckDB's CSV reader, or the csv module's rows as JSON lines."""
+
+    path: Path
+    header: list[str]
+    header_lines: int
+    json: Path | None = None  # the csv module's rows (the file is not one DuckDB reads alike)
+    abort: tuple[int, int, str] | None = None  # (row, line, reason): the csv module stopped there
+
+    @property
+    def width(self) -> int:
+        return len(self.header) + 1  # one column more: a cell there is one more than the header has
+
+    def sql(self, *, parallel: bool) -> str:
+        if self.json is not None:
+            cells = ", ".join(f"c[{i + 1}] AS c{i}" for i in range(self.width))
+            return (
+                f"(SELECT n, line, {cells} FROM read_json({_lit(str(self.json))}, format = 'newline_delimited', "
+                "columns = {'n': 'BIGINT', 'line': 'BIGINT', 'c': 'VARCHAR[]'}, maximum_object_size = 1073741824))"
+            )
+        columns = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(self.width))
+        return (
+            f"read_csv({_lit(str(self.path))}, header = false, auto_detect = false, delim = ',', quote = '\"', "
+            f"escape = '\"', columns = {{{columns}}}, nullstr = {_lit(_NULL)}, null_padding = true, "
+            f"strict_mode = false, skip = {self.header_lines}, max_line_size = {MAX_LINE}, buffer_size = {2 * MAX_LINE}, "
+            f"parallel = {str(parallel).lower()})"
+        )
+
+
+def _python_source(path: Path, header: list[str], folder: Path) -> _Source:
+    """The rows as the csv module reads them (as before), as JSON lines for DuckDB: the row's number,
+    its last line, its cells (one more, empty, when it has more than the header), up to a csv error."""
+    reader = csv.reader(io.StringIO(path.read_bytes().decode("utf-8-sig")))
+    out = folder / "rows.jsonl"
+    source = _Source(path, header, 0, json=out)
+    n, width = 0, len(header)
+    with open(out, "w", encoding="utf-8") as fh:
+        next(reader)  # the header, read by _header already
+        last = reader.line_num
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as exc:  # the reader cannot go on past it: report it with the rows before
+                source.abort = (n + 1, last + 1, _unreadable(exc))
+                break
+            if not row:
+                continue  # an empty line
+            n += 1
+            last = reader.line_num
+            cells = row[:width] + ([""] if len(row) > width else [])
+            fh.write(json.dumps({"n": n, "line": last, "c": cells}) + "\n")
+    return source
+
+
+def _create(con: duckdb.DuckDBPyConnection, name: str, source: _Source, build: Any, latest: date) -> None:
+    """``CREATE TEMP TABLE name AS build(source_sql)``: in parallel, or (quoted line breaks with
+    short rows, which DuckDB's parallel reader refuses) in one thread."""
+    for parallel in (True, False):
+        try:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {build(source.sql(parallel=parallel))}", {"latest": latest})
+            return
+        except duckdb.Error as exc:
+            if parallel and "parallel" in str(exc).lower():
+                continue
+            if isinstance(exc, duckdb.InvalidInputException | duckdb.ConversionException):
+                raise _Unreadable(str(exc).splitlines()[0]) from None
+            raise
+
+
+def _stage(con: duckdb.DuckDBPyConnection, source: _Source, latest: date) -> None:
+    """``staged``: every row but the blank ones, typed and checked, in no particular order."""
+    _create(con, "staged", source, lambda src: _checked_sql(source.header, source.width, src), latest)
+    _resolve_python_cells(con, "staged")
+
+
+def _clean(con: duckdb.DuckDBPyConnection) -> tuple[bool, int]:
+    """(no error at all, rows): no row problem, keys unique, one name and flag per account.  Keys and
+    accounts are counted by hash: a collision only sends the file to :func:`_errors`, which decides."""
+    row = con.execute(
+        f"""SELECT count(*), count(*) FILTER (WHERE {_PROBLEM} IS NOT NULL),
+                   count(DISTINCT hash(account_id, metric, observed_on)),
+                   count(DISTINCT account_id), count(DISTINCT hash(account_id, name, competitor))
+            FROM staged"""
+    ).fetchone()
+    assert row is not None
+    rows, bad, keys, accounts, variants = (int(v) for v in row)
+    return bad == 0 and keys == rows and variants == accounts, rows
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. Errors, with their line numbers
+# ---------------------------------------------------------------------------------------------
+
+_BLANK = re.compile(rb"\n(?=\r?\n)")
+
+
+def _blank_lines(path: Path) -> list[int]:
+    """The lines the csv module reads as an empty row (``""`` or ``"\\r"`` between line ends,
+    outside quotes): DuckDB skips them without a trace, and the line numbers count them."""
+    blanks: list[int] = []
+    lines = quotes = 0  # line ends and quotes before ``offset``
+    offset, tail, found = 0, b"", -1
+    with open(path, "rb") as fh:
+        first = True
+        while chunk := fh.read(CHUNK):
+            if first:
+                chunk, first = chunk.removeprefix(codecs.BOM_UTF8), False
+            joined, base = tail + chunk, offset - len(tail)
+            at, at_lines, at_quotes = 0, lines - tail.count(b"\n"), quotes - tail.count(b'"')
+            for match in _BLANK.finditer(joined):
+                p = match.start()
+                if base + p <= found:
+                    continue
+                at_lines += joined.count(b"\n", at, p)
+                at_quotes += joined.count(b'"', at, p)
+                at = p
+                if at_quotes % 2 == 0:
+                    blanks.append(at_lines + 2)  # the line after the one this \n ends
+                found = base + p
+            lines += chunk.count(b"\n")
+            quotes += chunk.count(b'"')
+            offset += len(chunk)
+            tail = joined[-2:]
+    return blanks
+
+
+def _errors(con: duckdb.DuckDBPyConnection, source: _Source, latest: date) -> list[tuple[int, str]]:
+    """Every error as the row-by-row reading found them: in file order, the first :data:`MAX_ERRORS`
+    (and the row where the csv module stopped, when it stopped before more were read)."""
+    con.execute("SET preserve_insertion_order = true")
+    if source.json is not None:
+
+        def build(src: str) -> str:
+            return _checked_sql(source.header, source.width, f"(SELECT *, line AS ends FROM {src})", "n, ends, ", exact=True)
+
+    else:
+        breaks = " + ".join(f"coalesce(strlen(c{i}) - strlen(replace(c{i}, chr(10), '')), 0)" for i in range(source.width))
+
+        def build(src: str) -> str:
+            numbered = f"(SELECT row_number() OVER () AS n, 1 + {breaks} AS lines, * FROM {src})"
+            ends = f"(SELECT *, {source.header_lines} + sum(lines) OVER (ORDER BY n) AS ends FROM {numbered})"
+            return _checked_sql(source.header, source.width, ends, "n, ends, ", exact=True)
+
+    _create(con, "checked", source, build, latest)
+    _resolve_python_cells(con, "checked")
+    abort_row = source.abort[0] if source.abort else None
+    if source.json is None:
+        long = con.execute(f"SELECT min(n) FROM checked WHERE p_row = {LONG}").fetchone()
+        if long is not None and long[0] is not None:
+            abort_row = int(long[0])
+    found = con.execute(
+        f"""
+        WITH ok AS (
+            SELECT n, account_id, name, competitor,
+                   min(n) OVER (PARTITION BY account_id, metric, observed_on) AS first
+            FROM checked WHERE NOT blank AND {_PROBLEM} IS NULL AND n < $limit
+        ), kept AS (
+            SELECT *, arg_min({{'name': name, 'competitor': competitor}}, n) OVER (PARTITION BY account_id) AS account
+            FROM ok WHERE n = first
+        ), problems AS (
+            SELECT n, {_PROBLEM} AS problem, NULL::BIGINT AS first FROM checked
+            WHERE {_PROBLEM} IS NOT NULL AND (NOT blank OR p_row IN ({LONG}, {EXTRA})) AND n < $limit
+            UNION ALL
+            SELECT n, {DUPLICATE}, first FROM ok WHERE n > first
+            UNION ALL
+            SELECT n, {ACCOUNT_CHANGED}, NULL FROM kept
+            WHERE account.name IS DISTINCT FROM name OR account.competitor IS DISTINCT FROM competitor
+        ), shown AS (SELECT * FROM problems ORDER BY n LIMIT {MAX_ERRORS})
+        SELECT s.n, s.problem, c.ends, f.ends, c.platform_text, c.date_text, c.observed_on, c.account_id,
+               c.metric, c.value_cell, c.competitor_text, c.collected_cell
+        FROM shown s JOIN checked c USING (n) LEFT JOIN checked f ON f.n = s.first
+        ORDER BY s.n
+        """,
+        {"limit": abort_row if abort_row is not None else 2**62},
+    ).fetchall()
+    before = [b - i for i, b in enumerate(_blank_lines(source.path) if source.json is None else [], 1)]
+
+    def line(ends: int) -> int:
+        """The line a row ends on, from the lines of the rows up to it: the blank ones before it added."""
+        return int(ends) + bisect.bisect_left(before, int(ends))
+
+    errors = [
+        (line(ends), _reason(problem, platform, day_text, day, account, metric, value, competitor, stamp,
+                             line(first) if first is not None else 0, latest))
+        for _, problem, ends, first, platform, day_text, day, account, metric, value, competitor, stamp in found
+    ]  # fmt: skip
+    if abort_row is not None and (len(found) < MAX_ERRORS or found[-1][0] + 1 == abort_row):
+        if source.abort is not None:
+            errors.append(source.abort[1:])
+        else:  # DictReader's line_num is the last line of the row before, plus one
+            previous = con.execute("SELECT max(ends) FROM checked WHERE n < $n", {"n": abort_row}).fetchone()
+            ends = previous[0] if previous is not None and previous[0] is not None else None
+            errors.append(
+                (
+                    (line(ends) if ends is not None else source.header_lines) + 1,
+                    f"a cell is longer than {MAX_CELL:,} characters, the most a cell may hold: shorten it",
+                )
+            )
+    return errors
+
+
+def _reason(
+    problem: int,
+    platform: str,
+    day_text: str,
+    day: date | None,
+    account_id: str,
+    metric: str,
+    value: str | None,
+    competitor: str,
+    stamp: str | None,
+    first_line: int,
+    latest: date,
+) -> str:
+    """The words of each rule, as they always were."""
+    if problem == EXTRA:
+        return "more cells than columns"
+    if problem == PLATFORM:
+        return f"platform must be {MANUAL!r} (collected platforms come from their APIs), not {platform!r}"
+    if problem == DATE_FORMAT:
+        return f"date {day_text!r} is not YYYY-MM-DD"
+    if problem == DATE_EARLY:
+        return f"date {day} is before {EARLIEST_DAY}: no platform has data that old (a typo?)"
+    if problem == DATE_LATE:
+        return f"date {day} is after tomorrow ({latest}): that day has not happened yet"
+    if problem == ACCOUNT_EMPTY:
+        return "account_id is empty: name the source, e.g. newsletter or yelp"
+    if problem == ACCOUNT_LONG:
+        return "account_id is longer than 200 characters"
+    if problem == METRIC:
+        return f"metric {metric!r} must be snake_case (a-z, 0-9, _), e.g. followers or newsletter_subscribers"
+    if problem == VALUE_NAN:
+        return f"value {value!r} is not a number"
+    if problem == VALUE_INFINITE:
+        return f"value {value!r} is not a finite number"
+    if problem == COMPETITOR:
+        return f"competitor must be true or false, not {competitor!r}"
+    if problem == COLLECTED_FORMAT:
+        return f"collected_at {stamp!r} is not an ISO 8601 time such as 2026-03-10T06:30:00Z"
+    if problem == COLLECTED_ZONE:
+        return f"collected_at {stamp!r} needs a time zone (end it with Z for UTC)"
+    if problem == DUPLICATE:
+        return f"same account, metric and date as line {first_line}"
+    if problem == ACCOUNT_CHANGED:
+        return f"account {account_id!r} has another name or competitor flag earlier in the file"
+    raise AssertionError(f"unknown problem {problem}")
+
+
+# ---------------------------------------------------------------------------------------------
+# The command
+# ---------------------------------------------------------------------------------------------
 
 
 def import_csv(
@@ -211,48 +647,80 @@ def import_csv(
     business's (default: the UTC day of ``now``): rows dated after the day after it are refused."""
     path = Path(csv_path)
     try:
-        raw = path.read_bytes()
+        scan = _scan(path)
     except OSError as exc:
         raise ImportRejected(str(path), [(0, f"cannot read the file: {exc.strerror}")]) from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise ImportRejected(str(path), [(line, "not UTF-8 text: save the file as CSV UTF-8")]) from None
+    if not scan.utf8:
+        raise ImportRejected(str(path), [(_utf8_error_line(path), "not UTF-8 text: save the file as CSV UTF-8")])
     moment = now or datetime.now(UTC)
-    rows, accounts, errors = parse_rows(text, now=moment, today=today)
+    latest = (today or moment.astimezone(UTC).date()) + timedelta(days=1)
+    header, header_lines, errors = _header(path)
     if errors:
         raise ImportRejected(str(path), errors)
-    if not rows:
-        raise ImportRejected(str(path), [(1, "no data rows")])
-    run_id = "import-" + hashlib.sha256(raw).hexdigest()[:12]
-    with writing(db_path) as con:
-        con.execute("BEGIN TRANSACTION")
+    folder = Path(tempfile.mkdtemp(prefix="socialkpi-import-"))
+    con = duckdb.connect(":memory:", config=dict(DUCKDB_CONFIG))
+    try:
+        con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+        con.execute(f"SET temp_directory = {_lit(str(folder / 'spill'))}")
+        con.execute("SET preserve_insertion_order = false")
+        source = _python_source(path, header, folder) if scan.python_reads else _Source(path, header, header_lines)
         try:
-            for account in accounts:
-                con.execute(
-                    """
-                    INSERT INTO accounts VALUES (?, ?, ?, ?, ?, ?)
-                    ON CONFLICT (platform, account_id) DO UPDATE SET
-                        name = excluded.name, competitor = excluded.competitor, last_seen_at = excluded.last_seen_at
-                    WHERE accounts.name IS DISTINCT FROM excluded.name
-                       OR accounts.competitor IS DISTINCT FROM excluded.competitor
-                    """,
-                    [
-                        MANUAL,
-                        account.id,
-                        account.name,
-                        account.competitor,
-                        naive_utc(moment),
-                        naive_utc(moment),
-                    ],
-                )
-            written = upsert_table(con, observations_table(rows, run_id))
-            con.execute("COMMIT")
+            _stage(con, source, latest)
+        except _Unreadable:
+            if source.json is not None:
+                raise
+            source = _python_source(path, header, folder)  # a line too long for DuckDB's reader
+            _stage(con, source, latest)
+        clean, rows = _clean(con)
+        if not clean or source.abort is not None:
+            errors = _errors(con, source, latest)
+        if errors:
+            raise ImportRejected(str(path), errors)
+        if not rows:
+            raise ImportRejected(str(path), [(1, "no data rows")])
+        written = _load(con, db_path, "import-" + scan.digest[:12], moment)
+    finally:
+        con.close()
+        shutil.rmtree(folder, ignore_errors=True)
+    return ImportResult(rows=rows, written=written)
+
+
+def _load(con: duckdb.DuckDBPyConnection, db_path: str | os.PathLike[str], run_id: str, moment: datetime) -> int:
+    """Upsert the staged rows, their accounts and the aggregates in one transaction of the warehouse."""
+    from warehouse import aggregates
+
+    seen = moment.astimezone(UTC).replace(tzinfo=None)
+    con.execute(
+        f"""CREATE OR REPLACE TEMP VIEW batch AS
+            SELECT '{MANUAL}' AS platform, account_id, metric, observed_on, value, source_metric,
+                   coalesce(collected_at, {_lit(seen.isoformat())}::TIMESTAMP) AS collected_at,
+                   {_lit(run_id)} AS run_id
+            FROM temp.main.staged"""
+    )
+    with writing_into(con, db_path) as wh:
+        wh.execute("BEGIN TRANSACTION")
+        try:
+            wh.execute(
+                """
+                INSERT INTO accounts (platform, account_id, name, competitor, first_seen_at, last_seen_at)
+                SELECT $platform, account_id, any_value(name), any_value(competitor), $seen, $seen
+                FROM temp.main.staged GROUP BY account_id
+                ON CONFLICT (platform, account_id) DO UPDATE SET
+                    name = excluded.name, competitor = excluded.competitor, last_seen_at = excluded.last_seen_at
+                WHERE accounts.name IS DISTINCT FROM excluded.name
+                   OR accounts.competitor IS DISTINCT FROM excluded.competitor
+                """,
+                {"platform": MANUAL, "seen": seen},
+            )
+            result = wh.execute(UPSERT_SQL).fetchall()
+            written = int(result[0][0]) if result else 0
+            aggregates.maintain_from(wh, "temp.main.batch")
+            wh.execute("COMMIT")
         except BaseException:
-            con.execute("ROLLBACK")
+            with contextlib.suppress(duckdb.Error):
+                wh.execute("ROLLBACK")
             raise
-    return ImportResult(rows=len(rows), written=written)
+    return written
 
 
 __all__ = ["ImportRejected", "ImportResult", "import_csv"]
