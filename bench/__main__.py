@@ -1,6 +1,6 @@
 """``python -m bench [name ...]``: run the benchmarks (all by default) and print one table.
 
-Names: load, collection, dashboard, export, startup.  Progress goes to stderr, the table to stdout
+Names: load, collection, dashboard, export, startup, importcsv.  Progress goes to stderr, the table to stdout
 (Markdown, ready for bench/RESULTS.md), preceded by the machine and the date.
 """
 
@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 from bench import Figure, log, machine
 
-NAMES = ("load", "collection", "dashboard", "export", "startup")
+NAMES = ("load", "collection", "dashboard", "export", "startup", "importcsv")
 
 
 def table(figures: list[Figure]) -> str:

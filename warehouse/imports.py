@@ -72,6 +72,7 @@ METRIC_RE = re.compile(r"[a-z][a-z0-9_]{0,62}")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 MAX_ERRORS = 50
 MAX_CELL = csv.field_size_limit()  # 131,072 characters: Python's csv module reads no longer cell
+NOT_UTF8 = "not UTF-8 text: save the file as CSV UTF-8"
 
 # What ``str.strip()`` removes (``str.isspace``), for DuckDB's ``trim(text, characters)``.
 WHITESPACE = (
@@ -127,53 +128,85 @@ class ImportResult:
 # A quote with an ordinary character on both sides: the middle of a cell.  RFC 4180 has none;
 # Python keeps ``ab"c`` and ``"ab"c`` as ``ab"c`` and ``abc`` where DuckDB may not.
 _MID_QUOTE = re.compile(rb'"(?<=[^,\n"]")(?=[^,\r\n"])')
-# A quote opening a cell that starts with whitespace (`` "x"``): Python keeps it as text.
-_SPACED_QUOTE = re.compile(rb'[,\n][ \t]+"')
+# Spaces then a quote, at a cell's start (`` "x"``): Python keeps it as text, DuckDB as a quote.  Not
+# the same bytes within a quoted cell, where a quote is doubled (``"a, ""b"""`` is the cell ``a, "b"``).
+# (Each pattern starts with a fixed byte: Python's re then skips to it at C speed.)
+_SPACED_QUOTE = re.compile(rb'"(?:(?<=[,\n][ \t]")|(?<=[ \t][ \t]"))(?!"[^",\r\n])')
 
+
+# Bytes that start a whitespace character other than the space (``\t``, ``\x0b``... and the first byte
+# of NEL, NO-BREAK SPACE and the other Unicode spaces): all but these are deleted to look for them.
+_EXOTIC_START = b"\t\x0b\x0c\x1c\x1d\x1e\x1f\xc2\xe1\xe2\xe3"
+_NOT_EXOTIC = bytes(b for b in range(256) if b not in _EXOTIC_START)
+_UNICODE_SPACES = {
+    0xC2: re.compile(rb"\xc2[\x85\xa0]"),
+    0xE1: re.compile(rb"\xe1\x9a\x80"),
+    0xE2: re.compile(rb"\xe2(?:\x80[\x80-\x8a\xa8\xa9\xaf]|\x81\x9f)"),
+    0xE3: re.compile(rb"\xe3\x80\x80"),
+}
+# A quoted cell that starts or ends with a line break (``"\nx"``): the csv module strips it, trim() not.
+_EDGE_BREAK = re.compile(rb'"(?:(?<=[,\n]")[\r\n]|(?<=[\r\n]")[,\r\n])')
+_GUARD = re.compile(rb"'[=+@\t\r-]")
 
 @dataclass
 class _Scan:
     digest: str = ""
-    utf8: bool = True
     python_reads: bool = False  # DuckDB may read it otherwise than the csv module: the csv module reads it
+    exotic: bool = False  # whitespace other than spaces (or a quoted line break) may edge a cell
+    guards: bool = False  # a cell may start with the export's formula guard
+
+    @property
+    def cells(self) -> str:
+        return "any" if self.exotic else "guards" if self.guards else "spaces"
 
 
 def _scan(path: Path) -> _Scan:
-    """SHA-256, UTF-8, and the shape of the quotes and line ends: one read of the file."""
+    """SHA-256, and the shape of the quotes, line ends, whitespace: one read of the file, C-speed
+    calls on 1 MiB chunks.  (DuckDB's reader checks it is UTF-8; the csv module's path decodes it.)"""
     scan = _Scan()
     digest = hashlib.sha256()
-    decoder = codecs.getincrementaldecoder("utf-8")()
     quotes = cr = crlf = 0
     tail = b"\n"  # the file starts as after a line end
     first = True
     with open(path, "rb") as fh:
         while chunk := fh.read(CHUNK):
             digest.update(chunk)
-            if scan.utf8:
-                try:
-                    decoder.decode(chunk)
-                except UnicodeDecodeError:
-                    scan.utf8 = False
             if first:
                 chunk, first = chunk.removeprefix(codecs.BOM_UTF8), False
-            if not scan.python_reads:
-                joined = tail + chunk
-                found = chunk.count(b'"')
-                quotes += found
-                cr += chunk.count(b"\r")
+            if scan.python_reads:
+                continue
+            joined = tail + chunk
+            found = chunk.count(b'"')
+            quotes += found
+            returns = chunk.count(b"\r")
+            if returns or b"\r" in tail:
+                cr += returns
                 crlf += joined.count(b"\r\n") - tail.count(b"\r\n")
-                if found and (_MID_QUOTE.search(joined) or _SPACED_QUOTE.search(joined)):
-                    scan.python_reads = True
-                tail = joined[-2:]
-    if scan.utf8:
-        try:
-            decoder.decode(b"", final=True)
-        except UnicodeDecodeError:
-            scan.utf8 = False
+            if found and (_MID_QUOTE.search(joined) or _SPACED_QUOTE.search(joined)):
+                scan.python_reads = True
+            if found and not scan.exotic and _EDGE_BREAK.search(joined):
+                scan.exotic = True
+            if not scan.exotic:
+                starts = chunk.translate(None, _NOT_EXOTIC)
+                if starts.strip(b"\xc2\xe1\xe2\xe3") or any(
+                    lead in starts and pattern.search(joined) for lead, pattern in _UNICODE_SPACES.items()
+                ):
+                    scan.exotic = True
+            if not scan.guards and b"'" in chunk and _GUARD.search(joined):
+                scan.guards = True
+            tail = joined[-2:]
     if cr != crlf or quotes % 2:
         scan.python_reads = True  # a bare \r, or a quote left open
     scan.digest = digest.hexdigest()
     return scan
+
+
+def _utf8(path: Path) -> bool:
+    try:
+        path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _utf8_error_line(path: Path) -> int:
@@ -247,22 +280,67 @@ def _lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _unneutralise(s: str) -> str:
-    """SQL of ``_unneutralise``: ``'=x`` -> ``=x`` (the export's formula guard undone)."""
-    starts = " OR ".join(f"prefix({s}, {_lit(chr(39) + c)})" for c in FORMULA_START)
-    return f"CASE WHEN length({s}) > 1 AND ({starts}) THEN {s}[2:] ELSE {s} END"
+# One character of WHITESPACE, for RE2.
+_SPACE = r"[\t-\r\x1c- \x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]"
+_METRIC = "[a-z][a-z0-9_]{0,62}"
+# A cell its rule can read as it is: nothing to strip, no formula guard to undo (most cells).  The
+# rule's own pattern says so where there is one; free text must not start or end with a space or
+# start with the guard.  Any other cell is stripped and un-guarded first (DuckDB's trim with a set
+# of characters costs ~1.5 us a cell, too much for every cell).
+_AS_IS = {
+    "date": f"regexp_full_match({{c}}, '{_DATE}')",
+    "platform": f"{{c}} IN ('', '{MANUAL}')",
+    "competitor": "{c} IN ('', 'true', 'false')",
+    "metric": f"regexp_full_match({{c}}, '{_METRIC}')",
+    "value": f"regexp_full_match({{c}}, '{_NUMBER}')",
+    "collected_at": f"({{c}} = '' OR regexp_full_match({{c}}, '{_TIME}'))",
+}
+_FREE_TEXT = f"NOT regexp_matches({{c}}, '^({_SPACE}|''[=+@\\t\\r-])|{_SPACE}$')"
 
 
-def _checked_sql(header: list[str], width: int, source: str, keep: str = "", *, exact: bool = False) -> str:
+def _stripped(c: str) -> str:
+    """``_unneutralise(c.strip())``: ``'=x`` -> ``=x`` (the export's formula guard undone)."""
+    return f"regexp_replace(trim({c}, {_lit(WHITESPACE)}), '^''([=+@\\t\\r-])', '\\1')"
+
+
+_GUARDED = "CASE WHEN prefix({c}, '''') THEN regexp_replace({c}, '^''([=+@\\t\\r-])', '\\1') ELSE {c} END"
+
+
+def _checked_sql(
+    header: list[str], width: int, source: str, keep: str = "", *, exact: bool = False, cells: str = "any"
+) -> str:
     """Each row of ``source`` (columns c0..c<width-1>, and ``keep``, e.g. ``"n, ends, "``) as the rules
     read it: typed, with its first problem (NULL: none) in three parts (before the value, the value,
-    after it).  ``exact``: blank rows kept (flagged), and the cells the messages quote."""
+    after it).  ``exact``: blank rows kept (flagged), and the cells the messages quote.
+
+    ``cells``, from :func:`_scan`, says what stripping and un-guarding a cell takes: ``"spaces"`` (the
+    file holds no whitespace but spaces where a cell could start or end, and no formula guard: DuckDB's
+    plain ``trim``), ``"guards"`` (the same, and a cell may start with the guard), ``"any"``."""
     position = {name: i for i, name in enumerate(header)}  # the last column of a name wins, as in a dict
-    stripped = ", ".join(f"trim(coalesce(c{i}, ''), {_lit(WHITESPACE)}) AS s_{name}" for name, i in position.items())
-    cells = ", ".join(f"{_unneutralise('s_' + n) if n in position else _lit('')} AS t_{n}" for n in COLUMNS)
+    if cells == "any":
+        raw = ", ".join(f"coalesce(c{i}, '') AS r_{name}" for name, i in position.items())
+        asis = ", ".join(f"{_AS_IS.get(name, _FREE_TEXT).replace('{c}', 'r_' + name)} AS m_{name}" for name in position)
+        texts_sql = ", ".join(
+            f"CASE WHEN m_{n} THEN r_{n} ELSE {_stripped('r_' + n)} END AS t_{n}" if n in position else f"'' AS t_{n}"
+            for n in COLUMNS
+        )
+        number = f"CASE WHEN m_value THEN t_value ELSE trim(t_value, {_lit(WHITESPACE)}) END"
+    else:
+        raw = ", ".join(f"trim(coalesce(c{i}, '')) AS r_{name}" for name, i in position.items())
+        asis = ", ".join(f"false AS m_{name}" for name in position)
+        texts_sql = ", ".join(
+            (_GUARDED.replace("{c}", f"r_{n}") if cells == "guards" else f"r_{n}") + f" AS t_{n}"
+            if n in position
+            else f"'' AS t_{n}"
+            for n in COLUMNS
+        )
+        number = "t_value"
+    flags = ", ".join(f"m_{n}" if n in position else f"true AS m_{n}" for n in COLUMNS)
     extra = f"c{width - 1} IS NOT NULL" if width > len(header) else "false"
     long = " OR ".join(f"(strlen(c{i}) > {MAX_CELL} AND length(c{i}) > {MAX_CELL})" for i in range(width))
-    blank = " AND ".join(f"s_{name} = ''" for name in position)
+    # Blank: every cell empty once stripped.  A cell read as it is and not empty settles it cheaply.
+    settled = " OR ".join(f"(m_{name} AND r_{name} <> '')" for name in position)
+    blank = f"CASE WHEN {settled} THEN false ELSE " + " AND ".join(f"t_{name} = ''" for name in position) + " END"
     where = "" if exact else "WHERE extra OR long OR NOT blank"
     texts = (
         "blank, t_platform AS platform_text, t_date AS date_text, t_competitor AS competitor_text, "
@@ -270,11 +348,10 @@ def _checked_sql(header: list[str], width: int, source: str, keep: str = "", *, 
         if exact
         else ""
     )
-    day = f"CASE WHEN regexp_full_match(t_date, '{_DATE}') AND NOT prefix(t_date, '0000') THEN TRY_CAST(t_date AS DATE) END"
     return f"""
 SELECT {keep}{texts}t_account_id AS account_id, t_metric AS metric, observed_on,
     CASE WHEN t_account_name = '' THEN t_account_id ELSE t_account_name END AS name,
-    lower(t_competitor) = 'true' AS competitor,
+    t_competitor = 'true' OR (t_competitor NOT IN ('', 'false') AND lower(t_competitor) = 'true') AS competitor,
     CASE WHEN t_source_metric = '' THEN '{MANUAL}' ELSE t_source_metric END AS source_metric,
     CASE WHEN is_number THEN number_value END AS value,
     CASE WHEN is_time THEN timezone('UTC', time_value) END AS collected_at,
@@ -287,7 +364,7 @@ SELECT {keep}{texts}t_account_id AS account_id, t_metric AS metric, observed_on,
         WHEN observed_on > $latest THEN {DATE_LATE}
         WHEN t_account_id = '' THEN {ACCOUNT_EMPTY}
         WHEN length(t_account_id) > 200 THEN {ACCOUNT_LONG}
-        WHEN NOT regexp_full_match(t_metric, '[a-z][a-z0-9_]{{0,62}}') THEN {METRIC}
+        WHEN NOT (m_metric OR regexp_full_match(t_metric, '{_METRIC}')) THEN {METRIC}
     END AS p_row,
     CASE
         WHEN is_number THEN CASE WHEN isfinite(number_value) THEN NULL ELSE {VALUE_INFINITE} END
@@ -296,7 +373,7 @@ SELECT {keep}{texts}t_account_id AS account_id, t_metric AS metric, observed_on,
         ELSE {VALUE_NAN}
     END AS p_value,
     CASE
-        WHEN lower(t_competitor) NOT IN ('', 'true', 'false') THEN {COMPETITOR}
+        WHEN t_competitor NOT IN ('', 'true', 'false') AND lower(t_competitor) NOT IN ('true', 'false') THEN {COMPETITOR}
         WHEN t_collected_at = '' THEN NULL
         WHEN is_time THEN CASE WHEN time_value IS NULL THEN {COLLECTED_FORMAT} END
         ELSE {PENDING}
@@ -305,18 +382,22 @@ SELECT {keep}{texts}t_account_id AS account_id, t_metric AS metric, observed_on,
     CASE WHEN t_collected_at <> '' AND NOT is_time THEN t_collected_at END AS collected_text
 FROM (
     SELECT *, CASE WHEN is_number THEN TRY_CAST(number AS DOUBLE) END AS number_value,
-           CASE WHEN is_time THEN TRY_CAST(t_collected_at AS TIMESTAMPTZ) END AS time_value
+           CASE WHEN is_time THEN TRY_CAST(t_collected_at AS TIMESTAMPTZ) END AS time_value,
+           CASE WHEN is_day THEN TRY_CAST(t_date AS DATE) END AS observed_on
     FROM (
-        SELECT *, regexp_full_match(number, '{_NUMBER}') AS is_number,
-               t_collected_at <> '' AND regexp_full_match(t_collected_at, '{_TIME}') AS is_time
+        SELECT *, m_value OR regexp_full_match(number, '{_NUMBER}') AS is_number,
+               t_collected_at <> '' AND (m_collected_at OR regexp_full_match(t_collected_at, '{_TIME}')) AS is_time,
+               (m_date OR regexp_full_match(t_date, '{_DATE}')) AND NOT prefix(t_date, '0000') AS is_day
         FROM (
-            SELECT *, {day} AS observed_on, trim(t_value, {_lit(WHITESPACE)}) AS number
+            SELECT * EXCLUDE ({', '.join('r_' + n for n in position)}),
+                   {number} AS number,
+                   {blank} AS blank
             FROM (
-                SELECT {keep}extra, long, {blank} AS blank, {cells}
-                FROM (SELECT {keep}{stripped}, {extra} AS extra, {long} AS long FROM {source})
+                SELECT {keep}extra, long, {', '.join('r_' + n for n in position)}, {flags}, {texts_sql}
+                FROM (SELECT {keep}{raw}, {asis}, {extra} AS extra, {long} AS long FROM {source})
             )
-            {where}
         )
+        {where}
     )
 )
 """
@@ -376,6 +457,10 @@ def _resolve_python_cells(con: duckdb.DuckDBPyConnection, table: str) -> None:
 _PROBLEM = "coalesce(p_row, p_value, p_after)"
 
 
+class _NotUtf8(Exception):
+    """DuckDB's reader met bytes that are not UTF-8."""
+
+
 class _Unreadable(Exception):
     """DuckDB could not read the file at all (a line longer than :data:`MAX_LINE`, ...)."""
 
@@ -387,6 +472,7 @@ class _Source:
     path: Path
     header: list[str]
     header_lines: int
+    cells: str = "any"  # what stripping a cell takes (_checked_sql)
     json: Path | None = None  # the csv module's rows (the file is not one DuckDB reads alike)
     abort: tuple[int, int, str] | None = None  # (row, line, reason): the csv module stopped there
 
@@ -399,7 +485,7 @@ class _Source:
             cells = ", ".join(f"c[{i + 1}] AS c{i}" for i in range(self.width))
             return (
                 f"(SELECT n, line, {cells} FROM read_json({_lit(str(self.json))}, format = 'newline_delimited', "
-                "columns = {'n': 'BIGINT', 'line': 'BIGINT', 'c': 'VARCHAR[]'}, maximum_object_size = 1073741824))"
+                "columns = {'n': 'BIGINT', 'line': 'BIGINT', 'c': 'VARCHAR[]'}, maximum_object_size = 33554432))"
             )
         columns = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(self.width))
         return (
@@ -447,6 +533,8 @@ def _create(con: duckdb.DuckDBPyConnection, name: str, source: _Source, build: A
         except duckdb.Error as exc:
             if parallel and "parallel" in str(exc).lower():
                 continue
+            if "invalid unicode" in str(exc).lower():
+                raise _NotUtf8 from None
             if isinstance(exc, duckdb.InvalidInputException | duckdb.ConversionException):
                 raise _Unreadable(str(exc).splitlines()[0]) from None
             raise
@@ -454,7 +542,7 @@ def _create(con: duckdb.DuckDBPyConnection, name: str, source: _Source, build: A
 
 def _stage(con: duckdb.DuckDBPyConnection, source: _Source, latest: date) -> None:
     """``staged``: every row but the blank ones, typed and checked, in no particular order."""
-    _create(con, "staged", source, lambda src: _checked_sql(source.header, source.width, src), latest)
+    _create(con, "staged", source, lambda src: _checked_sql(source.header, source.width, src, cells=source.cells), latest)
     _resolve_python_cells(con, "staged")
 
 
@@ -516,7 +604,9 @@ def _errors(con: duckdb.DuckDBPyConnection, source: _Source, latest: date) -> li
     if source.json is not None:
 
         def build(src: str) -> str:
-            return _checked_sql(source.header, source.width, f"(SELECT *, line AS ends FROM {src})", "n, ends, ", exact=True)
+            return _checked_sql(
+                source.header, source.width, f"(SELECT *, line AS ends FROM {src})", "n, ends, ", exact=True
+            )
 
     else:
         breaks = " + ".join(f"coalesce(strlen(c{i}) - strlen(replace(c{i}, chr(10), '')), 0)" for i in range(source.width))
@@ -524,7 +614,7 @@ def _errors(con: duckdb.DuckDBPyConnection, source: _Source, latest: date) -> li
         def build(src: str) -> str:
             numbered = f"(SELECT row_number() OVER () AS n, 1 + {breaks} AS lines, * FROM {src})"
             ends = f"(SELECT *, {source.header_lines} + sum(lines) OVER (ORDER BY n) AS ends FROM {numbered})"
-            return _checked_sql(source.header, source.width, ends, "n, ends, ", exact=True)
+            return _checked_sql(source.header, source.width, ends, "n, ends, ", exact=True, cells=source.cells)
 
     _create(con, "checked", source, build, latest)
     _resolve_python_cells(con, "checked")
@@ -647,23 +737,38 @@ def import_csv(
     business's (default: the UTC day of ``now``): rows dated after the day after it are refused."""
     path = Path(csv_path)
     try:
-        scan = _scan(path)
+        try:
+            scan = _scan(path)
+            header, header_lines, errors = _header(path)
+            if (errors or scan.python_reads) and not _utf8(path):
+                raise _NotUtf8
+            if errors:
+                raise ImportRejected(str(path), errors)
+            return _import(path, db_path, scan, header, header_lines, now, today)
+        except (_NotUtf8, UnicodeDecodeError):
+            raise ImportRejected(str(path), [(_utf8_error_line(path), NOT_UTF8)]) from None
     except OSError as exc:
         raise ImportRejected(str(path), [(0, f"cannot read the file: {exc.strerror}")]) from None
-    if not scan.utf8:
-        raise ImportRejected(str(path), [(_utf8_error_line(path), "not UTF-8 text: save the file as CSV UTF-8")])
+
+
+def _import(
+    path: Path,
+    db_path: str | os.PathLike[str],
+    scan: _Scan,
+    header: list[str],
+    header_lines: int,
+    now: datetime | None,
+    today: date | None,
+) -> ImportResult:
     moment = now or datetime.now(UTC)
     latest = (today or moment.astimezone(UTC).date()) + timedelta(days=1)
-    header, header_lines, errors = _header(path)
-    if errors:
-        raise ImportRejected(str(path), errors)
     folder = Path(tempfile.mkdtemp(prefix="socialkpi-import-"))
     con = duckdb.connect(":memory:", config=dict(DUCKDB_CONFIG))
     try:
         con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
         con.execute(f"SET temp_directory = {_lit(str(folder / 'spill'))}")
         con.execute("SET preserve_insertion_order = false")
-        source = _python_source(path, header, folder) if scan.python_reads else _Source(path, header, header_lines)
+        source = _python_source(path, header, folder) if scan.python_reads else _Source(path, header, header_lines, scan.cells)
         try:
             _stage(con, source, latest)
         except _Unreadable:
@@ -672,8 +777,7 @@ def import_csv(
             source = _python_source(path, header, folder)  # a line too long for DuckDB's reader
             _stage(con, source, latest)
         clean, rows = _clean(con)
-        if not clean or source.abort is not None:
-            errors = _errors(con, source, latest)
+        errors = _errors(con, source, latest) if not clean or source.abort is not None else []
         if errors:
             raise ImportRejected(str(path), errors)
         if not rows:
@@ -714,7 +818,8 @@ def _load(con: duckdb.DuckDBPyConnection, db_path: str | os.PathLike[str], run_i
             )
             result = wh.execute(UPSERT_SQL).fetchall()
             written = int(result[0][0]) if result else 0
-            aggregates.maintain_from(wh, "temp.main.batch")
+            if written:  # no row changed: the aggregates, kept with the rows, are as they were
+                aggregates.maintain_from(wh, "temp.main.batch")
             wh.execute("COMMIT")
         except BaseException:
             with contextlib.suppress(duckdb.Error):
