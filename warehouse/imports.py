@@ -326,7 +326,11 @@ def _checked_sql(
         )
         number = f"CASE WHEN m_value THEN t_value ELSE trim(t_value, {_lit(WHITESPACE)}) END"
     else:
-        raw = ", ".join(f"trim(coalesce(c{i}, '')) AS r_{name}" for name, i in position.items())
+        # trim() only where a cell starts or ends with a space: it copies every cell it is given
+        raw = ", ".join(
+            f"CASE WHEN ascii(c{i}) = 32 OR suffix(c{i}, ' ') THEN trim(c{i}) ELSE coalesce(c{i}, '') END AS r_{name}"
+            for name, i in position.items()
+        )
         asis = ", ".join(f"false AS m_{name}" for name in position)
         texts_sql = ", ".join(
             (_GUARDED.replace("{c}", f"r_{n}") if cells == "guards" else f"r_{n}") + f" AS t_{n}"
@@ -339,17 +343,26 @@ def _checked_sql(
     extra = f"c{width - 1} IS NOT NULL" if width > len(header) else "false"
     long = " OR ".join(f"(strlen(c{i}) > {MAX_CELL} AND length(c{i}) > {MAX_CELL})" for i in range(width))
     # Blank: every cell empty once stripped.  A cell read as it is and not empty settles it cheaply.
-    settled = " OR ".join(f"(m_{name} AND r_{name} <> '')" for name in position)
-    blank = f"CASE WHEN {settled} THEN false ELSE " + " AND ".join(f"t_{name} = ''" for name in position) + " END"
-    where = "" if exact else "WHERE extra OR long OR NOT blank"
+    if cells == "any":
+        settled = " OR ".join(f"(m_{name} AND r_{name} <> '')" for name in position)
+        blank = f"CASE WHEN {settled} THEN false ELSE " + " AND ".join(f"t_{name} = ''" for name in position) + " END"
+    else:  # r_ is stripped already (and un-guarding never empties a cell)
+        blank = " AND ".join(f"r_{name} = ''" for name in position)
+    # Only a row whose every cell is empty or starts with whitespace can be blank: most rows are settled
+    # by their first cell's first character, before any cell is stripped.
+    first = (
+        "(0, " + ", ".join(str(ord(c)) for c in WHITESPACE) + ")" if cells == "any" else "(0, 32)"
+    )
+    maybe_blank = " AND ".join(f"coalesce(ascii(c{i}), 0) IN {first}" for i in position.values())
+    where = ""
     texts = (
-        "blank, t_platform AS platform_text, t_date AS date_text, t_competitor AS competitor_text, "
+        "t_platform AS platform_text, t_date AS date_text, t_competitor AS competitor_text, "
         "t_value AS value_cell, t_collected_at AS collected_cell, "
         if exact
         else ""
     )
     return f"""
-SELECT {keep}{texts}t_account_id AS account_id, t_metric AS metric, observed_on,
+SELECT {keep}{texts}maybe_blank AND blank AS blank, t_account_id AS account_id, t_metric AS metric, observed_on,
     CASE WHEN t_account_name = '' THEN t_account_id ELSE t_account_name END AS name,
     t_competitor = 'true' OR (t_competitor NOT IN ('', 'false') AND lower(t_competitor) = 'true') AS competitor,
     CASE WHEN t_source_metric = '' THEN '{MANUAL}' ELSE t_source_metric END AS source_metric,
@@ -393,8 +406,9 @@ FROM (
                    {number} AS number,
                    {blank} AS blank
             FROM (
-                SELECT {keep}extra, long, {', '.join('r_' + n for n in position)}, {flags}, {texts_sql}
-                FROM (SELECT {keep}{raw}, {asis}, {extra} AS extra, {long} AS long FROM {source})
+                SELECT {keep}extra, long, maybe_blank, {', '.join('r_' + n for n in position)}, {flags}, {texts_sql}
+                FROM (SELECT {keep}{raw}, {asis}, {extra} AS extra, {long} AS long, {maybe_blank} AS maybe_blank
+                      FROM {source})
             )
         )
         {where}
@@ -543,6 +557,8 @@ def _create(con: duckdb.DuckDBPyConnection, name: str, source: _Source, build: A
 def _stage(con: duckdb.DuckDBPyConnection, source: _Source, latest: date) -> None:
     """``staged``: every row but the blank ones, typed and checked, in no particular order."""
     _create(con, "staged", source, lambda src: _checked_sql(source.header, source.width, src, cells=source.cells), latest)
+    # Blank rows are no rows (unless the csv module would have stopped there, or found a cell too many).
+    con.execute(f"DELETE FROM staged WHERE blank AND coalesce(p_row, 0) NOT IN ({LONG}, {EXTRA})")
     _resolve_python_cells(con, "staged")
 
 
