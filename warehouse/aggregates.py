@@ -224,12 +224,13 @@ def rebuild(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(sql).fetchall()
 
 
-def maintain_from(con: duckdb.DuckDBPyConnection, source: str) -> None:
-    """:func:`maintain` for rows that are a DuckDB table or view named ``source`` (the columns of
-    ``observations``, unique keys, just upserted) instead of an Arrow table: ``socialkpi import-csv``
-    folds its checked rows in without bringing them into Python.  The caller owns the transaction."""
-    con.execute(_days_upsert(source)).fetchall()
-    present = {m for (m,) in con.execute(f"SELECT DISTINCT metric FROM {source}").fetchall()}
-    metrics = tuple(m for m in KPI_METRICS if m in present)
-    if metrics:
-        con.execute(_daily_upsert(source, metrics)).fetchall()
+def maintain_from(con: duckdb.DuckDBPyConnection, *, days: str, rows: str, metrics: set[str]) -> None:
+    """:func:`maintain` without an Arrow batch, for ``socialkpi import-csv``, whose rows never come into
+    Python: ``days`` a relation of (platform, account_id, observed_on) spanning each account's days in
+    the batch, ``rows`` one holding (at least) the batch's rows of ``observations`` as just upserted
+    (and no row of another batch), ``metrics`` the KPI metrics the batch has.  The caller owns the
+    transaction."""
+    con.execute(_days_upsert(days)).fetchall()
+    kpis = tuple(m for m in KPI_METRICS if m in metrics)
+    if kpis:
+        con.execute(_daily_upsert(rows, kpis)).fetchall()

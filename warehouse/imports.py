@@ -53,6 +53,7 @@ from typing import Any
 import duckdb
 
 from collectors import EARLIEST_DAY
+from warehouse.aggregates import KPI_METRICS
 from warehouse.db import DUCKDB_CONFIG, writing_into
 
 COLUMNS = (
@@ -127,7 +128,7 @@ class ImportResult:
 
 # A quote with an ordinary character on both sides: the middle of a cell.  RFC 4180 has none;
 # Python keeps ``ab"c`` and ``"ab"c`` as ``ab"c`` and ``abc`` where DuckDB may not.
-_MID_QUOTE = re.compile(rb'"(?<=[^,\n"]")(?=[^,\r\n"])')
+_MID_QUOTE = re.compile(rb'"(?:(?<=[^,\n"]")|(?<=[,\n]""))(?=[^,\r\n"])')
 # Spaces then a quote, at a cell's start (`` "x"``): Python keeps it as text, DuckDB as a quote.  Not
 # the same bytes within a quoted cell, where a quote is doubled (``"a, ""b"""`` is the cell ``a, "b"``).
 # (Each pattern starts with a fixed byte: Python's re then skips to it at C speed.)
@@ -151,6 +152,7 @@ _GUARD = re.compile(rb"'[=+@\t\r-]")
 @dataclass
 class _Scan:
     digest: str = ""
+    stat: tuple[int, int] = (0, 0)  # size and mtime when read: the second read must find the same file
     python_reads: bool = False  # DuckDB may read it otherwise than the csv module: the csv module reads it
     exotic: bool = False  # whitespace other than spaces (or a quoted line break) may edge a cell
     guards: bool = False  # a cell may start with the export's formula guard
@@ -163,7 +165,7 @@ class _Scan:
 def _scan(path: Path) -> _Scan:
     """SHA-256, and the shape of the quotes, line ends, whitespace: one read of the file, C-speed
     calls on 1 MiB chunks.  (DuckDB's reader checks it is UTF-8; the csv module's path decodes it.)"""
-    scan = _Scan()
+    scan = _Scan(stat=_stat(path))
     digest = hashlib.sha256()
     quotes = cr = crlf = 0
     tail = b"\n"  # the file starts as after a line end
@@ -307,7 +309,14 @@ _GUARDED = "CASE WHEN prefix({c}, '''') THEN regexp_replace({c}, '^''([=+@\\t\\r
 
 
 def _checked_sql(
-    header: list[str], width: int, source: str, keep: str = "", *, exact: bool = False, cells: str = "any"
+    header: list[str],
+    width: int,
+    source: str,
+    keep: str = "",
+    *,
+    exact: bool = False,
+    cells: str = "any",
+    typed_only: bool = False,
 ) -> str:
     """Each row of ``source`` (columns c0..c<width-1>, and ``keep``, e.g. ``"n, ends, "``) as the rules
     read it: typed, with its first problem (NULL: none) in three parts (before the value, the value,
@@ -315,9 +324,15 @@ def _checked_sql(
 
     ``cells``, from :func:`_scan`, says what stripping and un-guarding a cell takes: ``"spaces"`` (the
     file holds no whitespace but spaces where a cell could start or end, and no formula guard: DuckDB's
-    plain ``trim``), ``"guards"`` (the same, and a cell may start with the guard), ``"any"``."""
+    plain ``trim``), ``"guards"`` (the same, and a cell may start with the guard), ``"any"``.
+    ``typed_only``: rows known good (no rule checked again, no problem columns): the typed cells only."""
     position = {name: i for i, name in enumerate(header)}  # the last column of a name wins, as in a dict
-    if cells == "any":
+    if cells == "any" and typed_only:
+        raw = ", ".join(f"coalesce(c{i}, '') AS r_{name}" for name, i in position.items())
+        asis = ", ".join(f"false AS m_{name}" for name in position)
+        texts_sql = ", ".join(f"{_stripped('r_' + n)} AS t_{n}" if n in position else f"'' AS t_{n}" for n in COLUMNS)
+        number = f"trim(t_value, {_lit(WHITESPACE)})"
+    elif cells == "any":
         raw = ", ".join(f"coalesce(c{i}, '') AS r_{name}" for name, i in position.items())
         asis = ", ".join(f"{_AS_IS.get(name, _FREE_TEXT).replace('{c}', 'r_' + name)} AS m_{name}" for name in position)
         texts_sql = ", ".join(
@@ -355,20 +370,11 @@ def _checked_sql(
     )
     maybe_blank = " AND ".join(f"coalesce(ascii(c{i}), 0) IN {first}" for i in position.values())
     where = ""
-    texts = (
-        "t_platform AS platform_text, t_date AS date_text, t_competitor AS competitor_text, "
-        "t_value AS value_cell, t_collected_at AS collected_cell, "
-        if exact
-        else ""
-    )
-    return f"""
-SELECT {keep}{texts}maybe_blank AND blank AS blank, t_account_id AS account_id, t_metric AS metric, observed_on,
-    CASE WHEN t_account_name = '' THEN t_account_id ELSE t_account_name END AS name,
-    t_competitor = 'true' OR (t_competitor NOT IN ('', 'false') AND lower(t_competitor) = 'true') AS competitor,
-    CASE WHEN t_source_metric = '' THEN '{MANUAL}' ELSE t_source_metric END AS source_metric,
-    CASE WHEN is_number THEN number_value END AS value,
-    CASE WHEN is_time THEN timezone('UTC', time_value) END AS collected_at,
-    CASE
+    problems = (
+        "NULL::UTINYINT AS p_row, NULL::UTINYINT AS p_value, NULL::UTINYINT AS p_after, "
+        "number AS value_text, t_collected_at AS collected_text"
+        if typed_only
+        else f"""CASE
         WHEN long THEN {LONG}
         WHEN extra THEN {EXTRA}
         WHEN t_platform NOT IN ('', '{MANUAL}') THEN {PLATFORM}
@@ -392,15 +398,35 @@ SELECT {keep}{texts}maybe_blank AND blank AS blank, t_account_id AS account_id, 
         ELSE {PENDING}
     END AS p_after,
     CASE WHEN NOT is_number THEN number END AS value_text,
-    CASE WHEN t_collected_at <> '' AND NOT is_time THEN t_collected_at END AS collected_text
+    CASE WHEN t_collected_at <> '' AND NOT is_time THEN t_collected_at END AS collected_text"""
+    )
+    is_number = "true" if typed_only else f"m_value OR regexp_full_match(number, '{_NUMBER}')"
+    is_time = "t_collected_at <> ''" + (
+        ""
+        if typed_only
+        else f" AND NOT prefix(t_collected_at, '0000') AND (m_collected_at OR regexp_full_match(t_collected_at, '{_TIME}'))"
+    )  # (year 0 is no year for Python: such a time is left to Python, as any other)
+    is_day = "true" if typed_only else f"(m_date OR regexp_full_match(t_date, '{_DATE}')) AND NOT prefix(t_date, '0000')"
+    texts = (
+        "t_platform AS platform_text, t_date AS date_text, t_competitor AS competitor_text, "
+        "t_value AS value_cell, t_collected_at AS collected_cell, "
+        if exact
+        else ""
+    )
+    return f"""
+SELECT {keep}{texts}maybe_blank AND blank AS blank, t_account_id AS account_id, t_metric AS metric, observed_on,
+    CASE WHEN t_account_name = '' THEN t_account_id ELSE t_account_name END AS name,
+    t_competitor = 'true' OR (t_competitor NOT IN ('', 'false') AND lower(t_competitor) = 'true') AS competitor,
+    CASE WHEN t_source_metric = '' THEN '{MANUAL}' ELSE t_source_metric END AS source_metric,
+    CASE WHEN is_number THEN number_value END AS value,
+    CASE WHEN is_time THEN timezone('UTC', time_value) END AS collected_at,
+    {problems}
 FROM (
     SELECT *, CASE WHEN is_number THEN TRY_CAST(number AS DOUBLE) END AS number_value,
            CASE WHEN is_time THEN TRY_CAST(t_collected_at AS TIMESTAMPTZ) END AS time_value,
            CASE WHEN is_day THEN TRY_CAST(t_date AS DATE) END AS observed_on
     FROM (
-        SELECT *, m_value OR regexp_full_match(number, '{_NUMBER}') AS is_number,
-               t_collected_at <> '' AND (m_collected_at OR regexp_full_match(t_collected_at, '{_TIME}')) AS is_time,
-               (m_date OR regexp_full_match(t_date, '{_DATE}')) AND NOT prefix(t_date, '0000') AS is_day
+        SELECT *, {is_number} AS is_number, {is_time} AS is_time, {is_day} AS is_day
         FROM (
             SELECT * EXCLUDE ({', '.join('r_' + n for n in position)}),
                    {number} AS number,
@@ -487,6 +513,7 @@ class _Source:
     header: list[str]
     header_lines: int
     cells: str = "any"  # what stripping a cell takes (_checked_sql)
+    parallel: bool = True  # False once DuckDB's parallel reader refused it
     json: Path | None = None  # the csv module's rows (the file is not one DuckDB reads alike)
     abort: tuple[int, int, str] | None = None  # (row, line, reason): the csv module stopped there
 
@@ -519,61 +546,95 @@ def _python_source(path: Path, header: list[str], folder: Path) -> _Source:
     n, width = 0, len(header)
     with open(out, "w", encoding="utf-8") as fh:
         next(reader)  # the header, read by _header already
-        last = reader.line_num
+        last, blank = reader.line_num, None  # csv.DictReader's line_num; the first empty line since the last row
         while True:
             try:
                 row = next(reader)
             except StopIteration:
                 break
             except csv.Error as exc:  # the reader cannot go on past it: report it with the rows before
-                source.abort = (n + 1, last + 1, _unreadable(exc))
+                source.abort = (n + 1, (last if blank is None else blank) + 1, _unreadable(exc))
                 break
-            if not row:
-                continue  # an empty line
+            if not row:  # an empty line: DictReader skips it (but were the next row to fail, it said this line)
+                blank = reader.line_num if blank is None else blank
+                continue
             n += 1
-            last = reader.line_num
+            last, blank = reader.line_num, None
             cells = row[:width] + ([""] if len(row) > width else [])
             fh.write(json.dumps({"n": n, "line": last, "c": cells}) + "\n")
     return source
 
 
-def _create(con: duckdb.DuckDBPyConnection, name: str, source: _Source, build: Any, latest: date) -> None:
-    """``CREATE TEMP TABLE name AS build(source_sql)``: in parallel, or (quoted line breaks with
-    short rows, which DuckDB's parallel reader refuses) in one thread."""
-    for parallel in (True, False):
+def _create(con: duckdb.DuckDBPyConnection, sql: Any, source: _Source, params: dict[str, Any]) -> Any:
+    """``con.execute(sql(source_sql), params)``: the file read in parallel, or (quoted line breaks with
+    short rows, which DuckDB's parallel reader refuses) in one thread; DuckDB's reading errors sorted."""
+    for parallel in (True, False) if source.parallel else (False,):
         try:
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {build(source.sql(parallel=parallel))}", {"latest": latest})
-            return
+            return con.execute(sql(source.sql(parallel=parallel)), params)
         except duckdb.Error as exc:
             if parallel and "parallel" in str(exc).lower():
+                source.parallel = False
                 continue
             if "invalid unicode" in str(exc).lower():
                 raise _NotUtf8 from None
             if isinstance(exc, duckdb.InvalidInputException | duckdb.ConversionException):
                 raise _Unreadable(str(exc).splitlines()[0]) from None
             raise
+    raise AssertionError("unreachable")
 
 
-def _stage(con: duckdb.DuckDBPyConnection, source: _Source, latest: date) -> None:
-    """``staged``: every row but the blank ones, typed and checked, in no particular order."""
-    _create(con, "staged", source, lambda src: _checked_sql(source.header, source.width, src, cells=source.cells), latest)
-    # Blank rows are no rows (unless the csv module would have stopped there, or found a cell too many).
-    con.execute(f"DELETE FROM staged WHERE blank AND coalesce(p_row, 0) NOT IN ({LONG}, {EXTRA})")
-    _resolve_python_cells(con, "staged")
+_KEEP = f"NOT blank OR coalesce(p_row, 0) IN ({LONG}, {EXTRA})"  # blank rows are no rows, as always
 
 
-def _clean(con: duckdb.DuckDBPyConnection) -> tuple[bool, int]:
-    """(no error at all, rows): no row problem, keys unique, one name and flag per account.  Keys and
-    accounts are counted by hash: a collision only sends the file to :func:`_errors`, which decides."""
+def _check(con: duckdb.DuckDBPyConnection, source: _Source, latest: date) -> tuple[bool, int, dict[str, Any]]:
+    """The first read: every rule of every row, summed up per account in ``accounts_in`` (rows, problems,
+    distinct keys, names and flags, first and last day), nothing else kept.  Returns (no error at all,
+    rows, what Python made of the cells SQL left to it).  Keys and names are counted by hash: a
+    collision only sends the file to :func:`_errors`, which decides."""
+
+    def sql(src: str) -> str:
+        checked = _checked_sql(source.header, source.width, src, cells=source.cells)
+        return f"""
+        CREATE OR REPLACE TEMP TABLE accounts_in AS
+        SELECT account_id, count(*) AS rows, count(*) FILTER (WHERE {_PROBLEM} IS NOT NULL) AS bad,
+               count(DISTINCT hash(metric, observed_on)) AS keys, count(DISTINCT hash(name, competitor)) AS variants,
+               any_value(name) AS name, any_value(competitor) AS competitor,
+               min(observed_on) AS first_day, max(observed_on) AS newest_day,
+               list(DISTINCT metric) FILTER (WHERE metric IN ({", ".join(_lit(m) for m in KPI_METRICS)})) AS kpis,
+               list(DISTINCT value_text) FILTER (WHERE p_value = {PENDING}) AS values,
+               list(DISTINCT collected_text) FILTER (WHERE p_after = {PENDING}) AS times
+        FROM ({checked}) WHERE {_KEEP} GROUP BY account_id
+        """
+
+    _create(con, sql, source, {"latest": latest})
     row = con.execute(
-        f"""SELECT count(*), count(*) FILTER (WHERE {_PROBLEM} IS NOT NULL),
-                   count(DISTINCT hash(account_id, metric, observed_on)),
-                   count(DISTINCT account_id), count(DISTINCT hash(account_id, name, competitor))
-            FROM staged"""
+        """SELECT coalesce(sum(rows), 0), coalesce(sum(bad), 0), coalesce(sum(keys), 0), coalesce(max(variants), 1),
+                  flatten(list(values)), flatten(list(times)) FROM accounts_in"""
     ).fetchone()
     assert row is not None
-    rows, bad, keys, accounts, variants = (int(v) for v in row)
-    return bad == 0 and keys == rows and variants == accounts, rows
+    rows, bad, keys, variants = (int(v) for v in row[:4])
+    numbers, stamps = _python_cells(sorted(set(row[4] or [])), sorted(set(row[5] or [])))
+    converted = {"values": numbers, "times": stamps}
+    clean = bad == 0 and keys == rows and variants == 1 and all(p is None for *_, p in numbers + stamps)
+    return clean, rows, converted
+
+
+def _typed_sql(source: _Source, src: str, converted: dict[str, Any]) -> str:
+    """The second read: the rows as ``observations`` rows (known good: no rule is checked again)."""
+    checked = _checked_sql(source.header, source.width, src, cells=source.cells, typed_only=True)
+    joins, value, stamp = "", "value", "collected_at"
+    if converted["values"]:
+        joins += " LEFT JOIN (SELECT unnest($vt::VARCHAR[]) AS t, unnest($vv::DOUBLE[]) AS v) pv ON pv.t = value_text"
+        value = "coalesce(pv.v, value)"
+    if converted["times"]:
+        joins += " LEFT JOIN (SELECT unnest($tt::VARCHAR[]) AS t, unnest($tv::TIMESTAMP[]) AS v) pt ON pt.t = collected_text"
+        stamp = "coalesce(pt.v, collected_at)"
+    return f"""
+    SELECT '{MANUAL}' AS platform, account_id, metric, observed_on, {value} AS value, source_metric,
+           coalesce({stamp}, $seen) AS collected_at, $run_id AS run_id
+    FROM ({checked}) c {joins}
+    WHERE {_KEEP}
+    """
 
 
 # ---------------------------------------------------------------------------------------------
@@ -621,7 +682,8 @@ def _errors(con: duckdb.DuckDBPyConnection, source: _Source, latest: date) -> li
 
         def build(src: str) -> str:
             return _checked_sql(
-                source.header, source.width, f"(SELECT *, line AS ends FROM {src})", "n, ends, ", exact=True
+                source.header, source.width, f"(SELECT *, line AS ends, 1 AS lines FROM {src})", "n, ends, lines, ",
+                exact=True,
             )
 
     else:
@@ -630,9 +692,9 @@ def _errors(con: duckdb.DuckDBPyConnection, source: _Source, latest: date) -> li
         def build(src: str) -> str:
             numbered = f"(SELECT row_number() OVER () AS n, 1 + {breaks} AS lines, * FROM {src})"
             ends = f"(SELECT *, {source.header_lines} + sum(lines) OVER (ORDER BY n) AS ends FROM {numbered})"
-            return _checked_sql(source.header, source.width, ends, "n, ends, ", exact=True, cells=source.cells)
+            return _checked_sql(source.header, source.width, ends, "n, ends, lines, ", exact=True, cells=source.cells)
 
-    _create(con, "checked", source, build, latest)
+    _create(con, lambda src: f"CREATE OR REPLACE TEMP TABLE checked AS {build(src)}", source, {"latest": latest})
     _resolve_python_cells(con, "checked")
     abort_row = source.abort[0] if source.abort else None
     if source.json is None:
@@ -657,35 +719,50 @@ def _errors(con: duckdb.DuckDBPyConnection, source: _Source, latest: date) -> li
             SELECT n, {ACCOUNT_CHANGED}, NULL FROM kept
             WHERE account.name IS DISTINCT FROM name OR account.competitor IS DISTINCT FROM competitor
         ), shown AS (SELECT * FROM problems ORDER BY n LIMIT {MAX_ERRORS})
-        SELECT s.n, s.problem, c.ends, f.ends, c.platform_text, c.date_text, c.observed_on, c.account_id,
+        SELECT s.n, s.problem, c.ends, c.lines, f.ends, f.lines, c.platform_text, c.date_text, c.observed_on, c.account_id,
                c.metric, c.value_cell, c.competitor_text, c.collected_cell
         FROM shown s JOIN checked c USING (n) LEFT JOIN checked f ON f.n = s.first
         ORDER BY s.n
         """,
         {"limit": abort_row if abort_row is not None else 2**62},
     ).fetchall()
-    before = [b - i for i, b in enumerate(_blank_lines(source.path) if source.json is None else [], 1)]
+    blanks = _blank_lines(source.path) if source.json is None else []
+    empty, before = set(blanks), [b - i for i, b in enumerate(blanks, 1)]  # lines not blank before each blank
 
-    def line(ends: int) -> int:
-        """The line a row ends on, from the lines of the rows up to it: the blank ones before it added."""
+    def line(ends: int, lines: int) -> int:
+        """The line csv.DictReader says a row is on (``line_num``): the last line of the row, worked out
+        from the lines of the rows up to it with the blank lines added back."""
+        if source.json is not None:
+            return int(ends)  # said by the csv module itself
         return int(ends) + bisect.bisect_left(before, int(ends))
 
     errors = [
-        (line(ends), _reason(problem, platform, day_text, day, account, metric, value, competitor, stamp,
-                             line(first) if first is not None else 0, latest))
-        for _, problem, ends, first, platform, day_text, day, account, metric, value, competitor, stamp in found
+        (line(ends, lines), _reason(problem, platform, day_text, day, account, metric, value, competitor, stamp,
+                                    line(first, first_lines) if first is not None else 0, latest))
+        for _, problem, ends, lines, first, first_lines, platform, day_text, day, account, metric, value, competitor,
+        stamp in found
     ]  # fmt: skip
     if abort_row is not None and (len(found) < MAX_ERRORS or found[-1][0] + 1 == abort_row):
         if source.abort is not None:
             errors.append(source.abort[1:])
-        else:  # DictReader's line_num is the last line of the row before, plus one
-            previous = con.execute("SELECT max(ends) FROM checked WHERE n < $n", {"n": abort_row}).fetchone()
-            ends = previous[0] if previous is not None and previous[0] is not None else None
+        else:  # DictReader's line_num when it failed, plus one: the row before's, or the first blank line's since
+            rows = dict(
+                (n, (e, k))
+                for n, e, k in con.execute(
+                    "SELECT n, ends, lines FROM checked WHERE n IN ($n - 1, $n)", {"n": abort_row}
+                ).fetchall()
+            )
+            ends, lines = rows[abort_row]
+            start = int(ends) - int(lines) + 1
+            start += bisect.bisect_left(before, start)
+            if start - 1 in empty:
+                while start - 1 in empty:
+                    start -= 1
+                said = start
+            else:
+                said = line(*rows[abort_row - 1]) if abort_row - 1 in rows else source.header_lines
             errors.append(
-                (
-                    (line(ends) if ends is not None else source.header_lines) + 1,
-                    f"a cell is longer than {MAX_CELL:,} characters, the most a cell may hold: shorten it",
-                )
+                (said + 1, f"a cell is longer than {MAX_CELL:,} characters, the most a cell may hold: shorten it")
             )
     return errors
 
@@ -786,45 +863,50 @@ def _import(
         con.execute("SET preserve_insertion_order = false")
         source = _python_source(path, header, folder) if scan.python_reads else _Source(path, header, header_lines, scan.cells)
         try:
-            _stage(con, source, latest)
+            clean, rows, converted = _check(con, source, latest)
         except _Unreadable:
             if source.json is not None:
                 raise
             source = _python_source(path, header, folder)  # a line too long for DuckDB's reader
-            _stage(con, source, latest)
-        clean, rows = _clean(con)
+            clean, rows, converted = _check(con, source, latest)
         errors = _errors(con, source, latest) if not clean or source.abort is not None else []
         if errors:
             raise ImportRejected(str(path), errors)
         if not rows:
             raise ImportRejected(str(path), [(1, "no data rows")])
-        written = _load(con, db_path, "import-" + scan.digest[:12], moment)
+        written = _load(con, source, db_path, "import-" + scan.digest[:12], moment, converted, scan.stat)
     finally:
         con.close()
         shutil.rmtree(folder, ignore_errors=True)
     return ImportResult(rows=rows, written=written)
 
 
-def _load(con: duckdb.DuckDBPyConnection, db_path: str | os.PathLike[str], run_id: str, moment: datetime) -> int:
-    """Upsert the staged rows, their accounts and the aggregates in one transaction of the warehouse."""
+def _load(
+    con: duckdb.DuckDBPyConnection,
+    source: _Source,
+    db_path: str | os.PathLike[str],
+    run_id: str,
+    moment: datetime,
+    converted: dict[str, Any],
+    stat: tuple[int, int],
+) -> int:
+    """The second read of the file, upserted into the warehouse with one statement, with its accounts
+    and the aggregates, in one transaction."""
     from warehouse import aggregates
 
     seen = moment.astimezone(UTC).replace(tzinfo=None)
-    con.execute(
-        f"""CREATE OR REPLACE TEMP VIEW batch AS
-            SELECT '{MANUAL}' AS platform, account_id, metric, observed_on, value, source_metric,
-                   coalesce(collected_at, {_lit(seen.isoformat())}::TIMESTAMP) AS collected_at,
-                   {_lit(run_id)} AS run_id
-            FROM temp.main.staged"""
-    )
+    params: dict[str, Any] = {"seen": seen, "run_id": run_id}
+    if converted["values"]:
+        params |= {"vt": [v[0] for v in converted["values"]], "vv": [v[1] for v in converted["values"]]}
+    if converted["times"]:
+        params |= {"tt": [t[0] for t in converted["times"]], "tv": [t[1] for t in converted["times"]]}
     with writing_into(con, db_path) as wh:
         wh.execute("BEGIN TRANSACTION")
         try:
             wh.execute(
                 """
                 INSERT INTO accounts (platform, account_id, name, competitor, first_seen_at, last_seen_at)
-                SELECT $platform, account_id, any_value(name), any_value(competitor), $seen, $seen
-                FROM temp.main.staged GROUP BY account_id
+                SELECT $platform, account_id, name, competitor, $seen, $seen FROM temp.main.accounts_in
                 ON CONFLICT (platform, account_id) DO UPDATE SET
                     name = excluded.name, competitor = excluded.competitor, last_seen_at = excluded.last_seen_at
                 WHERE accounts.name IS DISTINCT FROM excluded.name
@@ -832,16 +914,34 @@ def _load(con: duckdb.DuckDBPyConnection, db_path: str | os.PathLike[str], run_i
                 """,
                 {"platform": MANUAL, "seen": seen},
             )
-            result = wh.execute(UPSERT_SQL).fetchall()
+            result = _create(
+                wh, lambda src: UPSERT_SQL.replace("FROM batch", f"FROM ({_typed_sql(source, src, converted)})"),
+                source, params,
+            ).fetchall()  # fmt: skip
             written = int(result[0][0]) if result else 0
-            if written:  # no row changed: the aggregates, kept with the rows, are as they were
-                aggregates.maintain_from(wh, "temp.main.batch")
+            if written:  # else no row changed: the aggregates, kept with the rows, are as they were
+                kpis = wh.execute("SELECT list_distinct(flatten(list(kpis))) FROM temp.main.accounts_in").fetchone()
+                aggregates.maintain_from(
+                    wh,
+                    days=f"""(SELECT '{MANUAL}' AS platform, account_id, first_day AS observed_on FROM temp.main.accounts_in
+                              UNION ALL
+                              SELECT '{MANUAL}', account_id, newest_day FROM temp.main.accounts_in)""",
+                    rows=f"(SELECT * FROM observations WHERE platform = '{MANUAL}' AND run_id = {_lit(run_id)})",
+                    metrics=set(kpis[0] or []) if kpis else set(),
+                )
+            if _stat(source.path) != stat:
+                raise ImportRejected(str(source.path), [(0, "the file changed while it was imported: import it again")])
             wh.execute("COMMIT")
         except BaseException:
             with contextlib.suppress(duckdb.Error):
                 wh.execute("ROLLBACK")
             raise
     return written
+
+
+def _stat(path: Path) -> tuple[int, int]:
+    st = path.stat()
+    return st.st_size, st.st_mtime_ns
 
 
 __all__ = ["ImportRejected", "ImportResult", "import_csv"]
