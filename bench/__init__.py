@@ -13,7 +13,7 @@ One module per benchmark, each with ``run() -> list[Figure]``:
 - :mod:`bench.dashboard`   the dashboard's data for a 90-day window on an 11M-row warehouse
 - :mod:`bench.export`      the observations CSV vs DuckDB's COPY; the KPI CSV of the 11M-row warehouse
 - :mod:`bench.startup`     ``socialkpi --help`` and which heavy modules each command imports
-- :mod:`bench.importcsv`   ``socialkpi import-csv`` of 1M rows, fresh and again, vs DuckDB's read_csv + upsert; 10M rows' memory
+- :mod:`bench.importcsv`   ``socialkpi import-csv`` of 1M rows, fresh and again, vs read_csv + upsert; 10M rows
 """
 
 from __future__ import annotations

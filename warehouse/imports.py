@@ -45,7 +45,7 @@ import re
 import shutil
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -148,6 +148,7 @@ _UNICODE_SPACES = {
 # A quoted cell that starts or ends with a line break (``"\nx"``): the csv module strips it, trim() not.
 _EDGE_BREAK = re.compile(rb'"(?:(?<=[,\n]")[\r\n]|(?<=[\r\n]")[,\r\n])')
 _GUARD = re.compile(rb"'[=+@\t\r-]")
+
 
 @dataclass
 class _Scan:
@@ -365,9 +366,7 @@ def _checked_sql(
         blank = " AND ".join(f"r_{name} = ''" for name in position)
     # Only a row whose every cell is empty or starts with whitespace can be blank: most rows are settled
     # by their first cell's first character, before any cell is stripped.
-    first = (
-        "(0, " + ", ".join(str(ord(c)) for c in WHITESPACE) + ")" if cells == "any" else "(0, 32)"
-    )
+    first = "(0, " + ", ".join(str(ord(c)) for c in WHITESPACE) + ")" if cells == "any" else "(0, 32)"
     maybe_blank = " AND ".join(f"coalesce(ascii(c{i}), 0) IN {first}" for i in position.values())
     where = ""
     problems = (
@@ -392,7 +391,8 @@ def _checked_sql(
         ELSE {VALUE_NAN}
     END AS p_value,
     CASE
-        WHEN t_competitor NOT IN ('', 'true', 'false') AND lower(t_competitor) NOT IN ('true', 'false') THEN {COMPETITOR}
+        WHEN t_competitor NOT IN ('', 'true', 'false')
+             AND lower(t_competitor) NOT IN ('true', 'false') THEN {COMPETITOR}
         WHEN t_collected_at = '' THEN NULL
         WHEN is_time THEN CASE WHEN time_value IS NULL THEN {COLLECTED_FORMAT} END
         ELSE {PENDING}
@@ -404,9 +404,12 @@ def _checked_sql(
     is_time = "t_collected_at <> ''" + (
         ""
         if typed_only
-        else f" AND NOT prefix(t_collected_at, '0000') AND (m_collected_at OR regexp_full_match(t_collected_at, '{_TIME}'))"
+        else " AND NOT prefix(t_collected_at, '0000')"
+        f" AND (m_collected_at OR regexp_full_match(t_collected_at, '{_TIME}'))"
     )  # (year 0 is no year for Python: such a time is left to Python, as any other)
-    is_day = "true" if typed_only else f"(m_date OR regexp_full_match(t_date, '{_DATE}')) AND NOT prefix(t_date, '0000')"
+    is_day = (
+        "true" if typed_only else f"(m_date OR regexp_full_match(t_date, '{_DATE}')) AND NOT prefix(t_date, '0000')"
+    )
     texts = (
         "t_platform AS platform_text, t_date AS date_text, t_competitor AS competitor_text, "
         "t_value AS value_cell, t_collected_at AS collected_cell, "
@@ -428,11 +431,11 @@ FROM (
     FROM (
         SELECT *, {is_number} AS is_number, {is_time} AS is_time, {is_day} AS is_day
         FROM (
-            SELECT * EXCLUDE ({', '.join('r_' + n for n in position)}),
+            SELECT * EXCLUDE ({", ".join("r_" + n for n in position)}),
                    {number} AS number,
                    {blank} AS blank
             FROM (
-                SELECT {keep}extra, long, maybe_blank, {', '.join('r_' + n for n in position)}, {flags}, {texts_sql}
+                SELECT {keep}extra, long, maybe_blank, {", ".join("r_" + n for n in position)}, {flags}, {texts_sql}
                 FROM (SELECT {keep}{raw}, {asis}, {extra} AS extra, {long} AS long, {maybe_blank} AS maybe_blank
                       FROM {source})
             )
@@ -446,15 +449,17 @@ FROM (
 def _python_cells(values: list[str], times: list[str]) -> tuple[list[Any], list[Any]]:
     """What ``float`` and ``datetime.fromisoformat`` make of the texts SQL left to Python:
     ([(text, value, problem)], [(text, naive UTC time, problem)])."""
-    numbers = []
+    numbers: list[tuple[str, float | None, int | None]] = []
     for text in values:
         try:
             number = float(text.replace("_", "x"))
         except ValueError:
             numbers.append((text, None, VALUE_NAN))
             continue
-        numbers.append((text, number if math.isfinite(number) else None, None if math.isfinite(number) else VALUE_INFINITE))
-    stamps = []
+        numbers.append(
+            (text, number if math.isfinite(number) else None, None if math.isfinite(number) else VALUE_INFINITE)
+        )
+    stamps: list[tuple[str, datetime | None, int | None]] = []
     for text in times:
         try:
             moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -470,7 +475,9 @@ def _python_cells(values: list[str], times: list[str]) -> tuple[list[Any], list[
 
 def _resolve_python_cells(con: duckdb.DuckDBPyConnection, table: str) -> None:
     """Decide the cells marked :data:`PENDING` in ``table``, once per distinct text."""
-    values = [t for (t,) in con.execute(f"SELECT DISTINCT value_text FROM {table} WHERE p_value = {PENDING}").fetchall()]
+    values = [
+        t for (t,) in con.execute(f"SELECT DISTINCT value_text FROM {table} WHERE p_value = {PENDING}").fetchall()
+    ]
     times = [
         t
         for (t,) in con.execute(
@@ -532,7 +539,8 @@ class _Source:
         return (
             f"read_csv({_lit(str(self.path))}, header = false, auto_detect = false, delim = ',', quote = '\"', "
             f"escape = '\"', columns = {{{columns}}}, nullstr = {_lit(_NULL)}, null_padding = true, "
-            f"strict_mode = false, skip = {self.header_lines}, max_line_size = {MAX_LINE}, buffer_size = {2 * MAX_LINE}, "
+            f"strict_mode = false, skip = {self.header_lines}, max_line_size = {MAX_LINE}, "
+            f"buffer_size = {2 * MAX_LINE}, "
             f"parallel = {str(parallel).lower()})"
         )
 
@@ -627,7 +635,9 @@ def _typed_sql(source: _Source, src: str, converted: dict[str, Any]) -> str:
         joins += " LEFT JOIN (SELECT unnest($vt::VARCHAR[]) AS t, unnest($vv::DOUBLE[]) AS v) pv ON pv.t = value_text"
         value = "coalesce(pv.v, value)"
     if converted["times"]:
-        joins += " LEFT JOIN (SELECT unnest($tt::VARCHAR[]) AS t, unnest($tv::TIMESTAMP[]) AS v) pt ON pt.t = collected_text"
+        joins += (
+            " LEFT JOIN (SELECT unnest($tt::VARCHAR[]) AS t, unnest($tv::TIMESTAMP[]) AS v) pt ON pt.t = collected_text"
+        )
         stamp = "coalesce(pt.v, collected_at)"
     return f"""
     SELECT '{MANUAL}' AS platform, account_id, metric, observed_on, {value} AS value, source_metric,
@@ -682,12 +692,17 @@ def _errors(con: duckdb.DuckDBPyConnection, source: _Source, latest: date) -> li
 
         def build(src: str) -> str:
             return _checked_sql(
-                source.header, source.width, f"(SELECT *, line AS ends, 1 AS lines FROM {src})", "n, ends, lines, ",
+                source.header,
+                source.width,
+                f"(SELECT *, line AS ends, 1 AS lines FROM {src})",
+                "n, ends, lines, ",
                 exact=True,
             )
 
     else:
-        breaks = " + ".join(f"coalesce(strlen(c{i}) - strlen(replace(c{i}, chr(10), '')), 0)" for i in range(source.width))
+        breaks = " + ".join(
+            f"coalesce(strlen(c{i}) - strlen(replace(c{i}, chr(10), '')), 0)" for i in range(source.width)
+        )
 
         def build(src: str) -> str:
             numbered = f"(SELECT row_number() OVER () AS n, 1 + {breaks} AS lines, * FROM {src})"
@@ -719,7 +734,8 @@ def _errors(con: duckdb.DuckDBPyConnection, source: _Source, latest: date) -> li
             SELECT n, {ACCOUNT_CHANGED}, NULL FROM kept
             WHERE account.name IS DISTINCT FROM name OR account.competitor IS DISTINCT FROM competitor
         ), shown AS (SELECT * FROM problems ORDER BY n LIMIT {MAX_ERRORS})
-        SELECT s.n, s.problem, c.ends, c.lines, f.ends, f.lines, c.platform_text, c.date_text, c.observed_on, c.account_id,
+        SELECT s.n, s.problem, c.ends, c.lines, f.ends, f.lines, c.platform_text, c.date_text, c.observed_on,
+               c.account_id,
                c.metric, c.value_cell, c.competitor_text, c.collected_cell
         FROM shown s JOIN checked c USING (n) LEFT JOIN checked f ON f.n = s.first
         ORDER BY s.n
@@ -861,7 +877,11 @@ def _import(
         con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
         con.execute(f"SET temp_directory = {_lit(str(folder / 'spill'))}")
         con.execute("SET preserve_insertion_order = false")
-        source = _python_source(path, header, folder) if scan.python_reads else _Source(path, header, header_lines, scan.cells)
+        source = (
+            _python_source(path, header, folder)
+            if scan.python_reads
+            else _Source(path, header, header_lines, scan.cells)
+        )
         try:
             clean, rows, converted = _check(con, source, latest)
         except _Unreadable:
@@ -923,7 +943,8 @@ def _load(
                 kpis = wh.execute("SELECT list_distinct(flatten(list(kpis))) FROM temp.main.accounts_in").fetchone()
                 aggregates.maintain_from(
                     wh,
-                    days=f"""(SELECT '{MANUAL}' AS platform, account_id, first_day AS observed_on FROM temp.main.accounts_in
+                    days=f"""(SELECT '{MANUAL}' AS platform, account_id, first_day AS observed_on
+                              FROM temp.main.accounts_in
                               UNION ALL
                               SELECT '{MANUAL}', account_id, newest_day FROM temp.main.accounts_in)""",
                     rows=f"(SELECT * FROM observations WHERE platform = '{MANUAL}' AND run_id = {_lit(run_id)})",
