@@ -99,7 +99,7 @@ WHERE observations.value IS DISTINCT FROM excluded.value
 CHUNK = 1 << 20
 # DuckDB's buffers for one import: the checked rows spill to a temporary folder beyond this, so the
 # process stays within a few hundred MB whatever the file's size.
-MEMORY_LIMIT = "256MB"
+MEMORY_LIMIT = "160MB"
 # DuckDB's CSV reader refuses longer lines (and buffers a few times this per thread): such a file,
 # whose cells are most likely over MAX_CELL anyway, is read by the csv module instead.
 MAX_LINE = 1 << 22
@@ -596,8 +596,8 @@ _KEEP = f"NOT blank OR coalesce(p_row, 0) IN ({LONG}, {EXTRA})"  # blank rows ar
 
 def _check(con: duckdb.DuckDBPyConnection, source: _Source, latest: date) -> tuple[bool, int, dict[str, Any]]:
     """The first read: every rule of every row, summed up per account in ``accounts_in`` (rows, problems,
-    distinct keys, names and flags, first and last day), nothing else kept.  Returns (no error at all,
-    rows, what Python made of the cells SQL left to it).  Keys and names are counted by hash: a
+    distinct keys, whether its name or flag varies, first and last day), nothing else kept.  Returns (no
+    error at all, rows, what Python made of the cells SQL left to it).  Keys are counted by hash: a
     collision only sends the file to :func:`_errors`, which decides."""
 
     def sql(src: str) -> str:
@@ -605,7 +605,8 @@ def _check(con: duckdb.DuckDBPyConnection, source: _Source, latest: date) -> tup
         return f"""
         CREATE OR REPLACE TEMP TABLE accounts_in AS
         SELECT account_id, count(*) AS rows, count(*) FILTER (WHERE {_PROBLEM} IS NOT NULL) AS bad,
-               count(DISTINCT hash(metric, observed_on)) AS keys, count(DISTINCT hash(name, competitor)) AS variants,
+               count(DISTINCT hash(metric, observed_on)) AS keys,
+               min(name) IS DISTINCT FROM max(name) OR min(competitor) IS DISTINCT FROM max(competitor) AS renamed,
                any_value(name) AS name, any_value(competitor) AS competitor,
                min(observed_on) AS first_day, max(observed_on) AS newest_day,
                list(DISTINCT metric) FILTER (WHERE metric IN ({", ".join(_lit(m) for m in KPI_METRICS)})) AS kpis,
@@ -616,14 +617,14 @@ def _check(con: duckdb.DuckDBPyConnection, source: _Source, latest: date) -> tup
 
     _create(con, sql, source, {"latest": latest})
     row = con.execute(
-        """SELECT coalesce(sum(rows), 0), coalesce(sum(bad), 0), coalesce(sum(keys), 0), coalesce(max(variants), 1),
-                  flatten(list(values)), flatten(list(times)) FROM accounts_in"""
+        """SELECT coalesce(sum(rows), 0), coalesce(sum(bad), 0), coalesce(sum(keys), 0),
+                  coalesce(bool_or(renamed), false), flatten(list(values)), flatten(list(times)) FROM accounts_in"""
     ).fetchone()
     assert row is not None
-    rows, bad, keys, variants = (int(v) for v in row[:4])
+    rows, bad, keys, renamed = int(row[0]), int(row[1]), int(row[2]), bool(row[3])
     numbers, stamps = _python_cells(sorted(set(row[4] or [])), sorted(set(row[5] or [])))
     converted = {"values": numbers, "times": stamps}
-    clean = bad == 0 and keys == rows and variants == 1 and all(p is None for *_, p in numbers + stamps)
+    clean = bad == 0 and keys == rows and not renamed and all(p is None for *_, p in numbers + stamps)
     return clean, rows, converted
 
 
