@@ -169,15 +169,20 @@ def run() -> list[Figure]:
     make_csv(big, BIG_ACCOUNTS)
     shutil.copy(template, work / "big.duckdb")
     log("importcsv: importing 10M rows")
-    wall, peak = _run([sys.executable, "-c", OURS, "import-csv", str(big)], work / "big.duckdb")
-    figures.append(
-        Figure(
-            "import-csv 10M, fresh: peak RSS of the process",
-            f"{peak:.0f} MB ({wall:.0f} s)",
-            f"< {BIG_RSS_LIMIT_MB:.0f} MB",
-            peak / BIG_RSS_LIMIT_MB,
-            1.0,
+    try:
+        wall, peak = _run([sys.executable, "-c", OURS, "import-csv", str(big)], work / "big.duckdb")
+    except RuntimeError as exc:  # the 1M figures stand on their own
+        figures.append(Figure("import-csv 10M, fresh: failed", str(exc).splitlines()[-1][:200], "-"))
+    else:
+        figures.append(
+            Figure(
+                "import-csv 10M, fresh: peak RSS of the process",
+                f"{peak:.0f} MB ({wall:.0f} s)",
+                f"< {BIG_RSS_LIMIT_MB:.0f} MB",
+                peak / BIG_RSS_LIMIT_MB,
+                1.0,
+            )
         )
-    )
+    big.unlink()
     log("importcsv: " + json.dumps({k: [round(x, 2) for x in v] for k, v in t.items()} | {"rss": rss}))
     return figures

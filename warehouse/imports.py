@@ -148,6 +148,7 @@ _UNICODE_SPACES = {
 # A quoted cell that starts or ends with a line break (``"\nx"``): the csv module strips it, trim() not.
 _EDGE_BREAK = re.compile(rb'"(?:(?<=[,\n]")[\r\n]|(?<=[\r\n]")[,\r\n])')
 _GUARD = re.compile(rb"'[=+@\t\r-]")
+_OVERLAP = 8  # bytes of a chunk searched again with the next: more than any pattern above spans
 
 
 @dataclass
@@ -165,11 +166,35 @@ class _Scan:
 
 def _scan(path: Path) -> _Scan:
     """SHA-256, and the shape of the quotes, line ends, whitespace: one read of the file, C-speed
-    calls on 1 MiB chunks.  (DuckDB's reader checks it is UTF-8; the csv module's path decodes it.)"""
+    calls on 1 MiB chunks.  (DuckDB's reader checks it is UTF-8; the csv module's path decodes it.)
+
+    Each chunk is searched with the last bytes of the one before (``tail``), and a pattern found in
+    the very last bytes of a chunk, whose look-ahead has not seen what follows yet, is looked at again
+    with the next chunk (or, at the end of the file, as it is)."""
     scan = _Scan(stat=_stat(path))
     digest = hashlib.sha256()
     quotes = cr = crlf = 0
     tail = b"\n"  # the file starts as after a line end
+
+    def hit(pattern: re.Pattern[bytes], data: bytes, final: bool) -> bool:
+        match = pattern.search(data)
+        return match is not None and (final or match.start() < len(data) - _OVERLAP // 2)
+
+    def look(data: bytes, final: bool) -> None:
+        if b'"' in data:
+            if hit(_MID_QUOTE, data, final) or hit(_SPACED_QUOTE, data, final):
+                scan.python_reads = True
+            if not scan.exotic and hit(_EDGE_BREAK, data, final):
+                scan.exotic = True
+        if not scan.exotic:
+            starts = data.translate(None, _NOT_EXOTIC)
+            if starts.strip(b"\xc2\xe1\xe2\xe3") or any(
+                lead in starts and hit(pattern, data, final) for lead, pattern in _UNICODE_SPACES.items()
+            ):
+                scan.exotic = True
+        if not scan.guards and b"'" in data and hit(_GUARD, data, final):
+            scan.guards = True
+
     first = True
     with open(path, "rb") as fh:
         while chunk := fh.read(CHUNK):
@@ -179,25 +204,15 @@ def _scan(path: Path) -> _Scan:
             if scan.python_reads:
                 continue
             joined = tail + chunk
-            found = chunk.count(b'"')
-            quotes += found
+            quotes += chunk.count(b'"')
             returns = chunk.count(b"\r")
             if returns or b"\r" in tail:
                 cr += returns
                 crlf += joined.count(b"\r\n") - tail.count(b"\r\n")
-            if found and (_MID_QUOTE.search(joined) or _SPACED_QUOTE.search(joined)):
-                scan.python_reads = True
-            if found and not scan.exotic and _EDGE_BREAK.search(joined):
-                scan.exotic = True
-            if not scan.exotic:
-                starts = chunk.translate(None, _NOT_EXOTIC)
-                if starts.strip(b"\xc2\xe1\xe2\xe3") or any(
-                    lead in starts and pattern.search(joined) for lead, pattern in _UNICODE_SPACES.items()
-                ):
-                    scan.exotic = True
-            if not scan.guards and b"'" in chunk and _GUARD.search(joined):
-                scan.guards = True
-            tail = joined[-2:]
+            look(joined, final=False)
+            tail = joined[-_OVERLAP:]
+    if not scan.python_reads:
+        look(tail, final=True)
     if cr != crlf or quotes % 2:
         scan.python_reads = True  # a bare \r, or a quote left open
     scan.digest = digest.hexdigest()
@@ -596,35 +611,61 @@ _KEEP = f"NOT blank OR coalesce(p_row, 0) IN ({LONG}, {EXTRA})"  # blank rows ar
 
 def _check(con: duckdb.DuckDBPyConnection, source: _Source, latest: date) -> tuple[bool, int, dict[str, Any]]:
     """The first read: every rule of every row, summed up per account in ``accounts_in`` (rows, problems,
-    distinct keys, whether its name or flag varies, first and last day), nothing else kept.  Returns (no
-    error at all, rows, what Python made of the cells SQL left to it).  Keys are counted by hash: a
-    collision only sends the file to :func:`_errors`, which decides."""
+    keys, whether a key repeats, its names and flags, first and last day, KPI metrics), nothing else
+    kept.  Returns (no error at all, rows, what Python made of the cells SQL left to it).
+
+    One grouping by both (account, key) and (account, name, flag): plain hash aggregates, which DuckDB
+    spills to disk within its memory limit (a ``count(DISTINCT ...)`` per account does not, and took
+    4 GB for 10M rows).  Keys are hashed: a collision only sends the file to :func:`_errors`, which
+    decides."""
+    bits = " ".join(f"WHEN {_lit(m)} THEN {1 << i}" for i, m in enumerate(KPI_METRICS))
 
     def sql(src: str) -> str:
         checked = _checked_sql(source.header, source.width, src, cells=source.cells)
         return f"""
         CREATE OR REPLACE TEMP TABLE accounts_in AS
-        SELECT account_id, count(*) AS rows, count(*) FILTER (WHERE {_PROBLEM} IS NOT NULL) AS bad,
-               count(DISTINCT hash(metric, observed_on)) AS keys,
-               min(name) IS DISTINCT FROM max(name) OR min(competitor) IS DISTINCT FROM max(competitor) AS renamed,
-               any_value(name) AS name, any_value(competitor) AS competitor,
-               min(observed_on) AS first_day, max(observed_on) AS newest_day,
-               list(DISTINCT metric) FILTER (WHERE metric IN ({", ".join(_lit(m) for m in KPI_METRICS)})) AS kpis,
-               list(DISTINCT value_text) FILTER (WHERE p_value = {PENDING}) AS values,
-               list(DISTINCT collected_text) FILTER (WHERE p_after = {PENDING}) AS times
-        FROM ({checked}) WHERE {_KEEP} GROUP BY account_id
+        WITH sets AS (
+            SELECT account_id, key, name, competitor, GROUPING(key) AS by_name, count(*) AS n,
+                   count(*) FILTER (WHERE problem IS NOT NULL) AS bad,
+                   count(*) FILTER (WHERE p_value = {PENDING} OR p_after = {PENDING}) AS pending,
+                   min(observed_on) AS first_day, max(observed_on) AS newest_day, bit_or(kpi) AS kpis
+            FROM (
+                SELECT account_id, name, competitor, observed_on, p_value, p_after, {_PROBLEM} AS problem,
+                       hash(metric, observed_on) AS key, CASE metric {bits} ELSE 0 END AS kpi
+                FROM ({checked}) WHERE {_KEEP}
+            )
+            GROUP BY GROUPING SETS ((account_id, key), (account_id, name, competitor))
+        )
+        SELECT account_id, sum(n) FILTER (WHERE by_name = 1) AS rows, sum(bad) FILTER (WHERE by_name = 1) AS bad,
+               sum(pending) FILTER (WHERE by_name = 1) AS pending,
+               count(*) FILTER (WHERE by_name = 0) AS keys, count(*) FILTER (WHERE by_name = 1) AS variants,
+               any_value(name) FILTER (WHERE by_name = 1) AS name,
+               any_value(competitor) FILTER (WHERE by_name = 1) AS competitor,
+               min(first_day) AS first_day, max(newest_day) AS newest_day, bit_or(kpis) AS kpis
+        FROM sets GROUP BY account_id
         """
 
     _create(con, sql, source, {"latest": latest})
     row = con.execute(
         """SELECT coalesce(sum(rows), 0), coalesce(sum(bad), 0), coalesce(sum(keys), 0),
-                  coalesce(bool_or(renamed), false), flatten(list(values)), flatten(list(times)) FROM accounts_in"""
+                  coalesce(max(variants), 1), coalesce(sum(pending), 0) FROM accounts_in"""
     ).fetchone()
     assert row is not None
-    rows, bad, keys, renamed = int(row[0]), int(row[1]), int(row[2]), bool(row[3])
-    numbers, stamps = _python_cells(sorted(set(row[4] or [])), sorted(set(row[5] or [])))
+    rows, bad, keys, variants, pending = (int(v) for v in row)
+    numbers: list[Any] = []
+    stamps: list[Any] = []
+    if pending:  # cells only Python reads alike (rare): a read more, for their distinct texts
+
+        def texts(src: str) -> str:
+            checked = _checked_sql(source.header, source.width, src, cells=source.cells)
+            return f"""SELECT list(DISTINCT value_text) FILTER (WHERE p_value = {PENDING}),
+                              list(DISTINCT collected_text) FILTER (WHERE p_after = {PENDING})
+                       FROM ({checked}) WHERE {_KEEP}"""
+
+        found = _create(con, texts, source, {"latest": latest}).fetchone()
+        numbers, stamps = _python_cells(sorted(found[0] or []), sorted(found[1] or []))
     converted = {"values": numbers, "times": stamps}
-    clean = bad == 0 and keys == rows and not renamed and all(p is None for *_, p in numbers + stamps)
+    clean = bad == 0 and keys == rows and variants == 1 and all(p is None for *_, p in numbers + stamps)
     return clean, rows, converted
 
 
@@ -878,6 +919,7 @@ def _import(
         con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
         con.execute(f"SET temp_directory = {_lit(str(folder / 'spill'))}")
         con.execute("SET preserve_insertion_order = false")
+        con.execute("SET enable_progress_bar = false")  # DuckDB's own bar, on a long read, in the user's terminal
         source = (
             _python_source(path, header, folder)
             if scan.python_reads
@@ -941,7 +983,7 @@ def _load(
             ).fetchall()  # fmt: skip
             written = int(result[0][0]) if result else 0
             if written:  # else no row changed: the aggregates, kept with the rows, are as they were
-                kpis = wh.execute("SELECT list_distinct(flatten(list(kpis))) FROM temp.main.accounts_in").fetchone()
+                kpis = wh.execute("SELECT bit_or(kpis) FROM temp.main.accounts_in").fetchone()
                 aggregates.maintain_from(
                     wh,
                     days=f"""(SELECT '{MANUAL}' AS platform, account_id, first_day AS observed_on
@@ -949,7 +991,7 @@ def _load(
                               UNION ALL
                               SELECT '{MANUAL}', account_id, newest_day FROM temp.main.accounts_in)""",
                     rows=f"(SELECT * FROM observations WHERE platform = '{MANUAL}' AND run_id = {_lit(run_id)})",
-                    metrics=set(kpis[0] or []) if kpis else set(),
+                    metrics={m for i, m in enumerate(KPI_METRICS) if kpis and kpis[0] and int(kpis[0]) >> i & 1},
                 )
             if _stat(source.path) != stat:
                 raise ImportRejected(str(source.path), [(0, "the file changed while it was imported: import it again")])
