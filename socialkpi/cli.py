@@ -102,12 +102,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", metavar="PATH", help="socialkpi.toml to use")
     p.add_argument("--quiet", action="store_true", help="only warnings, errors and the summary")
 
-    p = sub.add_parser("export", help="write a CSV of observations or KPI snapshots")
+    p = sub.add_parser("export", help="write a CSV (or an Excel workbook) of observations or KPI snapshots")
     p.add_argument("--table", choices=("observations", "kpis"), default="observations")
     p.add_argument("--since", type=_date, metavar="DATE")
     p.add_argument("--until", type=_date, metavar="DATE")
     p.add_argument("--period", choices=("week", "month"), default="month", help="kpis: one row per week or month")
     p.add_argument("--out", default="-", metavar="PATH", help="file to write, or - for standard output (default)")
+    p.add_argument(
+        "--format",
+        choices=("csv", "xlsx"),
+        default="csv",
+        help="csv (default) or xlsx: an Excel workbook with dates, numbers and text typed (opens right in any locale)",
+    )
     p.add_argument("--config", metavar="PATH")
 
     p = sub.add_parser("dashboard", help="serve the dashboard on http://127.0.0.1:8501")
@@ -131,10 +137,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", metavar="FILE", help="CSV with the columns of the observations export")
     p.add_argument("--config", metavar="PATH")
 
-    from socialkpi import backup, connect, init, report, timelog
+    from socialkpi import alerts, backup, connect, init, report, timelog
 
     timelog.add_parser(sub)
     report.add_parser(sub)
+    alerts.add_parser(sub)
     init.add_parser(sub)
     connect.add_parser(sub)
     backup.add_parser(sub)
@@ -228,6 +235,7 @@ def _main(argv: Sequence[str] | None) -> int:
         "import-csv": cmd_import_csv,
         "log-time": _log_time,
         "report": _report,
+        "alert": _alert,
         "init": _init,
         "connect": _connect,
         "backup": _backup,
@@ -353,6 +361,13 @@ def collect_with(
                 on_progress=progress.update if progress else None,
                 **({"policy": policy} if policy is not None else {}),  # type: ignore[arg-type]
             )
+            if settings.alerts is not None:  # still under the lock: two collects never send the same alert
+                if progress:
+                    progress.done()
+                    progress = None
+                from socialkpi.alerts import after_collect
+
+                after_collect(settings, summary.run_id)  # never raises: its failures are warnings
     except LockHeld as exc:
         _err(f"{exc}; nothing was done")
         return EXIT_LOCKED
@@ -423,10 +438,32 @@ def cmd_export(args: argparse.Namespace) -> int:
 
         out = args.out
         check_output(args.out, stdout_hint=True)  # refused before the warehouse is read
+    if getattr(args, "format", "csv") == "xlsx":
+        return _export_xlsx(args, settings, out)
     if args.table == "observations":
         rows = export.write_observations_csv(settings.db_path, out, since=args.since, until=args.until)
     else:
         rows = export.write_kpis_csv(settings.db_path, out, since=args.since, until=args.until, period=args.period)
+    if args.out != "-":
+        log.info("wrote %d row(s) to %s", rows, args.out)
+    return EXIT_OK
+
+
+def _export_xlsx(args: argparse.Namespace, settings: Settings, out: object) -> int:
+    """``export --format xlsx``: the same rows as the CSV, as an Excel workbook (warehouse.export_xlsx)."""
+    from warehouse import export_xlsx
+
+    if args.out == "-":
+        if sys.stdout.isatty():
+            raise UsageError("--format xlsx writes a binary workbook: give --out FILE.xlsx (or redirect the output)")
+        if not hasattr(out, "buffer") and not hasattr(out, "raw") and hasattr(out, "encoding"):
+            raise UsageError("--format xlsx needs a binary standard output: give --out FILE.xlsx")
+    if args.table == "observations":
+        rows = export_xlsx.write_observations_xlsx(settings.db_path, out, since=args.since, until=args.until)  # type: ignore[arg-type]
+    else:
+        rows = export_xlsx.write_kpis_xlsx(  # type: ignore[arg-type]
+            settings.db_path, out, since=args.since, until=args.until, period=args.period
+        )
     if args.out != "-":
         log.info("wrote %d row(s) to %s", rows, args.out)
     return EXIT_OK
@@ -551,6 +588,12 @@ def _report(args: argparse.Namespace) -> int:
     from socialkpi import report
 
     return report.run(args)
+
+
+def _alert(args: argparse.Namespace) -> int:
+    from socialkpi import alerts
+
+    return alerts.run(args)
 
 
 def _init(args: argparse.Namespace) -> int:

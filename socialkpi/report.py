@@ -500,16 +500,36 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--period", choices=PERIODS, default="last-week", help="the previous week or calendar month")
     p.add_argument("--out", default="report.html", metavar="PATH", help="HTML file to write (default report.html)")
     p.add_argument("--config", metavar="PATH", help="socialkpi.toml to use")
+    p.add_argument(
+        "--mail-to",
+        metavar="ADDR[,ADDR...]",
+        help="also send the report by e-mail through [mail] of socialkpi.toml (charts, the file and the KPI CSV)",
+    )
+
+
+EXIT_MAIL = 1  # the report file is written, the e-mail could not be sent
 
 
 def run(args: argparse.Namespace) -> int:
-    """Build the report of ``args.period`` and write it to ``args.out``; 0, or 2 with one line on stderr."""
-    from socialkpi.settings import ConfigError, load_settings
+    """Build the report of ``args.period`` and write it to ``args.out``, and with ``--mail-to`` send it;
+    0; 1 (one line) when the mail could not be sent, the file still written; 2 (one line) on bad usage or
+    configuration, nothing written or sent."""
+    from socialkpi.settings import ConfigError, load_settings, mail_addresses, smtp_password
     from warehouse.db import WarehouseError
     from warehouse.files import OutputError, check_output
 
     try:
         settings = load_settings(getattr(args, "config", None), require_config=False)
+        recipients: tuple[str, ...] = ()
+        password = None
+        if getattr(args, "mail_to", None) is not None:
+            recipients = mail_addresses(args.mail_to)
+            if settings.mail is None:
+                where = settings.config_path or "socialkpi.toml"
+                raise ConfigError(
+                    "--mail-to", f"needs a [mail] table in {where} (host, port, security, user, from; see README)"
+                )
+            password = smtp_password(settings)
         today = getattr(args, "today", None) or datetime.now(settings.timezone).date()
         start, end = period_bounds(args.period, today)
         check_output(args.out, flag="--out")  # refused before the report is built
@@ -518,7 +538,24 @@ def run(args: argparse.Namespace) -> int:
         document = build_report(settings.db_path, start, end, business=settings.business_name)
         write_report(args.out, document)
     except (ConfigError, WarehouseError, OutputError, ValueError) as exc:
-        sys.stderr.write(f"socialkpi: error: {exc}\n")
+        from collectors.http import redact_userinfo
+
+        sys.stderr.write(f"socialkpi: error: {redact_userinfo(str(exc))}\n")
         return EXIT_USAGE
     log.info("wrote the %s report (%s – %s) to %s", args.period, start, end, args.out)
+    if not recipients or settings.mail is None:
+        return EXIT_OK
+    from socialkpi import report_mail
+    from socialkpi.mail import MailError, send
+
+    try:
+        message = report_mail.build_message(
+            settings.mail, recipients, settings.db_path, start, end,
+            period=args.period, business=settings.business_name, report_html=document,
+        )  # fmt: skip
+        send(settings.mail, password, message, recipients)
+    except (MailError, WarehouseError) as exc:
+        sys.stderr.write(f"socialkpi: error: the report is written to {args.out} but was not mailed: {exc}\n")
+        return EXIT_MAIL
+    log.info("mailed the report to %s", ", ".join(recipients))
     return EXIT_OK

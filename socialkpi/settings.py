@@ -63,6 +63,8 @@ KNOWN_KEYS: dict[str, frozenset[str] | None] = {
     "costs.ad_spend_per_month": PLATFORM_IDS,
     "value": frozenset({"per_social_visit", "per_new_follower", "per_1000_impressions"}),
     "accounts": frozenset({"platform", "id", "name", "competitor", "token_env"}),
+    "mail": frozenset({"host", "port", "security", "user", "from"}),  # contract.md "Delivery"
+    "alerts": frozenset({"mail_to", "urls", "failed_runs", "token_days"}),
 }
 ARRAYS_OF_TABLES = frozenset({"accounts"})
 
@@ -159,6 +161,9 @@ BOUNDS: dict[str, Bound] = {
     "value.per_social_visit": Bound(0, MAX_AMOUNT, "0.5", _MONEY),
     "value.per_new_follower": Bound(0, MAX_AMOUNT, "1", _MONEY),
     "value.per_1000_impressions": Bound(0, MAX_AMOUNT, "5", _MONEY),
+    "mail.port": Bound(1, 65535, "587", "TCP ports end at 65535", whole=True),
+    "alerts.failed_runs": Bound(1, 100, "2", "a hundred failed runs in a row is months of silence", whole=True),
+    "alerts.token_days": Bound(1, 365, "14", "a year: no platform's token is announced longer ahead", whole=True),
     # the command line
     "--port": Bound(1, 65535, "8501", "TCP ports end at 65535", whole=True),
     "connect --timeout": Bound(0, 86_400, "300", "a day", above=True),
@@ -307,6 +312,145 @@ class ValueSettings:
     per_1000_impressions: float | None = None
 
 
+SECURITIES = ("starttls", "ssl", "none")
+DEFAULT_MAIL_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
+DEFAULT_FAILED_RUNS = 2
+DEFAULT_TOKEN_DAYS = 14
+SMTP_PASSWORD_ENV = "SOCIALKPI_SMTP_PASSWORD"  # noqa: S105 (a variable's name) - the [mail] user's password: .env only, never socialkpi.toml
+
+# One address (local@domain), nothing that could end a header or start another address.
+_ADDRESS = re.compile(r"[^@\s,;<>\"()\[\]\\\x00-\x1f\x7f]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    """``[mail]`` of socialkpi.toml: how to reach the SMTP server (contract.md "Delivery").
+
+    ``security``: ``starttls`` (upgrade a plain connection, port 587), ``ssl`` (TLS from the first byte,
+    port 465) or ``none`` (a relay on this machine or the local network only).  The password of ``user``
+    is the environment's (or ``.env``'s) ``SOCIALKPI_SMTP_PASSWORD``: never in this object, never shown.
+    """
+
+    host: str
+    port: int
+    security: str = "starttls"
+    user: str | None = None
+    sender: str = ""  # the From header: "Corner Bakery <owner@example.com>"
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    """``[alerts]`` of socialkpi.toml: where the alerts after a collect go and when they are due.
+
+    ``urls`` are notification URLs in apprise's syntax (Slack, Discord, ntfy, Telegram, Matrix ...);
+    they hold the services' tokens, so they are never shown, logged or stored (``repr`` hides them).
+    """
+
+    mail_to: tuple[str, ...] = ()
+    urls: tuple[str, ...] = field(default=(), repr=False)
+    failed_runs: int = DEFAULT_FAILED_RUNS
+    token_days: int = DEFAULT_TOKEN_DAYS
+
+    @property
+    def destinations(self) -> int:
+        return len(self.mail_to) + len(self.urls)
+
+
+def check_address(value: object, key: str) -> str:
+    """One e-mail address ``local@domain`` (no display name), else a ConfigError naming ``key``."""
+    if not isinstance(value, str) or not _ADDRESS.fullmatch(value.strip()):
+        shown = value if isinstance(value, str) and len(value) < 200 else "this value"
+        raise ConfigError(key, f"{shown!r} is not an e-mail address: write it as name@example.com")
+    return value.strip()
+
+
+def mail_addresses(text: str, key: str = "--mail-to") -> tuple[str, ...]:
+    """``ADDR[,ADDR...]`` (the ``--mail-to`` of ``socialkpi report``): each checked, none twice."""
+    found: list[str] = []
+    for part in text.split(","):
+        address = check_address(part, key)
+        if address.lower() not in {a.lower() for a in found}:
+            found.append(address)
+    return tuple(found)
+
+
+def _mail(data: Mapping[str, object]) -> MailSettings | None:
+    if "mail" not in data:
+        return None
+    mail = _table(data, "mail")
+    host = mail.get("host")
+    if not isinstance(host, str) or not re.fullmatch(r"[A-Za-z0-9](?:[A-Za-z0-9.:-]*[A-Za-z0-9])?", host.strip()):
+        raise ConfigError("mail.host", 'must be the SMTP server\'s name in quotes, e.g. host = "smtp.example.com"')
+    security = mail.get("security", "starttls")
+    if security not in SECURITIES:
+        raise ConfigError(
+            "mail.security", f"{security!r} is not one of {', '.join(SECURITIES)}: e.g. security = \"starttls\""
+        )
+    assert isinstance(security, str)
+    port = _whole(mail["port"], "mail.port") if "port" in mail else DEFAULT_MAIL_PORTS[security]
+    user = mail.get("user")
+    if user is not None and (not isinstance(user, str) or not user.strip() or re.search(r"[\x00-\x1f\x7f]", user)):
+        raise ConfigError("mail.user", 'must be the SMTP login in quotes, e.g. user = "owner@example.com"')
+    sender = mail.get("from")
+    if sender is None:
+        if not isinstance(user, str) or "@" not in user:
+            raise ConfigError("mail.from", 'missing: the sender, e.g. from = "Corner Bakery <owner@example.com>"')
+        sender = user.strip()
+    if not isinstance(sender, str) or re.search(r"[\x00-\x1f\x7f]", sender):
+        raise ConfigError("mail.from", 'must be one line in quotes, e.g. from = "Corner Bakery <owner@example.com>"')
+    from email.utils import parseaddr
+
+    _, address = parseaddr(sender)
+    check_address(address, "mail.from")
+    if user and security == "none" and host.strip().lower() not in ("localhost", "127.0.0.1", "::1"):
+        raise ConfigError(
+            "mail.security", '"none" would send the password of mail.user in clear: use "starttls" or "ssl"'
+        )
+    return MailSettings(host=host.strip(), port=port, security=security, user=user.strip() if user else None,
+                        sender=sender.strip())
+
+
+def smtp_password(settings: Settings) -> str | None:
+    """The ``[mail] user``'s password (``SOCIALKPI_SMTP_PASSWORD``, environment or ``.env``), None without a
+    user; a ConfigError when a user is set and the password is not."""
+    if settings.mail is None or not settings.mail.user:
+        return None
+    password = settings.env.get(SMTP_PASSWORD_ENV)
+    if not password:
+        raise ConfigError(
+            SMTP_PASSWORD_ENV, f"missing: [mail] user = {settings.mail.user!r} logs in with it: put it in .env"
+        )
+    return password
+
+
+def _alerts(data: Mapping[str, object], mail: MailSettings | None) -> AlertSettings | None:
+    if "alerts" not in data:
+        return None
+    alerts = _table(data, "alerts")
+    raw_to = alerts.get("mail_to", [])
+    if isinstance(raw_to, str):
+        raw_to = [raw_to]
+    if not isinstance(raw_to, list):
+        raise ConfigError("alerts.mail_to", 'must be a list of addresses, e.g. mail_to = ["owner@example.com"]')
+    mail_to = tuple(dict.fromkeys(check_address(a, f"alerts.mail_to[{i}]") for i, a in enumerate(raw_to, 1)))
+    if mail_to and mail is None:
+        raise ConfigError("alerts.mail_to", "alerts by e-mail go through [mail]: add a [mail] table (see README)")
+    raw_urls = alerts.get("urls", [])
+    if not isinstance(raw_urls, list):
+        raise ConfigError("alerts.urls", 'must be a list of notification URLs, e.g. urls = ["ntfy://my-topic"]')
+    for index, url in enumerate(raw_urls, 1):  # a URL holds a service's token: never echoed
+        if not isinstance(url, str) or not re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*://\S+", url.strip()):
+            raise ConfigError(
+                f"alerts.urls[{index}]", "is not a notification URL: write it as scheme://... (see docs/delivery.md)"
+            )
+    return AlertSettings(
+        mail_to=mail_to,
+        urls=tuple(dict.fromkeys(u.strip() for u in raw_urls)),
+        failed_runs=_whole(alerts.get("failed_runs", DEFAULT_FAILED_RUNS), "alerts.failed_runs"),
+        token_days=_whole(alerts.get("token_days", DEFAULT_TOKEN_DAYS), "alerts.token_days"),
+    )
+
+
 @dataclass(frozen=True)
 class Settings:
     business_name: str
@@ -321,6 +465,8 @@ class Settings:
     deadline_minutes: int = DEFAULT_DEADLINE_MINUTES  # [collect] deadline_minutes: a whole collect ends by then
     costs: CostSettings | None = None  # None: no [costs] table in socialkpi.toml
     value: ValueSettings | None = None  # None: no [value] table
+    mail: MailSettings | None = None  # None: no [mail] table (report --mail-to and alerts by mail need one)
+    alerts: AlertSettings | None = None  # None: no [alerts] table: no alert is sent
 
     def lookback_for(self, platform: str) -> int:
         return int(self.lookback_days.get(platform, PLATFORMS[platform].lookback_days))
@@ -525,6 +671,8 @@ def settings_from_dict(
         deadline_minutes=deadline,
         costs=_costs(data, accounts),
         value=_value(data),
+        mail=(mail := _mail(data)),
+        alerts=_alerts(data, mail),
     )
 
 

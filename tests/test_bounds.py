@@ -110,6 +110,15 @@ CONFIG_CASES = {
     ),
     "weekly hours": ("[costs]\nweekly_hours = inf\n", ["collect"], ["costs.weekly_hours", "168"]),
     "value": ("[value]\nper_social_visit = 1e400\n", ["collect"], ["value.per_social_visit"]),
+    "mail port": ('[mail]\nhost = "smtp.example.com"\nfrom = "o@example.com"\nport = 70000\n', ["collect"],
+                  ["mail.port", "65535"]),
+    "mail port, report": (
+        '[mail]\nhost = "smtp.example.com"\nfrom = "o@example.com"\nport = 0\n',
+        ["report", "--period", "last-week", "--out", "r.html", "--mail-to", "o@example.com"],
+        ["mail.port"],
+    ),
+    "failed_runs": ("[alerts]\nfailed_runs = 1000\n", ["collect"], ["alerts.failed_runs", "100"]),
+    "token_days": ("[alerts]\ntoken_days = 0\n", ["alert", "--test"], ["alerts.token_days"]),
 }
 
 

@@ -115,7 +115,7 @@ def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
     assert info.value.code == 0
     out = capsys.readouterr().out
     commands = ("collect", "export", "dashboard", "demo", "status", "doctor", "import-csv", "log-time", "report")
-    for command in (*commands, "init", "connect", "backup", "restore"):
+    for command in (*commands, "init", "connect", "backup", "restore", "alert"):
         assert command in out
 
 

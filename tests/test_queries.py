@@ -547,7 +547,8 @@ from warehouse.load import AccountOutcome, upsert_observations, write_account_ba
 _AT = datetime(2026, 3, 20, 6, tzinfo=UTC)
 _ACCOUNTS = [Account("facebook", "1", "One"), Account("facebook", "2", "Rival", competitor=True),
              Account("ga4", "3", "Site"), Account("linkedin", "4", "Four")]  # fmt: skip
-_METRICS = ["followers", "impressions", "reach", "engagements", "visits", "social_visits", "visitors", "posts"]
+_METRICS = ["followers", "impressions", "reach", "engagements", "visits", "social_visits", "visitors", "posts",
+            "followers_gained", "visits_from_facebook", "profile_views", "link_clicks", "video_views"]  # fmt: skip
 
 _obs = st.builds(
     lambda acc, metric, day, value: Observation(acc.platform, acc.id, metric, date(2026, 1, 20) + day, value, "s", _AT),
@@ -559,8 +560,11 @@ _obs = st.builds(
 
 
 def _answers(db: Path, start: date, end: date, plats: list[str] | None) -> list[object]:
+    from warehouse import roi
+
     fresh = queries.freshness(db)
     series = queries.daily_series(db, start, end, ("impressions", "reach", "followers"), plats)
+    coverage = queries.coverage_report(db, start, end)
     return [
         queries.date_bounds(db),
         queries.platforms(db),
@@ -569,6 +573,16 @@ def _answers(db: Path, start: date, end: date, plats: list[str] | None) -> list[
         queries.kpi_snapshot(db, start, end, "month").to_dict("records"),
         queries.kpi_snapshot(db, start, end, "week").to_dict("records"),
         fresh.accounts.to_dict("records"),
+        # every page's other numbers (bench.dashboard measures them at agency scale)
+        queries.platform_kpis(db, start, end, plats).to_dict("records"),
+        *(queries.daily_by_platform(db, start, end, m, plats).to_dict("records") for m in ("followers", "posts")),
+        *(queries.daily_by_account(db, start, end, m, plats).to_dict("records") for m in ("followers", "posts")),
+        queries.daily_by_account(db, start, end, "video_views", plats).to_dict("records"),
+        queries.competitor_comparison(db, start, end, plats).to_dict("records"),
+        queries.share_of_voice(db, start, end, plats).to_dict("records"),
+        queries.network_reach_and_visits(db, start, end, plats).to_dict("records"),
+        roi.roi_table(db, start, end, plats).to_dict("records"),
+        (coverage.as_of, coverage.days.to_dict("records"), coverage.accounts.to_dict("records"), coverage.delays),
     ]
 
 
@@ -622,7 +636,13 @@ def test_fast_answers_equal_the_raw_answers(
     with monkeypatch.context() as m:
         m.setattr(warehouse.access, "AGGREGATES_VERSION", 10**6)
         m.setattr(warehouse.access, "RUNS_VERSION", 10**6)
+        m.setattr(warehouse.access, "LEVELS_VERSION", 10**6)
         raw = _answers(db, start, end, plats)
+    with monkeypatch.context() as m:  # a file at schema 3 to 6 read as it is: kpi_daily without its new columns
+        m.setattr(warehouse.access, "LEVELS_VERSION", 10**6)
+        between = _answers(db, start, end, plats)
+    for got, want in zip(between, raw, strict=True):
+        assert _same(got, want), (got, want)
     for got, want in zip(fast, raw, strict=True):
         assert _same(got, want), (got, want)
 
@@ -696,3 +716,42 @@ def test_network_reach_beside_the_visits_it_sends(tmp_path: Path) -> None:
     assert frame.loc["facebook", "visits_per_1000_impressions"] == pytest.approx(6.0)
     assert frame.loc["x", "visits"] == 3
     assert frame.loc["x", "visits_per_1000_impressions"] != frame.loc["x", "visits_per_1000_impressions"]  # NaN
+
+
+def test_frames_through_arrow_equal_duckdb_df() -> None:
+    """queries._frame (the per-account-and-day frames of Data health and Competitors) gives what
+    ``.df()`` gives: dtypes, values, NULLs (NaN, NaT, None), empty frames."""
+    import duckdb
+
+    sql = """
+        SELECT 'p' || (i % 3) AS platform, CASE WHEN i % 4 = 0 THEN NULL ELSE 'a' || i END AS name,
+               i % 2 = 0 AS flag, CASE WHEN i % 5 = 0 THEN NULL ELSE i % 2 = 0 END AS maybe_flag,
+               DATE '2026-01-01' + i::INTEGER AS day,
+               CASE WHEN i % 3 = 0 THEN NULL ELSE DATE '2026-01-01' + i::INTEGER END AS maybe_day,
+               TIMESTAMP '2026-01-01 06:00:00' + INTERVAL (i) HOUR AS at,
+               CASE WHEN i % 6 = 0 THEN NULL ELSE i * 1.5 END AS value, i AS n, 'Café · ' || i AS text
+        FROM range(?) t(i)
+    """
+    con = duckdb.connect()
+    con.execute("SELECT 1").fetchone()  # a result left open before it
+    for rows in (0, 1, 2, 50):
+        pd.testing.assert_frame_equal(queries._frame(con, sql, [rows]), con.execute(sql, [rows]).df())
+
+
+def test_the_page_frames_read_through_arrow_equal_duckdb_df(db: Path) -> None:
+    """The statements read through queries._frame, on a real warehouse: as ``.df()`` reads them."""
+    from collectors import PLATFORMS
+    from warehouse.access import read_warehouse
+
+    ids = list(PLATFORMS)
+    coverage = [ids, [PLATFORMS[i].delay_days for i in ids], SPLIT, END, SPLIT, END, END]
+    with read_warehouse(db) as con:
+        for sql, params in (
+            (queries._COVERAGE_SQL, coverage),
+            (queries._COVERAGE_DAILY_SQL, coverage),
+        ):
+            got = queries._frame(con, sql, params)
+            assert len(got) > 0
+            pd.testing.assert_frame_equal(got, con.execute(sql, params).df())
+    frame = queries.daily_by_account(db, SPLIT, END, "followers")
+    assert len(frame) > 0 and str(frame["date"].dtype) == "datetime64[us]" and frame["competitor"].dtype == bool

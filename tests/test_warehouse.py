@@ -37,6 +37,8 @@ TABLES |= {"cost_values", "value_assumptions", "time_log", "roi_settings"}  # sc
 TABLES |= {"account_days", "kpi_daily"}  # schema version 3 (aggregates kept by the load)
 TABLES |= {"account_runs"}  # schema version 4 (each account's latest run, kept by the load)
 TABLES |= {"account_credentials"}  # schema version 5 (where each account's credential came from)
+TABLES |= {"alerts_sent"}  # schema version 6 (each alert sent, once per condition, day and destination)
+TABLES |= {"network_daily"}  # schema version 7 (visits per network, kept by the load)
 ACCOUNT = Account("facebook", "1045", "Corner Bakery")
 
 
@@ -486,7 +488,8 @@ def test_loading_twice_equals_loading_once(rows: list[Observation]) -> None:
 # Aggregates kept by the load (schema version 3): always equal to the raw table's answer
 # ---------------------------------------------------------------------------------------------
 
-AGG_METRICS = ("followers", "reach", "impressions", "posts")  # three KPI metrics and one that is not
+# KPI metrics (posts since schema 6), one that is not, and visits per network (network_daily)
+AGG_METRICS = ("followers", "reach", "impressions", "posts", "video_views", "visits_from_facebook", "visits_from_x")
 
 agg_rows = st.builds(
     Observation,
@@ -518,9 +521,18 @@ def reference_kpi_daily(c: duckdb.DuckDBPyConnection) -> list[tuple[Any, ...]]:
     ).fetchall()
 
 
+def reference_network_daily(c: duckdb.DuckDBPyConnection) -> list[tuple[Any, ...]]:
+    """The visits_from_<network> observations by hand, keyed by network."""
+    return c.execute(
+        "SELECT platform, account_id, observed_on, substr(metric, 13), value FROM observations "
+        "WHERE metric LIKE 'visits\\_from\\_%' ESCAPE '\\' ORDER BY ALL"
+    ).fetchall()
+
+
 def assert_aggregates_match(c: duckdb.DuckDBPyConnection) -> None:
     assert all_rows(c, "account_days") == reference_account_days(c)
     assert all_rows(c, "kpi_daily") == reference_kpi_daily(c)
+    assert all_rows(c, "network_daily") == reference_network_daily(c)
 
 
 @settings(max_examples=60, deadline=None, database=None)
@@ -708,9 +720,78 @@ def test_migration_5_adds_account_credentials_to_a_version_4_file_and_keeps_its_
             "INSERT INTO observations VALUES ('x', 'shop', 'followers', DATE '2026-03-01', 5, 'f', "
             "TIMESTAMP '2026-03-01 06:00:00', 'r1')"
         )
-        assert ensure_schema(c) == SCHEMA_VERSION == 5
+        assert ensure_schema(c) == SCHEMA_VERSION >= 5
         assert "account_credentials" in tables(c)
         assert c.execute("SELECT count(*) FROM account_credentials").fetchone() == (0,)
         assert c.execute("SELECT value FROM observations").fetchall() == [(5.0,)]
+    finally:
+        c.close()
+
+
+def test_migration_6_adds_alerts_sent_to_a_version_5_file_and_keeps_its_rows(tmp_path: Path) -> None:
+    """A file the version before left (schema 5, with rows and credentials) comes to 6 in place, its rows
+    untouched; the dedup table starts empty and takes a row per (condition, day, destination) only."""
+    from warehouse.schema import MIGRATIONS
+
+    path = tmp_path / "v5.duckdb"
+    c = duckdb.connect(str(path))
+    try:
+        for _, ddl in MIGRATIONS[:5]:
+            c.execute(ddl)
+        c.execute("CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)")
+        c.execute("INSERT INTO meta VALUES ('schema_version', '5')")
+        c.execute(
+            "INSERT INTO observations VALUES ('x', 'shop', 'followers', DATE '2026-03-01', 5, 'f', "
+            "TIMESTAMP '2026-03-01 06:00:00', 'r1')"
+        )
+        c.execute("INSERT INTO account_credentials VALUES ('x', 'shop', 'env', 'SOCIALKPI_X_TOKEN', NULL, now())")
+    finally:
+        c.close()
+    with writing(path) as c:
+        assert current_version(c) == SCHEMA_VERSION >= 6
+        assert "alerts_sent" in tables(c)
+        assert c.execute("SELECT value FROM observations").fetchall() == [(5.0,)]
+        assert c.execute("SELECT variable FROM account_credentials").fetchall() == [("SOCIALKPI_X_TOKEN",)]
+        row = ["failed_runs:x/shop", date(2026, 3, 2), "owner@example.com", "x", "shop", "m", T1.replace(tzinfo=None)]
+        c.execute("INSERT INTO alerts_sent VALUES (?, ?, ?, ?, ?, ?, ?)", row)
+        with pytest.raises(duckdb.ConstraintException):
+            c.execute("INSERT INTO alerts_sent VALUES (?, ?, ?, ?, ?, ?, ?)", row)
+    with reading(path) as c:  # and it survives the connection: a restart
+        assert c.execute("SELECT count(*) FROM alerts_sent").fetchone() == (1,)
+
+
+def test_migration_7_adds_posts_and_followers_gained_to_kpi_daily_from_the_observations(tmp_path: Path) -> None:
+    """A version 6 file's kpi_daily has no posts / followers_gained columns: migration 7 adds them and
+    fills them from the stored observations (a day with only those metrics gets its row), keeping the rest."""
+    from warehouse.aggregates import LEVEL_METRICS
+    from warehouse.schema import MIGRATIONS
+
+    c = duckdb.connect(str(tmp_path / "v6.duckdb"))
+    try:
+        for _, ddl in MIGRATIONS[:6]:
+            c.execute(ddl)
+        for m in LEVEL_METRICS:  # as a file migrated by socialkpi up to version 6 has it
+            c.execute(f"ALTER TABLE kpi_daily DROP COLUMN {m}")
+        c.execute("CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)")
+        c.execute("INSERT INTO meta VALUES ('schema_version', '6')")
+        rows = [("followers", "2026-03-01", 5), ("posts", "2026-03-01", 40), ("posts", "2026-03-02", 41),
+                ("followers_gained", "2026-03-02", 2), ("impressions", "2026-03-03", 9),
+                ("visits_from_facebook", "2026-03-03", 4)]  # fmt: skip
+        for metric, day, value in rows:
+            c.execute(
+                "INSERT INTO observations VALUES ('x', 'shop', ?, ?, ?, 'f', TIMESTAMP '2026-03-04 06:00:00', 'r1')",
+                [metric, day, value],
+            )
+        c.execute(
+            "INSERT INTO kpi_daily (platform, account_id, observed_on, followers, impressions) VALUES "
+            "('x', 'shop', DATE '2026-03-01', 5, NULL), ('x', 'shop', DATE '2026-03-03', NULL, 9)"
+        )
+        assert ensure_schema(c) == SCHEMA_VERSION >= 7
+        assert all_rows(c, "kpi_daily") == reference_kpi_daily(c)
+        assert all_rows(c, "network_daily") == reference_network_daily(c) != []
+        assert c.execute(
+            "SELECT observed_on, followers, posts, followers_gained FROM kpi_daily ORDER BY observed_on"
+        ).fetchall() == [(date(2026, 3, 1), 5.0, 40.0, None), (date(2026, 3, 2), None, 41.0, 2.0),
+                         (date(2026, 3, 3), None, None, None)]  # fmt: skip
     finally:
         c.close()

@@ -30,11 +30,13 @@ from typing import Any, Literal
 
 import duckdb
 
+from warehouse.aggregates import KPI_METRICS, LEVEL_METRICS
 from warehouse.db import DUCKDB_CONFIG, WarehouseError, damaged, forget, is_damage, reading, refuse_foreign, verify
 from warehouse.schema import SCHEMA_VERSION, check_readable
 
 AGGREGATES_VERSION = 3
 RUNS_VERSION = 4  # account_runs: each account's latest run, kept by the load
+LEVELS_VERSION = 7  # kpi_daily.posts and kpi_daily.followers_gained, network_daily
 
 DbPath = str | os.PathLike[str]
 Period = Literal["month", "week"]
@@ -152,6 +154,31 @@ def open_warehouse(db_path: DbPath) -> Iterator[tuple[duckdb.DuckDBPyConnection,
         yield con, version >= AGGREGATES_VERSION
 
 
+def kpi_columns(con: duckdb.DuckDBPyConnection) -> frozenset[str]:
+    """The metrics ``kpi_daily`` has a column for in this open warehouse: every
+    :data:`~warehouse.aggregates.KPI_METRICS` from schema version 7, all but ``posts`` and
+    ``followers_gained`` at 3 to 6, none before (no ``kpi_daily``: read ``observations``)."""
+    version = schema_version(con)
+    if version >= LEVELS_VERSION:
+        return frozenset(KPI_METRICS)
+    if version >= AGGREGATES_VERSION:
+        return frozenset(m for m in KPI_METRICS if m not in LEVEL_METRICS)
+    return frozenset()
+
+
+def has_networks(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the open warehouse has ``network_daily`` (schema version 7), kept by the load."""
+    return schema_version(con) >= LEVELS_VERSION
+
+
+def account_keys_sql(con: duckdb.DuckDBPyConnection) -> str:
+    """``SELECT`` the (platform, account_id) of every account with observations: from ``account_days``
+    (one row each, schema 3) when the file has it, else from every observation."""
+    if schema_version(con) >= AGGREGATES_VERSION:
+        return "SELECT platform, account_id FROM account_days"
+    return "SELECT DISTINCT platform, account_id FROM observations"
+
+
 @contextmanager
 def read_warehouse(db_path: DbPath) -> Iterator[duckdb.DuckDBPyConnection]:
     """A short read-only connection to a socialkpi warehouse; :class:`WarehouseMissing` if there is none."""
@@ -172,7 +199,7 @@ def bounds_on(con: duckdb.DuckDBPyConnection, since: date | None, until: date | 
 def bounds_sql(con: duckdb.DuckDBPyConnection) -> str:
     """``SELECT`` the oldest and newest stored day: from ``account_days`` when the file has it."""
     try:
-        version = check_readable(con)
+        version = schema_version(con)  # one read of meta (the full check only when it holds no known version)
     except WarehouseError:
         version = 0
     if version >= AGGREGATES_VERSION:

@@ -10,8 +10,11 @@ the rows they summarise (:func:`warehouse.load.upsert_table` calls it right afte
 ``kpi_daily``     (platform, account_id, observed_on) -> one column per KPI metric
     The observations of the KPI metrics (:data:`KPI_METRICS`) pivoted to one row per account and
     day: ten times fewer rows than ``observations`` for the same window, and numbers only.  A
-    column is NULL where ``observations`` holds no row for that metric.  The KPI cards, the daily
-    trend and the KPI snapshot read this.
+    column is NULL where ``observations`` holds no row for that metric.  Every dashboard page reads
+    this instead of ``observations`` (the KPI cards, the trends, the snapshot, the per-platform
+    table, the competitors, the ROI); schema version 7 added ``posts`` and ``followers_gained``
+    (:data:`LEVEL_METRICS`), so a row may hold only those two: a query that needs a row with one of
+    its own metrics says so (``... IS NOT NULL``).
 
 Why these stay exact without ever reading old values: ``kpi_daily`` has the grain of the fact
 table (a day of one account), only pivoted, so after an upsert the stored value of a key *is* the
@@ -20,6 +23,12 @@ metrics the batch did not carry); ``account_days`` only moves its bounds outward
 code path deletes observations.  Competitor flags are not copied: queries join ``accounts``, so
 flipping ``competitor`` needs no maintenance.  :func:`rebuild` recomputes both from scratch
 (migration 3 runs it once; a bulk ``INSERT`` that bypasses :mod:`warehouse.load` must call it).
+
+Schema version 7 adds ``network_daily`` (platform, account_id, observed_on, network) -> visits: the
+``visits_from_<network>`` observations (any network, so not a ``kpi_daily`` column), copied with the
+network as a key; the Website and ROI pages read the window's rows of it.  :func:`maintain` writes
+it for a batch that carries such a metric (web analytics accounts only), overwriting as the
+upsert does.
 
 Schema version 4 adds one more, kept by :func:`note_run` (``write_account_batch`` calls it with
 the ``run_accounts`` row, in the same transaction):
@@ -44,7 +53,11 @@ if TYPE_CHECKING:
 KPI_METRICS: tuple[str, ...] = (
     "followers", "impressions", "reach", "engagements", "profile_views", "link_clicks",
     "page_views", "visits", "visitors", "social_visits", "social_page_views",
+    "posts", "followers_gained",
 )  # fmt: skip
+# The columns schema version 7 added (the Competitors page's posting cadence, the ROI page's new
+# followers): a file at version 3 to 6 has only the others.
+LEVEL_METRICS: tuple[str, ...] = ("posts", "followers_gained")
 
 _COLUMNS = ",\n    ".join(f"{m} DOUBLE" for m in KPI_METRICS)
 
@@ -192,6 +205,46 @@ REBUILD_SQL = (
     _daily_upsert("observations"),
 )
 
+NETWORK_PREFIX = "visits_from_"
+
+NETWORK_DDL = """
+CREATE TABLE IF NOT EXISTS network_daily (
+    platform    VARCHAR NOT NULL,
+    account_id  VARCHAR NOT NULL,
+    observed_on DATE NOT NULL,
+    network     VARCHAR NOT NULL,
+    visits      DOUBLE NOT NULL,
+    PRIMARY KEY (platform, account_id, observed_on, network)
+)
+"""
+
+
+def _network_upsert(source: str) -> str:
+    """Fold ``source``'s ``visits_from_<network>`` rows into ``network_daily`` (a copy of them, keyed by network)."""
+    return f"""
+INSERT INTO network_daily (platform, account_id, observed_on, network, visits)
+SELECT platform, account_id, observed_on, substr(metric, {len(NETWORK_PREFIX) + 1}), value
+FROM {source}
+WHERE starts_with(metric, '{NETWORK_PREFIX}')
+ORDER BY observed_on
+ON CONFLICT (platform, account_id, observed_on, network) DO UPDATE SET visits = excluded.visits
+WHERE excluded.visits IS DISTINCT FROM network_daily.visits
+"""
+
+
+_NETWORK_BATCH_SQL = _network_upsert("batch")
+
+# Schema version 7: the two columns of LEVEL_METRICS (a file migrated to version 3 by this code has
+# them already: the DDL above lists every KPI_METRICS column), and network_daily, filled from the
+# observations.
+LEVELS_SQL = (
+    *(f"ALTER TABLE kpi_daily ADD COLUMN IF NOT EXISTS {m} DOUBLE" for m in LEVEL_METRICS),
+    _daily_upsert("observations", LEVEL_METRICS),
+    NETWORK_DDL,
+    _network_upsert("observations"),
+)
+NETWORK_REBUILD_SQL = ("DELETE FROM network_daily", _network_upsert("observations"))
+
 
 def maintain(con: duckdb.DuckDBPyConnection, batch: pa.Table) -> None:
     """Fold ``batch``, registered as ``batch`` and just upserted (unique keys), into the aggregates.
@@ -216,11 +269,13 @@ def maintain(con: duckdb.DuckDBPyConnection, batch: pa.Table) -> None:
         if sql is None:
             sql = _daily_sql[metrics] = _daily_upsert("batch", metrics)
         con.execute(sql).fetchall()
+    if any(m.startswith(NETWORK_PREFIX) for m in present):  # a web analytics batch: visits per network
+        con.execute(_NETWORK_BATCH_SQL).fetchall()
 
 
 def rebuild(con: duckdb.DuckDBPyConnection) -> None:
     """Recompute the aggregates from ``observations`` and ``run_accounts`` (the caller owns the transaction)."""
-    for sql in (*REBUILD_SQL, *RUNS_REBUILD_SQL):
+    for sql in (*REBUILD_SQL, *NETWORK_REBUILD_SQL, *RUNS_REBUILD_SQL):
         con.execute(sql).fetchall()
 
 

@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import pandas as pd
 
+from warehouse.access import account_keys_sql, kpi_columns
 from warehouse.db import writing
 from warehouse.load import naive_utc
 from warehouse.queries import WarehouseMissing, read_warehouse
@@ -521,7 +522,7 @@ def roi_platforms(con: duckdb.DuckDBPyConnection, *, with_costs: bool = True) ->
         f"""
         SELECT platform FROM accounts WHERE NOT competitor AND NOT list_contains($web, platform)
         UNION
-        SELECT DISTINCT o.platform FROM observations o LEFT JOIN accounts a USING (platform, account_id)
+        SELECT DISTINCT o.platform FROM ({account_keys_sql(con)}) o LEFT JOIN accounts a USING (platform, account_id)
         WHERE NOT coalesce(a.competitor, false) AND NOT list_contains($web, o.platform)
         {recorded if with_costs else ""}
         ORDER BY 1
@@ -647,13 +648,87 @@ LEFT JOIN vis USING (platform)
 """
 
 
+# The same results from ``kpi_daily`` (schema 7: it has ``followers_gained``), reading only the window
+# and a lookback of LOOKBACK_DAYS before it: an account's last ``followers`` before ``start`` is in the
+# lookback when it has one there, and only an account with none there is looked up further back (the
+# ``older`` scan of its rows: none in a warehouse collected daily).  Visits from social come from
+# ``network_daily`` (the ``visits_from_<network>`` rows, schema 7 too).
+LOOKBACK_DAYS = 35
+_GROWN = _RESULTS_TEMPLATE.index("grown AS (")
+_DAILY_RESULTS_TEMPLATE = (
+    """
+WITH plats AS (SELECT unnest($plats::VARCHAR[]) AS platform),
+own AS (
+    SELECT k.platform, k.account_id, k.observed_on, k.impressions, k.followers, k.followers_gained
+    FROM kpi_daily k
+    LEFT JOIN accounts a USING (platform, account_id)
+    WHERE NOT coalesce(a.competitor, false)
+      AND k.observed_on BETWEEN CAST($start AS DATE) - {lookback} AND $end
+      AND (k.impressions IS NOT NULL OR k.followers IS NOT NULL OR k.followers_gained IS NOT NULL)
+),
+va AS ({assumptions}),
+imp AS (
+    SELECT o.platform, sum(o.impressions) AS impressions,
+           sum(o.impressions / 1000 * coalesce(v.value, $per_1000_impressions)) AS value
+    FROM own o
+    LEFT JOIN va v ON v.item = 'per_1000_impressions' AND o.observed_on BETWEEN v.lo AND v.hi
+    WHERE o.impressions IS NOT NULL AND o.observed_on BETWEEN $start AND $end
+    GROUP BY o.platform
+),
+vis AS (
+    SELECT o.network AS platform, sum(o.visits) AS social_visits,
+           sum(o.visits * coalesce(v.value, $per_social_visit)) AS value
+    FROM network_daily o
+    LEFT JOIN accounts a USING (platform, account_id)
+    LEFT JOIN va v ON v.item = 'per_social_visit' AND o.observed_on BETWEEN v.lo AND v.hi
+    WHERE NOT coalesce(a.competitor, false) AND o.observed_on BETWEEN $start AND $end
+    GROUP BY 1
+),
+gained AS (
+    SELECT o.platform, o.account_id, sum(o.followers_gained) AS n,
+           sum(o.followers_gained * coalesce(v.value, $per_new_follower)) AS value
+    FROM own o
+    LEFT JOIN va v ON v.item = 'per_new_follower' AND o.observed_on BETWEEN v.lo AND v.hi
+    WHERE o.followers_gained IS NOT NULL AND o.observed_on BETWEEN $start AND $end
+    GROUP BY o.platform, o.account_id
+),
+recent AS (
+    SELECT platform, account_id,
+           arg_max(followers, observed_on) FILTER (WHERE observed_on >= $start) AS last_value,
+           max(observed_on) FILTER (WHERE observed_on >= $start) AS last_day,
+           arg_min(followers, observed_on) FILTER (WHERE observed_on >= $start) AS first_value,
+           arg_max(followers, observed_on) FILTER (WHERE observed_on < $start) AS before_value
+    FROM own
+    WHERE followers IS NOT NULL
+    GROUP BY platform, account_id
+),
+older AS (
+    SELECT k.platform, k.account_id, arg_max(k.followers, k.observed_on) AS before_value
+    FROM kpi_daily k
+    SEMI JOIN (SELECT platform, account_id FROM recent WHERE last_value IS NOT NULL AND before_value IS NULL) m
+        USING (platform, account_id)
+    WHERE k.followers IS NOT NULL AND k.observed_on < CAST($start AS DATE) - {lookback}
+    GROUP BY k.platform, k.account_id
+),
+levels AS (
+    SELECT r.platform, r.account_id, r.last_value, r.last_day, r.first_value,
+           coalesce(r.before_value, o.before_value) AS before_value
+    FROM recent r
+    LEFT JOIN older o USING (platform, account_id)
+),
+"""
+    + _RESULTS_TEMPLATE[_GROWN:]
+).replace("{lookback}", str(LOOKBACK_DAYS))
+
+
 # A warehouse still at schema version 1 has no value_assumptions table: the defaults apply.
 _NO_ASSUMPTIONS = "SELECT NULL::VARCHAR AS item, NULL::DOUBLE AS value, NULL::DATE AS lo, NULL::DATE AS hi"
 
 
-def _results_sql(has_tables: bool) -> str:
+def _results_sql(has_tables: bool, daily: bool = False) -> str:
+    """The results statement: from ``kpi_daily`` when ``daily`` (schema 7), else from ``observations``."""
     source = _effective_sql("value_assumptions") if has_tables else _NO_ASSUMPTIONS
-    return _RESULTS_TEMPLATE.replace("{assumptions}", source)
+    return (_DAILY_RESULTS_TEMPLATE if daily else _RESULTS_TEMPLATE).replace("{assumptions}", source)
 
 
 def _ratio(numerator: float | None, denominator: float | None, scale: float = 1.0) -> float | None:
@@ -729,7 +804,8 @@ def roi_table(db_path: DbPath, start: date, end: date, platforms: Sequence[str] 
             labour = {r[0]: r[1:] for r in con.execute(_COSTS_SQL, params).fetchall()}
             tool_row = con.execute(_TOOL_SQL, {"start": start, "end": end}).fetchone()
             tool_total = float(tool_row[0]) if tool_row else 0.0
-        found = con.execute(_results_sql(has_costs), {**params, **ASSUMPTION_DEFAULTS}).fetchall()
+        daily = {"impressions", "followers", "followers_gained"} <= kpi_columns(con)
+        found = con.execute(_results_sql(has_costs, daily), {**params, **ASSUMPTION_DEFAULTS}).fetchall()
         results = {r[0]: r[1:] for r in found}
     share = tool_total / len(everyone) if everyone else 0.0
     days = (end - start).days + 1

@@ -38,6 +38,18 @@ Table (version 5: written by every collect, see :mod:`warehouse.credentials`)
                        credential from (``connect``: the token store; ``env``: a variable of the
                        environment or ``.env``, named; ``none``: a public account), the token-store
                        entry it used, when: never a token
+
+Table (version 6: written after each collect, see :mod:`warehouse.alerts`)
+    alerts_sent    (condition, day, destination) -> platform, account, the message, when: each alert
+                   sent, so that a condition is told once a day per destination (never the
+                   destination's secret: an e-mail address, or a notification URL's fingerprint)
+
+Version 7 (see :mod:`warehouse.aggregates`)
+    kpi_daily          two more columns, ``posts`` and ``followers_gained``, filled from the
+                       existing observations when a file is migrated: the Competitors and ROI
+                       pages read them instead of ``observations``
+    network_daily      (platform, account_id, observed_on, network) -> visits: the
+                       ``visits_from_<network>`` observations, filled when a file is migrated
 """
 
 from __future__ import annotations
@@ -49,7 +61,7 @@ import duckdb
 from warehouse import aggregates
 from warehouse.db import WarehouseError, is_damage
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 7
 
 MIGRATIONS: list[tuple[int, str]] = [
     (
@@ -163,6 +175,22 @@ MIGRATIONS: list[tuple[int, str]] = [
         );
         """,
     ),
+    (
+        6,
+        """
+        CREATE TABLE IF NOT EXISTS alerts_sent (
+            condition   VARCHAR NOT NULL,
+            day         DATE NOT NULL,
+            destination VARCHAR NOT NULL,
+            platform    VARCHAR NOT NULL,
+            account_id  VARCHAR NOT NULL,
+            message     VARCHAR NOT NULL,
+            sent_at     TIMESTAMP NOT NULL,
+            PRIMARY KEY (condition, day, destination)
+        );
+        """,
+    ),
+    (7, ";\n".join(aggregates.LEVELS_SQL) + ";"),
 ]
 
 

@@ -54,9 +54,14 @@ per_account AS (
 def _daily_base(unit: str) -> str:
     """The same ``base`` and ``per_account`` from ``kpi_daily`` (one row per account and day, a
     column per metric): a row before ``since`` counts only for its ``followers`` (the previous
-    period's level), exactly as the ``metric = 'followers'`` rows do in :func:`_raw_base`."""
+    period's level), exactly as the ``metric = 'followers'`` rows do in :func:`_raw_base`.  An
+    account's period with none of the snapshot's metrics (only ``posts``, say, a column of schema
+    version 7) is left out, as :func:`_raw_base` has no row for it: every aggregate of such a group is
+    NULL, and no group of :func:`_raw_base` has them all NULL (an observation's value is never NULL).
+    Dropping those groups costs less than testing every row."""
     summed = ",\n".join(f"sum({m}) AS {m}" for m in _SUMMED)
     averaged = ",\n".join(f"avg({m}) AS {col}" for m, col in _AVERAGED.items())
+    any_metric = ", ".join(("followers", *_SUMMED, *_AVERAGED.values()))
     return f"""base AS (
     SELECT k.*, date_trunc('{unit.lower()}', k.observed_on)::DATE AS p
     FROM kpi_daily k, params
@@ -66,14 +71,15 @@ def _daily_base(unit: str) -> str:
            OR (k.followers IS NOT NULL AND k.observed_on >= params.first_p - INTERVAL 1 {unit}
                AND k.observed_on < params.first_p))
 ),
-per_account AS (
+per_account_any AS (
     SELECT p, platform, account_id,
            arg_max(followers, observed_on) FILTER (WHERE followers IS NOT NULL) AS followers,
            {summed},
            {averaged}
     FROM base
     GROUP BY p, platform, account_id
-),"""
+),
+per_account AS (SELECT * FROM per_account_any WHERE coalesce({any_metric}) IS NOT NULL),"""
 
 
 def _snapshot_sql(period: Period, aggregated: bool) -> str:

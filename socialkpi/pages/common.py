@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-import altair as alt
 import pandas as pd
 import streamlit as st
 
@@ -277,27 +276,11 @@ def line_chart(
     height: int = 320,
 ) -> None:
     """Daily lines (``date``, ``value``, one line per ``color``), with a dashed rule and a label on
-    every :data:`warehouse.queries.METRIC_BREAKS` day inside the window."""
-    base = (
-        alt.Chart(frame)
-        .mark_line(point=False)
-        .encode(
-            x=alt.X("date:T", title=None),
-            y=alt.Y("value:Q", title=y_title),
-            color=alt.Color(f"{color}:N", title=None, legend=alt.Legend(orient="bottom")),
-            tooltip=[alt.Tooltip("date:T"), alt.Tooltip(f"{color}:N"), alt.Tooltip("value:Q", format=",.0f")],
-        )
-    )
-    layers: list[Any] = [base]
-    if breaks:
-        marks = pd.DataFrame({"date": [pd.Timestamp(b.day) for b in breaks], "label": [b.label for b in breaks]})
-        rule = alt.Chart(marks).mark_rule(strokeDash=[4, 4], color="#888").encode(x="date:T")
-        text = (
-            alt.Chart(marks)
-            .mark_text(align="left", dx=4, dy=-4, baseline="top", fontSize=11, color="#555")
-            .encode(x="date:T", y=alt.value(4), text="label:N")
-        )
-        layers += [rule, text]
-    st.altair_chart(alt.layer(*layers).properties(height=height), width="stretch")
+    every :data:`warehouse.queries.METRIC_BREAKS` day inside the window (:func:`socialkpi.charts.line_chart`,
+    which the e-mailed report draws as PNG too)."""
+    from socialkpi import charts
+
+    chart = charts.line_chart(frame, color=color, y_title=y_title, breaks=breaks, height=height)
+    st.altair_chart(chart, width="stretch")
     for b in breaks:
         st.caption(f"┊ {b.day:%d %b %Y}: {b.label} (values before and after are not comparable).")
