@@ -53,7 +53,7 @@ from typing import Any
 import duckdb
 
 from collectors import EARLIEST_DAY
-from warehouse.aggregates import KPI_METRICS
+from warehouse.aggregates import KPI_METRICS, NETWORK_PREFIX
 from warehouse.db import DUCKDB_CONFIG, writing_into
 
 COLUMNS = (
@@ -100,6 +100,9 @@ CHUNK = 1 << 20
 # DuckDB's buffers for one import: the checked rows spill to a temporary folder beyond this, so the
 # process stays within a few hundred MB whatever the file's size.
 MEMORY_LIMIT = "160MB"
+# ... but the upsert's key index (DuckDB's ART, which it does not spill) needs ~100 bytes a row being
+# loaded: the limit grows with the rows, to at most three quarters of the machine's memory.
+INDEX_BYTES_PER_ROW = 120
 # DuckDB's CSV reader refuses longer lines (and buffers a few times this per thread): such a file,
 # whose cells are most likely over MAX_CELL anyway, is read by the csv module instead.
 MAX_LINE = 1 << 22
@@ -606,6 +609,8 @@ def _create(con: duckdb.DuckDBPyConnection, sql: Any, source: _Source, params: d
     raise AssertionError("unreachable")
 
 
+assert len(KPI_METRICS) < 62  # one bit each in _check's mask, bit 62 for the networks
+
 _KEEP = f"NOT blank OR coalesce(p_row, 0) IN ({LONG}, {EXTRA})"  # blank rows are no rows, as always
 
 
@@ -631,7 +636,9 @@ def _check(con: duckdb.DuckDBPyConnection, source: _Source, latest: date) -> tup
                    min(observed_on) AS first_day, max(observed_on) AS newest_day, bit_or(kpi) AS kpis
             FROM (
                 SELECT account_id, name, competitor, observed_on, p_value, p_after, {_PROBLEM} AS problem,
-                       hash(metric, observed_on) AS key, CASE metric {bits} ELSE 0 END AS kpi
+                       hash(metric, observed_on) AS key,
+                   CASE metric {bits} ELSE CASE WHEN prefix(metric, '{NETWORK_PREFIX}') THEN {1 << 62} ELSE 0 END END
+                       AS kpi
                 FROM ({checked}) WHERE {_KEEP}
             )
             GROUP BY GROUPING SETS ((account_id, key), (account_id, name, competitor))
@@ -937,6 +944,7 @@ def _import(
             raise ImportRejected(str(path), errors)
         if not rows:
             raise ImportRejected(str(path), [(1, "no data rows")])
+        con.execute(f"SET memory_limit = '{_load_limit(rows)}'")
         written = _load(con, source, db_path, "import-" + scan.digest[:12], moment, converted, scan.stat)
     finally:
         con.close()
@@ -984,6 +992,7 @@ def _load(
             written = int(result[0][0]) if result else 0
             if written:  # else no row changed: the aggregates, kept with the rows, are as they were
                 kpis = wh.execute("SELECT bit_or(kpis) FROM temp.main.accounts_in").fetchone()
+                mask = int(kpis[0]) if kpis and kpis[0] is not None else 0  # KPI metrics; bit 62: networks
                 aggregates.maintain_from(
                     wh,
                     days=f"""(SELECT '{MANUAL}' AS platform, account_id, first_day AS observed_on
@@ -991,7 +1000,8 @@ def _load(
                               UNION ALL
                               SELECT '{MANUAL}', account_id, newest_day FROM temp.main.accounts_in)""",
                     rows=f"(SELECT * FROM observations WHERE platform = '{MANUAL}' AND run_id = {_lit(run_id)})",
-                    metrics={m for i, m in enumerate(KPI_METRICS) if kpis and kpis[0] and int(kpis[0]) >> i & 1},
+                    metrics={m for i, m in enumerate(KPI_METRICS) if mask >> i & 1},
+                    networks=bool(mask >> 62 & 1),
                 )
             if _stat(source.path) != stat:
                 raise ImportRejected(str(source.path), [(0, "the file changed while it was imported: import it again")])
@@ -1001,6 +1011,16 @@ def _load(
                 wh.execute("ROLLBACK")
             raise
     return written
+
+
+def _load_limit(rows: int) -> str:
+    """DuckDB's memory limit for the upsert of ``rows`` rows (see :data:`INDEX_BYTES_PER_ROW`)."""
+    floor = int(MEMORY_LIMIT.removesuffix("MB")) << 20
+    try:
+        ceiling = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") * 3 // 4
+    except (ValueError, OSError):
+        ceiling = 4 << 30
+    return f"{max(floor, min(ceiling, rows * INDEX_BYTES_PER_ROW)) >> 20}MB"
 
 
 def _stat(path: Path) -> tuple[int, int]:
