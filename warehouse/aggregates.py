@@ -279,9 +279,7 @@ def rebuild(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(sql).fetchall()
 
 
-def maintain_from(
-    con: duckdb.DuckDBPyConnection, *, days: str, rows: str, metrics: set[str], networks: bool
-) -> None:
+def maintain_from(con: duckdb.DuckDBPyConnection, *, days: str, rows: str, metrics: set[str], networks: bool) -> None:
     """:func:`maintain` without an Arrow batch, for ``socialkpi import-csv``, whose rows never come into
     Python: ``days`` a relation of (platform, account_id, observed_on) spanning each account's days in
     the batch, ``rows`` one holding (at least) the batch's rows of ``observations`` as just upserted
