@@ -900,13 +900,13 @@ def import_csv(
             header, header_lines, errors = _header(path)
             if (errors or scan.python_reads) and not _utf8(path):
                 raise _NotUtf8
-            if errors:
-                raise ImportRejected(str(path), errors)
-            return _import(path, db_path, scan, header, header_lines, now, today)
-        except (_NotUtf8, UnicodeDecodeError):
-            raise ImportRejected(str(path), [(_utf8_error_line(path), NOT_UTF8)]) from None
-    except OSError as exc:
-        raise ImportRejected(str(path), [(0, f"cannot read the file: {exc.strerror}")]) from None
+        except OSError as exc:  # the file itself (a folder, no permission, gone): later errors are not its
+            raise ImportRejected(str(path), [(0, f"cannot read the file: {exc.strerror}")]) from None
+        if errors:
+            raise ImportRejected(str(path), errors)
+        return _import(path, db_path, scan, header, header_lines, now, today)
+    except (_NotUtf8, UnicodeDecodeError):
+        raise ImportRejected(str(path), [(_utf8_error_line(path), NOT_UTF8)]) from None
 
 
 def _import(
