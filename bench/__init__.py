@@ -14,6 +14,7 @@ One module per benchmark, each with ``run() -> list[Figure]``:
 - :mod:`bench.export`      the observations CSV vs DuckDB's COPY; the KPI CSV of the 11M-row warehouse
 - :mod:`bench.startup`     ``socialkpi --help`` and which heavy modules each command imports
 - :mod:`bench.demo`        ``socialkpi demo --no-dashboard`` (a year, 26 accounts) as a whole process
+- :mod:`bench.importcsv`   ``socialkpi import-csv`` of 1M rows, fresh and again, vs read_csv + upsert; 10M rows
 """
 
 from __future__ import annotations

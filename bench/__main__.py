@@ -1,6 +1,6 @@
 """``python -m bench [name ...]``: run the benchmarks (all by default) and print one table.
 
-Names: load, collection, dashboard, export, startup, demo.  Progress goes to stderr, the table to stdout
+Names: load, collection, dashboard, export, startup, demo, importcsv.  Progress goes to stderr, the table to stdout
 (Markdown, ready for bench/RESULTS.md), preceded by the machine and the date.
 """
 
@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 from bench import Figure, log, machine
 
-NAMES = ("load", "collection", "dashboard", "export", "startup", "demo")
+NAMES = ("load", "collection", "dashboard", "export", "startup", "demo", "importcsv")
 
 
 def table(figures: list[Figure]) -> str:

@@ -20,7 +20,7 @@ COMMANDS = {
     "collect": ("socialkpi.runner", {"pyarrow"}),  # warehouse.load builds Arrow tables
     "export": ("warehouse.export", set()),  # DuckDB COPY writes the CSV
     "status": ("warehouse.runs", set()),
-    "import-csv": ("warehouse.imports", {"pyarrow"}),
+    "import-csv": ("warehouse.imports", set()),  # DuckDB reads, checks and loads the file
 }
 PROBE = (
     "import sys, time, json; t = time.perf_counter(); import {m}; "

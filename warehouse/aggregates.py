@@ -290,3 +290,17 @@ def rebuild(con: duckdb.DuckDBPyConnection) -> None:
     """Recompute the aggregates from ``observations`` and ``run_accounts`` (the caller owns the transaction)."""
     for sql in (*REBUILD_SQL, *NETWORK_REBUILD_SQL, *RUNS_REBUILD_SQL):
         con.execute(sql).fetchall()
+
+
+def maintain_from(con: duckdb.DuckDBPyConnection, *, days: str, rows: str, metrics: set[str], networks: bool) -> None:
+    """:func:`maintain` without an Arrow batch, for ``socialkpi import-csv``, whose rows never come into
+    Python: ``days`` a relation of (platform, account_id, observed_on) spanning each account's days in
+    the batch, ``rows`` one holding (at least) the batch's rows of ``observations`` as just upserted
+    (and no row of another batch), ``metrics`` the KPI metrics the batch has, ``networks`` whether it
+    has ``visits_from_<network>`` rows.  The caller owns the transaction."""
+    con.execute(_days_upsert(days)).fetchall()
+    kpis = tuple(m for m in KPI_METRICS if m in metrics)
+    if kpis:
+        con.execute(_daily_upsert(rows, kpis)).fetchall()
+    if networks:
+        con.execute(_network_upsert(rows)).fetchall()

@@ -363,3 +363,66 @@ def writing(
             remember(path)  # what this process wrote was read through before: no second full read
         else:
             forget(path)
+
+
+@contextmanager
+def writing_into(
+    con: duckdb.DuckDBPyConnection, path: str | os.PathLike[str], *, timeout: float = LOCK_TIMEOUT
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """:func:`writing`, but ``path`` is ``ATTACH``ed read-write to ``con`` (an in-memory DuckDB of
+    this process, opened with :data:`DUCKDB_CONFIG`) as its default database, and detached on exit.
+
+    What ``con`` already holds (``socialkpi import-csv``'s checked rows) can then be written with
+    one ``INSERT ... SELECT`` instead of crossing from one DuckDB instance to another.  The same
+    refusals as :func:`connect` (a foreign file, a damaged one, every block read before the first
+    write) and the same bounded retry on another process's lock.
+    """
+    from warehouse.schema import ensure_schema
+
+    target = str(path)
+    parent = Path(target).parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WarehouseError(f"cannot create the warehouse folder {parent}: {exc.strerror}") from None
+    refuse_foreign(target)
+    alias = "warehouse"
+    attach = "ATTACH '" + target.replace("'", "''") + f"' AS {alias}"
+    start, delay = time.monotonic(), 0.02
+    while True:
+        try:
+            con.execute(attach)
+            break
+        except duckdb.IOException as exc:
+            if not _is_lock_error(exc):
+                raise _open_error(target, exc) from None
+            if time.monotonic() - start > timeout:
+                raise WarehouseBusy(
+                    f"the warehouse {target} stayed locked by another process for {timeout:.0f}s"
+                ) from None
+            time.sleep(delay + random.random() * delay)
+            delay = min(delay * 2, 0.5)
+        except duckdb.Error as exc:
+            raise _open_error(target, exc) from None
+    ok = False
+    try:
+        verify(con, target, writable=True, catalog=alias)
+        con.execute(f"USE {alias}")
+        ensure_schema(con)
+        yield con
+        ok = True
+    except duckdb.Error as exc:
+        if is_damage(exc):
+            raise damaged(target, exc) from None
+        raise
+    finally:
+        try:
+            con.execute("USE memory")
+            con.execute(f"DETACH {alias}")
+        except duckdb.Error:
+            if ok:
+                raise
+        if ok:
+            remember(target)
+        else:
+            forget(target)
