@@ -31,12 +31,14 @@ import random
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
+
+_T = TypeVar("_T")
 
 LOCK_TIMEOUT = 30.0
 
@@ -66,6 +68,29 @@ class WarehouseDamaged(WarehouseError):
 
 _QUOTED = re.compile(r'"[^"]*"')
 
+
+
+def _retry_on_lock(target: str, timeout: float, open_it: Callable[[], _T]) -> _T:
+    """``open_it()``, tried again with a capped, jittered backoff while another process holds the file's lock.
+
+    Past ``timeout`` seconds it raises :class:`WarehouseBusy`; any other DuckDB error is the one-line
+    ``_open_error`` at once.
+    """
+    start, delay = time.monotonic(), 0.02
+    while True:
+        try:
+            return open_it()
+        except duckdb.IOException as exc:
+            if not _is_lock_error(exc):
+                raise _open_error(target, exc) from None
+            if time.monotonic() - start > timeout:
+                raise WarehouseBusy(
+                    f"the warehouse {target} stayed locked by another process for {timeout:.0f}s"
+                ) from None
+            time.sleep(delay + random.random() * delay)
+            delay = min(delay * 2, 0.5)
+        except duckdb.Error as exc:
+            raise _open_error(target, exc) from None
 
 def _is_lock_error(exc: Exception) -> bool:
     """DuckDB's "Could not set lock on file ...: Conflicting lock is held in ..." error.
@@ -143,22 +168,9 @@ def connect(
     elif not Path(target).exists():
         raise FileNotFoundError(target)
     refuse_foreign(target)
-    start, delay = time.monotonic(), 0.02
-    while True:
-        try:
-            con = duckdb.connect(target, read_only=read_only, config=dict(DUCKDB_CONFIG))
-            break
-        except duckdb.IOException as exc:
-            if not _is_lock_error(exc):
-                raise _open_error(target, exc) from None
-            if time.monotonic() - start > timeout:
-                raise WarehouseBusy(
-                    f"the warehouse {target} stayed locked by another process for {timeout:.0f}s"
-                ) from None
-            time.sleep(delay + random.random() * delay)
-            delay = min(delay * 2, 0.5)
-        except duckdb.Error as exc:
-            raise _open_error(target, exc) from None
+    con = _retry_on_lock(
+        target, timeout, lambda: duckdb.connect(target, read_only=read_only, config=dict(DUCKDB_CONFIG))
+    )
     try:
         verify(con, target, writable=not read_only)
     except BaseException:
@@ -388,22 +400,7 @@ def writing_into(
     refuse_foreign(target)
     alias = "warehouse"
     attach = "ATTACH '" + target.replace("'", "''") + f"' AS {alias}"
-    start, delay = time.monotonic(), 0.02
-    while True:
-        try:
-            con.execute(attach)
-            break
-        except duckdb.IOException as exc:
-            if not _is_lock_error(exc):
-                raise _open_error(target, exc) from None
-            if time.monotonic() - start > timeout:
-                raise WarehouseBusy(
-                    f"the warehouse {target} stayed locked by another process for {timeout:.0f}s"
-                ) from None
-            time.sleep(delay + random.random() * delay)
-            delay = min(delay * 2, 0.5)
-        except duckdb.Error as exc:
-            raise _open_error(target, exc) from None
+    _retry_on_lock(target, timeout, lambda: con.execute(attach))
     ok = False
     try:
         verify(con, target, writable=True, catalog=alias)
