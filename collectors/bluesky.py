@@ -32,6 +32,7 @@ from collectors.http import (
     Client,
     PayloadError,
     Verdict,
+    header,
     seconds_until_epoch,
 )
 from collectors.observation import CollectContext, Collected, Observation
@@ -50,13 +51,6 @@ COUNT = Counts(PLATFORM)  # lexicon integers
 # -- classification ----------------------------------------------------------------------------
 
 
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    for key, value in headers.items():
-        if key.lower() == name.lower():
-            return value
-    return None
-
-
 def classify(status: int, headers: Mapping[str, str], body: Any) -> Verdict | None:
     """Read the XRPC error ``{"error": "<Name>", "message": "<text>"}`` and the epoch ``RateLimit-Reset``."""
     if status < 400:
@@ -66,7 +60,7 @@ def classify(status: int, headers: Mapping[str, str], body: Any) -> Verdict | No
     name = name if isinstance(name, str) else ""
     message = f"{name}: {text}" if name and isinstance(text, str) else (name or f"HTTP {status}")
     if status == 429 or name == "RateLimitExceeded":
-        wait = seconds_until_epoch(_header(headers, "RateLimit-Reset"))
+        wait = seconds_until_epoch(header(headers, "RateLimit-Reset"))
         return Verdict("throttled", message, retry_after=wait, code="rate_limited")
     if name in AUTH_ERRORS:
         return Verdict("auth", message, code="token_invalid")

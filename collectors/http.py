@@ -369,6 +369,15 @@ def seconds_until_epoch(value: str | None, *, now: float | None = None) -> float
     return max(0.0, epoch - current)
 
 
+def header(headers: Mapping[str, str], name: str) -> str | None:
+    """A response header, whatever its case (a classifier gets ``requests``' case-insensitive headers, a
+    test a plain dict)."""
+    for key, value in headers.items():
+        if key.lower() == name.lower():
+            return value
+    return None
+
+
 # ---------------------------------------------------------------------------------------------
 # Client
 # ---------------------------------------------------------------------------------------------

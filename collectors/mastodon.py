@@ -39,6 +39,7 @@ from collectors.http import (
     Client,
     PayloadError,
     Verdict,
+    header,
     register_secret,
 )
 from collectors.observation import CollectContext, Collected, Credentials, Observation
@@ -55,13 +56,6 @@ _INSTANCE = re.compile(r"[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+(:\d+)?")
 
 
 # -- classification ----------------------------------------------------------------------------
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    for key, value in headers.items():
-        if key.lower() == name.lower():
-            return value
-    return None
 
 
 def seconds_until_iso(value: str | None, *, now: datetime | None = None) -> float | None:
@@ -89,7 +83,7 @@ def classify(status: int, headers: Mapping[str, str], body: Any) -> Verdict | No
             text = f"{text}: {body['error_description']}"
     message = text or f"HTTP {status}"
     if status == 429:
-        wait = seconds_until_iso(_header(headers, "X-RateLimit-Reset"))
+        wait = seconds_until_iso(header(headers, "X-RateLimit-Reset"))
         return Verdict("throttled", f"{message} (HTTP 429)", retry_after=wait, code="rate_limited")
     if status == 401:
         if "requires an authenticated user" in text:

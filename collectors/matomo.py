@@ -50,6 +50,7 @@ from collectors.http import (
     PayloadError,
     PermissionDenied,
     Verdict,
+    header,
     parse_retry_after,
     register_secret,
 )
@@ -78,7 +79,7 @@ def classify(status: int, headers: Mapping[str, str], body: Any) -> Verdict | No
     is_error = isinstance(body, dict) and body.get("result") == "error"
     if not is_error:
         if status == 429:
-            return Verdict("throttled", f"HTTP {status}", parse_retry_after(_header(headers, "Retry-After")))
+            return Verdict("throttled", f"HTTP {status}", parse_retry_after(header(headers, "Retry-After")))
         return None
     message = str(body.get("message") or f"HTTP {status}")
     if AUTH_TEXT.search(message) or status == 401 and not ACCESS_TEXT.search(message):
@@ -96,19 +97,12 @@ def classify(status: int, headers: Mapping[str, str], body: Any) -> Verdict | No
             code="no_view_access",
         )
     if status == 429 or "too many requests" in message.lower():
-        return Verdict("throttled", message, parse_retry_after(_header(headers, "Retry-After")), code="throttled")
+        return Verdict("throttled", message, parse_retry_after(header(headers, "Retry-After")), code="throttled")
     if status >= 500:
-        return Verdict("server", message, parse_retry_after(_header(headers, "Retry-After")))
+        return Verdict("server", message, parse_retry_after(header(headers, "Retry-After")))
     if "does not exist" in message or "not available" in message:
         return Verdict("bad_request", message, code="unknown_method")
     return Verdict("bad_request", message, code="api_error")
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    for key, value in headers.items():
-        if key.lower() == name.lower():
-            return value
-    return None
 
 
 # -- parsers -----------------------------------------------------------------------------------

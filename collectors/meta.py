@@ -18,7 +18,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from collectors.http import BadRequest, CollectorError, PayloadError, parse_retry_after
+from collectors.http import BadRequest, CollectorError, PayloadError, header, parse_retry_after
 from collectors.observation import Collected
 
 PACIFIC = ZoneInfo("America/Los_Angeles")  # Meta's reporting day
@@ -48,14 +48,6 @@ def read_error(status: int, body: Any) -> MetaError | None:
     message = str(err.get("message") or f"HTTP {status}")
     detail = f"{message} (code {code}{f', subcode {sub}' if sub else ''})"
     return MetaError(code, sub, message, detail, err)
-
-
-def header(headers: Mapping[str, str], name: str) -> str | None:
-    """A response header, whatever its case."""
-    for key, value in headers.items():
-        if key.lower() == name.lower():
-            return value
-    return None
 
 
 def regain_minutes(headers: Mapping[str, str], name: str) -> list[float]:

@@ -38,7 +38,16 @@ from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from typing import Any
 
-from collectors.http import AuthError, BadRequest, Client, PayloadError, Verdict, parse_retry_after, seconds_until_epoch
+from collectors.http import (
+    AuthError,
+    BadRequest,
+    Client,
+    PayloadError,
+    Verdict,
+    header,
+    parse_retry_after,
+    seconds_until_epoch,
+)
 from collectors.observation import CollectContext, Collected, Observation
 from collectors.optional import optional
 from collectors.tokens import OAuthSession, StoredToken, refresh_grant, wrong_owner
@@ -96,7 +105,7 @@ def classify(status: int, headers: Mapping[str, str], body: Any) -> Verdict | No
             code="forbidden",
         )
     if status >= 500:
-        return Verdict("server", text, retry_after=parse_retry_after(_header(headers, "Retry-After")))
+        return Verdict("server", text, retry_after=parse_retry_after(header(headers, "Retry-After")))
     if status == 400 and isinstance(message, str) and "metric_types" in message:
         return Verdict("bad_request", text, code="invalid_metric")
     return Verdict("bad_request", text, code="invalid_parameters")
@@ -104,7 +113,7 @@ def classify(status: int, headers: Mapping[str, str], body: Any) -> Verdict | No
 
 def reset_seconds(headers: Mapping[str, str]) -> float | None:
     """Seconds until the limit resets: ``X-RateLimit-Reset`` (seconds to wait), else ``Retry-After``."""
-    raw = _header(headers, "X-RateLimit-Reset")
+    raw = header(headers, "X-RateLimit-Reset")
     if raw:
         try:
             value = float(raw)
@@ -113,14 +122,7 @@ def reset_seconds(headers: Mapping[str, str]) -> float | None:
         if value is not None:
             # Pinterest sends the seconds left; an epoch (some proxies rewrite it) is read as one.
             return seconds_until_epoch(raw) if value > 1_000_000_000 else max(0.0, value)
-    return parse_retry_after(_header(headers, "Retry-After"))
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    for key, value in headers.items():
-        if key.lower() == name.lower():
-            return value
-    return None
+    return parse_retry_after(header(headers, "Retry-After"))
 
 
 # -- parsers -----------------------------------------------------------------------------------

@@ -45,6 +45,7 @@ from collectors.http import (
     PayloadError,
     PermissionDenied,
     Verdict,
+    header,
     paginate_offset,
     parse_retry_after,
     register_secret,
@@ -81,27 +82,20 @@ def classify(status: int, headers: Mapping[str, str], body: Any) -> Verdict | No
             code="invalid_key_or_site",
         )
     if status == 429:
-        header = parse_retry_after(_header(headers, "Retry-After"))
+        wait = parse_retry_after(header(headers, "Retry-After"))
         hourly = HOURLY.search(text)
-        if header is None and hourly:  # the key's hourly budget is spent: no use retrying in seconds
+        if wait is None and hourly:  # the key's hourly budget is spent: no use retrying in seconds
             return Verdict(
                 "throttled",
                 f"{text} Try again within the hour, or ask Plausible for a higher limit",
                 retry_after=3600.0,
                 code="hourly_limit",
             )
-        return Verdict("throttled", text, retry_after=header, code="rate_limited")
+        return Verdict("throttled", text, retry_after=wait, code="rate_limited")
     if status >= 500:
-        return Verdict("server", text, parse_retry_after(_header(headers, "Retry-After")))
+        return Verdict("server", text, parse_retry_after(header(headers, "Retry-After")))
     if status == 400:
         return Verdict("bad_request", text, code="invalid_query")
-    return None
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    for key, value in headers.items():
-        if key.lower() == name.lower():
-            return value
     return None
 
 

@@ -32,7 +32,16 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
-from collectors.http import AuthError, BadRequest, Client, PayloadError, PermissionDenied, Verdict, parse_retry_after
+from collectors.http import (
+    AuthError,
+    BadRequest,
+    Client,
+    PayloadError,
+    PermissionDenied,
+    Verdict,
+    header,
+    parse_retry_after,
+)
 from collectors.observation import CollectContext, Collected, Observation
 from collectors.tokens import OAuthSession, StoredToken, refresh_grant, wrong_owner
 from collectors.tokens import authorize as authorize_session
@@ -93,7 +102,7 @@ def classify(status: int, headers: Mapping[str, str], body: Any) -> Verdict | No
         return None
     if kind == "permission":
         text += f"; the token needs {SCOPES}: authorize the app again with them"
-    retry = parse_retry_after(_header(headers, "Retry-After")) if kind in ("throttled", "server") else None
+    retry = parse_retry_after(header(headers, "Retry-After")) if kind in ("throttled", "server") else None
     return Verdict(kind, text, retry_after=retry, code=code)
 
 
@@ -105,13 +114,6 @@ def _by_status(status: int) -> str:
     if status == 429:
         return "throttled"
     return "server" if status >= 500 else "bad_request"
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    for key, value in headers.items():
-        if key.lower() == name.lower():
-            return value
-    return None
 
 
 # -- parser ------------------------------------------------------------------------------------

@@ -51,6 +51,7 @@ from collectors.http import (
     PayloadError,
     PermissionDenied,
     Verdict,
+    header,
     parse_retry_after,
     register_secret,
 )
@@ -91,22 +92,15 @@ def classify(status: int, headers: Mapping[str, str], body: Any) -> Verdict | No
     if status == 403 or code == "forbidden":
         return Verdict("permission", f"{message}: give this user view access to the website", code="forbidden")
     if status == 429 or code == "too-many-requests":
-        wait = parse_retry_after(_header(headers, "Retry-After"))
+        wait = parse_retry_after(header(headers, "Retry-After"))
         return Verdict("throttled", message, CLOUD_WINDOW if wait is None else wait, code="too_many_requests")
     if status >= 500:
-        return Verdict("server", message, parse_retry_after(_header(headers, "Retry-After")))
+        return Verdict("server", message, parse_retry_after(header(headers, "Retry-After")))
     if status == 404 or code == "not-found":
         return Verdict(
             "bad_request", f"{message}: no website with this id; check the id in socialkpi.toml", code="not_found"
         )
     return Verdict("bad_request", message, code=code or "bad_request")
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    for key, value in headers.items():
-        if key.lower() == name.lower():
-            return value
-    return None
 
 
 # -- parsers -----------------------------------------------------------------------------------

@@ -50,6 +50,7 @@ from collectors.http import (
     PayloadError,
     PermissionDenied,
     Verdict,
+    header,
     parse_retry_after,
     register_secret,
 )
@@ -94,17 +95,10 @@ def classify(status: int, headers: Mapping[str, str], body: Any) -> Verdict | No
             code="invalid_blog",
         )
     if status == 429:
-        return Verdict("throttled", detail, parse_retry_after(_header(headers, "Retry-After")))
+        return Verdict("throttled", detail, parse_retry_after(header(headers, "Retry-After")))
     if status >= 500:
-        return Verdict("server", detail, parse_retry_after(_header(headers, "Retry-After")))
+        return Verdict("server", detail, parse_retry_after(header(headers, "Retry-After")))
     return Verdict("bad_request", detail, code=code or "bad_request")
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    for key, value in headers.items():
-        if key.lower() == name.lower():
-            return value
-    return None
 
 
 # -- parsers -----------------------------------------------------------------------------------

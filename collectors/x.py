@@ -34,7 +34,7 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
-from collectors.http import AuthError, Client, PayloadError, Verdict, seconds_until_epoch
+from collectors.http import AuthError, Client, PayloadError, Verdict, header, seconds_until_epoch
 from collectors.observation import CollectContext, Collected, Observation
 from collectors.tokens import OAuthSession, authorize, refresh_grant
 from collectors.values import Counts
@@ -90,7 +90,7 @@ def classify(status: int, headers: Mapping[str, str], body: Any) -> Verdict | No
                 "Developer Console or wait for the next billing cycle",
                 code="usage_capped",
             )
-        wait = seconds_until_epoch(_header(headers, "x-rate-limit-reset"))
+        wait = seconds_until_epoch(header(headers, "x-rate-limit-reset"))
         return Verdict("throttled", f"{message} (x-rate-limit-reset)", retry_after=wait, code="rate_limited")
     if status == 401:
         return Verdict("auth", f"{message}: the token was refused (expired, revoked or not an X token)")
@@ -107,13 +107,6 @@ def classify(status: int, headers: Mapping[str, str], body: Any) -> Verdict | No
     if status >= 500:
         return Verdict("server", message)
     return Verdict("bad_request", message, code=kind or "invalid_request")
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    for key, value in headers.items():
-        if key.lower() == name:
-            return value
-    return None
 
 
 def _problem_kind(body: Any) -> str:
