@@ -23,10 +23,11 @@ read_insights); a refused insights metric is skipped alone (collectors.meta.ask_
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from collectors.common import chunks, each_day
 from collectors.http import AuthError, Client, PayloadError, Verdict, header, parse_retry_after, register_secret
 from collectors.meta import PACIFIC as PACIFIC  # re-exported: the reporting day's zone
 from collectors.meta import USAGE_HEADERS, ask_metrics, read_error, regain_minutes
@@ -174,7 +175,7 @@ def parse_insights(
         if metric in COUNTS:
             rows += [
                 Observation(PLATFORM, account_id, metric, day, 0, source, collected_at)
-                for day in _days(since, until)
+                for day in each_day(since, until)
                 if day not in seen
             ]
     return rows
@@ -183,20 +184,6 @@ def parse_insights(
 def pacific_day(end_time: str) -> date:
     """The day a daily value describes: ``end_time`` read in Los Angeles, minus one day (collectors.meta)."""
     return meta_pacific_day(end_time, platform=PLATFORM)
-
-
-def _days(since: date, until: date) -> Iterator[date]:
-    for n in range((until - since).days + 1):
-        yield since + timedelta(days=n)
-
-
-def chunks(since: date, until: date, size: int = CHUNK_DAYS) -> Iterator[tuple[date, date]]:
-    """Inclusive day ranges of at most ``size`` days covering since..until."""
-    start = since
-    while start <= until:
-        end = min(until, start + timedelta(days=size - 1))
-        yield start, end
-        start = end + timedelta(days=1)
 
 
 # -- I/O ---------------------------------------------------------------------------------------
@@ -221,7 +208,7 @@ def collect(client: Client, ctx: CollectContext, *, since: date, until: date) ->
         if not ctx.account.competitor:
             url = root + INSIGHTS_ENDPOINT.format(version=VERSION, page_id=page_id)
             refused: set[str] = set()
-            for start, end in chunks(since, until):
+            for start, end in chunks(since, until, CHUNK_DAYS):
                 for group in GROUPS:
                     _insights(client, ctx, url, group, start, end, refused, out)
     except AuthError as exc:

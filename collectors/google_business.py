@@ -34,10 +34,11 @@ a metric it refuses as INVALID_ARGUMENT is skipped on its own.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from collectors.common import chunks, each_day
 from collectors.google_auth import CREDENTIALS_ENV, EXPLAINED, WHO, google_bearer, use_credentials_file
 from collectors.http import AuthError, BadRequest, Client, PayloadError, Verdict, parse_retry_after
 from collectors.observation import CollectContext, Collected, Observation
@@ -118,11 +119,6 @@ def _value(raw: Any, metric: str, day: date) -> int:
     return COUNT(raw, f"{metric} on {day}")
 
 
-def _days(since: date, until: date) -> Iterator[date]:
-    for n in range((until - since).days + 1):
-        yield since + timedelta(days=n)
-
-
 def parse_multi(
     payload: Any, *, account_id: str, since: date, until: date, collected_at: datetime, metrics: tuple[str, ...]
 ) -> list[Observation]:
@@ -167,7 +163,7 @@ def parse_multi(
                 per_metric[metric][day] = per_metric[metric].get(day, 0) + _value(item.get("value"), metric, day)
 
     rows: list[Observation] = []
-    for day in _days(since, until):
+    for day in each_day(since, until):
         if all(m in per_metric for m in IMPRESSIONS):
             total = sum(per_metric[m].get(day, 0) for m in IMPRESSIONS)
             rows.append(Observation(PLATFORM, account_id, "impressions", day, total, IMPRESSIONS_SOURCE, collected_at))
@@ -189,14 +185,6 @@ def range_params(metrics: tuple[str, ...], since: date, until: date, *, key: str
         "dailyRange.endDate.month": until.month,
         "dailyRange.endDate.day": until.day,
     }
-
-
-def chunks(since: date, until: date, size: int = CHUNK_DAYS) -> Iterator[tuple[date, date]]:
-    start = since
-    while start <= until:
-        end = min(until, start + timedelta(days=size - 1))
-        yield start, end
-        start = end + timedelta(days=1)
 
 
 # -- I/O ---------------------------------------------------------------------------------------
@@ -263,7 +251,7 @@ def collect(client: Client, ctx: CollectContext, *, since: date, until: date) ->
     url = root + MULTI_ENDPOINT.format(location_id=location)
     metrics: tuple[str, ...] = (*IMPRESSIONS, *ACTIONS)
     try:
-        for start, end in chunks(since, until):
+        for start, end in chunks(since, until, CHUNK_DAYS):
             metrics = _fetch(client, ctx, url, metrics, start, end, out)
     except (AuthError, BadRequest) as exc:
         raise _fail(exc, ctx) from None

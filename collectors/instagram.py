@@ -41,6 +41,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
+from collectors.common import each_day
 from collectors.http import (
     AuthError,
     BadRequest,
@@ -56,7 +57,6 @@ from collectors.meta import (
 )
 from collectors.meta import (
     ask_metrics,
-    days_between,
     last_complete_pacific_day,
     pacific_bounds,
     pacific_day,
@@ -139,7 +139,7 @@ def _is_number(value: Any) -> bool:
 
 
 # Days: Meta's Pacific reporting day (collectors.meta): pacific_day, pacific_bounds,
-# last_complete_pacific_day, days_between.
+# last_complete_pacific_day; collectors.common.each_day walks the days of a range.
 
 
 # -- parsers ------------------------------------------------------------------------------------------
@@ -352,7 +352,7 @@ def collect(client: Client, ctx: CollectContext, *, since: date, until: date) ->
             out.observations += parse_account(account, account_id=ig_id, day=ctx.today, collected_at=ctx.collected_at)
             url = root + INSIGHTS_ENDPOINT.format(version=VERSION, ig_user_id=ig_id)
             refused: set[str] = set()
-            for day in days_between(since, min(until, last_complete_pacific_day(ctx.collected_at))):
+            for day in each_day(since, min(until, last_complete_pacific_day(ctx.collected_at))):
                 _insights_day(client, ctx, url, day, refused, out)
     except AuthError as exc:
         raise _with_advice(exc, ctx) from None

@@ -49,6 +49,7 @@ from functools import partial
 from typing import Any
 from urllib.parse import quote
 
+from collectors.common import each_day
 from collectors.http import AuthError, Client, PayloadError, PermissionDenied, Verdict, paginate_next_url
 from collectors.observation import CollectContext, Collected, Observation
 from collectors.optional import optional
@@ -241,8 +242,7 @@ def _parse_daily(
         if by_day and not any(_dig(v, s) is not None for v in by_day.values() for s in sources):
             continue  # retired (or renamed): none of its fields in any element
         source = "+".join(sources)
-        for n in range((until - since).days + 1):
-            day = since + timedelta(days=n)
+        for day in each_day(since, until):
             values = by_day.get(day, {})
             total = 0
             for s in sources:

@@ -39,10 +39,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from functools import partial
 from typing import Any
 
+from collectors.common import each_day
 from collectors.http import (
     AuthError,
     BadRequest,
@@ -142,10 +143,6 @@ def _number(row: Mapping[str, Any], field: str, method: str) -> int:
     return COUNT(row.get(field, 0), f"{method} {field}")
 
 
-def _days(since: date, until: date) -> list[date]:
-    return [since + timedelta(days=n) for n in range((until - since).days + 1)]
-
-
 def _fill(
     values: dict[date, dict[str, float]],
     mapping: Mapping[str, str],
@@ -160,7 +157,7 @@ def _fill(
 ) -> list[Observation]:
     """Rows for every day of the range that is over, or that Matomo has data for."""
     out: list[Observation] = []
-    for day in _days(since, until):
+    for day in each_day(since, until):
         if day >= today and day not in answered:
             continue
         for field, metric in mapping.items():

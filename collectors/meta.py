@@ -109,11 +109,6 @@ def last_complete_pacific_day(moment: datetime) -> date:
     return moment.astimezone(PACIFIC).date() - timedelta(days=1)
 
 
-def days_between(since: date, until: date) -> Iterator[date]:
-    for n in range((until - since).days + 1):
-        yield since + timedelta(days=n)
-
-
 # -- asking metrics -----------------------------------------------------------------------------------
 
 

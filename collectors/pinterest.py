@@ -33,11 +33,12 @@ skipped with the reason and the follower count is still written (collectors.opti
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from typing import Any
 
+from collectors.common import chunks, each_day
 from collectors.http import (
     AuthError,
     BadRequest,
@@ -212,7 +213,7 @@ def parse_analytics(
             value = metrics.get(source, 0)
             value = 0 if value is None else COUNT(value, f"{source} on {day}")
             rows.append(Observation(PLATFORM, account_id, METRICS[source], day, value, source, collected_at))
-    for day in _days(since, until):
+    for day in each_day(since, until):
         if day not in answered:
             rows += [Observation(PLATFORM, account_id, METRICS[s], day, 0, s, collected_at) for s in wanted]
     return rows
@@ -226,20 +227,6 @@ def unready_days(payload: Any) -> dict[str, list[date]]:
         if status != READY:
             out.setdefault(str(status), []).append(_day(entry["date"]))
     return out
-
-
-def _days(since: date, until: date) -> Iterator[date]:
-    for n in range((until - since).days + 1):
-        yield since + timedelta(days=n)
-
-
-def chunks(since: date, until: date, size: int = MAX_RANGE_DAYS) -> Iterator[tuple[date, date]]:
-    """Inclusive day ranges of at most ``size`` days covering since..until."""
-    start = since
-    while start <= until:
-        end = min(until, start + timedelta(days=size - 1))
-        yield start, end
-        start = end + timedelta(days=1)
 
 
 # -- tokens ------------------------------------------------------------------------------------
@@ -376,7 +363,7 @@ def _analytics(client: Client, ctx: CollectContext, since: date, until: date, ou
     analytics = optional(
         out, "user_account/analytics", skip=list(METRICS), metrics="impressions, engagements and link_clicks"
     )
-    for start, end in chunks(since, until):
+    for start, end in chunks(since, until, MAX_RANGE_DAYS):
         got = analytics.fetch(partial(_fetch, client, url, start, end, active, out))
         if got is None:
             break  # refused: noted, and the chunks kept so far are dropped

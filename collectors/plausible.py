@@ -34,11 +34,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
+from collectors.common import each_day
 from collectors.http import (
     AuthError,
     Client,
@@ -118,7 +119,7 @@ def parse_timeseries(
         day = _day(dims[0])
         per_day[day] = dict(zip(metrics, values, strict=True))
     out: list[Observation] = []
-    for day in _days(since, until):
+    for day in each_day(since, until):
         if day not in per_day and day >= today:
             continue
         for name, metric in TOTALS.items():
@@ -154,7 +155,7 @@ def parse_sources(
         per[network] = per.get(network, 0) + numbers["visits"]
     seen_networks = sorted({n for per in networks.values() for n in per})
     out: list[Observation] = []
-    for day in _days(since, until):
+    for day in each_day(since, until):
         if day not in seen_days and day >= today:
             continue
         for name, metric in SOCIAL.items():
@@ -222,10 +223,6 @@ def _day(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise PayloadError(f"{PLATFORM}: time:day {text[:30]!r} is not YYYY-MM-DD", platform=PLATFORM) from None
-
-
-def _days(since: date, until: date) -> list[date]:
-    return [since + timedelta(days=n) for n in range((until - since).days + 1)]
 
 
 # -- I/O ---------------------------------------------------------------------------------------

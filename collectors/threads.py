@@ -54,6 +54,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
+from collectors.common import each_day
 from collectors.http import (
     AuthError,
     BadRequest,
@@ -65,7 +66,7 @@ from collectors.http import (
     register_secret,
 )
 from collectors.instagram import classify_meta
-from collectors.meta import ask_metrics, days_between, last_complete_pacific_day, pacific_bounds, pacific_day
+from collectors.meta import ask_metrics, last_complete_pacific_day, pacific_bounds, pacific_day
 from collectors.observation import CollectContext, Collected, Observation
 from collectors.tokens import StoredToken, _lock_for, without_auth
 from collectors.values import Counts, expect
@@ -407,7 +408,7 @@ def collect(client: Client, ctx: CollectContext, *, since: date, until: date) ->
             )
             refused: set[str] = set()
             first, last = max(since, FIRST_DAY), min(until, last_complete_pacific_day(ctx.collected_at))
-            for day in days_between(first, last):
+            for day in each_day(first, last):
                 _insights_day(client, ctx, url, day, refused, out)
     except AuthError as exc:
         raise _with_advice(exc, tokens) from None

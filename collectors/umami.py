@@ -44,6 +44,7 @@ from functools import partial
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from collectors.common import each_day
 from collectors.http import (
     AuthError,
     BadRequest,
@@ -273,8 +274,7 @@ def collect(client: Client, ctx: CollectContext, *, since: date, until: date) ->
         metrics="social_visits and visits_from_<network>",
         unsupported={"bad-request", "bad_request", "not_found"},  # Umami's code, or an older plain-text 400; a 404
     )
-    day = since
-    while day <= until:
+    for day in each_day(since, until):
         start, end = day_bounds(day, ctx.business_tz)
         window = {"startAt": start, "endAt": end, "timezone": tz_name}
         kw: dict[str, Any] = {
@@ -295,7 +295,6 @@ def collect(client: Client, ctx: CollectContext, *, since: date, until: date) ->
         per = None if answer is None else parse_referrers(answer, **kw)
         if per is not None:
             social[day] = per
-        day += timedelta(days=1)
     referrers.keep(social_rows(social, account_id=ctx.account.id, collected_at=ctx.collected_at))
     out.observations += referrers.rows()
     out.requests = client.requests_made - before

@@ -38,12 +38,13 @@ and the views and visitors are still written (collectors.optional).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
-from datetime import date, datetime, timedelta
+from collections.abc import Mapping
+from datetime import date, datetime
 from functools import partial
 from typing import Any
 from urllib.parse import quote
 
+from collectors.common import chunks, each_day
 from collectors.http import (
     AuthError,
     Client,
@@ -113,11 +114,6 @@ def _day(text: Any, what: str) -> date:
         raise PayloadError(f"{PLATFORM}: {what} {text!r:.30} is not YYYY-MM-DD", platform=PLATFORM) from None
 
 
-def _days(since: date, until: date) -> Iterator[date]:
-    for n in range((until - since).days + 1):
-        yield since + timedelta(days=n)
-
-
 def parse_visits(
     payload: Any,
     *,
@@ -153,7 +149,7 @@ def parse_visits(
         day = _day(row[at["period"]], "period")
         values[day] = {name: COUNT(row[at[name]], f"stats/visits {name} on {day}") for name in FIELDS}
     out: list[Observation] = []
-    for day in _days(since, until):
+    for day in each_day(since, until):
         got = values.get(day, {})
         if day >= today and not any(got.values()):
             continue
@@ -215,7 +211,7 @@ def parse_referrers(
                 per[network] = per.get(network, 0) + COUNT(group.get("total"), f"stats/referrers {key} total")
     seen = sorted({n for per in per_day.values() for n, v in per.items() if v})
     out: list[Observation] = []
-    for day in _days(since, until):
+    for day in each_day(since, until):
         if day not in per_day and day >= today:
             continue
         per = per_day.get(day, {})
@@ -251,15 +247,6 @@ def _prepare(client: Client, ctx: CollectContext) -> tuple[str, str]:
     return root, quote(ctx.account.id, safe="")
 
 
-def chunks(since: date, until: date, size: int = CHUNK_DAYS) -> Iterator[tuple[date, date]]:
-    """Inclusive day ranges of at most ``size`` days covering since..until."""
-    start = since
-    while start <= until:
-        end = min(until, start + timedelta(days=size - 1))
-        yield start, end
-        start = end + timedelta(days=1)
-
-
 def collect(client: Client, ctx: CollectContext, *, since: date, until: date) -> Collected:
     """Daily views and visitors, and referred views from social, of site ``ctx.account.id`` for since..until."""
     if ctx.account.competitor:
@@ -272,7 +259,7 @@ def collect(client: Client, ctx: CollectContext, *, since: date, until: date) ->
         metrics="social_visits and visits_from_<network>",
         unsupported={"unknown_method"},
     )
-    for start, end in chunks(since, until):
+    for start, end in chunks(since, until, CHUNK_DAYS):
         n = str((end - start).days + 1)
         kw: dict[str, Any] = {
             "account_id": ctx.account.id,

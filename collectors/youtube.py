@@ -46,10 +46,11 @@ or refused for the channel, still fails the account: the credential is wrong and
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from functools import partial
 from typing import Any
 
+from collectors.common import each_day
 from collectors.google_auth import (
     CREDENTIALS_ENV,
     EXPLAINED,
@@ -248,11 +249,9 @@ def parse_report(
         return []
     newest = max(values)
     rows: list[Observation] = []
-    day = since
-    while day <= newest:
+    for day in each_day(since, newest):
         cells = values.get(day) or [(str(n), 0) for _, n in wanted]
         rows += [Observation(PLATFORM, account_id, ANALYTICS[n], day, v, n, collected_at) for n, v in cells]
-        day += timedelta(days=1)
     return rows
 
 
