@@ -27,7 +27,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from collectors.common import chunks, each_day
+from collectors.common import chunks, each_day, token_env
 from collectors.http import AuthError, Client, PayloadError, Verdict, header, parse_retry_after, register_secret
 from collectors.meta import PACIFIC as PACIFIC  # re-exported: the reporting day's zone
 from collectors.meta import USAGE_HEADERS, ask_metrics, read_error, regain_minutes
@@ -192,7 +192,7 @@ def pacific_day(end_time: str) -> date:
 def collect(client: Client, ctx: CollectContext, *, since: date, until: date) -> Collected:
     """Today's followers, plus (own Pages) Page Insights for since..until, both days included."""
     creds, page_id = ctx.credentials, ctx.account.id
-    env = creds.token_env or "SOCIALKPI_FACEBOOK_TOKEN"
+    env = token_env(ctx)
     if not creds.token:
         raise AuthError(f"facebook: no Page access token; set {env}", platform=PLATFORM)
     token = creds.token

@@ -38,7 +38,7 @@ from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from collectors.common import chunks, each_day
+from collectors.common import chunks, each_day, token_env
 from collectors.google_auth import CREDENTIALS_ENV, EXPLAINED, WHO, google_bearer, use_credentials_file
 from collectors.http import AuthError, BadRequest, Client, PayloadError, Verdict, parse_retry_after
 from collectors.observation import CollectContext, Collected, Observation
@@ -62,7 +62,6 @@ ACTIONS: dict[str, str] = {
 IMPRESSIONS_SOURCE = "BUSINESS_IMPRESSIONS_*"  # the four surfaces, summed
 COUNT = Counts(PLATFORM, text=True, numbers=False)  # "DatedValue.value is int64 as a string"
 CHUNK_DAYS = 180
-ENV = "SOCIALKPI_GOOGLE_BUSINESS_TOKEN"
 ENV_REFRESH = "SOCIALKPI_GOOGLE_BUSINESS_REFRESH_TOKEN"
 ACCESS_ADVICE = (
     "the signed-in user must own or manage the listing, and the Cloud project must be approved for the "
@@ -193,7 +192,7 @@ def range_params(metrics: tuple[str, ...], since: date, until: date, *, key: str
 def _location(client: Client, ctx: CollectContext) -> tuple[str, str]:
     """Check the account, install the bearer; the location's base URL."""
     creds = ctx.credentials
-    env = creds.token_env or ENV
+    env = token_env(ctx)
     if ctx.account.competitor:
         raise BadRequest(
             "google_business: the Performance API only answers for listings you manage; a competitor's "
@@ -224,7 +223,7 @@ def _location(client: Client, ctx: CollectContext) -> tuple[str, str]:
 
 
 def _fail(exc: AuthError | BadRequest, ctx: CollectContext) -> Exception:
-    env = ctx.credentials.token_env or ENV
+    env = token_env(ctx)
     if isinstance(exc, AuthError):
         if exc.code in EXPLAINED:
             return exc

@@ -41,7 +41,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from collectors.common import each_day
+from collectors.common import each_day, token_env
 from collectors.http import (
     AuthError,
     BadRequest,
@@ -242,7 +242,7 @@ def _root(ctx: CollectContext) -> str:
 
 
 def _env(ctx: CollectContext) -> str:
-    return ctx.credentials.token_env or "SOCIALKPI_INSTAGRAM_TOKEN"
+    return token_env(ctx)
 
 
 def _prepare(client: Client, ctx: CollectContext) -> None:

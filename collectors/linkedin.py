@@ -49,7 +49,7 @@ from functools import partial
 from typing import Any
 from urllib.parse import quote
 
-from collectors.common import each_day
+from collectors.common import each_day, token_env
 from collectors.http import AuthError, Client, PayloadError, PermissionDenied, Verdict, paginate_next_url
 from collectors.observation import CollectContext, Collected, Observation
 from collectors.optional import optional
@@ -294,11 +294,11 @@ def _authenticate(client: Client, ctx: CollectContext) -> OAuthSession:
         client,
         ctx,
         PLATFORM,
-        key=creds.store_key or STORE_PREFIX + (creds.token_env or TOKEN_ENV),
+        key=creds.store_key or STORE_PREFIX + token_env(ctx),
         exchange=refresh_grant(  # client_id and client_secret in the form
             client, url, client_id=creds.client_id, client_secret=creds.client_secret, env_hint=REFRESH_ENV
         ),
-        missing=f"linkedin: no access token; set {creds.token_env or TOKEN_ENV} (LinkedIn Developer Portal > "
+        missing=f"linkedin: no access token; set {token_env(ctx)} (LinkedIn Developer Portal > "
         "your app > Auth > OAuth 2.0 tools, scope rw_organization_admin)",
         app_ready=bool(creds.client_id and creds.client_secret),
         app_missing="linkedin: the access token needs a refresh but SOCIALKPI_LINKEDIN_CLIENT_ID and "
@@ -316,7 +316,7 @@ def _with_advice(exc: AuthError, ctx: CollectContext) -> AuthError:
     if ctx.credentials.source == "store":  # a connection made by `socialkpi connect linkedin`
         renew = "" if ctx.credentials.refresh_token else " (without a refresh token it lasts 60 days)"
         return exc.with_message(f"{exc.message}: {RECONNECT}{renew}")
-    env = ctx.credentials.token_env or TOKEN_ENV
+    env = token_env(ctx)
     refresh = "" if ctx.credentials.refresh_token else f", or set {REFRESH_ENV} with the client id and secret"
     return exc.with_message(
         f"{exc.message}: create a new token (Developer Portal > OAuth 2.0 tools, scope rw_organization_admin) "

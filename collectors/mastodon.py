@@ -33,6 +33,7 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
+from collectors.common import token_env
 from collectors.http import (
     AuthError,
     BadRequest,
@@ -49,7 +50,6 @@ PLATFORM = "mastodon"
 API_ROOT = "https://{instance}"
 LOOKUP_ENDPOINT = "/api/v1/accounts/lookup"
 FIELDS: dict[str, str] = {"followers_count": "followers", "statuses_count": "posts"}
-TOKEN_ENV = "SOCIALKPI_MASTODON_TOKEN"  # noqa: S105 (a variable name, not a secret)
 COUNT = Counts(PLATFORM)  # the Account entity's Integer fields
 _USER = re.compile(r"[A-Za-z0-9_]+")
 _INSTANCE = re.compile(r"[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+(:\d+)?")
@@ -149,7 +149,7 @@ def for_instance(creds: Credentials, instance: str) -> tuple[str | None, str | N
 def _lookup(client: Client, ctx: CollectContext) -> Any:
     user, instance = split_account(ctx.account.id)
     creds = ctx.credentials
-    env = creds.token_env or TOKEN_ENV
+    env = token_env(ctx)
     token, base_url = for_instance(creds, instance)
     if token:
         register_secret(token)

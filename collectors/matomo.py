@@ -43,7 +43,7 @@ from datetime import date, datetime
 from functools import partial
 from typing import Any
 
-from collectors.common import each_day
+from collectors.common import each_day, token_env
 from collectors.http import (
     AuthError,
     BadRequest,
@@ -266,7 +266,7 @@ def parse_socials(
 
 def _prepare(client: Client, ctx: CollectContext) -> tuple[str, dict[str, str]]:
     """The endpoint URL and the form fields every call carries (the token among them)."""
-    env = ctx.credentials.token_env or "SOCIALKPI_MATOMO_TOKEN"
+    env = token_env(ctx)
     token, base = ctx.credentials.token, ctx.credentials.base_url
     if not base:
         raise BadRequest(

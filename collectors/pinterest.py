@@ -38,7 +38,7 @@ from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from typing import Any
 
-from collectors.common import chunks, each_day
+from collectors.common import chunks, each_day, token_env
 from collectors.http import (
     AuthError,
     BadRequest,
@@ -248,7 +248,7 @@ def authorize(client: Client, ctx: CollectContext) -> Callable[[], StoredToken |
     (collectors.tokens.OAuthSession; the refresh_token grant with HTTP Basic client auth).
     """
     creds = ctx.credentials
-    env = creds.token_env or "SOCIALKPI_PINTEREST_TOKEN"
+    env = token_env(ctx)
 
     session = OAuthSession.from_context(
         client,
@@ -303,7 +303,7 @@ def _owner(client: Client, ctx: CollectContext) -> dict[str, Any]:
         raise PayloadError("pinterest: the user_account answer has no username", platform=PLATFORM)
     username = payload["username"]
     if username.casefold() != ctx.account.id.lstrip("@").casefold():
-        raise wrong_owner(PLATFORM, username, ctx.account.id, ctx.credentials.token_env or "SOCIALKPI_PINTEREST_TOKEN")
+        raise wrong_owner(PLATFORM, username, ctx.account.id, token_env(ctx))
     return payload
 
 
@@ -317,7 +317,7 @@ def _with_advice(exc: AuthError, ctx: CollectContext) -> AuthError:
         return exc
     if ctx.credentials.source == "store":
         return exc.with_message(f"{exc.message}: {RECONNECT}")
-    env = ctx.credentials.token_env or "SOCIALKPI_PINTEREST_TOKEN"
+    env = token_env(ctx)
     return exc.with_message(
         f"{exc.message}: create a new access token (developers.pinterest.com > My apps, or the OAuth flow "
         f"with {SCOPE}) and put it in {env}, or set {ENV_HINT} with the app's id and secret"

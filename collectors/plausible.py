@@ -39,7 +39,7 @@ from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
-from collectors.common import each_day
+from collectors.common import each_day, token_env
 from collectors.http import (
     AuthError,
     Client,
@@ -230,7 +230,7 @@ def _day(text: str) -> date:
 
 def _prepare(client: Client, ctx: CollectContext) -> str:
     """Auth header and classifier on the client; the query URL."""
-    env = ctx.credentials.token_env or "SOCIALKPI_PLAUSIBLE_TOKEN"
+    env = token_env(ctx)
     token = ctx.credentials.token
     if not token:
         raise AuthError(

@@ -54,7 +54,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from collectors.common import each_day
+from collectors.common import each_day, token_env
 from collectors.http import (
     AuthError,
     BadRequest,
@@ -218,7 +218,7 @@ class _Tokens:
     def __init__(self, client: Client, ctx: CollectContext) -> None:
         creds = ctx.credentials
         self.client, self.ctx = client, ctx
-        self.env_name = creds.token_env or "SOCIALKPI_THREADS_TOKEN"
+        self.env_name = token_env(ctx)
         self.connected = creds.source == "store" and bool(creds.store_key)
         self.key = creds.store_key if self.connected and creds.store_key else self.env_name
         self.env_token = None if self.connected else creds.token

@@ -32,6 +32,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
+from collectors.common import token_env
 from collectors.http import (
     AuthError,
     BadRequest,
@@ -159,7 +160,7 @@ def authorize(client: Client, ctx: CollectContext) -> Callable[[], StoredToken |
     (collectors.tokens.OAuthSession; the refresh_token grant with client_key and client_secret in the form).
     """
     creds = ctx.credentials
-    env = creds.token_env or "SOCIALKPI_TIKTOK_TOKEN"
+    env = token_env(ctx)
 
     session = OAuthSession.from_context(
         client,
@@ -211,14 +212,14 @@ def _user_info(client: Client, ctx: CollectContext) -> Any:
             code="no_username",
         )
     if username.lstrip("@").casefold() != wanted.casefold():
-        raise wrong_owner(PLATFORM, username, wanted, ctx.credentials.token_env or "SOCIALKPI_TIKTOK_TOKEN")
+        raise wrong_owner(PLATFORM, username, wanted, token_env(ctx))
     return payload
 
 
 def _with_advice(exc: AuthError, ctx: CollectContext) -> AuthError:
     if exc.code == "refresh_refused":
         return exc
-    env = ctx.credentials.token_env or "SOCIALKPI_TIKTOK_TOKEN"
+    env = token_env(ctx)
     return exc.with_message(
         f"{exc.message}: access tokens expire within a day; set {ENV_HINT} with SOCIALKPI_TIKTOK_CLIENT_ID and "
         f"SOCIALKPI_TIKTOK_CLIENT_SECRET so socialkpi refreshes them, or put a new token in {env}"

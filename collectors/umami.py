@@ -44,7 +44,7 @@ from functools import partial
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from collectors.common import each_day
+from collectors.common import each_day, token_env
 from collectors.http import (
     AuthError,
     BadRequest,
@@ -185,7 +185,7 @@ def _prepare(client: Client, ctx: CollectContext) -> str:
     creds, account = ctx.credentials, ctx.account.id
     root, cloud = api_root(creds.base_url)
     client.classify = client.classify or classify
-    env = creds.token_env or "SOCIALKPI_UMAMI_TOKEN"
+    env = token_env(ctx)
     if cloud:
         if not creds.token:
             raise AuthError(f"{PLATFORM}: no Umami Cloud API key; create one under Settings > API keys and set {env}")

@@ -44,7 +44,7 @@ from functools import partial
 from typing import Any
 from urllib.parse import quote
 
-from collectors.common import chunks, each_day
+from collectors.common import chunks, each_day, token_env
 from collectors.http import (
     AuthError,
     Client,
@@ -232,7 +232,7 @@ def parse_referrers(
 
 
 def _prepare(client: Client, ctx: CollectContext) -> tuple[str, str]:
-    env = ctx.credentials.token_env or "SOCIALKPI_WORDPRESS_TOKEN"
+    env = token_env(ctx)
     token = ctx.credentials.token
     if not token:
         raise AuthError(

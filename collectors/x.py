@@ -34,6 +34,7 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
+from collectors.common import token_env
 from collectors.http import AuthError, Client, PayloadError, Verdict, header, seconds_until_epoch
 from collectors.observation import CollectContext, Collected, Observation
 from collectors.tokens import OAuthSession, authorize, refresh_grant
@@ -46,7 +47,6 @@ TOKEN_ENDPOINT = "/2/oauth2/token"  # noqa: S105 (a path) POST, grant_type=refre
 USER_FIELDS = "public_metrics"  # nothing else: every extra field or expansion can cost money
 METRICS: dict[str, str] = {"followers_count": "followers", "tweet_count": "posts"}
 COUNT = Counts(PLATFORM)  # JSON numbers
-TOKEN_ENV = "SOCIALKPI_X_TOKEN"  # noqa: S105 (a variable name)
 REFRESH_ENV = "SOCIALKPI_X_REFRESH_TOKEN"
 CLIENT_ID_ENV = "SOCIALKPI_X_CLIENT_ID"
 # Accounts that share one token variable share one refreshed user token (X rotates the refresh
@@ -178,7 +178,7 @@ def _authenticate(client: Client, ctx: CollectContext) -> OAuthSession:
         client,
         ctx,
         PLATFORM,
-        key=creds.store_key or STORE_PREFIX + (creds.token_env or TOKEN_ENV),
+        key=creds.store_key or STORE_PREFIX + token_env(ctx),
         exchange=refresh_grant(  # a confidential client's secret goes as HTTP Basic
             client,
             url,
@@ -187,7 +187,7 @@ def _authenticate(client: Client, ctx: CollectContext) -> OAuthSession:
             env_hint=REFRESH_ENV,
             basic_auth=bool(creds.client_secret),
         ),
-        missing=f"x: no token; set {creds.token_env or TOKEN_ENV} to the App's Bearer Token (Developer "
+        missing=f"x: no token; set {token_env(ctx)} to the App's Bearer Token (Developer "
         f"Console > your App > Keys and tokens), or {REFRESH_ENV} and {CLIENT_ID_ENV}",
         app_ready=bool(creds.client_id),
         app_missing=f"x: the user token needs a refresh but {CLIENT_ID_ENV} is not set: set it to the App's "
@@ -200,7 +200,7 @@ def _authenticate(client: Client, ctx: CollectContext) -> OAuthSession:
 
 
 def _with_advice(exc: AuthError, ctx: CollectContext) -> AuthError:
-    env = ctx.credentials.token_env or TOKEN_ENV
+    env = token_env(ctx)
     advice = f"check {env} (the App's Bearer Token from the Developer Console never expires)"
     if ctx.credentials.refresh_token:
         advice += f", or {REFRESH_ENV}: {REAUTHORIZE}"

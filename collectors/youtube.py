@@ -50,7 +50,7 @@ from datetime import date, datetime
 from functools import partial
 from typing import Any
 
-from collectors.common import each_day
+from collectors.common import each_day, token_env
 from collectors.google_auth import (
     CREDENTIALS_ENV,
     EXPLAINED,
@@ -276,7 +276,7 @@ def _authorize(client: Client, ctx: CollectContext) -> str:
     """Credentials on ``client``: ``"key"`` (an API key: statistics only), ``"oauth"``, ``"file"`` or, for a
     competitor read with the owner's connection, ``"competitor-oauth"`` (statistics only)."""
     creds = ctx.credentials
-    env = creds.token_env or ENV
+    env = token_env(ctx)
     client.classify = client.classify or classify
     # where a refused refresh token is replaced: a connection's by connecting again
     hint = "socialkpi's token store: run `socialkpi connect youtube` again" if creds.source == "store" else ENV_REFRESH
@@ -312,7 +312,7 @@ def _authorize(client: Client, ctx: CollectContext) -> str:
 
 
 def _advise(exc: AuthError, ctx: CollectContext, mode: str) -> AuthError:
-    env = ctx.credentials.token_env or ENV
+    env = token_env(ctx)
     if exc.code in EXPLAINED:
         return exc
     if mode == "file":
