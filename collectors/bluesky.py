@@ -105,7 +105,6 @@ def parse_profile(payload: Any, *, account_id: str, day: date, collected_at: dat
 
 def _profile(client: Client, ctx: CollectContext) -> dict[str, Any]:
     actor = actor_of(ctx.account.id)
-    client.classify = client.classify or classify
     client.auth_headers = None  # the public AppView takes no token
     url = (ctx.credentials.base_url or API_ROOT).rstrip("/") + PROFILE_ENDPOINT
     try:

@@ -198,7 +198,6 @@ def collect(client: Client, ctx: CollectContext, *, since: date, until: date) ->
     token = creds.token
     register_secret(token)
     client.auth_headers = lambda: {"Authorization": f"Bearer {token}"}  # never access_token= in a URL
-    client.classify = client.classify or classify
     root = (creds.base_url or API_ROOT).rstrip("/")
     out, before = Collected(), client.requests_made
     try:

@@ -200,7 +200,6 @@ def _location(client: Client, ctx: CollectContext) -> tuple[str, str]:
             platform=PLATFORM,
             code="no_competitors",
         )
-    client.classify = client.classify or classify
     if not (
         google_bearer(client, ctx, platform=PLATFORM, env_refresh=ENV_REFRESH)
         or use_credentials_file(client, ctx, platform=PLATFORM)

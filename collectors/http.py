@@ -32,6 +32,8 @@ Error classification
     Only this module decides what a response means.  Each platform may pass a *classifier*: a
     function ``(status, headers, body) -> Verdict | None`` that reads that platform's error JSON
     (Meta's ``error.code``, Google's ``error.status`` ...).  ``None`` falls back to the HTTP status.
+    The registry names each platform's classifier and the runner sets it on the account's client
+    (``Client.classify``) before the collector runs: a collector never sets it.
 
     CollectorError            base; ``kind``, ``platform``, ``status``, a sanitized ``url``
     ├── AuthError             token missing, expired or revoked: fix the credential

@@ -255,7 +255,6 @@ def _prepare(client: Client, ctx: CollectContext) -> None:
         )
     register_secret(token)
     client.auth_headers = lambda: {"Authorization": f"Bearer {token}"}  # never access_token= in a URL
-    client.classify = client.classify or classify
 
 
 def _username(ctx: CollectContext) -> str:

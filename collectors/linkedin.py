@@ -281,7 +281,6 @@ def _dig(obj: Any, path: str) -> Any:
 def _authenticate(client: Client, ctx: CollectContext) -> OAuthSession:
     """The shared OAuth session (collectors.tokens); LinkedIn's refresh token is not rotated, and a
     refresh token in the environment wins over the stored one (the user put a newer one there)."""
-    client.classify = client.classify or classify
     creds = ctx.credentials
     url = creds.token_url or (creds.base_url or OAUTH_ROOT).rstrip("/") + TOKEN_ENDPOINT
 

@@ -154,7 +154,6 @@ def _lookup(client: Client, ctx: CollectContext) -> Any:
     if token:
         register_secret(token)
         client.auth_headers = lambda: {"Authorization": f"Bearer {token}"}
-    client.classify = client.classify or classify
     try:
         return client.get_json(lookup_url(instance, base_url), params={"acct": user})
     except AuthError as exc:

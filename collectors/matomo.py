@@ -282,7 +282,6 @@ def _prepare(client: Client, ctx: CollectContext) -> tuple[str, dict[str, str]]:
     if not re.fullmatch(r"\d+", ctx.account.id):
         raise BadRequest(f"{PLATFORM}: the account id must be the numeric idSite, not {ctx.account.id!r:.40}")
     register_secret(token)
-    client.classify = client.classify or classify
     root = base.rstrip("/")
     url = root if root.endswith(ENDPOINT) else root + ENDPOINT
     form = {"module": "API", "format": "JSON", "idSite": ctx.account.id, "token_auth": token}

@@ -327,7 +327,6 @@ def _with_advice(exc: AuthError, ctx: CollectContext) -> AuthError:
 def collect(client: Client, ctx: CollectContext, *, since: date, until: date) -> Collected:
     """Today's followers and READY daily analytics for since..until (clamped to Pinterest's 90 days)."""
     _competitor_refused(ctx)
-    client.classify = client.classify or classify
     out, before = Collected(), client.requests_made
     try:
         authorize(client, ctx)
@@ -434,7 +433,6 @@ def _refused_alone(get: Callable[[tuple[str, ...]], Any], metric: str) -> bool:
 def check(client: Client, ctx: CollectContext) -> str:
     """``socialkpi doctor``: one ``GET /v5/user_account`` (refreshing first when the token has expired)."""
     _competitor_refused(ctx)
-    client.classify = client.classify or classify
     try:
         token = authorize(client, ctx)
         owner = _owner(client, ctx)

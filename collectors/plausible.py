@@ -229,7 +229,7 @@ def _day(text: str) -> date:
 
 
 def _prepare(client: Client, ctx: CollectContext) -> str:
-    """Auth header and classifier on the client; the query URL."""
+    """The auth header on the client; the query URL."""
     env = token_env(ctx)
     token = ctx.credentials.token
     if not token:
@@ -239,7 +239,6 @@ def _prepare(client: Client, ctx: CollectContext) -> str:
         )
     register_secret(token)
     client.auth_headers = lambda: {"Authorization": f"Bearer {token}"}
-    client.classify = client.classify or classify
     root = (ctx.credentials.base_url or API_ROOT).rstrip("/")
     if urlsplit(root).path.rstrip("/").endswith("/api/v2/query"):  # a pasted full endpoint
         return root

@@ -266,7 +266,6 @@ class _Tokens:
     def install(self) -> None:
         self.client.auth_headers = self.headers  # never access_token= in a data URL
         self.client.refresh = self.on_auth_error
-        self.client.classify = self.client.classify or classify
 
     def refresh_if_due(self) -> None:
         """Before any data call: refresh a token of unknown age, or one with under 30 days left."""
@@ -444,7 +443,6 @@ def check(client: Client, ctx: CollectContext) -> str:
     username = _username(ctx) if ctx.account.competitor else None
     tokens = _Tokens(client, ctx)
     client.auth_headers = tokens.headers
-    client.classify = client.classify or classify
     try:
         if username is not None:
             rows = parse_profile_lookup(

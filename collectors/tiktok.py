@@ -229,7 +229,6 @@ def _with_advice(exc: AuthError, ctx: CollectContext) -> AuthError:
 def collect(client: Client, ctx: CollectContext, *, since: date, until: date) -> Collected:
     """Today's followers and posts (TikTok has no history: ``since``/``until`` do not apply)."""
     _competitor_refused(ctx)
-    client.classify = client.classify or classify
     out, before = Collected(), client.requests_made
     try:
         authorize(client, ctx)
@@ -248,7 +247,6 @@ def collect(client: Client, ctx: CollectContext, *, since: date, until: date) ->
 def check(client: Client, ctx: CollectContext) -> str:
     """``socialkpi doctor``: the same single ``GET /v2/user/info/`` (refreshing first when expired)."""
     _competitor_refused(ctx)
-    client.classify = client.classify or classify
     try:
         token = authorize(client, ctx)
         user = _user(_user_info(client, ctx))

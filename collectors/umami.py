@@ -181,10 +181,9 @@ def api_root(base_url: str | None) -> tuple[str, bool]:
 
 
 def _prepare(client: Client, ctx: CollectContext) -> str:
-    """Auth hooks and classifier on the client; the API root."""
+    """The auth hooks on the client; the API root."""
     creds, account = ctx.credentials, ctx.account.id
     root, cloud = api_root(creds.base_url)
-    client.classify = client.classify or classify
     env = token_env(ctx)
     if cloud:
         if not creds.token:

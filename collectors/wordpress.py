@@ -242,7 +242,6 @@ def _prepare(client: Client, ctx: CollectContext) -> tuple[str, str]:
         )
     register_secret(token)
     client.auth_headers = lambda: {"Authorization": f"Bearer {token}"}
-    client.classify = client.classify or classify
     root = (ctx.credentials.base_url or API_ROOT).rstrip("/")
     return root, quote(ctx.account.id, safe="")
 

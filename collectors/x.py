@@ -195,7 +195,6 @@ def _authenticate(client: Client, ctx: CollectContext) -> OAuthSession:
         refused=refused,
     )
     authorize(client, session)
-    client.classify = client.classify or classify
     return session
 
 

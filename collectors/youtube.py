@@ -277,7 +277,6 @@ def _authorize(client: Client, ctx: CollectContext) -> str:
     competitor read with the owner's connection, ``"competitor-oauth"`` (statistics only)."""
     creds = ctx.credentials
     env = token_env(ctx)
-    client.classify = client.classify or classify
     # where a refused refresh token is replaced: a connection's by connecting again
     hint = "socialkpi's token store: run `socialkpi connect youtube` again" if creds.source == "store" else ENV_REFRESH
     if ctx.account.competitor:
