@@ -132,11 +132,10 @@ def _profile(client: Client, ctx: CollectContext) -> dict[str, Any]:
 
 def collect(client: Client, ctx: CollectContext, *, since: date, until: date) -> Collected:
     """Today's followers and posts of the handle (own account or competitor alike)."""
-    out, before = Collected(), client.requests_made
+    out = Collected()
     payload = _profile(client, ctx)
     out.observations += parse_profile(payload, account_id=ctx.account.id, day=ctx.today, collected_at=ctx.collected_at)
     out.skipped += [(field, "left out of the profile by the AppView") for field in FIELDS if field not in payload]
-    out.requests = client.requests_made - before
     return out
 
 

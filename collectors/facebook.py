@@ -199,7 +199,7 @@ def collect(client: Client, ctx: CollectContext, *, since: date, until: date) ->
     register_secret(token)
     client.auth_headers = lambda: {"Authorization": f"Bearer {token}"}  # never access_token= in a URL
     root = (creds.base_url or API_ROOT).rstrip("/")
-    out, before = Collected(), client.requests_made
+    out = Collected()
     try:
         page_url = root + PAGE_ENDPOINT.format(version=VERSION, page_id=page_id)
         page = client.get_json(page_url, params={"fields": PAGE_FIELDS})
@@ -218,7 +218,6 @@ def collect(client: Client, ctx: CollectContext, *, since: date, until: date) ->
     out.observations = [
         o for o in out.observations if not (o.source_metric == "page_follows" and o.observed_on >= ctx.today)
     ]
-    out.requests = client.requests_made - before
     return out
 
 

@@ -191,7 +191,6 @@ def collect(client: Client, ctx: CollectContext, *, since: date, until: date) ->
         else:
             report.keep(rows)
             out.observations += report.rows()
-    out.requests = client.requests_made
     return out
 
 

@@ -244,7 +244,7 @@ def _fail(exc: AuthError | BadRequest, ctx: CollectContext) -> Exception:
 
 def collect(client: Client, ctx: CollectContext, *, since: date, until: date) -> Collected:
     """Daily impressions, website clicks, calls and direction requests for since..until."""
-    out, before = Collected(), client.requests_made
+    out = Collected()
     root, location = _location(client, ctx)
     url = root + MULTI_ENDPOINT.format(location_id=location)
     metrics: tuple[str, ...] = (*IMPRESSIONS, *ACTIONS)
@@ -253,7 +253,6 @@ def collect(client: Client, ctx: CollectContext, *, since: date, until: date) ->
             metrics = _fetch(client, ctx, url, metrics, start, end, out)
     except (AuthError, BadRequest) as exc:
         raise _fail(exc, ctx) from None
-    out.requests = client.requests_made - before
     return out
 
 

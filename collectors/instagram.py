@@ -336,7 +336,7 @@ def _with_advice(exc: AuthError, ctx: CollectContext) -> AuthError:
 def collect(client: Client, ctx: CollectContext, *, since: date, until: date) -> Collected:
     """Today's followers and posts; for an own account also the daily insights of since..until."""
     _prepare(client, ctx)
-    root, out, before = _root(ctx), Collected(), client.requests_made
+    root, out = _root(ctx), Collected()
     try:
         if ctx.account.competitor:
             username, payload = _business_discovery(client, ctx)
@@ -355,7 +355,6 @@ def collect(client: Client, ctx: CollectContext, *, since: date, until: date) ->
                 _insights_day(client, ctx, url, day, refused, out)
     except AuthError as exc:
         raise _with_advice(exc, ctx) from None
-    out.requests = client.requests_made - before
     return out
 
 

@@ -360,7 +360,7 @@ def collect(client: Client, ctx: CollectContext, *, since: date, until: date) ->
     """Followers today; for an own organization, the daily statistics of since..until (UTC days)."""
     org_id = ctx.account.id
     root = (ctx.credentials.base_url or API_ROOT).rstrip("/")
-    out, before = Collected(), client.requests_made
+    out = Collected()
     last_complete = ctx.collected_at.astimezone(UTC).date() - timedelta(days=1)
     until = min(until, last_complete)
     since = max(since, last_complete - timedelta(days=HISTORY_DAYS - 1))
@@ -398,7 +398,6 @@ def collect(client: Client, ctx: CollectContext, *, since: date, until: date) ->
                 out.observations += rows
     except AuthError as exc:
         raise _with_advice(exc, ctx) from None
-    out.requests = client.requests_made - before
     return out
 
 

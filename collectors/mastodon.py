@@ -182,7 +182,7 @@ def _lookup(client: Client, ctx: CollectContext) -> Any:
 
 def collect(client: Client, ctx: CollectContext, *, since: date, until: date) -> Collected:
     """Today's followers and posts of ``user@instance`` (own account or competitor alike)."""
-    out, before = Collected(), client.requests_made
+    out = Collected()
     payload = _lookup(client, ctx)
     if isinstance(payload, dict) and payload.get("suspended") is True:
         out.skipped += [(field, "the account is suspended: its counts are not served") for field in FIELDS]
@@ -190,7 +190,6 @@ def collect(client: Client, ctx: CollectContext, *, since: date, until: date) ->
         out.observations += parse_account(
             payload, account_id=ctx.account.id, day=ctx.today, collected_at=ctx.collected_at
         )
-    out.requests = client.requests_made - before
     return out
 
 

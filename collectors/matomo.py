@@ -298,7 +298,7 @@ def collect(client: Client, ctx: CollectContext, *, since: date, until: date) ->
     if ctx.account.competitor:
         raise PermissionDenied(f"{PLATFORM}: a competitor's website analytics are private", platform=PLATFORM)
     url, form = _prepare(client, ctx)
-    out, before = Collected(), client.requests_made
+    out = Collected()
     days = {"period": "day", "date": f"{since.isoformat()},{until.isoformat()}", "format_metrics": "0"}
     table = {**days, "filter_limit": "-1"}
     kw: dict[str, Any] = {
@@ -322,7 +322,6 @@ def collect(client: Client, ctx: CollectContext, *, since: date, until: date) ->
         if answer is not None:
             endpoint.keep(parse(answer, **kw))
         out.observations += endpoint.rows()
-    out.requests = client.requests_made - before
     return out
 
 

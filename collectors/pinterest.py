@@ -327,7 +327,7 @@ def _with_advice(exc: AuthError, ctx: CollectContext) -> AuthError:
 def collect(client: Client, ctx: CollectContext, *, since: date, until: date) -> Collected:
     """Today's followers and READY daily analytics for since..until (clamped to Pinterest's 90 days)."""
     _competitor_refused(ctx)
-    out, before = Collected(), client.requests_made
+    out = Collected()
     try:
         authorize(client, ctx)
         owner = _owner(client, ctx)
@@ -339,7 +339,6 @@ def collect(client: Client, ctx: CollectContext, *, since: date, until: date) ->
         _analytics(client, ctx, since, until, out)
     except AuthError as exc:
         raise _with_advice(exc, ctx) from None
-    out.requests = client.requests_made - before
     return out
 
 

@@ -279,7 +279,7 @@ def collect(client: Client, ctx: CollectContext, *, since: date, until: date) ->
         raise PermissionDenied(f"{PLATFORM}: a competitor's website analytics are private", platform=PLATFORM)
     url = _prepare(client, ctx)
     site, limit = ctx.account.id, int(ctx.options.get("page_limit", PAGE_LIMIT))
-    out, before = Collected(), client.requests_made
+    out = Collected()
     kw: dict[str, Any] = {
         "account_id": site,
         "since": since,
@@ -299,7 +299,6 @@ def collect(client: Client, ctx: CollectContext, *, since: date, until: date) ->
     if answer is not None:
         sources.keep(parse_sources(answer, **kw))
     out.observations += sources.rows()
-    out.requests = client.requests_made - before
     return out
 
 

@@ -385,7 +385,7 @@ def _lookup(client: Client, root: str, username: str) -> Any:
 
 def collect(client: Client, ctx: CollectContext, *, since: date, until: date) -> Collected:
     """Today's followers; for an own account also daily profile views and engagements for since..until."""
-    root, out, before = (ctx.credentials.base_url or API_ROOT).rstrip("/"), Collected(), client.requests_made
+    root, out = (ctx.credentials.base_url or API_ROOT).rstrip("/"), Collected()
     if ctx.account.competitor:
         username = _username(ctx)
     else:
@@ -411,7 +411,6 @@ def collect(client: Client, ctx: CollectContext, *, since: date, until: date) ->
                 _insights_day(client, ctx, url, day, refused, out)
     except AuthError as exc:
         raise _with_advice(exc, tokens) from None
-    out.requests = client.requests_made - before
     return out
 
 

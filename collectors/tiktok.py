@@ -229,7 +229,7 @@ def _with_advice(exc: AuthError, ctx: CollectContext) -> AuthError:
 def collect(client: Client, ctx: CollectContext, *, since: date, until: date) -> Collected:
     """Today's followers and posts (TikTok has no history: ``since``/``until`` do not apply)."""
     _competitor_refused(ctx)
-    out, before = Collected(), client.requests_made
+    out = Collected()
     try:
         authorize(client, ctx)
         payload = _user_info(client, ctx)
@@ -240,7 +240,6 @@ def collect(client: Client, ctx: CollectContext, *, since: date, until: date) ->
     for source in METRICS:
         if user.get(source) is None:
             out.skipped.append((source, "not in TikTok's user/info answer (needs user.info.stats)"))
-    out.requests = client.requests_made - before
     return out
 
 

@@ -264,7 +264,7 @@ def collect(client: Client, ctx: CollectContext, *, since: date, until: date) ->
         raise BadRequest(f"{PLATFORM}: the account id must be the website's UUID, not {ctx.account.id!r:.40}")
     root = _prepare(client, ctx)
     website = quote(ctx.account.id, safe="")
-    out, before = Collected(), client.requests_made
+    out = Collected()
     tz_name = str(ctx.business_tz)
     social: dict[date, dict[str, float]] = {}
     referrers = optional(
@@ -296,7 +296,6 @@ def collect(client: Client, ctx: CollectContext, *, since: date, until: date) ->
             social[day] = per
     referrers.keep(social_rows(social, account_id=ctx.account.id, collected_at=ctx.collected_at))
     out.observations += referrers.rows()
-    out.requests = client.requests_made - before
     return out
 
 

@@ -251,7 +251,7 @@ def collect(client: Client, ctx: CollectContext, *, since: date, until: date) ->
     if ctx.account.competitor:
         raise PermissionDenied(f"{PLATFORM}: a competitor's website analytics are private", platform=PLATFORM)
     root, site = _prepare(client, ctx)
-    out, before = Collected(), client.requests_made
+    out = Collected()
     referrers = optional(
         out,
         "stats/referrers",
@@ -285,7 +285,6 @@ def collect(client: Client, ctx: CollectContext, *, since: date, until: date) ->
     out.observations += referrers.rows()
     # a network first seen in a later chunk has no 0s in earlier ones: fill them so the range is consistent
     out.observations = _fill_networks(out.observations, since, until, ctx)
-    out.requests = client.requests_made - before
     return out
 
 

@@ -218,7 +218,7 @@ def _lookup(client: Client, ctx: CollectContext) -> Any:
 
 def collect(client: Client, ctx: CollectContext, *, since: date, until: date) -> Collected:
     """Today's followers and posts of ``ctx.account`` (own or competitor): one user lookup."""
-    out, before = Collected(), client.requests_made
+    out = Collected()
     try:
         _authenticate(client, ctx)
         payload = _lookup(client, ctx)
@@ -227,7 +227,6 @@ def collect(client: Client, ctx: CollectContext, *, since: date, until: date) ->
     out.observations = parse_user(payload, account_id=ctx.account.id, day=ctx.today, collected_at=ctx.collected_at)
     got = {o.source_metric for o in out.observations}
     out.skipped = [(f"public_metrics.{s}", "not in X's answer") for s in METRICS if f"public_metrics.{s}" not in got]
-    out.requests = client.requests_made - before
     return out
 
 

@@ -333,7 +333,7 @@ def _advise(exc: AuthError, ctx: CollectContext, mode: str) -> AuthError:
 
 def collect(client: Client, ctx: CollectContext, *, since: date, until: date) -> Collected:
     """Today's subscribers and videos; with OAuth on the own channel also the daily Analytics series."""
-    out, before = Collected(), client.requests_made
+    out = Collected()
     mode = _authorize(client, ctx)
     oauth = mode not in {"key", "competitor-oauth"}  # Analytics: the own channel's OAuth only
     data_root, analytics_root = _roots(ctx)
@@ -366,7 +366,6 @@ def collect(client: Client, ctx: CollectContext, *, since: date, until: date) ->
             out.observations += analytics.rows()
     except AuthError as exc:
         raise _advise(exc, ctx, mode) from None
-    out.requests = client.requests_made - before
     return out
 
 
