@@ -28,7 +28,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from collectors.common import chunks, each_day, token_env
-from collectors.http import AuthError, Client, PayloadError, Verdict, header, parse_retry_after, register_secret
+from collectors.http import AuthError, Client, PayloadError, Verdict, header, parse_retry_after
 from collectors.meta import PACIFIC as PACIFIC  # re-exported: the reporting day's zone
 from collectors.meta import USAGE_HEADERS, ask_metrics, read_error, regain_minutes
 from collectors.meta import pacific_day as meta_pacific_day
@@ -196,8 +196,7 @@ def collect(client: Client, ctx: CollectContext, *, since: date, until: date) ->
     if not creds.token:
         raise AuthError(f"facebook: no Page access token; set {env}", platform=PLATFORM)
     token = creds.token
-    register_secret(token)
-    client.auth_headers = lambda: {"Authorization": f"Bearer {token}"}  # never access_token= in a URL
+    client.use_token(token)  # never access_token= in a URL
     root = (creds.base_url or API_ROOT).rstrip("/")
     out = Collected()
     try:

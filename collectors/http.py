@@ -428,6 +428,13 @@ class Client:
         for prefix in ("https://", "http://"):
             self.session.mount(prefix, _WatchedAdapter())
 
+    def use_token(self, token: str, *, header: str = "Authorization", prefix: str = "Bearer ") -> None:
+        """Send ``token`` with every request, in ``header`` after ``prefix`` (a bearer unless told otherwise;
+        never in a URL), and register it as a secret so that no message or log line shows it."""
+        register_secret(token)
+        value = prefix + token
+        self.auth_headers = lambda: {header: value}
+
     def close(self) -> None:
         self.session.close()
 

@@ -50,7 +50,6 @@ from collectors.http import (
     PayloadError,
     PermissionDenied,
     Verdict,
-    register_secret,
 )
 from collectors.meta import (
     PACIFIC as PACIFIC,  # re-exported: the reporting day's zone
@@ -253,8 +252,7 @@ def _prepare(client: Client, ctx: CollectContext) -> None:
             "linked to the Instagram account",
             platform=PLATFORM,
         )
-    register_secret(token)
-    client.auth_headers = lambda: {"Authorization": f"Bearer {token}"}  # never access_token= in a URL
+    client.use_token(token)  # never access_token= in a URL
 
 
 def _username(ctx: CollectContext) -> str:

@@ -41,7 +41,6 @@ from collectors.http import (
     PayloadError,
     Verdict,
     header,
-    register_secret,
 )
 from collectors.observation import CollectContext, Collected, Credentials, Observation
 from collectors.values import Counts
@@ -152,8 +151,7 @@ def _lookup(client: Client, ctx: CollectContext) -> Any:
     env = token_env(ctx)
     token, base_url = for_instance(creds, instance)
     if token:
-        register_secret(token)
-        client.auth_headers = lambda: {"Authorization": f"Bearer {token}"}
+        client.use_token(token)
     try:
         return client.get_json(lookup_url(instance, base_url), params={"acct": user})
     except AuthError as exc:

@@ -49,7 +49,6 @@ from collectors.http import (
     header,
     paginate_offset,
     parse_retry_after,
-    register_secret,
 )
 from collectors.observation import CollectContext, Collected, Observation
 from collectors.optional import optional
@@ -237,8 +236,7 @@ def _prepare(client: Client, ctx: CollectContext) -> str:
             f"{PLATFORM}: no Stats API key; create one under Account settings > API Keys and set {env}",
             platform=PLATFORM,
         )
-    register_secret(token)
-    client.auth_headers = lambda: {"Authorization": f"Bearer {token}"}
+    client.use_token(token)
     root = (ctx.credentials.base_url or API_ROOT).rstrip("/")
     if urlsplit(root).path.rstrip("/").endswith("/api/v2/query"):  # a pasted full endpoint
         return root

@@ -189,8 +189,7 @@ def _prepare(client: Client, ctx: CollectContext) -> str:
         if not creds.token:
             raise AuthError(f"{PLATFORM}: no Umami Cloud API key; create one under Settings > API keys and set {env}")
         key = creds.token
-        register_secret(key)
-        client.auth_headers = lambda: {"x-umami-api-key": key}
+        client.use_token(key, header="x-umami-api-key", prefix="")
         return root
     username, password = creds.client_id, creds.client_secret
     register_secret(password)

@@ -53,7 +53,6 @@ from collectors.http import (
     Verdict,
     header,
     parse_retry_after,
-    register_secret,
 )
 from collectors.observation import CollectContext, Collected, Observation
 from collectors.optional import optional
@@ -240,8 +239,7 @@ def _prepare(client: Client, ctx: CollectContext) -> tuple[str, str]:
             f"it (code flow) and set {env}",
             platform=PLATFORM,
         )
-    register_secret(token)
-    client.auth_headers = lambda: {"Authorization": f"Bearer {token}"}
+    client.use_token(token)
     root = (ctx.credentials.base_url or API_ROOT).rstrip("/")
     return root, quote(ctx.account.id, safe="")
 

@@ -68,7 +68,6 @@ from collectors.http import (
     PermissionDenied,
     Verdict,
     parse_retry_after,
-    register_secret,
 )
 from collectors.observation import CollectContext, Collected, Observation
 from collectors.optional import OptionalEndpoint, optional
@@ -259,8 +258,7 @@ def parse_report(
 
 
 def _api_key_auth(client: Client, key: str) -> None:
-    register_secret(key)
-    client.auth_headers = lambda: {"X-Goog-Api-Key": key}
+    client.use_token(key, header="X-Goog-Api-Key", prefix="")
     client.refresh = None
 
 
