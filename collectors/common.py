@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
-from collectors.observation import CollectContext
+if TYPE_CHECKING:
+    from collectors.observation import CollectContext
 
 
 def each_day(since: date, until: date) -> Iterator[date]:
