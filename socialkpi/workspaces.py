@@ -272,7 +272,7 @@ def _relay(stream: IO[str], to: IO[str], prefix: str, seen: list[str], *, errors
             with _WRITE:
                 to.write(f"{prefix}{text}\n")
                 to.flush()
-        except (OSError, ValueError):
+        except Exception:  # a closed pipe, a full disk (StreamFull), a closed file: stop copying, keep draining
             broken = True
 
 

@@ -324,3 +324,23 @@ def test_report_all_workspaces_writes_one_file_per_workspace(
     (install / "afile").write_text("", encoding="utf-8")
     assert main(["report", "--all-workspaces", "--out", "afile"]) == 2
     assert "not a folder" in one_error_line(capsys)
+
+
+def test_a_reader_gone_away_never_stops_the_collects(install: Path, sandbox: Sandbox) -> None:
+    """``socialkpi collect --all-workspaces | head -1``: the output stops, the collects do not: the second
+    workspace is still collected after the reader went away, and the exit status is the one of a command
+    whose reader went away."""
+    import subprocess
+
+    one = add(install, "one", CONFIG.format(business="One", extra=""), env_file(sandbox))
+    two = add(install, "two", CONFIG.format(business="Two", extra=""), env_file(sandbox))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "socialkpi.cli", "collect", "--all-workspaces"],
+        cwd=install, env=workspaces.child_environment(), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    assert proc.stdout.readline().startswith("[one] collect ")
+    proc.stdout.close()
+    assert proc.wait(timeout=120) == 141  # 128 + SIGPIPE, as any command whose reader went away
+    assert observations(one / "data" / "socialkpi.duckdb") == observations(two / "data" / "socialkpi.duckdb") != set()
