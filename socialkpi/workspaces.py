@@ -74,8 +74,9 @@ def folder(name: str, where: str = "--workspace", *, base: Path | None = None) -
     path = root(base) / name
     if not path.is_dir():
         if os.path.lexists(path):
-            raise WorkspaceError(f"{where} {name!r}: {path} is not a folder: move it away, then "
-                                 f"`socialkpi workspace add {name}`")  # fmt: skip
+            raise WorkspaceError(
+                f"{where} {name!r}: {path} is not a folder: move it away, then `socialkpi workspace add {name}`"
+            )
         raise WorkspaceError(
             f"{where} {name!r}: no workspace {FOLDER}/{name} in {path.parent.parent}: create it with "
             f"`socialkpi workspace add {name}` (`socialkpi workspace list` shows the others)"
