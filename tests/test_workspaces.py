@@ -344,3 +344,27 @@ def test_a_reader_gone_away_never_stops_the_collects(install: Path, sandbox: San
     proc.stdout.close()
     assert proc.wait(timeout=120) == 141  # 128 + SIGPIPE, as any command whose reader went away
     assert observations(one / "data" / "socialkpi.duckdb") == observations(two / "data" / "socialkpi.duckdb") != set()
+
+
+def test_a_client_s_whole_life_happens_inside_its_workspace(
+    install: Path, sandbox: Sandbox, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """workspace add, init, connect, collect, status, doctor, export, report, backup: all with --workspace,
+    everything written under workspaces/NAME/ and nothing at the install's own place."""
+    folder = add(install, "bakery", env=f"SOCIALKPI_BLUESKY_BASE_URL={sandbox.url}\n")
+    ws = ["--workspace", "bakery"]
+    assert main([*ws, "init", "--yes", "--name", "Corner Bakery", "--timezone", "Europe/Paris"]) == 0
+    assert main([*ws, "connect", "bluesky", "--select", "cornerbakery.bsky.social"]) == 0
+    assert 'id = "cornerbakery.bsky.social"' in (folder / "socialkpi.toml").read_text(encoding="utf-8")
+    assert main([*ws, "collect"]) == 0
+    assert main([*ws, "doctor"]) == 0
+    capsys.readouterr()
+    assert main([*ws, "status"]) == 0
+    assert f"Warehouse: {folder / 'data' / 'socialkpi.duckdb'}" in capsys.readouterr().out
+    assert main([*ws, "export", "--out", "obs.csv"]) == 0
+    assert ",bluesky,cornerbakery.bsky.social,Corner Bakery,false,followers," in (folder / "obs.csv").read_text()
+    assert main([*ws, "report", "--out", "report.html"]) == 0
+    assert "Corner Bakery" in (folder / "report.html").read_text(encoding="utf-8")
+    assert main([*ws, "backup"]) == 0
+    assert len(list((folder / "data" / "backups").iterdir())) == 1
+    assert sorted(p.name for p in install.iterdir()) == ["workspaces"]
