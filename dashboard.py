@@ -20,7 +20,7 @@ from datetime import timedelta
 import streamlit as st
 
 from collectors.tokens import TokenFileError, TokenStore
-from socialkpi.pages import common, competitors, health, overview, platforms, website
+from socialkpi.pages import agency, common, competitors, health, overview, platforms, website
 from warehouse import queries
 from warehouse.db import WarehouseError
 
@@ -41,6 +41,10 @@ if PASSWORD and not st.session_state.get("signed_in"):
         st.stop()
     st.session_state["signed_in"] = True
     prompt.empty()
+
+# --- an agency's install: the workspace picker and the overview across them (socialkpi.pages.agency) ---
+if os.environ.get("SOCIALKPI_WORKSPACES"):
+    DB_PATH = agency.pick(os.environ["SOCIALKPI_WORKSPACES"], DB_PATH)
 
 # --- warehouse and empty state ---------------------------------------------------------------
 try:

@@ -92,6 +92,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser.add_argument("--version", action="version", version=f"socialkpi {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
+    parser.add_argument(
+        "--workspace",
+        metavar="NAME",
+        help="run the command inside workspaces/NAME/ (its socialkpi.toml, .env, warehouse); or SOCIALKPI_WORKSPACE",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     p = sub.add_parser("collect", help="pull every configured account into the warehouse (for cron)")
@@ -149,6 +154,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("doctor", help="check the configuration and every credential with one cheap call each")
     p.add_argument("--platform", action="append", default=[], metavar="ID", help="only this platform (repeatable)")
     p.add_argument("--config", metavar="PATH")
+
+    from socialkpi import workspaces
+
+    workspaces.add_parsers(sub)
     return parser
 
 
@@ -260,14 +269,22 @@ def _main(argv: Sequence[str] | None) -> int:
         "connect": _connect,
         "backup": _backup,
         "restore": _restore,
+        "workspace": _workspace,
     }[args.command]
+    if getattr(args, "all_workspaces", False):
+        handler = _all_workspaces
     from collectors.tokens import TokenFileError
+    from socialkpi import workspaces
     from socialkpi.settings import ConfigError
     from warehouse.db import WarehouseError
 
     try:
-        return handler(args)
-    except (ConfigError, UsageError, WarehouseError, TokenFileError) as exc:
+        inside = workspaces.selected(args, os.environ)
+        if inside is None:
+            return handler(args)
+        with workspaces.inside(inside):
+            return handler(args)
+    except (ConfigError, UsageError, WarehouseError, TokenFileError, workspaces.WorkspaceError) as exc:
         from collectors.http import redact
 
         _err(redact(str(exc)))
@@ -640,6 +657,18 @@ def _restore(args: argparse.Namespace) -> int:
     return backup.run_restore(args)
 
 
+def _workspace(args: argparse.Namespace) -> int:
+    from socialkpi import workspaces
+
+    return workspaces.run_workspace(args)
+
+
+def _all_workspaces(args: argparse.Namespace) -> int:
+    from socialkpi import workspaces
+
+    return workspaces.run_all(args)
+
+
 def _log_time(args: argparse.Namespace) -> int:
     from socialkpi import timelog
 
@@ -823,6 +852,9 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
             log.warning("the warehouse is busy (a collect is running): costs from socialkpi.toml apply next time")
     if settings.env.get("SOCIALKPI_DASHBOARD_PASSWORD"):
         os.environ.setdefault("SOCIALKPI_DASHBOARD_PASSWORD", settings.env["SOCIALKPI_DASHBOARD_PASSWORD"])
+    from socialkpi import workspaces
+
+    workspaces.offer_to_dashboard(os.environ)  # the picker, when workspaces/ of this folder holds some
     return _serve(str(settings.db_path), args.port, args.address)
 
 

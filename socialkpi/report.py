@@ -498,7 +498,9 @@ def add_parser(subparsers: Any) -> None:
     """Add ``report`` to the ``socialkpi`` subcommands."""
     p = subparsers.add_parser("report", help="write a self-contained HTML report (KPIs, charts, ROI, data health)")
     p.add_argument("--period", choices=PERIODS, default="last-week", help="the previous week or calendar month")
-    p.add_argument("--out", default="report.html", metavar="PATH", help="HTML file to write (default report.html)")
+    p.add_argument(
+        "--out", metavar="PATH", help="HTML file to write (default report.html; with --all-workspaces, a folder)"
+    )
     p.add_argument("--config", metavar="PATH", help="socialkpi.toml to use")
     p.add_argument(
         "--mail-to",
@@ -518,6 +520,8 @@ def run(args: argparse.Namespace) -> int:
     from warehouse.db import WarehouseError
     from warehouse.files import OutputError, check_output
 
+    if getattr(args, "out", None) is None:
+        args.out = "report.html"
     try:
         settings = load_settings(getattr(args, "config", None), require_config=False)
         recipients: tuple[str, ...] = ()
