@@ -43,6 +43,10 @@ class ConfigError(Exception):
         super().__init__(f"{key}: {message}")
 
 
+class UsageError(Exception):
+    """A mistake in the command line or configuration: printed as one line, exit 2."""
+
+
 # ---------------------------------------------------------------------------------------------
 # Every key socialkpi.toml may hold, in one place
 # ---------------------------------------------------------------------------------------------
