@@ -15,7 +15,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from collectors.observation import Collected
+    from collectors.context import Collected
 
     CollectFn = Callable[..., Collected]
 

@@ -27,11 +27,12 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from collectors.context import CollectContext, Collected
 from collectors.http import AuthError, Client, PayloadError, Verdict, parse_retry_after, register_secret
 from collectors.meta import PACIFIC as PACIFIC  # re-exported: the reporting day's zone
 from collectors.meta import USAGE_HEADERS, ask_metrics, header, read_error, regain_minutes
 from collectors.meta import pacific_day as meta_pacific_day
-from collectors.observation import CollectContext, Collected, Observation
+from collectors.observation import Observation
 from collectors.values import Counts, expect
 
 PLATFORM = "facebook"

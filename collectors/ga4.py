@@ -49,6 +49,7 @@ from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from collectors.context import CollectContext, Collected
 from collectors.google_auth import (
     CREDENTIALS_ENV,
     SCOPES,
@@ -65,7 +66,7 @@ from collectors.http import (
     parse_retry_after,
     register_secret,
 )
-from collectors.observation import CollectContext, Collected, Observation
+from collectors.observation import Observation
 from collectors.optional import optional
 from collectors.referrers import metric_for, network_for
 from collectors.values import Counts, expect

@@ -41,6 +41,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
+from collectors.context import CollectContext, Collected
 from collectors.http import (
     AuthError,
     BadRequest,
@@ -63,7 +64,7 @@ from collectors.meta import (
     read_error,
     throttle_wait,
 )
-from collectors.observation import CollectContext, Collected, Observation
+from collectors.observation import Observation
 from collectors.values import Counts, expect
 
 PLATFORM = "instagram"

@@ -33,6 +33,7 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
+from collectors.context import CollectContext, Collected, Credentials
 from collectors.http import (
     AuthError,
     BadRequest,
@@ -41,7 +42,7 @@ from collectors.http import (
     Verdict,
     register_secret,
 )
-from collectors.observation import CollectContext, Collected, Credentials, Observation
+from collectors.observation import Observation
 from collectors.values import Counts
 
 PLATFORM = "mastodon"

@@ -38,8 +38,9 @@ from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from typing import Any
 
+from collectors.context import CollectContext, Collected
 from collectors.http import AuthError, BadRequest, Client, PayloadError, Verdict, parse_retry_after, seconds_until_epoch
-from collectors.observation import CollectContext, Collected, Observation
+from collectors.observation import Observation
 from collectors.optional import optional
 from collectors.tokens import OAuthSession, StoredToken, refresh_grant, wrong_owner
 from collectors.tokens import authorize as authorize_session

@@ -39,6 +39,7 @@ from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
+from collectors.context import CollectContext, Collected
 from collectors.http import (
     AuthError,
     Client,
@@ -49,7 +50,7 @@ from collectors.http import (
     parse_retry_after,
     register_secret,
 )
-from collectors.observation import CollectContext, Collected, Observation
+from collectors.observation import Observation
 from collectors.optional import optional
 from collectors.referrers import metric_for, network_for
 from collectors.values import Counts, expect

@@ -32,8 +32,9 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
+from collectors.context import CollectContext, Collected
 from collectors.http import AuthError, BadRequest, Client, PayloadError, PermissionDenied, Verdict, parse_retry_after
-from collectors.observation import CollectContext, Collected, Observation
+from collectors.observation import Observation
 from collectors.tokens import OAuthSession, StoredToken, refresh_grant, wrong_owner
 from collectors.tokens import authorize as authorize_session
 from collectors.values import Counts

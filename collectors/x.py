@@ -34,8 +34,9 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
+from collectors.context import CollectContext, Collected
 from collectors.http import AuthError, Client, PayloadError, Verdict, seconds_until_epoch
-from collectors.observation import CollectContext, Collected, Observation
+from collectors.observation import Observation
 from collectors.tokens import OAuthSession, authorize, refresh_grant
 from collectors.values import Counts
 

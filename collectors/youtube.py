@@ -50,6 +50,7 @@ from datetime import date, datetime, timedelta
 from functools import partial
 from typing import Any
 
+from collectors.context import CollectContext, Collected
 from collectors.google_auth import (
     CREDENTIALS_ENV,
     EXPLAINED,
@@ -69,7 +70,7 @@ from collectors.http import (
     parse_retry_after,
     register_secret,
 )
-from collectors.observation import CollectContext, Collected, Observation
+from collectors.observation import Observation
 from collectors.optional import OptionalEndpoint, optional
 from collectors.values import Counts, expect
 

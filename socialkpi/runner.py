@@ -33,8 +33,9 @@ from pathlib import Path
 import duckdb
 
 from collectors import PLATFORMS, clamp_since, load_collector
+from collectors.context import CollectContext, Collected, Credentials
 from collectors.http import Client, CollectorError, RetryPolicy, ServerError, escape_controls, redact, register_secret
-from collectors.observation import Account, CollectContext, Collected, Credentials, Observation
+from collectors.observation import Account, Observation
 from collectors.tokens import TokenStore
 from socialkpi.lock import RunLock
 from socialkpi.settings import Settings

@@ -2,7 +2,7 @@
 
 Everything a user can get wrong raises :class:`ConfigError` with the key at fault and the fix,
 which the command line prints as one line and exits 2 on.  Nothing below the command line reads
-``os.environ``: :class:`Settings` and the per-account :class:`~collectors.observation.Credentials`
+``os.environ``: :class:`Settings` and the per-account :class:`~collectors.context.Credentials`
 are passed down.
 """
 
@@ -23,7 +23,8 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from collectors import EARLIEST_DAY, PLATFORMS
-from collectors.observation import Account, Credentials
+from collectors.context import Credentials
+from collectors.observation import Account
 
 if TYPE_CHECKING:
     from collectors.tokens import TokenStore
