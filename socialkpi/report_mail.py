@@ -31,7 +31,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 from typing import TYPE_CHECKING, Any
 
-from socialkpi.report import fmt_fraction, fmt_number, fmt_pct, fmt_plain
+from socialkpi.report_format import COMPETITOR_COLUMNS, PLATFORM_COLUMNS, fmt_fraction, fmt_number, fmt_pct, fmt_plain
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -180,7 +180,6 @@ def build_content(
     attachments: Sequence[str],
 ) -> Content:
     """Subject, plain text and HTML body of the report of ``[start, end]``."""
-    from socialkpi.report import COMPETITOR_COLUMNS, PLATFORM_COLUMNS
     from warehouse import queries
 
     cards = queries.kpi_cards(db_path, start, end)
