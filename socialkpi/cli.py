@@ -376,7 +376,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     from collectors.http import escape_controls as shown  # a reason stored by an older version may be raw
     from collectors.tokens import TokenStore
 
-    TokenStore.beside(settings.db_path).check()  # refused before a line is printed
+    store = TokenStore.beside(settings.db_path)
+    store.check()  # refused before a line is printed
     report = runs.status_report(settings.db_path)
     _out(f"Warehouse: {settings.db_path}")
     _out("")
@@ -406,7 +407,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             _out(f"  {platform:<15} {count}")
     from warehouse.tokens import token_rows, token_warnings
 
-    tokens = token_rows(settings.db_path)
+    tokens = token_rows(settings.db_path, store.path)
     if tokens:
         _out("")
         _out("Stored tokens (expiry only, never the tokens):")
@@ -459,7 +460,7 @@ def live_credentials(settings: Settings) -> list[Credential]:
     from warehouse.tokens import token_rows
 
     store = TokenStore.beside(settings.db_path)
-    tokens = token_rows(settings.db_path)
+    tokens = token_rows(settings.db_path, store.path)
     out = []
     for account in settings.accounts:
         try:
@@ -686,11 +687,12 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     check_address(args.address, settings.env)
     _check_warehouse(settings.db_path)  # a damaged or foreign file: one line and exit 2, no server
     if settings.accounts or settings.config_path:
+        from socialkpi.settings import roi_config
         from warehouse.db import WarehouseBusy
-        from warehouse.roi import sync_from_settings
+        from warehouse.roi import sync_config
 
         try:
-            sync_from_settings(settings.db_path, settings)
+            sync_config(settings.db_path, roi_config(settings), settings.timezone)
         except WarehouseBusy:
             log.warning("the warehouse is busy (a collect is running): costs from socialkpi.toml apply next time")
     if settings.env.get("SOCIALKPI_DASHBOARD_PASSWORD"):

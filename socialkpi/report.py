@@ -393,7 +393,9 @@ def health_section(db_path: str | os.PathLike[str], start: date, end: date) -> s
                 ],
             )
         )
-    tokens = queries.token_expiry(db_path)
+    from collectors.tokens import TokenStore
+
+    tokens = queries.token_expiry(db_path, TokenStore.beside(db_path).path)
     if not tokens.empty:
         out.append("<h3>Access tokens (expiry only)</h3>")
         out.extend(f'<p class="warn">{_text(w.message)}</p>' for w in queries.token_warnings(tokens.itertuples()))

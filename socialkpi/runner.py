@@ -184,9 +184,10 @@ def collect(
     progress = _Progress(len(accounts)) if sys.stderr.isatty() else None
     try:
         with RunLock(settings.db_path):
-            from warehouse.roi import sync_from_settings
+            from socialkpi.settings import roi_config
+            from warehouse.roi import sync_config
 
-            sync_from_settings(settings.db_path, settings)
+            sync_config(settings.db_path, roi_config(settings), settings.timezone)
             summary = run_collect(
                 settings,
                 accounts,
@@ -212,7 +213,7 @@ def collect(
     for result in summary.results:
         if result.status != "ok":
             err(f"failed: {result.reason}")
-    _warn_tokens(settings.db_path)
+    _warn_tokens(settings.db_path, store.path)
     out(
         f"collect {summary.run_id}: {summary.ok} account(s) ok, {summary.failed} failed, "
         f"{summary.rows} row(s) written, {summary.requests} request(s)"
@@ -220,13 +221,13 @@ def collect(
     return summary.exit_code
 
 
-def _warn_tokens(db_path: Path) -> None:
+def _warn_tokens(db_path: Path, tokens_file: Path) -> None:
     """One ``socialkpi: warning:`` line per stored token that stops working within 14 days and cannot be renewed
     (cron mails or logs it while there is still time); never fails the run."""
     from warehouse.tokens import token_rows, token_warnings
 
     try:
-        warnings = token_warnings(token_rows(db_path))
+        warnings = token_warnings(token_rows(db_path, tokens_file))
     except Exception as exc:  # a warning about warnings must not turn a good run into a failed one
         log.debug("token expiry not read: %s", exc)
         return

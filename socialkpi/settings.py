@@ -298,7 +298,7 @@ class CostSettings:
     """``[costs]`` of socialkpi.toml: only the keys written there (``None``/absent = not configured).
 
     Money is in ``currency`` units; ``hours_per_week`` and ``ad_spend_per_month`` are per platform
-    id.  Applied to the warehouse by :func:`warehouse.roi.sync_from_settings` (docs/roi.md).
+    id.  Applied to the warehouse by :func:`warehouse.roi.sync_config` (docs/roi.md).
     """
 
     currency: str | None = None
@@ -726,6 +726,32 @@ def _account(entry: object, index: int, seen: set[tuple[str, str]]) -> Account:
     return Account(
         platform=platform, id=account_id, name=name.strip(), competitor=competitor, token_env=token_env
     )
+
+
+def roi_config(settings: Settings) -> dict[str, float | str]:
+    """The [costs] and [value] keys present in socialkpi.toml, flattened (``hours_per_week.facebook``,
+    ``value.per_social_visit``): what :func:`warehouse.roi.sync_config` applies to the warehouse."""
+    from warehouse.roi import ASSUMPTION_DEFAULTS, BUSINESS_ITEMS, PLATFORM_ITEMS
+
+    snap: dict[str, float | str] = {}
+    costs = settings.costs
+    if costs is not None:
+        if costs.currency is not None:
+            snap["currency"] = costs.currency
+        for item in BUSINESS_ITEMS:
+            amount = getattr(costs, item)
+            if amount is not None:
+                snap[item] = float(amount)
+        for item in PLATFORM_ITEMS:
+            for platform, amount in getattr(costs, item).items():
+                snap[f"{item}.{platform}"] = float(amount)
+    value = settings.value
+    if value is not None:
+        for item in ASSUMPTION_DEFAULTS:
+            amount = getattr(value, item)
+            if amount is not None:
+                snap[f"value.{item}"] = float(amount)
+    return snap
 
 
 def credentials_for(account: Account, env: Mapping[str, str], store: TokenStore | None = None) -> Credentials:

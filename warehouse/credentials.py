@@ -150,10 +150,11 @@ def expiry_for(source: CredentialSource, tokens: Sequence[TokenExpiry]) -> Token
 
 
 def credential_rows(
-    db_path: DbPath, accounts: Mapping[tuple[str, str], tuple[str, bool]] | None = None
+    db_path: DbPath, tokens_file: DbPath, accounts: Mapping[tuple[str, str], tuple[str, bool]] | None = None
 ) -> list[Credential]:
     """Every account's credential as the last collect found it (``accounts``: (platform, id) -> (name,
-    competitor), default: the warehouse's accounts), for the Data health page."""
+    competitor), default: the warehouse's accounts; ``tokens_file``: its token store), for the Data health
+    page."""
     if accounts is None:
         with read_warehouse(db_path) as con:
             accounts = {
@@ -161,7 +162,7 @@ def credential_rows(
                 for p, a, n, c in con.execute("SELECT platform, account_id, name, competitor FROM accounts").fetchall()
             }
     sources = recorded_sources(db_path)
-    tokens = token_rows(db_path)
+    tokens = token_rows(db_path, tokens_file)
     out = []
     for (platform, account_id), (name, competitor) in sorted(accounts.items()):
         source = sources.get((platform, account_id))

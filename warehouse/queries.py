@@ -52,7 +52,6 @@ from warehouse.tokens import TOKEN_COLUMNS, token_rows
 from warehouse.tokens import TOKEN_WARN_DAYS as TOKEN_WARN_DAYS
 from warehouse.tokens import TokenWarning as TokenWarning
 from warehouse.tokens import token_warnings as token_warnings
-from warehouse.tokens import tokens_file as tokens_file
 
 
 def _platform_list(platforms: Sequence[str] | None) -> list[str] | None:
@@ -1272,19 +1271,19 @@ def skipped_metrics(db_path: DbPath) -> pd.DataFrame:
 CREDENTIAL_COLUMNS = ("platform", "account_id", "account_name", "source", "comes_from", "ends", "renew")
 
 
-def credentials(db_path: DbPath) -> pd.DataFrame:
+def credentials(db_path: DbPath, tokens_file: DbPath) -> pd.DataFrame:
     """Each account's credential as the last collect found it (:func:`warehouse.credentials.credential_rows`):
     where it comes from, when it ends, the command that renews it; never a token."""
     from warehouse.credentials import credential_rows
 
-    rows = credential_rows(db_path)
+    rows = credential_rows(db_path, tokens_file)
     return pd.DataFrame([dataclasses.astuple(r) for r in rows], columns=list(CREDENTIAL_COLUMNS))
 
 
-def token_expiry(db_path: DbPath, *, now: datetime | None = None) -> pd.DataFrame:
+def token_expiry(db_path: DbPath, tokens_file: DbPath, *, now: datetime | None = None) -> pd.DataFrame:
     """:func:`warehouse.tokens.token_rows` as a frame (columns :data:`warehouse.tokens.TOKEN_COLUMNS`):
     expiry dates only, never the tokens.  Empty frame when there is no token file."""
-    rows = token_rows(db_path, now=now)
+    rows = token_rows(db_path, tokens_file, now=now)
     frame = pd.DataFrame([dataclasses.astuple(r) for r in rows], columns=list(TOKEN_COLUMNS))
     for column in ("expires_at", "refresh_expires_at"):
         frame[column] = pd.to_datetime(frame[column], utc=True)

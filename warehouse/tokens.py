@@ -91,20 +91,14 @@ class _TokenLike(Protocol):  # a TokenExpiry, or a row of the dashboard's frame 
     def connected(self) -> Any: ...
 
 
-def tokens_file(db_path: DbPath) -> Path:
-    """Where ``socialkpi collect`` keeps refreshed tokens (:meth:`collectors.tokens.TokenStore.beside`)."""
-    from collectors.tokens import TokenStore
-
-    return TokenStore.beside(db_path).path
-
-
-def token_rows(db_path: DbPath, *, now: datetime | None = None) -> list[TokenExpiry]:
-    """The stored tokens' expiry, sorted by ``platform/account``; empty when there is no token file (or it
+def token_rows(db_path: DbPath, tokens_file: DbPath, *, now: datetime | None = None) -> list[TokenExpiry]:
+    """The expiry of the tokens stored in ``tokens_file`` (the token store of the warehouse ``db_path``,
+    which names their accounts), sorted by ``platform/account``; empty when there is no token file (or it
     is not JSON); :class:`collectors.tokens.TokenFileError` for a link or a non-regular file there."""
     from collectors.tokens import TokenStore
 
     moment = now or datetime.now(UTC)
-    data: Any = TokenStore.beside(db_path).read_all()  # 0600, never through a link (TokenFileError)
+    data: Any = TokenStore(tokens_file).read_all()  # 0600, never through a link (TokenFileError)
     if not isinstance(data, dict) or not data:
         return []
     names: dict[tuple[str, str], str] = {}
