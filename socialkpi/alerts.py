@@ -94,13 +94,13 @@ def conditions_after(settings: Settings, run_id: str, *, now: datetime | None = 
     """Everything that needs the owner after the collect ``run_id`` (the module docstring)."""
     from collectors.tokens import TokenStore
     from warehouse import alerts as walerts
-    from warehouse.db import reading
+    from warehouse.access import open_warehouse
     from warehouse.tokens import token_rows, token_warnings
 
     config = settings.alerts
     assert config is not None
     out: list[Condition] = []
-    with reading(settings.db_path) as con:
+    with open_warehouse(settings.db_path) as (con, _):
         for s in walerts.failing_streaks(con, run_id, config.failed_runs):
             out.append(
                 Condition(

@@ -669,17 +669,19 @@ def _serve(db_path: str, port: int, address: str = "127.0.0.1") -> NoReturn:
 def _check_warehouse(db_path: Path) -> str:
     """Read the warehouse through once (every block: warehouse.db.verify): how it is, or
     :class:`WarehouseError` (damaged, foreign, newer) for main to print."""
-    from warehouse.db import WarehouseBusy, reading
-    from warehouse.schema import check_readable
+    from warehouse.access import WarehouseMissing, open_warehouse
+    from warehouse.db import WarehouseBusy
 
     if not db_path.exists():
         return "not created yet (socialkpi collect creates it)"
     try:
-        with reading(db_path) as con:
-            version = check_readable(con)
+        with open_warehouse(db_path):
+            pass
+    except WarehouseMissing:  # the file is there, without socialkpi's tables yet
+        return "empty (socialkpi collect fills it)"
     except WarehouseBusy:
         return "not checked: a collect kept it busy"
-    return "ok" if version else "empty (socialkpi collect fills it)"
+    return "ok"
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:

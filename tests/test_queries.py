@@ -746,11 +746,11 @@ def test_frames_through_arrow_equal_duckdb_df() -> None:
 def test_the_page_frames_read_through_arrow_equal_duckdb_df(db: Path) -> None:
     """The statements read through queries._frame, on a real warehouse: as ``.df()`` reads them."""
     from collectors import PLATFORMS
-    from warehouse.access import read_warehouse
+    from warehouse.access import open_warehouse
 
     ids = list(PLATFORMS)
     coverage = [ids, [PLATFORMS[i].delay_days for i in ids], SPLIT, END, SPLIT, END, END]
-    with read_warehouse(db) as con:
+    with open_warehouse(db) as (con, _):
         for sql, params in (
             (queries._COVERAGE_SQL, coverage),
             (queries._COVERAGE_DAILY_SQL, coverage),

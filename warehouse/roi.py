@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -42,13 +41,10 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from warehouse.access import account_keys_sql, kpi_columns
+from warehouse.access import DbPath, WarehouseMissing, account_keys_sql, kpi_columns, open_warehouse
 from warehouse.db import writing
 from warehouse.load import naive_utc
-from warehouse.queries import WarehouseMissing, read_warehouse
 from warehouse.schema import check_readable
-
-DbPath = str | os.PathLike[str]
 
 BUSINESS_ITEMS = ("hourly_rate", "tool_cost_per_month")  # stored with platform ''
 PLATFORM_ITEMS = ("hours_per_week", "ad_spend_per_month")  # stored per platform id
@@ -194,7 +190,7 @@ def current_costs(db_path: DbPath, on: date | None = None) -> Costs:
     """The costs in effect on ``on`` (default today); all zero, currency USD, without a warehouse."""
     day = on or today()
     try:
-        with read_warehouse(db_path) as con:
+        with open_warehouse(db_path) as (con, _):
             if not _has_roi_tables(con):
                 return Costs(day, DEFAULT_CURRENCY, 0.0, 0.0, {}, {})
             rows = con.execute(
@@ -232,7 +228,7 @@ def current_assumptions(db_path: DbPath, on: date | None = None) -> Assumptions:
     stored: dict[str, tuple[float, date]] = {}
     currency = DEFAULT_CURRENCY
     try:
-        with read_warehouse(db_path) as con:
+        with open_warehouse(db_path) as (con, _):
             if _has_roi_tables(con):
                 rows = con.execute(
                     f"SELECT item, value, valid_from FROM ({_effective_sql('value_assumptions')}) "
@@ -431,7 +427,7 @@ def log_time(db_path: DbPath, platform: str, hours: float, day: date, note: str 
 def time_entries(db_path: DbPath, start: date, end: date, platforms: Sequence[str] | None = None) -> pd.DataFrame:
     """Logged time in ``[start, end]``: columns day, platform, hours, note, newest first."""
     columns = ["day", "platform", "hours", "note"]
-    with read_warehouse(db_path) as con:
+    with open_warehouse(db_path) as (con, _):
         if not _has_roi_tables(con):
             return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
         return con.execute(
@@ -771,7 +767,7 @@ def roi_table(db_path: DbPath, start: date, end: date, platforms: Sequence[str] 
     """
     if end < start:
         raise ValueError(f"end {end} is before start {start}")
-    with read_warehouse(db_path) as con:
+    with open_warehouse(db_path) as (con, _):
         has_costs = _has_roi_tables(con)
         everyone = roi_platforms(con, with_costs=has_costs)
         plats = [p for p in everyone if platforms is None or p in set(platforms)]

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from warehouse.access import DbPath, read_warehouse
+from warehouse.access import DbPath, open_warehouse
 
 TOKEN_WARN_DAYS = 14  # warn this many days before a token that socialkpi cannot renew stops working
 
@@ -103,7 +103,7 @@ def token_rows(db_path: DbPath, tokens_file: DbPath, *, now: datetime | None = N
         return []
     names: dict[tuple[str, str], str] = {}
     if Path(db_path).exists():
-        with read_warehouse(db_path) as con:
+        with open_warehouse(db_path) as (con, _):
             names = {(p, a): n for p, a, n in con.execute("SELECT platform, account_id, name FROM accounts").fetchall()}
     rows: list[TokenExpiry] = []
     for key, entry in sorted(data.items()):
