@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import html
-import importlib.util
 import logging
 import os
 import re
@@ -341,13 +340,11 @@ def build_report(
 
 
 def roi_section(db_path: str | os.PathLike[str], start: date, end: date) -> str:
-    if importlib.util.find_spec("warehouse.roi") is None:
-        return '<p class="muted">ROI is not available in this version of socialkpi.</p>'
     try:
-        from warehouse.roi import roi_table  # type: ignore[attr-defined,unused-ignore]
+        from warehouse.roi import roi_table
 
         frame = roi_table(db_path, start, end)
-    except Exception as exc:  # the ROI module is optional here: never lose the rest of the report
+    except Exception as exc:  # an ROI that cannot be computed never loses the rest of the report
         log.warning("ROI section skipped: %s", exc)
         return f'<p class="muted">ROI could not be computed: {_text(exc)}</p>'
     if frame is None or len(frame) == 0:

@@ -635,10 +635,6 @@ def _not_after(today: date, account: Account, rows: Sequence[Observation]) -> li
     return kept
 
 
-def elapsed(t0: float) -> float:
-    return time.monotonic() - t0
-
-
 __all__ = ["RunLock", "RunSummary", "AccountResult", "run_collect", "plan_range", "Path"]
 
 
