@@ -128,7 +128,9 @@ class PostgresServer:
             " -c synchronous_commit=off -c full_page_writes=off -c max_connections=100"
         )
         self._check(
-            self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-w", "-o", options, "start"),
+            self._run(
+                str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-w", "-o", options, "start"
+            ),
             "pg_ctl start",
         )
         return self
@@ -140,9 +142,8 @@ class PostgresServer:
 
     def psql(self, sql: str, dbname: str = "postgres") -> str:
         """Run SQL with Debian's psql (unaligned, tuples only) and return its output; raises on error."""
-        result = self._run(
-            str(self.bin / "psql"), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", self.dsn_for(dbname), "-c", sql
-        )
+        flags = ("-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1")
+        result = self._run(str(self.bin / "psql"), *flags, "-d", self.dsn_for(dbname), "-c", sql)
         self._check(result, "psql")
         return result.stdout
 
