@@ -12,6 +12,10 @@ Not part of ``make test`` nor of ``python -m bench``'s default list.  It starts 
   ``observations`` table shaped like warehouse/schema.py's (no primary key: DuckLake has none) and the
   upsert as ``MERGE INTO observations USING batch ON <natural key> WHEN MATCHED AND <changed> THEN UPDATE
   WHEN NOT MATCHED THEN INSERT``;
+- ``lake-sharded``: the same lake with one observations table per writer (``observations_s<k>``, the
+  accounts of shard k) under a view ``observations`` (UNION ALL): DuckLake detects conflicts per table
+  (an insert conflicts with any concurrent delete in the same table, whatever the rows, and MERGE's
+  update is a delete plus an insert), so writers of different tables never conflict;
 - ``file``: the DuckDB file with the primary key and the project's ``INSERT ... ON CONFLICT DO UPDATE``
   (warehouse/load.py's UPSERT_SQL), one writer process at a time as the file's lock allows;
 - ``postgres``: Postgres itself as the observations store (the nearest existing engine), a real
@@ -149,7 +153,7 @@ def expected_sql(accounts: int, rounds: int, metrics: int) -> str:
 
 
 def open_engine(engine: str, where: dict[str, str]) -> duckdb.DuckDBPyConnection:
-    if engine == "lake":
+    if engine.startswith("lake"):
         return lake.connect(where["url"], where["data_path"])
     if engine == "file":
         return open_file(where["path"])
@@ -185,7 +189,10 @@ def upsert(engine: str, con: duckdb.DuckDBPyConnection, sql: str, stage: str) ->
         return
     con.execute("BEGIN")
     con.execute(f"CREATE OR REPLACE TEMP TABLE batch AS {sql}")
-    con.execute(MERGE_SQL if engine == "lake" else UPSERT_SQL)
+    if engine == "lake-sharded":
+        con.execute(MERGE_SQL.replace("MERGE INTO observations", f"MERGE INTO observations_s{stage.split('_')[1]}"))
+    else:
+        con.execute(MERGE_SQL if engine == "lake" else UPSERT_SQL)
     con.execute("COMMIT")
 
 
@@ -311,13 +318,21 @@ def open_reader(engine: str, where: dict[str, str]) -> duckdb.DuckDBPyConnection
 # --- one run -------------------------------------------------------------------------------------------
 
 
-def prepare(engine: str, pg: PostgresServer, work: Path, args: argparse.Namespace, tag: str) -> dict[str, str]:
-    if engine == "lake":
-        db = f"lake_{tag}"
+def prepare(
+    engine: str, pg: PostgresServer, work: Path, args: argparse.Namespace, tag: str, writers: int
+) -> dict[str, str]:
+    if engine.startswith("lake"):
+        db = f"lake_{tag}".replace("-", "_")
         pg.psql(f"CREATE DATABASE {db}")
         where = {"url": f"ducklake:postgres:{pg.dsn_for(db)}", "data_path": str(work / f"data_{tag}") + "/"}
         con = lake.connect(where["url"], where["data_path"])
-        con.execute(CREATE_LAKE)
+        if engine == "lake":
+            con.execute(CREATE_LAKE)
+        else:
+            tables = [f"observations_s{w}" for w in range(writers)]
+            for table in tables:
+                con.execute(CREATE_LAKE.replace("observations", table))
+            con.execute("CREATE VIEW observations AS " + " UNION ALL ".join(f"FROM {t}" for t in tables))
         con.close()
         return where
     if engine == "file":
@@ -336,7 +351,7 @@ def prepare(engine: str, pg: PostgresServer, work: Path, args: argparse.Namespac
 
 def run(engine: str, writers: int, pg: PostgresServer, work: Path, args: argparse.Namespace) -> dict[str, Any]:
     tag = f"{engine}_{writers}w_{int(time.time() * 1000) % 10**8}"
-    where = prepare(engine, pg, work, args, tag)
+    where = prepare(engine, pg, work, args, tag, writers)
     total_accounts = args.writers * args.accounts_per_writer  # the same accounts whatever the writer count
     shards = [list(range(total_accounts))[w::writers] for w in range(writers)]
     ctx = mp.get_context("spawn")
@@ -405,17 +420,18 @@ def reads(engine: str, where: dict[str, str], args: argparse.Namespace) -> dict[
             result[f"read {name}{label} s"] = round(statistics.median(times), 4)
 
     timed_all("")
-    if engine == "lake":
-        files = con.execute("SELECT count(*) FROM ducklake_list_files('lake', 'observations')").fetchone()[0]
-        result["lake_data_files"] = files
+    if engine.startswith("lake"):
+        files = "SELECT count(*) FROM ducklake_list_files('lake', ?)"
+        tables = ["observations"] if engine == "lake" else [f"observations_s{w}" for w in range(args.writers)]
+        present = {row[0] for row in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+        tables = [t for t in tables if t in present]
+        result["lake_data_files"] = sum(con.execute(files, [t]).fetchone()[0] for t in tables)
         t0 = time.perf_counter()
         con.execute("CALL ducklake_merge_adjacent_files('lake')")
         con.execute("CALL ducklake_rewrite_data_files('lake')")
         con.execute("CALL ducklake_merge_adjacent_files('lake')")
         result["lake_compaction_s"] = round(time.perf_counter() - t0, 2)
-        result["lake_data_files_after"] = con.execute(
-            "SELECT count(*) FROM ducklake_list_files('lake', 'observations')"
-        ).fetchone()[0]
+        result["lake_data_files_after"] = sum(con.execute(files, [t]).fetchone()[0] for t in tables)
         timed_all(" (compacted)")
     con.close()
     return result
