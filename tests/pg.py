@@ -105,7 +105,7 @@ class PostgresServer:
             kwargs = {"user": self._as.pw_uid, "group": self._as.pw_gid, "extra_groups": []}
         env = {"PATH": f"{self.bin}:/usr/bin:/bin", "LC_ALL": "C", "HOME": str(self.root)}
         return subprocess.run(  # type: ignore[call-overload, no-any-return]
-            list(args), cwd=self.root, env=env, capture_output=True, text=True, check=False, timeout=120, **kwargs
+            list(args), cwd="/", env=env, capture_output=True, text=True, check=False, timeout=120, **kwargs
         )
 
     def _check(self, result: subprocess.CompletedProcess[str], what: str) -> None:

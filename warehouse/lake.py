@@ -59,18 +59,18 @@ def libpq_string(url: str) -> str:
 def extension_file(extension: str) -> Path:
     """The ``.duckdb_extension`` file of ``extension`` for the running DuckDB, from its PyPI wheel."""
     package = EXTENSIONS[extension]
+    running = f"this is DuckDB {duckdb.__version__}"
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
-        raise LakeUnavailable(f"the {extension} extension is not installed ({package} missing): {INSTALL_HINT}")
-    version = f"v{duckdb.__version__}"
+        raise LakeUnavailable(f"the {extension} extension is not installed ({package}; {running}): {INSTALL_HINT}")
     folder = Path(next(iter(spec.submodule_search_locations))) / "extensions"
-    candidate = folder / version / f"{extension}.duckdb_extension"
+    candidate = folder / f"v{duckdb.__version__}" / f"{extension}.duckdb_extension"
     if candidate.is_file():
         return candidate
     built = sorted(p.name for p in folder.glob("v*")) if folder.is_dir() else []
     raise LakeUnavailable(
-        f"the {extension} extension installed is built for DuckDB {', '.join(built) or '(none)'}, "
-        f"this is DuckDB {duckdb.__version__}: {INSTALL_HINT}"
+        f"the {extension} extension installed is built for DuckDB {', '.join(built) or '(none)'}, {running}: "
+        f"{INSTALL_HINT}"
     )
 
 
