@@ -437,6 +437,44 @@ def reads(engine: str, where: dict[str, str], args: argparse.Namespace) -> dict[
     return result
 
 
+def reads_at_scale(pg: PostgresServer, work: Path, rows: int, repeats: int, engines: list[str]) -> dict[str, Any]:
+    """The KPI queries on ``rows`` observations written in one INSERT (one snapshot, few files) per engine."""
+    accounts = max(1, rows // (10 * 365))
+    platforms = "', '".join(PLATFORMS)
+    sql = (
+        f"SELECT ['{platforms}'][a % {len(PLATFORMS)} + 1] AS platform, 'acct-' || a AS account_id,"
+        " 'm' || m AS metric, DATE '2025-01-01' + d::INTEGER AS observed_on,"
+        " (hash(a, m, d) % 100000)::DOUBLE AS value, 'src_m' || m AS source_metric,"
+        " TIMESTAMP '2026-01-01' AS collected_at, 'run-0' AS run_id"
+        f" FROM range({accounts}) t(a), range(10) mm(m), range(365) dd(d)"
+    )
+    queries = {"count(*)": "SELECT count(*) FROM observations", **KPI_QUERIES}
+    result: dict[str, Any] = {"rows": accounts * 10 * 365}
+    for engine in engines:
+        tag = f"scale_{engine}".replace("-", "_")
+        if engine == "postgres":
+            where = prepare(engine, pg, work, argparse.Namespace(writers=0), tag, 0)
+        else:
+            where = prepare("lake" if engine.startswith("lake") else engine, pg, work, argparse.Namespace(), tag, 1)
+        con = open_engine(engine, where) if engine != "file" else duckdb.connect(where["path"])
+        table = "pg.observations" if engine == "postgres" else "observations"
+        t0 = time.perf_counter()
+        con.execute(f"INSERT INTO {table} {sql}")
+        result[f"{engine} insert s"] = round(time.perf_counter() - t0, 2)
+        con.close()
+        con = open_reader(engine, where)
+        for name, q in queries.items():
+            times = []
+            for _ in range(repeats):
+                t0 = time.perf_counter()
+                con.execute(q.replace("FROM observations", f"FROM {table}")).fetchall()
+                times.append(time.perf_counter() - t0)
+            result[f"{engine} {name} s"] = round(statistics.median(times), 4)
+        con.close()
+        print(json.dumps(result), file=sys.stderr)
+    return result
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--writers", type=int, default=4)
@@ -448,6 +486,8 @@ def main() -> int:
     parser.add_argument("--engines", default="lake,file,postgres")
     parser.add_argument("--serial", action="store_true", help="also run each engine with 1 writer")
     parser.add_argument("--json", type=Path, help="write the summaries here")
+    parser.add_argument("--read-rows", type=int, default=0, help="also time the reads on this many rows per engine")
+    parser.add_argument("--read-only", action="store_true", help="only the reads at --read-rows")
     args = parser.parse_args()
     print(f"duckdb {duckdb.__version__}; extensions {lake.EXTENSIONS}", file=sys.stderr)
     summaries = []
@@ -455,7 +495,7 @@ def main() -> int:
     try:
         with PostgresServer() as pg:
             print(pg.psql("SELECT version()").strip(), file=sys.stderr)
-            for engine in args.engines.split(","):
+            for engine in [] if args.read_only else args.engines.split(","):
                 counts = [1, args.writers] if args.serial else [args.writers]
                 if engine == "file":
                     counts = sorted({1, *counts})
@@ -464,6 +504,9 @@ def main() -> int:
                     s = run(engine, n, pg, work, args)
                     print(json.dumps(s, indent=1), file=sys.stderr)
                     summaries.append(s)
+            if args.read_rows:
+                engines = [e for e in args.engines.split(",") if e != "lake-sharded"]
+                summaries.append(reads_at_scale(pg, work, args.read_rows, args.read_repeats, engines))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if args.json:
