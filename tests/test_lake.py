@@ -8,10 +8,10 @@ them in a venv with the extra and SOCIALKPI_REQUIRE_LAKE=1, where skipping is a 
 
 from __future__ import annotations
 
-import contextlib
-import multiprocessing as mp
 import os
 import pwd
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
@@ -20,6 +20,8 @@ import pytest
 from tests.pg import PostgresServer, postgres, require_postgres  # noqa: F401  (postgres: the fixture)
 from warehouse import lake
 from warehouse.db import WarehouseError
+
+ROOT = Path(__file__).resolve().parents[1]
 
 OBSERVATIONS = """
 CREATE TABLE observations (
@@ -144,41 +146,25 @@ def test_lake_error_never_shows_the_connection_string() -> None:
     assert caught.value.__cause__ is None and caught.value.__suppress_context__
 
 
-def _merge_rounds(url: str, account: str, rounds: int, out: mp.Queue) -> None:  # type: ignore[type-arg]
-    """A writer process: ``rounds`` MERGEs of its own account, each retried whole on a conflict."""
-    con = lake.connect(url)
-    conflicts = 0
-    for r in range(rounds):
-        for _attempt in range(100):
-            try:
-                con.execute("BEGIN")
-                con.execute(f"CREATE OR REPLACE TEMP TABLE batch AS {batch(account, r * 5, 10, r, f'run-{r}')}")
-                con.execute(MERGE)
-                con.execute("COMMIT")
-                break
-            except duckdb.TransactionException:
-                conflicts += 1
-                with contextlib.suppress(duckdb.Error):
-                    con.execute("ROLLBACK")
-    con.close()
-    out.put(conflicts)
-
-
 def test_concurrent_merges_keep_every_row_once(lake_url: str, tmp_path: Path) -> None:
     """Two writer processes MERGE their own accounts into one table at once: DuckLake's conflicts (per
     table: an update conflicts with any concurrent insert) are retried whole, and every key ends once."""
     con = lake.connect(lake_url, str(tmp_path / "data") + "/")
     con.execute(OBSERVATIONS)
     con.close()
-    ctx = mp.get_context("spawn")
-    out = ctx.Queue()
-    writers = [ctx.Process(target=_merge_rounds, args=(lake_url, account, 4, out)) for account in ("a1", "a2")]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    writers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "tests.lake_writer", lake_url, account, "4"],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        for account in ("a1", "a2")
+    ]  # fmt: skip
+    conflicts = []
     for w in writers:
-        w.start()
-    conflicts = [out.get(timeout=300) for _ in writers]
-    for w in writers:
-        w.join(timeout=60)
-        assert w.exitcode == 0
+        out, err = w.communicate(timeout=600)
+        assert w.returncode == 0, err
+        conflicts.append(int(out.split()[-1]))
     check = lake.connect(lake_url)
     try:
         rows = check.execute(
