@@ -2,8 +2,9 @@
 
 Run with the lake's DuckDB (the extension wheels exist for DuckDB 1.5.5 only, see warehouse/lake.py)::
 
-    python3 -m venv /tmp/lakevenv && /tmp/lakevenv/bin/pip install -e '.[lake]'
-    PYTHONPATH=. /tmp/lakevenv/bin/python bench/lake_merge.py [--writers 4 ...] [--engines lake,file,postgres]
+    make test-lake      # builds .venv-lake with the lake extra (or: pip install -e '.[lake]' in any venv)
+    PYTHONPATH=. .venv-lake/bin/python bench/lake_merge.py --serial --engines lake,lake-sharded,file,postgres
+    PYTHONPATH=. .venv-lake/bin/python bench/lake_merge.py --read-only --read-rows 1000000
 
 Not part of ``make test`` nor of ``python -m bench``'s default list.  It starts a real PostgreSQL server
 (tests/pg.py: Debian's binaries, data in a temp dir) and, for each engine:
