@@ -430,7 +430,7 @@ def test_a_chunks_metric_groups_are_in_flight_at_the_same_time() -> None:
         assert sorted(asked_metrics(sandbox)) == sorted(list(g) for g in fb.GROUPS)
     assert sorted(together_part.arrived) == list(range(len(fb.GROUPS)))  # the last found the others waiting
     assert len(out.observations) == 1 + 3 * len(fb.METRICS) and out.skipped == []
-    assert out.requests == client.requests_made == 1 + len(fb.GROUPS)
+    assert client.requests_made == 1 + len(fb.GROUPS)  # every request counted, from every thread
 
 
 @pytest.mark.parametrize(
