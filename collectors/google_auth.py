@@ -17,8 +17,9 @@ replaces a working YouTube or Business Profile token.
 ``token_uri``: a service-account file's ``token_uri`` is kept by google-auth; for an authorized-user
 file, ``Credentials.from_authorized_user_info`` always puts Google's endpoint there, so the file's
 ``token_uri`` is applied with ``.with_token_uri``.  ``SOCIALKPI_<PLATFORM>_TOKEN_URL`` replaces both.
-google-auth posts to it through the client's ``requests.Session`` with the client's timeouts (its own
-default is 120 s).  Every refusal becomes an :class:`~collectors.http.AuthError` saying what to do
+google-auth posts to it through the client's ``requests.Session`` (the calling thread's,
+``Client.thread_session``) with the client's timeouts (its own default is 120 s); the client calls the
+hooks one thread at a time.  Every refusal becomes an :class:`~collectors.http.AuthError` saying what to do
 for that platform; the file's private key, refresh token and client secret, and every access token,
 are registered with the redactor and never appear in a message.
 """
@@ -28,7 +29,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -142,8 +142,9 @@ def google_auth_hooks(
     """``(auth_headers, refresh)`` for ``client``: a bearer minted (and re-minted) from ``creds``."""
     import google.auth.transport.requests
 
-    transport = google.auth.transport.requests.Request(session=client.session)
-    request = partial(transport, timeout=client.policy.timeout)
+    def request(*args: Any, **kwargs: Any) -> Any:  # through the calling thread's session (collectors.http, Threads)
+        transport = google.auth.transport.requests.Request(session=client.thread_session)
+        return transport(*args, **{"timeout": client.policy.timeout, **kwargs})
 
     def headers() -> dict[str, str]:
         if not creds.valid:

@@ -43,6 +43,18 @@ Error classification
     ├── ServerError           5xx or network failures that outlived the retries
     └── PayloadError          the response is not the JSON shape the collector expects
 
+Threads
+    One client may send from several threads at once (GA4 sends a property's reports together).
+    ``requests.Session`` has no documented thread-safety contract, and its maintainers advise one
+    session per thread (psf/requests#2766, "Document threading contract for Session class"), so
+    :attr:`Client.thread_session` gives each thread its own (the creating thread keeps
+    :attr:`Client.session`; the others' are made on their first request and closed with the client).
+    The token is shared: ``auth_headers`` is read and ``refresh`` called under one lock, so while
+    one thread refreshes, the others wait for it, and a request refused with the token that was just
+    replaced is retried with the new one instead of refreshing again (one refresh, not one per
+    thread).  The hooks' own swaps of ``auth_headers`` / ``refresh`` (collectors.tokens.without_auth)
+    happen under that lock, so no other thread ever sends without the bearer.
+
 Secrets
     Tokens travel in headers wherever the platform allows.  Every message this module builds goes
     through :func:`redact`: known secret values (registered with :func:`register_secret`) and the
@@ -405,6 +417,7 @@ class Client:
 
     ``auth_headers`` is called before every request (so a refreshed token is picked up);
     ``refresh`` is called once after an auth error, and the request retried if it returns True.
+    Both are called under the client's auth lock, one thread at a time (see "Threads" above).
     ``deadline`` (``time.monotonic()``) ends everything this client does, ``deadline_label``
     names it in the error ("the collect deadline ..."); ``deadline_hit`` says it cut something.
     """
@@ -421,6 +434,14 @@ class Client:
     deadline: float | None = None
     deadline_label: str = "the deadline"
     deadline_hit: bool = False
+    # Threads: the token's lock (re-entrant: a refresh hook sends its token request through this client),
+    # the count of refreshes made through it, and each thread's own session (see "Threads" above).
+    _auth_lock: threading.RLock = field(default_factory=threading.RLock, init=False, repr=False, compare=False)
+    _auth_generation: int = field(default=0, init=False, repr=False, compare=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
+    _local: threading.local = field(default_factory=threading.local, init=False, repr=False, compare=False)
+    _owner: int = field(default_factory=threading.get_ident, init=False, repr=False, compare=False)
+    _thread_sessions: list[requests.Session] = field(default_factory=list, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.session.headers["User-Agent"] = USER_AGENT
@@ -435,8 +456,32 @@ class Client:
         value = prefix + token
         self.auth_headers = lambda: {header: value}
 
+    @property
+    def thread_session(self) -> requests.Session:
+        """The calling thread's session: :attr:`session` in the thread that made the client; in any other
+        thread a session of its own, with the same headers and settings, made on first use."""
+        if threading.get_ident() == self._owner:
+            return self.session
+        own: requests.Session | None = getattr(self._local, "session", None)
+        if own is None:
+            own = requests.Session()
+            own.headers.clear()
+            own.headers.update(self.session.headers)
+            for name in ("auth", "proxies", "verify", "cert", "trust_env", "max_redirects"):
+                setattr(own, name, getattr(self.session, name))
+            for prefix in ("https://", "http://"):
+                own.mount(prefix, _WatchedAdapter())
+            with self._lock:
+                self._thread_sessions.append(own)
+            self._local.session = own
+        return own
+
     def close(self) -> None:
         self.session.close()
+        with self._lock:
+            others, self._thread_sessions[:] = list(self._thread_sessions), []
+        for other in others:
+            other.close()
 
     def __enter__(self) -> Client:
         return self
@@ -486,7 +531,7 @@ class Client:
         while True:
             attempt += 1
             try:
-                status, resp_headers, body = self._send(method, url, params, json_body, data, headers)
+                status, resp_headers, body, generation = self._send(method, url, params, json_body, data, headers)
             except (
                 requests.ConnectionError,
                 requests.Timeout,
@@ -513,9 +558,9 @@ class Client:
                         url=url,
                     )
                 return body
-            if verdict.kind == "auth" and self.refresh is not None and not refreshed:
+            if verdict.kind == "auth" and not refreshed:
                 refreshed = True
-                if self.refresh():
+                if self._renew(generation):
                     continue
             if verdict.kind in RETRYABLE and attempt < attempts:
                 wait = verdict.retry_after
@@ -526,6 +571,30 @@ class Client:
             raise self._error(verdict, status, url, reset_in=verdict.retry_after)
 
     # -- internals ------------------------------------------------------------------------
+    def _renew(self, generation: int) -> bool:
+        """After an auth error of a request sent with the token of ``generation``: whether to send it again.
+
+        One refresh at a time: a thread that finds the token renewed since its request took it retries with
+        the new one; otherwise it calls ``refresh`` itself while the others wait.  A request the refresh
+        hook sends (the token endpoint's) never refreshes: no refresh inside a refresh.
+        """
+        if getattr(self._local, "renewing", False):
+            return False
+        with self._auth_lock:
+            if self._auth_generation != generation:
+                return True  # another thread renewed the token after this request was sent
+            hook = self.refresh
+            if hook is None:
+                return False
+            self._local.renewing = True
+            try:
+                renewed = hook()
+            finally:
+                self._local.renewing = False
+            if renewed:
+                self._auth_generation += 1
+            return renewed
+
     def _send(
         self,
         method: str,
@@ -534,10 +603,13 @@ class Client:
         json_body: Any,
         data: Mapping[str, Any] | None,
         headers: Mapping[str, str] | None,
-    ) -> tuple[int, Mapping[str, str], Any]:
+    ) -> tuple[int, Mapping[str, str], Any, int]:
+        """One request: status, headers, decoded body, and the generation of the token it was sent with."""
         merged: dict[str, str] = {}
-        if self.auth_headers is not None:
-            merged.update(self.auth_headers())
+        with self._auth_lock:  # never while another thread refreshes (or has the bearer swapped out)
+            generation = self._auth_generation
+            if self.auth_headers is not None:
+                merged.update(self.auth_headers())
         if headers:
             merged.update(headers)
         now = time.monotonic()
@@ -547,12 +619,13 @@ class Client:
             end = self.deadline
         if end <= now:
             raise self._deadline_error(url, hard, sent=False)
-        self.requests_made += 1
+        with self._lock:  # += is a read and a write: two threads could count one request
+            self.requests_made += 1
         watch = _WATCHDOG.watch(end)
         outer = getattr(_IN_FLIGHT, "watch", None)  # a request sent while another is being sent (a token hook)
         _IN_FLIGHT.watch = watch
         try:
-            with self.session.request(
+            with self.thread_session.request(
                 method,
                 url,
                 params=params,
@@ -563,7 +636,7 @@ class Client:
                 stream=True,
             ) as resp:
                 raw = self._read_body(resp, url, end)  # a body cut short raises ChunkedEncodingError here
-                return resp.status_code, resp.headers, _decode(raw)
+                return resp.status_code, resp.headers, _decode(raw), generation
         except CollectorError as exc:
             if exc.code == "deadline" or not watch.fired:
                 raise

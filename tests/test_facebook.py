@@ -22,6 +22,7 @@ from collectors.http import (
 from socialkpi.sandbox import Reply, Sandbox
 from socialkpi.sandbox import facebook as sandbox_fb
 from socialkpi.sandbox.world import EXPIRED_TOKEN, TOKEN
+from tests import together_part
 from tests.conftest import COLLECTED_AT, days, make_client, make_ctx
 
 FIXTURES = Path(__file__).parent / "fixtures" / "facebook"
@@ -407,7 +408,8 @@ def test_collect_never_asks_a_removed_metric(sandbox: Sandbox) -> None:
 
 def test_a_refused_metric_is_skipped_and_the_others_land(sandbox: Sandbox) -> None:
     refusal = Reply(400, meta_error(100, "(#100) The value must be a valid insights metric"))
-    sandbox.script(r"/insights$", refusal, refusal)  # the first group, then page_media_view alone
+    # the first group (its groups are asked at once: told apart by their metrics), then page_media_view alone
+    sandbox.script(r"/insights$", refusal, refusal, when=lambda r: "page_media_view" in r.query["metric"][0].split(","))
     since, until = date(2026, 1, 1), date(2026, 4, 30)  # two chunks
     out, _ = run(sandbox, since, until)
     assert [m for m, _ in out.skipped] == ["page_media_view"]
@@ -419,6 +421,16 @@ def test_a_refused_metric_is_skipped_and_the_others_land(sandbox: Sandbox) -> No
     assert len(reach) == len(days(since, until))
     asking_views = [m for m in asked_metrics(sandbox) if "page_media_view" in m]
     assert asking_views == [list(fb.GROUPS[0]), ["page_media_view"]], "not asked again in the next chunk"
+
+
+def test_a_chunks_metric_groups_are_in_flight_at_the_same_time() -> None:
+    together_part.reset(len(fb.GROUPS))
+    with Sandbox(parts=("tests.together_part", "socialkpi.sandbox.facebook")) as sandbox:
+        out, client = run(sandbox, date(2026, 3, 1), date(2026, 3, 3))  # one after the other: "not in flight together"
+        assert sorted(asked_metrics(sandbox)) == sorted(list(g) for g in fb.GROUPS)
+    assert sorted(together_part.arrived) == list(range(len(fb.GROUPS)))  # the last found the others waiting
+    assert len(out.observations) == 1 + 3 * len(fb.METRICS) and out.skipped == []
+    assert client.requests_made == 1 + len(fb.GROUPS)  # every request counted, from every thread
 
 
 @pytest.mark.parametrize(
@@ -479,7 +491,8 @@ def test_a_far_reset_fails_at_once_with_the_reset_time(sandbox: Sandbox) -> None
         run(sandbox, date(2026, 3, 1), date(2026, 3, 3))
     assert err.value.reset_at is not None
     assert timedelta(minutes=11) < err.value.reset_at - before < timedelta(minutes=13)
-    assert len(sandbox.requests_to(r"/insights$")) == 1, "no hammering while throttled"
+    # no hammering while throttled: the groups were sent at once, each once, none again
+    assert sorted(asked_metrics(sandbox)) == sorted(list(g) for g in fb.GROUPS)
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -15,9 +16,10 @@ import requests
 from collectors import ga4
 from collectors.http import AuthError, BadRequest, Client, PayloadError, PermissionDenied, RateLimited, RetryPolicy
 from collectors.observation import Observation
-from socialkpi.sandbox import Reply, Sandbox
+from socialkpi.sandbox import Reply, Request, Sandbox
 from socialkpi.sandbox import ga4 as sb_ga4
 from socialkpi.sandbox.world import EXPIRED_TOKEN, TOKEN
+from tests import together_part
 from tests.conftest import COLLECTED_AT, FAST, days, make_client, make_ctx
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ga4"
@@ -418,6 +420,20 @@ def report_bodies(sandbox: Sandbox) -> list[dict[str, Any]]:
     return [json.loads(r.body) for r in sandbox.requests_to(REPORT)]
 
 
+def dims_of(request: Request) -> tuple[str, ...]:
+    return tuple(d["name"] for d in json.loads(request.body)["dimensions"])
+
+
+def asking(*dims: str) -> Callable[[Request], bool]:
+    """For ``sandbox.script(..., when=)``: the report by these dimensions (the three are sent at once, in any order)."""
+    return lambda request: dims_of(request) == dims
+
+
+def asked_once_each(sandbox: Sandbox) -> bool:
+    """Each report was sent once (none retried), whatever came first."""
+    return sorted(dims_of(r) for r in sandbox.requests_to(REPORT)) == sorted(ga4.REPORTS)
+
+
 def run(sandbox: Sandbox, since: date, until: date, client: Client | None = None, **ctx_kw: Any) -> list[Observation]:
     client = client or make_client("ga4", ga4.classify)
     options = ctx_kw.pop("options", {})
@@ -441,7 +457,7 @@ def test_collect_three_days_matches_the_sandbox_exactly(sandbox: Sandbox) -> Non
     assert rows[("social_visits", FEB10)].value == sb_ga4.channels_for(PROPERTY, FEB10)["Organic Social"]["sessions"]
     for day in days(FEB8, FEB10):
         assert 0 < rows[("visitors", day)].value <= rows[("visits", day)].value < rows[("page_views", day)].value
-    sent = report_bodies(sandbox)
+    sent = sorted(report_bodies(sandbox), key=lambda b: len(b["dimensions"]))  # sent at once: in any order
     assert [[d["name"] for d in b["dimensions"]] for b in sent] == [
         ["date"],
         ["date", "sessionDefaultChannelGroup"],
@@ -494,9 +510,10 @@ def test_collect_pages_with_limit_and_offset(sandbox: Sandbox) -> None:
     )
     assert source_rows == 17 + 15 + 14  # see test_visits_per_network_hand_checked
     sent = [(len(b["dimensions"]), b["offset"], b["limit"]) for b in report_bodies(sandbox)]
-    assert sent == [(1, 0, 4)] + [(2, o, 4) for o in range(0, channel_rows, 4)] + [
-        (3, o, 4) for o in range(0, source_rows, 4)
-    ]
+    # the reports at once, each report's pages one after the other
+    for n, rows_of_report in ((1, 3), (2, channel_rows), (3, source_rows)):
+        assert [s for s in sent if s[0] == n] == [(n, o, 4) for o in range(0, rows_of_report, 4)]
+    assert len(sent) == 1 + len(range(0, channel_rows, 4)) + len(range(0, source_rows, 4))
 
 
 def test_days_without_data_are_zero(sandbox: Sandbox) -> None:
@@ -549,11 +566,11 @@ def test_concurrency_quota_waits_30_s_then_succeeds(sandbox: Sandbox) -> None:
 def test_hourly_and_daily_quotas_fail_fast_with_the_reset_time(sandbox: Sandbox, message: str, at_least: int) -> None:
     slept: list[float] = []
     client = Client("ga4", policy=RetryPolicy(), classify=ga4.classify, sleep=slept.append)  # default policy
-    sandbox.script(REPORT, quota(message))
+    sandbox.script(REPORT, quota(message), when=asking("date"))
     with pytest.raises(RateLimited) as caught:
         run(sandbox, FEB8, FEB10, client=client)
     assert slept == []  # every wait goes through the injected sleep: none was taken
-    assert len(sandbox.requests_to(REPORT)) == 1
+    assert asked_once_each(sandbox)  # the throttled one not retried (the other two were sent with it)
     assert caught.value.reset_at is not None
     assert caught.value.reset_at >= datetime.now(UTC) + timedelta(seconds=at_least)
 
@@ -563,7 +580,7 @@ def test_expired_static_token_is_an_auth_error(sandbox: Sandbox) -> None:
         run(sandbox, FEB8, FEB10, token=EXPIRED_TOKEN)
     assert caught.value.status == 401 and "SOCIALKPI_GA4_TOKEN" in str(caught.value)
     assert EXPIRED_TOKEN not in str(caught.value)
-    assert len(sandbox.requests_to(REPORT)) == 1  # a static token has nothing to refresh
+    assert asked_once_each(sandbox)  # a static token has nothing to refresh: none sent again
 
 
 def test_no_credentials_at_all(sandbox: Sandbox) -> None:
@@ -582,15 +599,16 @@ def test_no_credentials_at_all(sandbox: Sandbox) -> None:
 def test_permission_denied(sandbox: Sandbox, details: Any, says: str) -> None:
     extra = {"details": details} if details else {}
     message = "User does not have sufficient permissions for this property."
-    sandbox.script(REPORT, Reply(403, envelope(403, "PERMISSION_DENIED", message, **extra)))
+    sandbox.script(REPORT, Reply(403, envelope(403, "PERMISSION_DENIED", message, **extra)), when=asking("date"))
     with pytest.raises(PermissionDenied, match=says):
         run(sandbox, FEB8, FEB10)
-    assert len(sandbox.requests_to(REPORT)) == 1
+    assert asked_once_each(sandbox)
 
 
 # -- SOCIALKPI_GOOGLE_CREDENTIALS end to end (the file kinds and their errors: tests/test_google_auth.py) ------
 REFRESH_SECRET = "1//0gSandboxRefreshToken-x7Yq"
 GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
+CLIENT = {"client_id": "1234-sandbox.apps.googleusercontent.com", "client_secret": "GOCSPX-sandbox-client-secret"}
 
 
 def user_file(tmp_path: Path, token_uri: str | None) -> Path:
@@ -627,12 +645,14 @@ def test_authorized_user_refreshes_through_the_token_endpoint(sandbox: Sandbox, 
 def test_a_refused_access_token_is_refreshed_once(sandbox: Sandbox, tmp_path: Path) -> None:
     path = user_file(tmp_path, f"{sandbox.url}/token")
     sandbox.script(
-        REPORT, Reply(401, envelope(401, "UNAUTHENTICATED", "Request had invalid authentication credentials."))
+        REPORT,
+        Reply(401, envelope(401, "UNAUTHENTICATED", "Request had invalid authentication credentials.")),
+        when=asking("date"),
     )
     rows = run(sandbox, FEB8, FEB10, token=None, google_credentials=str(path))
     assert {(o.metric, o.observed_on): o.value for o in rows} == expected_rows(PROPERTY, FEB8, FEB10)
     assert len(sandbox.requests_to(r"^/token$")) == 2
-    first, retried, *_ = sandbox.requests_to(REPORT)
+    first, retried = [r for r in sandbox.requests_to(REPORT) if dims_of(r) == ("date",)]
     assert first.bearer() != retried.bearer()
 
 
@@ -640,6 +660,50 @@ def test_a_token_without_the_analytics_scope_is_refused(sandbox: Sandbox) -> Non
     bearer = sb_ga4.issue_token(frozenset({"https://www.googleapis.com/auth/business.manage"}))
     with pytest.raises(PermissionDenied, match="lacks the scope https://www.googleapis.com/auth/analytics.readonly"):
         run(sandbox, FEB8, FEB10, token=bearer)
+
+
+# -- a property's reports at once (collectors.ga4.REPORT_CONCURRENCY) ----------------------------
+# Google allows it: PropertyQuota.concurrentRequests, "Standard Analytics Properties can send up to 10
+# concurrent requests; Analytics 360 Properties can use up to 50 concurrent requests."
+# (https://developers.google.com/analytics/devguides/reporting/data/v1/rest/v1beta/PropertyQuota)
+@pytest.fixture
+def together() -> Iterator[Sandbox]:
+    """A sandbox whose runReport answers only once the three reports are in flight together (tests/together_part)."""
+    together_part.reset(len(ga4.REPORTS))
+    with Sandbox(parts=("tests.together_part", "socialkpi.sandbox.ga4")) as sb:
+        yield sb
+
+
+def test_a_propertys_three_reports_are_in_flight_at_the_same_time(together: Sandbox) -> None:
+    rows = run(together, FEB8, FEB10)  # one after the other, the first would be refused "not in flight together"
+    assert {(o.metric, o.observed_on): o.value for o in rows} == expected_rows(PROPERTY, FEB8, FEB10)
+    assert sorted(together_part.arrived) == [0, 1, 2]  # the last one found the other two waiting for it
+    assert asked_once_each(together)
+
+
+def test_a_token_refused_to_all_three_reports_is_refreshed_once_and_used_by_all(together: Sandbox) -> None:
+    rows = run(together, FEB8, FEB10, token=EXPIRED_TOKEN, refresh_token=REFRESH_SECRET, **CLIENT)
+    assert {(o.metric, o.observed_on): o.value for o in rows} == expected_rows(PROPERTY, FEB8, FEB10)
+    assert len(sandbox_grants(together)) == 1  # one refresh, not one per report
+    bearers = [r.bearer() for r in together.requests_to(REPORT)]
+    assert bearers[:3] == [EXPIRED_TOKEN] * 3  # all three refused together (the barrier) ...
+    [renewed] = set(bearers[3:])  # ... and all three sent again with the one new token
+    assert len(bearers) == 6 and renewed not in (EXPIRED_TOKEN, None)
+    assert sorted(dims_of(r) for r in together.requests_to(REPORT)[3:]) == sorted(ga4.REPORTS)
+
+
+def test_a_credentials_file_token_is_minted_once_for_the_three_reports(together: Sandbox, tmp_path: Path) -> None:
+    path = user_file(tmp_path, f"{together.url}/token")
+    rows = run(together, FEB8, FEB10, token=None, google_credentials=str(path))
+    assert {(o.metric, o.observed_on): o.value for o in rows} == expected_rows(PROPERTY, FEB8, FEB10)
+    assert len(sandbox_grants(together)) == 1  # the first report's thread minted it, the others waited for it
+    [bearer] = {r.bearer() for r in together.requests_to(REPORT)}
+    assert bearer is not None and bearer.startswith("ya29.sandbox-")
+    assert asked_once_each(together)
+
+
+def sandbox_grants(sandbox: Sandbox) -> list[Request]:
+    return sandbox.requests_to(r"^/token$")
 
 
 # -- the sandbox itself: its numbers must add up the way GA4's do ------------------------------
@@ -805,7 +869,7 @@ def sandbox_report(sandbox: Sandbox, dims: tuple[str, ...], since: date, until: 
 
 def test_the_sandbox_answering_a_day_not_asked_fails_the_account(sandbox: Sandbox) -> None:
     answer = sandbox_report(sandbox, ("date",), FEB8 - timedelta(days=1), FEB10)  # one day too many
-    sandbox.script(REPORT, Reply(200, answer))
+    sandbox.script(REPORT, Reply(200, answer), when=asking("date"))
     with pytest.raises(PayloadError, match="answered date '2026-02-07'"):
         run(sandbox, FEB8, FEB10)
 
@@ -815,18 +879,17 @@ def invalid(field: str) -> Reply:
 
 
 @pytest.mark.parametrize(
-    ("refused", "dims", "gone"),
+    ("dims", "gone"),
     [
-        (1, ga4.CHANNEL_DIMS, {"social_visits", "social_page_views"}),
-        (2, ga4.SOURCE_DIMS, "visits_from_"),
+        (ga4.CHANNEL_DIMS, {"social_visits", "social_page_views"}),
+        (ga4.SOURCE_DIMS, "visits_from_"),
     ],
     ids=["channel-report", "source-report"],
 )
 def test_a_breakdown_report_refused_as_invalid_is_skipped_and_the_totals_written(
-    sandbox: Sandbox, refused: int, dims: tuple[str, ...], gone: Any
+    sandbox: Sandbox, dims: tuple[str, ...], gone: Any
 ) -> None:
-    before = [Reply(200, sandbox_report(sandbox, d, FEB8, FEB10)) for d in list(ga4.REPORTS)[:refused]]
-    sandbox.script(REPORT, *before, invalid(dims[1]))
+    sandbox.script(REPORT, invalid(dims[1]), when=asking(*dims))
     client = make_client("ga4", ga4.classify)
     ctx = make_ctx("ga4", PROPERTY, sandbox.url)
     with client:
@@ -844,13 +907,13 @@ def test_a_breakdown_report_refused_as_invalid_is_skipped_and_the_totals_written
 
 
 def test_the_totals_report_stays_required(sandbox: Sandbox) -> None:
-    sandbox.script(REPORT, invalid("date"))
+    sandbox.script(REPORT, invalid("date"), when=asking("date"))
     with pytest.raises(BadRequest, match="not a valid dimension"):
         run(sandbox, FEB8, FEB10)
 
 
 def test_a_permission_refusal_of_a_breakdown_still_fails_the_account(sandbox: Sandbox) -> None:
-    before = Reply(200, sandbox_report(sandbox, ("date",), FEB8, FEB10))
-    sandbox.script(REPORT, before, Reply(403, envelope(403, "PERMISSION_DENIED", "User does not have access.")))
+    refusal = Reply(403, envelope(403, "PERMISSION_DENIED", "User does not have access."))
+    sandbox.script(REPORT, refusal, when=asking(*ga4.CHANNEL_DIMS))
     with pytest.raises(PermissionDenied):
         run(sandbox, FEB8, FEB10)

@@ -7,8 +7,10 @@ A platform part is a module in this package with ``ROUTES``: a list of
 
 Faults are scripted per path: ``sandbox.script(r"/insights", Reply(429, ...), Reply.drop())``
 makes the next matching requests get those replies, in order, before the normal handler answers
-again.  ``sandbox.requests`` records what arrived (method, path, query, headers, body) so tests
-can check what a collector really sent.  A delay per response (``sandbox.delay``) imitates a
+again; ``when=`` narrows them to the requests it accepts (one of several sent at once to one path,
+told apart by their bodies: ``when=lambda r: b"sessionSource" in r.body``).  ``sandbox.requests``
+records what arrived (method, path, query, headers, body) so tests can check what a collector really
+sent.  A delay per response (``sandbox.delay``) imitates a
 distant API for benchmarks.
 
 Two replies misbehave slowly or hugely, for the client's deadlines and size cap:
@@ -150,7 +152,7 @@ class Sandbox:
         self.requests: list[Request] = []
         self.streams: list[Stream] = []
         self._stopping = threading.Event()
-        self._scripts: list[tuple[re.Pattern[str], list[Reply]]] = []
+        self._scripts: list[tuple[re.Pattern[str], Callable[[Request], bool] | None, list[Reply]]] = []
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -211,10 +213,10 @@ class Sandbox:
         return f"http://{host}:{port}"
 
     # -- scripting ---------------------------------------------------------------------------
-    def script(self, path_regex: str, *replies: Reply) -> None:
-        """The next requests whose path matches get ``replies`` in order."""
+    def script(self, path_regex: str, *replies: Reply, when: Callable[[Request], bool] | None = None) -> None:
+        """The next requests whose path matches (and that ``when`` accepts) get ``replies`` in order."""
         with self._lock:
-            self._scripts.append((re.compile(path_regex), list(replies)))
+            self._scripts.append((re.compile(path_regex), when, list(replies)))
 
     def clear(self) -> None:
         """Forget scripted replies, recorded requests and the calls counted against rate limits."""
@@ -231,10 +233,10 @@ class Sandbox:
             return [r for r in self.requests if pattern.search(r.path)]
 
     # -- serving -------------------------------------------------------------------------------
-    def _next_scripted(self, path: str) -> Reply | None:
+    def _next_scripted(self, request: Request) -> Reply | None:
         with self._lock:
-            for pattern, replies in self._scripts:
-                if replies and pattern.search(path):
+            for pattern, when, replies in self._scripts:
+                if replies and pattern.search(request.path) and (when is None or when(request)):
                     return replies.pop(0)
         return None
 
@@ -256,7 +258,7 @@ class Sandbox:
             self.requests.append(request)
         if self.delay:
             time.sleep(self.delay)
-        reply = self._next_scripted(parts.path) or self._route(request)
+        reply = self._next_scripted(request) or self._route(request)
         if reply.action.startswith(("trickle", "huge")):
             self._stream(h, parts.path, reply)
         else:
