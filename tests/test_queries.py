@@ -665,6 +665,42 @@ def test_concurrent_reads_share_one_attachment_and_leave_the_file_free(db: Path)
         assert con.execute("SELECT count(*) FROM account_days").fetchone() is not None
 
 
+def test_page_reads_attach_the_file_once_and_let_it_go_at_the_end(db: Path) -> None:
+    """Inside ``page_reads`` (one dashboard rerun) the reads share the attachment the first one made,
+    give the same answers as outside, and the file is free for a writer when the block ends; a block
+    with no read attaches nothing, and a nested block changes nothing."""
+    import warehouse.access
+
+    outside = [(k.key, k.value) for k in queries.kpi_cards(db, SPLIT, END)], queries.date_bounds(db)
+    with queries.page_reads(db):
+        assert warehouse.access._attached == {}  # nothing is attached before the first read
+        first = queries.date_bounds(db)
+        ((alias, readers),) = warehouse.access._attached.values()
+        assert readers == 1  # held by the block, no query running
+        with queries.page_reads(db):
+            inside = [(k.key, k.value) for k in queries.kpi_cards(db, SPLIT, END)], queries.date_bounds(db)
+        assert list(warehouse.access._attached.values()) == [[alias, 1]]  # the same attachment all along
+    assert inside == outside and first == outside[1]
+    assert warehouse.access._attached == {}
+    with writing(db) as con:  # in this process too: nothing holds the file any more
+        assert con.execute("SELECT count(*) FROM account_days").fetchone() is not None
+    with queries.page_reads(db):
+        pass
+    assert warehouse.access._attached == {}
+
+
+def test_page_reads_let_the_file_go_when_the_page_fails(db: Path) -> None:
+    """A rerun that stops half-way (st.stop(), an error) still lets the file go."""
+    import warehouse.access
+
+    with pytest.raises(RuntimeError), queries.page_reads(db):
+        queries.date_bounds(db)
+        raise RuntimeError("the page stopped")
+    assert warehouse.access._attached == {}
+    with writing(db) as con:
+        assert con.execute("SELECT count(*) FROM account_days").fetchone() is not None
+
+
 def test_network_reach_beside_the_visits_it_sends(tmp_path: Path) -> None:
     """Hand-computed: facebook sent 5 + 7 = 12 visits over two days in which its own Page was shown
     1,000 + 1,000 times (12 / 2,000 x 1,000 = 6.0 visits per 1,000 impressions), reached 100 and

@@ -43,6 +43,7 @@ from warehouse.access import Period as Period
 from warehouse.access import WarehouseMissing as WarehouseMissing
 from warehouse.access import bounds_on as bounds_on
 from warehouse.access import bounds_sql, open_warehouse
+from warehouse.access import page_reads as page_reads
 from warehouse.access import read_warehouse as read_warehouse
 from warehouse.aggregates import KPI_METRICS
 from warehouse.snapshot import SNAPSHOT_COLUMNS as SNAPSHOT_COLUMNS
