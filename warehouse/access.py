@@ -43,6 +43,7 @@ from warehouse.schema import SCHEMA_VERSION, check_readable
 AGGREGATES_VERSION = 3
 RUNS_VERSION = 4  # account_runs: each account's latest run, kept by the load
 LEVELS_VERSION = 7  # kpi_daily.posts and kpi_daily.followers_gained, network_daily
+RUNNING_VERSION = 8  # kpi_running: each account's running totals, kept by the load
 
 DbPath = str | os.PathLike[str]
 Period = Literal["month", "week"]
@@ -216,6 +217,11 @@ def kpi_columns(con: duckdb.DuckDBPyConnection) -> frozenset[str]:
 def has_networks(con: duckdb.DuckDBPyConnection) -> bool:
     """Whether the open warehouse has ``network_daily`` (schema version 7), kept by the load."""
     return schema_version(con) >= LEVELS_VERSION
+
+
+def has_running(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the open warehouse has ``kpi_running`` (schema version 8), kept by the load."""
+    return schema_version(con) >= RUNNING_VERSION
 
 
 def account_keys_sql(con: duckdb.DuckDBPyConnection) -> str:

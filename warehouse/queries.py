@@ -452,6 +452,91 @@ GROUP BY current
 _KPI_DAILY_SQL = _kpi_daily_sql()
 
 
+def _running_rows(days: int, columns: Sequence[str], own: bool = True) -> str:
+    """``WITH s`` (each account of ``account_days``: own ones only when ``own``, platform filter ``$1``)
+    and ``k`` (the ``columns`` of ``kpi_running`` on the days of ``$2``), and ``FROM s LEFT JOIN k r0 ...
+    r<days-1>``: ``r<i>`` the account's row on day ``$<i+3>``, clamped to its newest day, and none
+    before its first day (zeros).  kpi_running has a row for every day from first_day to newest_day,
+    so these are exact-key lookups, and ``$2`` (:func:`_lookup_days`) lets the scan skip every other
+    day's rows."""
+    where = "NOT coalesce(a.competitor, false) AND " if own else ""
+    joins = "\n".join(
+        f"LEFT JOIN k r{i} ON r{i}.platform = s.platform AND r{i}.account_id = s.account_id "
+        f"AND r{i}.observed_on = least(${i + 3}::DATE, s.newest_day) AND ${i + 3}::DATE >= s.first_day"
+        for i in range(days)
+    )
+    return f"""
+WITH s AS (
+    SELECT d.platform, d.account_id, d.first_day, d.newest_day,
+           coalesce(a.name, d.account_id) AS account_name, coalesce(a.competitor, false) AS competitor
+    FROM account_days d
+    LEFT JOIN accounts a USING (platform, account_id)
+    WHERE {where}($1::VARCHAR[] IS NULL OR list_contains($1::VARCHAR[], d.platform))
+),
+k AS (
+    SELECT platform, account_id, observed_on, {", ".join(columns)}
+    FROM kpi_running WHERE observed_on = ANY($2::DATE[])
+)
+SELECT * FROM s
+{joins}"""
+
+
+def _lookup_days(con: Any, days: Sequence[date]) -> list[date]:
+    """``days`` and every account's newest day before the last of them: the days :func:`_running_rows`
+    may look up."""
+    older = con.execute("SELECT DISTINCT newest_day FROM account_days WHERE newest_day < ?", [max(days)]).fetchall()
+    return sorted({*days, *(r[0] for r in older)})
+
+
+def _running_cards_sql() -> str:
+    """:data:`_KPI_DAILY_SQL` from ``kpi_running`` (schema version 8): per account and period a
+    metric's sum and its days with a value are the difference of two running totals, and the last
+    followers value of the period the one on its last day if it dates from inside the period.  The
+    same wide row per period, the same sums across accounts and the same ratio rule.  Parameters:
+    platforms, the days looked up, the day before the previous period, the day before the period,
+    its last day, the first days of the previous period and of the period."""
+
+    def diff(m: str, hi: int, lo: int) -> str:
+        return f"coalesce(r{hi}.{m}, 0) - coalesce(r{lo}.{m}, 0)"
+
+    cols = [
+        "CASE WHEN r2.followers_on >= $7::DATE THEN r2.followers_last END AS followers_last_c",
+        "CASE WHEN r1.followers_on >= $6::DATE THEN r1.followers_last END AS followers_last_p",
+    ]
+    summed = [m for m in _CARD_METRICS if m != "followers"]
+    for m in summed:
+        for tag, (hi, lo) in (("c", (2, 1)), ("p", (1, 0))):
+            cols += [f"{diff(m, hi, lo)} AS {m}_{tag}", f"{diff(m + '_n', hi, lo)} AS {m}_n_{tag}"]
+    needed = ["followers_last", "followers_on", *(c for m in summed for c in (m, f"{m}_n"))]
+    lookups = _running_rows(3, needed).replace("SELECT * FROM s", "SELECT " + ",\n       ".join(cols) + "\nFROM s", 1)
+
+    def period(p: str) -> str:
+        """The period's one row: per card metric the sums across accounts, then the ratios."""
+        cells = []
+        for m in _CARD_METRICS:
+            last = f"sum(followers_last_{p})" if m == "followers" and "last" in _NEEDED[m] else "NULL::DOUBLE"
+            total = avg = "NULL::DOUBLE"
+            if m != "followers" and "sum" in _NEEDED[m]:
+                total = f"sum({m}_{p}) FILTER (WHERE {m}_n_{p} > 0)"
+            if m != "followers" and "avg_daily" in _NEEDED[m]:
+                avg = f"sum({m}_{p} / {m}_n_{p}) FILTER (WHERE {m}_n_{p} > 0)"
+            cells.append(f"{last}, {total}, {avg}")
+        for _, num, den in _RATIO_DEFS:  # over the accounts with the numerator and a denominator > 0
+            both = f"{num}_n_{p} > 0 AND {den}_n_{p} > 0 AND {den}_{p} > 0"
+            cells.append(f"sum({num}_{p}) FILTER (WHERE {both}) / nullif(sum({den}_{p}) FILTER (WHERE {both}), 0)")
+        return f"SELECT {p == 'c'} AS current,\n       " + ",\n       ".join(cells) + "\nFROM per_account"
+
+    return f"""
+WITH per_account AS ({lookups})
+{period("c")}
+UNION ALL
+{period("p")}
+"""
+
+
+_RUNNING_CARDS_SQL = _running_cards_sql()
+
+
 def _unpivot_cards(wide: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     """The one wide row per period of :data:`_KPI_DAILY_SQL` as the ``(current, metric, last, total,
     avg)`` rows of :data:`_KPI_SQL` (a metric no account has in the period gives no row)."""
@@ -490,7 +575,11 @@ def kpi_cards(db_path: DbPath, start: date, end: date, platforms: Sequence[str] 
     plats = _platform_list(platforms)
     metrics = sorted({m for d in KPI_DEFS for m in (d.metric, d.denominator) if m})
     with open_warehouse(db_path) as (con, aggregated):
-        if aggregated:
+        if access.has_running(con):
+            looked = [prev_start - timedelta(days=1), start - timedelta(days=1), end]
+            params = [plats, _lookup_days(con, looked), *looked, prev_start, start]
+            rows = _unpivot_cards(con.execute(_RUNNING_CARDS_SQL, params).fetchall())
+        elif aggregated:
             wide = con.execute(_KPI_DAILY_SQL, [start, prev_start, end, plats, plats]).fetchall()
             rows = _unpivot_cards(wide)
         else:
