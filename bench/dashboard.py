@@ -5,14 +5,15 @@ accounts (~55M rows, issue 12 item 6), three years each.  ``dashboard.py`` runs,
 (every 60 s, or any filter change), the sidebar's ``date_bounds`` + ``platforms`` and then one page
 (:mod:`socialkpi.pages`); each page calls the ``warehouse.queries`` / ``warehouse.roi`` /
 ``warehouse.export`` functions below as the page's loaders do, all through one read-only
-attachment of the file per run (``queries.page_reads``, as ``dashboard.py`` wraps each rerun), and
-builds the CSV under each of its tables (``common.table``: ``export.frame_csv``, on every rerun).
-Per page, 20 runs (at least 5, within about 10 s, for a page slower than 0.5 s); the p50 of the
-page's whole data (the sum of its calls), p95, and each call's p50.
+attachment of the file per run (``queries.page_reads``, as ``dashboard.py`` wraps each rerun).
+The CSV under each of its tables (``common.table``: ``export.frame_csv``) is measured too, but not
+counted in the page: its button builds it when clicked, not on every rerun.  Per page, 20 runs (at
+least 5, within about 10 s, for a page slower than 0.5 s); the p50 of the page's whole data (the
+sum of its calls), p95, and each call's p50.
 
 Goals: the Overview page (the one measured since issue 7: ``freshness``, ``kpi_cards``,
-``daily_series``, ``kpi_snapshot`` and ``kpis_frame_csv``, the download built from the fetched
-snapshot) in at most 150 ms p50 at 11M rows (issue 12 item 5); each page in at most 200 ms p50 at
+``daily_series``, ``kpi_snapshot``; ``kpis_frame_csv``, its download, is built on click) in at
+most 150 ms p50 at 11M rows (issue 12 item 5); each page in at most 200 ms p50 at
 55M rows (item 6).  Absolute budgets: the ratio is p50 / budget.  The other pages at 11M are shown
 for information.
 """
@@ -35,6 +36,7 @@ AGENCY_GOAL_MS = 200.0  # every page at 55M rows (issue 12 item 6)
 AGENCY_ACCOUNTS = 5000
 
 Call = Callable[[], object]
+ON_CLICK = "(on click)"  # a CSV a download button builds when clicked (pages.common.table): not part of the page
 TREND = ("impressions", "reach", "engagements", "page_views", "social_visits")  # pages.overview.TREND_METRICS
 WEB = ("page_views", "visits", "social_visits")  # pages.website.WEB_METRICS
 
@@ -62,8 +64,8 @@ def pages(db: str, start: date, end: date, plats: list[str]) -> dict[str, dict[s
         "kpi_cards": lambda: queries.kpi_cards(*key),
         "daily_series": lambda: queries.daily_series(db, start, end, TREND, plats),
         "kpi_snapshot (month)": keep("snapshot", lambda: queries.kpi_snapshot(db, start, end, "month")),
-        # the page builds the download from the snapshot it just fetched (pages.common.load_kpis_csv)
-        "kpis_frame_csv (download)": lambda: export.kpis_frame_csv(state["snapshot"]),
+        # the download is built from the snapshot the page fetched, when its button is clicked
+        "kpis_frame_csv (download, on click)": lambda: export.kpis_frame_csv(state["snapshot"]),
     }
     platforms = {
         **shell,
@@ -71,14 +73,14 @@ def pages(db: str, start: date, end: date, plats: list[str]) -> dict[str, dict[s
         "daily_by_platform x2 (followers, impressions)": lambda: [
             queries.daily_by_platform(db, start, end, m, plats) for m in ("followers", "impressions")
         ],
-        "table CSV": csv("platform_kpis"),
+        "table CSV (on click)": csv("platform_kpis"),
     }
     competitors = {
         **shell,
         "competitor_comparison": keep("comparison", lambda: queries.competitor_comparison(*key)),
         "share_of_voice": keep("share", lambda: queries.share_of_voice(*key)),
         "daily_by_account (followers)": lambda: queries.daily_by_account(db, start, end, "followers", plats),
-        "table CSVs": csv("comparison", "share"),
+        "table CSVs (on click)": csv("comparison", "share"),
     }
     website = {
         **shell,
@@ -86,14 +88,14 @@ def pages(db: str, start: date, end: date, plats: list[str]) -> dict[str, dict[s
         "daily_series": lambda: queries.daily_series(db, start, end, WEB, plats),
         "visits_by_network": lambda: queries.visits_by_network(*key),
         "network_reach_and_visits": keep("reach", lambda: queries.network_reach_and_visits(*key)),
-        "table CSV": csv("reach"),
+        "table CSV (on click)": csv("reach"),
     }
     roi_page = {
         **shell,
         "roi_table": keep("roi", lambda: roi.roi_table(*key)),
         "current_costs, current_assumptions": lambda: (roi.current_costs(db, end), roi.current_assumptions(db, end)),
         "time_entries": keep("time", lambda: roi.time_entries(*key)),
-        "table CSVs": csv("roi", "time"),
+        "table CSVs (on click)": csv("roi", "time"),
     }
     health = {
         **shell,
@@ -102,7 +104,7 @@ def pages(db: str, start: date, end: date, plats: list[str]) -> dict[str, dict[s
         "credentials, token_expiry, skipped_metrics": keep(
             "others", lambda: (queries.credentials(db), queries.token_expiry(db), queries.skipped_metrics(db))
         ),
-        "table CSVs": lambda: [
+        "table CSVs (on click)": lambda: [
             export.frame_csv(f)
             for f in (
                 state["fresh"].failing,
@@ -143,7 +145,7 @@ def measure(db: str, calls: dict[str, Call]) -> tuple[list[float], dict[str, lis
                 fn()
                 took = (time.perf_counter() - t0) * 1000
                 times[name].append(took)
-                total += took
+                total += 0.0 if name.endswith(ON_CLICK) else took
             t0 = time.perf_counter()
         totals.append(total + (time.perf_counter() - t0) * 1000)  # letting the file go ends the rerun
     return totals, times
