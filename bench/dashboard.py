@@ -100,7 +100,10 @@ def pages(db: str, start: date, end: date, plats: list[str]) -> dict[str, dict[s
     health = {
         **shell,
         "freshness": keep("fresh", lambda: queries.freshness(db)),
-        "coverage_report": keep("coverage", lambda: queries.coverage_report(db, start, end)),
+        # the page's loader: every account's days up to CALENDAR_ACCOUNTS accounts, else those missing the most
+        "coverage_report": keep(
+            "coverage", lambda: queries.coverage_report(db, start, end, most=queries.CALENDAR_ACCOUNTS)
+        ),
         "credentials, token_expiry, skipped_metrics": keep(
             "others", lambda: (queries.credentials(db), queries.token_expiry(db), queries.skipped_metrics(db))
         ),

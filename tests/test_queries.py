@@ -708,6 +708,41 @@ def test_page_reads_let_the_file_go_when_the_page_fails(db: Path) -> None:
         assert con.execute("SELECT count(*) FROM account_days").fetchone() is not None
 
 
+@pytest.mark.parametrize("running", [True, False])
+def test_coverage_calendar_of_many_accounts_holds_those_missing_days(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, running: bool
+) -> None:
+    """``most``: above that many accounts, the calendar's days are those of the accounts missing the most
+    days (none missing: none); ``calendar``: exactly those accounts; the table always lists every account,
+    and every day shown is the day of the whole calendar.  The same on a file without kpi_running."""
+    import warehouse.access
+    from tests import seed
+
+    db = seed.build_many_warehouse(tmp_path / "many.duckdb")
+    if not running:
+        monkeypatch.setattr(warehouse.access, "RUNNING_VERSION", 10**6)
+    start, end = seed.MANY_START, seed.MANY_END
+    every = queries.coverage_report(db, start, end)
+    assert len(every.days) == 40 * 10 and len(every.accounts) == 40
+
+    def held(report: queries.Coverage) -> list[str]:
+        return list(report.days["account_id"].drop_duplicates())
+
+    def rows_of(report: queries.Coverage) -> list[dict[str, object]]:
+        return every.days[every.days["account_id"].isin(held(report))].to_dict("records")
+
+    for most, accounts in ((30, ["p03", "p07", "p11"]), (2, ["p03", "p07"]), (40, None)):
+        report = queries.coverage_report(db, start, end, most=most)
+        assert held(report) == (accounts or held(every))
+        assert report.days.to_dict("records") == rows_of(report)
+        assert report.accounts.equals(every.accounts) and report.delays == every.delays
+    picked = queries.coverage_report(db, start, end, calendar=[("facebook", "p20"), ("facebook", "p07")], most=30)
+    assert held(picked) == ["p07", "p20"] and picked.days.to_dict("records") == rows_of(picked)
+    assert queries.coverage_report(db, start, end, calendar=[]).days.empty
+    none_missing = queries.coverage_report(db, date(2026, 4, 9), end, most=30)  # p11's gap is 04-08
+    assert none_missing.days.empty and int(none_missing.accounts["days_missing"].sum()) == 0
+
+
 def test_network_reach_beside_the_visits_it_sends(tmp_path: Path) -> None:
     """Hand-computed: facebook sent 5 + 7 = 12 visits over two days in which its own Page was shown
     1,000 + 1,000 times (12 / 2,000 x 1,000 = 6.0 visits per 1,000 impressions), reached 100 and

@@ -1259,6 +1259,100 @@ _COVERAGE_DAILY_SQL = _COVERAGE_SQL.replace(
 )
 assert _COVERAGE_DAILY_SQL.count("observations") == 1, "only the window's days from observations"  # noqa: S101
 
+# The same from ``kpi_running`` (schema 8), for the accounts of ``shown`` only (parameters first: every
+# account?, the shown platforms, their account ids): its ``stored`` flag says which days of the window
+# have anything, so no observation is read.
+_COVERAGE_RUNNING_SQL = (
+    _COVERAGE_DAILY_SQL.replace(
+        """WITH keys AS (
+    SELECT platform, account_id FROM accounts
+    UNION SELECT platform, account_id FROM account_days
+),""",
+        """WITH shown AS (SELECT unnest(?::VARCHAR[]) AS platform, unnest(?::VARCHAR[]) AS account_id),
+keys AS (
+    SELECT * FROM (SELECT platform, account_id FROM accounts UNION SELECT platform, account_id FROM account_days) k
+    WHERE ?::BOOLEAN OR EXISTS (SELECT 1 FROM shown s WHERE s.platform = k.platform AND s.account_id = k.account_id)
+),""",
+    )
+    .replace(
+        "SELECT DISTINCT platform, account_id, observed_on FROM observations WHERE observed_on BETWEEN ? AND ?",
+        "SELECT platform, account_id, observed_on FROM kpi_running SEMI JOIN keys USING (platform, account_id)\n"
+        "    WHERE observed_on BETWEEN ? AND ? AND stored",
+    )
+)
+assert "observations" not in _COVERAGE_RUNNING_SQL and "shown" in _COVERAGE_RUNNING_SQL  # noqa: S101
+
+# Per account, the counts of :func:`_coverage_summary` from ``kpi_running`` (schema 8), without a row per
+# day: the days "missing" are the window's days from the first day stored (or the window's start) up to
+# the day the platform can have (as_of minus its delay, ``cutoff``), less those stored, which is a
+# difference of ``days_stored`` (looked up on the day before that span and on its last day, clamped to
+# the newest day; 0 before the first day); "not yet available" the same after the cutoff.  The first and
+# last missing day come from the window's rows of the accounts that miss one (and the days after their
+# newest day, which have no row).  Parameters: platforms and their delays, the days looked up, start,
+# end, as_of.
+_COVERAGE_COUNTS_SQL = """
+WITH keys AS (SELECT platform, account_id FROM accounts UNION SELECT platform, account_id FROM account_days),
+delays AS (SELECT unnest($1::VARCHAR[]) AS platform, unnest($2::INTEGER[]) AS delay_days),
+k AS (SELECT platform, account_id, observed_on, days_stored FROM kpi_running WHERE observed_on = ANY($3::DATE[])),
+acc AS (
+    SELECT k.platform, k.account_id, coalesce(a.name, k.account_id) AS account_name,
+           coalesce(a.competitor, false) AS competitor, d.first_day, d.newest_day,
+           CAST($6::DATE - CASE WHEN coalesce(a.competitor, false) THEN 0
+                                ELSE coalesce(l.delay_days, 0) END AS DATE) AS cutoff
+    FROM keys k
+    LEFT JOIN accounts a USING (platform, account_id)
+    LEFT JOIN account_days d USING (platform, account_id)
+    LEFT JOIN delays l USING (platform)
+),
+spans AS (
+    SELECT *, greatest($4::DATE, coalesce(first_day, $4::DATE)) AS m_lo, least($5::DATE, cutoff) AS m_hi,
+           greatest($4::DATE, coalesce(first_day, $4::DATE), cutoff + 1) AS n_lo
+    FROM acc
+),
+counted AS (
+    SELECT s.*,
+           greatest(0, s.m_hi - s.m_lo + 1)
+               - CASE WHEN s.m_hi >= s.m_lo THEN coalesce(r1.days_stored, 0) - coalesce(r2.days_stored, 0) ELSE 0 END
+               AS days_missing,
+           greatest(0, $5::DATE - s.n_lo + 1)
+               - CASE WHEN $5::DATE >= s.n_lo THEN coalesce(r3.days_stored, 0) - coalesce(r4.days_stored, 0) ELSE 0 END
+               AS days_not_yet_available
+    FROM spans s
+    LEFT JOIN k r1 ON r1.platform = s.platform AND r1.account_id = s.account_id
+                  AND r1.observed_on = least(s.m_hi, s.newest_day) AND s.m_hi >= s.first_day
+    LEFT JOIN k r2 ON r2.platform = s.platform AND r2.account_id = s.account_id
+                  AND r2.observed_on = least(s.m_lo - 1, s.newest_day) AND s.m_lo - 1 >= s.first_day
+    LEFT JOIN k r3 ON r3.platform = s.platform AND r3.account_id = s.account_id
+                  AND r3.observed_on = least($5::DATE, s.newest_day) AND $5::DATE >= s.first_day
+    LEFT JOIN k r4 ON r4.platform = s.platform AND r4.account_id = s.account_id
+                  AND r4.observed_on = least(s.n_lo - 1, s.newest_day) AND s.n_lo - 1 >= s.first_day
+),
+gaps AS (
+    SELECT r.platform, r.account_id, min(r.observed_on) AS first_gap, max(r.observed_on) AS last_gap
+    FROM kpi_running r
+    JOIN counted c ON c.platform = r.platform AND c.account_id = r.account_id AND c.days_missing > 0
+    WHERE r.observed_on BETWEEN $4::DATE AND $5::DATE AND NOT r.stored
+      AND r.observed_on BETWEEN c.m_lo AND c.m_hi
+    GROUP BY r.platform, r.account_id
+)
+SELECT c.platform, c.account_id, c.account_name, c.competitor, c.days_missing,
+       CASE WHEN c.days_missing > 0
+            THEN coalesce(g.first_gap, greatest(c.m_lo, c.newest_day + 1)) END AS first_missing,
+       CASE WHEN c.days_missing > 0
+            THEN CASE WHEN c.newest_day IS NULL OR c.newest_day < c.m_hi THEN c.m_hi ELSE g.last_gap END
+       END AS last_missing,
+       c.days_not_yet_available
+FROM counted c
+LEFT JOIN gaps g USING (platform, account_id)
+ORDER BY c.platform, c.account_id
+"""
+
+# The Data health calendar holds every account's days up to this many accounts (one row each, 28 px):
+# above, the accounts missing the most days (coverage_report's ``most``), and a picker for the others.
+CALENDAR_ACCOUNTS = 30
+
+_COVERAGE_DAY_COLUMNS = ("platform", "account_id", "account_name", "competitor", "account", "date", "status")
+
 COVERAGE_SUMMARY_COLUMNS = (
     "platform", "account_id", "account_name", "competitor",
     "days_missing", "first_missing", "last_missing", "days_not_yet_available",
@@ -1281,7 +1375,15 @@ class Coverage:
     delays: dict[str, int]
 
 
-def coverage_report(db_path: DbPath, start: date, end: date, *, as_of: date | None = None) -> Coverage:
+def coverage_report(
+    db_path: DbPath,
+    start: date,
+    end: date,
+    *,
+    as_of: date | None = None,
+    calendar: Sequence[tuple[str, str]] | None = None,
+    most: int | None = None,
+) -> Coverage:
     """Per account and day of ``[start, end]``, was anything stored, and per account the days missing.
 
     A day's ``status``: ``stored`` (at least one metric that day); ``before first collection`` (before
@@ -1292,23 +1394,65 @@ def coverage_report(db_path: DbPath, start: date, end: date, *, as_of: date | No
 
     ``as_of`` defaults to the newest day stored in the warehouse: the day of the latest collect (the
     "now" numbers a collect reads are dated that day); a warehouse without rows counts back from ``end``.
+
+    ``accounts`` always lists every account.  ``days`` (the calendar) holds every account's days too,
+    unless ``calendar`` names the (platform, account_id) to hold, or ``most`` is given and there are
+    more accounts than that: then the ``most`` accounts with the most days missing (none missing:
+    none), as a person looking after thousands of accounts reads the calendar.
     """
     from collectors import PLATFORMS
 
     if end < start:
         raise ValueError(f"end {end} is before start {start}")
     ids = list(PLATFORMS)
+    delay_of = [PLATFORMS[i].delay_days for i in ids]
     with open_warehouse(db_path) as (con, aggregated):
         if as_of is None:
             table, column = ("account_days", "newest_day") if aggregated else ("observations", "observed_on")
             rows = con.execute(f"SELECT max({column}) FROM {table}").fetchall()  # our own names only
             as_of = rows[0][0] if rows and rows[0][0] is not None else end
-        params = [ids, [PLATFORMS[i].delay_days for i in ids], start, end, start, end, as_of]
-        days = _frame(con, _COVERAGE_DAILY_SQL if aggregated else _COVERAGE_SQL, params)
+        if access.has_running(con):
+            cutoffs = {as_of - timedelta(days=d) for d in {0, *delay_of}}
+            looked = {start - timedelta(days=1), end, *(min(end, c) for c in cutoffs)}
+            looked |= {max(start - timedelta(days=1), c) for c in cutoffs}
+            params = [ids, delay_of, _lookup_days(con, sorted(looked)), start, end, as_of]
+            summary = _frame(con, _COVERAGE_COUNTS_SQL, params)
+            for column in ("first_missing", "last_missing"):
+                summary[column] = pd.to_datetime(summary[column])
+            keys = _calendar_keys(summary, calendar, most)
+            shown = [[] if keys is None else [k[i] for k in keys] for i in (0, 1)]
+            if keys == []:  # no account in the calendar (the frame df() gives for no row)
+                days = pd.DataFrame({c: pd.Series(dtype=object) for c in _COVERAGE_DAY_COLUMNS})
+                days["competitor"] = days["competitor"].astype(bool)
+            else:
+                days = _frame(
+                    con, _COVERAGE_RUNNING_SQL, [*shown, keys is None, ids, delay_of, start, end, start, end, as_of]
+                )
+        else:
+            params = [ids, delay_of, start, end, start, end, as_of]
+            days = _frame(con, _COVERAGE_DAILY_SQL if aggregated else _COVERAGE_SQL, params)
+            days["date"] = pd.to_datetime(days["date"])
+            summary = _coverage_summary(days)
+            keys = _calendar_keys(summary, calendar, most)
+            if keys is not None:
+                picked = pd.MultiIndex.from_frame(days[["platform", "account_id"]]).isin(keys)
+                days = days[picked].reset_index(drop=True)
     days["date"] = pd.to_datetime(days["date"])
-    own = days.loc[~days["competitor"].astype(bool), "platform"].unique()
+    own = summary.loc[~summary["competitor"].astype(bool), "platform"].unique()
     delays = {p: PLATFORMS[p].delay_days for p in sorted(own) if p in PLATFORMS and PLATFORMS[p].delay_days}
-    return Coverage(as_of=as_of, days=days, accounts=_coverage_summary(days), delays=delays)
+    return Coverage(as_of=as_of, days=days, accounts=summary[list(COVERAGE_SUMMARY_COLUMNS)], delays=delays)
+
+
+def _calendar_keys(
+    summary: pd.DataFrame, calendar: Sequence[tuple[str, str]] | None, most: int | None
+) -> list[tuple[str, str]] | None:
+    """The (platform, account_id) of the calendar (:func:`coverage_report`); None: every account."""
+    if calendar is not None:
+        return [(str(p), str(a)) for p, a in calendar]
+    if most is None or len(summary) <= most:
+        return None
+    worst = summary[summary["days_missing"] > 0].sort_values("days_missing", ascending=False, kind="stable")
+    return list(zip(worst["platform"].head(most), worst["account_id"].head(most), strict=True))
 
 
 def _coverage_summary(days: pd.DataFrame) -> pd.DataFrame:

@@ -115,10 +115,17 @@ def load_kpis_csv(db_path: str, start: date, end: date, period: queries.Period) 
     return export.kpis_frame_csv(load_snapshot(db_path, start, end, period))
 
 
+CALENDAR_ACCOUNTS = queries.CALENDAR_ACCOUNTS  # above this many accounts, the calendar shows those missing days
+
+
 @st.cache_data(ttl=60, show_spinner=False)
-def load_coverage(db_path: str, start: date, end: date) -> queries.Coverage:
-    """The Data health calendar and its missing-days table, from one query (:func:`queries.coverage_report`)."""
-    return queries.coverage_report(db_path, start, end)
+def load_coverage(
+    db_path: str, start: date, end: date, calendar: tuple[tuple[str, str], ...] | None = None
+) -> queries.Coverage:
+    """The Data health calendar and its missing-days table (:func:`queries.coverage_report`): every
+    account's days up to :data:`CALENDAR_ACCOUNTS` accounts, else those with the most days missing, or
+    the accounts of ``calendar``."""
+    return queries.coverage_report(db_path, start, end, calendar=calendar, most=CALENDAR_ACCOUNTS)
 
 
 @st.cache_data(ttl=60, show_spinner=False)
