@@ -989,3 +989,46 @@ def test_migration_8_fills_kpi_running_from_the_observations(tmp_path: Path) -> 
         assert_aggregates_match(c)
     finally:
         c.close()
+
+
+def test_a_failed_batch_leaves_kpi_running_as_it_was(db: Path) -> None:
+    c = connect(db, read_only=False)
+    ensure_schema(c)
+    write_account_batch(c, outcome(), [obs(1, 5.0, metric="followers"), obs(3, 7.0, metric="impressions")])
+    before = all_rows(c, "kpi_running")
+    assert before == reference_kpi_running(c) != []
+    rows = [obs(9, 90.0, metric="followers"), obs(10, ClosesTheConnection(c), metric="followers")]  # type: ignore[arg-type]
+    with pytest.raises(RuntimeError, match="lost its connection"):
+        write_account_batch(c, outcome("run-2"), rows)
+    with reading(db) as r:
+        assert all_rows(r, "kpi_running") == before == reference_kpi_running(r)
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [obs(4, 2.5, metric="impressions"), obs(4, 2.0**40, metric="reach"), obs(4, float("inf"), metric="visits")]
+    + [dataclasses.replace(obs(1, 1.0, metric="followers"), observed_on=date(9999, 12, 31))],
+)
+def test_kpi_running_turns_off_outside_its_exact_domain(tmp_path: Path, odd: Observation) -> None:
+    """A KPI value that is not a small integer, or an account's days spread over more than
+    RUNNING_MAX_DAYS, would make its running sums inexact or its rows countless: kpi_running is emptied
+    and marked off, later loads leave it alone, the readers fall back to kpi_daily, and a rebuild keeps
+    it off; a non-KPI metric's value changes nothing."""
+    from warehouse import access, aggregates
+
+    c = duckdb.connect(str(tmp_path / "wh.duckdb"))
+    try:
+        ensure_schema(c)
+        upsert_observations(c, [obs(1, 5.0, metric="followers"), obs(2, 0.5, metric="video_views")], "run-1")
+        assert all_rows(c, "kpi_running") == reference_kpi_running(c) != [] and access.has_running(c)
+        upsert_observations(c, [odd], "run-2")
+        assert all_rows(c, "kpi_running") == [] and not access.has_running(c)
+        assert ("kpi_running", "off") in all_rows(c, "meta")
+        upsert_observations(c, [obs(3, 6.0, metric="followers")], "run-3")
+        assert all_rows(c, "kpi_running") == []
+        c.execute("BEGIN TRANSACTION")
+        aggregates.rebuild(c)
+        assert all_rows(c, "kpi_running") == [] and not access.has_running(c)
+        c.execute("ROLLBACK")
+    finally:
+        c.close()

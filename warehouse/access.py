@@ -36,7 +36,7 @@ from typing import Any, Literal
 
 import duckdb
 
-from warehouse.aggregates import KPI_METRICS, LEVEL_METRICS
+from warehouse.aggregates import KPI_METRICS, LEVEL_METRICS, RUNNING_OFF
 from warehouse.db import DUCKDB_CONFIG, WarehouseError, damaged, forget, is_damage, reading, refuse_foreign, verify
 from warehouse.schema import SCHEMA_VERSION, check_readable
 
@@ -220,8 +220,9 @@ def has_networks(con: duckdb.DuckDBPyConnection) -> bool:
 
 
 def has_running(con: duckdb.DuckDBPyConnection) -> bool:
-    """Whether the open warehouse has ``kpi_running`` (schema version 8), kept by the load."""
-    return schema_version(con) >= RUNNING_VERSION
+    """Whether the open warehouse has ``kpi_running`` (schema version 8), kept by the load, and in use:
+    not turned off by a value or a span outside its exact domain (:data:`warehouse.aggregates.RUNNING_OFF`)."""
+    return schema_version(con) >= RUNNING_VERSION and not con.execute(RUNNING_OFF).fetchall()[0][0]
 
 
 def account_keys_sql(con: duckdb.DuckDBPyConnection) -> str:

@@ -353,10 +353,64 @@ WHERE {changed}
 """
 
 
+# kpi_running is kept only while its running sums are exact and its rows few: every KPI value an integer
+# below 2**37 (a sum of 40,000 days of them stays below 2**53, where a DOUBLE is still exact) and every
+# account's days within RUNNING_MAX_DAYS (one row a day: a stray date in year 9999 would make millions).
+# Past that, meta holds ('kpi_running', 'off'), the table is emptied and no longer written, and the
+# readers answer from kpi_daily as on a version 7 file (warehouse.access.has_running).
+RUNNING_MAX_DAYS = 20 * 366
+RUNNING_VALUE_LIMIT = 2.0**37
+RUNNING_OFF = "SELECT count(*) > 0 FROM meta WHERE key = 'kpi_running' AND value = 'off'"
+
+
+def _running_odd(source: str) -> str:
+    """``SELECT`` whether ``source``'s rows would take kpi_running out of its exact, bounded domain."""
+    kpis = ", ".join(f"'{m}'" for m in KPI_METRICS)
+    return f"""
+WITH t AS (
+    SELECT platform, account_id, min(observed_on) AS lo, max(observed_on) AS hi,
+           bool_or(metric IN ({kpis}) AND (value <> floor(value) OR abs(value) >= {RUNNING_VALUE_LIMIT}
+                                           OR isnan(value))) AS odd
+    FROM {source} GROUP BY platform, account_id
+)
+SELECT coalesce(bool_or(t.odd OR greatest(t.hi, coalesce(d.newest_day, t.hi))
+                                 - least(t.lo, coalesce(d.first_day, t.lo)) >= {RUNNING_MAX_DAYS}), false)
+FROM t LEFT JOIN account_days d USING (platform, account_id)
+"""
+
+
+_RUNNING_OFF_SQL = (
+    "DELETE FROM kpi_running",
+    "INSERT INTO meta VALUES ('kpi_running', 'off') ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+)
+
+
+def _keep_running(con: duckdb.DuckDBPyConnection, source: str) -> None:
+    """Fold ``source`` into kpi_running (:func:`_running_upsert`), or turn it off for good when ``source``
+    takes it out of its domain; nothing when it is off already.  The caller's transaction."""
+    row = con.execute(f"SELECT ({RUNNING_OFF}), ({_running_odd(source)})").fetchone()
+    if row is None or row[0]:
+        return
+    if row[1]:
+        for sql in _RUNNING_OFF_SQL:
+            con.execute(sql).fetchall()
+        return
+    con.execute(_running_upsert(source) if source != "batch" else _RUNNING_BATCH_SQL).fetchall()
+
+
 _RUNNING_BATCH_SQL = _running_upsert("batch")
-# Schema version 8, and rebuild(): every row from the observations (account_days must hold their bounds).
-RUNNING_SQL = (RUNNING_DDL, _running_upsert("observations"))
-RUNNING_REBUILD_SQL = ("DELETE FROM kpi_running", _running_upsert("observations"))
+_RUNNING_FILL = (
+    f"INSERT INTO meta SELECT 'kpi_running', 'off' WHERE ({_running_odd('observations')}) "
+    "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    _running_upsert("observations").replace(
+        "FROM r LEFT JOIN p USING (platform, account_id)",
+        f"FROM r LEFT JOIN p USING (platform, account_id)\nWHERE NOT ({RUNNING_OFF})",
+    ),
+)
+# Schema version 8, and rebuild(): every row from the observations (account_days must hold their bounds),
+# unless they are out of kpi_running's domain.
+RUNNING_SQL = (RUNNING_DDL, *_RUNNING_FILL)
+RUNNING_REBUILD_SQL = ("DELETE FROM kpi_running", "DELETE FROM meta WHERE key = 'kpi_running'", *_RUNNING_FILL)
 
 
 def maintain(con: duckdb.DuckDBPyConnection, batch: pa.Table) -> None:
@@ -376,7 +430,7 @@ def maintain(con: duckdb.DuckDBPyConnection, batch: pa.Table) -> None:
         if sql is None:
             sql = _daily_sql[metrics] = _daily_upsert("batch", metrics)
         con.execute(sql).fetchall()
-    con.execute(_RUNNING_BATCH_SQL).fetchall()  # after kpi_daily, before account_days moves
+    _keep_running(con, "batch")  # after kpi_daily, before account_days moves
     platforms, accounts = pc.unique(batch.column("platform")), pc.unique(batch.column("account_id"))
     if len(platforms) == 1 and len(accounts) == 1:
         days = pc.min_max(batch.column("observed_on")).as_py()
@@ -402,7 +456,7 @@ def maintain_from(con: duckdb.DuckDBPyConnection, *, days: str, rows: str, metri
     kpis = tuple(m for m in KPI_METRICS if m in metrics)
     if kpis:
         con.execute(_daily_upsert(rows, kpis)).fetchall()
-    con.execute(_running_upsert(rows)).fetchall()  # after kpi_daily, before account_days moves
+    _keep_running(con, rows)  # after kpi_daily, before account_days moves
     con.execute(_days_upsert(days)).fetchall()
     if networks:
         con.execute(_network_upsert(rows)).fetchall()
