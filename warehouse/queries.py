@@ -48,6 +48,7 @@ from warehouse.access import read_warehouse as read_warehouse
 from warehouse.aggregates import KPI_METRICS
 from warehouse.snapshot import SNAPSHOT_COLUMNS as SNAPSHOT_COLUMNS
 from warehouse.snapshot import TOTAL_NAME as TOTAL_NAME
+from warehouse.snapshot import snapshot_bounds
 from warehouse.snapshot import snapshot_query as snapshot_query
 from warehouse.tokens import TOKEN_COLUMNS, token_rows
 from warehouse.tokens import TOKEN_WARN_DAYS as TOKEN_WARN_DAYS
@@ -777,6 +778,10 @@ def kpi_snapshot(
         if bounds is None:
             return pd.DataFrame({c: pd.Series(dtype="object") for c in SNAPSHOT_COLUMNS})
         lo, hi = bounds
+        if access.has_running(con):  # a few lookups per account and period, not a row per day
+            ends = snapshot_bounds(period, lo, hi)
+            sql = snapshot_query(period, aggregated=True, running=True)
+            return con.execute(sql, [lo, hi, lo, ends, _lookup_days(con, ends)]).df()
         return con.execute(snapshot_query(period, aggregated=aggregated), [lo, hi, lo]).df()
 
 
