@@ -79,7 +79,10 @@ def pages(db: str, start: date, end: date, plats: list[str]) -> dict[str, dict[s
         **shell,
         "competitor_comparison": keep("comparison", lambda: queries.competitor_comparison(*key)),
         "share_of_voice": keep("share", lambda: queries.share_of_voice(*key)),
-        "daily_by_account (followers)": lambda: queries.daily_by_account(db, start, end, "followers", plats),
+        # the page's chart: every account up to CHART_ACCOUNTS, else the ones with the most followers
+        "daily_by_account (followers)": lambda: queries.daily_by_account(
+            db, start, end, "followers", plats, _chart_keys(state["comparison"])
+        ),
         "table CSVs (on click)": csv("comparison", "share"),
     }
     website = {
@@ -126,6 +129,16 @@ def pages(db: str, start: date, end: date, plats: list[str]) -> dict[str, dict[s
         "ROI": roi_page,
         "Data health": health,
     }
+
+
+def _chart_keys(comparison: Any) -> list[tuple[str, str]] | None:
+    """The accounts the Competitors page's followers chart starts with (pages.competitors.pick_accounts)."""
+    from warehouse import queries
+
+    if len(comparison) <= queries.CHART_ACCOUNTS:
+        return None
+    biggest = comparison.sort_values("followers", ascending=False, kind="stable", na_position="last")
+    return list(zip(biggest["platform"], biggest["account_id"], strict=True))[: queries.CHART_ACCOUNTS]
 
 
 def measure(db: str, calls: dict[str, Call]) -> tuple[list[float], dict[str, list[float]]]:

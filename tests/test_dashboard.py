@@ -313,6 +313,29 @@ def test_data_health_with_few_accounts_has_no_picker(monkeypatch: pytest.MonkeyP
     assert [m.label for m in at.multiselect] == ["Platforms"]  # the sidebar's only: no calendar picker
 
 
+def test_competitors_with_many_accounts_chart_those_with_the_most_followers(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """More accounts than one chart tells apart (40 > CHART_ACCOUNTS): the followers chart starts with the
+    ten with the most followers, a picker adds others, and the table still lists every account."""
+    assert len(seed.MANY_ACCOUNTS) > queries.CHART_ACCOUNTS == 10
+    db = seed.build_many_warehouse(tmp_path / "many.duckdb")
+    monkeypatch.setenv("SOCIALKPI_DB", str(db))
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.run()
+    at.sidebar.date_input[0].set_value((seed.MANY_START, seed.MANY_END)).run()
+    at = open_page(at, "competitors")
+    assert len(at.dataframe[0].value) == 40
+    _, lines = chart_data(at)
+    assert sorted(set(lines["account_id"])) == [f"p{n}" for n in range(30, 40)]
+    assert len(lines) == 10 * 10
+    (picker,) = [m for m in at.multiselect if m.label == "Accounts in the chart"]
+    picker.select(("facebook", "p03")).run()
+    _, lines = chart_data(at)
+    assert sorted(set(lines["account_id"])) == ["p03", *(f"p{n}" for n in range(30, 40))]
+    assert lines[lines["account_id"] == "p03"]["value"].tolist() == [130.0 + i for i in (0, 1, 2, 5, 6, 7, 8, 9)]
+
+
 def test_password_wrong_shows_only_the_prompt(monkeypatch: pytest.MonkeyPatch, full: Path) -> None:
     at = run_app(monkeypatch, full, password="s3cret-pass")
     assert not at.exception

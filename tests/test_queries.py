@@ -743,6 +743,26 @@ def test_coverage_calendar_of_many_accounts_holds_those_missing_days(
     assert none_missing.days.empty and int(none_missing.accounts["days_missing"].sum()) == 0
 
 
+@pytest.mark.parametrize("raw", [False, True])
+def test_daily_by_account_of_some_accounts_is_their_rows_of_every_account(
+    db: Path, monkeypatch: pytest.MonkeyPatch, raw: bool
+) -> None:
+    """``accounts`` keeps only those accounts' rows, in the same order, from kpi_daily or the observations."""
+    import warehouse.access
+
+    if raw:
+        monkeypatch.setattr(warehouse.access, "AGGREGATES_VERSION", 10**6)
+    metric = "followers"
+    every = queries.daily_by_account(db, SPLIT, END, metric)
+    keys = sorted(set(zip(every["platform"], every["account_id"], strict=True)))
+    assert len(keys) > 2
+    some = keys[::2]
+    picked = queries.daily_by_account(db, SPLIT, END, metric, None, some)
+    wanted = every[[k in set(some) for k in zip(every["platform"], every["account_id"], strict=True)]]
+    assert picked.to_dict("records") == wanted.to_dict("records") != []
+    assert queries.daily_by_account(db, SPLIT, END, metric, None, []).empty
+
+
 def test_network_reach_beside_the_visits_it_sends(tmp_path: Path) -> None:
     """Hand-computed: facebook sent 5 + 7 = 12 visits over two days in which its own Page was shown
     1,000 + 1,000 times (12 / 2,000 x 1,000 = 6.0 visits per 1,000 impressions), reached 100 and

@@ -950,14 +950,21 @@ def daily_by_platform(
 
 
 def daily_by_account(
-    db_path: DbPath, start: date, end: date, metric: str, platforms: Sequence[str] | None = None
+    db_path: DbPath,
+    start: date,
+    end: date,
+    metric: str,
+    platforms: Sequence[str] | None = None,
+    accounts: Sequence[tuple[str, str]] | None = None,
 ) -> pd.DataFrame:
     """Columns ``date``, ``platform``, ``account_id``, ``account``, ``competitor``, ``value``: one
     metric per day and account, own accounts **and competitors** (for side-by-side charts).
 
-    ``account`` reads ``<name> (<platform>)``, with `` · competitor`` for a competitor.
+    ``account`` reads ``<name> (<platform>)``, with `` · competitor`` for a competitor.  ``accounts``:
+    only these (platform, account_id) (``None``: every account).
     """
     sql = f"""
+        WITH picked AS (SELECT unnest(?::VARCHAR[]) AS platform, unnest(?::VARCHAR[]) AS account_id)
         SELECT o.observed_on AS date, o.platform, o.account_id,
                coalesce(a.name, o.account_id) || ' (' || o.platform || ')'
                    || CASE WHEN coalesce(a.competitor, false) THEN ' · competitor' ELSE '' END AS account,
@@ -965,9 +972,13 @@ def daily_by_account(
         FROM observations o
         LEFT JOIN accounts a USING (platform, account_id)
         WHERE o.observed_on BETWEEN ? AND ? AND o.metric = ? AND {_PLATFORM_FILTER}
+          AND (?::BOOLEAN OR EXISTS (SELECT 1 FROM picked p WHERE p.platform = o.platform
+                                                              AND p.account_id = o.account_id))
         ORDER BY date, o.platform, account, o.account_id
     """
     plats = _platform_list(platforms)
+    keys = [[str(k[i]) for k in accounts or ()] for i in (0, 1)]
+    every = accounts is None
     with read_warehouse(db_path) as con:
         if metric in access.kpi_columns(con):  # a kpi_daily column: our own names only
             daily = (
@@ -975,8 +986,8 @@ def daily_by_account(
                 .replace("o.value", f"o.{metric} AS value")
                 .replace("o.metric = ?", f"o.{metric} IS NOT NULL")
             )
-            return _frame(con, daily, [start, end, plats, plats])
-        return _frame(con, sql, [start, end, metric, plats, plats])
+            return _frame(con, daily, [*keys, start, end, plats, plats, every])
+        return _frame(con, sql, [*keys, start, end, metric, plats, plats, every])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1355,6 +1366,9 @@ ORDER BY c.platform, c.account_id
 # The Data health calendar holds every account's days up to this many accounts (one row each, 28 px):
 # above, the accounts missing the most days (coverage_report's ``most``), and a picker for the others.
 CALENDAR_ACCOUNTS = 30
+# The Competitors page's followers chart draws every account up to this many, else the ones with the most
+# followers, and a picker for the others.
+CHART_ACCOUNTS = 10
 
 _COVERAGE_DAY_COLUMNS = ("platform", "account_id", "account_name", "competitor", "account", "date", "status")
 

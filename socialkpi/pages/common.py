@@ -73,9 +73,14 @@ def load_by_platform(
 
 @st.cache_data(ttl=60, show_spinner=False)
 def load_by_account(
-    db_path: str, start: date, end: date, platforms: tuple[str, ...] | None, metric: str
+    db_path: str,
+    start: date,
+    end: date,
+    platforms: tuple[str, ...] | None,
+    metric: str,
+    accounts: tuple[tuple[str, str], ...] | None = None,
 ) -> pd.DataFrame:
-    return queries.daily_by_account(db_path, start, end, metric, platforms)
+    return queries.daily_by_account(db_path, start, end, metric, platforms, accounts)
 
 
 @st.cache_data(ttl=60, show_spinner=False)
