@@ -893,6 +893,37 @@ for _m in ("impressions", "engagements", "profile_views", "link_clicks"):
 assert "value" not in _PLATFORM_DAILY_SQL.replace("IS NOT NULL", ""), "every metric read from kpi_daily"  # noqa: S101
 
 
+def _running_periods(metrics: Sequence[str]) -> str:
+    """From ``kpi_running``: per own account (platform filter ``$1``) one row for the period and one for
+    the previous one, ``(current, platform, account_id, <metric>...)``: ``followers`` its last value
+    in the period, ``reach`` and ``visitors`` their average per day with a value, the others their
+    sums; NULL when the account has no value in that period (it changes no sum).  The parameters of
+    :data:`_RUNNING_CARDS_SQL`."""
+    averaged = {"reach", "visitors"}
+
+    def value(m: str, hi: int, lo: int, since: str) -> str:
+        if m == "followers":
+            return f"CASE WHEN r{hi}.followers_on >= ${since}::DATE THEN r{hi}.followers_last END AS followers"
+        total = f"(coalesce(r{hi}.{m}, 0) - coalesce(r{lo}.{m}, 0))"
+        count = f"(coalesce(r{hi}.{m}_n, 0) - coalesce(r{lo}.{m}_n, 0))"
+        return f"CASE WHEN {count} > 0 THEN {total}{f' / {count}' if m in averaged else ''} END AS {m}"
+
+    needed = [c for m in metrics for c in (("followers_last", "followers_on") if m == "followers" else (m, f"{m}_n"))]
+    rows = _running_rows(3, needed)
+    current = ", ".join(value(m, 2, 1, "7") for m in metrics)
+    previous = ", ".join(value(m, 1, 0, "6") for m in metrics)
+    head, joins = rows.split("\nSELECT * FROM s", 1)
+    return (
+        f"{head}\nSELECT true AS current, s.platform, s.account_id, {current}\nFROM s{joins}\nUNION ALL\n"
+        f"SELECT false AS current, s.platform, s.account_id, {previous}\nFROM s{joins}"
+    )
+
+
+_PLATFORM_RUNNING_SQL = f"WITH pa AS ({_running_periods(_SOCIAL_METRICS)}),\n" + _PLATFORM_SQL[
+    _PLATFORM_SQL.index("pp AS (") :
+]
+
+
 def platform_kpis(db_path: DbPath, start: date, end: date, platforms: Sequence[str] | None = None) -> pd.DataFrame:
     """Social KPIs per platform for ``[start, end]`` (own accounts), then a total row ``all``.
 
@@ -914,6 +945,10 @@ def platform_kpis(db_path: DbPath, start: date, end: date, platforms: Sequence[s
     prev_start, _ = previous_period(start, end)
     plats = _platform_list(platforms)
     with open_warehouse(db_path) as (con, aggregated):
+        if access.has_running(con):
+            looked = [prev_start - timedelta(days=1), start - timedelta(days=1), end]
+            params = [plats, _lookup_days(con, looked), *looked, prev_start, start]
+            return con.execute(_PLATFORM_RUNNING_SQL, params).df()
         if aggregated:
             return con.execute(_PLATFORM_DAILY_SQL, [start, prev_start, end, plats, plats]).df()
         return con.execute(_PLATFORM_SQL, [start, prev_start, end, _SOCIAL_METRICS, plats, plats]).df()
