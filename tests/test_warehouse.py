@@ -1032,3 +1032,33 @@ def test_kpi_running_turns_off_outside_its_exact_domain(tmp_path: Path, odd: Obs
         c.execute("ROLLBACK")
     finally:
         c.close()
+
+
+def test_kpi_running_of_long_spans_equals_the_raw_answer(tmp_path: Path) -> None:
+    """Spans of RUNNING_SHORT_DAYS days or more take the window, shorter ones the self-join: the same
+    rows either way, for a first load over 150 days, a batch 100 days before it, and a few days after."""
+    from warehouse.aggregates import RUNNING_SHORT_DAYS
+
+    start = date(2026, 1, 1)
+
+    def rows(days: range, account: str, bump: float = 0.0) -> list[Observation]:
+        return [
+            Observation("facebook", account, metric, start + timedelta(days=d), float(d % 7 + i) + bump, "s", T1)
+            for d in days
+            for i, metric in enumerate(("followers", "impressions", "reach", "video_views"))
+            if (d + i) % 3
+        ]
+
+    c = duckdb.connect(str(tmp_path / "wh.duckdb"))
+    try:
+        ensure_schema(c)
+        upsert_observations(c, rows(range(0, 150, 2), "long") + rows(range(0, 10), "short"), "run-1")
+        assert RUNNING_SHORT_DAYS < 150
+        assert_aggregates_match(c)
+        upsert_observations(c, rows(range(-100, -90), "long", 1.0) + rows(range(5, 12), "short", 1.0), "run-2")
+        assert_aggregates_match(c)
+        upsert_observations(c, rows(range(160, 163), "long", 2.0), "run-3")  # a gap, then new days
+        assert_aggregates_match(c)
+        assert c.execute("SELECT count(*) FROM kpi_running WHERE account_id = 'long'").fetchone() == (263,)
+    finally:
+        c.close()

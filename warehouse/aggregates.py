@@ -299,22 +299,30 @@ _RUNNING_COLUMNS = ("stored", "days_stored", "followers_n", "followers_last", "f
                     *(c for m in RUNNING_SUMS for c in (m, f"{m}_n")))  # fmt: skip
 
 
-def _running_upsert(source: str) -> str:
-    """Rewrite the ``kpi_running`` rows of every account of ``source`` (a relation of platform,
-    account_id, observed_on: the days just written, every one of them) from its first day in
+RUNNING_SHORT_DAYS = 64  # a span this short: running sums by a self-join (DuckDB's windows are slow per partition)
+
+
+def _running_select(source: str) -> str:
+    """``SELECT`` the new ``kpi_running`` rows of every account of ``source`` (a relation of platform,
+    account_id, observed_on: the days just written, every one of them): from its first day in
     ``source``, or the day after its ``account_days.newest_day`` if that is earlier, up to its newest
-    day; run it after ``kpi_daily`` is upserted and **before** ``account_days`` is (its old bounds
+    day.  Run it after ``kpi_daily`` is upserted and **before** ``account_days`` is (its old bounds
     say which rows exist already).  Each row: the row before the rewritten span (or zeros) plus the
-    window's running sums over ``kpi_daily``."""
+    span's running sums over ``kpi_daily`` up to that day.  ``$1``: a day no span starts before
+    (every scan of the two big tables starts there: their zone maps skip the older rows).
+
+    The running sums of a span of fewer than :data:`RUNNING_SHORT_DAYS` days (a collect's few days)
+    come from joining the span's rows with the earlier ones: a window over 26 columns cost DuckDB
+    ~2 ms per account even for 4 rows (170 ms for a 100-account group); a longer span (an import of
+    older data) takes the window, whose cost grows with its rows only."""
     window = "OVER (PARTITION BY r.platform, r.account_id ORDER BY r.observed_on ROWS UNBOUNDED PRECEDING)"
-    sums = ",\n       ".join(
-        f"coalesce(p.{m}, 0) + coalesce(sum(r.{m}) {window}, 0), coalesce(p.{m}_n, 0) + count(r.{m}) {window}"
-        for m in RUNNING_SUMS
+    sums = ",\n       ".join(f"sum(r.{m}) {window} AS {m}, count(r.{m}) {window} AS {m}_n" for m in RUNNING_SUMS)
+    joined = ",\n       ".join(f"sum(b.{m}) AS {m}, count(b.{m}) AS {m}_n" for m in RUNNING_SUMS)
+    totals = ",\n       ".join(
+        f"coalesce(p.{m}, 0) + coalesce(c.{m}, 0) AS {m}, coalesce(p.{m}_n, 0) + c.{m}_n AS {m}_n" for m in RUNNING_SUMS
     )
     kpis = ", ".join(f"k.{m}" for m in KPI_METRICS)
-    changed = " OR ".join(f"kpi_running.{c} IS DISTINCT FROM excluded.{c}" for c in _RUNNING_COLUMNS)
     return f"""
-INSERT INTO kpi_running (platform, account_id, observed_on, {", ".join(_RUNNING_COLUMNS)})
 WITH touched AS (SELECT DISTINCT platform, account_id, observed_on FROM {source}),
 spans AS (
     SELECT t.platform, t.account_id,
@@ -324,33 +332,67 @@ spans AS (
     GROUP BY t.platform, t.account_id
 ),
 grid AS (
-    SELECT platform, account_id, CAST(unnest(generate_series(lo, hi, INTERVAL 1 DAY)) AS DATE) AS observed_on
+    SELECT platform, account_id, CAST(unnest(generate_series(lo, hi, INTERVAL 1 DAY)) AS DATE) AS observed_on,
+           hi - lo < {RUNNING_SHORT_DAYS} AS short
     FROM spans
 ),
 r AS (
-    SELECT g.platform, g.account_id, g.observed_on,
+    SELECT g.platform, g.account_id, g.observed_on, g.short,
            t.observed_on IS NOT NULL OR coalesce(o.stored, false) AS stored, {kpis}
     FROM grid g
     LEFT JOIN touched t USING (platform, account_id, observed_on)
-    LEFT JOIN kpi_running o USING (platform, account_id, observed_on)
-    LEFT JOIN kpi_daily k USING (platform, account_id, observed_on)
+    LEFT JOIN (SELECT platform, account_id, observed_on, stored FROM kpi_running WHERE observed_on >= $1::DATE) o
+        USING (platform, account_id, observed_on)
+    LEFT JOIN (SELECT * FROM kpi_daily WHERE observed_on >= $1::DATE) k USING (platform, account_id, observed_on)
+),
+c AS (
+    SELECT a.platform, a.account_id, a.observed_on, any_value(a.stored) AS stored,
+           sum(b.stored::INTEGER) AS days_stored, count(b.followers) AS followers_n,
+           arg_max(b.followers, b.observed_on) FILTER (WHERE b.followers IS NOT NULL) AS followers_last,
+           max(b.observed_on) FILTER (WHERE b.followers IS NOT NULL) AS followers_on,
+           {joined}
+    FROM r a JOIN r b ON b.platform = a.platform AND b.account_id = a.account_id AND b.observed_on <= a.observed_on
+    WHERE a.short AND b.short
+    GROUP BY a.platform, a.account_id, a.observed_on
+    UNION ALL
+    SELECT r.platform, r.account_id, r.observed_on, r.stored,
+           sum(r.stored::INTEGER) {window} AS days_stored,
+           count(r.followers) {window} AS followers_n,
+           last_value(r.followers IGNORE NULLS) {window} AS followers_last,
+           max(CASE WHEN r.followers IS NOT NULL THEN r.observed_on END) {window} AS followers_on,
+           {sums}
+    FROM r
+    WHERE NOT r.short
 ),
 p AS (
-    SELECT k.* FROM kpi_running k JOIN spans s
+    SELECT k.* FROM (SELECT * FROM kpi_running WHERE observed_on >= $1::DATE - 1) k JOIN spans s
         ON k.platform = s.platform AND k.account_id = s.account_id AND k.observed_on = s.lo - 1
 )
-SELECT r.platform, r.account_id, r.observed_on, r.stored,
-       coalesce(p.days_stored, 0) + sum(r.stored::INTEGER) {window},
-       coalesce(p.followers_n, 0) + count(r.followers) {window},
-       coalesce(last_value(r.followers IGNORE NULLS) {window}, p.followers_last),
-       coalesce(max(CASE WHEN r.followers IS NOT NULL THEN r.observed_on END) {window}, p.followers_on),
-       {sums}
-FROM r LEFT JOIN p USING (platform, account_id)
-ORDER BY r.observed_on
-ON CONFLICT (platform, account_id, observed_on) DO UPDATE SET
-    {", ".join(f"{c} = excluded.{c}" for c in _RUNNING_COLUMNS)}
-WHERE {changed}
+SELECT c.platform, c.account_id, c.observed_on, c.stored,
+       coalesce(p.days_stored, 0) + c.days_stored AS days_stored,
+       coalesce(p.followers_n, 0) + c.followers_n AS followers_n,
+       coalesce(c.followers_last, p.followers_last) AS followers_last,
+       coalesce(c.followers_on, p.followers_on) AS followers_on,
+       {totals}
+FROM c LEFT JOIN p USING (platform, account_id)"""
+
+
+def _running_writes(source: str) -> tuple[str]:
+    """The ``MERGE`` of :func:`_running_select` into kpi_running (``$1`` as there): existing rows that
+    change are updated, new ones inserted.  Not ``INSERT ... ON CONFLICT``: DuckDB planned that one,
+    with this source, as a join of the whole table (1.1M rows at 1,000 accounts, every batch); the
+    ``MERGE``'s condition on ``$1`` lets it skip the older rows."""
+    changed = " OR ".join(f"kpi_running.{c} IS DISTINCT FROM n.{c}" for c in _RUNNING_COLUMNS)
+    columns = ", ".join(("platform", "account_id", "observed_on", *_RUNNING_COLUMNS))
+    merge = f"""
+MERGE INTO kpi_running
+USING ({_running_select(source)}) AS n
+ON kpi_running.observed_on >= $1::DATE AND kpi_running.platform = n.platform
+   AND kpi_running.account_id = n.account_id AND kpi_running.observed_on = n.observed_on
+WHEN MATCHED AND ({changed}) THEN UPDATE SET {", ".join(f"{c} = n.{c}" for c in _RUNNING_COLUMNS)}
+WHEN NOT MATCHED THEN INSERT ({columns}) VALUES ({", ".join(f"n.{c}" for c in columns.split(", "))})
 """
+    return (merge,)
 
 
 # kpi_running is kept only while its running sums are exact and its rows few: every KPI value an integer
@@ -364,7 +406,8 @@ RUNNING_OFF = "SELECT count(*) > 0 FROM meta WHERE key = 'kpi_running' AND value
 
 
 def _running_odd(source: str) -> str:
-    """``SELECT`` whether ``source``'s rows would take kpi_running out of its exact, bounded domain."""
+    """``SELECT`` whether ``source``'s rows would take kpi_running out of its exact, bounded domain, and
+    the first day its rewrite of kpi_running starts on (``$1`` of :func:`_running_select`)."""
     kpis = ", ".join(f"'{m}'" for m in KPI_METRICS)
     return f"""
 WITH t AS (
@@ -374,7 +417,8 @@ WITH t AS (
     FROM {source} GROUP BY platform, account_id
 )
 SELECT coalesce(bool_or(t.odd OR greatest(t.hi, coalesce(d.newest_day, t.hi))
-                                 - least(t.lo, coalesce(d.first_day, t.lo)) >= {RUNNING_MAX_DAYS}), false)
+                                 - least(t.lo, coalesce(d.first_day, t.lo)) >= {RUNNING_MAX_DAYS}), false) AS odd,
+       min(least(t.lo, coalesce(d.newest_day + 1, t.lo))) AS lo
 FROM t LEFT JOIN account_days d USING (platform, account_id)
 """
 
@@ -383,29 +427,34 @@ _RUNNING_OFF_SQL = (
     "DELETE FROM kpi_running",
     "INSERT INTO meta VALUES ('kpi_running', 'off') ON CONFLICT (key) DO UPDATE SET value = excluded.value",
 )
+_running_sql: dict[str, tuple[str, ...]] = {}
 
 
 def _keep_running(con: duckdb.DuckDBPyConnection, source: str) -> None:
-    """Fold ``source`` into kpi_running (:func:`_running_upsert`), or turn it off for good when ``source``
+    """Fold ``source`` into kpi_running (:func:`_running_writes`), or turn it off for good when ``source``
     takes it out of its domain; nothing when it is off already.  The caller's transaction."""
-    row = con.execute(f"SELECT ({RUNNING_OFF}), ({_running_odd(source)})").fetchone()
-    if row is None or row[0]:
+    sql = _running_sql.get(source)
+    if sql is None:
+        sql = (f"SELECT ({RUNNING_OFF}), odd, lo FROM ({_running_odd(source)})", *_running_writes(source))
+        if source == "batch":  # collect's: built once (import-csv's names its run)
+            _running_sql[source] = sql
+    row = con.execute(sql[0]).fetchone()
+    if row is None or row[0] or row[2] is None:
         return
     if row[1]:
-        for sql in _RUNNING_OFF_SQL:
-            con.execute(sql).fetchall()
+        for off in _RUNNING_OFF_SQL:
+            con.execute(off).fetchall()
         return
-    con.execute(_running_upsert(source) if source != "batch" else _RUNNING_BATCH_SQL).fetchall()
+    for write in sql[1:]:
+        con.execute(write, [row[2]]).fetchall()
 
 
-_RUNNING_BATCH_SQL = _running_upsert("batch")
 _RUNNING_FILL = (
-    f"INSERT INTO meta SELECT 'kpi_running', 'off' WHERE ({_running_odd('observations')}) "
-    "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-    _running_upsert("observations").replace(
-        "FROM r LEFT JOIN p USING (platform, account_id)",
-        f"FROM r LEFT JOIN p USING (platform, account_id)\nWHERE NOT ({RUNNING_OFF})",
-    ),
+    f"INSERT INTO meta SELECT 'kpi_running', 'off' WHERE (SELECT odd FROM ({_running_odd('observations')}))"
+    " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    f"INSERT INTO kpi_running (platform, account_id, observed_on, {', '.join(_RUNNING_COLUMNS)})\n"
+    + _running_select("observations").replace("$1::DATE", "(SELECT min(first_day) FROM account_days)")
+    + f"\nWHERE NOT ({RUNNING_OFF})\nORDER BY c.observed_on",
 )
 # Schema version 8, and rebuild(): every row from the observations (account_days must hold their bounds),
 # unless they are out of kpi_running's domain.
