@@ -3,7 +3,7 @@
 Run with ``socialkpi dashboard`` (or ``streamlit run dashboard.py``); the warehouse path comes
 from ``SOCIALKPI_DB`` (default ``data/socialkpi.duckdb``).  No SQL, KPI arithmetic or HTTP here
 or in the pages (:mod:`socialkpi.pages`): every number comes from :mod:`warehouse.queries`
-through loaders cached for 60 s that open a short read-only connection each, so a running
+through loaders cached for 60 s that share one short read-only attachment per rerun, so a running
 ``socialkpi collect`` can always write (style.md §11).
 
 When ``SOCIALKPI_DASHBOARD_PASSWORD`` is set, nothing is shown before that password is typed.
@@ -45,68 +45,69 @@ if PASSWORD and not st.session_state.get("signed_in"):
 if os.environ.get("SOCIALKPI_WORKSPACES"):
     DB_PATH = agency.pick(os.environ["SOCIALKPI_WORKSPACES"], DB_PATH)
 
-# --- warehouse and empty state ---------------------------------------------------------------
-try:
-    bounds = common.load_bounds(DB_PATH)
-except queries.WarehouseMissing:
-    bounds = None
-except WarehouseError as exc:
-    st.error(f"The warehouse cannot be read: {exc}")
-    st.stop()
+# Every read of this rerun shares one read-only attachment of the file, let go when the rerun ends
+# (warehouse.access.page_reads): a page makes 4-8 reads, and attaching a large file costs ~8 ms each.
+with queries.page_reads(DB_PATH):
+    # --- warehouse and empty state ---------------------------------------------------------------
+    try:
+        bounds = common.load_bounds(DB_PATH)
+    except queries.WarehouseMissing:
+        bounds = None
+    except WarehouseError as exc:
+        st.error(f"The warehouse cannot be read: {exc}")
+        st.stop()
 
-if bounds is None:
-    st.title("socialkpi")
-    st.info(
-        f"No data yet in `{DB_PATH}`. To start, run `make demo` for sample data, "
-        "or `socialkpi collect` after filling socialkpi.toml."
+    if bounds is None:
+        st.title("socialkpi")
+        st.info(
+            f"No data yet in `{DB_PATH}`. To start, run `make demo` for sample data, "
+            "or `socialkpi collect` after filling socialkpi.toml."
+        )
+        st.stop()
+
+    # --- the token store beside the warehouse: never read through a link (its pages show expiry dates) ---
+    try:
+        TokenStore.beside(DB_PATH).check()
+    except TokenFileError as exc:
+        st.error(str(exc))
+        st.stop()
+
+    # --- sidebar filters -------------------------------------------------------------------------
+    default_start = max(bounds.first, bounds.last - timedelta(days=DEFAULT_DAYS - 1))
+    with st.sidebar:
+        st.header("Filters")
+        picked = st.date_input(
+            "Date range",
+            value=(default_start, bounds.last),
+            min_value=bounds.first,
+            max_value=bounds.last,
+            help=f"Defaults to the last {DEFAULT_DAYS} days that have data.",
+        )
+        all_platforms = common.load_platforms(DB_PATH)
+        chosen = st.multiselect("Platforms", all_platforms, default=all_platforms)
+
+    if not isinstance(picked, tuple) or len(picked) != 2:
+        st.info("Pick the end of the date range in the sidebar.")
+        st.stop()
+    if not chosen:
+        st.warning("Pick at least one platform in the sidebar.")
+        st.stop()
+    ctx = common.PageContext(DB_PATH, picked[0], picked[1], list(chosen))
+
+    # --- pages -----------------------------------------------------------------------------------
+    def page(render: Callable[[common.PageContext], None]) -> Callable[[], None]:
+        return lambda: render(ctx)
+
+    navigation = st.navigation(
+        [
+            st.Page(
+                page(overview.render), title="Overview", url_path="overview", icon=":material/dashboard:", default=True
+            ),
+            st.Page(page(platforms.render), title="Platforms", url_path="platforms", icon=":material/apps:"),
+            st.Page(page(competitors.render), title="Competitors", url_path="competitors", icon=":material/groups:"),
+            st.Page(page(website.render), title="Website", url_path="website", icon=":material/language:"),
+            st.Page(page(roi.render), title="ROI", url_path="roi", icon=":material/payments:"),
+            st.Page(page(health.render), title="Data health", url_path="health", icon=":material/monitor_heart:"),
+        ]
     )
-    st.stop()
-
-# --- the token store beside the warehouse: never read through a link (its pages show expiry dates) ---
-try:
-    TokenStore.beside(DB_PATH).check()
-except TokenFileError as exc:
-    st.error(str(exc))
-    st.stop()
-
-# --- sidebar filters -------------------------------------------------------------------------
-default_start = max(bounds.first, bounds.last - timedelta(days=DEFAULT_DAYS - 1))
-with st.sidebar:
-    st.header("Filters")
-    picked = st.date_input(
-        "Date range",
-        value=(default_start, bounds.last),
-        min_value=bounds.first,
-        max_value=bounds.last,
-        help=f"Defaults to the last {DEFAULT_DAYS} days that have data.",
-    )
-    all_platforms = common.load_platforms(DB_PATH)
-    chosen = st.multiselect("Platforms", all_platforms, default=all_platforms)
-
-if not isinstance(picked, tuple) or len(picked) != 2:
-    st.info("Pick the end of the date range in the sidebar.")
-    st.stop()
-if not chosen:
-    st.warning("Pick at least one platform in the sidebar.")
-    st.stop()
-ctx = common.PageContext(DB_PATH, picked[0], picked[1], list(chosen))
-
-
-# --- pages -----------------------------------------------------------------------------------
-def page(render: Callable[[common.PageContext], None]) -> Callable[[], None]:
-    return lambda: render(ctx)
-
-
-navigation = st.navigation(
-    [
-        st.Page(
-            page(overview.render), title="Overview", url_path="overview", icon=":material/dashboard:", default=True
-        ),
-        st.Page(page(platforms.render), title="Platforms", url_path="platforms", icon=":material/apps:"),
-        st.Page(page(competitors.render), title="Competitors", url_path="competitors", icon=":material/groups:"),
-        st.Page(page(website.render), title="Website", url_path="website", icon=":material/language:"),
-        st.Page(page(roi.render), title="ROI", url_path="roi", icon=":material/payments:"),
-        st.Page(page(health.render), title="Data health", url_path="health", icon=":material/monitor_heart:"),
-    ]
-)
-navigation.run()
+    navigation.run()

@@ -4,14 +4,16 @@ Two warehouses of :mod:`bench.warehouse11m`: 1,000 accounts (~11M rows, issue 7)
 accounts (~55M rows, issue 12 item 6), three years each.  ``dashboard.py`` runs, on a cold cache
 (every 60 s, or any filter change), the sidebar's ``date_bounds`` + ``platforms`` and then one page
 (:mod:`socialkpi.pages`); each page calls the ``warehouse.queries`` / ``warehouse.roi`` /
-``warehouse.export`` functions below, each opening its own short read-only connection, as the page's
-loaders do, and builds the CSV under each of its tables (``common.table``: ``export.frame_csv``, on
-every rerun).  Per page, 20 runs (at least 5, within about 10 s, for a page slower than 0.5 s); the
-p50 of the page's whole data (the sum of its calls), p95, and each call's p50.
+``warehouse.export`` functions below as the page's loaders do, all through one read-only
+attachment of the file per run (``queries.page_reads``, as ``dashboard.py`` wraps each rerun).
+The CSV under each of its tables (``common.table``: ``export.frame_csv``) is measured too, but not
+counted in the page: its button builds it when clicked, not on every rerun.  Per page, 20 runs (at
+least 5, within about 10 s, for a page slower than 0.5 s); the p50 of the page's whole data (the
+sum of its calls), p95, and each call's p50.
 
 Goals: the Overview page (the one measured since issue 7: ``freshness``, ``kpi_cards``,
-``daily_series``, ``kpi_snapshot`` and ``kpis_frame_csv``, the download built from the fetched
-snapshot) in at most 150 ms p50 at 11M rows (issue 12 item 5); each page in at most 200 ms p50 at
+``daily_series``, ``kpi_snapshot``; ``kpis_frame_csv``, its download, is built on click) in at
+most 150 ms p50 at 11M rows (issue 12 item 5); each page in at most 200 ms p50 at
 55M rows (item 6).  Absolute budgets: the ratio is p50 / budget.  The other pages at 11M are shown
 for information.
 """
@@ -34,6 +36,7 @@ AGENCY_GOAL_MS = 200.0  # every page at 55M rows (issue 12 item 6)
 AGENCY_ACCOUNTS = 5000
 
 Call = Callable[[], object]
+ON_CLICK = "(on click)"  # a CSV a download button builds when clicked (pages.common.table): not part of the page
 TREND = ("impressions", "reach", "engagements", "page_views", "social_visits")  # pages.overview.TREND_METRICS
 WEB = ("page_views", "visits", "social_visits")  # pages.website.WEB_METRICS
 
@@ -63,8 +66,8 @@ def pages(db: str, start: date, end: date, plats: list[str]) -> dict[str, dict[s
         "kpi_cards": lambda: queries.kpi_cards(*key),
         "daily_series": lambda: queries.daily_series(db, start, end, TREND, plats),
         "kpi_snapshot (month)": keep("snapshot", lambda: queries.kpi_snapshot(db, start, end, "month")),
-        # the page builds the download from the snapshot it just fetched (pages.common.load_kpis_csv)
-        "kpis_frame_csv (download)": lambda: export.kpis_frame_csv(state["snapshot"]),
+        # the download is built from the snapshot the page fetched, when its button is clicked
+        "kpis_frame_csv (download, on click)": lambda: export.kpis_frame_csv(state["snapshot"]),
     }
     platforms = {
         **shell,
@@ -72,14 +75,17 @@ def pages(db: str, start: date, end: date, plats: list[str]) -> dict[str, dict[s
         "daily_by_platform x2 (followers, impressions)": lambda: [
             queries.daily_by_platform(db, start, end, m, plats) for m in ("followers", "impressions")
         ],
-        "table CSV": csv("platform_kpis"),
+        "table CSV (on click)": csv("platform_kpis"),
     }
     competitors = {
         **shell,
         "competitor_comparison": keep("comparison", lambda: queries.competitor_comparison(*key)),
         "share_of_voice": keep("share", lambda: queries.share_of_voice(*key)),
-        "daily_by_account (followers)": lambda: queries.daily_by_account(db, start, end, "followers", plats),
-        "table CSVs": csv("comparison", "share"),
+        # the page's chart: every account up to CHART_ACCOUNTS, else the ones with the most followers
+        "daily_by_account (followers)": lambda: queries.daily_by_account(
+            db, start, end, "followers", plats, _chart_keys(state["comparison"])
+        ),
+        "table CSVs (on click)": csv("comparison", "share"),
     }
     website = {
         **shell,
@@ -87,24 +93,27 @@ def pages(db: str, start: date, end: date, plats: list[str]) -> dict[str, dict[s
         "daily_series": lambda: queries.daily_series(db, start, end, WEB, plats),
         "visits_by_network": lambda: queries.visits_by_network(*key),
         "network_reach_and_visits": keep("reach", lambda: queries.network_reach_and_visits(*key)),
-        "table CSV": csv("reach"),
+        "table CSV (on click)": csv("reach"),
     }
     roi_page = {
         **shell,
         "roi_table": keep("roi", lambda: roi.roi_table(*key)),
         "current_costs, current_assumptions": lambda: (roi.current_costs(db, end), roi.current_assumptions(db, end)),
         "time_entries": keep("time", lambda: roi.time_entries(*key)),
-        "table CSVs": csv("roi", "time"),
+        "table CSVs (on click)": csv("roi", "time"),
     }
     health = {
         **shell,
         "freshness": keep("fresh", lambda: queries.freshness(db)),
-        "coverage_report": keep("coverage", lambda: queries.coverage_report(db, start, end)),
+        # the page's loader: every account's days up to CALENDAR_ACCOUNTS accounts, else those missing the most
+        "coverage_report": keep(
+            "coverage", lambda: queries.coverage_report(db, start, end, most=queries.CALENDAR_ACCOUNTS)
+        ),
         "credentials, token_expiry, skipped_metrics": keep(
             "others",
             lambda: (queries.credentials(db, tokens), queries.token_expiry(db, tokens), queries.skipped_metrics(db)),
         ),
-        "table CSVs": lambda: [
+        "table CSVs (on click)": lambda: [
             export.frame_csv(f)
             for f in (
                 state["fresh"].failing,
@@ -125,22 +134,39 @@ def pages(db: str, start: date, end: date, plats: list[str]) -> dict[str, dict[s
     }
 
 
-def measure(calls: dict[str, Call]) -> tuple[list[float], dict[str, list[float]]]:
-    """(the page's totals in ms, each call's times in ms), after one warm-up run."""
-    for fn in calls.values():  # warm-up: the OS page cache, as on a dashboard that has been up
-        fn()
+def _chart_keys(comparison: Any) -> list[tuple[str, str]] | None:
+    """The accounts the Competitors page's followers chart starts with (pages.competitors.pick_accounts)."""
+    from warehouse import queries
+
+    if len(comparison) <= queries.CHART_ACCOUNTS:
+        return None
+    biggest = comparison.sort_values("followers", ascending=False, kind="stable", na_position="last")
+    return list(zip(biggest["platform"], biggest["account_id"], strict=True))[: queries.CHART_ACCOUNTS]
+
+
+def measure(db: str, calls: dict[str, Call]) -> tuple[list[float], dict[str, list[float]]]:
+    """(the page's totals in ms, each call's times in ms), after one warm-up run.  Each run is one
+    rerun of ``dashboard.py``: its reads share one attachment of the file (``queries.page_reads``), so
+    the first call of a run pays for attaching it."""
+    from warehouse.queries import page_reads
+
+    with page_reads(db):
+        for fn in calls.values():  # warm-up: the OS page cache, as on a dashboard that has been up
+            fn()
     times: dict[str, list[float]] = {k: [] for k in calls}
     totals: list[float] = []
     began = time.perf_counter()
     while len(totals) < RUNS and (len(totals) < MIN_RUNS or time.perf_counter() - began < PAGE_SECONDS):
         total = 0.0
-        for name, fn in calls.items():
+        with page_reads(db):
+            for name, fn in calls.items():
+                t0 = time.perf_counter()
+                fn()
+                took = (time.perf_counter() - t0) * 1000
+                times[name].append(took)
+                total += 0.0 if name.endswith(ON_CLICK) else took
             t0 = time.perf_counter()
-            fn()
-            took = (time.perf_counter() - t0) * 1000
-            times[name].append(took)
-            total += took
-        totals.append(total)
+        totals.append(total + (time.perf_counter() - t0) * 1000)  # letting the file go ends the rerun
     return totals, times
 
 
@@ -160,7 +186,7 @@ def _page_set(accounts: int) -> dict[str, tuple[list[float], dict[str, list[floa
     plats = list(queries.platforms(db))
     found = {}
     for page, calls in pages(db, start, end, plats).items():
-        totals, times = measure(calls)
+        totals, times = measure(db, calls)
         log(f"dashboard: {accounts} accounts, {page}: {len(totals)} runs, p50 {median(totals):.0f} ms")
         found[page] = (totals, times)
     return found

@@ -343,3 +343,32 @@ def build_health_warehouse(path: Path | str) -> Path:
             rows_written=0, requests=len(HEALTH_ACCOUNTS),
         )  # fmt: skip
     return path
+
+
+# ---------------------------------------------------------------------------------------------
+# Many accounts (more than the Data health calendar shows at once): 40 Facebook Pages with followers
+# on MANY_START .. MANY_END (page n has 10 x n more than page 0; 35 to 39 are competitors), of which
+# three miss days (MANY_GAPS)
+# ---------------------------------------------------------------------------------------------
+
+MANY_START, MANY_END = date(2026, 4, 1), date(2026, 4, 10)
+MANY_ACCOUNTS = [Account("facebook", f"p{n:02d}", f"Page {n:02d}", competitor=n >= 35) for n in range(40)]
+MANY_GAPS = {"p07": [date(2026, 4, d) for d in (2, 3, 4, 5, 6)], "p03": [date(2026, 4, 4), date(2026, 4, 5)],
+             "p11": [date(2026, 4, 8)]}  # fmt: skip
+
+
+def build_many_warehouse(path: Path | str) -> Path:
+    path = Path(path)
+    at = datetime(2026, 4, 10, 6, tzinfo=UTC)
+    with writing(path) as con:
+        start_run(con, "run-1", at, "collect")
+        for n, account in enumerate(MANY_ACCOUNTS):
+            gaps = MANY_GAPS.get(account.id, [])
+            rows = [
+                Observation("facebook", account.id, "followers", day, 100.0 + 10 * n + i, "page_fans", at)
+                for i, day in enumerate(days(MANY_START, MANY_END))
+                if day not in gaps
+            ]
+            write_account_batch(con, AccountOutcome("run-1", account, "ok", at, at), rows)
+        finish_run(con, "run-1", at, status="ok", accounts_ok=40, accounts_failed=0, rows_written=0, requests=40)
+    return path

@@ -275,6 +275,65 @@ def test_data_health_calendar_draws_the_table(monkeypatch: pytest.MonkeyPatch, t
     assert "(facebook, ga4: 1 day; youtube: 3 days)" in caption  # the registry's delays of the own accounts
 
 
+def test_data_health_with_many_accounts_starts_the_calendar_with_those_missing_days(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """More accounts than the calendar shows at once (40 > CALENDAR_ACCOUNTS): it holds the three that
+    miss days, a picker adds any other, and the table under it still lists every account."""
+    from socialkpi.pages import common
+
+    assert len(seed.MANY_ACCOUNTS) > common.CALENDAR_ACCOUNTS
+    db = seed.build_many_warehouse(tmp_path / "many.duckdb")
+    monkeypatch.setenv("SOCIALKPI_DB", str(db))
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.run()
+    at.sidebar.date_input[0].set_value((seed.MANY_START, seed.MANY_END)).run()
+    at = open_page(at, "health")
+    table = next(df.value for df in at.dataframe if "days_missing" in df.value.columns).set_index("account_id")
+    assert len(table) == 40
+    assert {a: int(n) for a, n in table["days_missing"].items() if n} == {a: len(g) for a, g in seed.MANY_GAPS.items()}
+    assert any("3 of 40 accounts miss days" in w.value for w in at.warning)
+    _, cells = chart_data(at)
+    assert sorted(set(cells["account_id"])) == ["p03", "p07", "p11"]
+    assert len(cells) == 3 * 10
+    missing = cells[cells["status"] == queries.COVERAGE_MISSING]
+    assert {a: len(g) for a, g in missing.groupby("account_id")} == {a: len(g) for a, g in seed.MANY_GAPS.items()}
+    (picker,) = [m for m in at.multiselect if m.label == "Accounts in the calendar"]
+    picker.select(("facebook", "p20")).run()
+    _, cells = chart_data(at)
+    assert sorted(set(cells["account_id"])) == ["p03", "p07", "p11", "p20"]
+    assert set(cells[cells["account_id"] == "p20"]["status"]) == {queries.COVERAGE_STORED}
+    assert len(next(df.value for df in at.dataframe if "days_missing" in df.value.columns)) == 40
+
+
+def test_data_health_with_few_accounts_has_no_picker(monkeypatch: pytest.MonkeyPatch, full: Path) -> None:
+    at = open_page(run_app(monkeypatch, full), "health")
+    assert [m.label for m in at.multiselect] == ["Platforms"]  # the sidebar's only: no calendar picker
+
+
+def test_competitors_with_many_accounts_chart_those_with_the_most_followers(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """More accounts than one chart tells apart (40 > CHART_ACCOUNTS): the followers chart starts with the
+    ten with the most followers, a picker adds others, and the table still lists every account."""
+    assert len(seed.MANY_ACCOUNTS) > queries.CHART_ACCOUNTS == 10
+    db = seed.build_many_warehouse(tmp_path / "many.duckdb")
+    monkeypatch.setenv("SOCIALKPI_DB", str(db))
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.run()
+    at.sidebar.date_input[0].set_value((seed.MANY_START, seed.MANY_END)).run()
+    at = open_page(at, "competitors")
+    assert len(at.dataframe[0].value) == 40
+    _, lines = chart_data(at)
+    assert sorted(set(lines["account_id"])) == [f"p{n}" for n in range(30, 40)]
+    assert len(lines) == 10 * 10
+    (picker,) = [m for m in at.multiselect if m.label == "Accounts in the chart"]
+    picker.select(("facebook", "p03")).run()
+    _, lines = chart_data(at)
+    assert sorted(set(lines["account_id"])) == ["p03", *(f"p{n}" for n in range(30, 40))]
+    assert lines[lines["account_id"] == "p03"]["value"].tolist() == [130.0 + i for i in (0, 1, 2, 5, 6, 7, 8, 9)]
+
+
 def test_password_wrong_shows_only_the_prompt(monkeypatch: pytest.MonkeyPatch, full: Path) -> None:
     at = run_app(monkeypatch, full, password="s3cret-pass")
     assert not at.exception

@@ -209,3 +209,29 @@ def test_the_aggregates_are_what_a_rebuild_makes(tmp_path: Path) -> None:
         con.close()
     assert kept == rebuilt
     assert kept["network_daily"] and kept["kpi_daily"]
+
+
+def test_kpi_running_kept_by_the_import_equals_the_raw_answer(tmp_path: Path) -> None:
+    """kpi_running after importing a file, then the same file with changed values, a gap and an earlier
+    day, equals the running totals computed in Python from the observations (tests/test_warehouse.py)."""
+    from tests.test_warehouse import reference_kpi_running
+
+    metrics = ("followers", "visits", "subscribers")
+    rows = [(d, a, m) for d in (1, 2, 5) for a in ("newsletter", "yelp") for m in metrics]
+    text = H + "".join(f"2026-03-0{d},manual,{a},,false,{m},{d * 3 + len(a)},,\n" for d, a, m in rows)
+    loaded(tmp_path, text)
+    con = duckdb.connect(str(tmp_path / "wh.duckdb"))
+    try:
+        assert con.execute("SELECT * FROM kpi_running ORDER BY ALL").fetchall() == reference_kpi_running(con) != []
+    finally:
+        con.close()
+    again = text.replace(",7,,", ",70,,") + "2026-02-27,manual,yelp,,false,visits,4,,\n"
+    loaded(tmp_path, again)
+    con = duckdb.connect(str(tmp_path / "wh.duckdb"))
+    try:
+        assert con.execute("SELECT * FROM kpi_running ORDER BY ALL").fetchall() == reference_kpi_running(con)
+        assert con.execute("SELECT min(observed_on) FROM kpi_running WHERE account_id = 'yelp'").fetchone() == (
+            __import__("datetime").date(2026, 2, 27),
+        )
+    finally:
+        con.close()

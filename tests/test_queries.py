@@ -642,11 +642,18 @@ def test_fast_answers_equal_the_raw_answers(
         m.setattr(warehouse.access, "AGGREGATES_VERSION", 10**6)
         m.setattr(warehouse.access, "RUNS_VERSION", 10**6)
         m.setattr(warehouse.access, "LEVELS_VERSION", 10**6)
+        m.setattr(warehouse.access, "RUNNING_VERSION", 10**6)
         raw = _answers(db, start, end, plats)
     with monkeypatch.context() as m:  # a file at schema 3 to 6 read as it is: kpi_daily without its new columns
         m.setattr(warehouse.access, "LEVELS_VERSION", 10**6)
+        m.setattr(warehouse.access, "RUNNING_VERSION", 10**6)
         between = _answers(db, start, end, plats)
+    with monkeypatch.context() as m:  # a file at schema 7 read as it is: no kpi_running
+        m.setattr(warehouse.access, "RUNNING_VERSION", 10**6)
+        seven = _answers(db, start, end, plats)
     for got, want in zip(between, raw, strict=True):
+        assert _same(got, want), (got, want)
+    for got, want in zip(seven, raw, strict=True):
         assert _same(got, want), (got, want)
     for got, want in zip(fast, raw, strict=True):
         assert _same(got, want), (got, want)
@@ -668,6 +675,97 @@ def test_concurrent_reads_share_one_attachment_and_leave_the_file_free(db: Path)
     assert warehouse.access._attached == {}
     with writing(db) as con:  # in this process too: nothing holds the file any more
         assert con.execute("SELECT count(*) FROM account_days").fetchone() is not None
+
+
+def test_page_reads_attach_the_file_once_and_let_it_go_at_the_end(db: Path) -> None:
+    """Inside ``page_reads`` (one dashboard rerun) the reads share the attachment the first one made,
+    give the same answers as outside, and the file is free for a writer when the block ends; a block
+    with no read attaches nothing, and a nested block changes nothing."""
+    import warehouse.access
+
+    outside = [(k.key, k.value) for k in queries.kpi_cards(db, SPLIT, END)], queries.date_bounds(db)
+    with queries.page_reads(db):
+        assert warehouse.access._attached == {}  # nothing is attached before the first read
+        first = queries.date_bounds(db)
+        ((alias, readers),) = warehouse.access._attached.values()
+        assert readers == 1  # held by the block, no query running
+        with queries.page_reads(db):
+            inside = [(k.key, k.value) for k in queries.kpi_cards(db, SPLIT, END)], queries.date_bounds(db)
+        assert list(warehouse.access._attached.values()) == [[alias, 1]]  # the same attachment all along
+    assert inside == outside and first == outside[1]
+    assert warehouse.access._attached == {}
+    with writing(db) as con:  # in this process too: nothing holds the file any more
+        assert con.execute("SELECT count(*) FROM account_days").fetchone() is not None
+    with queries.page_reads(db):
+        pass
+    assert warehouse.access._attached == {}
+
+
+def test_page_reads_let_the_file_go_when_the_page_fails(db: Path) -> None:
+    """A rerun that stops half-way (st.stop(), an error) still lets the file go."""
+    import warehouse.access
+
+    with pytest.raises(RuntimeError), queries.page_reads(db):
+        queries.date_bounds(db)
+        raise RuntimeError("the page stopped")
+    assert warehouse.access._attached == {}
+    with writing(db) as con:
+        assert con.execute("SELECT count(*) FROM account_days").fetchone() is not None
+
+
+@pytest.mark.parametrize("running", [True, False])
+def test_coverage_calendar_of_many_accounts_holds_those_missing_days(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, running: bool
+) -> None:
+    """``most``: above that many accounts, the calendar's days are those of the accounts missing the most
+    days (none missing: none); ``calendar``: exactly those accounts; the table always lists every account,
+    and every day shown is the day of the whole calendar.  The same on a file without kpi_running."""
+    import warehouse.access
+    from tests import seed
+
+    db = seed.build_many_warehouse(tmp_path / "many.duckdb")
+    if not running:
+        monkeypatch.setattr(warehouse.access, "RUNNING_VERSION", 10**6)
+    start, end = seed.MANY_START, seed.MANY_END
+    every = queries.coverage_report(db, start, end)
+    assert len(every.days) == 40 * 10 and len(every.accounts) == 40
+
+    def held(report: queries.Coverage) -> list[str]:
+        return list(report.days["account_id"].drop_duplicates())
+
+    def rows_of(report: queries.Coverage) -> list[dict[str, object]]:
+        return every.days[every.days["account_id"].isin(held(report))].to_dict("records")
+
+    for most, accounts in ((30, ["p03", "p07", "p11"]), (2, ["p03", "p07"]), (40, None)):
+        report = queries.coverage_report(db, start, end, most=most)
+        assert held(report) == (accounts or held(every))
+        assert report.days.to_dict("records") == rows_of(report)
+        assert report.accounts.equals(every.accounts) and report.delays == every.delays
+    picked = queries.coverage_report(db, start, end, calendar=[("facebook", "p20"), ("facebook", "p07")], most=30)
+    assert held(picked) == ["p07", "p20"] and picked.days.to_dict("records") == rows_of(picked)
+    assert queries.coverage_report(db, start, end, calendar=[]).days.empty
+    none_missing = queries.coverage_report(db, date(2026, 4, 9), end, most=30)  # p11's gap is 04-08
+    assert none_missing.days.empty and int(none_missing.accounts["days_missing"].sum()) == 0
+
+
+@pytest.mark.parametrize("raw", [False, True])
+def test_daily_by_account_of_some_accounts_is_their_rows_of_every_account(
+    db: Path, monkeypatch: pytest.MonkeyPatch, raw: bool
+) -> None:
+    """``accounts`` keeps only those accounts' rows, in the same order, from kpi_daily or the observations."""
+    import warehouse.access
+
+    if raw:
+        monkeypatch.setattr(warehouse.access, "AGGREGATES_VERSION", 10**6)
+    metric = "followers"
+    every = queries.daily_by_account(db, SPLIT, END, metric)
+    keys = sorted(set(zip(every["platform"], every["account_id"], strict=True)))
+    assert len(keys) > 2
+    some = keys[::2]
+    picked = queries.daily_by_account(db, SPLIT, END, metric, None, some)
+    wanted = every[[k in set(some) for k in zip(every["platform"], every["account_id"], strict=True)]]
+    assert picked.to_dict("records") == wanted.to_dict("records") != []
+    assert queries.daily_by_account(db, SPLIT, END, metric, None, []).empty
 
 
 def test_network_reach_beside_the_visits_it_sends(tmp_path: Path) -> None:

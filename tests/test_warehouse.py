@@ -41,6 +41,7 @@ TABLES |= {"account_runs"}  # schema version 4 (each account's latest run, kept 
 TABLES |= {"account_credentials"}  # schema version 5 (where each account's credential came from)
 TABLES |= {"alerts_sent"}  # schema version 6 (each alert sent, once per condition, day and destination)
 TABLES |= {"network_daily"}  # schema version 7 (visits per network, kept by the load)
+TABLES |= {"kpi_running"}  # schema version 8 (running totals per account and day, kept by the load)
 ACCOUNT = Account("facebook", "1045", "Corner Bakery")
 
 
@@ -643,10 +644,45 @@ def reference_network_daily(c: duckdb.DuckDBPyConnection) -> list[tuple[Any, ...
     ).fetchall()
 
 
+def reference_kpi_running(c: duckdb.DuckDBPyConnection) -> list[tuple[Any, ...]]:
+    """kpi_running computed in Python from the observations: for every account and every day from its
+    first to its newest day, stored or not, days stored so far, followers' count, last value and its
+    day, then each summed metric's running sum and count (the table's column order)."""
+    from warehouse.aggregates import RUNNING_SUMS
+
+    values: dict[tuple[str, str], dict[date, dict[str, float]]] = {}
+    for platform, account_id, metric, day, value in c.execute(
+        "SELECT platform, account_id, metric, observed_on, value FROM observations"
+    ).fetchall():
+        values.setdefault((platform, account_id), {}).setdefault(day, {})[metric] = value
+    rows = []
+    for (platform, account_id), days in sorted(values.items()):
+        stored = followers_n = 0
+        last: tuple[float | None, date | None] = (None, None)
+        sums = {m: [0.0, 0] for m in RUNNING_SUMS}
+        day = min(days)
+        while day <= max(days):
+            cells = days.get(day)
+            stored += cells is not None
+            cells = cells or {}
+            if "followers" in cells:
+                followers_n += 1
+                last = (cells["followers"], day)
+            for m in RUNNING_SUMS:
+                if m in cells:
+                    sums[m][0] += cells[m]
+                    sums[m][1] += 1
+            running = [x for m in RUNNING_SUMS for x in sums[m]]
+            rows.append((platform, account_id, day, day in days, stored, followers_n, *last, *running))
+            day += timedelta(days=1)
+    return rows
+
+
 def assert_aggregates_match(c: duckdb.DuckDBPyConnection) -> None:
     assert all_rows(c, "account_days") == reference_account_days(c)
     assert all_rows(c, "kpi_daily") == reference_kpi_daily(c)
     assert all_rows(c, "network_daily") == reference_network_daily(c)
+    assert all_rows(c, "kpi_running") == reference_kpi_running(c)
 
 
 @settings(max_examples=60, deadline=None, database=None)
@@ -907,5 +943,122 @@ def test_migration_7_adds_posts_and_followers_gained_to_kpi_daily_from_the_obser
             "SELECT observed_on, followers, posts, followers_gained FROM kpi_daily ORDER BY observed_on"
         ).fetchall() == [(date(2026, 3, 1), 5.0, 40.0, None), (date(2026, 3, 2), None, 41.0, 2.0),
                          (date(2026, 3, 3), None, None, None)]  # fmt: skip
+    finally:
+        c.close()
+
+
+def test_migration_8_fills_kpi_running_from_the_observations(tmp_path: Path) -> None:
+    """A version 7 file gets kpi_running, computed from what it stores: a row for every day from each
+    account's first to its newest day, a gap and a day with only a non-KPI metric included; a load
+    afterwards keeps it equal to the raw answer."""
+    from warehouse.schema import MIGRATIONS
+
+    c = duckdb.connect(str(tmp_path / "v7.duckdb"))
+    try:
+        for _, ddl in MIGRATIONS[:7]:
+            c.execute(ddl)
+        c.execute("CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)")
+        c.execute("INSERT INTO meta VALUES ('schema_version', '7')")
+        rows = [("x", "shop", "followers", "2026-03-01", 5), ("x", "shop", "impressions", "2026-03-01", 40),
+                ("x", "shop", "video_views", "2026-03-02", 3), ("x", "shop", "followers", "2026-03-05", 7),
+                ("x", "shop", "reach", "2026-03-05", 11), ("ga4", "site", "visits", "2026-03-03", 9)]  # fmt: skip
+        for row in rows:
+            c.execute(
+                "INSERT INTO observations VALUES (?, ?, ?, ?, ?, 'f', TIMESTAMP '2026-03-06 06:00:00', 'r1')", list(row)
+            )
+        c.execute("DELETE FROM kpi_daily; DELETE FROM account_days")
+        from warehouse import aggregates
+
+        for sql in (*aggregates.REBUILD_SQL, *aggregates.NETWORK_REBUILD_SQL):  # what version 7 kept
+            c.execute(sql)
+        assert ensure_schema(c) == SCHEMA_VERSION >= 8
+        assert all_rows(c, "kpi_running") == reference_kpi_running(c)
+        assert c.execute(
+            "SELECT observed_on, stored, days_stored, followers_last, followers_on, impressions, reach_n "
+            "FROM kpi_running WHERE account_id = 'shop' ORDER BY observed_on"
+        ).fetchall() == [
+            (date(2026, 3, 1), True, 1, 5.0, date(2026, 3, 1), 40.0, 0),
+            (date(2026, 3, 2), True, 2, 5.0, date(2026, 3, 1), 40.0, 0),  # video_views only: stored
+            (date(2026, 3, 3), False, 2, 5.0, date(2026, 3, 1), 40.0, 0),  # nothing stored
+            (date(2026, 3, 4), False, 2, 5.0, date(2026, 3, 1), 40.0, 0),
+            (date(2026, 3, 5), True, 3, 7.0, date(2026, 3, 5), 40.0, 1),
+        ]
+        later = [Observation("x", "shop", "impressions", date(2026, 3, 8), 2.0, "f", T2),
+                 Observation("x", "shop", "impressions", date(2026, 2, 27), 1.0, "f", T2)]  # fmt: skip
+        upsert_observations(c, later, "r2")  # a gap after the newest day, and a day before the first
+        assert_aggregates_match(c)
+    finally:
+        c.close()
+
+
+def test_a_failed_batch_leaves_kpi_running_as_it_was(db: Path) -> None:
+    c = connect(db, read_only=False)
+    ensure_schema(c)
+    write_account_batch(c, outcome(), [obs(1, 5.0, metric="followers"), obs(3, 7.0, metric="impressions")])
+    before = all_rows(c, "kpi_running")
+    assert before == reference_kpi_running(c) != []
+    rows = [obs(9, 90.0, metric="followers"), obs(10, ClosesTheConnection(c), metric="followers")]  # type: ignore[arg-type]
+    with pytest.raises(RuntimeError, match="lost its connection"):
+        write_account_batch(c, outcome("run-2"), rows)
+    with reading(db) as r:
+        assert all_rows(r, "kpi_running") == before == reference_kpi_running(r)
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [obs(4, 2.5, metric="impressions"), obs(4, 2.0**40, metric="reach"), obs(4, float("inf"), metric="visits")]
+    + [dataclasses.replace(obs(1, 1.0, metric="followers"), observed_on=date(9999, 12, 31))],
+)
+def test_kpi_running_turns_off_outside_its_exact_domain(tmp_path: Path, odd: Observation) -> None:
+    """A KPI value that is not a small integer, or an account's days spread over more than
+    RUNNING_MAX_DAYS, would make its running sums inexact or its rows countless: kpi_running is emptied
+    and marked off, later loads leave it alone, the readers fall back to kpi_daily, and a rebuild keeps
+    it off; a non-KPI metric's value changes nothing."""
+    from warehouse import access, aggregates
+
+    c = duckdb.connect(str(tmp_path / "wh.duckdb"))
+    try:
+        ensure_schema(c)
+        upsert_observations(c, [obs(1, 5.0, metric="followers"), obs(2, 0.5, metric="video_views")], "run-1")
+        assert all_rows(c, "kpi_running") == reference_kpi_running(c) != [] and access.has_running(c)
+        upsert_observations(c, [odd], "run-2")
+        assert all_rows(c, "kpi_running") == [] and not access.has_running(c)
+        assert ("kpi_running", "off") in all_rows(c, "meta")
+        upsert_observations(c, [obs(3, 6.0, metric="followers")], "run-3")
+        assert all_rows(c, "kpi_running") == []
+        c.execute("BEGIN TRANSACTION")
+        aggregates.rebuild(c)
+        assert all_rows(c, "kpi_running") == [] and not access.has_running(c)
+        c.execute("ROLLBACK")
+    finally:
+        c.close()
+
+
+def test_kpi_running_of_long_spans_equals_the_raw_answer(tmp_path: Path) -> None:
+    """Spans of RUNNING_SHORT_DAYS days or more take the window, shorter ones the self-join: the same
+    rows either way, for a first load over 150 days, a batch 100 days before it, and a few days after."""
+    from warehouse.aggregates import RUNNING_SHORT_DAYS
+
+    start = date(2026, 1, 1)
+
+    def rows(days: range, account: str, bump: float = 0.0) -> list[Observation]:
+        return [
+            Observation("facebook", account, metric, start + timedelta(days=d), float(d % 7 + i) + bump, "s", T1)
+            for d in days
+            for i, metric in enumerate(("followers", "impressions", "reach", "video_views"))
+            if (d + i) % 3
+        ]
+
+    c = duckdb.connect(str(tmp_path / "wh.duckdb"))
+    try:
+        ensure_schema(c)
+        upsert_observations(c, rows(range(0, 150, 2), "long") + rows(range(0, 10), "short"), "run-1")
+        assert RUNNING_SHORT_DAYS < 150
+        assert_aggregates_match(c)
+        upsert_observations(c, rows(range(-100, -90), "long", 1.0) + rows(range(5, 12), "short", 1.0), "run-2")
+        assert_aggregates_match(c)
+        upsert_observations(c, rows(range(160, 163), "long", 2.0), "run-3")  # a gap, then new days
+        assert_aggregates_match(c)
+        assert c.execute("SELECT count(*) FROM kpi_running WHERE account_id = 'long'").fetchone() == (263,)
     finally:
         c.close()

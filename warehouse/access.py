@@ -17,6 +17,12 @@ a DuckDB file is refused before it is attached, a damaged one when it is (:func:
 as every connection); any other error while attaching (the file locked by a writer, ...) falls
 back to the plain :func:`warehouse.db.reading`, with its bounded retry on the lock and its
 explained errors.
+
+A dashboard page makes 4-8 reads, and attaching a 55M-row file costs ~8 ms each time (its verify
+and the detach included): :func:`page_reads` keeps the attachment its first read makes until the
+end of its block (one rerun of the dashboard script), so the page's other reads only take a cursor.
+That is still "per refresh": the file is let go when the rerun ends, and a page's reads see one state
+of the file.
 """
 
 from __future__ import annotations
@@ -32,13 +38,14 @@ from typing import Any, Literal
 
 import duckdb
 
-from warehouse.aggregates import KPI_METRICS, LEVEL_METRICS
+from warehouse.aggregates import KPI_METRICS, LEVEL_METRICS, RUNNING_OFF
 from warehouse.db import DUCKDB_CONFIG, WarehouseError, damaged, forget, is_damage, reading, refuse_foreign, verify
 from warehouse.schema import SCHEMA_VERSION, check_readable
 
 AGGREGATES_VERSION = 3
 RUNS_VERSION = 4  # account_runs: each account's latest run, kept by the load
 LEVELS_VERSION = 7  # kpi_daily.posts and kpi_daily.followers_gained, network_daily
+RUNNING_VERSION = 8  # kpi_running: each account's running totals, kept by the load
 
 DbPath = str | os.PathLike[str]
 Period = Literal["month", "week"]
@@ -54,6 +61,7 @@ _shared: duckdb.DuckDBPyConnection | None = None
 _lock = threading.Lock()
 _attached: dict[str, list[Any]] = {}  # real path -> [alias, readers]
 _aliases = itertools.count(1)
+_local = threading.local()  # .blocks: real path -> pinned?, for this thread's page_reads() blocks
 
 
 def shared_memory() -> duckdb.DuckDBPyConnection:
@@ -84,6 +92,10 @@ def _acquire(path: str) -> tuple[duckdb.DuckDBPyConnection, Callable[[], None]]:
                     raise
                 entry = _attached[key] = [alias, 0]
             entry[1] += 1
+            blocks: dict[str, bool] | None = getattr(_local, "blocks", None)
+            if blocks is not None and blocks.get(key) is False:  # the first read of a page_reads() block
+                entry[1] += 1  # held until the block ends (_unpin)
+                blocks[key] = True
     except BaseException:
         base.close()
         raise
@@ -108,6 +120,42 @@ def _acquire(path: str) -> tuple[duckdb.DuckDBPyConnection, Callable[[], None]]:
         release()
 
     return cur, done
+
+
+def _unpin(key: str) -> None:
+    base = shared_memory()
+    try:
+        with _lock:
+            entry = _attached[key]
+            entry[1] -= 1
+            if entry[1] == 0:
+                del _attached[key]
+                base.execute(f"DETACH {entry[0]}")
+    finally:
+        base.close()
+
+
+@contextmanager
+def page_reads(db_path: DbPath) -> Iterator[None]:
+    """The reads of ``db_path`` this thread makes inside the block share one read-only attachment of
+    the file: the first read attaches it (nothing is attached when no read comes), and it is detached
+    when the block ends and no other reader uses it.  The dashboard wraps each rerun of its script in
+    one (a collect waits for the lock at most that long, and retries).  A read that cannot attach (the
+    file locked by a writer) opens its own connection as always; a nested block for the same file
+    changes nothing."""
+    key = os.path.realpath(os.fspath(db_path))
+    blocks: dict[str, bool] | None = getattr(_local, "blocks", None)
+    if blocks is None:
+        blocks = _local.blocks = {}
+    if key in blocks:
+        yield
+        return
+    blocks[key] = False
+    try:
+        yield
+    finally:
+        if blocks.pop(key):
+            _unpin(key)
 
 
 @contextmanager
@@ -172,6 +220,12 @@ def kpi_columns(con: duckdb.DuckDBPyConnection) -> frozenset[str]:
 def has_networks(con: duckdb.DuckDBPyConnection) -> bool:
     """Whether the open warehouse has ``network_daily`` (schema version 7), kept by the load."""
     return schema_version(con) >= LEVELS_VERSION
+
+
+def has_running(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the open warehouse has ``kpi_running`` (schema version 8), kept by the load, and in use:
+    not turned off by a value or a span outside its exact domain (:data:`warehouse.aggregates.RUNNING_OFF`)."""
+    return schema_version(con) >= RUNNING_VERSION and not con.execute(RUNNING_OFF).fetchall()[0][0]
 
 
 def account_keys_sql(con: duckdb.DuckDBPyConnection) -> str:

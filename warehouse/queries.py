@@ -43,9 +43,11 @@ from warehouse.access import Period as Period
 from warehouse.access import WarehouseMissing as WarehouseMissing
 from warehouse.access import bounds_on as bounds_on
 from warehouse.access import bounds_sql, open_warehouse
+from warehouse.access import page_reads as page_reads
 from warehouse.aggregates import KPI_METRICS
 from warehouse.snapshot import SNAPSHOT_COLUMNS as SNAPSHOT_COLUMNS
 from warehouse.snapshot import TOTAL_NAME as TOTAL_NAME
+from warehouse.snapshot import snapshot_bounds
 from warehouse.snapshot import snapshot_query as snapshot_query
 from warehouse.tokens import TOKEN_COLUMNS, token_rows
 from warehouse.tokens import TOKEN_WARN_DAYS as TOKEN_WARN_DAYS
@@ -449,6 +451,91 @@ GROUP BY current
 _KPI_DAILY_SQL = _kpi_daily_sql()
 
 
+def _running_rows(days: int, columns: Sequence[str], own: bool = True) -> str:
+    """``WITH s`` (each account of ``account_days``: own ones only when ``own``, platform filter ``$1``)
+    and ``k`` (the ``columns`` of ``kpi_running`` on the days of ``$2``), and ``FROM s LEFT JOIN k r0 ...
+    r<days-1>``: ``r<i>`` the account's row on day ``$<i+3>``, clamped to its newest day, and none
+    before its first day (zeros).  kpi_running has a row for every day from first_day to newest_day,
+    so these are exact-key lookups, and ``$2`` (:func:`_lookup_days`) lets the scan skip every other
+    day's rows."""
+    where = "NOT coalesce(a.competitor, false) AND " if own else ""
+    joins = "\n".join(
+        f"LEFT JOIN k r{i} ON r{i}.platform = s.platform AND r{i}.account_id = s.account_id "
+        f"AND r{i}.observed_on = least(${i + 3}::DATE, s.newest_day) AND ${i + 3}::DATE >= s.first_day"
+        for i in range(days)
+    )
+    return f"""
+WITH s AS (
+    SELECT d.platform, d.account_id, d.first_day, d.newest_day,
+           coalesce(a.name, d.account_id) AS account_name, coalesce(a.competitor, false) AS competitor
+    FROM account_days d
+    LEFT JOIN accounts a USING (platform, account_id)
+    WHERE {where}($1::VARCHAR[] IS NULL OR list_contains($1::VARCHAR[], d.platform))
+),
+k AS (
+    SELECT platform, account_id, observed_on, {", ".join(columns)}
+    FROM kpi_running WHERE observed_on = ANY($2::DATE[])
+)
+SELECT * FROM s
+{joins}"""
+
+
+def _lookup_days(con: Any, days: Sequence[date]) -> list[date]:
+    """``days`` and every account's newest day before the last of them: the days :func:`_running_rows`
+    may look up."""
+    older = con.execute("SELECT DISTINCT newest_day FROM account_days WHERE newest_day < ?", [max(days)]).fetchall()
+    return sorted({*days, *(r[0] for r in older)})
+
+
+def _running_cards_sql() -> str:
+    """:data:`_KPI_DAILY_SQL` from ``kpi_running`` (schema version 8): per account and period a
+    metric's sum and its days with a value are the difference of two running totals, and the last
+    followers value of the period the one on its last day if it dates from inside the period.  The
+    same wide row per period, the same sums across accounts and the same ratio rule.  Parameters:
+    platforms, the days looked up, the day before the previous period, the day before the period,
+    its last day, the first days of the previous period and of the period."""
+
+    def diff(m: str, hi: int, lo: int) -> str:
+        return f"coalesce(r{hi}.{m}, 0) - coalesce(r{lo}.{m}, 0)"
+
+    cols = [
+        "CASE WHEN r2.followers_on >= $7::DATE THEN r2.followers_last END AS followers_last_c",
+        "CASE WHEN r1.followers_on >= $6::DATE THEN r1.followers_last END AS followers_last_p",
+    ]
+    summed = [m for m in _CARD_METRICS if m != "followers"]
+    for m in summed:
+        for tag, (hi, lo) in (("c", (2, 1)), ("p", (1, 0))):
+            cols += [f"{diff(m, hi, lo)} AS {m}_{tag}", f"{diff(m + '_n', hi, lo)} AS {m}_n_{tag}"]
+    needed = ["followers_last", "followers_on", *(c for m in summed for c in (m, f"{m}_n"))]
+    lookups = _running_rows(3, needed).replace("SELECT * FROM s", "SELECT " + ",\n       ".join(cols) + "\nFROM s", 1)
+
+    def period(p: str) -> str:
+        """The period's one row: per card metric the sums across accounts, then the ratios."""
+        cells = []
+        for m in _CARD_METRICS:
+            last = f"sum(followers_last_{p})" if m == "followers" and "last" in _NEEDED[m] else "NULL::DOUBLE"
+            total = avg = "NULL::DOUBLE"
+            if m != "followers" and "sum" in _NEEDED[m]:
+                total = f"sum({m}_{p}) FILTER (WHERE {m}_n_{p} > 0)"
+            if m != "followers" and "avg_daily" in _NEEDED[m]:
+                avg = f"sum({m}_{p} / {m}_n_{p}) FILTER (WHERE {m}_n_{p} > 0)"
+            cells.append(f"{last}, {total}, {avg}")
+        for _, num, den in _RATIO_DEFS:  # over the accounts with the numerator and a denominator > 0
+            both = f"{num}_n_{p} > 0 AND {den}_n_{p} > 0 AND {den}_{p} > 0"
+            cells.append(f"sum({num}_{p}) FILTER (WHERE {both}) / nullif(sum({den}_{p}) FILTER (WHERE {both}), 0)")
+        return f"SELECT {p == 'c'} AS current,\n       " + ",\n       ".join(cells) + "\nFROM per_account"
+
+    return f"""
+WITH per_account AS ({lookups})
+{period("c")}
+UNION ALL
+{period("p")}
+"""
+
+
+_RUNNING_CARDS_SQL = _running_cards_sql()
+
+
 def _unpivot_cards(wide: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     """The one wide row per period of :data:`_KPI_DAILY_SQL` as the ``(current, metric, last, total,
     avg)`` rows of :data:`_KPI_SQL` (a metric no account has in the period gives no row)."""
@@ -487,7 +574,11 @@ def kpi_cards(db_path: DbPath, start: date, end: date, platforms: Sequence[str] 
     plats = _platform_list(platforms)
     metrics = sorted({m for d in KPI_DEFS for m in (d.metric, d.denominator) if m})
     with open_warehouse(db_path) as (con, aggregated):
-        if aggregated:
+        if access.has_running(con):
+            looked = [prev_start - timedelta(days=1), start - timedelta(days=1), end]
+            params = [plats, _lookup_days(con, looked), *looked, prev_start, start]
+            rows = _unpivot_cards(con.execute(_RUNNING_CARDS_SQL, params).fetchall())
+        elif aggregated:
             wide = con.execute(_KPI_DAILY_SQL, [start, prev_start, end, plats, plats]).fetchall()
             rows = _unpivot_cards(wide)
         else:
@@ -685,6 +776,10 @@ def kpi_snapshot(
         if bounds is None:
             return pd.DataFrame({c: pd.Series(dtype="object") for c in SNAPSHOT_COLUMNS})
         lo, hi = bounds
+        if access.has_running(con):  # a few lookups per account and period, not a row per day
+            ends = snapshot_bounds(period, lo, hi)
+            sql = snapshot_query(period, aggregated=True, running=True)
+            return con.execute(sql, [lo, hi, lo, ends, _lookup_days(con, ends)]).df()
         return con.execute(snapshot_query(period, aggregated=aggregated), [lo, hi, lo]).df()
 
 
@@ -796,6 +891,37 @@ for _m in ("impressions", "engagements", "profile_views", "link_clicks"):
 assert "value" not in _PLATFORM_DAILY_SQL.replace("IS NOT NULL", ""), "every metric read from kpi_daily"  # noqa: S101
 
 
+def _running_periods(metrics: Sequence[str]) -> str:
+    """From ``kpi_running``: per own account (platform filter ``$1``) one row for the period and one for
+    the previous one, ``(current, platform, account_id, <metric>...)``: ``followers`` its last value
+    in the period, ``reach`` and ``visitors`` their average per day with a value, the others their
+    sums; NULL when the account has no value in that period (it changes no sum).  The parameters of
+    :data:`_RUNNING_CARDS_SQL`."""
+    averaged = {"reach", "visitors"}
+
+    def value(m: str, hi: int, lo: int, since: str) -> str:
+        if m == "followers":
+            return f"CASE WHEN r{hi}.followers_on >= ${since}::DATE THEN r{hi}.followers_last END AS followers"
+        total = f"(coalesce(r{hi}.{m}, 0) - coalesce(r{lo}.{m}, 0))"
+        count = f"(coalesce(r{hi}.{m}_n, 0) - coalesce(r{lo}.{m}_n, 0))"
+        return f"CASE WHEN {count} > 0 THEN {total}{f' / {count}' if m in averaged else ''} END AS {m}"
+
+    needed = [c for m in metrics for c in (("followers_last", "followers_on") if m == "followers" else (m, f"{m}_n"))]
+    rows = _running_rows(3, needed)
+    current = ", ".join(value(m, 2, 1, "7") for m in metrics)
+    previous = ", ".join(value(m, 1, 0, "6") for m in metrics)
+    head, joins = rows.split("\nSELECT * FROM s", 1)
+    return (
+        f"{head}\nSELECT true AS current, s.platform, s.account_id, {current}\nFROM s{joins}\nUNION ALL\n"
+        f"SELECT false AS current, s.platform, s.account_id, {previous}\nFROM s{joins}"
+    )
+
+
+_PLATFORM_RUNNING_SQL = f"WITH pa AS ({_running_periods(_SOCIAL_METRICS)}),\n" + _PLATFORM_SQL[
+    _PLATFORM_SQL.index("pp AS (") :
+]
+
+
 def platform_kpis(db_path: DbPath, start: date, end: date, platforms: Sequence[str] | None = None) -> pd.DataFrame:
     """Social KPIs per platform for ``[start, end]`` (own accounts), then a total row ``all``.
 
@@ -817,6 +943,10 @@ def platform_kpis(db_path: DbPath, start: date, end: date, platforms: Sequence[s
     prev_start, _ = previous_period(start, end)
     plats = _platform_list(platforms)
     with open_warehouse(db_path) as (con, aggregated):
+        if access.has_running(con):
+            looked = [prev_start - timedelta(days=1), start - timedelta(days=1), end]
+            params = [plats, _lookup_days(con, looked), *looked, prev_start, start]
+            return con.execute(_PLATFORM_RUNNING_SQL, params).df()
         if aggregated:
             return con.execute(_PLATFORM_DAILY_SQL, [start, prev_start, end, plats, plats]).df()
         return con.execute(_PLATFORM_SQL, [start, prev_start, end, _SOCIAL_METRICS, plats, plats]).df()
@@ -853,14 +983,21 @@ def daily_by_platform(
 
 
 def daily_by_account(
-    db_path: DbPath, start: date, end: date, metric: str, platforms: Sequence[str] | None = None
+    db_path: DbPath,
+    start: date,
+    end: date,
+    metric: str,
+    platforms: Sequence[str] | None = None,
+    accounts: Sequence[tuple[str, str]] | None = None,
 ) -> pd.DataFrame:
     """Columns ``date``, ``platform``, ``account_id``, ``account``, ``competitor``, ``value``: one
     metric per day and account, own accounts **and competitors** (for side-by-side charts).
 
-    ``account`` reads ``<name> (<platform>)``, with `` · competitor`` for a competitor.
+    ``account`` reads ``<name> (<platform>)``, with `` · competitor`` for a competitor.  ``accounts``:
+    only these (platform, account_id) (``None``: every account).
     """
     sql = f"""
+        WITH picked AS (SELECT unnest(?::VARCHAR[]) AS platform, unnest(?::VARCHAR[]) AS account_id)
         SELECT o.observed_on AS date, o.platform, o.account_id,
                coalesce(a.name, o.account_id) || ' (' || o.platform || ')'
                    || CASE WHEN coalesce(a.competitor, false) THEN ' · competitor' ELSE '' END AS account,
@@ -868,9 +1005,13 @@ def daily_by_account(
         FROM observations o
         LEFT JOIN accounts a USING (platform, account_id)
         WHERE o.observed_on BETWEEN ? AND ? AND o.metric = ? AND {_PLATFORM_FILTER}
+          AND (?::BOOLEAN OR EXISTS (SELECT 1 FROM picked p WHERE p.platform = o.platform
+                                                              AND p.account_id = o.account_id))
         ORDER BY date, o.platform, account, o.account_id
     """
     plats = _platform_list(platforms)
+    keys = [[str(k[i]) for k in accounts or ()] for i in (0, 1)]
+    every = accounts is None
     with open_warehouse(db_path) as (con, _):
         if metric in access.kpi_columns(con):  # a kpi_daily column: our own names only
             daily = (
@@ -878,8 +1019,8 @@ def daily_by_account(
                 .replace("o.value", f"o.{metric} AS value")
                 .replace("o.metric = ?", f"o.{metric} IS NOT NULL")
             )
-            return _frame(con, daily, [start, end, plats, plats])
-        return _frame(con, sql, [start, end, metric, plats, plats])
+            return _frame(con, daily, [*keys, start, end, plats, plats, every])
+        return _frame(con, sql, [*keys, start, end, metric, plats, plats, every])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1167,6 +1308,103 @@ _COVERAGE_DAILY_SQL = _COVERAGE_SQL.replace(
 )
 assert _COVERAGE_DAILY_SQL.count("observations") == 1, "only the window's days from observations"  # noqa: S101
 
+# The same from ``kpi_running`` (schema 8), for the accounts of ``shown`` only (parameters first: every
+# account?, the shown platforms, their account ids): its ``stored`` flag says which days of the window
+# have anything, so no observation is read.
+_COVERAGE_RUNNING_SQL = (
+    _COVERAGE_DAILY_SQL.replace(
+        """WITH keys AS (
+    SELECT platform, account_id FROM accounts
+    UNION SELECT platform, account_id FROM account_days
+),""",
+        """WITH shown AS (SELECT unnest(?::VARCHAR[]) AS platform, unnest(?::VARCHAR[]) AS account_id),
+keys AS (
+    SELECT * FROM (SELECT platform, account_id FROM accounts UNION SELECT platform, account_id FROM account_days) k
+    WHERE ?::BOOLEAN OR EXISTS (SELECT 1 FROM shown s WHERE s.platform = k.platform AND s.account_id = k.account_id)
+),""",
+    )
+    .replace(
+        "SELECT DISTINCT platform, account_id, observed_on FROM observations WHERE observed_on BETWEEN ? AND ?",
+        "SELECT platform, account_id, observed_on FROM kpi_running SEMI JOIN keys USING (platform, account_id)\n"
+        "    WHERE observed_on BETWEEN ? AND ? AND stored",
+    )
+)
+assert "observations" not in _COVERAGE_RUNNING_SQL and "shown" in _COVERAGE_RUNNING_SQL  # noqa: S101
+
+# Per account, the counts of :func:`_coverage_summary` from ``kpi_running`` (schema 8), without a row per
+# day: the days "missing" are the window's days from the first day stored (or the window's start) up to
+# the day the platform can have (as_of minus its delay, ``cutoff``), less those stored, which is a
+# difference of ``days_stored`` (looked up on the day before that span and on its last day, clamped to
+# the newest day; 0 before the first day); "not yet available" the same after the cutoff.  The first and
+# last missing day come from the window's rows of the accounts that miss one (and the days after their
+# newest day, which have no row).  Parameters: platforms and their delays, the days looked up, start,
+# end, as_of.
+_COVERAGE_COUNTS_SQL = """
+WITH keys AS (SELECT platform, account_id FROM accounts UNION SELECT platform, account_id FROM account_days),
+delays AS (SELECT unnest($1::VARCHAR[]) AS platform, unnest($2::INTEGER[]) AS delay_days),
+k AS (SELECT platform, account_id, observed_on, days_stored FROM kpi_running WHERE observed_on = ANY($3::DATE[])),
+acc AS (
+    SELECT k.platform, k.account_id, coalesce(a.name, k.account_id) AS account_name,
+           coalesce(a.competitor, false) AS competitor, d.first_day, d.newest_day,
+           CAST($6::DATE - CASE WHEN coalesce(a.competitor, false) THEN 0
+                                ELSE coalesce(l.delay_days, 0) END AS DATE) AS cutoff
+    FROM keys k
+    LEFT JOIN accounts a USING (platform, account_id)
+    LEFT JOIN account_days d USING (platform, account_id)
+    LEFT JOIN delays l USING (platform)
+),
+spans AS (
+    SELECT *, greatest($4::DATE, coalesce(first_day, $4::DATE)) AS m_lo, least($5::DATE, cutoff) AS m_hi,
+           greatest($4::DATE, coalesce(first_day, $4::DATE), cutoff + 1) AS n_lo
+    FROM acc
+),
+counted AS (
+    SELECT s.*,
+           greatest(0, s.m_hi - s.m_lo + 1)
+               - CASE WHEN s.m_hi >= s.m_lo THEN coalesce(r1.days_stored, 0) - coalesce(r2.days_stored, 0) ELSE 0 END
+               AS days_missing,
+           greatest(0, $5::DATE - s.n_lo + 1)
+               - CASE WHEN $5::DATE >= s.n_lo THEN coalesce(r3.days_stored, 0) - coalesce(r4.days_stored, 0) ELSE 0 END
+               AS days_not_yet_available
+    FROM spans s
+    LEFT JOIN k r1 ON r1.platform = s.platform AND r1.account_id = s.account_id
+                  AND r1.observed_on = least(s.m_hi, s.newest_day) AND s.m_hi >= s.first_day
+    LEFT JOIN k r2 ON r2.platform = s.platform AND r2.account_id = s.account_id
+                  AND r2.observed_on = least(s.m_lo - 1, s.newest_day) AND s.m_lo - 1 >= s.first_day
+    LEFT JOIN k r3 ON r3.platform = s.platform AND r3.account_id = s.account_id
+                  AND r3.observed_on = least($5::DATE, s.newest_day) AND $5::DATE >= s.first_day
+    LEFT JOIN k r4 ON r4.platform = s.platform AND r4.account_id = s.account_id
+                  AND r4.observed_on = least(s.n_lo - 1, s.newest_day) AND s.n_lo - 1 >= s.first_day
+),
+gaps AS (
+    SELECT r.platform, r.account_id, min(r.observed_on) AS first_gap, max(r.observed_on) AS last_gap
+    FROM kpi_running r
+    JOIN counted c ON c.platform = r.platform AND c.account_id = r.account_id AND c.days_missing > 0
+    WHERE r.observed_on BETWEEN $4::DATE AND $5::DATE AND NOT r.stored
+      AND r.observed_on BETWEEN c.m_lo AND c.m_hi
+    GROUP BY r.platform, r.account_id
+)
+SELECT c.platform, c.account_id, c.account_name, c.competitor, c.days_missing,
+       CASE WHEN c.days_missing > 0
+            THEN coalesce(g.first_gap, greatest(c.m_lo, c.newest_day + 1)) END AS first_missing,
+       CASE WHEN c.days_missing > 0
+            THEN CASE WHEN c.newest_day IS NULL OR c.newest_day < c.m_hi THEN c.m_hi ELSE g.last_gap END
+       END AS last_missing,
+       c.days_not_yet_available
+FROM counted c
+LEFT JOIN gaps g USING (platform, account_id)
+ORDER BY c.platform, c.account_id
+"""
+
+# The Data health calendar holds every account's days up to this many accounts (one row each, 28 px):
+# above, the accounts missing the most days (coverage_report's ``most``), and a picker for the others.
+CALENDAR_ACCOUNTS = 30
+# The Competitors page's followers chart draws every account up to this many, else the ones with the most
+# followers, and a picker for the others.
+CHART_ACCOUNTS = 10
+
+_COVERAGE_DAY_COLUMNS = ("platform", "account_id", "account_name", "competitor", "account", "date", "status")
+
 COVERAGE_SUMMARY_COLUMNS = (
     "platform", "account_id", "account_name", "competitor",
     "days_missing", "first_missing", "last_missing", "days_not_yet_available",
@@ -1189,7 +1427,15 @@ class Coverage:
     delays: dict[str, int]
 
 
-def coverage_report(db_path: DbPath, start: date, end: date, *, as_of: date | None = None) -> Coverage:
+def coverage_report(
+    db_path: DbPath,
+    start: date,
+    end: date,
+    *,
+    as_of: date | None = None,
+    calendar: Sequence[tuple[str, str]] | None = None,
+    most: int | None = None,
+) -> Coverage:
     """Per account and day of ``[start, end]``, was anything stored, and per account the days missing.
 
     A day's ``status``: ``stored`` (at least one metric that day); ``before first collection`` (before
@@ -1200,23 +1446,65 @@ def coverage_report(db_path: DbPath, start: date, end: date, *, as_of: date | No
 
     ``as_of`` defaults to the newest day stored in the warehouse: the day of the latest collect (the
     "now" numbers a collect reads are dated that day); a warehouse without rows counts back from ``end``.
+
+    ``accounts`` always lists every account.  ``days`` (the calendar) holds every account's days too,
+    unless ``calendar`` names the (platform, account_id) to hold, or ``most`` is given and there are
+    more accounts than that: then the ``most`` accounts with the most days missing (none missing:
+    none), as a person looking after thousands of accounts reads the calendar.
     """
     from collectors import PLATFORMS
 
     if end < start:
         raise ValueError(f"end {end} is before start {start}")
     ids = list(PLATFORMS)
+    delay_of = [PLATFORMS[i].delay_days for i in ids]
     with open_warehouse(db_path) as (con, aggregated):
         if as_of is None:
             table, column = ("account_days", "newest_day") if aggregated else ("observations", "observed_on")
             rows = con.execute(f"SELECT max({column}) FROM {table}").fetchall()  # our own names only
             as_of = rows[0][0] if rows and rows[0][0] is not None else end
-        params = [ids, [PLATFORMS[i].delay_days for i in ids], start, end, start, end, as_of]
-        days = _frame(con, _COVERAGE_DAILY_SQL if aggregated else _COVERAGE_SQL, params)
+        if access.has_running(con):
+            cutoffs = {as_of - timedelta(days=d) for d in {0, *delay_of}}
+            looked = {start - timedelta(days=1), end, *(min(end, c) for c in cutoffs)}
+            looked |= {max(start - timedelta(days=1), c) for c in cutoffs}
+            params = [ids, delay_of, _lookup_days(con, sorted(looked)), start, end, as_of]
+            summary = _frame(con, _COVERAGE_COUNTS_SQL, params)
+            for column in ("first_missing", "last_missing"):
+                summary[column] = pd.to_datetime(summary[column])
+            keys = _calendar_keys(summary, calendar, most)
+            shown = [[] if keys is None else [k[i] for k in keys] for i in (0, 1)]
+            if keys == []:  # no account in the calendar (the frame df() gives for no row)
+                days = pd.DataFrame({c: pd.Series(dtype=object) for c in _COVERAGE_DAY_COLUMNS})
+                days["competitor"] = days["competitor"].astype(bool)
+            else:
+                days = _frame(
+                    con, _COVERAGE_RUNNING_SQL, [*shown, keys is None, ids, delay_of, start, end, start, end, as_of]
+                )
+        else:
+            params = [ids, delay_of, start, end, start, end, as_of]
+            days = _frame(con, _COVERAGE_DAILY_SQL if aggregated else _COVERAGE_SQL, params)
+            days["date"] = pd.to_datetime(days["date"])
+            summary = _coverage_summary(days)
+            keys = _calendar_keys(summary, calendar, most)
+            if keys is not None:
+                picked = pd.MultiIndex.from_frame(days[["platform", "account_id"]]).isin(keys)
+                days = days[picked].reset_index(drop=True)
     days["date"] = pd.to_datetime(days["date"])
-    own = days.loc[~days["competitor"].astype(bool), "platform"].unique()
+    own = summary.loc[~summary["competitor"].astype(bool), "platform"].unique()
     delays = {p: PLATFORMS[p].delay_days for p in sorted(own) if p in PLATFORMS and PLATFORMS[p].delay_days}
-    return Coverage(as_of=as_of, days=days, accounts=_coverage_summary(days), delays=delays)
+    return Coverage(as_of=as_of, days=days, accounts=summary[list(COVERAGE_SUMMARY_COLUMNS)], delays=delays)
+
+
+def _calendar_keys(
+    summary: pd.DataFrame, calendar: Sequence[tuple[str, str]] | None, most: int | None
+) -> list[tuple[str, str]] | None:
+    """The (platform, account_id) of the calendar (:func:`coverage_report`); None: every account."""
+    if calendar is not None:
+        return [(str(p), str(a)) for p, a in calendar]
+    if most is None or len(summary) <= most:
+        return None
+    worst = summary[summary["days_missing"] > 0].sort_values("days_missing", ascending=False, kind="stable")
+    return list(zip(worst["platform"].head(most), worst["account_id"].head(most), strict=True))
 
 
 def _coverage_summary(days: pd.DataFrame) -> pd.DataFrame:

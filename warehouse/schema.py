@@ -50,6 +50,12 @@ Version 7 (see :mod:`warehouse.aggregates`)
                        pages read them instead of ``observations``
     network_daily      (platform, account_id, observed_on, network) -> visits: the
                        ``visits_from_<network>`` observations, filled when a file is migrated
+
+Table (version 8, see :mod:`warehouse.aggregates`)
+    kpi_running        (platform, account_id, observed_on) -> for every day from the account's
+                       first to its newest day: stored or not, and running totals of the KPI
+                       metrics (sums, days with a value, the last followers value), so a window's
+                       numbers per account are two lookups; filled when a file is migrated
 """
 
 from __future__ import annotations
@@ -61,7 +67,7 @@ import duckdb
 from warehouse import aggregates
 from warehouse.errors import WarehouseError, is_damage
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 MIGRATIONS: list[tuple[int, str]] = [
     (
@@ -191,6 +197,7 @@ MIGRATIONS: list[tuple[int, str]] = [
         """,
     ),
     (7, ";\n".join(aggregates.LEVELS_SQL) + ";"),
+    (8, ";\n".join(aggregates.RUNNING_SQL) + ";"),
 ]
 
 

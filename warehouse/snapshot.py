@@ -7,6 +7,8 @@ docs/kpis.md and :func:`warehouse.queries.kpi_snapshot`.  The same statement rea
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 from warehouse.access import Period
 
 SNAPSHOT_COLUMNS: tuple[str, ...] = (
@@ -82,10 +84,93 @@ per_account_any AS (
 per_account AS (SELECT * FROM per_account_any WHERE coalesce({any_metric}) IS NOT NULL),"""
 
 
-def _snapshot_sql(period: Period, aggregated: bool) -> str:
+def _running_base(unit: str) -> str:
+    """The same ``per_account`` from ``kpi_running`` (schema version 8), without a row per day: per
+    account, its running totals on each boundary of ``$4`` (the day before the first period, the day
+    before ``since``, then each period's last day clipped to ``until``; ``$5`` the days looked up, each
+    account's row clamped to its newest day, none before its first day), and each period's numbers
+    the difference of two boundaries.  The row before the first period holds only its last
+    ``followers``, as the rows before ``since`` do in :func:`_daily_base`; a period's row exists when
+    it has a value of any of the snapshot's metrics."""
+    counted = ("followers", *_SUMMED, *_AVERAGED)
+    looked = ", ".join(f"k.{m}, k.{m}_n" for m in (*_SUMMED, *_AVERAGED))
+    diff = ",\n           ".join(
+        f"coalesce(c.{m}, 0) - coalesce(p.{m}, 0) AS {m}, coalesce(c.{m}_n, 0) - coalesce(p.{m}_n, 0) AS {m}_n"
+        for m in (*_SUMMED, *_AVERAGED)
+    )
+    summed = ",\n           ".join(f"CASE WHEN {m}_n > 0 THEN {m} END AS {m}" for m in _SUMMED)
+    averaged = ",\n           ".join(
+        f"CASE WHEN {m}_n > 0 THEN {m} / {m}_n END AS {col}" for m, col in _AVERAGED.items()
+    )
+    any_count = " OR ".join(f"{m}_n > 0" for m in counted)
+    columns = ", ".join(c for m in (*_SUMMED, *_AVERAGED) for c in (m, f"{m}_n"))
+    return f"""bounds AS (SELECT unnest($4::DATE[]) AS b, unnest(range(1, len($4::DATE[]) + 1)) AS j),
+k AS (
+    SELECT platform, account_id, observed_on, followers_n, followers_last, followers_on, {columns}
+    FROM kpi_running WHERE observed_on = ANY($5::DATE[])
+),
+looked AS (
+    SELECT s.platform, s.account_id, t.j, t.b, k.followers_n, k.followers_last, k.followers_on, {looked}
+    FROM account_days s
+    CROSS JOIN bounds t
+    LEFT JOIN k ON k.platform = s.platform AND k.account_id = s.account_id
+               AND k.observed_on = least(t.b, s.newest_day) AND t.b >= s.first_day
+),
+diffs AS (
+    SELECT c.platform, c.account_id, c.j, c.b, p.b + 1 AS since_day, c.followers_last, c.followers_on,
+           coalesce(c.followers_n, 0) - coalesce(p.followers_n, 0) AS followers_n,
+           {diff}
+    FROM looked c
+    LEFT JOIN looked p ON p.platform = c.platform AND p.account_id = c.account_id AND p.j = c.j - 1
+),
+per_account AS (
+    SELECT date_trunc('{unit.lower()}', b)::DATE AS p, platform, account_id,
+           CASE WHEN followers_on >= date_trunc('{unit.lower()}', b) THEN followers_last END AS followers,
+           NULL::DOUBLE AS impressions, NULL::DOUBLE AS engagements, NULL::DOUBLE AS profile_views,
+           NULL::DOUBLE AS link_clicks, NULL::DOUBLE AS page_views, NULL::DOUBLE AS visits,
+           NULL::DOUBLE AS social_visits, NULL::DOUBLE AS social_page_views,
+           NULL::DOUBLE AS reach_avg_daily, NULL::DOUBLE AS visitors_avg_daily
+    FROM diffs
+    WHERE j = 1 AND followers_on >= date_trunc('{unit.lower()}', b)
+    UNION ALL
+    SELECT date_trunc('{unit.lower()}', b)::DATE AS p, platform, account_id,
+           CASE WHEN followers_on >= since_day THEN followers_last END AS followers,
+           {summed},
+           {averaged}
+    FROM diffs
+    WHERE j >= 3 AND ({any_count})
+),"""
+
+
+def snapshot_bounds(period: Period, since: date, until: date) -> list[date]:
+    """``$4`` of the snapshot on ``kpi_running``: the day before the first period, the day before
+    ``since``, then the last day of each period from ``since``'s to ``until``'s, the last one ``until``."""
+
+    def start_of(day: date) -> date:
+        return day.replace(day=1) if period == "month" else day - timedelta(days=day.weekday())
+
+    def next_start(day: date) -> date:
+        if period == "week":
+            return start_of(day) + timedelta(days=7)
+        first = start_of(day)
+        if first.month == 12:
+            return first.replace(year=first.year + 1, month=1)
+        return first.replace(month=first.month + 1)
+
+    one = timedelta(days=1)
+    found = [start_of(since) - one, since - one]
+    day = since
+    while day <= until:
+        end = min(next_start(day) - one, until)
+        found.append(end)
+        day = end + one
+    return found
+
+
+def _snapshot_sql(period: Period, aggregated: bool, running: bool = False) -> str:
     unit = {"month": "MONTH", "week": "WEEK"}[period]  # whitelisted identifiers only
     label = _PERIOD_LABEL[period]
-    base = _daily_base(unit) if aggregated else _raw_base(unit)
+    base = _running_base(unit) if running else _daily_base(unit) if aggregated else _raw_base(unit)
     return f"""
 WITH params AS (
     SELECT $1::DATE AS since, $2::DATE AS until,
@@ -157,10 +242,10 @@ ORDER BY p, is_total, platform, account_id
 """
 
 
-def snapshot_query(period: Period, *, aggregated: bool = False) -> str:
+def snapshot_query(period: Period, *, aggregated: bool = False, running: bool = False) -> str:
     """The SQL of :func:`warehouse.queries.kpi_snapshot` (parameters: since, until, since); used by
     the CSV export.  ``aggregated``: read ``kpi_daily`` (schema version 3) instead of ``observations``;
     both give the same rows."""
     if period not in _PERIOD_LABEL:
         raise ValueError(f"period must be 'month' or 'week', not {period!r}")
-    return _snapshot_sql(period, aggregated)
+    return _snapshot_sql(period, aggregated, running)

@@ -74,9 +74,14 @@ def load_by_platform(
 
 @st.cache_data(ttl=60, show_spinner=False)
 def load_by_account(
-    db_path: str, start: date, end: date, platforms: tuple[str, ...] | None, metric: str
+    db_path: str,
+    start: date,
+    end: date,
+    platforms: tuple[str, ...] | None,
+    metric: str,
+    accounts: tuple[tuple[str, str], ...] | None = None,
 ) -> pd.DataFrame:
-    return queries.daily_by_account(db_path, start, end, metric, platforms)
+    return queries.daily_by_account(db_path, start, end, metric, platforms, accounts)
 
 
 @st.cache_data(ttl=60, show_spinner=False)
@@ -116,10 +121,17 @@ def load_kpis_csv(db_path: str, start: date, end: date, period: queries.Period) 
     return export.kpis_frame_csv(load_snapshot(db_path, start, end, period))
 
 
+CALENDAR_ACCOUNTS = queries.CALENDAR_ACCOUNTS  # above this many accounts, the calendar shows those missing days
+
+
 @st.cache_data(ttl=60, show_spinner=False)
-def load_coverage(db_path: str, start: date, end: date) -> queries.Coverage:
-    """The Data health calendar and its missing-days table, from one query (:func:`queries.coverage_report`)."""
-    return queries.coverage_report(db_path, start, end)
+def load_coverage(
+    db_path: str, start: date, end: date, calendar: tuple[tuple[str, str], ...] | None = None
+) -> queries.Coverage:
+    """The Data health calendar and its missing-days table (:func:`queries.coverage_report`): every
+    account's days up to :data:`CALENDAR_ACCOUNTS` accounts, else those with the most days missing, or
+    the accounts of ``calendar``."""
+    return queries.coverage_report(db_path, start, end, calendar=calendar, most=CALENDAR_ACCOUNTS)
 
 
 @st.cache_data(ttl=60, show_spinner=False)
@@ -248,11 +260,12 @@ def table(
     columns: dict[str, Any] | None = None,
     label: str = "Download CSV",
 ) -> None:
-    """A table and, right under it, its CSV (:func:`warehouse.export.frame_csv`)."""
+    """A table and, right under it, its CSV (:func:`warehouse.export.frame_csv`), built when the button
+    is clicked (a page of 5,000 accounts has several 5,000-row tables: ~25 ms each on every rerun)."""
     st.dataframe(frame, hide_index=True, column_config=columns or {})
     st.download_button(
         label,
-        data=export.frame_csv(frame),
+        data=lambda: export.frame_csv(frame),
         file_name=f"socialkpi-{name}-{ctx.start:%Y%m%d}-{ctx.end:%Y%m%d}.csv",
         mime="text/csv",
         key=f"csv-{name}",

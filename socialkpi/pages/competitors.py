@@ -9,6 +9,21 @@ from socialkpi.pages import common
 from warehouse import queries
 
 
+def pick_accounts(comparison: pd.DataFrame) -> tuple[tuple[str, str], ...]:
+    """More accounts than one chart can tell apart (:data:`warehouse.queries.CHART_ACCOUNTS`): the chart
+    starts with those with the most followers at the end of the window, and a picker sets the others."""
+    label = {
+        (row.platform, row.account_id): f"{row.account_name} ({row.platform})"
+        + (" · competitor" if row.competitor else "")
+        for row in comparison.itertuples(index=False)
+    }
+    biggest = comparison.sort_values("followers", ascending=False, kind="stable", na_position="last")
+    top = list(zip(biggest["platform"], biggest["account_id"], strict=True))[: queries.CHART_ACCOUNTS]
+    st.caption(f"{len(comparison):,} accounts: the chart starts with the {len(top)} with the most followers.")
+    picked = st.multiselect("Accounts in the chart", list(label), default=top, format_func=lambda key: label[key])
+    return tuple(picked)
+
+
 def render(ctx: common.PageContext) -> None:
     common.header("Competitors", ctx, "Public numbers of the competitor accounts in socialkpi.toml next to yours.")
     comparison = ctx.load.competitors(*ctx.key)
@@ -57,7 +72,10 @@ def render(ctx: common.PageContext) -> None:
     }, label="Download share of voice CSV")  # fmt: skip
 
     st.subheader("Followers over time")
-    frame = ctx.load.by_account(*ctx.key, "followers")
+    if len(comparison) > queries.CHART_ACCOUNTS:
+        frame = ctx.load.by_account(*ctx.key, "followers", pick_accounts(comparison))
+    else:
+        frame = ctx.load.by_account(*ctx.key, "followers")
     frame = frame[frame["platform"].isin(set(comparison["platform"]))]
     if frame.empty:
         common.empty("No follower counts stored in this window.")

@@ -47,6 +47,34 @@ def calendar(report: queries.Coverage) -> None:
     st.altair_chart(chart, width="stretch")
 
 
+def pick_calendar(ctx: common.PageContext, report: queries.Coverage) -> queries.Coverage:
+    """Many accounts (more than :data:`common.CALENDAR_ACCOUNTS`): the calendar starts with the accounts
+    missing the most days, and a picker puts any others in it; the table under it lists every account."""
+    accounts = report.accounts
+    label = {
+        (row.platform, row.account_id): f"{row.account_name} ({row.platform})"
+        + (" · competitor" if row.competitor else "")
+        for row in accounts.itertuples(index=False)
+    }
+    shown = list(
+        report.days.drop_duplicates(["platform", "account_id"])[["platform", "account_id"]].itertuples(
+            index=False, name=None
+        )
+    )
+    missing = int((accounts["days_missing"] > 0).sum())
+    if missing:
+        st.warning(
+            f"{missing:,} of {len(accounts):,} accounts miss days in this window. The calendar shows "
+            f"the {len(shown)} missing the most; pick other accounts below. The table lists every account."
+        )
+    else:
+        st.success(f"None of the {len(accounts):,} accounts misses a day in this window: pick some to see their days.")
+    picked = st.multiselect("Accounts in the calendar", list(label), default=shown, format_func=lambda key: label[key])
+    if picked == shown:
+        return report
+    return ctx.load.coverage(ctx.db_path, ctx.start, ctx.end, tuple(picked))
+
+
 def not_yet_caption(report: queries.Coverage) -> str:
     """What "not yet available" means on this warehouse: counted back from which day, by how many days."""
     by_delay: dict[int, list[str]] = {}
@@ -98,10 +126,13 @@ def render(ctx: common.PageContext) -> None:
 
     st.subheader("Days with nothing stored")
     report = ctx.load.coverage(ctx.db_path, ctx.start, ctx.end)
-    if report.days.empty:
+    if len(report.accounts) > common.CALENDAR_ACCOUNTS:
+        report = pick_calendar(ctx, report)
+    if report.accounts.empty:
         common.empty("No accounts yet.")
     else:
-        calendar(report)
+        if not report.days.empty:
+            calendar(report)
         st.caption(not_yet_caption(report))
         common.table(
             report.accounts,
@@ -135,8 +166,10 @@ def render(ctx: common.PageContext) -> None:
             },
             label="Download credentials CSV",
         )
-        st.caption("Where the last collect took each account's credential from; `socialkpi connect PLATFORM` "
-                   "renews a connection (variables in .env win over the token store).")
+        st.caption(
+            "Where the last collect took each account's credential from; `socialkpi connect PLATFORM` "
+            "renews a connection (variables in .env win over the token store)."
+        )
 
     st.subheader("Access tokens")
     tokens = ctx.load.tokens(ctx.db_path)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from socialkpi.pages import common
-from warehouse import queries
+from warehouse import export, queries
 
 TREND_METRICS = ("impressions", "reach", "engagements", "page_views", "social_visits")
 
@@ -55,7 +55,7 @@ def render(ctx: common.PageContext) -> None:
         )
     st.download_button(
         "Download KPIs CSV",
-        data=ctx.load.kpis_csv(ctx.db_path, ctx.start, ctx.end, period),
+        data=lambda: export.kpis_frame_csv(snapshot),  # built on click, from the snapshot shown (common.table)
         file_name=f"socialkpi-kpis-{period}-{ctx.start:%Y%m%d}-{ctx.end:%Y%m%d}.csv",
         mime="text/csv",
         key="csv-kpis",
