@@ -95,13 +95,13 @@ META_DOCS = (
 
 SERVING: dict[str, Serving] = {
     "facebook": Serving(
-        data=r"/insights$",
+        data=rf"/{FB_PAGE}/insights$",
         near=lambda: Reply(400, _meta_error(80001, "(#80001) rate limited"), _buc(FB_PAGE, "pages", 0)),
         far=_meta_far(FB_PAGE, "pages", 80001, 12),
         docs=META_DOCS,
     ),
     "instagram": Serving(
-        data=r"/insights$",
+        data=rf"/{IG_OWN}/insights$",
         near=lambda: Reply(
             400,
             _meta_error(80002, "There have been too many calls to this Instagram account."),

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import copy
-import json
 import time
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,16 +13,11 @@ from collectors import bluesky
 from collectors.http import AuthError, BadRequest, PayloadError, RateLimited, ServerError
 from socialkpi.sandbox import Reply, Sandbox, world
 from socialkpi.sandbox import bluesky as part
-from tests.conftest import COLLECTED_AT, make_client, make_ctx
+from tests.conftest import COLLECTED_AT, fixture, make_client, make_ctx
 
-FIXTURES = Path(__file__).parent / "fixtures" / "bluesky"
 PROFILE = r"/xrpc/app\.bsky\.actor\.getProfile"
 HANDLE = "testbakery.bsky.social"
 GONE = "account_unavailable"
-
-
-def fixture(name: str) -> Any:
-    return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
 
 
 def ctx_for(sb: Sandbox, account: str = HANDLE, **kw: Any) -> Any:
@@ -54,7 +47,7 @@ def run(sb: Sandbox, ctx: Any) -> Any:
 
 def test_parse_profile_doc_example() -> None:
     # Shape: platform-apis-web.md §6 Endpoint (profileViewDetailed example)
-    payload = fixture("profile.json")
+    payload = fixture("bluesky", "profile.json")
     before = copy.deepcopy(payload)
     got = bluesky.parse_profile(
         payload, account_id="bakeryrosa.bsky.social", day=date(2025, 10, 1), collected_at=COLLECTED_AT
@@ -115,8 +108,8 @@ def test_actor_of_refuses_other_ids(account_id: str) -> None:
     ("status", "body", "kind", "code"),
     [
         # Shape: platform-apis-web.md §6 Errors and Rate limits (XRPC {error, message})
-        (400, fixture("not_found.json"), "bad_request", "not_found"),
-        (429, fixture("throttled.json"), "throttled", "rate_limited"),
+        (400, fixture("bluesky", "not_found.json"), "bad_request", "not_found"),
+        (429, fixture("bluesky", "throttled.json"), "throttled", "rate_limited"),
         (400, {"error": "AccountTakedown", "message": "Account has been suspended"}, "bad_request", GONE),
         (400, {"error": "AccountDeactivated", "message": "Account is deactivated"}, "bad_request", GONE),
         (400, {"error": "ExpiredToken", "message": "Token has expired"}, "auth", "token_invalid"),
@@ -138,13 +131,15 @@ def test_classify(status: int, body: Any, kind: str, code: str) -> None:
 
 
 def test_classify_reads_the_epoch_reset() -> None:
-    verdict = bluesky.classify(429, {"ratelimit-reset": str(int(time.time()) + 60)}, fixture("throttled.json"))
+    verdict = bluesky.classify(
+        429, {"ratelimit-reset": str(int(time.time()) + 60)}, fixture("bluesky", "throttled.json")
+    )
     assert verdict is not None and verdict.retry_after is not None
     assert 55 <= verdict.retry_after <= 60
 
 
 def test_classify_leaves_success_and_bare_statuses_alone() -> None:
-    assert bluesky.classify(200, {}, fixture("profile.json")) is None
+    assert bluesky.classify(200, {}, fixture("bluesky", "profile.json")) is None
     assert bluesky.classify(503, {}, "<html>") is None
 
 
@@ -188,7 +183,7 @@ def test_second_run_gives_the_same_rows(sandbox: Sandbox) -> None:
 
 
 def test_a_count_left_out_is_skipped_and_noted(sandbox: Sandbox) -> None:
-    profile = fixture("profile.json")
+    profile = fixture("bluesky", "profile.json")
     del profile["followersCount"]
     sandbox.script(PROFILE, Reply(200, profile, part.rate_headers()))
     ctx = ctx_for(sandbox)
@@ -274,12 +269,12 @@ def test_check_fails_for_an_unknown_handle(sandbox: Sandbox) -> None:
 # platform-apis-web.md §6; levels declare no period, and getProfile is the only call (nothing optional).
 @pytest.mark.parametrize("value", [-1, 10.5, float("nan"), "10", True])
 def test_what_is_no_count_is_refused(value: Any) -> None:
-    payload = {**fixture("profile.json"), "postsCount": value}
+    payload = {**fixture("bluesky", "profile.json"), "postsCount": value}
     with pytest.raises(PayloadError, match="postsCount is .*not a count"):
         bluesky.parse_profile(payload, account_id=HANDLE, day=date(2025, 10, 2), collected_at=COLLECTED_AT)
 
 
 def test_a_whole_float_from_the_sandbox_is_a_count(sandbox: Sandbox) -> None:
-    sandbox.script(PROFILE, Reply(200, {**fixture("profile.json"), "postsCount": 120.0}))
+    sandbox.script(PROFILE, Reply(200, {**fixture("bluesky", "profile.json"), "postsCount": 120.0}))
     got = {o.metric: o.value for o in run(sandbox, ctx_for(sandbox)).observations}
     assert got["posts"] == 120 and type(got["posts"]) is int

@@ -6,7 +6,6 @@ import copy
 import json
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,16 +21,11 @@ from collectors.http import (
 from socialkpi.sandbox import Reply, Sandbox
 from socialkpi.sandbox import facebook as sandbox_fb
 from socialkpi.sandbox.world import EXPIRED_TOKEN, TOKEN
-from tests.conftest import COLLECTED_AT, days, make_client, make_ctx
+from tests.conftest import COLLECTED_AT, days, fixture, make_client, make_ctx
 
-FIXTURES = Path(__file__).parent / "fixtures" / "facebook"
 PAGE = "104512345678901"  # Corner Bakery (own Page)
 RIVAL = "209876543210987"  # Rival Patisserie (competitor=True in the sandbox world)
 TODAY = date(2026, 3, 10)  # COLLECTED_AT read in Europe/Paris
-
-
-def load(name: str) -> Any:
-    return json.loads((FIXTURES / name).read_text())
 
 
 def rows_by_key(rows: list[Any]) -> dict[tuple[str, date], Any]:
@@ -62,7 +56,7 @@ def meta_error(code: int, message: str, **extra: Any) -> dict[str, Any]:
 
 def test_parse_page_gives_todays_followers() -> None:
     # Shape: platform-apis-social.md §1.5 "Page fields"
-    rows = fb.parse_page(load("page.json"), account_id=PAGE, day=TODAY, collected_at=COLLECTED_AT)
+    rows = fb.parse_page(fixture("facebook", "page.json"), account_id=PAGE, day=TODAY, collected_at=COLLECTED_AT)
     assert [(o.metric, o.observed_on, o.value, o.source_metric) for o in rows] == [
         ("followers", TODAY, 4821, "followers_count")
     ]
@@ -73,7 +67,7 @@ def test_parse_insights_doc_example() -> None:
     # Shape: platform-apis-social.md §1.5 "Page insights (two metrics, period=day, since=2026-03-01,
     # until=2026-03-03)": the first end_time is since + 1 day at 08:00 GMT, so 03-01 and 03-02.
     rows = fb.parse_insights(
-        load("insights.json"),
+        fixture("facebook", "insights.json"),
         account_id=PAGE,
         since=date(2026, 3, 1),
         until=date(2026, 3, 2),
@@ -89,16 +83,18 @@ def test_parse_insights_doc_example() -> None:
 
 
 @pytest.mark.parametrize(
-    ("fixture", "since", "base"),
+    ("payload_file", "since", "base"),
     [
         ("insights_dst_spring.json", date(2026, 3, 6), 401),  # PST -> PDT on 2026-03-08
         ("insights_dst_autumn.json", date(2026, 10, 30), 501),  # PDT -> PST on 2026-11-01
     ],
 )
-def test_parse_insights_dates_across_dst(fixture: str, since: date, base: int) -> None:
+def test_parse_insights_dates_across_dst(payload_file: str, since: date, base: int) -> None:
     # Shape: §1.5; end_time prints T07:00:00+0000 in PDT and T08:00:00+0000 in PST (metrics.md "Whose day")
     until = since + timedelta(days=4)
-    rows = fb.parse_insights(load(fixture), account_id=PAGE, since=since, until=until, collected_at=COLLECTED_AT)
+    rows = fb.parse_insights(
+        fixture("facebook", payload_file), account_id=PAGE, since=since, until=until, collected_at=COLLECTED_AT
+    )
     assert sorted((o.observed_on, o.value) for o in rows) == [(d, base + i) for i, d in enumerate(days(since, until))]
 
 
@@ -121,7 +117,7 @@ def test_parse_insights_fills_count_gaps_only() -> None:
     # range a missing day is 0 for a count; reach (distinct) and followers (level) are never invented.
     since, until = date(2026, 3, 1), date(2026, 3, 5)
     rows = fb.parse_insights(
-        load("insights_gaps.json"), account_id=PAGE, since=since, until=until, collected_at=COLLECTED_AT
+        fixture("facebook", "insights_gaps.json"), account_id=PAGE, since=since, until=until, collected_at=COLLECTED_AT
     )
     got = {(o.metric, o.observed_on): o.value for o in rows}
     assert got == {
@@ -138,7 +134,7 @@ def test_parse_insights_fills_count_gaps_only() -> None:
 
 def test_parse_insights_drops_days_outside_the_range() -> None:
     rows = fb.parse_insights(
-        load("insights.json"),
+        fixture("facebook", "insights.json"),
         account_id=PAGE,
         since=date(2026, 3, 2),
         until=date(2026, 3, 2),
@@ -179,7 +175,7 @@ def test_parse_page_shapes(payload: Any) -> None:
 
 @pytest.mark.parametrize("name", ["page.json", "insights.json", "insights_gaps.json", "insights_dst_spring.json"])
 def test_parsers_never_mutate_input(name: str) -> None:
-    payload = load(name)
+    payload = fixture("facebook", name)
     before = copy.deepcopy(payload)
     if name == "page.json":
         fb.parse_page(payload, account_id=PAGE, day=TODAY, collected_at=COLLECTED_AT)
@@ -221,7 +217,7 @@ def test_metric_lists_hold_only_current_metrics() -> None:
 @pytest.mark.parametrize(
     ("status", "error", "kind", "code"),
     [
-        (400, load("error_expired.json")["error"], "auth", "token_invalid"),  # §1.7 envelope
+        (400, fixture("facebook", "error_expired.json")["error"], "auth", "token_invalid"),  # §1.7 envelope
         (400, {"code": 190, "message": "Invalid OAuth access token"}, "auth", "token_invalid"),
         (400, {"code": 190, "error_subcode": 460, "message": "password changed"}, "auth", "token_invalid"),
         (400, {"code": 102, "message": "Session key invalid"}, "auth", "token_invalid"),
@@ -546,7 +542,7 @@ def test_todays_snapshot_and_the_daily_series_never_collide(sandbox: Sandbox) ->
 # (metric-dependent; some are lifetime)"; §7.2 "FB week/days_28 periods ... rolling windows | don't sum".
 @pytest.mark.parametrize("period", ["week", "days_28", "lifetime"])
 def test_an_entry_of_another_period_is_refused_not_stored_as_a_day(period: str) -> None:
-    payload = load("insights.json")
+    payload = fixture("facebook", "insights.json")
     payload["data"][0]["period"] = period
     with pytest.raises(PayloadError, match=f"insights page_media_view answered period '{period}', but period 'day'"):
         fb.parse_insights(
@@ -556,7 +552,7 @@ def test_an_entry_of_another_period_is_refused_not_stored_as_a_day(period: str) 
 
 @pytest.mark.parametrize("value", [-5, 3.5, float("nan"), float("inf"), "3"])
 def test_a_value_that_is_no_count_is_refused(value: Any) -> None:
-    payload = load("insights.json")
+    payload = fixture("facebook", "insights.json")
     payload["data"][0]["values"][0]["value"] = value
     with pytest.raises(PayloadError, match="page_media_view on 2026-03-01 is .*not a count"):
         fb.parse_insights(
@@ -572,7 +568,7 @@ def test_followers_count_must_be_a_count() -> None:
 
 
 def test_the_sandbox_answering_a_week_fails_the_account(sandbox: Sandbox) -> None:
-    weekly = load("insights.json")
+    weekly = fixture("facebook", "insights.json")
     for entry in weekly["data"]:
         entry["period"] = "week"
     sandbox.script(r"/insights$", Reply(200, weekly))

@@ -4,7 +4,6 @@ classifier, collect()/check() against the sandbox, the refresh flow and competit
 from __future__ import annotations
 
 import copy
-import json
 import os
 import stat
 from datetime import UTC, date, datetime, timedelta
@@ -20,9 +19,8 @@ from collectors.tokens import TokenStore
 from socialkpi.sandbox import Reply, Sandbox, world
 from socialkpi.sandbox import google_business as part
 from socialkpi.sandbox.ga4 import issue_token
-from tests.conftest import COLLECTED_AT, make_client, make_ctx
+from tests.conftest import COLLECTED_AT, fixture, make_client, make_ctx
 
-FIXTURES = Path(__file__).parent / "fixtures" / "google_business"
 MULTI = r":fetchMultiDailyMetricsTimeSeries"
 LOCATION = "4812345678901234567"
 ALL = gbp.IMPRESSIONS + tuple(gbp.ACTIONS)
@@ -40,10 +38,6 @@ REFRESH = {
     "client_id": "123.apps.googleusercontent.com",
     "client_secret": "GOCSPX-gbp-secret",
 }
-
-
-def fixture(name: str) -> Any:
-    return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
 
 
 def ctx_for(sb: Sandbox, location: str = LOCATION, *, store: TokenStore | None = None, **kw: Any) -> CollectContext:
@@ -99,7 +93,7 @@ def collect(ctx: CollectContext, since: date | None = None, until: date | None =
 
 def test_parse_multi_doc_example() -> None:
     # Shape: platform-apis-web.md §3 Example response (fetchMultiDailyMetricsTimeSeries)
-    payload = fixture("multi.json")
+    payload = fixture("google_business", "multi.json")
     before = copy.deepcopy(payload)
     got = gbp.parse_multi(
         payload,
@@ -121,7 +115,7 @@ def test_parse_multi_doc_example() -> None:
 
 def test_parse_multi_sums_the_four_impression_surfaces() -> None:
     # Shape: platform-apis-web.md §3 DailyMetric enum (four BUSINESS_IMPRESSIONS_* enums)
-    payload = fixture("multi.json")
+    payload = fixture("google_business", "multi.json")
     series = payload["multiDailyMetricTimeSeries"][0]["dailyMetricTimeSeries"]
     for name, value in (("DESKTOP_MAPS", "3"), ("DESKTOP_SEARCH", "10"), ("MOBILE_SEARCH", "30")):
         series.append(
@@ -201,7 +195,7 @@ def test_range_params_are_camel_case_and_repeat_metrics() -> None:
     ],
 )
 def test_classify(status: int, name: str, kind: str, code: str) -> None:
-    body = fixture(name)
+    body = fixture("google_business", name)
     verdict = gbp.classify(status, {}, body)
     assert verdict is not None and (verdict.kind, verdict.code) == (kind, code)
     assert body["error"]["message"] in verdict.message
@@ -214,7 +208,7 @@ def test_classify_unapproved_project_is_a_permission_problem() -> None:
 
 
 def test_classify_leaves_other_bodies_alone() -> None:
-    assert gbp.classify(200, {}, fixture("multi.json")) is None
+    assert gbp.classify(200, {}, fixture("google_business", "multi.json")) is None
     assert gbp.classify(502, {}, "<html>") is None
 
 

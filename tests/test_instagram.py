@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import json
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,9 +15,8 @@ from collectors.observation import Collected
 from socialkpi.sandbox import Reply, Sandbox
 from socialkpi.sandbox import instagram as sb_ig
 from socialkpi.sandbox.world import EXPIRED_TOKEN, TOKEN
-from tests.conftest import COLLECTED_AT, days, make_client, make_ctx
+from tests.conftest import COLLECTED_AT, days, fixture, make_client, make_ctx
 
-FIXTURES = Path(__file__).parent / "fixtures" / "instagram"
 OWN = "17841405309211844"  # Corner Bakery's Instagram professional account
 BRANCH = "17841405309211845"  # Croix-Rousse: its insights refuse profile_views
 RIVAL = "rivalpatisserie"  # a competitor, by username
@@ -26,10 +24,6 @@ TODAY = date(2026, 3, 10)  # COLLECTED_AT (2026-03-10 06:30 UTC) read in Europe/
 LAST_PACIFIC = date(2026, 3, 8)  # at COLLECTED_AT it is 23:30 on 9 March in Los Angeles (PDT)
 DAY = date(2026, 3, 2)
 SOURCES = {"views": "impressions", "total_interactions": "engagements", "profile_links_taps": "link_clicks"}
-
-
-def load(name: str) -> Any:
-    return json.loads((FIXTURES / name).read_text())
 
 
 def keyed(rows: list[Any]) -> dict[tuple[str, date], float]:
@@ -68,7 +62,7 @@ def expected(account: str, since: date, until: date, *, profile_views: bool = Tr
 
 def test_parse_account_gives_todays_followers_and_posts() -> None:
     # Shape: platform-apis-social.md §2.2 Endpoints (follower count snapshot)
-    rows = ig.parse_account(load("account.json"), account_id=OWN, day=TODAY, collected_at=COLLECTED_AT)
+    rows = ig.parse_account(fixture("instagram", "account.json"), account_id=OWN, day=TODAY, collected_at=COLLECTED_AT)
     assert keyed(rows) == {("followers", TODAY): 1842, ("posts", TODAY): 412}
     assert {o.source_metric for o in rows} == {"followers_count", "media_count"}
 
@@ -77,7 +71,11 @@ def test_parse_insights_total_value_one_day() -> None:
     # Shape: platform-apis-social.md §2.3 Example responses (total_value form, with breakdowns)
     requested = list(ig.METRICS)
     rows = ig.parse_insights(
-        load("insights_total_value.json"), account_id=OWN, day=DAY, requested=requested, collected_at=COLLECTED_AT
+        fixture("instagram", "insights_total_value.json"),
+        account_id=OWN,
+        day=DAY,
+        requested=requested,
+        collected_at=COLLECTED_AT,
     )
     assert keyed(rows) == {
         ("reach", DAY): 224,  # the total, not the breakdown parts
@@ -100,7 +98,11 @@ def test_parse_insights_total_value_one_day() -> None:
 def test_parse_insights_empty_data_is_zero_for_counts_only(requested: list[str], want: dict[Any, int]) -> None:
     # Shape: platform-apis-social.md §2.8 Gotchas ("No data -> empty data array, not zeros")
     rows = ig.parse_insights(
-        load("insights_empty.json"), account_id=OWN, day=DAY, requested=requested, collected_at=COLLECTED_AT
+        fixture("instagram", "insights_empty.json"),
+        account_id=OWN,
+        day=DAY,
+        requested=requested,
+        collected_at=COLLECTED_AT,
     )
     assert keyed(rows) == want
 
@@ -109,7 +111,11 @@ def test_parse_insights_empty_data_is_zero_for_counts_only(requested: list[str],
 def test_parse_insights_time_series_takes_the_asked_pacific_day(day: date, value: int | None) -> None:
     # Shape: platform-apis-social.md §2.3 Example responses (time_series form; end_time = next Pacific midnight)
     rows = ig.parse_insights(
-        load("insights_time_series.json"), account_id=OWN, day=day, requested=["reach"], collected_at=COLLECTED_AT
+        fixture("instagram", "insights_time_series.json"),
+        account_id=OWN,
+        day=day,
+        requested=["reach"],
+        collected_at=COLLECTED_AT,
     )
     assert keyed(rows) == ({("reach", day): value} if value is not None else {})
 
@@ -117,7 +123,7 @@ def test_parse_insights_time_series_takes_the_asked_pacific_day(day: date, value
 def test_parse_business_discovery() -> None:
     # Shape: platform-apis-social.md §2.4 Competitor: Business Discovery
     rows = ig.parse_business_discovery(
-        load("business_discovery.json"), account_id=RIVAL, day=TODAY, collected_at=COLLECTED_AT
+        fixture("instagram", "business_discovery.json"), account_id=RIVAL, day=TODAY, collected_at=COLLECTED_AT
     )
     assert keyed(rows) == {("followers", TODAY): 267793, ("posts", TODAY): 1205}
     assert {o.account_id for o in rows} == {RIVAL}
@@ -125,7 +131,7 @@ def test_parse_business_discovery() -> None:
 
 def test_parse_debug_token() -> None:
     # Shape: platform-apis-social.md §1.3 (debug_token returns expires_at, scopes)
-    info = ig.parse_debug_token(load("debug_token.json"))
+    info = ig.parse_debug_token(fixture("instagram", "debug_token.json"))
     assert info["valid"] is True
     assert info["expires_at"] == datetime(2026, 5, 1, tzinfo=UTC)
     assert "instagram_manage_insights" not in info["scopes"]
@@ -161,7 +167,7 @@ def test_parsers_reject_wrong_shapes(parser: str, payload: Any) -> None:
     "name", ["account.json", "insights_total_value.json", "insights_time_series.json", "business_discovery.json"]
 )
 def test_parsers_never_mutate_input(name: str) -> None:
-    payload = load(name)
+    payload = fixture("instagram", name)
     before = copy.deepcopy(payload)
     ig.parse_account(payload, account_id=OWN, day=TODAY, collected_at=COLLECTED_AT)
     if "data" in payload:
@@ -216,12 +222,12 @@ def buc(minutes: int) -> dict[str, str]:
 
 NOT_FOUND = {"error_subcode": 2207013, "error_user_msg": "The user with username: x cannot be found."}
 CLASSIFY_CASES = [
-    (400, load("error_expired.json"), {}, "auth", "token_expired", None),
+    (400, fixture("instagram", "error_expired.json"), {}, "auth", "token_expired", None),
     (400, meta_error(190, "Invalid OAuth access token"), {}, "auth", "token_invalid", None),
     (400, meta_error(104, "An access token is required to request this resource."), {}, "auth", "token_invalid", None),
     (403, meta_error(10, "(#10) Application does not have permission"), {}, "permission", "permission", None),
     (400, meta_error(200, "(#200) Requires instagram_manage_insights"), {}, "permission", "permission", None),
-    (400, load("error_impressions.json"), {}, "bad_request", "invalid_metric", None),
+    (400, fixture("instagram", "error_impressions.json"), {}, "bad_request", "invalid_metric", None),
     (400, meta_error(100, "(#100) metric[0] must be one of the following values: reach"), {}, "bad_request",
      "invalid_metric", None),
     (400, meta_error(100, "Unsupported get request.", error_subcode=33), {}, "bad_request", "unknown_object", None),
@@ -524,14 +530,14 @@ def test_check_a_competitor(sandbox: Sandbox) -> None:
 
 
 def test_check_reports_a_user_tokens_expiry(sandbox: Sandbox) -> None:
-    info = load("debug_token.json")
+    info = fixture("instagram", "debug_token.json")
     info["data"]["scopes"] = list(ig.REQUIRED_SCOPES)
     sandbox.script(r"/debug_token$", Reply(200, info))
     assert check(sandbox) == "token valid for @cornerbakerylyon, expires 2026-05-01"
 
 
 def test_check_names_a_missing_scope(sandbox: Sandbox) -> None:
-    sandbox.script(r"/debug_token$", Reply(200, load("debug_token.json")))
+    sandbox.script(r"/debug_token$", Reply(200, fixture("instagram", "debug_token.json")))
     with pytest.raises(PermissionDenied, match="lacks instagram_manage_insights"):
         check(sandbox)
 
@@ -552,7 +558,7 @@ def test_check_an_expired_token(sandbox: Sandbox) -> None:
 # "day", "total_value": {"value": 224, ...}, "id": ".../insights/reach/day"}]).
 @pytest.mark.parametrize("period", ["week", "days_28", "lifetime"])
 def test_an_entry_of_another_period_is_refused(period: str) -> None:
-    payload = load("insights_total_value.json")
+    payload = fixture("instagram", "insights_total_value.json")
     payload["data"][1]["period"] = period
     with pytest.raises(PayloadError, match=f"insights views answered period '{period}', but period 'day' was asked"):
         ig.parse_insights(payload, account_id=OWN, day=DAY, requested=list(ig.METRICS), collected_at=COLLECTED_AT)
@@ -560,7 +566,7 @@ def test_an_entry_of_another_period_is_refused(period: str) -> None:
 
 @pytest.mark.parametrize("value", [-1, 612.5, float("nan"), "612"])
 def test_a_value_that_is_no_count_is_refused(value: Any) -> None:
-    payload = load("insights_total_value.json")
+    payload = fixture("instagram", "insights_total_value.json")
     payload["data"][1]["total_value"]["value"] = value
     with pytest.raises(PayloadError, match=f"views on {DAY} is .*not a count"):
         ig.parse_insights(payload, account_id=OWN, day=DAY, requested=list(ig.METRICS), collected_at=COLLECTED_AT)
@@ -576,7 +582,7 @@ def test_levels_must_be_counts() -> None:
 
 
 def test_the_sandbox_answering_a_28_day_window_fails_the_account(sandbox: Sandbox) -> None:
-    payload = load("insights_total_value.json")
+    payload = fixture("instagram", "insights_total_value.json")
     for entry in payload["data"]:
         entry["period"] = "days_28"
     sandbox.script(r"/insights$", Reply(200, payload))

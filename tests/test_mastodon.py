@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import json
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,15 +13,10 @@ from collectors import mastodon
 from collectors.http import AuthError, BadRequest, PayloadError, RateLimited, ServerError
 from socialkpi.sandbox import Reply, Sandbox, world
 from socialkpi.sandbox import mastodon as part
-from tests.conftest import COLLECTED_AT, make_client, make_ctx
+from tests.conftest import COLLECTED_AT, fixture, make_client, make_ctx
 
-FIXTURES = Path(__file__).parent / "fixtures" / "mastodon"
 LOOKUP = r"/api/v1/accounts/lookup"
 ACCOUNT = "testbakery@bakers.social"
-
-
-def fixture(name: str) -> Any:
-    return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
 
 
 def ctx_for(sb: Sandbox, account: str = ACCOUNT, **kw: Any) -> Any:
@@ -47,7 +41,7 @@ def rows(out: Any) -> set[tuple[str, date, float, str]]:
 
 def test_parse_account_doc_example() -> None:
     # Shape: platform-apis-web.md §5 Endpoints (the Account example)
-    payload = fixture("lookup.json")
+    payload = fixture("mastodon", "lookup.json")
     before = copy.deepcopy(payload)
     got = mastodon.parse_account(
         payload, account_id="bakeryrosa@mastodon.social", day=date(2025, 10, 2), collected_at=COLLECTED_AT
@@ -124,8 +118,8 @@ def test_reset_header_is_iso_8601() -> None:
         # Shape: platform-apis-web.md §5 Errors / Auth / Rate limits
         (401, {"error": "The access token is invalid"}, "auth", "token_invalid"),
         (401, {"error": "This API requires an authenticated user"}, "auth", "auth_required"),
-        (404, fixture("not_found.json"), "bad_request", "not_found"),
-        (429, fixture("throttled.json"), "throttled", "rate_limited"),
+        (404, fixture("mastodon", "not_found.json"), "bad_request", "not_found"),
+        (429, fixture("mastodon", "throttled.json"), "throttled", "rate_limited"),
         (403, {"error": "This action is not allowed"}, "permission", ""),
     ],
 )
@@ -280,13 +274,13 @@ def test_check_fails_for_an_unknown_account(sandbox: Sandbox) -> None:
 # no period, and the lookup is the only call (nothing optional).
 @pytest.mark.parametrize("value", [-1, 842.5, float("nan"), "842", True, None])
 def test_what_is_no_count_is_refused(value: Any) -> None:
-    payload = {**fixture("lookup.json"), "followers_count": value}
+    payload = {**fixture("mastodon", "lookup.json"), "followers_count": value}
     with pytest.raises(PayloadError, match="followers_count is .*not a count"):
         mastodon.parse_account(payload, account_id=ACCOUNT, day=date(2025, 10, 2), collected_at=COLLECTED_AT)
 
 
 def test_a_whole_float_from_the_sandbox_is_a_count(sandbox: Sandbox) -> None:
-    sandbox.script(LOOKUP, Reply(200, {**fixture("lookup.json"), "followers_count": 842.0}))
+    sandbox.script(LOOKUP, Reply(200, {**fixture("mastodon", "lookup.json"), "followers_count": 842.0}))
     ctx = ctx_for(sandbox)
     out = mastodon.collect(make_client("mastodon"), ctx, since=ctx.today, until=ctx.today)
     assert {o.metric: o.value for o in out.observations} == {"followers": 842, "posts": 311}

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,9 +26,8 @@ from collectors.observation import Observation
 from socialkpi.sandbox import Reply, Sandbox
 from socialkpi.sandbox import matomo as sb
 from socialkpi.sandbox.world import EXPIRED_TOKEN, TOKEN
-from tests.conftest import COLLECTED_AT, FAST, by_key, days, make_client, make_ctx
+from tests.conftest import COLLECTED_AT, FAST, by_key, days, fixture, make_client, make_ctx
 
-FIXTURES = Path(__file__).parent / "fixtures" / "matomo"
 SITE = "1"
 API = r"^/index\.php$"
 OCT1, OCT2, OCT3 = date(2025, 10, 1), date(2025, 10, 2), date(2025, 10, 3)
@@ -50,10 +47,6 @@ NETWORK_OF = {
 }
 
 
-def fixture(name: str) -> Any:
-    return json.loads((FIXTURES / name).read_text())
-
-
 PARSE: dict[str, Any] = {
     "account_id": SITE,
     "since": OCT1,
@@ -69,7 +62,7 @@ PARSE: dict[str, Any] = {
 
 
 def test_parse_visits_summary_maps_and_turns_an_empty_day_into_zeros() -> None:
-    rows = matomo.parse_visits_summary(fixture("visits_summary.json"), **PARSE)
+    rows = matomo.parse_visits_summary(fixture("matomo", "visits_summary.json"), **PARSE)
     assert by_key(rows) == {
         ("visits", OCT1): 61,
         ("visitors", OCT1): 52,
@@ -86,19 +79,19 @@ def test_parse_visits_summary_maps_and_turns_an_empty_day_into_zeros() -> None:
     [(False, "page_views", "nb_pageviews"), (True, "social_page_views", "nb_pageviews[referrerType==social]")],
 )
 def test_parse_actions(social: bool, metric: str, source: str) -> None:
-    rows = matomo.parse_actions(fixture("actions.json"), social=social, **PARSE)
+    rows = matomo.parse_actions(fixture("matomo", "actions.json"), social=social, **PARSE)
     assert by_key(rows) == {(metric, OCT1): 131, (metric, OCT2): 0, (metric, OCT3): 117}
     assert {o.source_metric for o in rows} == {source}
 
 
 def test_parse_referrer_type_finds_the_social_row_by_segment_not_label() -> None:
-    rows = matomo.parse_referrer_type(fixture("referrer_type.json"), **PARSE)
+    rows = matomo.parse_referrer_type(fixture("matomo", "referrer_type.json"), **PARSE)
     # Oct 3's label is French ("Réseaux sociaux"): the segment still says referrerType==social
     assert by_key(rows) == {("social_visits", OCT1): 23, ("social_visits", OCT2): 0, ("social_visits", OCT3): 17}
 
 
 def test_parse_socials_maps_network_names_and_fills_seen_networks() -> None:
-    rows = matomo.parse_socials(fixture("socials.json"), **PARSE)
+    rows = matomo.parse_socials(fixture("matomo", "socials.json"), **PARSE)
     assert by_key(rows) == {
         ("visits_from_facebook", OCT1): 21,
         ("visits_from_facebook", OCT2): 0,
@@ -113,18 +106,18 @@ def test_parse_socials_maps_network_names_and_fills_seen_networks() -> None:
 
 
 def test_a_running_day_without_data_is_left_out() -> None:
-    payload = fixture("visits_summary.json")
+    payload = fixture("matomo", "visits_summary.json")
     rows = matomo.parse_visits_summary(payload, **{**PARSE, "today": OCT2})
     assert sorted({o.observed_on for o in rows}) == [OCT1, OCT3]  # Oct 3 was archived: kept
 
 
 def test_days_outside_the_range_are_ignored() -> None:
-    rows = matomo.parse_visits_summary(fixture("visits_summary.json"), **{**PARSE, "since": OCT3})
+    rows = matomo.parse_visits_summary(fixture("matomo", "visits_summary.json"), **{**PARSE, "since": OCT3})
     assert {o.observed_on for o in rows} == {OCT3}
 
 
 def test_numeric_strings_are_read_as_numbers() -> None:
-    payload = fixture("visits_summary.json")
+    payload = fixture("matomo", "visits_summary.json")
     payload["2025-10-01"]["nb_visits"] = "61"
     assert by_key(matomo.parse_visits_summary(payload, **PARSE))[("visits", OCT1)] == 61
 
@@ -139,7 +132,7 @@ PARSERS: dict[str, Callable[..., list[Observation]]] = {
 
 @pytest.mark.parametrize("name", sorted(PARSERS))
 def test_parsers_do_not_mutate_their_input(name: str) -> None:
-    payload = fixture(name)
+    payload = fixture("matomo", name)
     before = copy.deepcopy(payload)
     PARSERS[name](payload, **PARSE)
     assert payload == before
@@ -460,7 +453,7 @@ def test_sandbox_errors_use_matomos_envelope(sandbox: Sandbox, params: dict[str,
     [("61", 61), ("61.0", 61), (61, 61), (61.0, 61)],
 )
 def test_a_count_is_read_as_a_number_or_a_numeric_string(value: Any, read: int) -> None:
-    payload = fixture("visits_summary.json")
+    payload = fixture("matomo", "visits_summary.json")
     payload["2025-10-01"]["nb_visits"] = value
     got = by_key(matomo.parse_visits_summary(payload, **PARSE))[("visits", OCT1)]
     assert got == read and type(got) is int
@@ -468,7 +461,7 @@ def test_a_count_is_read_as_a_number_or_a_numeric_string(value: Any, read: int) 
 
 @pytest.mark.parametrize("value", ["49%", "61.5", 61.5, "1e5", "-3", -3, True, float("nan"), float("inf"), None])
 def test_a_count_that_is_no_count_is_refused(value: Any) -> None:
-    payload = fixture("visits_summary.json")
+    payload = fixture("matomo", "visits_summary.json")
     payload["2025-10-01"]["nb_visits"] = value
     with pytest.raises(PayloadError, match="VisitsSummary.get nb_visits is .*not a count"):
         matomo.parse_visits_summary(payload, **PARSE)
@@ -480,7 +473,7 @@ def test_a_count_that_is_no_count_is_refused(value: Any) -> None:
 )
 def test_an_answer_keyed_by_another_period_is_refused_naming_it(key: str, period: str) -> None:
     # date=2025-10-01,2025-10-31 with period=month is keyed "2025-10": a month's totals, not October 1st's
-    payload = {key: fixture("visits_summary.json")["2025-10-01"]}
+    payload = {key: fixture("matomo", "visits_summary.json")["2025-10-01"]}
     with pytest.raises(PayloadError, match=rf"answered period '{period} \({key}\)', but period 'day' was asked"):
         matomo.parse_visits_summary(payload, **PARSE)
 

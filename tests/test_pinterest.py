@@ -21,18 +21,13 @@ from collectors.tokens import StoredToken, TokenStore
 from socialkpi.sandbox import Reply, Sandbox
 from socialkpi.sandbox import pinterest as sb_pinterest
 from socialkpi.sandbox.world import EXPIRED_TOKEN, TOKEN
-from tests.conftest import make_client, make_ctx
+from tests.conftest import fixture, make_client, make_ctx
 
-FIXTURES = Path(__file__).parent / "fixtures" / "pinterest"
 USER = sb_pinterest.USERNAME
 AT = datetime(2026, 3, 10, 6, 30, tzinfo=UTC)
 REFRESH = "pinr_sandbox-initial-refresh-token"
 MAPPING = {"IMPRESSION": "impressions", "ENGAGEMENT": "engagements", "OUTBOUND_CLICK": "link_clicks"}  # metrics.md
 APP = {"client_id": sb_pinterest.CLIENT_ID, "client_secret": sb_pinterest.CLIENT_SECRET}
-
-
-def fixture(name: str) -> Any:
-    return json.loads((FIXTURES / name).read_text())
 
 
 def rows(observations: list[Observation]) -> set[tuple[str, date, float, str]]:
@@ -42,7 +37,7 @@ def rows(observations: list[Observation]) -> set[tuple[str, date, float, str]]:
 # -- parsers -------------------------------------------------------------------------------------
 # Shape: platform-apis-social.md §6.2 Endpoints ("Account (snapshot)")
 def test_parse_user_account_gives_todays_followers() -> None:
-    payload = fixture("user_account.json")
+    payload = fixture("pinterest", "user_account.json")
     before = copy.deepcopy(payload)
     got = pinterest.parse_user_account(payload, account_id=USER, day=date(2026, 3, 10), collected_at=AT)
     assert got == [Observation("pinterest", USER, "followers", date(2026, 3, 10), 1520, "follower_count", AT)]
@@ -60,7 +55,7 @@ def test_parse_user_account_rejects_wrong_shapes(payload: Any) -> None:
 
 # Shape: platform-apis-social.md §6.2 Endpoints ("Account analytics": map keyed by split value)
 def test_parse_analytics_writes_ready_days_only() -> None:
-    payload = fixture("analytics.json")
+    payload = fixture("pinterest", "analytics.json")
     before = copy.deepcopy(payload)
     got = pinterest.parse_analytics(
         payload, account_id=USER, since=date(2026, 3, 1), until=date(2026, 3, 2), collected_at=AT
@@ -77,7 +72,7 @@ def test_parse_analytics_writes_ready_days_only() -> None:
 # Shape: platform-apis-social.md §6.2 Endpoints (data_status enum; metrics.md "a day answered with nothing")
 def test_parse_analytics_statuses_missing_days_and_values() -> None:
     got = pinterest.parse_analytics(
-        fixture("analytics_statuses.json"),
+        fixture("pinterest", "analytics_statuses.json"),
         account_id=USER,
         since=date(2026, 2, 24),
         until=date(2026, 3, 1),
@@ -100,7 +95,7 @@ def test_parse_analytics_statuses_missing_days_and_values() -> None:
 
 # Shape: platform-apis-social.md §6.2 Endpoints (summary_metrics carries every served metric)
 def test_a_metric_in_no_day_and_no_summary_is_not_invented() -> None:
-    payload = fixture("analytics_retired.json")
+    payload = fixture("pinterest", "analytics_retired.json")
     assert pinterest.served_metrics(payload, tuple(pinterest.METRICS)) == {"IMPRESSION", "ENGAGEMENT"}
     got = pinterest.parse_analytics(
         payload, account_id=USER, since=date(2026, 3, 1), until=date(2026, 3, 2), collected_at=AT

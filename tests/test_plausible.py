@@ -6,7 +6,6 @@ import copy
 import json
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,9 +17,8 @@ from collectors.observation import Observation
 from socialkpi.sandbox import Reply, Sandbox
 from socialkpi.sandbox import plausible as sb
 from socialkpi.sandbox.world import EXPIRED_TOKEN, TOKEN
-from tests.conftest import COLLECTED_AT, FAST, by_key, days, make_client, make_ctx
+from tests.conftest import COLLECTED_AT, FAST, by_key, days, fixture, make_client, make_ctx
 
-FIXTURES = Path(__file__).parent / "fixtures" / "plausible"
 SITE = "cornerbakery.fr"
 QUERY = r"^/api/v2/query$"
 OCT1, OCT2, OCT3 = date(2025, 10, 1), date(2025, 10, 2), date(2025, 10, 3)
@@ -43,10 +41,6 @@ NETWORK_OF = {
 }
 
 
-def fixture(name: str) -> Any:
-    return json.loads((FIXTURES / name).read_text())
-
-
 def obs(metric: str, day: date, value: float, source: str) -> Observation:
     return Observation("plausible", SITE, metric, day, value, source, COLLECTED_AT)
 
@@ -61,7 +55,7 @@ PARSE = {"account_id": SITE, "since": OCT1, "until": OCT3, "today": TODAY, "coll
 
 
 def test_parse_timeseries_maps_by_the_echoed_metric_order_and_fills_the_empty_bucket() -> None:
-    rows = plausible.parse_timeseries(fixture("query_timeseries.json"), **PARSE)
+    rows = plausible.parse_timeseries(fixture("plausible", "query_timeseries.json"), **PARSE)
     assert sorted(rows, key=lambda o: (o.observed_on, o.metric)) == [
         obs("page_views", OCT1, 71, "pageviews"),
         obs("visitors", OCT1, 40, "visitors"),
@@ -76,13 +70,13 @@ def test_parse_timeseries_maps_by_the_echoed_metric_order_and_fills_the_empty_bu
 
 
 def test_parse_timeseries_leaves_a_running_day_without_bucket_out() -> None:
-    payload = fixture("query_timeseries.json")
+    payload = fixture("plausible", "query_timeseries.json")
     rows = plausible.parse_timeseries(payload, **{**PARSE, "today": OCT2})
     assert sorted({o.observed_on for o in rows}) == [OCT1, OCT3]  # Oct 3 has a bucket: kept
 
 
 def test_parse_sources_sums_social_sources_and_counts_visits_per_network() -> None:
-    rows = plausible.parse_sources(fixture("query_sources.json"), **PARSE)
+    rows = plausible.parse_sources(fixture("plausible", "query_sources.json"), **PARSE)
     assert by_key(rows) == {
         ("social_visits", OCT1): 36 + 12 + 3 + 2,  # Facebook, Instagram, Twitter, old.reddit.com
         ("social_page_views", OCT1): 58 + 19 + 4 + 2,
@@ -112,7 +106,9 @@ def test_parse_sources_sums_social_sources_and_counts_visits_per_network() -> No
 
 
 def test_parse_sources_reads_the_documented_example_with_extra_metrics() -> None:
-    payload = fixture("query_doc_example.json")  # verbatim §7 response: metrics [visitors, visits, pageviews]
+    payload = fixture(
+        "plausible", "query_doc_example.json"
+    )  # verbatim §7 response: metrics [visitors, visits, pageviews]
     rows = by_key(plausible.parse_sources(payload, **{**PARSE, "until": OCT1}))
     assert rows == {
         ("social_visits", OCT1): 36 + 12,
@@ -124,7 +120,7 @@ def test_parse_sources_reads_the_documented_example_with_extra_metrics() -> None
 
 @pytest.mark.parametrize("name", ["query_timeseries.json", "query_sources.json"])
 def test_parsers_do_not_mutate_their_input(name: str) -> None:
-    payload = fixture(name)
+    payload = fixture("plausible", name)
     before = copy.deepcopy(payload)
     parse = plausible.parse_timeseries if "timeseries" in name else plausible.parse_sources
     parse(payload, **PARSE)
@@ -132,7 +128,7 @@ def test_parsers_do_not_mutate_their_input(name: str) -> None:
 
 
 def _broken(change: str) -> Any:
-    payload = fixture("query_timeseries.json")
+    payload = fixture("plausible", "query_timeseries.json")
     if change == "not-object":
         return []
     if change == "no-results":
@@ -488,14 +484,14 @@ def test_sandbox_errors_are_plausibles(
 # "2025-10-31T23:59:59+01:00"], "dimensions": ["time:day", "visit:source"] ...}, and "Numbers are JSON numbers".
 @pytest.mark.parametrize("value", ["46", 46.5, -1, True, float("nan"), None])
 def test_a_metric_that_is_no_count_is_refused(value: Any) -> None:
-    payload = fixture("query_timeseries.json")
+    payload = fixture("plausible", "query_timeseries.json")
     payload["results"][0]["metrics"][1] = value
     with pytest.raises(PayloadError, match="visits on 2025-10-01 is .*not a count"):
         plausible.parse_timeseries(payload, **PARSE)
 
 
 def test_a_whole_float_is_the_count() -> None:
-    payload = fixture("query_timeseries.json")
+    payload = fixture("plausible", "query_timeseries.json")
     payload["results"][0]["metrics"][1] = 46.0
     got = by_key(plausible.parse_timeseries(payload, **PARSE))[("visits", OCT1)]
     assert got == 46 and type(got) is int
@@ -511,7 +507,7 @@ def test_a_whole_float_is_the_count() -> None:
     ],
 )
 def test_an_echoed_date_range_that_does_not_cover_the_days_is_refused(echoed: Any) -> None:
-    payload = fixture("query_timeseries.json")
+    payload = fixture("plausible", "query_timeseries.json")
     payload["query"]["date_range"] = echoed
     with pytest.raises(PayloadError, match=r"query answered date_range .*, but date_range '2025-10-01..2025-10-03'"):
         plausible.parse_timeseries(payload, **PARSE)
@@ -519,7 +515,7 @@ def test_an_echoed_date_range_that_does_not_cover_the_days_is_refused(echoed: An
 
 @pytest.mark.parametrize("echoed", [["2025-10-01", "2025-10-03"], ["2025-09-30T00:00:00Z", "2025-10-31T23:59:59Z"]])
 def test_an_echoed_date_range_that_covers_the_days_is_read(echoed: list[str]) -> None:
-    payload = fixture("query_timeseries.json")
+    payload = fixture("plausible", "query_timeseries.json")
     payload["query"]["date_range"] = echoed
     assert len(plausible.parse_timeseries(payload, **PARSE)) == 9
 

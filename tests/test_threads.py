@@ -21,19 +21,14 @@ from collectors.tokens import StoredToken, TokenStore
 from socialkpi.sandbox import Reply, Sandbox
 from socialkpi.sandbox import threads as sb_th
 from socialkpi.sandbox.world import EXPIRED_TOKEN, TOKEN
-from tests.conftest import COLLECTED_AT, days, make_client, make_ctx
+from tests.conftest import COLLECTED_AT, days, fixture, make_client, make_ctx
 
-FIXTURES = Path(__file__).parent / "fixtures" / "threads"
 OWN = sb_th.OWN_ID
 RIVAL = "rivalpatisserie"
 TODAY = date(2026, 3, 10)  # COLLECTED_AT (2026-03-10 06:30 UTC) read in Europe/Paris
 LAST_PACIFIC = date(2026, 3, 8)  # at COLLECTED_AT it is 23:30 on 9 March in Los Angeles
 DAY = date(2026, 3, 1)
 ENV = "SOCIALKPI_THREADS_TOKEN"
-
-
-def load(name: str) -> Any:
-    return json.loads((FIXTURES / name).read_text())
 
 
 def keyed(rows: list[Any]) -> dict[tuple[str, date], float]:
@@ -94,7 +89,7 @@ def data_requests(sandbox: Sandbox) -> list[Any]:
 def test_parse_insights_dates_views_by_pacific_day(day: date, views: int) -> None:
     # Shape: platform-apis-social.md §3.2 Endpoints and metrics (Example)
     rows = th.parse_insights(
-        load("insights.json"), account_id=OWN, day=day, requested=["views"], collected_at=COLLECTED_AT
+        fixture("threads", "insights.json"), account_id=OWN, day=day, requested=["views"], collected_at=COLLECTED_AT
     )
     assert keyed(rows) == {("profile_views", day): views}
     assert rows[0].source_metric == "views"
@@ -103,7 +98,11 @@ def test_parse_insights_dates_views_by_pacific_day(day: date, views: int) -> Non
 def test_parse_insights_sums_the_four_interactions() -> None:
     # Shape: platform-apis-social.md §3.2 (views as values, the other user metrics as total_value)
     rows = th.parse_insights(
-        load("insights_day.json"), account_id=OWN, day=DAY, requested=th.DAILY_METRICS, collected_at=COLLECTED_AT
+        fixture("threads", "insights_day.json"),
+        account_id=OWN,
+        day=DAY,
+        requested=th.DAILY_METRICS,
+        collected_at=COLLECTED_AT,
     )
     assert keyed(rows) == {("profile_views", DAY): 38, ("engagements", DAY): 12 + 3 + 2 + 1}
     assert {o.metric: o.source_metric for o in rows}["engagements"] == "likes+replies+reposts+quotes"
@@ -124,20 +123,22 @@ def test_parse_insights_missing_metrics_count_zero(requested: tuple[str, ...], w
 
 def test_parse_followers_takes_the_current_total() -> None:
     # Shape: platform-apis-social.md §3.2 (followers_count as total_value)
-    rows = th.parse_followers(load("insights.json"), account_id=OWN, day=TODAY, collected_at=COLLECTED_AT)
+    rows = th.parse_followers(fixture("threads", "insights.json"), account_id=OWN, day=TODAY, collected_at=COLLECTED_AT)
     assert keyed(rows) == {("followers", TODAY): 1842}
 
 
 def test_parse_profile_lookup() -> None:
     # Shape: https://developers.facebook.com/documentation/threads/threads-profiles (cited in §3.3), Example Response
-    rows = th.parse_profile_lookup(load("profile_lookup.json"), account_id="meta", day=TODAY, collected_at=COLLECTED_AT)
+    rows = th.parse_profile_lookup(
+        fixture("threads", "profile_lookup.json"), account_id="meta", day=TODAY, collected_at=COLLECTED_AT
+    )
     assert keyed(rows) == {("followers", TODAY): 1234567}  # the 7-day counters are windows: not stored
     assert rows[0].source_metric == "follower_count"
 
 
 def test_parse_refresh() -> None:
     # Shape: platform-apis-social.md §3.1 Base URL, auth (refresh answer)
-    token = th.parse_refresh(load("refresh.json"), now=1_000_000.0)
+    token = th.parse_refresh(fixture("threads", "refresh.json"), now=1_000_000.0)
     assert token == StoredToken("THQWJRefreshedLongLivedToken123", None, 1_000_000.0 + 5183944)
 
 
@@ -171,7 +172,7 @@ def test_parsers_reject_wrong_shapes(parser: str, payload: Any) -> None:
 
 @pytest.mark.parametrize("name", ["insights.json", "insights_day.json", "profile_lookup.json"])
 def test_parsers_never_mutate_input(name: str) -> None:
-    payload = load(name)
+    payload = fixture("threads", name)
     before = copy.deepcopy(payload)
     if "data" in payload:
         th.parse_insights(payload, account_id=OWN, day=DAY, requested=th.DAILY_METRICS, collected_at=COLLECTED_AT)
@@ -238,7 +239,7 @@ def test_a_second_run_gives_the_same_rows(sandbox: Sandbox, store: TokenStore) -
 
 def test_a_metric_retired_later_is_skipped_and_engagements_use_the_rest(sandbox: Sandbox) -> None:
     retired = meta_error(100, "(#100) metric[4] must be one of the following values: views, likes, replies, reposts")
-    sandbox.script(r"/threads_insights$", Reply(200, load("insights.json")), Reply(400, retired))
+    sandbox.script(r"/threads_insights$", Reply(200, fixture("threads", "insights.json")), Reply(400, retired))
     sandbox.script(r"/threads_insights$", *[Reply(200, {"data": []})] * 4, Reply(400, retired))
     out = run(sandbox)
     assert [m for m, _ in out.skipped] == ["quotes"]
@@ -492,7 +493,7 @@ def test_check_an_expired_token(sandbox: Sandbox) -> None:
 # {"name": "followers_count", "period": "day", "total_value": {"value": 1842}}; "likes, replies, reposts,
 # quotes, clicks (link clicks) — totals over the range".
 def test_a_total_of_another_period_is_refused_not_dated_on_the_day() -> None:
-    payload = load("insights_day.json")
+    payload = fixture("threads", "insights_day.json")
     payload["data"][1]["period"] = "lifetime"  # likes over the account's life, not over the asked day
     with pytest.raises(PayloadError, match="threads_insights likes answered period 'lifetime', but period 'day'"):
         th.parse_insights(payload, account_id=OWN, day=DAY, requested=th.DAILY_METRICS, collected_at=COLLECTED_AT)
@@ -500,7 +501,7 @@ def test_a_total_of_another_period_is_refused_not_dated_on_the_day() -> None:
 
 @pytest.mark.parametrize("value", [-1, 12.5, float("nan"), float("inf")])
 def test_a_value_that_is_no_count_is_refused(value: Any) -> None:
-    payload = load("insights_day.json")
+    payload = fixture("threads", "insights_day.json")
     payload["data"][1]["total_value"]["value"] = value
     with pytest.raises(PayloadError, match="the likes value is .*not a count"):
         th.parse_insights(payload, account_id=OWN, day=DAY, requested=th.DAILY_METRICS, collected_at=COLLECTED_AT)
@@ -515,7 +516,7 @@ def test_followers_count_of_another_period_is_refused() -> None:
 
 
 def test_the_sandbox_answering_lifetime_totals_fails_the_account(sandbox: Sandbox) -> None:
-    lifetime = load("insights_day.json")
+    lifetime = fixture("threads", "insights_day.json")
     for entry in lifetime["data"][1:]:
         entry["period"] = "lifetime"
     sandbox.script(r"/threads_insights$", Reply(200, {"data": [{"name": "followers_count", "period": "day",

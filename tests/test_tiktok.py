@@ -22,23 +22,18 @@ from collectors.tokens import StoredToken, TokenStore
 from socialkpi.sandbox import Reply, Sandbox
 from socialkpi.sandbox import tiktok as sb_tiktok
 from socialkpi.sandbox.world import EXPIRED_TOKEN, TOKEN
-from tests.conftest import COLLECTED_AT, make_client, make_ctx
+from tests.conftest import COLLECTED_AT, fixture, make_client, make_ctx
 
-FIXTURES = Path(__file__).parent / "fixtures" / "tiktok"
 USER = sb_tiktok.USERNAME
 AT = datetime(2026, 3, 10, 6, 30, tzinfo=UTC)
 REFRESH = "rft.sandbox-initial-refresh-token"
 APP = {"client_id": sb_tiktok.CLIENT_KEY, "client_secret": sb_tiktok.CLIENT_SECRET}
 
 
-def fixture(name: str) -> Any:
-    return json.loads((FIXTURES / name).read_text())
-
-
 # -- parser --------------------------------------------------------------------------------------
 # Shape: platform-apis-web.md §4a Display API (the response, "error" present on success too)
 def test_parse_user_info_gives_followers_and_posts_for_today() -> None:
-    payload = fixture("user_info.json")
+    payload = fixture("tiktok", "user_info.json")
     before = copy.deepcopy(payload)
     got = tiktok.parse_user_info(payload, account_id="bakery.rosa", day=date(2026, 3, 10), collected_at=AT)
     assert got == [
@@ -51,7 +46,7 @@ def test_parse_user_info_gives_followers_and_posts_for_today() -> None:
 # Shape: platform-apis-web.md §4a Display API (user.info.stats fields missing without that scope)
 def test_parse_user_info_without_stats_gives_no_rows() -> None:
     got = tiktok.parse_user_info(
-        fixture("user_info_no_stats.json"), account_id="bakery.rosa", day=date(2026, 3, 10), collected_at=AT
+        fixture("tiktok", "user_info_no_stats.json"), account_id="bakery.rosa", day=date(2026, 3, 10), collected_at=AT
     )
     assert got == []
 
@@ -85,7 +80,7 @@ def test_parse_user_info_rejects_wrong_shapes(payload: Any) -> None:
     ],
 )
 def test_classify_reads_error_code_not_its_presence(status: int, name: str, kind: str, code: str) -> None:
-    verdict = tiktok.classify(status, {}, fixture(name))
+    verdict = tiktok.classify(status, {}, fixture("tiktok", name))
     assert verdict is not None and verdict.kind == kind and verdict.code == code
 
 
@@ -106,7 +101,7 @@ def test_classify_other_codes(status: int, error: dict[str, str], kind: str) -> 
 
 
 def test_classify_honours_a_retry_after_when_one_is_sent() -> None:
-    verdict = tiktok.classify(429, {"Retry-After": "3600"}, fixture("error_rate_limit_exceeded.json"))
+    verdict = tiktok.classify(429, {"Retry-After": "3600"}, fixture("tiktok", "error_rate_limit_exceeded.json"))
     assert verdict is not None and verdict.retry_after == 3600
     assert tiktok.classify(502, {}, "<html>bad gateway</html>") is None  # no envelope: by HTTP status
 
@@ -324,14 +319,14 @@ def test_check_fails_with_advice(sb: Sandbox, token: str, error: type[Exception]
 # levels declare no period, and there is one call (nothing optional).
 @pytest.mark.parametrize("value", [-1, 87.5, float("nan"), "87", True])
 def test_what_is_no_count_is_refused(value: Any) -> None:
-    payload = fixture("user_info.json")
+    payload = fixture("tiktok", "user_info.json")
     payload["data"]["user"]["video_count"] = value
     with pytest.raises(PayloadError, match="video_count is .*not a count"):
         tiktok.parse_user_info(payload, account_id=USER, day=date(2025, 10, 1), collected_at=COLLECTED_AT)
 
 
 def test_a_whole_float_is_a_count(sb: Sandbox) -> None:
-    payload = fixture("user_info.json")
+    payload = fixture("tiktok", "user_info.json")
     payload["data"]["user"].update(username=USER, video_count=87.0)
     sb.script(r"/v2/user/info/$", Reply(200, payload))
     got = {o.metric: o.value for o in collect(ctx_for(sb)).observations}

@@ -4,7 +4,6 @@ self-hosted (Bearer, login) and Umami Cloud (x-umami-api-key)."""
 from __future__ import annotations
 
 import copy
-import json
 import os
 import stat
 from dataclasses import replace
@@ -23,9 +22,8 @@ from collectors.tokens import StoredToken, TokenStore
 from socialkpi.sandbox import Reply, Sandbox
 from socialkpi.sandbox import umami as sb
 from socialkpi.sandbox.world import EXPIRED_TOKEN, TOKEN
-from tests.conftest import COLLECTED_AT, FAST, by_key, days, make_client, make_ctx
+from tests.conftest import COLLECTED_AT, FAST, by_key, days, fixture, make_client, make_ctx
 
-FIXTURES = Path(__file__).parent / "fixtures" / "umami"
 SITE = "6f1c2b7e-3d4a-4e5b-9c8d-1a2b3c4d5e6f"
 STATS = r"/websites/[^/]+/stats$"
 METRICS = r"/websites/[^/]+/metrics$"
@@ -49,10 +47,6 @@ NETWORK_OF = {
 }
 
 
-def fixture(name: str) -> Any:
-    return json.loads((FIXTURES / name).read_text())
-
-
 ONE = {"account_id": SITE, "day": DAY, "today": TODAY, "collected_at": COLLECTED_AT}
 
 
@@ -63,7 +57,7 @@ ONE = {"account_id": SITE, "day": DAY, "today": TODAY, "collected_at": COLLECTED
 
 @pytest.mark.parametrize("name", ["stats_v3.json", "stats_v2.json"])
 def test_parse_stats_reads_both_shapes(name: str) -> None:
-    rows = umami.parse_stats(fixture(name), **ONE)
+    rows = umami.parse_stats(fixture("umami", name), **ONE)
     assert by_key(rows) == {("page_views", DAY): 15420, ("visits", DAY): 4010, ("visitors", DAY): 3120}
     assert {o.metric: o.source_metric for o in rows} == {
         "page_views": "pageviews",
@@ -73,14 +67,14 @@ def test_parse_stats_reads_both_shapes(name: str) -> None:
 
 
 def test_parse_stats_empty_day_is_zero_when_over_and_absent_while_running() -> None:
-    payload = fixture("stats_empty_day.json")
+    payload = fixture("umami", "stats_empty_day.json")
     assert {o.value for o in umami.parse_stats(payload, **ONE)} == {0}
     assert umami.parse_stats(payload, **{**ONE, "today": DAY}) == []
-    assert len(umami.parse_stats(fixture("stats_v3.json"), **{**ONE, "today": DAY})) == 3  # data: kept
+    assert len(umami.parse_stats(fixture("umami", "stats_v3.json"), **{**ONE, "today": DAY})) == 3  # data: kept
 
 
 def test_parse_referrers_maps_real_referrer_domains() -> None:
-    per = umami.parse_referrers(fixture("metrics_referrer.json"), **ONE)
+    per = umami.parse_referrers(fixture("umami", "metrics_referrer.json"), **ONE)
     assert per == {"facebook": 58 + 21 + 9, "instagram": 30, "x": 7, "linkedin": 4 + 2, "other": 3}
 
 
@@ -104,7 +98,7 @@ def test_social_rows_fill_seen_networks_with_zeros() -> None:
 
 @pytest.mark.parametrize("name", ["stats_v3.json", "stats_v2.json", "metrics_referrer.json"])
 def test_parsers_do_not_mutate_their_input(name: str) -> None:
-    payload = fixture(name)
+    payload = fixture("umami", name)
     before = copy.deepcopy(payload)
     (umami.parse_referrers if name.startswith("metrics") else umami.parse_stats)(payload, **ONE)
     assert payload == before
@@ -431,13 +425,13 @@ def test_sandbox_referrers_add_up_and_visitors_are_distinct_over_a_period(sandbo
 # "status":401}}, "the same pattern covers bad-request/400, forbidden/403, not-found/404 ...").
 @pytest.mark.parametrize("value", [-1, 1.5, float("nan"), float("inf"), True, "15420"])
 def test_stats_refuse_what_is_no_count(value: Any) -> None:
-    payload = {**fixture("stats_v3.json"), "visits": value}
+    payload = {**fixture("umami", "stats_v3.json"), "visits": value}
     with pytest.raises(PayloadError, match="/stats visits is .*not a count"):
         umami.parse_stats(payload, **ONE)
 
 
 def test_a_whole_float_is_a_count() -> None:
-    rows = by_key(umami.parse_stats({**fixture("stats_v3.json"), "visits": 4010.0}, **ONE))
+    rows = by_key(umami.parse_stats({**fixture("umami", "stats_v3.json"), "visits": 4010.0}, **ONE))
     assert rows[("visits", DAY)] == 4010 and type(rows[("visits", DAY)]) is int
 
 

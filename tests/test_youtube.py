@@ -22,9 +22,8 @@ from collectors.tokens import StoredToken, TokenStore
 from socialkpi.sandbox import Reply, Sandbox, world
 from socialkpi.sandbox import youtube as part
 from socialkpi.sandbox.ga4 import issue_token as world_issue
-from tests.conftest import COLLECTED_AT, make_client, make_ctx
+from tests.conftest import COLLECTED_AT, fixture, make_client, make_ctx
 
-FIXTURES = Path(__file__).parent / "fixtures" / "youtube"
 CHANNELS = r"/youtube/v3/channels"
 REPORTS = r"/v2/reports"
 OWN = "UCcornerBakeryLyon00001A"  # the channel the sandbox's token belongs to
@@ -32,10 +31,6 @@ RIVAL = "UCrivalPatisserie000001B"
 API_KEY = "AIzaSyTest-not-a-real-key-0000000000000"
 BASES = {"views": 150.0, "subscribersGained": 6.0, "subscribersLost": 1.5}
 CANONICAL = {"views": "video_views", "subscribersGained": "followers_gained", "subscribersLost": "followers_lost"}
-
-
-def fixture(name: str) -> Any:
-    return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
 
 
 @pytest.fixture
@@ -89,7 +84,7 @@ def collect(ctx: CollectContext, since: date | None = None, until: date | None =
 
 def test_parse_channels_doc_example() -> None:
     # Shape: platform-apis-web.md §2a Data API channels.list (counts as strings)
-    payload = fixture("channels.json")
+    payload = fixture("youtube", "channels.json")
     before = copy.deepcopy(payload)
     got, skipped = youtube.parse_channels(
         payload, account_id="UCxxxxxxxxxxxxxxxxxxxxxx", day=date(2025, 10, 2), collected_at=COLLECTED_AT
@@ -105,7 +100,7 @@ def test_parse_channels_doc_example() -> None:
 def test_parse_channels_hidden_subscribers() -> None:
     # Shape: platform-apis-web.md §2a (hiddenSubscriberCount true: treat the count as unknown)
     got, skipped = youtube.parse_channels(
-        fixture("channels_hidden.json"),
+        fixture("youtube", "channels_hidden.json"),
         account_id="UCxxxxxxxxxxxxxxxxxxxxxx",
         day=date(2025, 10, 2),
         collected_at=COLLECTED_AT,
@@ -113,7 +108,7 @@ def test_parse_channels_hidden_subscribers() -> None:
     assert [(o.metric, o.value) for o in got] == [("posts", 214)]
     assert [m for m, _ in skipped] == ["subscriberCount"] and "hides" in skipped[0][1]
     # even if a subscriberCount came along with the flag, it is not stored
-    payload = fixture("channels.json")
+    payload = fixture("youtube", "channels.json")
     payload["items"][0]["statistics"]["hiddenSubscriberCount"] = True
     got, _ = youtube.parse_channels(
         payload, account_id="UCxxxxxxxxxxxxxxxxxxxxxx", day=date(2025, 10, 2), collected_at=COLLECTED_AT
@@ -125,7 +120,7 @@ def test_parse_channels_unknown_channel_is_not_success() -> None:
     # Shape: platform-apis-web.md §2a Errors (unknown channel: 200, totalResults 0, no items)
     with pytest.raises(BadRequest, match="no channel UCxxxxxxxxxxxxxxxxxxxxxx"):
         youtube.parse_channels(
-            fixture("channels_unknown.json"),
+            fixture("youtube", "channels_unknown.json"),
             account_id="UCxxxxxxxxxxxxxxxxxxxxxx",
             day=date(2025, 10, 2),
             collected_at=COLLECTED_AT,
@@ -150,7 +145,7 @@ def test_parse_channels_wrong_shape(stats: Any) -> None:
 
 def test_parse_report_doc_example() -> None:
     # Shape: platform-apis-web.md §2b Analytics reports.query (positional rows in columnHeaders order)
-    payload = fixture("report.json")
+    payload = fixture("youtube", "report.json")
     before = copy.deepcopy(payload)
     got = youtube.parse_report(
         payload, account_id="UCx", since=date(2025, 10, 1), until=date(2025, 10, 2), collected_at=COLLECTED_AT
@@ -170,7 +165,7 @@ def test_parse_report_without_rows_and_with_gaps() -> None:
     # Shape: platform-apis-web.md §2b ("rows is missing entirely when there is no data"; floats like 18552.0)
     assert (
         youtube.parse_report(
-            fixture("report_empty.json"),
+            fixture("youtube", "report_empty.json"),
             account_id="UCx",
             since=date(2025, 10, 1),
             until=date(2025, 10, 5),
@@ -178,7 +173,7 @@ def test_parse_report_without_rows_and_with_gaps() -> None:
         )
         == []
     )
-    payload = fixture("report_empty.json")
+    payload = fixture("youtube", "report_empty.json")
     payload["rows"] = [["2025-10-01", 18552.0, 3, 0], ["2025-10-03", 10, 1, 1]]
     got = youtube.parse_report(
         payload, account_id="UCx", since=date(2025, 10, 1), until=date(2025, 10, 5), collected_at=COLLECTED_AT
@@ -221,7 +216,7 @@ def test_quota_resets_at_midnight_pacific() -> None:
     ("status", "body", "kind", "code"),
     [
         # Shape: platform-apis-web.md §2a Errors (Google envelope plus legacy errors[])
-        (403, fixture("quota_exceeded.json"), "throttled", "quota_exceeded"),
+        (403, fixture("youtube", "quota_exceeded.json"), "throttled", "quota_exceeded"),
         (
             403,
             {
@@ -321,13 +316,13 @@ def test_classify(status: int, body: Any, kind: str, code: str) -> None:
 
 
 def test_classify_quota_waits_until_pacific_midnight() -> None:
-    verdict = youtube.classify(403, {}, fixture("quota_exceeded.json"))
+    verdict = youtube.classify(403, {}, fixture("youtube", "quota_exceeded.json"))
     assert verdict is not None and verdict.retry_after is not None
     assert verdict.retry_after == pytest.approx(google_auth.seconds_until_pacific_midnight(), abs=5)
 
 
 def test_classify_leaves_other_bodies_to_the_status() -> None:
-    assert youtube.classify(200, {}, fixture("channels.json")) is None
+    assert youtube.classify(200, {}, fixture("youtube", "channels.json")) is None
     assert youtube.classify(502, {}, "<html>bad gateway</html>") is None
 
 
@@ -656,7 +651,7 @@ def test_statistics_read_a_uint64_string_or_a_number(value: Any) -> None:
 
 @pytest.mark.parametrize("cell", [float("nan"), float("inf"), -1, 412.5, "412", None])
 def test_report_cells_refuse_what_is_no_count(cell: Any) -> None:
-    payload = fixture("report.json")
+    payload = fixture("youtube", "report.json")
     payload["rows"][0][1] = cell
     with pytest.raises(PayloadError, match="views on 2025-10-01 is .*not a count"):
         youtube.parse_report(
@@ -665,7 +660,7 @@ def test_report_cells_refuse_what_is_no_count(cell: Any) -> None:
 
 
 def test_a_report_with_another_dimension_than_day_is_refused() -> None:
-    payload = fixture("report.json")
+    payload = fixture("youtube", "report.json")
     payload["columnHeaders"].insert(1, {"name": "country", "columnType": "DIMENSION", "dataType": "STRING"})
     payload["rows"] = [[row[0], "FR", *row[1:]] for row in payload["rows"]]
     with pytest.raises(PayloadError, match=r"columnHeaders \(DIMENSION\) \['day', 'country'\], but .* \['day'\]"):
@@ -678,8 +673,8 @@ def test_a_report_with_other_metrics_or_days_than_asked_is_refused_when_collect_
     kw: dict[str, Any] = {"account_id": "UCx", "since": date(2025, 10, 1), "until": date(2025, 10, 2)}
     asked = list(youtube.ANALYTICS)
     with pytest.raises(PayloadError, match=r"columnHeaders \(METRIC\) \['views', 'estimatedMinutesWatched'"):
-        youtube.parse_report(fixture("report.json"), **kw, collected_at=COLLECTED_AT, metrics=asked)
-    payload = fixture("report.json")
+        youtube.parse_report(fixture("youtube", "report.json"), **kw, collected_at=COLLECTED_AT, metrics=asked)
+    payload = fixture("youtube", "report.json")
     del payload["columnHeaders"][2]
     payload["rows"] = [[*row[:2], *row[3:]] for row in payload["rows"]]
     assert youtube.parse_report(payload, **kw, collected_at=COLLECTED_AT, metrics=asked)  # as asked: read
