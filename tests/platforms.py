@@ -42,6 +42,11 @@ class Serving:
     far: FarThrottle
     docs: str  # where the throttled answers' shape comes from: the platform's doc (URL and its words)
     near_covered_by: str = ""  # when ``near`` is None: the test of the platform's file that waits one out
+    # words the reasons must hold, from the platform's answer or the collector's advice: when a far throttle
+    # fails the account, when the token is refused (world.EXPIRED_TOKEN), and when no token is set at all
+    far_says: tuple[str, ...] = ()
+    refused_says: tuple[str, ...] = ()
+    no_token_says: tuple[str, ...] = ()
     sends_token: bool = True  # False: a public API the collector never sends the token to
     # path regex of the one endpoint whose documentation puts the token in the URL (no header is accepted); the
     # suite's "no secret in a URL" check leaves it out (the log still must not show it: the filter redacts it)
@@ -95,12 +100,14 @@ META_DOCS = (
 
 SERVING: dict[str, Serving] = {
     "facebook": Serving(
+        refused_says=("Session has expired", "Page access token"),
         data=rf"/{FB_PAGE}/insights$",
         near=lambda: Reply(400, _meta_error(80001, "(#80001) rate limited"), _buc(FB_PAGE, "pages", 0)),
         far=_meta_far(FB_PAGE, "pages", 80001, 12),
         docs=META_DOCS,
     ),
     "instagram": Serving(
+        far_says=("resets at",),
         data=rf"/{IG_OWN}/insights$",
         near=lambda: Reply(
             400,
@@ -122,6 +129,9 @@ SERVING: dict[str, Serving] = {
         token_in_url=r"^/refresh_access_token$",
     ),
     "x": Serving(
+        far_says=("Too Many Requests",),
+        refused_says=("Unauthorized",),
+        no_token_says=("SOCIALKPI_X_REFRESH_TOKEN",),
         data=r"/2/users/by/username/",
         near=lambda: Reply(
             429,
@@ -135,6 +145,8 @@ SERVING: dict[str, Serving] = {
         ),
     ),
     "linkedin": Serving(
+        far_says=("DAY limit", "00:00 UTC"),
+        refused_says=("EXPIRED_ACCESS_TOKEN", "SOCIALKPI_LINKEDIN_REFRESH_TOKEN"),
         data=r"/rest/organizationalEntityFollowerStatistics",
         near=lambda: Reply(429, {"status": 429, "code": "TOO_MANY_REQUESTS", "message": "Too many requests"}),
         far=lambda: (
@@ -155,6 +167,9 @@ SERVING: dict[str, Serving] = {
         ),
     ),
     "pinterest": Serving(
+        far_says=("rate limit",),
+        refused_says=("Authentication failed",),
+        no_token_says=("SOCIALKPI_PINTEREST_REFRESH_TOKEN",),
         data=r"/v5/user_account/analytics",
         near=lambda: sb_pinterest.throttled(reset_seconds=0),
         far=lambda: (sb_pinterest.throttled(reset_seconds=67000), _in(67000)),
@@ -164,6 +179,9 @@ SERVING: dict[str, Serving] = {
         ),
     ),
     "tiktok": Serving(
+        far_says=("rate limit was exceeded",),
+        refused_says=("access token is invalid", "SOCIALKPI_TIKTOK_REFRESH_TOKEN"),
+        no_token_says=("SOCIALKPI_TIKTOK_REFRESH_TOKEN",),
         data=r"/v2/user/info/",
         near=sb_tiktok.throttled,
         far=lambda: _with_retry_after(sb_tiktok.throttled(), 3600),
@@ -173,6 +191,9 @@ SERVING: dict[str, Serving] = {
         ),
     ),
     "youtube": Serving(
+        far_says=("quota", "midnight Pacific"),
+        refused_says=("invalid authentication credentials", "SOCIALKPI_YOUTUBE_REFRESH_TOKEN"),
+        no_token_says=("SOCIALKPI_YOUTUBE_REFRESH_TOKEN", "or SOCIALKPI_GOOGLE_CREDENTIALS"),
         data=r"/youtube/v3/channels",
         near=lambda: sb_youtube.google_error(403, "User Rate Limit Exceeded", "userRateLimitExceeded"),
         far=lambda: (sb_youtube.quota_exceeded(), _next_midnight("America/Los_Angeles")),
@@ -183,6 +204,8 @@ SERVING: dict[str, Serving] = {
         ),
     ),
     "google_business": Serving(
+        refused_says=("invalid authentication credentials", "SOCIALKPI_GOOGLE_BUSINESS_REFRESH_TOKEN"),
+        no_token_says=("or SOCIALKPI_GOOGLE_CREDENTIALS",),
         data=r":fetchMultiDailyMetricsTimeSeries",
         near=lambda: sb_gbp.throttled(retry_after=0),
         far=lambda: (sb_gbp.throttled(retry_after=600), _in(600)),
@@ -192,6 +215,8 @@ SERVING: dict[str, Serving] = {
         ),
     ),
     "mastodon": Serving(
+        far_says=("Too many requests",),
+        refused_says=("The access token is invalid",),
         data=r"/api/v1/accounts/lookup",
         near=lambda: _mastodon_429(0),
         far=lambda: (_mastodon_429(240), _in(240)),
@@ -201,6 +226,7 @@ SERVING: dict[str, Serving] = {
         ),
     ),
     "bluesky": Serving(
+        far_says=("RateLimitExceeded",),
         data=r"/xrpc/app\.bsky\.actor\.getProfile",
         near=lambda: sb_bluesky.throttled(reset_in=0),
         far=lambda: (sb_bluesky.throttled(reset_in=600), _in(600)),
@@ -211,6 +237,7 @@ SERVING: dict[str, Serving] = {
         sends_token=False,
     ),
     "ga4": Serving(
+        no_token_says=("SOCIALKPI_GA4_TOKEN or SOCIALKPI_GOOGLE_CREDENTIALS",),
         data=r":runReport$",
         near=None,  # GA4's shortest quota wait is 30 s (concurrent requests)
         near_covered_by="tests/test_ga4.py::test_concurrency_quota_waits_30_s_then_succeeds",
@@ -233,6 +260,8 @@ SERVING: dict[str, Serving] = {
         ),
     ),
     "plausible": Serving(
+        far_says=("600 requests per hour",),
+        no_token_says=("API Keys and set SOCIALKPI_PLAUSIBLE_TOKEN",),
         data=r"^/api/v2/query$",
         near=lambda: Reply(429, {"error": "Too many requests"}, {"Retry-After": "0"}),
         far=lambda: (
@@ -245,6 +274,7 @@ SERVING: dict[str, Serving] = {
         ),
     ),
     "matomo": Serving(
+        no_token_says=("Administration > Personal > Security and set SOCIALKPI_MATOMO_TOKEN",),
         data=r"^/index\.php$",
         near=lambda: sb_matomo.throttled(0),
         far=lambda: (sb_matomo.throttled(3600), _in(3600)),
@@ -252,6 +282,7 @@ SERVING: dict[str, Serving] = {
         "proxy's 429 with Retry-After",
     ),
     "umami": Serving(
+        refused_says=("SOCIALKPI_UMAMI_CLIENT_ID",),
         data=r"/websites/[^/]+/stats$",
         near=lambda: _with_retry_after(_umami_429(), 0)[0],
         far=lambda: _with_retry_after(_umami_429(), 900),
@@ -261,6 +292,8 @@ SERVING: dict[str, Serving] = {
         ),
     ),
     "wordpress": Serving(
+        refused_says=("put the token in SOCIALKPI_WORDPRESS_TOKEN",),
+        no_token_says=("developer.wordpress.com/apps",),
         data=r"/stats/visits$",
         near=lambda: Reply(429, {"error": "rate_limited", "message": "Too many requests"}, {"Retry-After": "0"}),
         far=lambda: (
