@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from collectors import ga4
-from collectors.http import AuthError, BadRequest, Client, PayloadError, PermissionDenied, RateLimited, RetryPolicy
+from collectors.http import BadRequest, Client, PayloadError, PermissionDenied, RateLimited, RetryPolicy
 from collectors.observation import Observation
 from socialkpi.sandbox import Reply, Sandbox
 from socialkpi.sandbox import ga4 as sb_ga4
@@ -551,20 +551,6 @@ def test_hourly_and_daily_quotas_fail_fast_with_the_reset_time(sandbox: Sandbox,
     assert len(sandbox.requests_to(REPORT)) == 1
     assert caught.value.reset_at is not None
     assert caught.value.reset_at >= datetime.now(UTC) + timedelta(seconds=at_least)
-
-
-def test_expired_static_token_is_an_auth_error(sandbox: Sandbox) -> None:
-    with pytest.raises(AuthError) as caught:
-        run(sandbox, FEB8, FEB10, token=EXPIRED_TOKEN)
-    assert caught.value.status == 401 and "SOCIALKPI_GA4_TOKEN" in str(caught.value)
-    assert EXPIRED_TOKEN not in str(caught.value)
-    assert len(sandbox.requests_to(REPORT)) == 1  # a static token has nothing to refresh
-
-
-def test_no_credentials_at_all(sandbox: Sandbox) -> None:
-    with pytest.raises(AuthError, match="SOCIALKPI_GA4_TOKEN or SOCIALKPI_GOOGLE_CREDENTIALS"):
-        run(sandbox, FEB8, FEB10, token=None)
-    assert sandbox.requests == []
 
 
 @pytest.mark.parametrize(

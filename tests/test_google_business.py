@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from collectors import google_business as gbp
-from collectors.http import AuthError, BadRequest, PayloadError, PermissionDenied, RateLimited, ServerError
+from collectors.http import AuthError, BadRequest, PayloadError, PermissionDenied, ServerError
 from collectors.observation import CollectContext
 from collectors.tokens import TokenStore
 from socialkpi.sandbox import Reply, Sandbox, world
@@ -239,11 +239,6 @@ def test_long_ranges_are_chunked(sandbox: Sandbox) -> None:
     assert rows(out) == expected(LOCATION, since, until)
 
 
-def test_second_run_gives_the_same_rows(sandbox: Sandbox) -> None:
-    ctx = ctx_for(sandbox)
-    assert collect(ctx).observations == collect(ctx).observations
-
-
 def test_location_without_data_gives_zeros(sandbox: Sandbox) -> None:
     ctx = ctx_for(sandbox, "1000000000000000001")
     out = collect(ctx)
@@ -282,20 +277,6 @@ def test_location_errors(sandbox: Sandbox, location: str, error: type[Exception]
         collect(ctx_for(sandbox, location))
 
 
-def test_expired_token_fails_with_advice_and_no_token(sandbox: Sandbox) -> None:
-    with pytest.raises(AuthError) as err:
-        collect(ctx_for(sandbox, token=world.EXPIRED_TOKEN))
-    message = str(err.value)
-    assert "invalid authentication credentials" in message and "SOCIALKPI_GOOGLE_BUSINESS_REFRESH_TOKEN" in message
-    assert world.EXPIRED_TOKEN not in message
-
-
-def test_no_credentials(sandbox: Sandbox) -> None:
-    with pytest.raises(AuthError, match="set SOCIALKPI_GOOGLE_BUSINESS_TOKEN.*or SOCIALKPI_GOOGLE_CREDENTIALS"):
-        collect(ctx_for(sandbox, token=None))
-    assert sandbox.requests == []
-
-
 def test_the_own_variables_win_over_the_shared_credentials_file(sandbox: Sandbox, tmp_path: Path) -> None:
     unreadable = str(tmp_path / "never-read.json")  # a file set up for GA4 is not touched
     ctx = ctx_for(sandbox, google_credentials=unreadable)
@@ -310,40 +291,13 @@ def test_a_token_without_the_business_scope_is_refused(sandbox: Sandbox) -> None
         collect(ctx_for(sandbox, token=bearer))
 
 
-def test_throttled_is_retried_with_retry_after(sandbox: Sandbox) -> None:
-    sandbox.script(MULTI, part.throttled(retry_after=0))
-    client = make_client("google_business")
+def test_a_lasting_server_error_gives_googles_message(sandbox: Sandbox) -> None:
     ctx = ctx_for(sandbox)
-    since, until = window(ctx)
-    out = gbp.collect(client, ctx, since=since, until=until)
-    assert rows(out) == expected(LOCATION, since, until)
-    assert len(sandbox.requests_to(MULTI)) == 2 and len(client.waits) == 1
-
-
-def test_throttled_with_a_far_retry_after_fails_fast(sandbox: Sandbox) -> None:
-    sandbox.script(MULTI, part.throttled(retry_after=60))
-    with pytest.raises(RateLimited) as err:
-        collect(ctx_for(sandbox))
-    assert len(sandbox.requests_to(MULTI)) == 1 and err.value.reset_at is not None
-
-
-def test_server_errors_and_drops_are_retried_then_fail(sandbox: Sandbox) -> None:
-    sandbox.script(MULTI, Reply(503, {"error": {"code": 503, "message": "unavailable", "status": "UNAVAILABLE"}}))
-    sandbox.script(MULTI, Reply.drop())
-    ctx = ctx_for(sandbox)
-    assert len(collect(ctx).observations) == 14 * 4
     sandbox.script(
         MULTI, *[Reply(500, {"error": {"code": 500, "message": "Internal error", "status": "INTERNAL"}})] * 4
     )
     with pytest.raises(ServerError, match="Internal error"):
         collect(ctx)
-
-
-def test_malformed_json_is_a_payload_error(sandbox: Sandbox) -> None:
-    sandbox.script(MULTI, Reply.raw('{"multiDailyMetricTimeSeries": [{"dailyMetricTimeSeries": ['))
-    with pytest.raises(PayloadError) as err:
-        collect(ctx_for(sandbox))
-    assert world.TOKEN not in str(err.value)
 
 
 # -- refresh flow --------------------------------------------------------------------------------
