@@ -1,30 +1,45 @@
 """The platform registry: a literal table, no discovery, no plugins.
 
-Each entry names the module whose ``collect(client, ctx, *, since, until) -> Collected`` does the
-work, and the facts the runner and the config check need about the platform.  Modules are
-imported only when a collect runs (:func:`load_collector`) so that ``socialkpi --help`` and the
-config check stay fast (importing requests alone costs ~0.3 s; tech-notes §6).
+Each entry names the platform's functions as ``"module:function"`` and the facts the runner and the
+config check need about it:
+
+* ``collect(client, ctx, *, since, until) -> Collected`` does the work;
+* ``classify(status, headers, body) -> Verdict | None`` reads the platform's error answers: the runner
+  gives it to the account's :class:`~collectors.http.Client` before ``collect`` or ``check`` runs;
+* ``check(client, ctx) -> str``, the cheapest authenticated call, is what ``socialkpi doctor`` runs.
+
+The functions are imported only when they are called for (:func:`load_collector`, :func:`load_classifier`,
+:func:`load_check`) so that ``socialkpi --help`` and the config check stay fast (importing requests alone
+costs ~0.3 s).
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from collectors.observation import Collected
+    from typing import Protocol
 
-    CollectFn = Callable[..., Collected]
+    from collectors.http import Classifier, Client
+    from collectors.observation import CollectContext, Collected
+
+    class CollectFn(Protocol):
+        def __call__(self, client: Client, ctx: CollectContext, *, since: date, until: date) -> Collected: ...
+
+    class CheckFn(Protocol):
+        def __call__(self, client: Client, ctx: CollectContext) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
 class Platform:
     id: str
     label: str
-    module: str
+    collect: str  # "module:function" of its collect()
+    classify: str | None  # "module:function" of its error classifier (None: the HTTP status alone decides)
+    check: str | None  # "module:function" of its credential check (None: doctor says "configured")
     lookback_days: int  # recent days re-fetched on every run (the platform revises them)
     max_history_days: int  # how far back the API answers at all
     concurrency: int  # accounts of this platform collected at once
@@ -40,6 +55,11 @@ class Platform:
     # series, which the runner asks up to yesterday.  Each value cites the platform's documentation.
     delay_days: int = 0
 
+    @property
+    def module(self) -> str:
+        """The module of :attr:`collect` (the collector)."""
+        return self.collect.partition(":")[0]
+
 
 # The oldest day socialkpi reads or stores: no platform it reads has data before 2004 (Facebook opened in
 # February 2004, the others later), so an older date is a typo (socialkpi.settings, warehouse.imports).
@@ -50,7 +70,9 @@ PLATFORMS: dict[str, Platform] = {
     "facebook": Platform(
         id="facebook",
         label="Facebook Page",
-        module="collectors.facebook",
+        collect="collectors.facebook:collect",
+        classify="collectors.facebook:classify",
+        check="collectors.facebook:check",
         lookback_days=3,
         max_history_days=730,
         concurrency=4,
@@ -64,7 +86,9 @@ PLATFORMS: dict[str, Platform] = {
     "instagram": Platform(
         id="instagram",
         label="Instagram",
-        module="collectors.instagram",
+        collect="collectors.instagram:collect",
+        classify="collectors.instagram:classify",
+        check="collectors.instagram:check",
         lookback_days=3,
         max_history_days=90,
         concurrency=2,
@@ -82,7 +106,9 @@ PLATFORMS: dict[str, Platform] = {
     "threads": Platform(
         id="threads",
         label="Threads",
-        module="collectors.threads",
+        collect="collectors.threads:collect",
+        classify="collectors.threads:classify",
+        check="collectors.threads:check",
         lookback_days=3,
         max_history_days=730,
         concurrency=2,
@@ -99,7 +125,9 @@ PLATFORMS: dict[str, Platform] = {
     "x": Platform(
         id="x",
         label="X (Twitter)",
-        module="collectors.x",
+        collect="collectors.x:collect",
+        classify="collectors.x:classify",
+        check="collectors.x:check",
         lookback_days=0,
         max_history_days=0,
         concurrency=2,
@@ -111,7 +139,9 @@ PLATFORMS: dict[str, Platform] = {
     "linkedin": Platform(
         id="linkedin",
         label="LinkedIn Page",
-        module="collectors.linkedin",
+        collect="collectors.linkedin:collect",
+        classify="collectors.linkedin:classify",
+        check="collectors.linkedin:check",
         lookback_days=4,
         max_history_days=360,
         concurrency=2,
@@ -125,7 +155,9 @@ PLATFORMS: dict[str, Platform] = {
     "pinterest": Platform(
         id="pinterest",
         label="Pinterest",
-        module="collectors.pinterest",
+        collect="collectors.pinterest:collect",
+        classify="collectors.pinterest:classify",
+        check="collectors.pinterest:check",
         lookback_days=7,
         max_history_days=89,  # the runner clamps from until=yesterday: today-90, Pinterest's limit
         concurrency=2,
@@ -143,7 +175,9 @@ PLATFORMS: dict[str, Platform] = {
     "tiktok": Platform(
         id="tiktok",
         label="TikTok",
-        module="collectors.tiktok",
+        collect="collectors.tiktok:collect",
+        classify="collectors.tiktok:classify",
+        check="collectors.tiktok:check",
         lookback_days=0,
         max_history_days=0,  # follower and video counts are "now" only
         concurrency=2,
@@ -159,7 +193,9 @@ PLATFORMS: dict[str, Platform] = {
     "youtube": Platform(
         id="youtube",
         label="YouTube channel",
-        module="collectors.youtube",
+        collect="collectors.youtube:collect",
+        classify="collectors.youtube:classify",
+        check="collectors.youtube:check",
         lookback_days=5,
         max_history_days=3650,
         concurrency=2,
@@ -175,7 +211,9 @@ PLATFORMS: dict[str, Platform] = {
     "google_business": Platform(
         id="google_business",
         label="Google Business Profile",
-        module="collectors.google_business",
+        collect="collectors.google_business:collect",
+        classify="collectors.google_business:classify",
+        check="collectors.google_business:check",
         lookback_days=10,
         max_history_days=540,
         concurrency=2,
@@ -191,7 +229,9 @@ PLATFORMS: dict[str, Platform] = {
     "mastodon": Platform(
         id="mastodon",
         label="Mastodon",
-        module="collectors.mastodon",
+        collect="collectors.mastodon:collect",
+        classify="collectors.mastodon:classify",
+        check="collectors.mastodon:check",
         lookback_days=0,
         max_history_days=0,  # levels only: each run samples "now"
         concurrency=4,
@@ -203,7 +243,9 @@ PLATFORMS: dict[str, Platform] = {
     "bluesky": Platform(
         id="bluesky",
         label="Bluesky",
-        module="collectors.bluesky",
+        collect="collectors.bluesky:collect",
+        classify="collectors.bluesky:classify",
+        check="collectors.bluesky:check",
         lookback_days=0,
         max_history_days=0,
         concurrency=4,
@@ -215,7 +257,9 @@ PLATFORMS: dict[str, Platform] = {
     "ga4": Platform(
         id="ga4",
         label="Google Analytics 4",
-        module="collectors.ga4",
+        collect="collectors.ga4:collect",
+        classify="collectors.ga4:classify",
+        check="collectors.ga4:check",
         lookback_days=3,
         max_history_days=3650,
         concurrency=2,
@@ -231,7 +275,9 @@ PLATFORMS: dict[str, Platform] = {
     "plausible": Platform(
         id="plausible",
         label="Plausible Analytics",
-        module="collectors.plausible",
+        collect="collectors.plausible:collect",
+        classify="collectors.plausible:classify",
+        check="collectors.plausible:check",
         lookback_days=3,
         max_history_days=3650,
         concurrency=2,
@@ -246,7 +292,9 @@ PLATFORMS: dict[str, Platform] = {
     "matomo": Platform(
         id="matomo",
         label="Matomo",
-        module="collectors.matomo",
+        collect="collectors.matomo:collect",
+        classify="collectors.matomo:classify",
+        check="collectors.matomo:check",
         lookback_days=3,
         max_history_days=3650,
         concurrency=2,
@@ -261,7 +309,9 @@ PLATFORMS: dict[str, Platform] = {
     "umami": Platform(
         id="umami",
         label="Umami",
-        module="collectors.umami",
+        collect="collectors.umami:collect",
+        classify="collectors.umami:classify",
+        check="collectors.umami:check",
         lookback_days=2,
         max_history_days=3650,
         concurrency=1,
@@ -276,7 +326,9 @@ PLATFORMS: dict[str, Platform] = {
     "wordpress": Platform(
         id="wordpress",
         label="WordPress.com / Jetpack Stats",
-        module="collectors.wordpress",
+        collect="collectors.wordpress:collect",
+        classify="collectors.wordpress:classify",
+        check="collectors.wordpress:check",
         lookback_days=2,
         max_history_days=3650,
         concurrency=2,
@@ -293,10 +345,28 @@ PLATFORMS: dict[str, Platform] = {
 
 def load_collector(platform_id: str) -> CollectFn:
     """The ``collect`` function of a registered platform."""
-    platform = PLATFORMS[platform_id]
-    module: Any = importlib.import_module(platform.module)
-    fn: CollectFn = module.collect
+    fn: CollectFn = _load(PLATFORMS[platform_id].collect)
     return fn
+
+
+def load_classifier(platform_id: str) -> Classifier | None:
+    """The error classifier of a registered platform (None: it has none)."""
+    ref = PLATFORMS[platform_id].classify
+    fn: Classifier | None = _load(ref) if ref else None
+    return fn
+
+
+def load_check(platform_id: str) -> CheckFn | None:
+    """The credential check of a registered platform (None: it has none)."""
+    ref = PLATFORMS[platform_id].check
+    fn: CheckFn | None = _load(ref) if ref else None
+    return fn
+
+
+def _load(ref: str) -> Any:
+    """The object a ``"module:name"`` reference names, its module imported now."""
+    module, _, name = ref.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 def clamp_since(platform_id: str, since: date, until: date) -> date:
@@ -308,4 +378,4 @@ def clamp_since(platform_id: str, since: date, until: date) -> date:
     return max(since, oldest, EARLIEST_DAY)
 
 
-__all__ = ["EARLIEST_DAY", "PLATFORMS", "Platform", "load_collector", "clamp_since"]
+__all__ = ["EARLIEST_DAY", "PLATFORMS", "Platform", "load_check", "load_classifier", "load_collector", "clamp_since"]

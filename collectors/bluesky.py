@@ -32,6 +32,7 @@ from collectors.http import (
     Client,
     PayloadError,
     Verdict,
+    header,
     seconds_until_epoch,
 )
 from collectors.observation import CollectContext, Collected, Observation
@@ -50,13 +51,6 @@ COUNT = Counts(PLATFORM)  # lexicon integers
 # -- classification ----------------------------------------------------------------------------
 
 
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    for key, value in headers.items():
-        if key.lower() == name.lower():
-            return value
-    return None
-
-
 def classify(status: int, headers: Mapping[str, str], body: Any) -> Verdict | None:
     """Read the XRPC error ``{"error": "<Name>", "message": "<text>"}`` and the epoch ``RateLimit-Reset``."""
     if status < 400:
@@ -66,7 +60,7 @@ def classify(status: int, headers: Mapping[str, str], body: Any) -> Verdict | No
     name = name if isinstance(name, str) else ""
     message = f"{name}: {text}" if name and isinstance(text, str) else (name or f"HTTP {status}")
     if status == 429 or name == "RateLimitExceeded":
-        wait = seconds_until_epoch(_header(headers, "RateLimit-Reset"))
+        wait = seconds_until_epoch(header(headers, "RateLimit-Reset"))
         return Verdict("throttled", message, retry_after=wait, code="rate_limited")
     if name in AUTH_ERRORS:
         return Verdict("auth", message, code="token_invalid")
@@ -111,7 +105,6 @@ def parse_profile(payload: Any, *, account_id: str, day: date, collected_at: dat
 
 def _profile(client: Client, ctx: CollectContext) -> dict[str, Any]:
     actor = actor_of(ctx.account.id)
-    client.classify = client.classify or classify
     client.auth_headers = None  # the public AppView takes no token
     url = (ctx.credentials.base_url or API_ROOT).rstrip("/") + PROFILE_ENDPOINT
     try:
@@ -139,11 +132,10 @@ def _profile(client: Client, ctx: CollectContext) -> dict[str, Any]:
 
 def collect(client: Client, ctx: CollectContext, *, since: date, until: date) -> Collected:
     """Today's followers and posts of the handle (own account or competitor alike)."""
-    out, before = Collected(), client.requests_made
+    out = Collected()
     payload = _profile(client, ctx)
     out.observations += parse_profile(payload, account_id=ctx.account.id, day=ctx.today, collected_at=ctx.collected_at)
     out.skipped += [(field, "left out of the profile by the AppView") for field in FIELDS if field not in payload]
-    out.requests = client.requests_made - before
     return out
 
 

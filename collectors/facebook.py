@@ -23,13 +23,14 @@ read_insights); a refused insights metric is skipped alone (collectors.meta.ask_
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from collectors.http import AuthError, Client, PayloadError, Verdict, parse_retry_after, register_secret
+from collectors.common import chunks, each_day, token_env
+from collectors.http import AuthError, Client, PayloadError, Verdict, header, parse_retry_after
 from collectors.meta import PACIFIC as PACIFIC  # re-exported: the reporting day's zone
-from collectors.meta import USAGE_HEADERS, ask_metrics, header, read_error, regain_minutes
+from collectors.meta import USAGE_HEADERS, ask_metrics, read_error, regain_minutes
 from collectors.meta import pacific_day as meta_pacific_day
 from collectors.observation import CollectContext, Collected, Observation
 from collectors.values import Counts, expect
@@ -174,7 +175,7 @@ def parse_insights(
         if metric in COUNTS:
             rows += [
                 Observation(PLATFORM, account_id, metric, day, 0, source, collected_at)
-                for day in _days(since, until)
+                for day in each_day(since, until)
                 if day not in seen
             ]
     return rows
@@ -185,35 +186,19 @@ def pacific_day(end_time: str) -> date:
     return meta_pacific_day(end_time, platform=PLATFORM)
 
 
-def _days(since: date, until: date) -> Iterator[date]:
-    for n in range((until - since).days + 1):
-        yield since + timedelta(days=n)
-
-
-def chunks(since: date, until: date, size: int = CHUNK_DAYS) -> Iterator[tuple[date, date]]:
-    """Inclusive day ranges of at most ``size`` days covering since..until."""
-    start = since
-    while start <= until:
-        end = min(until, start + timedelta(days=size - 1))
-        yield start, end
-        start = end + timedelta(days=1)
-
-
 # -- I/O ---------------------------------------------------------------------------------------
 
 
 def collect(client: Client, ctx: CollectContext, *, since: date, until: date) -> Collected:
     """Today's followers, plus (own Pages) Page Insights for since..until, both days included."""
     creds, page_id = ctx.credentials, ctx.account.id
-    env = creds.token_env or "SOCIALKPI_FACEBOOK_TOKEN"
+    env = token_env(ctx)
     if not creds.token:
         raise AuthError(f"facebook: no Page access token; set {env}", platform=PLATFORM)
     token = creds.token
-    register_secret(token)
-    client.auth_headers = lambda: {"Authorization": f"Bearer {token}"}  # never access_token= in a URL
-    client.classify = client.classify or classify
+    client.use_token(token)  # never access_token= in a URL
     root = (creds.base_url or API_ROOT).rstrip("/")
-    out, before = Collected(), client.requests_made
+    out = Collected()
     try:
         page_url = root + PAGE_ENDPOINT.format(version=VERSION, page_id=page_id)
         page = client.get_json(page_url, params={"fields": PAGE_FIELDS})
@@ -221,7 +206,7 @@ def collect(client: Client, ctx: CollectContext, *, since: date, until: date) ->
         if not ctx.account.competitor:
             url = root + INSIGHTS_ENDPOINT.format(version=VERSION, page_id=page_id)
             refused: set[str] = set()
-            for start, end in chunks(since, until):
+            for start, end in chunks(since, until, CHUNK_DAYS):
                 for group in GROUPS:
                     _insights(client, ctx, url, group, start, end, refused, out)
     except AuthError as exc:
@@ -232,7 +217,6 @@ def collect(client: Client, ctx: CollectContext, *, since: date, until: date) ->
     out.observations = [
         o for o in out.observations if not (o.source_metric == "page_follows" and o.observed_on >= ctx.today)
     ]
-    out.requests = client.requests_made - before
     return out
 
 

@@ -43,12 +43,13 @@ still written (collectors.optional).  The ``[date]`` totals report is required.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from functools import partial
 from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from collectors.common import each_day
 from collectors.google_auth import (
     CREDENTIALS_ENV,
     SCOPES,
@@ -190,7 +191,6 @@ def collect(client: Client, ctx: CollectContext, *, since: date, until: date) ->
         else:
             report.keep(rows)
             out.observations += report.rows()
-    out.requests = client.requests_made
     return out
 
 
@@ -309,13 +309,11 @@ def parse_report(
         outputs = [(metric, name + suffix) for name, metric in mapping.items()]
     today = collected_at.astimezone(_zone(payload.get("metadata"))).date()
     rows: list[Observation] = []
-    day = since
-    while day <= until:
+    for day in each_day(since, until):
         if day in sums or day < today:  # today's numbers are still being processed
             for metric, source in outputs:
                 value = sums.get(day, {}).get(metric, 0)
                 rows.append(Observation(PLATFORM, account_id, metric, day, value, source, collected_at))
-        day += timedelta(days=1)
     return rows
 
 

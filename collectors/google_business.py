@@ -34,10 +34,11 @@ a metric it refuses as INVALID_ARGUMENT is skipped on its own.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from collectors.common import chunks, each_day, token_env
 from collectors.google_auth import CREDENTIALS_ENV, EXPLAINED, WHO, google_bearer, use_credentials_file
 from collectors.http import AuthError, BadRequest, Client, PayloadError, Verdict, parse_retry_after
 from collectors.observation import CollectContext, Collected, Observation
@@ -61,7 +62,6 @@ ACTIONS: dict[str, str] = {
 IMPRESSIONS_SOURCE = "BUSINESS_IMPRESSIONS_*"  # the four surfaces, summed
 COUNT = Counts(PLATFORM, text=True, numbers=False)  # "DatedValue.value is int64 as a string"
 CHUNK_DAYS = 180
-ENV = "SOCIALKPI_GOOGLE_BUSINESS_TOKEN"
 ENV_REFRESH = "SOCIALKPI_GOOGLE_BUSINESS_REFRESH_TOKEN"
 ACCESS_ADVICE = (
     "the signed-in user must own or manage the listing, and the Cloud project must be approved for the "
@@ -118,11 +118,6 @@ def _value(raw: Any, metric: str, day: date) -> int:
     return COUNT(raw, f"{metric} on {day}")
 
 
-def _days(since: date, until: date) -> Iterator[date]:
-    for n in range((until - since).days + 1):
-        yield since + timedelta(days=n)
-
-
 def parse_multi(
     payload: Any, *, account_id: str, since: date, until: date, collected_at: datetime, metrics: tuple[str, ...]
 ) -> list[Observation]:
@@ -167,7 +162,7 @@ def parse_multi(
                 per_metric[metric][day] = per_metric[metric].get(day, 0) + _value(item.get("value"), metric, day)
 
     rows: list[Observation] = []
-    for day in _days(since, until):
+    for day in each_day(since, until):
         if all(m in per_metric for m in IMPRESSIONS):
             total = sum(per_metric[m].get(day, 0) for m in IMPRESSIONS)
             rows.append(Observation(PLATFORM, account_id, "impressions", day, total, IMPRESSIONS_SOURCE, collected_at))
@@ -191,21 +186,13 @@ def range_params(metrics: tuple[str, ...], since: date, until: date, *, key: str
     }
 
 
-def chunks(since: date, until: date, size: int = CHUNK_DAYS) -> Iterator[tuple[date, date]]:
-    start = since
-    while start <= until:
-        end = min(until, start + timedelta(days=size - 1))
-        yield start, end
-        start = end + timedelta(days=1)
-
-
 # -- I/O ---------------------------------------------------------------------------------------
 
 
 def _location(client: Client, ctx: CollectContext) -> tuple[str, str]:
     """Check the account, install the bearer; the location's base URL."""
     creds = ctx.credentials
-    env = creds.token_env or ENV
+    env = token_env(ctx)
     if ctx.account.competitor:
         raise BadRequest(
             "google_business: the Performance API only answers for listings you manage; a competitor's "
@@ -213,7 +200,6 @@ def _location(client: Client, ctx: CollectContext) -> tuple[str, str]:
             platform=PLATFORM,
             code="no_competitors",
         )
-    client.classify = client.classify or classify
     if not (
         google_bearer(client, ctx, platform=PLATFORM, env_refresh=ENV_REFRESH)
         or use_credentials_file(client, ctx, platform=PLATFORM)
@@ -236,7 +222,7 @@ def _location(client: Client, ctx: CollectContext) -> tuple[str, str]:
 
 
 def _fail(exc: AuthError | BadRequest, ctx: CollectContext) -> Exception:
-    env = ctx.credentials.token_env or ENV
+    env = token_env(ctx)
     if isinstance(exc, AuthError):
         if exc.code in EXPLAINED:
             return exc
@@ -258,16 +244,15 @@ def _fail(exc: AuthError | BadRequest, ctx: CollectContext) -> Exception:
 
 def collect(client: Client, ctx: CollectContext, *, since: date, until: date) -> Collected:
     """Daily impressions, website clicks, calls and direction requests for since..until."""
-    out, before = Collected(), client.requests_made
+    out = Collected()
     root, location = _location(client, ctx)
     url = root + MULTI_ENDPOINT.format(location_id=location)
     metrics: tuple[str, ...] = (*IMPRESSIONS, *ACTIONS)
     try:
-        for start, end in chunks(since, until):
+        for start, end in chunks(since, until, CHUNK_DAYS):
             metrics = _fetch(client, ctx, url, metrics, start, end, out)
     except (AuthError, BadRequest) as exc:
         raise _fail(exc, ctx) from None
-    out.requests = client.requests_made - before
     return out
 
 

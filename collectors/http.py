@@ -32,6 +32,8 @@ Error classification
     Only this module decides what a response means.  Each platform may pass a *classifier*: a
     function ``(status, headers, body) -> Verdict | None`` that reads that platform's error JSON
     (Meta's ``error.code``, Google's ``error.status`` ...).  ``None`` falls back to the HTTP status.
+    The registry names each platform's classifier and the runner sets it on the account's client
+    (``Client.classify``) before the collector runs: a collector never sets it.
 
     CollectorError            base; ``kind``, ``platform``, ``status``, a sanitized ``url``
     ├── AuthError             token missing, expired or revoked: fix the credential
@@ -369,6 +371,15 @@ def seconds_until_epoch(value: str | None, *, now: float | None = None) -> float
     return max(0.0, epoch - current)
 
 
+def header(headers: Mapping[str, str], name: str) -> str | None:
+    """A response header, whatever its case (a classifier gets ``requests``' case-insensitive headers, a
+    test a plain dict)."""
+    for key, value in headers.items():
+        if key.lower() == name.lower():
+            return value
+    return None
+
+
 # ---------------------------------------------------------------------------------------------
 # Client
 # ---------------------------------------------------------------------------------------------
@@ -416,6 +427,13 @@ class Client:
         self.session.headers["Accept"] = "application/json"
         for prefix in ("https://", "http://"):
             self.session.mount(prefix, _WatchedAdapter())
+
+    def use_token(self, token: str, *, header: str = "Authorization", prefix: str = "Bearer ") -> None:
+        """Send ``token`` with every request, in ``header`` after ``prefix`` (a bearer unless told otherwise;
+        never in a URL), and register it as a secret so that no message or log line shows it."""
+        register_secret(token)
+        value = prefix + token
+        self.auth_headers = lambda: {header: value}
 
     def close(self) -> None:
         self.session.close()

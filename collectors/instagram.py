@@ -41,6 +41,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
+from collectors.common import each_day, token_env
 from collectors.http import (
     AuthError,
     BadRequest,
@@ -49,14 +50,12 @@ from collectors.http import (
     PayloadError,
     PermissionDenied,
     Verdict,
-    register_secret,
 )
 from collectors.meta import (
     PACIFIC as PACIFIC,  # re-exported: the reporting day's zone
 )
 from collectors.meta import (
     ask_metrics,
-    days_between,
     last_complete_pacific_day,
     pacific_bounds,
     pacific_day,
@@ -139,7 +138,7 @@ def _is_number(value: Any) -> bool:
 
 
 # Days: Meta's Pacific reporting day (collectors.meta): pacific_day, pacific_bounds,
-# last_complete_pacific_day, days_between.
+# last_complete_pacific_day; collectors.common.each_day walks the days of a range.
 
 
 # -- parsers ------------------------------------------------------------------------------------------
@@ -242,7 +241,7 @@ def _root(ctx: CollectContext) -> str:
 
 
 def _env(ctx: CollectContext) -> str:
-    return ctx.credentials.token_env or "SOCIALKPI_INSTAGRAM_TOKEN"
+    return token_env(ctx)
 
 
 def _prepare(client: Client, ctx: CollectContext) -> None:
@@ -253,9 +252,7 @@ def _prepare(client: Client, ctx: CollectContext) -> None:
             "linked to the Instagram account",
             platform=PLATFORM,
         )
-    register_secret(token)
-    client.auth_headers = lambda: {"Authorization": f"Bearer {token}"}  # never access_token= in a URL
-    client.classify = client.classify or classify
+    client.use_token(token)  # never access_token= in a URL
 
 
 def _username(ctx: CollectContext) -> str:
@@ -337,7 +334,7 @@ def _with_advice(exc: AuthError, ctx: CollectContext) -> AuthError:
 def collect(client: Client, ctx: CollectContext, *, since: date, until: date) -> Collected:
     """Today's followers and posts; for an own account also the daily insights of since..until."""
     _prepare(client, ctx)
-    root, out, before = _root(ctx), Collected(), client.requests_made
+    root, out = _root(ctx), Collected()
     try:
         if ctx.account.competitor:
             username, payload = _business_discovery(client, ctx)
@@ -352,11 +349,10 @@ def collect(client: Client, ctx: CollectContext, *, since: date, until: date) ->
             out.observations += parse_account(account, account_id=ig_id, day=ctx.today, collected_at=ctx.collected_at)
             url = root + INSIGHTS_ENDPOINT.format(version=VERSION, ig_user_id=ig_id)
             refused: set[str] = set()
-            for day in days_between(since, min(until, last_complete_pacific_day(ctx.collected_at))):
+            for day in each_day(since, min(until, last_complete_pacific_day(ctx.collected_at))):
                 _insights_day(client, ctx, url, day, refused, out)
     except AuthError as exc:
         raise _with_advice(exc, ctx) from None
-    out.requests = client.requests_made - before
     return out
 
 

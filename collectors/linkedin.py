@@ -49,6 +49,7 @@ from functools import partial
 from typing import Any
 from urllib.parse import quote
 
+from collectors.common import each_day, token_env
 from collectors.http import AuthError, Client, PayloadError, PermissionDenied, Verdict, paginate_next_url
 from collectors.observation import CollectContext, Collected, Observation
 from collectors.optional import optional
@@ -241,8 +242,7 @@ def _parse_daily(
         if by_day and not any(_dig(v, s) is not None for v in by_day.values() for s in sources):
             continue  # retired (or renamed): none of its fields in any element
         source = "+".join(sources)
-        for n in range((until - since).days + 1):
-            day = since + timedelta(days=n)
+        for day in each_day(since, until):
             values = by_day.get(day, {})
             total = 0
             for s in sources:
@@ -281,7 +281,6 @@ def _dig(obj: Any, path: str) -> Any:
 def _authenticate(client: Client, ctx: CollectContext) -> OAuthSession:
     """The shared OAuth session (collectors.tokens); LinkedIn's refresh token is not rotated, and a
     refresh token in the environment wins over the stored one (the user put a newer one there)."""
-    client.classify = client.classify or classify
     creds = ctx.credentials
     url = creds.token_url or (creds.base_url or OAUTH_ROOT).rstrip("/") + TOKEN_ENDPOINT
 
@@ -294,11 +293,11 @@ def _authenticate(client: Client, ctx: CollectContext) -> OAuthSession:
         client,
         ctx,
         PLATFORM,
-        key=creds.store_key or STORE_PREFIX + (creds.token_env or TOKEN_ENV),
+        key=creds.store_key or STORE_PREFIX + token_env(ctx),
         exchange=refresh_grant(  # client_id and client_secret in the form
             client, url, client_id=creds.client_id, client_secret=creds.client_secret, env_hint=REFRESH_ENV
         ),
-        missing=f"linkedin: no access token; set {creds.token_env or TOKEN_ENV} (LinkedIn Developer Portal > "
+        missing=f"linkedin: no access token; set {token_env(ctx)} (LinkedIn Developer Portal > "
         "your app > Auth > OAuth 2.0 tools, scope rw_organization_admin)",
         app_ready=bool(creds.client_id and creds.client_secret),
         app_missing="linkedin: the access token needs a refresh but SOCIALKPI_LINKEDIN_CLIENT_ID and "
@@ -316,7 +315,7 @@ def _with_advice(exc: AuthError, ctx: CollectContext) -> AuthError:
     if ctx.credentials.source == "store":  # a connection made by `socialkpi connect linkedin`
         renew = "" if ctx.credentials.refresh_token else " (without a refresh token it lasts 60 days)"
         return exc.with_message(f"{exc.message}: {RECONNECT}{renew}")
-    env = ctx.credentials.token_env or TOKEN_ENV
+    env = token_env(ctx)
     refresh = "" if ctx.credentials.refresh_token else f", or set {REFRESH_ENV} with the client id and secret"
     return exc.with_message(
         f"{exc.message}: create a new token (Developer Portal > OAuth 2.0 tools, scope rw_organization_admin) "
@@ -361,7 +360,7 @@ def collect(client: Client, ctx: CollectContext, *, since: date, until: date) ->
     """Followers today; for an own organization, the daily statistics of since..until (UTC days)."""
     org_id = ctx.account.id
     root = (ctx.credentials.base_url or API_ROOT).rstrip("/")
-    out, before = Collected(), client.requests_made
+    out = Collected()
     last_complete = ctx.collected_at.astimezone(UTC).date() - timedelta(days=1)
     until = min(until, last_complete)
     since = max(since, last_complete - timedelta(days=HISTORY_DAYS - 1))
@@ -399,7 +398,6 @@ def collect(client: Client, ctx: CollectContext, *, since: date, until: date) ->
                 out.observations += rows
     except AuthError as exc:
         raise _with_advice(exc, ctx) from None
-    out.requests = client.requests_made - before
     return out
 
 

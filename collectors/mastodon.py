@@ -33,13 +33,14 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
+from collectors.common import token_env
 from collectors.http import (
     AuthError,
     BadRequest,
     Client,
     PayloadError,
     Verdict,
-    register_secret,
+    header,
 )
 from collectors.observation import CollectContext, Collected, Credentials, Observation
 from collectors.values import Counts
@@ -48,20 +49,12 @@ PLATFORM = "mastodon"
 API_ROOT = "https://{instance}"
 LOOKUP_ENDPOINT = "/api/v1/accounts/lookup"
 FIELDS: dict[str, str] = {"followers_count": "followers", "statuses_count": "posts"}
-TOKEN_ENV = "SOCIALKPI_MASTODON_TOKEN"  # noqa: S105 (a variable name, not a secret)
 COUNT = Counts(PLATFORM)  # the Account entity's Integer fields
 _USER = re.compile(r"[A-Za-z0-9_]+")
 _INSTANCE = re.compile(r"[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+(:\d+)?")
 
 
 # -- classification ----------------------------------------------------------------------------
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    for key, value in headers.items():
-        if key.lower() == name.lower():
-            return value
-    return None
 
 
 def seconds_until_iso(value: str | None, *, now: datetime | None = None) -> float | None:
@@ -89,7 +82,7 @@ def classify(status: int, headers: Mapping[str, str], body: Any) -> Verdict | No
             text = f"{text}: {body['error_description']}"
     message = text or f"HTTP {status}"
     if status == 429:
-        wait = seconds_until_iso(_header(headers, "X-RateLimit-Reset"))
+        wait = seconds_until_iso(header(headers, "X-RateLimit-Reset"))
         return Verdict("throttled", f"{message} (HTTP 429)", retry_after=wait, code="rate_limited")
     if status == 401:
         if "requires an authenticated user" in text:
@@ -155,12 +148,10 @@ def for_instance(creds: Credentials, instance: str) -> tuple[str | None, str | N
 def _lookup(client: Client, ctx: CollectContext) -> Any:
     user, instance = split_account(ctx.account.id)
     creds = ctx.credentials
-    env = creds.token_env or TOKEN_ENV
+    env = token_env(ctx)
     token, base_url = for_instance(creds, instance)
     if token:
-        register_secret(token)
-        client.auth_headers = lambda: {"Authorization": f"Bearer {token}"}
-    client.classify = client.classify or classify
+        client.use_token(token)
     try:
         return client.get_json(lookup_url(instance, base_url), params={"acct": user})
     except AuthError as exc:
@@ -189,7 +180,7 @@ def _lookup(client: Client, ctx: CollectContext) -> Any:
 
 def collect(client: Client, ctx: CollectContext, *, since: date, until: date) -> Collected:
     """Today's followers and posts of ``user@instance`` (own account or competitor alike)."""
-    out, before = Collected(), client.requests_made
+    out = Collected()
     payload = _lookup(client, ctx)
     if isinstance(payload, dict) and payload.get("suspended") is True:
         out.skipped += [(field, "the account is suspended: its counts are not served") for field in FIELDS]
@@ -197,7 +188,6 @@ def collect(client: Client, ctx: CollectContext, *, since: date, until: date) ->
         out.observations += parse_account(
             payload, account_id=ctx.account.id, day=ctx.today, collected_at=ctx.collected_at
         )
-    out.requests = client.requests_made - before
     return out
 
 

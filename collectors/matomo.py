@@ -39,10 +39,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from functools import partial
 from typing import Any
 
+from collectors.common import each_day, token_env
 from collectors.http import (
     AuthError,
     BadRequest,
@@ -50,6 +51,7 @@ from collectors.http import (
     PayloadError,
     PermissionDenied,
     Verdict,
+    header,
     parse_retry_after,
     register_secret,
 )
@@ -78,7 +80,7 @@ def classify(status: int, headers: Mapping[str, str], body: Any) -> Verdict | No
     is_error = isinstance(body, dict) and body.get("result") == "error"
     if not is_error:
         if status == 429:
-            return Verdict("throttled", f"HTTP {status}", parse_retry_after(_header(headers, "Retry-After")))
+            return Verdict("throttled", f"HTTP {status}", parse_retry_after(header(headers, "Retry-After")))
         return None
     message = str(body.get("message") or f"HTTP {status}")
     if AUTH_TEXT.search(message) or status == 401 and not ACCESS_TEXT.search(message):
@@ -96,19 +98,12 @@ def classify(status: int, headers: Mapping[str, str], body: Any) -> Verdict | No
             code="no_view_access",
         )
     if status == 429 or "too many requests" in message.lower():
-        return Verdict("throttled", message, parse_retry_after(_header(headers, "Retry-After")), code="throttled")
+        return Verdict("throttled", message, parse_retry_after(header(headers, "Retry-After")), code="throttled")
     if status >= 500:
-        return Verdict("server", message, parse_retry_after(_header(headers, "Retry-After")))
+        return Verdict("server", message, parse_retry_after(header(headers, "Retry-After")))
     if "does not exist" in message or "not available" in message:
         return Verdict("bad_request", message, code="unknown_method")
     return Verdict("bad_request", message, code="api_error")
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    for key, value in headers.items():
-        if key.lower() == name.lower():
-            return value
-    return None
 
 
 # -- parsers -----------------------------------------------------------------------------------
@@ -148,10 +143,6 @@ def _number(row: Mapping[str, Any], field: str, method: str) -> int:
     return COUNT(row.get(field, 0), f"{method} {field}")
 
 
-def _days(since: date, until: date) -> list[date]:
-    return [since + timedelta(days=n) for n in range((until - since).days + 1)]
-
-
 def _fill(
     values: dict[date, dict[str, float]],
     mapping: Mapping[str, str],
@@ -166,7 +157,7 @@ def _fill(
 ) -> list[Observation]:
     """Rows for every day of the range that is over, or that Matomo has data for."""
     out: list[Observation] = []
-    for day in _days(since, until):
+    for day in each_day(since, until):
         if day >= today and day not in answered:
             continue
         for field, metric in mapping.items():
@@ -275,7 +266,7 @@ def parse_socials(
 
 def _prepare(client: Client, ctx: CollectContext) -> tuple[str, dict[str, str]]:
     """The endpoint URL and the form fields every call carries (the token among them)."""
-    env = ctx.credentials.token_env or "SOCIALKPI_MATOMO_TOKEN"
+    env = token_env(ctx)
     token, base = ctx.credentials.token, ctx.credentials.base_url
     if not base:
         raise BadRequest(
@@ -291,7 +282,6 @@ def _prepare(client: Client, ctx: CollectContext) -> tuple[str, dict[str, str]]:
     if not re.fullmatch(r"\d+", ctx.account.id):
         raise BadRequest(f"{PLATFORM}: the account id must be the numeric idSite, not {ctx.account.id!r:.40}")
     register_secret(token)
-    client.classify = client.classify or classify
     root = base.rstrip("/")
     url = root if root.endswith(ENDPOINT) else root + ENDPOINT
     form = {"module": "API", "format": "JSON", "idSite": ctx.account.id, "token_auth": token}
@@ -308,7 +298,7 @@ def collect(client: Client, ctx: CollectContext, *, since: date, until: date) ->
     if ctx.account.competitor:
         raise PermissionDenied(f"{PLATFORM}: a competitor's website analytics are private", platform=PLATFORM)
     url, form = _prepare(client, ctx)
-    out, before = Collected(), client.requests_made
+    out = Collected()
     days = {"period": "day", "date": f"{since.isoformat()},{until.isoformat()}", "format_metrics": "0"}
     table = {**days, "filter_limit": "-1"}
     kw: dict[str, Any] = {
@@ -332,7 +322,6 @@ def collect(client: Client, ctx: CollectContext, *, since: date, until: date) ->
         if answer is not None:
             endpoint.keep(parse(answer, **kw))
         out.observations += endpoint.rows()
-    out.requests = client.requests_made - before
     return out
 
 

@@ -18,7 +18,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from collectors.http import BadRequest, CollectorError, PayloadError, parse_retry_after
+from collectors.http import BadRequest, CollectorError, PayloadError, header, parse_retry_after
 from collectors.observation import Collected
 
 PACIFIC = ZoneInfo("America/Los_Angeles")  # Meta's reporting day
@@ -48,14 +48,6 @@ def read_error(status: int, body: Any) -> MetaError | None:
     message = str(err.get("message") or f"HTTP {status}")
     detail = f"{message} (code {code}{f', subcode {sub}' if sub else ''})"
     return MetaError(code, sub, message, detail, err)
-
-
-def header(headers: Mapping[str, str], name: str) -> str | None:
-    """A response header, whatever its case."""
-    for key, value in headers.items():
-        if key.lower() == name.lower():
-            return value
-    return None
 
 
 def regain_minutes(headers: Mapping[str, str], name: str) -> list[float]:
@@ -115,11 +107,6 @@ def pacific_bounds(day: date) -> tuple[int, int]:
 def last_complete_pacific_day(moment: datetime) -> date:
     """The newest Pacific day that has ended at ``moment``."""
     return moment.astimezone(PACIFIC).date() - timedelta(days=1)
-
-
-def days_between(since: date, until: date) -> Iterator[date]:
-    for n in range((until - since).days + 1):
-        yield since + timedelta(days=n)
 
 
 # -- asking metrics -----------------------------------------------------------------------------------

@@ -87,4 +87,3 @@ class Collected:
 
     observations: list[Observation] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (source metric, reason)
-    requests: int = 0

@@ -33,12 +33,22 @@ skipped with the reason and the follower count is still written (collectors.opti
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from typing import Any
 
-from collectors.http import AuthError, BadRequest, Client, PayloadError, Verdict, parse_retry_after, seconds_until_epoch
+from collectors.common import chunks, each_day, token_env
+from collectors.http import (
+    AuthError,
+    BadRequest,
+    Client,
+    PayloadError,
+    Verdict,
+    header,
+    parse_retry_after,
+    seconds_until_epoch,
+)
 from collectors.observation import CollectContext, Collected, Observation
 from collectors.optional import optional
 from collectors.tokens import OAuthSession, StoredToken, refresh_grant, wrong_owner
@@ -96,7 +106,7 @@ def classify(status: int, headers: Mapping[str, str], body: Any) -> Verdict | No
             code="forbidden",
         )
     if status >= 500:
-        return Verdict("server", text, retry_after=parse_retry_after(_header(headers, "Retry-After")))
+        return Verdict("server", text, retry_after=parse_retry_after(header(headers, "Retry-After")))
     if status == 400 and isinstance(message, str) and "metric_types" in message:
         return Verdict("bad_request", text, code="invalid_metric")
     return Verdict("bad_request", text, code="invalid_parameters")
@@ -104,7 +114,7 @@ def classify(status: int, headers: Mapping[str, str], body: Any) -> Verdict | No
 
 def reset_seconds(headers: Mapping[str, str]) -> float | None:
     """Seconds until the limit resets: ``X-RateLimit-Reset`` (seconds to wait), else ``Retry-After``."""
-    raw = _header(headers, "X-RateLimit-Reset")
+    raw = header(headers, "X-RateLimit-Reset")
     if raw:
         try:
             value = float(raw)
@@ -113,14 +123,7 @@ def reset_seconds(headers: Mapping[str, str]) -> float | None:
         if value is not None:
             # Pinterest sends the seconds left; an epoch (some proxies rewrite it) is read as one.
             return seconds_until_epoch(raw) if value > 1_000_000_000 else max(0.0, value)
-    return parse_retry_after(_header(headers, "Retry-After"))
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    for key, value in headers.items():
-        if key.lower() == name.lower():
-            return value
-    return None
+    return parse_retry_after(header(headers, "Retry-After"))
 
 
 # -- parsers -----------------------------------------------------------------------------------
@@ -210,7 +213,7 @@ def parse_analytics(
             value = metrics.get(source, 0)
             value = 0 if value is None else COUNT(value, f"{source} on {day}")
             rows.append(Observation(PLATFORM, account_id, METRICS[source], day, value, source, collected_at))
-    for day in _days(since, until):
+    for day in each_day(since, until):
         if day not in answered:
             rows += [Observation(PLATFORM, account_id, METRICS[s], day, 0, s, collected_at) for s in wanted]
     return rows
@@ -224,20 +227,6 @@ def unready_days(payload: Any) -> dict[str, list[date]]:
         if status != READY:
             out.setdefault(str(status), []).append(_day(entry["date"]))
     return out
-
-
-def _days(since: date, until: date) -> Iterator[date]:
-    for n in range((until - since).days + 1):
-        yield since + timedelta(days=n)
-
-
-def chunks(since: date, until: date, size: int = MAX_RANGE_DAYS) -> Iterator[tuple[date, date]]:
-    """Inclusive day ranges of at most ``size`` days covering since..until."""
-    start = since
-    while start <= until:
-        end = min(until, start + timedelta(days=size - 1))
-        yield start, end
-        start = end + timedelta(days=1)
 
 
 # -- tokens ------------------------------------------------------------------------------------
@@ -259,7 +248,7 @@ def authorize(client: Client, ctx: CollectContext) -> Callable[[], StoredToken |
     (collectors.tokens.OAuthSession; the refresh_token grant with HTTP Basic client auth).
     """
     creds = ctx.credentials
-    env = creds.token_env or "SOCIALKPI_PINTEREST_TOKEN"
+    env = token_env(ctx)
 
     session = OAuthSession.from_context(
         client,
@@ -314,7 +303,7 @@ def _owner(client: Client, ctx: CollectContext) -> dict[str, Any]:
         raise PayloadError("pinterest: the user_account answer has no username", platform=PLATFORM)
     username = payload["username"]
     if username.casefold() != ctx.account.id.lstrip("@").casefold():
-        raise wrong_owner(PLATFORM, username, ctx.account.id, ctx.credentials.token_env or "SOCIALKPI_PINTEREST_TOKEN")
+        raise wrong_owner(PLATFORM, username, ctx.account.id, token_env(ctx))
     return payload
 
 
@@ -328,7 +317,7 @@ def _with_advice(exc: AuthError, ctx: CollectContext) -> AuthError:
         return exc
     if ctx.credentials.source == "store":
         return exc.with_message(f"{exc.message}: {RECONNECT}")
-    env = ctx.credentials.token_env or "SOCIALKPI_PINTEREST_TOKEN"
+    env = token_env(ctx)
     return exc.with_message(
         f"{exc.message}: create a new access token (developers.pinterest.com > My apps, or the OAuth flow "
         f"with {SCOPE}) and put it in {env}, or set {ENV_HINT} with the app's id and secret"
@@ -338,8 +327,7 @@ def _with_advice(exc: AuthError, ctx: CollectContext) -> AuthError:
 def collect(client: Client, ctx: CollectContext, *, since: date, until: date) -> Collected:
     """Today's followers and READY daily analytics for since..until (clamped to Pinterest's 90 days)."""
     _competitor_refused(ctx)
-    client.classify = client.classify or classify
-    out, before = Collected(), client.requests_made
+    out = Collected()
     try:
         authorize(client, ctx)
         owner = _owner(client, ctx)
@@ -351,7 +339,6 @@ def collect(client: Client, ctx: CollectContext, *, since: date, until: date) ->
         _analytics(client, ctx, since, until, out)
     except AuthError as exc:
         raise _with_advice(exc, ctx) from None
-    out.requests = client.requests_made - before
     return out
 
 
@@ -374,7 +361,7 @@ def _analytics(client: Client, ctx: CollectContext, since: date, until: date, ou
     analytics = optional(
         out, "user_account/analytics", skip=list(METRICS), metrics="impressions, engagements and link_clicks"
     )
-    for start, end in chunks(since, until):
+    for start, end in chunks(since, until, MAX_RANGE_DAYS):
         got = analytics.fetch(partial(_fetch, client, url, start, end, active, out))
         if got is None:
             break  # refused: noted, and the chunks kept so far are dropped
@@ -445,7 +432,6 @@ def _refused_alone(get: Callable[[tuple[str, ...]], Any], metric: str) -> bool:
 def check(client: Client, ctx: CollectContext) -> str:
     """``socialkpi doctor``: one ``GET /v5/user_account`` (refreshing first when the token has expired)."""
     _competitor_refused(ctx)
-    client.classify = client.classify or classify
     try:
         token = authorize(client, ctx)
         owner = _owner(client, ctx)

@@ -34,20 +34,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
+from collectors.common import each_day, token_env
 from collectors.http import (
     AuthError,
     Client,
     PayloadError,
     PermissionDenied,
     Verdict,
+    header,
     paginate_offset,
     parse_retry_after,
-    register_secret,
 )
 from collectors.observation import CollectContext, Collected, Observation
 from collectors.optional import optional
@@ -81,27 +82,20 @@ def classify(status: int, headers: Mapping[str, str], body: Any) -> Verdict | No
             code="invalid_key_or_site",
         )
     if status == 429:
-        header = parse_retry_after(_header(headers, "Retry-After"))
+        wait = parse_retry_after(header(headers, "Retry-After"))
         hourly = HOURLY.search(text)
-        if header is None and hourly:  # the key's hourly budget is spent: no use retrying in seconds
+        if wait is None and hourly:  # the key's hourly budget is spent: no use retrying in seconds
             return Verdict(
                 "throttled",
                 f"{text} Try again within the hour, or ask Plausible for a higher limit",
                 retry_after=3600.0,
                 code="hourly_limit",
             )
-        return Verdict("throttled", text, retry_after=header, code="rate_limited")
+        return Verdict("throttled", text, retry_after=wait, code="rate_limited")
     if status >= 500:
-        return Verdict("server", text, parse_retry_after(_header(headers, "Retry-After")))
+        return Verdict("server", text, parse_retry_after(header(headers, "Retry-After")))
     if status == 400:
         return Verdict("bad_request", text, code="invalid_query")
-    return None
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    for key, value in headers.items():
-        if key.lower() == name.lower():
-            return value
     return None
 
 
@@ -124,7 +118,7 @@ def parse_timeseries(
         day = _day(dims[0])
         per_day[day] = dict(zip(metrics, values, strict=True))
     out: list[Observation] = []
-    for day in _days(since, until):
+    for day in each_day(since, until):
         if day not in per_day and day >= today:
             continue
         for name, metric in TOTALS.items():
@@ -160,7 +154,7 @@ def parse_sources(
         per[network] = per.get(network, 0) + numbers["visits"]
     seen_networks = sorted({n for per in networks.values() for n in per})
     out: list[Observation] = []
-    for day in _days(since, until):
+    for day in each_day(since, until):
         if day not in seen_days and day >= today:
             continue
         for name, metric in SOCIAL.items():
@@ -230,25 +224,19 @@ def _day(text: str) -> date:
         raise PayloadError(f"{PLATFORM}: time:day {text[:30]!r} is not YYYY-MM-DD", platform=PLATFORM) from None
 
 
-def _days(since: date, until: date) -> list[date]:
-    return [since + timedelta(days=n) for n in range((until - since).days + 1)]
-
-
 # -- I/O ---------------------------------------------------------------------------------------
 
 
 def _prepare(client: Client, ctx: CollectContext) -> str:
-    """Auth header and classifier on the client; the query URL."""
-    env = ctx.credentials.token_env or "SOCIALKPI_PLAUSIBLE_TOKEN"
+    """The auth header on the client; the query URL."""
+    env = token_env(ctx)
     token = ctx.credentials.token
     if not token:
         raise AuthError(
             f"{PLATFORM}: no Stats API key; create one under Account settings > API Keys and set {env}",
             platform=PLATFORM,
         )
-    register_secret(token)
-    client.auth_headers = lambda: {"Authorization": f"Bearer {token}"}
-    client.classify = client.classify or classify
+    client.use_token(token)
     root = (ctx.credentials.base_url or API_ROOT).rstrip("/")
     if urlsplit(root).path.rstrip("/").endswith("/api/v2/query"):  # a pasted full endpoint
         return root
@@ -289,7 +277,7 @@ def collect(client: Client, ctx: CollectContext, *, since: date, until: date) ->
         raise PermissionDenied(f"{PLATFORM}: a competitor's website analytics are private", platform=PLATFORM)
     url = _prepare(client, ctx)
     site, limit = ctx.account.id, int(ctx.options.get("page_limit", PAGE_LIMIT))
-    out, before = Collected(), client.requests_made
+    out = Collected()
     kw: dict[str, Any] = {
         "account_id": site,
         "since": since,
@@ -309,7 +297,6 @@ def collect(client: Client, ctx: CollectContext, *, since: date, until: date) ->
     if answer is not None:
         sources.keep(parse_sources(answer, **kw))
     out.observations += sources.rows()
-    out.requests = client.requests_made - before
     return out
 
 

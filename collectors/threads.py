@@ -54,6 +54,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
+from collectors.common import each_day, token_env
 from collectors.http import (
     AuthError,
     BadRequest,
@@ -65,7 +66,7 @@ from collectors.http import (
     register_secret,
 )
 from collectors.instagram import classify_meta
-from collectors.meta import ask_metrics, days_between, last_complete_pacific_day, pacific_bounds, pacific_day
+from collectors.meta import ask_metrics, last_complete_pacific_day, pacific_bounds, pacific_day
 from collectors.observation import CollectContext, Collected, Observation
 from collectors.tokens import StoredToken, _lock_for, without_auth
 from collectors.values import Counts, expect
@@ -217,7 +218,7 @@ class _Tokens:
     def __init__(self, client: Client, ctx: CollectContext) -> None:
         creds = ctx.credentials
         self.client, self.ctx = client, ctx
-        self.env_name = creds.token_env or "SOCIALKPI_THREADS_TOKEN"
+        self.env_name = token_env(ctx)
         self.connected = creds.source == "store" and bool(creds.store_key)
         self.key = creds.store_key if self.connected and creds.store_key else self.env_name
         self.env_token = None if self.connected else creds.token
@@ -265,7 +266,6 @@ class _Tokens:
     def install(self) -> None:
         self.client.auth_headers = self.headers  # never access_token= in a data URL
         self.client.refresh = self.on_auth_error
-        self.client.classify = self.client.classify or classify
 
     def refresh_if_due(self) -> None:
         """Before any data call: refresh a token of unknown age, or one with under 30 days left."""
@@ -385,7 +385,7 @@ def _lookup(client: Client, root: str, username: str) -> Any:
 
 def collect(client: Client, ctx: CollectContext, *, since: date, until: date) -> Collected:
     """Today's followers; for an own account also daily profile views and engagements for since..until."""
-    root, out, before = (ctx.credentials.base_url or API_ROOT).rstrip("/"), Collected(), client.requests_made
+    root, out = (ctx.credentials.base_url or API_ROOT).rstrip("/"), Collected()
     if ctx.account.competitor:
         username = _username(ctx)
     else:
@@ -407,11 +407,10 @@ def collect(client: Client, ctx: CollectContext, *, since: date, until: date) ->
             )
             refused: set[str] = set()
             first, last = max(since, FIRST_DAY), min(until, last_complete_pacific_day(ctx.collected_at))
-            for day in days_between(first, last):
+            for day in each_day(first, last):
                 _insights_day(client, ctx, url, day, refused, out)
     except AuthError as exc:
         raise _with_advice(exc, tokens) from None
-    out.requests = client.requests_made - before
     return out
 
 
@@ -443,7 +442,6 @@ def check(client: Client, ctx: CollectContext) -> str:
     username = _username(ctx) if ctx.account.competitor else None
     tokens = _Tokens(client, ctx)
     client.auth_headers = tokens.headers
-    client.classify = client.classify or classify
     try:
         if username is not None:
             rows = parse_profile_lookup(

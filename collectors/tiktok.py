@@ -32,7 +32,17 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
-from collectors.http import AuthError, BadRequest, Client, PayloadError, PermissionDenied, Verdict, parse_retry_after
+from collectors.common import token_env
+from collectors.http import (
+    AuthError,
+    BadRequest,
+    Client,
+    PayloadError,
+    PermissionDenied,
+    Verdict,
+    header,
+    parse_retry_after,
+)
 from collectors.observation import CollectContext, Collected, Observation
 from collectors.tokens import OAuthSession, StoredToken, refresh_grant, wrong_owner
 from collectors.tokens import authorize as authorize_session
@@ -93,7 +103,7 @@ def classify(status: int, headers: Mapping[str, str], body: Any) -> Verdict | No
         return None
     if kind == "permission":
         text += f"; the token needs {SCOPES}: authorize the app again with them"
-    retry = parse_retry_after(_header(headers, "Retry-After")) if kind in ("throttled", "server") else None
+    retry = parse_retry_after(header(headers, "Retry-After")) if kind in ("throttled", "server") else None
     return Verdict(kind, text, retry_after=retry, code=code)
 
 
@@ -105,13 +115,6 @@ def _by_status(status: int) -> str:
     if status == 429:
         return "throttled"
     return "server" if status >= 500 else "bad_request"
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    for key, value in headers.items():
-        if key.lower() == name.lower():
-            return value
-    return None
 
 
 # -- parser ------------------------------------------------------------------------------------
@@ -157,7 +160,7 @@ def authorize(client: Client, ctx: CollectContext) -> Callable[[], StoredToken |
     (collectors.tokens.OAuthSession; the refresh_token grant with client_key and client_secret in the form).
     """
     creds = ctx.credentials
-    env = creds.token_env or "SOCIALKPI_TIKTOK_TOKEN"
+    env = token_env(ctx)
 
     session = OAuthSession.from_context(
         client,
@@ -209,14 +212,14 @@ def _user_info(client: Client, ctx: CollectContext) -> Any:
             code="no_username",
         )
     if username.lstrip("@").casefold() != wanted.casefold():
-        raise wrong_owner(PLATFORM, username, wanted, ctx.credentials.token_env or "SOCIALKPI_TIKTOK_TOKEN")
+        raise wrong_owner(PLATFORM, username, wanted, token_env(ctx))
     return payload
 
 
 def _with_advice(exc: AuthError, ctx: CollectContext) -> AuthError:
     if exc.code == "refresh_refused":
         return exc
-    env = ctx.credentials.token_env or "SOCIALKPI_TIKTOK_TOKEN"
+    env = token_env(ctx)
     return exc.with_message(
         f"{exc.message}: access tokens expire within a day; set {ENV_HINT} with SOCIALKPI_TIKTOK_CLIENT_ID and "
         f"SOCIALKPI_TIKTOK_CLIENT_SECRET so socialkpi refreshes them, or put a new token in {env}"
@@ -226,8 +229,7 @@ def _with_advice(exc: AuthError, ctx: CollectContext) -> AuthError:
 def collect(client: Client, ctx: CollectContext, *, since: date, until: date) -> Collected:
     """Today's followers and posts (TikTok has no history: ``since``/``until`` do not apply)."""
     _competitor_refused(ctx)
-    client.classify = client.classify or classify
-    out, before = Collected(), client.requests_made
+    out = Collected()
     try:
         authorize(client, ctx)
         payload = _user_info(client, ctx)
@@ -238,14 +240,12 @@ def collect(client: Client, ctx: CollectContext, *, since: date, until: date) ->
     for source in METRICS:
         if user.get(source) is None:
             out.skipped.append((source, "not in TikTok's user/info answer (needs user.info.stats)"))
-    out.requests = client.requests_made - before
     return out
 
 
 def check(client: Client, ctx: CollectContext) -> str:
     """``socialkpi doctor``: the same single ``GET /v2/user/info/`` (refreshing first when expired)."""
     _competitor_refused(ctx)
-    client.classify = client.classify or classify
     try:
         token = authorize(client, ctx)
         user = _user(_user_info(client, ctx))

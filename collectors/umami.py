@@ -44,6 +44,7 @@ from functools import partial
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from collectors.common import each_day, token_env
 from collectors.http import (
     AuthError,
     BadRequest,
@@ -51,6 +52,7 @@ from collectors.http import (
     PayloadError,
     PermissionDenied,
     Verdict,
+    header,
     parse_retry_after,
     register_secret,
 )
@@ -91,22 +93,15 @@ def classify(status: int, headers: Mapping[str, str], body: Any) -> Verdict | No
     if status == 403 or code == "forbidden":
         return Verdict("permission", f"{message}: give this user view access to the website", code="forbidden")
     if status == 429 or code == "too-many-requests":
-        wait = parse_retry_after(_header(headers, "Retry-After"))
+        wait = parse_retry_after(header(headers, "Retry-After"))
         return Verdict("throttled", message, CLOUD_WINDOW if wait is None else wait, code="too_many_requests")
     if status >= 500:
-        return Verdict("server", message, parse_retry_after(_header(headers, "Retry-After")))
+        return Verdict("server", message, parse_retry_after(header(headers, "Retry-After")))
     if status == 404 or code == "not-found":
         return Verdict(
             "bad_request", f"{message}: no website with this id; check the id in socialkpi.toml", code="not_found"
         )
     return Verdict("bad_request", message, code=code or "bad_request")
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    for key, value in headers.items():
-        if key.lower() == name.lower():
-            return value
-    return None
 
 
 # -- parsers -----------------------------------------------------------------------------------
@@ -186,17 +181,15 @@ def api_root(base_url: str | None) -> tuple[str, bool]:
 
 
 def _prepare(client: Client, ctx: CollectContext) -> str:
-    """Auth hooks and classifier on the client; the API root."""
+    """The auth hooks on the client; the API root."""
     creds, account = ctx.credentials, ctx.account.id
     root, cloud = api_root(creds.base_url)
-    client.classify = client.classify or classify
-    env = creds.token_env or "SOCIALKPI_UMAMI_TOKEN"
+    env = token_env(ctx)
     if cloud:
         if not creds.token:
             raise AuthError(f"{PLATFORM}: no Umami Cloud API key; create one under Settings > API keys and set {env}")
         key = creds.token
-        register_secret(key)
-        client.auth_headers = lambda: {"x-umami-api-key": key}
+        client.use_token(key, header="x-umami-api-key", prefix="")
         return root
     username, password = creds.client_id, creds.client_secret
     register_secret(password)
@@ -270,7 +263,7 @@ def collect(client: Client, ctx: CollectContext, *, since: date, until: date) ->
         raise BadRequest(f"{PLATFORM}: the account id must be the website's UUID, not {ctx.account.id!r:.40}")
     root = _prepare(client, ctx)
     website = quote(ctx.account.id, safe="")
-    out, before = Collected(), client.requests_made
+    out = Collected()
     tz_name = str(ctx.business_tz)
     social: dict[date, dict[str, float]] = {}
     referrers = optional(
@@ -279,8 +272,7 @@ def collect(client: Client, ctx: CollectContext, *, since: date, until: date) ->
         metrics="social_visits and visits_from_<network>",
         unsupported={"bad-request", "bad_request", "not_found"},  # Umami's code, or an older plain-text 400; a 404
     )
-    day = since
-    while day <= until:
+    for day in each_day(since, until):
         start, end = day_bounds(day, ctx.business_tz)
         window = {"startAt": start, "endAt": end, "timezone": tz_name}
         kw: dict[str, Any] = {
@@ -301,10 +293,8 @@ def collect(client: Client, ctx: CollectContext, *, since: date, until: date) ->
         per = None if answer is None else parse_referrers(answer, **kw)
         if per is not None:
             social[day] = per
-        day += timedelta(days=1)
     referrers.keep(social_rows(social, account_id=ctx.account.id, collected_at=ctx.collected_at))
     out.observations += referrers.rows()
-    out.requests = client.requests_made - before
     return out
 
 

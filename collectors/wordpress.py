@@ -38,20 +38,21 @@ and the views and visitors are still written (collectors.optional).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
-from datetime import date, datetime, timedelta
+from collections.abc import Mapping
+from datetime import date, datetime
 from functools import partial
 from typing import Any
 from urllib.parse import quote
 
+from collectors.common import chunks, each_day, token_env
 from collectors.http import (
     AuthError,
     Client,
     PayloadError,
     PermissionDenied,
     Verdict,
+    header,
     parse_retry_after,
-    register_secret,
 )
 from collectors.observation import CollectContext, Collected, Observation
 from collectors.optional import optional
@@ -94,17 +95,10 @@ def classify(status: int, headers: Mapping[str, str], body: Any) -> Verdict | No
             code="invalid_blog",
         )
     if status == 429:
-        return Verdict("throttled", detail, parse_retry_after(_header(headers, "Retry-After")))
+        return Verdict("throttled", detail, parse_retry_after(header(headers, "Retry-After")))
     if status >= 500:
-        return Verdict("server", detail, parse_retry_after(_header(headers, "Retry-After")))
+        return Verdict("server", detail, parse_retry_after(header(headers, "Retry-After")))
     return Verdict("bad_request", detail, code=code or "bad_request")
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    for key, value in headers.items():
-        if key.lower() == name.lower():
-            return value
-    return None
 
 
 # -- parsers -----------------------------------------------------------------------------------
@@ -117,11 +111,6 @@ def _day(text: Any, what: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise PayloadError(f"{PLATFORM}: {what} {text!r:.30} is not YYYY-MM-DD", platform=PLATFORM) from None
-
-
-def _days(since: date, until: date) -> Iterator[date]:
-    for n in range((until - since).days + 1):
-        yield since + timedelta(days=n)
 
 
 def parse_visits(
@@ -159,7 +148,7 @@ def parse_visits(
         day = _day(row[at["period"]], "period")
         values[day] = {name: COUNT(row[at[name]], f"stats/visits {name} on {day}") for name in FIELDS}
     out: list[Observation] = []
-    for day in _days(since, until):
+    for day in each_day(since, until):
         got = values.get(day, {})
         if day >= today and not any(got.values()):
             continue
@@ -221,7 +210,7 @@ def parse_referrers(
                 per[network] = per.get(network, 0) + COUNT(group.get("total"), f"stats/referrers {key} total")
     seen = sorted({n for per in per_day.values() for n, v in per.items() if v})
     out: list[Observation] = []
-    for day in _days(since, until):
+    for day in each_day(since, until):
         if day not in per_day and day >= today:
             continue
         per = per_day.get(day, {})
@@ -242,7 +231,7 @@ def parse_referrers(
 
 
 def _prepare(client: Client, ctx: CollectContext) -> tuple[str, str]:
-    env = ctx.credentials.token_env or "SOCIALKPI_WORDPRESS_TOKEN"
+    env = token_env(ctx)
     token = ctx.credentials.token
     if not token:
         raise AuthError(
@@ -250,20 +239,9 @@ def _prepare(client: Client, ctx: CollectContext) -> tuple[str, str]:
             f"it (code flow) and set {env}",
             platform=PLATFORM,
         )
-    register_secret(token)
-    client.auth_headers = lambda: {"Authorization": f"Bearer {token}"}
-    client.classify = client.classify or classify
+    client.use_token(token)
     root = (ctx.credentials.base_url or API_ROOT).rstrip("/")
     return root, quote(ctx.account.id, safe="")
-
-
-def chunks(since: date, until: date, size: int = CHUNK_DAYS) -> Iterator[tuple[date, date]]:
-    """Inclusive day ranges of at most ``size`` days covering since..until."""
-    start = since
-    while start <= until:
-        end = min(until, start + timedelta(days=size - 1))
-        yield start, end
-        start = end + timedelta(days=1)
 
 
 def collect(client: Client, ctx: CollectContext, *, since: date, until: date) -> Collected:
@@ -271,14 +249,14 @@ def collect(client: Client, ctx: CollectContext, *, since: date, until: date) ->
     if ctx.account.competitor:
         raise PermissionDenied(f"{PLATFORM}: a competitor's website analytics are private", platform=PLATFORM)
     root, site = _prepare(client, ctx)
-    out, before = Collected(), client.requests_made
+    out = Collected()
     referrers = optional(
         out,
         "stats/referrers",
         metrics="social_visits and visits_from_<network>",
         unsupported={"unknown_method"},
     )
-    for start, end in chunks(since, until):
+    for start, end in chunks(since, until, CHUNK_DAYS):
         n = str((end - start).days + 1)
         kw: dict[str, Any] = {
             "account_id": ctx.account.id,
@@ -305,7 +283,6 @@ def collect(client: Client, ctx: CollectContext, *, since: date, until: date) ->
     out.observations += referrers.rows()
     # a network first seen in a later chunk has no 0s in earlier ones: fill them so the range is consistent
     out.observations = _fill_networks(out.observations, since, until, ctx)
-    out.requests = client.requests_made - before
     return out
 
 

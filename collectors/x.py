@@ -34,7 +34,8 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
-from collectors.http import AuthError, Client, PayloadError, Verdict, seconds_until_epoch
+from collectors.common import token_env
+from collectors.http import AuthError, Client, PayloadError, Verdict, header, seconds_until_epoch
 from collectors.observation import CollectContext, Collected, Observation
 from collectors.tokens import OAuthSession, authorize, refresh_grant
 from collectors.values import Counts
@@ -46,7 +47,6 @@ TOKEN_ENDPOINT = "/2/oauth2/token"  # noqa: S105 (a path) POST, grant_type=refre
 USER_FIELDS = "public_metrics"  # nothing else: every extra field or expansion can cost money
 METRICS: dict[str, str] = {"followers_count": "followers", "tweet_count": "posts"}
 COUNT = Counts(PLATFORM)  # JSON numbers
-TOKEN_ENV = "SOCIALKPI_X_TOKEN"  # noqa: S105 (a variable name)
 REFRESH_ENV = "SOCIALKPI_X_REFRESH_TOKEN"
 CLIENT_ID_ENV = "SOCIALKPI_X_CLIENT_ID"
 # Accounts that share one token variable share one refreshed user token (X rotates the refresh
@@ -90,7 +90,7 @@ def classify(status: int, headers: Mapping[str, str], body: Any) -> Verdict | No
                 "Developer Console or wait for the next billing cycle",
                 code="usage_capped",
             )
-        wait = seconds_until_epoch(_header(headers, "x-rate-limit-reset"))
+        wait = seconds_until_epoch(header(headers, "x-rate-limit-reset"))
         return Verdict("throttled", f"{message} (x-rate-limit-reset)", retry_after=wait, code="rate_limited")
     if status == 401:
         return Verdict("auth", f"{message}: the token was refused (expired, revoked or not an X token)")
@@ -107,13 +107,6 @@ def classify(status: int, headers: Mapping[str, str], body: Any) -> Verdict | No
     if status >= 500:
         return Verdict("server", message)
     return Verdict("bad_request", message, code=kind or "invalid_request")
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    for key, value in headers.items():
-        if key.lower() == name:
-            return value
-    return None
 
 
 def _problem_kind(body: Any) -> str:
@@ -185,7 +178,7 @@ def _authenticate(client: Client, ctx: CollectContext) -> OAuthSession:
         client,
         ctx,
         PLATFORM,
-        key=creds.store_key or STORE_PREFIX + (creds.token_env or TOKEN_ENV),
+        key=creds.store_key or STORE_PREFIX + token_env(ctx),
         exchange=refresh_grant(  # a confidential client's secret goes as HTTP Basic
             client,
             url,
@@ -194,7 +187,7 @@ def _authenticate(client: Client, ctx: CollectContext) -> OAuthSession:
             env_hint=REFRESH_ENV,
             basic_auth=bool(creds.client_secret),
         ),
-        missing=f"x: no token; set {creds.token_env or TOKEN_ENV} to the App's Bearer Token (Developer "
+        missing=f"x: no token; set {token_env(ctx)} to the App's Bearer Token (Developer "
         f"Console > your App > Keys and tokens), or {REFRESH_ENV} and {CLIENT_ID_ENV}",
         app_ready=bool(creds.client_id),
         app_missing=f"x: the user token needs a refresh but {CLIENT_ID_ENV} is not set: set it to the App's "
@@ -202,12 +195,11 @@ def _authenticate(client: Client, ctx: CollectContext) -> OAuthSession:
         refused=refused,
     )
     authorize(client, session)
-    client.classify = client.classify or classify
     return session
 
 
 def _with_advice(exc: AuthError, ctx: CollectContext) -> AuthError:
-    env = ctx.credentials.token_env or TOKEN_ENV
+    env = token_env(ctx)
     advice = f"check {env} (the App's Bearer Token from the Developer Console never expires)"
     if ctx.credentials.refresh_token:
         advice += f", or {REFRESH_ENV}: {REAUTHORIZE}"
@@ -226,7 +218,7 @@ def _lookup(client: Client, ctx: CollectContext) -> Any:
 
 def collect(client: Client, ctx: CollectContext, *, since: date, until: date) -> Collected:
     """Today's followers and posts of ``ctx.account`` (own or competitor): one user lookup."""
-    out, before = Collected(), client.requests_made
+    out = Collected()
     try:
         _authenticate(client, ctx)
         payload = _lookup(client, ctx)
@@ -235,7 +227,6 @@ def collect(client: Client, ctx: CollectContext, *, since: date, until: date) ->
     out.observations = parse_user(payload, account_id=ctx.account.id, day=ctx.today, collected_at=ctx.collected_at)
     got = {o.source_metric for o in out.observations}
     out.skipped = [(f"public_metrics.{s}", "not in X's answer") for s in METRICS if f"public_metrics.{s}" not in got]
-    out.requests = client.requests_made - before
     return out
 
 

@@ -46,10 +46,11 @@ or refused for the channel, still fails the account: the credential is wrong and
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from functools import partial
 from typing import Any
 
+from collectors.common import each_day, token_env
 from collectors.google_auth import (
     CREDENTIALS_ENV,
     EXPLAINED,
@@ -67,7 +68,6 @@ from collectors.http import (
     PermissionDenied,
     Verdict,
     parse_retry_after,
-    register_secret,
 )
 from collectors.observation import CollectContext, Collected, Observation
 from collectors.optional import OptionalEndpoint, optional
@@ -248,11 +248,9 @@ def parse_report(
         return []
     newest = max(values)
     rows: list[Observation] = []
-    day = since
-    while day <= newest:
+    for day in each_day(since, newest):
         cells = values.get(day) or [(str(n), 0) for _, n in wanted]
         rows += [Observation(PLATFORM, account_id, ANALYTICS[n], day, v, n, collected_at) for n, v in cells]
-        day += timedelta(days=1)
     return rows
 
 
@@ -260,8 +258,7 @@ def parse_report(
 
 
 def _api_key_auth(client: Client, key: str) -> None:
-    register_secret(key)
-    client.auth_headers = lambda: {"X-Goog-Api-Key": key}
+    client.use_token(key, header="X-Goog-Api-Key", prefix="")
     client.refresh = None
 
 
@@ -277,8 +274,7 @@ def _authorize(client: Client, ctx: CollectContext) -> str:
     """Credentials on ``client``: ``"key"`` (an API key: statistics only), ``"oauth"``, ``"file"`` or, for a
     competitor read with the owner's connection, ``"competitor-oauth"`` (statistics only)."""
     creds = ctx.credentials
-    env = creds.token_env or ENV
-    client.classify = client.classify or classify
+    env = token_env(ctx)
     # where a refused refresh token is replaced: a connection's by connecting again
     hint = "socialkpi's token store: run `socialkpi connect youtube` again" if creds.source == "store" else ENV_REFRESH
     if ctx.account.competitor:
@@ -313,7 +309,7 @@ def _authorize(client: Client, ctx: CollectContext) -> str:
 
 
 def _advise(exc: AuthError, ctx: CollectContext, mode: str) -> AuthError:
-    env = ctx.credentials.token_env or ENV
+    env = token_env(ctx)
     if exc.code in EXPLAINED:
         return exc
     if mode == "file":
@@ -335,7 +331,7 @@ def _advise(exc: AuthError, ctx: CollectContext, mode: str) -> AuthError:
 
 def collect(client: Client, ctx: CollectContext, *, since: date, until: date) -> Collected:
     """Today's subscribers and videos; with OAuth on the own channel also the daily Analytics series."""
-    out, before = Collected(), client.requests_made
+    out = Collected()
     mode = _authorize(client, ctx)
     oauth = mode not in {"key", "competitor-oauth"}  # Analytics: the own channel's OAuth only
     data_root, analytics_root = _roots(ctx)
@@ -368,7 +364,6 @@ def collect(client: Client, ctx: CollectContext, *, since: date, until: date) ->
             out.observations += analytics.rows()
     except AuthError as exc:
         raise _advise(exc, ctx, mode) from None
-    out.requests = client.requests_made - before
     return out
 
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 import collections
 import logging
 import queue
-import sys
 import threading
 import time
 import uuid
@@ -32,7 +31,7 @@ from pathlib import Path
 
 import duckdb
 
-from collectors import PLATFORMS, clamp_since, load_collector
+from collectors import clamp_since, load_check, load_classifier, load_collector
 from collectors.http import Client, CollectorError, RetryPolicy, ServerError, escape_controls, redact, register_secret
 from collectors.observation import Account, CollectContext, Collected, Credentials, Observation
 from collectors.tokens import TokenStore
@@ -437,8 +436,7 @@ def _collect_one(
         client.deadline, client.deadline_label = deadline
     try:
         collect = load_collector(account.platform)
-        module = sys.modules[PLATFORMS[account.platform].module]
-        client.classify = getattr(module, "classify", None)
+        client.classify = load_classifier(account.platform)
         ctx = CollectContext(
             account=account,
             credentials=creds,
@@ -538,10 +536,8 @@ def run_checks(
     for account in accounts:
         client = Client(account.platform, policy=policy)
         try:
-            load_collector(account.platform)
-            module = sys.modules[PLATFORMS[account.platform].module]
-            client.classify = getattr(module, "classify", None)
-            check = getattr(module, "check", None)
+            client.classify = load_classifier(account.platform)
+            check = load_check(account.platform)
             if check is None:
                 results.append(CheckResult(account, True, "configured (this platform has no credential check)"))
                 continue

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from collectors import PLATFORMS, load_classifier
 from collectors.http import Client, RetryPolicy
 from collectors.observation import Account, CollectContext, Credentials, Observation
 from socialkpi.sandbox import Sandbox
@@ -64,6 +65,10 @@ def fast_policy() -> RetryPolicy:
 
 
 def make_client(platform: str, classify=None) -> Client:  # type: ignore[no-untyped-def]
+    """A client with the fast policy and, as the runner gives it, the platform's registered classifier
+    (``classify`` replaces it)."""
+    if classify is None and platform in PLATFORMS:
+        classify = load_classifier(platform)
     return Client(platform, policy=FAST, classify=classify)
 
 

@@ -38,8 +38,9 @@ def rows(out: Any) -> set[tuple[str, date, float, str]]:
     return {(o.metric, o.observed_on, o.value, o.source_metric) for o in out.observations}
 
 
-def run(sb: Sandbox, ctx: Any) -> Any:
-    return bluesky.collect(make_client("bluesky"), ctx, since=ctx.today - timedelta(days=3), until=ctx.today)
+def run(sb: Sandbox, ctx: Any, client: Any = None) -> Any:
+    client = client or make_client("bluesky")
+    return bluesky.collect(client, ctx, since=ctx.today - timedelta(days=3), until=ctx.today)
 
 
 # -- parser ------------------------------------------------------------------------------------
@@ -149,10 +150,10 @@ def test_classify_leaves_success_and_bare_statuses_alone() -> None:
 @pytest.mark.parametrize("competitor", [False, True])
 def test_collect_writes_today_followers_and_posts(sandbox: Sandbox, competitor: bool) -> None:
     ctx = ctx_for(sandbox, competitor=competitor)
-    out = run(sandbox, ctx)
+    out = run(sandbox, ctx, client := make_client("bluesky"))
     assert rows(out) == expected(HANDLE, ctx.today)
     assert {(o.platform, o.account_id) for o in out.observations} == {("bluesky", HANDLE)}
-    assert out.skipped == [] and out.requests == 1
+    assert out.skipped == [] and client.requests_made == 1
     [req] = sandbox.requests_to(PROFILE)
     assert req.query == {"actor": [HANDLE]}
     assert req.header("Authorization") is None  # public AppView: nothing sent

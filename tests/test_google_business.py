@@ -83,9 +83,9 @@ def window(ctx: CollectContext, days: int = 14) -> tuple[date, date]:
     return until - timedelta(days=days - 1), until
 
 
-def collect(ctx: CollectContext, since: date | None = None, until: date | None = None) -> Any:
+def collect(ctx: CollectContext, since: date | None = None, until: date | None = None, client: Any = None) -> Any:
     s, u = window(ctx)
-    return gbp.collect(make_client("google_business"), ctx, since=since or s, until=until or u)
+    return gbp.collect(client or make_client("google_business"), ctx, since=since or s, until=until or u)
 
 
 # -- parser ------------------------------------------------------------------------------------
@@ -218,10 +218,10 @@ def test_classify_leaves_other_bodies_alone() -> None:
 def test_collect_writes_exactly_the_rows(sandbox: Sandbox) -> None:
     ctx = ctx_for(sandbox)
     since, until = window(ctx)
-    out = collect(ctx, since, until)
+    out = collect(ctx, since, until, client := make_client("google_business"))
     assert rows(out) == expected(LOCATION, since, until)
     assert any(o.value == 0 for o in out.observations if o.metric == "calls")  # zero days were left out
-    assert out.skipped == [] and out.requests == 1
+    assert out.skipped == [] and client.requests_made == 1
     [req] = sandbox.requests_to(MULTI)
     assert req.path == f"/v1/locations/{LOCATION}:fetchMultiDailyMetricsTimeSeries"
     assert req.query["dailyMetrics"] == list(ALL)

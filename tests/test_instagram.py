@@ -36,8 +36,10 @@ def meta_error(code: int, message: str, **extra: Any) -> dict[str, Any]:
     return {"error": {"message": message, "type": "OAuthException", "code": code, **extra, "fbtrace_id": "AbC"}}
 
 
-def run(sandbox: Sandbox, account: str = OWN, since: date = DAY, until: date = DAY, **ctx: Any) -> Collected:
-    with make_client("instagram", classify=ig.classify) as client:
+def run(
+    sandbox: Sandbox, account: str = OWN, since: date = DAY, until: date = DAY, client: Any = None, **ctx: Any
+) -> Collected:
+    with client or make_client("instagram", classify=ig.classify) as client:
         return ig.collect(client, make_ctx("instagram", account, sandbox.url, **ctx), since=since, until=until)
 
 
@@ -304,7 +306,7 @@ def test_sandbox_total_value_spans_the_whole_range(sandbox: Sandbox) -> None:
 
 def test_collect_gives_the_rows_metrics_md_describes(sandbox: Sandbox) -> None:
     since, until = date(2026, 2, 28), date(2026, 3, 9)  # crosses the no-data day (3 March) and DST (8 March)
-    out = run(sandbox, since=since, until=until)
+    out = run(sandbox, since=since, until=until, client=(client := make_client("instagram")))
     assert keyed(out.observations) == expected(OWN, since, until)
     assert not out.skipped
     assert ("reach", date(2026, 3, 3)) not in keyed(out.observations)
@@ -314,7 +316,7 @@ def test_collect_gives_the_rows_metrics_md_describes(sandbox: Sandbox) -> None:
     }  # fmt: skip
     assert all(o.platform == "instagram" and o.account_id == OWN for o in out.observations)
     assert all(o.collected_at == COLLECTED_AT for o in out.observations)
-    assert out.requests == 1 + len(days(since, LAST_PACIFIC))
+    assert client.requests_made == 1 + len(days(since, LAST_PACIFIC))
 
 
 def test_collect_asks_one_pacific_day_at_a_time_with_total_value(sandbox: Sandbox) -> None:

@@ -58,8 +58,10 @@ def ctx_for(sb: Sandbox, org: str = ORG, *, store: TokenStore | None = None, **k
     return replace(make_ctx("linkedin", org, sb.url, **kw), token_store=store)
 
 
-def collect(ctx: CollectContext, since: date = SINCE, until: date = YESTERDAY) -> linkedin.Collected:
-    with make_client("linkedin", linkedin.classify) as client:
+def collect(
+    ctx: CollectContext, since: date = SINCE, until: date = YESTERDAY, client: Any = None
+) -> linkedin.Collected:
+    with client or make_client("linkedin", linkedin.classify) as client:
         return linkedin.collect(client, ctx, since=since, until=until)
 
 
@@ -257,10 +259,10 @@ def expected(org: str, since: date, until: date) -> dict[tuple[str, date], float
 
 
 def test_collect_writes_exactly_the_rows_of_metrics_md(sandbox: Sandbox) -> None:
-    got = collect(ctx_for(sandbox))
+    got = collect(ctx_for(sandbox), client=(client := make_client("linkedin")))
     assert rows_of(got) == expected(ORG, SINCE, YESTERDAY)
     assert len(got.observations) == 1 + 5 * 21
-    assert got.skipped == [] and got.requests == 4
+    assert got.skipped == [] and client.requests_made == 4
 
 
 def test_every_call_sends_the_version_headers_and_a_raw_time_intervals(sandbox: Sandbox) -> None:

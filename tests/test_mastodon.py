@@ -148,10 +148,10 @@ def test_classify_leaves_success_and_5xx_to_the_status() -> None:
 def test_collect_writes_today_followers_and_posts(sandbox: Sandbox, competitor: bool) -> None:
     ctx = ctx_for(sandbox, competitor=competitor)
     yesterday = ctx.today - timedelta(days=1)
-    out = mastodon.collect(make_client("mastodon"), ctx, since=date(2026, 1, 1), until=yesterday)
+    out = mastodon.collect(client := make_client("mastodon"), ctx, since=date(2026, 1, 1), until=yesterday)
     assert rows(out) == expected("testbakery", ctx.today, datetime.now(UTC).date())
     assert {(o.platform, o.account_id) for o in out.observations} == {("mastodon", ACCOUNT)}
-    assert out.skipped == [] and out.requests == 1
+    assert out.skipped == [] and client.requests_made == 1
     [req] = sandbox.requests_to(LOOKUP)
     assert req.query == {"acct": ["testbakery"]}  # asked of the home instance, local name
     assert req.header("Authorization") is None  # public: nothing sent

@@ -195,11 +195,11 @@ def expected(ctx: CollectContext, since: date, until: date) -> set[tuple[str, da
 def test_collect_writes_exactly_the_rows_metrics_md_gives(sb: Sandbox) -> None:
     ctx = ctx_for(sb)
     since, until = ctx.today - timedelta(days=20), ctx.today - timedelta(days=1)
-    got = pinterest.collect(make_client("pinterest"), ctx, since=since, until=until)
+    got = pinterest.collect(client := make_client("pinterest"), ctx, since=since, until=until)
     assert rows(got.observations) == expected(ctx, since, until)
     assert len(got.observations) == len(rows(got.observations))  # one row per key
     assert got.skipped == []
-    assert got.requests == 2
+    assert client.requests_made == 2
     sent = sb.requests_to(r"/v5/user_account/analytics")[0]
     assert sent.arg("metric_types") == "IMPRESSION,ENGAGEMENT,OUTBOUND_CLICK"
     assert sent.arg("start_date") == since.isoformat()

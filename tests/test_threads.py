@@ -60,9 +60,10 @@ def run(
     since: date = DAY,
     until: date = DAY,
     store: TokenStore | None = None,
+    client: Any = None,
     **kw: Any,
 ) -> Collected:
-    with make_client("threads", classify=th.classify) as client:
+    with client or make_client("threads", classify=th.classify) as client:
         return th.collect(client, ctx_for(sandbox, account, store, **kw), since=since, until=until)
 
 
@@ -203,12 +204,12 @@ def test_classify_reads_the_graph_envelope(status: int, body: Any, kind: str | N
 
 def test_collect_gives_the_rows_metrics_md_describes(sandbox: Sandbox) -> None:
     since, until = date(2026, 2, 27), date(2026, 3, 9)  # crosses the no-data day (3 March) and DST (8 March)
-    out = run(sandbox, since=since, until=until)
+    out = run(sandbox, since=since, until=until, client=(client := make_client("threads")))
     assert keyed(out.observations) == expected(since, until)
     assert keyed(out.observations)[("profile_views", date(2026, 3, 3))] == 0  # left out by the API: a 0
     assert not out.skipped
     assert all(o.platform == "threads" and o.account_id == OWN for o in out.observations)
-    assert out.requests == 1 + len(days(since, LAST_PACIFIC)) + 1  # followers, one per day, one refresh
+    assert client.requests_made == 1 + len(days(since, LAST_PACIFIC)) + 1  # followers, one per day, one refresh
 
 
 def test_collect_asks_one_pacific_day_at_a_time(sandbox: Sandbox) -> None:

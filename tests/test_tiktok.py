@@ -143,9 +143,9 @@ def collect(ctx: CollectContext, client: Any = None) -> Any:
 
 def test_collect_writes_exactly_the_rows_metrics_md_gives(sb: Sandbox) -> None:
     ctx = ctx_for(sb)
-    got = collect(ctx)
+    got = collect(ctx, client := make_client("tiktok"))
     assert rows(got.observations) == expected(ctx) and len(got.observations) == 2
-    assert got.skipped == [] and got.requests == 1
+    assert got.skipped == [] and client.requests_made == 1
     (sent,) = sb.requests
     assert sent.path == "/v2/user/info/" and sent.header("Authorization") == f"Bearer {TOKEN}"
     assert set(sent.arg("fields", "").split(",")) >= {"username", "follower_count", "video_count"}

@@ -169,7 +169,7 @@ def test_collect_reports_its_requests_and_skips_a_missing_count(sandbox: Sandbox
         got = x.collect(client, ctx_for(sandbox), since=TODAY, until=TODAY)
     assert [(o.metric, o.value) for o in got.observations] == [("followers", 1320)]
     assert got.skipped == [("public_metrics.tweet_count", "not in X's answer")]
-    assert got.requests == 1
+    assert client.requests_made == 1
 
 
 def test_sandbox_sends_rate_limit_headers_on_every_answer(sandbox: Sandbox) -> None:

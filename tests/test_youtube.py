@@ -333,9 +333,9 @@ def test_own_channel_with_oauth(sandbox: Sandbox) -> None:
     ctx = ctx_for(sandbox)
     until = ctx.today - timedelta(days=1)
     since = until - timedelta(days=9)
-    out = collect(ctx, since, until)
+    out = collect(ctx, since, until, client := make_client("youtube"))
     assert rows(out) == expected_stats(OWN, ctx.today) | expected_daily(since, until)
-    assert out.skipped == [] and out.requests == 2
+    assert out.skipped == [] and client.requests_made == 2
     [stats_req] = sandbox.requests_to(CHANNELS)
     assert stats_req.query == {"part": ["statistics"], "id": [OWN]}
     [report] = sandbox.requests_to(REPORTS)

@@ -119,13 +119,12 @@ def connect(session: Session) -> list[Found]:
 
 def verify(session: Session, chosen: Sequence[Found]) -> list[Found]:
     """Each chosen site read once with the collector's ``check`` (what ``socialkpi doctor`` calls)."""
-    import importlib
+    from collectors import load_check, load_classifier
 
-    from collectors import PLATFORMS
-
-    module = importlib.import_module(PLATFORMS[session.platform].module)
+    check, classify = load_check(session.platform), load_classifier(session.platform)
+    assert check is not None and classify is not None  # the three web analytics collectors have both
     now = datetime.now(UTC)
-    with session.client(_server_text(module.classify)) as client:
+    with session.client(_server_text(classify)) as client:
         for found in chosen:
             assert found.token is not None
             ctx = CollectContext(
@@ -142,7 +141,7 @@ def verify(session: Session, chosen: Sequence[Found]) -> list[Found]:
                 token_store=None,  # nothing is written before every chosen site answered
             )
             try:
-                detail = module.check(client, ctx)
+                detail = check(client, ctx)
             except CollectorError as exc:
                 raise ConnectError(_site_refused(session, found, exc)) from None
             session.terminal.say(f"checked {session.platform} {found.account.id}: {detail}")

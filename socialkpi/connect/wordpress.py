@@ -113,9 +113,9 @@ def verify(session: Session, chosen: list[Found]) -> list[Found]:
     named before anything is written."""
     from collectors.http import CollectorError
     from collectors.observation import CollectContext, Credentials
-    from collectors.wordpress import check
+    from collectors.wordpress import check, classify
 
-    with session.client() as client:
+    with session.client(classify) as client:
         for found in chosen:
             assert found.token is not None
             ctx = CollectContext(
@@ -124,7 +124,6 @@ def verify(session: Session, chosen: list[Found]) -> list[Found]:
                 collected_at=datetime.now(UTC),
                 business_tz=session.settings.timezone,
             )
-            client.classify = None
             try:
                 check(client, ctx)
             except CollectorError as exc:
