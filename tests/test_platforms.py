@@ -119,6 +119,7 @@ class Scenarios:
         self._cache: dict[str, dict[str, Run]] = {}
         self._n = 0
         self.seen: list[Any] = []  # the requests of the last scenario
+        self.seen_alone: dict[str, list[Any]] = {}  # the requests of each platform's collect alone
 
     def run(
         self,
@@ -128,13 +129,14 @@ class Scenarios:
         creds: Callable[[Credentials], Credentials] | None = None,
         competitor: bool = False,
         runs: int = 1,
-        into: str = "",
+        alone: bool = False,
     ) -> list[dict[str, Run]]:
-        """``runs`` collects of the accounts of ``platforms`` into a new warehouse (or the warehouse ``into``),
-        each platform's replies of ``script`` scripted on its ``data`` endpoint first; the outcome of each run
-        per platform."""
+        """``runs`` collects of the accounts of ``platforms`` into a new warehouse, each platform's replies of
+        ``script`` scripted on its ``data`` endpoint first; the outcome of each run per platform.  ``alone``:
+        each account in a collect of its own (one after the other, the sandbox cleared between them; what the
+        sandbox saw for each is in :attr:`seen_alone`)."""
         self._n += 1
-        settings = demo_settings(self.folder / f"{into or self._n}.duckdb", self.sandbox.url)
+        settings = demo_settings(self.folder / f"{self._n}.duckdb", self.sandbox.url)
         accounts = [a for p in platforms if (a := demo_account(p, competitor=competitor)) is not None]
         credentials = {}
         for a in accounts:
@@ -149,44 +151,61 @@ class Scenarios:
         level = root.level
         root.addHandler(handler)
         root.setLevel(logging.DEBUG)
-        outcomes = []
+        collects = [[a] for a in accounts] if alone else [accounts] * runs
+        done: list[tuple[str, list[AccountResult], dict[str, int]]] = []  # run id, results, data requests
+        outcomes: list[dict[str, Run]] = []
+        seen: list[Any] = []
         try:
-            for _ in range(runs):
-                before = {a.platform: len(self.sandbox.requests_to(SERVING[a.platform].data)) for a in accounts}
-                summary = run_collect(settings, accounts, credentials, since=SINCE, policy=FAST, now=MOMENT)
-                outcomes.append(self._read(settings.db_path, summary.run_id, summary.results, before))
+            for k, group in enumerate(collects):
+                if alone:
+                    self.sandbox.clear()
+                before = {a.platform: len(self.sandbox.requests_to(SERVING[a.platform].data)) for a in group}
+                summary = run_collect(settings, group, credentials, since=SINCE, policy=FAST, now=MOMENT)
+                asked = {p: len(self.sandbox.requests_to(SERVING[p].data)) - n for p, n in before.items()}
+                done.append((summary.run_id, summary.results, asked))
+                if alone:
+                    self.seen_alone[group[0].platform] = list(self.sandbox.requests)
+                    seen += self.sandbox.requests
+                elif k < len(collects) - 1:  # the warehouse as this run left it, before the next one
+                    outcomes.append(self._read(settings.db_path, *done.pop()))
         finally:
             root.removeHandler(handler)
             root.setLevel(level)
-        self.seen = list(self.sandbox.requests)
+        self.seen = seen if alone else list(self.sandbox.requests)
         for r in self.seen:
             if not any(s.token_in_url and re.search(s.token_in_url, r.path) for s in SERVING.values()):
                 self.outputs.urls.append(f"{r.path}?{r.raw_query}")
+        last: dict[str, Run] = {}
         with duckdb.connect(str(settings.db_path), read_only=True) as con:
+            for run_id, results, asked in done:
+                last |= self._read(con, run_id, results, asked)
             tables = [t for (t,) in con.execute("SELECT table_name FROM information_schema.tables").fetchall()]
             self.outputs.warehouses += [repr(con.execute(f'SELECT * FROM "{t}"').fetchall()) for t in tables]  # noqa: S608
         self.sandbox.clear()
-        return outcomes
+        return [*outcomes, last]
 
-    def _read(self, db: Path, run_id: str, results: list[AccountResult], before: dict[str, int]) -> dict[str, Run]:
+    def _read(
+        self, db: Path | duckdb.DuckDBPyConnection, run_id: str, results: list[AccountResult], asked: dict[str, int]
+    ) -> dict[str, Run]:
+        if isinstance(db, Path):
+            with duckdb.connect(str(db), read_only=True) as con:
+                return self._read(con, run_id, results, asked)
         out = {}
-        with duckdb.connect(str(db), read_only=True) as con:
-            for result in results:
-                a = result.account
-                rows = con.execute(
-                    "SELECT metric, observed_on, value, source_metric, collected_at FROM observations "
-                    "WHERE platform = ? AND account_id = ? ORDER BY metric, observed_on",
-                    [a.platform, a.id],
-                ).fetchall()
-                record = con.execute(
-                    "SELECT status, error_kind, reason, rows_written, requests FROM run_accounts "
-                    "WHERE run_id = ? AND platform = ? AND account_id = ?",
-                    [run_id, a.platform, a.id],
-                ).fetchone()
-                assert record is not None, "every account of a run has its run record"
-                asked = len(self.sandbox.requests_to(SERVING[a.platform].data)) - before[a.platform]
-                out[a.platform] = Run(result, rows, record, asked)
-                self.outputs.reasons.append(result.reason)
+        for result in results:
+            a = result.account
+            rows = db.execute(
+                "SELECT metric, observed_on, value, source_metric, collected_at FROM observations "
+                "WHERE platform = ? AND account_id = ? ORDER BY metric, observed_on",
+                [a.platform, a.id],
+            ).fetchall()
+            record = db.execute(
+                "SELECT status, error_kind, reason, rows_written, requests FROM run_accounts "
+                "WHERE run_id = ? AND platform = ? AND account_id = ?",
+                [run_id, a.platform, a.id],
+            ).fetchone()
+            assert record is not None, "every account of a run has its run record"
+            out[a.platform] = Run(result, rows, record, asked[a.platform])
+            self.outputs.reasons.append(result.reason)
         return out
 
     def ensure(self, name: str) -> dict[str, Run]:
@@ -229,11 +248,11 @@ class Alone:
 
 @pytest.fixture(scope="module")
 def alone(scenarios: Scenarios) -> dict[str, Alone]:
-    out = {}
-    for platform in served():  # one warehouse: each account's rows are its own
-        [outcome] = scenarios.run([platform], into="alone")
-        out[platform] = Alone(outcome[platform], len(scenarios.seen), frozenset(r.path for r in scenarios.seen))
-    return out
+    [outcome] = scenarios.run(served(), alone=True)  # one warehouse: each account's rows are its own
+    return {
+        p: Alone(run, len(scenarios.seen_alone[p]), frozenset(r.path for r in scenarios.seen_alone[p]))
+        for p, run in outcome.items()
+    }
 
 
 def ok(run: Run) -> list[tuple[Any, ...]]:
