@@ -12,7 +12,6 @@ When ``SOCIALKPI_DASHBOARD_PASSWORD`` is set, nothing is shown before that passw
 from __future__ import annotations
 
 import hmac
-import importlib.util
 import os
 from collections.abc import Callable
 from datetime import timedelta
@@ -20,7 +19,7 @@ from datetime import timedelta
 import streamlit as st
 
 from collectors.tokens import TokenFileError, TokenStore
-from socialkpi.pages import common, competitors, health, overview, platforms, website
+from socialkpi.pages import agency, common, competitors, health, overview, platforms, roi, website
 from warehouse import queries
 from warehouse.db import WarehouseError
 
@@ -41,6 +40,10 @@ if PASSWORD and not st.session_state.get("signed_in"):
         st.stop()
     st.session_state["signed_in"] = True
     prompt.empty()
+
+# --- an agency's install: the workspace picker and the overview across them (socialkpi.pages.agency) ---
+if os.environ.get("SOCIALKPI_WORKSPACES"):
+    DB_PATH = agency.pick(os.environ["SOCIALKPI_WORKSPACES"], DB_PATH)
 
 # --- warehouse and empty state ---------------------------------------------------------------
 try:
@@ -90,16 +93,6 @@ ctx = common.PageContext(DB_PATH, picked[0], picked[1], list(chosen))
 
 
 # --- pages -----------------------------------------------------------------------------------
-def roi_page() -> None:
-    if importlib.util.find_spec("socialkpi.pages.roi") is None:
-        st.title("ROI")
-        st.info("ROI is coming")
-        return
-    from socialkpi.pages import roi  # type: ignore[attr-defined,unused-ignore]
-
-    roi.render(ctx)
-
-
 def page(render: Callable[[common.PageContext], None]) -> Callable[[], None]:
     return lambda: render(ctx)
 
@@ -112,7 +105,7 @@ navigation = st.navigation(
         st.Page(page(platforms.render), title="Platforms", url_path="platforms", icon=":material/apps:"),
         st.Page(page(competitors.render), title="Competitors", url_path="competitors", icon=":material/groups:"),
         st.Page(page(website.render), title="Website", url_path="website", icon=":material/language:"),
-        st.Page(roi_page, title="ROI", url_path="roi", icon=":material/payments:"),
+        st.Page(page(roi.render), title="ROI", url_path="roi", icon=":material/payments:"),
         st.Page(page(health.render), title="Data health", url_path="health", icon=":material/monitor_heart:"),
     ]
 )

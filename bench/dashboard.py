@@ -40,9 +40,11 @@ WEB = ("page_views", "visits", "social_visits")  # pages.website.WEB_METRICS
 
 def pages(db: str, start: date, end: date, plats: list[str]) -> dict[str, dict[str, Call]]:
     """Each page's calls, in the order the page makes them; ``state`` carries what a later call reuses."""
+    from collectors.tokens import TokenStore
     from warehouse import export, queries, roi
 
     key = (db, start, end, tuple(plats))
+    tokens = TokenStore.beside(db).path  # as the dashboard's loaders find it (pages.common)
     state: dict[str, Any] = {}
 
     def keep(name: str, fn: Callable[[], Any]) -> Call:
@@ -57,7 +59,7 @@ def pages(db: str, start: date, end: date, plats: list[str]) -> dict[str, dict[s
     overview = {
         **shell,
         "freshness": lambda: queries.freshness(db),
-        "token_expiry": lambda: queries.token_expiry(db),
+        "token_expiry": lambda: queries.token_expiry(db, tokens),
         "kpi_cards": lambda: queries.kpi_cards(*key),
         "daily_series": lambda: queries.daily_series(db, start, end, TREND, plats),
         "kpi_snapshot (month)": keep("snapshot", lambda: queries.kpi_snapshot(db, start, end, "month")),
@@ -99,7 +101,8 @@ def pages(db: str, start: date, end: date, plats: list[str]) -> dict[str, dict[s
         "freshness": keep("fresh", lambda: queries.freshness(db)),
         "coverage_report": keep("coverage", lambda: queries.coverage_report(db, start, end)),
         "credentials, token_expiry, skipped_metrics": keep(
-            "others", lambda: (queries.credentials(db), queries.token_expiry(db), queries.skipped_metrics(db))
+            "others",
+            lambda: (queries.credentials(db, tokens), queries.token_expiry(db, tokens), queries.skipped_metrics(db)),
         ),
         "table CSVs": lambda: [
             export.frame_csv(f)

@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from typing import Protocol
 
+    from collectors.context import CollectContext, Collected
     from collectors.http import Classifier, Client
-    from collectors.observation import CollectContext, Collected
 
     class CollectFn(Protocol):
         def __call__(self, client: Client, ctx: CollectContext, *, since: date, until: date) -> Collected: ...

@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
+from collectors.context import CollectContext, Collected
 from collectors.http import (
     AuthError,
     BadRequest,
@@ -35,7 +36,7 @@ from collectors.http import (
     header,
     seconds_until_epoch,
 )
-from collectors.observation import CollectContext, Collected, Observation
+from collectors.observation import Observation
 from collectors.values import Counts
 
 PLATFORM = "bluesky"

@@ -12,7 +12,7 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from collectors.observation import CollectContext
+    from collectors.context import CollectContext
 
 
 def each_day(since: date, until: date) -> Iterator[date]:

@@ -28,11 +28,12 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from collectors.common import chunks, each_day, token_env
+from collectors.context import CollectContext, Collected
 from collectors.http import AuthError, Client, PayloadError, Verdict, header, parse_retry_after
 from collectors.meta import PACIFIC as PACIFIC  # re-exported: the reporting day's zone
 from collectors.meta import USAGE_HEADERS, ask_metrics, read_error, regain_minutes
 from collectors.meta import pacific_day as meta_pacific_day
-from collectors.observation import CollectContext, Collected, Observation
+from collectors.observation import Observation
 from collectors.values import Counts, expect
 
 PLATFORM = "facebook"

@@ -50,6 +50,7 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from collectors.common import each_day
+from collectors.context import CollectContext, Collected
 from collectors.google_auth import (
     CREDENTIALS_ENV,
     SCOPES,
@@ -66,7 +67,7 @@ from collectors.http import (
     parse_retry_after,
     register_secret,
 )
-from collectors.observation import CollectContext, Collected, Observation
+from collectors.observation import Observation
 from collectors.optional import optional
 from collectors.referrers import metric_for, network_for
 from collectors.values import Counts, expect

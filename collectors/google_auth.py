@@ -33,8 +33,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from collectors.context import CollectContext
 from collectors.http import AuthError, Client, register_secret
-from collectors.observation import CollectContext
 from collectors.tokens import StoredToken, refresh_access_token
 
 if TYPE_CHECKING:

@@ -39,9 +39,10 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from collectors.common import chunks, each_day, token_env
+from collectors.context import CollectContext, Collected
 from collectors.google_auth import CREDENTIALS_ENV, EXPLAINED, WHO, google_bearer, use_credentials_file
 from collectors.http import AuthError, BadRequest, Client, PayloadError, Verdict, parse_retry_after
-from collectors.observation import CollectContext, Collected, Observation
+from collectors.observation import Observation
 from collectors.values import Counts, expect
 
 PLATFORM = "google_business"

@@ -42,6 +42,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from collectors.common import each_day, token_env
+from collectors.context import CollectContext, Collected
 from collectors.http import (
     AuthError,
     BadRequest,
@@ -62,7 +63,7 @@ from collectors.meta import (
     read_error,
     throttle_wait,
 )
-from collectors.observation import CollectContext, Collected, Observation
+from collectors.observation import Observation
 from collectors.values import Counts, expect
 
 PLATFORM = "instagram"

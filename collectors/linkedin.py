@@ -50,8 +50,9 @@ from typing import Any
 from urllib.parse import quote
 
 from collectors.common import each_day, token_env
+from collectors.context import CollectContext, Collected
 from collectors.http import AuthError, Client, PayloadError, PermissionDenied, Verdict, paginate_next_url
-from collectors.observation import CollectContext, Collected, Observation
+from collectors.observation import Observation
 from collectors.optional import optional
 from collectors.tokens import OAuthSession, authorize, refresh_grant
 from collectors.values import Counts, expect

@@ -34,6 +34,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from collectors.common import token_env
+from collectors.context import CollectContext, Collected, Credentials
 from collectors.http import (
     AuthError,
     BadRequest,
@@ -42,7 +43,7 @@ from collectors.http import (
     Verdict,
     header,
 )
-from collectors.observation import CollectContext, Collected, Credentials, Observation
+from collectors.observation import Observation
 from collectors.values import Counts
 
 PLATFORM = "mastodon"

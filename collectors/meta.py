@@ -18,8 +18,8 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from collectors.context import Collected
 from collectors.http import BadRequest, CollectorError, PayloadError, header, parse_retry_after
-from collectors.observation import Collected
 
 PACIFIC = ZoneInfo("America/Los_Angeles")  # Meta's reporting day
 USAGE_HEADERS = ("X-Business-Use-Case-Usage", "X-App-Usage")

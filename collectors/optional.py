@@ -37,8 +37,9 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import TypeVar
 
+from collectors.context import Collected
 from collectors.http import BadRequest, CollectorError, PermissionDenied
-from collectors.observation import Collected, Observation
+from collectors.observation import Observation
 
 T = TypeVar("T")
 

@@ -39,6 +39,7 @@ from functools import partial
 from typing import Any
 
 from collectors.common import chunks, each_day, token_env
+from collectors.context import CollectContext, Collected
 from collectors.http import (
     AuthError,
     BadRequest,
@@ -49,7 +50,7 @@ from collectors.http import (
     parse_retry_after,
     seconds_until_epoch,
 )
-from collectors.observation import CollectContext, Collected, Observation
+from collectors.observation import Observation
 from collectors.optional import optional
 from collectors.tokens import OAuthSession, StoredToken, refresh_grant, wrong_owner
 from collectors.tokens import authorize as authorize_session

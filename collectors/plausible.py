@@ -40,6 +40,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from collectors.common import each_day, token_env
+from collectors.context import CollectContext, Collected
 from collectors.http import (
     AuthError,
     Client,
@@ -50,7 +51,7 @@ from collectors.http import (
     paginate_offset,
     parse_retry_after,
 )
-from collectors.observation import CollectContext, Collected, Observation
+from collectors.observation import Observation
 from collectors.optional import optional
 from collectors.referrers import metric_for, network_for
 from collectors.values import Counts, expect

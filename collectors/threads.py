@@ -55,6 +55,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from collectors.common import each_day, token_env
+from collectors.context import CollectContext, Collected
 from collectors.http import (
     AuthError,
     BadRequest,
@@ -67,7 +68,7 @@ from collectors.http import (
 )
 from collectors.instagram import classify_meta
 from collectors.meta import ask_metrics, last_complete_pacific_day, pacific_bounds, pacific_day
-from collectors.observation import CollectContext, Collected, Observation
+from collectors.observation import Observation
 from collectors.tokens import StoredToken, _lock_for, without_auth
 from collectors.values import Counts, expect
 

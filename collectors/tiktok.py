@@ -33,6 +33,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from collectors.common import token_env
+from collectors.context import CollectContext, Collected
 from collectors.http import (
     AuthError,
     BadRequest,
@@ -43,7 +44,7 @@ from collectors.http import (
     header,
     parse_retry_after,
 )
-from collectors.observation import CollectContext, Collected, Observation
+from collectors.observation import Observation
 from collectors.tokens import OAuthSession, StoredToken, refresh_grant, wrong_owner
 from collectors.tokens import authorize as authorize_session
 from collectors.values import Counts

@@ -35,10 +35,9 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from collectors.http import AuthError, BadRequest, Client, PermissionDenied, register_secret
-from collectors.observation import CollectContext
 
 
 @dataclass(frozen=True, slots=True)
@@ -465,6 +464,25 @@ def _lock_for(name: str) -> threading.Lock:
         return _locks.setdefault(name, threading.Lock())
 
 
+class _EnvTokens(Protocol):
+    @property
+    def source(self) -> str: ...
+    @property
+    def token(self) -> str | None: ...
+    @property
+    def refresh_token(self) -> str | None: ...
+
+
+class SessionContext(Protocol):
+    """What :meth:`OAuthSession.from_context` reads of a collector's context: a
+    :class:`collectors.context.CollectContext`, which holds a :class:`TokenStore` (so it is not imported here)."""
+
+    @property
+    def credentials(self) -> _EnvTokens: ...
+    @property
+    def token_store(self) -> TokenStore | None: ...
+
+
 @dataclass
 class OAuthSession:
     """The bearer one account uses during one run, and how it gets a new one.
@@ -499,7 +517,7 @@ class OAuthSession:
     _latest_refresh: str | None = field(default=None, repr=False)
 
     @classmethod
-    def from_context(cls, client: Client, ctx: CollectContext, platform: str, **policy: Any) -> OAuthSession:
+    def from_context(cls, client: Client, ctx: SessionContext, platform: str, **policy: Any) -> OAuthSession:
         """A session on ``ctx``'s token store and env tokens; ``policy`` is the remaining fields."""
         creds = ctx.credentials
         if creds.source == "store":  # a connection's token is the stored pair itself, not a .env token to note

@@ -45,6 +45,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from collectors.common import each_day, token_env
+from collectors.context import CollectContext, Collected
 from collectors.http import (
     AuthError,
     BadRequest,
@@ -56,7 +57,7 @@ from collectors.http import (
     parse_retry_after,
     register_secret,
 )
-from collectors.observation import CollectContext, Collected, Observation
+from collectors.observation import Observation
 from collectors.optional import optional
 from collectors.referrers import metric_for, network_for
 from collectors.tokens import StoredToken, without_auth

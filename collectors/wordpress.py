@@ -45,6 +45,7 @@ from typing import Any
 from urllib.parse import quote
 
 from collectors.common import chunks, each_day, token_env
+from collectors.context import CollectContext, Collected
 from collectors.http import (
     AuthError,
     Client,
@@ -54,7 +55,7 @@ from collectors.http import (
     header,
     parse_retry_after,
 )
-from collectors.observation import CollectContext, Collected, Observation
+from collectors.observation import Observation
 from collectors.optional import optional
 from collectors.referrers import metric_for, network_for
 from collectors.values import Counts, expect

@@ -35,8 +35,9 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from collectors.common import token_env
+from collectors.context import CollectContext, Collected
 from collectors.http import AuthError, Client, PayloadError, Verdict, header, seconds_until_epoch
-from collectors.observation import CollectContext, Collected, Observation
+from collectors.observation import Observation
 from collectors.tokens import OAuthSession, authorize, refresh_grant
 from collectors.values import Counts
 

@@ -51,6 +51,7 @@ from functools import partial
 from typing import Any
 
 from collectors.common import each_day, token_env
+from collectors.context import CollectContext, Collected
 from collectors.google_auth import (
     CREDENTIALS_ENV,
     EXPLAINED,
@@ -69,7 +70,7 @@ from collectors.http import (
     Verdict,
     parse_retry_after,
 )
-from collectors.observation import CollectContext, Collected, Observation
+from collectors.observation import Observation
 from collectors.optional import OptionalEndpoint, optional
 from collectors.values import Counts, expect
 

@@ -92,14 +92,15 @@ def _sentence(text: str, prefix: str = "") -> str:
 
 def conditions_after(settings: Settings, run_id: str, *, now: datetime | None = None) -> list[Condition]:
     """Everything that needs the owner after the collect ``run_id`` (the module docstring)."""
+    from collectors.tokens import TokenStore
     from warehouse import alerts as walerts
-    from warehouse.db import reading
+    from warehouse.access import open_warehouse
     from warehouse.tokens import token_rows, token_warnings
 
     config = settings.alerts
     assert config is not None
     out: list[Condition] = []
-    with reading(settings.db_path) as con:
+    with open_warehouse(settings.db_path) as (con, _):
         for s in walerts.failing_streaks(con, run_id, config.failed_runs):
             out.append(
                 Condition(
@@ -118,7 +119,8 @@ def conditions_after(settings: Settings, run_id: str, *, now: datetime | None = 
                     f"{r.platform} retired it); `socialkpi status` lists the metrics skipped",
                 )
             )  # fmt: skip
-    for w in token_warnings(token_rows(settings.db_path, now=now), config.token_days):
+    tokens = token_rows(settings.db_path, TokenStore.beside(settings.db_path).path, now=now)
+    for w in token_warnings(tokens, config.token_days):
         out.append(Condition(f"token:{w.platform}/{w.account_id}", w.platform, w.account_id, w.account_name,
                              w.message.removeprefix(f"{w.platform} · {w.account_name}: "), ""))  # fmt: skip
     return out

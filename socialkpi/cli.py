@@ -16,12 +16,14 @@ from collections.abc import Sequence
 from datetime import date
 from typing import IO, TYPE_CHECKING, Any, NoReturn
 
+from socialkpi.console import err as _err
+from socialkpi.console import out as _out
+from socialkpi.settings import UsageError as UsageError
 from warehouse.files import OutputError, StreamFull
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from socialkpi.runner import AccountResult
     from socialkpi.settings import Settings
     from warehouse.credentials import Credential
 
@@ -29,10 +31,6 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 75
 EXIT_PIPE = 128 + 13  # SIGPIPE: standard output's reader went away
 
 log = logging.getLogger("socialkpi")
-
-
-class UsageError(Exception):
-    """A mistake in the command line or configuration: printed as one line, exit 2."""
 
 
 def _date(value: str) -> date:
@@ -92,6 +90,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser.add_argument("--version", action="version", version=f"socialkpi {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
+    parser.add_argument(
+        "--workspace",
+        metavar="NAME",
+        help="run the command inside workspaces/NAME/ (its socialkpi.toml, .env, warehouse); or SOCIALKPI_WORKSPACE",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     p = sub.add_parser("collect", help="pull every configured account into the warehouse (for cron)")
@@ -149,6 +152,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("doctor", help="check the configuration and every credential with one cheap call each")
     p.add_argument("--platform", action="append", default=[], metavar="ID", help="only this platform (repeatable)")
     p.add_argument("--config", metavar="PATH")
+
+    from socialkpi import workspaces
+
+    workspaces.add_parsers(sub)
     return parser
 
 
@@ -260,14 +267,22 @@ def _main(argv: Sequence[str] | None) -> int:
         "connect": _connect,
         "backup": _backup,
         "restore": _restore,
+        "workspace": _workspace,
     }[args.command]
+    if getattr(args, "all_workspaces", False):
+        handler = _all_workspaces
     from collectors.tokens import TokenFileError
+    from socialkpi import workspaces
     from socialkpi.settings import ConfigError
     from warehouse.db import WarehouseError
 
     try:
-        return handler(args)
-    except (ConfigError, UsageError, WarehouseError, TokenFileError) as exc:
+        inside = workspaces.selected(args, os.environ)
+        if inside is None:
+            return handler(args)
+        with workspaces.inside(inside):
+            return handler(args)
+    except (ConfigError, UsageError, WarehouseError, TokenFileError, workspaces.WorkspaceError) as exc:
         from collectors.http import redact
 
         _err(redact(str(exc)))
@@ -275,18 +290,6 @@ def _main(argv: Sequence[str] | None) -> int:
     except KeyboardInterrupt:
         _err("interrupted")
         return 130
-
-
-def _err(message: str) -> None:
-    from collectors.http import redact_userinfo
-
-    sys.stderr.write(f"socialkpi: error: {redact_userinfo(message)}\n")
-
-
-def _out(text: str = "") -> None:
-    from collectors.http import redact_userinfo  # a URL's user:password@ is never printed, whatever the line
-
-    sys.stdout.write(redact_userinfo(text) + "\n")
 
 
 def _setup_logging(*, verbose: bool, quiet: bool) -> None:
@@ -317,124 +320,10 @@ def _settings(args: argparse.Namespace, *, require_config: bool = True) -> Setti
 
 
 def cmd_collect(args: argparse.Namespace) -> int:
+    from socialkpi.runner import collect
+
     settings = _settings(args)
-    return collect_with(settings, platforms=args.platform, account_ids=args.account, since=args.since, until=args.until)
-
-
-def collect_with(
-    settings: Settings,
-    *,
-    platforms: Sequence[str] = (),
-    account_ids: Sequence[str] = (),
-    since: date | None = None,
-    until: date | None = None,
-    command: str = "collect",
-    policy: object = None,
-) -> int:
-    from collectors import PLATFORMS
-    from socialkpi.lock import LockHeld, RunLock
-    from socialkpi.runner import run_collect
-    from socialkpi.settings import credentials_for
-
-    for pid in platforms:
-        if pid not in PLATFORMS:
-            raise UsageError(f"--platform: unknown platform {pid!r}: use one of {', '.join(sorted(PLATFORMS))}")
-    accounts = [
-        a
-        for a in settings.accounts
-        if (not platforms or a.platform in platforms) and (not account_ids or a.id in account_ids)
-    ]
-    for wanted in account_ids:
-        if not any(a.id == wanted for a in settings.accounts):
-            raise UsageError(
-                f"--account: no account with id {wanted!r} in {settings.config_path or 'the configuration'}"
-            )
-    if not accounts:
-        raise UsageError("no accounts to collect: add [[accounts]] entries to socialkpi.toml (see README)")
-    from datetime import UTC, datetime
-
-    from socialkpi.settings import collect_range
-
-    days = collect_range(since, until, datetime.now(UTC).astimezone(settings.timezone).date(), settings.timezone)
-    since, until = days.since, days.until
-    from collectors.tokens import TokenStore
-
-    store = TokenStore.beside(settings.db_path)
-    store.check()  # a link or a non-regular file there: exit 2 before anything is done
-    credentials = {(a.platform, a.id): credentials_for(a, settings.env, store) for a in accounts}
-
-    if days.note:
-        sys.stderr.write(f"socialkpi: note: {days.note}\n")
-    progress = _Progress(len(accounts)) if sys.stderr.isatty() else None
-    try:
-        with RunLock(settings.db_path):
-            from warehouse.roi import sync_from_settings
-
-            sync_from_settings(settings.db_path, settings)
-            summary = run_collect(
-                settings,
-                accounts,
-                credentials,
-                since=since,
-                until=until,
-                command=command,
-                on_progress=progress.update if progress else None,
-                **({"policy": policy} if policy is not None else {}),  # type: ignore[arg-type]
-            )
-            if settings.alerts is not None:  # still under the lock: two collects never send the same alert
-                if progress:
-                    progress.done()
-                    progress = None
-                from socialkpi.alerts import after_collect
-
-                after_collect(settings, summary.run_id)  # never raises: its failures are warnings
-    except LockHeld as exc:
-        _err(f"{exc}; nothing was done")
-        return EXIT_LOCKED
-    if progress:
-        progress.done()
-    for result in summary.results:
-        if result.status != "ok":
-            _err(f"failed: {result.reason}")
-    _warn_tokens(settings.db_path)
-    _out(
-        f"collect {summary.run_id}: {summary.ok} account(s) ok, {summary.failed} failed, "
-        f"{summary.rows} row(s) written, {summary.requests} request(s)"
-    )
-    return summary.exit_code
-
-
-def _warn_tokens(db_path: Path) -> None:
-    """One ``socialkpi: warning:`` line per stored token that stops working within 14 days and cannot be renewed
-    (cron mails or logs it while there is still time); never fails the run."""
-    from warehouse.tokens import token_rows, token_warnings
-
-    try:
-        warnings = token_warnings(token_rows(db_path))
-    except Exception as exc:  # a warning about warnings must not turn a good run into a failed one
-        log.debug("token expiry not read: %s", exc)
-        return
-    for warning in warnings:
-        sys.stderr.write(f"socialkpi: warning: {warning.message}\n")
-
-
-class _Progress:
-    """A one-line progress bar on a terminal (cron gets plain log lines instead)."""
-
-    def __init__(self, total: int) -> None:
-        self.total = total
-
-    def update(self, result: AccountResult, done: int, total: int) -> None:
-        width = 30
-        filled = int(width * done / max(total, 1))
-        mark = "ok" if result.status == "ok" else "FAILED"
-        bar = f"[{'#' * filled}{'.' * (width - filled)}]"
-        line = f"\r{bar} {done}/{total} {result.account.platform}/{result.account.id} {mark}"
-        sys.stderr.write(line[:120].ljust(120))
-        sys.stderr.flush()
-
-    def done(self) -> None:
-        sys.stderr.write("\n")
+    return collect(settings, platforms=args.platform, account_ids=args.account, since=args.since, until=args.until)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -504,7 +393,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     from collectors.http import escape_controls as shown  # a reason stored by an older version may be raw
     from collectors.tokens import TokenStore
 
-    TokenStore.beside(settings.db_path).check()  # refused before a line is printed
+    store = TokenStore.beside(settings.db_path)
+    store.check()  # refused before a line is printed
     report = runs.status_report(settings.db_path)
     _out(f"Warehouse: {settings.db_path}")
     _out("")
@@ -534,7 +424,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             _out(f"  {platform:<15} {count}")
     from warehouse.tokens import token_rows, token_warnings
 
-    tokens = token_rows(settings.db_path)
+    tokens = token_rows(settings.db_path, store.path)
     if tokens:
         _out("")
         _out("Stored tokens (expiry only, never the tokens):")
@@ -587,7 +477,7 @@ def live_credentials(settings: Settings) -> list[Credential]:
     from warehouse.tokens import token_rows
 
     store = TokenStore.beside(settings.db_path)
-    tokens = token_rows(settings.db_path)
+    tokens = token_rows(settings.db_path, store.path)
     out = []
     for account in settings.accounts:
         try:
@@ -638,6 +528,18 @@ def _restore(args: argparse.Namespace) -> int:
     from socialkpi import backup
 
     return backup.run_restore(args)
+
+
+def _workspace(args: argparse.Namespace) -> int:
+    from socialkpi import workspaces
+
+    return workspaces.run_workspace(args)
+
+
+def _all_workspaces(args: argparse.Namespace) -> int:
+    from socialkpi import workspaces
+
+    return workspaces.run_all(args)
 
 
 def _log_time(args: argparse.Namespace) -> int:
@@ -796,17 +698,19 @@ def _serve(db_path: str, port: int, address: str = "127.0.0.1") -> NoReturn:
 def _check_warehouse(db_path: Path) -> str:
     """Read the warehouse through once (every block: warehouse.db.verify): how it is, or
     :class:`WarehouseError` (damaged, foreign, newer) for main to print."""
-    from warehouse.db import WarehouseBusy, reading
-    from warehouse.schema import check_readable
+    from warehouse.access import WarehouseMissing, open_warehouse
+    from warehouse.db import WarehouseBusy
 
     if not db_path.exists():
         return "not created yet (socialkpi collect creates it)"
     try:
-        with reading(db_path) as con:
-            version = check_readable(con)
+        with open_warehouse(db_path):
+            pass
+    except WarehouseMissing:  # the file is there, without socialkpi's tables yet
+        return "empty (socialkpi collect fills it)"
     except WarehouseBusy:
         return "not checked: a collect kept it busy"
-    return "ok" if version else "empty (socialkpi collect fills it)"
+    return "ok"
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
@@ -814,15 +718,19 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     check_address(args.address, settings.env)
     _check_warehouse(settings.db_path)  # a damaged or foreign file: one line and exit 2, no server
     if settings.accounts or settings.config_path:
+        from socialkpi.settings import roi_config
         from warehouse.db import WarehouseBusy
-        from warehouse.roi import sync_from_settings
+        from warehouse.roi import sync_config
 
         try:
-            sync_from_settings(settings.db_path, settings)
+            sync_config(settings.db_path, roi_config(settings), settings.timezone)
         except WarehouseBusy:
             log.warning("the warehouse is busy (a collect is running): costs from socialkpi.toml apply next time")
     if settings.env.get("SOCIALKPI_DASHBOARD_PASSWORD"):
         os.environ.setdefault("SOCIALKPI_DASHBOARD_PASSWORD", settings.env["SOCIALKPI_DASHBOARD_PASSWORD"])
+    from socialkpi import workspaces
+
+    workspaces.offer_to_dashboard(os.environ)  # the picker, when workspaces/ of this folder holds some
     return _serve(str(settings.db_path), args.port, args.address)
 
 

@@ -126,7 +126,7 @@ def build_demo(db_path: str | Path, *, history_days: int = DEMO_HISTORY_DAYS) ->
     (:mod:`socialkpi.sandbox.process`): its work does not wait for this process's GIL, nor the
     collectors' for its.
     """
-    from socialkpi.cli import collect_with
+    from socialkpi.runner import collect
     from socialkpi.sandbox.process import SandboxProcess
 
     fresh = not Path(db_path).exists()
@@ -134,7 +134,7 @@ def build_demo(db_path: str | Path, *, history_days: int = DEMO_HISTORY_DAYS) ->
         settings = demo_settings(db_path, sandbox.url, history_days=history_days)
         log.info("sandbox on %s; building %s", sandbox.url, settings.db_path)
         if not fresh:
-            return collect_with(settings, command="demo")
+            return collect(settings, command="demo")
         now = datetime.now(UTC)
         replay_past_runs(
             settings,
@@ -145,4 +145,4 @@ def build_demo(db_path: str | Path, *, history_days: int = DEMO_HISTORY_DAYS) ->
             set_clock=sandbox.set_clock,
         )
         since = now.astimezone(settings.timezone).date() - timedelta(days=history_days)
-        return collect_with(settings, since=since, command="demo")
+        return collect(settings, since=since, command="demo")

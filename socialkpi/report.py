@@ -15,15 +15,26 @@ from __future__ import annotations
 
 import argparse
 import html
-import importlib.util
 import logging
 import os
 import re
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
+
+from socialkpi.report_format import (
+    COMPETITOR_COLUMNS,
+    PLATFORM_COLUMNS,
+    Column,
+    fmt_day,
+    fmt_fraction,
+    fmt_moment,
+    fmt_number,
+    fmt_pct,
+    fmt_plain,
+)
 
 if TYPE_CHECKING:  # pandas and duckdb load only when a report is built: `socialkpi --help` stays fast
     import pandas as pd
@@ -64,50 +75,6 @@ def period_bounds(period: str, today: date) -> tuple[date, date]:
 def _text(value: object) -> str:
     """Escaped text with any URL scheme defanged, so the file holds no external reference."""
     return html.escape(_URL.sub(lambda m: m.group(1) + "[:]//", str(value)))
-
-
-def _missing(value: object) -> bool:
-    import pandas as pd
-
-    return value is None or value is pd.NaT or (isinstance(value, float) and value != value)
-
-
-def fmt_number(value: object) -> str:
-    if _missing(value):
-        return "—"
-    number = float(value)  # type: ignore[arg-type]
-    return f"{number:,.0f}" if number == int(number) or abs(number) >= 100 else f"{number:,.2f}"
-
-
-def fmt_fraction(value: object) -> str:
-    return "—" if _missing(value) else f"{float(value) * 100:.1f}%"  # type: ignore[arg-type]
-
-
-def fmt_pct(value: object) -> str:
-    return "—" if _missing(value) else f"{float(value):+.1f}%"  # type: ignore[arg-type]
-
-
-def fmt_day(value: object) -> str:
-    if _missing(value):
-        return "—"
-    return value.strftime("%Y-%m-%d") if hasattr(value, "strftime") else str(value)
-
-
-def fmt_moment(value: object) -> str:
-    if _missing(value):
-        return "—"
-    return value.strftime("%Y-%m-%d %H:%M UTC") if hasattr(value, "strftime") else str(value)
-
-
-def fmt_plain(value: object) -> str:
-    if _missing(value):
-        return "—"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    return str(value)
-
-
-Column = tuple[str, str, Callable[[object], str]]  # (frame column, header, formatter)
 
 
 def html_table(frame: pd.DataFrame, columns: Sequence[Column], *, css: str = "") -> str:
@@ -262,29 +229,6 @@ padding:4px 8px;text-align:right}th:first-child,td:first-child{text-align:left}t
 .warn{color:#b91c1c}.muted{color:#6b7280;font-size:13px}
 """
 
-PLATFORM_COLUMNS: list[Column] = [
-    ("platform", "platform", fmt_plain),
-    ("followers", "followers", fmt_number),
-    ("net_growth", "net growth", fmt_number),
-    ("growth_pct", "growth", fmt_pct),
-    ("impressions", "impressions", fmt_number),
-    ("reach_avg_daily", "reach (avg/day)", fmt_number),
-    ("engagements", "engagements", fmt_number),
-    ("engagement_rate", "engagement rate", fmt_fraction),
-    ("profile_views", "profile views", fmt_number),
-    ("link_clicks", "link clicks", fmt_number),
-]
-COMPETITOR_COLUMNS: list[Column] = [
-    ("platform", "platform", fmt_plain),
-    ("account_name", "account", fmt_plain),
-    ("competitor", "competitor", fmt_plain),
-    ("followers", "followers", fmt_number),
-    ("followers_change", "change", fmt_number),
-    ("growth_pct", "growth", fmt_pct),
-    ("posts_published", "posts", fmt_number),
-    ("posts_per_week", "posts/week", fmt_number),
-]
-
 
 def build_report(
     db_path: str | os.PathLike[str],
@@ -396,13 +340,11 @@ def build_report(
 
 
 def roi_section(db_path: str | os.PathLike[str], start: date, end: date) -> str:
-    if importlib.util.find_spec("warehouse.roi") is None:
-        return '<p class="muted">ROI is not available in this version of socialkpi.</p>'
     try:
-        from warehouse.roi import roi_table  # type: ignore[attr-defined,unused-ignore]
+        from warehouse.roi import roi_table
 
         frame = roi_table(db_path, start, end)
-    except Exception as exc:  # the ROI module is optional here: never lose the rest of the report
+    except Exception as exc:  # an ROI that cannot be computed never loses the rest of the report
         log.warning("ROI section skipped: %s", exc)
         return f'<p class="muted">ROI could not be computed: {_text(exc)}</p>'
     if frame is None or len(frame) == 0:
@@ -448,7 +390,9 @@ def health_section(db_path: str | os.PathLike[str], start: date, end: date) -> s
                 ],
             )
         )
-    tokens = queries.token_expiry(db_path)
+    from collectors.tokens import TokenStore
+
+    tokens = queries.token_expiry(db_path, TokenStore.beside(db_path).path)
     if not tokens.empty:
         out.append("<h3>Access tokens (expiry only)</h3>")
         out.extend(f'<p class="warn">{_text(w.message)}</p>' for w in queries.token_warnings(tokens.itertuples()))
@@ -498,7 +442,9 @@ def add_parser(subparsers: Any) -> None:
     """Add ``report`` to the ``socialkpi`` subcommands."""
     p = subparsers.add_parser("report", help="write a self-contained HTML report (KPIs, charts, ROI, data health)")
     p.add_argument("--period", choices=PERIODS, default="last-week", help="the previous week or calendar month")
-    p.add_argument("--out", default="report.html", metavar="PATH", help="HTML file to write (default report.html)")
+    p.add_argument(
+        "--out", metavar="PATH", help="HTML file to write (default report.html; with --all-workspaces, a folder)"
+    )
     p.add_argument("--config", metavar="PATH", help="socialkpi.toml to use")
     p.add_argument(
         "--mail-to",
@@ -518,6 +464,8 @@ def run(args: argparse.Namespace) -> int:
     from warehouse.db import WarehouseError
     from warehouse.files import OutputError, check_output
 
+    if getattr(args, "out", None) is None:
+        args.out = "report.html"
     try:
         settings = load_settings(getattr(args, "config", None), require_config=False)
         recipients: tuple[str, ...] = ()

@@ -31,7 +31,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 from typing import TYPE_CHECKING, Any
 
-from socialkpi.report import fmt_fraction, fmt_number, fmt_pct, fmt_plain
+from socialkpi.report_format import COMPETITOR_COLUMNS, PLATFORM_COLUMNS, fmt_fraction, fmt_number, fmt_pct, fmt_plain
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -180,7 +180,7 @@ def build_content(
     attachments: Sequence[str],
 ) -> Content:
     """Subject, plain text and HTML body of the report of ``[start, end]``."""
-    from socialkpi.report import COMPETITOR_COLUMNS, PLATFORM_COLUMNS
+    from collectors.tokens import TokenStore
     from warehouse import queries
 
     cards = queries.kpi_cards(db_path, start, end)
@@ -191,7 +191,7 @@ def build_content(
     period = f"{start:%d %b %Y} – {end:%d %b %Y} ({days} days), compared with {prev_start:%d %b} – {prev_end:%d %b %Y}"
     fresh = queries.freshness(db_path)
     failing = fresh.failing
-    tokens = queries.token_warnings(queries.token_expiry(db_path).itertuples())
+    tokens = queries.token_warnings(queries.token_expiry(db_path, TokenStore.beside(db_path).path).itertuples())
 
     text = [f"{name} · Social and website report", period, ""]
     groups = [  # a group with no value at all (no website account) is left out

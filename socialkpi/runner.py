@@ -21,6 +21,7 @@ from __future__ import annotations
 import collections
 import logging
 import queue
+import sys
 import threading
 import time
 import uuid
@@ -31,9 +32,10 @@ from pathlib import Path
 
 import duckdb
 
-from collectors import clamp_since, load_check, load_classifier, load_collector
+from collectors import PLATFORMS, clamp_since, load_check, load_classifier, load_collector
+from collectors.context import CollectContext, Collected, Credentials
 from collectors.http import Client, CollectorError, RetryPolicy, ServerError, escape_controls, redact, register_secret
-from collectors.observation import Account, CollectContext, Collected, Credentials, Observation
+from collectors.observation import Account, Observation
 from collectors.tokens import TokenStore
 from socialkpi.lock import RunLock
 from socialkpi.settings import Settings
@@ -123,6 +125,133 @@ def plan_range(
     else:
         start = end - timedelta(days=settings.history_days - 1)
     return clamp_since(account.platform, start, end), end
+
+
+EXIT_LOCKED = 75  # contract.md: another collect holds the lock
+
+
+def collect(
+    settings: Settings,
+    *,
+    platforms: Sequence[str] = (),
+    account_ids: Sequence[str] = (),
+    only: Callable[[Account], bool] | None = None,
+    since: date | None = None,
+    until: date | None = None,
+    command: str = "collect",
+    policy: RetryPolicy | None = None,
+) -> int:
+    """One collect of ``settings``' accounts, as ``socialkpi collect`` runs it; its exit status (contract.md).
+
+    The accounts are those of ``platforms`` and ``account_ids`` (all when empty; an unknown one is a
+    :class:`~socialkpi.settings.UsageError`), and of those the ones ``only`` keeps (default all: a caller
+    collecting part of the accounts, one shard of them, passes its own test).  Under the :class:`RunLock`
+    (a second collect exits 75 at once): the [costs] and [value] of socialkpi.toml are applied, the
+    accounts collected (:func:`run_collect`) and, when ``[alerts]`` is configured, the alerts of this run
+    sent.  Then every failed account is printed, a warning for each stored token about to end, and the
+    summary line.  Everything is of this one ``settings`` (one warehouse, one lock): several warehouses
+    are several calls.
+    """
+    from socialkpi.console import err, out
+    from socialkpi.lock import LockHeld
+    from socialkpi.settings import UsageError, collect_range, credentials_for
+
+    for pid in platforms:
+        if pid not in PLATFORMS:
+            raise UsageError(f"--platform: unknown platform {pid!r}: use one of {', '.join(sorted(PLATFORMS))}")
+    accounts = [
+        a
+        for a in settings.accounts
+        if (not platforms or a.platform in platforms)
+        and (not account_ids or a.id in account_ids)
+        and (only is None or only(a))
+    ]
+    for wanted in account_ids:
+        if not any(a.id == wanted for a in settings.accounts):
+            raise UsageError(
+                f"--account: no account with id {wanted!r} in {settings.config_path or 'the configuration'}"
+            )
+    if not accounts:
+        raise UsageError("no accounts to collect: add [[accounts]] entries to socialkpi.toml (see README)")
+    days = collect_range(since, until, datetime.now(UTC).astimezone(settings.timezone).date(), settings.timezone)
+    since, until = days.since, days.until
+    store = TokenStore.beside(settings.db_path)
+    store.check()  # a link or a non-regular file there: exit 2 before anything is done
+    credentials = {(a.platform, a.id): credentials_for(a, settings.env, store) for a in accounts}
+
+    if days.note:
+        sys.stderr.write(f"socialkpi: note: {days.note}\n")
+    progress = _Progress(len(accounts)) if sys.stderr.isatty() else None
+    try:
+        with RunLock(settings.db_path):
+            from socialkpi.settings import roi_config
+            from warehouse.roi import sync_config
+
+            sync_config(settings.db_path, roi_config(settings), settings.timezone)
+            summary = run_collect(
+                settings,
+                accounts,
+                credentials,
+                since=since,
+                until=until,
+                command=command,
+                on_progress=progress.update if progress else None,
+                policy=policy,
+            )
+            if settings.alerts is not None:  # still under the lock: two collects never send the same alert
+                if progress:
+                    progress.done()
+                    progress = None
+                from socialkpi.alerts import after_collect
+
+                after_collect(settings, summary.run_id)  # never raises: its failures are warnings
+    except LockHeld as exc:
+        err(f"{exc}; nothing was done")
+        return EXIT_LOCKED
+    if progress:
+        progress.done()
+    for result in summary.results:
+        if result.status != "ok":
+            err(f"failed: {result.reason}")
+    _warn_tokens(settings.db_path, store.path)
+    out(
+        f"collect {summary.run_id}: {summary.ok} account(s) ok, {summary.failed} failed, "
+        f"{summary.rows} row(s) written, {summary.requests} request(s)"
+    )
+    return summary.exit_code
+
+
+def _warn_tokens(db_path: Path, tokens_file: Path) -> None:
+    """One ``socialkpi: warning:`` line per stored token that stops working within 14 days and cannot be renewed
+    (cron mails or logs it while there is still time); never fails the run."""
+    from warehouse.tokens import token_rows, token_warnings
+
+    try:
+        warnings = token_warnings(token_rows(db_path, tokens_file))
+    except Exception as exc:  # a warning about warnings must not turn a good run into a failed one
+        log.debug("token expiry not read: %s", exc)
+        return
+    for warning in warnings:
+        sys.stderr.write(f"socialkpi: warning: {warning.message}\n")
+
+
+class _Progress:
+    """A one-line progress bar on a terminal (cron gets plain log lines instead)."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+
+    def update(self, result: AccountResult, done: int, total: int) -> None:
+        width = 30
+        filled = int(width * done / max(total, 1))
+        mark = "ok" if result.status == "ok" else "FAILED"
+        bar = f"[{'#' * filled}{'.' * (width - filled)}]"
+        line = f"\r{bar} {done}/{total} {result.account.platform}/{result.account.id} {mark}"
+        sys.stderr.write(line[:120].ljust(120))
+        sys.stderr.flush()
+
+    def done(self) -> None:
+        sys.stderr.write("\n")
 
 
 def run_collect(
@@ -503,10 +632,6 @@ def _not_after(today: date, account: Account, rows: Sequence[Observation]) -> li
             f" and {len(later) - 3} more day(s)" if len(later) > 3 else "",
         )
     return kept
-
-
-def elapsed(t0: float) -> float:
-    return time.monotonic() - t0
 
 
 __all__ = ["RunLock", "RunSummary", "AccountResult", "run_collect", "plan_range", "Path"]

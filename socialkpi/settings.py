@@ -2,7 +2,7 @@
 
 Everything a user can get wrong raises :class:`ConfigError` with the key at fault and the fix,
 which the command line prints as one line and exits 2 on.  Nothing below the command line reads
-``os.environ``: :class:`Settings` and the per-account :class:`~collectors.observation.Credentials`
+``os.environ``: :class:`Settings` and the per-account :class:`~collectors.context.Credentials`
 are passed down.
 """
 
@@ -23,7 +23,8 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from collectors import EARLIEST_DAY, PLATFORMS
-from collectors.observation import Account, Credentials
+from collectors.context import Credentials
+from collectors.observation import Account
 
 if TYPE_CHECKING:
     from collectors.tokens import TokenStore
@@ -41,6 +42,10 @@ class ConfigError(Exception):
     def __init__(self, key: str, message: str) -> None:
         self.key = key
         super().__init__(f"{key}: {message}")
+
+
+class UsageError(Exception):
+    """A mistake in the command line or configuration: printed as one line, exit 2."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -293,7 +298,7 @@ class CostSettings:
     """``[costs]`` of socialkpi.toml: only the keys written there (``None``/absent = not configured).
 
     Money is in ``currency`` units; ``hours_per_week`` and ``ad_spend_per_month`` are per platform
-    id.  Applied to the warehouse by :func:`warehouse.roi.sync_from_settings` (docs/roi.md).
+    id.  Applied to the warehouse by :func:`warehouse.roi.sync_config` (docs/roi.md).
     """
 
     currency: str | None = None
@@ -721,6 +726,32 @@ def _account(entry: object, index: int, seen: set[tuple[str, str]]) -> Account:
     return Account(
         platform=platform, id=account_id, name=name.strip(), competitor=competitor, token_env=token_env
     )
+
+
+def roi_config(settings: Settings) -> dict[str, float | str]:
+    """The [costs] and [value] keys present in socialkpi.toml, flattened (``hours_per_week.facebook``,
+    ``value.per_social_visit``): what :func:`warehouse.roi.sync_config` applies to the warehouse."""
+    from warehouse.roi import ASSUMPTION_DEFAULTS, BUSINESS_ITEMS, PLATFORM_ITEMS
+
+    snap: dict[str, float | str] = {}
+    costs = settings.costs
+    if costs is not None:
+        if costs.currency is not None:
+            snap["currency"] = costs.currency
+        for item in BUSINESS_ITEMS:
+            amount = getattr(costs, item)
+            if amount is not None:
+                snap[item] = float(amount)
+        for item in PLATFORM_ITEMS:
+            for platform, amount in getattr(costs, item).items():
+                snap[f"{item}.{platform}"] = float(amount)
+    value = settings.value
+    if value is not None:
+        for item in ASSUMPTION_DEFAULTS:
+            amount = getattr(value, item)
+            if amount is not None:
+                snap[f"value.{item}"] = float(amount)
+    return snap
 
 
 def credentials_for(account: Account, env: Mapping[str, str], store: TokenStore | None = None) -> Credentials:

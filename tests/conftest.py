@@ -12,8 +12,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from collectors import PLATFORMS, load_classifier
+from collectors.context import CollectContext, Credentials
 from collectors.http import Client, RetryPolicy
-from collectors.observation import Account, CollectContext, Credentials, Observation
+from collectors.observation import Account, Observation
 from socialkpi.sandbox import Sandbox
 from socialkpi.sandbox.world import TOKEN
 

@@ -13,8 +13,8 @@ import pytest
 
 from collectors import PLATFORMS, load_check, load_classifier, load_collector
 from collectors.common import chunks, each_day, token_env
+from collectors.context import CollectContext, Credentials
 from collectors.http import Client, header, redact
-from collectors.observation import CollectContext, Credentials
 from socialkpi.sandbox import Sandbox
 from tests.conftest import FAST, make_ctx
 

@@ -31,7 +31,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from collectors import mastodon as collector
-from collectors.observation import Credentials
+from collectors.context import Credentials
 from socialkpi.cli import main
 from socialkpi.connect import mastodon as flow
 from socialkpi.connect.flow import ConnectError

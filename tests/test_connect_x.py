@@ -248,7 +248,7 @@ def test_status_doctor_and_data_health_say_where_the_credential_comes_from(
     out = capsys.readouterr().out
     line = next(x for x in out.splitlines() if x.strip().startswith("x ") and "comes" not in x and "token store" in x)
     assert "cornerbakery" in line and "renewed by collect" in line and "renew: socialkpi connect x" in line
-    frame = queries.credentials(shop / "data" / "socialkpi.duckdb")
+    frame = queries.credentials(shop / "data" / "socialkpi.duckdb", store_of(shop).path)
     row = frame[frame.account_id == "cornerbakery"].iloc[0]
     assert row.source == "connect" and row.renew == "socialkpi connect x" and row.ends.startswith("renewed by collect")
 
@@ -257,7 +257,7 @@ def test_status_doctor_and_data_health_say_where_the_credential_comes_from(
     out = capsys.readouterr().out
     assert ".env / environment: SOCIALKPI_X_TOKEN" in out and "a-token-set-by-hand" not in out
     assert main(["collect"]) in (0, 1)  # the sandbox refuses the hand-made token: collect records the source anyway
-    frame = queries.credentials(shop / "data" / "socialkpi.duckdb")
+    frame = queries.credentials(shop / "data" / "socialkpi.duckdb", store_of(shop).path)
     assert frame[frame.account_id == "cornerbakery"].iloc[0].source == "env"
 
 
@@ -269,7 +269,7 @@ def test_a_connection_near_its_end_is_renewed_by_connecting_again(shop: Path) ->
     data = json.loads(store.path.read_text())
     data["x/cornerbakery"].update(refresh_token=None, expires_at=time.time() + 3 * 86400)  # no way to renew it
     store.path.write_text(json.dumps(data))
-    rows = token_rows(shop / "data" / "socialkpi.duckdb")
+    rows = token_rows(shop / "data" / "socialkpi.duckdb", store.path)
     assert [r.account_id for r in rows] == ["cornerbakery"]  # the platform's default alias is not a token
     (warning,) = token_warnings(rows)
     assert warning.message.endswith("run `socialkpi connect x` again.") and ".env" not in warning.message

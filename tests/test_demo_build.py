@@ -24,10 +24,9 @@ HISTORY_DAYS = 15  # one replay two weeks back, and every day of the last fiftee
 def _plain_demo(db_path: Path, history_days: int) -> None:
     """The demo as the sequence of runs it stands for (socialkpi/demo.py before it was made fast)."""
     from collectors import PLATFORMS
-    from socialkpi.cli import collect_with
     from socialkpi.demo import REPLAY_DAILY_DAYS, REPLAY_EVERY_DAYS, demo_settings
     from socialkpi.lock import RunLock
-    from socialkpi.runner import run_collect
+    from socialkpi.runner import collect, run_collect
     from socialkpi.sandbox import Sandbox, world
     from socialkpi.settings import credentials_for
 
@@ -59,7 +58,7 @@ def _plain_demo(db_path: Path, history_days: int) -> None:
         finally:
             world.set_clock(None)
         since = local_today - timedelta(days=history_days)
-        assert collect_with(settings, since=since, command="demo") == 0
+        assert collect(settings, since=since, command="demo") == 0
 
 
 def _business_today() -> date:

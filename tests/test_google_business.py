@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from collectors import google_business as gbp
+from collectors.context import CollectContext
 from collectors.http import AuthError, BadRequest, PayloadError, PermissionDenied, ServerError
-from collectors.observation import CollectContext
 from collectors.tokens import TokenStore
 from socialkpi.sandbox import Reply, Sandbox, world
 from socialkpi.sandbox import google_business as part

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from collectors import instagram as ig
+from collectors.context import Collected
 from collectors.http import AuthError, BadRequest, PayloadError, PermissionDenied, ServerError
-from collectors.observation import Collected
 from socialkpi.sandbox import Reply, Sandbox
 from socialkpi.sandbox import instagram as sb_ig
 from socialkpi.sandbox.world import EXPIRED_TOKEN, TOKEN

@@ -18,6 +18,7 @@ import pytest
 import requests
 
 from collectors import linkedin
+from collectors.context import CollectContext
 from collectors.http import (
     AuthError,
     BadRequest,
@@ -26,7 +27,7 @@ from collectors.http import (
     RateLimited,
     ServerError,
 )
-from collectors.observation import CollectContext, Observation
+from collectors.observation import Observation
 from collectors.tokens import StoredToken, TokenStore
 from socialkpi.sandbox import Sandbox
 from socialkpi.sandbox import linkedin as sandbox_li

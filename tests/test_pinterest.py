@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 
 from collectors import pinterest
+from collectors.context import CollectContext
 from collectors.http import AuthError, BadRequest, PayloadError, PermissionDenied, RateLimited, ServerError
-from collectors.observation import CollectContext, Observation
+from collectors.observation import Observation
 from collectors.tokens import StoredToken, TokenStore
 from socialkpi.sandbox import Reply, Sandbox
 from socialkpi.sandbox import pinterest as sb_pinterest

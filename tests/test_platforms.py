@@ -27,8 +27,9 @@ import duckdb
 import pytest
 
 from collectors import PLATFORMS
+from collectors.context import Credentials
 from collectors.http import RedactingFilter
-from collectors.observation import Account, Credentials
+from collectors.observation import Account
 from socialkpi.demo import demo_settings
 from socialkpi.runner import AccountResult, run_collect
 from socialkpi.sandbox import Reply, Sandbox, world

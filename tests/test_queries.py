@@ -424,7 +424,7 @@ def test_skipped_metrics_and_token_expiry(full: Path) -> None:
     ]
     assert notes["noted_at"].iloc[0].to_pydatetime() == seed.COLLECTED_AT
     now = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
-    tokens = queries.token_expiry(full, now=now)
+    tokens = queries.token_expiry(full, tokens_of(full), now=now)
     assert list(tokens["platform"]) == ["linkedin", "x"]
     li, x = tokens.iloc[0], tokens.iloc[1]
     assert li["expires_at"].to_pydatetime() == seed.TOKEN_EXPIRES and li["days_left"] == 22.0
@@ -432,11 +432,16 @@ def test_skipped_metrics_and_token_expiry(full: Path) -> None:
     assert pd.isna(x["expires_at"]) and x["refreshable"]
     text = tokens.to_csv()
     assert seed.TOKEN_SECRET not in text and seed.REFRESH_SECRET not in text
-    assert queries.token_expiry(base_path(full), now=now).empty  # no token file
+    assert queries.token_expiry(base_path(full), tokens_of(base_path(full)), now=now).empty  # no token file
+
+
+def tokens_of(db: Path) -> Path:
+    """The token store beside the warehouse ``db``, as socialkpi keeps it."""
+    return db.with_name(db.name + ".tokens.json")
 
 
 def _token_file(db: Path, entries: dict[str, dict[str, object]]) -> None:
-    path = db.with_name(db.name + ".tokens.json")
+    path = tokens_of(db)
     path.write_text(json.dumps(entries), encoding="utf-8")
 
 
@@ -483,13 +488,13 @@ def test_token_warnings_for_tokens_socialkpi_cannot_renew(tmp_path: Path) -> Non
             "tiktok/tt1": {"access_token": "a7", "refresh_token": None, "expires_at": at - 2 * day},
         },
     )
-    tokens = queries.token_expiry(db, now=now)
+    tokens = queries.token_expiry(db, tokens_of(db), now=now)
     li2 = tokens.set_index("account_id").loc["li2"]
     assert li2["refresh_days_left"] == 5.0 and li2["refresh_expires_at"].to_pydatetime() == datetime(
         2026, 3, 15, 12, 0, tzinfo=UTC
     )
     assert pd.isna(tokens.set_index("account_id").loc["li1", "refresh_expires_at"])  # no refresh token, no end
-    warnings = token_warnings(token_rows(db, now=now))
+    warnings = token_warnings(token_rows(db, tokens_of(db), now=now))
     assert queries.token_warnings(tokens.itertuples(index=False)) == warnings  # the dashboard's frame: the same
     assert [(w.platform, w.account_id) for w in warnings] == [  # sorted by platform/account
         ("linkedin", "li1"),
@@ -511,7 +516,7 @@ def test_token_warnings_for_tokens_socialkpi_cannot_renew(tmp_path: Path) -> Non
     )
     for w in warnings:
         assert not any(secret in w.message for secret in ("a1", "a2", "r2", "a7", "a8"))
-    assert token_warnings(token_rows(db, now=now), warn_days=3) == [warnings[4]]  # only the expired one
+    assert token_warnings(token_rows(db, tokens_of(db), now=now), warn_days=3) == [warnings[4]]  # only the expired one
 
 
 def test_metric_breaks_window_and_filters() -> None:
@@ -748,11 +753,11 @@ def test_frames_through_arrow_equal_duckdb_df() -> None:
 def test_the_page_frames_read_through_arrow_equal_duckdb_df(db: Path) -> None:
     """The statements read through queries._frame, on a real warehouse: as ``.df()`` reads them."""
     from collectors import PLATFORMS
-    from warehouse.access import read_warehouse
+    from warehouse.access import open_warehouse
 
     ids = list(PLATFORMS)
     coverage = [ids, [PLATFORMS[i].delay_days for i in ids], SPLIT, END, SPLIT, END, END]
-    with read_warehouse(db) as con:
+    with open_warehouse(db) as (con, _):
         for sql, params in (
             (queries._COVERAGE_SQL, coverage),
             (queries._COVERAGE_DAILY_SQL, coverage),

@@ -111,14 +111,6 @@ def test_chart_annotates_metric_breaks() -> None:
     assert report.svg_chart("Empty", [], date(2025, 4, 15), date(2025, 4, 25), unit="x").startswith("<svg")
 
 
-def test_roi_section_without_the_roi_module(full: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    real = report.importlib.util.find_spec
-    monkeypatch.setattr(
-        report.importlib.util, "find_spec", lambda name, *a: None if name == "warehouse.roi" else real(name, *a)
-    )
-    assert "ROI is not available" in report.roi_section(full, SPLIT, END)
-
-
 @pytest.mark.parametrize(
     ("period", "today", "want"),
     [

@@ -19,7 +19,7 @@ import pytest
 
 from collectors.observation import Account, Observation
 from socialkpi import timelog
-from socialkpi.settings import ConfigError, CostSettings, Settings, ValueSettings, settings_from_dict
+from socialkpi.settings import ConfigError, CostSettings, Settings, ValueSettings, roi_config, settings_from_dict
 from warehouse import roi
 from warehouse.db import reading, writing
 from warehouse.load import AccountOutcome, write_account_batch
@@ -291,7 +291,7 @@ def test_a_version_1_file_upgrades_to_2_keeping_its_rows(tmp_path: Path) -> None
 
 
 # ---------------------------------------------------------------------------------------------
-# socialkpi.toml [costs] and [value], and sync_from_settings
+# socialkpi.toml [costs] and [value], and sync_config
 # ---------------------------------------------------------------------------------------------
 
 GOOD = {
@@ -347,11 +347,11 @@ def test_config_mistakes_name_the_key(tmp_path: Path, data: dict[str, object], k
     assert info.value.key == key
 
 
-def test_sync_from_settings_applies_the_file_once_and_keeps_dashboard_edits(tmp_path: Path) -> None:
+def test_sync_config_applies_the_file_once_and_keeps_dashboard_edits(tmp_path: Path) -> None:
     s = settings(GOOD, tmp_path)
     db = s.db_path
-    assert roi.sync_from_settings(db, s, on=START) == 8  # currency, rate, tool, 2 hours, 1 ad, 2 values
-    assert roi.sync_from_settings(db, s, on=END) == 0  # nothing changed
+    assert roi.sync_config(db, roi_config(s), on=START) == 8  # currency, rate, tool, 2 hours, 1 ad, 2 values
+    assert roi.sync_config(db, roi_config(s), on=END) == 0  # nothing changed
     costs = roi.current_costs(db, on=END)
     assert (costs.currency, costs.hourly_rate, costs.valid_from["hourly_rate"]) == ("EUR", 25, START)
     assert roi.current_assumptions(db, on=END).values == {
@@ -360,10 +360,10 @@ def test_sync_from_settings_applies_the_file_once_and_keeps_dashboard_edits(tmp_
         "per_1000_impressions": 6.0,
     }
     roi.set_costs(db, valid_from=WEEK2, hourly_rate=30)  # edited in the dashboard
-    assert roi.sync_from_settings(db, s, on=END) == 0  # an unchanged file does not undo it
+    assert roi.sync_config(db, roi_config(s), on=END) == 0  # an unchanged file does not undo it
     assert roi.current_costs(db, on=END).hourly_rate == 30
     edited = {**GOOD, "costs": {**GOOD["costs"], "hourly_rate": 35}}  # type: ignore[dict-item]
-    assert roi.sync_from_settings(db, settings(edited, tmp_path), on=END) == 1  # the file changed: it wins
+    assert roi.sync_config(db, roi_config(settings(edited, tmp_path)), on=END) == 1  # the file changed: it wins
     costs = roi.current_costs(db, on=END)
     assert (costs.hourly_rate, costs.valid_from["hourly_rate"]) == (35, END)
     assert roi.current_costs(db, on=WEEK2).hourly_rate == 30  # the past keeps its value
@@ -371,13 +371,13 @@ def test_sync_from_settings_applies_the_file_once_and_keeps_dashboard_edits(tmp_
 
 def test_sync_without_costs_or_value_touches_nothing(tmp_path: Path) -> None:
     s = settings({}, tmp_path)
-    assert roi.sync_from_settings(s.db_path, s) == 0
+    assert roi.sync_config(s.db_path, roi_config(s), s.timezone) == 0
     assert not s.db_path.exists()
 
 
 def test_sync_uses_today_in_the_business_time_zone(tmp_path: Path) -> None:
     s = settings(GOOD, tmp_path)
-    roi.sync_from_settings(s.db_path, s)
+    roi.sync_config(s.db_path, roi_config(s), s.timezone)
     assert roi.current_costs(s.db_path).valid_from["hourly_rate"] == datetime.now(ZoneInfo("Europe/Paris")).date()
 
 

@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 
 from collectors import tiktok
+from collectors.context import CollectContext
 from collectors.http import AuthError, BadRequest, PayloadError, PermissionDenied, RateLimited, ServerError
-from collectors.observation import CollectContext, Observation
+from collectors.observation import Observation
 from collectors.tokens import StoredToken, TokenStore
 from socialkpi.sandbox import Reply, Sandbox
 from socialkpi.sandbox import tiktok as sb_tiktok

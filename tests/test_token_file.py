@@ -47,7 +47,7 @@ OPERATIONS: dict[str, Callable[[TokenStore], object]] = {
     "save_connections": lambda s: s.save_connections([CONNECTION], defaults=[CONNECTION]),
     "note_env_token": lambda s: s.note_env_token("linkedin", "1", "env-token-abcdef", 60),
     "forget_env_token": lambda s: s.forget_env_token("x", "12"),
-    "token_rows": lambda s: token_rows(s.path.with_name("socialkpi.duckdb")),
+    "token_rows": lambda s: token_rows(s.path.with_name("socialkpi.duckdb"), s.path),
 }
 
 

@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
+from collectors.context import CollectContext
 from collectors.http import AuthError, Client, PermissionDenied
-from collectors.observation import CollectContext
 from collectors.tokens import (
     OAuthSession,
     StoredToken,

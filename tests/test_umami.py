@@ -16,8 +16,9 @@ import pytest
 import requests
 
 from collectors import umami
+from collectors.context import CollectContext
 from collectors.http import AuthError, BadRequest, Client, PayloadError, RateLimited, ServerError, redact
-from collectors.observation import CollectContext, Observation
+from collectors.observation import Observation
 from collectors.tokens import StoredToken, TokenStore
 from socialkpi.sandbox import Reply, Sandbox
 from socialkpi.sandbox import umami as sb

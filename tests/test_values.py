@@ -18,6 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from collectors import PLATFORMS
+from collectors.context import Collected
 from collectors.http import (
     AuthError,
     BadRequest,
@@ -29,7 +30,7 @@ from collectors.http import (
     ServerError,
     Verdict,
 )
-from collectors.observation import Collected, Observation
+from collectors.observation import Observation
 from collectors.optional import optional
 from collectors.values import Counts, expect
 from socialkpi.sandbox import Sandbox

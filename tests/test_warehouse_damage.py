@@ -33,7 +33,7 @@ from socialkpi.sandbox import Sandbox
 from socialkpi.sandbox.world import TOKEN
 from tests import seed
 from tests.consent import free_port
-from warehouse.access import read_warehouse, shared_memory
+from warehouse.access import open_warehouse, shared_memory
 from warehouse.db import HEADER_BYTES, WarehouseDamaged, connect, reading, remember, writing
 
 CONFIG = """
@@ -323,7 +323,7 @@ def test_a_file_cut_short_is_refused_by_every_kind_of_open(tmp_path: Path, seede
     opens: dict[str, Callable[[], object]] = {
         "reading": lambda: reading(db).__enter__(),
         "writing": lambda: writing(db).__enter__(),
-        "read_warehouse (attached to the shared instance)": lambda: read_warehouse(db).__enter__(),
+        "open_warehouse (attached to the shared instance)": lambda: open_warehouse(db).__enter__(),
     }
     for name, opener in opens.items():
         with pytest.raises(WarehouseDamaged, match="damaged") as info:
@@ -337,7 +337,12 @@ def test_damage_met_by_a_query_is_the_same_one_line(tmp_path: Path, seeded: Path
     state this process has read before) fails the query with WarehouseDamaged, not a DuckDB error."""
     db = copy_of(seeded, tmp_path / "wh.duckdb")
     overwrite_the_rows(db)
-    for open_ in (reading, read_warehouse):
+    @contextlib.contextmanager
+    def attached(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:  # open_warehouse, on the shared instance
+        with open_warehouse(path) as (con, _):
+            yield con
+
+    for open_ in (reading, attached):
         remember(db)  # as if this state had been read through before: only the query meets the block
         with pytest.raises(WarehouseDamaged, match="fails DuckDB's checksum"), open_(db) as con:
             con.execute("SELECT sum(value) FROM observations").fetchall()

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from collectors import x
+from collectors.context import CollectContext
 from collectors.http import (
     AuthError,
     BadRequest,
@@ -25,7 +26,7 @@ from collectors.http import (
     RateLimited,
     ServerError,
 )
-from collectors.observation import CollectContext, Observation
+from collectors.observation import Observation
 from collectors.tokens import StoredToken, TokenStore
 from socialkpi.sandbox import Sandbox
 from socialkpi.sandbox.server import Reply

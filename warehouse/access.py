@@ -1,9 +1,11 @@
 """Opening the warehouse for reading, without pandas: what the queries and the exports share.
 
-:func:`read_warehouse` opens a short read-only connection (:func:`warehouse.db.reading`) and
-checks the file is a socialkpi warehouse; :func:`open_warehouse` also says whether the file has
-the aggregates of schema version 3 (:mod:`warehouse.aggregates`): a file written by an older
-socialkpi and opened read-only (the dashboard never migrates) is answered from ``observations``.
+:func:`open_warehouse` is the one way to read a socialkpi warehouse: a short read-only connection
+that checks the file is one, and says whether it has the aggregates of schema version 3
+(:mod:`warehouse.aggregates`): a file written by an older socialkpi and opened read-only (the
+dashboard never migrates) is answered from ``observations``.  Under it, :func:`warehouse.db.reading`
+is the bare read-only connection of a file, for what needs a DuckDB instance of its own (``socialkpi
+backup``'s ``EXPORT DATABASE``).
 
 Opening costs: a new DuckDB instance (``duckdb.connect(file)``) takes ~12 ms even for an empty
 file, which was most of a dashboard page's budget (seven reads).  So a read ``ATTACH``es the
@@ -144,7 +146,8 @@ def schema_version(con: duckdb.DuckDBPyConnection) -> int:
 
 @contextmanager
 def open_warehouse(db_path: DbPath) -> Iterator[tuple[duckdb.DuckDBPyConnection, bool]]:
-    """(connection, has the aggregates) for a short read-only look at a socialkpi warehouse."""
+    """(connection, has the aggregates) for a short read-only look at a socialkpi warehouse;
+    :class:`WarehouseMissing` if there is none (no file, or a file without socialkpi's tables)."""
     if not Path(db_path).exists():
         raise WarehouseMissing(f"no warehouse at {os.fspath(db_path)}: {HOW_TO_START}")
     with _connection(os.fspath(db_path)) as con:
@@ -177,13 +180,6 @@ def account_keys_sql(con: duckdb.DuckDBPyConnection) -> str:
     if schema_version(con) >= AGGREGATES_VERSION:
         return "SELECT platform, account_id FROM account_days"
     return "SELECT DISTINCT platform, account_id FROM observations"
-
-
-@contextmanager
-def read_warehouse(db_path: DbPath) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A short read-only connection to a socialkpi warehouse; :class:`WarehouseMissing` if there is none."""
-    with open_warehouse(db_path) as (con, _):
-        yield con
 
 
 def bounds_on(con: duckdb.DuckDBPyConnection, since: date | None, until: date | None) -> tuple[date, date] | None:

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 
 import duckdb
 
-from warehouse.access import DbPath, read_warehouse
+from warehouse.access import DbPath, open_warehouse
 from warehouse.tokens import TokenExpiry, token_rows
 
 
@@ -67,7 +67,7 @@ def record_credentials(con: duckdb.DuckDBPyConnection, sources: Iterable[Credent
 
 def recorded_sources(db_path: DbPath) -> dict[tuple[str, str], CredentialSource]:
     """What the last collect of each account recorded; empty for a warehouse older than schema 5."""
-    with read_warehouse(db_path) as con:
+    with open_warehouse(db_path) as (con, _):
         try:
             found = con.execute(
                 "SELECT platform, account_id, source, variable, store_key FROM account_credentials"
@@ -150,18 +150,19 @@ def expiry_for(source: CredentialSource, tokens: Sequence[TokenExpiry]) -> Token
 
 
 def credential_rows(
-    db_path: DbPath, accounts: Mapping[tuple[str, str], tuple[str, bool]] | None = None
+    db_path: DbPath, tokens_file: DbPath, accounts: Mapping[tuple[str, str], tuple[str, bool]] | None = None
 ) -> list[Credential]:
     """Every account's credential as the last collect found it (``accounts``: (platform, id) -> (name,
-    competitor), default: the warehouse's accounts), for the Data health page."""
+    competitor), default: the warehouse's accounts; ``tokens_file``: its token store), for the Data health
+    page."""
     if accounts is None:
-        with read_warehouse(db_path) as con:
+        with open_warehouse(db_path) as (con, _):
             accounts = {
                 (p, a): (n, bool(c))
                 for p, a, n, c in con.execute("SELECT platform, account_id, name, competitor FROM accounts").fetchall()
             }
     sources = recorded_sources(db_path)
-    tokens = token_rows(db_path)
+    tokens = token_rows(db_path, tokens_file)
     out = []
     for (platform, account_id), (name, competitor) in sorted(accounts.items()):
         source = sources.get((platform, account_id))

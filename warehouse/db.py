@@ -38,6 +38,12 @@ from typing import Any, TypeVar
 
 import duckdb
 
+from warehouse.errors import WarehouseBusy as WarehouseBusy
+from warehouse.errors import WarehouseDamaged as WarehouseDamaged
+from warehouse.errors import WarehouseError as WarehouseError
+from warehouse.errors import is_damage as is_damage
+from warehouse.errors import is_lock_error, words
+
 _T = TypeVar("_T")
 
 LOCK_TIMEOUT = 30.0
@@ -46,28 +52,6 @@ LOCK_TIMEOUT = 30.0
 DUCKDB_CONFIG: dict[str, Any] = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
 
 HEADER_BYTES = 3 * 4096  # DuckDB's main header and its two database headers, before block 0
-
-RESTORE_ADVICE = "restore it from a backup (socialkpi restore BACKUP_DIR, a folder made by socialkpi backup)"
-
-
-class WarehouseError(Exception):
-    """The warehouse file cannot be used (foreign file, newer schema, unwritable path)."""
-
-
-class WarehouseBusy(WarehouseError):
-    """Another process held the file longer than the bounded wait."""
-
-
-class WarehouseDamaged(WarehouseError):
-    """The file is a DuckDB file whose bytes are not what DuckDB wrote (cut short, overwritten)."""
-
-    def __init__(self, path: str | os.PathLike[str], reason: str) -> None:
-        self.path, self.reason = os.fspath(path), reason
-        super().__init__(f"the warehouse file is damaged: {self.path}: {reason}: {RESTORE_ADVICE}")
-
-
-_QUOTED = re.compile(r'"[^"]*"')
-
 
 
 def _retry_on_lock(target: str, timeout: float, open_it: Callable[[], _T]) -> _T:
@@ -81,7 +65,7 @@ def _retry_on_lock(target: str, timeout: float, open_it: Callable[[], _T]) -> _T
         try:
             return open_it()
         except duckdb.IOException as exc:
-            if not _is_lock_error(exc):
+            if not is_lock_error(exc):
                 raise _open_error(target, exc) from None
             if time.monotonic() - start > timeout:
                 raise WarehouseBusy(
@@ -91,25 +75,6 @@ def _retry_on_lock(target: str, timeout: float, open_it: Callable[[], _T]) -> _T
             delay = min(delay * 2, 0.5)
         except duckdb.Error as exc:
             raise _open_error(target, exc) from None
-
-def _is_lock_error(exc: Exception) -> bool:
-    """DuckDB's "Could not set lock on file ...: Conflicting lock is held in ..." error.
-
-    The quoted parts (the database path, the other process's executable) are dropped first: a
-    path such as ``/srv/locks/socialkpi.duckdb`` must not turn "not a DuckDB file" into a
-    30-second wait ending in :class:`WarehouseBusy`.
-    """
-    text = _QUOTED.sub('""', str(exc)).lower()
-    return "could not set lock" in text or "conflicting lock" in text
-
-
-def is_damage(exc: BaseException) -> bool:
-    """Whether a DuckDB error says the file's bytes are wrong: a block failing its checksum, or a
-    read past the end of a file cut short (DuckDB's words; the quoted path is not looked at)."""
-    if not isinstance(exc, duckdb.Error):
-        return False
-    text = _QUOTED.sub('""', str(exc)).lower()
-    return "corrupt database file" in text or "could not read enough bytes" in text
 
 
 _CHECKSUM = re.compile(r"checksum .* in block at location (\d+)", re.IGNORECASE)
@@ -187,7 +152,7 @@ def _open_error(path: str, exc: Exception) -> WarehouseError:
 
 def _explain_open_error(path: str, exc: Exception) -> str:
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    reason = _QUOTED.sub('""', text).lower()  # classify on DuckDB's words, not on the path
+    reason = words(text)  # classify on DuckDB's words, not on the path
     if "wal" in reason and ("replaying" in reason or "does not match" in reason):
         return (
             f"cannot open the warehouse {path}: its write-ahead log {path}.wal does not belong to it "

@@ -43,7 +43,6 @@ from warehouse.access import Period as Period
 from warehouse.access import WarehouseMissing as WarehouseMissing
 from warehouse.access import bounds_on as bounds_on
 from warehouse.access import bounds_sql, open_warehouse
-from warehouse.access import read_warehouse as read_warehouse
 from warehouse.aggregates import KPI_METRICS
 from warehouse.snapshot import SNAPSHOT_COLUMNS as SNAPSHOT_COLUMNS
 from warehouse.snapshot import TOTAL_NAME as TOTAL_NAME
@@ -52,7 +51,6 @@ from warehouse.tokens import TOKEN_COLUMNS, token_rows
 from warehouse.tokens import TOKEN_WARN_DAYS as TOKEN_WARN_DAYS
 from warehouse.tokens import TokenWarning as TokenWarning
 from warehouse.tokens import token_warnings as token_warnings
-from warehouse.tokens import tokens_file as tokens_file
 
 
 def _platform_list(platforms: Sequence[str] | None) -> list[str] | None:
@@ -111,7 +109,7 @@ class DateBounds:
 
 def date_bounds(db_path: DbPath) -> DateBounds | None:
     """The oldest and newest ``observed_on`` in the warehouse (all accounts); ``None`` when no rows."""
-    with read_warehouse(db_path) as con:
+    with open_warehouse(db_path) as (con, _):
         row = con.execute(bounds_sql(con)).fetchone()
     if not row or row[0] is None:
         return None
@@ -145,7 +143,7 @@ def accounts(db_path: DbPath) -> pd.DataFrame:
         FROM accounts a FULL OUTER JOIN obs USING (platform, account_id)
         ORDER BY platform, account_id
     """
-    with read_warehouse(db_path) as con:
+    with open_warehouse(db_path) as (con, _):
         return con.execute(sql).df()
 
 
@@ -840,7 +838,7 @@ def daily_by_platform(
         ORDER BY date, platform
     """
     plats = _platform_list(platforms)
-    with read_warehouse(db_path) as con:
+    with open_warehouse(db_path) as (con, _):
         if metric in access.kpi_columns(con):  # a kpi_daily column: our own names only
             sql = f"""
                 SELECT o.observed_on AS date, o.platform, sum(o.{metric}) AS value
@@ -873,7 +871,7 @@ def daily_by_account(
         ORDER BY date, o.platform, account, o.account_id
     """
     plats = _platform_list(platforms)
-    with read_warehouse(db_path) as con:
+    with open_warehouse(db_path) as (con, _):
         if metric in access.kpi_columns(con):  # a kpi_daily column: our own names only
             daily = (
                 sql.replace("FROM observations o", "FROM kpi_daily o")
@@ -967,7 +965,7 @@ def competitor_comparison(
     prev_start, _ = previous_period(start, end)
     days = (end - start).days + 1
     plats = _platform_list(platforms)
-    with read_warehouse(db_path) as con:
+    with open_warehouse(db_path) as (con, _):
         sql = _COMPETITOR_DAILY_SQL if {"followers", "posts"} <= access.kpi_columns(con) else _COMPETITOR_SQL
         return con.execute(sql, [start, prev_start, end, plats, plats, days]).df()
 
@@ -1084,7 +1082,7 @@ def visits_by_network(db_path: DbPath, start: date, end: date, platforms: Sequen
         raise ValueError(f"end {end} is before start {start}")
     prev_start, _ = previous_period(start, end)
     plats = _platform_list(platforms)
-    with read_warehouse(db_path) as con:
+    with open_warehouse(db_path) as (con, _):
         sql = _NETWORK_DAILY_SQL if access.has_networks(con) else _NETWORK_SQL
         return con.execute(sql, [start, prev_start, end, plats, plats]).df()
 
@@ -1263,7 +1261,7 @@ def skipped_metrics(db_path: DbPath) -> pd.DataFrame:
         LEFT JOIN accounts a USING (platform, account_id)
         ORDER BY n.platform, n.account_id, n.source_metric
     """
-    with read_warehouse(db_path) as con:
+    with open_warehouse(db_path) as (con, _):
         frame = con.execute(sql).df()
     frame["noted_at"] = pd.to_datetime(frame["noted_at"]).dt.tz_localize("UTC")
     return frame
@@ -1272,19 +1270,19 @@ def skipped_metrics(db_path: DbPath) -> pd.DataFrame:
 CREDENTIAL_COLUMNS = ("platform", "account_id", "account_name", "source", "comes_from", "ends", "renew")
 
 
-def credentials(db_path: DbPath) -> pd.DataFrame:
+def credentials(db_path: DbPath, tokens_file: DbPath) -> pd.DataFrame:
     """Each account's credential as the last collect found it (:func:`warehouse.credentials.credential_rows`):
     where it comes from, when it ends, the command that renews it; never a token."""
     from warehouse.credentials import credential_rows
 
-    rows = credential_rows(db_path)
+    rows = credential_rows(db_path, tokens_file)
     return pd.DataFrame([dataclasses.astuple(r) for r in rows], columns=list(CREDENTIAL_COLUMNS))
 
 
-def token_expiry(db_path: DbPath, *, now: datetime | None = None) -> pd.DataFrame:
+def token_expiry(db_path: DbPath, tokens_file: DbPath, *, now: datetime | None = None) -> pd.DataFrame:
     """:func:`warehouse.tokens.token_rows` as a frame (columns :data:`warehouse.tokens.TOKEN_COLUMNS`):
     expiry dates only, never the tokens.  Empty frame when there is no token file."""
-    rows = token_rows(db_path, now=now)
+    rows = token_rows(db_path, tokens_file, now=now)
     frame = pd.DataFrame([dataclasses.astuple(r) for r in rows], columns=list(TOKEN_COLUMNS))
     for column in ("expires_at", "refresh_expires_at"):
         frame[column] = pd.to_datetime(frame[column], utc=True)

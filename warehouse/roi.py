@@ -23,7 +23,7 @@ is known about them).  So a past period keeps the costs it had, and changing a c
 changes today and later.
 
 Reads use a short read-only connection (the dashboard never holds the write lock); every write
-(:func:`set_costs`, :func:`set_assumptions`, :func:`log_time`, :func:`sync_from_settings`) opens a
+(:func:`set_costs`, :func:`set_assumptions`, :func:`log_time`, :func:`sync_config`) opens a
 read-write connection for that one write only.  A warehouse still at schema version 1 reads as "no
 costs stored yet" (the first write migrates it).
 """
@@ -32,26 +32,19 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, tzinfo
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import duckdb
 import pandas as pd
 
-from warehouse.access import account_keys_sql, kpi_columns
+from warehouse.access import DbPath, WarehouseMissing, account_keys_sql, kpi_columns, open_warehouse
 from warehouse.db import writing
 from warehouse.load import naive_utc
-from warehouse.queries import WarehouseMissing, read_warehouse
 from warehouse.schema import check_readable
-
-if TYPE_CHECKING:
-    from socialkpi.settings import Settings
-
-DbPath = str | os.PathLike[str]
 
 BUSINESS_ITEMS = ("hourly_rate", "tool_cost_per_month")  # stored with platform ''
 PLATFORM_ITEMS = ("hours_per_week", "ad_spend_per_month")  # stored per platform id
@@ -197,7 +190,7 @@ def current_costs(db_path: DbPath, on: date | None = None) -> Costs:
     """The costs in effect on ``on`` (default today); all zero, currency USD, without a warehouse."""
     day = on or today()
     try:
-        with read_warehouse(db_path) as con:
+        with open_warehouse(db_path) as (con, _):
             if not _has_roi_tables(con):
                 return Costs(day, DEFAULT_CURRENCY, 0.0, 0.0, {}, {})
             rows = con.execute(
@@ -235,7 +228,7 @@ def current_assumptions(db_path: DbPath, on: date | None = None) -> Assumptions:
     stored: dict[str, tuple[float, date]] = {}
     currency = DEFAULT_CURRENCY
     try:
-        with read_warehouse(db_path) as con:
+        with open_warehouse(db_path) as (con, _):
             if _has_roi_tables(con):
                 rows = con.execute(
                     f"SELECT item, value, valid_from FROM ({_effective_sql('value_assumptions')}) "
@@ -434,7 +427,7 @@ def log_time(db_path: DbPath, platform: str, hours: float, day: date, note: str 
 def time_entries(db_path: DbPath, start: date, end: date, platforms: Sequence[str] | None = None) -> pd.DataFrame:
     """Logged time in ``[start, end]``: columns day, platform, hours, note, newest first."""
     columns = ["day", "platform", "hours", "note"]
-    with read_warehouse(db_path) as con:
+    with open_warehouse(db_path) as (con, _):
         if not _has_roi_tables(con):
             return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
         return con.execute(
@@ -448,32 +441,13 @@ def time_entries(db_path: DbPath, start: date, end: date, platforms: Sequence[st
         ).df()
 
 
-def _config_snapshot(settings: Settings) -> dict[str, float | str]:
-    """The [costs] and [value] keys present in socialkpi.toml, flattened (``hours_per_week.facebook``)."""
-    snap: dict[str, float | str] = {}
-    costs = settings.costs
-    if costs is not None:
-        if costs.currency is not None:
-            snap["currency"] = costs.currency
-        for item in BUSINESS_ITEMS:
-            amount = getattr(costs, item)
-            if amount is not None:
-                snap[item] = float(amount)
-        for item in PLATFORM_ITEMS:
-            for platform, amount in getattr(costs, item).items():
-                snap[f"{item}.{platform}"] = float(amount)
-    value = settings.value
-    if value is not None:
-        for item in ASSUMPTION_DEFAULTS:
-            amount = getattr(value, item)
-            if amount is not None:
-                snap[f"value.{item}"] = float(amount)
-    return snap
-
-
-def sync_from_settings(db_path: DbPath, settings: Settings, on: date | None = None) -> int:
-    """Apply the [costs] and [value] of socialkpi.toml to the warehouse as of ``on`` (default today
-    in the business time zone); returns how many values were stored.
+def sync_config(
+    db_path: DbPath, config: Mapping[str, float | str], tz: tzinfo | None = None, on: date | None = None
+) -> int:
+    """Apply the [costs] and [value] of socialkpi.toml, flattened (``currency``, ``hourly_rate``,
+    ``hours_per_week.<platform>``, ``value.per_social_visit``: :func:`socialkpi.settings.roi_config`), to
+    the warehouse as of ``on`` (default today in ``tz``, the business time zone); returns how many
+    values were stored.
 
     A key is stored when the file's value differs from the one in effect **and** from the value
     this function applied last time for that key.  So editing socialkpi.toml takes effect from the
@@ -481,10 +455,10 @@ def sync_from_settings(db_path: DbPath, settings: Settings, on: date | None = No
     by an unchanged file.  Keys absent from the file are left alone (write 0 to stop a cost).
     Without a [costs] or [value] table nothing is opened or written.
     """
-    snapshot = _config_snapshot(settings)
+    snapshot = dict(config)
     if not snapshot:
         return 0
-    day = on or today(settings.timezone)
+    day = on or today(tz)
     with writing(db_path) as con:
 
         def work() -> int:
@@ -793,7 +767,7 @@ def roi_table(db_path: DbPath, start: date, end: date, platforms: Sequence[str] 
     """
     if end < start:
         raise ValueError(f"end {end} is before start {start}")
-    with read_warehouse(db_path) as con:
+    with open_warehouse(db_path) as (con, _):
         has_costs = _has_roi_tables(con)
         everyone = roi_platforms(con, with_costs=has_costs)
         plats = [p for p in everyone if platforms is None or p in set(platforms)]

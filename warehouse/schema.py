@@ -59,7 +59,7 @@ import contextlib
 import duckdb
 
 from warehouse import aggregates
-from warehouse.db import WarehouseError, is_damage
+from warehouse.errors import WarehouseError, is_damage
 
 SCHEMA_VERSION = 7
 

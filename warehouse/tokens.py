@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from warehouse.access import DbPath, read_warehouse
+from warehouse.access import DbPath, open_warehouse
 
 TOKEN_WARN_DAYS = 14  # warn this many days before a token that socialkpi cannot renew stops working
 
@@ -91,25 +91,19 @@ class _TokenLike(Protocol):  # a TokenExpiry, or a row of the dashboard's frame 
     def connected(self) -> Any: ...
 
 
-def tokens_file(db_path: DbPath) -> Path:
-    """Where ``socialkpi collect`` keeps refreshed tokens (:meth:`collectors.tokens.TokenStore.beside`)."""
-    from collectors.tokens import TokenStore
-
-    return TokenStore.beside(db_path).path
-
-
-def token_rows(db_path: DbPath, *, now: datetime | None = None) -> list[TokenExpiry]:
-    """The stored tokens' expiry, sorted by ``platform/account``; empty when there is no token file (or it
+def token_rows(db_path: DbPath, tokens_file: DbPath, *, now: datetime | None = None) -> list[TokenExpiry]:
+    """The expiry of the tokens stored in ``tokens_file`` (the token store of the warehouse ``db_path``,
+    which names their accounts), sorted by ``platform/account``; empty when there is no token file (or it
     is not JSON); :class:`collectors.tokens.TokenFileError` for a link or a non-regular file there."""
     from collectors.tokens import TokenStore
 
     moment = now or datetime.now(UTC)
-    data: Any = TokenStore.beside(db_path).read_all()  # 0600, never through a link (TokenFileError)
+    data: Any = TokenStore(tokens_file).read_all()  # 0600, never through a link (TokenFileError)
     if not isinstance(data, dict) or not data:
         return []
     names: dict[tuple[str, str], str] = {}
     if Path(db_path).exists():
-        with read_warehouse(db_path) as con:
+        with open_warehouse(db_path) as (con, _):
             names = {(p, a): n for p, a, n in con.execute("SELECT platform, account_id, name FROM accounts").fetchall()}
     rows: list[TokenExpiry] = []
     for key, entry in sorted(data.items()):

@@ -431,8 +431,8 @@ def _instagram_competitor(session: Session, handle: str) -> Found:
     from zoneinfo import ZoneInfo
 
     from collectors import instagram
+    from collectors.context import CollectContext, Credentials
     from collectors.http import CollectorError
-    from collectors.observation import CollectContext, Credentials
 
     username = ig_username_of(handle)
     token, extra = _reader(session)

@@ -60,8 +60,9 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from collectors.context import CollectContext, Credentials
 from collectors.http import AuthError, BadRequest, CollectorError, PayloadError, PermissionDenied, register_secret
-from collectors.observation import Account, CollectContext, Credentials
+from collectors.observation import Account
 from collectors.tokens import StoredToken
 from socialkpi.connect import Found, Session
 from socialkpi.connect.flow import ConnectError

@@ -27,6 +27,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from collectors.tokens import TokenStore
 from warehouse import export, queries
 
 Key = tuple[str, date, date, tuple[str, ...] | None]
@@ -128,12 +129,12 @@ def load_skipped(db_path: str) -> pd.DataFrame:
 
 @st.cache_data(ttl=60, show_spinner=False)
 def load_tokens(db_path: str) -> pd.DataFrame:
-    return queries.token_expiry(db_path)
+    return queries.token_expiry(db_path, TokenStore.beside(db_path).path)
 
 
 @st.cache_data(ttl=60, show_spinner=False)
 def load_credentials(db_path: str) -> pd.DataFrame:
-    return queries.credentials(db_path)
+    return queries.credentials(db_path, TokenStore.beside(db_path).path)
 
 
 @dataclass(frozen=True)

@@ -54,7 +54,7 @@ from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from socialkpi.sandbox import oauth, world
+from socialkpi.sandbox import instagram_accounts, oauth, world
 from socialkpi.sandbox.server import Reply, Request
 
 PLATFORM = "facebook"
@@ -442,10 +442,26 @@ def access_token(request: Request) -> Reply:
     return Reply(200, {"access_token": token, "token_type": "bearer", "expires_in": SHORT_TTL})
 
 
+def split_fields(text: str) -> list[str]:
+    """Top-level fields of a Graph ``fields`` list (commas inside ``{...}`` or ``(...)`` kept)."""
+    out, depth, current = [], 0, ""
+    for ch in text:
+        if ch in "({":
+            depth += 1
+        elif ch in ")}":
+            depth -= 1
+        if ch == "," and depth == 0:
+            out.append(current)
+            current = ""
+        else:
+            current += ch
+    if current:
+        out.append(current)
+    return [f.strip() for f in out if f.strip()]
+
+
 def _page_node(page_id: str, fields: list[str], asker: Issued) -> dict[str, Any]:
     """One entry of ``/me/accounts``: the fields asked, the Page token and the linked Instagram account."""
-    from socialkpi.sandbox import instagram
-
     known = page_fields(page_id)
     node: dict[str, Any] = {}
     for field in fields:
@@ -461,14 +477,14 @@ def _page_node(page_id: str, fields: list[str], asker: Issued) -> dict[str, Any]
             ig_id = LINKED_IG.get(page_id)
             if ig_id is None:
                 continue  # no linked professional account: the key is left out
-            asked = instagram._split_fields(inner.rstrip("}")) if inner else ["id"]
-            username = instagram.ACCOUNTS[ig_id]
+            asked = split_fields(inner.rstrip("}")) if inner else ["id"]
+            username = instagram_accounts.ACCOUNTS[ig_id]
             ig: dict[str, Any] = {
                 "id": ig_id,
                 "username": username,
                 "name": next((a.name for a in world.DEMO_ACCOUNTS if a.id == ig_id), username),
-                "followers_count": instagram.followers_on(ig_id, world.now().date()),
-                "media_count": instagram.media_count_on(ig_id, world.now().date()),
+                "followers_count": instagram_accounts.followers_on(ig_id, world.now().date()),
+                "media_count": instagram_accounts.media_count_on(ig_id, world.now().date()),
             }
             node["instagram_business_account"] = {k: v for k, v in ig.items() if k in asked or k == "id"}
         elif name in known:
@@ -479,8 +495,6 @@ def _page_node(page_id: str, fields: list[str], asker: Issued) -> dict[str, Any]
 
 def me_accounts(request: Request) -> Reply:
     """``GET /vNN.N/me/accounts``: the Pages the token's person has a role on, a page of ``limit`` at a time."""
-    from socialkpi.sandbox import instagram
-
     token, denied = _auth(request)
     if denied:
         return denied
@@ -491,7 +505,7 @@ def me_accounts(request: Request) -> Reply:
         asker = Issued("user", True, None, tuple(CONFIG_GRANT))
     if "pages_show_list" not in asker.scopes:
         return Reply(200, {"data": []})  # without pages_show_list the edge is empty
-    fields = instagram._split_fields(request.arg("fields") or "id,name,access_token,category,tasks")
+    fields = split_fields(request.arg("fields") or "id,name,access_token,category,tasks")
     try:
         limit = max(1, min(100, int(request.arg("limit") or 25)))
     except ValueError:

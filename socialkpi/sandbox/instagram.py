@@ -41,19 +41,16 @@ from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from socialkpi.sandbox import world
+from socialkpi.sandbox import facebook, world
+from socialkpi.sandbox.instagram_accounts import ACCOUNTS as ACCOUNTS
+from socialkpi.sandbox.instagram_accounts import OWN_ID as OWN_ID
+from socialkpi.sandbox.instagram_accounts import PLATFORM, followers_on
+from socialkpi.sandbox.instagram_accounts import media_count_on as media_count_on
 from socialkpi.sandbox.server import Reply, Request
 
-PLATFORM = "instagram"
 PACIFIC = ZoneInfo("America/Los_Angeles")
 PAGE_ID = "104512345678901"  # the Facebook Page the sandbox token belongs to
-OWN_ID = "17841405309211844"  # its linked Instagram professional account
-ACCOUNTS = {  # Instagram accounts the sandbox token may read: id -> username
-    OWN_ID: "cornerbakerylyon",
-    "17841405309211845": "cornerbakery.croixrousse",
-}
 SCOPES = ["instagram_basic", "instagram_manage_insights", "pages_read_engagement", "pages_show_list"]
-FOLLOWERS_BASE = 1800.0
 NO_DATA_DAYS = frozenset({date(2026, 3, 3)})  # Instagram answers "data": [] for these days
 # profile_views is undocumented since 2025 (§2.2): this account's insights refuse it like a retired metric.
 PROFILE_VIEWS_REFUSED = frozenset({"17841405309211845"})
@@ -93,17 +90,6 @@ DISTINCT = frozenset({"reach", "accounts_engaged"})
 
 
 # -- the world's numbers -----------------------------------------------------------------------------
-def followers_on(account: str, day: date) -> int:
-    """``followers_count`` on ``day`` of an own account (by id) or a competitor (by username)."""
-    return world.followers(PLATFORM, account, day, FOLLOWERS_BASE)
-
-
-def media_count_on(account: str, day: date) -> int:
-    """``media_count``: about three posts a week since 2023, more for bigger accounts."""
-    days = max(0, (day - date(2023, 1, 1)).days)
-    return 40 + int(days * 0.42 * (0.6 + 0.4 * world.scale_of(PLATFORM, account)))
-
-
 def value_for(account: str, metric: str, day: date) -> int:
     """The value of ``metric`` on Pacific day ``day`` (0 on a day Instagram has no data for)."""
     if day in NO_DATA_DAYS:
@@ -136,8 +122,6 @@ def _error(status: int, code: int, message: str, *, subcode: int | None = None, 
 
 
 def _auth(request: Request) -> tuple[str, Reply | None]:
-    from socialkpi.sandbox import facebook  # the tokens Facebook Login issued (Page and user tokens)
-
     token = request.bearer() or request.arg("access_token") or ""
     if token == world.TOKEN:
         return token, None
@@ -184,24 +168,6 @@ def _today() -> date:
     return world.now().date()
 
 
-def _split_fields(text: str) -> list[str]:
-    """Top-level fields of a Graph ``fields`` list (commas inside ``{...}`` or ``(...)`` kept)."""
-    out, depth, current = [], 0, ""
-    for ch in text:
-        if ch in "({":
-            depth += 1
-        elif ch in ")}":
-            depth -= 1
-        if ch == "," and depth == 0:
-            out.append(current)
-            current = ""
-        else:
-            current += ch
-    if current:
-        out.append(current)
-    return [f.strip() for f in out if f.strip()]
-
-
 def _profile(account: str, username: str, fields: list[str], *, discovered: bool) -> dict[str, Any]:
     today = _today()
     known: dict[str, Any] = {
@@ -231,12 +197,12 @@ def account_handler(request: Request) -> Reply:
     ig_id = request.groups[0]
     if ig_id not in ACCOUNTS:
         return _unknown_object(ig_id)
-    fields = _split_fields(request.arg("fields") or "id")
+    fields = facebook.split_fields(request.arg("fields") or "id")
     body: dict[str, Any] = {}
     for field in fields:
         match = _DISCOVERY_RE.fullmatch(field)
         if match:
-            username, inner = match.group(1), _split_fields(match.group(2))
+            username, inner = match.group(1), facebook.split_fields(match.group(2))
             if username in UNKNOWN_USERNAMES or not re.fullmatch(r"[A-Za-z0-9._]{1,30}", username):
                 return _error(
                     400,
@@ -360,8 +326,6 @@ def _end_time(day: date) -> str:
 
 # -- the token's own nodes -------------------------------------------------------------------------------------
 def _page(fields: list[str], page_id: str = PAGE_ID) -> dict[str, Any]:
-    from socialkpi.sandbox import facebook
-
     page: dict[str, Any] = {"id": page_id}
     known: dict[str, Any] = {"name": facebook.page_fields(page_id)["name"]}
     if page_id in facebook.LINKED_IG:
@@ -372,12 +336,10 @@ def _page(fields: list[str], page_id: str = PAGE_ID) -> dict[str, Any]:
 
 def me_handler(request: Request) -> Reply:
     """``GET /me``: the Page of a Page token (world.TOKEN is the Corner Bakery Page's), the person of a user token."""
-    from socialkpi.sandbox import facebook
-
     token, refused = _auth(request)
     if refused:
         return refused
-    fields = _split_fields(request.arg("fields") or "id,name")
+    fields = facebook.split_fields(request.arg("fields") or "id,name")
     known = facebook.issued(token)
     if known is not None and known.kind == "user":
         wrong = [f for f in fields if f not in ("id", "name")]
@@ -392,8 +354,6 @@ def debug_token_handler(request: Request) -> Reply:
     _, refused = _auth(request)
     if refused:
         return refused
-    from socialkpi.sandbox import facebook
-
     inspected = request.arg("input_token") or ""
     known = facebook.issued(inspected)
     if known is not None:
@@ -424,8 +384,6 @@ def debug_token_handler(request: Request) -> Reply:
 
 def _debug_issued(known: Any) -> dict[str, Any]:
     """``debug_token`` of a token Facebook Login issued: its type, expiry (0: never) and granted scopes."""
-    from socialkpi.sandbox import facebook
-
     now = int(datetime.now(UTC).timestamp())
     data: dict[str, Any] = {
         "app_id": "138483919580948",
