@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import re
+import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
@@ -37,6 +38,7 @@ from socialkpi.sandbox.oauth import CLIENT_SECRET
 from socialkpi.settings import credentials_for
 from tests.conftest import FAST
 from tests.platforms import SERVING, Serving
+from warehouse.db import holding, writing
 
 IDS = sorted(PLATFORMS)
 # The moment of every collect; the sandbox's clock is set to it too, so every run sees the same answers.
@@ -137,7 +139,7 @@ class Scenarios:
         each account in a collect of its own (one after the other, the sandbox cleared between them; what the
         sandbox saw for each is in :attr:`seen_alone`)."""
         self._n += 1
-        settings = demo_settings(self.folder / f"{self._n}.duckdb", self.sandbox.url)
+        settings = demo_settings(self.fresh_warehouse(), self.sandbox.url)
         accounts = [a for p in platforms if (a := demo_account(p, competitor=competitor)) is not None]
         credentials = {}
         for a in accounts:
@@ -157,18 +159,20 @@ class Scenarios:
         outcomes: list[dict[str, Run]] = []
         seen: list[Any] = []
         try:
-            for k, group in enumerate(collects):
-                if alone:
-                    self.sandbox.clear()
-                before = {a.platform: len(self.sandbox.requests_to(SERVING[a.platform].data)) for a in group}
-                summary = run_collect(settings, group, credentials, since=SINCE, policy=FAST, now=MOMENT)
-                asked = {p: len(self.sandbox.requests_to(SERVING[p].data)) - n for p, n in before.items()}
-                done.append((summary.run_id, summary.results, asked))
-                if alone:
-                    self.seen_alone[group[0].platform] = list(self.sandbox.requests)
-                    seen += self.sandbox.requests
-                elif k < len(collects) - 1:  # the warehouse as this run left it, before the next one
-                    outcomes.append(self._read(settings.db_path, *done.pop()))
+            with holding(settings.db_path):  # open for the scenario's runs, as the demo's replays hold it
+                for k, group in enumerate(collects):
+                    if alone:
+                        self.sandbox.clear()
+                    before = {a.platform: len(self.sandbox.requests_to(SERVING[a.platform].data)) for a in group}
+                    summary = run_collect(settings, group, credentials, since=SINCE, policy=FAST, now=MOMENT)
+                    asked = {p: len(self.sandbox.requests_to(SERVING[p].data)) - n for p, n in before.items()}
+                    done.append((summary.run_id, summary.results, asked))
+                    if alone:
+                        self.seen_alone[group[0].platform] = list(self.sandbox.requests)
+                        seen += self.sandbox.requests
+                    elif k < len(collects) - 1:  # the warehouse as this run left it, before the next one
+                        with writing(settings.db_path) as con:
+                            outcomes.append(self._read(con, *done.pop()))
         finally:
             root.removeHandler(handler)
             root.setLevel(level)
@@ -185,12 +189,19 @@ class Scenarios:
         self.sandbox.clear()
         return [*outcomes, last]
 
+    def fresh_warehouse(self) -> Path:
+        """A new warehouse file: a copy of an empty one made once (its schema is not built again each time)."""
+        template = self.folder / "empty.duckdb"
+        if not template.exists():
+            with writing(template):
+                pass
+        path = self.folder / f"{self._n}.duckdb"
+        shutil.copyfile(template, path)
+        return path
+
     def _read(
-        self, db: Path | duckdb.DuckDBPyConnection, run_id: str, results: list[AccountResult], asked: dict[str, int]
+        self, db: duckdb.DuckDBPyConnection, run_id: str, results: list[AccountResult], asked: dict[str, int]
     ) -> dict[str, Run]:
-        if isinstance(db, Path):
-            with duckdb.connect(str(db), read_only=True) as con:
-                return self._read(con, run_id, results, asked)
         out = {}
         for result in results:
             a = result.account
