@@ -251,7 +251,8 @@ def scenarios(_sandbox_server: Sandbox, tmp_path_factory: pytest.TempPathFactory
 
 @dataclass(frozen=True)
 class Alone:
-    """A clean run of one platform's own account, alone in its warehouse and in the sandbox."""
+    """A clean run of one platform's own account alone: a collect of its own, the sandbox cleared before it (the
+    warehouse is shared with the other platforms' accounts, whose rows are their own)."""
 
     run: Run
     requests: int  # every request the sandbox saw
