@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -35,6 +38,14 @@ def sandbox(_sandbox_server: Sandbox) -> Iterator[Sandbox]:
     _sandbox_server.clear()
     yield _sandbox_server
     _sandbox_server.clear()
+
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def fixture(platform: str, name: str) -> Any:
+    """A recorded, scrubbed payload, ``tests/fixtures/<platform>/<name>``: a new object on every call."""
+    return json.loads((FIXTURES / platform / name).read_text(encoding="utf-8"))
 
 
 def days(since: date, until: date) -> list[date]:

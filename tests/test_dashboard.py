@@ -66,6 +66,44 @@ def metrics(at: AppTest) -> dict[str, tuple[str, str | None]]:
     return {m.label: (m.value, m.delta) for m in at.metric}
 
 
+def line_charts(at: AppTest) -> list[tuple[dict[str, Any], pd.DataFrame]]:
+    """Each line chart of the page: its line layer's encoding and the rows it draws, in page order."""
+    import pyarrow as pa
+
+    out = []
+    for chart in at.get("arrow_vega_lite_chart") or at.get("vega_lite_chart"):
+        proto: Any = chart.proto
+        spec = json.loads(proto.spec)
+        [line] = [layer for layer in spec.get("layer", [spec]) if layer["mark"]["type"] == "line"]
+        [dataset] = proto.datasets  # the seeds have no metric break: the line's data only
+        out.append((line["encoding"], pa.ipc.open_stream(dataset.data.data).read_all().to_pandas()))
+    return out
+
+
+def drawn(encoding: dict[str, Any], rows: pd.DataFrame, color: str) -> dict[tuple[date, str], float]:
+    """``{(day, line): value}`` of a chart with time on x, the value on y and one line per ``color``."""
+    assert (encoding["x"]["field"], encoding["x"]["type"]) == ("date", "temporal")
+    assert (encoding["y"]["field"], encoding["y"]["type"]) == ("value", "quantitative")
+    assert (encoding["color"]["field"], encoding["color"]["type"]) == (color, "nominal")
+    got = {(pd.Timestamp(r.date).date(), getattr(r, color)): float(r.value) for r in rows.itertuples()}
+    assert len(got) == len(rows), "one point per day and line"
+    return got
+
+
+def stored(db: Path, sql: str, *params: Any) -> dict[tuple[date, str], float]:
+    """The warehouse's own numbers, straight from its observations: ``sql`` gives (day, line, value)."""
+    with duckdb.connect(str(db), read_only=True) as con:
+        return {(day, line): float(value) for day, line, value in con.execute(sql, list(params)).fetchall()}
+
+
+OWN_SUM = """
+    SELECT o.observed_on, o.{line}, sum(o.value) FROM observations o
+    LEFT JOIN accounts a USING (platform, account_id)
+    WHERE NOT coalesce(a.competitor, false) AND o.observed_on BETWEEN ? AND ? AND {where}
+    GROUP BY ALL
+"""
+
+
 @pytest.fixture
 def db(tmp_path: Path) -> Path:
     return seed.build_warehouse(tmp_path / "seed.duckdb")
@@ -83,7 +121,13 @@ def test_overview_shows_hand_computed_kpis(monkeypatch: pytest.MonkeyPatch, full
     want = {LABELS[key]: (shown, delta) for key, (_, _, delta, shown) in seed.FULL_CARDS_28D.items()}
     assert metrics(at) == want
     assert [s.value for s in at.subheader][:2] == ["Social", "Website"]
-    assert at.get("vega_lite_chart") or at.get("arrow_vega_lite_chart")
+    # the daily trend: per day and metric, the sum over the own accounts of what the warehouse stores
+    from socialkpi.pages.overview import TREND_METRICS
+
+    [(encoding, rows)] = line_charts(at)
+    trend = OWN_SUM.format(line="metric", where="list_contains(?::VARCHAR[], o.metric)")
+    want = stored(full, trend, seed.SPLIT, seed.END, list(TREND_METRICS))
+    assert drawn(encoding, rows, "metric") == want and len(want) == 28 * len(TREND_METRICS)
     assert buttons(at) == ["Download KPIs CSV"]
     assert any("1 account failing · 1 token to renew soon" in c.value for c in at.caption)  # seed's LinkedIn token
     assert any("2026-03-10 06:30 UTC" in c.value for c in at.caption)
@@ -145,7 +189,12 @@ def test_platforms_page(monkeypatch: pytest.MonkeyPatch, full: Path) -> None:
     assert table.loc["all", "impressions"] == 12520 and table.loc["all", "net_growth"] == 220
     assert table.loc["instagram", "engagement_rate"] == pytest.approx(336 / 5600)
     assert buttons(at) == ["Download CSV"]
-    assert len(at.get("vega_lite_chart") or at.get("arrow_vega_lite_chart")) == 2
+    # followers, then impressions, per day and platform: summed over the platform's own accounts
+    charts = line_charts(at)
+    assert len(charts) == 2
+    for (encoding, rows), metric in zip(charts, ("followers", "impressions"), strict=True):
+        want = stored(full, OWN_SUM.format(line="platform", where="o.metric = ?"), seed.SPLIT, seed.END, metric)
+        assert drawn(encoding, rows, "platform") == want and want, metric
 
 
 def test_competitors_page(monkeypatch: pytest.MonkeyPatch, full: Path) -> None:
@@ -161,7 +210,18 @@ def test_competitors_page(monkeypatch: pytest.MonkeyPatch, full: Path) -> None:
     assert side.loc["ig_rival", "posts_per_week"] == 7.0 and side.loc["ig1", "posts_per_week"] == 3.5
     assert side.loc["rival_x", "posts_published"] == 56 and side.loc["999", "followers"] == 5590
     assert buttons(at) == ["Download CSV", "Download share of voice CSV"]
-    assert at.get("vega_lite_chart") or at.get("arrow_vega_lite_chart")
+    # followers over time: one line per account, own and competitors, of the platforms compared above
+    [(encoding, rows)] = line_charts(at)
+    by_account = """
+        SELECT o.observed_on, a.name || ' (' || o.platform || ')' || CASE WHEN a.competitor THEN ' · competitor'
+               ELSE '' END, o.value
+        FROM observations o JOIN accounts a USING (platform, account_id)
+        WHERE o.metric = 'followers' AND o.observed_on BETWEEN ? AND ? AND list_contains(?::VARCHAR[], o.platform)
+    """
+    want = stored(full, by_account, seed.SPLIT, seed.END, ["facebook", "instagram", "linkedin", "x"])
+    assert drawn(encoding, rows, "account") == want
+    competitor = {line.endswith(" · competitor") for _, line in want}
+    assert competitor == {True, False}, "own accounts and competitors, side by side"
 
 
 def test_competitors_page_without_competitors(monkeypatch: pytest.MonkeyPatch, full: Path) -> None:
@@ -224,7 +284,12 @@ def test_data_health_page(monkeypatch: pytest.MonkeyPatch, full: Path) -> None:
     assert seed.TOKEN_SECRET not in str(at._tree)
     assert "Download missing days CSV" in buttons(at) and "Download token expiry CSV" in buttons(at)
     assert "Download credentials CSV" in buttons(at)
-    assert at.get("vega_lite_chart") or at.get("arrow_vega_lite_chart")  # the calendar
+    # the calendar: each account's missing cells are the days the table counts (its colours and order:
+    # test_data_health_calendar_draws_the_table)
+    spec, cells = chart_data(at)
+    assert spec["encoding"]["color"]["field"] == "status"
+    gaps = cells[cells["status"] == queries.COVERAGE_MISSING].groupby("account_id").size()
+    assert gaps.to_dict() == {a: n for a, n in missing["days_missing"].items() if n}
 
 
 def chart_data(at: AppTest) -> tuple[dict[str, Any], pd.DataFrame]:

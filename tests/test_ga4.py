@@ -14,22 +14,17 @@ import pytest
 import requests
 
 from collectors import ga4
-from collectors.http import AuthError, BadRequest, Client, PayloadError, PermissionDenied, RateLimited, RetryPolicy
+from collectors.http import BadRequest, Client, PayloadError, PermissionDenied, RateLimited, RetryPolicy
 from collectors.observation import Observation
 from socialkpi.sandbox import Reply, Request, Sandbox
 from socialkpi.sandbox import ga4 as sb_ga4
 from socialkpi.sandbox.world import EXPIRED_TOKEN, TOKEN
 from tests import together_part
-from tests.conftest import COLLECTED_AT, FAST, days, make_client, make_ctx
+from tests.conftest import COLLECTED_AT, FAST, days, fixture, make_client, make_ctx
 
-FIXTURES = Path(__file__).parent / "fixtures" / "ga4"
 PROPERTY = "312345678"
 REPORT = r":runReport$"
 SOCIAL = "[Organic Social+Paid Social]"
-
-
-def fixture(name: str) -> Any:
-    return json.loads((FIXTURES / name).read_text())
 
 
 def obs(metric: str, day: date, value: float, source: str, account: str = "42") -> Observation:
@@ -51,7 +46,7 @@ OCT1, OCT2, OCT3 = date(2025, 10, 1), date(2025, 10, 2), date(2025, 10, 3)
 
 def test_parse_date_report_maps_totals_and_fills_the_omitted_day_with_zero() -> None:
     rows = ga4.parse_report(
-        fixture("run_report_date.json"), account_id="42", since=OCT1, until=OCT3, collected_at=COLLECTED_AT
+        fixture("ga4", "run_report_date.json"), account_id="42", since=OCT1, until=OCT3, collected_at=COLLECTED_AT
     )
     assert sorted(rows, key=lambda o: (o.observed_on, o.metric)) == [
         obs("page_views", OCT1, 412, "screenPageViews"),
@@ -70,7 +65,7 @@ def test_parse_date_report_maps_totals_and_fills_the_omitted_day_with_zero() -> 
 def test_parse_channel_report_sums_organic_and_paid_social_only() -> None:
     rows = by_key(
         ga4.parse_report(
-            fixture("run_report_channels.json"),
+            fixture("ga4", "run_report_channels.json"),
             account_id="42",
             since=OCT1,
             until=OCT3,
@@ -91,13 +86,13 @@ def test_parse_channel_report_sums_organic_and_paid_social_only() -> None:
 
 def test_parse_report_without_rows_gives_zeros_for_past_days() -> None:
     rows = ga4.parse_report(
-        fixture("run_report_empty.json"), account_id="42", since=OCT1, until=OCT2, collected_at=COLLECTED_AT
+        fixture("ga4", "run_report_empty.json"), account_id="42", since=OCT1, until=OCT2, collected_at=COLLECTED_AT
     )
     assert len(rows) == 6 and {o.value for o in rows} == {0}
 
 
 def test_parse_report_leaves_out_empty_days_not_over_in_the_property_time_zone() -> None:
-    payload = fixture("run_report_date.json")
+    payload = fixture("ga4", "run_report_date.json")
     # 23:30 UTC on Oct 2 is already Oct 3 in Berlin: Oct 3 is "today" there, Oct 2 is over.
     late = datetime(2025, 10, 2, 23, 30, tzinfo=UTC)
     del payload["rows"][1]  # no row for Oct 3
@@ -110,20 +105,20 @@ def test_parse_report_leaves_out_empty_days_not_over_in_the_property_time_zone()
 
 def test_parse_report_keeps_only_days_inside_the_range() -> None:
     rows = ga4.parse_report(
-        fixture("run_report_date.json"), account_id="42", since=OCT2, until=OCT2, collected_at=COLLECTED_AT
+        fixture("ga4", "run_report_date.json"), account_id="42", since=OCT2, until=OCT2, collected_at=COLLECTED_AT
     )
     assert {(o.observed_on, o.value) for o in rows} == {(OCT2, 0)}
 
 
 def test_parse_report_does_not_mutate_its_input() -> None:
-    payload = fixture("run_report_channels.json")
+    payload = fixture("ga4", "run_report_channels.json")
     before = copy.deepcopy(payload)
     ga4.parse_report(payload, account_id="42", since=OCT1, until=OCT3, collected_at=COLLECTED_AT)
     assert payload == before
 
 
 def test_parse_report_casts_by_metric_type() -> None:
-    payload = fixture("run_report_date.json")
+    payload = fixture("ga4", "run_report_date.json")
     payload["metricHeaders"][0]["type"] = "TYPE_FLOAT"
     payload["rows"][0]["metricValues"][0]["value"] = "412.5"
     rows = by_key(ga4.parse_report(payload, account_id="42", since=OCT1, until=OCT1, collected_at=COLLECTED_AT))
@@ -235,7 +230,7 @@ def test_parse_source_report_does_not_mutate_its_input() -> None:
 
 
 def _broken(path: str, value: Any) -> Any:
-    payload = fixture("run_report_date.json")
+    payload = fixture("ga4", "run_report_date.json")
     target = payload
     *parents, last = path.split(".")
     for part in parents:
@@ -575,20 +570,6 @@ def test_hourly_and_daily_quotas_fail_fast_with_the_reset_time(sandbox: Sandbox,
     assert caught.value.reset_at >= datetime.now(UTC) + timedelta(seconds=at_least)
 
 
-def test_expired_static_token_is_an_auth_error(sandbox: Sandbox) -> None:
-    with pytest.raises(AuthError) as caught:
-        run(sandbox, FEB8, FEB10, token=EXPIRED_TOKEN)
-    assert caught.value.status == 401 and "SOCIALKPI_GA4_TOKEN" in str(caught.value)
-    assert EXPIRED_TOKEN not in str(caught.value)
-    assert asked_once_each(sandbox)  # a static token has nothing to refresh: none sent again
-
-
-def test_no_credentials_at_all(sandbox: Sandbox) -> None:
-    with pytest.raises(AuthError, match="SOCIALKPI_GA4_TOKEN or SOCIALKPI_GOOGLE_CREDENTIALS"):
-        run(sandbox, FEB8, FEB10, token=None)
-    assert sandbox.requests == []
-
-
 @pytest.mark.parametrize(
     ("details", "says"),
     [
@@ -825,7 +806,7 @@ def test_sandbox_errors_use_googles_envelope(
      ("TYPE_FLOAT", "nan"), ("TYPE_FLOAT", "inf"), ("TYPE_FLOAT", "-1.5"), ("TYPE_FLOAT", "1.5e3")],
 )  # fmt: skip
 def test_a_value_that_is_no_count_of_its_declared_type_is_refused(kind: str, value: str) -> None:
-    payload = fixture("run_report_date.json")
+    payload = fixture("ga4", "run_report_date.json")
     payload["metricHeaders"][1]["type"] = kind
     payload["rows"][0]["metricValues"][1]["value"] = value
     with pytest.raises(PayloadError, match=rf"sessions \({kind}\) is .*not a count"):
@@ -834,7 +815,7 @@ def test_a_value_that_is_no_count_of_its_declared_type_is_refused(kind: str, val
 
 def test_an_answer_with_other_dimensions_than_asked_is_refused_naming_them() -> None:
     # two dateRanges add a dateRange dimension; a report by week would have isoYearIsoWeek for date
-    payload = fixture("run_report_date.json")
+    payload = fixture("ga4", "run_report_date.json")
     with pytest.raises(PayloadError, match=r"answered dimensionHeaders \['date'\], but dimensionHeaders \['date', "):
         ga4.parse_report(
             payload, account_id="42", since=OCT1, until=OCT3, collected_at=COLLECTED_AT, dimensions=ga4.CHANNEL_DIMS
@@ -842,7 +823,7 @@ def test_an_answer_with_other_dimensions_than_asked_is_refused_naming_them() -> 
 
 
 def test_a_row_outside_the_asked_date_range_is_refused_when_collect_asks() -> None:
-    payload = fixture("run_report_date.json")  # rows of Oct 1 and Oct 3
+    payload = fixture("ga4", "run_report_date.json")  # rows of Oct 1 and Oct 3
     kw: dict[str, Any] = {"account_id": "42", "since": OCT3, "until": OCT3, "collected_at": COLLECTED_AT}
     assert ga4.parse_report(payload, **kw)  # a saved answer read for a shorter window: rows outside ignored
     with pytest.raises(PayloadError, match="answered date '2025-10-01', but date '2025-10-03..2025-10-03' was asked"):

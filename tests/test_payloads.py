@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -20,8 +19,8 @@ import pytest
 
 from socialkpi.sandbox import Reply, Sandbox
 from socialkpi.sandbox.world import TOKEN
+from tests.conftest import fixture
 
-FIXTURES = Path(__file__).parent / "fixtures" / "wordpress"
 SITE = "cornerbakery.blog"
 RANGE = ["--since", "2023-12-20", "--until", "2024-01-02"]  # the days of the recorded answer below
 
@@ -71,7 +70,7 @@ def query(workdir: Path, sql: str) -> list[tuple[Any, ...]]:
 
 def recorded_visits() -> Any:
     # the WordPress iOS app's recorded /stats/visits answer (tests/test_wordpress.py names its URL)
-    return json.loads((FIXTURES / "visits_numbers_as_strings.json").read_text(encoding="utf-8"))
+    return fixture("wordpress", "visits_numbers_as_strings.json")
 
 
 def test_a_visits_answer_with_numbers_as_strings_is_written_whole(workdir: Path, sandbox: Sandbox) -> None:

@@ -22,18 +22,13 @@ from collectors.tokens import StoredToken, TokenStore
 from socialkpi.sandbox import Reply, Sandbox
 from socialkpi.sandbox import pinterest as sb_pinterest
 from socialkpi.sandbox.world import EXPIRED_TOKEN, TOKEN
-from tests.conftest import make_client, make_ctx
+from tests.conftest import fixture, make_client, make_ctx
 
-FIXTURES = Path(__file__).parent / "fixtures" / "pinterest"
 USER = sb_pinterest.USERNAME
 AT = datetime(2026, 3, 10, 6, 30, tzinfo=UTC)
 REFRESH = "pinr_sandbox-initial-refresh-token"
 MAPPING = {"IMPRESSION": "impressions", "ENGAGEMENT": "engagements", "OUTBOUND_CLICK": "link_clicks"}  # metrics.md
 APP = {"client_id": sb_pinterest.CLIENT_ID, "client_secret": sb_pinterest.CLIENT_SECRET}
-
-
-def fixture(name: str) -> Any:
-    return json.loads((FIXTURES / name).read_text())
 
 
 def rows(observations: list[Observation]) -> set[tuple[str, date, float, str]]:
@@ -43,7 +38,7 @@ def rows(observations: list[Observation]) -> set[tuple[str, date, float, str]]:
 # -- parsers -------------------------------------------------------------------------------------
 # Shape: platform-apis-social.md §6.2 Endpoints ("Account (snapshot)")
 def test_parse_user_account_gives_todays_followers() -> None:
-    payload = fixture("user_account.json")
+    payload = fixture("pinterest", "user_account.json")
     before = copy.deepcopy(payload)
     got = pinterest.parse_user_account(payload, account_id=USER, day=date(2026, 3, 10), collected_at=AT)
     assert got == [Observation("pinterest", USER, "followers", date(2026, 3, 10), 1520, "follower_count", AT)]
@@ -61,7 +56,7 @@ def test_parse_user_account_rejects_wrong_shapes(payload: Any) -> None:
 
 # Shape: platform-apis-social.md §6.2 Endpoints ("Account analytics": map keyed by split value)
 def test_parse_analytics_writes_ready_days_only() -> None:
-    payload = fixture("analytics.json")
+    payload = fixture("pinterest", "analytics.json")
     before = copy.deepcopy(payload)
     got = pinterest.parse_analytics(
         payload, account_id=USER, since=date(2026, 3, 1), until=date(2026, 3, 2), collected_at=AT
@@ -78,7 +73,7 @@ def test_parse_analytics_writes_ready_days_only() -> None:
 # Shape: platform-apis-social.md §6.2 Endpoints (data_status enum; metrics.md "a day answered with nothing")
 def test_parse_analytics_statuses_missing_days_and_values() -> None:
     got = pinterest.parse_analytics(
-        fixture("analytics_statuses.json"),
+        fixture("pinterest", "analytics_statuses.json"),
         account_id=USER,
         since=date(2026, 2, 24),
         until=date(2026, 3, 1),
@@ -101,7 +96,7 @@ def test_parse_analytics_statuses_missing_days_and_values() -> None:
 
 # Shape: platform-apis-social.md §6.2 Endpoints (summary_metrics carries every served metric)
 def test_a_metric_in_no_day_and_no_summary_is_not_invented() -> None:
-    payload = fixture("analytics_retired.json")
+    payload = fixture("pinterest", "analytics_retired.json")
     assert pinterest.served_metrics(payload, tuple(pinterest.METRICS)) == {"IMPRESSION", "ENGAGEMENT"}
     got = pinterest.parse_analytics(
         payload, account_id=USER, since=date(2026, 3, 1), until=date(2026, 3, 2), collected_at=AT
@@ -215,14 +210,6 @@ def test_collect_writes_exactly_the_rows_metrics_md_gives(sb: Sandbox) -> None:
     assert not any(o.observed_on == processing for o in got.observations if o.metric != "followers")
 
 
-def test_a_second_run_gives_the_same_rows(sb: Sandbox) -> None:
-    ctx = ctx_for(sb)
-    since, until = ctx.today - timedelta(days=10), ctx.today - timedelta(days=1)
-    first = pinterest.collect(make_client("pinterest"), ctx, since=since, until=until)
-    second = pinterest.collect(make_client("pinterest"), ctx, since=since, until=until)
-    assert {(o.key(), o.value) for o in first.observations} == {(o.key(), o.value) for o in second.observations}
-
-
 def test_since_beyond_90_days_is_clamped_and_noted(sb: Sandbox) -> None:
     ctx = ctx_for(sb)
     utc_today = ctx.collected_at.date()
@@ -262,9 +249,8 @@ def _far_throttle() -> Reply:
     [
         (EXPIRED_TOKEN, None, AuthError, ["Authentication failed", "SOCIALKPI_PINTEREST_TOKEN"]),
         (sb_pinterest.NO_SCOPE_TOKEN, None, PermissionDenied, ["not permitted", "user_accounts:read"]),
-        (TOKEN, [_far_throttle()], RateLimited, ["rate limit", "resets at"]),
+        # a far throttle, truncated JSON: tests/test_platforms.py (every platform)
         (TOKEN, [Reply(503, {"code": 4197, "message": "ramped down"})] * 4, ServerError, ["ramped down"]),
-        (TOKEN, [Reply.raw('{"all": {"daily_metrics": [')], PayloadError, ["not valid JSON"]),
     ],
 )  # fmt: skip
 def test_error_cases_fail_with_a_clear_message_and_no_token(
@@ -280,28 +266,6 @@ def test_error_cases_fail_with_a_clear_message_and_no_token(
     for word in words:
         assert word in message
     assert token not in message
-
-
-def test_throttled_with_a_near_reset_is_retried(sb: Sandbox) -> None:
-    sb.script(r"/v5/user_account/analytics", sb_pinterest.throttled(reset_seconds=0))
-    client = make_client("pinterest")
-    ctx = ctx_for(sb)
-    since, until = ctx.today - timedelta(days=5), ctx.today - timedelta(days=1)
-    got = pinterest.collect(client, ctx, since=since, until=until)
-    assert rows(got.observations) == expected(ctx, since, until)
-    assert client.waits == [0.0] and len(sb.requests_to(r"/analytics")) == 2
-
-
-def test_a_far_reset_fails_fast_with_the_reset_time(sb: Sandbox) -> None:
-    sb.script(r"/v5/user_account", _far_throttle())
-    ctx = ctx_for(sb)
-    client = make_client("pinterest")
-    with pytest.raises(RateLimited) as err:
-        pinterest.collect(client, ctx, since=ctx.today, until=ctx.today)
-    assert client.waits == []  # failed at once, no wait for the reset
-    assert err.value.reset_at is not None
-    assert abs((err.value.reset_at - now()).total_seconds() - 67000) < 60
-    assert len(sb.requests) == 1
 
 
 # -- tokens --------------------------------------------------------------------------------------
@@ -357,13 +321,6 @@ def test_a_dead_refresh_token_says_what_to_do(sb: Sandbox, tmp_path: Path) -> No
     for secret in ("pinr_revoked-long-ago", sb_pinterest.CLIENT_SECRET, EXPIRED_TOKEN):
         assert secret not in message
     assert len(sb.requests_to(r"/oauth/token")) == 1  # no refresh loop
-
-
-def test_no_token_at_all_names_the_variables(sb: Sandbox) -> None:
-    ctx = ctx_for(sb, token=None)
-    with pytest.raises(AuthError, match="SOCIALKPI_PINTEREST_TOKEN.*SOCIALKPI_PINTEREST_REFRESH_TOKEN"):
-        pinterest.collect(make_client("pinterest"), ctx, since=ctx.today, until=ctx.today)
-    assert sb.requests == []
 
 
 # -- competitors and doctor ----------------------------------------------------------------------

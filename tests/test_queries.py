@@ -673,8 +673,15 @@ def test_concurrent_reads_share_one_attachment_and_leave_the_file_free(db: Path)
         answers = list(pool.map(read, range(16)))
     assert all(a == answers[0] for a in answers)
     assert warehouse.access._attached == {}
-    with writing(db) as con:  # in this process too: nothing holds the file any more
-        assert con.execute("SELECT count(*) FROM account_days").fetchone() is not None
+    with writing(db) as con:  # in this process too: nothing holds the file any more, and it takes a write
+        accounts = con.execute(
+            "SELECT count(*) FROM (SELECT DISTINCT platform, account_id FROM observations)"
+        ).fetchone()
+        assert con.execute("SELECT count(*) FROM account_days").fetchone() == accounts != (0,)
+        con.begin()  # a write, undone: the module's warehouse stays as the other tests expect it
+        con.execute("DELETE FROM account_days")
+        assert con.execute("SELECT count(*) FROM account_days").fetchone() == (0,)
+        con.rollback()
 
 
 def test_page_reads_attach_the_file_once_and_let_it_go_at_the_end(db: Path) -> None:
