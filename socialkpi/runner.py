@@ -185,7 +185,7 @@ def collect(
     try:
         with RunLock(settings.db_path):
             from socialkpi.settings import roi_config
-            from warehouse.roi import sync_config
+            from warehouse.roi_inputs import sync_config
 
             sync_config(settings.db_path, roi_config(settings), settings.timezone)
             summary = run_collect(
