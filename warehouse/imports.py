@@ -69,8 +69,6 @@ COLUMNS = (
 )
 REQUIRED = ("date", "account_id", "metric", "value")
 MANUAL = "manual"
-METRIC_RE = re.compile(r"[a-z][a-z0-9_]{0,62}")
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 MAX_ERRORS = 50
 MAX_CELL = csv.field_size_limit()  # 131,072 characters: Python's csv module reads no longer cell
 NOT_UTF8 = "not UTF-8 text: save the file as CSV UTF-8"
