@@ -8,7 +8,6 @@ which opens the warehouse read-write for that one write and closes it, then the 
 
 from __future__ import annotations
 
-import math
 from datetime import date
 from typing import Any
 
@@ -19,6 +18,7 @@ from collectors import PLATFORMS
 from socialkpi.pages import common
 from warehouse import queries, roi, roi_inputs
 from warehouse.db import WarehouseError
+from warehouse.formatting import fmt_count, fmt_money, missing
 
 FLASH = "roi-flash"
 
@@ -46,18 +46,6 @@ def load_time(db_path: str, start: date, end: date, platforms: tuple[str, ...] |
 def _clear() -> None:
     for loader in (load_roi, load_costs, load_assumptions, load_time):
         loader.clear()
-
-
-def _missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
-
-
-def money(value: Any, currency: str) -> str:
-    return "—" if _missing(value) else f"{value:,.2f} {currency}"
-
-
-def count(value: Any) -> str:
-    return "—" if _missing(value) else f"{value:,.0f}"
 
 
 def render(ctx: common.PageContext) -> None:
@@ -97,28 +85,29 @@ def _cards(frame: pd.DataFrame, currency: str, assumptions: roi_inputs.Assumptio
         f"social visits × {v['per_social_visit']:g} + new followers × {v['per_new_follower']:g} "
         f"+ impressions / 1000 × {v['per_1000_impressions']:g}"
     )
-    roi_shown = "—" if _missing(total["roi_pct"]) else f"{total['roi_pct']:+.1f} %"
+    roi_shown = "—" if missing(total["roi_pct"]) else f"{total['roi_pct']:+.1f} %"
     cards = [
-        ("Total cost", money(total["total_cost"], currency), "labour + tools + ads", _cost_help(total, currency)),
+        ("Total cost", fmt_money(total["total_cost"], currency), "labour + tools + ads", _cost_help(total, currency)),
         (
             "Cost per new follower",
-            money(total["cost_per_new_follower"], currency),
+            fmt_money(total["cost_per_new_follower"], currency),
             "total cost / new followers",
-            f"{count(total['new_followers'])} new followers (gains, or follower growth where no gains are reported).",
+            f"{fmt_count(total['new_followers'])} new followers"
+            " (gains, or follower growth where no gains are reported).",
         ),
         (
             "Cost per 1,000 impressions",
-            money(total["cost_per_1000_impressions"], currency),
+            fmt_money(total["cost_per_1000_impressions"], currency),
             "total cost / impressions × 1000",
-            f"{count(total['impressions'])} impressions; only the cost of platforms that report impressions.",
+            f"{fmt_count(total['impressions'])} impressions; only the cost of platforms that report impressions.",
         ),
         (
             "Cost per visit from social",
-            money(total["cost_per_social_visit"], currency),
+            fmt_money(total["cost_per_social_visit"], currency),
             "total cost / visits from social",
-            f"{count(total['social_visits'])} website visits from your platforms (visits_from_<platform>).",
+            f"{fmt_count(total['social_visits'])} website visits from your platforms (visits_from_<platform>).",
         ),
-        ("Estimated value", money(total["estimated_value"], currency), value_formula, "Assumed values, see below."),
+        ("Estimated value", fmt_money(total["estimated_value"], currency), value_formula, "Assumed values, see below."),
         ("ROI", roi_shown, "(value − cost) / cost × 100", "Empty when there is no cost or no value."),
     ]
     for row in (cards[:3], cards[3:]):  # two rows of three: a money figure fits a card on a laptop
@@ -129,8 +118,8 @@ def _cards(frame: pd.DataFrame, currency: str, assumptions: roi_inputs.Assumptio
 
 def _cost_help(total: pd.Series, currency: str) -> str:
     return (
-        f"{total['hours']:.1f} h ({total['hours_source']}) → labour {money(total['labour_cost'], currency)}; "
-        f"tools {money(total['tool_cost'], currency)}; ads {money(total['ad_spend'], currency)}. "
+        f"{total['hours']:.1f} h ({total['hours_source']}) → labour {fmt_money(total['labour_cost'], currency)}; "
+        f"tools {fmt_money(total['tool_cost'], currency)}; ads {fmt_money(total['ad_spend'], currency)}. "
         "Hours: logged time in weeks where you logged any, else hours per week / 7 a day."
     )
 
