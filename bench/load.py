@@ -6,7 +6,7 @@ again over the same keys (a re-run), through the project's own load path.
 - collect's write path: the 2,000 account batches (500 rows, a run record and an account each)
   handed to the runner's writer thread (``socialkpi.runner._write_batches``) all at once, as a
   collect whose accounts finish faster than they are written leaves them: it opens the file, writes
-  whole accounts together (``warehouse.load.write_account_batches``, one transaction per
+  whole accounts together (``warehouse.load_group.write_account_batches``, one transaction per
   ``MAX_ROWS_PER_COMMIT`` rows), and closes it (after ``MAX_HOLD_SECONDS`` at most, for readers).
   Goal: at most 3x the floor (issue 12).
   For comparison, ``write_account_batch`` one account per transaction (how collect wrote until

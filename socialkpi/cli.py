@@ -720,7 +720,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     if settings.accounts or settings.config_path:
         from socialkpi.settings import roi_config
         from warehouse.db import WarehouseBusy
-        from warehouse.roi import sync_config
+        from warehouse.roi_inputs import sync_config
 
         try:
             sync_config(settings.db_path, roi_config(settings), settings.timezone)

@@ -24,17 +24,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from socialkpi.report_format import (
-    COMPETITOR_COLUMNS,
-    PLATFORM_COLUMNS,
-    Column,
-    fmt_day,
-    fmt_fraction,
-    fmt_moment,
-    fmt_number,
-    fmt_pct,
-    fmt_plain,
-)
+from socialkpi.report_format import COMPETITOR_COLUMNS, PLATFORM_COLUMNS, Column
+from warehouse.formatting import fmt_day, fmt_fraction, fmt_moment, fmt_number, fmt_pct, fmt_plain
 
 if TYPE_CHECKING:  # pandas and duckdb load only when a report is built: `socialkpi --help` stays fast
     import pandas as pd

@@ -1,52 +1,12 @@
-"""How the report and its e-mail show a value: the ``fmt_*`` formatters ("—" for a missing value) and the
-columns of their platform and competitor tables.  :mod:`socialkpi.report` (the HTML file) and
-:mod:`socialkpi.report_mail` (the e-mail) both use them."""
+"""The columns of the report's and its e-mail's platform and competitor tables: each a frame column, its
+header and its formatter (:mod:`warehouse.formatting`, as on the dashboard's pages).
+:mod:`socialkpi.report` (the HTML file) and :mod:`socialkpi.report_mail` (the e-mail) both use them."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-
-def _missing(value: object) -> bool:
-    import pandas as pd
-
-    return value is None or value is pd.NaT or (isinstance(value, float) and value != value)
-
-
-def fmt_number(value: object) -> str:
-    if _missing(value):
-        return "—"
-    number = float(value)  # type: ignore[arg-type]
-    return f"{number:,.0f}" if number == int(number) or abs(number) >= 100 else f"{number:,.2f}"
-
-
-def fmt_fraction(value: object) -> str:
-    return "—" if _missing(value) else f"{float(value) * 100:.1f}%"  # type: ignore[arg-type]
-
-
-def fmt_pct(value: object) -> str:
-    return "—" if _missing(value) else f"{float(value):+.1f}%"  # type: ignore[arg-type]
-
-
-def fmt_day(value: object) -> str:
-    if _missing(value):
-        return "—"
-    return value.strftime("%Y-%m-%d") if hasattr(value, "strftime") else str(value)
-
-
-def fmt_moment(value: object) -> str:
-    if _missing(value):
-        return "—"
-    return value.strftime("%Y-%m-%d %H:%M UTC") if hasattr(value, "strftime") else str(value)
-
-
-def fmt_plain(value: object) -> str:
-    if _missing(value):
-        return "—"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    return str(value)
-
+from warehouse.formatting import fmt_fraction, fmt_number, fmt_pct, fmt_plain
 
 Column = tuple[str, str, Callable[[object], str]]  # (frame column, header, formatter)
 

@@ -31,7 +31,8 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 from typing import TYPE_CHECKING, Any
 
-from socialkpi.report_format import COMPETITOR_COLUMNS, PLATFORM_COLUMNS, fmt_fraction, fmt_number, fmt_pct, fmt_plain
+from socialkpi.report_format import COMPETITOR_COLUMNS, PLATFORM_COLUMNS
+from warehouse.formatting import fmt_fraction, fmt_number, fmt_pct, fmt_plain
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -41,15 +41,8 @@ from socialkpi.lock import RunLock
 from socialkpi.settings import Settings
 from warehouse import db as wdb
 from warehouse.credentials import CredentialSource, record_credentials
-from warehouse.load import (
-    AccountBatch,
-    AccountOutcome,
-    finish_run,
-    newest_days,
-    start_run,
-    write_account_batch,
-    write_account_batches,
-)
+from warehouse.load import AccountOutcome, finish_run, newest_days, start_run, write_account_batch
+from warehouse.load_group import AccountBatch, write_account_batches
 
 log = logging.getLogger("socialkpi.collect")
 
@@ -185,7 +178,7 @@ def collect(
     try:
         with RunLock(settings.db_path):
             from socialkpi.settings import roi_config
-            from warehouse.roi import sync_config
+            from warehouse.roi_inputs import sync_config
 
             sync_config(settings.db_path, roi_config(settings), settings.timezone)
             summary = run_collect(

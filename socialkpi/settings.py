@@ -298,7 +298,7 @@ class CostSettings:
     """``[costs]`` of socialkpi.toml: only the keys written there (``None``/absent = not configured).
 
     Money is in ``currency`` units; ``hours_per_week`` and ``ad_spend_per_month`` are per platform
-    id.  Applied to the warehouse by :func:`warehouse.roi.sync_config` (docs/roi.md).
+    id.  Applied to the warehouse by :func:`warehouse.roi_inputs.sync_config` (docs/roi.md).
     """
 
     currency: str | None = None
@@ -730,8 +730,8 @@ def _account(entry: object, index: int, seen: set[tuple[str, str]]) -> Account:
 
 def roi_config(settings: Settings) -> dict[str, float | str]:
     """The [costs] and [value] keys present in socialkpi.toml, flattened (``hours_per_week.facebook``,
-    ``value.per_social_visit``): what :func:`warehouse.roi.sync_config` applies to the warehouse."""
-    from warehouse.roi import ASSUMPTION_DEFAULTS, BUSINESS_ITEMS, PLATFORM_ITEMS
+    ``value.per_social_visit``): what :func:`warehouse.roi_inputs.sync_config` applies to the warehouse."""
+    from warehouse.roi_inputs import ASSUMPTION_DEFAULTS, BUSINESS_ITEMS, PLATFORM_ITEMS
 
     snap: dict[str, float | str] = {}
     costs = settings.costs

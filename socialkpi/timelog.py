@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     """Log ``args.hours`` for ``args.platform`` on ``args.date`` (default today in the business time zone)."""
     from collectors import PLATFORMS
     from socialkpi.settings import ConfigError, check_day, load_settings
-    from warehouse import roi
+    from warehouse import roi_inputs
     from warehouse.db import WarehouseError
 
     try:
@@ -71,9 +71,9 @@ def run(args: argparse.Namespace) -> int:
         if args.platform not in PLATFORMS:
             known = ", ".join(sorted(PLATFORMS))
             raise ConfigError("PLATFORM", f"unknown platform {args.platform!r}: use one of {known}")
-        today = roi.today(settings.timezone)
+        today = roi_inputs.today(settings.timezone)
         day = check_day(args.date or today, "--date", latest=today + timedelta(days=1), latest_is="tomorrow")
-        roi.log_time(settings.db_path, args.platform, args.hours, day, args.note or "")
+        roi_inputs.log_time(settings.db_path, args.platform, args.hours, day, args.note or "")
     except (ConfigError, WarehouseError, ValueError) as exc:
         sys.stderr.write(f"socialkpi: error: {exc}\n")
         return EXIT_USAGE

@@ -17,7 +17,8 @@ from collectors.observation import Account, Observation
 from socialkpi import runner
 from socialkpi.runner import AccountResult, RunSummary, _Batch, _write_batches
 from warehouse import db as wdb
-from warehouse.load import AccountBatch, AccountOutcome
+from warehouse.load import AccountOutcome
+from warehouse.load_group import AccountBatch
 
 T1 = datetime(2026, 3, 1, 6, 0, tzinfo=UTC)
 

@@ -293,7 +293,8 @@ import sys
 from datetime import UTC, date, datetime, timedelta
 from collectors.observation import Account, Observation
 from warehouse.db import writing
-from warehouse.load import AccountBatch, AccountOutcome, write_account_batches
+from warehouse.load import AccountOutcome
+from warehouse.load_group import AccountBatch, write_account_batches
 
 path, first, last, run_id, value = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], float(sys.argv[5])
 at = datetime(2026, 3, 2, 6, 0, tzinfo=UTC) if run_id == "run-2" else datetime(2026, 3, 1, 6, 0, tzinfo=UTC)

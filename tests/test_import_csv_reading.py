@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from warehouse import imports
+from warehouse import import_file, import_rules, imports
 from warehouse.imports import ImportRejected, import_csv
 
 H = "date,platform,account_id,account_name,competitor,metric,value,source_metric,collected_at\n"
@@ -170,19 +170,19 @@ def test_the_upsert_is_the_one_of_warehouse_load() -> None:
 
 def test_whitespace_is_what_str_strip_removes() -> None:
     spaces = "".join(c for c in map(chr, range(0x110000)) if c.isspace())
-    assert spaces == imports.WHITESPACE
+    assert spaces == import_rules.WHITESPACE
 
 
 @pytest.mark.parametrize("chunk", [3, 5, 7, 8, 11, 1 << 20])
 def test_the_scan_reads_alike_whatever_the_chunks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int) -> None:
     """A quoted cell with a comma and doubled quotes is RFC 4180: DuckDB reads it; a space before an
     opening quote is not: the csv module does.  Whatever chunk boundary cuts them."""
-    monkeypatch.setattr(imports, "CHUNK", chunk)
+    monkeypatch.setattr(import_file, "CHUNK", chunk)
     clean, spaced = tmp_path / "clean.csv", tmp_path / "spaced.csv"
     clean.write_text(H + '2026-03-01,manual,a,"Café, ""Bar"" 0",false,followers,1,,\n' * 3, encoding="utf-8")
     spaced.write_text(H + '2026-03-01,manual,a, "x",false,followers,1,,\n', encoding="utf-8")
-    assert not imports._scan(clean).python_reads
-    assert imports._scan(spaced).python_reads
+    assert not import_file._scan(clean).python_reads
+    assert import_file._scan(spaced).python_reads
 
 
 def test_the_aggregates_are_what_a_rebuild_makes(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ import pytest
 from collectors.observation import Account, Observation
 from socialkpi import timelog
 from socialkpi.settings import ConfigError, CostSettings, Settings, ValueSettings, roi_config, settings_from_dict
-from warehouse import roi
+from warehouse import roi, roi_inputs
 from warehouse.db import reading, writing
 from warehouse.load import AccountOutcome, write_account_batch
 from warehouse.schema import MIGRATIONS, SCHEMA_VERSION, current_version
@@ -68,7 +68,7 @@ def db(tmp_path: Path) -> Path:
         + [obs(WEB, "visits_from_instagram", d, 1) for d in days()]
         + [obs(WEB, "social_visits", d, 6) for d in days()],
     )
-    roi.set_costs(path, valid_from=date(2026, 1, 1), hourly_rate=25, hours_per_week={"facebook": 3})
+    roi_inputs.set_costs(path, valid_from=date(2026, 1, 1), hourly_rate=25, hours_per_week={"facebook": 3})
     return path
 
 
@@ -121,19 +121,19 @@ def test_a_drop_in_followers_is_not_negative_new_followers(tmp_path: Path) -> No
 
 
 def test_logged_time_replaces_the_estimate_for_its_week(db: Path) -> None:
-    roi.log_time(db, "facebook", 2, date(2026, 3, 4), "posts")
-    roi.log_time(db, "facebook", 1.5, date(2026, 3, 5), "")
+    roi_inputs.log_time(db, "facebook", 2, date(2026, 3, 4), "posts")
+    roi_inputs.log_time(db, "facebook", 1.5, date(2026, 3, 5), "")
     fb = row(roi.roi_table(db, START, END), "facebook")
     assert fb["hours"] == 6.5  # week 1: logged 2 + 1.5; week 2: estimate 3
     assert fb["labour_cost"] == 162.5  # 6.5 x 25
     assert fb["hours_source"] == "mixed"
-    roi.log_time(db, "facebook", 1, WEEK2, "")
+    roi_inputs.log_time(db, "facebook", 1, WEEK2, "")
     fb = row(roi.roi_table(db, START, END), "facebook")
     assert (fb["hours"], fb["hours_source"]) == (4.5, "logged")  # 3.5 + 1: the 3 h/week estimate is gone
 
 
 def test_a_logged_week_counts_only_the_logged_days_inside_the_period(db: Path) -> None:
-    roi.log_time(db, "facebook", 1, date(2026, 3, 2), "")  # Monday, before the period starts
+    roi_inputs.log_time(db, "facebook", 1, date(2026, 3, 2), "")  # Monday, before the period starts
     fb = row(roi.roi_table(db, date(2026, 3, 4), date(2026, 3, 10)), "facebook")
     # 03-04..03-08 are in the logged week with nothing logged on them: 0 h; 03-09, 03-10: 2 x 3/7 h
     assert fb["hours"] == round(6 / 7, 2)
@@ -142,11 +142,11 @@ def test_a_logged_week_counts_only_the_logged_days_inside_the_period(db: Path) -
 
 
 def test_a_cost_changed_mid_period_splits_it_and_past_periods_keep_theirs(db: Path) -> None:
-    roi.set_costs(db, valid_from=WEEK2, hourly_rate=40)
+    roi_inputs.set_costs(db, valid_from=WEEK2, hourly_rate=40)
     assert row(roi.roi_table(db, START, END), "facebook")["labour_cost"] == 195.0  # 3 x 25 + 3 x 40
     assert row(roi.roi_table(db, START, WEEK2 - timedelta(days=1)), "facebook")["labour_cost"] == 75.0
     # hours changed on a Friday: 03-13..03-15 at 7 h/week (1 h a day), the 11 days before at 3/7 h
-    roi.set_costs(db, valid_from=date(2026, 3, 13), hours_per_week={"facebook": 7})
+    roi_inputs.set_costs(db, valid_from=date(2026, 3, 13), hours_per_week={"facebook": 7})
     fb = row(roi.roi_table(db, START, END), "facebook")
     assert fb["hours"] == round(11 * 3 / 7 + 3, 2)  # 7.71
     assert fb["labour_cost"] == round(7 * 3 / 7 * 25 + 4 * 3 / 7 * 40 + 3 * 1 * 40, 2)  # 75 + 68.57 + 120
@@ -158,7 +158,7 @@ def test_the_oldest_value_also_covers_the_days_before_it(db: Path) -> None:
 
 
 def test_tool_cost_is_shared_and_ad_spend_is_per_platform(db: Path) -> None:
-    roi.set_costs(db, valid_from=date(2026, 1, 1), tool_cost_per_month=31, ad_spend_per_month={"facebook": 62})
+    roi_inputs.set_costs(db, valid_from=date(2026, 1, 1), tool_cost_per_month=31, ad_spend_per_month={"facebook": 62})
     frame = roi.roi_table(db, START, END)
     fb, ig, total = row(frame, "facebook"), row(frame, "instagram"), row(frame, "all")
     assert total["tool_cost"] == 14.0  # 31 / 31 days x 14 days
@@ -176,7 +176,7 @@ def test_tool_cost_is_shared_and_ad_spend_is_per_platform(db: Path) -> None:
 
 
 def test_the_total_row(db: Path) -> None:
-    roi.set_costs(db, valid_from=date(2026, 1, 1), hours_per_week={"instagram": 1.75})  # 0.25 h a day
+    roi_inputs.set_costs(db, valid_from=date(2026, 1, 1), hours_per_week={"instagram": 1.75})  # 0.25 h a day
     total = row(roi.roi_table(db, START, END), "all")
     assert total["hours"] == 9.5  # 6 + 3.5
     assert total["total_cost"] == 237.5  # 150 + 3.5 x 25
@@ -193,7 +193,7 @@ def test_the_total_row(db: Path) -> None:
 def test_division_by_zero_is_missing_not_infinite(tmp_path: Path) -> None:
     db = tmp_path / "w.duckdb"
     load(db, FB, [obs(FB, "impressions", d, 0) for d in days()])
-    roi.set_costs(db, valid_from=START, hourly_rate=10, hours_per_week={"facebook": 7})
+    roi_inputs.set_costs(db, valid_from=START, hourly_rate=10, hours_per_week={"facebook": 7})
     fb = row(roi.roi_table(db, START, END), "facebook")
     assert fb["total_cost"] == 140.0 and fb["impressions"] == 0
     assert pd.isna(fb["cost_per_1000_impressions"])  # 140 / 0
@@ -204,27 +204,27 @@ def test_division_by_zero_is_missing_not_infinite(tmp_path: Path) -> None:
 
 
 def test_changed_value_assumptions_apply_from_their_day(db: Path) -> None:
-    roi.set_assumptions(db, valid_from=WEEK2, per_1000_impressions=8)
+    roi_inputs.set_assumptions(db, valid_from=WEEK2, per_1000_impressions=8)
     fb = row(roi.roi_table(db, START, END), "facebook")
     assert fb["estimated_value"] == 35 + 28 + 14 * 8  # 175: the only stored value reaches back to all days
-    roi.set_assumptions(db, valid_from=date(2026, 1, 1), per_1000_impressions=5)
+    roi_inputs.set_assumptions(db, valid_from=date(2026, 1, 1), per_1000_impressions=5)
     fb = row(roi.roi_table(db, START, END), "facebook")
     assert fb["estimated_value"] == 35 + 28 + 7 * 5 + 7 * 8  # 154: week 2's impressions at 8 per 1000
-    assumptions = roi.current_assumptions(db, on=WEEK2)
+    assumptions = roi_inputs.current_assumptions(db, on=WEEK2)
     assert assumptions.values["per_1000_impressions"] == 8
     assert assumptions.defaults["per_1000_impressions"] == 5.0
     assert not assumptions.is_default("per_1000_impressions") and assumptions.is_default("per_social_visit")
-    assert roi.current_assumptions(db, on=START).values["per_1000_impressions"] == 5
+    assert roi_inputs.current_assumptions(db, on=START).values["per_1000_impressions"] == 5
 
 
 def test_current_costs_and_unchanged_values_are_not_stored_again(db: Path) -> None:
-    costs = roi.current_costs(db, on=END)
+    costs = roi_inputs.current_costs(db, on=END)
     assert (costs.hourly_rate, costs.hours_per_week, costs.currency) == (25, {"facebook": 3}, "USD")
     assert costs.valid_from["hourly_rate"] == date(2026, 1, 1)
-    assert roi.set_costs(db, valid_from=END, hourly_rate=25, hours_per_week={"facebook": 3}) == 0
-    assert roi.set_costs(db, valid_from=END, currency="EUR", hours_per_week={"facebook": 4}) == 2
-    assert roi.current_costs(db, on=END).hours_per_week == {"facebook": 4}
-    assert roi.current_costs(db, on=START).hours_per_week == {"facebook": 3}
+    assert roi_inputs.set_costs(db, valid_from=END, hourly_rate=25, hours_per_week={"facebook": 3}) == 0
+    assert roi_inputs.set_costs(db, valid_from=END, currency="EUR", hours_per_week={"facebook": 4}) == 2
+    assert roi_inputs.current_costs(db, on=END).hours_per_week == {"facebook": 4}
+    assert roi_inputs.current_costs(db, on=START).hours_per_week == {"facebook": 3}
 
 
 @pytest.mark.parametrize(
@@ -239,21 +239,21 @@ def test_current_costs_and_unchanged_values_are_not_stored_again(db: Path) -> No
 )
 def test_bad_costs_are_refused(db: Path, kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        roi.set_costs(db, valid_from=END, **kwargs)  # type: ignore[arg-type]
+        roi_inputs.set_costs(db, valid_from=END, **kwargs)  # type: ignore[arg-type]
 
 
 def test_log_time_refuses_impossible_hours(db: Path) -> None:
     for hours in (0, -1, 25, float("nan")):
         with pytest.raises(ValueError, match="hours"):
-            roi.log_time(db, "facebook", hours, START, "")
-    entries = roi.time_entries(db, START, END)
+            roi_inputs.log_time(db, "facebook", hours, START, "")
+    entries = roi_inputs.time_entries(db, START, END)
     assert entries.empty
 
 
 def test_no_warehouse_and_a_warehouse_without_costs(tmp_path: Path) -> None:
     missing = tmp_path / "none.duckdb"
-    assert roi.current_costs(missing).hourly_rate == 0
-    assert roi.current_assumptions(missing).values == roi.ASSUMPTION_DEFAULTS
+    assert roi_inputs.current_costs(missing).hourly_rate == 0
+    assert roi_inputs.current_assumptions(missing).values == roi_inputs.ASSUMPTION_DEFAULTS
     db = tmp_path / "w.duckdb"
     load(db, FB, [obs(FB, "impressions", d, 1000) for d in days()])
     fb = row(roi.roi_table(db, START, END), "facebook")
@@ -281,7 +281,8 @@ def test_a_version_1_file_upgrades_to_2_keeping_its_rows(tmp_path: Path) -> None
     assert fb["impressions"] == 1000 and fb["total_cost"] == 0 and fb["estimated_value"] == 5.0
     with reading(db) as c:
         assert current_version(c) == 1
-    roi.set_costs(db, valid_from=START, hourly_rate=25, hours_per_week={"facebook": 7})  # the first write migrates
+    # the first write migrates
+    roi_inputs.set_costs(db, valid_from=START, hourly_rate=25, hours_per_week={"facebook": 7})
     with reading(db) as c:
         assert current_version(c) == SCHEMA_VERSION >= 2  # migrations after 2 (aggregates) run too
         assert c.execute("SELECT platform, value, run_id FROM observations").fetchall() == [
@@ -350,35 +351,36 @@ def test_config_mistakes_name_the_key(tmp_path: Path, data: dict[str, object], k
 def test_sync_config_applies_the_file_once_and_keeps_dashboard_edits(tmp_path: Path) -> None:
     s = settings(GOOD, tmp_path)
     db = s.db_path
-    assert roi.sync_config(db, roi_config(s), on=START) == 8  # currency, rate, tool, 2 hours, 1 ad, 2 values
-    assert roi.sync_config(db, roi_config(s), on=END) == 0  # nothing changed
-    costs = roi.current_costs(db, on=END)
+    assert roi_inputs.sync_config(db, roi_config(s), on=START) == 8  # currency, rate, tool, 2 hours, 1 ad, 2 values
+    assert roi_inputs.sync_config(db, roi_config(s), on=END) == 0  # nothing changed
+    costs = roi_inputs.current_costs(db, on=END)
     assert (costs.currency, costs.hourly_rate, costs.valid_from["hourly_rate"]) == ("EUR", 25, START)
-    assert roi.current_assumptions(db, on=END).values == {
+    assert roi_inputs.current_assumptions(db, on=END).values == {
         "per_social_visit": 0.4,
         "per_new_follower": 1.0,  # not in the file: the default
         "per_1000_impressions": 6.0,
     }
-    roi.set_costs(db, valid_from=WEEK2, hourly_rate=30)  # edited in the dashboard
-    assert roi.sync_config(db, roi_config(s), on=END) == 0  # an unchanged file does not undo it
-    assert roi.current_costs(db, on=END).hourly_rate == 30
+    roi_inputs.set_costs(db, valid_from=WEEK2, hourly_rate=30)  # edited in the dashboard
+    assert roi_inputs.sync_config(db, roi_config(s), on=END) == 0  # an unchanged file does not undo it
+    assert roi_inputs.current_costs(db, on=END).hourly_rate == 30
     edited = {**GOOD, "costs": {**GOOD["costs"], "hourly_rate": 35}}  # type: ignore[dict-item]
-    assert roi.sync_config(db, roi_config(settings(edited, tmp_path)), on=END) == 1  # the file changed: it wins
-    costs = roi.current_costs(db, on=END)
+    assert roi_inputs.sync_config(db, roi_config(settings(edited, tmp_path)), on=END) == 1  # the file changed: it wins
+    costs = roi_inputs.current_costs(db, on=END)
     assert (costs.hourly_rate, costs.valid_from["hourly_rate"]) == (35, END)
-    assert roi.current_costs(db, on=WEEK2).hourly_rate == 30  # the past keeps its value
+    assert roi_inputs.current_costs(db, on=WEEK2).hourly_rate == 30  # the past keeps its value
 
 
 def test_sync_without_costs_or_value_touches_nothing(tmp_path: Path) -> None:
     s = settings({}, tmp_path)
-    assert roi.sync_config(s.db_path, roi_config(s), s.timezone) == 0
+    assert roi_inputs.sync_config(s.db_path, roi_config(s), s.timezone) == 0
     assert not s.db_path.exists()
 
 
 def test_sync_uses_today_in_the_business_time_zone(tmp_path: Path) -> None:
     s = settings(GOOD, tmp_path)
-    roi.sync_config(s.db_path, roi_config(s), s.timezone)
-    assert roi.current_costs(s.db_path).valid_from["hourly_rate"] == datetime.now(ZoneInfo("Europe/Paris")).date()
+    roi_inputs.sync_config(s.db_path, roi_config(s), s.timezone)
+    paris_today = datetime.now(ZoneInfo("Europe/Paris")).date()
+    assert roi_inputs.current_costs(s.db_path).valid_from["hourly_rate"] == paris_today
 
 
 # ---------------------------------------------------------------------------------------------
@@ -401,7 +403,7 @@ def test_log_time_command(db: Path, monkeypatch: pytest.MonkeyPatch, capsys: pyt
     assert timelog.run(args) == 0
     assert "logged 1.5 h on facebook for 2026-03-04" in capsys.readouterr().out
     assert timelog.run(parse(["log-time", "facebook", "2,5", "--date", "2026-03-05"])) == 0
-    entries = roi.time_entries(db, START, END)
+    entries = roi_inputs.time_entries(db, START, END)
     assert entries[["platform", "hours", "note"]].values.tolist() == [["facebook", 2.5, ""], ["facebook", 1.5, "reels"]]
     fb = row(roi.roi_table(db, START, END), "facebook")
     assert fb["hours"] == 7.0  # week 1 logged: 1.5 + 2.5; week 2: the 3 h estimate
@@ -418,12 +420,12 @@ def test_log_time_command_mistakes(
         with pytest.raises(SystemExit) as info:
             parse(bad)
         assert info.value.code == 2
-    assert roi.time_entries(db, START, END).empty
+    assert roi_inputs.time_entries(db, START, END).empty
 
 
 def test_log_time_defaults_to_today(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(db.parent)
     monkeypatch.setenv("SOCIALKPI_DB", str(db))
     assert timelog.run(parse(["log-time", "instagram", "0.5"])) == 0
-    today = roi.today()
-    assert roi.time_entries(db, today, today)["hours"].tolist() == [0.5]
+    today = roi_inputs.today()
+    assert roi_inputs.time_entries(db, today, today)["hours"].tolist() == [0.5]

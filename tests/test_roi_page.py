@@ -16,7 +16,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from collectors.observation import Account, Observation
-from warehouse import roi
+from warehouse import roi_inputs
 from warehouse.db import writing
 from warehouse.load import AccountOutcome, write_account_batch
 
@@ -46,7 +46,7 @@ def seed(db: Path) -> None:
         write_account_batch(con, AccountOutcome("run-1", FB, "ok", AT, AT), fb_rows)
         web_rows = [obs(WEB, "visits_from_facebook", d, 5) for d in days]
         write_account_batch(con, AccountOutcome("run-1", WEB, "ok", AT, AT), web_rows)
-    roi.set_costs(db, valid_from=date(2026, 1, 1), hourly_rate=25, hours_per_week={"facebook": 3})
+    roi_inputs.set_costs(db, valid_from=date(2026, 1, 1), hourly_rate=25, hours_per_week={"facebook": 3})
 
 
 def app(tmp_path: Path, db: Path) -> AppTest:
@@ -98,10 +98,10 @@ def test_the_costs_form_writes_a_new_cost_valid_from_today(tmp_path: Path, db: P
     at.button[0].click()  # "Save costs"
     at.run()
     assert not at.exception, at.exception
-    costs = roi.current_costs(db)
+    costs = roi_inputs.current_costs(db)
     assert (costs.hourly_rate, costs.hours_per_week) == (30.0, {"facebook": 4.0})
-    assert costs.valid_from["hourly_rate"] == roi.today()
-    assert costs.valid_from["hours_per_week.facebook"] == roi.today()
+    assert costs.valid_from["hourly_rate"] == roi_inputs.today()
+    assert costs.valid_from["hours_per_week.facebook"] == roi_inputs.today()
     assert any("Costs: saved (2 value(s) changed)" in s.value for s in at.success)
     assert metrics(at)["Total cost"] == "150.00 USD"  # March 2026 keeps the costs it had
 
@@ -112,9 +112,9 @@ def test_the_assumptions_and_time_forms_write(tmp_path: Path, db: Path) -> None:
     at.button[1].click()  # "Save assumptions"
     at.run()
     assert not at.exception, at.exception
-    assumptions = roi.current_assumptions(db)
+    assumptions = roi_inputs.current_assumptions(db)
     assert assumptions.values["per_1000_impressions"] == 8.0
-    assert assumptions.valid_from["per_1000_impressions"] == roi.today()
+    assert assumptions.valid_from["per_1000_impressions"] == roi_inputs.today()
     # the only stored value reaches back: 70 x 0.5 + 28 + 14 x 8 = 175
     assert metrics(at)["Estimated value"] == "175.00 USD"
 
@@ -127,7 +127,7 @@ def test_the_assumptions_and_time_forms_write(tmp_path: Path, db: Path) -> None:
     assert not at.exception, at.exception
     # week 1 now logged (2 h), week 2 the estimate (3 h): 5 h x 25 = 125
     assert metrics(at)["Total cost"] == "125.00 USD"
-    entries = roi.time_entries(db, START, END)
+    entries = roi_inputs.time_entries(db, START, END)
     assert entries[["platform", "hours", "note"]].values.tolist() == [["facebook", 2.0, "stories"]]
 
 

@@ -22,14 +22,8 @@ from hypothesis import strategies as st
 from collectors.observation import Account, Observation
 from warehouse import aggregates
 from warehouse.db import WarehouseBusy, WarehouseError, connect, reading, writing
-from warehouse.load import (
-    AccountBatch,
-    AccountOutcome,
-    newest_days,
-    upsert_observations,
-    write_account_batch,
-    write_account_batches,
-)
+from warehouse.load import AccountOutcome, newest_days, upsert_observations, write_account_batch
+from warehouse.load_group import AccountBatch, write_account_batches
 from warehouse.schema import SCHEMA_VERSION, check_readable, current_version, ensure_schema
 
 T1 = datetime(2026, 3, 1, 6, 0, tzinfo=UTC)

@@ -28,6 +28,9 @@ How (no Python object per row):
    clean: the file is read again in order, each error found with SQL (window functions for the
    first row of a key or an account), its line number worked out from the rows' line breaks and
    the blank lines, and the first :data:`MAX_ERRORS` are formatted in Python, as before.
+
+Step 1 is :mod:`warehouse.import_file`, step 2 :mod:`warehouse.import_rules`; step 3, the errors' line
+numbers and words, and the load are here.
 """
 
 from __future__ import annotations
@@ -35,16 +38,10 @@ from __future__ import annotations
 import bisect
 import codecs
 import contextlib
-import csv
-import hashlib
-import io
-import json
-import math
 import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -53,33 +50,52 @@ from typing import Any
 import duckdb
 
 from collectors import EARLIEST_DAY
-from warehouse.aggregates import KPI_METRICS, NETWORK_PREFIX
+from warehouse.aggregates import KPI_METRICS
 from warehouse.db import DUCKDB_CONFIG, writing_into
-
-COLUMNS = (
-    "date",
-    "platform",
-    "account_id",
-    "account_name",
-    "competitor",
-    "metric",
-    "value",
-    "source_metric",
-    "collected_at",
+from warehouse.import_file import (
+    CHUNK,
+    MANUAL,
+    MAX_CELL,
+    _create,
+    _header,
+    _lit,
+    _NotUtf8,
+    _python_source,
+    _Scan,
+    _scan,
+    _Source,
+    _stat,
+    _Unreadable,
+    _utf8,
+    _utf8_error_line,
 )
-REQUIRED = ("date", "account_id", "metric", "value")
-MANUAL = "manual"
-METRIC_RE = re.compile(r"[a-z][a-z0-9_]{0,62}")
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+from warehouse.import_rules import (
+    _PROBLEM,
+    ACCOUNT_CHANGED,
+    ACCOUNT_EMPTY,
+    ACCOUNT_LONG,
+    COLLECTED_FORMAT,
+    COLLECTED_ZONE,
+    COMPETITOR,
+    DATE_EARLY,
+    DATE_FORMAT,
+    DATE_LATE,
+    DUPLICATE,
+    EXTRA,
+    LONG,
+    METRIC,
+    PLATFORM,
+    VALUE_INFINITE,
+    VALUE_NAN,
+    _check,
+    _checked_sql,
+    _resolve_python_cells,
+    _typed_sql,
+)
+
 MAX_ERRORS = 50
-MAX_CELL = csv.field_size_limit()  # 131,072 characters: Python's csv module reads no longer cell
 NOT_UTF8 = "not UTF-8 text: save the file as CSV UTF-8"
 
-# What ``str.strip()`` removes (``str.isspace``), for DuckDB's ``trim(text, characters)``.
-WHITESPACE = (
-    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
-    "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
-)
 # The same statement as warehouse.load.UPSERT_SQL (a test keeps them equal): imported here
 # without warehouse.load, which imports pyarrow (~0.15 s this command does not need).
 UPSERT_SQL = """
@@ -96,17 +112,12 @@ WHERE observations.value IS DISTINCT FROM excluded.value
    OR observations.source_metric IS DISTINCT FROM excluded.source_metric
 """
 
-CHUNK = 1 << 20
 # DuckDB's buffers for one import: the checked rows spill to a temporary folder beyond this, so the
 # process stays within a few hundred MB whatever the file's size.
 MEMORY_LIMIT = "160MB"
 # ... but the upsert's key index (DuckDB's ART, which it does not spill) needs ~100 bytes a row being
 # loaded: the limit grows with the rows, to at most three quarters of the machine's memory.
 INDEX_BYTES_PER_ROW = 120
-# DuckDB's CSV reader refuses longer lines (and buffers a few times this per thread): such a file,
-# whose cells are most likely over MAX_CELL anyway, is read by the csv module instead.
-MAX_LINE = 1 << 22
-_NULL = "\x00socialkpi: no cell is this\x00"  # read_csv's NULL text: an empty cell stays ''
 
 
 class ImportRejected(Exception):
@@ -123,577 +134,6 @@ class ImportRejected(Exception):
 class ImportResult:
     rows: int  # valid rows in the file
     written: int  # rows inserted or changed
-
-
-# ---------------------------------------------------------------------------------------------
-# 1. The bytes
-# ---------------------------------------------------------------------------------------------
-
-# A quote with an ordinary character on both sides: the middle of a cell.  RFC 4180 has none;
-# Python keeps ``ab"c`` and ``"ab"c`` as ``ab"c`` and ``abc`` where DuckDB may not.
-_MID_QUOTE = re.compile(rb'"(?:(?<=[^,\n"]")|(?<=[,\n]""))(?=[^,\r\n"])')
-# Spaces then a quote, at a cell's start (`` "x"``): Python keeps it as text, DuckDB as a quote.  Not
-# the same bytes within a quoted cell, where a quote is doubled (``"a, ""b"""`` is the cell ``a, "b"``).
-# (Each pattern starts with a fixed byte: Python's re then skips to it at C speed.)
-_SPACED_QUOTE = re.compile(rb'"(?:(?<=[,\n][ \t]")|(?<=[ \t][ \t]"))(?!"[^",\r\n])')
-
-
-# Bytes that start a whitespace character other than the space (``\t``, ``\x0b``... and the first byte
-# of NEL, NO-BREAK SPACE and the other Unicode spaces): all but these are deleted to look for them.
-_EXOTIC_START = b"\t\x0b\x0c\x1c\x1d\x1e\x1f\xc2\xe1\xe2\xe3"
-_NOT_EXOTIC = bytes(b for b in range(256) if b not in _EXOTIC_START)
-_UNICODE_SPACES = {
-    0xC2: re.compile(rb"\xc2[\x85\xa0]"),
-    0xE1: re.compile(rb"\xe1\x9a\x80"),
-    0xE2: re.compile(rb"\xe2(?:\x80[\x80-\x8a\xa8\xa9\xaf]|\x81\x9f)"),
-    0xE3: re.compile(rb"\xe3\x80\x80"),
-}
-# A quoted cell that starts or ends with a line break (``"\nx"``): the csv module strips it, trim() not.
-_EDGE_BREAK = re.compile(rb'"(?:(?<=[,\n]")[\r\n]|(?<=[\r\n]")[,\r\n])')
-_GUARD = re.compile(rb"'[=+@\t\r-]")
-_OVERLAP = 8  # bytes of a chunk searched again with the next: more than any pattern above spans
-
-
-@dataclass
-class _Scan:
-    digest: str = ""
-    stat: tuple[int, int] = (0, 0)  # size and mtime when read: the second read must find the same file
-    python_reads: bool = False  # DuckDB may read it otherwise than the csv module: the csv module reads it
-    exotic: bool = False  # whitespace other than spaces (or a quoted line break) may edge a cell
-    guards: bool = False  # a cell may start with the export's formula guard
-
-    @property
-    def cells(self) -> str:
-        return "any" if self.exotic else "guards" if self.guards else "spaces"
-
-
-def _scan(path: Path) -> _Scan:
-    """SHA-256, and the shape of the quotes, line ends, whitespace: one read of the file, C-speed
-    calls on 1 MiB chunks.  (DuckDB's reader checks it is UTF-8; the csv module's path decodes it.)
-
-    Each chunk is searched with the last bytes of the one before (``tail``), and a pattern found in
-    the very last bytes of a chunk, whose look-ahead has not seen what follows yet, is looked at again
-    with the next chunk (or, at the end of the file, as it is)."""
-    scan = _Scan(stat=_stat(path))
-    digest = hashlib.sha256()
-    quotes = cr = crlf = 0
-    tail = b"\n"  # the file starts as after a line end
-
-    def hit(pattern: re.Pattern[bytes], data: bytes, final: bool) -> bool:
-        match = pattern.search(data)
-        return match is not None and (final or match.start() < len(data) - _OVERLAP // 2)
-
-    def look(data: bytes, final: bool) -> None:
-        if b'"' in data:
-            if hit(_MID_QUOTE, data, final) or hit(_SPACED_QUOTE, data, final):
-                scan.python_reads = True
-            if not scan.exotic and hit(_EDGE_BREAK, data, final):
-                scan.exotic = True
-        if not scan.exotic:
-            starts = data.translate(None, _NOT_EXOTIC)
-            if starts.strip(b"\xc2\xe1\xe2\xe3") or any(
-                lead in starts and hit(pattern, data, final) for lead, pattern in _UNICODE_SPACES.items()
-            ):
-                scan.exotic = True
-        if not scan.guards and b"'" in data and hit(_GUARD, data, final):
-            scan.guards = True
-
-    first = True
-    with open(path, "rb") as fh:
-        while chunk := fh.read(CHUNK):
-            digest.update(chunk)
-            if first:
-                chunk, first = chunk.removeprefix(codecs.BOM_UTF8), False
-            if scan.python_reads:
-                continue
-            joined = tail + chunk
-            quotes += chunk.count(b'"')
-            returns = chunk.count(b"\r")
-            if returns or b"\r" in tail:
-                cr += returns
-                crlf += joined.count(b"\r\n") - tail.count(b"\r\n")
-            look(joined, final=False)
-            tail = joined[-_OVERLAP:]
-    if not scan.python_reads:
-        look(tail, final=True)
-    if cr != crlf or quotes % 2:
-        scan.python_reads = True  # a bare \r, or a quote left open
-    scan.digest = digest.hexdigest()
-    return scan
-
-
-def _utf8(path: Path) -> bool:
-    try:
-        path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return False
-    return True
-
-
-def _utf8_error_line(path: Path) -> int:
-    """The line of the first byte that is not UTF-8, as ``raw[:exc.start].count(b"\\n") + 1`` always said."""
-    raw = path.read_bytes()
-    try:
-        raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        return raw[: exc.start].count(b"\n") + 1
-    return 1
-
-
-def _lines(path: Path) -> Iterator[str]:
-    """The file's text split after each ``\\n`` (as ``io.StringIO(text)`` is iterated), lazily."""
-    decoder = codecs.getincrementaldecoder("utf-8-sig")()
-    pending = ""
-    with open(path, "rb") as fh:
-        while chunk := fh.read(CHUNK):
-            pending += decoder.decode(chunk)
-            *whole, pending = pending.split("\n")
-            for line in whole:
-                yield line + "\n"
-    pending += decoder.decode(b"", final=True)
-    if pending:
-        yield pending
-
-
-def _unreadable(exc: csv.Error) -> str:
-    if "field larger than field limit" in str(exc):
-        return f"a cell is longer than {MAX_CELL:,} characters, the most a cell may hold: shorten it"
-    return f"not readable as CSV ({exc}): save the file as CSV UTF-8"
-
-
-def _header(path: Path) -> tuple[list[str], int, list[tuple[int, str]]]:
-    """(stripped header names, lines the header takes, errors) with the csv module, as before."""
-    reader = csv.DictReader(_lines(path))
-    try:
-        header = [h.strip() for h in (reader.fieldnames or [])]
-    except csv.Error as exc:
-        return [], 0, [(reader.line_num + 1, _unreadable(exc))]
-    missing = [c for c in REQUIRED if c not in header]
-    if missing:
-        return [], 0, [(1, f"the header lacks {', '.join(missing)}: use the columns {','.join(COLUMNS)}")]
-    unknown = [c for c in header if c not in COLUMNS]
-    if unknown:
-        return [], 0, [(1, f"unknown column(s) {', '.join(unknown)}: use only {','.join(COLUMNS)}")]
-    return header, reader.line_num, []
-
-
-# ---------------------------------------------------------------------------------------------
-# 2. The rows, checked in SQL
-# ---------------------------------------------------------------------------------------------
-
-# Row problems, in the order they were always checked (the first one found is the one reported).
-LONG, EXTRA, PLATFORM, DATE_FORMAT, DATE_EARLY, DATE_LATE, ACCOUNT_EMPTY, ACCOUNT_LONG, METRIC = range(1, 10)
-VALUE_NAN, VALUE_INFINITE, COMPETITOR, COLLECTED_FORMAT, COLLECTED_ZONE = range(10, 15)
-DUPLICATE, ACCOUNT_CHANGED = 20, 21
-PENDING = 255  # a cell Python converts (below): not decided yet
-
-_NUMBER = r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?"
-_NOT_FINITE = r"(?i)[+-]?(inf|infinity|nan)"
-_DATE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
-# A time Python's datetime.fromisoformat and DuckDB's TIMESTAMPTZ read alike (any other goes to Python).
-_TIME = (
-    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?"
-    r"(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])"
-)
-
-
-def _lit(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-# One character of WHITESPACE, for RE2.
-_SPACE = r"[\t-\r\x1c- \x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]"
-_METRIC = "[a-z][a-z0-9_]{0,62}"
-# A cell its rule can read as it is: nothing to strip, no formula guard to undo (most cells).  The
-# rule's own pattern says so where there is one; free text must not start or end with a space or
-# start with the guard.  Any other cell is stripped and un-guarded first (DuckDB's trim with a set
-# of characters costs ~1.5 us a cell, too much for every cell).
-_AS_IS = {
-    "date": f"regexp_full_match({{c}}, '{_DATE}')",
-    "platform": f"{{c}} IN ('', '{MANUAL}')",
-    "competitor": "{c} IN ('', 'true', 'false')",
-    "metric": f"regexp_full_match({{c}}, '{_METRIC}')",
-    "value": f"regexp_full_match({{c}}, '{_NUMBER}')",
-    "collected_at": f"({{c}} = '' OR regexp_full_match({{c}}, '{_TIME}'))",
-}
-_FREE_TEXT = f"NOT regexp_matches({{c}}, '^({_SPACE}|''[=+@\\t\\r-])|{_SPACE}$')"
-
-
-def _stripped(c: str) -> str:
-    """``_unneutralise(c.strip())``: ``'=x`` -> ``=x`` (the export's formula guard undone)."""
-    return f"regexp_replace(trim({c}, {_lit(WHITESPACE)}), '^''([=+@\\t\\r-])', '\\1')"
-
-
-_GUARDED = "CASE WHEN prefix({c}, '''') THEN regexp_replace({c}, '^''([=+@\\t\\r-])', '\\1') ELSE {c} END"
-
-
-def _checked_sql(
-    header: list[str],
-    width: int,
-    source: str,
-    keep: str = "",
-    *,
-    exact: bool = False,
-    cells: str = "any",
-    typed_only: bool = False,
-) -> str:
-    """Each row of ``source`` (columns c0..c<width-1>, and ``keep``, e.g. ``"n, ends, "``) as the rules
-    read it: typed, with its first problem (NULL: none) in three parts (before the value, the value,
-    after it).  ``exact``: blank rows kept (flagged), and the cells the messages quote.
-
-    ``cells``, from :func:`_scan`, says what stripping and un-guarding a cell takes: ``"spaces"`` (the
-    file holds no whitespace but spaces where a cell could start or end, and no formula guard: DuckDB's
-    plain ``trim``), ``"guards"`` (the same, and a cell may start with the guard), ``"any"``.
-    ``typed_only``: rows known good (no rule checked again, no problem columns): the typed cells only."""
-    position = {name: i for i, name in enumerate(header)}  # the last column of a name wins, as in a dict
-    if cells == "any" and typed_only:
-        raw = ", ".join(f"coalesce(c{i}, '') AS r_{name}" for name, i in position.items())
-        asis = ", ".join(f"false AS m_{name}" for name in position)
-        texts_sql = ", ".join(f"{_stripped('r_' + n)} AS t_{n}" if n in position else f"'' AS t_{n}" for n in COLUMNS)
-        number = f"trim(t_value, {_lit(WHITESPACE)})"
-    elif cells == "any":
-        raw = ", ".join(f"coalesce(c{i}, '') AS r_{name}" for name, i in position.items())
-        asis = ", ".join(f"{_AS_IS.get(name, _FREE_TEXT).replace('{c}', 'r_' + name)} AS m_{name}" for name in position)
-        texts_sql = ", ".join(
-            f"CASE WHEN m_{n} THEN r_{n} ELSE {_stripped('r_' + n)} END AS t_{n}" if n in position else f"'' AS t_{n}"
-            for n in COLUMNS
-        )
-        number = f"CASE WHEN m_value THEN t_value ELSE trim(t_value, {_lit(WHITESPACE)}) END"
-    else:
-        # trim() only where a cell starts or ends with a space: it copies every cell it is given
-        raw = ", ".join(
-            f"CASE WHEN ascii(c{i}) = 32 OR suffix(c{i}, ' ') THEN trim(c{i}) ELSE coalesce(c{i}, '') END AS r_{name}"
-            for name, i in position.items()
-        )
-        asis = ", ".join(f"false AS m_{name}" for name in position)
-        texts_sql = ", ".join(
-            (_GUARDED.replace("{c}", f"r_{n}") if cells == "guards" else f"r_{n}") + f" AS t_{n}"
-            if n in position
-            else f"'' AS t_{n}"
-            for n in COLUMNS
-        )
-        number = "t_value"
-    flags = ", ".join(f"m_{n}" if n in position else f"true AS m_{n}" for n in COLUMNS)
-    extra = f"c{width - 1} IS NOT NULL" if width > len(header) else "false"
-    long = " OR ".join(f"(strlen(c{i}) > {MAX_CELL} AND length(c{i}) > {MAX_CELL})" for i in range(width))
-    # Blank: every cell empty once stripped.  A cell read as it is and not empty settles it cheaply.
-    if cells == "any":
-        settled = " OR ".join(f"(m_{name} AND r_{name} <> '')" for name in position)
-        blank = f"CASE WHEN {settled} THEN false ELSE " + " AND ".join(f"t_{name} = ''" for name in position) + " END"
-    else:  # r_ is stripped already (and un-guarding never empties a cell)
-        blank = " AND ".join(f"r_{name} = ''" for name in position)
-    # Only a row whose every cell is empty or starts with whitespace can be blank: most rows are settled
-    # by their first cell's first character, before any cell is stripped.
-    first = "(0, " + ", ".join(str(ord(c)) for c in WHITESPACE) + ")" if cells == "any" else "(0, 32)"
-    maybe_blank = " AND ".join(f"coalesce(ascii(c{i}), 0) IN {first}" for i in position.values())
-    where = ""
-    problems = (
-        "NULL::UTINYINT AS p_row, NULL::UTINYINT AS p_value, NULL::UTINYINT AS p_after, "
-        "number AS value_text, t_collected_at AS collected_text"
-        if typed_only
-        else f"""CASE
-        WHEN long THEN {LONG}
-        WHEN extra THEN {EXTRA}
-        WHEN t_platform NOT IN ('', '{MANUAL}') THEN {PLATFORM}
-        WHEN observed_on IS NULL THEN {DATE_FORMAT}
-        WHEN observed_on < DATE '{EARLIEST_DAY}' THEN {DATE_EARLY}
-        WHEN observed_on > $latest THEN {DATE_LATE}
-        WHEN t_account_id = '' THEN {ACCOUNT_EMPTY}
-        WHEN length(t_account_id) > 200 THEN {ACCOUNT_LONG}
-        WHEN NOT (m_metric OR regexp_full_match(t_metric, '{_METRIC}')) THEN {METRIC}
-    END AS p_row,
-    CASE
-        WHEN is_number THEN CASE WHEN isfinite(number_value) THEN NULL ELSE {VALUE_INFINITE} END
-        WHEN regexp_full_match(number, '{_NOT_FINITE}') THEN {VALUE_INFINITE}
-        WHEN regexp_matches(number, '[^\\x00-\\x7f]') THEN {PENDING}
-        ELSE {VALUE_NAN}
-    END AS p_value,
-    CASE
-        WHEN t_competitor NOT IN ('', 'true', 'false')
-             AND lower(t_competitor) NOT IN ('true', 'false') THEN {COMPETITOR}
-        WHEN t_collected_at = '' THEN NULL
-        WHEN is_time THEN CASE WHEN time_value IS NULL THEN {COLLECTED_FORMAT} END
-        ELSE {PENDING}
-    END AS p_after,
-    CASE WHEN NOT is_number THEN number END AS value_text,
-    CASE WHEN t_collected_at <> '' AND NOT is_time THEN t_collected_at END AS collected_text"""
-    )
-    is_number = "true" if typed_only else f"m_value OR regexp_full_match(number, '{_NUMBER}')"
-    is_time = "t_collected_at <> ''" + (
-        ""
-        if typed_only
-        else " AND NOT prefix(t_collected_at, '0000')"
-        f" AND (m_collected_at OR regexp_full_match(t_collected_at, '{_TIME}'))"
-    )  # (year 0 is no year for Python: such a time is left to Python, as any other)
-    is_day = (
-        "true" if typed_only else f"(m_date OR regexp_full_match(t_date, '{_DATE}')) AND NOT prefix(t_date, '0000')"
-    )
-    texts = (
-        "t_platform AS platform_text, t_date AS date_text, t_competitor AS competitor_text, "
-        "t_value AS value_cell, t_collected_at AS collected_cell, "
-        if exact
-        else ""
-    )
-    return f"""
-SELECT {keep}{texts}maybe_blank AND blank AS blank, t_account_id AS account_id, t_metric AS metric, observed_on,
-    CASE WHEN t_account_name = '' THEN t_account_id ELSE t_account_name END AS name,
-    t_competitor = 'true' OR (t_competitor NOT IN ('', 'false') AND lower(t_competitor) = 'true') AS competitor,
-    CASE WHEN t_source_metric = '' THEN '{MANUAL}' ELSE t_source_metric END AS source_metric,
-    CASE WHEN is_number THEN number_value END AS value,
-    CASE WHEN is_time THEN timezone('UTC', time_value) END AS collected_at,
-    {problems}
-FROM (
-    SELECT *, CASE WHEN is_number THEN TRY_CAST(number AS DOUBLE) END AS number_value,
-           CASE WHEN is_time THEN TRY_CAST(t_collected_at AS TIMESTAMPTZ) END AS time_value,
-           CASE WHEN is_day THEN TRY_CAST(t_date AS DATE) END AS observed_on
-    FROM (
-        SELECT *, {is_number} AS is_number, {is_time} AS is_time, {is_day} AS is_day
-        FROM (
-            SELECT * EXCLUDE ({", ".join("r_" + n for n in position)}),
-                   {number} AS number,
-                   {blank} AS blank
-            FROM (
-                SELECT {keep}extra, long, maybe_blank, {", ".join("r_" + n for n in position)}, {flags}, {texts_sql}
-                FROM (SELECT {keep}{raw}, {asis}, {extra} AS extra, {long} AS long, {maybe_blank} AS maybe_blank
-                      FROM {source})
-            )
-        )
-        {where}
-    )
-)
-"""
-
-
-def _python_cells(values: list[str], times: list[str]) -> tuple[list[Any], list[Any]]:
-    """What ``float`` and ``datetime.fromisoformat`` make of the texts SQL left to Python:
-    ([(text, value, problem)], [(text, naive UTC time, problem)])."""
-    numbers: list[tuple[str, float | None, int | None]] = []
-    for text in values:
-        try:
-            number = float(text.replace("_", "x"))
-        except ValueError:
-            numbers.append((text, None, VALUE_NAN))
-            continue
-        numbers.append(
-            (text, number if math.isfinite(number) else None, None if math.isfinite(number) else VALUE_INFINITE)
-        )
-    stamps: list[tuple[str, datetime | None, int | None]] = []
-    for text in times:
-        try:
-            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
-            stamps.append((text, None, COLLECTED_FORMAT))
-            continue
-        if moment.tzinfo is None:
-            stamps.append((text, None, COLLECTED_ZONE))
-        else:
-            stamps.append((text, moment.astimezone(UTC).replace(tzinfo=None), None))
-    return numbers, stamps
-
-
-def _resolve_python_cells(con: duckdb.DuckDBPyConnection, table: str) -> None:
-    """Decide the cells marked :data:`PENDING` in ``table``, once per distinct text."""
-    values = [
-        t for (t,) in con.execute(f"SELECT DISTINCT value_text FROM {table} WHERE p_value = {PENDING}").fetchall()
-    ]
-    times = [
-        t
-        for (t,) in con.execute(
-            f"SELECT DISTINCT collected_text FROM {table} WHERE p_after = {PENDING} AND collected_text IS NOT NULL"
-        ).fetchall()
-    ]
-    numbers, stamps = _python_cells(values, times)
-    if numbers:
-        con.execute(
-            f"""UPDATE {table} SET value = m.v, p_value = m.p
-                FROM (SELECT unnest($t::VARCHAR[]) AS t, unnest($v::DOUBLE[]) AS v, unnest($p::UTINYINT[]) AS p) m
-                WHERE {table}.p_value = {PENDING} AND {table}.value_text = m.t""",
-            {"t": [n[0] for n in numbers], "v": [n[1] for n in numbers], "p": [n[2] for n in numbers]},
-        )
-    if stamps:
-        con.execute(
-            f"""UPDATE {table} SET collected_at = m.v, p_after = m.p
-                FROM (SELECT unnest($t::VARCHAR[]) AS t, unnest($v::TIMESTAMP[]) AS v, unnest($p::UTINYINT[]) AS p) m
-                WHERE {table}.p_after = {PENDING} AND {table}.collected_text = m.t""",
-            {"t": [s[0] for s in stamps], "v": [s[1] for s in stamps], "p": [s[2] for s in stamps]},
-        )
-
-
-_PROBLEM = "coalesce(p_row, p_value, p_after)"
-
-
-class _NotUtf8(Exception):
-    """DuckDB's reader met bytes that are not UTF-8."""
-
-
-class _Unreadable(Exception):
-    """DuckDB could not read the file at all (a line longer than :data:`MAX_LINE`, ...)."""
-
-
-@dataclass
-class _Source:
-    """Where the rows come from: DuckDB's CSV reader, or the csv module's rows as JSON lines."""
-
-    path: Path
-    header: list[str]
-    header_lines: int
-    cells: str = "any"  # what stripping a cell takes (_checked_sql)
-    parallel: bool = True  # False once DuckDB's parallel reader refused it
-    json: Path | None = None  # the csv module's rows (the file is not one DuckDB reads alike)
-    abort: tuple[int, int, str] | None = None  # (row, line, reason): the csv module stopped there
-
-    @property
-    def width(self) -> int:
-        return len(self.header) + 1  # one column more: a cell there is one more than the header has
-
-    def sql(self, *, parallel: bool) -> str:
-        if self.json is not None:
-            cells = ", ".join(f"c[{i + 1}] AS c{i}" for i in range(self.width))
-            return (
-                f"(SELECT n, line, {cells} FROM read_json({_lit(str(self.json))}, format = 'newline_delimited', "
-                "columns = {'n': 'BIGINT', 'line': 'BIGINT', 'c': 'VARCHAR[]'}, maximum_object_size = 33554432))"
-            )
-        columns = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(self.width))
-        return (
-            f"read_csv({_lit(str(self.path))}, header = false, auto_detect = false, delim = ',', quote = '\"', "
-            f"escape = '\"', columns = {{{columns}}}, nullstr = {_lit(_NULL)}, null_padding = true, "
-            f"strict_mode = false, skip = {self.header_lines}, max_line_size = {MAX_LINE}, "
-            f"buffer_size = {2 * MAX_LINE}, "
-            f"parallel = {str(parallel).lower()})"
-        )
-
-
-def _python_source(path: Path, header: list[str], folder: Path) -> _Source:
-    """The rows as the csv module reads them (as before), as JSON lines for DuckDB: the row's number,
-    its last line, its cells (one more, empty, when it has more than the header), up to a csv error."""
-    reader = csv.reader(io.StringIO(path.read_bytes().decode("utf-8-sig")))
-    out = folder / "rows.jsonl"
-    source = _Source(path, header, 0, json=out)
-    n, width = 0, len(header)
-    with open(out, "w", encoding="utf-8") as fh:
-        next(reader)  # the header, read by _header already
-        last, blank = reader.line_num, None  # csv.DictReader's line_num; the first empty line since the last row
-        while True:
-            try:
-                row = next(reader)
-            except StopIteration:
-                break
-            except csv.Error as exc:  # the reader cannot go on past it: report it with the rows before
-                source.abort = (n + 1, (last if blank is None else blank) + 1, _unreadable(exc))
-                break
-            if not row:  # an empty line: DictReader skips it (but were the next row to fail, it said this line)
-                blank = reader.line_num if blank is None else blank
-                continue
-            n += 1
-            last, blank = reader.line_num, None
-            cells = row[:width] + ([""] if len(row) > width else [])
-            fh.write(json.dumps({"n": n, "line": last, "c": cells}) + "\n")
-    return source
-
-
-def _create(con: duckdb.DuckDBPyConnection, sql: Any, source: _Source, params: dict[str, Any]) -> Any:
-    """``con.execute(sql(source_sql), params)``: the file read in parallel, or (quoted line breaks with
-    short rows, which DuckDB's parallel reader refuses) in one thread; DuckDB's reading errors sorted."""
-    for parallel in (True, False) if source.parallel else (False,):
-        try:
-            return con.execute(sql(source.sql(parallel=parallel)), params)
-        except duckdb.Error as exc:
-            if parallel and "parallel" in str(exc).lower():
-                source.parallel = False
-                continue
-            if "invalid unicode" in str(exc).lower():
-                raise _NotUtf8 from None
-            if isinstance(exc, duckdb.InvalidInputException | duckdb.ConversionException):
-                raise _Unreadable(str(exc).splitlines()[0]) from None
-            raise
-    raise AssertionError("unreachable")
-
-
-assert len(KPI_METRICS) < 62  # one bit each in _check's mask, bit 62 for the networks
-
-_KEEP = f"NOT blank OR coalesce(p_row, 0) IN ({LONG}, {EXTRA})"  # blank rows are no rows, as always
-
-
-def _check(con: duckdb.DuckDBPyConnection, source: _Source, latest: date) -> tuple[bool, int, dict[str, Any]]:
-    """The first read: every rule of every row, summed up per account in ``accounts_in`` (rows, problems,
-    keys, whether a key repeats, its names and flags, first and last day, KPI metrics), nothing else
-    kept.  Returns (no error at all, rows, what Python made of the cells SQL left to it).
-
-    One grouping by both (account, key) and (account, name, flag): plain hash aggregates, which DuckDB
-    spills to disk within its memory limit (a ``count(DISTINCT ...)`` per account does not, and took
-    4 GB for 10M rows).  Keys are hashed: a collision only sends the file to :func:`_errors`, which
-    decides."""
-    bits = " ".join(f"WHEN {_lit(m)} THEN {1 << i}" for i, m in enumerate(KPI_METRICS))
-
-    def sql(src: str) -> str:
-        checked = _checked_sql(source.header, source.width, src, cells=source.cells)
-        return f"""
-        CREATE OR REPLACE TEMP TABLE accounts_in AS
-        WITH sets AS (
-            SELECT account_id, key, name, competitor, GROUPING(key) AS by_name, count(*) AS n,
-                   count(*) FILTER (WHERE problem IS NOT NULL) AS bad,
-                   count(*) FILTER (WHERE p_value = {PENDING} OR p_after = {PENDING}) AS pending,
-                   min(observed_on) AS first_day, max(observed_on) AS newest_day, bit_or(kpi) AS kpis
-            FROM (
-                SELECT account_id, name, competitor, observed_on, p_value, p_after, {_PROBLEM} AS problem,
-                       hash(metric, observed_on) AS key,
-                   CASE metric {bits} ELSE CASE WHEN prefix(metric, '{NETWORK_PREFIX}') THEN {1 << 62} ELSE 0 END END
-                       AS kpi
-                FROM ({checked}) WHERE {_KEEP}
-            )
-            GROUP BY GROUPING SETS ((account_id, key), (account_id, name, competitor))
-        )
-        SELECT account_id, sum(n) FILTER (WHERE by_name = 1) AS rows, sum(bad) FILTER (WHERE by_name = 1) AS bad,
-               sum(pending) FILTER (WHERE by_name = 1) AS pending,
-               count(*) FILTER (WHERE by_name = 0) AS keys, count(*) FILTER (WHERE by_name = 1) AS variants,
-               any_value(name) FILTER (WHERE by_name = 1) AS name,
-               any_value(competitor) FILTER (WHERE by_name = 1) AS competitor,
-               min(first_day) AS first_day, max(newest_day) AS newest_day, bit_or(kpis) AS kpis
-        FROM sets GROUP BY account_id
-        """
-
-    _create(con, sql, source, {"latest": latest})
-    row = con.execute(
-        """SELECT coalesce(sum(rows), 0), coalesce(sum(bad), 0), coalesce(sum(keys), 0),
-                  coalesce(max(variants), 1), coalesce(sum(pending), 0) FROM accounts_in"""
-    ).fetchone()
-    assert row is not None
-    rows, bad, keys, variants, pending = (int(v) for v in row)
-    numbers: list[Any] = []
-    stamps: list[Any] = []
-    if pending:  # cells only Python reads alike (rare): a read more, for their distinct texts
-
-        def texts(src: str) -> str:
-            checked = _checked_sql(source.header, source.width, src, cells=source.cells)
-            return f"""SELECT list(DISTINCT value_text) FILTER (WHERE p_value = {PENDING}),
-                              list(DISTINCT collected_text) FILTER (WHERE p_after = {PENDING})
-                       FROM ({checked}) WHERE {_KEEP}"""
-
-        found = _create(con, texts, source, {"latest": latest}).fetchone()
-        numbers, stamps = _python_cells(sorted(found[0] or []), sorted(found[1] or []))
-    converted = {"values": numbers, "times": stamps}
-    clean = bad == 0 and keys == rows and variants == 1 and all(p is None for *_, p in numbers + stamps)
-    return clean, rows, converted
-
-
-def _typed_sql(source: _Source, src: str, converted: dict[str, Any]) -> str:
-    """The second read: the rows as ``observations`` rows (known good: no rule is checked again)."""
-    checked = _checked_sql(source.header, source.width, src, cells=source.cells, typed_only=True)
-    joins, value, stamp = "", "value", "collected_at"
-    if converted["values"]:
-        joins += " LEFT JOIN (SELECT unnest($vt::VARCHAR[]) AS t, unnest($vv::DOUBLE[]) AS v) pv ON pv.t = value_text"
-        value = "coalesce(pv.v, value)"
-    if converted["times"]:
-        joins += (
-            " LEFT JOIN (SELECT unnest($tt::VARCHAR[]) AS t, unnest($tv::TIMESTAMP[]) AS v) pt ON pt.t = collected_text"
-        )
-        stamp = "coalesce(pt.v, collected_at)"
-    return f"""
-    SELECT '{MANUAL}' AS platform, account_id, metric, observed_on, {value} AS value, source_metric,
-           coalesce({stamp}, $seen) AS collected_at, $run_id AS run_id
-    FROM ({checked}) c {joins}
-    WHERE {_KEEP}
-    """
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1021,11 +461,6 @@ def _load_limit(rows: int) -> str:
     except (ValueError, OSError):
         ceiling = 4 << 30
     return f"{max(floor, min(ceiling, rows * INDEX_BYTES_PER_ROW)) >> 20}MB"
-
-
-def _stat(path: Path) -> tuple[int, int]:
-    st = path.stat()
-    return st.st_size, st.st_mtime_ns
 
 
 __all__ = ["ImportRejected", "ImportResult", "import_csv"]

@@ -13,7 +13,7 @@ Tables (version 1)
     metric_notes   (platform, account_id, source_metric): a metric the platform refused (retired,
                    not available) and why, last seen in which run
 
-Tables (version 2: costs and ROI, written by :mod:`warehouse.roi`, see docs/roi.md)
+Tables (version 2: costs and ROI, written by :mod:`warehouse.roi_inputs`, see docs/roi.md)
     cost_values        (item, platform, valid_from) -> value: hourly_rate, tool_cost_per_month
                        (platform ''), hours_per_week and ad_spend_per_month per platform; a value
                        holds from valid_from until the item's next valid_from

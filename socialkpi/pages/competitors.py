@@ -7,6 +7,7 @@ import streamlit as st
 
 from socialkpi.pages import common
 from warehouse import queries
+from warehouse.formatting import fmt_fraction
 
 
 def pick_accounts(comparison: pd.DataFrame) -> tuple[tuple[str, str], ...]:
@@ -41,7 +42,7 @@ def render(ctx: common.PageContext) -> None:
         [
             (
                 row.platform,
-                "—" if pd.isna(row.share_of_voice) else f"{row.share_of_voice * 100:.1f}%",
+                fmt_fraction(row.share_of_voice),
                 None
                 if pd.isna(row.share_of_voice) or pd.isna(row.share_of_voice_previous)
                 else queries.format_pp(row.share_of_voice - row.share_of_voice_previous),

@@ -2,13 +2,12 @@
 
 Every number comes from :func:`warehouse.roi.roi_table` (docs/roi.md defines them); this page
 only formats them and puts the formula beside each one.  The page reads like every other page
-(short read-only connections, cached 60 s); its three forms write through :mod:`warehouse.roi`,
+(short read-only connections, cached 60 s); its three forms write through :mod:`warehouse.roi_inputs`,
 which opens the warehouse read-write for that one write and closes it, then the caches are cleared.
 """
 
 from __future__ import annotations
 
-import math
 from datetime import date
 from typing import Any
 
@@ -17,8 +16,9 @@ import streamlit as st
 
 from collectors import PLATFORMS
 from socialkpi.pages import common
-from warehouse import queries, roi
+from warehouse import queries, roi, roi_inputs
 from warehouse.db import WarehouseError
+from warehouse.formatting import fmt_count, fmt_money, missing
 
 FLASH = "roi-flash"
 
@@ -29,35 +29,23 @@ def load_roi(db_path: str, start: date, end: date, platforms: tuple[str, ...] | 
 
 
 @st.cache_data(ttl=60, show_spinner=False)
-def load_costs(db_path: str, on: date) -> roi.Costs:
-    return roi.current_costs(db_path, on)
+def load_costs(db_path: str, on: date) -> roi_inputs.Costs:
+    return roi_inputs.current_costs(db_path, on)
 
 
 @st.cache_data(ttl=60, show_spinner=False)
-def load_assumptions(db_path: str, on: date) -> roi.Assumptions:
-    return roi.current_assumptions(db_path, on)
+def load_assumptions(db_path: str, on: date) -> roi_inputs.Assumptions:
+    return roi_inputs.current_assumptions(db_path, on)
 
 
 @st.cache_data(ttl=60, show_spinner=False)
 def load_time(db_path: str, start: date, end: date, platforms: tuple[str, ...] | None) -> pd.DataFrame:
-    return roi.time_entries(db_path, start, end, None if platforms is None else list(platforms))
+    return roi_inputs.time_entries(db_path, start, end, None if platforms is None else list(platforms))
 
 
 def _clear() -> None:
     for loader in (load_roi, load_costs, load_assumptions, load_time):
         loader.clear()
-
-
-def _missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
-
-
-def money(value: Any, currency: str) -> str:
-    return "—" if _missing(value) else f"{value:,.2f} {currency}"
-
-
-def count(value: Any) -> str:
-    return "—" if _missing(value) else f"{value:,.0f}"
 
 
 def render(ctx: common.PageContext) -> None:
@@ -72,7 +60,7 @@ def render(ctx: common.PageContext) -> None:
         st.success(flash)
     try:
         frame = load_roi(*ctx.key)
-        on = roi.today()
+        on = roi_inputs.today()
         costs = load_costs(ctx.db_path, on)
         assumptions = load_assumptions(ctx.db_path, on)
     except queries.WarehouseMissing as exc:
@@ -84,41 +72,42 @@ def render(ctx: common.PageContext) -> None:
     currency = costs.currency
     _cards(frame, currency, assumptions)
     _table(frame, ctx, currency)
-    platforms = [p for p in frame["platform"] if p != roi.TOTAL]
+    platforms = [p for p in frame["platform"] if p != roi_inputs.TOTAL]
     _costs_form(ctx, costs, platforms)
     _assumptions_form(ctx, assumptions)
     _time_form(ctx, platforms)
 
 
-def _cards(frame: pd.DataFrame, currency: str, assumptions: roi.Assumptions) -> None:
-    total = frame[frame["platform"] == roi.TOTAL].iloc[0]
+def _cards(frame: pd.DataFrame, currency: str, assumptions: roi_inputs.Assumptions) -> None:
+    total = frame[frame["platform"] == roi_inputs.TOTAL].iloc[0]
     v = assumptions.values
     value_formula = (
         f"social visits × {v['per_social_visit']:g} + new followers × {v['per_new_follower']:g} "
         f"+ impressions / 1000 × {v['per_1000_impressions']:g}"
     )
-    roi_shown = "—" if _missing(total["roi_pct"]) else f"{total['roi_pct']:+.1f} %"
+    roi_shown = "—" if missing(total["roi_pct"]) else f"{total['roi_pct']:+.1f} %"
     cards = [
-        ("Total cost", money(total["total_cost"], currency), "labour + tools + ads", _cost_help(total, currency)),
+        ("Total cost", fmt_money(total["total_cost"], currency), "labour + tools + ads", _cost_help(total, currency)),
         (
             "Cost per new follower",
-            money(total["cost_per_new_follower"], currency),
+            fmt_money(total["cost_per_new_follower"], currency),
             "total cost / new followers",
-            f"{count(total['new_followers'])} new followers (gains, or follower growth where no gains are reported).",
+            f"{fmt_count(total['new_followers'])} new followers"
+            " (gains, or follower growth where no gains are reported).",
         ),
         (
             "Cost per 1,000 impressions",
-            money(total["cost_per_1000_impressions"], currency),
+            fmt_money(total["cost_per_1000_impressions"], currency),
             "total cost / impressions × 1000",
-            f"{count(total['impressions'])} impressions; only the cost of platforms that report impressions.",
+            f"{fmt_count(total['impressions'])} impressions; only the cost of platforms that report impressions.",
         ),
         (
             "Cost per visit from social",
-            money(total["cost_per_social_visit"], currency),
+            fmt_money(total["cost_per_social_visit"], currency),
             "total cost / visits from social",
-            f"{count(total['social_visits'])} website visits from your platforms (visits_from_<platform>).",
+            f"{fmt_count(total['social_visits'])} website visits from your platforms (visits_from_<platform>).",
         ),
-        ("Estimated value", money(total["estimated_value"], currency), value_formula, "Assumed values, see below."),
+        ("Estimated value", fmt_money(total["estimated_value"], currency), value_formula, "Assumed values, see below."),
         ("ROI", roi_shown, "(value − cost) / cost × 100", "Empty when there is no cost or no value."),
     ]
     for row in (cards[:3], cards[3:]):  # two rows of three: a money figure fits a card on a laptop
@@ -129,8 +118,8 @@ def _cards(frame: pd.DataFrame, currency: str, assumptions: roi.Assumptions) -> 
 
 def _cost_help(total: pd.Series, currency: str) -> str:
     return (
-        f"{total['hours']:.1f} h ({total['hours_source']}) → labour {money(total['labour_cost'], currency)}; "
-        f"tools {money(total['tool_cost'], currency)}; ads {money(total['ad_spend'], currency)}. "
+        f"{total['hours']:.1f} h ({total['hours_source']}) → labour {fmt_money(total['labour_cost'], currency)}; "
+        f"tools {fmt_money(total['tool_cost'], currency)}; ads {fmt_money(total['ad_spend'], currency)}. "
         "Hours: logged time in weeks where you logged any, else hours per week / 7 a day."
     )
 
@@ -177,7 +166,7 @@ def _write(what: str, action: Any) -> None:
     st.rerun()
 
 
-def _costs_form(ctx: common.PageContext, costs: roi.Costs, platforms: list[str]) -> None:
+def _costs_form(ctx: common.PageContext, costs: roi_inputs.Costs, platforms: list[str]) -> None:
     st.subheader("Your costs")
     shown = sorted(set(platforms) | set(costs.hours_per_week) | set(costs.ad_spend_per_month))
     with st.form("roi-costs"):
@@ -189,7 +178,7 @@ def _costs_form(ctx: common.PageContext, costs: roi.Costs, platforms: list[str])
         tool = top[2].number_input(
             "Tools per month", min_value=0.0, value=costs.tool_cost_per_month, step=1.0, key="cost-tool_cost_per_month"
         )
-        since = top[3].date_input("Valid from", value=roi.today(), key="cost-valid_from", help=_VALID_FROM_HELP)
+        since = top[3].date_input("Valid from", value=roi_inputs.today(), key="cost-valid_from", help=_VALID_FROM_HELP)
         hours: dict[str, float] = {}
         ads: dict[str, float] = {}
         for platform in shown:
@@ -214,7 +203,7 @@ def _costs_form(ctx: common.PageContext, costs: roi.Costs, platforms: list[str])
     if submitted:
         _write(
             "Costs",
-            lambda: roi.set_costs(
+            lambda: roi_inputs.set_costs(
                 ctx.db_path,
                 valid_from=since,
                 currency=currency,
@@ -231,16 +220,16 @@ _VALID_FROM_HELP = (
 )
 
 
-def _assumptions_form(ctx: common.PageContext, assumptions: roi.Assumptions) -> None:
+def _assumptions_form(ctx: common.PageContext, assumptions: roi_inputs.Assumptions) -> None:
     st.subheader("What a result is worth to you (assumptions)")
     with st.form("roi-value"):
-        columns = st.columns(len(roi.ASSUMPTION_DEFAULTS) + 1)
+        columns = st.columns(len(roi_inputs.ASSUMPTION_DEFAULTS) + 1)
         values = {}
-        for column, item in zip(columns, roi.ASSUMPTION_DEFAULTS, strict=False):
+        for column, item in zip(columns, roi_inputs.ASSUMPTION_DEFAULTS, strict=False):
             default = assumptions.defaults[item]
             state = "default" if assumptions.is_default(item) else f"set, since {assumptions.valid_from[item]}"
             values[item] = column.number_input(
-                roi.ASSUMPTION_LABELS[item],
+                roi_inputs.ASSUMPTION_LABELS[item],
                 min_value=0.0,
                 value=assumptions.values[item],
                 step=0.1,
@@ -248,10 +237,12 @@ def _assumptions_form(ctx: common.PageContext, assumptions: roi.Assumptions) -> 
                 help=f"Default {default:g} {assumptions.currency} (docs/roi.md says where it comes from).",
             )
             column.caption(f"default {default:g} · now {state}")
-        since = columns[-1].date_input("Valid from", value=roi.today(), key="value-valid_from", help=_VALID_FROM_HELP)
+        since = columns[-1].date_input(
+            "Valid from", value=roi_inputs.today(), key="value-valid_from", help=_VALID_FROM_HELP
+        )
         submitted = st.form_submit_button("Save assumptions")
     if submitted:
-        _write("Assumptions", lambda: roi.set_assumptions(ctx.db_path, valid_from=since, **values))
+        _write("Assumptions", lambda: roi_inputs.set_assumptions(ctx.db_path, valid_from=since, **values))
 
 
 def _time_form(ctx: common.PageContext, platforms: list[str]) -> None:
@@ -261,7 +252,7 @@ def _time_form(ctx: common.PageContext, platforms: list[str]) -> None:
         a, b, c, d = st.columns(4)
         platform = a.selectbox("Platform", choices, key="time-platform")
         hours = b.number_input("Hours", min_value=0.25, max_value=24.0, value=1.0, step=0.25, key="time-hours")
-        day = c.date_input("Day", value=roi.today(), key="time-day")
+        day = c.date_input("Day", value=roi_inputs.today(), key="time-day")
         note = d.text_input("Note", key="time-note")
         submitted = st.form_submit_button("Log time")
     st.caption(
@@ -269,7 +260,7 @@ def _time_form(ctx: common.PageContext, platforms: list[str]) -> None:
         "week, so log every day you worked on it. Same as `socialkpi log-time PLATFORM HOURS --date D`."
     )
     if submitted and platform:
-        _write("Time", lambda: (roi.log_time(ctx.db_path, platform, hours, day, note), 1)[1])
+        _write("Time", lambda: (roi_inputs.log_time(ctx.db_path, platform, hours, day, note), 1)[1])
     entries = load_time(*ctx.key)
     if not entries.empty:
         common.table(entries, "time-log", ctx, label="Download the time log (CSV)")
