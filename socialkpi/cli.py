@@ -25,7 +25,6 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from socialkpi.settings import Settings
-    from warehouse.credentials import Credential
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 75
 EXIT_PIPE = 128 + 13  # SIGPIPE: standard output's reader went away
@@ -392,6 +391,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         return EXIT_OK
     from collectors.http import escape_controls as shown  # a reason stored by an older version may be raw
     from collectors.tokens import TokenStore
+    from socialkpi.credentials import live_credentials
 
     store = TokenStore.beside(settings.db_path)
     store.check()  # refused before a line is printed
@@ -465,33 +465,6 @@ def cmd_status(args: argparse.Namespace) -> int:
         for n in report.notes:
             _out(f"  {n['platform']}/{n['account_id']} {shown(n['source_metric'])}: {shown(n['note'])}")
     return EXIT_OK
-
-
-def live_credentials(settings: Settings) -> list[Credential]:
-    """Each configured account's credential as a collect would take it now (the environment and ``.env``
-    first, then the token store), described: where from, when it ends, the command that renews it."""
-    from collectors.tokens import TokenStore
-    from socialkpi.runner import credential_source
-    from socialkpi.settings import ConfigError, credentials_for
-    from warehouse.credentials import CredentialSource, describe, expiry_for
-    from warehouse.tokens import token_rows
-
-    store = TokenStore.beside(settings.db_path)
-    tokens = token_rows(settings.db_path, store.path)
-    out = []
-    for account in settings.accounts:
-        try:
-            source = credential_source(account, credentials_for(account, settings.env, store))
-        except ConfigError as exc:
-            missing = CredentialSource(account.platform, account.id, "missing")
-            out.append(describe(missing, competitor=account.competitor, expiry=None, account_name=account.name,
-                                missing=str(exc)))
-            continue
-        out.append(
-            describe(source, competitor=account.competitor, expiry=expiry_for(source, tokens),
-                     account_name=account.name)
-        )
-    return out
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -570,8 +543,9 @@ def cmd_import_csv(args: argparse.Namespace) -> int:
 def cmd_doctor(args: argparse.Namespace) -> int:
     from collectors import PLATFORMS
     from collectors.tokens import TokenStore
+    from socialkpi.credentials import credentials_for, live_credentials
     from socialkpi.runner import run_checks
-    from socialkpi.settings import ConfigError, credentials_for
+    from socialkpi.settings import ConfigError
 
     settings = _settings(args)
     store = TokenStore.beside(settings.db_path)

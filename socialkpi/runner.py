@@ -37,10 +37,11 @@ from collectors.context import CollectContext, Collected, Credentials
 from collectors.http import Client, CollectorError, RetryPolicy, ServerError, escape_controls, redact, register_secret
 from collectors.observation import Account, Observation
 from collectors.tokens import TokenStore
+from socialkpi.credentials import credential_source
 from socialkpi.lock import RunLock
 from socialkpi.settings import Settings
 from warehouse import db as wdb
-from warehouse.credentials import CredentialSource, record_credentials
+from warehouse.credentials import record_credentials
 from warehouse.load import (
     AccountBatch,
     AccountOutcome,
@@ -91,23 +92,6 @@ class RunSummary:
         return 1 if self.failed else 0
 
 
-def credential_source(account: Account, creds: Credentials) -> CredentialSource:
-    """Where ``creds`` came from, without the secret: the token store's entry, the variable, or nothing."""
-    if creds.source == "store":
-        return CredentialSource(account.platform, account.id, "connect", store_key=creds.store_key)
-    if creds.token:
-        return CredentialSource(account.platform, account.id, "env", variable=creds.token_env)
-    if creds.refresh_token:
-        variable = f"SOCIALKPI_{account.platform.upper()}_REFRESH_TOKEN"
-        return CredentialSource(account.platform, account.id, "env", variable=variable)
-    if creds.google_credentials:
-        return CredentialSource(account.platform, account.id, "env", variable="SOCIALKPI_GOOGLE_CREDENTIALS")
-    if creds.client_secret:  # Umami self-hosted: a user name and password
-        variable = f"SOCIALKPI_{account.platform.upper()}_CLIENT_SECRET"
-        return CredentialSource(account.platform, account.id, "env", variable=variable)
-    return CredentialSource(account.platform, account.id, "none")
-
-
 def plan_range(
     settings: Settings,
     account: Account,
@@ -153,8 +137,9 @@ def collect(
     are several calls.
     """
     from socialkpi.console import err, out
+    from socialkpi.credentials import credentials_for
     from socialkpi.lock import LockHeld
-    from socialkpi.settings import UsageError, collect_range, credentials_for
+    from socialkpi.settings import UsageError, collect_range
 
     for pid in platforms:
         if pid not in PLATFORMS:

@@ -18,16 +18,11 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from collectors import EARLIEST_DAY, PLATFORMS
-from collectors.context import Credentials
 from collectors.observation import Account
-
-if TYPE_CHECKING:
-    from collectors.tokens import TokenStore
 
 DEFAULT_CONFIG = "socialkpi.toml"
 DEFAULT_DB = "data/socialkpi.duckdb"
@@ -752,63 +747,3 @@ def roi_config(settings: Settings) -> dict[str, float | str]:
             if amount is not None:
                 snap[f"value.{item}"] = float(amount)
     return snap
-
-
-def credentials_for(account: Account, env: Mapping[str, str], store: TokenStore | None = None) -> Credentials:
-    """The account's credentials: the environment (and ``.env``) first, else the connection that
-    ``socialkpi connect`` left in the token store ``store``; ConfigError when a required one is missing.
-
-    Precedence (README, "Connecting accounts"): a token or refresh token set in the environment wins over
-    the token store for that account; the OAuth client, the server URL and the token endpoint likewise
-    come from the environment when set there, else from the connection.
-    """
-    prefix = f"SOCIALKPI_{account.platform.upper()}_"
-    spec = PLATFORMS[account.platform]
-    token_env = account.token_env or f"{prefix}TOKEN"
-    token = env.get(token_env) or None
-    google = env.get("SOCIALKPI_GOOGLE_CREDENTIALS") or None if spec.google else None
-    if google and not Path(google).expanduser().is_file():
-        raise ConfigError(
-            "SOCIALKPI_GOOGLE_CREDENTIALS",
-            f"no file at {google}: give the path of the service-account or authorized-user JSON Google issued",
-        )
-    refresh = env.get(f"{prefix}REFRESH_TOKEN") or None
-    connection = None
-    if not token and not refresh and not google and store is not None:
-        connection = store.connection(account.platform, account.id, fallback=account.competitor)
-    if spec.needs_token and not token and not google and not refresh and connection is None:
-        fix = f"run `socialkpi connect {account.platform}`, or set {token_env} in .env (see .env.example)"
-        if spec.google:
-            fix += " or SOCIALKPI_GOOGLE_CREDENTIALS to a credentials JSON file"
-        raise ConfigError(token_env, f"missing for {account.platform} account {account.id!r}: {fix}")
-    base_url = env.get(f"{prefix}BASE_URL") or (connection.base_url if connection else None) or None
-    if base_url:
-        check_url(base_url, f"{prefix}BASE_URL")
-    client_id = env.get(f"{prefix}CLIENT_ID") or None
-    client_secret = env.get(f"{prefix}CLIENT_SECRET") or None
-    token_url = env.get(f"{prefix}TOKEN_URL") or None
-    if token_url:
-        check_url(token_url, f"{prefix}TOKEN_URL")
-    if connection is not None:
-        return Credentials(
-            token=connection.token.access_token,
-            base_url=base_url.rstrip("/") if base_url else None,
-            token_url=token_url or connection.token_url,
-            refresh_token=connection.token.refresh_token,
-            client_id=client_id or connection.client_id,
-            client_secret=client_secret or connection.client_secret,
-            token_env=token_env,
-            source="store",
-            store_key=connection.key,
-            extra=dict(connection.extra),
-        )
-    return Credentials(
-        token=token,
-        base_url=base_url.rstrip("/") if base_url else None,
-        token_url=token_url,
-        refresh_token=refresh,
-        client_id=client_id,
-        client_secret=client_secret,
-        google_credentials=str(Path(google).expanduser()) if google else None,
-        token_env=token_env,
-    )

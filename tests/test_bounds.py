@@ -318,8 +318,8 @@ def test_the_runner_drops_what_a_collector_dates_after_today(
     live: Path, sandbox: Sandbox, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The last guard: whatever range a caller asks for, nothing dated after today reaches the warehouse."""
+    from socialkpi.credentials import credentials_for
     from socialkpi.runner import run_collect
-    from socialkpi.settings import credentials_for
 
     settings = load_settings(cwd=live, environ={})
     account = settings.accounts[0]

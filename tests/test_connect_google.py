@@ -408,7 +408,8 @@ def test_channel_query_refuses_what_the_api_cannot_look_up(text: str) -> None:
 
 
 def test_the_environment_wins_over_the_token_store(shop: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from socialkpi.settings import credentials_for, load_settings
+    from socialkpi.credentials import credentials_for
+    from socialkpi.settings import load_settings
 
     assert google(["ga4", "--select", "all"]).code == 0
     account = next(a for a in load_settings().accounts if a.platform == "ga4")

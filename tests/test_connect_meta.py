@@ -405,7 +405,8 @@ def test_the_browser_s_answer_is_taken_while_standard_input_stays_open_and_silen
 
 
 def test_the_environment_wins_over_the_token_store(shop: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from socialkpi.settings import credentials_for, load_settings
+    from socialkpi.credentials import credentials_for
+    from socialkpi.settings import load_settings
 
     assert connect_all().code == 0
     account = next(a for a in load_settings().accounts if a.platform == "instagram")

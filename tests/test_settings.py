@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from socialkpi.settings import ConfigError, credentials_for, load_settings, parse_date
+from socialkpi.credentials import credentials_for
+from socialkpi.settings import ConfigError, load_settings, parse_date
 
 GOOD = """
 [business]
