@@ -23,7 +23,7 @@ from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 from socialkpi.console import err as _err
 from socialkpi.console import out as _out
-from socialkpi.settings import UsageError as UsageError
+from socialkpi.validation import UsageError
 from warehouse.files import OutputError, StreamFull
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ log = logging.getLogger("socialkpi")
 
 
 def _date(value: str) -> date:
-    from socialkpi.settings import ConfigError, parse_date
+    from socialkpi.validation import ConfigError, parse_date
 
     try:
         return parse_date(value, "date")
@@ -45,7 +45,7 @@ def _date(value: str) -> date:
 
 
 def _port(value: str) -> int:
-    from socialkpi.settings import port_arg
+    from socialkpi.validation import port_arg
 
     return port_arg(value)
 
@@ -275,7 +275,7 @@ def _main(argv: Sequence[str] | None) -> int:
         handler = _all_workspaces
     from collectors.tokens import TokenFileError
     from socialkpi import workspaces
-    from socialkpi.settings import ConfigError
+    from socialkpi.validation import ConfigError
     from warehouse.db import WarehouseError
 
     try:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from collectors import PLATFORMS
 from collectors.context import Credentials
 from collectors.observation import Account
-from socialkpi.settings import ConfigError, check_url
+from socialkpi.validation import ConfigError, check_url
 
 if TYPE_CHECKING:
     from collectors.tokens import TokenStore

@@ -460,7 +460,8 @@ def run(args: argparse.Namespace) -> int:
     """Build the report of ``args.period`` and write it to ``args.out``, and with ``--mail-to`` send it;
     0; 1 (one line) when the mail could not be sent, the file still written; 2 (one line) on bad usage or
     configuration, nothing written or sent."""
-    from socialkpi.settings import ConfigError, load_settings, mail_addresses, smtp_password
+    from socialkpi.settings import load_settings, smtp_password
+    from socialkpi.validation import ConfigError, mail_addresses
     from warehouse.db import WarehouseError
     from warehouse.files import OutputError, check_output
 

@@ -128,7 +128,7 @@ def collect(
     """One collect of ``settings``' accounts, as ``socialkpi collect`` runs it; its exit status (contract.md).
 
     The accounts are those of ``platforms`` and ``account_ids`` (all when empty; an unknown one is a
-    :class:`~socialkpi.settings.UsageError`), and of those the ones ``only`` keeps (default all: a caller
+    :class:`~socialkpi.validation.UsageError`), and of those the ones ``only`` keeps (default all: a caller
     collecting part of the accounts, one shard of them, passes its own test).  Under the :class:`RunLock`
     (a second collect exits 75 at once): the [costs] and [value] of socialkpi.toml are applied, the
     accounts collected (:func:`run_collect`) and, when ``[alerts]`` is configured, the alerts of this run
@@ -139,7 +139,7 @@ def collect(
     from socialkpi.console import err, out
     from socialkpi.credentials import credentials_for
     from socialkpi.lock import LockHeld
-    from socialkpi.settings import UsageError, collect_range
+    from socialkpi.validation import UsageError, collect_range
 
     for pid in platforms:
         if pid not in PLATFORMS:

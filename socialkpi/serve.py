@@ -14,8 +14,9 @@ import sys
 from typing import NoReturn
 
 from socialkpi.console import out as _out
-from socialkpi.settings import UsageError, load_settings
+from socialkpi.settings import load_settings
 from socialkpi.status import check_warehouse
+from socialkpi.validation import UsageError
 
 EXIT_OK, EXIT_FAILED = 0, 1
 

@@ -111,7 +111,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     from collectors.tokens import TokenStore
     from socialkpi.credentials import credentials_for, live_credentials
     from socialkpi.runner import run_checks
-    from socialkpi.settings import ConfigError
+    from socialkpi.validation import ConfigError
 
     settings = load_settings(getattr(args, "config", None))
     store = TokenStore.beside(settings.db_path)

@@ -1,4 +1,4 @@
-"""Every value a user types is bounded and validated once (socialkpi/settings.py): a bad one is exit 2 and one
+"""Every value a user types is bounded and validated once (socialkpi/validation.py): a bad one is exit 2 and one
 line naming the key, never a traceback; every key of socialkpi.toml is known, a typo says the closest one; a
 collect never writes a day after the business's today.  Each case runs as a real ``socialkpi`` process."""
 
@@ -224,7 +224,7 @@ def test_an_unknown_key_anywhere_is_exit_2_with_the_closest_known_one(project: P
 
 def test_every_table_of_the_schema_is_checked(tmp_path: Path) -> None:
     """Each table of KNOWN_KEYS refuses an unknown key (so a table added to the schema is covered at once)."""
-    from socialkpi.settings import KNOWN_KEYS, ConfigError
+    from socialkpi.validation import KNOWN_KEYS, ConfigError
 
     for table in KNOWN_KEYS:
         if table == "accounts":

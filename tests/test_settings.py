@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from socialkpi.credentials import credentials_for
-from socialkpi.settings import ConfigError, load_settings, parse_date
+from socialkpi.settings import load_settings
+from socialkpi.validation import ConfigError, parse_date
 
 GOOD = """
 [business]
