@@ -393,7 +393,7 @@ def test_competitors_are_refused_where_the_data_is_private(shop: Path) -> None:
     ],
 )
 def test_channel_query(text: str, query: dict[str, str]) -> None:
-    from socialkpi.connect.google import channel_query
+    from socialkpi.connect.google_accounts import channel_query
 
     assert channel_query(text) == query
 
@@ -401,7 +401,7 @@ def test_channel_query(text: str, query: dict[str, str]) -> None:
 @pytest.mark.parametrize("text", ["https://www.youtube.com/c/RivalPatisserie", "https://example.com/@x", "a b"])
 def test_channel_query_refuses_what_the_api_cannot_look_up(text: str) -> None:
     from socialkpi.connect.flow import ConnectError
-    from socialkpi.connect.google import channel_query
+    from socialkpi.connect.google_accounts import channel_query
 
     with pytest.raises(ConnectError):
         channel_query(text)
