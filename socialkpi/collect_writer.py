@@ -75,8 +75,6 @@ class _Batch:
 
 
 MAX_ROWS_PER_COMMIT = 200_000  # rows per transaction (whole accounts): bounds its memory and its length
-
-
 MAX_HOLD_SECONDS = 1.0  # the writer lets go of the file after this long, so readers get their turn
 
 

@@ -31,29 +31,13 @@ from socialkpi.connect import Found, Session
 from socialkpi.connect.flow import ConnectError
 
 ADMIN_ROOT = "https://analyticsadmin.googleapis.com"
-
-
 ACCOUNTS_ROOT = "https://mybusinessaccountmanagement.googleapis.com"
-
-
 INFORMATION_ROOT = "https://mybusinessbusinessinformation.googleapis.com"
-
-
 YOUTUBE_ROOT = "https://www.googleapis.com"
-
-
 ACCOUNT_SUMMARIES = "/v1beta/accountSummaries"
-
-
 GBP_ACCOUNTS = "/v1/accounts"
-
-
 GBP_LOCATIONS = "/v1/{account}/locations"
-
-
 CHANNELS = "/youtube/v3/channels"
-
-
 APIS = {  # what the Cloud project must enable for each platform's discovery
     "ga4": "the Google Analytics Admin API",
     "google_business": "the My Business Account Management API and the My Business Business Information API",
