@@ -36,7 +36,7 @@ import requests
 
 from socialkpi.cli import main
 from socialkpi.sandbox import Reply, Sandbox
-from socialkpi.sandbox import ga4 as sandbox_ga4
+from socialkpi.sandbox import google_oauth as sandbox_google
 from socialkpi.sandbox.__main__ import google_client_file
 from socialkpi.sandbox.oauth import CLIENT_ID, CLIENT_SECRET
 from tests.conftest import FAST
@@ -181,7 +181,7 @@ def test_a_scope_left_unticked_names_the_platform_and_connects_the_others(shop: 
     """Google's granular consent: the token carries fewer scopes than asked (here no business.manage)."""
     granted = frozenset({ANALYTICS, YOUTUBE, YT_ANALYTICS})
     body = {
-        "access_token": sandbox_ga4.issue_token(granted),
+        "access_token": sandbox_google.issue_token(granted),
         "expires_in": 3599,
         "refresh_token": "1//sandbox-refresh-granular",
         "scope": " ".join(sorted(granted)),
