@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench dashboard collect clean
+.PHONY: demo test test-lake lint bench dashboard collect clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,20 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# the lake's tests in a venv of their own with the lake extra (DuckDB 1.5.5 and its extension wheels) and a
+# real PostgreSQL (Debian's postgresql package): there they must run, not skip
+LAKE_VENV  := .venv-lake
+LAKE_STAMP := $(LAKE_VENV)/.installed
+
+$(LAKE_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(LAKE_VENV)
+	$(LAKE_VENV)/bin/pip install --quiet --upgrade pip
+	$(LAKE_VENV)/bin/pip install --quiet -e '.[test,lake]'
+	touch $(LAKE_STAMP)
+
+test-lake: $(LAKE_STAMP)
+	SOCIALKPI_REQUIRE_LAKE=1 $(LAKE_VENV)/bin/python -m pytest -q tests/test_lake.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check collectors warehouse socialkpi dashboard.py tests bench
@@ -33,4 +47,4 @@ collect: $(STAMP)
 	$(BIN)/socialkpi collect
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(LAKE_VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
