@@ -165,9 +165,9 @@ def child_collect(url: str, db: str, spec: dict) -> None:  # type: ignore[type-a
 
     from bench import peak_rss_mb
     from socialkpi.cli import quick_exit
+    from socialkpi.credentials import credentials_for
     from socialkpi.demo import demo_settings
     from socialkpi.runner import run_collect
-    from socialkpi.settings import credentials_for
     from warehouse.db import reading
 
     quick_exit()  # as `socialkpi collect` (socialkpi.cli.main) exits

@@ -4,7 +4,7 @@ again over the same keys (a re-run), through the project's own load path.
 - ``warehouse.load.upsert_observations`` (Python rows -> ``observations_table`` -> Arrow ->
   ``UPSERT_SQL`` in one transaction): the figure with the goal of 1.2x.
 - collect's write path: the 2,000 account batches (500 rows, a run record and an account each)
-  handed to the runner's writer thread (``socialkpi.runner._write_batches``) all at once, as a
+  handed to the runner's writer thread (``socialkpi.collect_writer._write_batches``) all at once, as a
   collect whose accounts finish faster than they are written leaves them: it opens the file, writes
   whole accounts together (``warehouse.load_group.write_account_batches``, one transaction per
   ``MAX_ROWS_PER_COMMIT`` rows), and closes it (after ``MAX_HOLD_SECONDS`` at most, for readers).
@@ -139,7 +139,7 @@ def run() -> list[Figure]:
                 LIMIT,
             )
         )
-    from socialkpi.runner import MAX_HOLD_SECONDS, MAX_ROWS_PER_COMMIT
+    from socialkpi.collect_writer import MAX_HOLD_SECONDS, MAX_ROWS_PER_COMMIT
 
     for label, writer, floor in (("fresh", "writer1", "floor1"), ("re-run", "writer2", "floor2")):
         figures.append(
@@ -173,7 +173,7 @@ def _backlog(source: dict[str, list], run_id: str):  # type: ignore[no-untyped-d
     import queue
 
     from collectors.observation import Account
-    from socialkpi.runner import AccountResult, _Batch
+    from socialkpi.collect_writer import AccountResult, _Batch
     from warehouse.load import AccountOutcome
 
     pending: queue.Queue[_Batch | None] = queue.Queue()
@@ -186,7 +186,7 @@ def _backlog(source: dict[str, list], run_id: str):  # type: ignore[no-untyped-d
 
 
 def _write_all(path: Path, pending) -> None:  # type: ignore[no-untyped-def]
-    from socialkpi.runner import RunSummary, _write_batches
+    from socialkpi.collect_writer import RunSummary, _write_batches
 
     summary = RunSummary("bench")
     _write_batches(path, pending, summary, ACCOUNTS, None)

@@ -31,7 +31,7 @@ def chunks(since: date, until: date, size: int) -> Iterator[tuple[date, date]]:
 
 
 def token_env(ctx: CollectContext) -> str:
-    """The variable the account's token comes from: the one :func:`socialkpi.settings.credentials_for` read
+    """The variable the account's token comes from: the one :func:`socialkpi.credentials.credentials_for` read
     (``SOCIALKPI_<PLATFORM>_TOKEN``, or the account's ``token_env``), else ``SOCIALKPI_<PLATFORM>_TOKEN``
     (a context built without it, as ``socialkpi connect`` does to check a token)."""
     return ctx.credentials.token_env or f"SOCIALKPI_{ctx.account.platform.upper()}_TOKEN"

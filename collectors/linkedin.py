@@ -52,9 +52,9 @@ from urllib.parse import quote
 from collectors.common import each_day, token_env
 from collectors.context import CollectContext, Collected
 from collectors.http import AuthError, Client, PayloadError, PermissionDenied, Verdict, paginate_next_url
+from collectors.oauth_session import OAuthSession, authorize, refresh_grant
 from collectors.observation import Observation
 from collectors.optional import optional
-from collectors.tokens import OAuthSession, authorize, refresh_grant
 from collectors.values import Counts, expect
 
 PLATFORM = "linkedin"

@@ -50,10 +50,11 @@ from collectors.http import (
     parse_retry_after,
     seconds_until_epoch,
 )
+from collectors.oauth_session import OAuthSession, refresh_grant, wrong_owner
+from collectors.oauth_session import authorize as authorize_session
 from collectors.observation import Observation
 from collectors.optional import optional
-from collectors.tokens import OAuthSession, StoredToken, refresh_grant, wrong_owner
-from collectors.tokens import authorize as authorize_session
+from collectors.tokens import StoredToken
 from collectors.values import Counts, expect
 
 PLATFORM = "pinterest"
@@ -246,7 +247,7 @@ def authorize(client: Client, ctx: CollectContext) -> Callable[[], StoredToken |
     A fresh token in the token store wins over ``SOCIALKPI_PINTEREST_TOKEN``; a stored token that has
     expired (or none at all) is refreshed first when a refresh token and the app's id and secret are
     set; an auth error later refreshes once more.  Each new pair is stored (0600) for the next run
-    (collectors.tokens.OAuthSession; the refresh_token grant with HTTP Basic client auth).
+    (collectors.oauth_session.OAuthSession; the refresh_token grant with HTTP Basic client auth).
     """
     creds = ctx.credentials
     env = token_env(ctx)

@@ -68,8 +68,9 @@ from collectors.http import (
 )
 from collectors.instagram import classify_meta
 from collectors.meta import ask_metrics, last_complete_pacific_day, pacific_bounds, pacific_day
+from collectors.oauth_session import _lock_for
 from collectors.observation import Observation
-from collectors.tokens import StoredToken, _lock_for, without_auth
+from collectors.tokens import StoredToken, without_auth
 from collectors.values import Counts, expect
 
 log = logging.getLogger("socialkpi.threads")

@@ -44,9 +44,10 @@ from collectors.http import (
     header,
     parse_retry_after,
 )
+from collectors.oauth_session import OAuthSession, refresh_grant, wrong_owner
+from collectors.oauth_session import authorize as authorize_session
 from collectors.observation import Observation
-from collectors.tokens import OAuthSession, StoredToken, refresh_grant, wrong_owner
-from collectors.tokens import authorize as authorize_session
+from collectors.tokens import StoredToken
 from collectors.values import Counts
 
 PLATFORM = "tiktok"
@@ -158,7 +159,7 @@ def authorize(client: Client, ctx: CollectContext) -> Callable[[], StoredToken |
     A fresh token in the token store wins over ``SOCIALKPI_TIKTOK_TOKEN``; an expired stored token (the
     usual case: they last a day) or none at all is refreshed first when a refresh token, the client
     key and the secret are set; an auth error refreshes once more.  Each new pair is stored (0600)
-    (collectors.tokens.OAuthSession; the refresh_token grant with client_key and client_secret in the form).
+    (collectors.oauth_session.OAuthSession; the refresh_token grant with client_key and client_secret in the form).
     """
     creds = ctx.credentials
     env = token_env(ctx)

@@ -37,8 +37,8 @@ from typing import Any
 from collectors.common import token_env
 from collectors.context import CollectContext, Collected
 from collectors.http import AuthError, Client, PayloadError, Verdict, header, seconds_until_epoch
+from collectors.oauth_session import OAuthSession, authorize, refresh_grant
 from collectors.observation import Observation
-from collectors.tokens import OAuthSession, authorize, refresh_grant
 from collectors.values import Counts
 
 PLATFORM = "x"

@@ -33,7 +33,8 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 from typing import Any
 
-from socialkpi.settings import ConfigError, Settings, load_settings, smtp_password
+from socialkpi.settings import Settings, load_settings, smtp_password
+from socialkpi.validation import ConfigError
 
 log = logging.getLogger("socialkpi.alerts")
 

@@ -4,6 +4,11 @@ Exit statuses (contract.md): 0 success; 1 some source failed, everything else sa
 or configuration (one line naming the key and the fix, never a traceback); 75 another collect
 holds the lock.  Heavy modules (requests, duckdb, pandas, streamlit) are imported inside the
 subcommands so that ``socialkpi --help`` stays fast.
+
+Here: the parser, the dispatch, the guard on standard output, and the small commands (collect, export,
+import-csv).  The others run in their own modules, imported only when they run: status and doctor in
+:mod:`socialkpi.status`, dashboard and demo in :mod:`socialkpi.serve`, then report, alert, init, connect,
+backup/restore, log-time and workspace in theirs.
 """
 
 from __future__ import annotations
@@ -18,14 +23,11 @@ from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 from socialkpi.console import err as _err
 from socialkpi.console import out as _out
-from socialkpi.settings import UsageError as UsageError
+from socialkpi.validation import UsageError
 from warehouse.files import OutputError, StreamFull
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from socialkpi.settings import Settings
-    from warehouse.credentials import Credential
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 75
 EXIT_PIPE = 128 + 13  # SIGPIPE: standard output's reader went away
@@ -34,7 +36,7 @@ log = logging.getLogger("socialkpi")
 
 
 def _date(value: str) -> date:
-    from socialkpi.settings import ConfigError, parse_date
+    from socialkpi.validation import ConfigError, parse_date
 
     try:
         return parse_date(value, "date")
@@ -43,7 +45,7 @@ def _date(value: str) -> date:
 
 
 def _port(value: str) -> int:
-    from socialkpi.settings import port_arg
+    from socialkpi.validation import port_arg
 
     return port_arg(value)
 
@@ -255,10 +257,10 @@ def _main(argv: Sequence[str] | None) -> int:
     handler = {
         "collect": cmd_collect,
         "export": cmd_export,
-        "dashboard": cmd_dashboard,
-        "demo": cmd_demo,
-        "status": cmd_status,
-        "doctor": cmd_doctor,
+        "dashboard": _dashboard,
+        "demo": _demo,
+        "status": _status,
+        "doctor": _doctor,
         "import-csv": cmd_import_csv,
         "log-time": _log_time,
         "report": _report,
@@ -273,7 +275,7 @@ def _main(argv: Sequence[str] | None) -> int:
         handler = _all_workspaces
     from collectors.tokens import TokenFileError
     from socialkpi import workspaces
-    from socialkpi.settings import ConfigError
+    from socialkpi.validation import ConfigError
     from warehouse.db import WarehouseError
 
     try:
@@ -378,120 +380,28 @@ def _export_xlsx(args: argparse.Namespace, settings: Settings, out: object) -> i
     return EXIT_OK
 
 
-# ---------------------------------------------------------------------------------------------
-# status
-# ---------------------------------------------------------------------------------------------
+def _status(args: argparse.Namespace) -> int:
+    from socialkpi import status
+
+    return status.cmd_status(args)
 
 
-def cmd_status(args: argparse.Namespace) -> int:
-    settings = _settings(args, require_config=False)
-    from warehouse import runs
+def _doctor(args: argparse.Namespace) -> int:
+    from socialkpi import status
 
-    if not settings.db_path.exists():
-        _out(f"No warehouse yet at {settings.db_path}. Run `socialkpi collect` (or `make demo` for sample data).")
-        return EXIT_OK
-    from collectors.http import escape_controls as shown  # a reason stored by an older version may be raw
-    from collectors.tokens import TokenStore
-
-    store = TokenStore.beside(settings.db_path)
-    store.check()  # refused before a line is printed
-    report = runs.status_report(settings.db_path)
-    _out(f"Warehouse: {settings.db_path}")
-    _out("")
-    _out("Last runs:")
-    if not report.runs:
-        _out("  (none)")
-    for r in report.runs:
-        _out(
-            f"  {r['started_at']:%Y-%m-%d %H:%M} UTC  {r['status']:<8} {r['accounts_ok']} ok, "
-            f"{r['accounts_failed']} failed, {r['rows_written']} rows, {r['requests']} requests  ({r['run_id']})"
-        )
-    _out("")
-    _out("Accounts:")
-    configured = {(a.platform, a.id) for a in settings.accounts}
-    for a in report.accounts:
-        newest = a["newest_day"].isoformat() if a["newest_day"] else "no data"
-        last_ok = f"{a['last_ok']:%Y-%m-%d %H:%M} UTC" if a["last_ok"] else "never"
-        state = "ok" if a["last_status"] == "ok" else f"FAILED: {shown(str(a['last_reason']))}"
-        flag = "" if not configured or (a["platform"], a["account_id"]) in configured else "  (no longer configured)"
-        _out(f"  {a['platform']:<10} {a['account_id']:<22} newest day {newest}, last ok {last_ok}, {state}{flag}")
-    for platform, account_id in sorted(configured - {(a["platform"], a["account_id"]) for a in report.accounts}):
-        _out(f"  {platform:<10} {account_id:<22} not collected yet")
-    if report.requests_this_month:
-        _out("")
-        _out("API requests this month (X bills every read):")
-        for platform, count in report.requests_this_month.items():
-            _out(f"  {platform:<15} {count}")
-    from warehouse.tokens import token_rows, token_warnings
-
-    tokens = token_rows(settings.db_path, store.path)
-    if tokens:
-        _out("")
-        _out("Stored tokens (expiry only, never the tokens):")
-        for t in tokens:
-            if t.first_used_at and t.expires_at:
-                access = (
-                    f"access token from .env, first used {t.first_used_at:%Y-%m-%d}, ends by {t.expires_at:%Y-%m-%d}"
-                )
-            elif t.expires_at:
-                access = f"access token until {t.expires_at:%Y-%m-%d}"
-            elif t.connected:
-                access = "access token from socialkpi connect"
-            else:
-                access = "access token, expiry unknown"
-            renew = (
-                "renewed with its refresh token"
-                if t.refreshable
-                else "renewed with itself while valid"
-                if t.self_renewing
-                else "does not expire"
-                if t.connected and not t.expires_at
-                else f"NOT renewable: run `socialkpi connect {t.platform}` again before it ends"
-                if t.connected
-                else "NOT renewable: authorize again before it ends"
-            )
-            until = f" (refresh token until {t.refresh_expires_at:%Y-%m-%d})" if t.refresh_expires_at else ""
-            _out(f"  {t.platform:<10} {t.account_id:<22} {access}, {renew}{until}")
-        for warning in token_warnings(tokens):
-            _out(f"  WARNING: {warning.message}")
-    if settings.accounts:
-        _out("")
-        _out("Credentials (where each account's comes from, when it ends, how to renew it):")
-        for c in live_credentials(settings):
-            _out(f"  {c.platform:<10} {c.account_id:<22} {c.comes_from}; ends: {c.ends}; renew: {c.renew}")
-    if report.notes:
-        _out("")
-        _out("Metrics skipped (the platform refused or retired them):")
-        for n in report.notes:
-            _out(f"  {n['platform']}/{n['account_id']} {shown(n['source_metric'])}: {shown(n['note'])}")
-    return EXIT_OK
+    return status.cmd_doctor(args)
 
 
-def live_credentials(settings: Settings) -> list[Credential]:
-    """Each configured account's credential as a collect would take it now (the environment and ``.env``
-    first, then the token store), described: where from, when it ends, the command that renews it."""
-    from collectors.tokens import TokenStore
-    from socialkpi.runner import credential_source
-    from socialkpi.settings import ConfigError, credentials_for
-    from warehouse.credentials import CredentialSource, describe, expiry_for
-    from warehouse.tokens import token_rows
+def _dashboard(args: argparse.Namespace) -> int:
+    from socialkpi import serve
 
-    store = TokenStore.beside(settings.db_path)
-    tokens = token_rows(settings.db_path, store.path)
-    out = []
-    for account in settings.accounts:
-        try:
-            source = credential_source(account, credentials_for(account, settings.env, store))
-        except ConfigError as exc:
-            missing = CredentialSource(account.platform, account.id, "missing")
-            out.append(describe(missing, competitor=account.competitor, expiry=None, account_name=account.name,
-                                missing=str(exc)))
-            continue
-        out.append(
-            describe(source, competitor=account.competitor, expiry=expiry_for(source, tokens),
-                     account_name=account.name)
-        )
-    return out
+    return serve.cmd_dashboard(args)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from socialkpi import serve
+
+    return serve.cmd_demo(args)
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -565,184 +475,6 @@ def cmd_import_csv(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     _out(f"imported {result.rows} row(s) from {args.file}: {result.written} new or changed")
     return EXIT_OK
-
-
-def cmd_doctor(args: argparse.Namespace) -> int:
-    from collectors import PLATFORMS
-    from collectors.tokens import TokenStore
-    from socialkpi.runner import run_checks
-    from socialkpi.settings import ConfigError, credentials_for
-
-    settings = _settings(args)
-    store = TokenStore.beside(settings.db_path)
-    store.check()
-    _out(f"Configuration {settings.config_path}: ok ({len(settings.accounts)} account(s))")
-    _out(f"Warehouse {settings.db_path}: {_check_warehouse(settings.db_path)}")
-    accounts = [a for a in settings.accounts if not args.platform or a.platform in args.platform]
-    problems = 0
-    credentials = {}
-    checkable = []
-    for account in accounts:
-        try:
-            credentials[(account.platform, account.id)] = credentials_for(account, settings.env, store)
-            checkable.append(account)
-        except ConfigError as exc:
-            problems += 1
-            _out(f"  {account.platform:<15} {account.id:<24} FAILED: {exc}")
-    for result in run_checks(settings, checkable, credentials):
-        a = result.account
-        label = PLATFORMS[a.platform].label
-        if result.ok:
-            _out(f"  {a.platform:<15} {a.id:<24} ok: {result.detail}")
-        else:
-            problems += 1
-            _out(f"  {a.platform:<15} {a.id:<24} FAILED ({label}): {result.detail}")
-    _out("Credentials:")
-    for c in live_credentials(settings):
-        if not args.platform or c.platform in args.platform:
-            _out(f"  {c.platform:<15} {c.account_id:<24} {c.comes_from}; ends: {c.ends}; renew: {c.renew}")
-    _out(f"{len(accounts) - problems} ok, {problems} with problems")
-    return EXIT_FAILED if problems else EXIT_OK
-
-
-# ---------------------------------------------------------------------------------------------
-# dashboard and demo
-# ---------------------------------------------------------------------------------------------
-
-
-def dashboard_command(db_path: str, port: int, address: str = "127.0.0.1") -> tuple[list[str], dict[str, str]]:
-    import importlib.util
-
-    spec = importlib.util.find_spec("dashboard")
-    if spec is None or spec.origin is None:
-        raise UsageError("dashboard.py is not installed: reinstall socialkpi (pip install -e .)")
-    cmd = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        spec.origin,
-        "--server.headless",
-        "true",
-        "--server.address",
-        address,
-        "--server.port",
-        str(port),
-        "--browser.gatherUsageStats",
-        "false",
-        "--client.toolbarMode",
-        "viewer",  # no "Deploy" button or developer menu for the owner
-    ]
-    env = {**os.environ, "SOCIALKPI_DB": db_path}
-    return cmd, env
-
-
-def resolved_addresses(address: str) -> set[str]:
-    """Every address ``address`` resolves to here (an IP address resolves to itself); empty if none."""
-    import socket
-
-    if not address:
-        return set()
-    try:
-        infos = socket.getaddrinfo(address, None)
-    except (OSError, UnicodeError, ValueError):  # not known, not a valid name (idna), a NUL in it
-        return set()
-    return {str(info[4][0]) for info in infos}
-
-
-def is_loopback(address: str) -> bool:
-    import ipaddress
-
-    try:
-        return ipaddress.ip_address(address.split("%", 1)[0]).is_loopback
-    except ValueError:
-        return False
-
-
-def check_address(address: str, env: dict[str, str] | os._Environ[str]) -> None:
-    """Listening beyond this machine requires a password (README: Serving on a network).
-
-    The address is judged by what it resolves to, not by how it is spelled: ``localhost.example`` or
-    ``127.0.0.1.example`` are names like any other.  Only when every address it resolves to is loopback
-    (127.0.0.0/8, ::1) is no password needed; one that does not resolve is refused.
-    """
-    resolved = resolved_addresses(address)
-    if not resolved:
-        raise UsageError(
-            f"--address {address!r} does not resolve to an address of this machine: give an IP address such as "
-            "127.0.0.1 (the default) or a host name that resolves"
-        )
-    if all(is_loopback(a) for a in resolved):
-        return
-    if not env.get("SOCIALKPI_DASHBOARD_PASSWORD"):
-        raise UsageError(
-            f"--address {address}: serving beyond 127.0.0.1 needs a password: set SOCIALKPI_DASHBOARD_PASSWORD "
-            "(and put the dashboard behind a TLS reverse proxy, see README)"
-        )
-
-
-def _serve(db_path: str, port: int, address: str = "127.0.0.1") -> NoReturn:
-    """Become the dashboard: this process is replaced by streamlit (``os.execve``), so the pid the owner
-    started is the server's, and a ``kill`` of it (SIGTERM, SIGHUP, Ctrl+C) ends the server, no child left."""
-    check_address(address, os.environ)
-    cmd, env = dashboard_command(db_path, port, address)
-    _out(f"Dashboard: http://{address}:{port}  (warehouse {db_path}; Ctrl+C to stop)")
-    sys.stdout.flush()  # what is still buffered would be lost with this process image
-    sys.stderr.flush()
-    try:
-        os.execve(cmd[0], cmd, env)  # noqa: S606 (our own streamlit command, no shell)
-    except OSError as exc:
-        raise UsageError(f"the dashboard could not start ({cmd[0]}: {exc.strerror}): reinstall socialkpi") from None
-
-
-def _check_warehouse(db_path: Path) -> str:
-    """Read the warehouse through once (every block: warehouse.db.verify): how it is, or
-    :class:`WarehouseError` (damaged, foreign, newer) for main to print."""
-    from warehouse.access import WarehouseMissing, open_warehouse
-    from warehouse.db import WarehouseBusy
-
-    if not db_path.exists():
-        return "not created yet (socialkpi collect creates it)"
-    try:
-        with open_warehouse(db_path):
-            pass
-    except WarehouseMissing:  # the file is there, without socialkpi's tables yet
-        return "empty (socialkpi collect fills it)"
-    except WarehouseBusy:
-        return "not checked: a collect kept it busy"
-    return "ok"
-
-
-def cmd_dashboard(args: argparse.Namespace) -> int:
-    settings = _settings(args, require_config=False)
-    check_address(args.address, settings.env)
-    _check_warehouse(settings.db_path)  # a damaged or foreign file: one line and exit 2, no server
-    if settings.accounts or settings.config_path:
-        from socialkpi.settings import roi_config
-        from warehouse.db import WarehouseBusy
-        from warehouse.roi_inputs import sync_config
-
-        try:
-            sync_config(settings.db_path, roi_config(settings), settings.timezone)
-        except WarehouseBusy:
-            log.warning("the warehouse is busy (a collect is running): costs from socialkpi.toml apply next time")
-    if settings.env.get("SOCIALKPI_DASHBOARD_PASSWORD"):
-        os.environ.setdefault("SOCIALKPI_DASHBOARD_PASSWORD", settings.env["SOCIALKPI_DASHBOARD_PASSWORD"])
-    from socialkpi import workspaces
-
-    workspaces.offer_to_dashboard(os.environ)  # the picker, when workspaces/ of this folder holds some
-    return _serve(str(settings.db_path), args.port, args.address)
-
-
-def cmd_demo(args: argparse.Namespace) -> int:
-    from socialkpi.demo import build_demo
-
-    code = build_demo(args.db)
-    if code not in (EXIT_OK, EXIT_FAILED):
-        return code
-    if args.no_dashboard:
-        return code
-    return _serve(os.path.abspath(args.db), args.port)
 
 
 if __name__ == "__main__":

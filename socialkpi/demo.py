@@ -86,9 +86,9 @@ def replay_past_runs(
     sandbox's clock (default: a sandbox in this process; :class:`SandboxProcess`'s for one of its own).
     """
     from collectors import PLATFORMS
+    from socialkpi.credentials import credentials_for
     from socialkpi.lock import RunLock
     from socialkpi.runner import run_collect
-    from socialkpi.settings import credentials_for
     from warehouse.db import holding
 
     accounts = list(settings.accounts)

@@ -72,7 +72,7 @@ def _check(name: str, timezone: str, currency: str, hours: float | None) -> tupl
     currency = currency.strip().upper()
     if not re.fullmatch(r"[A-Z]{3}", currency):
         raise InitError(f"--currency: {currency!r} is not a currency code: give three letters such as EUR or USD")
-    from socialkpi.settings import BOUNDS, ConfigError, bounded
+    from socialkpi.validation import BOUNDS, ConfigError, bounded
 
     try:
         hours = None if hours is None else float(bounded(hours, "--hours", BOUNDS["init --hours"]))

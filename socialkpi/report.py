@@ -1,8 +1,8 @@
 """``socialkpi report``: one self-contained HTML file to mail (or open) after a week or a month.
 
-Everything is inline: CSS in a ``<style>`` element, charts as hand-drawn ``<svg>`` polylines, no
-script, no image files, no external URL (a URL inside a failure reason is defanged to
-``http[:]//``).  Numbers come from :mod:`warehouse.queries` (the same functions as the
+Everything is inline (the pieces: :mod:`socialkpi.report_html`): CSS in a ``<style>`` element, charts
+as hand-drawn ``<svg>`` polylines, no script, no image files, no external URL (a URL inside a failure
+reason is defanged to ``http[:]//``).  Numbers come from :mod:`warehouse.queries` (the same functions as the
 dashboard), the ROI section from ``warehouse.roi.roi_table`` when that module is installed.
 Fit for cron: no terminal, no browser; the file is written atomically.
 
@@ -14,31 +14,24 @@ in the business's time zone (``[business] timezone``).
 from __future__ import annotations
 
 import argparse
-import html
 import logging
 import os
-import re
 import sys
-from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from socialkpi.report_format import COMPETITOR_COLUMNS, PLATFORM_COLUMNS, Column
+from socialkpi.report_format import COMPETITOR_COLUMNS, PLATFORM_COLUMNS
+from socialkpi.report_html import card, escaped, generic_table, html_table, lines_from, svg_chart
 from warehouse.formatting import fmt_day, fmt_fraction, fmt_moment, fmt_number, fmt_pct, fmt_plain
 
 if TYPE_CHECKING:  # pandas and duckdb load only when a report is built: `socialkpi --help` stays fast
-    import pandas as pd
 
-    from warehouse import queries
+    pass
 
 log = logging.getLogger("socialkpi.report")
 
 PERIODS = ("last-week", "last-month")
 EXIT_OK, EXIT_USAGE = 0, 2
-PALETTE = ("#2563eb", "#dc2626", "#16a34a", "#ea580c", "#7c3aed", "#0891b2", "#be185d", "#4b5563")
-
-_URL = re.compile(r"(?i)\b(https?)://")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -56,150 +49,6 @@ def period_bounds(period: str, today: date) -> tuple[date, date]:
         end = today.replace(day=1) - timedelta(days=1)
         return end.replace(day=1), end
     raise ValueError(f"period must be one of {', '.join(PERIODS)}, not {period!r}")
-
-
-# ---------------------------------------------------------------------------------------------
-# HTML pieces
-# ---------------------------------------------------------------------------------------------
-
-
-def _text(value: object) -> str:
-    """Escaped text with any URL scheme defanged, so the file holds no external reference."""
-    return html.escape(_URL.sub(lambda m: m.group(1) + "[:]//", str(value)))
-
-
-def html_table(frame: pd.DataFrame, columns: Sequence[Column], *, css: str = "") -> str:
-    present = [c for c in columns if c[0] in frame.columns]
-    head = "".join(f"<th>{_text(title)}</th>" for _, title, _ in present)
-    body = []
-    for record in frame.to_dict("records"):
-        cells = "".join(f"<td>{_text(fmt(record[name]))}</td>" for name, _, fmt in present)
-        body.append(f"<tr>{cells}</tr>")
-    return f'<table class="{css}"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
-
-
-def generic_table(frame: pd.DataFrame) -> str:
-    """Any frame (the ROI table): ``*_pct`` as %, numbers with separators, the rest as text."""
-    import pandas as pd
-
-    columns: list[Column] = []
-    for name in frame.columns:
-        if str(name).endswith("_pct"):
-            columns.append((name, name.replace("_", " "), fmt_pct))
-        elif pd.api.types.is_numeric_dtype(frame[name]) and not pd.api.types.is_bool_dtype(frame[name]):
-            columns.append((name, name.replace("_", " "), fmt_number))
-        else:
-            columns.append((name, str(name).replace("_", " "), fmt_plain))
-    return html_table(frame, columns)
-
-
-def card(kpi: queries.Kpi) -> str:
-    delta = kpi.delta
-    trend = "" if delta is None else ("up" if delta.startswith("+") else "down")
-    days = (kpi.end - kpi.start).days + 1
-    delta_html = (
-        f'<div class="delta {trend}">{_text(delta)} vs previous {days} days</div>'
-        if delta
-        else '<div class="delta">no previous value</div>'
-    )
-    return (
-        f'<div class="card" data-kpi="{_text(kpi.key)}"><div class="label">{_text(kpi.title)}</div>'
-        f'<div class="value">{_text(kpi.shown)}</div>{delta_html}</div>'
-    )
-
-
-@dataclass(frozen=True)
-class Line:
-    name: str
-    points: list[tuple[date, float]]
-
-
-def svg_chart(
-    title: str,
-    lines: Sequence[Line],
-    start: date,
-    end: date,
-    *,
-    unit: str,
-    breaks: Sequence[queries.MetricBreak] = (),
-    width: int = 900,
-    height: int = 200,
-    connect_gaps: bool = False,
-) -> str:
-    """A small line chart as inline SVG: one polyline per line (broken at missing days, unless
-    ``connect_gaps``: a level such as followers sampled by cron every few days is drawn through its
-    samples), the y range from 0 to the largest value, dashed rules with a label at metric breaks."""
-    left, right, top, bottom = 64, 12, 16, 40
-    plot_w, plot_h = width - left - right, height - top - bottom
-    span = max((end - start).days, 1)
-    values = [v for line in lines for _, v in line.points]
-    top_value = max(values) if values else 1.0
-    top_value = top_value if top_value > 0 else 1.0
-
-    def x(day: date) -> float:
-        return left + (day - start).days / span * plot_w
-
-    def y(value: float) -> float:
-        return top + plot_h - (value / top_value) * plot_h
-
-    parts = [
-        f'<svg class="chart" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" '
-        f'aria-label="{_text(title)}"><title>{_text(title)}</title>',
-        f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" stroke="#9ca3af"/>',
-        f'<line x1="{left}" y1="{top}" x2="{left}" y2="{top + plot_h}" stroke="#9ca3af"/>',
-        f'<text x="{left - 6}" y="{top + 4}" text-anchor="end" class="axis">{_text(fmt_number(top_value))}</text>',
-        f'<text x="{left - 6}" y="{top + plot_h}" text-anchor="end" class="axis">0</text>',
-        f'<text x="{left}" y="{top + plot_h + 14}" class="axis">{start:%d %b}</text>',
-        f'<text x="{left + plot_w}" y="{top + plot_h + 14}" text-anchor="end" class="axis">{end:%d %b %Y}</text>',
-        f'<text x="{left + 4}" y="{top + 10}" class="axis">{_text(unit)}</text>',
-    ]
-    for b in breaks:
-        bx = x(b.day)
-        parts.append(
-            f'<line x1="{bx:.1f}" y1="{top}" x2="{bx:.1f}" y2="{top + plot_h}" stroke="#6b7280" '
-            'stroke-dasharray="4 3"/>'
-            f'<text x="{bx + 3:.1f}" y="{top + 22}" class="note">{_text(b.label)} ({b.day:%d %b %Y})</text>'
-        )
-    legend_x = left
-    for i, line in enumerate(lines):
-        color = PALETTE[i % len(PALETTE)]
-        segment: list[str] = []
-        previous: date | None = None
-        for day, value in sorted(line.points):
-            if not connect_gaps and previous is not None and (day - previous).days > 1 and segment:
-                parts.append(_polyline(segment, color))
-                segment = []
-            segment.append(f"{x(day):.1f},{y(value):.1f}")
-            previous = day
-        if segment:
-            parts.append(_polyline(segment, color))
-        parts.append(
-            f'<rect x="{legend_x}" y="{height - 14}" width="10" height="10" fill="{color}"/>'
-            f'<text x="{legend_x + 14}" y="{height - 5}" class="axis">{_text(line.name)}</text>'
-        )
-        legend_x += 24 + 7 * len(line.name)
-    parts.append("</svg>")
-    return "".join(parts)
-
-
-def _polyline(points: list[str], color: str) -> str:
-    if len(points) == 1:
-        cx, cy = points[0].split(",")
-        return f'<circle cx="{cx}" cy="{cy}" r="2.5" fill="{color}"/>'
-    return f'<polyline fill="none" stroke="{color}" stroke-width="2" points="{" ".join(points)}"/>'
-
-
-def lines_from(frame: pd.DataFrame, by: str) -> list[Line]:
-    """``date``/``value`` rows grouped into one :class:`Line` per value of ``by``."""
-    import pandas as pd
-
-    out: list[Line] = []
-    if frame.empty:
-        return out
-    for name, group in frame.groupby(by, sort=True):
-        points = [(pd.Timestamp(d).date(), float(v)) for d, v in zip(group["date"], group["value"], strict=True)]
-        out.append(Line(str(name), points))
-    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -242,9 +91,9 @@ def build_report(
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{_text(name)}socialkpi report {start:%Y-%m-%d} – {end:%Y-%m-%d}</title>",
+        f"<title>{escaped(name)}socialkpi report {start:%Y-%m-%d} – {end:%Y-%m-%d}</title>",
         f"<style>{CSS}</style></head><body>",
-        f"<h1>{_text(name)}Social and website report</h1>",
+        f"<h1>{escaped(name)}Social and website report</h1>",
         f'<p class="sub">{start:%d %b %Y} – {end:%d %b %Y} ({days} days), compared with '
         f"{prev_start:%d %b} – {prev_end:%d %b %Y}. Own accounts only; competitors have their own section.</p>",
         "<h2>Key numbers</h2>",
@@ -268,13 +117,13 @@ def build_report(
         if frame.empty:
             continue
         breaks = queries.metric_breaks(start, end, platform_ids, [metric])
-        out.append(f"<h3>{_text(title)}</h3>")
+        out.append(f"<h3>{escaped(title)}</h3>")
         level = metric == "followers"  # a level: sampled on collection days, drawn through the samples
         out.append(
             svg_chart(title, lines_from(frame, by), start, end, unit=unit, breaks=breaks, connect_gaps=level)
         )
         out.extend(
-            f'<p class="muted">{_text(b.label)} on {b.day:%d %b %Y}: values before and after are not comparable.</p>'
+            f'<p class="muted">{escaped(b.label)} on {b.day:%d %b %Y}: values before and after are not comparable.</p>'
             for b in breaks
         )
 
@@ -337,7 +186,7 @@ def roi_section(db_path: str | os.PathLike[str], start: date, end: date) -> str:
         frame = roi_table(db_path, start, end)
     except Exception as exc:  # an ROI that cannot be computed never loses the rest of the report
         log.warning("ROI section skipped: %s", exc)
-        return f'<p class="muted">ROI could not be computed: {_text(exc)}</p>'
+        return f'<p class="muted">ROI could not be computed: {escaped(exc)}</p>'
     if frame is None or len(frame) == 0:
         return '<p class="muted">No ROI figures for this period: set [costs] in socialkpi.toml.</p>'
     return generic_table(frame)
@@ -348,7 +197,7 @@ def health_section(db_path: str | os.PathLike[str], start: date, end: date) -> s
 
     fresh = queries.freshness(db_path)
     last = f"{fresh.last_success_at:%Y-%m-%d %H:%M} UTC" if fresh.last_success_at else "never"
-    out = [f"<p>Last fully successful collection: {_text(last)}.</p>"]
+    out = [f"<p>Last fully successful collection: {escaped(last)}.</p>"]
     failing = fresh.failing
     if len(failing):
         out.append(f'<p class="warn">{len(failing)} account(s) failed in their latest run:</p>')
@@ -386,7 +235,7 @@ def health_section(db_path: str | os.PathLike[str], start: date, end: date) -> s
     tokens = queries.token_expiry(db_path, TokenStore.beside(db_path).path)
     if not tokens.empty:
         out.append("<h3>Access tokens (expiry only)</h3>")
-        out.extend(f'<p class="warn">{_text(w.message)}</p>' for w in queries.token_warnings(tokens.itertuples()))
+        out.extend(f'<p class="warn">{escaped(w.message)}</p>' for w in queries.token_warnings(tokens.itertuples()))
         out.append(
             html_table(
                 tokens,
@@ -451,7 +300,8 @@ def run(args: argparse.Namespace) -> int:
     """Build the report of ``args.period`` and write it to ``args.out``, and with ``--mail-to`` send it;
     0; 1 (one line) when the mail could not be sent, the file still written; 2 (one line) on bad usage or
     configuration, nothing written or sent."""
-    from socialkpi.settings import ConfigError, load_settings, mail_addresses, smtp_password
+    from socialkpi.settings import load_settings, smtp_password
+    from socialkpi.validation import ConfigError, mail_addresses
     from warehouse.db import WarehouseError
     from warehouse.files import OutputError, check_output
 

@@ -10,7 +10,8 @@
   go on.  An account's rows, notes and run record are committed together, whole, never in part:
   the accounts finished by then are written in one transaction (several whole accounts: one
   commit instead of one each) on a connection opened for those batches only, so readers (the
-  dashboard) are locked out for the length of a write, not for the run.
+  dashboard) are locked out for the length of a write, not for the run (the writer thread:
+  :mod:`socialkpi.collect_writer`).
 * Deadline: ``[collect] deadline_minutes`` ends the whole run.  Past it no account starts, requests
   in flight are cut (``Client.deadline``), and every account not finished is recorded as failed
   ("deadline reached"): the run ends, the lock is released, ``collect`` exits 1.
@@ -18,7 +19,6 @@
 
 from __future__ import annotations
 
-import collections
 import logging
 import queue
 import sys
@@ -26,79 +26,25 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-
-import duckdb
 
 from collectors import PLATFORMS, clamp_since, load_check, load_classifier, load_collector
 from collectors.context import CollectContext, Collected, Credentials
 from collectors.http import Client, CollectorError, RetryPolicy, ServerError, escape_controls, redact, register_secret
 from collectors.observation import Account, Observation
 from collectors.tokens import TokenStore
+from socialkpi.collect_writer import AccountResult, RunSummary, _Batch, _log_result, _write_batches
+from socialkpi.credentials import credential_source
 from socialkpi.lock import RunLock
 from socialkpi.settings import Settings
 from warehouse import db as wdb
-from warehouse.credentials import CredentialSource, record_credentials
-from warehouse.load import AccountOutcome, finish_run, newest_days, start_run, write_account_batch
+from warehouse.credentials import record_credentials
+from warehouse.load import AccountOutcome, finish_run, newest_days, start_run
 from warehouse.load_group import AccountBatch, write_account_batches
 
 log = logging.getLogger("socialkpi.collect")
-
-
-@dataclass
-class AccountResult:
-    account: Account
-    status: str
-    rows: int = 0
-    reason: str = ""
-    since: date | None = None
-    until: date | None = None
-    requests: int = 0
-
-
-@dataclass
-class RunSummary:
-    run_id: str
-    results: list[AccountResult] = field(default_factory=list)
-
-    @property
-    def ok(self) -> int:
-        return sum(r.status == "ok" for r in self.results)
-
-    @property
-    def failed(self) -> int:
-        return sum(r.status != "ok" for r in self.results)
-
-    @property
-    def rows(self) -> int:
-        return sum(r.rows for r in self.results)
-
-    @property
-    def requests(self) -> int:
-        return sum(r.requests for r in self.results)
-
-    @property
-    def exit_code(self) -> int:
-        return 1 if self.failed else 0
-
-
-def credential_source(account: Account, creds: Credentials) -> CredentialSource:
-    """Where ``creds`` came from, without the secret: the token store's entry, the variable, or nothing."""
-    if creds.source == "store":
-        return CredentialSource(account.platform, account.id, "connect", store_key=creds.store_key)
-    if creds.token:
-        return CredentialSource(account.platform, account.id, "env", variable=creds.token_env)
-    if creds.refresh_token:
-        variable = f"SOCIALKPI_{account.platform.upper()}_REFRESH_TOKEN"
-        return CredentialSource(account.platform, account.id, "env", variable=variable)
-    if creds.google_credentials:
-        return CredentialSource(account.platform, account.id, "env", variable="SOCIALKPI_GOOGLE_CREDENTIALS")
-    if creds.client_secret:  # Umami self-hosted: a user name and password
-        variable = f"SOCIALKPI_{account.platform.upper()}_CLIENT_SECRET"
-        return CredentialSource(account.platform, account.id, "env", variable=variable)
-    return CredentialSource(account.platform, account.id, "none")
 
 
 def plan_range(
@@ -137,7 +83,7 @@ def collect(
     """One collect of ``settings``' accounts, as ``socialkpi collect`` runs it; its exit status (contract.md).
 
     The accounts are those of ``platforms`` and ``account_ids`` (all when empty; an unknown one is a
-    :class:`~socialkpi.settings.UsageError`), and of those the ones ``only`` keeps (default all: a caller
+    :class:`~socialkpi.validation.UsageError`), and of those the ones ``only`` keeps (default all: a caller
     collecting part of the accounts, one shard of them, passes its own test).  Under the :class:`RunLock`
     (a second collect exits 75 at once): the [costs] and [value] of socialkpi.toml are applied, the
     accounts collected (:func:`run_collect`) and, when ``[alerts]`` is configured, the alerts of this run
@@ -146,8 +92,9 @@ def collect(
     are several calls.
     """
     from socialkpi.console import err, out
+    from socialkpi.credentials import credentials_for
     from socialkpi.lock import LockHeld
-    from socialkpi.settings import UsageError, collect_range, credentials_for
+    from socialkpi.validation import UsageError, collect_range
 
     for pid in platforms:
         if pid not in PLATFORMS:
@@ -266,9 +213,9 @@ def run_collect(
 
     Collector threads hand their results to one writer thread.  The writer opens the file, writes
     every batch waiting at that moment (whole accounts together in one transaction, see
-    :func:`_write_batches`), and closes it again, so readers are locked out only while batches are
-    written, and a run of hundreds of accounts pays neither a connection (~20-70 ms with its
-    checkpoint) nor a transaction (~15 ms of statements and commit) per account.
+    :func:`socialkpi.collect_writer._write_batches`), and closes it again, so readers are locked out
+    only while batches are written, and a run of hundreds of accounts pays neither a connection
+    (~20-70 ms with its checkpoint) nor a transaction (~15 ms of statements and commit) per account.
     """
     for creds in credentials.values():
         for secret in (creds.token, creds.refresh_token, creds.client_secret):
@@ -410,131 +357,6 @@ def _record_unfinished(
             on_progress(batch.result, len(summary.results), total)
 
 
-@dataclass
-class _Batch:
-    result: AccountResult
-    outcome: AccountOutcome
-    rows: list[Observation]
-    skipped: list[tuple[str, str]]
-
-
-MAX_ROWS_PER_COMMIT = 200_000  # rows per transaction (whole accounts): bounds its memory and its length
-MAX_HOLD_SECONDS = 1.0  # the writer lets go of the file after this long, so readers get their turn
-
-
-def _write_batches(
-    db_path: Path,
-    pending: queue.Queue[_Batch | None],
-    summary: RunSummary,
-    total: int,
-    on_progress: Callable[[AccountResult, int, int], None] | None,
-) -> None:
-    """The writer thread: open the file when batches wait, write them, close it, repeat.
-
-    Every batch waiting is written in as few transactions as :data:`MAX_ROWS_PER_COMMIT` allows,
-    each of whole accounts only (:func:`write_account_batches`): an account is in a commit or not.
-    Batches that arrive meanwhile are written on the same connection, for at most
-    :data:`MAX_HOLD_SECONDS`: then the file is closed and opened again, so a dashboard waiting for
-    it gets in (a reader retries for up to :data:`warehouse.db.LOCK_TIMEOUT`).
-    """
-    waiting: collections.deque[_Batch] = collections.deque()
-    finished = False
-
-    def take() -> None:  # everything waiting in the queue, without blocking
-        nonlocal finished
-        while not finished:
-            try:
-                item = pending.get_nowait()
-            except queue.Empty:
-                return
-            if item is None:
-                finished = True
-            else:
-                waiting.append(item)
-
-    def report(batch: _Batch) -> None:
-        summary.results.append(batch.result)
-        _log_result(batch)
-        if on_progress:
-            on_progress(batch.result, len(summary.results), total)
-
-    while True:
-        if not waiting:
-            if finished:
-                return
-            item = pending.get()
-            if item is None:
-                return
-            waiting.append(item)
-        take()
-        part: list[_Batch] = []
-        try:
-            with wdb.writing(db_path) as con:
-                opened = time.monotonic()
-                while True:  # at least one commit per opening
-                    part = _next_commit(waiting)
-                    _write_together(con, part)
-                    for batch in part:
-                        report(batch)
-                    part = []
-                    take()
-                    if not waiting or time.monotonic() - opened >= MAX_HOLD_SECONDS:
-                        break
-        except wdb.WarehouseError as exc:
-            for batch in [*part, *waiting]:  # nothing of these was committed
-                r = batch.result
-                if r.status == "ok":
-                    r.status, r.rows = "failed", 0
-                    r.reason = redact(f"{r.account.platform}/{r.account.id}: {exc}")
-                report(batch)
-            waiting.clear()
-
-
-def _next_commit(waiting: collections.deque[_Batch]) -> list[_Batch]:
-    """The next whole accounts from ``waiting``, in order, of at most :data:`MAX_ROWS_PER_COMMIT` rows
-    together (one account with more is a commit of its own)."""
-    part = [waiting.popleft()]
-    rows = len(part[0].rows)
-    while waiting and rows + len(waiting[0].rows) <= MAX_ROWS_PER_COMMIT:
-        rows += len(waiting[0].rows)
-        part.append(waiting.popleft())
-    return part
-
-
-def _write_together(con: duckdb.DuckDBPyConnection, part: list[_Batch]) -> None:
-    """``part`` in one transaction; if that fails, each account in its own, so one bad account fails alone."""
-    if len(part) > 1:
-        try:
-            written = write_account_batches(con, [AccountBatch(b.outcome, b.rows, b.skipped) for b in part])
-        except Exception:  # nothing of the group was kept: find the account at fault below
-            log.debug("a group of %d accounts could not be written together", len(part), exc_info=True)
-        else:
-            for batch, rows in zip(part, written, strict=True):
-                batch.result.rows = rows
-            return
-    for batch in part:
-        _write_one(con, batch)
-
-
-def _write_one(con: duckdb.DuckDBPyConnection, batch: _Batch) -> None:
-    result = batch.result
-    try:
-        result.rows = write_account_batch(con, batch.outcome, batch.rows, batch.skipped)
-    except duckdb.Error as exc:
-        result.status, result.rows = "failed", 0
-        result.reason = redact(f"{result.account.platform}/{result.account.id}: could not be written: {exc}")
-
-
-def _log_result(batch: _Batch) -> None:
-    r = batch.result
-    for metric, note in batch.skipped:
-        log.warning("%s/%s: skipped %s: %s", r.account.platform, r.account.id, metric, note)
-    if r.status == "ok":
-        log.info("%s/%s: ok, %d rows changed (%s..%s)", r.account.platform, r.account.id, r.rows, r.since, r.until)
-    else:
-        log.error("%s", r.reason)
-
-
 def _collect_one(
     settings: Settings,
     account: Account,
@@ -627,7 +449,7 @@ def _not_after(today: date, account: Account, rows: Sequence[Observation]) -> li
     return kept
 
 
-__all__ = ["RunLock", "RunSummary", "AccountResult", "run_collect", "plan_range", "Path"]
+__all__ = ["RunLock", "run_collect", "plan_range", "Path"]
 
 
 @dataclass

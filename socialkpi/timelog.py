@@ -24,7 +24,7 @@ def _hours(value: str) -> float:
         hours = int(match[1]) + int(match[2]) / 60 if match else float(text.replace(",", "."))
     except ValueError:
         raise argparse.ArgumentTypeError(f"{value!r} is not a number of hours: write 1.5 or 1:30") from None
-    from socialkpi.settings import BOUNDS, ConfigError, bounded
+    from socialkpi.validation import BOUNDS, ConfigError, bounded
 
     try:
         return bounded(hours, "HOURS", BOUNDS["log-time HOURS"])
@@ -33,7 +33,7 @@ def _hours(value: str) -> float:
 
 
 def _day(value: str) -> date:
-    from socialkpi.settings import ConfigError, parse_date
+    from socialkpi.validation import ConfigError, parse_date
 
     try:
         return parse_date(value, "--date")
@@ -62,7 +62,8 @@ def add_parser(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Log ``args.hours`` for ``args.platform`` on ``args.date`` (default today in the business time zone)."""
     from collectors import PLATFORMS
-    from socialkpi.settings import ConfigError, check_day, load_settings
+    from socialkpi.settings import load_settings
+    from socialkpi.validation import ConfigError, check_day
     from warehouse import roi_inputs
     from warehouse.db import WarehouseError
 

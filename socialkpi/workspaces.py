@@ -454,7 +454,7 @@ OWN = "(this folder)"
 def dashboard_choices(folder_path: str | Path, own_db: str | Path | None = None) -> list[Choice]:
     """The workspaces under ``folder_path`` (name order), each with the warehouse its socialkpi.toml names;
     then the install's own warehouse ``own_db`` when that file exists (a business of the agency's own)."""
-    from socialkpi.settings import ConfigError
+    from socialkpi.validation import ConfigError
 
     top = Path(folder_path)
     names, _ = listing(top.parent) if top.name == FOLDER else ([], [])

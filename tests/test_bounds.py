@@ -1,4 +1,4 @@
-"""Every value a user types is bounded and validated once (socialkpi/settings.py): a bad one is exit 2 and one
+"""Every value a user types is bounded and validated once (socialkpi/validation.py): a bad one is exit 2 and one
 line naming the key, never a traceback; every key of socialkpi.toml is known, a typo says the closest one; a
 collect never writes a day after the business's today.  Each case runs as a real ``socialkpi`` process."""
 
@@ -224,7 +224,7 @@ def test_an_unknown_key_anywhere_is_exit_2_with_the_closest_known_one(project: P
 
 def test_every_table_of_the_schema_is_checked(tmp_path: Path) -> None:
     """Each table of KNOWN_KEYS refuses an unknown key (so a table added to the schema is covered at once)."""
-    from socialkpi.settings import KNOWN_KEYS, ConfigError
+    from socialkpi.validation import KNOWN_KEYS, ConfigError
 
     for table in KNOWN_KEYS:
         if table == "accounts":
@@ -318,8 +318,8 @@ def test_the_runner_drops_what_a_collector_dates_after_today(
     live: Path, sandbox: Sandbox, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The last guard: whatever range a caller asks for, nothing dated after today reaches the warehouse."""
+    from socialkpi.credentials import credentials_for
     from socialkpi.runner import run_collect
-    from socialkpi.settings import credentials_for
 
     settings = load_settings(cwd=live, environ={})
     account = settings.accounts[0]

@@ -14,8 +14,8 @@ import duckdb
 import pytest
 
 from collectors.observation import Account, Observation
-from socialkpi import runner
-from socialkpi.runner import AccountResult, RunSummary, _Batch, _write_batches
+from socialkpi import collect_writer
+from socialkpi.collect_writer import AccountResult, RunSummary, _Batch, _write_batches
 from warehouse import db as wdb
 from warehouse.load import AccountOutcome
 from warehouse.load_group import AccountBatch
@@ -52,13 +52,13 @@ def db(tmp_path: Path) -> Path:
 def groups(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
     """The account ids of each group given to write_account_batches."""
     seen: list[list[str]] = []
-    real = runner.write_account_batches
+    real = collect_writer.write_account_batches
 
     def spy(con: duckdb.DuckDBPyConnection, batches: Sequence[AccountBatch]) -> list[int]:
         seen.append([b.outcome.account.id for b in batches])
         return real(con, batches)
 
-    monkeypatch.setattr(runner, "write_account_batches", spy)
+    monkeypatch.setattr(collect_writer, "write_account_batches", spy)
     return seen
 
 
@@ -92,7 +92,7 @@ def test_one_account_that_cannot_be_written_fails_alone(db: Path, groups: list[l
 def test_a_commit_holds_whole_accounts_up_to_the_row_limit(
     db: Path, groups: list[list[str]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(runner, "MAX_ROWS_PER_COMMIT", 10)
+    monkeypatch.setattr(collect_writer, "MAX_ROWS_PER_COMMIT", 10)
     summary = write(db, [batch(0, 4), batch(1, 4), batch(2, 4), batch(3, 25), batch(4, 1), batch(5, 9)])
     # 4 + 4 fit, 4 + 25 do not, an account of 25 is a commit of its own, 1 + 9 fit; a group of one
     # is written by write_account_batch (what the spy sees is the groups of several)
@@ -112,11 +112,11 @@ def test_the_file_is_let_go_after_the_hold_time(db: Path, monkeypatch: pytest.Mo
         with real(path, **kwargs) as con:
             yield con
 
-    monkeypatch.setattr(runner.wdb, "writing", counting)
-    monkeypatch.setattr(runner, "MAX_ROWS_PER_COMMIT", 6)
+    monkeypatch.setattr(collect_writer.wdb, "writing", counting)
+    monkeypatch.setattr(collect_writer, "MAX_ROWS_PER_COMMIT", 6)
     write(db, [batch(n) for n in range(6)])  # three commits of two accounts
     assert opened == 1
-    monkeypatch.setattr(runner, "MAX_HOLD_SECONDS", 0.0)
+    monkeypatch.setattr(collect_writer, "MAX_HOLD_SECONDS", 0.0)
     opened = 0
     write(db, [batch(n) for n in range(6)])
     assert opened == 3  # the file closed after each commit

@@ -25,7 +25,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from socialkpi.sandbox import Sandbox
-from socialkpi.sandbox import facebook as sb_fb
+from socialkpi.sandbox import facebook_login as sb_fb_login
 from tests.conftest import FAST
 from tests.consent import free_port, store_of
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, _require_browser
@@ -93,7 +93,7 @@ def test_connect_facebook_in_headless_chromium_pressing_allow(
     for platform, ident in (("facebook", PAGE), ("facebook", PAGE2), ("instagram", IG), ("instagram", IG2)):
         conn = store.connection(platform, ident)
         assert conn is not None and conn.token.expires_at is None
-        known = sb_fb.issued(conn.token.access_token)
+        known = sb_fb_login.issued(conn.token.access_token)
         assert known is not None and known.kind == "page" and known.long_lived
     for name in ("consent.png", "callback.png"):
         assert (tmp_path / name).stat().st_size > 2_000, name

@@ -36,7 +36,7 @@ import requests
 
 from socialkpi.cli import main
 from socialkpi.sandbox import Reply, Sandbox
-from socialkpi.sandbox import ga4 as sandbox_ga4
+from socialkpi.sandbox import google_oauth as sandbox_google
 from socialkpi.sandbox.__main__ import google_client_file
 from socialkpi.sandbox.oauth import CLIENT_ID, CLIENT_SECRET
 from tests.conftest import FAST
@@ -181,7 +181,7 @@ def test_a_scope_left_unticked_names_the_platform_and_connects_the_others(shop: 
     """Google's granular consent: the token carries fewer scopes than asked (here no business.manage)."""
     granted = frozenset({ANALYTICS, YOUTUBE, YT_ANALYTICS})
     body = {
-        "access_token": sandbox_ga4.issue_token(granted),
+        "access_token": sandbox_google.issue_token(granted),
         "expires_in": 3599,
         "refresh_token": "1//sandbox-refresh-granular",
         "scope": " ".join(sorted(granted)),
@@ -393,7 +393,7 @@ def test_competitors_are_refused_where_the_data_is_private(shop: Path) -> None:
     ],
 )
 def test_channel_query(text: str, query: dict[str, str]) -> None:
-    from socialkpi.connect.google import channel_query
+    from socialkpi.connect.google_accounts import channel_query
 
     assert channel_query(text) == query
 
@@ -401,14 +401,15 @@ def test_channel_query(text: str, query: dict[str, str]) -> None:
 @pytest.mark.parametrize("text", ["https://www.youtube.com/c/RivalPatisserie", "https://example.com/@x", "a b"])
 def test_channel_query_refuses_what_the_api_cannot_look_up(text: str) -> None:
     from socialkpi.connect.flow import ConnectError
-    from socialkpi.connect.google import channel_query
+    from socialkpi.connect.google_accounts import channel_query
 
     with pytest.raises(ConnectError):
         channel_query(text)
 
 
 def test_the_environment_wins_over_the_token_store(shop: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from socialkpi.settings import credentials_for, load_settings
+    from socialkpi.credentials import credentials_for
+    from socialkpi.settings import load_settings
 
     assert google(["ga4", "--select", "all"]).code == 0
     account = next(a for a in load_settings().accounts if a.platform == "ga4")

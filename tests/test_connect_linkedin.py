@@ -47,7 +47,7 @@ from socialkpi.cli import main
 from socialkpi.connect import linkedin as flow
 from socialkpi.connect.flow import ConnectError
 from socialkpi.sandbox import Reply, Sandbox
-from socialkpi.sandbox import linkedin as sb_linkedin
+from socialkpi.sandbox import linkedin_auth as sb_linkedin_auth
 from socialkpi.sandbox.oauth import CLIENT_ID, CLIENT_SECRET
 from tests.conftest import FAST
 from tests.consent import Run, connect, free_port, new_shop, store_of
@@ -144,7 +144,7 @@ def test_allow_adds_the_organization_and_collect_then_works_without_any_env(
 def test_a_person_who_administers_two_organizations_picks_one(
     shop: Path, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sb_linkedin, "ADMINISTERED", [ORG, SECOND])
+    monkeypatch.setattr(sb_linkedin_auth, "ADMINISTERED", [ORG, SECOND])
     asked = run()
     assert asked.code == 2 and "several accounts found and no --select" in asked.stderr
     assert ORG in asked.stderr and SECOND in asked.stderr and "Corner Bakery Traiteur" in asked.stderr
@@ -162,7 +162,7 @@ def test_a_person_who_administers_two_organizations_picks_one(
 
 
 def test_select_all_adds_both(shop: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sb_linkedin, "ADMINISTERED", [ORG, SECOND])
+    monkeypatch.setattr(sb_linkedin_auth, "ADMINISTERED", [ORG, SECOND])
     done = run("--select", "all")
     assert done.code == 0 and "2 account(s) added" in done.stderr
     store = store_of(shop)
@@ -172,7 +172,7 @@ def test_select_all_adds_both(shop: Path, monkeypatch: pytest.MonkeyPatch) -> No
 def test_a_refresh_token_is_kept_and_collect_refreshes_with_the_stored_client(
     shop: Path, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sb_linkedin, "REFRESH_TOKENS", True)  # an app with programmatic refresh tokens
+    monkeypatch.setattr(sb_linkedin_auth, "REFRESH_TOKENS", True)  # an app with programmatic refresh tokens
     done = run()
     assert done.code == 0, done.stderr
     assert "no refresh token" not in done.stderr
@@ -205,7 +205,7 @@ def test_a_refresh_token_is_kept_and_collect_refreshes_with_the_stored_client(
 def test_a_refused_refresh_of_a_connection_says_to_connect_again(
     shop: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(sb_linkedin, "REFRESH_TOKENS", True)
+    monkeypatch.setattr(sb_linkedin_auth, "REFRESH_TOKENS", True)
     assert run().code == 0
     store = store_of(shop)
     data = json.loads(store.path.read_text())
@@ -227,8 +227,8 @@ def test_without_a_refresh_token_an_expired_connection_says_to_connect_again(
     store = store_of(shop)
     conn = store.connection("linkedin", ORG)
     assert conn is not None and conn.token.refresh_token is None
-    with sb_linkedin._lock:
-        sb_linkedin._access[conn.token.access_token] = time.time() - 10  # day 61: LinkedIn says it expired
+    with sb_linkedin_auth._lock:
+        sb_linkedin_auth._access[conn.token.access_token] = time.time() - 10  # day 61: LinkedIn says it expired
     data = json.loads(store.path.read_text())
     data[f"linkedin/{ORG}"]["expires_at"] = time.time() - 10
     store.path.write_text(json.dumps(data))
@@ -263,7 +263,7 @@ def test_a_cancelled_login_is_a_refused_consent(shop: Path) -> None:
 
 
 def test_a_scope_the_app_has_no_product_for_is_named(shop: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sb_linkedin, "APP_SCOPES", frozenset({"openid", "profile"}))  # no Community Management API
+    monkeypatch.setattr(sb_linkedin_auth, "APP_SCOPES", frozenset({"openid", "profile"}))  # no Community Management API
     done = connect(["linkedin", "--port", str(free_port())], button=None, policy=FAST, on_url=_follow_redirect)
     assert done.code == 2
     assert "unauthorized_scope_error" in done.stderr and "rw_organization_admin" in done.stderr
@@ -335,7 +335,7 @@ def test_connecting_again_renews_the_token_and_adds_no_duplicate(shop: Path) -> 
 
 
 def test_no_organization_administered_writes_nothing(shop: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sb_linkedin, "ADMINISTERED", [])
+    monkeypatch.setattr(sb_linkedin_auth, "ADMINISTERED", [])
     done = run()
     assert done.code == 2 and "gives access to no account" in done.stderr
     assert not store_of(shop).path.exists()
@@ -432,7 +432,7 @@ def test_a_token_answer_with_numbers_as_strings_and_no_refresh_token() -> None:
 
 
 def test_invalid_redirect_uri_about_the_code_is_a_refused_code() -> None:
-    body = {"error": "invalid_redirect_uri", "error_description": sb_linkedin.CODE_REFUSED}
+    body = {"error": "invalid_redirect_uri", "error_description": sb_linkedin_auth.CODE_REFUSED}
     verdict = flow.token_classify(400, {}, body)
     assert verdict is not None and verdict.code == "invalid_grant"
     assert flow.token_classify(401, {}, {"error": "invalid_client", "error_description": "x"}).code == "invalid_client"

@@ -58,7 +58,7 @@ from socialkpi.cli import main
 from socialkpi.connect import meta as flow
 from socialkpi.connect.flow import ConnectError
 from socialkpi.sandbox import Reply, Sandbox
-from socialkpi.sandbox import facebook as sb_fb
+from socialkpi.sandbox import facebook_login as sb_fb_login
 from socialkpi.sandbox.oauth import CLIENT_ID, CLIENT_SECRET
 from socialkpi.sandbox.world import TOKEN
 from tests.conftest import FAST
@@ -144,7 +144,7 @@ def test_allow_adds_the_pages_and_their_instagram_accounts_and_collect_then_work
                                   ("instagram", IG2, PAGE2)):  # fmt: skip
         conn = store.connection(platform, ident)
         assert conn is not None and conn.client_id == CLIENT_ID and conn.client_secret is None
-        known = sb_fb.issued(conn.token.access_token)
+        known = sb_fb_login.issued(conn.token.access_token)
         assert known is not None and known.kind == "page" and known.page_id == page  # its Page's token
         assert known.long_lived and known.expires_at is None and conn.token.expires_at is None  # never ends
         assert conn.token.refresh_token is None
@@ -176,11 +176,11 @@ def test_the_code_is_exchanged_then_the_user_token_for_the_long_lived_one(shop: 
     assert first.arg("code_verifier") and len(first.arg("code_verifier") or "") >= 43  # PKCE
     assert first.arg("grant_type") is None
     assert second.arg("grant_type") == "fb_exchange_token" and second.arg("client_id") == CLIENT_ID
-    short = sb_fb.issued(second.arg("fb_exchange_token"))
+    short = sb_fb_login.issued(second.arg("fb_exchange_token"))
     assert short is not None and short.kind == "user" and not short.long_lived  # the code's token, exchanged
     (accounts,) = sandbox.requests_to(r"/me/accounts$")
     bearer = (accounts.header("Authorization") or "").removeprefix("Bearer ")
-    long = sb_fb.issued(bearer)
+    long = sb_fb_login.issued(bearer)
     assert long is not None and long.kind == "user" and long.long_lived  # the Pages were listed with it
     assert accounts.arg("fields") == flow.ACCOUNT_FIELDS
     assert "access_token" not in accounts.query  # the token in the header, never in the URL
@@ -405,7 +405,8 @@ def test_the_browser_s_answer_is_taken_while_standard_input_stays_open_and_silen
 
 
 def test_the_environment_wins_over_the_token_store(shop: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from socialkpi.settings import credentials_for, load_settings
+    from socialkpi.credentials import credentials_for
+    from socialkpi.settings import load_settings
 
     assert connect_all().code == 0
     account = next(a for a in load_settings().accounts if a.platform == "instagram")

@@ -356,7 +356,8 @@ def test_a_competitor_needs_a_token(shop: Path) -> None:
 
 
 def test_the_environment_wins_over_the_token_store(shop: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from socialkpi.settings import credentials_for, load_settings
+    from socialkpi.credentials import credentials_for
+    from socialkpi.settings import load_settings
 
     connected()
     settings = load_settings()

@@ -42,7 +42,7 @@ import pytest
 import requests
 
 from socialkpi.cli import main
-from socialkpi.connect import web_analytics
+from socialkpi.connect import web_analytics, web_analytics_sites
 from socialkpi.connect.flow import ConnectError, Terminal
 from socialkpi.sandbox import Sandbox
 from socialkpi.sandbox.server import Reply
@@ -697,18 +697,18 @@ def test_normalise_url(text: str, platform: str, root: str) -> None:
 
 
 def test_parsers_accept_what_servers_send() -> None:
-    sites, after = web_analytics.parse_plausible_sites(
+    sites, after = web_analytics_sites.parse_plausible_sites(
         {"sites": [{"domain": "a.fr", "timezone": "UTC"}, {"nope": 1}], "meta": {"after": "x", "before": None}}
     )
     assert sites == [{"domain": "a.fr", "timezone": "UTC"}] and after == "x"
-    assert web_analytics.parse_matomo_sites([{"idsite": 3, "name": "A"}, {"idsite": "x"}, {"idsite": True}]) == [
+    assert web_analytics_sites.parse_matomo_sites([{"idsite": 3, "name": "A"}, {"idsite": "x"}, {"idsite": True}]) == [
         {"idsite": "3", "name": "A", "main_url": "", "timezone": ""}
     ]
-    rows, more = web_analytics.parse_umami_websites({"data": [{"id": UMAMI_SITE}], "count": 3, "pageSize": 1}, 1)
+    rows, more = web_analytics_sites.parse_umami_websites({"data": [{"id": UMAMI_SITE}], "count": 3, "pageSize": 1}, 1)
     assert [r["id"] for r in rows] == [UMAMI_SITE] and more
     with pytest.raises(ConnectError, match="Umami v1"):
-        web_analytics.parse_umami_websites([{"id": 4, "name": "old"}])
-    rows, more = web_analytics.parse_umami_websites([{"id": 4, "websiteUuid": UMAMI_SITE}])
+        web_analytics_sites.parse_umami_websites([{"id": 4, "name": "old"}])
+    rows, more = web_analytics_sites.parse_umami_websites([{"id": 4, "websiteUuid": UMAMI_SITE}])
     assert [r["id"] for r in rows] == [UMAMI_SITE] and not more
 
 

@@ -185,7 +185,8 @@ def test_a_competitor_that_does_not_exist_adds_nothing(shop: Path) -> None:
 
 
 def test_the_environment_wins_over_the_token_store(shop: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from socialkpi.settings import credentials_for, load_settings
+    from socialkpi.credentials import credentials_for
+    from socialkpi.settings import load_settings
 
     assert connect(["x", "--port", str(free_port())], policy=FAST).code == 0
     settings = load_settings()

@@ -76,7 +76,7 @@ def _resolves(host: str) -> set[str]:
 
 @pytest.mark.parametrize("address", ["127.0.0.1", "127.0.0.2", "localhost", "::1"])
 def test_loopback_addresses_need_no_password(address: str) -> None:
-    from socialkpi.cli import check_address
+    from socialkpi.serve import check_address
 
     if not _resolves(address):
         pytest.skip(f"{address} does not resolve on this machine")

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from socialkpi.cli import dashboard_command, main
+from socialkpi.cli import main
+from socialkpi.serve import dashboard_command
 
 
 def free_port() -> int:

@@ -24,11 +24,11 @@ HISTORY_DAYS = 15  # one replay two weeks back, and every day of the last fiftee
 def _plain_demo(db_path: Path, history_days: int) -> None:
     """The demo as the sequence of runs it stands for (socialkpi/demo.py before it was made fast)."""
     from collectors import PLATFORMS
+    from socialkpi.credentials import credentials_for
     from socialkpi.demo import REPLAY_DAILY_DAYS, REPLAY_EVERY_DAYS, demo_settings
     from socialkpi.lock import RunLock
     from socialkpi.runner import collect, run_collect
     from socialkpi.sandbox import Sandbox, world
-    from socialkpi.settings import credentials_for
 
     with Sandbox() as sandbox:
         settings = demo_settings(db_path, sandbox.url, history_days=history_days)

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from socialkpi.cli import main
+from socialkpi.credentials import credentials_for
 from socialkpi.demo import demo_settings
 from socialkpi.runner import run_checks
 from socialkpi.sandbox import Sandbox
 from socialkpi.sandbox.world import DEMO_ACCOUNTS, EXPIRED_TOKEN
-from socialkpi.settings import credentials_for
 
 
 def test_every_demo_account_checks_ok(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ from collectors.http import BadRequest, Client, PayloadError, PermissionDenied, 
 from collectors.observation import Observation
 from socialkpi.sandbox import Reply, Request, Sandbox
 from socialkpi.sandbox import ga4 as sb_ga4
+from socialkpi.sandbox import google_oauth as sb_google
 from socialkpi.sandbox.world import EXPIRED_TOKEN, TOKEN
 from tests import together_part
 from tests.conftest import COLLECTED_AT, FAST, days, fixture, make_client, make_ctx
@@ -638,7 +639,7 @@ def test_a_refused_access_token_is_refreshed_once(sandbox: Sandbox, tmp_path: Pa
 
 
 def test_a_token_without_the_analytics_scope_is_refused(sandbox: Sandbox) -> None:
-    bearer = sb_ga4.issue_token(frozenset({"https://www.googleapis.com/auth/business.manage"}))
+    bearer = sb_google.issue_token(frozenset({"https://www.googleapis.com/auth/business.manage"}))
     with pytest.raises(PermissionDenied, match="lacks the scope https://www.googleapis.com/auth/analytics.readonly"):
         run(sandbox, FEB8, FEB10, token=bearer)
 

@@ -18,7 +18,7 @@ from collectors.http import AuthError, BadRequest, PayloadError, PermissionDenie
 from collectors.tokens import TokenStore
 from socialkpi.sandbox import Reply, Sandbox, world
 from socialkpi.sandbox import google_business as part
-from socialkpi.sandbox.ga4 import issue_token
+from socialkpi.sandbox.google_oauth import issue_token
 from tests.conftest import COLLECTED_AT, fixture, make_client, make_ctx
 
 MULTI = r":fetchMultiDailyMetricsTimeSeries"

@@ -31,11 +31,11 @@ from collectors import PLATFORMS
 from collectors.context import Credentials
 from collectors.http import RedactingFilter
 from collectors.observation import Account
+from socialkpi.credentials import credentials_for
 from socialkpi.demo import demo_settings
 from socialkpi.runner import AccountResult, run_collect
 from socialkpi.sandbox import Reply, Sandbox, world
 from socialkpi.sandbox.oauth import CLIENT_SECRET
-from socialkpi.settings import credentials_for
 from tests.conftest import FAST
 from tests.platforms import SERVING, Serving
 from warehouse.db import holding, writing

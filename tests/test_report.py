@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from socialkpi import report
+from socialkpi import report, report_html
 from tests import seed
 from tests.seed import END, SPLIT
 from warehouse import queries
@@ -97,18 +97,23 @@ def test_self_contained_no_script_no_url_no_secret(full: Path) -> None:
 
 def test_urls_in_text_are_defanged() -> None:
     assert (
-        report._text("refused at https://graph.example/v21 <b>") == "refused at https[:]//graph.example/v21 &lt;b&gt;"
+        report_html.escaped("refused at https://graph.example/v21 <b>")
+        == "refused at https[:]//graph.example/v21 &lt;b&gt;"
     )
 
 
 def test_chart_annotates_metric_breaks() -> None:
     ig = next(b for b in queries.METRIC_BREAKS if b.platform == "instagram")
-    line = report.Line("instagram", [(date(2025, 4, 19), 10.0), (date(2025, 4, 20), 12.0), (date(2025, 4, 23), 30.0)])
-    svg = report.svg_chart("Impressions", [line], date(2025, 4, 15), date(2025, 4, 25), unit="per day", breaks=[ig])
+    line = report_html.Line(
+        "instagram", [(date(2025, 4, 19), 10.0), (date(2025, 4, 20), 12.0), (date(2025, 4, 23), 30.0)]
+    )
+    svg = report_html.svg_chart(
+        "Impressions", [line], date(2025, 4, 15), date(2025, 4, 25), unit="per day", breaks=[ig]
+    )
     assert svg.startswith("<svg") and svg.endswith("</svg>")
     assert "stroke-dasharray" in svg and "Instagram: impressions became views (21 Apr 2025)" in svg
     assert svg.count("<polyline") == 1 and svg.count("<circle") == 1  # broken at the missing days
-    assert report.svg_chart("Empty", [], date(2025, 4, 15), date(2025, 4, 25), unit="x").startswith("<svg")
+    assert report_html.svg_chart("Empty", [], date(2025, 4, 15), date(2025, 4, 25), unit="x").startswith("<svg")
 
 
 @pytest.mark.parametrize(
@@ -172,7 +177,7 @@ def test_importing_the_command_stays_light() -> None:
 def test_followers_sampled_every_few_days_are_drawn_as_one_line() -> None:
     from datetime import date
 
-    from socialkpi.report import Line, svg_chart
+    from socialkpi.report_html import Line, svg_chart
 
     line = Line("facebook", [(date(2026, 3, 1), 10.0), (date(2026, 3, 15), 12.0)])
     joined = svg_chart("f", [line], date(2026, 3, 1), date(2026, 3, 31), unit="followers", connect_gaps=True)

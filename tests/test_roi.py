@@ -19,7 +19,8 @@ import pytest
 
 from collectors.observation import Account, Observation
 from socialkpi import timelog
-from socialkpi.settings import ConfigError, CostSettings, Settings, ValueSettings, roi_config, settings_from_dict
+from socialkpi.settings import CostSettings, Settings, ValueSettings, roi_config, settings_from_dict
+from socialkpi.validation import ConfigError
 from warehouse import roi, roi_inputs
 from warehouse.db import reading, writing
 from warehouse.load import AccountOutcome, write_account_batch

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from socialkpi.settings import ConfigError, credentials_for, load_settings, parse_date
+from socialkpi.credentials import credentials_for
+from socialkpi.settings import load_settings
+from socialkpi.validation import ConfigError, parse_date
 
 GOOD = """
 [business]

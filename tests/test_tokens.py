@@ -20,17 +20,8 @@ import pytest
 
 from collectors.context import CollectContext
 from collectors.http import AuthError, Client, PermissionDenied
-from collectors.tokens import (
-    OAuthSession,
-    StoredToken,
-    TokenStore,
-    authorize,
-    bearer_hooks,
-    refresh_expiry,
-    refresh_grant,
-    without_auth,
-    wrong_owner,
-)
+from collectors.oauth_session import OAuthSession, authorize, bearer_hooks, refresh_grant, wrong_owner
+from collectors.tokens import StoredToken, TokenStore, refresh_expiry, without_auth
 from socialkpi.sandbox import Sandbox
 from socialkpi.sandbox import pinterest as sb_pinterest
 from socialkpi.sandbox.world import EXPIRED_TOKEN, TOKEN

@@ -21,7 +21,7 @@ from collectors.http import AuthError, BadRequest, PayloadError, PermissionDenie
 from collectors.tokens import StoredToken, TokenStore
 from socialkpi.sandbox import Reply, Sandbox, world
 from socialkpi.sandbox import youtube as part
-from socialkpi.sandbox.ga4 import issue_token as world_issue
+from socialkpi.sandbox.google_oauth import issue_token as world_issue
 from tests.conftest import COLLECTED_AT, fixture, make_client, make_ctx
 
 CHANNELS = r"/youtube/v3/channels"

@@ -353,7 +353,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("platform", metavar="PLATFORM", choices=sorted(FLOWS))
     p.add_argument("--no-browser", action="store_true", help="print the authorization URL instead of opening it")
     p.add_argument("--select", metavar="all|ID[,ID...]", help="the accounts to add without asking")
-    from socialkpi.settings import number_arg, port_arg
+    from socialkpi.validation import number_arg, port_arg
 
     p.add_argument(
         "--port", type=port_arg, default=DEFAULT_PORT, help=f"loopback port of the redirect (default {DEFAULT_PORT})"
@@ -376,7 +376,7 @@ def run(args: argparse.Namespace, *, terminal: Terminal | None = None, policy: A
     written)."""
     from collectors.http import CollectorError, redact
     from collectors.tokens import TokenFileError
-    from socialkpi.settings import ConfigError
+    from socialkpi.validation import ConfigError
     from warehouse.files import OutputError
 
     terminal = terminal or Terminal()
@@ -390,7 +390,8 @@ def run(args: argparse.Namespace, *, terminal: Terminal | None = None, policy: A
 
 
 def _run(args: argparse.Namespace, terminal: Terminal, policy: Any) -> int:
-    from socialkpi.settings import ConfigError, load_settings
+    from socialkpi.settings import load_settings
+    from socialkpi.validation import ConfigError
 
     try:
         settings = load_settings(args.config)

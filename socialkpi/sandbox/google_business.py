@@ -12,7 +12,7 @@ Answers as platform-apis-web.md §3 documents it:
   ``PERMISSION_DENIED`` for locations starting ``403``, 404 ``NOT_FOUND`` for ids starting ``404``, 400
   ``INVALID_ARGUMENT`` for a bad range or an unknown metric; :func:`throttled` builds the 429
   ``RESOURCE_EXHAUSTED`` reply tests script.
-* ``POST /token``: Google's token endpoint, shared with the ga4 part (:func:`socialkpi.sandbox.ga4.token`);
+* ``POST /token``: Google's token endpoint, shared with the ga4 part (:func:`socialkpi.sandbox.google_oauth.token`);
   a bearer without ``business.manage`` gets 403 ``ACCESS_TOKEN_SCOPE_INSUFFICIENT``.
 
 Discovery, for ``socialkpi connect google_business``:
@@ -37,8 +37,8 @@ from datetime import date, timedelta
 from typing import Any
 
 from socialkpi.sandbox import world
-from socialkpi.sandbox.ga4 import scopes_of
-from socialkpi.sandbox.ga4 import token as google_token
+from socialkpi.sandbox.google_oauth import scopes_of
+from socialkpi.sandbox.google_oauth import token as google_token
 from socialkpi.sandbox.server import Reply, Request
 
 PLATFORM = "google_business"

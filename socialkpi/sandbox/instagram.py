@@ -20,7 +20,7 @@ Answers as platform-apis-social.md §2 documents it:
   person, who has no such field) and ``GET /debug_token`` (a Page token that does not expire, with its
   scopes; an issued token with its own type, expiry and granted scopes).  ``GET /me/accounts`` (the
   person's Pages and their Instagram accounts) is the Facebook part's (socialkpi.sandbox.facebook).
-* Tokens Facebook Login issued (``socialkpi.sandbox.facebook.issued``) are accepted beside world.TOKEN.
+* Tokens Facebook Login issued (``socialkpi.sandbox.facebook_login.issued``) are accepted beside world.TOKEN.
 * Every ``X-Business-Use-Case-Usage`` header carries ``"type": "instagram"`` usage; errors use Meta's
   envelope: 190/463 for ``world.EXPIRED_TOKEN``, 190 for any other wrong token, 104 for none,
   ``(#100)`` subcode 33 for an account the token cannot see.
@@ -41,7 +41,7 @@ from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from socialkpi.sandbox import facebook, world
+from socialkpi.sandbox import facebook, facebook_login, world
 from socialkpi.sandbox.instagram_accounts import ACCOUNTS as ACCOUNTS
 from socialkpi.sandbox.instagram_accounts import OWN_ID as OWN_ID
 from socialkpi.sandbox.instagram_accounts import PLATFORM, followers_on
@@ -125,7 +125,7 @@ def _auth(request: Request) -> tuple[str, Reply | None]:
     token = request.bearer() or request.arg("access_token") or ""
     if token == world.TOKEN:
         return token, None
-    known = facebook.issued(token)
+    known = facebook_login.issued(token)
     if known is not None:
         return token, (_error(400, 190, "Error validating access token: Session has expired.", subcode=463)
                        if known.expired() else None)  # fmt: skip
@@ -340,7 +340,7 @@ def me_handler(request: Request) -> Reply:
     if refused:
         return refused
     fields = facebook.split_fields(request.arg("fields") or "id,name")
-    known = facebook.issued(token)
+    known = facebook_login.issued(token)
     if known is not None and known.kind == "user":
         wrong = [f for f in fields if f not in ("id", "name")]
         if wrong:
@@ -355,7 +355,7 @@ def debug_token_handler(request: Request) -> Reply:
     if refused:
         return refused
     inspected = request.arg("input_token") or ""
-    known = facebook.issued(inspected)
+    known = facebook_login.issued(inspected)
     if known is not None:
         return Reply(200, {"data": _debug_issued(known)})
     if inspected != world.TOKEN:

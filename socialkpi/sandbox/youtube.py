@@ -21,7 +21,7 @@ Answers as platform-apis-web.md §2 documents it:
 * Errors in Google's envelope with the legacy ``errors[]``: 401 ``authError`` for ``world.EXPIRED_TOKEN``
   and unknown bearers, 400 ``keyInvalid`` for a wrong key; :func:`quota_exceeded` builds the **403**
   ``quotaExceeded`` reply tests script.
-* ``POST /token``: Google's token endpoint, shared with the ga4 part (:func:`socialkpi.sandbox.ga4.token`:
+* ``POST /token``: Google's token endpoint, shared with the ga4 part (:func:`socialkpi.sandbox.google_oauth.token`:
   refresh-token and service-account grants, ``ya29.sandbox-...`` bearers carrying their scopes).  Google
   does not rotate refresh tokens, and neither does this.  A bearer without ``youtube.readonly`` gets 403
   ``insufficientPermissions``; ``reports.query`` also wants ``yt-analytics.readonly``.
@@ -36,8 +36,8 @@ from datetime import date, timedelta
 from typing import Any
 
 from socialkpi.sandbox import world
-from socialkpi.sandbox.ga4 import scopes_of
-from socialkpi.sandbox.ga4 import token as google_token
+from socialkpi.sandbox.google_oauth import scopes_of
+from socialkpi.sandbox.google_oauth import token as google_token
 from socialkpi.sandbox.server import Reply, Request
 
 PLATFORM = "youtube"
