@@ -28,6 +28,7 @@ from warehouse.files import OutputError, StreamFull
 
 if TYPE_CHECKING:
     from socialkpi.settings import Settings
+    from socialkpi.shards import Shard
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 75
 EXIT_PIPE = 128 + 13  # SIGPIPE: standard output's reader went away
@@ -42,6 +43,15 @@ def _date(value: str) -> date:
         return parse_date(value, "date")
     except ConfigError as exc:
         raise argparse.ArgumentTypeError(str(exc).removeprefix("date: ")) from None
+
+
+def _shard(value: str) -> Shard:
+    from socialkpi.shards import parse_shard
+
+    try:
+        return parse_shard(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _port(value: str) -> int:
@@ -104,6 +114,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--account", action="append", default=[], metavar="ID", help="only this account id (repeatable)")
     p.add_argument("--since", type=_date, metavar="DATE", help="first day to fetch (YYYY-MM-DD): a backfill")
     p.add_argument("--until", type=_date, metavar="DATE", help="last day to fetch (YYYY-MM-DD); default yesterday")
+    p.add_argument(
+        "--shard",
+        type=_shard,
+        metavar="K/N",
+        help="only shard K of N (1 <= K <= N) of the accounts, by a stable hash of platform and id: "
+        "N workers share a collect (docs/agencies.md)",
+    )
     p.add_argument("--config", metavar="PATH", help="socialkpi.toml to use")
     p.add_argument("--quiet", action="store_true", help="only warnings, errors and the summary")
 
@@ -325,7 +342,16 @@ def cmd_collect(args: argparse.Namespace) -> int:
     from socialkpi.runner import collect
 
     settings = _settings(args)
-    return collect(settings, platforms=args.platform, account_ids=args.account, since=args.since, until=args.until)
+    shard: Shard | None = args.shard
+    return collect(
+        settings,
+        platforms=args.platform,
+        account_ids=args.account,
+        only=shard.holds if shard else None,
+        only_name=f"shard {shard}",
+        since=args.since,
+        until=args.until,
+    )
 
 
 # ---------------------------------------------------------------------------------------------

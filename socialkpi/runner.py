@@ -75,6 +75,7 @@ def collect(
     platforms: Sequence[str] = (),
     account_ids: Sequence[str] = (),
     only: Callable[[Account], bool] | None = None,
+    only_name: str = "the filter",
     since: date | None = None,
     until: date | None = None,
     command: str = "collect",
@@ -84,7 +85,9 @@ def collect(
 
     The accounts are those of ``platforms`` and ``account_ids`` (all when empty; an unknown one is a
     :class:`~socialkpi.validation.UsageError`), and of those the ones ``only`` keeps (default all: a caller
-    collecting part of the accounts, one shard of them, passes its own test).  Under the :class:`RunLock`
+    collecting part of the accounts, one shard of them, passes its own test).  When ``only`` keeps none of
+    them, that is not a mistake (N workers may outnumber the accounts): a note naming ``only_name`` on
+    standard error and exit 0, nothing locked or written.  Under the :class:`RunLock`
     (a second collect exits 75 at once): the [costs] and [value] of socialkpi.toml are applied, the
     accounts collected (:func:`run_collect`) and, when ``[alerts]`` is configured, the alerts of this run
     sent.  Then every failed account is printed, a warning for each stored token about to end, and the
@@ -99,20 +102,25 @@ def collect(
     for pid in platforms:
         if pid not in PLATFORMS:
             raise UsageError(f"--platform: unknown platform {pid!r}: use one of {', '.join(sorted(PLATFORMS))}")
-    accounts = [
+    selected = [
         a
         for a in settings.accounts
-        if (not platforms or a.platform in platforms)
-        and (not account_ids or a.id in account_ids)
-        and (only is None or only(a))
+        if (not platforms or a.platform in platforms) and (not account_ids or a.id in account_ids)
     ]
     for wanted in account_ids:
         if not any(a.id == wanted for a in settings.accounts):
             raise UsageError(
                 f"--account: no account with id {wanted!r} in {settings.config_path or 'the configuration'}"
             )
-    if not accounts:
+    if not selected:
         raise UsageError("no accounts to collect: add [[accounts]] entries to socialkpi.toml (see README)")
+    accounts = [a for a in selected if only is None or only(a)]
+    if not accounts:
+        sys.stderr.write(
+            f"socialkpi: note: {only_name} holds none of the {len(selected)} account(s) selected: "
+            "nothing to collect, nothing written\n"
+        )
+        return 0
     days = collect_range(since, until, datetime.now(UTC).astimezone(settings.timezone).date(), settings.timezone)
     since, until = days.since, days.until
     store = TokenStore.beside(settings.db_path)

@@ -367,6 +367,12 @@ def collect_all(args: argparse.Namespace) -> int:
                 f"collect --all-workspaces: {flag} belongs to one workspace: "
                 f"socialkpi --workspace NAME collect {flag} ..."
             )
+    if getattr(args, "shard", None) is not None:
+        raise WorkspaceError(
+            "collect --all-workspaces: --shard splits the accounts of one warehouse between workers, and every "
+            "workspace has a warehouse of its own: shard one workspace (socialkpi --workspace NAME collect "
+            "--shard K/N), or share the clients out by workspace"
+        )
     names = _every("collect")
     for variable in shared_secrets(os.environ):
         sys.stderr.write(
