@@ -48,6 +48,9 @@ class Serving:
     refused_says: tuple[str, ...] = ()
     no_token_says: tuple[str, ...] = ()
     sends_token: bool = True  # False: a public API the collector never sends the token to
+    # requests to ``data`` one collect sends together (GA4's three runReport of a property, Facebook's three
+    # insights groups: collectors/ga4.py and facebook.py send them at once): each is asked once, so up to this many
+    at_once: int = 1
     # path regex of the one endpoint whose documentation puts the token in the URL (no header is accepted); the
     # suite's "no secret in a URL" check leaves it out (the log still must not show it: the filter redacts it)
     token_in_url: str = ""
@@ -100,6 +103,7 @@ META_DOCS = (
 
 SERVING: dict[str, Serving] = {
     "facebook": Serving(
+        at_once=3,
         refused_says=("Session has expired", "Page access token"),
         data=rf"/{FB_PAGE}/insights$",
         near=lambda: Reply(400, _meta_error(80001, "(#80001) rate limited"), _buc(FB_PAGE, "pages", 0)),
@@ -237,6 +241,7 @@ SERVING: dict[str, Serving] = {
         sends_token=False,
     ),
     "ga4": Serving(
+        at_once=3,
         no_token_says=("SOCIALKPI_GA4_TOKEN or SOCIALKPI_GOOGLE_CREDENTIALS",),
         data=r":runReport$",
         near=None,  # GA4's shortest quota wait is 30 s (concurrent requests)

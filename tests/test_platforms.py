@@ -327,7 +327,7 @@ SCENARIOS: dict[str, Callable[[Scenarios], dict[str, Run]]] = {
     "second run": _second_run,
     "competitors": lambda sc: sc.run(ALL(), competitor=True)[0],
     "transient": lambda sc: sc.run(ALL(), script=lambda p, s: [SERVICE_UNAVAILABLE, Reply.drop()])[0],
-    "lasting": lambda sc: sc.run(ALL(), script=lambda p, s: [SERVICE_UNAVAILABLE] * FAST.attempts)[0],
+    "lasting": lambda sc: sc.run(ALL(), script=lambda p, s: [SERVICE_UNAVAILABLE] * FAST.attempts * s.at_once)[0],
     "near": _near,
     "far": _far,
     "truncated JSON": lambda sc: sc.run(ALL(), script=lambda p, s: [Reply.raw('{"data": [{"value": 12')])[0],
@@ -424,7 +424,8 @@ def test_transient_faults_are_retried_and_the_rows_are_whole(
 def test_a_lasting_server_error_fails_the_account_and_writes_nothing(platform: str, scenarios: Scenarios) -> None:
     run = scenarios.once("lasting", platform)
     assert "503" in failed(run, "server")
-    assert run.asked == FAST.attempts, "tried as often as the policy says, then given up"
+    at_once = SERVING[platform].at_once
+    assert FAST.attempts <= run.asked <= FAST.attempts * at_once, "tried as often as the policy says, then given up"
 
 
 # -- throttling ----------------------------------------------------------------------------------------
@@ -449,7 +450,7 @@ RESETS = re.compile(r"resets at (\d{4}-\d\d-\d\d \d\d:\d\d) UTC")
 def test_a_throttle_with_a_far_reset_fails_at_once_with_the_reset_time(platform: str, scenarios: Scenarios) -> None:
     run = scenarios.once("far", platform)
     reason = failed(run, "throttled")
-    assert run.asked == 1, "not retried, not slept through"
+    assert 1 <= run.asked <= SERVING[platform].at_once, "not retried, not slept through"
     for words in SERVING[platform].far_says:
         assert words in reason
     said = RESETS.search(reason)
@@ -470,7 +471,7 @@ def test_a_malformed_answer_fails_the_account_as_a_payload_error(
 ) -> None:
     run = scenarios.once(case, platform)
     assert says in failed(run, "payload")
-    assert run.asked == 1, "a malformed answer is not asked again"
+    assert 1 <= run.asked <= SERVING[platform].at_once, "a malformed answer is not asked again"
 
 
 # -- credentials, and no secret in any output ------------------------------------------------------------
@@ -497,7 +498,7 @@ def test_a_refused_token_fails_with_its_variable_and_not_the_token(platform: str
     assert f"SOCIALKPI_{platform.upper()}_" in reason, "the reason names the variable to fix"
     for words in SERVING[platform].refused_says:
         assert words in reason
-    assert run.asked <= 1, "a refused token is not tried again"
+    assert run.asked <= SERVING[platform].at_once, "a refused token is not tried again"
 
 
 def test_no_secret_reaches_a_reason_the_log_a_warehouse_or_a_url(scenarios: Scenarios) -> None:
