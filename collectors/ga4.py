@@ -14,7 +14,7 @@ Credentials, the first one set wins (collectors/google_auth.py):
     SOCIALKPI_GOOGLE_CREDENTIALS  path of a service-account or authorized-user JSON file as Google issues
                                   it; refreshed through its ``token_uri``.  A service account's e-mail
                                   must be a Viewer in GA4 Admin > Property access management.
-A variable set in the environment or ``.env`` wins over the token store (socialkpi.settings.credentials_for).
+A variable set in the environment or ``.env`` wins over the token store (socialkpi.credentials.credentials_for).
 Optional:
     SOCIALKPI_GA4_BASE_URL        replaces https://analyticsdata.googleapis.com
     SOCIALKPI_GA4_TOKEN_URL       replaces the credential file's ``token_uri``

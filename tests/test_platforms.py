@@ -31,9 +31,10 @@ from collectors import PLATFORMS
 from collectors.context import Credentials
 from collectors.http import RedactingFilter
 from collectors.observation import Account
+from socialkpi.collect_writer import AccountResult
 from socialkpi.credentials import credentials_for
 from socialkpi.demo import demo_settings
-from socialkpi.runner import AccountResult, run_collect
+from socialkpi.runner import run_collect
 from socialkpi.sandbox import Reply, Sandbox, world
 from socialkpi.sandbox.oauth import CLIENT_SECRET
 from tests.conftest import FAST
