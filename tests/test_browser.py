@@ -22,6 +22,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -82,19 +83,15 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture
-def server(demo_db: Path, tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    db = demo_db
+@contextmanager
+def serve_dashboard(cwd: Path, env: dict[str, str]) -> Iterator[str]:
+    """``socialkpi dashboard`` started in ``cwd`` with ``env``, exactly as a user runs it (it starts streamlit on
+    127.0.0.1); its URL once streamlit answers its health check, the command and its streamlit stopped after."""
     port = _free_port()
-    log_path = tmp_path / "streamlit.log"
-    env = {k: v for k, v in os.environ.items() if k != "SOCIALKPI_DASHBOARD_PASSWORD"}
-    env["SOCIALKPI_DB"] = str(db)
-    # exactly what a user runs: `socialkpi dashboard` (which starts streamlit on 127.0.0.1)
+    log_path = cwd / "streamlit.log"
     command = [sys.executable, "-m", "socialkpi.cli", "dashboard", "--port", str(port)]
     with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            command, cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
+        proc = subprocess.Popen(command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
@@ -110,7 +107,7 @@ def server(demo_db: Path, tmp_path: Path) -> Iterator[tuple[str, Path]]:
             if time.monotonic() > deadline:
                 pytest.fail(f"streamlit not healthy after 30 s:\n{log_path.read_text(errors='replace')}")
             time.sleep(0.2)
-        yield url, db
+        yield url
     finally:
         os.killpg(proc.pid, signal.SIGTERM)  # the command and the streamlit it started
         try:
@@ -118,6 +115,14 @@ def server(demo_db: Path, tmp_path: Path) -> Iterator[tuple[str, Path]]:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=5)
+
+
+@pytest.fixture
+def server(demo_db: Path, tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    env = {k: v for k, v in os.environ.items() if k != "SOCIALKPI_DASHBOARD_PASSWORD"}
+    env["SOCIALKPI_DB"] = str(demo_db)
+    with serve_dashboard(tmp_path, env) as url:
+        yield url, demo_db
 
 
 # url_path -> (title, the text of the page's last section: once it shows, the page has rendered)

@@ -5,18 +5,13 @@ shows its own Overview cards.  Skipped (or failed under SOCIALKPI_REQUIRE_BROWSE
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests import seed
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, _free_port, _require_browser
+from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, _require_browser, serve_dashboard
 from tests.test_dashboard_workspaces import workspace
 
 pytestmark = pytest.mark.browser
@@ -27,37 +22,9 @@ def server(tmp_path: Path) -> Iterator[str]:
     _require_browser()
     seed.build_warehouse(workspace(tmp_path, "bakery", "Corner Bakery") / "data" / "socialkpi.duckdb")
     seed.build_warehouse(workspace(tmp_path, "studio", "Yoga Studio") / "data" / "socialkpi.duckdb", full=True)
-    port = _free_port()
-    log_path = tmp_path / "streamlit.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("SOCIALKPI_")}
-    command = [sys.executable, "-m", "socialkpi.cli", "dashboard", "--port", str(port)]  # at the install
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            command, cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"streamlit exited with {proc.returncode}:\n{log_path.read_text(errors='replace')}")
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
-                    if resp.read().strip() == b"ok":
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"streamlit not healthy after 30 s:\n{log_path.read_text(errors='replace')}")
-            time.sleep(0.2)
+    with serve_dashboard(tmp_path, env) as url:  # at the install
         yield url
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=5)
 
 
 def test_the_overview_then_one_business_in_headless_chromium(server: str, tmp_path: Path) -> None:
