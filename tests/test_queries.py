@@ -13,7 +13,7 @@ import pytest
 
 from tests import seed
 from tests.seed import END, SPLIT
-from warehouse import queries
+from warehouse import formatting, queries
 from warehouse.db import WarehouseError
 from warehouse.tokens import token_rows, token_warnings
 
@@ -532,9 +532,9 @@ def test_metric_breaks_window_and_filters() -> None:
 
 
 def test_kpi_formatting() -> None:
-    assert queries.format_value(None) == "—"
-    assert queries.format_value(1234.4) == "1,234"
-    assert queries.format_value(0.0663, ratio=True) == "6.63%"
+    assert formatting.format_value(None) == "—"
+    assert formatting.format_value(1234.4) == "1,234"
+    assert formatting.format_value(0.0663, ratio=True) == "6.63%"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -45,6 +45,7 @@ from warehouse.access import bounds_on as bounds_on
 from warehouse.access import bounds_sql, open_warehouse
 from warehouse.access import page_reads as page_reads
 from warehouse.aggregates import KPI_METRICS
+from warehouse.formatting import format_pp, format_value
 from warehouse.snapshot import SNAPSHOT_COLUMNS as SNAPSHOT_COLUMNS
 from warehouse.snapshot import TOTAL_NAME as TOTAL_NAME
 from warehouse.snapshot import snapshot_bounds
@@ -313,18 +314,6 @@ class Kpi:
                 return None
             return format_pp(self.value - self.previous)
         return None if self.change_pct is None else f"{round(self.change_pct, 1) + 0.0:+.1f}%"
-
-
-def format_value(value: float | None, *, ratio: bool = False) -> str:
-    """``1,673`` for a number, ``6.63%`` for a fraction when ``ratio``, ``—`` for no value."""
-    if value is None:
-        return "—"
-    return f"{value * 100:.2f}%" if ratio else f"{value:,.0f}"
-
-
-def format_pp(difference: float) -> str:
-    """A change between two fractions in percentage points: ``+5.00 pp`` (never ``-0.00 pp``)."""
-    return f"{round(difference * 100, 2) + 0.0:+.2f} pp"
 
 
 def previous_period(start: date, end: date) -> tuple[date, date]:

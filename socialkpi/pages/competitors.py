@@ -7,7 +7,7 @@ import streamlit as st
 
 from socialkpi.pages import common
 from warehouse import queries
-from warehouse.formatting import fmt_fraction
+from warehouse.formatting import fmt_fraction, format_pp
 
 
 def pick_accounts(comparison: pd.DataFrame) -> tuple[tuple[str, str], ...]:
@@ -45,7 +45,7 @@ def render(ctx: common.PageContext) -> None:
                 fmt_fraction(row.share_of_voice),
                 None
                 if pd.isna(row.share_of_voice) or pd.isna(row.share_of_voice_previous)
-                else queries.format_pp(row.share_of_voice - row.share_of_voice_previous),
+                else format_pp(row.share_of_voice - row.share_of_voice_previous),
                 f"Your {row.own_followers:,.0f} followers against competitors' {row.competitor_followers:,.0f}; "
                 "the change is in percentage points vs the previous period.",
             )
