@@ -79,13 +79,13 @@ def build_report(
     generated_at: datetime | None = None,
 ) -> str:
     """The whole HTML document for ``[start, end]``."""
-    from warehouse import queries
+    from warehouse import kpis, queries
 
     moment = generated_at or datetime.now(UTC)
     platform_ids = queries.platforms(db_path)
     cards = queries.kpi_cards(db_path, start, end)
     days = (end - start).days + 1
-    prev_start, prev_end = queries.previous_period(start, end)
+    prev_start, prev_end = kpis.previous_period(start, end)
     name = f"{business} · " if business else ""
     out: list[str] = [
         "<!DOCTYPE html>",
@@ -116,7 +116,7 @@ def build_report(
     ):
         if frame.empty:
             continue
-        breaks = queries.metric_breaks(start, end, platform_ids, [metric])
+        breaks = kpis.metric_breaks(start, end, platform_ids, [metric])
         out.append(f"<h3>{escaped(title)}</h3>")
         level = metric == "followers"  # a level: sampled on collection days, drawn through the samples
         out.append(

@@ -70,7 +70,7 @@ def render_charts(db_path: str | os.PathLike[str], start: date, end: date, domai
     website's page views, visits and visits from social.  A chart that cannot be drawn is left out (logged):
     the numbers still go."""
     from socialkpi import charts
-    from warehouse import queries
+    from warehouse import kpis, queries
 
     platform_ids = queries.platforms(db_path)
     wanted = (
@@ -83,10 +83,10 @@ def render_charts(db_path: str | os.PathLike[str], start: date, end: date, domai
     for key, title, unit, by in wanted:
         if key == "website":
             frame = queries.daily_series(db_path, start, end, ("page_views", "visits", "social_visits"))
-            breaks = queries.metric_breaks(start, end, platform_ids, ["page_views"])
+            breaks = kpis.metric_breaks(start, end, platform_ids, ["page_views"])
         else:
             frame = queries.daily_by_platform(db_path, start, end, key)
-            breaks = queries.metric_breaks(start, end, platform_ids, [key])
+            breaks = kpis.metric_breaks(start, end, platform_ids, [key])
         if frame.empty:
             continue
         try:
@@ -182,11 +182,11 @@ def build_content(
 ) -> Content:
     """Subject, plain text and HTML body of the report of ``[start, end]``."""
     from collectors.tokens import TokenStore
-    from warehouse import queries
+    from warehouse import kpis, queries
 
     cards = queries.kpi_cards(db_path, start, end)
     days = (end - start).days + 1
-    prev_start, prev_end = queries.previous_period(start, end)
+    prev_start, prev_end = kpis.previous_period(start, end)
     name = business or "socialkpi"
     subject = f"{name}: social and website report, {start:%d %b} – {end:%d %b %Y}"
     period = f"{start:%d %b %Y} – {end:%d %b %Y} ({days} days), compared with {prev_start:%d %b} – {prev_end:%d %b %Y}"

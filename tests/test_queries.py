@@ -13,7 +13,7 @@ import pytest
 
 from tests import seed
 from tests.seed import END, SPLIT
-from warehouse import formatting, queries
+from warehouse import formatting, kpis, queries
 from warehouse.db import WarehouseError
 from warehouse.tokens import token_rows, token_warnings
 
@@ -28,7 +28,7 @@ def full(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return seed.build_warehouse(tmp_path_factory.mktemp("wh") / "full.duckdb", full=True)
 
 
-def cards(db: Path, start: date, end: date, platforms: list[str] | None = None) -> dict[str, queries.Kpi]:
+def cards(db: Path, start: date, end: date, platforms: list[str] | None = None) -> dict[str, kpis.Kpi]:
     return {k.key: k for k in queries.kpi_cards(db, start, end, platforms)}
 
 
@@ -42,8 +42,8 @@ def test_bounds_platforms_accounts(db: Path) -> None:
 
 
 def test_previous_period_has_the_same_length() -> None:
-    assert queries.previous_period(SPLIT, END) == (date(2026, 1, 14), date(2026, 2, 10))
-    assert queries.previous_period(END, END) == (date(2026, 3, 9), date(2026, 3, 9))
+    assert kpis.previous_period(SPLIT, END) == (date(2026, 1, 14), date(2026, 2, 10))
+    assert kpis.previous_period(END, END) == (date(2026, 3, 9), date(2026, 3, 9))
 
 
 def test_kpi_cards_default_window_by_hand(db: Path) -> None:
@@ -89,11 +89,11 @@ def test_platform_filter(db: Path) -> None:
 
 
 def test_change_pct_edge_cases() -> None:
-    assert queries.change_pct(110, 100) == pytest.approx(10)
-    assert queries.change_pct(90, 100) == pytest.approx(-10)
-    assert queries.change_pct(5, 0) is None
-    assert queries.change_pct(None, 100) is None
-    assert queries.change_pct(100, None) is None
+    assert kpis.change_pct(110, 100) == pytest.approx(10)
+    assert kpis.change_pct(90, 100) == pytest.approx(-10)
+    assert kpis.change_pct(5, 0) is None
+    assert kpis.change_pct(None, 100) is None
+    assert kpis.change_pct(100, None) is None
 
 
 def test_no_previous_data_gives_no_change(db: Path) -> None:
@@ -520,15 +520,15 @@ def test_token_warnings_for_tokens_socialkpi_cannot_renew(tmp_path: Path) -> Non
 
 
 def test_metric_breaks_window_and_filters() -> None:
-    both = queries.metric_breaks(date(2025, 1, 1), date(2025, 12, 31))
+    both = kpis.metric_breaks(date(2025, 1, 1), date(2025, 12, 31))
     assert [(b.platform, b.day) for b in both] == [
         ("instagram", date(2025, 4, 21)), ("facebook", date(2025, 11, 15)),
     ]  # fmt: skip
-    assert [b.platform for b in queries.metric_breaks(date(2025, 1, 1), date(2025, 12, 31), ["facebook"])] == [
+    assert [b.platform for b in kpis.metric_breaks(date(2025, 1, 1), date(2025, 12, 31), ["facebook"])] == [
         "facebook"
     ]
-    assert queries.metric_breaks(date(2025, 4, 21), date(2025, 4, 21), metrics=["reach"]) == []
-    assert queries.metric_breaks(SPLIT, END) == []
+    assert kpis.metric_breaks(date(2025, 4, 21), date(2025, 4, 21), metrics=["reach"]) == []
+    assert kpis.metric_breaks(SPLIT, END) == []
 
 
 def test_kpi_formatting() -> None:

@@ -14,6 +14,7 @@ from socialkpi import report, report_html
 from tests import seed
 from tests.seed import END, SPLIT
 from warehouse import queries
+from warehouse.kpis import METRIC_BREAKS
 
 
 class Cards(HTMLParser):
@@ -103,7 +104,7 @@ def test_urls_in_text_are_defanged() -> None:
 
 
 def test_chart_annotates_metric_breaks() -> None:
-    ig = next(b for b in queries.METRIC_BREAKS if b.platform == "instagram")
+    ig = next(b for b in METRIC_BREAKS if b.platform == "instagram")
     line = report_html.Line(
         "instagram", [(date(2025, 4, 19), 10.0), (date(2025, 4, 20), 12.0), (date(2025, 4, 23), 30.0)]
     )

@@ -25,7 +25,7 @@ from datetime import date, datetime, timedelta
 
 import pandas as pd
 
-from warehouse import queries
+from warehouse import kpis, queries
 from warehouse.db import WarehouseError
 
 OVERVIEW_COLUMNS = (
@@ -69,7 +69,7 @@ class BusinessSummary:
 
     @property
     def growth_pct(self) -> float | None:
-        return queries.change_pct(self.audience, self.audience_previous)
+        return kpis.change_pct(self.audience, self.audience_previous)
 
 
 def business_summary(db_path: queries.DbPath, *, days: int = 28) -> BusinessSummary:

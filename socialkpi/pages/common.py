@@ -28,7 +28,7 @@ import pandas as pd
 import streamlit as st
 
 from collectors.tokens import TokenStore
-from warehouse import export, queries
+from warehouse import export, kpis, queries
 
 Key = tuple[str, date, date, tuple[str, ...] | None]
 
@@ -54,7 +54,7 @@ def load_freshness(db_path: str) -> queries.Freshness:
 
 
 @st.cache_data(ttl=60, show_spinner=False)
-def load_cards(db_path: str, start: date, end: date, platforms: tuple[str, ...] | None) -> list[queries.Kpi]:
+def load_cards(db_path: str, start: date, end: date, platforms: tuple[str, ...] | None) -> list[kpis.Kpi]:
     return queries.kpi_cards(db_path, start, end, platforms)
 
 
@@ -195,7 +195,7 @@ class PageContext:
 
     @property
     def window(self) -> str:
-        prev_start, prev_end = queries.previous_period(self.start, self.end)
+        prev_start, prev_end = kpis.previous_period(self.start, self.end)
         days = (self.end - self.start).days + 1
         return (
             f"{self.start:%d %b %Y} – {self.end:%d %b %Y} ({days} days), "
@@ -222,14 +222,14 @@ def empty(message: str) -> None:
 CARDS_PER_ROW = 4
 
 
-def kpi_row(cards: Sequence[queries.Kpi]) -> None:
+def kpi_row(cards: Sequence[kpis.Kpi]) -> None:
     """One ``st.metric`` per card (label with unit, value, change vs the previous period), at most
     :data:`CARDS_PER_ROW` to a row so the labels stay readable on a laptop."""
     for first in range(0, len(cards), CARDS_PER_ROW):
         _card_row(cards[first : first + CARDS_PER_ROW])
 
 
-def _card_row(cards: Sequence[queries.Kpi]) -> None:
+def _card_row(cards: Sequence[kpis.Kpi]) -> None:
     metric_grid(
         [
             (
@@ -286,11 +286,11 @@ def line_chart(
     *,
     color: str,
     y_title: str,
-    breaks: Sequence[queries.MetricBreak] = (),
+    breaks: Sequence[kpis.MetricBreak] = (),
     height: int = 320,
 ) -> None:
     """Daily lines (``date``, ``value``, one line per ``color``), with a dashed rule and a label on
-    every :data:`warehouse.queries.METRIC_BREAKS` day inside the window (:func:`socialkpi.charts.line_chart`,
+    every :data:`warehouse.kpis.METRIC_BREAKS` day inside the window (:func:`socialkpi.charts.line_chart`,
     which the e-mailed report draws as PNG too)."""
     from socialkpi import charts
 

@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from socialkpi.pages import common
-from warehouse import queries
+from warehouse import kpis, queries
 
 STATUS_COLORS = {
     queries.COVERAGE_STORED: "#4c9a6a",
@@ -206,7 +206,7 @@ def render(ctx: common.PageContext) -> None:
 
     st.subheader("Metric changes annotated on the charts")
     breaks = pd.DataFrame(
-        [(b.day, b.platform, b.metric, b.label) for b in queries.METRIC_BREAKS],
+        [(b.day, b.platform, b.metric, b.label) for b in kpis.METRIC_BREAKS],
         columns=["date", "platform", "metric", "change"],
     )
     common.table(breaks, "metric-breaks", ctx, label="Download metric changes CSV")

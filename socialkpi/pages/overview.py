@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from socialkpi.pages import common
-from warehouse import export, queries
+from warehouse import export, kpis, queries
 
 TREND_METRICS = ("impressions", "reach", "engagements", "page_views", "social_visits")
 
@@ -34,7 +34,7 @@ def render(ctx: common.PageContext) -> None:
     if series.empty:
         common.empty("No daily values for this selection: widen the dates or pick more platforms.")
     else:
-        breaks = queries.metric_breaks(ctx.start, ctx.end, ctx.platforms, TREND_METRICS)
+        breaks = kpis.metric_breaks(ctx.start, ctx.end, ctx.platforms, TREND_METRICS)
         common.line_chart(series, color="metric", y_title="count per day", breaks=breaks)
 
     period = st.radio("Snapshot period", ("month", "week"), horizontal=True)

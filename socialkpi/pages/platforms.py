@@ -5,8 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from socialkpi.pages import common
-from warehouse import queries
 from warehouse.formatting import format_value
+from warehouse.kpis import metric_breaks
 
 
 def render(ctx: common.PageContext) -> None:
@@ -57,5 +57,5 @@ def render(ctx: common.PageContext) -> None:
         if frame.empty:
             common.empty(f"No {metric} stored for this selection.")
             continue
-        breaks = queries.metric_breaks(ctx.start, ctx.end, ctx.platforms, [metric])
+        breaks = metric_breaks(ctx.start, ctx.end, ctx.platforms, [metric])
         common.line_chart(frame, color="platform", y_title=f"{metric} per day", breaks=breaks)
