@@ -13,7 +13,7 @@ import pytest
 
 from tests import seed
 from tests.seed import END, SPLIT
-from warehouse import formatting, kpis, queries
+from warehouse import formatting, kpis, queries, query_parts
 from warehouse.db import WarehouseError
 from warehouse.tokens import token_rows, token_warnings
 
@@ -829,7 +829,7 @@ def test_network_reach_beside_the_visits_it_sends(tmp_path: Path) -> None:
 
 
 def test_frames_through_arrow_equal_duckdb_df() -> None:
-    """queries._frame (the per-account-and-day frames of Data health and Competitors) gives what
+    """query_parts._frame (the per-account-and-day frames of Data health and Competitors) gives what
     ``.df()`` gives: dtypes, values, NULLs (NaN, NaT, None), empty frames."""
     import duckdb
 
@@ -845,11 +845,11 @@ def test_frames_through_arrow_equal_duckdb_df() -> None:
     con = duckdb.connect()
     con.execute("SELECT 1").fetchone()  # a result left open before it
     for rows in (0, 1, 2, 50):
-        pd.testing.assert_frame_equal(queries._frame(con, sql, [rows]), con.execute(sql, [rows]).df())
+        pd.testing.assert_frame_equal(query_parts._frame(con, sql, [rows]), con.execute(sql, [rows]).df())
 
 
 def test_the_page_frames_read_through_arrow_equal_duckdb_df(db: Path) -> None:
-    """The statements read through queries._frame, on a real warehouse: as ``.df()`` reads them."""
+    """The statements read through query_parts._frame, on a real warehouse: as ``.df()`` reads them."""
     from collectors import PLATFORMS
     from warehouse.access import open_warehouse
 
@@ -860,7 +860,7 @@ def test_the_page_frames_read_through_arrow_equal_duckdb_df(db: Path) -> None:
             (queries._COVERAGE_SQL, coverage),
             (queries._COVERAGE_DAILY_SQL, coverage),
         ):
-            got = queries._frame(con, sql, params)
+            got = query_parts._frame(con, sql, params)
             assert len(got) > 0
             pd.testing.assert_frame_equal(got, con.execute(sql, params).df())
     frame = queries.daily_by_account(db, SPLIT, END, "followers")
