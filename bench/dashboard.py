@@ -44,7 +44,7 @@ WEB = ("page_views", "visits", "social_visits")  # pages.website.WEB_METRICS
 def pages(db: str, start: date, end: date, plats: list[str]) -> dict[str, dict[str, Call]]:
     """Each page's calls, in the order the page makes them; ``state`` carries what a later call reuses."""
     from collectors.tokens import TokenStore
-    from warehouse import export, queries, roi
+    from warehouse import export, kpi_cards, queries, roi
 
     key = (db, start, end, tuple(plats))
     tokens = TokenStore.beside(db).path  # as the dashboard's loaders find it (pages.common)
@@ -63,7 +63,7 @@ def pages(db: str, start: date, end: date, plats: list[str]) -> dict[str, dict[s
         **shell,
         "freshness": lambda: queries.freshness(db),
         "token_expiry": lambda: queries.token_expiry(db, tokens),
-        "kpi_cards": lambda: queries.kpi_cards(*key),
+        "kpi_cards": lambda: kpi_cards.kpi_cards(*key),
         "daily_series": lambda: queries.daily_series(db, start, end, TREND, plats),
         "kpi_snapshot (month)": keep("snapshot", lambda: queries.kpi_snapshot(db, start, end, "month")),
         # the download is built from the snapshot the page fetched, when its button is clicked
@@ -89,7 +89,7 @@ def pages(db: str, start: date, end: date, plats: list[str]) -> dict[str, dict[s
     }
     website = {
         **shell,
-        "kpi_cards": lambda: queries.kpi_cards(*key),
+        "kpi_cards": lambda: kpi_cards.kpi_cards(*key),
         "daily_series": lambda: queries.daily_series(db, start, end, WEB, plats),
         "visits_by_network": lambda: queries.visits_by_network(*key),
         "network_reach_and_visits": keep("reach", lambda: queries.network_reach_and_visits(*key)),

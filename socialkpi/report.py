@@ -79,11 +79,11 @@ def build_report(
     generated_at: datetime | None = None,
 ) -> str:
     """The whole HTML document for ``[start, end]``."""
-    from warehouse import kpis, queries
+    from warehouse import kpi_cards, kpis, queries
 
     moment = generated_at or datetime.now(UTC)
     platform_ids = queries.platforms(db_path)
-    cards = queries.kpi_cards(db_path, start, end)
+    cards = kpi_cards.kpi_cards(db_path, start, end)
     days = (end - start).days + 1
     prev_start, prev_end = kpis.previous_period(start, end)
     name = f"{business} · " if business else ""

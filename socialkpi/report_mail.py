@@ -182,9 +182,9 @@ def build_content(
 ) -> Content:
     """Subject, plain text and HTML body of the report of ``[start, end]``."""
     from collectors.tokens import TokenStore
-    from warehouse import kpis, queries
+    from warehouse import kpi_cards, kpis, queries
 
-    cards = queries.kpi_cards(db_path, start, end)
+    cards = kpi_cards.kpi_cards(db_path, start, end)
     days = (end - start).days + 1
     prev_start, prev_end = kpis.previous_period(start, end)
     name = business or "socialkpi"

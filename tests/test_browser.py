@@ -2,7 +2,7 @@
 
 The warehouse is built by ``socialkpi.demo.build_demo`` (the real collectors against the built-in
 sandbox, 120 days).  Each page is opened by its URL, must show no Streamlit exception, and leaves
-a screenshot in the test's tmp_path; the Overview cards must equal ``queries.kpi_cards`` and the
+a screenshot in the test's tmp_path; the Overview cards must equal ``kpi_cards.kpi_cards`` and the
 downloaded CSV ``export.write_kpis_csv``.
 
 Skipped, with the reason in the summary, when /usr/bin/chromium or the playwright package is
@@ -29,7 +29,7 @@ from typing import Any
 
 import pytest
 
-from warehouse import export, queries
+from warehouse import export, kpi_cards, queries
 
 pytestmark = pytest.mark.browser
 
@@ -162,7 +162,7 @@ def test_every_page_in_headless_chromium(server: tuple[str, Path], tmp_path: Pat
     bounds = queries.date_bounds(db)
     assert bounds is not None
     start = max(bounds.first, bounds.last - timedelta(days=27))
-    cards = queries.kpi_cards(db, start, bounds.last)
+    cards = kpi_cards.kpi_cards(db, start, bounds.last)
     expected_csv = io.BytesIO()
     export.write_kpis_csv(db, expected_csv, since=start, until=bounds.last, period="month")
 

@@ -13,7 +13,7 @@ import pytest
 
 from tests import seed
 from tests.seed import END, SPLIT
-from warehouse import formatting, kpis, queries, query_parts
+from warehouse import formatting, kpi_cards, kpis, queries, query_parts
 from warehouse.db import WarehouseError
 from warehouse.tokens import token_rows, token_warnings
 
@@ -29,7 +29,7 @@ def full(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def cards(db: Path, start: date, end: date, platforms: list[str] | None = None) -> dict[str, kpis.Kpi]:
-    return {k.key: k for k in queries.kpi_cards(db, start, end, platforms)}
+    return {k.key: k for k in kpi_cards.kpi_cards(db, start, end, platforms)}
 
 
 def test_bounds_platforms_accounts(db: Path) -> None:
@@ -104,7 +104,7 @@ def test_no_previous_data_gives_no_change(db: Path) -> None:
 
 def test_end_before_start_is_refused(db: Path) -> None:
     with pytest.raises(ValueError, match="before"):
-        queries.kpi_cards(db, END, SPLIT)
+        kpi_cards.kpi_cards(db, END, SPLIT)
 
 
 def test_daily_series(db: Path) -> None:
@@ -205,7 +205,7 @@ def test_missing_and_empty_warehouse(tmp_path: Path) -> None:
     assert queries.date_bounds(empty) is None
     assert queries.platforms(empty) == []
     assert queries.accounts(empty).empty
-    assert all(k.value is None for k in queries.kpi_cards(empty, SPLIT, END))
+    assert all(k.value is None for k in kpi_cards.kpi_cards(empty, SPLIT, END))
     assert queries.daily_series(empty, SPLIT, END, ["reach"]).empty
     assert tuple(queries.kpi_snapshot(empty).columns) == queries.SNAPSHOT_COLUMNS
     assert queries.kpi_snapshot(empty).empty
@@ -214,7 +214,7 @@ def test_missing_and_empty_warehouse(tmp_path: Path) -> None:
 
 
 def test_queries_leave_no_lock(db: Path) -> None:
-    queries.kpi_cards(db, SPLIT, END)
+    kpi_cards.kpi_cards(db, SPLIT, END)
     queries.freshness(db)
     con = duckdb.connect(str(db))  # read-write: would fail if a query kept the file open
     con.close()
@@ -573,7 +573,7 @@ def _answers(db: Path, start: date, end: date, plats: list[str] | None) -> list[
     return [
         queries.date_bounds(db),
         queries.platforms(db),
-        [(k.key, k.value, k.previous) for k in queries.kpi_cards(db, start, end, plats)],
+        [(k.key, k.value, k.previous) for k in kpi_cards.kpi_cards(db, start, end, plats)],
         series.to_dict("records"),
         queries.kpi_snapshot(db, start, end, "month").to_dict("records"),
         queries.kpi_snapshot(db, start, end, "week").to_dict("records"),
@@ -667,7 +667,7 @@ def test_concurrent_reads_share_one_attachment_and_leave_the_file_free(db: Path)
     import warehouse.access
 
     def read(_: int) -> list[tuple[str, float | None]]:
-        return [(k.key, k.value) for k in queries.kpi_cards(db, SPLIT, END)]
+        return [(k.key, k.value) for k in kpi_cards.kpi_cards(db, SPLIT, END)]
 
     with ThreadPoolExecutor(4) as pool:
         answers = list(pool.map(read, range(16)))
@@ -690,14 +690,14 @@ def test_page_reads_attach_the_file_once_and_let_it_go_at_the_end(db: Path) -> N
     with no read attaches nothing, and a nested block changes nothing."""
     import warehouse.access
 
-    outside = [(k.key, k.value) for k in queries.kpi_cards(db, SPLIT, END)], queries.date_bounds(db)
+    outside = [(k.key, k.value) for k in kpi_cards.kpi_cards(db, SPLIT, END)], queries.date_bounds(db)
     with queries.page_reads(db):
         assert warehouse.access._attached == {}  # nothing is attached before the first read
         first = queries.date_bounds(db)
         ((alias, readers),) = warehouse.access._attached.values()
         assert readers == 1  # held by the block, no query running
         with queries.page_reads(db):
-            inside = [(k.key, k.value) for k in queries.kpi_cards(db, SPLIT, END)], queries.date_bounds(db)
+            inside = [(k.key, k.value) for k in kpi_cards.kpi_cards(db, SPLIT, END)], queries.date_bounds(db)
         assert list(warehouse.access._attached.values()) == [[alias, 1]]  # the same attachment all along
     assert inside == outside and first == outside[1]
     assert warehouse.access._attached == {}

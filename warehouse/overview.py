@@ -25,7 +25,7 @@ from datetime import date, datetime, timedelta
 
 import pandas as pd
 
-from warehouse import kpis, queries
+from warehouse import kpi_cards, kpis, queries
 from warehouse.db import WarehouseError
 
 OVERVIEW_COLUMNS = (
@@ -84,7 +84,7 @@ def business_summary(db_path: queries.DbPath, *, days: int = 28) -> BusinessSumm
     if bounds is not None:
         end = bounds.last
         start = max(bounds.first, end - timedelta(days=days - 1))
-        card = next(k for k in queries.kpi_cards(db_path, start, end) if k.key == "audience")
+        card = next(k for k in kpi_cards.kpi_cards(db_path, start, end) if k.key == "audience")
         audience, previous = card.value, card.previous
     failing = fresh.failing
     return BusinessSummary(

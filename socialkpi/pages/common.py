@@ -28,7 +28,7 @@ import pandas as pd
 import streamlit as st
 
 from collectors.tokens import TokenStore
-from warehouse import export, kpis, queries
+from warehouse import export, kpi_cards, kpis, queries
 
 Key = tuple[str, date, date, tuple[str, ...] | None]
 
@@ -55,7 +55,7 @@ def load_freshness(db_path: str) -> queries.Freshness:
 
 @st.cache_data(ttl=60, show_spinner=False)
 def load_cards(db_path: str, start: date, end: date, platforms: tuple[str, ...] | None) -> list[kpis.Kpi]:
-    return queries.kpi_cards(db_path, start, end, platforms)
+    return kpi_cards.kpi_cards(db_path, start, end, platforms)
 
 
 @st.cache_data(ttl=60, show_spinner=False)
