@@ -45,6 +45,7 @@ def pages(db: str, start: date, end: date, plats: list[str]) -> dict[str, dict[s
     """Each page's calls, in the order the page makes them; ``state`` carries what a later call reuses."""
     from collectors.tokens import TokenStore
     from warehouse import export, kpi_cards, queries, roi
+    from warehouse import health as data_health
 
     key = (db, start, end, tuple(plats))
     tokens = TokenStore.beside(db).path  # as the dashboard's loaders find it (pages.common)
@@ -61,8 +62,8 @@ def pages(db: str, start: date, end: date, plats: list[str]) -> dict[str, dict[s
     }
     overview = {
         **shell,
-        "freshness": lambda: queries.freshness(db),
-        "token_expiry": lambda: queries.token_expiry(db, tokens),
+        "freshness": lambda: data_health.freshness(db),
+        "token_expiry": lambda: data_health.token_expiry(db, tokens),
         "kpi_cards": lambda: kpi_cards.kpi_cards(*key),
         "daily_series": lambda: queries.daily_series(db, start, end, TREND, plats),
         "kpi_snapshot (month)": keep("snapshot", lambda: queries.kpi_snapshot(db, start, end, "month")),
@@ -104,14 +105,18 @@ def pages(db: str, start: date, end: date, plats: list[str]) -> dict[str, dict[s
     }
     health = {
         **shell,
-        "freshness": keep("fresh", lambda: queries.freshness(db)),
+        "freshness": keep("fresh", lambda: data_health.freshness(db)),
         # the page's loader: every account's days up to CALENDAR_ACCOUNTS accounts, else those missing the most
         "coverage_report": keep(
-            "coverage", lambda: queries.coverage_report(db, start, end, most=queries.CALENDAR_ACCOUNTS)
+            "coverage", lambda: data_health.coverage_report(db, start, end, most=data_health.CALENDAR_ACCOUNTS)
         ),
         "credentials, token_expiry, skipped_metrics": keep(
             "others",
-            lambda: (queries.credentials(db, tokens), queries.token_expiry(db, tokens), queries.skipped_metrics(db)),
+            lambda: (
+                data_health.credentials(db, tokens),
+                data_health.token_expiry(db, tokens),
+                data_health.skipped_metrics(db),
+            ),
         ),
         "table CSVs (on click)": lambda: [
             export.frame_csv(f)

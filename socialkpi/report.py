@@ -193,9 +193,9 @@ def roi_section(db_path: str | os.PathLike[str], start: date, end: date) -> str:
 
 
 def health_section(db_path: str | os.PathLike[str], start: date, end: date) -> str:
-    from warehouse import queries
+    from warehouse import health, queries
 
-    fresh = queries.freshness(db_path)
+    fresh = health.freshness(db_path)
     last = f"{fresh.last_success_at:%Y-%m-%d %H:%M} UTC" if fresh.last_success_at else "never"
     out = [f"<p>Last fully successful collection: {escaped(last)}.</p>"]
     failing = fresh.failing
@@ -214,7 +214,7 @@ def health_section(db_path: str | os.PathLike[str], start: date, end: date) -> s
         )
     else:
         out.append("<p>Every account's latest collection succeeded.</p>")
-    missing = queries.missing_days(db_path, start, end)
+    missing = health.missing_days(db_path, start, end)
     gaps = missing[missing["days_missing"] > 0]
     if len(gaps):
         out.append("<h3>Days with nothing stored</h3>")
@@ -232,7 +232,7 @@ def health_section(db_path: str | os.PathLike[str], start: date, end: date) -> s
         )
     from collectors.tokens import TokenStore
 
-    tokens = queries.token_expiry(db_path, TokenStore.beside(db_path).path)
+    tokens = health.token_expiry(db_path, TokenStore.beside(db_path).path)
     if not tokens.empty:
         out.append("<h3>Access tokens (expiry only)</h3>")
         out.extend(f'<p class="warn">{escaped(w.message)}</p>' for w in queries.token_warnings(tokens.itertuples()))
@@ -249,7 +249,7 @@ def health_section(db_path: str | os.PathLike[str], start: date, end: date) -> s
                 ],
             )
         )
-    skipped = queries.skipped_metrics(db_path)
+    skipped = health.skipped_metrics(db_path)
     if not skipped.empty:
         out.append("<h3>Metrics skipped</h3>")
         out.append(

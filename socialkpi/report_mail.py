@@ -182,7 +182,7 @@ def build_content(
 ) -> Content:
     """Subject, plain text and HTML body of the report of ``[start, end]``."""
     from collectors.tokens import TokenStore
-    from warehouse import kpi_cards, kpis, queries
+    from warehouse import health, kpi_cards, kpis, queries
 
     cards = kpi_cards.kpi_cards(db_path, start, end)
     days = (end - start).days + 1
@@ -190,9 +190,9 @@ def build_content(
     name = business or "socialkpi"
     subject = f"{name}: social and website report, {start:%d %b} – {end:%d %b %Y}"
     period = f"{start:%d %b %Y} – {end:%d %b %Y} ({days} days), compared with {prev_start:%d %b} – {prev_end:%d %b %Y}"
-    fresh = queries.freshness(db_path)
+    fresh = health.freshness(db_path)
     failing = fresh.failing
-    tokens = queries.token_warnings(queries.token_expiry(db_path, TokenStore.beside(db_path).path).itertuples())
+    tokens = queries.token_warnings(health.token_expiry(db_path, TokenStore.beside(db_path).path).itertuples())
 
     text = [f"{name} · Social and website report", period, ""]
     groups = [  # a group with no value at all (no website account) is left out

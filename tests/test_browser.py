@@ -29,7 +29,7 @@ from typing import Any
 
 import pytest
 
-from warehouse import export, kpi_cards, queries
+from warehouse import export, health, kpi_cards, queries
 
 pytestmark = pytest.mark.browser
 
@@ -276,7 +276,7 @@ def test_health_calendar_picture_is_the_table(server: tuple[str, Path], tmp_path
     bounds = queries.date_bounds(db)
     assert bounds is not None
     start = max(bounds.first, bounds.last - timedelta(days=27))
-    report = queries.coverage_report(db, start, bounds.last)
+    report = health.coverage_report(db, start, bounds.last)
     table = report.accounts
     n_days = (bounds.last - start).days + 1
     website = table[table["platform"].isin(["ga4", "plausible", "matomo", "umami", "wordpress"])]
@@ -298,8 +298,8 @@ def test_health_calendar_picture_is_the_table(server: tuple[str, Path], tmp_path
     tolerance = 0.5 / n_days  # half a day's cell
     for row, account in zip(rows, table.itertuples(), strict=True):
         label = f"{account.platform}/{account.account_id}"
-        assert abs(row[queries.COVERAGE_MISSING] - account.days_missing / n_days) < tolerance, (label, row)
-        assert abs(row[queries.COVERAGE_NOT_YET] - account.days_not_yet_available / n_days) < tolerance, (label, row)
+        assert abs(row[health.COVERAGE_MISSING] - account.days_missing / n_days) < tolerance, (label, row)
+        assert abs(row[health.COVERAGE_NOT_YET] - account.days_not_yet_available / n_days) < tolerance, (label, row)
 
     cells = calendar_cells(drawn)
     want = {(r.account, r.date.date()): STATUS_COLORS[r.status] for r in report.days.itertuples()}

@@ -13,7 +13,7 @@ import pytest
 
 from tests import seed
 from tests.seed import END, SPLIT
-from warehouse import formatting, kpi_cards, kpis, queries, query_parts
+from warehouse import formatting, health, kpi_cards, kpis, queries, query_parts
 from warehouse.db import WarehouseError
 from warehouse.tokens import token_rows, token_warnings
 
@@ -126,7 +126,7 @@ def test_daily_series(db: Path) -> None:
 
 
 def test_freshness(db: Path) -> None:
-    fresh = queries.freshness(db)
+    fresh = health.freshness(db)
     assert fresh.last_success_at == seed.COLLECTED_AT  # run-2 was partial
     assert fresh.last_run_at == seed.RUN2_START and fresh.last_run_status == "partial"
     assert fresh.n_failing == 1
@@ -209,13 +209,13 @@ def test_missing_and_empty_warehouse(tmp_path: Path) -> None:
     assert queries.daily_series(empty, SPLIT, END, ["reach"]).empty
     assert tuple(queries.kpi_snapshot(empty).columns) == queries.SNAPSHOT_COLUMNS
     assert queries.kpi_snapshot(empty).empty
-    fresh = queries.freshness(empty)
+    fresh = health.freshness(empty)
     assert fresh.last_success_at is None and fresh.n_failing == 0
 
 
 def test_queries_leave_no_lock(db: Path) -> None:
     kpi_cards.kpi_cards(db, SPLIT, END)
-    queries.freshness(db)
+    health.freshness(db)
     con = duckdb.connect(str(db))  # read-write: would fail if a query kept the file open
     con.close()
 
@@ -342,7 +342,7 @@ def test_daily_by_platform_and_account(full: Path) -> None:
 
 
 def test_missing_days_and_coverage(full: Path) -> None:
-    missing = queries.missing_days(full, SPLIT, END).set_index("account_id")
+    missing = health.missing_days(full, SPLIT, END).set_index("account_id")
     # 222 (facebook) ends 03-08: 03-09 is missing; 03-10, the newest stored day, is not yet available
     # (Facebook's Page Insights end yesterday); rival_x, a competitor (numbers as of "now"), misses its gap
     assert missing["days_missing"].to_dict() == {
@@ -353,10 +353,10 @@ def test_missing_days_and_coverage(full: Path) -> None:
     assert missing.loc["222", "first_missing"].date() == date(2026, 3, 9)
     assert missing.loc["222", "last_missing"].date() == date(2026, 3, 9)
     assert missing.loc["rival_x", "last_missing"].date() == date(2026, 2, 21)
-    grid = queries.coverage(full, date(2026, 1, 8), date(2026, 1, 11))
+    grid = health.coverage(full, date(2026, 1, 8), date(2026, 1, 11))
     assert len(grid) == 10 * 4
     first = grid[grid["account_id"] == "111"]
-    assert list(first["status"]) == [queries.COVERAGE_BEFORE] * 2 + [queries.COVERAGE_STORED] * 2
+    assert list(first["status"]) == [health.COVERAGE_BEFORE] * 2 + [health.COVERAGE_STORED] * 2
 
 
 @pytest.fixture(scope="module")
@@ -377,28 +377,28 @@ def _summary(table: pd.DataFrame) -> dict[str, tuple[int, date | None, date | No
 def test_days_a_source_cannot_have_yet_are_not_yet_available(lagging: Path) -> None:
     """Issue 11 item 18: web analytics end yesterday, YouTube Analytics three days back; a competitor's
     "now" numbers and a day before the delay are missing (tests/seed.py HEALTH_*)."""
-    report = queries.coverage_report(lagging, seed.HEALTH_START, seed.HEALTH_END)
+    report = health.coverage_report(lagging, seed.HEALTH_START, seed.HEALTH_END)
     assert report.as_of == seed.HEALTH_END  # the newest stored day: the day of the latest collect
     assert _summary(report.accounts) == seed.HEALTH_EXPECTED
     status = report.days.set_index(["account_id", report.days["date"].dt.date])["status"]
-    assert status[(seed.HW.id, END)] == queries.COVERAGE_NOT_YET
+    assert status[(seed.HW.id, END)] == health.COVERAGE_NOT_YET
     assert [status[(seed.HY.id, END - timedelta(days=n))] for n in (3, 2, 1, 0)] == [
-        queries.COVERAGE_STORED, queries.COVERAGE_NOT_YET, queries.COVERAGE_NOT_YET, queries.COVERAGE_STORED,
+        health.COVERAGE_STORED, health.COVERAGE_NOT_YET, health.COVERAGE_NOT_YET, health.COVERAGE_STORED,
     ]  # fmt: skip
-    assert status[(seed.HI.id, END)] == queries.COVERAGE_MISSING
+    assert status[(seed.HI.id, END)] == health.COVERAGE_MISSING
     # the table is the calendar counted: one query for both
     counted = report.days.groupby("account_id")["status"].value_counts().unstack(fill_value=0)
     table = report.accounts.set_index("account_id")
-    assert counted[queries.COVERAGE_MISSING].to_dict() == table["days_missing"].to_dict()
-    assert counted[queries.COVERAGE_NOT_YET].to_dict() == table["days_not_yet_available"].to_dict()
-    pd.testing.assert_frame_equal(queries.missing_days(lagging, seed.HEALTH_START, END), report.accounts)
-    pd.testing.assert_frame_equal(queries.coverage(lagging, seed.HEALTH_START, END), report.days)
+    assert counted[health.COVERAGE_MISSING].to_dict() == table["days_missing"].to_dict()
+    assert counted[health.COVERAGE_NOT_YET].to_dict() == table["days_not_yet_available"].to_dict()
+    pd.testing.assert_frame_equal(health.missing_days(lagging, seed.HEALTH_START, END), report.accounts)
+    pd.testing.assert_frame_equal(health.coverage(lagging, seed.HEALTH_START, END), report.days)
     # counted from two days later, the web analytics day is overdue, and so are YouTube's 03-08 and 03-09
-    later = _summary(queries.missing_days(lagging, seed.HEALTH_START, END, as_of=END + timedelta(days=2)))
+    later = _summary(health.missing_days(lagging, seed.HEALTH_START, END, as_of=END + timedelta(days=2)))
     assert later[seed.HW.id] == (1, END, END, 0)
     assert later[seed.HY.id] == (2, date(2026, 3, 8), date(2026, 3, 9), 0)
     # a window reaching past the newest day: those days have not happened, never missing
-    ahead = _summary(queries.missing_days(lagging, END, END + timedelta(days=3)))
+    ahead = _summary(health.missing_days(lagging, END, END + timedelta(days=3)))
     assert ahead[seed.HX.id] == (0, None, None, 3)
 
 
@@ -418,13 +418,13 @@ def test_every_platform_documents_its_delay() -> None:
 
 
 def test_skipped_metrics_and_token_expiry(full: Path) -> None:
-    notes = queries.skipped_metrics(full)
+    notes = health.skipped_metrics(full)
     assert notes[["platform", "account_id", "account_name", "source_metric", "note"]].values.tolist() == [
         ["instagram", "ig1", "Corner Bakery", *seed.NOTE]
     ]
     assert notes["noted_at"].iloc[0].to_pydatetime() == seed.COLLECTED_AT
     now = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
-    tokens = queries.token_expiry(full, tokens_of(full), now=now)
+    tokens = health.token_expiry(full, tokens_of(full), now=now)
     assert list(tokens["platform"]) == ["linkedin", "x"]
     li, x = tokens.iloc[0], tokens.iloc[1]
     assert li["expires_at"].to_pydatetime() == seed.TOKEN_EXPIRES and li["days_left"] == 22.0
@@ -432,7 +432,7 @@ def test_skipped_metrics_and_token_expiry(full: Path) -> None:
     assert pd.isna(x["expires_at"]) and x["refreshable"]
     text = tokens.to_csv()
     assert seed.TOKEN_SECRET not in text and seed.REFRESH_SECRET not in text
-    assert queries.token_expiry(base_path(full), tokens_of(base_path(full)), now=now).empty  # no token file
+    assert health.token_expiry(base_path(full), tokens_of(base_path(full)), now=now).empty  # no token file
 
 
 def tokens_of(db: Path) -> Path:
@@ -488,7 +488,7 @@ def test_token_warnings_for_tokens_socialkpi_cannot_renew(tmp_path: Path) -> Non
             "tiktok/tt1": {"access_token": "a7", "refresh_token": None, "expires_at": at - 2 * day},
         },
     )
-    tokens = queries.token_expiry(db, tokens_of(db), now=now)
+    tokens = health.token_expiry(db, tokens_of(db), now=now)
     li2 = tokens.set_index("account_id").loc["li2"]
     assert li2["refresh_days_left"] == 5.0 and li2["refresh_expires_at"].to_pydatetime() == datetime(
         2026, 3, 15, 12, 0, tzinfo=UTC
@@ -567,9 +567,9 @@ _obs = st.builds(
 def _answers(db: Path, start: date, end: date, plats: list[str] | None) -> list[object]:
     from warehouse import roi
 
-    fresh = queries.freshness(db)
+    fresh = health.freshness(db)
     series = queries.daily_series(db, start, end, ("impressions", "reach", "followers"), plats)
-    coverage = queries.coverage_report(db, start, end)
+    coverage = health.coverage_report(db, start, end)
     return [
         queries.date_bounds(db),
         queries.platforms(db),
@@ -734,24 +734,24 @@ def test_coverage_calendar_of_many_accounts_holds_those_missing_days(
     if not running:
         monkeypatch.setattr(warehouse.access, "RUNNING_VERSION", 10**6)
     start, end = seed.MANY_START, seed.MANY_END
-    every = queries.coverage_report(db, start, end)
+    every = health.coverage_report(db, start, end)
     assert len(every.days) == 40 * 10 and len(every.accounts) == 40
 
-    def held(report: queries.Coverage) -> list[str]:
+    def held(report: health.Coverage) -> list[str]:
         return list(report.days["account_id"].drop_duplicates())
 
-    def rows_of(report: queries.Coverage) -> list[dict[str, object]]:
+    def rows_of(report: health.Coverage) -> list[dict[str, object]]:
         return every.days[every.days["account_id"].isin(held(report))].to_dict("records")
 
     for most, accounts in ((30, ["p03", "p07", "p11"]), (2, ["p03", "p07"]), (40, None)):
-        report = queries.coverage_report(db, start, end, most=most)
+        report = health.coverage_report(db, start, end, most=most)
         assert held(report) == (accounts or held(every))
         assert report.days.to_dict("records") == rows_of(report)
         assert report.accounts.equals(every.accounts) and report.delays == every.delays
-    picked = queries.coverage_report(db, start, end, calendar=[("facebook", "p20"), ("facebook", "p07")], most=30)
+    picked = health.coverage_report(db, start, end, calendar=[("facebook", "p20"), ("facebook", "p07")], most=30)
     assert held(picked) == ["p07", "p20"] and picked.days.to_dict("records") == rows_of(picked)
-    assert queries.coverage_report(db, start, end, calendar=[]).days.empty
-    none_missing = queries.coverage_report(db, date(2026, 4, 9), end, most=30)  # p11's gap is 04-08
+    assert health.coverage_report(db, start, end, calendar=[]).days.empty
+    none_missing = health.coverage_report(db, date(2026, 4, 9), end, most=30)  # p11's gap is 04-08
     assert none_missing.days.empty and int(none_missing.accounts["days_missing"].sum()) == 0
 
 
@@ -857,8 +857,8 @@ def test_the_page_frames_read_through_arrow_equal_duckdb_df(db: Path) -> None:
     coverage = [ids, [PLATFORMS[i].delay_days for i in ids], SPLIT, END, SPLIT, END, END]
     with open_warehouse(db) as (con, _):
         for sql, params in (
-            (queries._COVERAGE_SQL, coverage),
-            (queries._COVERAGE_DAILY_SQL, coverage),
+            (health._COVERAGE_SQL, coverage),
+            (health._COVERAGE_DAILY_SQL, coverage),
         ):
             got = query_parts._frame(con, sql, params)
             assert len(got) > 0

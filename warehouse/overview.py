@@ -25,7 +25,7 @@ from datetime import date, datetime, timedelta
 
 import pandas as pd
 
-from warehouse import kpi_cards, kpis, queries
+from warehouse import health, kpi_cards, kpis, queries
 from warehouse.db import WarehouseError
 
 OVERVIEW_COLUMNS = (
@@ -77,7 +77,7 @@ def business_summary(db_path: queries.DbPath, *, days: int = 28) -> BusinessSumm
     when there is none yet (or another :class:`~warehouse.db.WarehouseError` when it cannot be read)."""
     if days < 1:
         raise ValueError(f"days must be at least 1, not {days}")
-    fresh = queries.freshness(db_path)
+    fresh = health.freshness(db_path)
     bounds = queries.date_bounds(db_path)
     audience = previous = None
     start = end = None

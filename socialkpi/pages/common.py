@@ -28,7 +28,7 @@ import pandas as pd
 import streamlit as st
 
 from collectors.tokens import TokenStore
-from warehouse import export, kpi_cards, kpis, queries
+from warehouse import export, health, kpi_cards, kpis, queries
 
 Key = tuple[str, date, date, tuple[str, ...] | None]
 
@@ -49,8 +49,8 @@ def load_platforms(db_path: str) -> list[str]:
 
 
 @st.cache_data(ttl=60, show_spinner=False)
-def load_freshness(db_path: str) -> queries.Freshness:
-    return queries.freshness(db_path)
+def load_freshness(db_path: str) -> health.Freshness:
+    return health.freshness(db_path)
 
 
 @st.cache_data(ttl=60, show_spinner=False)
@@ -121,32 +121,32 @@ def load_kpis_csv(db_path: str, start: date, end: date, period: queries.Period) 
     return export.kpis_frame_csv(load_snapshot(db_path, start, end, period))
 
 
-CALENDAR_ACCOUNTS = queries.CALENDAR_ACCOUNTS  # above this many accounts, the calendar shows those missing days
+CALENDAR_ACCOUNTS = health.CALENDAR_ACCOUNTS  # above this many accounts, the calendar shows those missing days
 
 
 @st.cache_data(ttl=60, show_spinner=False)
 def load_coverage(
     db_path: str, start: date, end: date, calendar: tuple[tuple[str, str], ...] | None = None
-) -> queries.Coverage:
-    """The Data health calendar and its missing-days table (:func:`queries.coverage_report`): every
+) -> health.Coverage:
+    """The Data health calendar and its missing-days table (:func:`health.coverage_report`): every
     account's days up to :data:`CALENDAR_ACCOUNTS` accounts, else those with the most days missing, or
     the accounts of ``calendar``."""
-    return queries.coverage_report(db_path, start, end, calendar=calendar, most=CALENDAR_ACCOUNTS)
+    return health.coverage_report(db_path, start, end, calendar=calendar, most=CALENDAR_ACCOUNTS)
 
 
 @st.cache_data(ttl=60, show_spinner=False)
 def load_skipped(db_path: str) -> pd.DataFrame:
-    return queries.skipped_metrics(db_path)
+    return health.skipped_metrics(db_path)
 
 
 @st.cache_data(ttl=60, show_spinner=False)
 def load_tokens(db_path: str) -> pd.DataFrame:
-    return queries.token_expiry(db_path, TokenStore.beside(db_path).path)
+    return health.token_expiry(db_path, TokenStore.beside(db_path).path)
 
 
 @st.cache_data(ttl=60, show_spinner=False)
 def load_credentials(db_path: str) -> pd.DataFrame:
-    return queries.credentials(db_path, TokenStore.beside(db_path).path)
+    return health.credentials(db_path, TokenStore.beside(db_path).path)
 
 
 @dataclass(frozen=True)
