@@ -46,6 +46,8 @@ def pages(db: str, start: date, end: date, plats: list[str]) -> dict[str, dict[s
     from collectors.tokens import TokenStore
     from warehouse import export, kpi_cards, queries, roi
     from warehouse import health as data_health
+    from warehouse.competitors import competitor_comparison, share_of_voice
+    from warehouse.website import network_reach_and_visits, visits_by_network
 
     key = (db, start, end, tuple(plats))
     tokens = TokenStore.beside(db).path  # as the dashboard's loaders find it (pages.common)
@@ -80,8 +82,8 @@ def pages(db: str, start: date, end: date, plats: list[str]) -> dict[str, dict[s
     }
     competitors = {
         **shell,
-        "competitor_comparison": keep("comparison", lambda: queries.competitor_comparison(*key)),
-        "share_of_voice": keep("share", lambda: queries.share_of_voice(*key)),
+        "competitor_comparison": keep("comparison", lambda: competitor_comparison(*key)),
+        "share_of_voice": keep("share", lambda: share_of_voice(*key)),
         # the page's chart: every account up to CHART_ACCOUNTS, else the ones with the most followers
         "daily_by_account (followers)": lambda: queries.daily_by_account(
             db, start, end, "followers", plats, _chart_keys(state["comparison"])
@@ -92,8 +94,8 @@ def pages(db: str, start: date, end: date, plats: list[str]) -> dict[str, dict[s
         **shell,
         "kpi_cards": lambda: kpi_cards.kpi_cards(*key),
         "daily_series": lambda: queries.daily_series(db, start, end, WEB, plats),
-        "visits_by_network": lambda: queries.visits_by_network(*key),
-        "network_reach_and_visits": keep("reach", lambda: queries.network_reach_and_visits(*key)),
+        "visits_by_network": lambda: visits_by_network(*key),
+        "network_reach_and_visits": keep("reach", lambda: network_reach_and_visits(*key)),
         "table CSV (on click)": csv("reach"),
     }
     roi_page = {
@@ -141,12 +143,12 @@ def pages(db: str, start: date, end: date, plats: list[str]) -> dict[str, dict[s
 
 def _chart_keys(comparison: Any) -> list[tuple[str, str]] | None:
     """The accounts the Competitors page's followers chart starts with (pages.competitors.pick_accounts)."""
-    from warehouse import queries
+    from warehouse import competitors
 
-    if len(comparison) <= queries.CHART_ACCOUNTS:
+    if len(comparison) <= competitors.CHART_ACCOUNTS:
         return None
     biggest = comparison.sort_values("followers", ascending=False, kind="stable", na_position="last")
-    return list(zip(biggest["platform"], biggest["account_id"], strict=True))[: queries.CHART_ACCOUNTS]
+    return list(zip(biggest["platform"], biggest["account_id"], strict=True))[: competitors.CHART_ACCOUNTS]
 
 
 def measure(db: str, calls: dict[str, Call]) -> tuple[list[float], dict[str, list[float]]]:

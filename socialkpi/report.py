@@ -79,7 +79,7 @@ def build_report(
     generated_at: datetime | None = None,
 ) -> str:
     """The whole HTML document for ``[start, end]``."""
-    from warehouse import kpi_cards, kpis, queries
+    from warehouse import competitors, kpi_cards, kpis, queries, website
 
     moment = generated_at or datetime.now(UTC)
     platform_ids = queries.platforms(db_path)
@@ -132,7 +132,7 @@ def build_report(
         out.append("<h2>Per platform</h2>")
         out.append(html_table(per_platform, PLATFORM_COLUMNS))
 
-    networks = queries.visits_by_network(db_path, start, end)
+    networks = website.visits_by_network(db_path, start, end)
     if not networks.empty:
         out.append("<h2>Website visits from social networks</h2>")
         out.append(
@@ -147,12 +147,12 @@ def build_report(
             )
         )
 
-    comparison = queries.competitor_comparison(db_path, start, end)
+    comparison = competitors.competitor_comparison(db_path, start, end)
     out.append("<h2>Competitors</h2>")
     if comparison.empty:
         out.append('<p class="muted">No competitor accounts configured.</p>')
     else:
-        share = queries.share_of_voice(db_path, start, end)
+        share = competitors.share_of_voice(db_path, start, end)
         out.append(
             html_table(
                 share,

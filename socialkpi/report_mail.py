@@ -182,7 +182,7 @@ def build_content(
 ) -> Content:
     """Subject, plain text and HTML body of the report of ``[start, end]``."""
     from collectors.tokens import TokenStore
-    from warehouse import health, kpi_cards, kpis, queries
+    from warehouse import competitors, health, kpi_cards, kpis, queries, website
 
     cards = kpi_cards.kpi_cards(db_path, start, end)
     days = (end - start).days + 1
@@ -235,7 +235,7 @@ def build_content(
     per_platform = queries.platform_kpis(db_path, start, end)
     if not per_platform.empty:
         body += [_h2("Per platform"), _table_html(per_platform, PLATFORM_COLUMNS[:5] + PLATFORM_COLUMNS[6:8])]
-    networks = queries.visits_by_network(db_path, start, end)
+    networks = website.visits_by_network(db_path, start, end)
     if not networks.empty:
         body.append(_h2("Website visits from social networks"))
         body.append(
@@ -249,7 +249,7 @@ def build_content(
                 ],
             )
         )
-    comparison = queries.competitor_comparison(db_path, start, end)
+    comparison = competitors.competitor_comparison(db_path, start, end)
     if not comparison.empty:
         body += [_h2("Competitors"), _table_html(comparison, [c for c in COMPETITOR_COLUMNS if c[0] != "competitor"])]
     body.append(_h2("Data health"))

@@ -15,7 +15,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests import seed
-from warehouse import export, health, queries
+from warehouse import competitors, export, health, queries
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard.py")
 LABELS = {
@@ -381,7 +381,7 @@ def test_competitors_with_many_accounts_chart_those_with_the_most_followers(
 ) -> None:
     """More accounts than one chart tells apart (40 > CHART_ACCOUNTS): the followers chart starts with the
     ten with the most followers, a picker adds others, and the table still lists every account."""
-    assert len(seed.MANY_ACCOUNTS) > queries.CHART_ACCOUNTS == 10
+    assert len(seed.MANY_ACCOUNTS) > competitors.CHART_ACCOUNTS == 10
     db = seed.build_many_warehouse(tmp_path / "many.duckdb")
     monkeypatch.setenv("SOCIALKPI_DB", str(db))
     at = AppTest.from_file(APP, default_timeout=30)

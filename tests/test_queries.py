@@ -13,7 +13,7 @@ import pytest
 
 from tests import seed
 from tests.seed import END, SPLIT
-from warehouse import formatting, health, kpi_cards, kpis, queries, query_parts
+from warehouse import competitors, formatting, health, kpi_cards, kpis, queries, query_parts, website
 from warehouse.db import WarehouseError
 from warehouse.tokens import token_rows, token_warnings
 
@@ -269,8 +269,8 @@ def test_platform_kpis_by_hand(full: Path) -> None:
 
 
 def test_competitor_comparison_by_hand(full: Path) -> None:
-    df = queries.competitor_comparison(full, SPLIT, END)
-    assert tuple(df.columns) == queries.COMPETITOR_COLUMNS
+    df = competitors.competitor_comparison(full, SPLIT, END)
+    assert tuple(df.columns) == competitors.COMPETITOR_COLUMNS
     keys = list(zip(df["platform"], df["account_id"], strict=True))
     assert keys == [
         ("facebook", "222"), ("facebook", "111"), ("facebook", "999"),  # own by name, then competitors
@@ -291,8 +291,8 @@ def test_competitor_comparison_by_hand(full: Path) -> None:
     assert (x_rival["growth_pct"], x_rival["posts_published"], x_rival["posts_per_week"]) == (0, 56, 14.0)
     assert rows.loc["li_rival", "growth_pct"] == pytest.approx(84 / 993 * 100)
     # only platforms with a competitor are compared: the base seed has one on facebook only
-    assert set(queries.competitor_comparison(base_path(full), SPLIT, END)["platform"]) == {"facebook"}
-    assert queries.competitor_comparison(full, SPLIT, END, ["ga4"]).empty
+    assert set(competitors.competitor_comparison(base_path(full), SPLIT, END)["platform"]) == {"facebook"}
+    assert competitors.competitor_comparison(full, SPLIT, END, ["ga4"]).empty
 
 
 def base_path(full: Path) -> Path:
@@ -303,7 +303,7 @@ def base_path(full: Path) -> Path:
 
 
 def test_share_of_voice_by_hand(full: Path) -> None:
-    df = queries.share_of_voice(full, SPLIT, END)
+    df = competitors.share_of_voice(full, SPLIT, END)
     assert list(df["platform"]) == ["facebook", "instagram", "linkedin", "x"]
     rows = df.set_index("platform")
     assert (rows.loc["facebook", "own_followers"], rows.loc["facebook", "competitor_followers"]) == (1673, 5590)
@@ -312,12 +312,12 @@ def test_share_of_voice_by_hand(full: Path) -> None:
     assert rows.loc["instagram", "share_of_voice"] == pytest.approx(2177 / (2177 + 6708))
     assert rows.loc["linkedin", "share_of_voice"] == pytest.approx(0.25)  # 359 / (359 + 1077)
     assert rows.loc["x", "share_of_voice"] == pytest.approx(859 / (859 + 1200))
-    only_x = queries.share_of_voice(full, SPLIT, END, ["x", "ga4"])
+    only_x = competitors.share_of_voice(full, SPLIT, END, ["x", "ga4"])
     assert list(only_x["platform"]) == ["x"]
 
 
 def test_visits_by_network_by_hand(full: Path) -> None:
-    df = queries.visits_by_network(full, SPLIT, END)
+    df = website.visits_by_network(full, SPLIT, END)
     assert list(df["network"]) == ["facebook", "instagram", "x"]
     rows = df.set_index("network")
     assert list(rows["visits"]) == [28 * 12, 28 * 10, 28 * 3]
@@ -325,7 +325,7 @@ def test_visits_by_network_by_hand(full: Path) -> None:
     assert list(rows["change_pct"]) == pytest.approx([20.0, 25.0, 50.0])
     assert list(rows["share_of_social"]) == pytest.approx([0.48, 0.40, 0.12])  # of 700 social visits
     assert rows["visits"].sum() == seed.FULL_CARDS_28D["social_visits"][0]
-    assert queries.visits_by_network(full, SPLIT, END, ["facebook"]).empty
+    assert website.visits_by_network(full, SPLIT, END, ["facebook"]).empty
 
 
 def test_daily_by_platform_and_account(full: Path) -> None:
@@ -583,9 +583,9 @@ def _answers(db: Path, start: date, end: date, plats: list[str] | None) -> list[
         *(queries.daily_by_platform(db, start, end, m, plats).to_dict("records") for m in ("followers", "posts")),
         *(queries.daily_by_account(db, start, end, m, plats).to_dict("records") for m in ("followers", "posts")),
         queries.daily_by_account(db, start, end, "video_views", plats).to_dict("records"),
-        queries.competitor_comparison(db, start, end, plats).to_dict("records"),
-        queries.share_of_voice(db, start, end, plats).to_dict("records"),
-        queries.network_reach_and_visits(db, start, end, plats).to_dict("records"),
+        competitors.competitor_comparison(db, start, end, plats).to_dict("records"),
+        competitors.share_of_voice(db, start, end, plats).to_dict("records"),
+        website.network_reach_and_visits(db, start, end, plats).to_dict("records"),
         roi.roi_table(db, start, end, plats).to_dict("records"),
         (coverage.as_of, coverage.days.to_dict("records"), coverage.accounts.to_dict("records"), coverage.delays),
     ]
@@ -785,7 +785,7 @@ def test_network_reach_beside_the_visits_it_sends(tmp_path: Path) -> None:
     from collectors.observation import Account, Observation
     from warehouse.db import writing
     from warehouse.load import AccountOutcome, write_account_batch
-    from warehouse.queries import network_reach_and_visits
+    from warehouse.website import network_reach_and_visits
 
     db = tmp_path / "wh.duckdb"
     now = datetime(2026, 3, 10, tzinfo=UTC)

@@ -237,9 +237,6 @@ ORDER BY c.platform, c.account_id
 # The Data health calendar holds every account's days up to this many accounts (one row each, 28 px):
 # above, the accounts missing the most days (coverage_report's ``most``), and a picker for the others.
 CALENDAR_ACCOUNTS = 30
-# The Competitors page's followers chart draws every account up to this many, else the ones with the most
-# followers, and a picker for the others.
-CHART_ACCOUNTS = 10
 
 _COVERAGE_DAY_COLUMNS = ("platform", "account_id", "account_name", "competitor", "account", "date", "status")
 

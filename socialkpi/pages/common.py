@@ -28,7 +28,7 @@ import pandas as pd
 import streamlit as st
 
 from collectors.tokens import TokenStore
-from warehouse import export, health, kpi_cards, kpis, queries
+from warehouse import competitors, export, health, kpi_cards, kpis, queries, website
 
 Key = tuple[str, date, date, tuple[str, ...] | None]
 
@@ -91,22 +91,22 @@ def load_platform_kpis(db_path: str, start: date, end: date, platforms: tuple[st
 
 @st.cache_data(ttl=60, show_spinner=False)
 def load_competitors(db_path: str, start: date, end: date, platforms: tuple[str, ...] | None) -> pd.DataFrame:
-    return queries.competitor_comparison(db_path, start, end, platforms)
+    return competitors.competitor_comparison(db_path, start, end, platforms)
 
 
 @st.cache_data(ttl=60, show_spinner=False)
 def load_share_of_voice(db_path: str, start: date, end: date, platforms: tuple[str, ...] | None) -> pd.DataFrame:
-    return queries.share_of_voice(db_path, start, end, platforms)
+    return competitors.share_of_voice(db_path, start, end, platforms)
 
 
 @st.cache_data(ttl=60, show_spinner=False)
 def load_networks(db_path: str, start: date, end: date, platforms: tuple[str, ...] | None) -> pd.DataFrame:
-    return queries.visits_by_network(db_path, start, end, platforms)
+    return website.visits_by_network(db_path, start, end, platforms)
 
 
 @st.cache_data(ttl=60, show_spinner=False)
 def load_network_reach(db_path: str, start: date, end: date, platforms: tuple[str, ...] | None) -> pd.DataFrame:
-    return queries.network_reach_and_visits(db_path, start, end, platforms)
+    return website.network_reach_and_visits(db_path, start, end, platforms)
 
 
 @st.cache_data(ttl=60, show_spinner=False)
