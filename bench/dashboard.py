@@ -5,7 +5,7 @@ accounts (~55M rows, issue 12 item 6), three years each.  ``dashboard.py`` runs,
 (every 60 s, or any filter change), the sidebar's ``date_bounds`` + ``platforms`` and then one page
 (:mod:`socialkpi.pages`); each page calls the ``warehouse.queries`` / ``warehouse.roi`` /
 ``warehouse.export`` functions below as the page's loaders do, all through one read-only
-attachment of the file per run (``queries.page_reads``, as ``dashboard.py`` wraps each rerun).
+attachment of the file per run (``page_reads``, as ``dashboard.py`` wraps each rerun).
 The CSV under each of its tables (``common.table``: ``export.frame_csv``) is measured too, but not
 counted in the page: its button builds it when clicked, not on every rerun.  Per page, 20 runs (at
 least 5, within about 10 s, for a page slower than 0.5 s); the p50 of the page's whole data (the
@@ -153,9 +153,9 @@ def _chart_keys(comparison: Any) -> list[tuple[str, str]] | None:
 
 def measure(db: str, calls: dict[str, Call]) -> tuple[list[float], dict[str, list[float]]]:
     """(the page's totals in ms, each call's times in ms), after one warm-up run.  Each run is one
-    rerun of ``dashboard.py``: its reads share one attachment of the file (``queries.page_reads``), so
+    rerun of ``dashboard.py``: its reads share one attachment of the file (``page_reads``), so
     the first call of a run pays for attaching it."""
-    from warehouse.queries import page_reads
+    from warehouse.access import page_reads
 
     with page_reads(db):
         for fn in calls.values():  # warm-up: the OS page cache, as on a dashboard that has been up

@@ -193,7 +193,8 @@ def roi_section(db_path: str | os.PathLike[str], start: date, end: date) -> str:
 
 
 def health_section(db_path: str | os.PathLike[str], start: date, end: date) -> str:
-    from warehouse import health, queries
+    from warehouse import health
+    from warehouse.tokens import token_warnings
 
     fresh = health.freshness(db_path)
     last = f"{fresh.last_success_at:%Y-%m-%d %H:%M} UTC" if fresh.last_success_at else "never"
@@ -235,7 +236,7 @@ def health_section(db_path: str | os.PathLike[str], start: date, end: date) -> s
     tokens = health.token_expiry(db_path, TokenStore.beside(db_path).path)
     if not tokens.empty:
         out.append("<h3>Access tokens (expiry only)</h3>")
-        out.extend(f'<p class="warn">{escaped(w.message)}</p>' for w in queries.token_warnings(tokens.itertuples()))
+        out.extend(f'<p class="warn">{escaped(w.message)}</p>' for w in token_warnings(tokens.itertuples()))
         out.append(
             html_table(
                 tokens,

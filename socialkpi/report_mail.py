@@ -183,6 +183,7 @@ def build_content(
     """Subject, plain text and HTML body of the report of ``[start, end]``."""
     from collectors.tokens import TokenStore
     from warehouse import competitors, health, kpi_cards, kpis, queries, website
+    from warehouse.tokens import token_warnings
 
     cards = kpi_cards.kpi_cards(db_path, start, end)
     days = (end - start).days + 1
@@ -192,7 +193,7 @@ def build_content(
     period = f"{start:%d %b %Y} – {end:%d %b %Y} ({days} days), compared with {prev_start:%d %b} – {prev_end:%d %b %Y}"
     fresh = health.freshness(db_path)
     failing = fresh.failing
-    tokens = queries.token_warnings(health.token_expiry(db_path, TokenStore.beside(db_path).path).itertuples())
+    tokens = token_warnings(health.token_expiry(db_path, TokenStore.beside(db_path).path).itertuples())
 
     text = [f"{name} · Social and website report", period, ""]
     groups = [  # a group with no value at all (no website account) is left out

@@ -30,6 +30,7 @@ from typing import Any
 import pytest
 
 from warehouse import export, health, kpi_cards, queries
+from warehouse.snapshot import SNAPSHOT_COLUMNS
 
 pytestmark = pytest.mark.browser
 
@@ -186,7 +187,7 @@ def test_every_page_in_headless_chromium(server: tuple[str, Path], tmp_path: Pat
             assert saved.read_bytes() == expected_csv.getvalue()
             # the snapshot total row in the CSV agrees with the Audience card
             total = [line for line in saved.read_text().splitlines() if ",all,all," in line][-1]
-            followers = total.split(",")[queries.SNAPSHOT_COLUMNS.index("followers")]
+            followers = total.split(",")[SNAPSHOT_COLUMNS.index("followers")]
             assert f"{float(followers):,.0f}" == cards[0].shown
 
             for url_path in ("platforms", "competitors", "website", "roi", "health"):

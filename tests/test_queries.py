@@ -14,7 +14,9 @@ import pytest
 from tests import seed
 from tests.seed import END, SPLIT
 from warehouse import competitors, formatting, health, kpi_cards, kpis, queries, query_parts, website
+from warehouse.access import WarehouseMissing, page_reads
 from warehouse.db import WarehouseError
+from warehouse.snapshot import SNAPSHOT_COLUMNS, TOTAL_NAME
 from warehouse.tokens import token_rows, token_warnings
 
 
@@ -141,7 +143,7 @@ def test_freshness(db: Path) -> None:
 
 def test_snapshot_month_by_hand(db: Path) -> None:
     snap = queries.kpi_snapshot(db, date(2026, 3, 1), END, period="month")
-    assert tuple(snap.columns) == queries.SNAPSHOT_COLUMNS
+    assert tuple(snap.columns) == SNAPSHOT_COLUMNS
     assert list(zip(snap["platform"], snap["account_id"], strict=True)) == [
         ("facebook", "111"), ("facebook", "222"), ("facebook", "999"), ("ga4", "333"), ("all", "all"),
     ]  # fmt: skip
@@ -154,7 +156,7 @@ def test_snapshot_month_by_hand(db: Path) -> None:
     assert (b["followers"], b["followers_change"]) == (614, 614 - 598)
     assert (a["impressions"], a["reach_avg_daily"], a["engagement_rate"]) == (1500, 40.0, round(100 / 1500, 4))
     assert c["competitor"] and c["followers"] == 5590 and c["followers_change"] == 100
-    assert total["account_name"] == queries.TOTAL_NAME and not total["competitor"]
+    assert total["account_name"] == TOTAL_NAME and not total["competitor"]
     assert total["followers"] == 1059 + 614  # competitor excluded
     assert total["followers_change"] == 10 + 16
     assert total["impressions"] == 1500 + 320
@@ -191,14 +193,14 @@ def test_snapshot_rejects_other_periods(db: Path) -> None:
 
 def test_missing_and_empty_warehouse(tmp_path: Path) -> None:
     missing = tmp_path / "nope.duckdb"
-    with pytest.raises(queries.WarehouseMissing, match="make demo"):
+    with pytest.raises(WarehouseMissing, match="make demo"):
         queries.date_bounds(missing)
-    assert issubclass(queries.WarehouseMissing, WarehouseError)
+    assert issubclass(WarehouseMissing, WarehouseError)
     assert not missing.exists()  # reading never creates the file
 
     blank = tmp_path / "blank.duckdb"
     duckdb.connect(str(blank)).close()
-    with pytest.raises(queries.WarehouseMissing, match="empty"):
+    with pytest.raises(WarehouseMissing, match="empty"):
         queries.platforms(blank)
 
     empty = seed.build_empty_warehouse(tmp_path / "empty.duckdb")
@@ -207,7 +209,7 @@ def test_missing_and_empty_warehouse(tmp_path: Path) -> None:
     assert queries.accounts(empty).empty
     assert all(k.value is None for k in kpi_cards.kpi_cards(empty, SPLIT, END))
     assert queries.daily_series(empty, SPLIT, END, ["reach"]).empty
-    assert tuple(queries.kpi_snapshot(empty).columns) == queries.SNAPSHOT_COLUMNS
+    assert tuple(queries.kpi_snapshot(empty).columns) == SNAPSHOT_COLUMNS
     assert queries.kpi_snapshot(empty).empty
     fresh = health.freshness(empty)
     assert fresh.last_success_at is None and fresh.n_failing == 0
@@ -495,7 +497,7 @@ def test_token_warnings_for_tokens_socialkpi_cannot_renew(tmp_path: Path) -> Non
     )
     assert pd.isna(tokens.set_index("account_id").loc["li1", "refresh_expires_at"])  # no refresh token, no end
     warnings = token_warnings(token_rows(db, tokens_of(db), now=now))
-    assert queries.token_warnings(tokens.itertuples(index=False)) == warnings  # the dashboard's frame: the same
+    assert token_warnings(tokens.itertuples(index=False)) == warnings  # the dashboard's frame: the same
     assert [(w.platform, w.account_id) for w in warnings] == [  # sorted by platform/account
         ("linkedin", "li1"),
         ("linkedin", "li2"),
@@ -691,19 +693,19 @@ def test_page_reads_attach_the_file_once_and_let_it_go_at_the_end(db: Path) -> N
     import warehouse.access
 
     outside = [(k.key, k.value) for k in kpi_cards.kpi_cards(db, SPLIT, END)], queries.date_bounds(db)
-    with queries.page_reads(db):
+    with page_reads(db):
         assert warehouse.access._attached == {}  # nothing is attached before the first read
         first = queries.date_bounds(db)
         ((alias, readers),) = warehouse.access._attached.values()
         assert readers == 1  # held by the block, no query running
-        with queries.page_reads(db):
+        with page_reads(db):
             inside = [(k.key, k.value) for k in kpi_cards.kpi_cards(db, SPLIT, END)], queries.date_bounds(db)
         assert list(warehouse.access._attached.values()) == [[alias, 1]]  # the same attachment all along
     assert inside == outside and first == outside[1]
     assert warehouse.access._attached == {}
     with writing(db) as con:  # in this process too: nothing holds the file any more
         assert con.execute("SELECT count(*) FROM account_days").fetchone() is not None
-    with queries.page_reads(db):
+    with page_reads(db):
         pass
     assert warehouse.access._attached == {}
 
@@ -712,7 +714,7 @@ def test_page_reads_let_the_file_go_when_the_page_fails(db: Path) -> None:
     """A rerun that stops half-way (st.stop(), an error) still lets the file go."""
     import warehouse.access
 
-    with pytest.raises(RuntimeError), queries.page_reads(db):
+    with pytest.raises(RuntimeError), page_reads(db):
         queries.date_bounds(db)
         raise RuntimeError("the page stopped")
     assert warehouse.access._attached == {}

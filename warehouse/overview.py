@@ -26,6 +26,7 @@ from datetime import date, datetime, timedelta
 import pandas as pd
 
 from warehouse import health, kpi_cards, kpis, queries
+from warehouse.access import DbPath, WarehouseMissing
 from warehouse.db import WarehouseError
 
 OVERVIEW_COLUMNS = (
@@ -72,7 +73,7 @@ class BusinessSummary:
         return kpis.change_pct(self.audience, self.audience_previous)
 
 
-def business_summary(db_path: queries.DbPath, *, days: int = 28) -> BusinessSummary:
+def business_summary(db_path: DbPath, *, days: int = 28) -> BusinessSummary:
     """The overview row of the warehouse at ``db_path``; raises :class:`~warehouse.access.WarehouseMissing`
     when there is none yet (or another :class:`~warehouse.db.WarehouseError` when it cannot be read)."""
     if days < 1:
@@ -113,7 +114,7 @@ def overview_frame(businesses: Sequence[tuple[str, str, str | None, str | None]]
         if problem is None and db_path is not None:
             try:
                 s = business_summary(db_path, days=days)
-            except queries.WarehouseMissing:
+            except WarehouseMissing:
                 problem = "no data yet: run socialkpi collect in it"
             except WarehouseError as exc:
                 problem = f"the warehouse cannot be read: {exc}"

@@ -33,15 +33,13 @@ from datetime import date, timedelta
 import pandas as pd
 
 from warehouse import access
-
-# Re-exported: they moved to pandas-free modules the CSV export shares (import them from here or there).
-from warehouse.access import HOW_TO_START as HOW_TO_START
-from warehouse.access import DbPath as DbPath
-from warehouse.access import Period as Period
-from warehouse.access import WarehouseMissing as WarehouseMissing
-from warehouse.access import bounds_on as bounds_on
-from warehouse.access import bounds_sql, open_warehouse
-from warehouse.access import page_reads as page_reads
+from warehouse.access import (
+    DbPath,
+    Period,
+    bounds_on,
+    bounds_sql,
+    open_warehouse,
+)
 from warehouse.aggregates import KPI_METRICS
 from warehouse.kpis import previous_period
 from warehouse.query_parts import (
@@ -53,13 +51,7 @@ from warehouse.query_parts import (
     _platform_list,
     _running_rows,
 )
-from warehouse.snapshot import SNAPSHOT_COLUMNS as SNAPSHOT_COLUMNS
-from warehouse.snapshot import TOTAL_NAME as TOTAL_NAME
-from warehouse.snapshot import snapshot_bounds
-from warehouse.snapshot import snapshot_query as snapshot_query
-from warehouse.tokens import TOKEN_WARN_DAYS as TOKEN_WARN_DAYS
-from warehouse.tokens import TokenWarning as TokenWarning
-from warehouse.tokens import token_warnings as token_warnings
+from warehouse.snapshot import SNAPSHOT_COLUMNS, snapshot_bounds, snapshot_query
 
 # ---------------------------------------------------------------------------------------------
 # Lookups for filters

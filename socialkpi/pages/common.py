@@ -29,6 +29,7 @@ import streamlit as st
 
 from collectors.tokens import TokenStore
 from warehouse import competitors, export, health, kpi_cards, kpis, queries, website
+from warehouse.access import Period
 
 Key = tuple[str, date, date, tuple[str, ...] | None]
 
@@ -110,12 +111,12 @@ def load_network_reach(db_path: str, start: date, end: date, platforms: tuple[st
 
 
 @st.cache_data(ttl=60, show_spinner=False)
-def load_snapshot(db_path: str, start: date, end: date, period: queries.Period) -> pd.DataFrame:
+def load_snapshot(db_path: str, start: date, end: date, period: Period) -> pd.DataFrame:
     return queries.kpi_snapshot(db_path, start, end, period)
 
 
 @st.cache_data(ttl=60, show_spinner=False)
-def load_kpis_csv(db_path: str, start: date, end: date, period: queries.Period) -> bytes:
+def load_kpis_csv(db_path: str, start: date, end: date, period: Period) -> bytes:
     """The kpis CSV of the snapshot :func:`load_snapshot` already fetched (the same bytes as
     ``socialkpi export kpis``, without querying the warehouse a second time)."""
     return export.kpis_frame_csv(load_snapshot(db_path, start, end, period))

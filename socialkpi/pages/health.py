@@ -7,7 +7,8 @@ import pandas as pd
 import streamlit as st
 
 from socialkpi.pages import common
-from warehouse import health, kpis, queries
+from warehouse import health, kpis
+from warehouse.tokens import token_warnings
 
 STATUS_COLORS = {
     health.COVERAGE_STORED: "#4c9a6a",
@@ -176,7 +177,7 @@ def render(ctx: common.PageContext) -> None:
     if tokens.empty:
         st.caption("No refreshed tokens stored beside the warehouse (tokens come from .env only).")
     else:
-        for warning in queries.token_warnings(tokens.itertuples(index=False)):
+        for warning in token_warnings(tokens.itertuples(index=False)):
             st.warning(warning.message)
         common.table(
             tokens,
