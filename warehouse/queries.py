@@ -5,6 +5,11 @@ short read-only connection with :func:`warehouse.db.reading`, runs bound-paramet
 it before returning a pandas DataFrame or a small dataclass.  Nothing here keeps a connection, so
 the collector can always take the write lock between two dashboard reruns.
 
+Here: the filters' lookups, the trend chart, the kpis CSV snapshot and the per-platform and per-account
+tables.  The other queries follow the same rules: the KPI cards in :mod:`warehouse.kpi_cards` (their
+catalogue, without SQL, in :mod:`warehouse.kpis`), :mod:`warehouse.competitors`, :mod:`warehouse.website`
+and data health in :mod:`warehouse.health`; the SQL they share is :mod:`warehouse.query_parts`.
+
 Conventions shared by every KPI (see docs/kpis.md):
 
 - days are the ``observed_on`` dates of docs/metrics.md (each platform's own reporting day);
