@@ -44,7 +44,7 @@ WEB = ("page_views", "visits", "social_visits")  # pages.website.WEB_METRICS
 def pages(db: str, start: date, end: date, plats: list[str]) -> dict[str, dict[str, Call]]:
     """Each page's calls, in the order the page makes them; ``state`` carries what a later call reuses."""
     from collectors.tokens import TokenStore
-    from warehouse import export, kpi_cards, queries, roi
+    from warehouse import export, kpi_cards, queries, roi, roi_inputs
     from warehouse import health as data_health
     from warehouse.competitors import competitor_comparison, share_of_voice
     from warehouse.website import network_reach_and_visits, visits_by_network
@@ -101,8 +101,8 @@ def pages(db: str, start: date, end: date, plats: list[str]) -> dict[str, dict[s
     roi_page = {
         **shell,
         "roi_table": keep("roi", lambda: roi.roi_table(*key)),
-        "current_costs, current_assumptions": lambda: (roi.current_costs(db, end), roi.current_assumptions(db, end)),
-        "time_entries": keep("time", lambda: roi.time_entries(*key)),
+        "current_costs, current_assumptions": lambda: (roi_inputs.current_costs(db, end), roi_inputs.current_assumptions(db, end)),
+        "time_entries": keep("time", lambda: roi_inputs.time_entries(*key)),
         "table CSVs (on click)": csv("roi", "time"),
     }
     health = {
