@@ -101,7 +101,10 @@ def pages(db: str, start: date, end: date, plats: list[str]) -> dict[str, dict[s
     roi_page = {
         **shell,
         "roi_table": keep("roi", lambda: roi.roi_table(*key)),
-        "current_costs, current_assumptions": lambda: (roi_inputs.current_costs(db, end), roi_inputs.current_assumptions(db, end)),
+        "current_costs, current_assumptions": lambda: (
+            roi_inputs.current_costs(db, end),
+            roi_inputs.current_assumptions(db, end),
+        ),
         "time_entries": keep("time", lambda: roi_inputs.time_entries(*key)),
         "table CSVs (on click)": csv("roi", "time"),
     }
