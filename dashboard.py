@@ -20,7 +20,7 @@ import streamlit as st
 
 from collectors.tokens import TokenFileError, TokenStore
 from socialkpi.pages import agency, common, competitors, health, overview, platforms, roi, website
-from warehouse import queries
+from warehouse.access import WarehouseMissing, page_reads
 from warehouse.db import WarehouseError
 
 st.set_page_config(page_title="socialkpi", page_icon=":bar_chart:", layout="wide")
@@ -47,11 +47,11 @@ if os.environ.get("SOCIALKPI_WORKSPACES"):
 
 # Every read of this rerun shares one read-only attachment of the file, let go when the rerun ends
 # (warehouse.access.page_reads): a page makes 4-8 reads, and attaching a large file costs ~8 ms each.
-with queries.page_reads(DB_PATH):
+with page_reads(DB_PATH):
     # --- warehouse and empty state ---------------------------------------------------------------
     try:
         bounds = common.load_bounds(DB_PATH)
-    except queries.WarehouseMissing:
+    except WarehouseMissing:
         bounds = None
     except WarehouseError as exc:
         st.error(f"The warehouse cannot be read: {exc}")

@@ -5,7 +5,7 @@ accounts (~55M rows, issue 12 item 6), three years each.  ``dashboard.py`` runs,
 (every 60 s, or any filter change), the sidebar's ``date_bounds`` + ``platforms`` and then one page
 (:mod:`socialkpi.pages`); each page calls the ``warehouse.queries`` / ``warehouse.roi`` /
 ``warehouse.export`` functions below as the page's loaders do, all through one read-only
-attachment of the file per run (``queries.page_reads``, as ``dashboard.py`` wraps each rerun).
+attachment of the file per run (``page_reads``, as ``dashboard.py`` wraps each rerun).
 The CSV under each of its tables (``common.table``: ``export.frame_csv``) is measured too, but not
 counted in the page: its button builds it when clicked, not on every rerun.  Per page, 20 runs (at
 least 5, within about 10 s, for a page slower than 0.5 s); the p50 of the page's whole data (the
@@ -44,7 +44,10 @@ WEB = ("page_views", "visits", "social_visits")  # pages.website.WEB_METRICS
 def pages(db: str, start: date, end: date, plats: list[str]) -> dict[str, dict[str, Call]]:
     """Each page's calls, in the order the page makes them; ``state`` carries what a later call reuses."""
     from collectors.tokens import TokenStore
-    from warehouse import export, queries, roi, roi_inputs
+    from warehouse import export, kpi_cards, queries, roi, roi_inputs
+    from warehouse import health as data_health
+    from warehouse.competitors import competitor_comparison, share_of_voice
+    from warehouse.website import network_reach_and_visits, visits_by_network
 
     key = (db, start, end, tuple(plats))
     tokens = TokenStore.beside(db).path  # as the dashboard's loaders find it (pages.common)
@@ -61,9 +64,9 @@ def pages(db: str, start: date, end: date, plats: list[str]) -> dict[str, dict[s
     }
     overview = {
         **shell,
-        "freshness": lambda: queries.freshness(db),
-        "token_expiry": lambda: queries.token_expiry(db, tokens),
-        "kpi_cards": lambda: queries.kpi_cards(*key),
+        "freshness": lambda: data_health.freshness(db),
+        "token_expiry": lambda: data_health.token_expiry(db, tokens),
+        "kpi_cards": lambda: kpi_cards.kpi_cards(*key),
         "daily_series": lambda: queries.daily_series(db, start, end, TREND, plats),
         "kpi_snapshot (month)": keep("snapshot", lambda: queries.kpi_snapshot(db, start, end, "month")),
         # the download is built from the snapshot the page fetched, when its button is clicked
@@ -79,8 +82,8 @@ def pages(db: str, start: date, end: date, plats: list[str]) -> dict[str, dict[s
     }
     competitors = {
         **shell,
-        "competitor_comparison": keep("comparison", lambda: queries.competitor_comparison(*key)),
-        "share_of_voice": keep("share", lambda: queries.share_of_voice(*key)),
+        "competitor_comparison": keep("comparison", lambda: competitor_comparison(*key)),
+        "share_of_voice": keep("share", lambda: share_of_voice(*key)),
         # the page's chart: every account up to CHART_ACCOUNTS, else the ones with the most followers
         "daily_by_account (followers)": lambda: queries.daily_by_account(
             db, start, end, "followers", plats, _chart_keys(state["comparison"])
@@ -89,29 +92,36 @@ def pages(db: str, start: date, end: date, plats: list[str]) -> dict[str, dict[s
     }
     website = {
         **shell,
-        "kpi_cards": lambda: queries.kpi_cards(*key),
+        "kpi_cards": lambda: kpi_cards.kpi_cards(*key),
         "daily_series": lambda: queries.daily_series(db, start, end, WEB, plats),
-        "visits_by_network": lambda: queries.visits_by_network(*key),
-        "network_reach_and_visits": keep("reach", lambda: queries.network_reach_and_visits(*key)),
+        "visits_by_network": lambda: visits_by_network(*key),
+        "network_reach_and_visits": keep("reach", lambda: network_reach_and_visits(*key)),
         "table CSV (on click)": csv("reach"),
     }
     roi_page = {
         **shell,
         "roi_table": keep("roi", lambda: roi.roi_table(*key)),
-        "current_costs, current_assumptions": lambda: (roi_inputs.current_costs(db, end), roi_inputs.current_assumptions(db, end)),
+        "current_costs, current_assumptions": lambda: (
+            roi_inputs.current_costs(db, end),
+            roi_inputs.current_assumptions(db, end),
+        ),
         "time_entries": keep("time", lambda: roi_inputs.time_entries(*key)),
         "table CSVs (on click)": csv("roi", "time"),
     }
     health = {
         **shell,
-        "freshness": keep("fresh", lambda: queries.freshness(db)),
+        "freshness": keep("fresh", lambda: data_health.freshness(db)),
         # the page's loader: every account's days up to CALENDAR_ACCOUNTS accounts, else those missing the most
         "coverage_report": keep(
-            "coverage", lambda: queries.coverage_report(db, start, end, most=queries.CALENDAR_ACCOUNTS)
+            "coverage", lambda: data_health.coverage_report(db, start, end, most=data_health.CALENDAR_ACCOUNTS)
         ),
         "credentials, token_expiry, skipped_metrics": keep(
             "others",
-            lambda: (queries.credentials(db, tokens), queries.token_expiry(db, tokens), queries.skipped_metrics(db)),
+            lambda: (
+                data_health.credentials(db, tokens),
+                data_health.token_expiry(db, tokens),
+                data_health.skipped_metrics(db),
+            ),
         ),
         "table CSVs (on click)": lambda: [
             export.frame_csv(f)
@@ -136,19 +146,19 @@ def pages(db: str, start: date, end: date, plats: list[str]) -> dict[str, dict[s
 
 def _chart_keys(comparison: Any) -> list[tuple[str, str]] | None:
     """The accounts the Competitors page's followers chart starts with (pages.competitors.pick_accounts)."""
-    from warehouse import queries
+    from warehouse import competitors
 
-    if len(comparison) <= queries.CHART_ACCOUNTS:
+    if len(comparison) <= competitors.CHART_ACCOUNTS:
         return None
     biggest = comparison.sort_values("followers", ascending=False, kind="stable", na_position="last")
-    return list(zip(biggest["platform"], biggest["account_id"], strict=True))[: queries.CHART_ACCOUNTS]
+    return list(zip(biggest["platform"], biggest["account_id"], strict=True))[: competitors.CHART_ACCOUNTS]
 
 
 def measure(db: str, calls: dict[str, Call]) -> tuple[list[float], dict[str, list[float]]]:
     """(the page's totals in ms, each call's times in ms), after one warm-up run.  Each run is one
-    rerun of ``dashboard.py``: its reads share one attachment of the file (``queries.page_reads``), so
+    rerun of ``dashboard.py``: its reads share one attachment of the file (``page_reads``), so
     the first call of a run pays for attaching it."""
-    from warehouse.queries import page_reads
+    from warehouse.access import page_reads
 
     with page_reads(db):
         for fn in calls.values():  # warm-up: the OS page cache, as on a dashboard that has been up

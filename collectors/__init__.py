@@ -50,7 +50,7 @@ class Platform:
     id_hint: str = ""
     # How many days before the collect day an own account's daily series end: a collect on day D can have
     # stored nothing yet for a day after D - delay_days, so Data health shows such a day as "not yet
-    # available", not missing (warehouse.queries.coverage).  0 for the platforms that only give "now"
+    # available", not missing (warehouse.health.coverage).  0 for the platforms that only give "now"
     # numbers (dated D) and for every competitor (their numbers are "now" only); at least 1 for a daily
     # series, which the runner asks up to yesterday.  Each value cites the platform's documentation.
     delay_days: int = 0

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
-    from warehouse import queries
+    from warehouse import kpis
 
 PNG_SCALE = 2  # twice the pixels of the drawn size: sharp on high-density screens, a few tens of KB each
 
@@ -27,13 +27,13 @@ def line_chart(
     *,
     color: str,
     y_title: str,
-    breaks: Sequence[queries.MetricBreak] = (),
+    breaks: Sequence[kpis.MetricBreak] = (),
     height: int = 320,
     width: int | None = None,
     title: str | None = None,
 ) -> Any:
     """Daily lines (``date``, ``value``, one line per ``color``), with a dashed rule and a label on
-    every :data:`warehouse.queries.METRIC_BREAKS` day inside the window.  ``width``: pixels (an image);
+    every :data:`warehouse.kpis.METRIC_BREAKS` day inside the window.  ``width``: pixels (an image);
     None lets the dashboard stretch it."""
     import altair as alt
     import pandas as pd

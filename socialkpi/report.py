@@ -79,13 +79,13 @@ def build_report(
     generated_at: datetime | None = None,
 ) -> str:
     """The whole HTML document for ``[start, end]``."""
-    from warehouse import queries
+    from warehouse import competitors, kpi_cards, kpis, queries, website
 
     moment = generated_at or datetime.now(UTC)
     platform_ids = queries.platforms(db_path)
-    cards = queries.kpi_cards(db_path, start, end)
+    cards = kpi_cards.kpi_cards(db_path, start, end)
     days = (end - start).days + 1
-    prev_start, prev_end = queries.previous_period(start, end)
+    prev_start, prev_end = kpis.previous_period(start, end)
     name = f"{business} · " if business else ""
     out: list[str] = [
         "<!DOCTYPE html>",
@@ -116,7 +116,7 @@ def build_report(
     ):
         if frame.empty:
             continue
-        breaks = queries.metric_breaks(start, end, platform_ids, [metric])
+        breaks = kpis.metric_breaks(start, end, platform_ids, [metric])
         out.append(f"<h3>{escaped(title)}</h3>")
         level = metric == "followers"  # a level: sampled on collection days, drawn through the samples
         out.append(
@@ -132,7 +132,7 @@ def build_report(
         out.append("<h2>Per platform</h2>")
         out.append(html_table(per_platform, PLATFORM_COLUMNS))
 
-    networks = queries.visits_by_network(db_path, start, end)
+    networks = website.visits_by_network(db_path, start, end)
     if not networks.empty:
         out.append("<h2>Website visits from social networks</h2>")
         out.append(
@@ -147,12 +147,12 @@ def build_report(
             )
         )
 
-    comparison = queries.competitor_comparison(db_path, start, end)
+    comparison = competitors.competitor_comparison(db_path, start, end)
     out.append("<h2>Competitors</h2>")
     if comparison.empty:
         out.append('<p class="muted">No competitor accounts configured.</p>')
     else:
-        share = queries.share_of_voice(db_path, start, end)
+        share = competitors.share_of_voice(db_path, start, end)
         out.append(
             html_table(
                 share,
@@ -193,9 +193,10 @@ def roi_section(db_path: str | os.PathLike[str], start: date, end: date) -> str:
 
 
 def health_section(db_path: str | os.PathLike[str], start: date, end: date) -> str:
-    from warehouse import queries
+    from warehouse import health
+    from warehouse.tokens import token_warnings
 
-    fresh = queries.freshness(db_path)
+    fresh = health.freshness(db_path)
     last = f"{fresh.last_success_at:%Y-%m-%d %H:%M} UTC" if fresh.last_success_at else "never"
     out = [f"<p>Last fully successful collection: {escaped(last)}.</p>"]
     failing = fresh.failing
@@ -214,7 +215,7 @@ def health_section(db_path: str | os.PathLike[str], start: date, end: date) -> s
         )
     else:
         out.append("<p>Every account's latest collection succeeded.</p>")
-    missing = queries.missing_days(db_path, start, end)
+    missing = health.missing_days(db_path, start, end)
     gaps = missing[missing["days_missing"] > 0]
     if len(gaps):
         out.append("<h3>Days with nothing stored</h3>")
@@ -232,10 +233,10 @@ def health_section(db_path: str | os.PathLike[str], start: date, end: date) -> s
         )
     from collectors.tokens import TokenStore
 
-    tokens = queries.token_expiry(db_path, TokenStore.beside(db_path).path)
+    tokens = health.token_expiry(db_path, TokenStore.beside(db_path).path)
     if not tokens.empty:
         out.append("<h3>Access tokens (expiry only)</h3>")
-        out.extend(f'<p class="warn">{escaped(w.message)}</p>' for w in queries.token_warnings(tokens.itertuples()))
+        out.extend(f'<p class="warn">{escaped(w.message)}</p>' for w in token_warnings(tokens.itertuples()))
         out.append(
             html_table(
                 tokens,
@@ -249,7 +250,7 @@ def health_section(db_path: str | os.PathLike[str], start: date, end: date) -> s
                 ],
             )
         )
-    skipped = queries.skipped_metrics(db_path)
+    skipped = health.skipped_metrics(db_path)
     if not skipped.empty:
         out.append("<h3>Metrics skipped</h3>")
         out.append(

@@ -19,7 +19,7 @@ from warehouse.formatting import fmt_number, fmt_pct, fmt_plain
 if TYPE_CHECKING:  # pandas loads only when a report is built: `socialkpi --help` stays fast
     import pandas as pd
 
-    from warehouse import queries
+    from warehouse import kpis
 
 PALETTE = ("#2563eb", "#dc2626", "#16a34a", "#ea580c", "#7c3aed", "#0891b2", "#be185d", "#4b5563")
 
@@ -56,7 +56,7 @@ def generic_table(frame: pd.DataFrame) -> str:
     return html_table(frame, columns)
 
 
-def card(kpi: queries.Kpi) -> str:
+def card(kpi: kpis.Kpi) -> str:
     delta = kpi.delta
     trend = "" if delta is None else ("up" if delta.startswith("+") else "down")
     days = (kpi.end - kpi.start).days + 1
@@ -84,7 +84,7 @@ def svg_chart(
     end: date,
     *,
     unit: str,
-    breaks: Sequence[queries.MetricBreak] = (),
+    breaks: Sequence[kpis.MetricBreak] = (),
     width: int = 900,
     height: int = 200,
     connect_gaps: bool = False,

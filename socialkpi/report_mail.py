@@ -70,7 +70,7 @@ def render_charts(db_path: str | os.PathLike[str], start: date, end: date, domai
     website's page views, visits and visits from social.  A chart that cannot be drawn is left out (logged):
     the numbers still go."""
     from socialkpi import charts
-    from warehouse import queries
+    from warehouse import kpis, queries
 
     platform_ids = queries.platforms(db_path)
     wanted = (
@@ -83,10 +83,10 @@ def render_charts(db_path: str | os.PathLike[str], start: date, end: date, domai
     for key, title, unit, by in wanted:
         if key == "website":
             frame = queries.daily_series(db_path, start, end, ("page_views", "visits", "social_visits"))
-            breaks = queries.metric_breaks(start, end, platform_ids, ["page_views"])
+            breaks = kpis.metric_breaks(start, end, platform_ids, ["page_views"])
         else:
             frame = queries.daily_by_platform(db_path, start, end, key)
-            breaks = queries.metric_breaks(start, end, platform_ids, [key])
+            breaks = kpis.metric_breaks(start, end, platform_ids, [key])
         if frame.empty:
             continue
         try:
@@ -182,17 +182,18 @@ def build_content(
 ) -> Content:
     """Subject, plain text and HTML body of the report of ``[start, end]``."""
     from collectors.tokens import TokenStore
-    from warehouse import queries
+    from warehouse import competitors, health, kpi_cards, kpis, queries, website
+    from warehouse.tokens import token_warnings
 
-    cards = queries.kpi_cards(db_path, start, end)
+    cards = kpi_cards.kpi_cards(db_path, start, end)
     days = (end - start).days + 1
-    prev_start, prev_end = queries.previous_period(start, end)
+    prev_start, prev_end = kpis.previous_period(start, end)
     name = business or "socialkpi"
     subject = f"{name}: social and website report, {start:%d %b} – {end:%d %b %Y}"
     period = f"{start:%d %b %Y} – {end:%d %b %Y} ({days} days), compared with {prev_start:%d %b} – {prev_end:%d %b %Y}"
-    fresh = queries.freshness(db_path)
+    fresh = health.freshness(db_path)
     failing = fresh.failing
-    tokens = queries.token_warnings(queries.token_expiry(db_path, TokenStore.beside(db_path).path).itertuples())
+    tokens = token_warnings(health.token_expiry(db_path, TokenStore.beside(db_path).path).itertuples())
 
     text = [f"{name} · Social and website report", period, ""]
     groups = [  # a group with no value at all (no website account) is left out
@@ -235,7 +236,7 @@ def build_content(
     per_platform = queries.platform_kpis(db_path, start, end)
     if not per_platform.empty:
         body += [_h2("Per platform"), _table_html(per_platform, PLATFORM_COLUMNS[:5] + PLATFORM_COLUMNS[6:8])]
-    networks = queries.visits_by_network(db_path, start, end)
+    networks = website.visits_by_network(db_path, start, end)
     if not networks.empty:
         body.append(_h2("Website visits from social networks"))
         body.append(
@@ -249,7 +250,7 @@ def build_content(
                 ],
             )
         )
-    comparison = queries.competitor_comparison(db_path, start, end)
+    comparison = competitors.competitor_comparison(db_path, start, end)
     if not comparison.empty:
         body += [_h2("Competitors"), _table_html(comparison, [c for c in COMPETITOR_COLUMNS if c[0] != "competitor"])]
     body.append(_h2("Data health"))

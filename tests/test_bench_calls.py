@@ -32,6 +32,7 @@ def _small_warehouse(tmp_path: Path) -> str:
 
 def test_every_page_call_of_the_dashboard_bench_runs_on_the_bench_warehouse(tmp_path: Path) -> None:
     from warehouse import queries
+    from warehouse.access import page_reads
 
     db = _small_warehouse(tmp_path)
     start, end = bench_dashboard._window()
@@ -41,7 +42,7 @@ def test_every_page_call_of_the_dashboard_bench_runs_on_the_bench_warehouse(tmp_
     pages = bench_dashboard.pages(db, start, end, plats)
     assert list(pages) == ["Overview", "Platforms", "Competitors", "Website", "ROI", "Data health"]
     results: dict[str, dict[str, object]] = {}
-    with queries.page_reads(db):  # as bench_dashboard.measure runs a page: one attachment per rerun
+    with page_reads(db):  # as bench_dashboard.measure runs a page: one attachment per rerun
         for page, calls in pages.items():
             results[page] = {name: fn() for name, fn in calls.items()}
 

@@ -2,7 +2,7 @@
 
 The warehouse is built by ``socialkpi.demo.build_demo`` (the real collectors against the built-in
 sandbox, 120 days).  Each page is opened by its URL, must show no Streamlit exception, and leaves
-a screenshot in the test's tmp_path; the Overview cards must equal ``queries.kpi_cards`` and the
+a screenshot in the test's tmp_path; the Overview cards must equal ``kpi_cards.kpi_cards`` and the
 downloaded CSV ``export.write_kpis_csv``.
 
 Skipped, with the reason in the summary, when /usr/bin/chromium or the playwright package is
@@ -29,7 +29,8 @@ from typing import Any
 
 import pytest
 
-from warehouse import export, queries
+from warehouse import export, health, kpi_cards, queries
+from warehouse.snapshot import SNAPSHOT_COLUMNS
 
 pytestmark = pytest.mark.browser
 
@@ -162,7 +163,7 @@ def test_every_page_in_headless_chromium(server: tuple[str, Path], tmp_path: Pat
     bounds = queries.date_bounds(db)
     assert bounds is not None
     start = max(bounds.first, bounds.last - timedelta(days=27))
-    cards = queries.kpi_cards(db, start, bounds.last)
+    cards = kpi_cards.kpi_cards(db, start, bounds.last)
     expected_csv = io.BytesIO()
     export.write_kpis_csv(db, expected_csv, since=start, until=bounds.last, period="month")
 
@@ -186,7 +187,7 @@ def test_every_page_in_headless_chromium(server: tuple[str, Path], tmp_path: Pat
             assert saved.read_bytes() == expected_csv.getvalue()
             # the snapshot total row in the CSV agrees with the Audience card
             total = [line for line in saved.read_text().splitlines() if ",all,all," in line][-1]
-            followers = total.split(",")[queries.SNAPSHOT_COLUMNS.index("followers")]
+            followers = total.split(",")[SNAPSHOT_COLUMNS.index("followers")]
             assert f"{float(followers):,.0f}" == cards[0].shown
 
             for url_path in ("platforms", "competitors", "website", "roi", "health"):
@@ -276,7 +277,7 @@ def test_health_calendar_picture_is_the_table(server: tuple[str, Path], tmp_path
     bounds = queries.date_bounds(db)
     assert bounds is not None
     start = max(bounds.first, bounds.last - timedelta(days=27))
-    report = queries.coverage_report(db, start, bounds.last)
+    report = health.coverage_report(db, start, bounds.last)
     table = report.accounts
     n_days = (bounds.last - start).days + 1
     website = table[table["platform"].isin(["ga4", "plausible", "matomo", "umami", "wordpress"])]
@@ -298,8 +299,8 @@ def test_health_calendar_picture_is_the_table(server: tuple[str, Path], tmp_path
     tolerance = 0.5 / n_days  # half a day's cell
     for row, account in zip(rows, table.itertuples(), strict=True):
         label = f"{account.platform}/{account.account_id}"
-        assert abs(row[queries.COVERAGE_MISSING] - account.days_missing / n_days) < tolerance, (label, row)
-        assert abs(row[queries.COVERAGE_NOT_YET] - account.days_not_yet_available / n_days) < tolerance, (label, row)
+        assert abs(row[health.COVERAGE_MISSING] - account.days_missing / n_days) < tolerance, (label, row)
+        assert abs(row[health.COVERAGE_NOT_YET] - account.days_not_yet_available / n_days) < tolerance, (label, row)
 
     cells = calendar_cells(drawn)
     want = {(r.account, r.date.date()): STATUS_COLORS[r.status] for r in report.days.itertuples()}

@@ -323,7 +323,7 @@ def test_demo_builds_every_demo_account(tmp_path: Path, monkeypatch: pytest.Monk
     from collectors import PLATFORMS
     from socialkpi.demo import REPLAY_DAILY_DAYS
     from socialkpi.sandbox.world import DEMO_BUSINESS
-    from warehouse.queries import missing_days
+    from warehouse.health import missing_days
 
     today = datetime.now(ZoneInfo(DEMO_BUSINESS["timezone"])).date()
     gaps = missing_days(tmp_path / "demo.duckdb", today - timedelta(days=REPLAY_DAILY_DAYS), today - timedelta(days=1))

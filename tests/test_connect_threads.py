@@ -448,7 +448,7 @@ def test_token_errors_are_read_as_rfc_6749_codes(body: dict[str, object], code: 
 def test_status_doctor_and_data_health_say_where_the_credential_comes_from(
     shop: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from warehouse import queries
+    from warehouse import health
 
     connected()
     drop_app_credentials(monkeypatch)
@@ -461,7 +461,7 @@ def test_status_doctor_and_data_health_say_where_the_credential_comes_from(
     assert main(["doctor"]) == 0
     out = capsys.readouterr().out
     assert f"token valid for @{sb_th.USERNAME}, connected token (socialkpi connect threads) expires" in out
-    frame = queries.credentials(shop / "data" / "socialkpi.duckdb", store_of(shop).path)
+    frame = health.credentials(shop / "data" / "socialkpi.duckdb", store_of(shop).path)
     row = frame[frame.account_id == OWN].iloc[0]
     assert row.source == "connect" and row.renew == "socialkpi connect threads"
 

@@ -240,7 +240,7 @@ def test_the_command_line_prints_the_url_on_its_own_line(shop: Path, sandbox: Sa
 def test_status_doctor_and_data_health_say_where_the_credential_comes_from(
     shop: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from warehouse import queries
+    from warehouse import health
 
     assert connect(["x", "--port", str(free_port())], policy=FAST).code == 0
     assert main(["collect"]) == 0
@@ -249,7 +249,7 @@ def test_status_doctor_and_data_health_say_where_the_credential_comes_from(
     out = capsys.readouterr().out
     line = next(x for x in out.splitlines() if x.strip().startswith("x ") and "comes" not in x and "token store" in x)
     assert "cornerbakery" in line and "renewed by collect" in line and "renew: socialkpi connect x" in line
-    frame = queries.credentials(shop / "data" / "socialkpi.duckdb", store_of(shop).path)
+    frame = health.credentials(shop / "data" / "socialkpi.duckdb", store_of(shop).path)
     row = frame[frame.account_id == "cornerbakery"].iloc[0]
     assert row.source == "connect" and row.renew == "socialkpi connect x" and row.ends.startswith("renewed by collect")
 
@@ -258,7 +258,7 @@ def test_status_doctor_and_data_health_say_where_the_credential_comes_from(
     out = capsys.readouterr().out
     assert ".env / environment: SOCIALKPI_X_TOKEN" in out and "a-token-set-by-hand" not in out
     assert main(["collect"]) in (0, 1)  # the sandbox refuses the hand-made token: collect records the source anyway
-    frame = queries.credentials(shop / "data" / "socialkpi.duckdb", store_of(shop).path)
+    frame = health.credentials(shop / "data" / "socialkpi.duckdb", store_of(shop).path)
     assert frame[frame.account_id == "cornerbakery"].iloc[0].source == "env"
 
 

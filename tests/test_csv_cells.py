@@ -25,6 +25,7 @@ from tests import seed
 from warehouse import export, queries
 from warehouse.db import writing
 from warehouse.load import AccountOutcome, write_account_batch
+from warehouse.snapshot import SNAPSHOT_COLUMNS
 
 ROOT = Path(__file__).resolve().parent.parent
 EVIL = "Shop\r=cmd|' /C calc'!A0"
@@ -158,9 +159,9 @@ def test_any_text_in_the_exports_reads_back_neutralised_with_the_headers_column_
     assert got[0] == OBSERVATIONS_HEADER
     (row,) = got[1:]
     assert row[2:4] == [neutral(account_id), neutral(name)] and row[7] == neutral(source_metric)
-    kpi_rows = read_back(kpis.getvalue(), len(queries.SNAPSHOT_COLUMNS))
-    assert kpi_rows[0] == list(queries.SNAPSHOT_COLUMNS)
-    names = {r[queries.SNAPSHOT_COLUMNS.index("account_name")] for r in kpi_rows[1:]}
+    kpi_rows = read_back(kpis.getvalue(), len(SNAPSHOT_COLUMNS))
+    assert kpi_rows[0] == list(SNAPSHOT_COLUMNS)
+    names = {r[SNAPSHOT_COLUMNS.index("account_name")] for r in kpi_rows[1:]}
     assert neutral(name) in names
     assert snapshot_download == kpis.getvalue()
 

@@ -15,7 +15,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests import seed
-from warehouse import export, queries
+from warehouse import competitors, export, health, queries
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard.py")
 LABELS = {
@@ -288,7 +288,7 @@ def test_data_health_page(monkeypatch: pytest.MonkeyPatch, full: Path) -> None:
     # test_data_health_calendar_draws_the_table)
     spec, cells = chart_data(at)
     assert spec["encoding"]["color"]["field"] == "status"
-    gaps = cells[cells["status"] == queries.COVERAGE_MISSING].groupby("account_id").size()
+    gaps = cells[cells["status"] == health.COVERAGE_MISSING].groupby("account_id").size()
     assert gaps.to_dict() == {a: n for a, n in missing["days_missing"].items() if n}
 
 
@@ -324,13 +324,13 @@ def test_data_health_calendar_draws_the_table(monkeypatch: pytest.MonkeyPatch, t
     assert len(cells) == len(seed.HEALTH_ACCOUNTS) * 28
     for account_id, (n_missing, first, last, n_later) in shown.items():
         own = cells[cells["account_id"] == account_id]
-        missing = own[own["status"] == queries.COVERAGE_MISSING]["date"].dt.date
+        missing = own[own["status"] == health.COVERAGE_MISSING]["date"].dt.date
         assert len(missing) == n_missing and (min(missing, default=None), max(missing, default=None)) == (first, last)
-        assert (own["status"] == queries.COVERAGE_NOT_YET).sum() == n_later, account_id
+        assert (own["status"] == health.COVERAGE_NOT_YET).sum() == n_later, account_id
         assert own["date"].dt.date.tolist() == list(seed.days(seed.HEALTH_START, seed.HEALTH_END))
     # each status has its own colour, and the rows are the table's accounts in the table's order
-    assert spec["encoding"]["color"]["scale"]["domain"] == list(queries.COVERAGE_STATUSES)
-    assert len(set(spec["encoding"]["color"]["scale"]["range"])) == len(queries.COVERAGE_STATUSES)
+    assert spec["encoding"]["color"]["scale"]["domain"] == list(health.COVERAGE_STATUSES)
+    assert len(set(spec["encoding"]["color"]["scale"]["range"])) == len(health.COVERAGE_STATUSES)
     labels = cells.drop_duplicates("account_id").set_index("account_id")["account"]
     assert spec["encoding"]["y"]["sort"] == [labels[a] for a in table["account_id"]]
     # one band per day on x (a bare temporal x drew every cell the whole width), in the browser's time zone
@@ -361,13 +361,13 @@ def test_data_health_with_many_accounts_starts_the_calendar_with_those_missing_d
     _, cells = chart_data(at)
     assert sorted(set(cells["account_id"])) == ["p03", "p07", "p11"]
     assert len(cells) == 3 * 10
-    missing = cells[cells["status"] == queries.COVERAGE_MISSING]
+    missing = cells[cells["status"] == health.COVERAGE_MISSING]
     assert {a: len(g) for a, g in missing.groupby("account_id")} == {a: len(g) for a, g in seed.MANY_GAPS.items()}
     (picker,) = [m for m in at.multiselect if m.label == "Accounts in the calendar"]
     picker.select(("facebook", "p20")).run()
     _, cells = chart_data(at)
     assert sorted(set(cells["account_id"])) == ["p03", "p07", "p11", "p20"]
-    assert set(cells[cells["account_id"] == "p20"]["status"]) == {queries.COVERAGE_STORED}
+    assert set(cells[cells["account_id"] == "p20"]["status"]) == {health.COVERAGE_STORED}
     assert len(next(df.value for df in at.dataframe if "days_missing" in df.value.columns)) == 40
 
 
@@ -381,7 +381,7 @@ def test_competitors_with_many_accounts_chart_those_with_the_most_followers(
 ) -> None:
     """More accounts than one chart tells apart (40 > CHART_ACCOUNTS): the followers chart starts with the
     ten with the most followers, a picker adds others, and the table still lists every account."""
-    assert len(seed.MANY_ACCOUNTS) > queries.CHART_ACCOUNTS == 10
+    assert len(seed.MANY_ACCOUNTS) > competitors.CHART_ACCOUNTS == 10
     db = seed.build_many_warehouse(tmp_path / "many.duckdb")
     monkeypatch.setenv("SOCIALKPI_DB", str(db))
     at = AppTest.from_file(APP, default_timeout=30)

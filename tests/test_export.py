@@ -15,8 +15,10 @@ from hypothesis import strategies as st
 from collectors.observation import Account, Observation
 from tests import seed
 from warehouse import export, queries
+from warehouse.access import WarehouseMissing
 from warehouse.db import writing
 from warehouse.load import AccountOutcome, write_account_batch
+from warehouse.snapshot import SNAPSHOT_COLUMNS
 
 HEADER = "date,platform,account_id,account_name,competitor,metric,value,source_metric,collected_at"
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -81,7 +83,7 @@ def test_every_kind_of_out_gets_the_same_bytes(db: Path, tmp_path: Path) -> None
 
 def test_missing_warehouse_writes_nothing(tmp_path: Path) -> None:
     out = tmp_path / "out.csv"
-    with pytest.raises(queries.WarehouseMissing):
+    with pytest.raises(WarehouseMissing):
         export.write_observations_csv(tmp_path / "none.duckdb", out)
     assert list(tmp_path.iterdir()) == []
 
@@ -147,7 +149,7 @@ def test_kpis_csv_columns_and_values(db: Path) -> None:
     buffer = io.StringIO()
     count = export.write_kpis_csv(db, buffer, since=date(2026, 3, 1), until=END_DAY)
     text = buffer.getvalue()
-    assert text.splitlines()[0] == ",".join(queries.SNAPSHOT_COLUMNS)
+    assert text.splitlines()[0] == ",".join(SNAPSHOT_COLUMNS)
     rows = read_rows(text)
     assert count == len(rows) == 5
     total = rows[-1]
@@ -182,7 +184,7 @@ def test_kpis_csv_empty_warehouse(tmp_path: Path) -> None:
     empty = seed.build_empty_warehouse(tmp_path / "e.duckdb")
     buffer = io.StringIO()
     assert export.write_kpis_csv(empty, buffer) == 0
-    assert buffer.getvalue() == ",".join(queries.SNAPSHOT_COLUMNS) + "\n"
+    assert buffer.getvalue() == ",".join(SNAPSHOT_COLUMNS) + "\n"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -223,7 +225,7 @@ def test_the_download_built_from_the_fetched_snapshot_is_the_export(
 
 def test_the_download_of_an_empty_snapshot_is_the_header(tmp_path: Path) -> None:
     empty = seed.build_empty_warehouse(tmp_path / "e.duckdb")
-    assert export.kpis_frame_csv(queries.kpi_snapshot(empty)) == (",".join(queries.SNAPSHOT_COLUMNS) + "\n").encode()
+    assert export.kpis_frame_csv(queries.kpi_snapshot(empty)) == (",".join(SNAPSHOT_COLUMNS) + "\n").encode()
 
 
 def test_the_export_module_does_not_import_pandas() -> None:

@@ -158,15 +158,15 @@ def test_a_platform_fault_fails_that_account_alone(
 READER = r"""
 import sys, time
 from datetime import date, timedelta
-from warehouse import queries
+from warehouse import health, kpi_cards, queries
 import os
 db, done_flag = sys.argv[1], sys.argv[2]
 n = 0
 while not os.path.exists(done_flag) or n == 0:  # read until the collect has finished
     bounds = queries.date_bounds(db)
     assert bounds is not None
-    queries.kpi_cards(db, bounds.last - timedelta(days=27), bounds.last)
-    queries.freshness(db)
+    kpi_cards.kpi_cards(db, bounds.last - timedelta(days=27), bounds.last)
+    health.freshness(db)
     n += 1
     if n == 1:
         open(done_flag + ".reading", "w").close()  # the reader is up: start the collect

@@ -168,14 +168,14 @@ def test_the_report_arrives_with_its_charts_text_and_attachments(
     assert 'style="' in html and "<table" in html
 
     from socialkpi.report import period_bounds
-    from warehouse import queries
+    from warehouse import kpi_cards
 
     start, end = period_bounds("last-week", today())
     db = shop / "wh" / "socialkpi.duckdb"
     plain = message.get_body(preferencelist=("plain",))
     assert plain is not None
     text = plain.get_content()
-    cards = queries.kpi_cards(db, start, end)
+    cards = kpi_cards.kpi_cards(db, start, end)
     for card in cards:
         if card.value is not None:
             assert f"{card.title}: {card.shown}" in text  # the key numbers, each as the report shows it

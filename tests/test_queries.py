@@ -13,8 +13,10 @@ import pytest
 
 from tests import seed
 from tests.seed import END, SPLIT
-from warehouse import queries
+from warehouse import competitors, formatting, health, kpi_cards, kpis, queries, query_parts, website
+from warehouse.access import WarehouseMissing, page_reads
 from warehouse.db import WarehouseError
+from warehouse.snapshot import SNAPSHOT_COLUMNS, TOTAL_NAME
 from warehouse.tokens import token_rows, token_warnings
 
 
@@ -28,8 +30,8 @@ def full(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return seed.build_warehouse(tmp_path_factory.mktemp("wh") / "full.duckdb", full=True)
 
 
-def cards(db: Path, start: date, end: date, platforms: list[str] | None = None) -> dict[str, queries.Kpi]:
-    return {k.key: k for k in queries.kpi_cards(db, start, end, platforms)}
+def cards(db: Path, start: date, end: date, platforms: list[str] | None = None) -> dict[str, kpis.Kpi]:
+    return {k.key: k for k in kpi_cards.kpi_cards(db, start, end, platforms)}
 
 
 def test_bounds_platforms_accounts(db: Path) -> None:
@@ -42,8 +44,8 @@ def test_bounds_platforms_accounts(db: Path) -> None:
 
 
 def test_previous_period_has_the_same_length() -> None:
-    assert queries.previous_period(SPLIT, END) == (date(2026, 1, 14), date(2026, 2, 10))
-    assert queries.previous_period(END, END) == (date(2026, 3, 9), date(2026, 3, 9))
+    assert kpis.previous_period(SPLIT, END) == (date(2026, 1, 14), date(2026, 2, 10))
+    assert kpis.previous_period(END, END) == (date(2026, 3, 9), date(2026, 3, 9))
 
 
 def test_kpi_cards_default_window_by_hand(db: Path) -> None:
@@ -89,11 +91,11 @@ def test_platform_filter(db: Path) -> None:
 
 
 def test_change_pct_edge_cases() -> None:
-    assert queries.change_pct(110, 100) == pytest.approx(10)
-    assert queries.change_pct(90, 100) == pytest.approx(-10)
-    assert queries.change_pct(5, 0) is None
-    assert queries.change_pct(None, 100) is None
-    assert queries.change_pct(100, None) is None
+    assert kpis.change_pct(110, 100) == pytest.approx(10)
+    assert kpis.change_pct(90, 100) == pytest.approx(-10)
+    assert kpis.change_pct(5, 0) is None
+    assert kpis.change_pct(None, 100) is None
+    assert kpis.change_pct(100, None) is None
 
 
 def test_no_previous_data_gives_no_change(db: Path) -> None:
@@ -104,7 +106,7 @@ def test_no_previous_data_gives_no_change(db: Path) -> None:
 
 def test_end_before_start_is_refused(db: Path) -> None:
     with pytest.raises(ValueError, match="before"):
-        queries.kpi_cards(db, END, SPLIT)
+        kpi_cards.kpi_cards(db, END, SPLIT)
 
 
 def test_daily_series(db: Path) -> None:
@@ -126,7 +128,7 @@ def test_daily_series(db: Path) -> None:
 
 
 def test_freshness(db: Path) -> None:
-    fresh = queries.freshness(db)
+    fresh = health.freshness(db)
     assert fresh.last_success_at == seed.COLLECTED_AT  # run-2 was partial
     assert fresh.last_run_at == seed.RUN2_START and fresh.last_run_status == "partial"
     assert fresh.n_failing == 1
@@ -141,7 +143,7 @@ def test_freshness(db: Path) -> None:
 
 def test_snapshot_month_by_hand(db: Path) -> None:
     snap = queries.kpi_snapshot(db, date(2026, 3, 1), END, period="month")
-    assert tuple(snap.columns) == queries.SNAPSHOT_COLUMNS
+    assert tuple(snap.columns) == SNAPSHOT_COLUMNS
     assert list(zip(snap["platform"], snap["account_id"], strict=True)) == [
         ("facebook", "111"), ("facebook", "222"), ("facebook", "999"), ("ga4", "333"), ("all", "all"),
     ]  # fmt: skip
@@ -154,7 +156,7 @@ def test_snapshot_month_by_hand(db: Path) -> None:
     assert (b["followers"], b["followers_change"]) == (614, 614 - 598)
     assert (a["impressions"], a["reach_avg_daily"], a["engagement_rate"]) == (1500, 40.0, round(100 / 1500, 4))
     assert c["competitor"] and c["followers"] == 5590 and c["followers_change"] == 100
-    assert total["account_name"] == queries.TOTAL_NAME and not total["competitor"]
+    assert total["account_name"] == TOTAL_NAME and not total["competitor"]
     assert total["followers"] == 1059 + 614  # competitor excluded
     assert total["followers_change"] == 10 + 16
     assert total["impressions"] == 1500 + 320
@@ -191,31 +193,31 @@ def test_snapshot_rejects_other_periods(db: Path) -> None:
 
 def test_missing_and_empty_warehouse(tmp_path: Path) -> None:
     missing = tmp_path / "nope.duckdb"
-    with pytest.raises(queries.WarehouseMissing, match="make demo"):
+    with pytest.raises(WarehouseMissing, match="make demo"):
         queries.date_bounds(missing)
-    assert issubclass(queries.WarehouseMissing, WarehouseError)
+    assert issubclass(WarehouseMissing, WarehouseError)
     assert not missing.exists()  # reading never creates the file
 
     blank = tmp_path / "blank.duckdb"
     duckdb.connect(str(blank)).close()
-    with pytest.raises(queries.WarehouseMissing, match="empty"):
+    with pytest.raises(WarehouseMissing, match="empty"):
         queries.platforms(blank)
 
     empty = seed.build_empty_warehouse(tmp_path / "empty.duckdb")
     assert queries.date_bounds(empty) is None
     assert queries.platforms(empty) == []
     assert queries.accounts(empty).empty
-    assert all(k.value is None for k in queries.kpi_cards(empty, SPLIT, END))
+    assert all(k.value is None for k in kpi_cards.kpi_cards(empty, SPLIT, END))
     assert queries.daily_series(empty, SPLIT, END, ["reach"]).empty
-    assert tuple(queries.kpi_snapshot(empty).columns) == queries.SNAPSHOT_COLUMNS
+    assert tuple(queries.kpi_snapshot(empty).columns) == SNAPSHOT_COLUMNS
     assert queries.kpi_snapshot(empty).empty
-    fresh = queries.freshness(empty)
+    fresh = health.freshness(empty)
     assert fresh.last_success_at is None and fresh.n_failing == 0
 
 
 def test_queries_leave_no_lock(db: Path) -> None:
-    queries.kpi_cards(db, SPLIT, END)
-    queries.freshness(db)
+    kpi_cards.kpi_cards(db, SPLIT, END)
+    health.freshness(db)
     con = duckdb.connect(str(db))  # read-write: would fail if a query kept the file open
     con.close()
 
@@ -269,8 +271,8 @@ def test_platform_kpis_by_hand(full: Path) -> None:
 
 
 def test_competitor_comparison_by_hand(full: Path) -> None:
-    df = queries.competitor_comparison(full, SPLIT, END)
-    assert tuple(df.columns) == queries.COMPETITOR_COLUMNS
+    df = competitors.competitor_comparison(full, SPLIT, END)
+    assert tuple(df.columns) == competitors.COMPETITOR_COLUMNS
     keys = list(zip(df["platform"], df["account_id"], strict=True))
     assert keys == [
         ("facebook", "222"), ("facebook", "111"), ("facebook", "999"),  # own by name, then competitors
@@ -291,8 +293,8 @@ def test_competitor_comparison_by_hand(full: Path) -> None:
     assert (x_rival["growth_pct"], x_rival["posts_published"], x_rival["posts_per_week"]) == (0, 56, 14.0)
     assert rows.loc["li_rival", "growth_pct"] == pytest.approx(84 / 993 * 100)
     # only platforms with a competitor are compared: the base seed has one on facebook only
-    assert set(queries.competitor_comparison(base_path(full), SPLIT, END)["platform"]) == {"facebook"}
-    assert queries.competitor_comparison(full, SPLIT, END, ["ga4"]).empty
+    assert set(competitors.competitor_comparison(base_path(full), SPLIT, END)["platform"]) == {"facebook"}
+    assert competitors.competitor_comparison(full, SPLIT, END, ["ga4"]).empty
 
 
 def base_path(full: Path) -> Path:
@@ -303,7 +305,7 @@ def base_path(full: Path) -> Path:
 
 
 def test_share_of_voice_by_hand(full: Path) -> None:
-    df = queries.share_of_voice(full, SPLIT, END)
+    df = competitors.share_of_voice(full, SPLIT, END)
     assert list(df["platform"]) == ["facebook", "instagram", "linkedin", "x"]
     rows = df.set_index("platform")
     assert (rows.loc["facebook", "own_followers"], rows.loc["facebook", "competitor_followers"]) == (1673, 5590)
@@ -312,12 +314,12 @@ def test_share_of_voice_by_hand(full: Path) -> None:
     assert rows.loc["instagram", "share_of_voice"] == pytest.approx(2177 / (2177 + 6708))
     assert rows.loc["linkedin", "share_of_voice"] == pytest.approx(0.25)  # 359 / (359 + 1077)
     assert rows.loc["x", "share_of_voice"] == pytest.approx(859 / (859 + 1200))
-    only_x = queries.share_of_voice(full, SPLIT, END, ["x", "ga4"])
+    only_x = competitors.share_of_voice(full, SPLIT, END, ["x", "ga4"])
     assert list(only_x["platform"]) == ["x"]
 
 
 def test_visits_by_network_by_hand(full: Path) -> None:
-    df = queries.visits_by_network(full, SPLIT, END)
+    df = website.visits_by_network(full, SPLIT, END)
     assert list(df["network"]) == ["facebook", "instagram", "x"]
     rows = df.set_index("network")
     assert list(rows["visits"]) == [28 * 12, 28 * 10, 28 * 3]
@@ -325,7 +327,7 @@ def test_visits_by_network_by_hand(full: Path) -> None:
     assert list(rows["change_pct"]) == pytest.approx([20.0, 25.0, 50.0])
     assert list(rows["share_of_social"]) == pytest.approx([0.48, 0.40, 0.12])  # of 700 social visits
     assert rows["visits"].sum() == seed.FULL_CARDS_28D["social_visits"][0]
-    assert queries.visits_by_network(full, SPLIT, END, ["facebook"]).empty
+    assert website.visits_by_network(full, SPLIT, END, ["facebook"]).empty
 
 
 def test_daily_by_platform_and_account(full: Path) -> None:
@@ -342,7 +344,7 @@ def test_daily_by_platform_and_account(full: Path) -> None:
 
 
 def test_missing_days_and_coverage(full: Path) -> None:
-    missing = queries.missing_days(full, SPLIT, END).set_index("account_id")
+    missing = health.missing_days(full, SPLIT, END).set_index("account_id")
     # 222 (facebook) ends 03-08: 03-09 is missing; 03-10, the newest stored day, is not yet available
     # (Facebook's Page Insights end yesterday); rival_x, a competitor (numbers as of "now"), misses its gap
     assert missing["days_missing"].to_dict() == {
@@ -353,10 +355,10 @@ def test_missing_days_and_coverage(full: Path) -> None:
     assert missing.loc["222", "first_missing"].date() == date(2026, 3, 9)
     assert missing.loc["222", "last_missing"].date() == date(2026, 3, 9)
     assert missing.loc["rival_x", "last_missing"].date() == date(2026, 2, 21)
-    grid = queries.coverage(full, date(2026, 1, 8), date(2026, 1, 11))
+    grid = health.coverage(full, date(2026, 1, 8), date(2026, 1, 11))
     assert len(grid) == 10 * 4
     first = grid[grid["account_id"] == "111"]
-    assert list(first["status"]) == [queries.COVERAGE_BEFORE] * 2 + [queries.COVERAGE_STORED] * 2
+    assert list(first["status"]) == [health.COVERAGE_BEFORE] * 2 + [health.COVERAGE_STORED] * 2
 
 
 @pytest.fixture(scope="module")
@@ -377,28 +379,28 @@ def _summary(table: pd.DataFrame) -> dict[str, tuple[int, date | None, date | No
 def test_days_a_source_cannot_have_yet_are_not_yet_available(lagging: Path) -> None:
     """Issue 11 item 18: web analytics end yesterday, YouTube Analytics three days back; a competitor's
     "now" numbers and a day before the delay are missing (tests/seed.py HEALTH_*)."""
-    report = queries.coverage_report(lagging, seed.HEALTH_START, seed.HEALTH_END)
+    report = health.coverage_report(lagging, seed.HEALTH_START, seed.HEALTH_END)
     assert report.as_of == seed.HEALTH_END  # the newest stored day: the day of the latest collect
     assert _summary(report.accounts) == seed.HEALTH_EXPECTED
     status = report.days.set_index(["account_id", report.days["date"].dt.date])["status"]
-    assert status[(seed.HW.id, END)] == queries.COVERAGE_NOT_YET
+    assert status[(seed.HW.id, END)] == health.COVERAGE_NOT_YET
     assert [status[(seed.HY.id, END - timedelta(days=n))] for n in (3, 2, 1, 0)] == [
-        queries.COVERAGE_STORED, queries.COVERAGE_NOT_YET, queries.COVERAGE_NOT_YET, queries.COVERAGE_STORED,
+        health.COVERAGE_STORED, health.COVERAGE_NOT_YET, health.COVERAGE_NOT_YET, health.COVERAGE_STORED,
     ]  # fmt: skip
-    assert status[(seed.HI.id, END)] == queries.COVERAGE_MISSING
+    assert status[(seed.HI.id, END)] == health.COVERAGE_MISSING
     # the table is the calendar counted: one query for both
     counted = report.days.groupby("account_id")["status"].value_counts().unstack(fill_value=0)
     table = report.accounts.set_index("account_id")
-    assert counted[queries.COVERAGE_MISSING].to_dict() == table["days_missing"].to_dict()
-    assert counted[queries.COVERAGE_NOT_YET].to_dict() == table["days_not_yet_available"].to_dict()
-    pd.testing.assert_frame_equal(queries.missing_days(lagging, seed.HEALTH_START, END), report.accounts)
-    pd.testing.assert_frame_equal(queries.coverage(lagging, seed.HEALTH_START, END), report.days)
+    assert counted[health.COVERAGE_MISSING].to_dict() == table["days_missing"].to_dict()
+    assert counted[health.COVERAGE_NOT_YET].to_dict() == table["days_not_yet_available"].to_dict()
+    pd.testing.assert_frame_equal(health.missing_days(lagging, seed.HEALTH_START, END), report.accounts)
+    pd.testing.assert_frame_equal(health.coverage(lagging, seed.HEALTH_START, END), report.days)
     # counted from two days later, the web analytics day is overdue, and so are YouTube's 03-08 and 03-09
-    later = _summary(queries.missing_days(lagging, seed.HEALTH_START, END, as_of=END + timedelta(days=2)))
+    later = _summary(health.missing_days(lagging, seed.HEALTH_START, END, as_of=END + timedelta(days=2)))
     assert later[seed.HW.id] == (1, END, END, 0)
     assert later[seed.HY.id] == (2, date(2026, 3, 8), date(2026, 3, 9), 0)
     # a window reaching past the newest day: those days have not happened, never missing
-    ahead = _summary(queries.missing_days(lagging, END, END + timedelta(days=3)))
+    ahead = _summary(health.missing_days(lagging, END, END + timedelta(days=3)))
     assert ahead[seed.HX.id] == (0, None, None, 3)
 
 
@@ -418,13 +420,13 @@ def test_every_platform_documents_its_delay() -> None:
 
 
 def test_skipped_metrics_and_token_expiry(full: Path) -> None:
-    notes = queries.skipped_metrics(full)
+    notes = health.skipped_metrics(full)
     assert notes[["platform", "account_id", "account_name", "source_metric", "note"]].values.tolist() == [
         ["instagram", "ig1", "Corner Bakery", *seed.NOTE]
     ]
     assert notes["noted_at"].iloc[0].to_pydatetime() == seed.COLLECTED_AT
     now = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
-    tokens = queries.token_expiry(full, tokens_of(full), now=now)
+    tokens = health.token_expiry(full, tokens_of(full), now=now)
     assert list(tokens["platform"]) == ["linkedin", "x"]
     li, x = tokens.iloc[0], tokens.iloc[1]
     assert li["expires_at"].to_pydatetime() == seed.TOKEN_EXPIRES and li["days_left"] == 22.0
@@ -432,7 +434,7 @@ def test_skipped_metrics_and_token_expiry(full: Path) -> None:
     assert pd.isna(x["expires_at"]) and x["refreshable"]
     text = tokens.to_csv()
     assert seed.TOKEN_SECRET not in text and seed.REFRESH_SECRET not in text
-    assert queries.token_expiry(base_path(full), tokens_of(base_path(full)), now=now).empty  # no token file
+    assert health.token_expiry(base_path(full), tokens_of(base_path(full)), now=now).empty  # no token file
 
 
 def tokens_of(db: Path) -> Path:
@@ -488,14 +490,14 @@ def test_token_warnings_for_tokens_socialkpi_cannot_renew(tmp_path: Path) -> Non
             "tiktok/tt1": {"access_token": "a7", "refresh_token": None, "expires_at": at - 2 * day},
         },
     )
-    tokens = queries.token_expiry(db, tokens_of(db), now=now)
+    tokens = health.token_expiry(db, tokens_of(db), now=now)
     li2 = tokens.set_index("account_id").loc["li2"]
     assert li2["refresh_days_left"] == 5.0 and li2["refresh_expires_at"].to_pydatetime() == datetime(
         2026, 3, 15, 12, 0, tzinfo=UTC
     )
     assert pd.isna(tokens.set_index("account_id").loc["li1", "refresh_expires_at"])  # no refresh token, no end
     warnings = token_warnings(token_rows(db, tokens_of(db), now=now))
-    assert queries.token_warnings(tokens.itertuples(index=False)) == warnings  # the dashboard's frame: the same
+    assert token_warnings(tokens.itertuples(index=False)) == warnings  # the dashboard's frame: the same
     assert [(w.platform, w.account_id) for w in warnings] == [  # sorted by platform/account
         ("linkedin", "li1"),
         ("linkedin", "li2"),
@@ -520,21 +522,21 @@ def test_token_warnings_for_tokens_socialkpi_cannot_renew(tmp_path: Path) -> Non
 
 
 def test_metric_breaks_window_and_filters() -> None:
-    both = queries.metric_breaks(date(2025, 1, 1), date(2025, 12, 31))
+    both = kpis.metric_breaks(date(2025, 1, 1), date(2025, 12, 31))
     assert [(b.platform, b.day) for b in both] == [
         ("instagram", date(2025, 4, 21)), ("facebook", date(2025, 11, 15)),
     ]  # fmt: skip
-    assert [b.platform for b in queries.metric_breaks(date(2025, 1, 1), date(2025, 12, 31), ["facebook"])] == [
+    assert [b.platform for b in kpis.metric_breaks(date(2025, 1, 1), date(2025, 12, 31), ["facebook"])] == [
         "facebook"
     ]
-    assert queries.metric_breaks(date(2025, 4, 21), date(2025, 4, 21), metrics=["reach"]) == []
-    assert queries.metric_breaks(SPLIT, END) == []
+    assert kpis.metric_breaks(date(2025, 4, 21), date(2025, 4, 21), metrics=["reach"]) == []
+    assert kpis.metric_breaks(SPLIT, END) == []
 
 
 def test_kpi_formatting() -> None:
-    assert queries.format_value(None) == "—"
-    assert queries.format_value(1234.4) == "1,234"
-    assert queries.format_value(0.0663, ratio=True) == "6.63%"
+    assert formatting.format_value(None) == "—"
+    assert formatting.format_value(1234.4) == "1,234"
+    assert formatting.format_value(0.0663, ratio=True) == "6.63%"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -567,13 +569,13 @@ _obs = st.builds(
 def _answers(db: Path, start: date, end: date, plats: list[str] | None) -> list[object]:
     from warehouse import roi
 
-    fresh = queries.freshness(db)
+    fresh = health.freshness(db)
     series = queries.daily_series(db, start, end, ("impressions", "reach", "followers"), plats)
-    coverage = queries.coverage_report(db, start, end)
+    coverage = health.coverage_report(db, start, end)
     return [
         queries.date_bounds(db),
         queries.platforms(db),
-        [(k.key, k.value, k.previous) for k in queries.kpi_cards(db, start, end, plats)],
+        [(k.key, k.value, k.previous) for k in kpi_cards.kpi_cards(db, start, end, plats)],
         series.to_dict("records"),
         queries.kpi_snapshot(db, start, end, "month").to_dict("records"),
         queries.kpi_snapshot(db, start, end, "week").to_dict("records"),
@@ -583,9 +585,9 @@ def _answers(db: Path, start: date, end: date, plats: list[str] | None) -> list[
         *(queries.daily_by_platform(db, start, end, m, plats).to_dict("records") for m in ("followers", "posts")),
         *(queries.daily_by_account(db, start, end, m, plats).to_dict("records") for m in ("followers", "posts")),
         queries.daily_by_account(db, start, end, "video_views", plats).to_dict("records"),
-        queries.competitor_comparison(db, start, end, plats).to_dict("records"),
-        queries.share_of_voice(db, start, end, plats).to_dict("records"),
-        queries.network_reach_and_visits(db, start, end, plats).to_dict("records"),
+        competitors.competitor_comparison(db, start, end, plats).to_dict("records"),
+        competitors.share_of_voice(db, start, end, plats).to_dict("records"),
+        website.network_reach_and_visits(db, start, end, plats).to_dict("records"),
         roi.roi_table(db, start, end, plats).to_dict("records"),
         (coverage.as_of, coverage.days.to_dict("records"), coverage.accounts.to_dict("records"), coverage.delays),
     ]
@@ -667,7 +669,7 @@ def test_concurrent_reads_share_one_attachment_and_leave_the_file_free(db: Path)
     import warehouse.access
 
     def read(_: int) -> list[tuple[str, float | None]]:
-        return [(k.key, k.value) for k in queries.kpi_cards(db, SPLIT, END)]
+        return [(k.key, k.value) for k in kpi_cards.kpi_cards(db, SPLIT, END)]
 
     with ThreadPoolExecutor(4) as pool:
         answers = list(pool.map(read, range(16)))
@@ -690,20 +692,20 @@ def test_page_reads_attach_the_file_once_and_let_it_go_at_the_end(db: Path) -> N
     with no read attaches nothing, and a nested block changes nothing."""
     import warehouse.access
 
-    outside = [(k.key, k.value) for k in queries.kpi_cards(db, SPLIT, END)], queries.date_bounds(db)
-    with queries.page_reads(db):
+    outside = [(k.key, k.value) for k in kpi_cards.kpi_cards(db, SPLIT, END)], queries.date_bounds(db)
+    with page_reads(db):
         assert warehouse.access._attached == {}  # nothing is attached before the first read
         first = queries.date_bounds(db)
         ((alias, readers),) = warehouse.access._attached.values()
         assert readers == 1  # held by the block, no query running
-        with queries.page_reads(db):
-            inside = [(k.key, k.value) for k in queries.kpi_cards(db, SPLIT, END)], queries.date_bounds(db)
+        with page_reads(db):
+            inside = [(k.key, k.value) for k in kpi_cards.kpi_cards(db, SPLIT, END)], queries.date_bounds(db)
         assert list(warehouse.access._attached.values()) == [[alias, 1]]  # the same attachment all along
     assert inside == outside and first == outside[1]
     assert warehouse.access._attached == {}
     with writing(db) as con:  # in this process too: nothing holds the file any more
         assert con.execute("SELECT count(*) FROM account_days").fetchone() is not None
-    with queries.page_reads(db):
+    with page_reads(db):
         pass
     assert warehouse.access._attached == {}
 
@@ -712,7 +714,7 @@ def test_page_reads_let_the_file_go_when_the_page_fails(db: Path) -> None:
     """A rerun that stops half-way (st.stop(), an error) still lets the file go."""
     import warehouse.access
 
-    with pytest.raises(RuntimeError), queries.page_reads(db):
+    with pytest.raises(RuntimeError), page_reads(db):
         queries.date_bounds(db)
         raise RuntimeError("the page stopped")
     assert warehouse.access._attached == {}
@@ -734,24 +736,24 @@ def test_coverage_calendar_of_many_accounts_holds_those_missing_days(
     if not running:
         monkeypatch.setattr(warehouse.access, "RUNNING_VERSION", 10**6)
     start, end = seed.MANY_START, seed.MANY_END
-    every = queries.coverage_report(db, start, end)
+    every = health.coverage_report(db, start, end)
     assert len(every.days) == 40 * 10 and len(every.accounts) == 40
 
-    def held(report: queries.Coverage) -> list[str]:
+    def held(report: health.Coverage) -> list[str]:
         return list(report.days["account_id"].drop_duplicates())
 
-    def rows_of(report: queries.Coverage) -> list[dict[str, object]]:
+    def rows_of(report: health.Coverage) -> list[dict[str, object]]:
         return every.days[every.days["account_id"].isin(held(report))].to_dict("records")
 
     for most, accounts in ((30, ["p03", "p07", "p11"]), (2, ["p03", "p07"]), (40, None)):
-        report = queries.coverage_report(db, start, end, most=most)
+        report = health.coverage_report(db, start, end, most=most)
         assert held(report) == (accounts or held(every))
         assert report.days.to_dict("records") == rows_of(report)
         assert report.accounts.equals(every.accounts) and report.delays == every.delays
-    picked = queries.coverage_report(db, start, end, calendar=[("facebook", "p20"), ("facebook", "p07")], most=30)
+    picked = health.coverage_report(db, start, end, calendar=[("facebook", "p20"), ("facebook", "p07")], most=30)
     assert held(picked) == ["p07", "p20"] and picked.days.to_dict("records") == rows_of(picked)
-    assert queries.coverage_report(db, start, end, calendar=[]).days.empty
-    none_missing = queries.coverage_report(db, date(2026, 4, 9), end, most=30)  # p11's gap is 04-08
+    assert health.coverage_report(db, start, end, calendar=[]).days.empty
+    none_missing = health.coverage_report(db, date(2026, 4, 9), end, most=30)  # p11's gap is 04-08
     assert none_missing.days.empty and int(none_missing.accounts["days_missing"].sum()) == 0
 
 
@@ -785,7 +787,7 @@ def test_network_reach_beside_the_visits_it_sends(tmp_path: Path) -> None:
     from collectors.observation import Account, Observation
     from warehouse.db import writing
     from warehouse.load import AccountOutcome, write_account_batch
-    from warehouse.queries import network_reach_and_visits
+    from warehouse.website import network_reach_and_visits
 
     db = tmp_path / "wh.duckdb"
     now = datetime(2026, 3, 10, tzinfo=UTC)
@@ -829,7 +831,7 @@ def test_network_reach_beside_the_visits_it_sends(tmp_path: Path) -> None:
 
 
 def test_frames_through_arrow_equal_duckdb_df() -> None:
-    """queries._frame (the per-account-and-day frames of Data health and Competitors) gives what
+    """query_parts._frame (the per-account-and-day frames of Data health and Competitors) gives what
     ``.df()`` gives: dtypes, values, NULLs (NaN, NaT, None), empty frames."""
     import duckdb
 
@@ -845,11 +847,11 @@ def test_frames_through_arrow_equal_duckdb_df() -> None:
     con = duckdb.connect()
     con.execute("SELECT 1").fetchone()  # a result left open before it
     for rows in (0, 1, 2, 50):
-        pd.testing.assert_frame_equal(queries._frame(con, sql, [rows]), con.execute(sql, [rows]).df())
+        pd.testing.assert_frame_equal(query_parts._frame(con, sql, [rows]), con.execute(sql, [rows]).df())
 
 
 def test_the_page_frames_read_through_arrow_equal_duckdb_df(db: Path) -> None:
-    """The statements read through queries._frame, on a real warehouse: as ``.df()`` reads them."""
+    """The statements read through query_parts._frame, on a real warehouse: as ``.df()`` reads them."""
     from collectors import PLATFORMS
     from warehouse.access import open_warehouse
 
@@ -857,10 +859,10 @@ def test_the_page_frames_read_through_arrow_equal_duckdb_df(db: Path) -> None:
     coverage = [ids, [PLATFORMS[i].delay_days for i in ids], SPLIT, END, SPLIT, END, END]
     with open_warehouse(db) as (con, _):
         for sql, params in (
-            (queries._COVERAGE_SQL, coverage),
-            (queries._COVERAGE_DAILY_SQL, coverage),
+            (health._COVERAGE_SQL, coverage),
+            (health._COVERAGE_DAILY_SQL, coverage),
         ):
-            got = queries._frame(con, sql, params)
+            got = query_parts._frame(con, sql, params)
             assert len(got) > 0
             pd.testing.assert_frame_equal(got, con.execute(sql, params).df())
     frame = queries.daily_by_account(db, SPLIT, END, "followers")

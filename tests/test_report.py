@@ -13,7 +13,8 @@ import pytest
 from socialkpi import report, report_html
 from tests import seed
 from tests.seed import END, SPLIT
-from warehouse import queries
+from warehouse import kpi_cards
+from warehouse.kpis import METRIC_BREAKS
 
 
 class Cards(HTMLParser):
@@ -63,7 +64,7 @@ def parse(document: str) -> Cards:
 def test_cards_match_the_queries_and_the_hand_computed_values(full: Path) -> None:
     document = report.build_report(full, SPLIT, END, business="Corner Bakery")
     parsed = parse(document)
-    kpis = queries.kpi_cards(full, SPLIT, END)
+    kpis = kpi_cards.kpi_cards(full, SPLIT, END)
     assert list(parsed.cards) == [k.key for k in kpis]
     for kpi in kpis:
         shown = parsed.cards[kpi.key]
@@ -103,7 +104,7 @@ def test_urls_in_text_are_defanged() -> None:
 
 
 def test_chart_annotates_metric_breaks() -> None:
-    ig = next(b for b in queries.METRIC_BREAKS if b.platform == "instagram")
+    ig = next(b for b in METRIC_BREAKS if b.platform == "instagram")
     line = report_html.Line(
         "instagram", [(date(2025, 4, 19), 10.0), (date(2025, 4, 20), 12.0), (date(2025, 4, 23), 30.0)]
     )
@@ -138,7 +139,7 @@ def test_run_writes_the_file(full: Path, tmp_path: Path, monkeypatch: pytest.Mon
     document = out.read_text(encoding="utf-8")
     assert "01 Feb 2026 – 28 Feb 2026 (28 days)" in document
     cards = parse(document).cards
-    feb = {k.key: k.shown for k in queries.kpi_cards(full, date(2026, 2, 1), date(2026, 2, 28))}
+    feb = {k.key: k.shown for k in kpi_cards.kpi_cards(full, date(2026, 2, 1), date(2026, 2, 28))}
     assert {k: c["value"] for k, c in cards.items()} == feb
     assert not list(tmp_path.glob(".socialkpi-report-*"))  # the temp file was renamed
 

@@ -11,7 +11,7 @@ Opening costs: a new DuckDB instance (``duckdb.connect(file)``) takes ~12 ms eve
 file, which was most of a dashboard page's budget (seven reads).  So a read ``ATTACH``es the
 file ``READ_ONLY`` to one in-memory DuckDB instance shared by the process (~2 ms) and
 ``DETACH``es it when the last concurrent reader is done: the file is still held only while a
-query runs (tech-notes §1, "in-memory connection + ATTACH ... DETACH per refresh"), so a
+query runs (https://duckdb.org/docs/stable/sql/statements/attach), so a
 ``socialkpi collect`` in another process can always write between two reruns.  A file that is not
 a DuckDB file is refused before it is attached, a damaged one when it is (:func:`warehouse.db.verify`,
 as every connection); any other error while attaching (the file locked by a writer, ...) falls

@@ -1,6 +1,7 @@
 """Short-lived DuckDB connections with a bounded retry on the file lock, and damaged files refused.
 
-DuckDB lets one process write a file, or many processes read it (docs: tech-notes §1).  The
+DuckDB lets one process write a file, or many processes read it
+(https://duckdb.org/docs/stable/connect/concurrency).  The
 collector opens read-write only while it writes one batch; the dashboard opens read-only per
 query.  Both retry on a lock with exponential backoff (20 ms doubling to 0.5 s, jittered) for at
 most ``timeout`` seconds, then give up with :class:`WarehouseBusy`.

@@ -1,8 +1,9 @@
-"""CSV exports: the observations table (contract.md) and the KPI snapshot (docs/kpis.md), and the
+"""CSV exports: the observations table (README.md, "Exports") and the KPI snapshot (docs/kpis.md), and the
 dashboard's downloads.
 
 Every CSV of socialkpi is written in one place, :func:`write_csv`: DuckDB itself
-(``COPY (SELECT ...) TO file (HEADER)``: about 0.5 s per million rows, tech-notes §2) with every cell
+(``COPY (SELECT ...) TO file (HEADER)``: about 0.5 s per million rows;
+https://duckdb.org/docs/stable/sql/statements/copy) with every cell
 already formatted in SQL:
 
 - dates ``YYYY-MM-DD``; ``collected_at`` UTC ISO 8601 with ``Z`` (``2026-03-10T06:30:00Z``,
@@ -165,7 +166,7 @@ ORDER BY s.period_start, s.platform = 'all', s.platform, s.account_id
 
 
 def write_observations_csv(db_path: DbPath, out: Out, *, since: date | None = None, until: date | None = None) -> int:
-    """Write the observations CSV of contract.md to ``out``; returns the number of data rows.
+    """Write the observations CSV (README.md, "Exports") to ``out``; returns the number of data rows.
 
     Header exactly :data:`OBSERVATIONS_HEADER`; one row per (date, platform, account_id, metric),
     sorted by those; ``since``/``until`` (inclusive) limit the dates.

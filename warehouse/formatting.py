@@ -1,5 +1,7 @@
 """How a value is shown, the same on the dashboard's pages, in the report and in its e-mail: ``—`` for a
-missing value (None, NaN, NaT), whole numbers with thousands separators, percentages with one decimal.
+missing value (None, NaN, NaT), whole numbers with thousands separators, percentages with one decimal;
+a KPI card's value (:func:`format_value`) with two, and its change between two fractions in percentage
+points (:func:`format_pp`).
 
 No SQL and no pandas at import time (``socialkpi --help`` stays fast): :mod:`socialkpi.report`,
 :mod:`socialkpi.report_mail` and :mod:`socialkpi.pages` import these from here."""
@@ -56,3 +58,15 @@ def fmt_money(value: Any, currency: str) -> str:
 
 def fmt_count(value: Any) -> str:
     return "—" if missing(value) else f"{value:,.0f}"
+
+
+def format_value(value: float | None, *, ratio: bool = False) -> str:
+    """``1,673`` for a number, ``6.63%`` for a fraction when ``ratio``, ``—`` for no value."""
+    if value is None:
+        return "—"
+    return f"{value * 100:.2f}%" if ratio else f"{value:,.0f}"
+
+
+def format_pp(difference: float) -> str:
+    """A change between two fractions in percentage points: ``+5.00 pp`` (never ``-0.00 pp``)."""
+    return f"{round(difference * 100, 2) + 0.0:+.2f} pp"

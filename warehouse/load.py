@@ -1,9 +1,10 @@
 """Idempotent, bulk loading: upserts on the natural key, whole account batches per transaction.
 
 Rows go in as one Arrow table and one ``INSERT ... SELECT ... ON CONFLICT DO UPDATE`` (never
-row-by-row ``executemany``: 1M rows take ~18 minutes that way and ~1.5 s this way, tech-notes
-§2).  A key whose value did not change is left alone, so loading the same data twice changes
-nothing at all, not even ``collected_at``.  :func:`write_account_batch` wraps an account's rows,
+row-by-row ``executemany``: 1M rows take ~18 minutes that way and ~1.5 s this way;
+https://duckdb.org/docs/stable/data/insert).  A key whose value did not change is left alone, so
+loading the same data twice changes nothing at all, not even ``collected_at``.
+:func:`write_account_batch` wraps an account's rows,
 its metric notes and its run record in one transaction: a failure leaves none of them behind.
 :func:`warehouse.load_group.write_account_batches` does the same for several accounts in one
 transaction (what ``socialkpi collect``'s writer uses).  The run records themselves are opened and

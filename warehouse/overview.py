@@ -25,7 +25,8 @@ from datetime import date, datetime, timedelta
 
 import pandas as pd
 
-from warehouse import queries
+from warehouse import health, kpi_cards, kpis, queries
+from warehouse.access import DbPath, WarehouseMissing
 from warehouse.db import WarehouseError
 
 OVERVIEW_COLUMNS = (
@@ -69,22 +70,22 @@ class BusinessSummary:
 
     @property
     def growth_pct(self) -> float | None:
-        return queries.change_pct(self.audience, self.audience_previous)
+        return kpis.change_pct(self.audience, self.audience_previous)
 
 
-def business_summary(db_path: queries.DbPath, *, days: int = 28) -> BusinessSummary:
+def business_summary(db_path: DbPath, *, days: int = 28) -> BusinessSummary:
     """The overview row of the warehouse at ``db_path``; raises :class:`~warehouse.access.WarehouseMissing`
     when there is none yet (or another :class:`~warehouse.db.WarehouseError` when it cannot be read)."""
     if days < 1:
         raise ValueError(f"days must be at least 1, not {days}")
-    fresh = queries.freshness(db_path)
+    fresh = health.freshness(db_path)
     bounds = queries.date_bounds(db_path)
     audience = previous = None
     start = end = None
     if bounds is not None:
         end = bounds.last
         start = max(bounds.first, end - timedelta(days=days - 1))
-        card = next(k for k in queries.kpi_cards(db_path, start, end) if k.key == "audience")
+        card = next(k for k in kpi_cards.kpi_cards(db_path, start, end) if k.key == "audience")
         audience, previous = card.value, card.previous
     failing = fresh.failing
     return BusinessSummary(
@@ -113,7 +114,7 @@ def overview_frame(businesses: Sequence[tuple[str, str, str | None, str | None]]
         if problem is None and db_path is not None:
             try:
                 s = business_summary(db_path, days=days)
-            except queries.WarehouseMissing:
+            except WarehouseMissing:
                 problem = "no data yet: run socialkpi collect in it"
             except WarehouseError as exc:
                 problem = f"the warehouse cannot be read: {exc}"

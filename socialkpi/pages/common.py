@@ -28,7 +28,8 @@ import pandas as pd
 import streamlit as st
 
 from collectors.tokens import TokenStore
-from warehouse import export, queries
+from warehouse import competitors, export, health, kpi_cards, kpis, queries, website
+from warehouse.access import Period
 
 Key = tuple[str, date, date, tuple[str, ...] | None]
 
@@ -49,13 +50,13 @@ def load_platforms(db_path: str) -> list[str]:
 
 
 @st.cache_data(ttl=60, show_spinner=False)
-def load_freshness(db_path: str) -> queries.Freshness:
-    return queries.freshness(db_path)
+def load_freshness(db_path: str) -> health.Freshness:
+    return health.freshness(db_path)
 
 
 @st.cache_data(ttl=60, show_spinner=False)
-def load_cards(db_path: str, start: date, end: date, platforms: tuple[str, ...] | None) -> list[queries.Kpi]:
-    return queries.kpi_cards(db_path, start, end, platforms)
+def load_cards(db_path: str, start: date, end: date, platforms: tuple[str, ...] | None) -> list[kpis.Kpi]:
+    return kpi_cards.kpi_cards(db_path, start, end, platforms)
 
 
 @st.cache_data(ttl=60, show_spinner=False)
@@ -91,62 +92,62 @@ def load_platform_kpis(db_path: str, start: date, end: date, platforms: tuple[st
 
 @st.cache_data(ttl=60, show_spinner=False)
 def load_competitors(db_path: str, start: date, end: date, platforms: tuple[str, ...] | None) -> pd.DataFrame:
-    return queries.competitor_comparison(db_path, start, end, platforms)
+    return competitors.competitor_comparison(db_path, start, end, platforms)
 
 
 @st.cache_data(ttl=60, show_spinner=False)
 def load_share_of_voice(db_path: str, start: date, end: date, platforms: tuple[str, ...] | None) -> pd.DataFrame:
-    return queries.share_of_voice(db_path, start, end, platforms)
+    return competitors.share_of_voice(db_path, start, end, platforms)
 
 
 @st.cache_data(ttl=60, show_spinner=False)
 def load_networks(db_path: str, start: date, end: date, platforms: tuple[str, ...] | None) -> pd.DataFrame:
-    return queries.visits_by_network(db_path, start, end, platforms)
+    return website.visits_by_network(db_path, start, end, platforms)
 
 
 @st.cache_data(ttl=60, show_spinner=False)
 def load_network_reach(db_path: str, start: date, end: date, platforms: tuple[str, ...] | None) -> pd.DataFrame:
-    return queries.network_reach_and_visits(db_path, start, end, platforms)
+    return website.network_reach_and_visits(db_path, start, end, platforms)
 
 
 @st.cache_data(ttl=60, show_spinner=False)
-def load_snapshot(db_path: str, start: date, end: date, period: queries.Period) -> pd.DataFrame:
+def load_snapshot(db_path: str, start: date, end: date, period: Period) -> pd.DataFrame:
     return queries.kpi_snapshot(db_path, start, end, period)
 
 
 @st.cache_data(ttl=60, show_spinner=False)
-def load_kpis_csv(db_path: str, start: date, end: date, period: queries.Period) -> bytes:
+def load_kpis_csv(db_path: str, start: date, end: date, period: Period) -> bytes:
     """The kpis CSV of the snapshot :func:`load_snapshot` already fetched (the same bytes as
     ``socialkpi export kpis``, without querying the warehouse a second time)."""
     return export.kpis_frame_csv(load_snapshot(db_path, start, end, period))
 
 
-CALENDAR_ACCOUNTS = queries.CALENDAR_ACCOUNTS  # above this many accounts, the calendar shows those missing days
+CALENDAR_ACCOUNTS = health.CALENDAR_ACCOUNTS  # above this many accounts, the calendar shows those missing days
 
 
 @st.cache_data(ttl=60, show_spinner=False)
 def load_coverage(
     db_path: str, start: date, end: date, calendar: tuple[tuple[str, str], ...] | None = None
-) -> queries.Coverage:
-    """The Data health calendar and its missing-days table (:func:`queries.coverage_report`): every
+) -> health.Coverage:
+    """The Data health calendar and its missing-days table (:func:`health.coverage_report`): every
     account's days up to :data:`CALENDAR_ACCOUNTS` accounts, else those with the most days missing, or
     the accounts of ``calendar``."""
-    return queries.coverage_report(db_path, start, end, calendar=calendar, most=CALENDAR_ACCOUNTS)
+    return health.coverage_report(db_path, start, end, calendar=calendar, most=CALENDAR_ACCOUNTS)
 
 
 @st.cache_data(ttl=60, show_spinner=False)
 def load_skipped(db_path: str) -> pd.DataFrame:
-    return queries.skipped_metrics(db_path)
+    return health.skipped_metrics(db_path)
 
 
 @st.cache_data(ttl=60, show_spinner=False)
 def load_tokens(db_path: str) -> pd.DataFrame:
-    return queries.token_expiry(db_path, TokenStore.beside(db_path).path)
+    return health.token_expiry(db_path, TokenStore.beside(db_path).path)
 
 
 @st.cache_data(ttl=60, show_spinner=False)
 def load_credentials(db_path: str) -> pd.DataFrame:
-    return queries.credentials(db_path, TokenStore.beside(db_path).path)
+    return health.credentials(db_path, TokenStore.beside(db_path).path)
 
 
 @dataclass(frozen=True)
@@ -195,7 +196,7 @@ class PageContext:
 
     @property
     def window(self) -> str:
-        prev_start, prev_end = queries.previous_period(self.start, self.end)
+        prev_start, prev_end = kpis.previous_period(self.start, self.end)
         days = (self.end - self.start).days + 1
         return (
             f"{self.start:%d %b %Y} – {self.end:%d %b %Y} ({days} days), "
@@ -222,14 +223,14 @@ def empty(message: str) -> None:
 CARDS_PER_ROW = 4
 
 
-def kpi_row(cards: Sequence[queries.Kpi]) -> None:
+def kpi_row(cards: Sequence[kpis.Kpi]) -> None:
     """One ``st.metric`` per card (label with unit, value, change vs the previous period), at most
     :data:`CARDS_PER_ROW` to a row so the labels stay readable on a laptop."""
     for first in range(0, len(cards), CARDS_PER_ROW):
         _card_row(cards[first : first + CARDS_PER_ROW])
 
 
-def _card_row(cards: Sequence[queries.Kpi]) -> None:
+def _card_row(cards: Sequence[kpis.Kpi]) -> None:
     metric_grid(
         [
             (
@@ -286,11 +287,11 @@ def line_chart(
     *,
     color: str,
     y_title: str,
-    breaks: Sequence[queries.MetricBreak] = (),
+    breaks: Sequence[kpis.MetricBreak] = (),
     height: int = 320,
 ) -> None:
     """Daily lines (``date``, ``value``, one line per ``color``), with a dashed rule and a label on
-    every :data:`warehouse.queries.METRIC_BREAKS` day inside the window (:func:`socialkpi.charts.line_chart`,
+    every :data:`warehouse.kpis.METRIC_BREAKS` day inside the window (:func:`socialkpi.charts.line_chart`,
     which the e-mailed report draws as PNG too)."""
     from socialkpi import charts
 

@@ -6,12 +6,12 @@ import pandas as pd
 import streamlit as st
 
 from socialkpi.pages import common
-from warehouse import queries
-from warehouse.formatting import fmt_fraction
+from warehouse import competitors
+from warehouse.formatting import fmt_fraction, format_pp
 
 
 def pick_accounts(comparison: pd.DataFrame) -> tuple[tuple[str, str], ...]:
-    """More accounts than one chart can tell apart (:data:`warehouse.queries.CHART_ACCOUNTS`): the chart
+    """More accounts than one chart can tell apart (:data:`warehouse.competitors.CHART_ACCOUNTS`): the chart
     starts with those with the most followers at the end of the window, and a picker sets the others."""
     label = {
         (row.platform, row.account_id): f"{row.account_name} ({row.platform})"
@@ -19,7 +19,7 @@ def pick_accounts(comparison: pd.DataFrame) -> tuple[tuple[str, str], ...]:
         for row in comparison.itertuples(index=False)
     }
     biggest = comparison.sort_values("followers", ascending=False, kind="stable", na_position="last")
-    top = list(zip(biggest["platform"], biggest["account_id"], strict=True))[: queries.CHART_ACCOUNTS]
+    top = list(zip(biggest["platform"], biggest["account_id"], strict=True))[: competitors.CHART_ACCOUNTS]
     st.caption(f"{len(comparison):,} accounts: the chart starts with the {len(top)} with the most followers.")
     picked = st.multiselect("Accounts in the chart", list(label), default=top, format_func=lambda key: label[key])
     return tuple(picked)
@@ -45,7 +45,7 @@ def render(ctx: common.PageContext) -> None:
                 fmt_fraction(row.share_of_voice),
                 None
                 if pd.isna(row.share_of_voice) or pd.isna(row.share_of_voice_previous)
-                else queries.format_pp(row.share_of_voice - row.share_of_voice_previous),
+                else format_pp(row.share_of_voice - row.share_of_voice_previous),
                 f"Your {row.own_followers:,.0f} followers against competitors' {row.competitor_followers:,.0f}; "
                 "the change is in percentage points vs the previous period.",
             )
@@ -73,7 +73,7 @@ def render(ctx: common.PageContext) -> None:
     }, label="Download share of voice CSV")  # fmt: skip
 
     st.subheader("Followers over time")
-    if len(comparison) > queries.CHART_ACCOUNTS:
+    if len(comparison) > competitors.CHART_ACCOUNTS:
         frame = ctx.load.by_account(*ctx.key, "followers", pick_accounts(comparison))
     else:
         frame = ctx.load.by_account(*ctx.key, "followers")

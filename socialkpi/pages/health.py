@@ -7,17 +7,18 @@ import pandas as pd
 import streamlit as st
 
 from socialkpi.pages import common
-from warehouse import queries
+from warehouse import health, kpis
+from warehouse.tokens import token_warnings
 
 STATUS_COLORS = {
-    queries.COVERAGE_STORED: "#4c9a6a",
-    queries.COVERAGE_MISSING: "#d9534f",
-    queries.COVERAGE_NOT_YET: "#9ec5e8",
-    queries.COVERAGE_BEFORE: "#e6e6e6",
+    health.COVERAGE_STORED: "#4c9a6a",
+    health.COVERAGE_MISSING: "#d9534f",
+    health.COVERAGE_NOT_YET: "#9ec5e8",
+    health.COVERAGE_BEFORE: "#e6e6e6",
 }
 
 
-def calendar(report: queries.Coverage) -> None:
+def calendar(report: health.Coverage) -> None:
     """One cell per account and day of ``report.days``, coloured by its status; one row per account, in the
     order of the table under it (``report.accounts``)."""
     rows = report.days.drop_duplicates(["platform", "account_id"])["account"].tolist()
@@ -47,7 +48,7 @@ def calendar(report: queries.Coverage) -> None:
     st.altair_chart(chart, width="stretch")
 
 
-def pick_calendar(ctx: common.PageContext, report: queries.Coverage) -> queries.Coverage:
+def pick_calendar(ctx: common.PageContext, report: health.Coverage) -> health.Coverage:
     """Many accounts (more than :data:`common.CALENDAR_ACCOUNTS`): the calendar starts with the accounts
     missing the most days, and a picker puts any others in it; the table under it lists every account."""
     accounts = report.accounts
@@ -75,7 +76,7 @@ def pick_calendar(ctx: common.PageContext, report: queries.Coverage) -> queries.
     return ctx.load.coverage(ctx.db_path, ctx.start, ctx.end, tuple(picked))
 
 
-def not_yet_caption(report: queries.Coverage) -> str:
+def not_yet_caption(report: health.Coverage) -> str:
     """What "not yet available" means on this warehouse: counted back from which day, by how many days."""
     by_delay: dict[int, list[str]] = {}
     for platform, days in report.delays.items():
@@ -176,7 +177,7 @@ def render(ctx: common.PageContext) -> None:
     if tokens.empty:
         st.caption("No refreshed tokens stored beside the warehouse (tokens come from .env only).")
     else:
-        for warning in queries.token_warnings(tokens.itertuples(index=False)):
+        for warning in token_warnings(tokens.itertuples(index=False)):
             st.warning(warning.message)
         common.table(
             tokens,
@@ -206,7 +207,7 @@ def render(ctx: common.PageContext) -> None:
 
     st.subheader("Metric changes annotated on the charts")
     breaks = pd.DataFrame(
-        [(b.day, b.platform, b.metric, b.label) for b in queries.METRIC_BREAKS],
+        [(b.day, b.platform, b.metric, b.label) for b in kpis.METRIC_BREAKS],
         columns=["date", "platform", "metric", "change"],
     )
     common.table(breaks, "metric-breaks", ctx, label="Download metric changes CSV")

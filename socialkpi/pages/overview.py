@@ -5,7 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from socialkpi.pages import common
-from warehouse import export, queries
+from warehouse import export, kpis
+from warehouse.tokens import token_warnings
 
 TREND_METRICS = ("impressions", "reach", "engagements", "page_views", "social_visits")
 
@@ -16,7 +17,7 @@ def render(ctx: common.PageContext) -> None:
     fresh = ctx.load.freshness(ctx.db_path)
     last = f"{fresh.last_success_at:%Y-%m-%d %H:%M} UTC" if fresh.last_success_at else "never"
     failing = fresh.failing
-    tokens = queries.token_warnings(ctx.load.tokens(ctx.db_path).itertuples(index=False))
+    tokens = token_warnings(ctx.load.tokens(ctx.db_path).itertuples(index=False))
     renew = f" · {len(tokens)} token{'s' if len(tokens) != 1 else ''} to renew soon" if tokens else ""
     st.caption(
         f"Last successful collection: {last} · "
@@ -34,7 +35,7 @@ def render(ctx: common.PageContext) -> None:
     if series.empty:
         common.empty("No daily values for this selection: widen the dates or pick more platforms.")
     else:
-        breaks = queries.metric_breaks(ctx.start, ctx.end, ctx.platforms, TREND_METRICS)
+        breaks = kpis.metric_breaks(ctx.start, ctx.end, ctx.platforms, TREND_METRICS)
         common.line_chart(series, color="metric", y_title="count per day", breaks=breaks)
 
     period = st.radio("Snapshot period", ("month", "week"), horizontal=True)

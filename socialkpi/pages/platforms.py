@@ -5,7 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from socialkpi.pages import common
-from warehouse import queries
+from warehouse.formatting import format_value
+from warehouse.kpis import metric_breaks
 
 
 def render(ctx: common.PageContext) -> None:
@@ -21,7 +22,7 @@ def render(ctx: common.PageContext) -> None:
         [
             (
                 f"{row.platform} (followers)",
-                queries.format_value(None if row.followers != row.followers else row.followers),
+                format_value(None if row.followers != row.followers else row.followers),
                 None if row.growth_pct != row.growth_pct else f"{round(row.growth_pct, 1) + 0.0:+.1f}%",
                 f"Last value in the period, summed over your accounts on {row.platform}; the change is "
                 f"against the previous period of the same length"
@@ -56,5 +57,5 @@ def render(ctx: common.PageContext) -> None:
         if frame.empty:
             common.empty(f"No {metric} stored for this selection.")
             continue
-        breaks = queries.metric_breaks(ctx.start, ctx.end, ctx.platforms, [metric])
+        breaks = metric_breaks(ctx.start, ctx.end, ctx.platforms, [metric])
         common.line_chart(frame, color="platform", y_title=f"{metric} per day", breaks=breaks)

@@ -16,7 +16,8 @@ import streamlit as st
 
 from collectors import PLATFORMS
 from socialkpi.pages import common
-from warehouse import queries, roi, roi_inputs
+from warehouse import roi, roi_inputs
+from warehouse.access import WarehouseMissing
 from warehouse.db import WarehouseError
 from warehouse.formatting import fmt_count, fmt_money, missing
 
@@ -63,7 +64,7 @@ def render(ctx: common.PageContext) -> None:
         on = roi_inputs.today()
         costs = load_costs(ctx.db_path, on)
         assumptions = load_assumptions(ctx.db_path, on)
-    except queries.WarehouseMissing as exc:
+    except WarehouseMissing as exc:
         common.empty(str(exc))
         return
     except WarehouseError as exc:
