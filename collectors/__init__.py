@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     from typing import Protocol
 
     from collectors.context import CollectContext, Collected
-    from collectors.http import Classifier, Client
+    from collectors.errors import Classifier
+    from collectors.http import Client
 
     class CollectFn(Protocol):
         def __call__(self, client: Client, ctx: CollectContext, *, since: date, until: date) -> Collected: ...

@@ -27,15 +27,8 @@ from datetime import date, datetime
 from typing import Any
 
 from collectors.context import CollectContext, Collected
-from collectors.http import (
-    AuthError,
-    BadRequest,
-    Client,
-    PayloadError,
-    Verdict,
-    header,
-    seconds_until_epoch,
-)
+from collectors.errors import AuthError, BadRequest, PayloadError, Verdict, header, seconds_until_epoch
+from collectors.http import Client
 from collectors.observation import Observation
 from collectors.values import Counts
 

@@ -34,7 +34,8 @@ from typing import Any
 
 from collectors.common import chunks, each_day, token_env
 from collectors.context import CollectContext, Collected
-from collectors.http import AuthError, Client, PayloadError, Verdict, header, parse_retry_after
+from collectors.errors import AuthError, PayloadError, Verdict, header, parse_retry_after
+from collectors.http import Client
 from collectors.meta import PACIFIC as PACIFIC  # re-exported: the reporting day's zone
 from collectors.meta import USAGE_HEADERS, ask_metrics, read_error, regain_minutes
 from collectors.meta import pacific_day as meta_pacific_day

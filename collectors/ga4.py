@@ -55,6 +55,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from collectors.common import each_day
 from collectors.context import CollectContext, Collected
+from collectors.errors import AuthError, PayloadError, Verdict, parse_retry_after
 from collectors.google_auth import (
     CREDENTIALS_ENV,
     SCOPES,
@@ -62,17 +63,11 @@ from collectors.google_auth import (
     seconds_until_pacific_midnight,
     use_credentials_file,
 )
-from collectors.http import (
-    AuthError,
-    Client,
-    PayloadError,
-    Verdict,
-    paginate_offset,
-    parse_retry_after,
-    register_secret,
-)
+from collectors.http import Client
 from collectors.observation import Observation
 from collectors.optional import optional
+from collectors.paging import paginate_offset
+from collectors.redaction import register_secret
 from collectors.referrers import metric_for, network_for
 from collectors.values import Counts, expect
 

@@ -40,8 +40,9 @@ from typing import Any
 
 from collectors.common import chunks, each_day, token_env
 from collectors.context import CollectContext, Collected
+from collectors.errors import AuthError, BadRequest, PayloadError, Verdict, parse_retry_after
 from collectors.google_auth import CREDENTIALS_ENV, EXPLAINED, WHO, google_bearer, use_credentials_file
-from collectors.http import AuthError, BadRequest, Client, PayloadError, Verdict, parse_retry_after
+from collectors.http import Client
 from collectors.observation import Observation
 from collectors.values import Counts, expect
 

@@ -43,15 +43,8 @@ from typing import Any
 
 from collectors.common import each_day, token_env
 from collectors.context import CollectContext, Collected
-from collectors.http import (
-    AuthError,
-    BadRequest,
-    Client,
-    CollectorError,
-    PayloadError,
-    PermissionDenied,
-    Verdict,
-)
+from collectors.errors import AuthError, BadRequest, CollectorError, PayloadError, PermissionDenied, Verdict
+from collectors.http import Client
 from collectors.meta import (
     PACIFIC as PACIFIC,  # re-exported: the reporting day's zone
 )

@@ -51,10 +51,12 @@ from urllib.parse import quote
 
 from collectors.common import each_day, token_env
 from collectors.context import CollectContext, Collected
-from collectors.http import AuthError, Client, PayloadError, PermissionDenied, Verdict, paginate_next_url
+from collectors.errors import AuthError, PayloadError, PermissionDenied, Verdict
+from collectors.http import Client
 from collectors.oauth_session import OAuthSession, authorize, refresh_grant
 from collectors.observation import Observation
 from collectors.optional import optional
+from collectors.paging import paginate_next_url
 from collectors.values import Counts, expect
 
 PLATFORM = "linkedin"

@@ -35,14 +35,8 @@ from typing import Any
 
 from collectors.common import token_env
 from collectors.context import CollectContext, Collected, Credentials
-from collectors.http import (
-    AuthError,
-    BadRequest,
-    Client,
-    PayloadError,
-    Verdict,
-    header,
-)
+from collectors.errors import AuthError, BadRequest, PayloadError, Verdict, header
+from collectors.http import Client
 from collectors.observation import Observation
 from collectors.values import Counts
 

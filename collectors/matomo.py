@@ -45,19 +45,11 @@ from typing import Any
 
 from collectors.common import each_day, token_env
 from collectors.context import CollectContext, Collected
-from collectors.http import (
-    AuthError,
-    BadRequest,
-    Client,
-    PayloadError,
-    PermissionDenied,
-    Verdict,
-    header,
-    parse_retry_after,
-    register_secret,
-)
+from collectors.errors import AuthError, BadRequest, PayloadError, PermissionDenied, Verdict, header, parse_retry_after
+from collectors.http import Client
 from collectors.observation import Observation
 from collectors.optional import optional
+from collectors.redaction import register_secret
 from collectors.referrers import metric_for, network_for
 from collectors.values import Counts, expect
 

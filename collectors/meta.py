@@ -19,7 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from collectors.context import Collected
-from collectors.http import BadRequest, CollectorError, PayloadError, header, parse_retry_after
+from collectors.errors import BadRequest, CollectorError, PayloadError, header, parse_retry_after
 
 PACIFIC = ZoneInfo("America/Los_Angeles")  # Meta's reporting day
 USAGE_HEADERS = ("X-Business-Use-Case-Usage", "X-App-Usage")

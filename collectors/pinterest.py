@@ -40,16 +40,16 @@ from typing import Any
 
 from collectors.common import chunks, each_day, token_env
 from collectors.context import CollectContext, Collected
-from collectors.http import (
+from collectors.errors import (
     AuthError,
     BadRequest,
-    Client,
     PayloadError,
     Verdict,
     header,
     parse_retry_after,
     seconds_until_epoch,
 )
+from collectors.http import Client
 from collectors.oauth_session import OAuthSession, refresh_grant, wrong_owner
 from collectors.oauth_session import authorize as authorize_session
 from collectors.observation import Observation

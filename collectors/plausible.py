@@ -41,18 +41,11 @@ from urllib.parse import urlsplit
 
 from collectors.common import each_day, token_env
 from collectors.context import CollectContext, Collected
-from collectors.http import (
-    AuthError,
-    Client,
-    PayloadError,
-    PermissionDenied,
-    Verdict,
-    header,
-    paginate_offset,
-    parse_retry_after,
-)
+from collectors.errors import AuthError, PayloadError, PermissionDenied, Verdict, header, parse_retry_after
+from collectors.http import Client
 from collectors.observation import Observation
 from collectors.optional import optional
+from collectors.paging import paginate_offset
 from collectors.referrers import metric_for, network_for
 from collectors.values import Counts, expect
 

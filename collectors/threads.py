@@ -56,20 +56,13 @@ from typing import Any
 
 from collectors.common import each_day, token_env
 from collectors.context import CollectContext, Collected
-from collectors.http import (
-    AuthError,
-    BadRequest,
-    Client,
-    CollectorError,
-    PayloadError,
-    PermissionDenied,
-    Verdict,
-    register_secret,
-)
+from collectors.errors import AuthError, BadRequest, CollectorError, PayloadError, PermissionDenied, Verdict
+from collectors.http import Client
 from collectors.instagram import classify_meta
 from collectors.meta import ask_metrics, last_complete_pacific_day, pacific_bounds, pacific_day
 from collectors.oauth_session import _lock_for
 from collectors.observation import Observation
+from collectors.redaction import register_secret
 from collectors.tokens import StoredToken, without_auth
 from collectors.values import Counts, expect
 

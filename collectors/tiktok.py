@@ -34,16 +34,8 @@ from typing import Any
 
 from collectors.common import token_env
 from collectors.context import CollectContext, Collected
-from collectors.http import (
-    AuthError,
-    BadRequest,
-    Client,
-    PayloadError,
-    PermissionDenied,
-    Verdict,
-    header,
-    parse_retry_after,
-)
+from collectors.errors import AuthError, BadRequest, PayloadError, PermissionDenied, Verdict, header, parse_retry_after
+from collectors.http import Client
 from collectors.oauth_session import OAuthSession, refresh_grant, wrong_owner
 from collectors.oauth_session import authorize as authorize_session
 from collectors.observation import Observation

@@ -32,7 +32,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from collectors.http import AuthError, BadRequest, Client, register_secret
+from collectors.errors import AuthError, BadRequest
+from collectors.http import Client
+from collectors.redaction import register_secret
 
 
 @dataclass(frozen=True, slots=True)

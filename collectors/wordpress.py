@@ -46,15 +46,8 @@ from urllib.parse import quote
 
 from collectors.common import chunks, each_day, token_env
 from collectors.context import CollectContext, Collected
-from collectors.http import (
-    AuthError,
-    Client,
-    PayloadError,
-    PermissionDenied,
-    Verdict,
-    header,
-    parse_retry_after,
-)
+from collectors.errors import AuthError, PayloadError, PermissionDenied, Verdict, header, parse_retry_after
+from collectors.http import Client
 from collectors.observation import Observation
 from collectors.optional import optional
 from collectors.referrers import metric_for, network_for

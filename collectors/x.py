@@ -36,7 +36,8 @@ from typing import Any
 
 from collectors.common import token_env
 from collectors.context import CollectContext, Collected
-from collectors.http import AuthError, Client, PayloadError, Verdict, header, seconds_until_epoch
+from collectors.errors import AuthError, PayloadError, Verdict, header, seconds_until_epoch
+from collectors.http import Client
 from collectors.oauth_session import OAuthSession, authorize, refresh_grant
 from collectors.observation import Observation
 from collectors.values import Counts

@@ -52,6 +52,7 @@ from typing import Any
 
 from collectors.common import each_day, token_env
 from collectors.context import CollectContext, Collected
+from collectors.errors import AuthError, BadRequest, PayloadError, PermissionDenied, Verdict, parse_retry_after
 from collectors.google_auth import (
     CREDENTIALS_ENV,
     EXPLAINED,
@@ -61,15 +62,7 @@ from collectors.google_auth import (
     seconds_until_pacific_midnight,
     use_credentials_file,
 )
-from collectors.http import (
-    AuthError,
-    BadRequest,
-    Client,
-    PayloadError,
-    PermissionDenied,
-    Verdict,
-    parse_retry_after,
-)
+from collectors.http import Client
 from collectors.observation import Observation
 from collectors.optional import OptionalEndpoint, optional
 from collectors.values import Counts, expect

@@ -67,7 +67,7 @@ class _Parser(argparse.ArgumentParser):
             (file or sys.stderr).write(message)
 
     def error(self, message: str) -> NoReturn:
-        from collectors.http import redact_userinfo  # an argument echoed back may be a URL with user:password@
+        from collectors.redaction import redact_userinfo  # an argument echoed back may be a URL with user:password@
 
         # self.prog is "socialkpi" or "socialkpi COMMAND": the help to see is that parser's own
         self.exit(EXIT_USAGE, f"socialkpi: error: {redact_userinfo(message)} (see {self.prog} --help)\n")
@@ -215,7 +215,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _drop_stdout(real)
         return EXIT_PIPE
     except OutputError as exc:  # an --out path refused, or standard output full
-        from collectors.http import redact
+        from collectors.redaction import redact
 
         if isinstance(exc, StreamFull):
             _drop_stdout(real)
@@ -302,7 +302,7 @@ def _main(argv: Sequence[str] | None) -> int:
         with workspaces.inside(inside):
             return handler(args)
     except (ConfigError, UsageError, WarehouseError, TokenFileError, workspaces.WorkspaceError) as exc:
-        from collectors.http import redact
+        from collectors.redaction import redact
 
         _err(redact(str(exc)))
         return EXIT_USAGE
@@ -312,7 +312,7 @@ def _main(argv: Sequence[str] | None) -> int:
 
 
 def _setup_logging(*, verbose: bool, quiet: bool) -> None:
-    from collectors.http import RedactingFilter
+    from collectors.redaction import RedactingFilter
 
     root = logging.getLogger()
     for h in list(root.handlers):

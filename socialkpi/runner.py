@@ -32,8 +32,10 @@ from pathlib import Path
 
 from collectors import PLATFORMS, clamp_since, load_check, load_classifier, load_collector
 from collectors.context import CollectContext, Collected, Credentials
-from collectors.http import Client, CollectorError, RetryPolicy, ServerError, escape_controls, redact, register_secret
+from collectors.errors import CollectorError, ServerError
+from collectors.http import Client, RetryPolicy
 from collectors.observation import Account, Observation
+from collectors.redaction import escape_controls, redact, register_secret
 from collectors.tokens import TokenStore
 from socialkpi.collect_writer import AccountResult, RunSummary, _Batch, _log_result, _write_batches
 from socialkpi.credentials import credential_source

@@ -28,7 +28,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     if not settings.db_path.exists():
         _out(f"No warehouse yet at {settings.db_path}. Run `socialkpi collect` (or `make demo` for sample data).")
         return EXIT_OK
-    from collectors.http import escape_controls as shown  # a reason stored by an older version may be raw
+    from collectors.redaction import escape_controls as shown  # a reason stored by an older version may be raw
     from collectors.tokens import TokenStore
     from socialkpi.credentials import live_credentials
 

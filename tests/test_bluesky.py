@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from collectors import bluesky
-from collectors.http import AuthError, BadRequest, PayloadError
+from collectors.errors import AuthError, BadRequest, PayloadError
 from socialkpi.sandbox import Reply, Sandbox, world
 from socialkpi.sandbox import bluesky as part
 from tests.conftest import COLLECTED_AT, fixture, make_client, make_ctx

@@ -11,12 +11,7 @@ from typing import Any
 import pytest
 
 from collectors import facebook as fb
-from collectors.http import (
-    AuthError,
-    BadRequest,
-    PayloadError,
-    PermissionDenied,
-)
+from collectors.errors import AuthError, BadRequest, PayloadError, PermissionDenied
 from socialkpi.sandbox import Reply, Sandbox
 from socialkpi.sandbox import facebook as sandbox_fb
 from socialkpi.sandbox.world import EXPIRED_TOKEN, TOKEN

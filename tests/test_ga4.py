@@ -14,7 +14,8 @@ import pytest
 import requests
 
 from collectors import ga4
-from collectors.http import BadRequest, Client, PayloadError, PermissionDenied, RateLimited, RetryPolicy
+from collectors.errors import BadRequest, PayloadError, PermissionDenied, RateLimited
+from collectors.http import Client, RetryPolicy
 from collectors.observation import Observation
 from socialkpi.sandbox import Reply, Request, Sandbox
 from socialkpi.sandbox import ga4 as sb_ga4

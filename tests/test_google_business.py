@@ -14,7 +14,7 @@ import pytest
 
 from collectors import google_business as gbp
 from collectors.context import CollectContext
-from collectors.http import AuthError, BadRequest, PayloadError, PermissionDenied, ServerError
+from collectors.errors import AuthError, BadRequest, PayloadError, PermissionDenied, ServerError
 from collectors.tokens import TokenStore
 from socialkpi.sandbox import Reply, Sandbox, world
 from socialkpi.sandbox import google_business as part

@@ -11,7 +11,7 @@ import pytest
 
 from collectors import instagram as ig
 from collectors.context import Collected
-from collectors.http import AuthError, BadRequest, PayloadError, PermissionDenied, ServerError
+from collectors.errors import AuthError, BadRequest, PayloadError, PermissionDenied, ServerError
 from socialkpi.sandbox import Reply, Sandbox
 from socialkpi.sandbox import instagram as sb_ig
 from socialkpi.sandbox.world import EXPIRED_TOKEN, TOKEN

@@ -19,14 +19,7 @@ import requests
 
 from collectors import linkedin
 from collectors.context import CollectContext
-from collectors.http import (
-    AuthError,
-    BadRequest,
-    PayloadError,
-    PermissionDenied,
-    RateLimited,
-    ServerError,
-)
+from collectors.errors import AuthError, BadRequest, PayloadError, PermissionDenied, RateLimited, ServerError
 from collectors.observation import Observation
 from collectors.tokens import StoredToken, TokenStore
 from socialkpi.sandbox import Sandbox

@@ -29,8 +29,8 @@ import pytest
 
 from collectors import PLATFORMS
 from collectors.context import Credentials
-from collectors.http import RedactingFilter
 from collectors.observation import Account
+from collectors.redaction import RedactingFilter
 from socialkpi.collect_writer import AccountResult
 from socialkpi.credentials import credentials_for
 from socialkpi.demo import demo_settings

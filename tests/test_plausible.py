@@ -12,7 +12,8 @@ import pytest
 import requests
 
 from collectors import plausible
-from collectors.http import AuthError, BadRequest, Client, PayloadError, RateLimited, ServerError
+from collectors.errors import AuthError, BadRequest, PayloadError, RateLimited, ServerError
+from collectors.http import Client
 from collectors.observation import Observation
 from socialkpi.sandbox import Reply, Sandbox
 from socialkpi.sandbox import plausible as sb

@@ -15,7 +15,7 @@ import pytest
 
 from collectors import threads as th
 from collectors.context import Collected
-from collectors.http import AuthError, BadRequest, PayloadError, PermissionDenied
+from collectors.errors import AuthError, BadRequest, PayloadError, PermissionDenied
 from collectors.tokens import StoredToken, TokenStore
 from socialkpi.sandbox import Reply, Sandbox
 from socialkpi.sandbox import threads as sb_th

@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 
 from collectors.context import CollectContext
-from collectors.http import AuthError, Client, PermissionDenied
+from collectors.errors import AuthError, PermissionDenied
+from collectors.http import Client
 from collectors.oauth_session import OAuthSession, authorize, bearer_hooks, refresh_grant, wrong_owner
 from collectors.tokens import StoredToken, TokenStore, refresh_expiry, without_auth
 from socialkpi.sandbox import Sandbox

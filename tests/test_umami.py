@@ -17,8 +17,10 @@ import requests
 
 from collectors import umami
 from collectors.context import CollectContext
-from collectors.http import AuthError, BadRequest, Client, PayloadError, RateLimited, ServerError, redact
+from collectors.errors import AuthError, BadRequest, PayloadError, RateLimited, ServerError
+from collectors.http import Client
 from collectors.observation import Observation
+from collectors.redaction import redact
 from collectors.tokens import StoredToken, TokenStore
 from socialkpi.sandbox import Reply, Sandbox
 from socialkpi.sandbox import umami as sb

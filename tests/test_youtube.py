@@ -17,7 +17,7 @@ import pytest
 
 from collectors import google_auth, youtube
 from collectors.context import CollectContext
-from collectors.http import AuthError, BadRequest, PayloadError, PermissionDenied, ServerError
+from collectors.errors import AuthError, BadRequest, PayloadError, PermissionDenied, ServerError
 from collectors.tokens import StoredToken, TokenStore
 from socialkpi.sandbox import Reply, Sandbox, world
 from socialkpi.sandbox import youtube as part

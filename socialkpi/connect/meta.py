@@ -98,7 +98,7 @@ def token_classify(status: int, headers: Mapping[str, str], body: Any) -> Any:
     refused (100 with 36007 expired, 36008 another redirect URI, 36009 used, or "verification code") ->
     ``invalid_grant``; a wrong secret (code 1 "Error validating client secret.") or app id (101) ->
     ``invalid_client``; a bad token to exchange (190) stays a plain failure."""
-    from collectors.http import Verdict
+    from collectors.errors import Verdict
     from collectors.meta import read_error
 
     err = read_error(status, body)
@@ -126,7 +126,7 @@ def _graph_classify(platform: str) -> Any:
     from collectors.facebook import classify as fb_classify
 
     def classify(status: int, headers: Mapping[str, str], body: Any) -> Any:
-        from collectors.http import Verdict
+        from collectors.errors import Verdict
         from collectors.meta import read_error
 
         err = read_error(status, body)
@@ -227,7 +227,7 @@ def _access(body: Mapping[str, Any], what: str, platform: str) -> str:
 
 def _pages(session: Session, user_token: str) -> list[Any]:
     """Every entry of ``/me/accounts``, the ``after`` cursor followed while ``paging.next`` says more follow."""
-    from collectors.http import register_secret
+    from collectors.redaction import register_secret
 
     url = session.base_url(API_ROOT) + ACCOUNTS_ENDPOINT
     params: dict[str, str] = {"fields": ACCOUNT_FIELDS}
@@ -370,7 +370,7 @@ def ig_username_of(text: str) -> str:
 
 def _reader(session: Session) -> tuple[str, Mapping[str, str]]:
     """The token competitors are read with: ``SOCIALKPI_<P>_TOKEN``, else the platform's default connection."""
-    from collectors.http import register_secret
+    from collectors.redaction import register_secret
     from collectors.tokens import TokenStore
 
     token = session.var("TOKEN")
@@ -393,7 +393,7 @@ def competitor(session: Session, handle: str) -> Found:
 
 
 def _facebook_competitor(session: Session, handle: str) -> Found:
-    from collectors.http import CollectorError
+    from collectors.errors import CollectorError
 
     node = page_of(handle)
     token, _ = _reader(session)
@@ -432,7 +432,7 @@ def _instagram_competitor(session: Session, handle: str) -> Found:
 
     from collectors import instagram
     from collectors.context import CollectContext, Credentials
-    from collectors.http import CollectorError
+    from collectors.errors import CollectorError
 
     username = ig_username_of(handle)
     token, extra = _reader(session)
