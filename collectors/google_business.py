@@ -3,7 +3,7 @@ requests (Business Profile Performance API v1), the successor of a 2012 bakery's
 
 Docs: https://developers.google.com/my-business/reference/performance/rest/v1/locations/fetchMultiDailyMetricsTimeSeries,
 https://developers.google.com/my-business/reference/performance/rest/v1/TimeSeries,
-https://developers.google.com/my-business/content/limits and docs/platform-apis-web.md §3.
+https://developers.google.com/my-business/content/limits.
 
 Environment (read by the command line, passed in as ``ctx.credentials``), the first one set wins:
     SOCIALKPI_GOOGLE_BUSINESS_TOKEN          an OAuth access token of a user who owns or manages the

@@ -1,6 +1,6 @@
 """Matomo: a website's page views, visits and visitors, and the visits social networks sent.
 
-API: Matomo Reporting API, ``POST https://<matomo-host>/index.php`` (docs/platform-apis-web.md §8)
+API: Matomo Reporting API, ``POST https://<matomo-host>/index.php``
 https://developer.matomo.org/api-reference/reporting-api
 
 Environment (read by the command line, passed in as ``ctx.credentials``):

@@ -1,6 +1,6 @@
 """WordPress.com and Jetpack Stats: a blog's views and visitors, and the views social networks referred.
 
-API: WordPress.com REST v1.1 ``/sites/{site}/stats/visits`` and ``/stats/referrers`` (docs/platform-apis-web.md §9)
+API: WordPress.com REST v1.1 ``/sites/{site}/stats/visits`` and ``/stats/referrers``
 https://developer.wordpress.com/docs/api/1.1/get/sites/%24site/stats/
 
 Environment (read by the command line, passed in as ``ctx.credentials``):
