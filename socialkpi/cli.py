@@ -1,9 +1,9 @@
 """The ``socialkpi`` command: collect, export, dashboard, demo, status.
 
-Exit statuses (contract.md): 0 success; 1 some source failed, everything else saved; 2 bad usage
-or configuration (one line naming the key and the fix, never a traceback); 75 another collect
-holds the lock.  Heavy modules (requests, duckdb, pandas, streamlit) are imported inside the
-subcommands so that ``socialkpi --help`` stays fast.
+Exit statuses (README, "Exit statuses of `socialkpi collect`"): 0 success; 1 some source failed,
+everything else saved; 2 bad usage or configuration (one line naming the key and the fix, never a
+traceback); 75 another collect holds the lock.  Heavy modules (requests, duckdb, pandas, streamlit) are
+imported inside the subcommands so that ``socialkpi --help`` stays fast.
 
 Here: the parser, the dispatch, the guard on standard output, and the small commands (collect, export,
 import-csv).  The others run in their own modules, imported only when they run: status and doctor in

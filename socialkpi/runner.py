@@ -68,7 +68,7 @@ def plan_range(
     return clamp_since(account.platform, start, end), end
 
 
-EXIT_LOCKED = 75  # contract.md: another collect holds the lock
+EXIT_LOCKED = 75  # README, "Exit statuses of `socialkpi collect`": another collect holds the lock
 
 
 def collect(
@@ -83,7 +83,8 @@ def collect(
     command: str = "collect",
     policy: RetryPolicy | None = None,
 ) -> int:
-    """One collect of ``settings``' accounts, as ``socialkpi collect`` runs it; its exit status (contract.md).
+    """One collect of ``settings``' accounts, as ``socialkpi collect`` runs it; its exit status (README,
+    "Exit statuses of `socialkpi collect`").
 
     The accounts are those of ``platforms`` and ``account_ids`` (all when empty; an unknown one is a
     :class:`~socialkpi.validation.UsageError`), and of those the ones ``only`` keeps (default all: a caller

@@ -4,7 +4,7 @@ credential are.
 ``status`` reads the warehouse only (last runs, each account's freshness, failing sources with the reason,
 stored tokens' ends, where each credential comes from); ``doctor`` checks the configuration, reads the
 warehouse through once (:func:`check_warehouse`) and makes each account's cheapest authenticated call.
-Exit statuses as the command line's (contract.md).
+Exit statuses as the command line's (README, "Exit statuses of `socialkpi collect`").
 """
 
 from __future__ import annotations

@@ -32,7 +32,8 @@ APP = {"client_id": sb_tiktok.CLIENT_KEY, "client_secret": sb_tiktok.CLIENT_SECR
 
 
 # -- parser --------------------------------------------------------------------------------------
-# Shape: platform-apis-web.md §4a Display API (the response, "error" present on success too)
+# Shape: https://developers.tiktok.com/doc/tiktok-api-v2-get-user-info Display API (the response, "error" present on
+# success too)
 def test_parse_user_info_gives_followers_and_posts_for_today() -> None:
     payload = fixture("tiktok", "user_info.json")
     before = copy.deepcopy(payload)
@@ -44,7 +45,8 @@ def test_parse_user_info_gives_followers_and_posts_for_today() -> None:
     assert payload == before
 
 
-# Shape: platform-apis-web.md §4a Display API (user.info.stats fields missing without that scope)
+# Shape: https://developers.tiktok.com/doc/tiktok-api-v2-get-user-info Display API (user.info.stats fields missing
+# without that scope)
 def test_parse_user_info_without_stats_gives_no_rows() -> None:
     got = tiktok.parse_user_info(
         fixture("tiktok", "user_info_no_stats.json"), account_id="bakery.rosa", day=date(2026, 3, 10), collected_at=AT
@@ -68,7 +70,8 @@ def test_parse_user_info_rejects_wrong_shapes(payload: Any) -> None:
         tiktok.parse_user_info(payload, account_id=USER, day=date(2026, 3, 10), collected_at=AT)
 
 
-# Shape: platform-apis-web.md §4a Rate limits and API errors (v2 envelope) and Tokens and refresh (OAuth)
+# Shape: https://developers.tiktok.com/doc/tiktok-api-v2-error-handling (v2 envelope) and
+# https://developers.tiktok.com/doc/oauth-user-access-token-management (OAuth)
 @pytest.mark.parametrize(
     ("status", "name", "kind", "code"),
     [
@@ -285,8 +288,8 @@ def test_check_fails_with_advice(sb: Sandbox, token: str, error: type[Exception]
 
 
 # -- issue 11: counts ----------------------------------------------------------------------------------
-# Shape: platform-apis-web.md §4a (/v2/user/info/ data.user {follower_count, video_count ...}: JSON integers);
-# levels declare no period, and there is one call (nothing optional).
+# Shape: https://developers.tiktok.com/doc/tiktok-api-v2-get-user-info (/v2/user/info/ data.user {follower_count,
+# video_count ...}: JSON integers); levels declare no period, and there is one call (nothing optional).
 @pytest.mark.parametrize("value", [-1, 87.5, float("nan"), "87", True])
 def test_what_is_no_count_is_refused(value: Any) -> None:
     payload = fixture("tiktok", "user_info.json")

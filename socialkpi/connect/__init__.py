@@ -66,7 +66,7 @@ FLOWS: dict[str, str] = {
     "wordpress": "socialkpi.connect.wordpress",
 }
 
-# The redirect URI to register in each platform's developer app (contract.md: X and Google want 127.0.0.1).
+# The redirect URI to register in each platform's developer app (docs/connect.md: X and Google want 127.0.0.1).
 LOOPBACK_127 = frozenset({"x", "youtube", "google_business", "ga4", "google"})
 # Meta platforms may share one app's credentials (SOCIALKPI_META_CLIENT_ID / _CLIENT_SECRET).
 META = frozenset({"facebook", "instagram", "threads"})

@@ -24,7 +24,9 @@ linked to each):
    instagram_business_account{id,username,name,followers_count}`` (https://developers.facebook.com/docs/
    graph-api/reference/user/accounts: "The Facebook Pages that a person owns or is able to perform tasks
    on"), following the ``after`` cursor while ``paging.next`` is there.  A Page token listed with a
-   long-lived user token does not expire (platform-apis-social.md §1.3): it is stored with no end, as the
+   long-lived user token does not expire
+   (https://developers.facebook.com/docs/facebook-login/guides/access-tokens/get-long-lived): it is stored with no end,
+   as the
    token of the Page and of its Instagram account (the Instagram API with Facebook Login reads with the
    Page's token), with the Instagram account id kept as ``ig_user_id`` (the Business Discovery node).
 
