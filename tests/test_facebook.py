@@ -109,7 +109,7 @@ def test_pacific_day(end_time: str, day: date) -> None:
 
 
 def test_parse_insights_fills_count_gaps_only() -> None:
-    # Shape: §1.5 (an omitted value, a missing day, a breakdown object); metrics.md: inside the asked
+    # Shape: §1.5 (an omitted value, a missing day, a breakdown object); docs/metrics.md: inside the asked
     # range a missing day is 0 for a count; reach (distinct) and followers (level) are never invented.
     since, until = date(2026, 3, 1), date(2026, 3, 5)
     rows = fb.parse_insights(

@@ -44,7 +44,7 @@ def run(
 
 
 def expected(account: str, since: date, until: date, *, profile_views: bool = True) -> dict[tuple[str, date], float]:
-    """What metrics.md says the rows are, from the sandbox world's own numbers."""
+    """What docs/metrics.md says the rows are, from the sandbox world's own numbers."""
     now = datetime.now(UTC).date()  # the sandbox serves the levels as of its today (UTC)
     rows: dict[tuple[str, date], float] = {
         ("followers", TODAY): sb_ig.followers_on(account, now),

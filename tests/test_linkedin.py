@@ -243,7 +243,7 @@ def test_classify_names_the_support_id_of_a_server_error() -> None:
 
 
 def expected(org: str, since: date, until: date) -> dict[tuple[str, date], float]:
-    """The rows metrics.md gives, from the world's numbers (not from the parser)."""
+    """The rows docs/metrics.md gives, from the world's numbers (not from the parser)."""
     want: dict[tuple[str, date], float] = {("followers", NOW.date()): sandbox_li.followers_for(org, NOW.date())}
     lag_from = NOW.date() - timedelta(days=sandbox_li.FOLLOWER_LAG_DAYS)
     day = since

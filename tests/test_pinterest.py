@@ -27,7 +27,7 @@ from tests.conftest import fixture, make_client, make_ctx
 USER = sb_pinterest.USERNAME
 AT = datetime(2026, 3, 10, 6, 30, tzinfo=UTC)
 REFRESH = "pinr_sandbox-initial-refresh-token"
-MAPPING = {"IMPRESSION": "impressions", "ENGAGEMENT": "engagements", "OUTBOUND_CLICK": "link_clicks"}  # metrics.md
+MAPPING = {"IMPRESSION": "impressions", "ENGAGEMENT": "engagements", "OUTBOUND_CLICK": "link_clicks"}  # docs/metrics.md
 APP = {"client_id": sb_pinterest.CLIENT_ID, "client_secret": sb_pinterest.CLIENT_SECRET}
 
 
@@ -70,7 +70,7 @@ def test_parse_analytics_writes_ready_days_only() -> None:
     assert pinterest.unready_days(payload) == {"PROCESSING": [date(2026, 3, 2)]}
 
 
-# Shape: https://developers.pinterest.com/docs/api/v5/ Endpoints (data_status enum; metrics.md "a day answered with
+# Shape: https://developers.pinterest.com/docs/api/v5/ Endpoints (data_status enum; docs/metrics.md "a day answered with
 # nothing")
 def test_parse_analytics_statuses_missing_days_and_values() -> None:
     got = pinterest.parse_analytics(
@@ -183,7 +183,7 @@ def ctx_for(sb: Sandbox, tmp_path: Path | None = None, **kw: Any) -> CollectCont
 
 
 def expected(ctx: CollectContext, since: date, until: date) -> set[tuple[str, date, float, str]]:
-    """What metrics.md says the rows are, from the sandbox's world functions."""
+    """What docs/metrics.md says the rows are, from the sandbox's world functions."""
     utc_today = ctx.collected_at.astimezone(UTC).date()
     out = {("followers", ctx.today, sb_pinterest.followers_on(USER, utc_today), "follower_count")}
     day = max(since, utc_today - timedelta(days=90))

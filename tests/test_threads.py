@@ -68,7 +68,7 @@ def run(
 
 
 def expected(since: date, until: date) -> dict[tuple[str, date], float]:
-    """metrics.md's rows, from the sandbox world's own numbers."""
+    """docs/metrics.md's rows, from the sandbox world's own numbers."""
     rows: dict[tuple[str, date], float] = {("followers", TODAY): sb_th.followers_on(OWN, datetime.now(UTC).date())}
     for day in days(since, min(until, LAST_PACIFIC)):
         rows[("profile_views", day)] = sb_th.value_for(OWN, "views", day)  # 0 when the day is left out

@@ -129,7 +129,7 @@ def ctx_for(sb: Sandbox, tmp_path: Path | None = None, **kw: Any) -> CollectCont
 
 
 def expected(ctx: CollectContext) -> set[tuple[str, date, float, str]]:
-    """metrics.md: followers ← follower_count, posts ← video_count, both dated today (business tz)."""
+    """docs/metrics.md: followers ← follower_count, posts ← video_count, both dated today (business tz)."""
     utc_today = now().date()
     return {
         ("followers", ctx.today, sb_tiktok.followers_on(USER, utc_today), "follower_count"),
