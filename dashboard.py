@@ -4,7 +4,7 @@ Run with ``socialkpi dashboard`` (or ``streamlit run dashboard.py``); the wareho
 from ``SOCIALKPI_DB`` (default ``data/socialkpi.duckdb``).  No SQL, KPI arithmetic or HTTP here
 or in the pages (:mod:`socialkpi.pages`): every number comes from :mod:`warehouse.queries`
 through loaders cached for 60 s that share one short read-only attachment per rerun, so a running
-``socialkpi collect`` can always write (style.md §11).
+``socialkpi collect`` can always write (README, "Guarantees": dashboard and cron at once).
 
 When ``SOCIALKPI_DASHBOARD_PASSWORD`` is set, nothing is shown before that password is typed.
 """
@@ -28,7 +28,7 @@ st.set_page_config(page_title="socialkpi", page_icon=":bar_chart:", layout="wide
 DB_PATH = os.environ.get("SOCIALKPI_DB", "data/socialkpi.duckdb")
 DEFAULT_DAYS = 28
 
-# --- password (issue 6, guarantee 8) ---------------------------------------------------------
+# --- password (README, "Guarantees": the dashboard's password) -----------------------------
 PASSWORD = os.environ.get("SOCIALKPI_DASHBOARD_PASSWORD", "")
 if PASSWORD and not st.session_state.get("signed_in"):
     prompt = st.empty()

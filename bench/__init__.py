@@ -4,7 +4,7 @@ These are benchmarks, not tests: nothing here is collected by pytest (``testpath
 no file is named ``test_*.py``), and nothing in ``make test`` asserts on time.  Every figure is the
 median of several runs, and every goal is a ratio to a reference measured in the *same* run (a
 floor such as DuckDB's own bulk insert, a lower bound, a peer tool, or a fixed budget), so a noisy
-machine mostly cancels out.  Measured facts the goals come from: ../shared/docs/tech-notes.md.
+machine mostly cancels out.  The figures measured so far: bench/RESULTS.md.
 
 One module per benchmark, each with ``run() -> list[Figure]``:
 

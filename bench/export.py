@@ -3,7 +3,7 @@
 
 - ``warehouse.export.write_observations_csv`` over a 1M-row warehouse (2,000 accounts x 10 metrics x
   50 days, with the accounts table), vs the floor in the same run: ``COPY (SELECT * FROM
-  observations) TO file (HEADER)`` on the same file (tech-notes §2: ~0.44 s).  Goal <= 1.2x.
+  observations) TO file (HEADER)`` on the same file (measured: ~0.44 s).  Goal <= 1.2x.
 - ``warehouse.export.write_kpis_csv`` (monthly, whole range) of :mod:`bench.warehouse11m`: <= 1 s.
 """
 

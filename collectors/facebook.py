@@ -1,7 +1,10 @@
 """Facebook Pages: follower counts and Page Insights through Meta's Graph API.
 
-Docs: https://developers.facebook.com/docs/graph-api/reference/page/insights/ and
-docs/platform-apis-social.md §1 (shapes, limits, error codes, the 2025-11-15 and 2026-06-15 removals).
+Docs: https://developers.facebook.com/docs/graph-api/reference/page/insights/,
+https://developers.facebook.com/docs/graph-api/guides/error-handling (error codes),
+https://developers.facebook.com/docs/graph-api/overview/rate-limiting/ (limits) and
+https://developers.facebook.com/documentation/pages-api/platforminsights/page/deprecated-metrics (the 2025-11-15
+and 2026-06-15 removals).
 
 Environment (read by the command line, passed in as ``ctx.credentials``):
     SOCIALKPI_FACEBOOK_TOKEN      required: a Page access token (from a long-lived user token via
@@ -34,7 +37,8 @@ from typing import Any
 
 from collectors.common import chunks, each_day, token_env
 from collectors.context import CollectContext, Collected
-from collectors.http import AuthError, Client, PayloadError, Verdict, header, parse_retry_after
+from collectors.errors import AuthError, PayloadError, Verdict, header, parse_retry_after
+from collectors.http import Client
 from collectors.meta import PACIFIC as PACIFIC  # re-exported: the reporting day's zone
 from collectors.meta import USAGE_HEADERS, ask_metrics, read_error, regain_minutes
 from collectors.meta import pacific_day as meta_pacific_day
@@ -65,7 +69,7 @@ GROUPS: tuple[tuple[str, ...], ...] = (
     ("page_views_total", "page_daily_follows_unique", "page_daily_unfollows_unique"),
     ("page_follows",),
 )
-# Counts: a day missing inside the asked range is a 0 (metrics.md).  Reach (distinct) and
+# Counts: a day missing inside the asked range is a 0 (docs/metrics.md).  Reach (distinct) and
 # followers (level) are never invented.
 COUNTS = frozenset({"impressions", "engagements", "profile_views", "followers_gained", "followers_lost"})
 # Removed for every API version (2023-11-01, 2024-03-14, 2025-11-15, 2026-06-15): never request.

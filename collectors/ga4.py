@@ -1,7 +1,7 @@
 """Google Analytics 4: a website's page views, visits and visitors, the part that came from social, and
 which social network sent the visits.
 
-API: GA4 Data API v1beta ``properties.runReport`` (docs/platform-apis-web.md §1)
+API: GA4 Data API v1beta ``properties.runReport``
 https://developers.google.com/analytics/devguides/reporting/data/v1/rest/v1beta/properties/runReport
 
 Credentials, the first one set wins (collectors/google_auth.py):
@@ -55,6 +55,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from collectors.common import each_day
 from collectors.context import CollectContext, Collected
+from collectors.errors import AuthError, PayloadError, Verdict, parse_retry_after
 from collectors.google_auth import (
     CREDENTIALS_ENV,
     SCOPES,
@@ -62,17 +63,11 @@ from collectors.google_auth import (
     seconds_until_pacific_midnight,
     use_credentials_file,
 )
-from collectors.http import (
-    AuthError,
-    Client,
-    PayloadError,
-    Verdict,
-    paginate_offset,
-    parse_retry_after,
-    register_secret,
-)
+from collectors.http import Client
 from collectors.observation import Observation
 from collectors.optional import optional
+from collectors.paging import paginate_offset
+from collectors.redaction import register_secret
 from collectors.referrers import metric_for, network_for
 from collectors.values import Counts, expect
 
@@ -146,7 +141,8 @@ def classify(status: int, headers: Mapping[str, str], body: Any) -> Verdict | No
 
 
 def _quota_wait(message: str, now: datetime | None = None) -> tuple[float, str]:
-    """Seconds until a GA4 quota returns (Airbyte's figures, platform-apis-web.md §1 "Throttled")."""
+    """Seconds until a GA4 quota returns (https://developers.google.com/analytics/devguides/reporting/data/v1/quotas,
+    with the figures of Airbyte's source-google-analytics-data-api, api_quota.py)."""
     text = message.lower()
     if "concurrent" in text:
         return 30.0, "concurrent_quota"

@@ -19,7 +19,7 @@ file, ``Credentials.from_authorized_user_info`` always puts Google's endpoint th
 ``token_uri`` is applied with ``.with_token_uri``.  ``SOCIALKPI_<PLATFORM>_TOKEN_URL`` replaces both.
 google-auth posts to it through the client's ``requests.Session`` (the calling thread's,
 ``Client.thread_session``) with the client's timeouts (its own default is 120 s); the client calls the
-hooks one thread at a time.  Every refusal becomes an :class:`~collectors.http.AuthError` saying what to do
+hooks one thread at a time.  Every refusal becomes an :class:`~collectors.errors.AuthError` saying what to do
 for that platform; the file's private key, refresh token and client secret, and every access token,
 are registered with the redactor and never appear in a message.
 """
@@ -34,7 +34,9 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from collectors.context import CollectContext
-from collectors.http import AuthError, Client, register_secret
+from collectors.errors import AuthError
+from collectors.http import Client
+from collectors.redaction import register_secret
 from collectors.tokens import StoredToken, refresh_access_token
 
 if TYPE_CHECKING:

@@ -3,7 +3,7 @@ requests (Business Profile Performance API v1), the successor of a 2012 bakery's
 
 Docs: https://developers.google.com/my-business/reference/performance/rest/v1/locations/fetchMultiDailyMetricsTimeSeries,
 https://developers.google.com/my-business/reference/performance/rest/v1/TimeSeries,
-https://developers.google.com/my-business/content/limits and docs/platform-apis-web.md §3.
+https://developers.google.com/my-business/content/limits.
 
 Environment (read by the command line, passed in as ``ctx.credentials``), the first one set wins:
     SOCIALKPI_GOOGLE_BUSINESS_TOKEN          an OAuth access token of a user who owns or manages the
@@ -40,8 +40,9 @@ from typing import Any
 
 from collectors.common import chunks, each_day, token_env
 from collectors.context import CollectContext, Collected
+from collectors.errors import AuthError, BadRequest, PayloadError, Verdict, parse_retry_after
 from collectors.google_auth import CREDENTIALS_ENV, EXPLAINED, WHO, google_bearer, use_credentials_file
-from collectors.http import AuthError, BadRequest, Client, PayloadError, Verdict, parse_retry_after
+from collectors.http import Client
 from collectors.observation import Observation
 from collectors.values import Counts, expect
 

@@ -1,8 +1,9 @@
-"""The one HTTP layer every collector uses: session, timeouts, retries, paging, errors, redaction.
+"""The HTTP client every collector uses: session, timeouts, retries, deadlines, threads.
 
-Nothing else in the project talks to ``requests`` directly.  A collector gets a :class:`Client`
-(one per account run, so one ``requests.Session`` per platform call chain), calls
-:meth:`Client.get_json` / :meth:`Client.post_json`, and never sleeps or retries itself.
+Nothing outside the HTTP layer (this module and the four it names below) talks to ``requests``
+directly.  A collector gets a :class:`Client` (one per account run, so one ``requests.Session`` per
+platform call chain), calls :meth:`Client.get_json` / :meth:`Client.post_json`, and never sleeps or
+retries itself.
 
 Retry policy
     Every call has a ``(connect, read)`` timeout.  429, 5xx, timeouts and dropped connections
@@ -28,20 +29,12 @@ Deadlines and the size cap
     client does: past it no request starts and no retry wait is slept, and a request in flight
     is cut when it comes.
 
-Error classification
-    Only this module decides what a response means.  Each platform may pass a *classifier*: a
-    function ``(status, headers, body) -> Verdict | None`` that reads that platform's error JSON
-    (Meta's ``error.code``, Google's ``error.status`` ...).  ``None`` falls back to the HTTP status.
-    The registry names each platform's classifier and the runner sets it on the account's client
-    (``Client.classify``) before the collector runs: a collector never sets it.
-
-    CollectorError            base; ``kind``, ``platform``, ``status``, a sanitized ``url``
-    ├── AuthError             token missing, expired or revoked: fix the credential
-    ├── PermissionDenied      the token lacks a scope / role / App Review feature
-    ├── RateLimited           throttled and retries exhausted (or the reset is too far away)
-    ├── BadRequest            the request was refused as invalid (``code`` says why, e.g. a retired metric)
-    ├── ServerError           5xx or network failures that outlived the retries
-    └── PayloadError          the response is not the JSON shape the collector expects
+Errors, redaction, paging
+    What a response means, and the error tree a call raises (``AuthError``, ``RateLimited``,
+    ``ServerError`` ...): :mod:`collectors.errors`, its docstring has the tree.  Every message and URL
+    this module puts in an error or a log line is redacted: :mod:`collectors.redaction`.  Paging walks
+    built on :meth:`Client.get_json`: :mod:`collectors.paging`.  The socket watchdog behind the request
+    deadline: :mod:`collectors.watchdog`.
 
 Threads
     One client may send from several threads at once (GA4 sends a property's reports together).
@@ -54,44 +47,35 @@ Threads
     replaced is retried with the new one instead of refreshing again (one refresh, not one per
     thread).  The hooks' own swaps of ``auth_headers`` / ``refresh`` (collectors.tokens.without_auth)
     happen under that lock, so no other thread ever sends without the bearer.
-
-Secrets
-    Tokens travel in headers wherever the platform allows.  Every message this module builds goes
-    through :func:`redact`: known secret values (registered with :func:`register_secret`) and the
-    values of secret-looking query parameters (``access_token``, ``key``, ``client_secret`` ...)
-    are replaced by ``***``; response bodies are cut to 300 characters.  Meta's paging URLs embed
-    ``access_token``: they are followed, never logged.
-
-Control characters
-    Text a platform sends reaches terminals, log lines, the warehouse and socialkpi.toml.  :func:`redact`
-    (so every CollectorError message and, through :class:`RedactingFilter`, every log record) also runs
-    :func:`escape_controls`: each C0 control (newline, carriage return and tab included), DEL and each C1
-    control becomes a visible escape (``\\x1b``, ``\\r``, ``\\n``), so a reply cannot clear a screen,
-    ring a bell or start a forged log line.  Messages are one line each.
 """
 
 from __future__ import annotations
 
-import contextlib
-import email.utils
-import heapq
 import json
 import logging
 import random
-import re
-import socket
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Self
-from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit, urlunsplit
+from typing import Any
 
 import requests
-import urllib3
-from requests.adapters import HTTPAdapter
-from urllib3.connection import HTTPConnection, HTTPSConnection
+
+from collectors.errors import (
+    ERRORS,
+    BadRequest,
+    Classifier,
+    CollectorError,
+    PayloadError,
+    RateLimited,
+    ServerError,
+    Verdict,
+    default_classify,
+)
+from collectors.redaction import redact, register_secret, sanitize_url
+from collectors.watchdog import IN_FLIGHT, WATCHDOG, WatchedAdapter
 
 log = logging.getLogger("socialkpi.http")
 
@@ -100,301 +84,6 @@ DEFAULT_TIMEOUT = (5.0, 30.0)
 DEFAULT_REQUEST_DEADLINE = 120.0  # seconds for one request, connect to last byte
 DEFAULT_MAX_BODY = 64 * 1024 * 1024  # bytes of one response body, decompressed
 _PIECE = 64 * 1024  # bodies are read this much at a time
-
-SECRET_PARAMS = frozenset(
-    {
-        "access_token",
-        "token",
-        "key",
-        "api_key",
-        "apikey",
-        "client_secret",
-        "refresh_token",
-        "token_auth",
-        "password",
-        "appsecret_proof",
-        "fb_exchange_token",
-        "input_token",
-        "code",
-        "assertion",
-    }
-)
-
-# ---------------------------------------------------------------------------------------------
-# Redaction
-# ---------------------------------------------------------------------------------------------
-
-_SECRETS: set[str] = set()
-_SECRETS_LOCK = threading.Lock()
-_PARAM_RE = re.compile(
-    r"(?i)\b(" + "|".join(sorted(SECRET_PARAMS, key=len, reverse=True)) + r")=([^&\s\"'#]+)"
-)
-_BEARER_RE = re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=-]{8,}")
-# A URL's userinfo (``user:password@``, or a lone token as the user name): after ``//`` up to the last ``@``
-# before the host (at most 4 KiB of it: a long text stays cheap); or, without ``//`` (a BASE_URL missing its
-# scheme), ``name:secret@host`` as a word of its own.
-_URL_END = r"\s/?#'\"<>"
-_USERINFO_RE = re.compile(rf"//[^{_URL_END}]{{0,4096}}@(?=[^{_URL_END}@])")
-_BARE_USERINFO_RE = re.compile(
-    rf"(?<![^\s'\"(<=,])[^{_URL_END}@:=(,]{{1,4096}}:[^{_URL_END}]{{0,4096}}@(?=[^{_URL_END}@])"
-)
-
-
-# C0 (0x00-0x1f), DEL (0x7f) and C1 (0x80-0x9f): shown as \n, \r, \t or \xNN
-_CONTROL_ESCAPES: dict[int, str] = {
-    code: f"\\x{code:02x}" for code in (*range(0x00, 0x20), *range(0x7F, 0xA0))
-} | {0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t"}
-_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
-def escape_controls(text: str) -> str:
-    """``text`` with every control character (C0, DEL, C1) shown as an escape, on one line.
-
-    ``"\\x1b[2J\\x07a\\r\\nb"`` becomes ``"\\\\x1b[2J\\\\x07a\\\\r\\\\nb"``: printable text (any script) is
-    left as it is, and applying it twice changes nothing more.
-    """
-    if _CONTROL_RE.search(text) is None:
-        return text
-    return text.translate(_CONTROL_ESCAPES)
-
-
-def register_secret(value: str | None) -> None:
-    """Remember a secret so that :func:`redact` removes it from any text (min. 6 characters).
-
-    Its URL-encoded forms are remembered too: a secret sent as a query value reaches logs (urllib3
-    logs every request line at DEBUG) as ``a%2Fb`` or ``a+b``, not as itself.
-    """
-    if value and len(value) >= 6:
-        with _SECRETS_LOCK:
-            _SECRETS.update({value, quote(value, safe=""), quote(value, safe="/"), quote_plus(value)})
-
-
-def redact_userinfo(text: str) -> str:
-    """``text`` with the userinfo of every URL in it masked whole: ``ftp://owner:pw@host`` becomes
-    ``ftp://***@host``, ``owner:pw@host`` (no scheme) ``***@host``; an e-mail address stays as it is.
-    Part of :func:`redact`, so of every message, log line and stored reason; the CLI's own output too."""
-    if "@" not in text:
-        return text
-    text = _USERINFO_RE.sub("//***@", text)
-    return _BARE_USERINFO_RE.sub("***@", text)
-
-
-def redact(text: str) -> str:
-    """Remove registered secrets and secret query-parameter values from ``text``; escape its control
-    characters (:func:`escape_controls`)."""
-    with _SECRETS_LOCK:
-        secrets = sorted(_SECRETS, key=len, reverse=True)
-    for secret in secrets:
-        if secret in text:
-            text = text.replace(secret, "***")
-    text = redact_userinfo(text)
-    text = _PARAM_RE.sub(lambda m: f"{m.group(1)}=***", text)
-    return escape_controls(_BEARER_RE.sub(lambda m: f"{m.group(1)} ***", text))
-
-
-def sanitize_url(url: str) -> str:
-    """The URL with secret query parameters masked, for messages and logs."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return redact(url)
-    query = [(k, "***" if k.lower() in SECRET_PARAMS else v) for k, v in parse_qsl(parts.query, True)]
-    netloc = parts.netloc
-    if "@" in netloc:  # user:password@host, or a token as the user: all of it masked
-        netloc = "***@" + netloc.rpartition("@")[2]
-    clean = urlunsplit((parts.scheme, netloc, parts.path, urlencode(query, safe="*,()"), ""))
-    return redact(clean)
-
-
-class RedactingFilter(logging.Filter):
-    """A logging filter that redacts every record's final message and escapes its control characters, so a
-    record is one line whatever its arguments hold (installed by the CLI)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        clean = redact(message)
-        if clean != message or record.args:
-            record.msg, record.args = clean, None
-        if record.exc_info:
-            exc = record.exc_info[1]
-            record.exc_info = None
-            record.exc_text = None
-            if exc is not None:
-                record.msg = f"{record.msg}: {redact(str(exc))}"
-        return True
-
-
-# ---------------------------------------------------------------------------------------------
-# Errors
-# ---------------------------------------------------------------------------------------------
-
-
-class CollectorError(Exception):
-    kind = "error"
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        platform: str = "",
-        status: int | None = None,
-        url: str = "",
-        code: str = "",
-        reset_at: datetime | None = None,
-    ) -> None:
-        self.message = redact(message)
-        self.platform = platform
-        self.status = status
-        self.url = sanitize_url(url) if url else ""
-        self.code = code
-        self.reset_at = reset_at
-        super().__init__(self.message)
-
-    def __str__(self) -> str:
-        return self.message
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.message!r}, status={self.status!r})"
-
-    def with_message(self, message: str) -> Self:
-        """The same error (class, platform, status, url, code, reset_at) with another message.
-
-        For a collector that adds advice to an error: ``raise exc.with_message(f"{exc.message}; ...")``.
-        The new message is redacted like any other.
-        """
-        return type(self)(
-            message,
-            platform=self.platform,
-            status=self.status,
-            url=self.url,
-            code=self.code,
-            reset_at=self.reset_at,
-        )
-
-
-class AuthError(CollectorError):
-    kind = "auth"
-
-
-class PermissionDenied(CollectorError):
-    kind = "permission"
-
-
-class RateLimited(CollectorError):
-    kind = "throttled"
-
-
-class BadRequest(CollectorError):
-    kind = "bad_request"
-
-
-class ServerError(CollectorError):
-    kind = "server"
-
-
-class PayloadError(CollectorError):
-    kind = "payload"
-
-
-ERRORS: dict[str, type[CollectorError]] = {
-    cls.kind: cls for cls in (AuthError, PermissionDenied, RateLimited, BadRequest, ServerError, PayloadError)
-}
-
-
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    """What a platform's classifier makes of a response.
-
-    ``kind`` is ``ok`` or one of the error kinds above; ``retry_after`` is seconds to wait
-    (throttling); ``code`` a short machine reason (``invalid_metric``, ``quota_exceeded`` ...).
-    """
-
-    kind: str
-    message: str = ""
-    retry_after: float | None = None
-    code: str = ""
-
-
-Classifier = Callable[[int, Mapping[str, str], Any], "Verdict | None"]
-
-
-def default_classify(status: int, headers: Mapping[str, str], body: Any) -> Verdict:
-    """Classify by HTTP status alone."""
-    if status < 400:
-        return Verdict("ok")
-    message = _body_message(body) or f"HTTP {status}"
-    if status == 401:
-        return Verdict("auth", message)
-    if status == 403:
-        return Verdict("permission", message)
-    if status == 429:
-        return Verdict("throttled", message, parse_retry_after(headers.get("Retry-After")))
-    if status >= 500:
-        return Verdict("server", message, parse_retry_after(headers.get("Retry-After")))
-    return Verdict("bad_request", message)
-
-
-def _body_message(body: Any) -> str:
-    if isinstance(body, dict):
-        err = body.get("error")
-        if isinstance(err, dict) and isinstance(err.get("message"), str):
-            return str(err["message"])
-        if isinstance(err, str):
-            return str(body.get("error_description") or body.get("message") or err)
-        for key in ("message", "detail", "error_description", "title"):
-            if isinstance(body.get(key), str):
-                return str(body[key])
-    if isinstance(body, str):
-        return body
-    return ""
-
-
-def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds from a ``Retry-After`` header: delta-seconds or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    current = time.time() if now is None else now
-    return max(0.0, when.timestamp() - current)
-
-
-def seconds_until_epoch(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds until a reset given as a Unix epoch.
-
-    X's ``x-rate-limit-reset``, Bluesky's ``RateLimit-Reset``.
-    """
-    if not value:
-        return None
-    try:
-        epoch = float(value)
-    except ValueError:
-        return None
-    current = time.time() if now is None else now
-    return max(0.0, epoch - current)
-
-
-def header(headers: Mapping[str, str], name: str) -> str | None:
-    """A response header, whatever its case (a classifier gets ``requests``' case-insensitive headers, a
-    test a plain dict)."""
-    for key, value in headers.items():
-        if key.lower() == name.lower():
-            return value
-    return None
-
-
-# ---------------------------------------------------------------------------------------------
-# Client
-# ---------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -447,7 +136,7 @@ class Client:
         self.session.headers["User-Agent"] = USER_AGENT
         self.session.headers["Accept"] = "application/json"
         for prefix in ("https://", "http://"):
-            self.session.mount(prefix, _WatchedAdapter())
+            self.session.mount(prefix, WatchedAdapter())
 
     def use_token(self, token: str, *, header: str = "Authorization", prefix: str = "Bearer ") -> None:
         """Send ``token`` with every request, in ``header`` after ``prefix`` (a bearer unless told otherwise;
@@ -470,7 +159,7 @@ class Client:
             for name in ("auth", "proxies", "verify", "cert", "trust_env", "max_redirects"):
                 setattr(own, name, getattr(self.session, name))
             for prefix in ("https://", "http://"):
-                own.mount(prefix, _WatchedAdapter())
+                own.mount(prefix, WatchedAdapter())
             with self._lock:
                 self._thread_sessions.append(own)
             self._local.session = own
@@ -621,9 +310,9 @@ class Client:
             raise self._deadline_error(url, hard, sent=False)
         with self._lock:  # += is a read and a write: two threads could count one request
             self.requests_made += 1
-        watch = _WATCHDOG.watch(end)
-        outer = getattr(_IN_FLIGHT, "watch", None)  # a request sent while another is being sent (a token hook)
-        _IN_FLIGHT.watch = watch
+        watch = WATCHDOG.watch(end)
+        outer = getattr(IN_FLIGHT, "watch", None)  # a request sent while another is being sent (a token hook)
+        IN_FLIGHT.watch = watch
         try:
             with self.thread_session.request(
                 method,
@@ -647,7 +336,7 @@ class Client:
             raise
         finally:
             watch.finish()
-            _IN_FLIGHT.watch = outer
+            IN_FLIGHT.watch = outer
 
     def _read_body(self, resp: requests.Response, url: str, end: float) -> bytearray:
         """The body in pieces, failing once it passes the size cap or the deadline."""
@@ -724,154 +413,6 @@ class Client:
         )
 
 
-# -- the watchdog of one request ----------------------------------------------------------------
-
-_IN_FLIGHT = threading.local()  # .watch: the _Watch of the request this thread is sending, if any
-
-
-class _Watch:
-    """Shuts down the socket of one request in flight once its deadline passes.
-
-    Sockets are attached as urllib3 hands out a kept-alive connection or opens a new one (the
-    socket itself: http.client lets go of a closing connection's socket while its body is still
-    being read).  :data:`_WATCHDOG` calls :meth:`cut` at the deadline, and again every 0.2 s (a
-    connection being opened has no socket yet) until the request's thread calls :meth:`finish`.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._socks: list[socket.socket] = []
-        self.finished = False
-        self.fired = False
-
-    def attach(self, sock: socket.socket) -> None:
-        with self._lock:
-            self._socks.append(sock)
-
-    def cut(self) -> bool:
-        """Shut the sockets down; False once the request is over (nothing more to do)."""
-        with self._lock:
-            if self.finished:
-                return False
-            self.fired = True
-            for sock in self._socks:
-                # the plain socket's shutdown, also for an SSLSocket (its own would unwrap TLS under the reader)
-                with contextlib.suppress(OSError):
-                    socket.socket.shutdown(sock, socket.SHUT_RDWR)
-            return True
-
-    def finish(self) -> None:
-        with self._lock:
-            self.finished = True
-
-
-class _Watchdog:
-    """One daemon thread for the whole process that cuts each :class:`_Watch` at its time."""
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._heap: list[tuple[float, int, _Watch]] = []
-        self._seq = 0
-        self._thread: threading.Thread | None = None
-
-    def watch(self, at: float) -> _Watch:
-        watch = _Watch()
-        with self._cond:
-            if len(self._heap) > 4096:  # requests that ended in time, waiting for their far deadlines
-                self._heap = [entry for entry in self._heap if not entry[2].finished]
-                heapq.heapify(self._heap)
-            self._push(at, watch)
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="http-watchdog", daemon=True)
-                self._thread.start()
-        return watch
-
-    def _push(self, at: float, watch: _Watch) -> None:
-        self._seq += 1
-        heapq.heappush(self._heap, (at, self._seq, watch))
-        if self._heap[0][2] is watch:
-            self._cond.notify()
-
-    def _run(self) -> None:
-        with self._cond:
-            while True:
-                while self._heap and self._heap[0][2].finished:
-                    heapq.heappop(self._heap)  # the request ended in time (the usual case)
-                if not self._heap:
-                    self._cond.wait()
-                    continue
-                at, _, watch = self._heap[0]
-                delay = at - time.monotonic()
-                if delay > 0:
-                    self._cond.wait(delay)
-                    continue
-                heapq.heappop(self._heap)
-                if watch.cut():
-                    self._push(time.monotonic() + 0.2, watch)
-
-
-_WATCHDOG = _Watchdog()
-
-
-def _attach(sock: Any) -> None:
-    watch = getattr(_IN_FLIGHT, "watch", None)
-    if watch is None or sock is None:
-        return
-    if not isinstance(sock, socket.socket):
-        sock = getattr(sock, "socket", None)  # urllib3's SSLTransport (TLS through a TLS proxy)
-    if isinstance(sock, socket.socket):
-        watch.attach(sock)
-
-
-class _WatchedHTTPConnection(HTTPConnection):
-    def connect(self) -> None:
-        super().connect()
-        _attach(self.sock)
-
-
-class _WatchedHTTPSConnection(HTTPSConnection):
-    def connect(self) -> None:
-        super().connect()
-        _attach(self.sock)
-
-
-class _WatchedHTTPPool(urllib3.HTTPConnectionPool):
-    ConnectionCls = _WatchedHTTPConnection
-
-    def _get_conn(self, timeout: float | None = None) -> Any:
-        conn = super()._get_conn(timeout)
-        _attach(getattr(conn, "sock", None))  # a kept-alive connection: no connect() this time
-        return conn
-
-
-class _WatchedHTTPSPool(urllib3.HTTPSConnectionPool):
-    ConnectionCls = _WatchedHTTPSConnection
-
-    def _get_conn(self, timeout: float | None = None) -> Any:
-        conn = super()._get_conn(timeout)
-        _attach(getattr(conn, "sock", None))
-        return conn
-
-
-_WATCHED_POOLS: dict[str, type[urllib3.HTTPConnectionPool]] = {
-    "http": _WatchedHTTPPool,
-    "https": _WatchedHTTPSPool,
-}
-
-
-class _WatchedAdapter(HTTPAdapter):
-    """requests' adapter, with pools that show each request's connection to its :class:`_Watch`."""
-
-    def init_poolmanager(self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any) -> None:
-        super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
-        self.poolmanager.pool_classes_by_scheme = _WATCHED_POOLS
-
-    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
-        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
-        manager.pool_classes_by_scheme = _WATCHED_POOLS
-        return manager
-
-
 def _size(n: int) -> str:
     return f"{n / 2**20:g} MB" if n >= 2**20 else f"{n:,} bytes"
 
@@ -897,83 +438,3 @@ def _network_reason(exc: Exception) -> str:
     if isinstance(exc, requests.exceptions.ChunkedEncodingError):
         return "connection dropped mid-body"
     return "connection failed or dropped"
-
-
-# ---------------------------------------------------------------------------------------------
-# Pagination
-# ---------------------------------------------------------------------------------------------
-
-MAX_PAGES = 1000
-
-
-def paginate_next_url(
-    client: Client,
-    url: str,
-    *,
-    params: Mapping[str, Any] | None = None,
-    next_url: Callable[[Any], str | None],
-    max_pages: int = MAX_PAGES,
-) -> Iterator[Any]:
-    """Follow a "next" link (Meta's ``paging.next``, Mastodon's ``Link``): yield each page's JSON.
-
-    The first request carries ``params``; later ones use the server's full URL as given, which
-    may embed a token (Meta) and so is never logged unredacted.  A link already followed (the
-    first request's URL with its ``params`` included, query order ignored) ends the walk: a stuck
-    API that keeps answering the same "next" would otherwise be fetched ``max_pages`` times.
-    """
-    page = client.get_json(url, params=params)
-    seen = {_page_key(url), _page_key(requests.Request("GET", url, params=params).prepare().url or url)}
-    for _ in range(max_pages):
-        yield page
-        nxt = next_url(page)
-        if not nxt or _page_key(nxt) in seen:
-            return
-        seen.add(_page_key(nxt))
-        page = client.get_json(nxt)
-    raise PayloadError(f"{client.platform}: more than {max_pages} pages; stopping", platform=client.platform)
-
-
-def _page_key(url: str) -> tuple[str, str, str, tuple[tuple[str, str], ...]]:
-    parts = urlsplit(url)
-    return (parts.scheme, parts.netloc, parts.path, tuple(sorted(parse_qsl(parts.query, True))))
-
-
-def paginate_offset(
-    fetch: Callable[[int, int], Any],
-    *,
-    total: Callable[[Any], int],
-    limit: int,
-    max_pages: int = MAX_PAGES,
-) -> Iterator[Any]:
-    """Offset/limit paging (GA4's ``rowCount``): call ``fetch(offset, limit)`` while rows remain."""
-    offset = 0
-    for _ in range(max_pages):
-        page = fetch(offset, limit)
-        yield page
-        offset += limit
-        if offset >= total(page):
-            return
-    raise PayloadError(f"more than {max_pages} pages; stopping")
-
-
-def paginate_cursor(
-    fetch: Callable[[str | None], Any],
-    *,
-    cursor: Callable[[Any], str | None],
-    max_pages: int = MAX_PAGES,
-) -> Iterator[Any]:
-    """Cursor paging (``pagination_token``, ``bookmark``, ``cursor``): ``fetch(None)`` first.
-
-    Stops when there is no cursor or when a cursor comes back a second time (it would fetch a
-    page already yielded).
-    """
-    token: str | None = None
-    seen: set[str] = set()
-    for _ in range(max_pages):
-        page = fetch(token)
-        yield page
-        token = cursor(page)
-        if not token or token in seen:
-            return
-        seen.add(token)
-    raise PayloadError(f"more than {max_pages} pages; stopping")

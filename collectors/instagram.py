@@ -1,9 +1,9 @@
 """Instagram professional accounts through the Instagram API with Facebook Login (graph.facebook.com).
 
 Docs: https://developers.facebook.com/documentation/instagram-platform/api-reference/instagram-user/insights/,
-https://developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/ig-user/business_discovery
-and docs/platform-apis-social.md §2 (endpoints, the metric table, errors, limits) and §1.6-1.7 (Meta's
-error envelope and throttling codes).
+https://developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/ig-user/business_discovery,
+https://developers.facebook.com/docs/graph-api/guides/error-handling and
+https://developers.facebook.com/docs/graph-api/overview/rate-limiting/ (Meta's error envelope and throttling codes).
 
 Environment (read by the command line, passed in as ``ctx.credentials``):
     SOCIALKPI_INSTAGRAM_TOKEN     required: a Page access token of the Facebook Page linked to the
@@ -43,15 +43,8 @@ from typing import Any
 
 from collectors.common import each_day, token_env
 from collectors.context import CollectContext, Collected
-from collectors.http import (
-    AuthError,
-    BadRequest,
-    Client,
-    CollectorError,
-    PayloadError,
-    PermissionDenied,
-    Verdict,
-)
+from collectors.errors import AuthError, BadRequest, CollectorError, PayloadError, PermissionDenied, Verdict
+from collectors.http import Client
 from collectors.meta import (
     PACIFIC as PACIFIC,  # re-exported: the reporting day's zone
 )
@@ -78,7 +71,7 @@ ACCOUNT_FIELDS = "id,username,followers_count,media_count"
 DISCOVERY_FIELDS = "business_discovery.username({username}){{username,followers_count,media_count}}"
 REQUIRED_SCOPES = ("instagram_basic", "instagram_manage_insights", "pages_read_engagement")
 
-# Instagram's metric -> canonical metric (metrics.md).  All asked with metric_type=total_value.
+# Instagram's metric -> canonical metric (docs/metrics.md).  All asked with metric_type=total_value.
 METRICS: dict[str, str] = {
     "views": "impressions",
     "reach": "reach",

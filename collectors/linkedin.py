@@ -3,8 +3,8 @@
 Docs: https://learn.microsoft.com/en-us/linkedin/marketing/community-management/organizations/follower-statistics,
 .../page-statistics, .../share-statistics, https://learn.microsoft.com/en-us/linkedin/marketing/versioning,
 https://learn.microsoft.com/en-us/linkedin/shared/api-guide/concepts/rate-limits,
-https://learn.microsoft.com/en-us/linkedin/shared/authentication/programmatic-refresh-tokens;
-docs/platform-apis-social.md §5 (headers, Rest.li encoding, shapes, limits, errors).
+https://learn.microsoft.com/en-us/linkedin/shared/authentication/programmatic-refresh-tokens,
+https://learn.microsoft.com/en-us/linkedin/shared/api-guide/concepts/protocol-version (Rest.li encoding).
 
 Environment (read by the command line, passed in as ``ctx.credentials``):
     SOCIALKPI_LINKEDIN_TOKEN          required unless refreshing: a member access token (60 days) with
@@ -28,7 +28,7 @@ leaves out is a 0; days after the last complete UTC day are not asked for.  A fi
 sending is skipped and recorded, not fatal.
 
 Competitors: networkSizes only.  The docs do not say it works for an organization the member does
-not administer (platform-apis-social.md §5.3 marks it **unverified**); if LinkedIn refuses, the
+not administer (unverified); if LinkedIn refuses, the
 account fails with a PermissionDenied that says so, and the other accounts go on.
 
 Numbers: JSON numbers, whole and not negative (collectors.values.Counts; a string is refused).
@@ -51,10 +51,12 @@ from urllib.parse import quote
 
 from collectors.common import each_day, token_env
 from collectors.context import CollectContext, Collected
-from collectors.http import AuthError, Client, PayloadError, PermissionDenied, Verdict, paginate_next_url
+from collectors.errors import AuthError, PayloadError, PermissionDenied, Verdict
+from collectors.http import Client
 from collectors.oauth_session import OAuthSession, authorize, refresh_grant
 from collectors.observation import Observation
 from collectors.optional import optional
+from collectors.paging import paginate_next_url
 from collectors.values import Counts, expect
 
 PLATFORM = "linkedin"
@@ -73,7 +75,7 @@ HISTORY_DAYS = 360  # share statistics: a rolling 12-month window (assumed for p
 TOKEN_ENV = "SOCIALKPI_LINKEDIN_TOKEN"  # noqa: S105 (a variable name)
 REFRESH_ENV = "SOCIALKPI_LINKEDIN_REFRESH_TOKEN"
 STORE_PREFIX = "oauth2:"
-ACCESS_TOKEN_DAYS = 60  # platform-apis-social.md §5.2 "Access tokens: 60 days": a .env token ends by then
+ACCESS_TOKEN_DAYS = 60  # 60 days (programmatic-refresh-tokens, above): a .env token ends by then
 REAUTHORIZE = (
     "authorize the app again (3-legged OAuth, scope rw_organization_admin, by a Page ADMINISTRATOR) and put "
     f"the new access token in {TOKEN_ENV} (or the new refresh token in {REFRESH_ENV})"

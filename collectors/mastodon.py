@@ -1,8 +1,7 @@
 """Mastodon: a public account's follower and post counts, from the account's home instance.
 
 Docs: https://docs.joinmastodon.org/methods/accounts/#lookup (``GET /api/v1/accounts/lookup``),
-https://docs.joinmastodon.org/entities/Account/, https://docs.joinmastodon.org/api/rate-limits/ and
-docs/platform-apis-web.md §5.
+https://docs.joinmastodon.org/entities/Account/ and https://docs.joinmastodon.org/api/rate-limits/.
 
 Environment (read by the command line, passed in as ``ctx.credentials``):
     SOCIALKPI_MASTODON_TOKEN      optional: a bearer token (Preferences > Development > New application,
@@ -35,14 +34,8 @@ from typing import Any
 
 from collectors.common import token_env
 from collectors.context import CollectContext, Collected, Credentials
-from collectors.http import (
-    AuthError,
-    BadRequest,
-    Client,
-    PayloadError,
-    Verdict,
-    header,
-)
+from collectors.errors import AuthError, BadRequest, PayloadError, Verdict, header
+from collectors.http import Client
 from collectors.observation import Observation
 from collectors.values import Counts
 

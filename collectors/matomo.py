@@ -1,6 +1,6 @@
 """Matomo: a website's page views, visits and visitors, and the visits social networks sent.
 
-API: Matomo Reporting API, ``POST https://<matomo-host>/index.php`` (docs/platform-apis-web.md §8)
+API: Matomo Reporting API, ``POST https://<matomo-host>/index.php``
 https://developer.matomo.org/api-reference/reporting-api
 
 Environment (read by the command line, passed in as ``ctx.credentials``):
@@ -45,19 +45,11 @@ from typing import Any
 
 from collectors.common import each_day, token_env
 from collectors.context import CollectContext, Collected
-from collectors.http import (
-    AuthError,
-    BadRequest,
-    Client,
-    PayloadError,
-    PermissionDenied,
-    Verdict,
-    header,
-    parse_retry_after,
-    register_secret,
-)
+from collectors.errors import AuthError, BadRequest, PayloadError, PermissionDenied, Verdict, header, parse_retry_after
+from collectors.http import Client
 from collectors.observation import Observation
 from collectors.optional import optional
+from collectors.redaction import register_secret
 from collectors.referrers import metric_for, network_for
 from collectors.values import Counts, expect
 

@@ -1,9 +1,12 @@
 """What Meta's APIs share (Facebook Pages, Instagram, Threads): the error envelope, the throttling
 hints, the Pacific reporting day, and asking insights metrics when one invalid metric fails the call.
 
-Docs: docs/platform-apis-social.md §1.6-1.7 (the ``{"error": {code, error_subcode, message}}`` envelope,
-whose HTTP status is not reliable; ``X-Business-Use-Case-Usage`` / ``X-App-Usage``), §1.9 (one invalid
-metric fails the whole request) and §3.4 (Threads uses the same envelope).
+Docs: https://developers.facebook.com/docs/graph-api/guides/error-handling (the
+``{"error": {code, error_subcode, message}}`` envelope, whose HTTP status is not reliable),
+https://developers.facebook.com/docs/graph-api/overview/rate-limiting/ (``X-Business-Use-Case-Usage`` /
+``X-App-Usage``), https://developers.facebook.com/docs/graph-api/reference/page/insights/ (one invalid
+metric fails the whole request) and https://developers.facebook.com/documentation/threads/overview (Threads
+uses the same envelope).
 
 Helpers, not a classifier: each collector's ``classify`` still decides what a code means on its platform
 (the code sets and advice differ); :func:`read_error` only reads the envelope.
@@ -19,7 +22,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from collectors.context import Collected
-from collectors.http import BadRequest, CollectorError, PayloadError, header, parse_retry_after
+from collectors.errors import BadRequest, CollectorError, PayloadError, header, parse_retry_after
 
 PACIFIC = ZoneInfo("America/Los_Angeles")  # Meta's reporting day
 USAGE_HEADERS = ("X-Business-Use-Case-Usage", "X-App-Usage")

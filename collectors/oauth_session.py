@@ -17,7 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from collectors.http import AuthError, Client, PermissionDenied, register_secret
+from collectors.errors import AuthError, PermissionDenied
+from collectors.http import Client
+from collectors.redaction import register_secret
 from collectors.tokens import StoredToken, TokenStore, refresh_access_token, without_auth
 
 _locks: dict[str, threading.Lock] = {}

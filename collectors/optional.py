@@ -9,8 +9,8 @@ recorded in ``Collected.skipped`` with the platform's reason, as Facebook's refu
 
 What is tolerated is narrow, and each collector says which of its calls are optional and why:
 
-* :class:`~collectors.http.PermissionDenied` (``permission=True``, or only the codes given), and
-* :class:`~collectors.http.BadRequest` whose classifier code says the method or dimension is not
+* :class:`~collectors.errors.PermissionDenied` (``permission=True``, or only the codes given), and
+* :class:`~collectors.errors.BadRequest` whose classifier code says the method or dimension is not
   supported (``unsupported``: ``unknown_method``, ``not_found``, ``invalid_argument`` ...).
 
 Everything else still fails the account, so the next run fills it whole: throttling and quota
@@ -38,7 +38,7 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import TypeVar
 
 from collectors.context import Collected
-from collectors.http import BadRequest, CollectorError, PermissionDenied
+from collectors.errors import BadRequest, CollectorError, PermissionDenied
 from collectors.observation import Observation
 
 T = TypeVar("T")

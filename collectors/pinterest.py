@@ -1,8 +1,8 @@
 """Pinterest: the token owner's follower count and daily account analytics through API v5.
 
 Docs: https://developers.pinterest.com/docs/api/v5/ (``user_account/get``,
-``user_account/analytics``, ``oauth/token``), https://developers.pinterest.com/docs/reference/rate-limits/
-and docs/platform-apis-social.md §6 (shapes, the 90-day window, PROCESSING days, errors, throttling).
+``user_account/analytics``: the 90-day window, PROCESSING days; ``oauth/token``) and
+https://developers.pinterest.com/docs/reference/rate-limits/ (throttling).
 
 Environment (read by the command line, passed in as ``ctx.credentials``):
     SOCIALKPI_PINTEREST_TOKEN          an access token (``pina_…``, about 30 days) with the
@@ -40,16 +40,16 @@ from typing import Any
 
 from collectors.common import chunks, each_day, token_env
 from collectors.context import CollectContext, Collected
-from collectors.http import (
+from collectors.errors import (
     AuthError,
     BadRequest,
-    Client,
     PayloadError,
     Verdict,
     header,
     parse_retry_after,
     seconds_until_epoch,
 )
+from collectors.http import Client
 from collectors.oauth_session import OAuthSession, refresh_grant, wrong_owner
 from collectors.oauth_session import authorize as authorize_session
 from collectors.observation import Observation

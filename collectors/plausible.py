@@ -1,6 +1,6 @@
 """Plausible Analytics: a website's page views, visits and visitors, and which social network sent them.
 
-API: Stats API v2, ``POST /api/v2/query`` (docs/platform-apis-web.md §7)
+API: Stats API v2, ``POST /api/v2/query``
 https://plausible.io/docs/stats-api
 
 Environment (read by the command line, passed in as ``ctx.credentials``):
@@ -41,18 +41,11 @@ from urllib.parse import urlsplit
 
 from collectors.common import each_day, token_env
 from collectors.context import CollectContext, Collected
-from collectors.http import (
-    AuthError,
-    Client,
-    PayloadError,
-    PermissionDenied,
-    Verdict,
-    header,
-    paginate_offset,
-    parse_retry_after,
-)
+from collectors.errors import AuthError, PayloadError, PermissionDenied, Verdict, header, parse_retry_after
+from collectors.http import Client
 from collectors.observation import Observation
 from collectors.optional import optional
+from collectors.paging import paginate_offset
 from collectors.referrers import metric_for, network_for
 from collectors.values import Counts, expect
 
@@ -65,7 +58,7 @@ SOCIAL = {"visits": "social_visits", "pageviews": "social_page_views"}
 TOTALS_QUERY = (["time:day"], list(TOTALS))
 SOURCES_QUERY = (["time:day", "visit:source"], ["visits", "pageviews"])
 HOURLY = re.compile(r"limited to (\d+) requests per hour", re.I)
-COUNT = Counts(PLATFORM)  # "Numbers are JSON numbers" (platform-apis-web.md §7)
+COUNT = Counts(PLATFORM)  # JSON numbers (https://plausible.io/docs/stats-api)
 
 
 def classify(status: int, headers: Mapping[str, str], body: Any) -> Verdict | None:

@@ -2,8 +2,8 @@
 
 Docs: https://developers.facebook.com/documentation/threads/insights,
 https://developers.facebook.com/docs/threads/get-started/long-lived-tokens/,
-https://developers.facebook.com/documentation/threads/threads-profiles and docs/platform-apis-social.md §3
-(endpoints, metrics, tokens, limits) with §1.7 (Meta's error envelope, which Threads shares).
+https://developers.facebook.com/documentation/threads/threads-profiles and
+https://developers.facebook.com/docs/graph-api/guides/error-handling (Meta's error envelope, which Threads shares).
 
 Environment (read by the command line, passed in as ``ctx.credentials``):
     SOCIALKPI_THREADS_TOKEN      required: a long-lived Threads user access token (60 days) with
@@ -56,20 +56,13 @@ from typing import Any
 
 from collectors.common import each_day, token_env
 from collectors.context import CollectContext, Collected
-from collectors.http import (
-    AuthError,
-    BadRequest,
-    Client,
-    CollectorError,
-    PayloadError,
-    PermissionDenied,
-    Verdict,
-    register_secret,
-)
+from collectors.errors import AuthError, BadRequest, CollectorError, PayloadError, PermissionDenied, Verdict
+from collectors.http import Client
 from collectors.instagram import classify_meta
 from collectors.meta import ask_metrics, last_complete_pacific_day, pacific_bounds, pacific_day
 from collectors.oauth_session import _lock_for
 from collectors.observation import Observation
+from collectors.redaction import register_secret
 from collectors.tokens import StoredToken, without_auth
 from collectors.values import Counts, expect
 
@@ -147,7 +140,7 @@ def parse_insights(
     """``GET /{user-id}/threads_insights?metric=views,likes,...`` for one Pacific day -> rows dated ``day``.
 
     ``views`` (a daily series) gives profile_views; ``likes + replies + reposts + quotes`` (totals over
-    the asked day) give engagements.  A requested metric that is missing counts 0 (metrics.md).
+    the asked day) give engagements.  A requested metric that is missing counts 0 (docs/metrics.md).
     """
     found: dict[str, int] = {}
     for entry in _data(payload):

@@ -2,13 +2,13 @@
 
 Docs: https://developers.tiktok.com/doc/tiktok-api-v2-get-user-info,
 https://developers.tiktok.com/doc/oauth-user-access-token-management,
-https://developers.tiktok.com/doc/tiktok-api-v2-error-handling, .../tiktok-api-v2-rate-limit and
-docs/platform-apis-web.md §4a (shapes, scopes, the ``error`` object that is there on success too).
+https://developers.tiktok.com/doc/tiktok-api-v2-error-handling (the ``error`` object is there on success too) and
+.../tiktok-api-v2-rate-limit.
 
 Environment (read by the command line, passed in as ``ctx.credentials``):
     SOCIALKPI_TIKTOK_TOKEN          a user access token (``act.…``) with user.info.basic, user.info.profile
                                     and user.info.stats; optional when a refresh token is set.  Its life is
-                                    24 h per platform-apis-web.md §4a, 2 h per TikTok's 2026 token page:
+                                    24 h per TikTok's older docs, 2 h per its 2026 token page:
                                     the ``expires_in`` TikTok answers decides when it is refreshed
     SOCIALKPI_TIKTOK_REFRESH_TOKEN  optional but needed for cron: the refresh token (``rft.…``, 365 days,
                                     rotated: the newest is kept in the token store); needs the two below
@@ -34,16 +34,8 @@ from typing import Any
 
 from collectors.common import token_env
 from collectors.context import CollectContext, Collected
-from collectors.http import (
-    AuthError,
-    BadRequest,
-    Client,
-    PayloadError,
-    PermissionDenied,
-    Verdict,
-    header,
-    parse_retry_after,
-)
+from collectors.errors import AuthError, BadRequest, PayloadError, PermissionDenied, Verdict, header, parse_retry_after
+from collectors.http import Client
 from collectors.oauth_session import OAuthSession, refresh_grant, wrong_owner
 from collectors.oauth_session import authorize as authorize_session
 from collectors.observation import Observation

@@ -32,7 +32,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from collectors.http import AuthError, BadRequest, Client, register_secret
+from collectors.errors import AuthError, BadRequest
+from collectors.http import Client
+from collectors.redaction import register_secret
 
 
 @dataclass(frozen=True, slots=True)
@@ -358,8 +360,9 @@ def refresh_expiry(data: dict[str, Any], now: float) -> float | None:
     """When the refresh token of a token answer stops working, if the answer says.
 
     LinkedIn and Pinterest send ``refresh_token_expires_in`` (Pinterest also ``refresh_token_expires_at``,
-    Unix time), TikTok ``refresh_expires_in`` (platform-apis-social.md §5.2 and §6.1,
-    platform-apis-web.md §4a "Tokens and refresh"); X and Google send neither.
+    Unix time), TikTok ``refresh_expires_in`` (https://learn.microsoft.com/en-us/linkedin/shared/authentication/
+    programmatic-refresh-tokens, https://developers.pinterest.com/docs/api/v5/ ``oauth/token``,
+    https://developers.tiktok.com/doc/oauth-user-access-token-management); X and Google send neither.
     """
     at = _number(data.get("refresh_token_expires_at"))
     if at is not None:

@@ -1,6 +1,6 @@
 """Umami: a website's page views, visits and visitors, and the visits social networks sent.
 
-API: Umami API, self-hosted ``/api`` or Umami Cloud ``https://api.umami.is/v1`` (docs/platform-apis-web.md §10)
+API: Umami API, self-hosted ``/api`` or Umami Cloud ``https://api.umami.is/v1``
 https://umami.is/docs/api/website-stats , https://umami.is/docs/cloud/api-key
 
 How the user picks self-hosted or Cloud: by SOCIALKPI_UMAMI_BASE_URL.
@@ -46,19 +46,11 @@ from urllib.parse import quote, urlsplit
 
 from collectors.common import each_day, token_env
 from collectors.context import CollectContext, Collected
-from collectors.http import (
-    AuthError,
-    BadRequest,
-    Client,
-    PayloadError,
-    PermissionDenied,
-    Verdict,
-    header,
-    parse_retry_after,
-    register_secret,
-)
+from collectors.errors import AuthError, BadRequest, PayloadError, PermissionDenied, Verdict, header, parse_retry_after
+from collectors.http import Client
 from collectors.observation import Observation
 from collectors.optional import optional
+from collectors.redaction import register_secret
 from collectors.referrers import metric_for, network_for
 from collectors.tokens import StoredToken, without_auth
 from collectors.values import Counts
@@ -72,7 +64,7 @@ WEBSITE_ENDPOINT = "/websites/{website_id}"
 LOGIN_ENDPOINT = "/auth/login"  # self-hosted only
 CLOUD_WINDOW = 15.0  # Umami Cloud: 50 calls per 15 s per key
 TOTALS = {"pageviews": "page_views", "visits": "visits", "visitors": "visitors"}
-COUNT = Counts(PLATFORM)  # JSON numbers (platform-apis-web.md §10)
+COUNT = Counts(PLATFORM)  # JSON numbers (https://umami.is/docs/api/website-stats)
 ADVICE = (
     "the token was refused, or this user cannot view the website: set a fresh SOCIALKPI_UMAMI_TOKEN (self-hosted: "
     "from POST /api/auth/login; Cloud: an API key) or, self-hosted, SOCIALKPI_UMAMI_CLIENT_ID and "

@@ -37,7 +37,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal, overload
 
-from collectors.http import PayloadError
+from collectors.errors import PayloadError
 
 _DIGITS = re.compile(r"([0-9]+)(?:\.0+)?")  # ASCII digits: re's \d would also take Arabic-Indic ones
 _DECIMAL = re.compile(r"[0-9]+(?:\.[0-9]+)?")

@@ -1,6 +1,6 @@
 """WordPress.com and Jetpack Stats: a blog's views and visitors, and the views social networks referred.
 
-API: WordPress.com REST v1.1 ``/sites/{site}/stats/visits`` and ``/stats/referrers`` (docs/platform-apis-web.md §9)
+API: WordPress.com REST v1.1 ``/sites/{site}/stats/visits`` and ``/stats/referrers``
 https://developer.wordpress.com/docs/api/1.1/get/sites/%24site/stats/
 
 Environment (read by the command line, passed in as ``ctx.credentials``):
@@ -46,15 +46,8 @@ from urllib.parse import quote
 
 from collectors.common import chunks, each_day, token_env
 from collectors.context import CollectContext, Collected
-from collectors.http import (
-    AuthError,
-    Client,
-    PayloadError,
-    PermissionDenied,
-    Verdict,
-    header,
-    parse_retry_after,
-)
+from collectors.errors import AuthError, PayloadError, PermissionDenied, Verdict, header, parse_retry_after
+from collectors.http import Client
 from collectors.observation import Observation
 from collectors.optional import optional
 from collectors.referrers import metric_for, network_for

@@ -2,8 +2,8 @@
 
 Docs: https://docs.x.com/x-api/users/lookup/introduction (user lookup, ``public_metrics``),
 https://docs.x.com/x-api/fundamentals/rate-limits, https://docs.x.com/x-api/fundamentals/response-codes-and-errors,
-https://docs.x.com/fundamentals/authentication/oauth-2-0/authorization-code (refresh);
-docs/platform-apis-social.md §4 (shapes, pricing, limits, error JSON).
+https://docs.x.com/fundamentals/authentication/oauth-2-0/authorization-code (refresh),
+https://docs.x.com/x-api/getting-started/pricing.
 
 Environment (read by the command line, passed in as ``ctx.credentials``):
     SOCIALKPI_X_TOKEN           the App's Bearer Token (app-only: never expires, enough for every
@@ -36,7 +36,8 @@ from typing import Any
 
 from collectors.common import token_env
 from collectors.context import CollectContext, Collected
-from collectors.http import AuthError, Client, PayloadError, Verdict, header, seconds_until_epoch
+from collectors.errors import AuthError, PayloadError, Verdict, header, seconds_until_epoch
+from collectors.http import Client
 from collectors.oauth_session import OAuthSession, authorize, refresh_grant
 from collectors.observation import Observation
 from collectors.values import Counts

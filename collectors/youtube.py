@@ -2,7 +2,8 @@
 and subscriber gains and losses (YouTube Analytics API v2).
 
 Docs: https://developers.google.com/youtube/v3/docs/channels/list,
-https://developers.google.com/youtube/analytics/reference/reports/query and docs/platform-apis-web.md §2.
+https://developers.google.com/youtube/analytics/reference/reports/query and
+https://developers.google.com/youtube/analytics/v1/data_model.
 
 Environment (read by the command line, passed in as ``ctx.credentials``), the first one set wins:
     socialkpi connect youtube        (or ``connect google``) the token store's connection: the refresh
@@ -52,6 +53,7 @@ from typing import Any
 
 from collectors.common import each_day, token_env
 from collectors.context import CollectContext, Collected
+from collectors.errors import AuthError, BadRequest, PayloadError, PermissionDenied, Verdict, parse_retry_after
 from collectors.google_auth import (
     CREDENTIALS_ENV,
     EXPLAINED,
@@ -61,15 +63,7 @@ from collectors.google_auth import (
     seconds_until_pacific_midnight,
     use_credentials_file,
 )
-from collectors.http import (
-    AuthError,
-    BadRequest,
-    Client,
-    PayloadError,
-    PermissionDenied,
-    Verdict,
-    parse_retry_after,
-)
+from collectors.http import Client
 from collectors.observation import Observation
 from collectors.optional import OptionalEndpoint, optional
 from collectors.values import Counts, expect
@@ -279,7 +273,7 @@ def _authorize(client: Client, ctx: CollectContext) -> str:
     # where a refused refresh token is replaced: a connection's by connecting again
     hint = "socialkpi's token store: run `socialkpi connect youtube` again" if creds.source == "store" else ENV_REFRESH
     if ctx.account.competitor:
-        # whichever credential is configured (contract.md): an API key, else the owner's OAuth credentials
+        # whichever credential is configured (docs/connect.md): an API key, else the owner's OAuth credentials
         # (a connection, a refresh token or access token in the environment, or the credentials file), which
         # channels.list accepts for any public channel; statistics only either way
         if is_api_key(creds.token):

@@ -181,7 +181,7 @@ def _url_destination(url: str, index: int) -> Destination:
         raise ConfigError(
             f"alerts.urls[{index}]", "is not a notification URL apprise knows: see docs/delivery.md for the syntax"
         )
-    from collectors.http import redact_userinfo
+    from collectors.redaction import redact_userinfo
 
     label = redact_userinfo(str(sender[0].url(privacy=True)).split("?", 1)[0])  # no user:password@, even masked
     fingerprint = hashlib.sha256(url.encode("utf-8")).hexdigest()[:16]
@@ -213,7 +213,7 @@ def destinations(settings: Settings) -> list[Destination]:
 
 
 def _warn(text: str) -> None:
-    from collectors.http import redact
+    from collectors.redaction import redact
 
     sys.stderr.write(f"socialkpi: warning: {redact(text)}\n")
 

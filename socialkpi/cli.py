@@ -1,9 +1,9 @@
 """The ``socialkpi`` command: collect, export, dashboard, demo, status.
 
-Exit statuses (contract.md): 0 success; 1 some source failed, everything else saved; 2 bad usage
-or configuration (one line naming the key and the fix, never a traceback); 75 another collect
-holds the lock.  Heavy modules (requests, duckdb, pandas, streamlit) are imported inside the
-subcommands so that ``socialkpi --help`` stays fast.
+Exit statuses (README, "Exit statuses of `socialkpi collect`"): 0 success; 1 some source failed,
+everything else saved; 2 bad usage or configuration (one line naming the key and the fix, never a
+traceback); 75 another collect holds the lock.  Heavy modules (requests, duckdb, pandas, streamlit) are
+imported inside the subcommands so that ``socialkpi --help`` stays fast.
 
 Here: the parser, the dispatch, the guard on standard output, and the small commands (collect, export,
 import-csv).  The others run in their own modules, imported only when they run: status and doctor in
@@ -67,7 +67,7 @@ class _Parser(argparse.ArgumentParser):
             (file or sys.stderr).write(message)
 
     def error(self, message: str) -> NoReturn:
-        from collectors.http import redact_userinfo  # an argument echoed back may be a URL with user:password@
+        from collectors.redaction import redact_userinfo  # an argument echoed back may be a URL with user:password@
 
         # self.prog is "socialkpi" or "socialkpi COMMAND": the help to see is that parser's own
         self.exit(EXIT_USAGE, f"socialkpi: error: {redact_userinfo(message)} (see {self.prog} --help)\n")
@@ -215,7 +215,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _drop_stdout(real)
         return EXIT_PIPE
     except OutputError as exc:  # an --out path refused, or standard output full
-        from collectors.http import redact
+        from collectors.redaction import redact
 
         if isinstance(exc, StreamFull):
             _drop_stdout(real)
@@ -302,7 +302,7 @@ def _main(argv: Sequence[str] | None) -> int:
         with workspaces.inside(inside):
             return handler(args)
     except (ConfigError, UsageError, WarehouseError, TokenFileError, workspaces.WorkspaceError) as exc:
-        from collectors.http import redact
+        from collectors.redaction import redact
 
         _err(redact(str(exc)))
         return EXIT_USAGE
@@ -312,7 +312,7 @@ def _main(argv: Sequence[str] | None) -> int:
 
 
 def _setup_logging(*, verbose: bool, quiet: bool) -> None:
-    from collectors.http import RedactingFilter
+    from collectors.redaction import RedactingFilter
 
     root = logging.getLogger()
     for h in list(root.handlers):

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import duckdb
 
-from collectors.http import redact
 from collectors.observation import Account, Observation
+from collectors.redaction import redact
 from warehouse import db as wdb
 from warehouse.load import AccountOutcome, write_account_batch
 from warehouse.load_group import AccountBatch, write_account_batches

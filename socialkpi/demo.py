@@ -37,7 +37,7 @@ def demo_settings(db_path: str | Path, sandbox_url: str, *, history_days: int = 
     config = {
         "business": dict(DEMO_BUSINESS),
         "collect": {"history_days": history_days},
-        # the owner's six hours a week and $26 a month of tools (shared/docs/landscape.md), plus a little ad spend
+        # the owner's six hours a week and $26 a month of tools (docs/roi.md), plus a little ad spend
         "costs": {
             "currency": "EUR",
             "hourly_rate": 25,

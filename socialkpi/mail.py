@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from email.message import EmailMessage
 from email.utils import parseaddr
 
-from collectors.http import escape_controls, redact, register_secret
+from collectors.redaction import escape_controls, redact, register_secret
 from socialkpi.settings import MailSettings
 
 DEFAULT_TIMEOUT = 30.0  # seconds: connecting, and each reply of the server

@@ -328,7 +328,7 @@ def run(args: argparse.Namespace) -> int:
         document = build_report(settings.db_path, start, end, business=settings.business_name)
         write_report(args.out, document)
     except (ConfigError, WarehouseError, OutputError, ValueError) as exc:
-        from collectors.http import redact_userinfo
+        from collectors.redaction import redact_userinfo
 
         sys.stderr.write(f"socialkpi: error: {redact_userinfo(str(exc))}\n")
         return EXIT_USAGE

@@ -32,8 +32,10 @@ from pathlib import Path
 
 from collectors import PLATFORMS, clamp_since, load_check, load_classifier, load_collector
 from collectors.context import CollectContext, Collected, Credentials
-from collectors.http import Client, CollectorError, RetryPolicy, ServerError, escape_controls, redact, register_secret
+from collectors.errors import CollectorError, ServerError
+from collectors.http import Client, RetryPolicy
 from collectors.observation import Account, Observation
+from collectors.redaction import escape_controls, redact, register_secret
 from collectors.tokens import TokenStore
 from socialkpi.collect_writer import AccountResult, RunSummary, _Batch, _log_result, _write_batches
 from socialkpi.credentials import credential_source
@@ -66,7 +68,7 @@ def plan_range(
     return clamp_since(account.platform, start, end), end
 
 
-EXIT_LOCKED = 75  # contract.md: another collect holds the lock
+EXIT_LOCKED = 75  # README, "Exit statuses of `socialkpi collect`": another collect holds the lock
 
 
 def collect(
@@ -81,7 +83,8 @@ def collect(
     command: str = "collect",
     policy: RetryPolicy | None = None,
 ) -> int:
-    """One collect of ``settings``' accounts, as ``socialkpi collect`` runs it; its exit status (contract.md).
+    """One collect of ``settings``' accounts, as ``socialkpi collect`` runs it; its exit status (README,
+    "Exit statuses of `socialkpi collect`").
 
     The accounts are those of ``platforms`` and ``account_ids`` (all when empty; an unknown one is a
     :class:`~socialkpi.validation.UsageError`), and of those the ones ``only`` keeps (default all: a caller

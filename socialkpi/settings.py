@@ -60,7 +60,7 @@ SMTP_PASSWORD_ENV = "SOCIALKPI_SMTP_PASSWORD"  # noqa: S105 (a variable's name) 
 
 @dataclass(frozen=True)
 class MailSettings:
-    """``[mail]`` of socialkpi.toml: how to reach the SMTP server (contract.md "Delivery").
+    """``[mail]`` of socialkpi.toml: how to reach the SMTP server (docs/delivery.md).
 
     ``security``: ``starttls`` (upgrade a plain connection, port 587), ``ssl`` (TLS from the first byte,
     port 465) or ``none`` (a relay on this machine or the local network only).  The password of ``user``

@@ -4,7 +4,7 @@ credential are.
 ``status`` reads the warehouse only (last runs, each account's freshness, failing sources with the reason,
 stored tokens' ends, where each credential comes from); ``doctor`` checks the configuration, reads the
 warehouse through once (:func:`check_warehouse`) and makes each account's cheapest authenticated call.
-Exit statuses as the command line's (contract.md).
+Exit statuses as the command line's (README, "Exit statuses of `socialkpi collect`").
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     if not settings.db_path.exists():
         _out(f"No warehouse yet at {settings.db_path}. Run `socialkpi collect` (or `make demo` for sample data).")
         return EXIT_OK
-    from collectors.http import escape_controls as shown  # a reason stored by an older version may be raw
+    from collectors.redaction import escape_controls as shown  # a reason stored by an older version may be raw
     from collectors.tokens import TokenStore
     from socialkpi.credentials import live_credentials
 

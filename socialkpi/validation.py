@@ -56,7 +56,7 @@ KNOWN_KEYS: dict[str, frozenset[str] | None] = {
     "costs.ad_spend_per_month": PLATFORM_IDS,
     "value": frozenset({"per_social_visit", "per_new_follower", "per_1000_impressions"}),
     "accounts": frozenset({"platform", "id", "name", "competitor", "token_env"}),
-    "mail": frozenset({"host", "port", "security", "user", "from"}),  # contract.md "Delivery"
+    "mail": frozenset({"host", "port", "security", "user", "from"}),  # docs/delivery.md
     "alerts": frozenset({"mail_to", "urls", "failed_runs", "token_days"}),
 }
 ARRAYS_OF_TABLES = frozenset({"accounts"})

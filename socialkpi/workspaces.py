@@ -1,4 +1,4 @@
-"""Workspaces: one install, many businesses (contract.md, "Agencies"; docs/agencies.md).
+"""Workspaces: one install, many businesses (docs/agencies.md).
 
 A workspace is a folder ``workspaces/NAME/`` of the directory socialkpi is started in (the install),
 holding one business's socialkpi.toml, ``.env`` and warehouse.  ``socialkpi --workspace NAME COMMAND``

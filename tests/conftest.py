@@ -115,12 +115,12 @@ def _restore_logging() -> Iterator[None]:
 
 @pytest.fixture(autouse=True)
 def _restore_secrets() -> Iterator[None]:
-    """Secrets registered by one test (``collectors.http.register_secret``, a process-wide set) are
+    """Secrets registered by one test (``collectors.redaction.register_secret``, a process-wide set) are
     forgotten after it, so a word one test used as a token is not redacted from the next test's text."""
-    from collectors import http
+    from collectors import redaction
 
-    with http._SECRETS_LOCK:
-        before = set(http._SECRETS)
+    with redaction._SECRETS_LOCK:
+        before = set(redaction._SECRETS)
     yield
-    with http._SECRETS_LOCK:
-        http._SECRETS.intersection_update(before)
+    with redaction._SECRETS_LOCK:
+        redaction._SECRETS.intersection_update(before)

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from collectors import bluesky
-from collectors.http import AuthError, BadRequest, PayloadError
+from collectors.errors import AuthError, BadRequest, PayloadError
 from socialkpi.sandbox import Reply, Sandbox, world
 from socialkpi.sandbox import bluesky as part
 from tests.conftest import COLLECTED_AT, fixture, make_client, make_ctx
@@ -47,7 +47,7 @@ def run(sb: Sandbox, ctx: Any, client: Any = None) -> Any:
 
 
 def test_parse_profile_doc_example() -> None:
-    # Shape: platform-apis-web.md §6 Endpoint (profileViewDetailed example)
+    # Shape: https://docs.bsky.app/docs/api/app-bsky-actor-get-profile Endpoint (profileViewDetailed example)
     payload = fixture("bluesky", "profile.json")
     before = copy.deepcopy(payload)
     got = bluesky.parse_profile(
@@ -61,7 +61,7 @@ def test_parse_profile_doc_example() -> None:
 
 
 def test_parse_profile_counts_are_optional() -> None:
-    # Shape: platform-apis-web.md §6 Endpoint (only did and handle are required)
+    # Shape: https://docs.bsky.app/docs/api/app-bsky-actor-get-profile Endpoint (only did and handle are required)
     payload = {"did": "did:plc:abcd1234efgh5678ijkl9012", "handle": "bakeryrosa.bsky.social", "postsCount": 3}
     got = bluesky.parse_profile(payload, account_id="x.bsky.social", day=date(2025, 10, 1), collected_at=COLLECTED_AT)
     assert [(o.metric, o.value) for o in got] == [("posts", 3)]
@@ -108,7 +108,7 @@ def test_actor_of_refuses_other_ids(account_id: str) -> None:
 @pytest.mark.parametrize(
     ("status", "body", "kind", "code"),
     [
-        # Shape: platform-apis-web.md §6 Errors and Rate limits (XRPC {error, message})
+        # Shape: https://docs.bsky.app/docs/advanced-guides/rate-limits (XRPC {error, message})
         (400, fixture("bluesky", "not_found.json"), "bad_request", "not_found"),
         (429, fixture("bluesky", "throttled.json"), "throttled", "rate_limited"),
         (400, {"error": "AccountTakedown", "message": "Account has been suspended"}, "bad_request", GONE),
@@ -227,7 +227,8 @@ def test_check_fails_for_an_unknown_handle(sandbox: Sandbox) -> None:
 
 # -- issue 11: counts ----------------------------------------------------------------------------------
 # Shape: the lexicon app.bsky.actor.defs#profileViewDetailed ("followersCount": {"type": "integer"}), as in
-# platform-apis-web.md §6; levels declare no period, and getProfile is the only call (nothing optional).
+# https://docs.bsky.app/docs/api/app-bsky-actor-get-profile; levels declare no period, and getProfile is the only call
+# (nothing optional).
 @pytest.mark.parametrize("value", [-1, 10.5, float("nan"), "10", True])
 def test_what_is_no_count_is_refused(value: Any) -> None:
     payload = {**fixture("bluesky", "profile.json"), "postsCount": value}

@@ -6,7 +6,7 @@ a screenshot in the test's tmp_path; the Overview cards must equal ``kpi_cards.k
 downloaded CSV ``export.write_kpis_csv``.
 
 Skipped, with the reason in the summary, when /usr/bin/chromium or the playwright package is
-missing (`playwright install` is never needed nor run: tech-notes §4).
+missing (`playwright install` is never needed nor run: the system's Chromium is used).
 """
 
 from __future__ import annotations

@@ -167,7 +167,8 @@ def test_collect_and_status_warn_of_a_refresh_token_about_to_end(
     project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The token file as an earlier collect left it: LinkedIn's 365-day refresh token ends in 5 days
-    (platform-apis-social.md §5.2: it does not slide), X's token renews itself."""
+    (https://learn.microsoft.com/en-us/linkedin/shared/authentication/programmatic-refresh-tokens: it does not slide),
+    X's token renews itself."""
     assert main(["collect"]) == 0  # makes the warehouse
     capsys.readouterr()
     now = time.time()

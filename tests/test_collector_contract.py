@@ -1,4 +1,4 @@
-"""The plumbing collectors share (collectors.common, collectors.http's header / Client.use_token) and the
+"""The plumbing collectors share (collectors.common, collectors.errors.header, Client.use_token) and the
 registry's references to each platform's functions."""
 
 from __future__ import annotations
@@ -14,7 +14,9 @@ import pytest
 from collectors import PLATFORMS, load_check, load_classifier, load_collector
 from collectors.common import chunks, each_day, token_env
 from collectors.context import CollectContext, Credentials
-from collectors.http import Client, header, redact
+from collectors.errors import header
+from collectors.http import Client
+from collectors.redaction import redact
 from socialkpi.sandbox import Sandbox
 from tests.conftest import FAST, make_ctx
 
@@ -55,7 +57,7 @@ def test_token_env_names_the_variable_read_else_the_platforms_default() -> None:
     assert token_env(bare) == "SOCIALKPI_GOOGLE_BUSINESS_TOKEN"
 
 
-# -- collectors.http: header, Client.use_token --------------------------------------------------------
+# -- collectors.errors.header, collectors.http.Client.use_token ---------------------------------------
 
 
 def test_header_is_found_whatever_the_case_of_either_name() -> None:

@@ -22,7 +22,7 @@ from socialkpi.sandbox import Sandbox
 from socialkpi.sandbox.__main__ import environment, google_client_file
 from tests.consent import free_port, press
 
-# platform -> the extra flags its connect needs (contract.md, "Connecting accounts")
+# platform -> the extra flags its connect needs (docs/connect.md)
 FLAGS: dict[str, list[str]] = {"mastodon": ["--instance", "mastodon.social"]}
 ANSWERS: dict[str, str] = {"bluesky": "cornerbakery.bsky.social\n"}  # Bluesky has no list: the handle is asked
 

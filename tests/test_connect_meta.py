@@ -28,7 +28,8 @@ The sandbox follows Meta's docs (quoted from /work/notes/connect-meta.md) and wh
   owns or is able to perform tasks on"; an answer is ``{"data":[{"access_token":"…","category":"…","name":
   "…","id":"{page-id}","tasks":["ADVERTISE","ANALYZE",...]}],"paging":{"cursors":{"before":"QVFI…","after":
   "QVFI…"}}}`` (qiita.com/te-k); Page tokens from a long-lived user token do not expire
-  (platform-apis-social.md §1.3), those from a short-lived one "are valid for 1 hour"
+  (https://developers.facebook.com/docs/facebook-login/guides/access-tokens/get-long-lived), those from a short-lived
+  one "are valid for 1 hour"
   (https://developers.facebook.com/documentation/business-sdk/common-scenarios/token-switch).
 * https://developers.facebook.com/documentation/instagram-platform/instagram-graph-api/reference/page.md:
   "Returns the IG User connected to the Facebook Page", ``{"instagram_business_account": {"id":

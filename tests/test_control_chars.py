@@ -20,7 +20,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from collectors.http import AuthError, RedactingFilter, escape_controls, redact
+from collectors.errors import AuthError
+from collectors.redaction import RedactingFilter, escape_controls, redact
 from socialkpi.connect.flow import Terminal
 from socialkpi.sandbox import Reply, Sandbox
 from socialkpi.sandbox.world import TOKEN

@@ -26,7 +26,8 @@ import duckdb
 import pytest
 
 import collectors.http as http
-from collectors.http import Client, RetryPolicy, ServerError
+from collectors.errors import ServerError
+from collectors.http import Client, RetryPolicy
 from collectors.observation import Account
 from socialkpi.cli import main
 from socialkpi.sandbox import Reply, Sandbox

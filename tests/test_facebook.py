@@ -11,12 +11,7 @@ from typing import Any
 import pytest
 
 from collectors import facebook as fb
-from collectors.http import (
-    AuthError,
-    BadRequest,
-    PayloadError,
-    PermissionDenied,
-)
+from collectors.errors import AuthError, BadRequest, PayloadError, PermissionDenied
 from socialkpi.sandbox import Reply, Sandbox
 from socialkpi.sandbox import facebook as sandbox_fb
 from socialkpi.sandbox.world import EXPIRED_TOKEN, TOKEN
@@ -55,7 +50,7 @@ def meta_error(code: int, message: str, **extra: Any) -> dict[str, Any]:
 
 
 def test_parse_page_gives_todays_followers() -> None:
-    # Shape: platform-apis-social.md §1.5 "Page fields"
+    # Shape: https://developers.facebook.com/docs/graph-api/reference/page/insights/ "Page fields"
     rows = fb.parse_page(fixture("facebook", "page.json"), account_id=PAGE, day=TODAY, collected_at=COLLECTED_AT)
     assert [(o.metric, o.observed_on, o.value, o.source_metric) for o in rows] == [
         ("followers", TODAY, 4821, "followers_count")
@@ -64,7 +59,8 @@ def test_parse_page_gives_todays_followers() -> None:
 
 
 def test_parse_insights_doc_example() -> None:
-    # Shape: platform-apis-social.md §1.5 "Page insights (two metrics, period=day, since=2026-03-01,
+    # Shape: https://developers.facebook.com/docs/graph-api/reference/page/insights/ "Page insights (two metrics,
+    # period=day, since=2026-03-01,
     # until=2026-03-03)": the first end_time is since + 1 day at 08:00 GMT, so 03-01 and 03-02.
     rows = fb.parse_insights(
         fixture("facebook", "insights.json"),
@@ -113,7 +109,7 @@ def test_pacific_day(end_time: str, day: date) -> None:
 
 
 def test_parse_insights_fills_count_gaps_only() -> None:
-    # Shape: §1.5 (an omitted value, a missing day, a breakdown object); metrics.md: inside the asked
+    # Shape: §1.5 (an omitted value, a missing day, a breakdown object); docs/metrics.md: inside the asked
     # range a missing day is 0 for a count; reach (distinct) and followers (level) are never invented.
     since, until = date(2026, 3, 1), date(2026, 3, 5)
     rows = fb.parse_insights(
@@ -533,7 +529,8 @@ def test_todays_snapshot_and_the_daily_series_never_collide(sandbox: Sandbox) ->
 
 
 # -- issue 11: counts, and the period an insights entry declares -------------------------------------
-# Shape: platform-apis-social.md §1.5 "Page insights (two metrics, period=day, ...)": data[{name, "period":
+# Shape: https://developers.facebook.com/docs/graph-api/reference/page/insights/ "Page insights (two metrics,
+# period=day, ...)": data[{name, "period":
 # "day", values[{value, end_time}], title, description, id}]; §1.2 "&period=day  # day | week | days_28
 # (metric-dependent; some are lifetime)"; §7.2 "FB week/days_28 periods ... rolling windows | don't sum".
 @pytest.mark.parametrize("period", ["week", "days_28", "lifetime"])

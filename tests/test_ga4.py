@@ -14,7 +14,8 @@ import pytest
 import requests
 
 from collectors import ga4
-from collectors.http import BadRequest, Client, PayloadError, PermissionDenied, RateLimited, RetryPolicy
+from collectors.errors import BadRequest, PayloadError, PermissionDenied, RateLimited
+from collectors.http import Client, RetryPolicy
 from collectors.observation import Observation
 from socialkpi.sandbox import Reply, Request, Sandbox
 from socialkpi.sandbox import ga4 as sb_ga4
@@ -39,7 +40,8 @@ def by_key(rows: list[Observation]) -> dict[tuple[str, date], Observation]:
 
 
 # -- parser ------------------------------------------------------------------------------------
-# Shape: platform-apis-web.md §1 Example response (dimensionHeaders, typed metricHeaders, rows of
+# Shape: https://developers.google.com/analytics/devguides/reporting/data/v1/rest/v1beta/RunReportResponse Example
+# response (dimensionHeaders, typed metricHeaders, rows of
 # string values, rowCount, metadata{currencyCode,timeZone}, propertyQuota, kind).
 
 OCT1, OCT2, OCT3 = date(2025, 10, 1), date(2025, 10, 2), date(2025, 10, 3)
@@ -797,7 +799,8 @@ def test_sandbox_errors_use_googles_envelope(
 
 
 # -- issue 11: numbers as strings, what an answer says it is, optional breakdowns --------------------
-# Shape: platform-apis-web.md §1 Example response ("metricValues": [{"value": "42"}], typed metricHeaders) and
+# Shape: https://developers.google.com/analytics/devguides/reporting/data/v1/rest/v1beta/RunReportResponse Example
+# response ("metricValues": [{"value": "42"}], typed metricHeaders) and
 # https://developers.google.com/analytics/devguides/reporting/data/v1/rest/v1beta/RunReportResponse
 # ("dimensionHeaders ... The number of DimensionHeaders and ordering of DimensionHeaders matches the dimensions
 # present in rows").

@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from collectors import ga4, google_business, youtube
+from collectors.errors import AuthError
 from collectors.google_auth import (
     CREDENTIALS_ENV,
     SCOPES,
@@ -27,7 +28,8 @@ from collectors.google_auth import (
     load_google_credentials,
     use_credentials_file,
 )
-from collectors.http import AuthError, Client, RetryPolicy, redact
+from collectors.http import Client, RetryPolicy
+from collectors.redaction import redact
 from socialkpi.sandbox import Reply, Sandbox
 from tests.conftest import FAST, make_ctx
 

@@ -14,7 +14,7 @@ import pytest
 
 from collectors import google_business as gbp
 from collectors.context import CollectContext
-from collectors.http import AuthError, BadRequest, PayloadError, PermissionDenied, ServerError
+from collectors.errors import AuthError, BadRequest, PayloadError, PermissionDenied, ServerError
 from collectors.tokens import TokenStore
 from socialkpi.sandbox import Reply, Sandbox, world
 from socialkpi.sandbox import google_business as part
@@ -92,7 +92,8 @@ def collect(ctx: CollectContext, since: date | None = None, until: date | None =
 
 
 def test_parse_multi_doc_example() -> None:
-    # Shape: platform-apis-web.md §3 Example response (fetchMultiDailyMetricsTimeSeries)
+    # Shape: https://developers.google.com/my-business/reference/performance/rest/v1/locations/fetchMultiDailyMetricsTimeSeries
+    # Example response (fetchMultiDailyMetricsTimeSeries)
     payload = fixture("google_business", "multi.json")
     before = copy.deepcopy(payload)
     got = gbp.parse_multi(
@@ -114,7 +115,8 @@ def test_parse_multi_doc_example() -> None:
 
 
 def test_parse_multi_sums_the_four_impression_surfaces() -> None:
-    # Shape: platform-apis-web.md §3 DailyMetric enum (four BUSINESS_IMPRESSIONS_* enums)
+    # Shape: https://developers.google.com/my-business/reference/performance/rest/v1/DailyMetric
+    # (four BUSINESS_IMPRESSIONS_* enums)
     payload = fixture("google_business", "multi.json")
     series = payload["multiDailyMetricTimeSeries"][0]["dailyMetricTimeSeries"]
     for name, value in (("DESKTOP_MAPS", "3"), ("DESKTOP_SEARCH", "10"), ("MOBILE_SEARCH", "30")):
@@ -135,7 +137,8 @@ def test_parse_multi_sums_the_four_impression_surfaces() -> None:
 
 
 def test_parse_multi_empty_location_is_zeros() -> None:
-    # Shape: platform-apis-web.md §3 ("A location with no data can return {}")
+    # Shape: https://developers.google.com/my-business/reference/performance/rest/v1/locations/fetchMultiDailyMetricsTimeSeries
+    # ("A location with no data can return {}")
     got = gbp.parse_multi(
         {}, account_id="1", since=date(2025, 10, 1), until=date(2025, 10, 2), collected_at=COLLECTED_AT, metrics=ALL
     )
@@ -168,7 +171,8 @@ def test_parse_multi_wrong_shape(values: Any) -> None:
 
 
 def test_range_params_are_camel_case_and_repeat_metrics() -> None:
-    # Shape: platform-apis-web.md §3 Endpoints (dailyMetrics repeated, dailyRange.startDate.year ...)
+    # Shape: https://developers.google.com/my-business/reference/performance/rest/v1/locations/fetchMultiDailyMetricsTimeSeries
+    # Endpoints (dailyMetrics repeated, dailyRange.startDate.year ...)
     params = gbp.range_params(("WEBSITE_CLICKS", "CALL_CLICKS"), date(2025, 10, 1), date(2025, 10, 31))
     assert params == {
         "dailyMetrics": ["WEBSITE_CLICKS", "CALL_CLICKS"],
@@ -187,7 +191,7 @@ def test_range_params_are_camel_case_and_repeat_metrics() -> None:
 @pytest.mark.parametrize(
     ("status", "name", "kind", "code"),
     [
-        # Shape: platform-apis-web.md §3 Quotas, throttling and errors (Google envelope)
+        # Shape: https://developers.google.com/my-business/content/limits (Google envelope)
         (401, "unauthenticated.json", "auth", "unauthenticated"),
         (403, "permission_denied.json", "permission", "permission_denied"),
         (404, "not_found.json", "bad_request", "not_found"),
@@ -350,7 +354,8 @@ def test_check_fails_clearly(sandbox: Sandbox, kw: dict[str, Any], error: type[E
 
 # -- issue 11: int64 strings, and what a time series says it is ---------------------------------------
 # Shape: https://developers.google.com/my-business/reference/performance/rest/v1/TimeSeries (DatedValue
-# "value": "string (int64 format)") and platform-apis-web.md §3 Example response and "dailySubEntityType can
+# "value": "string (int64 format)") and https://developers.google.com/my-business/reference/performance/rest/v1/locations/fetchMultiDailyMetricsTimeSeries
+# Example response and "dailySubEntityType can
 # appear as {}"; the fetchMultiDailyMetricsTimeSeries reference lists dailyMetrics and dailyRange as the asked
 # metrics and range.
 def multi(series: list[dict[str, Any]]) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""collectors.http against a real local server: retries, Retry-After, classification, redaction, paging.
+"""The HTTP layer (collectors.http, .errors, .redaction, .paging) against a real local server: retries,
+Retry-After, classification, redaction, paging.
 
 Nothing here patches ``requests``: every request crosses a socket to the sandbox (tests/http_part.py
 plus scripted faults), so the session, the timeouts and the retry loop really run.  The FAST policy
@@ -20,26 +21,20 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 
-from collectors.http import (
+from collectors.errors import (
     AuthError,
     BadRequest,
-    Client,
     CollectorError,
     PayloadError,
     PermissionDenied,
     RateLimited,
-    RedactingFilter,
-    RetryPolicy,
     ServerError,
     Verdict,
-    paginate_cursor,
-    paginate_next_url,
-    paginate_offset,
     parse_retry_after,
-    redact,
-    register_secret,
-    sanitize_url,
 )
+from collectors.http import Client, RetryPolicy
+from collectors.paging import paginate_cursor, paginate_next_url, paginate_offset
+from collectors.redaction import RedactingFilter, redact, register_secret, sanitize_url
 from socialkpi.sandbox import Reply, Sandbox
 from tests.conftest import FAST
 from tests.http_part import FRESH_TOKEN

@@ -11,7 +11,7 @@ import pytest
 
 from collectors import instagram as ig
 from collectors.context import Collected
-from collectors.http import AuthError, BadRequest, PayloadError, PermissionDenied, ServerError
+from collectors.errors import AuthError, BadRequest, PayloadError, PermissionDenied, ServerError
 from socialkpi.sandbox import Reply, Sandbox
 from socialkpi.sandbox import instagram as sb_ig
 from socialkpi.sandbox.world import EXPIRED_TOKEN, TOKEN
@@ -44,7 +44,7 @@ def run(
 
 
 def expected(account: str, since: date, until: date, *, profile_views: bool = True) -> dict[tuple[str, date], float]:
-    """What metrics.md says the rows are, from the sandbox world's own numbers."""
+    """What docs/metrics.md says the rows are, from the sandbox world's own numbers."""
     now = datetime.now(UTC).date()  # the sandbox serves the levels as of its today (UTC)
     rows: dict[tuple[str, date], float] = {
         ("followers", TODAY): sb_ig.followers_on(account, now),
@@ -59,18 +59,20 @@ def expected(account: str, since: date, until: date, *, profile_views: bool = Tr
     return rows
 
 
-# -- parsers (fixtures shaped as platform-apis-social.md §2.3 / §2.4) -------------------------------------
+# -- parsers (fixtures shaped as the docs quoted in each test) -------------------------------------------
 
 
 def test_parse_account_gives_todays_followers_and_posts() -> None:
-    # Shape: platform-apis-social.md §2.2 Endpoints (follower count snapshot)
+    # Shape: https://developers.facebook.com/documentation/instagram-platform/api-reference/instagram-user/insights/
+    # Endpoints (follower count snapshot)
     rows = ig.parse_account(fixture("instagram", "account.json"), account_id=OWN, day=TODAY, collected_at=COLLECTED_AT)
     assert keyed(rows) == {("followers", TODAY): 1842, ("posts", TODAY): 412}
     assert {o.source_metric for o in rows} == {"followers_count", "media_count"}
 
 
 def test_parse_insights_total_value_one_day() -> None:
-    # Shape: platform-apis-social.md §2.3 Example responses (total_value form, with breakdowns)
+    # Shape: https://developers.facebook.com/documentation/instagram-platform/api-reference/instagram-user/insights/
+    # Example responses (total_value form, with breakdowns)
     requested = list(ig.METRICS)
     rows = ig.parse_insights(
         fixture("instagram", "insights_total_value.json"),
@@ -98,7 +100,8 @@ def test_parse_insights_total_value_one_day() -> None:
     ],
 )
 def test_parse_insights_empty_data_is_zero_for_counts_only(requested: list[str], want: dict[Any, int]) -> None:
-    # Shape: platform-apis-social.md §2.8 Gotchas ("No data -> empty data array, not zeros")
+    # Shape: https://developers.facebook.com/documentation/instagram-platform/api-reference/instagram-user/insights/
+    # Gotchas ("No data -> empty data array, not zeros")
     rows = ig.parse_insights(
         fixture("instagram", "insights_empty.json"),
         account_id=OWN,
@@ -111,7 +114,8 @@ def test_parse_insights_empty_data_is_zero_for_counts_only(requested: list[str],
 
 @pytest.mark.parametrize(("day", "value"), [(date(2026, 3, 1), 41), (date(2026, 3, 2), 57), (date(2026, 3, 3), None)])
 def test_parse_insights_time_series_takes_the_asked_pacific_day(day: date, value: int | None) -> None:
-    # Shape: platform-apis-social.md §2.3 Example responses (time_series form; end_time = next Pacific midnight)
+    # Shape: https://developers.facebook.com/documentation/instagram-platform/api-reference/instagram-user/insights/
+    # Example responses (time_series form; end_time = next Pacific midnight)
     rows = ig.parse_insights(
         fixture("instagram", "insights_time_series.json"),
         account_id=OWN,
@@ -123,7 +127,8 @@ def test_parse_insights_time_series_takes_the_asked_pacific_day(day: date, value
 
 
 def test_parse_business_discovery() -> None:
-    # Shape: platform-apis-social.md §2.4 Competitor: Business Discovery
+    # Shape: https://developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/ig-user/business_discovery
+    # Competitor: Business Discovery
     rows = ig.parse_business_discovery(
         fixture("instagram", "business_discovery.json"), account_id=RIVAL, day=TODAY, collected_at=COLLECTED_AT
     )
@@ -132,7 +137,8 @@ def test_parse_business_discovery() -> None:
 
 
 def test_parse_debug_token() -> None:
-    # Shape: platform-apis-social.md §1.3 (debug_token returns expires_at, scopes)
+    # Shape: https://developers.facebook.com/docs/facebook-login/guides/access-tokens/debugging (debug_token
+    # returns expires_at, scopes)
     info = ig.parse_debug_token(fixture("instagram", "debug_token.json"))
     assert info["valid"] is True
     assert info["expires_at"] == datetime(2026, 5, 1, tzinfo=UTC)
@@ -532,7 +538,8 @@ def test_check_an_expired_token(sandbox: Sandbox) -> None:
 
 
 # -- issue 11: counts, and the period an insights entry declares -------------------------------------
-# Shape: platform-apis-social.md §2.3 Example responses ("total_value form": data[{"name": "reach", "period":
+# Shape: https://developers.facebook.com/documentation/instagram-platform/api-reference/instagram-user/insights/ Example
+# responses ("total_value form": data[{"name": "reach", "period":
 # "day", "total_value": {"value": 224, ...}, "id": ".../insights/reach/day"}]).
 @pytest.mark.parametrize("period", ["week", "days_28", "lifetime"])
 def test_an_entry_of_another_period_is_refused(period: str) -> None:

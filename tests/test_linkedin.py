@@ -19,14 +19,7 @@ import requests
 
 from collectors import linkedin
 from collectors.context import CollectContext
-from collectors.http import (
-    AuthError,
-    BadRequest,
-    PayloadError,
-    PermissionDenied,
-    RateLimited,
-    ServerError,
-)
+from collectors.errors import AuthError, BadRequest, PayloadError, PermissionDenied, RateLimited, ServerError
 from collectors.observation import Observation
 from collectors.tokens import StoredToken, TokenStore
 from socialkpi.sandbox import Sandbox
@@ -82,7 +75,9 @@ def fresh_refresh_token() -> str:
 
 
 def test_stats_url_keeps_rest_li_structure_raw_and_encodes_the_urn() -> None:
-    # Shape: platform-apis-social.md §5.3 Endpoints and §5.7 Gotchas (Rest.li URL encoding)
+    # Shape: https://learn.microsoft.com/en-us/linkedin/marketing/community-management/organizations/follower-statistics
+    # Endpoints and https://learn.microsoft.com/en-us/linkedin/shared/api-guide/concepts/protocol-version Gotchas
+    # (Rest.li URL encoding)
     url = linkedin.stats_url("https://api.linkedin.com", linkedin.SHARE_STATS, ORG, MAR1, date(2026, 3, 7))
     assert url == (
         "https://api.linkedin.com/rest/organizationalEntityShareStatistics?q=organizationalEntity"
@@ -95,7 +90,8 @@ def test_stats_url_keeps_rest_li_structure_raw_and_encodes_the_urn() -> None:
 
 
 def test_parse_network_size() -> None:
-    # Shape: platform-apis-social.md §5.3 Endpoints (networkSizes)
+    # Shape: https://learn.microsoft.com/en-us/linkedin/marketing/community-management/organizations/follower-statistics
+    # Endpoints (networkSizes)
     rows = linkedin.parse_network_size(
         fixture("linkedin", "network_sizes.json"), account_id=ORG, day=MAR3, collected_at=COLLECTED_AT
     )
@@ -103,7 +99,8 @@ def test_parse_network_size() -> None:
 
 
 def test_parse_follower_statistics_adds_organic_and_paid_and_fills_an_omitted_day_with_0() -> None:
-    # Shape: platform-apis-social.md §5.4 Example responses (followerGains)
+    # Shape: https://learn.microsoft.com/en-us/linkedin/marketing/community-management/organizations/follower-statistics
+    # Example responses (followerGains)
     payload = fixture("linkedin", "follower_statistics.json")
     before = copy.deepcopy(payload)
     rows = linkedin.parse_follower_statistics(
@@ -119,7 +116,8 @@ def test_parse_follower_statistics_adds_organic_and_paid_and_fills_an_omitted_da
 
 
 def test_parse_page_statistics_reads_all_page_views() -> None:
-    # Shape: platform-apis-social.md §5.4 Example responses (totalPageStatistics.views)
+    # Shape: https://learn.microsoft.com/en-us/linkedin/marketing/community-management/organizations/page-statistics
+    # Example responses (totalPageStatistics.views)
     rows = linkedin.parse_page_statistics(
         fixture("linkedin", "page_statistics.json"), account_id=ORG, since=MAR1, until=MAR2, collected_at=COLLECTED_AT
     )
@@ -130,7 +128,8 @@ def test_parse_page_statistics_reads_all_page_views() -> None:
 
 
 def test_parse_share_statistics_gives_impressions_clicks_and_engagements() -> None:
-    # Shape: platform-apis-social.md §5.4 Example responses (totalShareStatistics)
+    # Shape: https://learn.microsoft.com/en-us/linkedin/marketing/community-management/organizations/share-statistics
+    # Example responses (totalShareStatistics)
     rows = linkedin.parse_share_statistics(
         fixture("linkedin", "share_statistics.json"), account_id=ORG, since=MAR1, until=MAR1, collected_at=COLLECTED_AT
     )
@@ -142,7 +141,8 @@ def test_parse_share_statistics_gives_impressions_clicks_and_engagements() -> No
 
 
 def test_parse_ignores_days_outside_the_range_and_zero_fills_an_empty_answer() -> None:
-    # Shape: platform-apis-social.md §5.4 Example responses (elements; timeRange.start = UTC day)
+    # Shape: https://learn.microsoft.com/en-us/linkedin/marketing/community-management/organizations/follower-statistics
+    # Example responses (elements; timeRange.start = UTC day)
     payload = fixture("linkedin", "follower_statistics.json")
     rows = linkedin.parse_follower_statistics(
         payload, account_id=ORG, since=MAR2, until=MAR2, collected_at=COLLECTED_AT
@@ -154,7 +154,8 @@ def test_parse_ignores_days_outside_the_range_and_zero_fills_an_empty_answer() -
 
 
 def test_a_field_linkedin_stops_sending_gives_no_rows_for_that_metric() -> None:
-    # Shape: platform-apis-social.md §5.4 Example responses, with impressionCount retired
+    # Shape: https://learn.microsoft.com/en-us/linkedin/marketing/community-management/organizations/follower-statistics
+    # Example responses, with impressionCount retired
     payload = fixture("linkedin", "share_statistics.json")
     del payload["elements"][0]["totalShareStatistics"]["impressionCount"]
     rows = linkedin.parse_share_statistics(payload, account_id=ORG, since=MAR1, until=MAR2, collected_at=COLLECTED_AT)
@@ -197,7 +198,8 @@ def test_parse_network_size_rejects_wrong_shapes(payload: Any) -> None:
 @pytest.mark.parametrize(
     ("status", "payload_file", "kind", "code", "says"),
     [
-        # Shape: platform-apis-social.md §5.6 Errors (table rows) and §5.5 Rate limits (429 body)
+        # Shape: https://learn.microsoft.com/en-us/linkedin/shared/api-guide/concepts/error-handling Errors (table rows)
+        # and https://learn.microsoft.com/en-us/linkedin/shared/api-guide/concepts/rate-limits Rate limits (429 body)
         (401, "expired_token.json", "auth", "expired_access_token", "expired (they last 60 days)"),
         (401, "revoked_token.json", "auth", "revoked_access_token", "revoked"),
         (403, "access_denied.json", "permission", "access_denied", "ADMINISTRATOR"),
@@ -241,7 +243,7 @@ def test_classify_names_the_support_id_of_a_server_error() -> None:
 
 
 def expected(org: str, since: date, until: date) -> dict[tuple[str, date], float]:
-    """The rows metrics.md gives, from the world's numbers (not from the parser)."""
+    """The rows docs/metrics.md gives, from the world's numbers (not from the parser)."""
     want: dict[tuple[str, date], float] = {("followers", NOW.date()): sandbox_li.followers_for(org, NOW.date())}
     lag_from = NOW.date() - timedelta(days=sandbox_li.FOLLOWER_LAG_DAYS)
     day = since
@@ -507,7 +509,8 @@ def test_a_dead_refresh_token_says_to_authorize_again(sandbox: Sandbox, store: T
 def test_the_first_use_of_a_env_token_is_noted_so_its_60_day_end_can_be_foretold(
     sandbox: Sandbox, store: TokenStore
 ) -> None:
-    """platform-apis-social.md §5.2: "Access tokens: 60 days", and without a refresh token (not a
+    """https://learn.microsoft.com/en-us/linkedin/shared/authentication/programmatic-refresh-tokens: "Access tokens: 60
+    days", and without a refresh token (not a
     Marketing Developer Platform partner) nothing renews them: the .env token ends 60 days after it was
     issued, so at the latest 60 days after socialkpi first used it."""
     before = time.time()
@@ -582,7 +585,8 @@ def test_check_reports_a_sunset_version(sandbox: Sandbox, monkeypatch: pytest.Mo
 
 
 # -- issue 11: numbers, the bucket an element declares, endpoints LinkedIn no longer serves ----------
-# Shape: platform-apis-social.md §5.4 Example responses ("timeRange": {"start": 1772323200000, "end":
+# Shape: https://learn.microsoft.com/en-us/linkedin/marketing/community-management/organizations/follower-statistics
+# Example responses ("timeRange": {"start": 1772323200000, "end":
 # 1772409600000}, a DAY bucket; "Timestamps are epoch milliseconds; DAY buckets are UTC days ...;
 # timeRange.end is exclusive") and §5.3 (timeIntervals=(timeRange:(start:..,end:..),timeGranularityType:DAY)).
 def test_a_whole_float_is_a_count_and_no_count_is_refused() -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from collectors import mastodon
-from collectors.http import AuthError, BadRequest, PayloadError
+from collectors.errors import AuthError, BadRequest, PayloadError
 from socialkpi.sandbox import Reply, Sandbox, world
 from tests.conftest import COLLECTED_AT, fixture, make_client, make_ctx
 
@@ -39,7 +39,7 @@ def rows(out: Any) -> set[tuple[str, date, float, str]]:
 
 
 def test_parse_account_doc_example() -> None:
-    # Shape: platform-apis-web.md §5 Endpoints (the Account example)
+    # Shape: https://docs.joinmastodon.org/methods/accounts/ Endpoints (the Account example)
     payload = fixture("mastodon", "lookup.json")
     before = copy.deepcopy(payload)
     got = mastodon.parse_account(
@@ -103,7 +103,7 @@ def test_lookup_url(instance: str, base_url: str | None, url: str) -> None:
 
 
 def test_reset_header_is_iso_8601() -> None:
-    # Shape: platform-apis-web.md §5 Rate limits (X-RateLimit-Reset: ISO 8601 with microseconds)
+    # Shape: https://docs.joinmastodon.org/api/rate-limits/ (X-RateLimit-Reset: ISO 8601 with microseconds)
     now = datetime(2025, 10, 1, 12, 0, tzinfo=UTC)
     assert mastodon.seconds_until_iso("2025-10-01T12:05:00.123456Z", now=now) == pytest.approx(300.123456)
     assert mastodon.seconds_until_iso("2025-10-01T11:00:00.000000Z", now=now) == 0.0
@@ -114,7 +114,7 @@ def test_reset_header_is_iso_8601() -> None:
 @pytest.mark.parametrize(
     ("status", "body", "kind", "code"),
     [
-        # Shape: platform-apis-web.md §5 Errors / Auth / Rate limits
+        # Shape: https://docs.joinmastodon.org/methods/accounts/ and https://docs.joinmastodon.org/api/rate-limits/
         (401, {"error": "The access token is invalid"}, "auth", "token_invalid"),
         (401, {"error": "This API requires an authenticated user"}, "auth", "auth_required"),
         (404, fixture("mastodon", "not_found.json"), "bad_request", "not_found"),

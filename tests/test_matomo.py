@@ -12,15 +12,8 @@ import pytest
 import requests
 
 from collectors import matomo
-from collectors.http import (
-    AuthError,
-    BadRequest,
-    Client,
-    PayloadError,
-    PermissionDenied,
-    RateLimited,
-    ServerError,
-)
+from collectors.errors import AuthError, BadRequest, PayloadError, PermissionDenied, RateLimited, ServerError
+from collectors.http import Client
 from collectors.observation import Observation
 from socialkpi.sandbox import Reply, Sandbox
 from socialkpi.sandbox import matomo as sb
@@ -56,8 +49,8 @@ PARSE: dict[str, Any] = {
 
 
 # -- parsers -----------------------------------------------------------------------------------
-# Shape: platform-apis-web.md §8 "Response shapes (multi-day date=last30 ⇒ an object keyed by date)":
-# an object keyed by YYYY-MM-DD, [] for a day without data, bounce_rate a percent string.
+# Shape: https://developer.matomo.org/api-reference/reporting-api "Response shapes (multi-day date=last30 ⇒ an object
+# keyed by date)": an object keyed by YYYY-MM-DD, [] for a day without data, bounce_rate a percent string.
 
 
 def test_parse_visits_summary_maps_and_turns_an_empty_day_into_zeros() -> None:
@@ -158,7 +151,7 @@ def test_parsers_reject_a_wrong_shape(name: str, payload: Any) -> None:
 
 
 # -- classifier --------------------------------------------------------------------------------
-# Shape: platform-apis-web.md §8 "Auth" and "Errors, limits and freshness".
+# Shape: https://developer.matomo.org/api-reference/reporting-api "Auth" and "Errors, limits and freshness".
 def err(message: str) -> dict[str, str]:
     return {"result": "error", "message": message}
 
@@ -427,7 +420,8 @@ def test_sandbox_errors_use_matomos_envelope(sandbox: Sandbox, params: dict[str,
 
 
 # -- issue 11: numbers as strings, what an answer says it is, optional breakdowns --------------------
-# Shape: platform-apis-web.md §8 "Response shapes" (VisitsSummary.get keyed by date; "bounce_rate is a percent
+# Shape: https://developer.matomo.org/api-reference/reporting-api "Response shapes" (VisitsSummary.get keyed by date;
+# "bounce_rate is a percent
 # string unless you pass format_metrics=0") and §8 Endpoint (period=day, date=2025-10-01,2025-10-31).
 @pytest.mark.parametrize(
     ("value", "read"),

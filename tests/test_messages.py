@@ -1,5 +1,5 @@
 """What the CLI prints: a URL's userinfo (``user:password@``) is masked in every message (the redaction of
-collectors.http, which every message, log line and stored reason goes through), and a usage error names the
+collectors.redaction, which every message, log line and stored reason goes through), and a usage error names the
 command once.  Real ``socialkpi`` processes, the sandbox, real warehouse files."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from collectors.http import redact, sanitize_url
+from collectors.redaction import redact, sanitize_url
 from collectors.tokens import Connection, StoredToken, TokenStore
 from socialkpi.sandbox import Reply, Sandbox
 from socialkpi.sandbox.world import TOKEN

@@ -16,7 +16,7 @@ import pytest
 
 from collectors import pinterest
 from collectors.context import CollectContext
-from collectors.http import AuthError, BadRequest, PayloadError, PermissionDenied, RateLimited, ServerError
+from collectors.errors import AuthError, BadRequest, PayloadError, PermissionDenied, RateLimited, ServerError
 from collectors.observation import Observation
 from collectors.tokens import StoredToken, TokenStore
 from socialkpi.sandbox import Reply, Sandbox
@@ -27,7 +27,7 @@ from tests.conftest import fixture, make_client, make_ctx
 USER = sb_pinterest.USERNAME
 AT = datetime(2026, 3, 10, 6, 30, tzinfo=UTC)
 REFRESH = "pinr_sandbox-initial-refresh-token"
-MAPPING = {"IMPRESSION": "impressions", "ENGAGEMENT": "engagements", "OUTBOUND_CLICK": "link_clicks"}  # metrics.md
+MAPPING = {"IMPRESSION": "impressions", "ENGAGEMENT": "engagements", "OUTBOUND_CLICK": "link_clicks"}  # docs/metrics.md
 APP = {"client_id": sb_pinterest.CLIENT_ID, "client_secret": sb_pinterest.CLIENT_SECRET}
 
 
@@ -36,7 +36,7 @@ def rows(observations: list[Observation]) -> set[tuple[str, date, float, str]]:
 
 
 # -- parsers -------------------------------------------------------------------------------------
-# Shape: platform-apis-social.md §6.2 Endpoints ("Account (snapshot)")
+# Shape: https://developers.pinterest.com/docs/api/v5/ Endpoints ("Account (snapshot)")
 def test_parse_user_account_gives_todays_followers() -> None:
     payload = fixture("pinterest", "user_account.json")
     before = copy.deepcopy(payload)
@@ -54,7 +54,7 @@ def test_parse_user_account_rejects_wrong_shapes(payload: Any) -> None:
         pinterest.parse_user_account(payload, account_id=USER, day=date(2026, 3, 10), collected_at=AT)
 
 
-# Shape: platform-apis-social.md §6.2 Endpoints ("Account analytics": map keyed by split value)
+# Shape: https://developers.pinterest.com/docs/api/v5/ Endpoints ("Account analytics": map keyed by split value)
 def test_parse_analytics_writes_ready_days_only() -> None:
     payload = fixture("pinterest", "analytics.json")
     before = copy.deepcopy(payload)
@@ -70,7 +70,8 @@ def test_parse_analytics_writes_ready_days_only() -> None:
     assert pinterest.unready_days(payload) == {"PROCESSING": [date(2026, 3, 2)]}
 
 
-# Shape: platform-apis-social.md §6.2 Endpoints (data_status enum; metrics.md "a day answered with nothing")
+# Shape: https://developers.pinterest.com/docs/api/v5/ Endpoints (data_status enum; docs/metrics.md "a day answered with
+# nothing")
 def test_parse_analytics_statuses_missing_days_and_values() -> None:
     got = pinterest.parse_analytics(
         fixture("pinterest", "analytics_statuses.json"),
@@ -94,7 +95,7 @@ def test_parse_analytics_statuses_missing_days_and_values() -> None:
     }  # BEFORE_BUSINESS_CREATED, ESTIMATE and PROCESSING days give no row
 
 
-# Shape: platform-apis-social.md §6.2 Endpoints (summary_metrics carries every served metric)
+# Shape: https://developers.pinterest.com/docs/api/v5/ Endpoints (summary_metrics carries every served metric)
 def test_a_metric_in_no_day_and_no_summary_is_not_invented() -> None:
     payload = fixture("pinterest", "analytics_retired.json")
     assert pinterest.served_metrics(payload, tuple(pinterest.METRICS)) == {"IMPRESSION", "ENGAGEMENT"}
@@ -131,7 +132,8 @@ def test_parse_analytics_rejects_wrong_shapes(payload: Any) -> None:
         )
 
 
-# Shape: platform-apis-social.md §6.3 Rate limits and §6.4 Errors
+# Shape: https://developers.pinterest.com/docs/reference/rate-limits/ Rate limits and https://developers.pinterest.com/docs/api/v5/
+# Errors
 @pytest.mark.parametrize(
     ("status", "headers", "body", "kind", "retry_after"),
     [
@@ -181,7 +183,7 @@ def ctx_for(sb: Sandbox, tmp_path: Path | None = None, **kw: Any) -> CollectCont
 
 
 def expected(ctx: CollectContext, since: date, until: date) -> set[tuple[str, date, float, str]]:
-    """What metrics.md says the rows are, from the sandbox's world functions."""
+    """What docs/metrics.md says the rows are, from the sandbox's world functions."""
     utc_today = ctx.collected_at.astimezone(UTC).date()
     out = {("followers", ctx.today, sb_pinterest.followers_on(USER, utc_today), "follower_count")}
     day = max(since, utc_today - timedelta(days=90))
@@ -360,7 +362,7 @@ def test_a_dead_stored_refresh_token_falls_back_to_the_configured_one(sb: Sandbo
 
 
 # -- issue 11: numbers, what an answer says it is, analytics as an optional endpoint -----------------
-# Shape: platform-apis-social.md §6.2 ("Response = map keyed by split value ("all" when not split) →
+# Shape: https://developers.pinterest.com/docs/api/v5/ ("Response = map keyed by split value ("all" when not split) →
 # daily_metrics[] + summary_metrics", "IMPRESSION": 240 ...) and §6.4 ("403 {"code": 403, "message": "Not
 # authorized to access the user account analytics."}").
 def day_with(value: Any) -> dict[str, Any]:

@@ -29,8 +29,8 @@ import pytest
 
 from collectors import PLATFORMS
 from collectors.context import Credentials
-from collectors.http import RedactingFilter
 from collectors.observation import Account
+from collectors.redaction import RedactingFilter
 from socialkpi.collect_writer import AccountResult
 from socialkpi.credentials import credentials_for
 from socialkpi.demo import demo_settings
@@ -42,6 +42,7 @@ from tests.platforms import SERVING, Serving
 from warehouse.db import holding, writing
 
 IDS = sorted(PLATFORMS)
+ROOT = Path(__file__).resolve().parent.parent
 # The moment of every collect; the sandbox's clock is set to it too, so every run sees the same answers.
 MOMENT = datetime(2026, 3, 10, 5, 30, tzinfo=UTC)  # 06:30 in Paris, the demo business's time zone
 TODAY = date(2026, 3, 10)
@@ -59,6 +60,20 @@ def serving(platform: str) -> Serving:
             "(the endpoint to script faults on and the platform's throttled answers)"
         )
     return entry
+
+
+def applying(applies: Callable[[str], bool]) -> list[str]:
+    """The platforms a check applies to, chosen as the tests are collected, so a platform without the feature
+    gets no case at all (not a skipped one). A platform missing from SERVING stays in: serving() fails it."""
+    return [p for p in IDS if p not in SERVING or applies(p)]
+
+
+# the checks that apply to some platforms only: the others lack the feature (the reason is in the registry or
+# in tests/platforms.py, and test_the_platforms_without_a_near_throttle_name_the_test_that_waits_one_out)
+WITH_COMPETITORS = applying(lambda p: not PLATFORMS[p].competitor_support)
+WITH_NEAR_THROTTLE = applying(lambda p: SERVING[p].near is not None)
+NEEDING_A_TOKEN = applying(lambda p: PLATFORMS[p].needs_token)
+SENDING_A_TOKEN = applying(lambda p: SERVING[p].sends_token)
 
 
 def demo_account(platform: str, *, competitor: bool = False) -> Account | None:
@@ -398,11 +413,9 @@ def test_a_second_run_gives_the_same_rows_and_changes_none(
     assert second.result.rows == second.record[3] == 0, "the upsert on the natural key changes nothing"
 
 
-@pytest.mark.parametrize("platform", IDS)
+@pytest.mark.parametrize("platform", WITH_COMPETITORS)
 def test_a_competitor_gives_todays_numbers_where_the_platform_supports_it(platform: str, scenarios: Scenarios) -> None:
     serving(platform)
-    if PLATFORMS[platform].competitor_support:
-        pytest.skip(f"{platform}: {PLATFORMS[platform].competitor_support}")
     run = scenarios.once("competitors", platform)
     assert run.result.account.competitor
     rows = ok(run)
@@ -432,16 +445,22 @@ def test_a_lasting_server_error_fails_the_account_and_writes_nothing(platform: s
 # -- throttling ----------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("platform", IDS)
+@pytest.mark.parametrize("platform", WITH_NEAR_THROTTLE)
 def test_a_throttle_with_a_near_reset_is_waited_out(
     platform: str, scenarios: Scenarios, alone: dict[str, Alone]
 ) -> None:
-    entry = serving(platform)
-    if entry.near is None:
-        pytest.skip(f"{platform} never signals a wait this short: {entry.near_covered_by} waits one out")
+    serving(platform)
     run = scenarios.once("near", platform)
     assert ok(run) == alone[platform].run.rows
     assert run.asked == alone[platform].run.asked + 1, "asked again once the wait was over"
+
+
+@pytest.mark.parametrize("platform", [p for p in IDS if p not in WITH_NEAR_THROTTLE])
+def test_the_platforms_without_a_near_throttle_name_the_test_that_waits_one_out(platform: str) -> None:
+    path, _, name = serving(platform).near_covered_by.partition("::")
+    assert name, f"{platform} has no near throttle: SERVING[{platform!r}].near_covered_by names the test instead"
+    source = ROOT / path
+    assert source.is_file() and f"def {name}(" in source.read_text(encoding="utf-8"), f"{path}::{name} exists"
 
 
 RESETS = re.compile(r"resets at (\d{4}-\d\d-\d\d \d\d:\d\d) UTC")
@@ -478,11 +497,9 @@ def test_a_malformed_answer_fails_the_account_as_a_payload_error(
 # -- credentials, and no secret in any output ------------------------------------------------------------
 
 
-@pytest.mark.parametrize("platform", IDS)
+@pytest.mark.parametrize("platform", NEEDING_A_TOKEN)
 def test_no_token_fails_before_any_request(platform: str, scenarios: Scenarios) -> None:
     serving(platform)
-    if not PLATFORMS[platform].needs_token:
-        pytest.skip(f"{platform} needs no token")
     run = scenarios.once("no token", platform)
     reason = failed(run, "auth")
     for words in (f"SOCIALKPI_{platform.upper()}_TOKEN", *SERVING[platform].no_token_says):
@@ -490,10 +507,9 @@ def test_no_token_fails_before_any_request(platform: str, scenarios: Scenarios) 
     assert run.result.requests == 0
 
 
-@pytest.mark.parametrize("platform", IDS)
+@pytest.mark.parametrize("platform", SENDING_A_TOKEN)
 def test_a_refused_token_fails_with_its_variable_and_not_the_token(platform: str, scenarios: Scenarios) -> None:
-    if not serving(platform).sends_token:
-        pytest.skip(f"{platform}: the collector never sends a token")
+    serving(platform)
     run = scenarios.once("refused token", platform)
     reason = failed(run, "auth")
     assert f"SOCIALKPI_{platform.upper()}_" in reason, "the reason names the variable to fix"

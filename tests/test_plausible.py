@@ -12,7 +12,8 @@ import pytest
 import requests
 
 from collectors import plausible
-from collectors.http import AuthError, BadRequest, Client, PayloadError, RateLimited, ServerError
+from collectors.errors import AuthError, BadRequest, PayloadError, RateLimited, ServerError
+from collectors.http import Client
 from collectors.observation import Observation
 from socialkpi.sandbox import Reply, Sandbox
 from socialkpi.sandbox import plausible as sb
@@ -49,7 +50,7 @@ PARSE = {"account_id": SITE, "since": OCT1, "until": OCT3, "today": TODAY, "coll
 
 
 # -- parsers -----------------------------------------------------------------------------------
-# Shape: platform-apis-web.md §7 "v2 (current): POST /api/v2/query" (positional dimensions and
+# Shape: https://plausible.io/docs/stats-api "v2 (current): POST /api/v2/query" (positional dimensions and
 # metrics in the query's order, JSON numbers, empty time buckets omitted, meta.time_labels/total_rows,
 # the query echoed back).
 
@@ -170,7 +171,7 @@ def test_parse_timeseries_rejects_a_wrong_shape(change: str) -> None:
 
 
 # -- classifier --------------------------------------------------------------------------------
-# Shape: platform-apis-web.md §7 "Limits and errors".
+# Shape: https://plausible.io/docs/stats-api "Limits and errors".
 HOURLY = "Too many API requests. Your API key is limited to 600 requests per hour."
 
 
@@ -446,7 +447,7 @@ def test_sandbox_errors_are_plausibles(
 
 
 # -- issue 11: numbers, what an answer says it is, the optional breakdown -----------------------------
-# Shape: platform-apis-web.md §7, the v2 response: "query": {... "date_range": ["2025-10-01T00:00:00+02:00",
+# Shape: https://plausible.io/docs/stats-api, the v2 response: "query": {... "date_range": ["2025-10-01T00:00:00+02:00",
 # "2025-10-31T23:59:59+01:00"], "dimensions": ["time:day", "visit:source"] ...}, and "Numbers are JSON numbers".
 @pytest.mark.parametrize("value", ["46", 46.5, -1, True, float("nan"), None])
 def test_a_metric_that_is_no_count_is_refused(value: Any) -> None:

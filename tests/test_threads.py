@@ -15,7 +15,7 @@ import pytest
 
 from collectors import threads as th
 from collectors.context import Collected
-from collectors.http import AuthError, BadRequest, PayloadError, PermissionDenied
+from collectors.errors import AuthError, BadRequest, PayloadError, PermissionDenied
 from collectors.tokens import StoredToken, TokenStore
 from socialkpi.sandbox import Reply, Sandbox
 from socialkpi.sandbox import threads as sb_th
@@ -68,7 +68,7 @@ def run(
 
 
 def expected(since: date, until: date) -> dict[tuple[str, date], float]:
-    """metrics.md's rows, from the sandbox world's own numbers."""
+    """docs/metrics.md's rows, from the sandbox world's own numbers."""
     rows: dict[tuple[str, date], float] = {("followers", TODAY): sb_th.followers_on(OWN, datetime.now(UTC).date())}
     for day in days(since, min(until, LAST_PACIFIC)):
         rows[("profile_views", day)] = sb_th.value_for(OWN, "views", day)  # 0 when the day is left out
@@ -82,12 +82,12 @@ def data_requests(sandbox: Sandbox) -> list[Any]:
     return sandbox.requests_to(r"/threads_insights$")
 
 
-# -- parsers (fixtures shaped as platform-apis-social.md §3.2 / §3.3 / §3.1) -------------------------------
+# -- parsers (fixtures shaped as the docs quoted in each test) -------------------------------------------
 
 
 @pytest.mark.parametrize(("day", "views"), [(date(2026, 3, 1), 38), (date(2026, 3, 2), 51), (date(2026, 3, 3), 0)])
 def test_parse_insights_dates_views_by_pacific_day(day: date, views: int) -> None:
-    # Shape: platform-apis-social.md §3.2 Endpoints and metrics (Example)
+    # Shape: https://developers.facebook.com/documentation/threads/insights Endpoints and metrics (Example)
     rows = th.parse_insights(
         fixture("threads", "insights.json"), account_id=OWN, day=day, requested=["views"], collected_at=COLLECTED_AT
     )
@@ -96,7 +96,8 @@ def test_parse_insights_dates_views_by_pacific_day(day: date, views: int) -> Non
 
 
 def test_parse_insights_sums_the_four_interactions() -> None:
-    # Shape: platform-apis-social.md §3.2 (views as values, the other user metrics as total_value)
+    # Shape: https://developers.facebook.com/documentation/threads/insights (views as values, the other user metrics as
+    # total_value)
     rows = th.parse_insights(
         fixture("threads", "insights_day.json"),
         account_id=OWN,
@@ -122,7 +123,7 @@ def test_parse_insights_missing_metrics_count_zero(requested: tuple[str, ...], w
 
 
 def test_parse_followers_takes_the_current_total() -> None:
-    # Shape: platform-apis-social.md §3.2 (followers_count as total_value)
+    # Shape: https://developers.facebook.com/documentation/threads/insights (followers_count as total_value)
     rows = th.parse_followers(fixture("threads", "insights.json"), account_id=OWN, day=TODAY, collected_at=COLLECTED_AT)
     assert keyed(rows) == {("followers", TODAY): 1842}
 
@@ -137,7 +138,7 @@ def test_parse_profile_lookup() -> None:
 
 
 def test_parse_refresh() -> None:
-    # Shape: platform-apis-social.md §3.1 Base URL, auth (refresh answer)
+    # Shape: https://developers.facebook.com/docs/threads/get-started/long-lived-tokens/ Base URL, auth (refresh answer)
     token = th.parse_refresh(fixture("threads", "refresh.json"), now=1_000_000.0)
     assert token == StoredToken("THQWJRefreshedLongLivedToken123", None, 1_000_000.0 + 5183944)
 
@@ -459,7 +460,8 @@ def test_check_an_expired_token(sandbox: Sandbox) -> None:
 
 
 # -- issue 11: counts, and the period an entry declares -------------------------------------------------
-# Shape: platform-apis-social.md §3.2 Example: {"name": "views", "period": "day", "values": [...]} and
+# Shape: https://developers.facebook.com/documentation/threads/insights Example: {"name": "views", "period": "day",
+# "values": [...]} and
 # {"name": "followers_count", "period": "day", "total_value": {"value": 1842}}; "likes, replies, reposts,
 # quotes, clicks (link clicks) — totals over the range".
 def test_a_total_of_another_period_is_refused_not_dated_on_the_day() -> None:

@@ -17,7 +17,7 @@ import pytest
 
 from collectors import tiktok
 from collectors.context import CollectContext
-from collectors.http import AuthError, BadRequest, PayloadError, PermissionDenied, RateLimited, ServerError
+from collectors.errors import AuthError, BadRequest, PayloadError, PermissionDenied, RateLimited, ServerError
 from collectors.observation import Observation
 from collectors.tokens import StoredToken, TokenStore
 from socialkpi.sandbox import Reply, Sandbox
@@ -32,7 +32,8 @@ APP = {"client_id": sb_tiktok.CLIENT_KEY, "client_secret": sb_tiktok.CLIENT_SECR
 
 
 # -- parser --------------------------------------------------------------------------------------
-# Shape: platform-apis-web.md §4a Display API (the response, "error" present on success too)
+# Shape: https://developers.tiktok.com/doc/tiktok-api-v2-get-user-info Display API (the response, "error" present on
+# success too)
 def test_parse_user_info_gives_followers_and_posts_for_today() -> None:
     payload = fixture("tiktok", "user_info.json")
     before = copy.deepcopy(payload)
@@ -44,7 +45,8 @@ def test_parse_user_info_gives_followers_and_posts_for_today() -> None:
     assert payload == before
 
 
-# Shape: platform-apis-web.md §4a Display API (user.info.stats fields missing without that scope)
+# Shape: https://developers.tiktok.com/doc/tiktok-api-v2-get-user-info Display API (user.info.stats fields missing
+# without that scope)
 def test_parse_user_info_without_stats_gives_no_rows() -> None:
     got = tiktok.parse_user_info(
         fixture("tiktok", "user_info_no_stats.json"), account_id="bakery.rosa", day=date(2026, 3, 10), collected_at=AT
@@ -68,7 +70,8 @@ def test_parse_user_info_rejects_wrong_shapes(payload: Any) -> None:
         tiktok.parse_user_info(payload, account_id=USER, day=date(2026, 3, 10), collected_at=AT)
 
 
-# Shape: platform-apis-web.md §4a Rate limits and API errors (v2 envelope) and Tokens and refresh (OAuth)
+# Shape: https://developers.tiktok.com/doc/tiktok-api-v2-error-handling (v2 envelope) and
+# https://developers.tiktok.com/doc/oauth-user-access-token-management (OAuth)
 @pytest.mark.parametrize(
     ("status", "name", "kind", "code"),
     [
@@ -126,7 +129,7 @@ def ctx_for(sb: Sandbox, tmp_path: Path | None = None, **kw: Any) -> CollectCont
 
 
 def expected(ctx: CollectContext) -> set[tuple[str, date, float, str]]:
-    """metrics.md: followers ← follower_count, posts ← video_count, both dated today (business tz)."""
+    """docs/metrics.md: followers ← follower_count, posts ← video_count, both dated today (business tz)."""
     utc_today = now().date()
     return {
         ("followers", ctx.today, sb_tiktok.followers_on(USER, utc_today), "follower_count"),
@@ -285,8 +288,8 @@ def test_check_fails_with_advice(sb: Sandbox, token: str, error: type[Exception]
 
 
 # -- issue 11: counts ----------------------------------------------------------------------------------
-# Shape: platform-apis-web.md §4a (/v2/user/info/ data.user {follower_count, video_count ...}: JSON integers);
-# levels declare no period, and there is one call (nothing optional).
+# Shape: https://developers.tiktok.com/doc/tiktok-api-v2-get-user-info (/v2/user/info/ data.user {follower_count,
+# video_count ...}: JSON integers); levels declare no period, and there is one call (nothing optional).
 @pytest.mark.parametrize("value", [-1, 87.5, float("nan"), "87", True])
 def test_what_is_no_count_is_refused(value: Any) -> None:
     payload = fixture("tiktok", "user_info.json")

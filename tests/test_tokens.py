@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 
 from collectors.context import CollectContext
-from collectors.http import AuthError, Client, PermissionDenied
+from collectors.errors import AuthError, PermissionDenied
+from collectors.http import Client
 from collectors.oauth_session import OAuthSession, authorize, bearer_hooks, refresh_grant, wrong_owner
 from collectors.tokens import StoredToken, TokenStore, refresh_expiry, without_auth
 from socialkpi.sandbox import Sandbox
@@ -299,7 +300,8 @@ def linkedin_session(client: Client, sb: Sandbox, store: TokenStore, refresh: st
 
 
 def test_linkedins_refresh_token_end_is_kept(sandbox: Sandbox, store: TokenStore, client: Client) -> None:
-    """platform-apis-social.md §5.2: the exchange returns ``refresh_token_expires_in``; refreshing issues a
+    """https://learn.microsoft.com/en-us/linkedin/shared/authentication/programmatic-refresh-tokens: the exchange
+    returns ``refresh_token_expires_in``; refreshing issues a
     new access token "but the refresh token keeps its original expiry (no sliding)"."""
     refresh = f"sandbox-refresh-{uuid.uuid4().hex}"
     before = time.time()
@@ -313,7 +315,8 @@ def test_linkedins_refresh_token_end_is_kept(sandbox: Sandbox, store: TokenStore
 def test_pinterest_refresh_token_end_is_read_from_refresh_token_expires_at(
     sandbox: Sandbox, store: TokenStore, client: Client
 ) -> None:
-    """platform-apis-social.md §6.1: Pinterest answers ``refresh_token_expires_in`` and ``..._at``."""
+    """https://developers.pinterest.com/docs/api/v5/ (oauth/token): Pinterest answers ``refresh_token_expires_in`` and
+    ``..._at``."""
     session = pinterest_session(client, sandbox, store, client_secret=sb_pinterest.CLIENT_SECRET)
     assert session.refresh()
     (answer,) = [r for r in sandbox.requests_to(PINTEREST_TOKEN)]

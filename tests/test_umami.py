@@ -17,8 +17,10 @@ import requests
 
 from collectors import umami
 from collectors.context import CollectContext
-from collectors.http import AuthError, BadRequest, Client, PayloadError, RateLimited, ServerError, redact
+from collectors.errors import AuthError, BadRequest, PayloadError, RateLimited, ServerError
+from collectors.http import Client
 from collectors.observation import Observation
+from collectors.redaction import redact
 from collectors.tokens import StoredToken, TokenStore
 from socialkpi.sandbox import Reply, Sandbox
 from socialkpi.sandbox import umami as sb
@@ -52,7 +54,7 @@ ONE = {"account_id": SITE, "day": DAY, "today": TODAY, "collected_at": COLLECTED
 
 
 # -- parsers -----------------------------------------------------------------------------------
-# Shape: platform-apis-web.md §10 "Endpoints": /stats flat numbers + comparison (current), or
+# Shape: https://umami.is/docs/api/website-stats "Endpoints": /stats flat numbers + comparison (current), or
 # {"value", "prev"} objects (older v2 servers); /metrics?type=referrer [{"x", "y"}].
 
 
@@ -124,7 +126,7 @@ def test_parsers_reject_a_wrong_shape(parser: str, payload: Any) -> None:
 
 
 # -- classifier --------------------------------------------------------------------------------
-# Shape: platform-apis-web.md §10 "Errors" ({"error": {"message", "code", "status"}}; older: plain text).
+# Shape: https://umami.is/docs/api/website-stats "Errors" ({"error": {"message", "code", "status"}}; older: plain text).
 def err(status: int, code: str, message: str) -> dict[str, Any]:
     return {"error": {"message": message, "code": code, "status": status}}
 
@@ -396,7 +398,7 @@ def test_sandbox_referrers_add_up_and_visitors_are_distinct_over_a_period(sandbo
 
 
 # -- issue 11: numbers and the optional referrer breakdown --------------------------------------------
-# Shape: platform-apis-web.md §10 "Endpoints" (/stats flat numbers; /metrics?type=referrer returns
+# Shape: https://umami.is/docs/api/website-stats "Endpoints" (/stats flat numbers; /metrics?type=referrer returns
 # [{"x":"facebook.com","y":58}]) and "Errors" ({"error":{"message":"Unauthorized","code":"unauthorized",
 # "status":401}}, "the same pattern covers bad-request/400, forbidden/403, not-found/404 ...").
 @pytest.mark.parametrize("value", [-1, 1.5, float("nan"), float("inf"), True, "15420"])

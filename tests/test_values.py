@@ -19,10 +19,9 @@ from hypothesis import strategies as st
 
 from collectors import PLATFORMS
 from collectors.context import Collected
-from collectors.http import (
+from collectors.errors import (
     AuthError,
     BadRequest,
-    Client,
     CollectorError,
     PayloadError,
     PermissionDenied,
@@ -30,6 +29,7 @@ from collectors.http import (
     ServerError,
     Verdict,
 )
+from collectors.http import Client
 from collectors.observation import Observation
 from collectors.optional import optional
 from collectors.values import Counts, expect

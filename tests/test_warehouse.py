@@ -176,7 +176,7 @@ def test_a_stale_wal_is_explained(tmp_path: Path) -> None:
     assert Path(f"{path}.wal").exists()
     other = tmp_path / "other.duckdb"
     duckdb.connect(str(other)).close()
-    os.replace(other, path)  # the tech-notes §1 pitfall: a renamed-in file beside a stale .wal
+    os.replace(other, path)  # the pitfall: a renamed-in file beside a stale .wal
     with pytest.raises(WarehouseError, match=r"write-ahead log .*\.wal does not belong to it"):
         connect(path, read_only=False, timeout=1.0)
 

@@ -12,15 +12,8 @@ import pytest
 import requests
 
 from collectors import wordpress as wp
-from collectors.http import (
-    AuthError,
-    BadRequest,
-    Client,
-    PayloadError,
-    PermissionDenied,
-    RateLimited,
-    ServerError,
-)
+from collectors.errors import AuthError, BadRequest, PayloadError, PermissionDenied, RateLimited, ServerError
+from collectors.http import Client
 from collectors.observation import Observation
 from socialkpi.sandbox import Reply, Sandbox
 from socialkpi.sandbox import wordpress as sb
@@ -54,7 +47,8 @@ PARSE: dict[str, Any] = {
 
 
 # -- parsers -----------------------------------------------------------------------------------
-# Shape: platform-apis-web.md §9 "Endpoints": /stats/visits is a `fields` header plus positional `data`
+# Shape: https://developer.wordpress.com/docs/api/1.1/get/sites/%24site/stats/ "Endpoints": /stats/visits is a `fields`
+# header plus positional `data`
 # rows with `utc_offset`; /stats/referrers groups referrers under `days.{date}.groups[]` [3p shape].
 
 
@@ -156,7 +150,7 @@ def test_parsers_reject_a_wrong_shape(parser: str, payload: Any) -> None:
 
 
 # -- classifier --------------------------------------------------------------------------------
-# Shape: platform-apis-web.md §9 "Errors and limits".
+# Shape: https://developer.wordpress.com/docs/api/1.1/get/sites/%24site/stats/ "Errors and limits".
 @pytest.mark.parametrize(
     ("status", "headers", "body", "kind", "retry_after", "says"),
     [
@@ -387,7 +381,8 @@ def test_visits_refuse_nan_and_infinity_that_json_lets_through(sandbox: Sandbox,
 
 
 def test_referrers_of_a_month_are_refused_not_dated_on_its_first_day(sandbox: Sandbox) -> None:
-    # Shape: platform-apis-web.md §9 ("GET /stats/referrers?period=day&date=...&num=30 groups referrers
+    # Shape: https://developer.wordpress.com/docs/api/1.1/get/sites/%24site/stats/ ("GET
+    # /stats/referrers?period=day&date=...&num=30 groups referrers
     # ... under days.{date}.groups[]"); the same endpoint with period=month keys each month by its first day
     month = fixture("wordpress", "referrers.json")
     month["period"] = "month"

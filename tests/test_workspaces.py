@@ -1,4 +1,4 @@
-"""Workspaces (issue 15 §1, contract.md "Agencies"): ``--workspace NAME`` / ``SOCIALKPI_WORKSPACE``,
+"""Workspaces (issue 15 §1, docs/agencies.md): ``--workspace NAME`` / ``SOCIALKPI_WORKSPACE``,
 ``workspace list|add``, ``collect --all-workspaces`` and ``report --all-workspaces`` end to end against the
 sandbox, each workspace's collect a real child process with its own .env and lock."""
 

@@ -18,14 +18,7 @@ import pytest
 
 from collectors import x
 from collectors.context import CollectContext
-from collectors.http import (
-    AuthError,
-    BadRequest,
-    PayloadError,
-    PermissionDenied,
-    RateLimited,
-    ServerError,
-)
+from collectors.errors import AuthError, BadRequest, PayloadError, PermissionDenied, RateLimited, ServerError
 from collectors.observation import Observation
 from collectors.tokens import StoredToken, TokenStore
 from socialkpi.sandbox import Sandbox
@@ -69,7 +62,7 @@ def fresh_refresh_token() -> str:
 
 
 def test_parse_user_gives_followers_and_posts_dated_the_collection_day() -> None:
-    # Shape: platform-apis-social.md §4.2 Endpoints (user lookup example)
+    # Shape: https://docs.x.com/x-api/users/lookup/introduction Endpoints (user lookup example)
     payload = fixture("x", "user.json")
     before = copy.deepcopy(payload)
     rows = x.parse_user(payload, account_id=ACCOUNT, day=TODAY, collected_at=COLLECTED_AT)
@@ -82,7 +75,7 @@ def test_parse_user_gives_followers_and_posts_dated_the_collection_day() -> None
 
 
 def test_parse_user_leaves_out_a_count_x_did_not_send() -> None:
-    # Shape: platform-apis-social.md §4.2 Endpoints (public_metrics fields vary by client/version)
+    # Shape: https://docs.x.com/x-api/users/lookup/introduction Endpoints (public_metrics fields vary by client/version)
     payload = fixture("x", "user.json")
     del payload["data"]["public_metrics"]["tweet_count"]
     rows = x.parse_user(payload, account_id=ACCOUNT, day=TODAY, collected_at=COLLECTED_AT)
@@ -112,7 +105,7 @@ def test_parse_user_rejects_wrong_shapes(payload: Any) -> None:
 @pytest.mark.parametrize(
     ("status", "payload_file", "kind", "code", "says"),
     [
-        # Shape: platform-apis-social.md §4.5 Errors (each body below)
+        # Shape: https://docs.x.com/x-api/fundamentals/response-codes-and-errors Errors (each body below)
         (401, "unauthorized.json", "auth", "", "Unauthorized"),
         (403, "client_forbidden.json", "permission", "client-forbidden", "attached to a Project"),
         (400, "invalid_request.json", "bad_request", "invalid-request", "public_metrix"),
@@ -130,7 +123,7 @@ def test_classify_reads_x_problem_json(status: int, payload_file: str, kind: str
 
 
 def test_classify_takes_the_wait_from_x_rate_limit_reset() -> None:
-    # Shape: platform-apis-social.md §4.4 Rate limits (epoch seconds, no Retry-After)
+    # Shape: https://docs.x.com/x-api/fundamentals/rate-limits Rate limits (epoch seconds, no Retry-After)
     reset = int(time.time()) + 600
     verdict = x.classify(429, {"X-Rate-Limit-Reset": str(reset)}, fixture("x", "too_many_requests.json"))
     assert verdict is not None and verdict.kind == "throttled"
@@ -364,8 +357,8 @@ def test_accounts_collected_at_once_share_one_refresh(sandbox: Sandbox, store: T
 
 
 # -- issue 11: counts ----------------------------------------------------------------------------------
-# Shape: platform-apis-social.md §4.2 (public_metrics {"followers_count": 1320, ...}: JSON integers); a level
-# declares no period, and the lookup is the only call (nothing optional).
+# Shape: https://docs.x.com/x-api/users/lookup/introduction (public_metrics {"followers_count": 1320, ...}: JSON
+# integers); a level declares no period, and the lookup is the only call (nothing optional).
 @pytest.mark.parametrize(("value", "read"), [(1320, 1320), (1320.0, 1320)])
 def test_a_count_is_read_as_a_whole_number(value: Any, read: int) -> None:
     payload = fixture("x", "user.json")

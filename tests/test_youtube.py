@@ -17,7 +17,7 @@ import pytest
 
 from collectors import google_auth, youtube
 from collectors.context import CollectContext
-from collectors.http import AuthError, BadRequest, PayloadError, PermissionDenied, ServerError
+from collectors.errors import AuthError, BadRequest, PayloadError, PermissionDenied, ServerError
 from collectors.tokens import StoredToken, TokenStore
 from socialkpi.sandbox import Reply, Sandbox, world
 from socialkpi.sandbox import youtube as part
@@ -83,7 +83,7 @@ def collect(ctx: CollectContext, since: date | None = None, until: date | None =
 
 
 def test_parse_channels_doc_example() -> None:
-    # Shape: platform-apis-web.md §2a Data API channels.list (counts as strings)
+    # Shape: https://developers.google.com/youtube/v3/docs/channels/list Data API channels.list (counts as strings)
     payload = fixture("youtube", "channels.json")
     before = copy.deepcopy(payload)
     got, skipped = youtube.parse_channels(
@@ -98,7 +98,8 @@ def test_parse_channels_doc_example() -> None:
 
 
 def test_parse_channels_hidden_subscribers() -> None:
-    # Shape: platform-apis-web.md §2a (hiddenSubscriberCount true: treat the count as unknown)
+    # Shape: https://developers.google.com/youtube/v3/docs/channels/list (hiddenSubscriberCount true: treat the count as
+    # unknown)
     got, skipped = youtube.parse_channels(
         fixture("youtube", "channels_hidden.json"),
         account_id="UCxxxxxxxxxxxxxxxxxxxxxx",
@@ -117,7 +118,8 @@ def test_parse_channels_hidden_subscribers() -> None:
 
 
 def test_parse_channels_unknown_channel_is_not_success() -> None:
-    # Shape: platform-apis-web.md §2a Errors (unknown channel: 200, totalResults 0, no items)
+    # Shape: https://developers.google.com/youtube/v3/docs/channels/list Errors (unknown channel: 200, totalResults 0,
+    # no items)
     with pytest.raises(BadRequest, match="no channel UCxxxxxxxxxxxxxxxxxxxxxx"):
         youtube.parse_channels(
             fixture("youtube", "channels_unknown.json"),
@@ -144,7 +146,8 @@ def test_parse_channels_wrong_shape(stats: Any) -> None:
 
 
 def test_parse_report_doc_example() -> None:
-    # Shape: platform-apis-web.md §2b Analytics reports.query (positional rows in columnHeaders order)
+    # Shape: https://developers.google.com/youtube/analytics/reference/reports/query Analytics reports.query (positional
+    # rows in columnHeaders order)
     payload = fixture("youtube", "report.json")
     before = copy.deepcopy(payload)
     got = youtube.parse_report(
@@ -162,7 +165,8 @@ def test_parse_report_doc_example() -> None:
 
 
 def test_parse_report_without_rows_and_with_gaps() -> None:
-    # Shape: platform-apis-web.md §2b ("rows is missing entirely when there is no data"; floats like 18552.0)
+    # Shape: https://developers.google.com/youtube/analytics/reference/reports/query ("rows is missing entirely when
+    # there is no data"; floats like 18552.0)
     assert (
         youtube.parse_report(
             fixture("youtube", "report_empty.json"),
@@ -215,7 +219,8 @@ def test_quota_resets_at_midnight_pacific() -> None:
 @pytest.mark.parametrize(
     ("status", "body", "kind", "code"),
     [
-        # Shape: platform-apis-web.md §2a Errors (Google envelope plus legacy errors[])
+        # Shape: https://developers.google.com/youtube/v3/docs/channels/list Errors (Google envelope plus legacy
+        # errors[])
         (403, fixture("youtube", "quota_exceeded.json"), "throttled", "quota_exceeded"),
         (
             403,
@@ -419,8 +424,8 @@ def test_a_competitor_uses_the_api_key_when_one_is_set(sandbox: Sandbox, monkeyp
 def test_a_competitor_without_a_key_is_read_with_the_owners_oauth_token(sandbox: Sandbox) -> None:
     """Issue 11 item 17: "channels.list reads any public channel with the owner's OAuth credentials"
     (https://developers.google.com/youtube/v3/docs/channels/list: "id [...] a comma-separated list of the
-    YouTube channel ID(s) for the resource(s) that are being retrieved", any authorization); contract.md:
-    "read with the owner's OAuth credentials or an API key, whichever is configured"."""
+    YouTube channel ID(s) for the resource(s) that are being retrieved", any authorization); the README's platforms
+    table: competitors "with an API key or your own OAuth credentials"."""
     ctx = ctx_for(sandbox, RIVAL, competitor=True)  # an OAuth access token in SOCIALKPI_YOUTUBE_TOKEN, no key
     out = collect(ctx)
     assert rows(out) == expected_stats(RIVAL, ctx.today)
@@ -583,7 +588,8 @@ def test_check_expired(sandbox: Sandbox) -> None:
 
 
 # -- issue 11: numbers, what a report says it is, the Analytics API as an optional second API ---------
-# Shape: platform-apis-web.md §2a ("viewCount, subscriberCount and videoCount are uint64 sent as JSON strings")
+# Shape: https://developers.google.com/youtube/v3/docs/channels/list ("viewCount, subscriberCount and videoCount are
+# uint64 sent as JSON strings")
 # and §2b (columnHeaders [{"name": "day", "columnType": "DIMENSION", ...}, {"name": "views", "columnType":
 # "METRIC", ...}]; "Metric values are JSON numbers; some clients show them as floats such as 18552.0").
 @pytest.mark.parametrize("value", ["-5", "1e4", " 214", "２１４", True, -5])

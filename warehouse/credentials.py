@@ -86,7 +86,7 @@ def connect_command(platform: str, *, server: str | None = None) -> str:
     flag = SELF_HOSTED_FLAG.get(platform)
     if not flag or not server or server.rstrip("/") == CLOUD.get(platform):
         return "socialkpi connect " + platform
-    from collectors.http import redact_userinfo
+    from collectors.redaction import redact_userinfo
 
     value = redact_userinfo(server.rstrip("/"))  # a server's user:password@ is never shown
     if flag == "--instance":

@@ -66,7 +66,7 @@ FLOWS: dict[str, str] = {
     "wordpress": "socialkpi.connect.wordpress",
 }
 
-# The redirect URI to register in each platform's developer app (contract.md: X and Google want 127.0.0.1).
+# The redirect URI to register in each platform's developer app (docs/connect.md: X and Google want 127.0.0.1).
 LOOPBACK_127 = frozenset({"x", "youtube", "google_business", "ga4", "google"})
 # Meta platforms may share one app's credentials (SOCIALKPI_META_CLIENT_ID / _CLIENT_SECRET).
 META = frozenset({"facebook", "instagram", "threads"})
@@ -96,7 +96,7 @@ class Found:
 
     def __post_init__(self) -> None:
         # the name and the detail are the platform's words: shown on a terminal and written to socialkpi.toml
-        from collectors.http import escape_controls
+        from collectors.redaction import escape_controls
 
         self.account = shown_account(self.account)
         self.detail = escape_controls(self.detail)
@@ -107,7 +107,7 @@ def shown_account(account: Account) -> Account:
     never moves a terminal's cursor or puts a line of its own in socialkpi.toml."""
     from dataclasses import replace
 
-    from collectors.http import escape_controls
+    from collectors.redaction import escape_controls
 
     name = escape_controls(account.name)
     return account if name == account.name else replace(account, name=name)
@@ -162,7 +162,7 @@ class Session:
     def app(self, *, secret: bool = True, where: str = "") -> tuple[str, str | None]:
         """The OAuth client's id (and secret): ``SOCIALKPI_<PLATFORM>_CLIENT_ID``/``_CLIENT_SECRET`` (for Meta
         platforms also ``SOCIALKPI_META_...``), else asked on a terminal; a ConnectError without either."""
-        from collectors.http import register_secret
+        from collectors.redaction import register_secret
 
         names = [f"SOCIALKPI_{self.platform.upper()}"]
         if self.platform in META:
@@ -195,7 +195,7 @@ class Session:
 
     def secret(self, name: str, prompt: str, *, where: str) -> str:
         """``SOCIALKPI_<PLATFORM>_<name>`` (a key or token), else asked (hidden) on a terminal."""
-        from collectors.http import register_secret
+        from collectors.redaction import register_secret
 
         value = self.var(name)
         if not value:
@@ -235,7 +235,7 @@ def choose(found: Sequence[Found], select: str | None, terminal: Terminal, platf
             f"{platform}: the authorization gives access to no account socialkpi can collect: "
             "nothing was written (docs/connect.md: which role the account needs)"
         )
-    from collectors.http import escape_controls
+    from collectors.redaction import escape_controls
 
     if select is None:
         terminal.say(f"{len(found)} account(s) found:")
@@ -374,7 +374,8 @@ def add_parser(sub: Any) -> None:
 def run(args: argparse.Namespace, *, terminal: Terminal | None = None, policy: Any = None) -> int:
     """``socialkpi connect``: 0 connected; 2 with one line on standard error when anything failed (nothing
     written)."""
-    from collectors.http import CollectorError, redact
+    from collectors.errors import CollectorError
+    from collectors.redaction import redact
     from collectors.tokens import TokenFileError
     from socialkpi.validation import ConfigError
     from warehouse.files import OutputError

@@ -74,7 +74,7 @@ def competitor(session: Session, handle: str) -> Found:
 
 def profile(session: Session, text: str, *, competitor: bool) -> Found:
     """``app.bsky.actor.getProfile`` of the handle or DID in ``text``; a ConnectError when it does not resolve."""
-    from collectors.http import CollectorError
+    from collectors.errors import CollectorError
 
     actor = actor_of(text)
     with session.client(_classify()) as client:

@@ -29,14 +29,14 @@ def add_accounts(path: Path, accounts: Sequence[Account]) -> Changes:
     """Add ``accounts`` to the socialkpi.toml at ``path``; an account already listed (same platform and id)
     is not added again.  Everything else in the file stays byte for byte.
 
-    A name's control characters are written escaped (``\\x1b``, ``\\n``: :func:`collectors.http.escape_controls`),
+    A name's control characters are written escaped (``\\x1b``, ``\\n``: :func:`collectors.redaction.escape_controls`),
     as the name is shown: tomlkit would quote them, but ``socialkpi status``, a terminal or a log line would
     then get them raw.  The accounts returned carry the names as written."""
     from dataclasses import replace
 
     import tomlkit
 
-    from collectors.http import escape_controls
+    from collectors.redaction import escape_controls
 
     accounts = [replace(a, name=escape_controls(a.name)) if escape_controls(a.name) != a.name else a for a in accounts]
 

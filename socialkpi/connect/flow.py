@@ -81,7 +81,7 @@ class Terminal:
     def say(self, text: str = "") -> None:
         """One line on standard error, its control characters escaped (``\\x1b``, ``\\r``, ``\\n``) and a URL's
         user:password@ masked: a flow's message may quote what a platform answered (a name, an error)."""
-        from collectors.http import escape_controls, redact_userinfo
+        from collectors.redaction import escape_controls, redact_userinfo
 
         self.stderr.write(redact_userinfo(escape_controls(text)) + "\n")
         self.stderr.flush()
@@ -241,7 +241,7 @@ def check_redirect(
             f"{auth.platform}: the address has no code= (paste the whole address the browser landed on): "
             "nothing was written"
         )
-    from collectors.http import register_secret
+    from collectors.redaction import register_secret
 
     register_secret(code)
     return Grant(code=code, redirect_uri=redirect_uri, code_verifier=code_verifier, params=dict(params))
@@ -390,7 +390,7 @@ def _fileno(stream: IO[str]) -> int | None:
 def oauth_classify(status: int, headers: Mapping[str, str], body: Any) -> Any:
     """An RFC 6749 §5.2 error answer (``{"error": "invalid_grant", "error_description": ...}``) as a Verdict
     whose ``code`` is the ``error``; None for anything else (the HTTP status decides)."""
-    from collectors.http import Verdict
+    from collectors.errors import Verdict
 
     if status < 400 or not isinstance(body, dict) or not isinstance(body.get("error"), str):
         return None
@@ -406,7 +406,7 @@ def oauth_classify(status: int, headers: Mapping[str, str], body: Any) -> Any:
 
 def exchange_failed(exc: Exception, *, platform: str, secret_env: str, client_id_env: str) -> ConnectError:
     """A refused code exchange, as the one line that names the cause and the fix."""
-    from collectors.http import AuthError, CollectorError
+    from collectors.errors import AuthError, CollectorError
 
     said = exc.message if isinstance(exc, CollectorError) else str(exc)
     said = said.removeprefix(f"{platform}: ")
@@ -441,7 +441,8 @@ def exchange_code(
     ``method="GET"`` sends the form as the query (Meta's ``/oauth/access_token``).  Not retried: a code
     is good once.  Every secret in the answer is registered with the redactor before anything else.
     """
-    from collectors.http import CollectorError, register_secret
+    from collectors.errors import CollectorError
+    from collectors.redaction import register_secret
 
     headers: dict[str, str] = {}
     if basic is not None:
@@ -469,7 +470,7 @@ def exchange_code(
 
 def register_answer(body: Any) -> None:
     """Register every token of a token answer (also one wrapped in ``data``, as TikTok's) with the redactor."""
-    from collectors.http import register_secret
+    from collectors.redaction import register_secret
 
     if isinstance(body, dict):
         for key, value in body.items():

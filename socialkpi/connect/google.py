@@ -59,8 +59,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from collectors.errors import CollectorError
 from collectors.google_auth import SCOPES, is_api_key
-from collectors.http import CollectorError, register_secret
+from collectors.redaction import register_secret
 from collectors.tokens import StoredToken
 from socialkpi.connect import Found, Session
 from socialkpi.connect.flow import (

@@ -25,8 +25,10 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from collectors.http import Verdict, paginate_cursor, parse_retry_after, register_secret
+from collectors.errors import Verdict, parse_retry_after
 from collectors.observation import Account
+from collectors.paging import paginate_cursor
+from collectors.redaction import register_secret
 from socialkpi.connect import Found, Session
 from socialkpi.connect.flow import ConnectError
 

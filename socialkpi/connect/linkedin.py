@@ -169,7 +169,7 @@ def administered(client: Any, root: str) -> list[str]:
 def competitor(session: Session, handle: str) -> Found:
     """An organization by its page address (``linkedin.com/company/<vanity name>``), vanity name or numeric id,
     read with the connected token (else ``SOCIALKPI_LINKEDIN_TOKEN``)."""
-    from collectors.http import AuthError, BadRequest, CollectorError, PermissionDenied
+    from collectors.errors import AuthError, BadRequest, CollectorError, PermissionDenied
     from collectors.tokens import TokenStore
 
     kind, value = handle_of(handle)
@@ -315,7 +315,7 @@ def handle_of(text: str) -> tuple[str, str]:
 
 def _organization(client: Any, root: str, org_id: str) -> dict[str, str]:
     """The organization's name; a record LinkedIn refuses to show leaves the id as its name."""
-    from collectors.http import BadRequest, PermissionDenied
+    from collectors.errors import BadRequest, PermissionDenied
 
     try:
         return parse_organization(client.get_json(root + ORGANIZATION.format(id=org_id)))
@@ -330,7 +330,7 @@ def _network_size(client: Any, root: str, org_id: str) -> int | None:
 
 
 def _followers(client: Any, root: str, org_id: str) -> int | None:
-    from collectors.http import BadRequest, PermissionDenied
+    from collectors.errors import BadRequest, PermissionDenied
 
     try:
         return _network_size(client, root, org_id)

@@ -154,7 +154,7 @@ def _public(session: Session, text: str, *, competitor: bool) -> Found:
 
 def supports_pkce(client: Any, root: str) -> bool:
     """Whether the instance takes PKCE: its 4.3+ metadata lists S256 (older servers answer 404)."""
-    from collectors.http import CollectorError
+    from collectors.errors import CollectorError
 
     try:
         meta = client.get_json(root + METADATA_ENDPOINT)
@@ -166,7 +166,8 @@ def supports_pkce(client: Any, root: str) -> bool:
 
 def register(client: Any, root: str, *, host: str, redirect_uri: str) -> App:
     """``POST /api/v1/apps``: socialkpi's app on this instance, with the redirect URI and scope it uses."""
-    from collectors.http import CollectorError, register_secret
+    from collectors.errors import CollectorError
+    from collectors.redaction import register_secret
 
     try:
         body = client.post_json(
@@ -190,7 +191,8 @@ def register(client: Any, root: str, *, host: str, redirect_uri: str) -> App:
 
 def exchange(client: Any, token_url: str, form: dict[str, str], *, host: str) -> dict[str, Any]:
     """The code for a token (RFC 6749 §4.1.3 as Mastodon takes it); one line naming the cause when refused."""
-    from collectors.http import AuthError, CollectorError, register_secret
+    from collectors.errors import AuthError, CollectorError
+    from collectors.redaction import register_secret
 
     for name in ("client_secret", "code", "code_verifier"):
         register_secret(form.get(name))
@@ -220,7 +222,7 @@ def exchange(client: Any, token_url: str, form: dict[str, str], *, host: str) ->
 
 def lookup(session: Session, user: str, host: str, *, competitor: bool) -> Any:
     """``GET https://HOST/api/v1/accounts/lookup?acct=USER``, public (no token sent)."""
-    from collectors.http import AuthError, CollectorError
+    from collectors.errors import AuthError, CollectorError
 
     root = session.base_url(f"https://{host}")
     with session.client(_classify()) as client:

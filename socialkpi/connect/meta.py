@@ -24,7 +24,9 @@ linked to each):
    instagram_business_account{id,username,name,followers_count}`` (https://developers.facebook.com/docs/
    graph-api/reference/user/accounts: "The Facebook Pages that a person owns or is able to perform tasks
    on"), following the ``after`` cursor while ``paging.next`` is there.  A Page token listed with a
-   long-lived user token does not expire (platform-apis-social.md §1.3): it is stored with no end, as the
+   long-lived user token does not expire
+   (https://developers.facebook.com/docs/facebook-login/guides/access-tokens/get-long-lived): it is stored with no end,
+   as the
    token of the Page and of its Instagram account (the Instagram API with Facebook Login reads with the
    Page's token), with the Instagram account id kept as ``ig_user_id`` (the Business Discovery node).
 
@@ -98,7 +100,7 @@ def token_classify(status: int, headers: Mapping[str, str], body: Any) -> Any:
     refused (100 with 36007 expired, 36008 another redirect URI, 36009 used, or "verification code") ->
     ``invalid_grant``; a wrong secret (code 1 "Error validating client secret.") or app id (101) ->
     ``invalid_client``; a bad token to exchange (190) stays a plain failure."""
-    from collectors.http import Verdict
+    from collectors.errors import Verdict
     from collectors.meta import read_error
 
     err = read_error(status, body)
@@ -126,7 +128,7 @@ def _graph_classify(platform: str) -> Any:
     from collectors.facebook import classify as fb_classify
 
     def classify(status: int, headers: Mapping[str, str], body: Any) -> Any:
-        from collectors.http import Verdict
+        from collectors.errors import Verdict
         from collectors.meta import read_error
 
         err = read_error(status, body)
@@ -227,7 +229,7 @@ def _access(body: Mapping[str, Any], what: str, platform: str) -> str:
 
 def _pages(session: Session, user_token: str) -> list[Any]:
     """Every entry of ``/me/accounts``, the ``after`` cursor followed while ``paging.next`` says more follow."""
-    from collectors.http import register_secret
+    from collectors.redaction import register_secret
 
     url = session.base_url(API_ROOT) + ACCOUNTS_ENDPOINT
     params: dict[str, str] = {"fields": ACCOUNT_FIELDS}
@@ -370,7 +372,7 @@ def ig_username_of(text: str) -> str:
 
 def _reader(session: Session) -> tuple[str, Mapping[str, str]]:
     """The token competitors are read with: ``SOCIALKPI_<P>_TOKEN``, else the platform's default connection."""
-    from collectors.http import register_secret
+    from collectors.redaction import register_secret
     from collectors.tokens import TokenStore
 
     token = session.var("TOKEN")
@@ -393,7 +395,7 @@ def competitor(session: Session, handle: str) -> Found:
 
 
 def _facebook_competitor(session: Session, handle: str) -> Found:
-    from collectors.http import CollectorError
+    from collectors.errors import CollectorError
 
     node = page_of(handle)
     token, _ = _reader(session)
@@ -432,7 +434,7 @@ def _instagram_competitor(session: Session, handle: str) -> Found:
 
     from collectors import instagram
     from collectors.context import CollectContext, Credentials
-    from collectors.http import CollectorError
+    from collectors.errors import CollectorError
 
     username = ig_username_of(handle)
     token, extra = _reader(session)

@@ -54,7 +54,7 @@ def token_classify(status: int, headers: Mapping[str, str], body: Any) -> Any:
     """Pinterest's ``{"code": N, "message": "..."}`` answers of ``/v5/oauth/token`` as the RFC 6749 codes
     :func:`socialkpi.connect.flow.exchange_failed` names: a refused client (``code`` 2, or a 401) is
     ``invalid_client``; a refused grant (``code`` 283, or a 400 about the code) is ``invalid_grant``."""
-    from collectors.http import Verdict
+    from collectors.errors import Verdict
     from socialkpi.connect.flow import oauth_classify
 
     if status < 400:

@@ -185,7 +185,7 @@ def connect(session: Session) -> list[Found]:
 
 def _long_lived(client: Any, root: str, client_secret: str, short: str) -> StoredToken:
     """The short-lived token exchanged for the 60-day one; a failure ends the connect."""
-    from collectors.http import CollectorError
+    from collectors.errors import CollectorError
 
     try:
         body = client.get_json(
@@ -210,7 +210,8 @@ def _long_lived(client: Any, root: str, client_secret: str, short: str) -> Store
 def competitor(session: Session, handle: str) -> Found:
     """A public profile by username (``@name``, ``name``, ``threads.com/@name``), read with
     ``SOCIALKPI_THREADS_TOKEN`` or else the token of the connected Threads account."""
-    from collectors.http import AuthError, BadRequest, CollectorError, PermissionDenied, register_secret
+    from collectors.errors import AuthError, BadRequest, CollectorError, PermissionDenied
+    from collectors.redaction import register_secret
     from collectors.tokens import TokenStore
 
     username = handle_of(handle)
@@ -270,7 +271,7 @@ def competitor(session: Session, handle: str) -> Found:
 def _app(session: Session) -> tuple[tuple[str, str], tuple[str, str]]:
     """``((client id, secret), (the variable names they came from))``: SOCIALKPI_THREADS_..., else
     SOCIALKPI_META_..., else asked on a terminal."""
-    from collectors.http import register_secret
+    from collectors.redaction import register_secret
 
     env = session.env
     own = ("SOCIALKPI_THREADS_CLIENT_ID", "SOCIALKPI_THREADS_CLIENT_SECRET")
@@ -315,7 +316,7 @@ def token_classify(status: int, headers: Mapping[str, str], body: Any) -> Any:
     authorization window shows flat ``{"error_message", "error_code"}`` (fbsamples/threads_api issues #14, #17):
     both shapes are read.
     """
-    from collectors.http import Verdict
+    from collectors.errors import Verdict
 
     if status < 400 or not isinstance(body, dict):
         return None

@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from collectors.context import CollectContext, Credentials
-from collectors.http import AuthError, CollectorError, PermissionDenied
+from collectors.errors import AuthError, CollectorError, PermissionDenied
 from socialkpi.connect import Found, Session
 from socialkpi.connect.flow import ConnectError
 from socialkpi.connect.web_analytics_sites import (

@@ -45,8 +45,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from collectors.http import AuthError, BadRequest, CollectorError, PayloadError, PermissionDenied, register_secret
+from collectors.errors import AuthError, BadRequest, CollectorError, PayloadError, PermissionDenied
 from collectors.observation import Account
+from collectors.redaction import register_secret
 from collectors.tokens import StoredToken
 from socialkpi.connect import Found, Session
 from socialkpi.connect.flow import ConnectError

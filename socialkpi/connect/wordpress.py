@@ -112,7 +112,7 @@ def verify(session: Session, chosen: list[Found]) -> list[Found]:
     """One day of stats per chosen site (the collector's ``check``): a site whose stats cannot be read is
     named before anything is written."""
     from collectors.context import CollectContext, Credentials
-    from collectors.http import CollectorError
+    from collectors.errors import CollectorError
     from collectors.wordpress import check, classify
 
     with session.client(classify) as client:

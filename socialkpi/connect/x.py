@@ -90,7 +90,7 @@ def connect(session: Session) -> list[Found]:
 def competitor(session: Session, handle: str) -> Found:
     """A public profile by username (``@name``, ``x.com/name`` or ``https://x.com/name``), read with the
     connected user token, else the App's Bearer Token in ``SOCIALKPI_X_TOKEN``."""
-    from collectors.http import CollectorError
+    from collectors.errors import CollectorError
     from collectors.tokens import TokenStore
 
     username = handle_of(handle)

@@ -35,7 +35,7 @@ Key = tuple[str, date, date, tuple[str, ...] | None]
 
 
 # ---------------------------------------------------------------------------------------------
-# Cached loaders: each opens and closes its own read-only connection (style.md §11)
+# Cached loaders: each opens and closes its own read-only connection (README, "Guarantees")
 # ---------------------------------------------------------------------------------------------
 
 

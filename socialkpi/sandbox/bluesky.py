@@ -1,6 +1,7 @@
 """Sandbox part: Bluesky's public AppView ``GET /xrpc/app.bsky.actor.getProfile``.
 
-Answers as platform-apis-web.md §6 documents it: a ``profileViewDetailed`` (``did``, ``handle``,
+Answers as https://docs.bsky.app/docs/api/app-bsky-actor-get-profile documents it: a ``profileViewDetailed`` (``did``,
+``handle``,
 ``followersCount``, ``followsCount``, ``postsCount``, ``associated``, ``indexedAt``, ``createdAt``,
 ``labels``), the ``RateLimit-Limit/-Remaining/-Reset/-Policy`` headers on every reply (the reset in
 Unix epoch seconds), XRPC errors ``{"error": "<Name>", "message": "<text>"}``: 400

@@ -1,6 +1,7 @@
 """Sandbox part: the Graph API's Page node and Page Insights edge, for any version ``/vNN.N``.
 
-Answers as platform-apis-social.md §1 documents it: Page fields as asked in ``fields``; insights
+Answers as https://developers.facebook.com/docs/graph-api/reference/page/insights/ documents it: Page fields as asked in
+``fields``; insights
 ``data[{name, period, values[{value, end_time}], title, description, id}]`` with time-based
 ``paging.previous/next`` links that embed ``access_token`` (as the real ones do); ``end_time`` is
 Pacific midnight after the day (``T08:00:00+0000`` in PST, ``T07:00:00+0000`` in PDT); ``since``

@@ -1,7 +1,8 @@
 """Sandbox part: the GA4 Data API ``runReport``, the Admin API's account summaries, and the Google OAuth token
 endpoint (:mod:`socialkpi.sandbox.google_oauth`, shared by the youtube and google_business parts).
 
-Answers the way platform-apis-web.md §1 documents it: ``RunReportResponse`` with
+Answers the way https://developers.google.com/analytics/devguides/reporting/data/v1/rest/v1beta/RunReportResponse
+documents it: ``RunReportResponse`` with
 ``dimensionHeaders``, typed ``metricHeaders``, string values, ``rowCount`` (left out when 0, as
 proto-JSON does), ``metadata`` and ``kind``; ``limit``/``offset`` honoured; rows with no data left
 out (``keepEmptyRows`` false); nothing for today or later (data up to yesterday, Europe/Paris).

@@ -1,6 +1,7 @@
 """Sandbox part: the Business Profile Performance API v1 and a Google OAuth token endpoint.
 
-Answers as platform-apis-web.md §3 documents it:
+Answers as https://developers.google.com/my-business/reference/performance/rest/v1/locations/fetchMultiDailyMetricsTimeSeries
+documents it:
 
 * ``GET /v1/locations/{id}:fetchMultiDailyMetricsTimeSeries?dailyMetrics=...&dailyRange.startDate.year=...``
   (camelCase or snake_case range parameters): ``multiDailyMetricTimeSeries[].dailyMetricTimeSeries[]``

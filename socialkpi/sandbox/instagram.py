@@ -1,6 +1,7 @@
 """Sandbox part: the Instagram API with Facebook Login on graph.facebook.com, any version ``/vNN.N``.
 
-Answers as platform-apis-social.md §2 documents it:
+Answers as https://developers.facebook.com/documentation/instagram-platform/api-reference/instagram-user/insights/
+documents it:
 
 * ``GET /{ig-user-id}?fields=...`` the account's fields as asked (``followers_count`` and
   ``media_count`` as of today, UTC), or ``business_discovery.username(x){...}`` for another

@@ -1,7 +1,8 @@
 """Sandbox part: LinkedIn Community Management API (``/rest``) and the OAuth 2.0 token endpoint
 (:mod:`socialkpi.sandbox.linkedin_auth`).
 
-Answers as docs/platform-apis-social.md §5 shows:
+Answers as https://learn.microsoft.com/en-us/linkedin/marketing/community-management/organizations/follower-statistics
+shows:
 
 * Every ``/rest`` call needs ``Authorization: Bearer`` (:data:`world.TOKEN` or a token issued here;
   :data:`world.EXPIRED_TOKEN` gets ``EXPIRED_ACCESS_TOKEN`` 65602, anything else

@@ -1,6 +1,6 @@
 """Sandbox part: a Mastodon instance's public ``GET /api/v1/accounts/lookup``.
 
-Answers as platform-apis-web.md §5 documents it: an ``Account`` entity (string ``id``, integer
+Answers as https://docs.joinmastodon.org/methods/accounts/ documents it: an ``Account`` entity (string ``id``, integer
 counts, ``last_status_at`` a date string), ``X-RateLimit-Limit/-Remaining/-Reset`` on every reply
 (the reset an ISO 8601 timestamp with microseconds), ``{"error": "Record not found"}`` with 404 for
 an unknown account, ``{"error": "The access token is invalid"}`` with 401 for a bad bearer (a token

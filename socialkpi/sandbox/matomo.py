@@ -1,4 +1,4 @@
-"""Sandbox part: Matomo's Reporting API, ``/index.php?module=API`` (platform-apis-web.md §8).
+"""Sandbox part: Matomo's Reporting API, ``/index.php?module=API`` (https://developer.matomo.org/api-reference/reporting-api).
 
 Answers as Matomo 5 does for ``format=JSON`` with ``period=day`` and a ``date=YYYY-MM-DD,YYYY-MM-DD``
 range: an object keyed by every date of the range, ``[]`` for a day without data (before the site

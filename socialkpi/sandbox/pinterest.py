@@ -1,6 +1,6 @@
 """Sandbox part: Pinterest API v5 ``user_account``, ``user_account/analytics`` and ``oauth/token``.
 
-Answers as platform-apis-social.md §6 documents it:
+Answers as https://developers.pinterest.com/docs/api/v5/ documents it:
 
 * ``GET /v5/user_account``: the token owner's account object (``follower_count`` a JSON integer).
 * ``GET /v5/user_account/analytics``: ``{"all": {"daily_metrics": [{date, data_status, metrics}],

@@ -1,4 +1,4 @@
-"""Sandbox part: Plausible's Stats API v2, ``POST /api/v2/query`` (platform-apis-web.md §7).
+"""Sandbox part: Plausible's Stats API v2, ``POST /api/v2/query`` (https://plausible.io/docs/stats-api).
 
 Answers as Plausible does: positional ``results[].dimensions`` / ``results[].metrics`` in the query's
 order, JSON numbers, empty buckets (and breakdown rows with nothing) left out, ``meta.time_labels`` /

@@ -164,7 +164,7 @@ class Sandbox:
 
         class _Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True  # tech-notes §5: else ~40 ms per keep-alive request
+            disable_nagle_algorithm = True  # else ~40 ms per keep-alive request (Nagle and delayed ACK)
 
             def do_GET(self) -> None:
                 sandbox._serve(self)

@@ -1,6 +1,6 @@
 """Sandbox part: the Threads API (graph.threads.net) for Corner Bakery's Threads profile.
 
-Answers as platform-apis-social.md §3 documents it:
+Answers as https://developers.facebook.com/documentation/threads/insights documents it:
 
 * ``GET /v1.0/me?fields=...``: the token's own profile, the fields asked.
 * ``GET /v1.0/{user-id}/threads_insights?metric=...&since=&until=`` (unix seconds; default: the last

@@ -1,6 +1,6 @@
 """Sandbox part: TikTok's Display API ``GET /v2/user/info/`` and ``POST /v2/oauth/token/``.
 
-Answers as platform-apis-web.md §4a documents it:
+Answers as https://developers.tiktok.com/doc/tiktok-api-v2-get-user-info documents it:
 
 * ``/v2/user/info/?fields=...``: ``{"data": {"user": {<only the fields asked>}}, "error": {"code": "ok",
   "message": "", "log_id": ...}}``: the ``error`` object is there on success too.  Counts are JSON

@@ -1,6 +1,6 @@
 """Sandbox part: the Umami API, self-hosted (``/api``, Bearer) and Umami Cloud (``/v1``, x-umami-api-key).
 
-Answers as current Umami does (platform-apis-web.md §10):
+Answers as current Umami does (https://umami.is/docs/api/website-stats):
 
 * ``POST /api/auth/login`` ``{"username", "password"}`` -> ``{"token", "user"}``; ``POST /api/auth/verify``.
 * ``GET /{api|v1}/websites`` -> the user's websites, paged as current Umami pages them

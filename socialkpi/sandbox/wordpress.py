@@ -1,4 +1,4 @@
-"""Sandbox part: WordPress.com / Jetpack Stats REST v1.1 (platform-apis-web.md §9).
+"""Sandbox part: WordPress.com / Jetpack Stats REST v1.1 (https://developer.wordpress.com/docs/api/1.1/get/sites/%24site/stats/).
 
 * ``GET /rest/v1.1/sites/{site}/stats/visits?unit=day&quantity=N&date=D&stat_fields=views,visitors`` ->
   ``{"date", "unit", "fields": ["period", ...], "data": [[period, ...], ...], "utc_offset"}``: one row per

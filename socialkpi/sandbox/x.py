@@ -1,6 +1,6 @@
 """Sandbox part: X API v2 user lookup by username and the OAuth 2.0 token endpoint.
 
-Answers as docs/platform-apis-social.md §4 shows:
+Answers as https://docs.x.com/x-api/users/lookup/introduction shows:
 
 * ``GET /2/users/by/username/{username}?user.fields=...``: ``{"data": {id, name, username,
   public_metrics?}}``; ``public_metrics`` only when asked for; an unknown ``user.fields`` value

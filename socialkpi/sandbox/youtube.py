@@ -1,7 +1,8 @@
 """Sandbox part: YouTube Data API v3 ``channels.list``, YouTube Analytics v2 ``reports.query`` and a
 Google OAuth token endpoint.
 
-Answers as platform-apis-web.md §2 documents it:
+Answers as https://developers.google.com/youtube/v3/docs/channels/list and https://developers.google.com/youtube/analytics/reference/reports/query
+documents it:
 
 * ``GET /youtube/v3/channels?part=statistics&id=...`` (or ``mine=true`` with OAuth): a
   ``youtube#channelListResponse`` whose ``statistics`` counts are **strings**, the subscriber count
