@@ -235,3 +235,48 @@ def test_kpi_running_kept_by_the_import_equals_the_raw_answer(tmp_path: Path) ->
         )
     finally:
         con.close()
+
+
+def test_importing_the_same_file_again_puts_back_what_another_file_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same file again skips its second read only while every row it wrote is still as it wrote it:
+    after another file changed one of its values, or a row of it was deleted, it is upserted again."""
+    text = H + "".join(
+        f"2026-03-0{d},manual,{a},,false,{m},{d * 3 + len(a)},,\n"
+        for d in (1, 2, 3)
+        for a in ("newsletter", "yelp")
+        for m in ("followers", "visits")
+    )
+    first, other = tmp_path / "first.csv", tmp_path / "other.csv"
+    first.write_text(text, encoding="utf-8")
+    other.write_text(H + "2026-03-02,manual,yelp,,false,visits,99,,\n", encoding="utf-8")
+    db = tmp_path / "wh.duckdb"
+
+    def state() -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+        con = duckdb.connect(str(db), read_only=True)
+        try:
+            rows = con.execute("SELECT account_id, metric, observed_on, value FROM observations ORDER BY ALL")
+            return rows.fetchall(), con.execute("SELECT * FROM kpi_daily ORDER BY ALL").fetchall()
+        finally:
+            con.close()
+
+    assert import_csv(db, first, now=NOW).written == 12
+    wanted = state()
+    assert import_csv(db, other, now=NOW).written == 1
+    assert state() != wanted
+    assert import_csv(db, first, now=NOW).written == 1
+    assert state() == wanted
+    con = duckdb.connect(str(db))
+    try:
+        con.execute("DELETE FROM observations WHERE account_id = 'newsletter' AND observed_on = '2026-03-03'")
+    finally:
+        con.close()
+    assert import_csv(db, first, now=NOW).written == 2
+    assert state()[0] == wanted[0]
+    typed = import_rules._typed_sql
+    reads: list[str] = []
+    monkeypatch.setattr(imports, "_typed_sql", lambda *a: reads.append("typed") or typed(*a))
+    assert import_csv(db, first, now=NOW).written == 0
+    assert reads == []  # unchanged since: the second read of the file was skipped
+    assert state()[0] == wanted[0]

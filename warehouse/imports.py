@@ -385,7 +385,7 @@ def _import(
         if not rows:
             raise ImportRejected(str(path), [(1, "no data rows")])
         con.execute(f"SET memory_limit = '{_load_limit(rows)}'")
-        written = _load(con, source, db_path, "import-" + scan.digest[:12], moment, converted, scan.stat)
+        written = _load(con, source, db_path, "import-" + scan.digest[:12], moment, converted, scan.stat, rows)
     finally:
         con.close()
         shutil.rmtree(folder, ignore_errors=True)
@@ -400,6 +400,7 @@ def _load(
     moment: datetime,
     converted: dict[str, Any],
     stat: tuple[int, int],
+    rows: int,
 ) -> int:
     """The second read of the file, upserted into the warehouse with one statement, with its accounts
     and the aggregates, in one transaction."""
@@ -425,11 +426,14 @@ def _load(
                 """,
                 {"platform": MANUAL, "seen": seen},
             )
-            result = _create(
-                wh, lambda src: UPSERT_SQL.replace("FROM batch", f"FROM ({_typed_sql(source, src, converted)})"),
-                source, params,
-            ).fetchall()  # fmt: skip
-            written = int(result[0][0]) if result else 0
+            if _imported_already(wh, run_id, rows):
+                written = 0  # every row holds what this file says already: the upsert would change none
+            else:
+                result = _create(
+                    wh, lambda src: UPSERT_SQL.replace("FROM batch", f"FROM ({_typed_sql(source, src, converted)})"),
+                    source, params,
+                ).fetchall()  # fmt: skip
+                written = int(result[0][0]) if result else 0
             if written:  # else no row changed: the aggregates, kept with the rows, are as they were
                 kpis = wh.execute("SELECT bit_or(kpis) FROM temp.main.accounts_in").fetchone()
                 mask = int(kpis[0]) if kpis and kpis[0] is not None else 0  # KPI metrics; bit 62: networks
@@ -451,6 +455,22 @@ def _load(
                 wh.execute("ROLLBACK")
             raise
     return written
+
+
+def _imported_already(wh: duckdb.DuckDBPyConnection, run_id: str, rows: int) -> bool:
+    """Whether the warehouse holds, unchanged since, every row of this very file (the same bytes: the
+    run id is their SHA-256) as an earlier import of it wrote them: then the upsert would change no row,
+    and the second read of the file is skipped.
+
+    A row keeps its ``run_id`` only while no later write changed its value or source metric (the upsert
+    sets ``run_id`` with them), and only this file's rows can carry its run id; ``rows`` is the file's
+    rows, each key once (it passed the checks).  So ``rows`` rows with this run id are this file's rows,
+    each still as this file says."""
+    found = wh.execute(
+        "SELECT count(*) FROM observations WHERE platform = $platform AND run_id = $run_id",
+        {"platform": MANUAL, "run_id": run_id},
+    ).fetchone()
+    return found is not None and int(found[0]) == rows
 
 
 def _load_limit(rows: int) -> str:
