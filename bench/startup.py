@@ -17,7 +17,7 @@ HELP_BUDGET = 0.2
 HEAVY = ("pandas", "pyarrow", "streamlit")
 # command -> (the module it imports, the heavy modules it really uses)
 COMMANDS = {
-    "collect": ("socialkpi.runner", {"pyarrow"}),  # warehouse.load builds Arrow tables
+    "collect": ("socialkpi.runner", {"pyarrow"}),  # the writer imports it for its first Arrow table, not at start-up
     "export": ("warehouse.export", set()),  # DuckDB COPY writes the CSV
     "status": ("warehouse.runs", set()),
     "import-csv": ("warehouse.imports", set()),  # DuckDB reads, checks and loads the file

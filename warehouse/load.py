@@ -14,28 +14,43 @@ closed here too (:func:`start_run`, :func:`finish_run`).
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING
 
 import duckdb
-import pyarrow as pa
 
 from collectors.observation import Account, Observation
 from warehouse import aggregates
 
-OBSERVATION_SCHEMA = pa.schema(
-    [
-        ("platform", pa.string()),
-        ("account_id", pa.string()),
-        ("metric", pa.string()),
-        ("observed_on", pa.date32()),
-        ("value", pa.float64()),
-        ("source_metric", pa.string()),
-        ("collected_at", pa.timestamp("us")),
-        ("run_id", pa.string()),
-    ]
-)
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+# pyarrow (~0.1-0.2 s and ~40 MB with numpy) is imported where a batch is first turned into an Arrow
+# table, not with this module: ``socialkpi collect`` then imports it in its writer thread, when the
+# first account is done, while the other accounts' requests are under way, not before its first request.
+
+
+@functools.cache
+def observation_schema() -> pa.Schema:
+    """The Arrow schema of a batch of observations, as :data:`UPSERT_SQL` selects it."""
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            ("platform", pa.string()),
+            ("account_id", pa.string()),
+            ("metric", pa.string()),
+            ("observed_on", pa.date32()),
+            ("value", pa.float64()),
+            ("source_metric", pa.string()),
+            ("collected_at", pa.timestamp("us")),
+            ("run_id", pa.string()),
+        ]
+    )
+
 
 UPSERT_SQL = """
 INSERT INTO observations
@@ -63,11 +78,13 @@ _SQL_CHECK_ROWS = 20_000
 
 
 def _arrow(rows: Sequence[Observation], run_id: str) -> pa.Table:
-    """``rows`` as an Arrow table of :data:`OBSERVATION_SCHEMA`, in order, duplicates included.
+    """``rows`` as an Arrow table of :func:`observation_schema`, in order, duplicates included.
 
     One list per column (no per-row tuples); ``naive_utc`` once per distinct ``collected_at``
     (a collector's batch has one), and constant columns repeated by Arrow, not Python.
     """
+    import pyarrow as pa
+
     n = len(rows)
     stamps = {r.collected_at for r in rows}
     ts = pa.timestamp("us")
@@ -87,12 +104,14 @@ def _arrow(rows: Sequence[Observation], run_id: str) -> pa.Table:
             collected,
             pa.repeat(pa.scalar(run_id, pa.string()), n),
         ],
-        schema=OBSERVATION_SCHEMA,
+        schema=observation_schema(),
     )
 
 
 def value_column(rows: Sequence[Observation]) -> pa.Array:
     """The ``value`` column: Arrow converts ints and floats itself; anything else goes through ``float()``."""
+    import pyarrow as pa
+
     try:
         return pa.array([r.value for r in rows], pa.float64())
     except (pa.ArrowInvalid, pa.ArrowTypeError):
@@ -122,7 +141,7 @@ def observations_table(rows: Iterable[Observation], run_id: str) -> pa.Table:
 
 
 def upsert_table(con: duckdb.DuckDBPyConnection, batch: pa.Table) -> int:
-    """Upsert an Arrow table shaped like :data:`OBSERVATION_SCHEMA`; returns rows inserted or changed.
+    """Upsert an Arrow table shaped like :func:`observation_schema`; returns rows inserted or changed.
 
     The caller owns the transaction.  Keys must be unique within ``batch``.  The aggregates of
     :mod:`warehouse.aggregates` are updated in the same transaction.
@@ -142,7 +161,7 @@ _HASHED_KEYS_SQL = "SELECT count(DISTINCT hash(platform, account_id, metric, obs
 
 
 def keys_unique(con: duckdb.DuckDBPyConnection, table: pa.Table) -> bool:
-    """Whether the keys of ``table`` (shaped like :data:`OBSERVATION_SCHEMA`) are unique: checked by a
+    """Whether the keys of ``table`` (shaped like :func:`observation_schema`) are unique: checked by a
     Python set up to ``_SQL_CHECK_ROWS`` rows, by DuckDB's hash of each key above."""
     if table.num_rows <= _SQL_CHECK_ROWS:
         return _keys_unique_py(table)

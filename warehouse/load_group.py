@@ -12,27 +12,32 @@ accounts (Arrow tables of the rows and of the run records) and commits once.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pyarrow as pa
 
 from collectors.observation import Observation
 from warehouse import aggregates
 from warehouse.load import (
-    OBSERVATION_SCHEMA,
     UPSERT_SQL,
     AccountOutcome,
     keys_unique,
     naive_utc,
+    observation_schema,
     rollback,
     value_column,
     write_account_batch,
     write_in_transaction,
 )
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+# pyarrow is imported where a group's tables are built, not with this module (see warehouse.load).
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,35 +49,45 @@ class AccountBatch:
     skipped: Sequence[tuple[str, str]] = ()
 
 
-_RUN_SCHEMA = pa.schema(
-    [
-        ("run_id", pa.string()),
-        ("platform", pa.string()),
-        ("account_id", pa.string()),
-        ("name", pa.string()),
-        ("competitor", pa.bool_()),
-        ("status", pa.string()),
-        ("error_kind", pa.string()),
-        ("reason", pa.string()),
-        ("rows_written", pa.int64()),
-        ("requests", pa.int64()),
-        ("since", pa.date32()),
-        ("until", pa.date32()),
-        ("started_at", pa.timestamp("us")),
-        ("finished_at", pa.timestamp("us")),
-    ]
-)
+@functools.cache
+def _run_schema() -> pa.Schema:
+    import pyarrow as pa
 
-_NOTES_SCHEMA = pa.schema(
-    [
-        ("platform", pa.string()),
-        ("account_id", pa.string()),
-        ("source_metric", pa.string()),
-        ("note", pa.string()),
-        ("run_id", pa.string()),
-        ("noted_at", pa.timestamp("us")),
-    ]
-)
+    return pa.schema(
+        [
+            ("run_id", pa.string()),
+            ("platform", pa.string()),
+            ("account_id", pa.string()),
+            ("name", pa.string()),
+            ("competitor", pa.bool_()),
+            ("status", pa.string()),
+            ("error_kind", pa.string()),
+            ("reason", pa.string()),
+            ("rows_written", pa.int64()),
+            ("requests", pa.int64()),
+            ("since", pa.date32()),
+            ("until", pa.date32()),
+            ("started_at", pa.timestamp("us")),
+            ("finished_at", pa.timestamp("us")),
+        ]
+    )
+
+
+@functools.cache
+def _notes_schema() -> pa.Schema:
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            ("platform", pa.string()),
+            ("account_id", pa.string()),
+            ("source_metric", pa.string()),
+            ("note", pa.string()),
+            ("run_id", pa.string()),
+            ("noted_at", pa.timestamp("us")),
+        ]
+    )
+
 
 # The statements of write_account_batch, each over a whole group of accounts (registered ``group_runs``,
 # one row per account, and ``group_notes``): a statement costs ~2-8 ms to plan whether it carries one
@@ -204,11 +219,13 @@ def _upsert_group_rows(
 
 
 def _group_arrow(batches: Sequence[AccountBatch], rows: Sequence[Observation]) -> pa.Table:
-    """``rows`` (every batch's rows, in order) as an Arrow table of :data:`warehouse.load.OBSERVATION_SCHEMA`,
+    """``rows`` (every batch's rows, in order) as an Arrow table of :func:`warehouse.load.observation_schema`,
     knowing each row is its batch's account's.
 
     The columns that are one value per batch (platform, account, run, and ``collected_at`` when the
     batch has one, as a collector's does) are repeated by Arrow instead of read from each row."""
+    import pyarrow as pa
+
     filled = [b for b in batches if b.rows]
 
     def repeated(values: list[Any], kind: pa.DataType) -> pa.Array:
@@ -235,18 +252,22 @@ def _group_arrow(batches: Sequence[AccountBatch], rows: Sequence[Observation]) -
             pa.concat_arrays(stamps),
             repeated([b.outcome.run_id for b in filled], pa.string()),
         ],
-        schema=OBSERVATION_SCHEMA,
+        schema=observation_schema(),
     )
 
 
 def _dedup_keep_last(table: pa.Table) -> pa.Table:
     """``table`` with one row per key: the last one (rare: a batch that repeats a key)."""
+    import pyarrow as pa
+
     keys = zip(*(table.column(n).to_pylist() for n in ("platform", "account_id", "metric", "observed_on")), strict=True)
     last = {key: i for i, key in enumerate(keys)}
     return table.take(pa.array(sorted(last.values()), pa.int64()))
 
 
 def _runs_table(batches: Sequence[AccountBatch], written: Sequence[int]) -> pa.Table:
+    import pyarrow as pa
+
     outcomes = [b.outcome for b in batches]
     return pa.Table.from_pydict(
         {
@@ -265,12 +286,14 @@ def _runs_table(batches: Sequence[AccountBatch], written: Sequence[int]) -> pa.T
             "started_at": [naive_utc(o.started_at) for o in outcomes],
             "finished_at": [naive_utc(o.finished_at) for o in outcomes],
         },
-        schema=_RUN_SCHEMA,
+        schema=_run_schema(),
     )
 
 
 def _notes_table(batches: Sequence[AccountBatch]) -> pa.Table:
     """Every batch's skipped-metric notes, one per key (a note given twice: the last one)."""
+    import pyarrow as pa
+
     notes: dict[tuple[str, str, str], tuple[str, str, datetime]] = {}
     for b in batches:
         o = b.outcome
@@ -286,5 +309,5 @@ def _notes_table(batches: Sequence[AccountBatch]) -> pa.Table:
             "run_id": [v[1] for v in values],
             "noted_at": [v[2] for v in values],
         },
-        schema=_NOTES_SCHEMA,
+        schema=_notes_schema(),
     )
