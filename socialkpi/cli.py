@@ -497,7 +497,8 @@ def cmd_import_csv(args: argparse.Namespace) -> int:
     except ImportRejected as exc:
         _err(str(exc))
         for line, reason in exc.errors:
-            sys.stderr.write(f"  line {line}: {reason}\n")
+            if line:  # line 0 is the file itself, said once above
+                sys.stderr.write(f"  line {line}: {reason}\n")
         return EXIT_USAGE
     _out(f"imported {result.rows} row(s) from {args.file}: {result.written} new or changed")
     return EXIT_OK

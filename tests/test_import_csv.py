@@ -135,3 +135,22 @@ def test_cli_rejects_with_exit_2_and_lists_lines(
     assert main(["import-csv", str(src)]) == 2
     err = capsys.readouterr().err
     assert "line 2: value 'many' is not a number" in err
+
+
+@pytest.mark.parametrize("what", ["missing", "folder"])
+def test_cli_says_once_when_the_file_itself_cannot_be_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], what: str
+) -> None:
+    # a file that is not there, or a folder, is not a bad row: one line naming the file and why, exit 2,
+    # and no warehouse created for it
+    monkeypatch.chdir(tmp_path)
+    db = tmp_path / "wh.duckdb"
+    monkeypatch.setenv("SOCIALKPI_DB", str(db))
+    target = tmp_path / "exports"
+    if what == "folder":
+        target.mkdir()
+    assert main(["import-csv", str(target)]) == 2
+    err = capsys.readouterr().err
+    reason = "No such file or directory" if what == "missing" else "Is a directory"
+    assert err == f"socialkpi: error: {target}: nothing imported: cannot read the file: {reason}\n"
+    assert not db.exists()

@@ -121,10 +121,14 @@ INDEX_BYTES_PER_ROW = 120
 
 
 class ImportRejected(Exception):
-    """The file was not loaded; ``errors`` lists ``(line, reason)`` for each bad row."""
+    """The file was not loaded; ``errors`` lists ``(line, reason)`` for each bad row, or is one ``(0, reason)``
+    when the fault is the file itself (gone, a folder, changed while it was read), not a row of it."""
 
     def __init__(self, path: str, errors: list[tuple[int, str]]) -> None:
         self.errors = errors
+        if [line for line, _ in errors] == [0]:
+            super().__init__(f"{path}: nothing imported: {errors[0][1]}")
+            return
         shown = "; ".join(f"line {line}: {reason}" for line, reason in errors[:10])
         more = f" (and {len(errors) - 10} more)" if len(errors) > 10 else ""
         super().__init__(f"{path}: nothing imported, {len(errors)} bad row(s): {shown}{more}")
