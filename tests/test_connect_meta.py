@@ -225,7 +225,7 @@ def test_the_platform_s_own_app_variables_win_over_the_meta_ones(shop: Path, mon
 
 
 def test_a_login_for_business_configuration_replaces_the_scopes(shop: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Facebook Login for Business: "the configuration replaces OAuth scopes" (nango's guide, research note §6)."""
+    """Facebook Login for Business: "the configuration replaces OAuth scopes" (https://nango.dev/docs/api-integrations/facebook-login-for-business/how-to-register-your-own-facebook-login-for-business-api-oauth-app)."""
     monkeypatch.setenv("SOCIALKPI_META_CONFIG_ID", "1234567890123456")
     run = connect_all()
     assert run.code == 0, run.stderr
