@@ -1,7 +1,7 @@
 """``socialkpi connect facebook|instagram`` end to end against the sandbox: the Login Dialog, the code for a user
 token, that for the long-lived one, ``/me/accounts`` for the Pages and their Instagram accounts, then collect.
 
-The sandbox follows Meta's docs (quoted from /work/notes/connect-meta.md) and what Meta is seen to answer:
+The sandbox follows Meta's docs (quoted below with their URLs) and what Meta is seen to answer:
 
 * https://developers.facebook.com/documentation/facebook-login/guides/advanced/manual-flow: "Your app must
   initiate a redirect to an endpoint which will display the login dialog:
