@@ -69,7 +69,7 @@ def test_readme_metric_names_are_canonical() -> None:
 
 
 CONNECT = (ROOT / "docs" / "connect.md").read_text(encoding="utf-8")
-CONNECT_SECTIONS = {  # platform -> the docs/connect.md section that says how to connect it
+CONNECT_SECTIONS = {  # platform -> the docs/connect.md section that says how to connect it (else: its label)
     "facebook": "Facebook and Instagram", "instagram": "Facebook and Instagram", "threads": "Threads", "x": "X",
     "linkedin": "LinkedIn", "pinterest": "Pinterest", "tiktok": "TikTok", "youtube": "Google", "ga4": "Google",
     "google_business": "Google", "mastodon": "Mastodon", "bluesky": "Bluesky", "wordpress": "WordPress.com",
@@ -77,10 +77,11 @@ CONNECT_SECTIONS = {  # platform -> the docs/connect.md section that says how to
 }  # fmt: skip
 NEEDS_APP = {"facebook", "instagram", "threads", "x", "linkedin", "pinterest", "tiktok", "youtube", "ga4",
              "google_business", "wordpress"}  # fmt: skip
+NO_APP = {"mastodon", "bluesky", "plausible", "matomo", "umami"}  # nothing to create at the platform
 
 
 def connect_section(platform: str) -> str:
-    title = CONNECT_SECTIONS[platform]
+    title = CONNECT_SECTIONS.get(platform, PLATFORMS[platform].label)
     parts = re.split(r"^## ", CONNECT, flags=re.M)
     found = [p for p in parts if p.startswith(title)]
     assert found, f"docs/connect.md has no '## {title}' section for {platform}"
@@ -92,6 +93,9 @@ def test_docs_connect_says_how_to_connect_every_platform(platform: str) -> None:
     from socialkpi.connect import FLOWS, redirect_uri
 
     assert platform in FLOWS
+    assert (platform in NEEDS_APP) != (platform in NO_APP), (
+        f"{platform}: add it to NEEDS_APP (a developer app to create) or NO_APP in tests/test_docs.py"
+    )
     section = connect_section(platform)
     assert "socialkpi connect" in section
     if platform in NEEDS_APP:
@@ -104,3 +108,4 @@ def test_readme_starts_the_way_to_your_own_data_with_init_and_connect() -> None:
     first, second = steps.split("\n2. ", 1)
     assert "socialkpi init" in first and "socialkpi connect" in second.split("\n3. ", 1)[0]
     assert "docs/connect.md" in steps
+
