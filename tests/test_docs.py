@@ -109,3 +109,50 @@ def test_readme_starts_the_way_to_your_own_data_with_init_and_connect() -> None:
     assert "socialkpi init" in first and "socialkpi connect" in second.split("\n3. ", 1)[0]
     assert "docs/connect.md" in steps
 
+
+def stale_references(guide: str) -> list[str]:
+    """The files and the ``module.name`` of ours a guide names (in backquotes) that do not exist."""
+    import importlib
+
+    stale = []
+    for quoted in dict.fromkeys(re.findall(r"`([^`\s]+)`", guide)):
+        name = quoted.split("(", 1)[0]
+        if "<" in name:  # a placeholder: collectors/<id>.py
+            continue
+        if re.fullmatch(r"[\w.-]*(/[\w.-]*)*\.(py|md|example)|\w+/", name):
+            if not (ROOT / name).exists():
+                stale.append(name)
+            continue
+        dotted = name.replace("/", ".")
+        if not re.fullmatch(r"(collectors|warehouse|socialkpi)(\.\w+)+", dotted):
+            continue
+        parts = dotted.split(".")
+        for cut in range(len(parts), 0, -1):  # the longest module prefix, then attributes
+            try:
+                found: object = importlib.import_module(".".join(parts[:cut]))
+            except ModuleNotFoundError:
+                continue
+            module = found
+            for attribute in parts[cut:]:
+                found = getattr(found, attribute, None)
+            # a class or function is named where it is defined, not where it is imported (no re-exports)
+            home = getattr(getattr(module, parts[cut], None), "__module__", None) if cut < len(parts) else None
+            if found is None or (callable(found) and home not in (None, getattr(module, "__name__", None))):
+                stale.append(name)
+            break
+    return stale
+
+
+def test_the_guide_to_adding_a_platform_names_files_and_names_that_exist() -> None:
+    guide = (ROOT / "docs" / "adding-a-platform.md").read_text(encoding="utf-8")
+    assert "`collectors.errors.default_classify`" in guide  # the walk sees the names
+    assert stale_references(guide) == []
+
+
+def test_a_name_or_file_gone_from_the_code_is_a_stale_reference() -> None:
+    guide = "`socialkpi.settings.credentials_for`, `collectors.http.Verdict`, `collectors/nothing.py`, `docs/`"
+    assert stale_references(guide) == [
+        "socialkpi.settings.credentials_for",  # moved to socialkpi.credentials
+        "collectors.http.Verdict",  # lives in collectors.errors
+        "collectors/nothing.py",
+    ]
