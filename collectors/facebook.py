@@ -63,7 +63,7 @@ METRICS: dict[str, str] = {
     "page_daily_unfollows_unique": "followers_lost",
     "page_follows": "followers",
 }
-# Small groups, so that one refused metric cannot sink the others (§1.9).
+# Small groups, so that one refused metric cannot sink the others (https://developers.facebook.com/docs/graph-api/reference/page/insights/).
 GROUPS: tuple[tuple[str, ...], ...] = (
     ("page_media_view", "page_total_media_view_unique", "page_post_engagements"),
     ("page_views_total", "page_daily_follows_unique", "page_daily_unfollows_unique"),
@@ -97,7 +97,7 @@ COUNT = Counts(PLATFORM)  # JSON numbers
 
 
 def classify(status: int, headers: Mapping[str, str], body: Any) -> Verdict | None:
-    """Read Meta's error envelope; the HTTP status is not reliable (§1.6, §1.7)."""
+    """Read Meta's error envelope; the HTTP status is not reliable (https://developers.facebook.com/docs/graph-api/guides/error-handling)."""
     err = read_error(status, body)
     if err is None:
         return None  # no envelope: judge by the HTTP status

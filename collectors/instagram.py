@@ -99,7 +99,7 @@ COUNT = Counts(PLATFORM)  # JSON numbers
 
 
 def classify_meta(status: int, headers: Mapping[str, str], body: Any, *, scopes: str) -> Verdict | None:
-    """Read Meta's ``{"error": {code, error_subcode, message}}``; the HTTP status is not reliable (§1.6)."""
+    """Read Meta's ``{"error": {code, error_subcode, message}}``; the HTTP status is not reliable (https://developers.facebook.com/docs/graph-api/guides/error-handling)."""
     err = read_error(status, body)
     if err is None:
         return None  # no envelope (an empty 500, a proxy page): judge by the HTTP status
@@ -353,8 +353,10 @@ def collect(client: Client, ctx: CollectContext, *, since: date, until: date) ->
 def _insights_day(client: Client, ctx: CollectContext, url: str, day: date, refused: set[str], out: Collected) -> None:
     """All metrics of one Pacific day in one call; on a refusal, each metric alone; skip what stays refused.
 
-    One invalid metric fails the whole request on Meta (§1.9), so a refusal of the group is retried one
-    metric at a time; a metric refused alone is recorded in ``skipped`` and not asked again this run.
+    One invalid metric fails the whole request on Meta
+    (https://developers.facebook.com/docs/graph-api/reference/page/insights/), so a refusal of the group
+    is retried one metric at a time; a metric refused alone is recorded in ``skipped`` and not asked again
+    this run.
     """
     since_ts, until_ts = pacific_bounds(day)
 

@@ -98,7 +98,7 @@ DAY_MS = 86_400_000  # a DAY bucket's timeRange.end - timeRange.start (UTC days 
 
 
 def classify(status: int, headers: Mapping[str, str], body: Any) -> Verdict | None:
-    """Read LinkedIn's ``{"status", "serviceErrorCode", "code", "message"}`` envelope (§5.5, §5.6)."""
+    """Read LinkedIn's ``{"status", "serviceErrorCode", "code", "message"}`` envelope (https://learn.microsoft.com/en-us/linkedin/shared/api-guide/concepts/error-handling)."""
     if status < 400:
         return None
     envelope = body if isinstance(body, dict) else {}

@@ -69,7 +69,8 @@ ACCESS_TEXT = re.compile(r"can't access this resource|requires '(view|admin|writ
 
 
 def classify(status: int, headers: Mapping[str, str], body: Any) -> Verdict | None:
-    """Read ``{"result": "error", "message": ...}`` whatever the HTTP status (§8 Errors, limits and freshness)."""
+    """Read ``{"result": "error", "message": ...}`` whatever the HTTP status (it long came with HTTP 200:
+    https://github.com/matomo-org/matomo/issues/17310 and /18055)."""
     is_error = isinstance(body, dict) and body.get("result") == "error"
     if not is_error:
         if status == 429:

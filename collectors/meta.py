@@ -131,9 +131,10 @@ def ask_metrics(
 ) -> Iterator[tuple[list[str], Any]]:
     """``(batch, payload)`` for the metrics not yet refused, all in one call while Meta accepts them.
 
-    One invalid metric fails the whole request (§1.9): a ``tolerated`` refusal of a batch is retried one
-    metric at a time; a metric refused alone is added to ``refused`` (not asked again this run) and
-    recorded in ``out.skipped`` as "refused by the <api>"; any other error is raised.
+    One invalid metric fails the whole request (https://developers.facebook.com/docs/graph-api/reference/page/insights/):
+    a ``tolerated`` refusal of a batch is retried one metric at a time; a metric refused alone is added to
+    ``refused`` (not asked again this run) and recorded in ``out.skipped`` as "refused by the <api>"; any
+    other error is raised.
     """
     batch0 = [m for m in metrics if m not in refused]
     tries = [batch0] if batch0 else []

@@ -62,7 +62,8 @@ COUNT = Counts(PLATFORM)  # JSON numbers (https://plausible.io/docs/stats-api)
 
 
 def classify(status: int, headers: Mapping[str, str], body: Any) -> Verdict | None:
-    """Read Plausible's ``{"error": "<text>"}`` (§7 Limits and errors)."""
+    """Read Plausible's ``{"error": "<text>"}`` (https://plausible.io/docs/stats-api; the texts are those of
+    https://github.com/plausible/analytics's ExternalStatsController)."""
     if status < 400:
         return None
     message = body.get("error") if isinstance(body, dict) else None

@@ -75,7 +75,7 @@ ME_ENDPOINT = "/{version}/me"
 INSIGHTS_ENDPOINT = "/{version}/{user_id}/threads_insights"
 PROFILE_LOOKUP_ENDPOINT = "/{version}/profile_lookup"
 REFRESH_ENDPOINT = "/refresh_access_token"  # unversioned, on the API host
-FIRST_DAY = date(2024, 4, 13)  # since/until do not work before 1712991600 (§3.2)
+FIRST_DAY = date(2024, 4, 13)  # since/until do not work before 1712991600 (https://developers.facebook.com/documentation/threads/insights)
 REFRESH_WHEN_LEFT = 30 * 86400.0  # seconds of validity left below which a stored token is refreshed
 REQUIRED_SCOPES = "threads_basic and threads_manage_insights"
 DISCOVERY_HELP = (
@@ -90,7 +90,7 @@ COUNT = Counts(PLATFORM)  # JSON numbers
 
 
 def classify(status: int, headers: Mapping[str, str], body: Any) -> Verdict | None:
-    """Meta's envelope, as for Instagram (§3.4: "Throttling/errors use the Graph envelope")."""
+    """Meta's envelope, as for Instagram (https://developers.facebook.com/documentation/threads/overview)."""
     return classify_meta(status, headers, body, scopes=REQUIRED_SCOPES)
 
 

@@ -73,7 +73,8 @@ ADVICE = (
 
 
 def classify(status: int, headers: Mapping[str, str], body: Any) -> Verdict | None:
-    """Read ``{"error": {"message", "code", "status"}}`` (or an older plain-text body) (§10 Errors)."""
+    """Read ``{"error": {"message", "code", "status"}}`` (or an older plain-text body): the shape of
+    src/lib/response.ts in https://github.com/umami-software/umami."""
     if status < 400:
         return None
     err = body.get("error") if isinstance(body, dict) else None

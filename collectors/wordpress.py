@@ -64,7 +64,7 @@ COUNT = Counts(PLATFORM, text=True)  # 5 on one row, "1" on the next (module doc
 
 
 def classify(status: int, headers: Mapping[str, str], body: Any) -> Verdict | None:
-    """Read ``{"error": "<identifier>", "message": "<text>"}`` (§9 Errors and limits)."""
+    """Read ``{"error": "<identifier>", "message": "<text>"}`` (https://developer.wordpress.com/docs/api/1.1/get/sites/%24site/stats/)."""
     if status < 400:
         return None
     code = body.get("error") if isinstance(body, dict) else None

@@ -67,8 +67,8 @@ def classify(status: int, headers: Mapping[str, str], body: Any) -> Verdict | No
     """Read X's problem JSON (``title``/``detail``/``type``, ``errors[]``) and ``x-rate-limit-reset``.
 
     Problem types come with both ``api.twitter.com`` and ``api.x.com`` hosts: only the path's last
-    segment is compared (§4.5).  A 200 whose body has ``errors`` and no ``data`` is a refusal too
-    (unknown or suspended user).
+    segment is compared (https://docs.x.com/x-api/fundamentals/response-codes-and-errors).  A 200 whose body
+    has ``errors`` and no ``data`` is a refusal too (unknown or suspended user).
     """
     kind = _problem_kind(body)
     message = _message(body) or f"HTTP {status}"

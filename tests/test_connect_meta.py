@@ -1,7 +1,7 @@
 """``socialkpi connect facebook|instagram`` end to end against the sandbox: the Login Dialog, the code for a user
 token, that for the long-lived one, ``/me/accounts`` for the Pages and their Instagram accounts, then collect.
 
-The sandbox follows Meta's docs (quoted from /work/notes/connect-meta.md) and what Meta is seen to answer:
+The sandbox follows Meta's docs (quoted below with their URLs) and what Meta is seen to answer:
 
 * https://developers.facebook.com/documentation/facebook-login/guides/advanced/manual-flow: "Your app must
   initiate a redirect to an endpoint which will display the login dialog:
@@ -225,7 +225,7 @@ def test_the_platform_s_own_app_variables_win_over_the_meta_ones(shop: Path, mon
 
 
 def test_a_login_for_business_configuration_replaces_the_scopes(shop: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Facebook Login for Business: "the configuration replaces OAuth scopes" (nango's guide, research note §6)."""
+    """Facebook Login for Business: "the configuration replaces OAuth scopes" (https://nango.dev/docs/api-integrations/facebook-login-for-business/how-to-register-your-own-facebook-login-for-business-api-oauth-app)."""
     monkeypatch.setenv("SOCIALKPI_META_CONFIG_ID", "1234567890123456")
     run = connect_all()
     assert run.code == 0, run.stderr

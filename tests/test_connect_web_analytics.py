@@ -182,7 +182,8 @@ def test_plausible_a_wrong_key_with_a_domain_given_is_refused_by_the_check(
 def test_plausible_a_listed_site_the_key_cannot_read_exits_2(
     shop: Path, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A team-scoped key: the listing shows every site, the query refuses another team's (research note §1.3)."""
+    """A team-scoped key: the listing shows every site, the query refuses another team's (a key's team_id
+    must be the site's: lib/plausible_web/plugs/authorize_public_api.ex in https://github.com/plausible/analytics)."""
     monkeypatch.setenv("SOCIALKPI_PLAUSIBLE_BASE_URL", sandbox.url)
     monkeypatch.setenv("SOCIALKPI_PLAUSIBLE_TOKEN", TOKEN)
     sites = [{"domain": d, "timezone": "Europe/Paris"} for d in (PLAUSIBLE_SITE, "someone-else.example")]

@@ -69,7 +69,7 @@ def test_readme_metric_names_are_canonical() -> None:
 
 
 CONNECT = (ROOT / "docs" / "connect.md").read_text(encoding="utf-8")
-CONNECT_SECTIONS = {  # platform -> the docs/connect.md section that says how to connect it
+CONNECT_SECTIONS = {  # platform -> the docs/connect.md section that says how to connect it (else: its label)
     "facebook": "Facebook and Instagram", "instagram": "Facebook and Instagram", "threads": "Threads", "x": "X",
     "linkedin": "LinkedIn", "pinterest": "Pinterest", "tiktok": "TikTok", "youtube": "Google", "ga4": "Google",
     "google_business": "Google", "mastodon": "Mastodon", "bluesky": "Bluesky", "wordpress": "WordPress.com",
@@ -77,10 +77,11 @@ CONNECT_SECTIONS = {  # platform -> the docs/connect.md section that says how to
 }  # fmt: skip
 NEEDS_APP = {"facebook", "instagram", "threads", "x", "linkedin", "pinterest", "tiktok", "youtube", "ga4",
              "google_business", "wordpress"}  # fmt: skip
+NO_APP = {"mastodon", "bluesky", "plausible", "matomo", "umami"}  # nothing to create at the platform
 
 
 def connect_section(platform: str) -> str:
-    title = CONNECT_SECTIONS[platform]
+    title = CONNECT_SECTIONS.get(platform, PLATFORMS[platform].label)
     parts = re.split(r"^## ", CONNECT, flags=re.M)
     found = [p for p in parts if p.startswith(title)]
     assert found, f"docs/connect.md has no '## {title}' section for {platform}"
@@ -92,6 +93,9 @@ def test_docs_connect_says_how_to_connect_every_platform(platform: str) -> None:
     from socialkpi.connect import FLOWS, redirect_uri
 
     assert platform in FLOWS
+    assert (platform in NEEDS_APP) != (platform in NO_APP), (
+        f"{platform}: add it to NEEDS_APP (a developer app to create) or NO_APP in tests/test_docs.py"
+    )
     section = connect_section(platform)
     assert "socialkpi connect" in section
     if platform in NEEDS_APP:
@@ -104,3 +108,51 @@ def test_readme_starts_the_way_to_your_own_data_with_init_and_connect() -> None:
     first, second = steps.split("\n2. ", 1)
     assert "socialkpi init" in first and "socialkpi connect" in second.split("\n3. ", 1)[0]
     assert "docs/connect.md" in steps
+
+
+def stale_references(guide: str) -> list[str]:
+    """The files and the ``module.name`` of ours a guide names (in backquotes) that do not exist."""
+    import importlib
+
+    stale = []
+    for quoted in dict.fromkeys(re.findall(r"`([^`\s]+)`", guide)):
+        name = quoted.split("(", 1)[0]
+        if "<" in name:  # a placeholder: collectors/<id>.py
+            continue
+        if re.fullmatch(r"[\w.-]*(/[\w.-]*)*\.(py|md|example)|\w+/", name):
+            if not (ROOT / name).exists():
+                stale.append(name)
+            continue
+        dotted = name.replace("/", ".")
+        if not re.fullmatch(r"(collectors|warehouse|socialkpi)(\.\w+)+", dotted):
+            continue
+        parts = dotted.split(".")
+        for cut in range(len(parts), 0, -1):  # the longest module prefix, then attributes
+            try:
+                found: object = importlib.import_module(".".join(parts[:cut]))
+            except ModuleNotFoundError:
+                continue
+            module = found
+            for attribute in parts[cut:]:
+                found = getattr(found, attribute, None)
+            # a class or function is named where it is defined, not where it is imported (no re-exports)
+            home = getattr(getattr(module, parts[cut], None), "__module__", None) if cut < len(parts) else None
+            if found is None or (callable(found) and home not in (None, getattr(module, "__name__", None))):
+                stale.append(name)
+            break
+    return stale
+
+
+def test_the_guide_to_adding_a_platform_names_files_and_names_that_exist() -> None:
+    guide = (ROOT / "docs" / "adding-a-platform.md").read_text(encoding="utf-8")
+    assert "`collectors.errors.default_classify`" in guide  # the walk sees the names
+    assert stale_references(guide) == []
+
+
+def test_a_name_or_file_gone_from_the_code_is_a_stale_reference() -> None:
+    guide = "`socialkpi.settings.credentials_for`, `collectors.http.Verdict`, `collectors/nothing.py`, `docs/`"
+    assert stale_references(guide) == [
+        "socialkpi.settings.credentials_for",  # moved to socialkpi.credentials
+        "collectors.http.Verdict",  # lives in collectors.errors
+        "collectors/nothing.py",
+    ]

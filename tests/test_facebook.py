@@ -86,7 +86,8 @@ def test_parse_insights_doc_example() -> None:
     ],
 )
 def test_parse_insights_dates_across_dst(payload_file: str, since: date, base: int) -> None:
-    # Shape: §1.5; end_time prints T07:00:00+0000 in PDT and T08:00:00+0000 in PST (metrics.md "Whose day")
+    # Shape: https://developers.facebook.com/docs/graph-api/reference/page/insights/;
+    # end_time prints T07:00:00+0000 in PDT and T08:00:00+0000 in PST (metrics.md "Whose day")
     until = since + timedelta(days=4)
     rows = fb.parse_insights(
         fixture("facebook", payload_file), account_id=PAGE, since=since, until=until, collected_at=COLLECTED_AT
@@ -109,7 +110,8 @@ def test_pacific_day(end_time: str, day: date) -> None:
 
 
 def test_parse_insights_fills_count_gaps_only() -> None:
-    # Shape: §1.5 (an omitted value, a missing day, a breakdown object); docs/metrics.md: inside the asked
+    # Shape: https://developers.facebook.com/docs/graph-api/reference/page/insights/ (an omitted value, a missing day,
+    # a breakdown object); docs/metrics.md: inside the asked
     # range a missing day is 0 for a count; reach (distinct) and followers (level) are never invented.
     since, until = date(2026, 3, 1), date(2026, 3, 5)
     rows = fb.parse_insights(
@@ -213,7 +215,7 @@ def test_metric_lists_hold_only_current_metrics() -> None:
 @pytest.mark.parametrize(
     ("status", "error", "kind", "code"),
     [
-        (400, fixture("facebook", "error_expired.json")["error"], "auth", "token_invalid"),  # §1.7 envelope
+        (400, fixture("facebook", "error_expired.json")["error"], "auth", "token_invalid"),  # Meta's envelope
         (400, {"code": 190, "message": "Invalid OAuth access token"}, "auth", "token_invalid"),
         (400, {"code": 190, "error_subcode": 460, "message": "password changed"}, "auth", "token_invalid"),
         (400, {"code": 102, "message": "Session key invalid"}, "auth", "token_invalid"),
@@ -531,8 +533,8 @@ def test_todays_snapshot_and_the_daily_series_never_collide(sandbox: Sandbox) ->
 # -- issue 11: counts, and the period an insights entry declares -------------------------------------
 # Shape: https://developers.facebook.com/docs/graph-api/reference/page/insights/ "Page insights (two metrics,
 # period=day, ...)": data[{name, "period":
-# "day", values[{value, end_time}], title, description, id}]; §1.2 "&period=day  # day | week | days_28
-# (metric-dependent; some are lifetime)"; §7.2 "FB week/days_28 periods ... rolling windows | don't sum".
+# "day", values[{value, end_time}], title, description, id}]; the same page: period "day | week | days_28"
+# (metric-dependent; some are lifetime); week/days_28 are rolling windows: never summed as days.
 @pytest.mark.parametrize("period", ["week", "days_28", "lifetime"])
 def test_an_entry_of_another_period_is_refused_not_stored_as_a_day(period: str) -> None:
     payload = fixture("facebook", "insights.json")

@@ -130,7 +130,7 @@ def test_parse_report_casts_by_metric_type() -> None:
 
 
 def source_report(rows: list[tuple[str, str, str, int]], time_zone: str = "Europe/Berlin") -> dict[str, Any]:
-    """A ``[date, sessionSource, sessionMedium]`` x ``sessions`` RunReportResponse (shape: §1 Example response)."""
+    """A ``[date, sessionSource, sessionMedium]`` x ``sessions`` RunReportResponse (shape: https://developers.google.com/analytics/devguides/reporting/data/v1/rest/v1beta/properties/runReport)."""
     return {
         "dimensionHeaders": [{"name": "date"}, {"name": "sessionSource"}, {"name": "sessionMedium"}],
         "metricHeaders": [{"name": "sessions", "type": "TYPE_INTEGER"}],

@@ -86,7 +86,7 @@ def test_parse_insights_total_value_one_day() -> None:
         ("impressions", DAY): 612,
         ("engagements", DAY): 37,
         ("profile_views", DAY): 21,
-        ("link_clicks", DAY): 0,  # asked, not answered: Instagram sends no zeros (§2.8)
+        ("link_clicks", DAY): 0,  # asked, not answered: Instagram sends no zeros (an empty data array)
     }
     assert {o.metric: o.source_metric for o in rows}["link_clicks"] == "profile_links_taps"
 
@@ -218,7 +218,7 @@ def test_last_complete_pacific_day(moment: datetime, day: date) -> None:
     assert ig.last_complete_pacific_day(moment) == day
 
 
-# -- classification (Meta's envelope; §1.7, §2.6, §2.7) ----------------------------------------------------
+# -- classification (Meta's envelope: https://developers.facebook.com/docs/graph-api/guides/error-handling) --
 
 BUC = "X-Business-Use-Case-Usage"
 

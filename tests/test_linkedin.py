@@ -588,7 +588,8 @@ def test_check_reports_a_sunset_version(sandbox: Sandbox, monkeypatch: pytest.Mo
 # Shape: https://learn.microsoft.com/en-us/linkedin/marketing/community-management/organizations/follower-statistics
 # Example responses ("timeRange": {"start": 1772323200000, "end":
 # 1772409600000}, a DAY bucket; "Timestamps are epoch milliseconds; DAY buckets are UTC days ...;
-# timeRange.end is exclusive") and §5.3 (timeIntervals=(timeRange:(start:..,end:..),timeGranularityType:DAY)).
+# timeRange.end is exclusive") and the same page's request
+# (timeIntervals=(timeRange:(start:..,end:..),timeGranularityType:DAY)).
 def test_a_whole_float_is_a_count_and_no_count_is_refused() -> None:
     payload = fixture("linkedin", "follower_statistics.json")
     payload["elements"][0]["followerGains"]["organicFollowerGain"] = 6.0

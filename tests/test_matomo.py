@@ -422,7 +422,7 @@ def test_sandbox_errors_use_matomos_envelope(sandbox: Sandbox, params: dict[str,
 # -- issue 11: numbers as strings, what an answer says it is, optional breakdowns --------------------
 # Shape: https://developer.matomo.org/api-reference/reporting-api "Response shapes" (VisitsSummary.get keyed by date;
 # "bounce_rate is a percent
-# string unless you pass format_metrics=0") and §8 Endpoint (period=day, date=2025-10-01,2025-10-31).
+# string unless you pass format_metrics=0") and its Endpoint (period=day, date=2025-10-01,2025-10-31).
 @pytest.mark.parametrize(
     ("value", "read"),
     [("61", 61), ("61.0", 61), (61, 61), (61.0, 61)],

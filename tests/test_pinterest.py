@@ -363,7 +363,7 @@ def test_a_dead_stored_refresh_token_falls_back_to_the_configured_one(sb: Sandbo
 
 # -- issue 11: numbers, what an answer says it is, analytics as an optional endpoint -----------------
 # Shape: https://developers.pinterest.com/docs/api/v5/ ("Response = map keyed by split value ("all" when not split) →
-# daily_metrics[] + summary_metrics", "IMPRESSION": 240 ...) and §6.4 ("403 {"code": 403, "message": "Not
+# daily_metrics[] + summary_metrics", "IMPRESSION": 240 ...) and its Error schema ("403 {"code": 403, "message": "Not
 # authorized to access the user account analytics."}").
 def day_with(value: Any) -> dict[str, Any]:
     entry = {"date": "2026-03-01", "data_status": "READY", "metrics": {"IMPRESSION": value, "ENGAGEMENT": 3}}

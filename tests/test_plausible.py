@@ -109,7 +109,7 @@ def test_parse_sources_sums_social_sources_and_counts_visits_per_network() -> No
 def test_parse_sources_reads_the_documented_example_with_extra_metrics() -> None:
     payload = fixture(
         "plausible", "query_doc_example.json"
-    )  # verbatim §7 response: metrics [visitors, visits, pageviews]
+    )  # verbatim https://plausible.io/docs/stats-api response: metrics [visitors, visits, pageviews]
     rows = by_key(plausible.parse_sources(payload, **{**PARSE, "until": OCT1}))
     assert rows == {
         ("social_visits", OCT1): 36 + 12,

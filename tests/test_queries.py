@@ -661,6 +661,20 @@ def test_fast_answers_equal_the_raw_answers(
         assert _same(got, want), (got, want)
 
 
+def assert_free_for_a_writer(db: Path) -> None:
+    """In this process too nothing holds the file any more: a writer opens it, sees every account, and
+    takes a write (undone: the module's warehouse stays as the other tests expect it)."""
+    with writing(db) as con:
+        accounts = con.execute(
+            "SELECT count(*) FROM (SELECT DISTINCT platform, account_id FROM observations)"
+        ).fetchone()
+        assert con.execute("SELECT count(*) FROM account_days").fetchone() == accounts != (0,)
+        con.begin()
+        con.execute("DELETE FROM account_days")
+        assert con.execute("SELECT count(*) FROM account_days").fetchone() == (0,)
+        con.rollback()
+
+
 def test_concurrent_reads_share_one_attachment_and_leave_the_file_free(db: Path) -> None:
     """Reads attach the file read-only to one in-memory instance (warehouse.access) and detach it
     when the last concurrent reader is done: the same answers, and a writer gets in afterwards."""
@@ -675,15 +689,7 @@ def test_concurrent_reads_share_one_attachment_and_leave_the_file_free(db: Path)
         answers = list(pool.map(read, range(16)))
     assert all(a == answers[0] for a in answers)
     assert warehouse.access._attached == {}
-    with writing(db) as con:  # in this process too: nothing holds the file any more, and it takes a write
-        accounts = con.execute(
-            "SELECT count(*) FROM (SELECT DISTINCT platform, account_id FROM observations)"
-        ).fetchone()
-        assert con.execute("SELECT count(*) FROM account_days").fetchone() == accounts != (0,)
-        con.begin()  # a write, undone: the module's warehouse stays as the other tests expect it
-        con.execute("DELETE FROM account_days")
-        assert con.execute("SELECT count(*) FROM account_days").fetchone() == (0,)
-        con.rollback()
+    assert_free_for_a_writer(db)
 
 
 def test_page_reads_attach_the_file_once_and_let_it_go_at_the_end(db: Path) -> None:
@@ -703,8 +709,7 @@ def test_page_reads_attach_the_file_once_and_let_it_go_at_the_end(db: Path) -> N
         assert list(warehouse.access._attached.values()) == [[alias, 1]]  # the same attachment all along
     assert inside == outside and first == outside[1]
     assert warehouse.access._attached == {}
-    with writing(db) as con:  # in this process too: nothing holds the file any more
-        assert con.execute("SELECT count(*) FROM account_days").fetchone() is not None
+    assert_free_for_a_writer(db)
     with page_reads(db):
         pass
     assert warehouse.access._attached == {}
@@ -718,8 +723,7 @@ def test_page_reads_let_the_file_go_when_the_page_fails(db: Path) -> None:
         queries.date_bounds(db)
         raise RuntimeError("the page stopped")
     assert warehouse.access._attached == {}
-    with writing(db) as con:
-        assert con.execute("SELECT count(*) FROM account_days").fetchone() is not None
+    assert_free_for_a_writer(db)
 
 
 @pytest.mark.parametrize("running", [True, False])

@@ -129,7 +129,7 @@ def test_parse_followers_takes_the_current_total() -> None:
 
 
 def test_parse_profile_lookup() -> None:
-    # Shape: https://developers.facebook.com/documentation/threads/threads-profiles (cited in §3.3), Example Response
+    # Shape: https://developers.facebook.com/documentation/threads/threads-profiles, Example Response
     rows = th.parse_profile_lookup(
         fixture("threads", "profile_lookup.json"), account_id="meta", day=TODAY, collected_at=COLLECTED_AT
     )
@@ -190,7 +190,8 @@ def test_parsers_never_mutate_input(name: str) -> None:
         (400, meta_error(10, "(#10) Application does not have permission for this action"), "permission"),
         (400, meta_error(4, "(#4) Application request limit reached"), "throttled"),
         (400, meta_error(100, "(#100) metric[0] must be one of the following values: views, likes"), "bad_request"),
-        (500, None, None),  # the sporadic empty 500 of threads_insights (§3.5): judged by the status
+        # the sporadic empty 500 of threads_insights (reported in 2026, not documented): judged by the status
+        (500, None, None),
     ],
 )
 def test_classify_reads_the_graph_envelope(status: int, body: Any, kind: str | None) -> None:
@@ -264,7 +265,7 @@ def test_the_token_travels_in_a_header_on_data_calls(sandbox: Sandbox) -> None:
 @pytest.mark.parametrize(
     "fault",
     [
-        Reply(500, None),  # the sporadic empty 500 (§3.5)
+        Reply(500, None),  # the sporadic empty 500 (reported in 2026, not documented)
         Reply(500, meta_error(2, "An unexpected error has occurred.", is_transient=True)),
         # the (#4) throttle and a dropped connection: tests/test_platforms.py (near throttle, transient faults)
     ],

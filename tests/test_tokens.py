@@ -329,10 +329,10 @@ def test_pinterest_refresh_token_end_is_read_from_refresh_token_expires_at(
 @pytest.mark.parametrize(
     ("answer", "want"),
     [
-        ({"refresh_token_expires_in": 31536000}, 1_000_000.0 + 31536000),  # LinkedIn (§5.2)
-        # Pinterest (§6.1) sends both; the absolute time wins
+        ({"refresh_token_expires_in": 31536000}, 1_000_000.0 + 31536000),  # LinkedIn (https://learn.microsoft.com/en-us/linkedin/shared/authentication/programmatic-refresh-tokens)
+        # Pinterest (https://developers.pinterest.com/docs/api/v5/, /oauth/token) sends both; the absolute time wins
         ({"refresh_token_expires_in": 5184000, "refresh_token_expires_at": 1_005_000_000}, 1_005_000_000.0),
-        ({"refresh_expires_in": 31536000}, 1_000_000.0 + 31536000),  # TikTok (web §4a)
+        ({"refresh_expires_in": 31536000}, 1_000_000.0 + 31536000),  # TikTok (https://developers.tiktok.com/doc/oauth-user-access-token-management)
         ({"expires_in": 7200, "refresh_token": "r"}, None),  # X, Google: nothing said
         ({"refresh_expires_in": "soon"}, None),
         ({"refresh_expires_in": True}, None),

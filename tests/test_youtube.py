@@ -590,7 +590,8 @@ def test_check_expired(sandbox: Sandbox) -> None:
 # -- issue 11: numbers, what a report says it is, the Analytics API as an optional second API ---------
 # Shape: https://developers.google.com/youtube/v3/docs/channels/list ("viewCount, subscriberCount and videoCount are
 # uint64 sent as JSON strings")
-# and §2b (columnHeaders [{"name": "day", "columnType": "DIMENSION", ...}, {"name": "views", "columnType":
+# and https://developers.google.com/youtube/analytics/reference/reports/query
+# (columnHeaders [{"name": "day", "columnType": "DIMENSION", ...}, {"name": "views", "columnType":
 # "METRIC", ...}]; "Metric values are JSON numbers; some clients show them as floats such as 18552.0").
 @pytest.mark.parametrize("value", ["-5", "1e4", " 214", "２１４", True, -5])
 def test_statistics_refuse_what_is_no_uint64(value: Any) -> None:

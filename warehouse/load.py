@@ -401,7 +401,3 @@ def newest_days(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], date]:
         "SELECT platform, account_id, max(observed_on) FROM observations GROUP BY platform, account_id"
     ).fetchall()
     return {(p, a): d for p, a, d in rows}
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)

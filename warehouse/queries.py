@@ -1,7 +1,7 @@
 """KPI and dashboard queries: one function per number, each defining what it means.
 
 Every function takes ``db_path`` (a ``str`` or ``Path``, hashable for ``st.cache_data``), opens a
-short read-only connection with :func:`warehouse.db.reading`, runs bound-parameter SQL and closes
+short read-only connection with :func:`warehouse.access.open_warehouse`, runs bound-parameter SQL and closes
 it before returning a pandas DataFrame or a small dataclass.  Nothing here keeps a connection, so
 the collector can always take the write lock between two dashboard reruns.
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import duckdb
+
 from warehouse import aggregates
-from warehouse.access import AGGREGATES_VERSION, RUNS_VERSION
-from warehouse.db import reading
-from warehouse.schema import check_readable
+from warehouse.access import AGGREGATES_VERSION, RUNS_VERSION, DbPath, WarehouseMissing, open_warehouse, schema_version
 
 
 @dataclass
@@ -31,47 +31,54 @@ _NEWEST = "SELECT platform, account_id, newest_day FROM account_days"
 _NEWEST_RAW = "SELECT platform, account_id, max(observed_on) AS newest_day FROM observations GROUP BY ALL"
 
 
-def status_report(db_path: str | os.PathLike[str], *, last_runs: int = 5) -> StatusReport:
+def status_report(db_path: DbPath, *, last_runs: int = 5) -> StatusReport:
     """Last ``last_runs`` runs (newest first); per account: newest stored day, the last successful
-    run, the status and reason of its latest attempt; metrics the platforms refused."""
-    with reading(db_path) as con:
-        version = check_readable(con)
-        if version == 0:
-            return StatusReport()
-        runs = _dicts(
-            con.execute(
-                """
-                SELECT run_id, started_at, finished_at, status, accounts_ok, accounts_failed, rows_written, requests
-                FROM runs ORDER BY started_at DESC LIMIT ?
-                """,
-                [last_runs],
-            )
+    run, the status and reason of its latest attempt; metrics the platforms refused.  An existing
+    file without socialkpi's tables yet gives an empty report."""
+    try:
+        with open_warehouse(db_path) as (con, _):
+            return _report(con, schema_version(con), last_runs)
+    except WarehouseMissing:
+        if not Path(db_path).exists():
+            raise
+        return StatusReport()
+
+
+def _report(con: duckdb.DuckDBPyConnection, version: int, last_runs: int) -> StatusReport:
+    runs = _dicts(
+        con.execute(
+            """
+            SELECT run_id, started_at, finished_at, status, accounts_ok, accounts_failed, rows_written, requests
+            FROM runs ORDER BY started_at DESC LIMIT ?
+            """,
+            [last_runs],
         )
-        accounts = _dicts(
-            con.execute(
-                f"""
-                WITH latest AS ({aggregates.LATEST_RUNS if version >= RUNS_VERSION else aggregates.LATEST_RUNS_RAW}),
-                newest AS ({_NEWEST if version >= AGGREGATES_VERSION else _NEWEST_RAW})
-                SELECT a.platform, a.account_id, a.name, a.competitor, n.newest_day,
-                       l.last_ok_at AS last_ok, l.last_status, l.reason AS last_reason
-                FROM accounts a
-                LEFT JOIN latest l USING (platform, account_id)
-                LEFT JOIN newest n USING (platform, account_id)
-                ORDER BY a.platform, a.account_id
-                """
-            )
+    )
+    accounts = _dicts(
+        con.execute(
+            f"""
+            WITH latest AS ({aggregates.LATEST_RUNS if version >= RUNS_VERSION else aggregates.LATEST_RUNS_RAW}),
+            newest AS ({_NEWEST if version >= AGGREGATES_VERSION else _NEWEST_RAW})
+            SELECT a.platform, a.account_id, a.name, a.competitor, n.newest_day,
+                   l.last_ok_at AS last_ok, l.last_status, l.reason AS last_reason
+            FROM accounts a
+            LEFT JOIN latest l USING (platform, account_id)
+            LEFT JOIN newest n USING (platform, account_id)
+            ORDER BY a.platform, a.account_id
+            """
         )
-        notes = _dicts(
-            con.execute(
-                "SELECT platform, account_id, source_metric, note, noted_at FROM metric_notes ORDER BY 1, 2, 3"
-            )
+    )
+    notes = _dicts(
+        con.execute(
+            "SELECT platform, account_id, source_metric, note, noted_at FROM metric_notes ORDER BY 1, 2, 3"
         )
-        month = dict(
-            con.execute(
-                """
-                SELECT platform, sum(requests)::BIGINT FROM run_accounts
-                WHERE started_at >= date_trunc('month', current_date) GROUP BY platform ORDER BY platform
-                """
-            ).fetchall()
-        )
+    )
+    month = dict(
+        con.execute(
+            """
+            SELECT platform, sum(requests)::BIGINT FROM run_accounts
+            WHERE started_at >= date_trunc('month', current_date) GROUP BY platform ORDER BY platform
+            """
+        ).fetchall()
+    )
     return StatusReport(runs=runs, accounts=accounts, notes=notes, requests_this_month=month)

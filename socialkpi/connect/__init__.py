@@ -70,7 +70,6 @@ FLOWS: dict[str, str] = {
 LOOPBACK_127 = frozenset({"x", "youtube", "google_business", "ga4", "google"})
 # Meta platforms may share one app's credentials (SOCIALKPI_META_CLIENT_ID / _CLIENT_SECRET).
 META = frozenset({"facebook", "instagram", "threads"})
-NO_APP = frozenset({"bluesky", "plausible", "matomo", "umami", "mastodon"})  # no developer app to create
 
 
 def redirect_uri(platform: str, port: int = DEFAULT_PORT) -> str:

@@ -16,8 +16,6 @@ from pathlib import Path
 from collectors.observation import Account
 from warehouse.files import write_atomically
 
-CURRENCIES_HINT = "a currency code such as EUR, USD, GBP"
-
 
 @dataclass(frozen=True)
 class Changes:

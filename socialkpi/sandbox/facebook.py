@@ -58,7 +58,8 @@ PACIFIC = ZoneInfo("America/Los_Angeles")
 MAX_RANGE = timedelta(days=93)
 FOLLOWERS_BASE = 4800.0
 
-# Current Page Insights metrics (§1.4): (title, description, daily base or None for a level).
+# Current Page Insights metrics (https://developers.facebook.com/docs/graph-api/reference/page/insights/):
+# (title, description, daily base or None for a level).
 METRICS: dict[str, tuple[str, str, float | None]] = {
     "page_media_view": (
         "Daily Media Views",

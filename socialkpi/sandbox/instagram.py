@@ -53,11 +53,13 @@ PACIFIC = ZoneInfo("America/Los_Angeles")
 PAGE_ID = "104512345678901"  # the Facebook Page the sandbox token belongs to
 SCOPES = ["instagram_basic", "instagram_manage_insights", "pages_read_engagement", "pages_show_list"]
 NO_DATA_DAYS = frozenset({date(2026, 3, 3)})  # Instagram answers "data": [] for these days
-# profile_views is undocumented since 2025 (§2.2): this account's insights refuse it like a retired metric.
+# profile_views is undocumented since 2025 (https://developers.facebook.com/documentation/instagram-platform/api-reference/instagram-user/insights/):
+# this account's insights refuse it like a retired metric.
 PROFILE_VIEWS_REFUSED = frozenset({"17841405309211845"})
 UNKNOWN_USERNAMES = frozenset({"no_such_bakery", "privatebaker"})  # not found by business discovery
 
-# Current account metrics (§2.2 table): (title, description, daily base, time_series allowed).
+# Current account metrics (https://developers.facebook.com/documentation/instagram-platform/api-reference/instagram-user/insights/):
+# (title, description, daily base, time_series allowed).
 METRICS: dict[str, tuple[str, str, float, bool]] = {
     "views": ("Views", "The number of times your content was played or displayed.", 420, False),
     "reach": (
@@ -177,7 +179,7 @@ def _profile(account: str, username: str, fields: list[str], *, discovered: bool
         "media_count": media_count_on(account, today),
         "name": username.replace(".", " ").replace("_", " ").title(),
     }
-    if not discovered:  # business discovery gives no follows_count and no name (§2.4)
+    if not discovered:  # business discovery gives no follows_count and no name (https://developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/ig-user/business_discovery)
         known["follows_count"] = 310 + int(40 * world.scale_of(PLATFORM, account))
     else:
         known.pop("name")

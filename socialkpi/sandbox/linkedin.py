@@ -104,7 +104,7 @@ def share_statistics_for(org: str, day: date) -> dict[str, Any] | None:
     engaged = counts["likeCount"] + counts["commentCount"] + counts["shareCount"] + counts["clickCount"]
     return {
         "impressionCount": impressions,
-        "uniqueImpressionsCount": 0,  # "often 0 in daily time-bound results" (§5.7)
+        "uniqueImpressionsCount": 0,  # "often 0 in daily time-bound results" (seen in practice, not documented)
         "clickCount": counts["clickCount"],
         "likeCount": counts["likeCount"],
         "commentCount": counts["commentCount"],

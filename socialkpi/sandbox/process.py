@@ -24,7 +24,6 @@ from pathlib import Path
 from types import TracebackType
 
 CLOCK_PATH = "/__sandbox__/clock"
-START_TIMEOUT = 60.0
 
 
 class SandboxProcess:

@@ -79,7 +79,8 @@ TOKEN_LIFETIME = 5183944  # seconds, as the docs' example answers
 NO_DATA_DAYS = frozenset({date(2026, 3, 3)})  # no profile view and no interaction that day
 UNKNOWN_USERNAMES = frozenset({"no_such_bakery"})
 
-# Current user metrics (§3.2): (description, daily base, kind).
+# Current user metrics (https://developers.facebook.com/documentation/threads/insights):
+# (description, daily base, kind).
 METRICS: dict[str, tuple[str, float, str]] = {
     "views": ("The number of times your profile was viewed.", 14, "series"),
     "likes": ("The number of likes on your posts.", 9, "total"),
