@@ -43,7 +43,9 @@ CHUNK = 1 << 20
 # DuckDB's CSV reader refuses longer lines (and buffers a few times this per thread): such a file,
 # whose cells are most likely over MAX_CELL anyway, is read by the csv module instead.
 MAX_LINE = 1 << 22
-_NULL = "\x00socialkpi: no cell is this\x00"  # read_csv's NULL text: an empty cell stays ''
+# read_csv's NULL text (an empty cell stays ''): NUL, the words, NUL, built with chr(0) in the SQL, since
+# DuckDB 1.5.5's parser ends a statement's text at a NUL byte ("unterminated quoted string").
+_NULL = "chr(0) || 'socialkpi: no cell is this' || chr(0)"
 
 
 def _lit(text: str) -> str:
@@ -240,7 +242,7 @@ class _Source:
         columns = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(self.width))
         return (
             f"read_csv({_lit(str(self.path))}, header = false, auto_detect = false, delim = ',', quote = '\"', "
-            f"escape = '\"', columns = {{{columns}}}, nullstr = {_lit(_NULL)}, null_padding = true, "
+            f"escape = '\"', columns = {{{columns}}}, nullstr = {_NULL}, null_padding = true, "
             f"strict_mode = false, skip = {self.header_lines}, max_line_size = {MAX_LINE}, "
             f"buffer_size = {2 * MAX_LINE}, "
             f"parallel = {str(parallel).lower()})"
