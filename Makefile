@@ -29,8 +29,14 @@ $(LAKE_STAMP): pyproject.toml
 	$(LAKE_VENV)/bin/pip install --quiet -e '.[test,lake]'
 	touch $(LAKE_STAMP)
 
+# ... and there, the tests of the code DuckDB 1.5.5 runs otherwise than 2.0: import-csv's readers (read_csv's
+# nullstr, read_json's buffers), damaged files and a stale WAL, kill -9 during the collect writer's commits
+LAKE_TESTS := tests/test_lake.py tests/test_import_csv.py tests/test_import_csv_reading.py \
+	tests/test_warehouse_damage.py tests/test_guarantees.py tests/test_collect_writer.py \
+	tests/test_warehouse.py::test_a_stale_wal_is_explained
+
 test-lake: $(LAKE_STAMP)
-	SOCIALKPI_REQUIRE_LAKE=1 $(LAKE_VENV)/bin/python -m pytest -q tests/test_lake.py
+	SOCIALKPI_REQUIRE_LAKE=1 $(LAKE_VENV)/bin/python -m pytest -q $(LAKE_TESTS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check collectors warehouse socialkpi dashboard.py tests bench

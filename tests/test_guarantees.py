@@ -371,7 +371,16 @@ def account_states(db: Path) -> dict[str, tuple[object, ...]]:
         ("COMMIT", 0.0),  # the commit of 160k rows takes ~0.2-0.4 s here: killed in it, or just after
         ("COMMIT", 0.1),
         ("COMMIT", 0.25),
-        ("written", 0.0),  # committed, not yet checkpointed: the WAL holds it
+        pytest.param(
+            "written",
+            0.0,  # committed, not yet checkpointed: the WAL holds it
+            marks=pytest.mark.xfail(
+                int(duckdb.__version__.split(".")[0]) < 2,
+                reason="DuckDB 1.5.5 bug: after replaying this WAL (upserts into observations), the next upsert of "
+                "the same keys fails at COMMIT with FATAL 'Failed to delete all rows from index' (2.0 does not)",
+                strict=True,
+            ),
+        ),
         ("written", 0.3),  # during the checkpoint of the close
     ],
 )

@@ -10,6 +10,7 @@ quote, spaces before an opening one, an unclosed quote, a bare carriage return),
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -141,6 +142,20 @@ def test_cells_only_python_reads_alike_load_as_before(tmp_path: Path, text: str,
     rows, accounts = loaded(tmp_path, text)
     assert [(r[0], r[1], r[2], r[3], r[4]) for r in rows] == [("a", "followers", "2026-03-01", value, "manual")]
     assert accounts == [("a", name, False)]
+
+
+@pytest.mark.skipif(
+    int(duckdb.__version__.split(".")[0]) < 2,
+    reason="DuckDB 1.5.5's JSON reader takes buffers of twice the line: more than the import's memory limit",
+)
+def test_a_row_the_csv_module_reads_may_be_longer_than_read_jsons_default_object(tmp_path: Path) -> None:
+    name = "\U0001f600" * 131_071  # with the x, a cell at the limit: 12 bytes a character as JSON, 1.5 MiB
+    names = 22  # a repeated column (the last one is read): a line of 35 MB, over twice the default
+    assert len(json.dumps([name] * names)) > 2 * import_file.MIN_OBJECT
+    header = "date,account_id,metric,value" + ",account_name" * names + "\n"
+    rows, accounts = loaded(tmp_path, header + "2026-03-01,a,followers,1" + f',"{name}"x' * names + "\n")
+    assert [r[3] for r in rows] == [1.0]
+    assert accounts == [("a", name + "x", False)]
 
 
 def test_an_unusual_time_is_read_by_python_once(tmp_path: Path) -> None:

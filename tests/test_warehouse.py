@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from collectors.observation import Account, Observation
 from warehouse import aggregates
-from warehouse.db import WarehouseBusy, WarehouseError, connect, reading, writing
+from warehouse.db import DUCKDB_CONFIG, WarehouseBusy, WarehouseError, connect, reading, writing
 from warehouse.load import AccountOutcome, newest_days, upsert_observations, write_account_batch
 from warehouse.load_group import AccountBatch, write_account_batches
 from warehouse.schema import SCHEMA_VERSION, check_readable, current_version, ensure_schema
@@ -171,11 +171,16 @@ def test_a_non_duckdb_file_is_refused_with_a_clear_message(tmp_path: Path, read_
 
 def test_a_stale_wal_is_explained(tmp_path: Path) -> None:
     path = tmp_path / "socialkpi.duckdb"
-    crash = "import duckdb, os, sys; c = duckdb.connect(sys.argv[1]); c.execute('CREATE TABLE t (x INT)'); os._exit(0)"
+    # both files made with the project's settings, as socialkpi makes its warehouses (DuckDB 1.5.5's
+    # default storage version has no database identifier to tell a stale log by)
+    crash = (
+        "import duckdb, os, sys; from warehouse.db import DUCKDB_CONFIG; "
+        "c = duckdb.connect(sys.argv[1], config=dict(DUCKDB_CONFIG)); c.execute('CREATE TABLE t (x INT)'); os._exit(0)"
+    )
     subprocess.run([sys.executable, "-c", crash, str(path)], check=True, timeout=60)
     assert Path(f"{path}.wal").exists()
     other = tmp_path / "other.duckdb"
-    duckdb.connect(str(other)).close()
+    duckdb.connect(str(other), config=dict(DUCKDB_CONFIG)).close()
     os.replace(other, path)  # the pitfall: a renamed-in file beside a stale .wal
     with pytest.raises(WarehouseError, match=r"write-ahead log .*\.wal does not belong to it"):
         connect(path, read_only=False, timeout=1.0)

@@ -50,7 +50,14 @@ _T = TypeVar("_T")
 LOCK_TIMEOUT = 30.0
 
 # DuckDB's settings for every connection of the project (names as in duckdb_settings(), DuckDB 2.0).
-DUCKDB_CONFIG: dict[str, Any] = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+# storage_compatibility_version: DuckDB 2.0's default; DuckDB 1.5.5 (the lake extra) defaults to
+# v0.10.2, whose files and write-ahead logs carry no database identifier, and then replays a stale
+# .wal into whatever file now has its name.  (1.5.5 opens 2.0's files not at all, 2.0 opens 1.5.5's.)
+DUCKDB_CONFIG: dict[str, Any] = {
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+    "storage_compatibility_version": "latest",
+}
 
 HEADER_BYTES = 3 * 4096  # DuckDB's main header and its two database headers, before block 0
 

@@ -43,7 +43,13 @@ CHUNK = 1 << 20
 # DuckDB's CSV reader refuses longer lines (and buffers a few times this per thread): such a file,
 # whose cells are most likely over MAX_CELL anyway, is read by the csv module instead.
 MAX_LINE = 1 << 22
-_NULL = "\x00socialkpi: no cell is this\x00"  # read_csv's NULL text: an empty cell stays ''
+# read_json's maximum_object_size for the csv module's rows: the longest line's, at least DuckDB's default
+# (16 MiB; it takes no less).  Its read buffers are sized from it and must fit in the import's memory
+# limit beside the checks' hash tables: DuckDB 1.5.5 ran out of memory on a tiny file with 32 MiB.
+MIN_OBJECT = 1 << 24
+# read_csv's NULL text (an empty cell stays ''): NUL, the words, NUL, built with chr(0) in the SQL, since
+# DuckDB 1.5.5's parser ends a statement's text at a NUL byte ("unterminated quoted string").
+_NULL = "chr(0) || 'socialkpi: no cell is this' || chr(0)"
 
 
 def _lit(text: str) -> str:
@@ -225,6 +231,7 @@ class _Source:
     parallel: bool = True  # False once DuckDB's parallel reader refused it
     json: Path | None = None  # the csv module's rows (the file is not one DuckDB reads alike)
     abort: tuple[int, int, str] | None = None  # (row, line, reason): the csv module stopped there
+    longest: int = 0  # the longest of the JSON lines, in bytes
 
     @property
     def width(self) -> int:
@@ -235,12 +242,13 @@ class _Source:
             cells = ", ".join(f"c[{i + 1}] AS c{i}" for i in range(self.width))
             return (
                 f"(SELECT n, line, {cells} FROM read_json({_lit(str(self.json))}, format = 'newline_delimited', "
-                "columns = {'n': 'BIGINT', 'line': 'BIGINT', 'c': 'VARCHAR[]'}, maximum_object_size = 33554432))"
+                "columns = {'n': 'BIGINT', 'line': 'BIGINT', 'c': 'VARCHAR[]'}, "
+                f"maximum_object_size = {max(self.longest + 1, MIN_OBJECT)}))"
             )
         columns = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(self.width))
         return (
             f"read_csv({_lit(str(self.path))}, header = false, auto_detect = false, delim = ',', quote = '\"', "
-            f"escape = '\"', columns = {{{columns}}}, nullstr = {_lit(_NULL)}, null_padding = true, "
+            f"escape = '\"', columns = {{{columns}}}, nullstr = {_NULL}, null_padding = true, "
             f"strict_mode = false, skip = {self.header_lines}, max_line_size = {MAX_LINE}, "
             f"buffer_size = {2 * MAX_LINE}, "
             f"parallel = {str(parallel).lower()})"
@@ -271,7 +279,9 @@ def _python_source(path: Path, header: list[str], folder: Path) -> _Source:
             n += 1
             last, blank = reader.line_num, None
             cells = row[:width] + ([""] if len(row) > width else [])
-            fh.write(json.dumps({"n": n, "line": last, "c": cells}) + "\n")
+            line = json.dumps({"n": n, "line": last, "c": cells})  # ASCII: as many bytes as characters
+            source.longest = max(source.longest, len(line))
+            fh.write(line + "\n")
     return source
 
 
