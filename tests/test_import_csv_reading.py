@@ -148,6 +148,23 @@ def test_an_unusual_time_is_read_by_python_once(tmp_path: Path) -> None:
     assert rows[0][5] == datetime(2026, 3, 1, 7, 0, 0, 123456)  # as fromisoformat: 6 digits kept, to UTC
 
 
+@pytest.mark.parametrize(
+    "blank",
+    [",,,,,,,,\n", "  , ,,   ,,,,,\n", ",,\t,\u00a0,,,,,\n", ",,,'=,,,,,\n"],
+    ids=["empty-cells", "spaces", "other-whitespace", "formula-guard"],
+)
+def test_rows_of_empty_cells_in_a_clean_file_are_no_rows(tmp_path: Path, blank: str) -> None:
+    """Whatever the shape of the file (spaces, other whitespace, formula guards: each reads the rows with
+    other SQL), a row whose cells are all empty once stripped is skipped, as a blank line is."""
+    text = H + "2026-03-01,manual,a,,false,followers,1,,\n" + blank + "2026-03-02,manual,a,,false,followers,2,,\n"
+    if "'=" in blank:  # the guard alone is no empty cell: a row of it is refused (account_id empty)
+        assert [e[0] for e in rejected(tmp_path, text)] == [3]
+        return
+    rows, _ = loaded(tmp_path, text)
+    assert [(r[0], r[2], r[3]) for r in rows] == [("a", "2026-03-01", 1.0), ("a", "2026-03-02", 2.0)]
+    assert import_csv(tmp_path / "wh.duckdb", tmp_path / "in.csv", now=NOW).rows == 2
+
+
 def test_the_last_column_of_a_repeated_name_is_the_one_read(tmp_path: Path) -> None:
     rows, _ = loaded(tmp_path, "date,account_id,metric,value,value\n2026-03-01,a,followers,x,5\n")
     assert [r[3] for r in rows] == [5.0]

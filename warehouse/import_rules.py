@@ -131,6 +131,10 @@ def _checked_sql(
     # by their first cell's first character, before any cell is stripped.
     first = "(0, " + ", ".join(str(ord(c)) for c in WHITESPACE) + ")" if cells == "any" else "(0, 32)"
     maybe_blank = " AND ".join(f"coalesce(ascii(c{i}), 0) IN {first}" for i in position.values())
+    if typed_only:
+        # A clean file's rows (the only ones read typed): a row without an account_id is blank, since any
+        # other would have failed its rule (ACCOUNT_EMPTY), and a blank row has none.  No other cell is read.
+        maybe_blank, blank = "true", "t_account_id = ''"
     where = ""
     problems = (
         "NULL::UTINYINT AS p_row, NULL::UTINYINT AS p_value, NULL::UTINYINT AS p_after, "
