@@ -202,6 +202,25 @@ def test_the_scan_reads_alike_whatever_the_chunks(tmp_path: Path, monkeypatch: p
     assert import_file._scan(spaced).python_reads
 
 
+@pytest.mark.parametrize(
+    ("late", "name"),
+    [("\tShop\t", "Shop"), ("'=Shop", "=Shop"), ('x"y', 'x"y'), ("\u00a0Shop", "Shop")],
+    ids=["tab", "formula-guard", "mid-quote", "no-break-space"],
+)
+def test_a_shape_first_seen_after_the_first_chunk_decides_how_the_rows_are_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, late: str, name: str
+) -> None:
+    """The rows are checked while the byte pass runs, read as the first chunk says they read: a cell
+    further on that needs another reading (stripped of other whitespace, un-guarded, read by the csv
+    module) has the whole file read that way."""
+    monkeypatch.setattr(import_file, "CHUNK", 256)
+    text = H + "".join(f"2026-03-{d:02d},manual,a,Shop,false,followers,{d},,\n" for d in range(1, 11))
+    assert len(text.encode()) > 2 * 256
+    rows, accounts = loaded(tmp_path, text + f"2026-03-01,manual,b,{late},false,followers,1,,\n")
+    assert len(rows) == 11
+    assert accounts == [("a", "Shop", False), ("b", name, False)]
+
+
 def test_the_aggregates_are_what_a_rebuild_makes(tmp_path: Path) -> None:
     """kpi_daily, account_days and network_daily kept by the import equal those recomputed from observations."""
     from warehouse import aggregates
