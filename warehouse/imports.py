@@ -397,6 +397,8 @@ def _import(
             guessed = _Source(path, header, header_lines, guess.cells)
             try:
                 early = _check(con, guessed, latest)
+            except duckdb.InterruptException:
+                raise  # (Ctrl-C: not a failure to decide again)
             except (duckdb.Error, _NotUtf8, _Unreadable, OSError):
                 early = None  # decided below, as without the guess
         scan = _scanned(path, scanning)
