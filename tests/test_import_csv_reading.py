@@ -163,6 +163,23 @@ def test_an_unusual_time_is_read_by_python_once(tmp_path: Path) -> None:
     assert rows[0][5] == datetime(2026, 3, 1, 7, 0, 0, 123456)  # as fromisoformat: 6 digits kept, to UTC
 
 
+@pytest.mark.parametrize(
+    "blank",
+    [",,,,,,,,\n", "  , ,,   ,,,,,\n", ",,\t,\u00a0,,,,,\n", ",,,'=,,,,,\n"],
+    ids=["empty-cells", "spaces", "other-whitespace", "formula-guard"],
+)
+def test_rows_of_empty_cells_in_a_clean_file_are_no_rows(tmp_path: Path, blank: str) -> None:
+    """Whatever the shape of the file (spaces, other whitespace, formula guards: each reads the rows with
+    other SQL), a row whose cells are all empty once stripped is skipped, as a blank line is."""
+    text = H + "2026-03-01,manual,a,,false,followers,1,,\n" + blank + "2026-03-02,manual,a,,false,followers,2,,\n"
+    if "'=" in blank:  # the guard alone is no empty cell: a row of it is refused (account_id empty)
+        assert [e[0] for e in rejected(tmp_path, text)] == [3]
+        return
+    rows, _ = loaded(tmp_path, text)
+    assert [(r[0], r[2], r[3]) for r in rows] == [("a", "2026-03-01", 1.0), ("a", "2026-03-02", 2.0)]
+    assert import_csv(tmp_path / "wh.duckdb", tmp_path / "in.csv", now=NOW).rows == 2
+
+
 def test_the_last_column_of_a_repeated_name_is_the_one_read(tmp_path: Path) -> None:
     rows, _ = loaded(tmp_path, "date,account_id,metric,value,value\n2026-03-01,a,followers,x,5\n")
     assert [r[3] for r in rows] == [5.0]
@@ -198,6 +215,25 @@ def test_the_scan_reads_alike_whatever_the_chunks(tmp_path: Path, monkeypatch: p
     spaced.write_text(H + '2026-03-01,manual,a, "x",false,followers,1,,\n', encoding="utf-8")
     assert not import_file._scan(clean).python_reads
     assert import_file._scan(spaced).python_reads
+
+
+@pytest.mark.parametrize(
+    ("late", "name"),
+    [("\tShop\t", "Shop"), ("'=Shop", "=Shop"), ('x"y', 'x"y'), ("\u00a0Shop", "Shop")],
+    ids=["tab", "formula-guard", "mid-quote", "no-break-space"],
+)
+def test_a_shape_first_seen_after_the_first_chunk_decides_how_the_rows_are_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, late: str, name: str
+) -> None:
+    """The rows are checked while the byte pass runs, read as the first chunk says they read: a cell
+    further on that needs another reading (stripped of other whitespace, un-guarded, read by the csv
+    module) has the whole file read that way."""
+    monkeypatch.setattr(import_file, "CHUNK", 256)
+    text = H + "".join(f"2026-03-{d:02d},manual,a,Shop,false,followers,{d},,\n" for d in range(1, 11))
+    assert len(text.encode()) > 2 * 256
+    rows, accounts = loaded(tmp_path, text + f"2026-03-01,manual,b,{late},false,followers,1,,\n")
+    assert len(rows) == 11
+    assert accounts == [("a", "Shop", False), ("b", name, False)]
 
 
 def test_the_aggregates_are_what_a_rebuild_makes(tmp_path: Path) -> None:

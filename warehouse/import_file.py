@@ -98,9 +98,10 @@ class _Scan:
         return "any" if self.exotic else "guards" if self.guards else "spaces"
 
 
-def _scan(path: Path) -> _Scan:
+def _scan(path: Path, chunks: int | None = None) -> _Scan:
     """SHA-256, and the shape of the quotes, line ends, whitespace: one read of the file, C-speed
     calls on 1 MiB chunks.  (DuckDB's reader checks it is UTF-8; the csv module's path decodes it.)
+    ``chunks``: only the first ones, as if the file ended there (a guess of the shape, nothing more).
 
     Each chunk is searched with the last bytes of the one before (``tail``), and a pattern found in
     the very last bytes of a chunk, whose look-ahead has not seen what follows yet, is looked at again
@@ -131,7 +132,8 @@ def _scan(path: Path) -> _Scan:
 
     first = True
     with open(path, "rb") as fh:
-        while chunk := fh.read(CHUNK):
+        while (chunks is None or chunks > 0) and (chunk := fh.read(CHUNK)):
+            chunks = None if chunks is None else chunks - 1
             digest.update(chunk)
             if first:
                 chunk, first = chunk.removeprefix(codecs.BOM_UTF8), False

@@ -42,6 +42,7 @@ import os
 import re
 import shutil
 import tempfile
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -339,24 +340,43 @@ def import_csv(
     business's (default: the UTC day of ``now``): rows dated after the day after it are refused."""
     path = Path(csv_path)
     try:
-        try:
-            scan = _scan(path)
-            header, header_lines, errors = _header(path)
-            if (errors or scan.python_reads) and not _utf8(path):
-                raise _NotUtf8
-        except OSError as exc:  # the file itself (a folder, no permission, gone): later errors are not its
-            raise ImportRejected(str(path), [(0, f"cannot read the file: {exc.strerror}")]) from None
-        if errors:
-            raise ImportRejected(str(path), errors)
-        return _import(path, db_path, scan, header, header_lines, now, today)
+        # The byte pass (Python, one core) runs in a thread while DuckDB checks the rows (_import): what it
+        # finds decides how the rows are read, so the check made meanwhile stands only if it read them so.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="socialkpi-scan") as pool:
+            scanning = pool.submit(_scan, path)
+            try:
+                try:
+                    header, header_lines, errors = _header(path)
+                except (OSError, UnicodeDecodeError):
+                    scanning.result()  # the byte pass's error first, as when it ran before
+                    raise
+                if errors:
+                    scanning.result()
+                    if not _utf8(path):
+                        raise _NotUtf8
+                    raise ImportRejected(str(path), errors)
+            except OSError as exc:  # the file itself (a folder, no permission, gone): later errors are not its
+                raise ImportRejected(str(path), [(0, f"cannot read the file: {exc.strerror}")]) from None
+            return _import(path, db_path, scanning, header, header_lines, now, today)
     except (_NotUtf8, UnicodeDecodeError):
         raise ImportRejected(str(path), [(_utf8_error_line(path), NOT_UTF8)]) from None
+
+
+def _scanned(path: Path, scanning: Future[_Scan]) -> _Scan:
+    """The byte pass's result, and the file's UTF-8 checked when the csv module is to read it."""
+    try:
+        scan = scanning.result()
+        if scan.python_reads and not _utf8(path):
+            raise _NotUtf8
+    except OSError as exc:
+        raise ImportRejected(str(path), [(0, f"cannot read the file: {exc.strerror}")]) from None
+    return scan
 
 
 def _import(
     path: Path,
     db_path: str | os.PathLike[str],
-    scan: _Scan,
+    scanning: Future[_Scan],
     header: list[str],
     header_lines: int,
     now: datetime | None,
@@ -371,18 +391,36 @@ def _import(
         con.execute(f"SET temp_directory = {_lit(str(folder / 'spill'))}")
         con.execute("SET preserve_insertion_order = false")
         con.execute("SET enable_progress_bar = false")  # DuckDB's own bar, on a long read, in the user's terminal
-        source = (
-            _python_source(path, header, folder)
-            if scan.python_reads
-            else _Source(path, header, header_lines, scan.cells)
-        )
+        # While the byte pass runs: the check, reading the rows as the file's first chunk says they read.
         try:
-            clean, rows, converted = _check(con, source, latest)
-        except _Unreadable:
-            if source.json is not None:
-                raise
-            source = _python_source(path, header, folder)  # a line too long for DuckDB's reader
-            clean, rows, converted = _check(con, source, latest)
+            guess: _Scan | None = _scan(path, chunks=1)
+        except OSError:
+            guess = None
+        early: tuple[bool, int, dict[str, Any]] | None = None
+        if guess is not None and not guess.python_reads:
+            guessed = _Source(path, header, header_lines, guess.cells)
+            try:
+                early = _check(con, guessed, latest)
+            except duckdb.InterruptException:
+                raise  # (Ctrl-C: not a failure to decide again)
+            except (duckdb.Error, _NotUtf8, _Unreadable, OSError):
+                early = None  # decided below, as without the guess
+        scan = _scanned(path, scanning)
+        if early is not None and guess is not None and not scan.python_reads and scan.cells == guess.cells:
+            source, (clean, rows, converted) = guessed, early
+        else:
+            source = (
+                _python_source(path, header, folder)
+                if scan.python_reads
+                else _Source(path, header, header_lines, scan.cells)
+            )
+            try:
+                clean, rows, converted = _check(con, source, latest)
+            except _Unreadable:
+                if source.json is not None:
+                    raise
+                source = _python_source(path, header, folder)  # a line too long for DuckDB's reader
+                clean, rows, converted = _check(con, source, latest)
         errors = _errors(con, source, latest) if not clean or source.abort is not None else []
         if errors:
             raise ImportRejected(str(path), errors)
