@@ -465,6 +465,10 @@ RUNNING_REBUILD_SQL = ("DELETE FROM kpi_running", "DELETE FROM meta WHERE key = 
 def maintain(con: duckdb.DuckDBPyConnection, batch: pa.Table) -> None:
     """Fold ``batch``, registered as ``batch`` and just upserted (unique keys), into the aggregates.
 
+    ``batch`` may be just the rows the upsert inserted or changed (its ``RETURNING`` rows, with at
+    least platform, account_id, metric, observed_on and value): the aggregates hold an unchanged
+    key's value already, so leaving it out changes nothing.
+
     The caller owns the transaction: the aggregates commit or roll back with the rows.  The
     statements are cut to what the batch holds (one account: its bounds as values; only the KPI
     columns it carries; none when it carries no KPI metric): planning the full statements cost
