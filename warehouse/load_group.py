@@ -23,12 +23,12 @@ import duckdb
 from collectors.observation import Observation
 from warehouse import aggregates
 from warehouse.load import (
-    UPSERT_SQL,
     AccountOutcome,
     keys_unique,
     naive_utc,
     observation_schema,
     rollback,
+    upsert_changed,
     value_column,
     write_account_batch,
     write_in_transaction,
@@ -113,9 +113,6 @@ ON CONFLICT (run_id, platform, account_id) DO UPDATE SET
     rows_written = excluded.rows_written, requests = excluded.requests,
     finished_at = excluded.finished_at
 """
-# The rows the upsert inserted or changed, with what the aggregates read of them: a key whose value did
-# not change is not among them (the upsert's WHERE), and needs no maintenance either.
-_GROUP_UPSERT_SQL = UPSERT_SQL.strip() + "\nRETURNING platform, account_id, metric, observed_on, value"
 _CHANGED_PER_ACCOUNT = "SELECT platform, account_id, count(*) FROM batch GROUP BY platform, account_id"
 
 
@@ -211,12 +208,7 @@ def _upsert_group_rows(
     table = _group_arrow(batches, rows)
     if not keys_unique(con, table):
         table = _dedup_keep_last(table)
-    con.register("batch", table)
-    try:
-        # DuckDB runs a statement given to sql() once, there; the relation is its RETURNING rows
-        changed = con.sql(_GROUP_UPSERT_SQL).to_arrow_table()
-    finally:
-        con.unregister("batch")
+    changed = upsert_changed(con, table)
     if not changed.num_rows:  # a re-run of the same values: nothing changed, nothing to maintain
         return {}
     # Only the changed rows are folded into the aggregates: an unchanged key's day is in its account's
