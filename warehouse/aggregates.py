@@ -395,6 +395,15 @@ WHEN NOT MATCHED THEN INSERT ({columns}) VALUES ({", ".join(f"n.{c}" for c in co
     return (merge,)
 
 
+def _running_inserts(source: str) -> str:
+    """:func:`_running_writes` for a ``source`` none of whose accounts has kpi_running rows yet (none is in
+    ``account_days``): a plain ``INSERT`` of :func:`_running_select`, without the ``MERGE``'s join with
+    the table's rows (~30% of the statement for a group of new accounts).  Were a row there after all,
+    its key would be refused, not overwritten."""
+    columns = ", ".join(("platform", "account_id", "observed_on", *_RUNNING_COLUMNS))
+    return f"INSERT INTO kpi_running ({columns})\nSELECT {columns} FROM ({_running_select(source)})"
+
+
 # kpi_running is kept only while its running sums are exact and its rows few: every KPI value an integer
 # below 2**37 (a sum of 40,000 days of them stays below 2**53, where a DOUBLE is still exact) and every
 # account's days within RUNNING_MAX_DAYS (one row a day: a stray date in year 9999 would make millions).
@@ -406,8 +415,9 @@ RUNNING_OFF = "SELECT count(*) > 0 FROM meta WHERE key = 'kpi_running' AND value
 
 
 def _running_odd(source: str) -> str:
-    """``SELECT`` whether ``source``'s rows would take kpi_running out of its exact, bounded domain, and
-    the first day its rewrite of kpi_running starts on (``$1`` of :func:`_running_select`)."""
+    """``SELECT`` whether ``source``'s rows would take kpi_running out of its exact, bounded domain, the
+    first day its rewrite of kpi_running starts on (``$1`` of :func:`_running_select`), and whether any
+    of its accounts is known (has ``account_days``, hence kpi_running rows) already."""
     kpis = ", ".join(f"'{m}'" for m in KPI_METRICS)
     return f"""
 WITH t AS (
@@ -418,7 +428,8 @@ WITH t AS (
 )
 SELECT coalesce(bool_or(t.odd OR greatest(t.hi, coalesce(d.newest_day, t.hi))
                                  - least(t.lo, coalesce(d.first_day, t.lo)) >= {RUNNING_MAX_DAYS}), false) AS odd,
-       min(least(t.lo, coalesce(d.newest_day + 1, t.lo))) AS lo
+       min(least(t.lo, coalesce(d.newest_day + 1, t.lo))) AS lo,
+       coalesce(bool_or(d.account_id IS NOT NULL), false) AS known
 FROM t LEFT JOIN account_days d USING (platform, account_id)
 """
 
@@ -435,7 +446,11 @@ def _keep_running(con: duckdb.DuckDBPyConnection, source: str) -> None:
     takes it out of its domain; nothing when it is off already.  The caller's transaction."""
     sql = _running_sql.get(source)
     if sql is None:
-        sql = (f"SELECT ({RUNNING_OFF}), odd, lo FROM ({_running_odd(source)})", *_running_writes(source))
+        sql = (
+            f"SELECT ({RUNNING_OFF}), odd, lo, known FROM ({_running_odd(source)})",
+            _running_inserts(source),
+            *_running_writes(source),
+        )
         if source == "batch":  # collect's: built once (import-csv's names its run)
             _running_sql[source] = sql
     row = con.execute(sql[0]).fetchone()
@@ -445,7 +460,7 @@ def _keep_running(con: duckdb.DuckDBPyConnection, source: str) -> None:
         for off in _RUNNING_OFF_SQL:
             con.execute(off).fetchall()
         return
-    for write in sql[1:]:
+    for write in sql[2:] if row[3] else sql[1:2]:  # only new accounts: no rows of theirs to merge with
         con.execute(write, [row[2]]).fetchall()
 
 
@@ -464,6 +479,10 @@ RUNNING_REBUILD_SQL = ("DELETE FROM kpi_running", "DELETE FROM meta WHERE key = 
 
 def maintain(con: duckdb.DuckDBPyConnection, batch: pa.Table) -> None:
     """Fold ``batch``, registered as ``batch`` and just upserted (unique keys), into the aggregates.
+
+    ``batch`` may be just the rows the upsert inserted or changed (its ``RETURNING`` rows, with at
+    least platform, account_id, metric, observed_on and value): the aggregates hold an unchanged
+    key's value already, so leaving it out changes nothing.
 
     The caller owns the transaction: the aggregates commit or roll back with the rows.  The
     statements are cut to what the batch holds (one account: its bounds as values; only the KPI

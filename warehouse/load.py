@@ -67,6 +67,12 @@ WHERE observations.value IS DISTINCT FROM excluded.value
 """
 
 
+# The same upsert, returning the rows it inserted or changed with what the aggregates read of them
+# (platform, account_id, metric, observed_on, value): a key whose value did not change is not among
+# them (the WHERE), and needs no maintenance either.
+CHANGED_SQL = UPSERT_SQL.strip() + "\nRETURNING platform, account_id, metric, observed_on, value"
+
+
 def naive_utc(moment: datetime) -> datetime:
     """DuckDB TIMESTAMP columns hold UTC without an offset."""
     return moment.astimezone(UTC).replace(tzinfo=None)
@@ -144,17 +150,30 @@ def upsert_table(con: duckdb.DuckDBPyConnection, batch: pa.Table) -> int:
     """Upsert an Arrow table shaped like :func:`observation_schema`; returns rows inserted or changed.
 
     The caller owns the transaction.  Keys must be unique within ``batch``.  The aggregates of
-    :mod:`warehouse.aggregates` are updated in the same transaction.
+    :mod:`warehouse.aggregates` are updated in the same transaction, from the rows that changed
+    only (:data:`CHANGED_SQL`): a re-run of the same values maintains nothing.
     """
     if batch.num_rows == 0:
         return 0
+    changed = upsert_changed(con, batch)
+    if changed.num_rows:
+        con.register("batch", changed)
+        try:
+            aggregates.maintain(con, changed)
+        finally:
+            con.unregister("batch")
+    return int(changed.num_rows)
+
+
+def upsert_changed(con: duckdb.DuckDBPyConnection, batch: pa.Table) -> pa.Table:
+    """Upsert ``batch`` (unique keys, the caller's transaction) without the aggregates: the rows it
+    inserted or changed, as :data:`CHANGED_SQL` returns them."""
     con.register("batch", batch)
     try:
-        result = con.execute(UPSERT_SQL).fetchall()[0]
-        aggregates.maintain(con, batch)
+        # DuckDB runs a statement given to sql() once, there; the relation is its RETURNING rows
+        return con.sql(CHANGED_SQL).to_arrow_table()
     finally:
         con.unregister("batch")
-    return int(result[0]) if result else 0
 
 
 _HASHED_KEYS_SQL = "SELECT count(DISTINCT hash(platform, account_id, metric, observed_on)) FROM batch"
