@@ -32,7 +32,7 @@ import random
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -44,6 +44,9 @@ from warehouse.errors import WarehouseDamaged as WarehouseDamaged
 from warehouse.errors import WarehouseError as WarehouseError
 from warehouse.errors import is_damage as is_damage
 from warehouse.errors import is_lock_error, words
+from warehouse.lake_config import Lake
+
+Target = str | os.PathLike[str] | Lake  # a DuckDB file, or the lake of [warehouse] url
 
 _T = TypeVar("_T")
 
@@ -282,8 +285,14 @@ def _read_every_block(con: duckdb.DuckDBPyConnection, db: str, *, writable: bool
 # ---------------------------------------------------------------------------------------------
 
 
+def refuse_lake(target: Target, what: str) -> None:
+    """:class:`WarehouseError` naming the lake when ``target`` is one and ``what`` needs the DuckDB file."""
+    if isinstance(target, Lake):
+        raise WarehouseError(f"{what} works on the DuckDB file only, not yet on the lake of [warehouse] url ({target})")
+
+
 @contextmanager
-def holding(path: str | os.PathLike[str], *, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
+def holding(path: Target, *, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
     """Keep ``path`` open read-write in this process while the block runs (``socialkpi demo``'s replays).
 
     DuckDB shares one database instance among a process's connections to a file, so every
@@ -291,8 +300,11 @@ def holding(path: str | os.PathLike[str], *, timeout: float = LOCK_TIMEOUT) -> I
     open, verify, schema check, close), and its close does not checkpoint (the last connection's
     close does, once, at the end).  Other processes cannot open the file meanwhile (the dashboard's
     reads wait), nor can a read-only connection of this process: only for building a warehouse
-    nobody reads yet.
+    nobody reads yet.  On the lake it holds nothing (each write is its own transaction there).
     """
+    if isinstance(path, Lake):
+        yield
+        return
     con = connect(path, read_only=False, timeout=timeout)
     try:
         yield
@@ -302,10 +314,15 @@ def holding(path: str | os.PathLike[str], *, timeout: float = LOCK_TIMEOUT) -> I
 
 
 @contextmanager
-def reading(
-    path: str | os.PathLike[str], *, timeout: float = LOCK_TIMEOUT
-) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read-only connection closed on exit (one per query in the dashboard)."""
+def reading(path: Target, *, timeout: float = LOCK_TIMEOUT) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only connection closed on exit (one per query in the dashboard); on the lake a cursor at
+    one snapshot of it (:func:`warehouse.lake_store.reading`)."""
+    if isinstance(path, Lake):
+        from warehouse import lake_store
+
+        with lake_store.reading(path) as cur:
+            yield cur
+        return
     con = connect(path, read_only=True, timeout=timeout)
     try:
         yield con
@@ -320,10 +337,22 @@ def reading(
 
 @contextmanager
 def writing(
-    path: str | os.PathLike[str], *, timeout: float = LOCK_TIMEOUT
+    path: Target, *, timeout: float = LOCK_TIMEOUT, accounts: Iterable[tuple[str, str]] | None = None
 ) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read-write connection with the schema ensured, closed on exit."""
+    """A read-write connection with the schema ensured, closed on exit.
+
+    On the lake (``path`` a :class:`~warehouse.lake_config.Lake`) the connection's default database is a
+    scratch copy holding the rows of ``accounts`` (platform, account id) and the small tables, whose
+    changes go to the lake in one transaction when the block ends without an error
+    (:func:`warehouse.lake_store.writing`); ``accounts`` changes nothing for the file."""
     from warehouse.schema import ensure_schema
+
+    if isinstance(path, Lake):
+        from warehouse import lake_store
+
+        with lake_store.writing(path, accounts) as lake_con:
+            yield lake_con
+        return
 
     con = connect(path, read_only=False, timeout=timeout)
     ok = False

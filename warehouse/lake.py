@@ -16,14 +16,14 @@ The connection string may hold a password: it never appears in an error or a log
 from __future__ import annotations
 
 import importlib.util
-import re
 from pathlib import Path
 
 import duckdb
 
 from warehouse.db import DUCKDB_CONFIG, WarehouseError
-
-SCHEME = "ducklake:postgres:"
+from warehouse.lake_config import SCHEME as SCHEME
+from warehouse.lake_config import Lake as Lake
+from warehouse.lake_config import without_password
 
 # The DuckDB release the extension wheels on PyPI are built for (the newest with both ducklake and
 # postgres: duckdb-extension-ducklake 1.5.5 and duckdb-extension-postgres-scanner 1.5.5, each Requires-Dist
@@ -91,7 +91,7 @@ def _sql_string(text: str) -> str:
 def _redacted(message: str, dsn: str) -> str:
     """``message`` without the connection string (DuckDB's ATTACH errors repeat it) or any password in it."""
     message = message.replace(dsn, "<[warehouse] url>")
-    return re.sub(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", r"\1<redacted>", message, flags=re.IGNORECASE)
+    return without_password(message)
 
 
 def load_extensions(con: duckdb.DuckDBPyConnection) -> None:
