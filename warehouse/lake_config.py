@@ -23,7 +23,7 @@ def without_password(text: str) -> str:
 
 @dataclass(frozen=True)
 class Lake:
-    """A DuckLake catalogued in Postgres: ``url`` = ``ducklake:postgres:<libpq string>``, its Parquet under ``data_path``."""
+    """A DuckLake catalogued in Postgres (``url``: ``ducklake:postgres:<libpq string>``), Parquet in ``data_path``."""
 
     url: str = field(repr=False)
     data_path: str

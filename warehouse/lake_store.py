@@ -142,7 +142,9 @@ def template() -> Template:
                         ).fetchall()
                     )
                     tables.append(Table(name, columns, keys.get(name) or tuple(c.name for c in columns), sql))
-                meta = tuple((str(k), str(v)) for k, v in con.execute("SELECT key, value FROM meta ORDER BY 1").fetchall())
+                meta = tuple(
+                    (str(k), str(v)) for k, v in con.execute("SELECT key, value FROM meta ORDER BY 1").fetchall()
+                )
             finally:
                 con.close()
             _template = Template(version, tuple(tables), meta)
@@ -290,9 +292,7 @@ class LakeWriter:
         con.execute("CREATE SCHEMA _before")
         if self.accounts:
             con.execute("CREATE TABLE scope (platform VARCHAR, account_id VARCHAR, b INTEGER)")
-            con.executemany(
-                "INSERT INTO scope VALUES (?, ?, ?)", [[p, a, bucket_of(p, a)] for p, a in self.accounts]
-            )
+            con.executemany("INSERT INTO scope VALUES (?, ?, ?)", [[p, a, bucket_of(p, a)] for p, a in self.accounts])
         buckets = sorted({bucket_of(p, a) for p, a in self.accounts})
         con.execute("BEGIN TRANSACTION")  # one snapshot of the lake for the whole copy
         try:
@@ -301,8 +301,9 @@ class LakeWriter:
                 target = f"{s}.main.{_ident(table.name)}"
                 if table.bucketed:
                     for b in buckets:
+                        source = f"{LAKE_ALIAS}.{_ident(bucket_name(table.name, b))}"
                         con.execute(
-                            f"INSERT INTO {target} SELECT {cols} FROM {LAKE_ALIAS}.{_ident(bucket_name(table.name, b))} t "
+                            f"INSERT INTO {target} SELECT {cols} FROM {source} t "
                             f"SEMI JOIN (SELECT platform, account_id FROM {s}.main.scope WHERE b = {b}) s "
                             "USING (platform, account_id)"
                         )
