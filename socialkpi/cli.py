@@ -292,9 +292,11 @@ def _main(argv: Sequence[str] | None) -> int:
         handler = _all_workspaces
     from collectors.tokens import TokenFileError
     from socialkpi import workspaces
+    from socialkpi.settings import file_only_command
     from socialkpi.validation import ConfigError
     from warehouse.db import WarehouseError
 
+    refusing = file_only_command.set(args.command if args.command in FILE_ONLY else None)
     try:
         inside = workspaces.selected(args, os.environ)
         if inside is None:
@@ -309,6 +311,12 @@ def _main(argv: Sequence[str] | None) -> int:
     except KeyboardInterrupt:
         _err("interrupted")
         return 130
+    finally:
+        file_only_command.reset(refusing)
+
+
+# Commands that work on the DuckDB file only: with a [warehouse] url (the lake) they exit 2 naming it.
+FILE_ONLY = frozenset({"import-csv", "log-time", "report", "alert", "backup", "restore"})
 
 
 def _setup_logging(*, verbose: bool, quiet: bool) -> None:

@@ -13,6 +13,7 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -262,6 +263,11 @@ def _table(data: Mapping[str, object], key: str) -> Mapping[str, object]:
     return value
 
 
+# Set by the command line while a command that works on the DuckDB file only runs (socialkpi.cli.FILE_ONLY):
+# its settings with a [warehouse] url are refused, exit 2, before anything is opened.
+file_only_command: ContextVar[str | None] = ContextVar("file_only_command", default=None)
+
+
 def _lake(warehouse: Mapping[str, object]) -> Lake | None:
     """``[warehouse] url`` and ``data_path`` as a :class:`~warehouse.lake.Lake`, or None without a url."""
     url, data_path = warehouse.get("url"), warehouse.get("data_path")
@@ -279,6 +285,13 @@ def _lake(warehouse: Mapping[str, object]) -> Lake | None:
         raise ConfigError(
             "warehouse.data_path",
             'a lake needs data_path, the folder or object-store URL of its Parquet files, e.g. "/srv/kpi-lake/"',
+        )
+    command = file_only_command.get()
+    if command is not None:
+        raise ConfigError(
+            "warehouse.url",
+            f"`socialkpi {command}` works on the DuckDB file only, not yet on a lake: "
+            "collect, status, doctor, export and dashboard do (docs/agencies.md)",
         )
     return Lake(url.strip(), data_path.strip())
 

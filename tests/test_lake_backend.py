@@ -216,3 +216,124 @@ def csv_rows(path: Path) -> list[list[str]]:
         rows = list(csv.reader(f))
     drop = rows[0].index("collected_at") if "collected_at" in rows[0] else None
     return [[cell for i, cell in enumerate(row) if i != drop] for row in rows]
+
+
+# -- 4 shards at once into one lake, a reader looping meanwhile ----------------------------------------
+
+
+def run_ids_by_account(target: Any) -> dict[tuple[str, str], list[str]]:
+    from warehouse import db as wdb
+
+    with wdb.reading(target) as con:
+        found: dict[tuple[str, str], list[str]] = {}
+        for run_id, platform, account_id, status in con.execute(
+            "SELECT run_id, platform, account_id, status FROM run_accounts ORDER BY ALL"
+        ).fetchall():
+            assert status == "ok", (platform, account_id)
+            found.setdefault((str(platform), str(account_id)), []).append(str(run_id))
+        return found
+
+
+def test_four_shard_collects_at_once_into_one_lake_while_a_reader_loops(
+    clean_env: Path, sandbox: Sandbox, lake_url: str, monkeypatch: pytest.MonkeyPatch,  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """`socialkpi collect --shard K/4` for K = 1..4 as 4 processes at once into one lake, while a reader process
+    loops over the dashboard's query functions: every account's rows once (no duplicate key, seen by the reader
+    or at the end), no reader error, each account in exactly one shard's run, the numbers of one unsharded
+    collect of the same days into a DuckDB file."""
+    import json
+    import subprocess
+    import sys
+
+    days = collect_days()
+    file_project = project(clean_env / "file", sandbox, DEMO)
+    monkeypatch.chdir(file_project)
+    assert main(["collect", *days]) == 0
+    capsys.readouterr()
+    bounds = queries.date_bounds(file_project / "wh.duckdb")
+    assert bounds is not None
+    expected = page_data(file_project / "wh.duckdb", bounds.first, bounds.last)
+
+    data = clean_env / "lake-data"
+    lake_project = project(clean_env / "lake", sandbox, DEMO, lake_lines(lake_url, data))
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
+    stop = clean_env / "stop"
+    reader = subprocess.Popen(
+        [sys.executable, "-m", "tests.lake_reader", lake_url, f"{data}/", str(bounds.first), str(bounds.last),
+         str(stop)],
+        cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    shards = [
+        subprocess.Popen(
+            [sys.executable, "-m", "socialkpi.cli", "collect", "--shard", f"{k}/4", *days],
+            cwd=lake_project, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        for k in (1, 2, 3, 4)
+    ]  # fmt: skip
+    outputs = []
+    try:
+        for shard in shards:
+            out, err = shard.communicate(timeout=900)
+            outputs.append(out)
+            assert shard.returncode == 0, err[-3000:]
+    finally:
+        stop.touch()
+        read_out, read_err = reader.communicate(timeout=900)
+    assert reader.returncode == 0, read_err[-3000:]
+    seen = json.loads(read_out.strip().splitlines()[-1])
+    assert seen["errors"] == [] and seen["duplicates"] == 0, seen
+    assert seen["loops"] >= 1, seen
+    assert sum(int(o.split(" account(s) ok")[0].rsplit(" ", 1)[-1]) for o in outputs) == len(DEMO), outputs
+
+    target = Lake(lake_url, f"{data}/")
+    runs = run_ids_by_account(target)
+    assert set(runs) == {(p, a) for p, a, _ in DEMO} and all(len(r) == 1 for r in runs.values())  # each once
+    assert len({r[0] for r in runs.values()}) == 4  # in 4 runs, one per shard
+    from warehouse import db as wdb
+
+    with wdb.reading(target) as con:
+        dup = con.execute(
+            "SELECT count(*) FROM (SELECT platform, account_id, metric, observed_on FROM observations"
+            " GROUP BY ALL HAVING count(*) > 1)"
+        ).fetchall()[0][0]
+        assert dup == 0
+    assert_same(page_data(target, bounds.first, bounds.last), expected)
+    monkeypatch.chdir(file_project)
+    assert main(["export", "--table", "observations", "--out", str(clean_env / "file.csv")]) == 0
+    monkeypatch.chdir(lake_project)
+    assert main(["export", "--table", "observations", "--out", str(clean_env / "lake.csv")]) == 0
+    assert csv_rows(clean_env / "lake.csv") == csv_rows(clean_env / "file.csv")
+
+
+# -- status, doctor and the commands that refuse the lake -------------------------------------------------
+
+
+def test_status_works_on_the_lake_and_file_only_commands_refuse_it(
+    clean_env: Path, sandbox: Sandbox, lake_url: str, monkeypatch: pytest.MonkeyPatch,  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    accounts = [("x", "cornerbakery", False), ("mastodon", "cornerbakery@mastodon.social", False)]
+    url = lake_url + " password=s3cret-pw"  # trust authentication ignores it; it must never be shown
+    lake_project = project(clean_env / "lake", sandbox, accounts, lake_lines(url, clean_env / "lake-data"))
+    monkeypatch.chdir(lake_project)
+    assert main(["status"]) == 0
+    out = capsys.readouterr().out
+    assert "No warehouse yet in the lake ducklake:postgres:" in out and "s3cret-pw" not in out, out
+    assert main(["collect", *collect_days()]) == 0
+    capsys.readouterr()
+    assert main(["status"]) == 0
+    captured = capsys.readouterr()
+    assert "Warehouse: lake ducklake:postgres:" in captured.out and "password=<redacted>" in captured.out
+    assert "x/cornerbakery" in captured.out or "cornerbakery" in captured.out
+    assert "s3cret-pw" not in captured.out + captured.err
+    for command in (["backup", "--out", str(clean_env / "b")], ["import-csv", "x.csv"], ["report"],
+                    ["log-time", "x", "1"], ["restore", str(clean_env / "b")]):  # fmt: skip
+        code = main(command)
+        captured = capsys.readouterr()
+        assert code == 2, (command, captured)
+        assert captured.err.count("\n") == 1, captured.err
+        assert "works on the DuckDB file only, not yet on a lake" in captured.err and "Traceback" not in captured.err
+        assert "s3cret-pw" not in captured.err
+    assert not (lake_project / "wh.duckdb").exists()

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from typing import Any
 
 from warehouse import aggregates
 from warehouse.access import AGGREGATES_VERSION, RUNS_VERSION
-from warehouse.db import reading
+from warehouse.db import Target, reading
 from warehouse.schema import check_readable
 
 
@@ -31,7 +30,7 @@ _NEWEST = "SELECT platform, account_id, newest_day FROM account_days"
 _NEWEST_RAW = "SELECT platform, account_id, max(observed_on) AS newest_day FROM observations GROUP BY ALL"
 
 
-def status_report(db_path: str | os.PathLike[str], *, last_runs: int = 5) -> StatusReport:
+def status_report(db_path: Target, *, last_runs: int = 5) -> StatusReport:
     """Last ``last_runs`` runs (newest first); per account: newest stored day, the last successful
     run, the status and reason of its latest attempt; metrics the platforms refused."""
     with reading(db_path) as con:
