@@ -30,7 +30,7 @@ $(LAKE_STAMP): pyproject.toml
 	touch $(LAKE_STAMP)
 
 test-lake: $(LAKE_STAMP)
-	SOCIALKPI_REQUIRE_LAKE=1 $(LAKE_VENV)/bin/python -m pytest -q tests/test_lake.py
+	SOCIALKPI_REQUIRE_LAKE=1 $(LAKE_VENV)/bin/python -m pytest -q $(wildcard tests/test_lake*.py)
 
 lint: $(STAMP)
 	$(BIN)/ruff check collectors warehouse socialkpi dashboard.py tests bench
