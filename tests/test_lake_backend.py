@@ -209,6 +209,36 @@ def test_a_collect_into_the_lake_gives_the_numbers_of_the_same_collect_into_a_fi
         assert len(file_csv) > 10
         assert csv_rows(clean_env / f"lake-{what}.csv") == file_csv, what
 
+    # the dashboard itself (dashboard.py under Streamlit's AppTest, as `socialkpi dashboard` starts it on a lake)
+    file_pages = dashboard_pages(monkeypatch, file_project / "wh.duckdb", None)
+    assert file_pages["overview"], "the overview shows KPI cards"
+    assert dashboard_pages(monkeypatch, lake_project / "wh.duckdb", target) == file_pages
+
+
+def dashboard_pages(monkeypatch: pytest.MonkeyPatch, db: Path, where: Lake | None) -> dict[str, Any]:
+    """The metrics (label, value, delta) and table sizes every page of dashboard.py shows."""
+    from streamlit.testing.v1 import AppTest
+    from streamlit.util import calc_hash
+
+    monkeypatch.setenv("SOCIALKPI_DB", str(db))
+    monkeypatch.delenv("SOCIALKPI_DASHBOARD_PASSWORD", raising=False)
+    if where is None:
+        monkeypatch.delenv("SOCIALKPI_LAKE_URL", raising=False)
+    else:
+        monkeypatch.setenv("SOCIALKPI_LAKE_URL", where.url)
+        monkeypatch.setenv("SOCIALKPI_LAKE_DATA_PATH", where.data_path)
+    app = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "dashboard.py"), default_timeout=60)
+    app.run()
+    shown: dict[str, Any] = {}
+    for page in ("overview", "platforms", "competitors", "website", "health"):
+        app._page_hash = calc_hash(page)  # a callable page's hash is its url_path's (tests/test_dashboard.py)
+        app.run()
+        assert not app.exception, [e.value for e in app.exception]
+        assert not app.error, [e.value for e in app.error]
+        shown[page] = [(m.label, m.value, m.delta) for m in app.metric]
+        shown[page + " tables"] = [len(t.value) for t in app.dataframe]
+    return shown
+
 
 def csv_rows(path: Path) -> list[list[str]]:
     """A CSV's rows, without ``collected_at`` (when each collect ran differs between the two collects)."""
@@ -234,22 +264,47 @@ def run_ids_by_account(target: Any) -> dict[tuple[str, str], list[str]]:
         return found
 
 
+def shard_collects(folder: Path, days: list[str], env: dict[str, str]) -> list[str]:
+    """``socialkpi collect --shard K/4`` for K = 1..4 as 4 processes at once in ``folder``; their outputs."""
+    import subprocess
+    import sys
+
+    shards = [
+        subprocess.Popen(
+            [sys.executable, "-m", "socialkpi.cli", "collect", "--shard", f"{k}/4", *days],
+            cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        for k in (1, 2, 3, 4)
+    ]  # fmt: skip
+    outputs = []
+    for shard in shards:
+        out, err = shard.communicate(timeout=900)
+        assert shard.returncode == 0, err[-3000:]
+        outputs.append(out)
+    assert sum(int(o.split(" account(s) ok")[0].rsplit(" ", 1)[-1]) for o in outputs) == len(DEMO), outputs
+    return outputs
+
+
 def test_four_shard_collects_at_once_into_one_lake_while_a_reader_loops(
     clean_env: Path, sandbox: Sandbox, lake_url: str, monkeypatch: pytest.MonkeyPatch,  # noqa: F811
     capsys: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
-    """`socialkpi collect --shard K/4` for K = 1..4 as 4 processes at once into one lake, while a reader process
-    loops over the dashboard's query functions: every account's rows once (no duplicate key, seen by the reader
-    or at the end), no reader error, each account in exactly one shard's run, the numbers of one unsharded
-    collect of the same days into a DuckDB file."""
+    """`socialkpi collect --shard K/4` for K = 1..4 as 4 processes at once into one new lake (they make its
+    tables at the same time), then 4 at once again for the next days while a reader process loops over the
+    dashboard's query functions: every row once (no duplicate key, seen by the reader or at the end), no
+    reader error, each account in exactly one shard's run of each round, the numbers of the same two
+    unsharded collects into a DuckDB file."""
     import json
     import subprocess
     import sys
 
-    days = collect_days()
+    today = datetime.now(UTC).astimezone(ZoneInfo(TZ)).date()
+    first = ["--since", str(today - timedelta(days=20)), "--until", str(today - timedelta(days=11))]
+    second = ["--since", str(today - timedelta(days=10)), "--until", str(today - timedelta(days=1))]
     file_project = project(clean_env / "file", sandbox, DEMO)
     monkeypatch.chdir(file_project)
-    assert main(["collect", *days]) == 0
+    assert main(["collect", *first]) == 0
+    assert main(["collect", *second]) == 0
     capsys.readouterr()
     bounds = queries.date_bounds(file_project / "wh.duckdb")
     assert bounds is not None
@@ -259,38 +314,27 @@ def test_four_shard_collects_at_once_into_one_lake_while_a_reader_loops(
     lake_project = project(clean_env / "lake", sandbox, DEMO, lake_lines(lake_url, data))
     root = Path(__file__).resolve().parents[1]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
+    shard_collects(lake_project, first, env)  # 4 at once into a lake without tables yet
     stop = clean_env / "stop"
     reader = subprocess.Popen(
         [sys.executable, "-m", "tests.lake_reader", lake_url, f"{data}/", str(bounds.first), str(bounds.last),
          str(stop)],
         cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-    shards = [
-        subprocess.Popen(
-            [sys.executable, "-m", "socialkpi.cli", "collect", "--shard", f"{k}/4", *days],
-            cwd=lake_project, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )
-        for k in (1, 2, 3, 4)
-    ]  # fmt: skip
-    outputs = []
     try:
-        for shard in shards:
-            out, err = shard.communicate(timeout=900)
-            outputs.append(out)
-            assert shard.returncode == 0, err[-3000:]
+        shard_collects(lake_project, second, env)
     finally:
         stop.touch()
         read_out, read_err = reader.communicate(timeout=900)
     assert reader.returncode == 0, read_err[-3000:]
     seen = json.loads(read_out.strip().splitlines()[-1])
-    assert seen["errors"] == [] and seen["duplicates"] == 0, seen
+    assert seen["errors"] == [] and seen["duplicates"] == 0 and seen["missing"] == 0, seen
     assert seen["loops"] >= 1, seen
-    assert sum(int(o.split(" account(s) ok")[0].rsplit(" ", 1)[-1]) for o in outputs) == len(DEMO), outputs
 
     target = Lake(lake_url, f"{data}/")
     runs = run_ids_by_account(target)
-    assert set(runs) == {(p, a) for p, a, _ in DEMO} and all(len(r) == 1 for r in runs.values())  # each once
-    assert len({r[0] for r in runs.values()}) == 4  # in 4 runs, one per shard
+    assert set(runs) == {(p, a) for p, a, _ in DEMO} and all(len(r) == 2 for r in runs.values())  # once a round
+    assert len({run for r in runs.values() for run in r}) == 8  # 4 runs a round, one per shard
     from warehouse import db as wdb
 
     with wdb.reading(target) as con:

@@ -16,6 +16,8 @@ The connection string may hold a password: it never appears in an error or a log
 from __future__ import annotations
 
 import importlib.util
+import random
+import time
 from pathlib import Path
 
 import duckdb
@@ -100,6 +102,17 @@ def load_extensions(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"LOAD {_sql_string(str(extension_file(extension)))}")
 
 
+ATTACH_TRIES = 10
+
+
+def _initialising_race(message: str) -> bool:
+    """Whether an ATTACH failed only because another process was creating the same new catalog."""
+    lowered = message.lower()
+    return "failed to initialize ducklake" in lowered and (
+        "duplicate key value" in lowered or "already exists" in lowered
+    )
+
+
 def connect(url: str, data_path: str | None = None, *, alias: str = "lake") -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection with the lake ATTACHed as ``alias`` and in use (``USE alias``).
 
@@ -113,7 +126,17 @@ def connect(url: str, data_path: str | None = None, *, alias: str = "lake") -> d
         load_extensions(con)
         options = [f"DATA_PATH {_sql_string(data_path)}"] if data_path else []
         target = _sql_string(f"ducklake:postgres:{dsn}")
-        con.execute(f"ATTACH {target} AS {alias} ({', '.join(options)})" if options else f"ATTACH {target} AS {alias}")
+        attach = f"ATTACH {target} AS {alias} ({', '.join(options)})" if options else f"ATTACH {target} AS {alias}"
+        for attempt in range(ATTACH_TRIES):
+            try:
+                con.execute(attach)
+                break
+            except duckdb.Error as exc:
+                # The first ATTACH of a new catalog creates DuckLake's tables in Postgres: several processes
+                # doing it at once (N shards' first collect) collide there, and the late ones find them made.
+                if attempt + 1 == ATTACH_TRIES or not _initialising_race(str(exc)):
+                    raise
+                time.sleep(0.1 + random.random() * 0.2 * (attempt + 1))
         con.execute(f"USE {alias}")
     except duckdb.Error as exc:
         con.close()
