@@ -385,3 +385,31 @@ def test_status_works_on_the_lake_and_file_only_commands_refuse_it(
         assert "works on the DuckDB file only, not yet on a lake" in captured.err and "Traceback" not in captured.err
         assert "s3cret-pw" not in captured.err
     assert not (lake_project / "wh.duckdb").exists()
+
+
+# -- the buckets ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("platform", "account_id"),
+    [("facebook", "104512345678901"), ("x", "cornerbakery"), ("mastodon", "cornerbakery@mastodon.social"),
+     ("umami", "6f1c2b7e-3d4a-4e5b-9c8d-1a2b3c4d5e6f"), ("x", "é漢字"), *[(p, a) for p, a, _ in DEMO]],
+)  # fmt: skip
+def test_an_accounts_bucket_is_its_shard_of_12_in_python_and_in_sql(platform: str, account_id: str) -> None:
+    """Shard K of N (N dividing 12) holds exactly the buckets b with b % N == K - 1, and the SQL that files
+    the lake's rows into buckets agrees with Python's."""
+    import duckdb
+
+    from socialkpi.shards import shard_of
+    from warehouse.lake_store import BUCKET_SQL, BUCKETS, bucket_of
+
+    b = bucket_of(platform, account_id)
+    assert b == shard_of(platform, account_id, BUCKETS) - 1
+    for n in (1, 2, 3, 4, 6, 12):
+        assert b % n == shard_of(platform, account_id, n) - 1
+    con = duckdb.connect()
+    try:
+        sql = f"SELECT {BUCKET_SQL} FROM (SELECT ? AS platform, ? AS account_id)"
+        assert con.execute(sql, [platform, account_id]).fetchall() == [(b,)]
+    finally:
+        con.close()

@@ -35,10 +35,11 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import duckdb
 
+from warehouse.duckdb_config import DUCKDB_CONFIG as DUCKDB_CONFIG
 from warehouse.errors import WarehouseBusy as WarehouseBusy
 from warehouse.errors import WarehouseDamaged as WarehouseDamaged
 from warehouse.errors import WarehouseError as WarehouseError
@@ -52,8 +53,6 @@ _T = TypeVar("_T")
 
 LOCK_TIMEOUT = 30.0
 
-# DuckDB's settings for every connection of the project (names as in duckdb_settings(), DuckDB 2.0).
-DUCKDB_CONFIG: dict[str, Any] = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
 
 HEADER_BYTES = 3 * 4096  # DuckDB's main header and its two database headers, before block 0
 

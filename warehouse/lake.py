@@ -22,7 +22,8 @@ from pathlib import Path
 
 import duckdb
 
-from warehouse.db import DUCKDB_CONFIG, WarehouseError
+from warehouse.duckdb_config import DUCKDB_CONFIG
+from warehouse.errors import WarehouseError
 from warehouse.lake_config import SCHEME as SCHEME
 from warehouse.lake_config import Lake as Lake
 from warehouse.lake_config import without_password

@@ -8,6 +8,7 @@ the password of the connection string.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 
@@ -33,6 +34,13 @@ class Lake:
 
     def __repr__(self) -> str:
         return f"Lake({str(self)!r})"
+
+
+def account_hash(platform: str, account_id: str) -> int:
+    """The stable hash of an account: the first 8 bytes, big-endian, of the SHA-256 of the UTF-8 bytes of
+    ``platform + "\\0" + account_id``.  ``collect --shard`` (:func:`socialkpi.shards.shard_of`) and the
+    lake's bucket tables (:func:`warehouse.lake_store.bucket_of`) both take it modulo their count."""
+    return int.from_bytes(hashlib.sha256(f"{platform}\0{account_id}".encode()).digest()[:8], "big")
 
 
 def is_lake(target: object) -> bool:

@@ -41,7 +41,7 @@ from dataclasses import dataclass
 import duckdb
 
 from warehouse.errors import WarehouseError
-from warehouse.lake_config import Lake
+from warehouse.lake_config import Lake, account_hash
 
 log = logging.getLogger(__name__)
 
@@ -54,11 +54,11 @@ BUCKET_SQL = f"((('0x' || left(sha256(platform || chr(0) || account_id), 16))::U
 
 
 def bucket_of(platform: str, account_id: str) -> int:
-    """The bucket (0 to :data:`BUCKETS` - 1) of an account: :func:`socialkpi.shards.shard_of` minus one,
-    so that shard K of N (N dividing :data:`BUCKETS`) holds exactly the buckets b with b % N == K - 1."""
-    from socialkpi.shards import shard_of
-
-    return shard_of(platform, account_id, BUCKETS) - 1
+    """The bucket (0 to :data:`BUCKETS` - 1) of an account: its :func:`~warehouse.lake_config.account_hash`
+    modulo :data:`BUCKETS`, as ``collect --shard K/N`` is that hash modulo N, plus one
+    (:func:`socialkpi.shards.shard_of`): shard K of N (N dividing :data:`BUCKETS`) holds exactly the
+    buckets b with b % N == K - 1."""
+    return account_hash(platform, account_id) % BUCKETS
 
 
 def _ident(name: str) -> str:
@@ -116,7 +116,7 @@ def template() -> Template:
     global _template
     with _template_lock:
         if _template is None:
-            from warehouse.db import DUCKDB_CONFIG
+            from warehouse.duckdb_config import DUCKDB_CONFIG
             from warehouse.schema import ensure_schema
 
             con = duckdb.connect(":memory:", config=dict(DUCKDB_CONFIG))

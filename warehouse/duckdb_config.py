@@ -1,0 +1,13 @@
+"""DuckDB's settings for every connection of the project (names as in ``duckdb_settings()``).
+
+Extension auto-install and auto-load stay off: a path naming an SQLite or Parquet file must never make
+DuckDB download an extension, and the lake's extensions are LOADed from their wheels' files
+(:mod:`warehouse.lake`).  Its own module so that :mod:`warehouse.db` and the lake's modules, which it
+opens, share it without importing each other.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+DUCKDB_CONFIG: dict[str, Any] = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
