@@ -31,7 +31,7 @@ $(LAKE_STAMP): pyproject.toml
 
 # ... and there, the tests of the code DuckDB 1.5.5 runs otherwise than 2.0: import-csv's readers (read_csv's
 # nullstr, read_json's buffers), damaged files and a stale WAL, kill -9 during the collect writer's commits
-LAKE_TESTS := tests/test_lake.py tests/test_import_csv.py tests/test_import_csv_reading.py \
+LAKE_TESTS := $(wildcard tests/test_lake*.py) tests/test_import_csv.py tests/test_import_csv_reading.py \
 	tests/test_warehouse_damage.py tests/test_guarantees.py tests/test_collect_writer.py \
 	tests/test_warehouse.py::test_a_stale_wal_is_explained
 

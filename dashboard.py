@@ -22,6 +22,7 @@ from collectors.tokens import TokenFileError, TokenStore
 from socialkpi.pages import agency, common, competitors, health, overview, platforms, roi, website
 from warehouse.access import WarehouseMissing, page_reads
 from warehouse.db import WarehouseError
+from warehouse.lake_config import Lake
 
 st.set_page_config(page_title="socialkpi", page_icon=":bar_chart:", layout="wide")
 
@@ -45,12 +46,17 @@ if PASSWORD and not st.session_state.get("signed_in"):
 if os.environ.get("SOCIALKPI_WORKSPACES"):
     DB_PATH = agency.pick(os.environ["SOCIALKPI_WORKSPACES"], DB_PATH)
 
+# The lake of [warehouse] url, when `socialkpi dashboard` was given one (DB_PATH then only places the token store).
+WAREHOUSE: str | Lake = DB_PATH
+if os.environ.get("SOCIALKPI_LAKE_URL") and not os.environ.get("SOCIALKPI_WORKSPACES"):
+    WAREHOUSE = Lake(os.environ["SOCIALKPI_LAKE_URL"], os.environ.get("SOCIALKPI_LAKE_DATA_PATH", ""))
+
 # Every read of this rerun shares one read-only attachment of the file, let go when the rerun ends
 # (warehouse.access.page_reads): a page makes 4-8 reads, and attaching a large file costs ~8 ms each.
-with page_reads(DB_PATH):
+with page_reads(WAREHOUSE):
     # --- warehouse and empty state ---------------------------------------------------------------
     try:
-        bounds = common.load_bounds(DB_PATH)
+        bounds = common.load_bounds(WAREHOUSE)
     except WarehouseMissing:
         bounds = None
     except WarehouseError as exc:
@@ -60,7 +66,7 @@ with page_reads(DB_PATH):
     if bounds is None:
         st.title("socialkpi")
         st.info(
-            f"No data yet in `{DB_PATH}`. To start, run `make demo` for sample data, "
+            f"No data yet in `{WAREHOUSE}`. To start, run `make demo` for sample data, "
             "or `socialkpi collect` after filling socialkpi.toml."
         )
         st.stop()
@@ -83,7 +89,7 @@ with page_reads(DB_PATH):
             max_value=bounds.last,
             help=f"Defaults to the last {DEFAULT_DAYS} days that have data.",
         )
-        all_platforms = common.load_platforms(DB_PATH)
+        all_platforms = common.load_platforms(WAREHOUSE)
         chosen = st.multiselect("Platforms", all_platforms, default=all_platforms)
 
     if not isinstance(picked, tuple) or len(picked) != 2:
@@ -92,7 +98,7 @@ with page_reads(DB_PATH):
     if not chosen:
         st.warning("Pick at least one platform in the sidebar.")
         st.stop()
-    ctx = common.PageContext(DB_PATH, picked[0], picked[1], list(chosen))
+    ctx = common.PageContext(WAREHOUSE, picked[0], picked[1], list(chosen))
 
     # --- pages -----------------------------------------------------------------------------------
     def page(render: Callable[[common.PageContext], None]) -> Callable[[], None]:

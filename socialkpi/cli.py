@@ -292,9 +292,11 @@ def _main(argv: Sequence[str] | None) -> int:
         handler = _all_workspaces
     from collectors.tokens import TokenFileError
     from socialkpi import workspaces
+    from socialkpi.settings import file_only_command
     from socialkpi.validation import ConfigError
     from warehouse.db import WarehouseError
 
+    refusing = file_only_command.set(args.command if args.command in FILE_ONLY else None)
     try:
         inside = workspaces.selected(args, os.environ)
         if inside is None:
@@ -309,6 +311,12 @@ def _main(argv: Sequence[str] | None) -> int:
     except KeyboardInterrupt:
         _err("interrupted")
         return 130
+    finally:
+        file_only_command.reset(refusing)
+
+
+# Commands that work on the DuckDB file only: with a [warehouse] url (the lake) they exit 2 naming it.
+FILE_ONLY = frozenset({"import-csv", "log-time", "report", "alert", "backup", "restore"})
 
 
 def _setup_logging(*, verbose: bool, quiet: bool) -> None:
@@ -363,7 +371,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     settings = _settings(args, require_config=False)
     from warehouse import export
 
-    if not settings.db_path.exists():
+    if settings.lake is None and not settings.db_path.exists():  # (the lake says so when it has no tables)
         raise UsageError(f"no warehouse at {settings.db_path}: run `socialkpi collect` (or `make demo`) first")
     if args.since and args.until and args.since > args.until:
         raise UsageError(f"--since {args.since} is after --until {args.until}")
@@ -378,9 +386,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     if getattr(args, "format", "csv") == "xlsx":
         return _export_xlsx(args, settings, out)
     if args.table == "observations":
-        rows = export.write_observations_csv(settings.db_path, out, since=args.since, until=args.until)
+        rows = export.write_observations_csv(settings.warehouse, out, since=args.since, until=args.until)
     else:
-        rows = export.write_kpis_csv(settings.db_path, out, since=args.since, until=args.until, period=args.period)
+        rows = export.write_kpis_csv(settings.warehouse, out, since=args.since, until=args.until, period=args.period)
     if args.out != "-":
         log.info("wrote %d row(s) to %s", rows, args.out)
     return EXIT_OK
@@ -396,10 +404,10 @@ def _export_xlsx(args: argparse.Namespace, settings: Settings, out: object) -> i
         if not hasattr(out, "buffer") and not hasattr(out, "raw") and hasattr(out, "encoding"):
             raise UsageError("--format xlsx needs a binary standard output: give --out FILE.xlsx")
     if args.table == "observations":
-        rows = export_xlsx.write_observations_xlsx(settings.db_path, out, since=args.since, until=args.until)  # type: ignore[arg-type]
+        rows = export_xlsx.write_observations_xlsx(settings.warehouse, out, since=args.since, until=args.until)  # type: ignore[arg-type]
     else:
         rows = export_xlsx.write_kpis_xlsx(  # type: ignore[arg-type]
-            settings.db_path, out, since=args.since, until=args.until, period=args.period
+            settings.warehouse, out, since=args.since, until=args.until, period=args.period
         )
     if args.out != "-":
         log.info("wrote %d row(s) to %s", rows, args.out)

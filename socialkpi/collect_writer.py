@@ -17,13 +17,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
-from pathlib import Path
 
 import duckdb
 
 from collectors.observation import Account, Observation
 from collectors.redaction import redact
 from warehouse import db as wdb
+from warehouse.lake_config import Lake
 from warehouse.load import AccountOutcome, write_account_batch
 from warehouse.load_group import AccountBatch, write_account_batches
 
@@ -80,7 +80,7 @@ MAX_HOLD_SECONDS = 1.0  # the writer lets go of the file after this long, so rea
 
 
 def _write_batches(
-    db_path: Path,
+    db_path: wdb.Target,
     pending: queue.Queue[_Batch | None],
     summary: RunSummary,
     total: int,
@@ -125,6 +125,9 @@ def _write_batches(
             waiting.append(item)
         take()
         part: list[_Batch] = []
+        if isinstance(db_path, Lake):
+            _write_to_lake(db_path, waiting, report)
+            continue
         try:
             with wdb.writing(db_path) as con:
                 opened = time.monotonic()
@@ -145,6 +148,24 @@ def _write_batches(
                     r.reason = redact(f"{r.account.platform}/{r.account.id}: {exc}")
                 report(batch)
             waiting.clear()
+
+
+def _write_to_lake(where: Lake, waiting: collections.deque[_Batch], report: Callable[[_Batch], None]) -> None:
+    """The lake: each commit's accounts in a scratch copy of their rows, published in one lake transaction
+    (:func:`warehouse.lake_store.writing`, retried on DuckLake's conflicts), and reported once it is."""
+    part = _next_commit(waiting)
+    keys = [(b.outcome.account.platform, b.outcome.account.id) for b in part]
+    try:
+        with wdb.writing(where, accounts=keys) as con:
+            _write_together(con, part)
+    except (wdb.WarehouseError, duckdb.Error) as exc:  # nothing of these was published
+        for batch in part:
+            r = batch.result
+            if r.status == "ok":
+                r.status, r.rows = "failed", 0
+                r.reason = redact(f"{r.account.platform}/{r.account.id}: {exc}")
+    for batch in part:
+        report(batch)
 
 
 def _next_commit(waiting: collections.deque[_Batch]) -> list[_Batch]:

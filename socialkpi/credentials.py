@@ -110,7 +110,7 @@ def live_credentials(settings: Settings) -> list[Credential]:
     from warehouse.tokens import token_rows
 
     store = TokenStore.beside(settings.db_path)
-    tokens = token_rows(settings.db_path, store.path)
+    tokens = token_rows(settings.warehouse, store.path)
     out = []
     for account in settings.accounts:
         try:

@@ -134,11 +134,11 @@ def collect(
         sys.stderr.write(f"socialkpi: note: {days.note}\n")
     progress = _Progress(len(accounts)) if sys.stderr.isatty() else None
     try:
-        with RunLock(settings.db_path):
+        with RunLock(_lock_path(settings, only, only_name)):
             from socialkpi.settings import roi_config
             from warehouse.roi_inputs import sync_config
 
-            sync_config(settings.db_path, roi_config(settings), settings.timezone)
+            sync_config(settings.warehouse, roi_config(settings), settings.timezone)
             summary = run_collect(
                 settings,
                 accounts,
@@ -149,7 +149,9 @@ def collect(
                 on_progress=progress.update if progress else None,
                 policy=policy,
             )
-            if settings.alerts is not None:  # still under the lock: two collects never send the same alert
+            if settings.alerts is not None and settings.lake is not None:
+                err("warning: [alerts] are not sent by a collect into the lake yet ([warehouse] url): none was sent")
+            elif settings.alerts is not None:  # still under the lock: two collects never send the same alert
                 if progress:
                     progress.done()
                     progress = None
@@ -164,7 +166,7 @@ def collect(
     for result in summary.results:
         if result.status != "ok":
             err(f"failed: {result.reason}")
-    _warn_tokens(settings.db_path, store.path)
+    _warn_tokens(settings.warehouse, store.path)
     out(
         f"collect {summary.run_id}: {summary.ok} account(s) ok, {summary.failed} failed, "
         f"{summary.rows} row(s) written, {summary.requests} request(s)"
@@ -172,7 +174,16 @@ def collect(
     return summary.exit_code
 
 
-def _warn_tokens(db_path: Path, tokens_file: Path) -> None:
+def _lock_path(settings: Settings, only: Callable[[Account], bool] | None, only_name: str) -> Path:
+    """The collect lock's file: beside the warehouse file; on the lake, one per shard (``collect --shard``),
+    since the shards of one lake write at the same time (each only its own accounts)."""
+    if settings.lake is None or only is None:
+        return settings.db_path
+    slug = "".join(c if c.isalnum() else "-" for c in only_name)
+    return settings.db_path.with_name(f"{settings.db_path.name}.{slug}")
+
+
+def _warn_tokens(db_path: wdb.Target, tokens_file: Path) -> None:
     """One ``socialkpi: warning:`` line per stored token that stops working within 14 days and cannot be renewed
     (cron mails or logs it while there is still time); never fails the run."""
     from warehouse.tokens import token_rows, token_warnings
@@ -240,12 +251,18 @@ def run_collect(
     stop_at = time.monotonic() + deadline.total_seconds()
     run_id = uuid.uuid4().hex[:12]
     started = now or datetime.now(UTC)
-    db_path = settings.db_path
+    db_path = settings.warehouse
+    on_lake = settings.lake is not None
     with wdb.writing(db_path) as con:
-        for abandoned in start_run(con, run_id, started, command):
+        # On the lake, other shards' runs are `running` at the same time: none is taken for abandoned.
+        for abandoned in start_run(con, run_id, started, command, close_abandoned=not on_lake):
             log.warning("run %s never finished (its process was killed or crashed): recorded as failed", abandoned)
         record_credentials(con, [credential_source(a, credentials[(a.platform, a.id)]) for a in accounts], started)
-        newest = newest_days(con)
+        if not on_lake:
+            newest = newest_days(con)
+    if on_lake:  # the lake's writer holds only the rows of the accounts it writes: read them from the lake
+        with wdb.reading(db_path) as con:
+            newest = newest_days(con)
     summary = RunSummary(run_id)
     today = started.astimezone(settings.timezone).date()
     total = len(accounts)
@@ -337,7 +354,7 @@ DEADLINE_GRACE = 5.0  # seconds past the deadline for accounts to report the req
 
 
 def _record_unfinished(
-    db_path: Path,
+    db_path: wdb.Target,
     accounts: Sequence[Account],
     summary: RunSummary,
     begun: set[tuple[str, str]],
@@ -359,7 +376,8 @@ def _record_unfinished(
         reason = redact(reason)
         outcome = AccountOutcome(run_id, account, "failed", now, now, error_kind="deadline", reason=reason)
         batches.append(_Batch(AccountResult(account, "failed", reason=reason), outcome, [], []))
-    with wdb.writing(db_path) as con:  # their run records, together in one transaction
+    keys = [(a.platform, a.id) for a in left]
+    with wdb.writing(db_path, accounts=keys) as con:  # their run records, together in one transaction
         write_account_batches(con, [AccountBatch(batch.outcome) for batch in batches])
     for batch in batches:
         summary.results.append(batch.result)

@@ -94,12 +94,12 @@ def check_address(address: str, env: dict[str, str] | os._Environ[str]) -> None:
         )
 
 
-def _serve(db_path: str, port: int, address: str = "127.0.0.1") -> NoReturn:
+def _serve(db_path: str, port: int, address: str = "127.0.0.1", *, shown: str | None = None) -> NoReturn:
     """Become the dashboard: this process is replaced by streamlit (``os.execve``), so the pid the owner
     started is the server's, and a ``kill`` of it (SIGTERM, SIGHUP, Ctrl+C) ends the server, no child left."""
     check_address(address, os.environ)
     cmd, env = dashboard_command(db_path, port, address)
-    _out(f"Dashboard: http://{address}:{port}  (warehouse {db_path}; Ctrl+C to stop)")
+    _out(f"Dashboard: http://{address}:{port}  (warehouse {shown or db_path}; Ctrl+C to stop)")
     sys.stdout.flush()  # what is still buffered would be lost with this process image
     sys.stderr.flush()
     try:
@@ -111,14 +111,14 @@ def _serve(db_path: str, port: int, address: str = "127.0.0.1") -> NoReturn:
 def cmd_dashboard(args: argparse.Namespace) -> int:
     settings = load_settings(getattr(args, "config", None), require_config=False)
     check_address(args.address, settings.env)
-    check_warehouse(settings.db_path)  # a damaged or foreign file: one line and exit 2, no server
+    check_warehouse(settings.warehouse)  # a damaged or foreign file: one line and exit 2, no server
     if settings.accounts or settings.config_path:
         from socialkpi.settings import roi_config
         from warehouse.db import WarehouseBusy
         from warehouse.roi_inputs import sync_config
 
         try:
-            sync_config(settings.db_path, roi_config(settings), settings.timezone)
+            sync_config(settings.warehouse, roi_config(settings), settings.timezone)
         except WarehouseBusy:
             log.warning("the warehouse is busy (a collect is running): costs from socialkpi.toml apply next time")
     if settings.env.get("SOCIALKPI_DASHBOARD_PASSWORD"):
@@ -126,7 +126,10 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     from socialkpi import workspaces
 
     workspaces.offer_to_dashboard(os.environ)  # the picker, when workspaces/ of this folder holds some
-    return _serve(str(settings.db_path), args.port, args.address)
+    if settings.lake is not None:  # dashboard.py reads the lake; the token store stays beside the file path
+        os.environ["SOCIALKPI_LAKE_URL"] = settings.lake.url
+        os.environ["SOCIALKPI_LAKE_DATA_PATH"] = settings.lake.data_path
+    return _serve(str(settings.db_path), args.port, args.address, shown=str(settings.warehouse))
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

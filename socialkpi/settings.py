@@ -13,6 +13,7 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -20,6 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from collectors import PLATFORMS
 from collectors.observation import Account
 from socialkpi.validation import BOUNDS, ConfigError, bounded, check_address, check_keys
+from warehouse.lake_config import SCHEME, Lake
 
 DEFAULT_CONFIG = "socialkpi.toml"
 DEFAULT_DB = "data/socialkpi.duckdb"
@@ -185,6 +187,12 @@ class Settings:
     value: ValueSettings | None = None  # None: no [value] table
     mail: MailSettings | None = None  # None: no [mail] table (report --mail-to and alerts by mail need one)
     alerts: AlertSettings | None = None  # None: no [alerts] table: no alert is sent
+    lake: Lake | None = None  # [warehouse] url (+ data_path): the warehouse is a DuckLake, not the file db_path
+
+    @property
+    def warehouse(self) -> Path | Lake:
+        """Where the warehouse is: the lake when ``[warehouse] url`` is set, else the DuckDB file."""
+        return self.lake if self.lake is not None else self.db_path
 
     def lookback_for(self, platform: str) -> int:
         return int(self.lookback_days.get(platform, PLATFORMS[platform].lookback_days))
@@ -253,6 +261,39 @@ def _table(data: Mapping[str, object], key: str) -> Mapping[str, object]:
     if not isinstance(value, dict):
         raise ConfigError(f"[{key}]", "must be a table, e.g. [business] on a line of its own")
     return value
+
+
+# Set by the command line while a command that works on the DuckDB file only runs (socialkpi.cli.FILE_ONLY):
+# its settings with a [warehouse] url are refused, exit 2, before anything is opened.
+file_only_command: ContextVar[str | None] = ContextVar("file_only_command", default=None)
+
+
+def _lake(warehouse: Mapping[str, object]) -> Lake | None:
+    """``[warehouse] url`` and ``data_path`` as a :class:`~warehouse.lake.Lake`, or None without a url."""
+    url, data_path = warehouse.get("url"), warehouse.get("data_path")
+    if url is None:
+        if data_path is not None:
+            raise ConfigError("warehouse.data_path", "is only for a lake: set [warehouse] url too (docs/agencies.md)")
+        return None
+    if not isinstance(url, str) or not url.strip().startswith(SCHEME) or not url.strip()[len(SCHEME) :].strip():
+        raise ConfigError(
+            "warehouse.url",
+            f'must be "{SCHEME}<libpq connection string>", e.g. "{SCHEME}host=db dbname=kpi user=kpi" '
+            "(a DuckLake catalogued in Postgres, docs/agencies.md)",
+        )
+    if not isinstance(data_path, str) or not data_path.strip():
+        raise ConfigError(
+            "warehouse.data_path",
+            'a lake needs data_path, the folder or object-store URL of its Parquet files, e.g. "/srv/kpi-lake/"',
+        )
+    command = file_only_command.get()
+    if command is not None:
+        raise ConfigError(
+            "warehouse.url",
+            f"`socialkpi {command}` works on the DuckDB file only, not yet on a lake: "
+            "collect, status, doctor, export and dashboard do (docs/agencies.md)",
+        )
+    return Lake(url.strip(), data_path.strip())
 
 
 def _whole(value: object, key: str, bound: str | None = None) -> int:
@@ -347,6 +388,7 @@ def settings_from_dict(
     configured_db = warehouse.get("path")
     if configured_db is not None and not isinstance(configured_db, str):
         raise ConfigError("warehouse.path", 'must be a path in quotes, e.g. "data/socialkpi.duckdb"')
+    lake = _lake(warehouse)
     collect = _table(data, "collect")
     history = _whole(collect.get("history_days", DEFAULT_HISTORY_DAYS), "collect.history_days")
     deadline = _whole(collect.get("deadline_minutes", DEFAULT_DEADLINE_MINUTES), "collect.deadline_minutes")
@@ -370,6 +412,7 @@ def settings_from_dict(
         business_name=name,
         timezone=tz,
         db_path=resolve_db_path(env, configured_db, base),
+        lake=lake,
         accounts=tuple(accounts),
         env=env,
         config_path=config_path,

@@ -10,11 +10,11 @@ does, for about (N-1)/N of them).  docs/agencies.md documents it for the schedul
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
 
 from collectors.observation import Account
+from warehouse.lake_config import account_hash
 
 _SHAPE = re.compile(r"([0-9]+)/([0-9]+)", re.ASCII)
 
@@ -23,8 +23,7 @@ def shard_of(platform: str, account_id: str, count: int) -> int:
     """The shard (1 to ``count``) that holds the account ``platform``/``account_id``."""
     if count < 1:
         raise ValueError(f"a shard count is at least 1, not {count}")
-    digest = hashlib.sha256(f"{platform}\0{account_id}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") % count + 1
+    return account_hash(platform, account_id) % count + 1
 
 
 @dataclass(frozen=True)

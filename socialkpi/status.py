@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from socialkpi.console import out as _out
 from socialkpi.settings import load_settings
+from warehouse.lake_config import Lake
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -24,9 +25,11 @@ EXIT_OK, EXIT_FAILED = 0, 1
 def cmd_status(args: argparse.Namespace) -> int:
     settings = load_settings(getattr(args, "config", None), require_config=False)
     from warehouse import runs
+    from warehouse.access import exists
 
-    if not settings.db_path.exists():
-        _out(f"No warehouse yet at {settings.db_path}. Run `socialkpi collect` (or `make demo` for sample data).")
+    if not exists(settings.warehouse):
+        where = f"in the {settings.lake}" if settings.lake else f"at {settings.db_path}"
+        _out(f"No warehouse yet {where}. Run `socialkpi collect` (or `make demo` for sample data).")
         return EXIT_OK
     from collectors.redaction import escape_controls as shown  # a reason stored by an older version may be raw
     from collectors.tokens import TokenStore
@@ -34,8 +37,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     store = TokenStore.beside(settings.db_path)
     store.check()  # refused before a line is printed
-    report = runs.status_report(settings.db_path)
-    _out(f"Warehouse: {settings.db_path}")
+    report = runs.status_report(settings.warehouse)
+    _out(f"Warehouse: {settings.warehouse}")
     _out("")
     _out("Last runs:")
     if not report.runs:
@@ -63,7 +66,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             _out(f"  {platform:<15} {count}")
     from warehouse.tokens import token_rows, token_warnings
 
-    tokens = token_rows(settings.db_path, store.path)
+    tokens = token_rows(settings.warehouse, store.path)
     if tokens:
         _out("")
         _out("Stored tokens (expiry only, never the tokens):")
@@ -117,7 +120,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     store = TokenStore.beside(settings.db_path)
     store.check()
     _out(f"Configuration {settings.config_path}: ok ({len(settings.accounts)} account(s))")
-    _out(f"Warehouse {settings.db_path}: {check_warehouse(settings.db_path)}")
+    _out(f"Warehouse {settings.warehouse}: {check_warehouse(settings.warehouse)}")
     accounts = [a for a in settings.accounts if not args.platform or a.platform in args.platform]
     problems = 0
     credentials = {}
@@ -145,13 +148,14 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return EXIT_FAILED if problems else EXIT_OK
 
 
-def check_warehouse(db_path: Path) -> str:
+def check_warehouse(db_path: Path | Lake) -> str:
     """Read the warehouse through once (every block: warehouse.db.verify): how it is, or
-    :class:`WarehouseError` (damaged, foreign, newer) for main to print."""
+    :class:`WarehouseError` (damaged, foreign, newer) for main to print.  A lake: it opens, and its
+    socialkpi tables are there (DuckLake's Parquet files are not read through)."""
     from warehouse.access import WarehouseMissing, open_warehouse
     from warehouse.db import WarehouseBusy
 
-    if not db_path.exists():
+    if not isinstance(db_path, Lake) and not db_path.exists():
         return "not created yet (socialkpi collect creates it)"
     try:
         with open_warehouse(db_path):

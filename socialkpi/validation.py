@@ -47,7 +47,7 @@ PLATFORM_IDS = None  # a table whose keys are platform ids (collectors.PLATFORMS
 # its keys are those of each entry.  Nothing else is accepted: a typo is exit 2 with the closest key.
 KNOWN_KEYS: dict[str, frozenset[str] | None] = {
     "business": frozenset({"name", "timezone"}),
-    "warehouse": frozenset({"path"}),
+    "warehouse": frozenset({"path", "url", "data_path"}),
     "collect": frozenset({"history_days", "deadline_minutes"}),
     "collect.lookback_days": PLATFORM_IDS,
     "collect.concurrency": PLATFORM_IDS,

@@ -40,6 +40,7 @@ import duckdb
 
 from warehouse.aggregates import KPI_METRICS, LEVEL_METRICS, RUNNING_OFF
 from warehouse.db import DUCKDB_CONFIG, WarehouseError, damaged, forget, is_damage, reading, refuse_foreign, verify
+from warehouse.lake_config import Lake
 from warehouse.schema import SCHEMA_VERSION, check_readable
 
 AGGREGATES_VERSION = 3
@@ -47,7 +48,8 @@ RUNS_VERSION = 4  # account_runs: each account's latest run, kept by the load
 LEVELS_VERSION = 7  # kpi_daily.posts and kpi_daily.followers_gained, network_daily
 RUNNING_VERSION = 8  # kpi_running: each account's running totals, kept by the load
 
-DbPath = str | os.PathLike[str]
+DbPath = str | os.PathLike[str] | Lake  # a DuckDB file, or the lake of [warehouse] url
+FilePath = str | os.PathLike[str]  # a file beside the warehouse (the token store)
 Period = Literal["month", "week"]
 
 HOW_TO_START = "run `make demo` for sample data, or `socialkpi collect` after filling socialkpi.toml"
@@ -142,7 +144,10 @@ def page_reads(db_path: DbPath) -> Iterator[None]:
     when the block ends and no other reader uses it.  The dashboard wraps each rerun of its script in
     one (a collect waits for the lock at most that long, and retries).  A read that cannot attach (the
     file locked by a writer) opens its own connection as always; a nested block for the same file
-    changes nothing."""
+    changes nothing.  On the lake (each read a cursor on one shared connection) it changes nothing."""
+    if isinstance(db_path, Lake):
+        yield
+        return
     key = os.path.realpath(os.fspath(db_path))
     blocks: dict[str, bool] | None = getattr(_local, "blocks", None)
     if blocks is None:
@@ -192,10 +197,34 @@ def schema_version(con: duckdb.DuckDBPyConnection) -> int:
     return version if 0 < version <= SCHEMA_VERSION else check_readable(con)
 
 
+def exists(db_path: DbPath) -> bool:
+    """Whether there is a warehouse at ``db_path``: the file exists; the lake has socialkpi's tables."""
+    if isinstance(db_path, Lake):
+        from warehouse import lake_store
+
+        with lake_store.reading(db_path) as con:
+            return lake_store.lake_version(con) > 0
+    return Path(db_path).exists()
+
+
 @contextmanager
 def open_warehouse(db_path: DbPath) -> Iterator[tuple[duckdb.DuckDBPyConnection, bool]]:
     """(connection, has the aggregates) for a short read-only look at a socialkpi warehouse;
-    :class:`WarehouseMissing` if there is none (no file, or a file without socialkpi's tables)."""
+    :class:`WarehouseMissing` if there is none (no file, or a file without socialkpi's tables).
+
+    On the lake: a cursor at one snapshot of it (never waiting on a writer), missing while no collect
+    made its tables."""
+    if isinstance(db_path, Lake):
+        from warehouse import lake_store
+
+        with lake_store.reading(db_path) as con:
+            version = lake_store.lake_version(con)
+            if version == 0:
+                raise WarehouseMissing(f"the {db_path} has no socialkpi tables yet: run `socialkpi collect`")
+            if version > SCHEMA_VERSION:
+                check_readable(con)
+            yield con, version >= AGGREGATES_VERSION
+        return
     if not Path(db_path).exists():
         raise WarehouseMissing(f"no warehouse at {os.fspath(db_path)}: {HOW_TO_START}")
     with _connection(os.fspath(db_path)) as con:

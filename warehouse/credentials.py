@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 
 import duckdb
 
-from warehouse.access import DbPath, open_warehouse
+from warehouse.access import DbPath, FilePath, open_warehouse
 from warehouse.tokens import TokenExpiry, token_rows
 
 
@@ -150,7 +150,7 @@ def expiry_for(source: CredentialSource, tokens: Sequence[TokenExpiry]) -> Token
 
 
 def credential_rows(
-    db_path: DbPath, tokens_file: DbPath, accounts: Mapping[tuple[str, str], tuple[str, bool]] | None = None
+    db_path: DbPath, tokens_file: FilePath, accounts: Mapping[tuple[str, str], tuple[str, bool]] | None = None
 ) -> list[Credential]:
     """Every account's credential as the last collect found it (``accounts``: (platform, id) -> (name,
     competitor), default: the warehouse's accounts; ``tokens_file``: its token store), for the Data health

@@ -32,32 +32,27 @@ import random
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import duckdb
 
+from warehouse.duckdb_config import DUCKDB_CONFIG as DUCKDB_CONFIG
 from warehouse.errors import WarehouseBusy as WarehouseBusy
 from warehouse.errors import WarehouseDamaged as WarehouseDamaged
 from warehouse.errors import WarehouseError as WarehouseError
 from warehouse.errors import is_damage as is_damage
 from warehouse.errors import is_lock_error, words
+from warehouse.lake_config import Lake
+
+Target = str | os.PathLike[str] | Lake  # a DuckDB file, or the lake of [warehouse] url
 
 _T = TypeVar("_T")
 
 LOCK_TIMEOUT = 30.0
 
-# DuckDB's settings for every connection of the project (names as in duckdb_settings(), DuckDB 2.0).
-# storage_compatibility_version: DuckDB 2.0's default; DuckDB 1.5.5 (the lake extra) defaults to
-# v0.10.2, whose files and write-ahead logs carry no database identifier, and then replays a stale
-# .wal into whatever file now has its name.  (1.5.5 opens 2.0's files not at all, 2.0 opens 1.5.5's.)
-DUCKDB_CONFIG: dict[str, Any] = {
-    "autoinstall_known_extensions": False,
-    "autoload_known_extensions": False,
-    "storage_compatibility_version": "latest",
-}
 
 HEADER_BYTES = 3 * 4096  # DuckDB's main header and its two database headers, before block 0
 
@@ -289,8 +284,14 @@ def _read_every_block(con: duckdb.DuckDBPyConnection, db: str, *, writable: bool
 # ---------------------------------------------------------------------------------------------
 
 
+def refuse_lake(target: Target, what: str) -> None:
+    """:class:`WarehouseError` naming the lake when ``target`` is one and ``what`` needs the DuckDB file."""
+    if isinstance(target, Lake):
+        raise WarehouseError(f"{what} works on the DuckDB file only, not yet on the lake of [warehouse] url ({target})")
+
+
 @contextmanager
-def holding(path: str | os.PathLike[str], *, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
+def holding(path: Target, *, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
     """Keep ``path`` open read-write in this process while the block runs (``socialkpi demo``'s replays).
 
     DuckDB shares one database instance among a process's connections to a file, so every
@@ -298,8 +299,11 @@ def holding(path: str | os.PathLike[str], *, timeout: float = LOCK_TIMEOUT) -> I
     open, verify, schema check, close), and its close does not checkpoint (the last connection's
     close does, once, at the end).  Other processes cannot open the file meanwhile (the dashboard's
     reads wait), nor can a read-only connection of this process: only for building a warehouse
-    nobody reads yet.
+    nobody reads yet.  On the lake it holds nothing (each write is its own transaction there).
     """
+    if isinstance(path, Lake):
+        yield
+        return
     con = connect(path, read_only=False, timeout=timeout)
     try:
         yield
@@ -309,10 +313,15 @@ def holding(path: str | os.PathLike[str], *, timeout: float = LOCK_TIMEOUT) -> I
 
 
 @contextmanager
-def reading(
-    path: str | os.PathLike[str], *, timeout: float = LOCK_TIMEOUT
-) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read-only connection closed on exit (one per query in the dashboard)."""
+def reading(path: Target, *, timeout: float = LOCK_TIMEOUT) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only connection closed on exit (one per query in the dashboard); on the lake a cursor at
+    one snapshot of it (:func:`warehouse.lake_store.reading`)."""
+    if isinstance(path, Lake):
+        from warehouse import lake_store
+
+        with lake_store.reading(path) as cur:
+            yield cur
+        return
     con = connect(path, read_only=True, timeout=timeout)
     try:
         yield con
@@ -327,10 +336,22 @@ def reading(
 
 @contextmanager
 def writing(
-    path: str | os.PathLike[str], *, timeout: float = LOCK_TIMEOUT
+    path: Target, *, timeout: float = LOCK_TIMEOUT, accounts: Iterable[tuple[str, str]] | None = None
 ) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read-write connection with the schema ensured, closed on exit."""
+    """A read-write connection with the schema ensured, closed on exit.
+
+    On the lake (``path`` a :class:`~warehouse.lake_config.Lake`) the connection's default database is a
+    scratch copy holding the rows of ``accounts`` (platform, account id) and the small tables, whose
+    changes go to the lake in one transaction when the block ends without an error
+    (:func:`warehouse.lake_store.writing`); ``accounts`` changes nothing for the file."""
     from warehouse.schema import ensure_schema
+
+    if isinstance(path, Lake):
+        from warehouse import lake_store
+
+        with lake_store.writing(path, accounts) as lake_con:
+            yield lake_con
+        return
 
     con = connect(path, read_only=False, timeout=timeout)
     ok = False

@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 import pandas as pd
 
 from warehouse import access, aggregates
-from warehouse.access import DbPath, open_warehouse
+from warehouse.access import DbPath, FilePath, open_warehouse
 from warehouse.query_parts import _frame, _lookup_days, _utc
 from warehouse.tokens import TOKEN_COLUMNS, token_rows
 
@@ -393,7 +393,7 @@ def skipped_metrics(db_path: DbPath) -> pd.DataFrame:
 CREDENTIAL_COLUMNS = ("platform", "account_id", "account_name", "source", "comes_from", "ends", "renew")
 
 
-def credentials(db_path: DbPath, tokens_file: DbPath) -> pd.DataFrame:
+def credentials(db_path: DbPath, tokens_file: FilePath) -> pd.DataFrame:
     """Each account's credential as the last collect found it (:func:`warehouse.credentials.credential_rows`):
     where it comes from, when it ends, the command that renews it; never a token."""
     from warehouse.credentials import credential_rows
@@ -402,7 +402,7 @@ def credentials(db_path: DbPath, tokens_file: DbPath) -> pd.DataFrame:
     return pd.DataFrame([dataclasses.astuple(r) for r in rows], columns=list(CREDENTIAL_COLUMNS))
 
 
-def token_expiry(db_path: DbPath, tokens_file: DbPath, *, now: datetime | None = None) -> pd.DataFrame:
+def token_expiry(db_path: DbPath, tokens_file: FilePath, *, now: datetime | None = None) -> pd.DataFrame:
     """:func:`warehouse.tokens.token_rows` as a frame (columns :data:`warehouse.tokens.TOKEN_COLUMNS`):
     expiry dates only, never the tokens.  Empty frame when there is no token file."""
     rows = token_rows(db_path, tokens_file, now=now)

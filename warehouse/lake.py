@@ -16,14 +16,17 @@ The connection string may hold a password: it never appears in an error or a log
 from __future__ import annotations
 
 import importlib.util
-import re
+import random
+import time
 from pathlib import Path
 
 import duckdb
 
-from warehouse.db import DUCKDB_CONFIG, WarehouseError
-
-SCHEME = "ducklake:postgres:"
+from warehouse.duckdb_config import DUCKDB_CONFIG
+from warehouse.errors import WarehouseError
+from warehouse.lake_config import SCHEME as SCHEME
+from warehouse.lake_config import Lake as Lake
+from warehouse.lake_config import without_password
 
 # The DuckDB release the extension wheels on PyPI are built for (the newest with both ducklake and
 # postgres: duckdb-extension-ducklake 1.5.5 and duckdb-extension-postgres-scanner 1.5.5, each Requires-Dist
@@ -91,13 +94,24 @@ def _sql_string(text: str) -> str:
 def _redacted(message: str, dsn: str) -> str:
     """``message`` without the connection string (DuckDB's ATTACH errors repeat it) or any password in it."""
     message = message.replace(dsn, "<[warehouse] url>")
-    return re.sub(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", r"\1<redacted>", message, flags=re.IGNORECASE)
+    return without_password(message)
 
 
 def load_extensions(con: duckdb.DuckDBPyConnection) -> None:
     """LOAD the postgres and ducklake extensions into ``con`` from their wheels' files."""
     for extension in EXTENSIONS:
         con.execute(f"LOAD {_sql_string(str(extension_file(extension)))}")
+
+
+ATTACH_TRIES = 10
+
+
+def _initialising_race(message: str) -> bool:
+    """Whether an ATTACH failed only because another process was creating the same new catalog."""
+    lowered = message.lower()
+    return "failed to initialize ducklake" in lowered and (
+        "duplicate key value" in lowered or "already exists" in lowered
+    )
 
 
 def connect(url: str, data_path: str | None = None, *, alias: str = "lake") -> duckdb.DuckDBPyConnection:
@@ -113,7 +127,17 @@ def connect(url: str, data_path: str | None = None, *, alias: str = "lake") -> d
         load_extensions(con)
         options = [f"DATA_PATH {_sql_string(data_path)}"] if data_path else []
         target = _sql_string(f"ducklake:postgres:{dsn}")
-        con.execute(f"ATTACH {target} AS {alias} ({', '.join(options)})" if options else f"ATTACH {target} AS {alias}")
+        attach = f"ATTACH {target} AS {alias} ({', '.join(options)})" if options else f"ATTACH {target} AS {alias}"
+        for attempt in range(ATTACH_TRIES):
+            try:
+                con.execute(attach)
+                break
+            except duckdb.Error as exc:
+                # The first ATTACH of a new catalog creates DuckLake's tables in Postgres: several processes
+                # doing it at once (N shards' first collect) collide there, and the late ones find them made.
+                if attempt + 1 == ATTACH_TRIES or not _initialising_race(str(exc)):
+                    raise
+                time.sleep(0.1 + random.random() * 0.2 * (attempt + 1))
         con.execute(f"USE {alias}")
     except duckdb.Error as exc:
         con.close()

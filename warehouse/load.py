@@ -342,16 +342,19 @@ def write_in_transaction(
     return written
 
 
-def start_run(con: duckdb.DuckDBPyConnection, run_id: str, started_at: datetime, command: str) -> list[str]:
+def start_run(
+    con: duckdb.DuckDBPyConnection, run_id: str, started_at: datetime, command: str, *, close_abandoned: bool = True
+) -> list[str]:
     """Record a new run as ``running``, first closing every earlier run still marked so.
 
     The caller holds the collect lock (:class:`socialkpi.lock.RunLock`), so a run still
     ``running`` here is one whose process died (``kill -9``, a crash, a reboot): it is closed as
     ``failed`` with what it did record (see :func:`close_abandoned_runs`).  Returns their ids.
+    ``close_abandoned=False`` (the lake, whose shards run at once, each under its own lock) closes none.
     """
     con.execute("BEGIN TRANSACTION")
     try:
-        closed = close_abandoned_runs(con)
+        closed = close_abandoned_runs(con) if close_abandoned else []
         con.execute(
             "INSERT INTO runs (run_id, started_at, status, command) VALUES (?, ?, 'running', ?)",
             [run_id, naive_utc(started_at), command],

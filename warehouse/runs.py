@@ -10,6 +10,7 @@ import duckdb
 
 from warehouse import aggregates
 from warehouse.access import AGGREGATES_VERSION, RUNS_VERSION, DbPath, WarehouseMissing, open_warehouse, schema_version
+from warehouse.lake_config import Lake
 
 
 @dataclass
@@ -39,9 +40,9 @@ def status_report(db_path: DbPath, *, last_runs: int = 5) -> StatusReport:
         with open_warehouse(db_path) as (con, _):
             return _report(con, schema_version(con), last_runs)
     except WarehouseMissing:
-        if not Path(db_path).exists():
+        if not isinstance(db_path, Lake) and not Path(db_path).exists():
             raise
-        return StatusReport()
+        return StatusReport()  # a file, or a lake, without socialkpi's tables yet
 
 
 def _report(con: duckdb.DuckDBPyConnection, version: int, last_runs: int) -> StatusReport:

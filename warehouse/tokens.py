@@ -12,10 +12,9 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, Protocol
 
-from warehouse.access import DbPath, open_warehouse
+from warehouse.access import DbPath, FilePath, exists, open_warehouse
 
 TOKEN_WARN_DAYS = 14  # warn this many days before a token that socialkpi cannot renew stops working
 
@@ -91,7 +90,7 @@ class _TokenLike(Protocol):  # a TokenExpiry, or a row of the dashboard's frame 
     def connected(self) -> Any: ...
 
 
-def token_rows(db_path: DbPath, tokens_file: DbPath, *, now: datetime | None = None) -> list[TokenExpiry]:
+def token_rows(db_path: DbPath, tokens_file: FilePath, *, now: datetime | None = None) -> list[TokenExpiry]:
     """The expiry of the tokens stored in ``tokens_file`` (the token store of the warehouse ``db_path``,
     which names their accounts), sorted by ``platform/account``; empty when there is no token file (or it
     is not JSON); :class:`collectors.tokens.TokenFileError` for a link or a non-regular file there."""
@@ -102,7 +101,7 @@ def token_rows(db_path: DbPath, tokens_file: DbPath, *, now: datetime | None = N
     if not isinstance(data, dict) or not data:
         return []
     names: dict[tuple[str, str], str] = {}
-    if Path(db_path).exists():
+    if exists(db_path):
         with open_warehouse(db_path) as (con, _):
             names = {(p, a): n for p, a, n in con.execute("SELECT platform, account_id, name FROM accounts").fetchall()}
     rows: list[TokenExpiry] = []

@@ -19,6 +19,7 @@ a CSV download under every table (:func:`table`), units in titles, and an empty 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -30,6 +31,7 @@ import streamlit as st
 from collectors.tokens import TokenStore
 from warehouse import competitors, export, health, kpi_cards, kpis, queries, website
 from warehouse.access import Period
+from warehouse.lake_config import Lake
 
 Key = tuple[str, date, date, tuple[str, ...] | None]
 
@@ -140,14 +142,22 @@ def load_skipped(db_path: str) -> pd.DataFrame:
     return health.skipped_metrics(db_path)
 
 
+def _token_file(db_path: Any) -> Any:
+    """The token store of the warehouse: beside the file; for the lake beside the file path the dashboard
+    was given (``SOCIALKPI_DB``: the [warehouse] path, where the collect keeps it too)."""
+    if isinstance(db_path, Lake):
+        return TokenStore.beside(os.environ.get("SOCIALKPI_DB", "data/socialkpi.duckdb")).path
+    return TokenStore.beside(db_path).path
+
+
 @st.cache_data(ttl=60, show_spinner=False)
 def load_tokens(db_path: str) -> pd.DataFrame:
-    return health.token_expiry(db_path, TokenStore.beside(db_path).path)
+    return health.token_expiry(db_path, _token_file(db_path))
 
 
 @st.cache_data(ttl=60, show_spinner=False)
 def load_credentials(db_path: str) -> pd.DataFrame:
-    return health.credentials(db_path, TokenStore.beside(db_path).path)
+    return health.credentials(db_path, _token_file(db_path))
 
 
 @dataclass(frozen=True)
