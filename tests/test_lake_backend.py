@@ -23,11 +23,12 @@ import pytest
 
 from socialkpi.cli import main
 from socialkpi.sandbox import Sandbox
-from socialkpi.sandbox.world import DEMO_ACCOUNTS, TOKEN
+from socialkpi.sandbox.world import DEMO_ACCOUNTS
 from socialkpi.settings import load_settings
 from socialkpi.validation import ConfigError
 from tests.pg import PostgresServer, postgres  # noqa: F401  (the fixture)
 from tests.test_lake import lake_url  # noqa: F401  (the fixture)
+from tests.test_shards import project
 from warehouse import competitors, health, kpi_cards, queries, website
 from warehouse.lake_config import Lake
 
@@ -45,24 +46,6 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]
     from warehouse import lake_store
 
     lake_store.close_all()
-
-
-def project(
-    folder: Path, sandbox: Sandbox, accounts: list[tuple[str, str, bool]], warehouse: str = 'path = "wh.duckdb"'
-) -> Path:
-    """``folder`` with a socialkpi.toml of ``accounts`` and ``[warehouse]`` lines, and a .env for the sandbox."""
-    folder.mkdir(parents=True, exist_ok=True)
-    toml = [f'[business]\nname = "Corner Bakery"\ntimezone = "{TZ}"\n', f"[warehouse]\n{warehouse}\n"]
-    for platform, account_id, competitor in accounts:
-        toml.append(
-            f'[[accounts]]\nplatform = "{platform}"\nid = "{account_id}"\nname = "{account_id}"\n'
-            f"competitor = {'true' if competitor else 'false'}\n"
-        )
-    (folder / "socialkpi.toml").write_text("\n".join(toml), encoding="utf-8")
-    env = [f"SOCIALKPI_{p.upper()}_{k}={v}" for p in {a[0] for a in accounts} for k, v in
-           (("BASE_URL", sandbox.url), ("TOKEN", TOKEN))]  # fmt: skip
-    (folder / ".env").write_text("\n".join(env) + "\n", encoding="utf-8")
-    return folder
 
 
 def lake_lines(url: str, data: Path) -> str:

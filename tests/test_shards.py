@@ -96,10 +96,13 @@ def test_shard_with_all_workspaces_is_refused(clean_env: Path, capsys: pytest.Ca
     assert err.count("\n") == 1 and "--shard" in err and "--workspace NAME collect --shard" in err, err
 
 
-def project(folder: Path, sandbox: Sandbox, accounts: list[tuple[str, str, bool]]) -> Path:
-    """``folder`` with a socialkpi.toml of ``accounts`` (platform, id, competitor) and a .env for the sandbox."""
+def project(
+    folder: Path, sandbox: Sandbox, accounts: list[tuple[str, str, bool]], warehouse: str = 'path = "wh.duckdb"'
+) -> Path:
+    """``folder`` with a socialkpi.toml of ``accounts`` (platform, id, competitor) and ``[warehouse]`` lines, and
+    a .env for the sandbox."""
     folder.mkdir(parents=True, exist_ok=True)
-    toml = ['[business]\nname = "Corner Bakery"\ntimezone = "Europe/Paris"\n', '[warehouse]\npath = "wh.duckdb"\n']
+    toml = ['[business]\nname = "Corner Bakery"\ntimezone = "Europe/Paris"\n', f"[warehouse]\n{warehouse}\n"]
     for platform, account_id, competitor in accounts:
         toml.append(
             f'[[accounts]]\nplatform = "{platform}"\nid = "{account_id}"\nname = "{account_id}"\n'
